@@ -1,0 +1,108 @@
+/*
+ * state.h - the room state machine of PROTOCOL.md sections 3 and 5.
+ *
+ * rk_state_apply() is the one function that decides whether an op is applied
+ * and what it does: roomd applies with it, roomctl replays with it, roomtui
+ * predicts with it. It is a pure function of (state, op, actor): it reads no
+ * clock (the event's ts is in the actor) and no randomness, so applying events
+ * 1..N gives byte-identical snapshots everywhere.
+ *
+ * Fields of the structs below are read-only outside state.c.
+ */
+#ifndef RK_STATE_H
+#define RK_STATE_H
+
+#include "rk_common.h"
+#include "buf.h"
+#include "omap.h"
+#include "op.h"
+
+typedef struct rk_shape {
+	char *id;
+	rk_shape_type type;
+	int color;
+	rk_point *points;  /* NULL if none */
+	size_t npoints;
+	char *text;        /* NULL if none */
+	char *by;          /* user who added it */
+} rk_shape;
+
+typedef struct rk_poll {
+	char *id;
+	char *question;
+	char **options;
+	size_t noptions;
+	int64_t *tally;    /* noptions counts */
+	rk_omap votes;     /* user -> (intptr_t)(choice + 1), in first-vote order */
+	bool closed;
+	int64_t closes_at; /* 0 = no alarm */
+	char *by;          /* creator */
+} rk_poll;
+
+typedef struct rk_chat {
+	int64_t seq;
+	int64_t ts;
+	char *user;
+	char *text;
+} rk_chat;
+
+typedef struct rk_state {
+	rk_omap shapes;    /* id -> rk_shape*, insertion order = z-order */
+	rk_omap polls;     /* id -> rk_poll*, creation order */
+	rk_chat chat[RK_CHAT_KEEP]; /* ring, oldest at chat_head */
+	size_t chat_head;
+	size_t chat_len;
+} rk_state;
+
+/* Who performs an op, and the event context it is applied in. */
+typedef struct rk_actor {
+	const char *user;  /* "roomd" for the server's own ops */
+	rk_role role;      /* the server's own ops use RK_ROLE_OWNER */
+	int64_t seq;       /* the seq this op will get if applied */
+	int64_t ts;        /* the event's ts (ms since epoch) */
+} rk_actor;
+
+/* A new empty state, or NULL if out of memory. */
+rk_state *rk_state_new(void);
+void rk_state_free(rk_state *st);
+
+/*
+ * Apply op to st as actor. Returns RK_REJ_NONE when applied: st changed and
+ * op is now "as applied" (poll.vote gets its tally). Otherwise returns the
+ * reject code with a message in msg, and st is unchanged. Checks every rule of
+ * PROTOCOL.md section 3 that needs the state or the role:
+ *  viewer -> forbidden for every op; shape.add existing id -> conflict;
+ *  shape.update/delete missing -> not_found; update that breaks the shape's
+ *  type rules -> invalid; board.clear non-owner -> forbidden; poll.create
+ *  existing id -> conflict, closes_at <= ts -> invalid; poll.vote missing ->
+ *  not_found, closed (or closes_at <= ts) -> forbidden, choice out of range ->
+ *  invalid; poll.close missing -> not_found, neither creator nor owner ->
+ *  forbidden, already closed -> conflict.
+ * Out of memory is reported as RK_REJ_INVALID with msg "out of memory" and
+ * leaves st unchanged.
+ */
+rk_reject rk_state_apply(rk_state *st, rk_op *op, const rk_actor *actor,
+			 char *msg, size_t msglen);
+
+/* Append the snapshot JSON of section 5 to b. Deterministic: maps in
+ * insertion order, fixed key order. Errors surface via rk_buf_ok(b). */
+void rk_state_encode(const rk_state *st, rk_buf *b);
+
+/* Decode a snapshot from a parsed tree / from text. On success returns RK_OK
+ * and a new state in *out. Returns RK_ECORRUPT (message in err) if anything
+ * does not follow section 5 and the rules of section 3, RK_EBADJSON for text
+ * that is not JSON, RK_ENOMEM. */
+rk_err rk_state_decode(const cJSON *obj, rk_state **out, char *err, size_t errlen);
+rk_err rk_state_decode_text(const char *s, size_t n, rk_state **out, char *err,
+			    size_t errlen);
+
+/* Deep copy, or NULL if out of memory. */
+rk_state *rk_state_clone(const rk_state *st);
+
+/* The open poll with the earliest closes_at; false if none. */
+bool rk_state_next_alarm(const rk_state *st, const rk_poll **poll);
+
+/* Chat post i (0 = oldest kept) of st->chat_len. */
+const rk_chat *rk_state_chat_at(const rk_state *st, size_t i);
+
+#endif

@@ -1,0 +1,29 @@
+#!/bin/sh
+# Install the Debian packages roomkit needs to build, test and run, if any is
+# missing. Idempotent and quiet when everything is present. Needs root (or
+# sudo) only when something has to be installed.
+set -eu
+
+PKGS="build-essential cmake pkg-config libwebsockets-dev libsqlite3-dev sqlite3
+libcjson-dev libncurses-dev libcurl4-openssl-dev libcmocka-dev libssl-dev tmux"
+
+missing=""
+for p in $PKGS; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+		missing="$missing $p"
+	fi
+done
+[ -z "$missing" ] && exit 0
+
+echo "install-deps: installing:$missing" >&2
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+	if command -v sudo >/dev/null 2>&1; then SUDO=sudo; else
+		echo "Error: missing packages:$missing (run as root or install them)" >&2
+		exit 1
+	fi
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
