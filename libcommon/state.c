@@ -542,7 +542,7 @@ rk_reject rk_state_apply(rk_state *st, rk_op *op, const rk_actor *actor, char *m
 		REJECT(RK_REJ_INVALID, "no op");
 	if (actor->role < RK_ROLE_EDITOR)
 		REJECT(RK_REJ_FORBIDDEN, "%s may not change the room",
-		       rk_role_name(actor->role));
+		       actor->role == RK_ROLE_VIEWER ? "a viewer" : "a user without a role");
 	if (!user_ok(actor->user))
 		REJECT(RK_REJ_INVALID, "user: must be 1-%d characters", RK_NAME_MAX);
 	switch (op->k) {
