@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
 #include <cmocka.h>
 
 #include "json.h"
@@ -209,13 +210,14 @@ typedef struct rcase {
 	size_t noptions;
 	int64_t closes_at;
 	int choice;
-	const char *user;  /* default "alice" */
-	int role;          /* default editor; ROLE_NONE_ for none */
-	int64_t ts;        /* default 2000 */
+	const char *user; /* default "alice" */
+	int role;	  /* default editor; ROLE_NONE_ for none */
+	int64_t ts;	  /* default 2000 */
 	rk_reject want;
-	rk_role ok_as;     /* if set: the same op by this role is applied */
+	rk_role ok_as; /* if set: the same op by this role is applied */
 } rcase;
 
+/* clang-format off */
 #define ALL_KINDS_VIEWER(kind, ...)                                            \
 	{.name = "viewer " #kind, .k = kind, .role = RK_ROLE_VIEWER,           \
 	 .want = RK_REJ_FORBIDDEN, __VA_ARGS__}
@@ -352,6 +354,8 @@ static const rcase rcases[] = {
 	{.name = "kind COUNT", .k = RK_OP_KIND_COUNT, .want = RK_REJ_INVALID},
 };
 
+/* clang-format on */
+
 static rk_op build_op(const rcase *c)
 {
 	rk_op op;
@@ -410,7 +414,8 @@ static void test_reject_table(void **state)
 			got = rk_state_apply(st, &op, &a, msg, sizeof(msg));
 			if (got != RK_REJ_NONE)
 				fail_msg("case \"%s\" as %s: got %s (%s)", c->name,
-					 rk_role_name(c->ok_as), rk_reject_name(got), msg);
+					 rk_role_name(c->ok_as), rk_reject_name(got),
+					 msg);
 			after = snap(st);
 			assert_string_not_equal(before, after);
 			free(after);
@@ -481,35 +486,39 @@ static void test_shapes(void **state)
 	rk_actor bob = actor("bob", RK_ROLE_EDITOR, 2, 1001);
 
 	apply_ok(st, op_add("s1", RK_SHAPE_STROKE, 1, 2, NULL), al);
-	assert_snap(st, "{\"shapes\":{\"s1\":{\"id\":\"s1\",\"type\":\"stroke\",\"color\":1,"
-			"\"points\":[[0,0],[1,2]],\"by\":\"alice\"}}," EMPTY_REST);
+	assert_snap(st,
+		    "{\"shapes\":{\"s1\":{\"id\":\"s1\",\"type\":\"stroke\",\"color\":1,"
+		    "\"points\":[[0,0],[1,2]],\"by\":\"alice\"}}," EMPTY_REST);
 
 	apply_ok(st, op_add("t1", RK_SHAPE_TEXT, 7, 1, "say \"hi\"\n"), bob);
-	assert_snap(st, "{\"shapes\":{\"s1\":{\"id\":\"s1\",\"type\":\"stroke\",\"color\":1,"
-			"\"points\":[[0,0],[1,2]],\"by\":\"alice\"},"
-			"\"t1\":{\"id\":\"t1\",\"type\":\"text\",\"color\":7,"
-			"\"points\":[[0,0]],\"text\":\"say \\\"hi\\\"\\n\",\"by\":\"bob\"}},"
-			EMPTY_REST);
+	assert_snap(st,
+		    "{\"shapes\":{\"s1\":{\"id\":\"s1\",\"type\":\"stroke\",\"color\":1,"
+		    "\"points\":[[0,0],[1,2]],\"by\":\"alice\"},"
+		    "\"t1\":{\"id\":\"t1\",\"type\":\"text\",\"color\":7,"
+		    "\"points\":[[0,0]],\"text\":\"say "
+		    "\\\"hi\\\"\\n\",\"by\":\"bob\"}}," EMPTY_REST);
 
 	/* bob updates alice's stroke: fields replace, by stays alice. */
 	apply_ok(st, op_update("s1", RK_SET_COLOR | RK_SET_POINTS, 5, 3, NULL), bob);
 	apply_ok(st, op_update("t1", RK_SET_TEXT, 0, 0, "bye"), al);
 	apply_ok(st, op_update("t1", RK_SET_POINTS, 0, 1, NULL), al);
-	assert_snap(st, "{\"shapes\":{\"s1\":{\"id\":\"s1\",\"type\":\"stroke\",\"color\":5,"
-			"\"points\":[[10,0],[11,2],[12,4]],\"by\":\"alice\"},"
-			"\"t1\":{\"id\":\"t1\",\"type\":\"text\",\"color\":7,"
-			"\"points\":[[10,0]],\"text\":\"bye\",\"by\":\"bob\"}}," EMPTY_REST);
+	assert_snap(st,
+		    "{\"shapes\":{\"s1\":{\"id\":\"s1\",\"type\":\"stroke\",\"color\":5,"
+		    "\"points\":[[10,0],[11,2],[12,4]],\"by\":\"alice\"},"
+		    "\"t1\":{\"id\":\"t1\",\"type\":\"text\",\"color\":7,"
+		    "\"points\":[[10,0]],\"text\":\"bye\",\"by\":\"bob\"}}," EMPTY_REST);
 
 	/* Delete, then re-add the same id: it goes on top (end of the map). */
 	apply_ok(st, op_id(RK_OP_SHAPE_DELETE, "s1"), bob);
 	apply_ok(st, op_add("l1", RK_SHAPE_LINE, 0, 2, NULL), al);
 	apply_ok(st, op_add("s1", RK_SHAPE_RECT, 2, 2, NULL), bob);
-	assert_snap(st, "{\"shapes\":{\"t1\":{\"id\":\"t1\",\"type\":\"text\",\"color\":7,"
-			"\"points\":[[10,0]],\"text\":\"bye\",\"by\":\"bob\"},"
-			"\"l1\":{\"id\":\"l1\",\"type\":\"line\",\"color\":0,"
-			"\"points\":[[0,0],[1,2]],\"by\":\"alice\"},"
-			"\"s1\":{\"id\":\"s1\",\"type\":\"rect\",\"color\":2,"
-			"\"points\":[[0,0],[1,2]],\"by\":\"bob\"}}," EMPTY_REST);
+	assert_snap(st,
+		    "{\"shapes\":{\"t1\":{\"id\":\"t1\",\"type\":\"text\",\"color\":7,"
+		    "\"points\":[[10,0]],\"text\":\"bye\",\"by\":\"bob\"},"
+		    "\"l1\":{\"id\":\"l1\",\"type\":\"line\",\"color\":0,"
+		    "\"points\":[[0,0],[1,2]],\"by\":\"alice\"},"
+		    "\"s1\":{\"id\":\"s1\",\"type\":\"rect\",\"color\":2,"
+		    "\"points\":[[0,0],[1,2]],\"by\":\"bob\"}}," EMPTY_REST);
 	assert_roundtrip(st);
 
 	/* board.clear by an owner removes every shape and nothing else. */
@@ -551,10 +560,11 @@ static void test_polls(void **state)
 	rk_actor bob = actor("bob", RK_ROLE_EDITOR, 2, 1100);
 
 	apply_ok(st, op_poll("p1", "Lunch?", 3, 9000), al);
-	assert_snap(st, "{\"shapes\":{},\"polls\":{\"p1\":{\"id\":\"p1\",\"question\":"
-			"\"Lunch?\",\"options\":[\"o0\",\"o1\",\"o2\"],\"tally\":[0,0,0],"
-			"\"votes\":{},\"closed\":false,\"closes_at\":9000,\"by\":\"alice\"}},"
-			"\"chat\":[]}");
+	assert_snap(st,
+		    "{\"shapes\":{},\"polls\":{\"p1\":{\"id\":\"p1\",\"question\":"
+		    "\"Lunch?\",\"options\":[\"o0\",\"o1\",\"o2\"],\"tally\":[0,0,0],"
+		    "\"votes\":{},\"closed\":false,\"closes_at\":9000,\"by\":\"alice\"}},"
+		    "\"chat\":[]}");
 
 	vote_expect(st, "p1", 2, bob, (const int64_t[]){0, 0, 1}, 3);
 	vote_expect(st, "p1", 0, al, (const int64_t[]){1, 0, 1}, 3);
@@ -590,16 +600,19 @@ static void test_polls(void **state)
 	/* The creator closes; votes are then forbidden. */
 	apply_ok(st, op_id(RK_OP_POLL_CLOSE, "p1"), al);
 	assert_int_equal(apply1(st, op_vote("p1", 0), bob), RK_REJ_FORBIDDEN);
-	assert_snap(st, "{\"shapes\":{},\"polls\":{\"p1\":{\"id\":\"p1\",\"question\":"
-			"\"Lunch?\",\"options\":[\"o0\",\"o1\",\"o2\"],\"tally\":[2,1,2],"
-			"\"votes\":{\"bob\":0,\"alice\":0,\"dave\":1,\"eve\":2,\"frank\":2},"
-			"\"closed\":true,\"closes_at\":9000,\"by\":\"alice\"}},\"chat\":[]}");
+	assert_snap(st,
+		    "{\"shapes\":{},\"polls\":{\"p1\":{\"id\":\"p1\",\"question\":"
+		    "\"Lunch?\",\"options\":[\"o0\",\"o1\",\"o2\"],\"tally\":[2,1,2],"
+		    "\"votes\":{\"bob\":0,\"alice\":0,\"dave\":1,\"eve\":2,\"frank\":2},"
+		    "\"closed\":true,\"closes_at\":9000,\"by\":\"alice\"}},\"chat\":[]}");
 
 	/* An owner closes someone else's poll; the server closes as roomd. */
 	apply_ok(st, op_poll("p2", "Tea?", 2, 0), bob);
 	apply_ok(st, op_poll("p3", "Coffee?", 2, 50000), bob);
-	apply_ok(st, op_id(RK_OP_POLL_CLOSE, "p2"), actor("carol", RK_ROLE_OWNER, 5, 1300));
-	apply_ok(st, op_id(RK_OP_POLL_CLOSE, "p3"), actor("roomd", RK_ROLE_OWNER, 6, 50000));
+	apply_ok(st, op_id(RK_OP_POLL_CLOSE, "p2"),
+		 actor("carol", RK_ROLE_OWNER, 5, 1300));
+	apply_ok(st, op_id(RK_OP_POLL_CLOSE, "p3"),
+		 actor("roomd", RK_ROLE_OWNER, 6, 50000));
 	const rk_poll *p2 = rk_omap_get(&st->polls, "p2", 2);
 	const rk_poll *p3 = rk_omap_get(&st->polls, "p3", 2);
 	assert_non_null(p2);
@@ -626,8 +639,8 @@ static void test_chat_ring(void **state)
 	for (int i = 1; i <= 250; i++) {
 		char t[16];
 		snprintf(t, sizeof(t), "m%d", i);
-		apply_ok(st, op_chat(t), actor(i % 2 ? "alice" : "bob", RK_ROLE_EDITOR, i,
-					       1000 + i));
+		apply_ok(st, op_chat(t),
+			 actor(i % 2 ? "alice" : "bob", RK_ROLE_EDITOR, i, 1000 + i));
 		assert_int_equal(st->chat_len, i < RK_CHAT_KEEP ? i : RK_CHAT_KEEP);
 	}
 	for (size_t i = 0; i < RK_CHAT_KEEP; i++) {
@@ -641,10 +654,12 @@ static void test_chat_ring(void **state)
 	}
 	assert_null(rk_state_chat_at(st, RK_CHAT_KEEP));
 	char *s = snap(st);
-	const char *head = "{\"shapes\":{},\"polls\":{},\"chat\":[{\"seq\":51,\"ts\":1051,"
-			   "\"user\":\"alice\",\"text\":\"m51\"},{\"seq\":52,";
+	const char *head =
+	    "{\"shapes\":{},\"polls\":{},\"chat\":[{\"seq\":51,\"ts\":1051,"
+	    "\"user\":\"alice\",\"text\":\"m51\"},{\"seq\":52,";
 	assert_memory_equal(s, head, strlen(head));
-	const char *tail = "{\"seq\":250,\"ts\":1250,\"user\":\"bob\",\"text\":\"m250\"}]}";
+	const char *tail =
+	    "{\"seq\":250,\"ts\":1250,\"user\":\"bob\",\"text\":\"m250\"}]}";
 	assert_string_equal(s + strlen(s) - strlen(tail), tail);
 	size_t n = 0;
 	for (const char *p = s; (p = strstr(p, "{\"seq\":")); p++)
@@ -673,10 +688,12 @@ static void test_next_alarm(void **state)
 	apply_ok(st, op_poll("tie-b", "Q?", 2, 3000), al);
 	assert_true(rk_state_next_alarm(st, &p));
 	assert_string_equal(p->id, "tie-a");
-	apply_ok(st, op_id(RK_OP_POLL_CLOSE, "tie-a"), actor("roomd", RK_ROLE_OWNER, 2, 3000));
+	apply_ok(st, op_id(RK_OP_POLL_CLOSE, "tie-a"),
+		 actor("roomd", RK_ROLE_OWNER, 2, 3000));
 	assert_true(rk_state_next_alarm(st, &p));
 	assert_string_equal(p->id, "tie-b");
-	apply_ok(st, op_id(RK_OP_POLL_CLOSE, "tie-b"), actor("roomd", RK_ROLE_OWNER, 3, 3000));
+	apply_ok(st, op_id(RK_OP_POLL_CLOSE, "tie-b"),
+		 actor("roomd", RK_ROLE_OWNER, 3, 3000));
 	assert_true(rk_state_next_alarm(st, &p));
 	assert_string_equal(p->id, "late");
 	assert_int_equal(p->closes_at, 5000);
@@ -688,7 +705,7 @@ static void test_next_alarm(void **state)
 typedef struct gen {
 	uint64_t rng;
 	int64_t ts;
-	int64_t seq;          /* last applied seq */
+	int64_t seq; /* last applied seq */
 	size_t ok[RK_OP_KIND_COUNT];
 	size_t rejected;
 } gen;
@@ -763,7 +780,8 @@ static void run(rk_state *st, gen *g, size_t nops)
 			g->seq++;
 			g->ok[op.k]++;
 			if (op.k == RK_OP_POLL_VOTE) {
-				const rk_poll *p = rk_omap_get(&st->polls, op.id, strlen(op.id));
+				const rk_poll *p =
+				    rk_omap_get(&st->polls, op.id, strlen(op.id));
 				assert_int_equal(op.ntally, p->noptions);
 				assert_memory_equal(op.tally, p->tally,
 						    p->noptions * sizeof(int64_t));
@@ -838,7 +856,8 @@ static rk_state *rich_state(void)
 	op.points[0] = (rk_point){-RK_INT_MAX, RK_INT_MAX};
 	op.points[1] = (rk_point){-1, 0};
 	apply_ok(st, op, al);
-	apply_ok(st, op_add("ünï", RK_SHAPE_TEXT, 7, 1, "ctl \x01\x1f\t\r\n \"q\" \\ é ✓ 😀"),
+	apply_ok(st,
+		 op_add("ünï", RK_SHAPE_TEXT, 7, 1, "ctl \x01\x1f\t\r\n \"q\" \\ é ✓ 😀"),
 		 u8);
 	apply_ok(st, op_add("r", RK_SHAPE_RECT, 3, 2, NULL), u8);
 	apply_ok(st, op_poll("p/1", "Who \"wins\"?", 4, 99999), al);
@@ -876,15 +895,15 @@ static void test_roundtrip_identity(void **state)
 	/* Input order is kept, not sorted: a hand-written snapshot comes back
 	 * byte for byte. */
 	const char *text =
-		"{\"shapes\":{\"zz\":{\"id\":\"zz\",\"type\":\"line\",\"color\":1,"
-		"\"points\":[[5,-5],[6,6]],\"by\":\"x\"},\"aa\":{\"id\":\"aa\",\"type\":"
-		"\"stroke\",\"color\":0,\"points\":[[1,1]],\"by\":\"y\"}},\"polls\":{"
-		"\"q\":{\"id\":\"q\",\"question\":\"?\",\"options\":[\"b\",\"a\"],"
-		"\"tally\":[1,1],\"votes\":{\"zed\":1,\"abe\":0},\"closed\":false,"
-		"\"by\":\"y\"},\"a\":{\"id\":\"a\",\"question\":\"?\",\"options\":[\"b\","
-		"\"a\"],\"tally\":[0,0],\"votes\":{},\"closed\":true,\"closes_at\":7,"
-		"\"by\":\"y\"}},\"chat\":[{\"seq\":9,\"ts\":1,\"user\":\"u\",\"text\":\"t\"},"
-		"{\"seq\":3,\"ts\":2,\"user\":\"u\",\"text\":\"t2\"}]}";
+	    "{\"shapes\":{\"zz\":{\"id\":\"zz\",\"type\":\"line\",\"color\":1,"
+	    "\"points\":[[5,-5],[6,6]],\"by\":\"x\"},\"aa\":{\"id\":\"aa\",\"type\":"
+	    "\"stroke\",\"color\":0,\"points\":[[1,1]],\"by\":\"y\"}},\"polls\":{"
+	    "\"q\":{\"id\":\"q\",\"question\":\"?\",\"options\":[\"b\",\"a\"],"
+	    "\"tally\":[1,1],\"votes\":{\"zed\":1,\"abe\":0},\"closed\":false,"
+	    "\"by\":\"y\"},\"a\":{\"id\":\"a\",\"question\":\"?\",\"options\":[\"b\","
+	    "\"a\"],\"tally\":[0,0],\"votes\":{},\"closed\":true,\"closes_at\":7,"
+	    "\"by\":\"y\"}},\"chat\":[{\"seq\":9,\"ts\":1,\"user\":\"u\",\"text\":\"t\"},"
+	    "{\"seq\":3,\"ts\":2,\"user\":\"u\",\"text\":\"t2\"}]}";
 	st = decode_ok(text);
 	assert_snap(st, text);
 	/* The decoded state behaves: shapes, polls and votes are found. */
@@ -927,7 +946,8 @@ static void test_clone(void **state)
 	rk_state_free(c);
 	/* A clone of a full chat ring keeps order. */
 	for (int i = 0; i < 300; i++)
-		apply_ok(st, op_chat("x"), actor("bob", RK_ROLE_EDITOR, 100 + i, 3000 + i));
+		apply_ok(st, op_chat("x"),
+			 actor("bob", RK_ROLE_EDITOR, 100 + i, 3000 + i));
 	c = rk_state_clone(st);
 	a = snap(st);
 	b = snap(c);
@@ -939,6 +959,7 @@ static void test_clone(void **state)
 	rk_state_free(st);
 }
 
+/* clang-format off */
 #define SNAP(shapes, polls, chat)                                              \
 	"{\"shapes\":{" shapes "},\"polls\":{" polls "},\"chat\":[" chat "]}"
 #define SHAPE_OK "\"s\":{\"id\":\"s\",\"type\":\"stroke\",\"color\":1,\"points\":[[0,0]],\"by\":\"a\"}"
@@ -1015,6 +1036,8 @@ static const ccase corrupt[] = {
 	{"chat user too long", SNAP("", "", "{\"seq\":1,\"ts\":2,\"user\":\"abcdefghijklmnopqrstuvwxyz0123456\",\"text\":\"t\"}")},
 };
 
+/* clang-format on */
+
 static void expect_corrupt(const char *name, const char *text, size_t n)
 {
 	char err[256] = "";
@@ -1032,8 +1055,11 @@ static void test_decode_corrupt(void **state)
 	(void)state;
 	/* Positive controls: the building blocks are valid on their own. */
 	const char *good[] = {
-		SNAP("", "", ""), SNAP(SHAPE_OK, "", ""), SNAP("", POLL_OK, ""),
-		SNAP("", "", CHAT_OK), SNAP(SHAPE_OK, POLL_OK, CHAT_OK "," CHAT_OK),
+	    SNAP("", "", ""),
+	    SNAP(SHAPE_OK, "", ""),
+	    SNAP("", POLL_OK, ""),
+	    SNAP("", "", CHAT_OK),
+	    SNAP(SHAPE_OK, POLL_OK, CHAT_OK "," CHAT_OK),
 	};
 	for (size_t i = 0; i < RK_ARRAY_LEN(good); i++) {
 		rk_state *st = decode_ok(good[i]);
@@ -1083,16 +1109,16 @@ static void test_decode_corrupt(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_reject_table),
-		cmocka_unit_test(test_apply_never_crashes_on_odd_input),
-		cmocka_unit_test(test_shapes),
-		cmocka_unit_test(test_polls),
-		cmocka_unit_test(test_chat_ring),
-		cmocka_unit_test(test_next_alarm),
-		cmocka_unit_test(test_determinism),
-		cmocka_unit_test(test_roundtrip_identity),
-		cmocka_unit_test(test_clone),
-		cmocka_unit_test(test_decode_corrupt),
+	    cmocka_unit_test(test_reject_table),
+	    cmocka_unit_test(test_apply_never_crashes_on_odd_input),
+	    cmocka_unit_test(test_shapes),
+	    cmocka_unit_test(test_polls),
+	    cmocka_unit_test(test_chat_ring),
+	    cmocka_unit_test(test_next_alarm),
+	    cmocka_unit_test(test_determinism),
+	    cmocka_unit_test(test_roundtrip_identity),
+	    cmocka_unit_test(test_clone),
+	    cmocka_unit_test(test_decode_corrupt),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
