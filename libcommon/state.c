@@ -823,9 +823,10 @@ static rk_err decode_shape(dctx *d, const cJSON *v, const char *key, rk_shape **
 		const cJSON *it;
 		cJSON_ArrayForEach(it, pn)
 		{
-			const cJSON *x = cJSON_GetArrayItem(it, 0);
-			const cJSON *y = cJSON_GetArrayItem(it, 1);
-			if (!cJSON_IsArray(it) || cJSON_GetArraySize(it) != 2 ||
+			/* Exactly two children, walked directly (no index lookups). */
+			const cJSON *x = cJSON_IsArray(it) ? it->child : NULL;
+			const cJSON *y = x ? x->next : NULL;
+			if (!y || y->next ||
 			    !rk_jint(x, -RK_INT_MAX, RK_INT_MAX, &sh->points[i].x) ||
 			    !rk_jint(y, -RK_INT_MAX, RK_INT_MAX, &sh->points[i].y)) {
 				snprintf(d->why, sizeof(d->why),
