@@ -18,9 +18,9 @@
  * Nothing here allocates after the map has been changed: put() allocates the
  * key copy and any larger table first, so RK_ENOMEM leaves the map as it was.
  */
+#include "omap.h"
 #include <stdlib.h>
 #include <string.h>
-#include "omap.h"
 
 enum {
 	SLOT_EMPTY = -1,

@@ -16,12 +16,12 @@
  * Apply allocates everything it needs before it changes anything, so a
  * failed allocation leaves the state untouched.
  */
+#include "state.h"
+#include "json.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "json.h"
-#include "state.h"
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -36,10 +36,10 @@ static void set_msg(char *msg, size_t msglen, const char *fmt, ...)
 	va_end(ap);
 }
 
-#define REJECT(code, ...)                                                      \
-	do {                                                                   \
-		set_msg(msg, msglen, __VA_ARGS__);                             \
-		return (code);                                                 \
+#define REJECT(code, ...)                                                                \
+	do {                                                                             \
+		set_msg(msg, msglen, __VA_ARGS__);                                       \
+		return (code);                                                           \
 	} while (0)
 
 #define OOM() REJECT(RK_REJ_INVALID, "out of memory")
@@ -161,8 +161,8 @@ static void shape_free(rk_shape *sh)
 }
 
 /* A complete shape (copies of everything), or NULL if out of memory. */
-static rk_shape *shape_make(const char *id, const char *by, rk_shape_type type,
-			    int color, const rk_point *pts, size_t npts, const char *text)
+static rk_shape *shape_make(const char *id, const char *by, rk_shape_type type, int color,
+			    const rk_point *pts, size_t npts, const char *text)
 {
 	rk_shape *sh = shape_alloc(id, by);
 	if (!sh)
@@ -180,8 +180,8 @@ static rk_shape *shape_make(const char *id, const char *by, rk_shape_type type,
 /* ---- polls -------------------------------------------------------------- */
 
 /* A poll block: struct, tally (zeroed), options, strings; votes empty. */
-static rk_poll *poll_alloc(const char *id, const char *question,
-			   char *const *options, size_t noptions, const char *by)
+static rk_poll *poll_alloc(const char *id, const char *question, char *const *options,
+			   size_t noptions, const char *by)
 {
 	size_t off_tally = (sizeof(rk_poll) + 7) & ~(size_t)7;
 	size_t off_opts = off_tally + noptions * sizeof(int64_t);
@@ -380,7 +380,8 @@ static rk_reject apply_shape_update(rk_state *st, const rk_op *op, char *msg,
 		if (!op->text)
 			REJECT(RK_REJ_INVALID, "set.text: missing");
 		if (sh->type != RK_SHAPE_TEXT)
-			REJECT(RK_REJ_INVALID, "set.text: text is only allowed on text shapes");
+			REJECT(RK_REJ_INVALID,
+			       "set.text: text is only allowed on text shapes");
 		text = op->text;
 	}
 	const char *why = shape_rule(sh->type, npts, text);
@@ -444,8 +445,9 @@ static rk_reject apply_poll_create(rk_state *st, const rk_op *op, const rk_actor
 		       RK_OPTIONS_MIN, RK_OPTIONS_MAX);
 	for (size_t i = 0; i < op->noptions; i++)
 		if (!text_ok(op->options[i], 1, RK_OPTION_MAX))
-			REJECT(RK_REJ_INVALID, "poll.options[%zu]: must be 1-%d characters",
-			       i, RK_OPTION_MAX);
+			REJECT(RK_REJ_INVALID,
+			       "poll.options[%zu]: must be 1-%d characters", i,
+			       RK_OPTION_MAX);
 	if (op->closes_at < 0 || op->closes_at > RK_INT_MAX)
 		REJECT(RK_REJ_INVALID, "poll.closes_at: out of range");
 	size_t il = strlen(op->id);
@@ -465,8 +467,8 @@ static rk_reject apply_poll_create(rk_state *st, const rk_op *op, const rk_actor
 	return RK_REJ_NONE;
 }
 
-static rk_reject apply_poll_vote(rk_state *st, rk_op *op, const rk_actor *a,
-				 char *msg, size_t msglen)
+static rk_reject apply_poll_vote(rk_state *st, rk_op *op, const rk_actor *a, char *msg,
+				 size_t msglen)
 {
 	if (!id_ok(op->id))
 		REJECT(RK_REJ_INVALID, "poll: must be 1-%d bytes", RK_ID_MAX);
@@ -542,7 +544,8 @@ rk_reject rk_state_apply(rk_state *st, rk_op *op, const rk_actor *actor, char *m
 		REJECT(RK_REJ_INVALID, "no op");
 	if (actor->role < RK_ROLE_EDITOR)
 		REJECT(RK_REJ_FORBIDDEN, "%s may not change the room",
-		       rk_role_name(actor->role));
+		       actor->role == RK_ROLE_VIEWER ? "a viewer"
+						     : "a user without a role");
 	if (!user_ok(actor->user))
 		REJECT(RK_REJ_INVALID, "user: must be 1-%d characters", RK_NAME_MAX);
 	switch (op->k) {
@@ -682,10 +685,10 @@ typedef struct dctx {
 	char why[RK_MSG_MSG_MAX];
 } dctx;
 
-#define FAIL(d, ...)                                                           \
-	do {                                                                   \
-		snprintf((d)->why, sizeof((d)->why), __VA_ARGS__);             \
-		return false;                                                  \
+#define FAIL(d, ...)                                                                     \
+	do {                                                                             \
+		snprintf((d)->why, sizeof((d)->why), __VA_ARGS__);                       \
+		return false;                                                            \
 	} while (0)
 
 /* Every member of obj is one of names[0..n), each at most once. */
@@ -751,8 +754,8 @@ static bool get_id(dctx *d, const cJSON *obj, const char *key, const char **out)
 /* Decode one shape (map key `key`); *out is NULL on failure. */
 static rk_err decode_shape(dctx *d, const cJSON *v, const char *key, rk_shape **out)
 {
-	static const char *const fields[] = {"id", "type", "color", "points",
-					     "text", "by"};
+	static const char *const fields[] = {"id",     "type", "color",
+					     "points", "text", "by"};
 	*out = NULL;
 	const char *id, *tname, *by, *text = NULL;
 	int64_t color;
@@ -820,9 +823,10 @@ static rk_err decode_shape(dctx *d, const cJSON *v, const char *key, rk_shape **
 		const cJSON *it;
 		cJSON_ArrayForEach(it, pn)
 		{
-			const cJSON *x = cJSON_GetArrayItem(it, 0);
-			const cJSON *y = cJSON_GetArrayItem(it, 1);
-			if (!cJSON_IsArray(it) || cJSON_GetArraySize(it) != 2 ||
+			/* Exactly two children, walked directly (no index lookups). */
+			const cJSON *x = cJSON_IsArray(it) ? it->child : NULL;
+			const cJSON *y = x ? x->next : NULL;
+			if (!y || y->next ||
 			    !rk_jint(x, -RK_INT_MAX, RK_INT_MAX, &sh->points[i].x) ||
 			    !rk_jint(y, -RK_INT_MAX, RK_INT_MAX, &sh->points[i].y)) {
 				snprintf(d->why, sizeof(d->why),
@@ -845,7 +849,7 @@ static rk_err decode_shape(dctx *d, const cJSON *v, const char *key, rk_shape **
 static rk_err decode_poll(dctx *d, const cJSON *v, const char *key, rk_poll **out)
 {
 	static const char *const fields[] = {"id",    "question", "options",   "tally",
-					     "votes", "closed",   "closes_at", "by"};
+					     "votes", "closed",	  "closes_at", "by"};
 	*out = NULL;
 	const char *id, *question, *by;
 	if (!cJSON_IsObject(v)) {
@@ -873,8 +877,8 @@ static rk_err decode_poll(dctx *d, const cJSON *v, const char *key, rk_poll **ou
 		}
 		if (!cJSON_IsString(it) || !text_ok(it->valuestring, 1, RK_OPTION_MAX)) {
 			snprintf(d->why, sizeof(d->why),
-				 "options[%zu]: must be a string of 1-%d characters", nopts,
-				 RK_OPTION_MAX);
+				 "options[%zu]: must be a string of 1-%d characters",
+				 nopts, RK_OPTION_MAX);
 			return RK_ECORRUPT;
 		}
 		opts[nopts++] = it->valuestring;
@@ -902,8 +906,8 @@ static rk_err decode_poll(dctx *d, const cJSON *v, const char *key, rk_poll **ou
 		nt++;
 	}
 	if (nt != nopts) {
-		snprintf(d->why, sizeof(d->why), "tally: must be %zu counts, one per option",
-			 nopts);
+		snprintf(d->why, sizeof(d->why),
+			 "tally: must be %zu counts, one per option", nopts);
 		return RK_ECORRUPT;
 	}
 
@@ -998,8 +1002,9 @@ rk_err rk_state_decode(const cJSON *obj, rk_state **out, char *err, size_t errle
 	const cJSON *polls = cJSON_GetObjectItemCaseSensitive(obj, "polls");
 	const cJSON *chat = cJSON_GetObjectItemCaseSensitive(obj, "chat");
 	if (!cJSON_IsObject(shapes) || !cJSON_IsObject(polls) || !cJSON_IsArray(chat)) {
-		set_msg(err, errlen,
-			"state: needs objects \"shapes\" and \"polls\" and array \"chat\"");
+		set_msg(
+		    err, errlen,
+		    "state: needs objects \"shapes\" and \"polls\" and array \"chat\"");
 		return RK_ECORRUPT;
 	}
 	rk_state *st = rk_state_new();
@@ -1089,8 +1094,8 @@ rk_err rk_state_decode_text(const char *s, size_t n, rk_state **out, char *err,
 		set_msg(err, errlen, "state: no text");
 		return RK_ECORRUPT;
 	}
-	cJSON *root = rk_json_parse(s, n, SIZE_MAX / 2, RK_JSON_DEPTH_MAX, jerr,
-				    sizeof(jerr));
+	cJSON *root =
+	    rk_json_parse(s, n, SIZE_MAX / 2, RK_JSON_DEPTH_MAX, jerr, sizeof(jerr));
 	if (!root) {
 		/* Stored text that does not parse is a corrupt snapshot. */
 		set_msg(err, errlen, "state: %s", jerr);
@@ -1105,8 +1110,8 @@ rk_err rk_state_decode_text(const char *s, size_t n, rk_state **out, char *err,
 
 static rk_poll *poll_copy(const rk_poll *src)
 {
-	rk_poll *p = poll_alloc(src->id, src->question, src->options, src->noptions,
-				src->by);
+	rk_poll *p =
+	    poll_alloc(src->id, src->question, src->options, src->noptions, src->by);
 	if (!p)
 		return NULL;
 	memcpy(p->tally, src->tally, src->noptions * sizeof(*p->tally));

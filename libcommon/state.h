@@ -78,6 +78,13 @@ void rk_state_free(rk_state *st);
  *  not_found, closed (or closes_at <= ts) -> forbidden, choice out of range ->
  *  invalid; poll.close missing -> not_found, neither creator nor owner ->
  *  forbidden, already closed -> conflict.
+ * Also invalid, so that every state survives a snapshot round trip: an op
+ * that breaks a static rule of section 3 (id 1-64 bytes, color, text and
+ * option lengths, UTF-8, coordinates within +-RK_INT_MAX, the shape type
+ * rules -- also on shape.add, where text is allowed on text shapes only), an
+ * actor user that is not 1-32 characters, a chat.post with seq or ts outside
+ * 0..RK_INT_MAX, and NULL arguments. The checks run in the order listed
+ * (role first), each before anything is allocated.
  * Out of memory is reported as RK_REJ_INVALID with msg "out of memory" and
  * leaves st unchanged.
  */

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
 #include <cmocka.h>
 
 #include "omap.h"
@@ -33,7 +34,8 @@ static void order(const rk_omap *m, char *out, size_t n)
 	size_t len = 0;
 	out[0] = '\0';
 	for (size_t i = 0; rk_omap_next(m, &i, &e);)
-		len += (size_t)snprintf(out + len, n - len, "%s%s", len ? "," : "", e->key);
+		len +=
+		    (size_t)snprintf(out + len, n - len, "%s%s", len ? "," : "", e->key);
 }
 
 /* Holes never exceed half the used entries and the load factor is <= 0.5. */
@@ -270,7 +272,7 @@ static void test_100k_keys(void **state)
 enum { NKEYS = 3000, NOPS = 200000 };
 
 typedef struct model {
-	int32_t pos[NKEYS];   /* position in ord, -1 if absent */
+	int32_t pos[NKEYS];    /* position in ord, -1 if absent */
 	int32_t ord[NOPS + 1]; /* key ids in insertion order, -1 for holes */
 	intptr_t val[NKEYS];
 	size_t nord;
@@ -343,15 +345,15 @@ static void test_random_churn_matches_model(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_empty),
-		cmocka_unit_test(test_insert_get),
-		cmocka_unit_test(test_key_is_copied),
-		cmocka_unit_test(test_replace_keeps_position),
-		cmocka_unit_test(test_delete_and_reinsert),
-		cmocka_unit_test(test_compaction_keeps_order),
-		cmocka_unit_test(test_clear),
-		cmocka_unit_test(test_100k_keys),
-		cmocka_unit_test(test_random_churn_matches_model),
+	    cmocka_unit_test(test_empty),
+	    cmocka_unit_test(test_insert_get),
+	    cmocka_unit_test(test_key_is_copied),
+	    cmocka_unit_test(test_replace_keeps_position),
+	    cmocka_unit_test(test_delete_and_reinsert),
+	    cmocka_unit_test(test_compaction_keeps_order),
+	    cmocka_unit_test(test_clear),
+	    cmocka_unit_test(test_100k_keys),
+	    cmocka_unit_test(test_random_churn_matches_model),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
