@@ -39,7 +39,9 @@ RK_WARN_UNUSED rk_err rk_omap_put(rk_omap *m, const char *key, size_t klen, void
 void *rk_omap_del(rk_omap *m, const char *key, size_t klen);
 /* Remove everything (values are not freed). */
 void rk_omap_clear(rk_omap *m);
-/* Iterate: for (size_t i = 0; rk_omap_next(m, &i, &e);) ... in insertion order. */
+/* Iterate: for (size_t i = 0; rk_omap_next(m, &i, &e);) ... in insertion order.
+ * put and del may compact the entries: do not change the map while iterating
+ * (replacing the value of an existing key with put is fine). */
 bool rk_omap_next(const rk_omap *m, size_t *it, const rk_omap_entry **e);
 
 #endif

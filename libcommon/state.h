@@ -89,9 +89,12 @@ rk_reject rk_state_apply(rk_state *st, rk_op *op, const rk_actor *actor,
 void rk_state_encode(const rk_state *st, rk_buf *b);
 
 /* Decode a snapshot from a parsed tree / from text. On success returns RK_OK
- * and a new state in *out. Returns RK_ECORRUPT (message in err) if anything
- * does not follow section 5 and the rules of section 3, RK_EBADJSON for text
- * that is not JSON, RK_ENOMEM. */
+ * and a new state in *out (NULL otherwise). Returns RK_ECORRUPT (message in
+ * err) if anything does not follow section 5 and the rules of section 3 --
+ * including, for rk_state_decode_text, text that is not JSON (truncated,
+ * bad UTF-8): a stored snapshot that does not parse is corrupt -- or
+ * RK_ENOMEM. Map order in the input is kept, so encode(decode(encode(s)))
+ * gives the same bytes as encode(s). */
 rk_err rk_state_decode(const cJSON *obj, rk_state **out, char *err, size_t errlen);
 rk_err rk_state_decode_text(const char *s, size_t n, rk_state **out, char *err,
 			    size_t errlen);

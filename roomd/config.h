@@ -1,0 +1,44 @@
+/*
+ * config.h - roomd's settings: defaults, the command line and --help.
+ * Every limit roomd enforces is a field here, with its default in one table
+ * (config.c) and a flag to change it.
+ */
+#ifndef ROOMD_CONFIG_H
+#define ROOMD_CONFIG_H
+
+#include <stdint.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct roomd_config {
+	char host[256];            /* --listen HOST:PORT */
+	int port;
+	char data_dir[1024];       /* --data DIR */
+	unsigned char *secret;     /* --secret-file / ROOMD_SECRET; NULL = auth off */
+	size_t secret_len;
+	int64_t hibernate_after_ms;/* --hibernate-after MS */
+	bool fsync;                /* --fsync: fsync each batch before replies */
+	int log_level;             /* --log-level */
+	size_t max_frame;          /* --max-frame BYTES */
+	int ops_per_sec;           /* --ops-per-sec N (token bucket rate) */
+	int ops_burst;             /* --ops-burst N (bucket size) */
+	int max_room_conns;        /* --max-room-conns N */
+	int max_conns;             /* --max-conns N (whole process) */
+	size_t max_queue;          /* --max-queue BYTES: unsent bytes per connection */
+	int idle_timeout_ms;       /* --idle-timeout MS: no frame from the peer -> 4408 */
+	int ping_interval_ms;      /* --ping-interval MS: WebSocket pings */
+	int grace_ms;              /* --presence-grace MS */
+	int snapshot_every;        /* --snapshot-every N events */
+	int resume_max;            /* --resume-max N: longest gap replayed as events */
+} roomd_config;
+
+/*
+ * Fill cfg from argv (defaults first, then ROOMD_SECRET, then flags).
+ * Returns 0 on success, 1 if --help/--version was printed (exit 0), 2 on a
+ * usage error (a one-line "Error: ..." hint was printed; exit 2), 3 on a
+ * runtime error such as an unreadable secret file (message printed; exit 1).
+ */
+int config_parse(roomd_config *cfg, int argc, char **argv);
+void config_free(roomd_config *cfg);
+
+#endif

@@ -1,0 +1,306 @@
+/*
+ * conn.c - one WebSocket connection: reassembly and decode of what it sends,
+ * the per-connection limits (frame size, op rate, abuse), its outbound queue
+ * and writes, and closing it with a code.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "clock.h"
+#include "log.h"
+#include "roomd.h"
+
+#define ABUSE_WINDOW_US 10000000 /* 10 s */
+#define MAX_BAD_MSGS 20          /* malformed messages per window -> 4400 */
+#define MAX_RATE_HITS 100        /* rate-limited ops per window -> 4429 */
+#define CURSOR_SOFT_QUEUE 65536  /* queued bytes above which cursors drop */
+#define WRITES_PER_CALLBACK 32
+
+void conn_init(conn *c, server *s, struct lws *wsi)
+{
+	memset(c, 0, sizeof(*c));
+	c->wsi = wsi;
+	c->srv = s;
+	c->is_ws = true;
+	rk_buf_init(&c->rx, s->cfg.max_frame);
+	int64_t now = rk_mono_us();
+	c->last_rx_us = now;
+	c->last_ping_us = now;
+	c->bucket_us = now;
+	c->abuse_window_us = now;
+	c->tokens = s->cfg.ops_burst;
+	c->anext = s->conns;
+	if (s->conns)
+		s->conns->aprev = c;
+	s->conns = c;
+	s->nconns++;
+}
+
+void conn_destroy(conn *c)
+{
+	server *s = c->srv;
+	if (!c->is_ws)
+		return;
+	if (c->room)
+		room_leave(c->room, c);
+	msgq_clear(&c->q);
+	rk_buf_free(&c->rx);
+	if (c->aprev)
+		c->aprev->anext = c->anext;
+	else if (s->conns == c)
+		s->conns = c->anext;
+	if (c->anext)
+		c->anext->aprev = c->aprev;
+	s->nconns--;
+	c->is_ws = false;
+	s->m.conns_closed++;
+}
+
+void conn_close(conn *c, int code, const char *reason)
+{
+	if (c->close_code)
+		return; /* the first reason sticks */
+	c->close_code = code;
+	snprintf(c->close_reason, sizeof(c->close_reason), "%s", reason);
+	rk_info("conn %s closing: %d %s", c->peer.session[0] ? c->peer.session : "-", code,
+		reason);
+	/* Queued messages go out first; a peer that does not read them within
+	 * 5 s is cut off by lws. */
+	lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, 5);
+	lws_callback_on_writable(c->wsi);
+}
+
+void conn_push(conn *c, rk_msg *m)
+{
+	server *s = c->srv;
+	if (c->close_code && c->close_code != 1001) {
+		msg_unref(m);
+		return;
+	}
+	if (m->droppable && c->q.bytes > CURSOR_SOFT_QUEUE) {
+		s->m.cursors_dropped++;
+		msg_unref(m);
+		return;
+	}
+	if (c->q.bytes + m->len > s->cfg.max_queue) {
+		/* Cursors go first; if that is not enough the reader is too slow. */
+		s->m.cursors_dropped += msgq_drop_droppable(&c->q);
+		if (c->q.bytes + m->len > s->cfg.max_queue) {
+			msg_unref(m);
+			msgq_clear(&c->q);
+			s->m.closes_4507++;
+			conn_close(c, 4507, "slow consumer");
+			return;
+		}
+	}
+	bool was_empty = c->q.len == 0;
+	if (!msgq_push(&c->q, m)) {
+		conn_close(c, 1011, "out of memory");
+		return;
+	}
+	if (was_empty)
+		lws_callback_on_writable(c->wsi);
+}
+
+/* Reply with what is in the scratch buffer, in production order. */
+static void push_scratch(conn *c)
+{
+	server *s = c->srv;
+	if (rk_buf_ok(&s->scratch) != RK_OK)
+		return;
+	rk_msg *m = msg_new(s->scratch.data, s->scratch.len, false);
+	if (!m)
+		return;
+	if (c->room && c->joined)
+		room_reply(c->room, c, m);
+	else
+		conn_push(c, m);
+}
+
+/* Count a strike in the 10 s abuse window; true if the limit is passed. */
+static bool strike(conn *c, uint32_t *counter, uint32_t limit)
+{
+	int64_t now = rk_mono_us();
+	if (now - c->abuse_window_us > ABUSE_WINDOW_US) {
+		c->abuse_window_us = now;
+		c->bad_msgs = 0;
+		c->rate_hits = 0;
+	}
+	return ++*counter > limit;
+}
+
+void conn_send_error(conn *c, rk_errcode code, const char *msg)
+{
+	server *s = c->srv;
+	s->m.errors[code]++;
+	rk_buf_reset(&s->scratch);
+	rk_enc_error(&s->scratch, code, msg);
+	push_scratch(c);
+	if (strike(c, &c->bad_msgs, MAX_BAD_MSGS)) {
+		s->m.closes_4400++;
+		conn_close(c, 4400, "too many bad messages");
+	}
+}
+
+void conn_send_reject(conn *c, const char *id, rk_reject code, const char *msg)
+{
+	server *s = c->srv;
+	rk_buf_reset(&s->scratch);
+	rk_enc_reject(&s->scratch, id, code, msg);
+	push_scratch(c);
+}
+
+/* Token bucket: true if an op may pass now. */
+static bool take_token(conn *c)
+{
+	int64_t now = rk_mono_us();
+	double rate = c->srv->cfg.ops_per_sec;
+	c->tokens += (double)(now - c->bucket_us) * rate / 1e6;
+	c->bucket_us = now;
+	if (c->tokens > c->srv->cfg.ops_burst)
+		c->tokens = c->srv->cfg.ops_burst;
+	if (c->tokens < 1.0)
+		return false;
+	c->tokens -= 1.0;
+	return true;
+}
+
+static void handle_message(conn *c, const char *data, size_t len)
+{
+	server *s = c->srv;
+	room *r = c->room;
+	rk_cmsg m;
+	rk_reject rej = RK_REJ_NONE;
+	char msg[RK_MSG_MSG_MAX + 1];
+	rk_err rc = rk_cmsg_decode(data, len, s->cfg.max_frame, &m, &rej, msg, sizeof(msg));
+	switch (rc) {
+	case RK_OK:
+		break;
+	case RK_EREJECT:
+		s->m.rejects[rej]++;
+		conn_send_reject(c, m.id, rej, msg);
+		rk_cmsg_free(&m);
+		return;
+	case RK_EBADJSON:
+		conn_send_error(c, RK_ERRC_BAD_JSON, msg);
+		return;
+	case RK_EUNKNOWN:
+		conn_send_error(c, RK_ERRC_UNKNOWN_TYPE, msg);
+		return;
+	default:
+		conn_send_error(c, RK_ERRC_BAD_MESSAGE, msg);
+		return;
+	}
+	if (!r || !c->joined) {
+		rk_cmsg_free(&m);
+		return;
+	}
+	switch (m.t) {
+	case RK_C_OP:
+		if (!take_token(c)) {
+			s->m.rejects[RK_REJ_RATE_LIMITED]++;
+			conn_send_reject(c, m.id, RK_REJ_RATE_LIMITED, "op rate limit exceeded");
+			if (strike(c, &c->rate_hits, MAX_RATE_HITS)) {
+				s->m.closes_4429++;
+				conn_close(c, 4429, "rate limit exceeded repeatedly");
+			}
+			break;
+		}
+		room_submit(r, c, &m);
+		break;
+	case RK_C_CURSOR:
+		room_cursor(r, c, m.x, m.y);
+		break;
+	case RK_C_SIGNAL:
+		room_signal(r, c, m.data, m.data_len);
+		break;
+	case RK_C_PING:
+		rk_buf_reset(&s->scratch);
+		rk_enc_pong(&s->scratch, m.ping_id, r->committed_seq);
+		push_scratch(c);
+		break;
+	default:
+		break;
+	}
+	rk_cmsg_free(&m);
+}
+
+void conn_rx(conn *c, const char *in, size_t len)
+{
+	server *s = c->srv;
+	struct lws *wsi = c->wsi;
+	c->last_rx_us = rk_mono_us();
+	s->m.bytes_in += len;
+	if (c->close_code)
+		return;
+	bool first = lws_is_first_fragment(wsi);
+	bool final = lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0;
+	if (first && c->rx.len == 0 &&
+	    len + lws_remaining_packet_payload(wsi) > s->cfg.max_frame) {
+		s->m.closes_1009++;
+		conn_close(c, 1009, "message too large");
+		return;
+	}
+	if (first && final && c->rx.len == 0) {
+		/* The common case: a whole message in one callback, no copy. */
+		if (lws_frame_is_binary(wsi)) {
+			conn_send_error(c, RK_ERRC_BAD_MESSAGE,
+					"binary frames are not supported; send JSON text");
+			return;
+		}
+		handle_message(c, in, len);
+		return;
+	}
+	rk_buf_put(&c->rx, in, len);
+	if (rk_buf_ok(&c->rx) != RK_OK) {
+		rk_buf_free(&c->rx);
+		s->m.closes_1009++;
+		conn_close(c, 1009, "message too large");
+		return;
+	}
+	if (!final)
+		return;
+	if (lws_frame_is_binary(wsi))
+		conn_send_error(c, RK_ERRC_BAD_MESSAGE,
+				"binary frames are not supported; send JSON text");
+	else
+		handle_message(c, c->rx.data, c->rx.len);
+	rk_buf_free(&c->rx); /* idle conns keep no buffer */
+}
+
+int conn_writable(conn *c)
+{
+	server *s = c->srv;
+	struct lws *wsi = c->wsi;
+	if (c->close_code && !c->q.len) {
+		lws_close_reason(wsi, (enum lws_close_status)c->close_code,
+				 (unsigned char *)c->close_reason, strlen(c->close_reason));
+		return -1;
+	}
+	if (c->need_ping) {
+		c->need_ping = false;
+		unsigned char buf[LWS_PRE + 1];
+		if (lws_write(wsi, buf + LWS_PRE, 0, LWS_WRITE_PING) < 0)
+			return -1;
+		if (c->q.len)
+			lws_callback_on_writable(wsi);
+		return 0;
+	}
+	for (int n = 0; n < WRITES_PER_CALLBACK; n++) {
+		rk_msg *m = msgq_peek(&c->q);
+		if (!m)
+			break;
+		int w = lws_write(wsi, msg_payload(m), m->len, LWS_WRITE_TEXT);
+		if (w < 0)
+			return -1;
+		s->m.msgs_out++;
+		s->m.bytes_out += m->len;
+		msgq_pop(&c->q);
+		/* lws keeps what the kernel did not take; wait for it to drain. */
+		if (lws_partial_buffered(wsi))
+			break;
+	}
+	if (c->q.len || c->close_code)
+		lws_callback_on_writable(wsi);
+	return 0;
+}

@@ -1,0 +1,99 @@
+/* metrics.c - Prometheus text rendering of roomd's counters. */
+#include "metrics.h"
+
+static const int64_t commit_bounds_us[METRICS_COMMIT_BUCKETS] = {
+	50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 500000,
+};
+
+void metrics_observe_commit(metrics *m, int64_t us)
+{
+	size_t i = 0;
+	while (i < METRICS_COMMIT_BUCKETS && us > commit_bounds_us[i])
+		i++;
+	m->commit_buckets[i]++;
+	m->commit_batches++;
+	m->commit_sum_s += (double)us / 1e6;
+}
+
+static void counter(rk_buf *b, const char *name, const char *help, uint64_t v)
+{
+	rk_buf_printf(b, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", name, help,
+		      name, name, (unsigned long long)v);
+}
+
+static void gauge(rk_buf *b, const char *name, const char *help, uint64_t v)
+{
+	rk_buf_printf(b, "# HELP %s %s\n# TYPE %s gauge\n%s %llu\n", name, help, name,
+		      name, (unsigned long long)v);
+}
+
+void metrics_render(const metrics *m, rk_buf *b, uint64_t conns_now,
+		    uint64_t rooms_loaded, uint64_t rooms_hibernated)
+{
+	gauge(b, "roomd_connections", "Open WebSocket connections.", conns_now);
+	gauge(b, "roomd_rooms_loaded", "Rooms whose state is in memory.", rooms_loaded);
+	gauge(b, "roomd_rooms_hibernated",
+	      "Known rooms whose state is not in memory.", rooms_hibernated);
+	counter(b, "roomd_connections_opened_total", "WebSocket connections accepted.",
+		m->conns_opened);
+	counter(b, "roomd_connections_closed_total", "WebSocket connections closed.",
+		m->conns_closed);
+	counter(b, "roomd_upgrades_refused_total",
+		"WebSocket upgrades refused before the handshake.", m->conns_refused);
+	counter(b, "roomd_ops_committed_total", "Ops committed to room logs.",
+		m->ops_committed);
+	counter(b, "roomd_events_delivered_total",
+		"Event messages queued to recipients.", m->events_delivered);
+	counter(b, "roomd_messages_out_total", "Messages written to clients.",
+		m->msgs_out);
+	counter(b, "roomd_bytes_in_total", "WebSocket payload bytes received.",
+		m->bytes_in);
+	counter(b, "roomd_bytes_out_total", "WebSocket payload bytes sent.",
+		m->bytes_out);
+	counter(b, "roomd_cursors_dropped_total",
+		"Cursor updates dropped for slow consumers.", m->cursors_dropped);
+	counter(b, "roomd_room_loads_total", "Rooms loaded from disk.", m->room_loads);
+	counter(b, "roomd_room_hibernations_total", "Rooms hibernated.",
+		m->room_hibernations);
+	counter(b, "roomd_alarms_fired_total", "Poll alarms fired.", m->alarms_fired);
+
+	rk_buf_puts(b, "# HELP roomd_rejects_total Ops rejected, by code.\n"
+		       "# TYPE roomd_rejects_total counter\n");
+	for (int i = 1; i < RK_REJ_COUNT; i++)
+		rk_buf_printf(b, "roomd_rejects_total{code=\"%s\"} %llu\n",
+			      rk_reject_name((rk_reject)i),
+			      (unsigned long long)m->rejects[i]);
+	rk_buf_puts(b, "# HELP roomd_errors_total Malformed client messages, by code.\n"
+		       "# TYPE roomd_errors_total counter\n");
+	for (int i = 1; i < RK_ERRC_COUNT; i++)
+		rk_buf_printf(b, "roomd_errors_total{code=\"%s\"} %llu\n",
+			      rk_errcode_name((rk_errcode)i),
+			      (unsigned long long)m->errors[i]);
+	rk_buf_puts(b, "# HELP roomd_closes_total Connections closed by roomd, by close code.\n"
+		       "# TYPE roomd_closes_total counter\n");
+	const struct {
+		int code;
+		uint64_t v;
+	} closes[] = {
+		{1009, m->closes_1009}, {4400, m->closes_4400}, {4408, m->closes_4408},
+		{4409, m->closes_4409}, {4429, m->closes_4429}, {4503, m->closes_4503},
+		{4507, m->closes_4507},
+	};
+	for (size_t i = 0; i < RK_ARRAY_LEN(closes); i++)
+		rk_buf_printf(b, "roomd_closes_total{code=\"%d\"} %llu\n", closes[i].code,
+			      (unsigned long long)closes[i].v);
+
+	rk_buf_puts(b, "# HELP roomd_commit_seconds Latency of one batch commit.\n"
+		       "# TYPE roomd_commit_seconds histogram\n");
+	uint64_t cum = 0;
+	for (int i = 0; i < METRICS_COMMIT_BUCKETS; i++) {
+		cum += m->commit_buckets[i];
+		rk_buf_printf(b, "roomd_commit_seconds_bucket{le=\"%g\"} %llu\n",
+			      (double)commit_bounds_us[i] / 1e6, (unsigned long long)cum);
+	}
+	cum += m->commit_buckets[METRICS_COMMIT_BUCKETS];
+	rk_buf_printf(b, "roomd_commit_seconds_bucket{le=\"+Inf\"} %llu\n",
+		      (unsigned long long)cum);
+	rk_buf_printf(b, "roomd_commit_seconds_sum %.6f\nroomd_commit_seconds_count %llu\n",
+		      m->commit_sum_s, (unsigned long long)m->commit_batches);
+}

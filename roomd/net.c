@@ -1,0 +1,383 @@
+/*
+ * net.c - libwebsockets glue: the context and vhost, the one protocol
+ * callback, the upgrade gate (room id, auth, draining: refused with an HTTP
+ * status before any room is touched) and the HTTP endpoints of PROTOCOL.md
+ * section 8.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "clock.h"
+#include "log.h"
+#include "roomd.h"
+#include "roomid.h"
+#include "token.h"
+#include "json.h"
+
+#define HTTP_CHUNK 16384
+
+/* Who a request is, from its token or its name (auth off). */
+typedef struct identity {
+	char user[RK_NAME_BYTES + 1];
+	rk_role role;
+} identity;
+
+static server *srv_of(struct lws *wsi)
+{
+	return lws_context_user(lws_get_context(wsi));
+}
+
+/*
+ * Decide who the upgrade request on wsi is, for room. Returns 0 and fills id,
+ * or the HTTP status to refuse with (400, 401, 403) and a reason.
+ */
+static int ws_identity(server *s, struct lws *wsi, const char *room_id, identity *id,
+		       const char **why)
+{
+	char buf[4200];
+	if (s->cfg.secret) {
+		const char *tok = lws_get_urlarg_by_name(wsi, "token=", buf, sizeof(buf));
+		if (!tok || !*tok) {
+			*why = "token required";
+			return 401;
+		}
+		rk_claims cl;
+		rk_token_err te = rk_token_verify(s->cfg.secret, s->cfg.secret_len, tok,
+						  strlen(tok), rk_wall_ms() / 1000, &cl);
+		if (te != RK_TOK_OK) {
+			*why = rk_token_strerror(te);
+			return 401;
+		}
+		if (!rk_token_covers(&cl, room_id)) {
+			*why = "token not valid for this room";
+			return 403;
+		}
+		snprintf(id->user, sizeof(id->user), "%s", cl.sub);
+		id->role = cl.role;
+		return 0;
+	}
+	const char *name = lws_get_urlarg_by_name(wsi, "name=", buf, sizeof(buf));
+	if (!name || !*name)
+		name = "anonymous";
+	if (!rk_text_printable(name, strlen(name), RK_NAME_MAX)) {
+		*why = "name must be 1-32 printable characters";
+		return 400;
+	}
+	snprintf(id->user, sizeof(id->user), "%s", name);
+	id->role = RK_ROLE_EDITOR;
+	return 0;
+}
+
+/* The room id of a WebSocket request, or 400. */
+static int ws_room(struct lws *wsi, char *room_id)
+{
+	char uri[512];
+	if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0)
+		return 400;
+	return rk_roomid_from_path(uri, "/ws/", room_id) ? 0 : 400;
+}
+
+static int refuse(server *s, struct lws *wsi, int status, const char *why)
+{
+	s->m.conns_refused++;
+	rk_info("upgrade refused: %d %s", status, why);
+	lws_return_http_status(wsi, (unsigned)status, why);
+	return 1;
+}
+
+static int confirm_upgrade(server *s, struct lws *wsi)
+{
+	char room_id[RK_ROOM_ID_MAX + 1];
+	if (s->draining)
+		return refuse(s, wsi, 503, "server is shutting down");
+	if (ws_room(wsi, room_id))
+		return refuse(s, wsi, 400, "bad room id: want /ws/<room> with room matching "
+					    "[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}");
+	identity id;
+	const char *why = "";
+	int status = ws_identity(s, wsi, room_id, &id, &why);
+	if (status)
+		return refuse(s, wsi, status, why);
+	return 0;
+}
+
+static void new_session(server *s, char *out)
+{
+	snprintf(out, RK_SESSION_MAX + 1, "%s-%llu", s->session_prefix,
+		 (unsigned long long)++s->session_seq);
+}
+
+static void ws_established(server *s, conn *c, struct lws *wsi)
+{
+	conn_init(c, s, wsi);
+	s->m.conns_opened++;
+	char room_id[RK_ROOM_ID_MAX + 1];
+	identity id;
+	const char *why = "";
+	new_session(s, c->peer.session);
+	if (ws_room(wsi, room_id) || ws_identity(s, wsi, room_id, &id, &why)) {
+		/* Checked at the upgrade already; only a racing expiry lands here. */
+		conn_close(c, 4400, "refused");
+		return;
+	}
+	memcpy(c->peer.user, id.user, sizeof(c->peer.user));
+	c->role = id.role;
+	char buf[256];
+	const char *client = lws_get_urlarg_by_name(wsi, "client=", buf, sizeof(buf));
+	if (client && strlen(client) <= RK_ID_MAX)
+		snprintf(c->client, sizeof(c->client), "%s", client);
+	char since_buf[64], epoch_buf[128];
+	const char *since = lws_get_urlarg_by_name(wsi, "since=", since_buf, sizeof(since_buf));
+	const char *epoch = lws_get_urlarg_by_name(wsi, "epoch=", epoch_buf, sizeof(epoch_buf));
+
+	if (s->nconns > (uint64_t)s->cfg.max_conns) {
+		s->m.closes_4503++;
+		conn_close(c, 4503, "server overloaded");
+		return;
+	}
+	room *r = room_get(s, room_id, true);
+	if (!r) {
+		conn_close(c, 1011, "out of memory");
+		return;
+	}
+	if (r->nconns >= (uint32_t)s->cfg.max_room_conns) {
+		s->m.closes_4409++;
+		conn_close(c, 4409, "room full");
+		return;
+	}
+	char peer_addr[64] = "";
+	lws_get_peer_simple(wsi, peer_addr, sizeof(peer_addr));
+	rk_info("conn %s open from %s to room %s as %s", c->peer.session, peer_addr,
+		room_id, c->peer.user);
+	room_join(r, c, since, epoch);
+}
+
+/* ---- HTTP ------------------------------------------------------------- */
+
+static int http_reply(struct lws *wsi, conn *c, unsigned status, const char *ctype,
+		      char *body, size_t len)
+{
+	unsigned char hdr[LWS_PRE + 512];
+	unsigned char *start = hdr + LWS_PRE, *p = start, *end = hdr + sizeof(hdr) - 1;
+	free(c->http_body);
+	c->http_body = body;
+	c->http_len = len;
+	c->http_off = 0;
+	if (lws_add_http_common_headers(wsi, status, ctype, (lws_filepos_t)len, &p, end) ||
+	    lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
+					 (const unsigned char *)"no-store", 8, &p, end) ||
+	    lws_finalize_write_http_header(wsi, start, &p, end))
+		return -1;
+	lws_callback_on_writable(wsi);
+	return 0;
+}
+
+static int http_text(struct lws *wsi, conn *c, unsigned status, const char *text)
+{
+	char *body = strdup(text);
+	if (!body)
+		return -1;
+	return http_reply(wsi, c, status, "text/plain; charset=utf-8", body, strlen(body));
+}
+
+static int http_buf(struct lws *wsi, conn *c, unsigned status, const char *ctype,
+		    rk_buf *b)
+{
+	size_t len;
+	char *body = rk_buf_steal(b, &len);
+	if (!body)
+		return http_text(wsi, c, 500, "out of memory\n");
+	return http_reply(wsi, c, status, ctype, body, len);
+}
+
+/* Bearer-token check for the /v1 API: 0 if allowed, else the status to answer. */
+static unsigned http_auth(server *s, struct lws *wsi, const char *room_id)
+{
+	if (!s->cfg.secret)
+		return 0;
+	char hdr[4200];
+	if (lws_hdr_copy(wsi, hdr, sizeof(hdr), WSI_TOKEN_HTTP_AUTHORIZATION) <= 0 ||
+	    strncmp(hdr, "Bearer ", 7) != 0)
+		return 401;
+	rk_claims cl;
+	if (rk_token_verify(s->cfg.secret, s->cfg.secret_len, hdr + 7, strlen(hdr + 7),
+			    rk_wall_ms() / 1000, &cl) != RK_TOK_OK)
+		return 401;
+	if (cl.role != RK_ROLE_OWNER)
+		return 403;
+	if (room_id ? !rk_token_covers(&cl, room_id) : strcmp(cl.room, "*") != 0)
+		return 403;
+	return 0;
+}
+
+static int http_request(server *s, struct lws *wsi, conn *c, const char *uri)
+{
+	memset(c, 0, sizeof(*c));
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0)
+		return http_text(wsi, c, 405, "only GET is supported\n");
+	if (strcmp(uri, "/healthz") == 0)
+		return s->draining ? http_text(wsi, c, 503, "draining\n")
+				   : http_text(wsi, c, 200, "ok\n");
+	if (strcmp(uri, "/metrics") == 0) {
+		rk_buf b;
+		rk_buf_init(&b, 0);
+		size_t loaded = 0, it = 0;
+		const rk_omap_entry *e;
+		while (rk_omap_next(&s->rooms, &it, &e))
+			loaded += ((room *)e->val)->loaded;
+		metrics_render(&s->m, &b, s->nconns, loaded, rk_omap_count(&s->rooms) - loaded);
+		return http_buf(wsi, c, 200, "text/plain; version=0.0.4", &b);
+	}
+	if (strcmp(uri, "/v1/rooms") == 0 || strcmp(uri, "/v1/rooms/") == 0) {
+		unsigned st = http_auth(s, wsi, NULL);
+		if (st)
+			return http_text(wsi, c, st, st == 401 ? "unauthorized\n" : "forbidden\n");
+		rk_buf b;
+		rk_buf_init(&b, 0);
+		rk_buf_putc(&b, '[');
+		size_t it = 0, n = 0;
+		const rk_omap_entry *e;
+		while (rk_omap_next(&s->rooms, &it, &e)) {
+			room *r = e->val;
+			if (n++)
+				rk_buf_putc(&b, ',');
+			room_describe(r, &b, false);
+		}
+		rk_buf_puts(&b, "]\n");
+		return http_buf(wsi, c, 200, "application/json", &b);
+	}
+	char room_id[RK_ROOM_ID_MAX + 1];
+	if (strncmp(uri, "/v1/rooms/", 10) == 0) {
+		if (!rk_roomid_from_path(uri, "/v1/rooms/", room_id))
+			return http_text(wsi, c, 400, "bad room id\n");
+		unsigned st = http_auth(s, wsi, room_id);
+		if (st)
+			return http_text(wsi, c, st, st == 401 ? "unauthorized\n" : "forbidden\n");
+		room *r = room_get(s, room_id, false);
+		if (!r)
+			return http_text(wsi, c, 404, "no such room\n");
+		char err[256];
+		if (room_load(r, err, sizeof(err)) != RK_OK) {
+			rk_error("room %s: %s", room_id, err);
+			return http_text(wsi, c, 503, "room unavailable\n");
+		}
+		if (r->dirty)
+			server_flush(s);
+		rk_buf b;
+		rk_buf_init(&b, 0);
+		room_describe(r, &b, true);
+		rk_buf_putc(&b, '\n');
+		return http_buf(wsi, c, 200, "application/json", &b);
+	}
+	return http_text(wsi, c, 404, "not found\n");
+}
+
+static int http_writable(struct lws *wsi, conn *c)
+{
+	if (!c->http_body)
+		return 0;
+	unsigned char buf[LWS_PRE + HTTP_CHUNK];
+	size_t n = c->http_len - c->http_off;
+	if (n > HTTP_CHUNK)
+		n = HTTP_CHUNK;
+	memcpy(buf + LWS_PRE, c->http_body + c->http_off, n);
+	c->http_off += n;
+	bool last = c->http_off == c->http_len;
+	if (lws_write(wsi, buf + LWS_PRE, n, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) !=
+	    (int)n)
+		return -1;
+	if (!last) {
+		lws_callback_on_writable(wsi);
+		return 0;
+	}
+	free(c->http_body);
+	c->http_body = NULL;
+	return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+int net_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+		 void *in, size_t len)
+{
+	server *s = srv_of(wsi);
+	conn *c = user;
+	switch (reason) {
+	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+		if (!in || strcmp(in, "websocket") != 0)
+			return refuse(s, wsi, 400, "only websocket upgrades are supported");
+		return confirm_upgrade(s, wsi);
+	case LWS_CALLBACK_ESTABLISHED:
+		ws_established(s, c, wsi);
+		return 0;
+	case LWS_CALLBACK_RECEIVE:
+		conn_rx(c, in, len);
+		return 0;
+	case LWS_CALLBACK_RECEIVE_PONG:
+		c->last_rx_us = rk_mono_us();
+		return 0;
+	case LWS_CALLBACK_SERVER_WRITEABLE:
+		return conn_writable(c);
+	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+		c->clean_close = true;
+		return 0;
+	case LWS_CALLBACK_CLOSED:
+		if (c->peer.session[0])
+			rk_info("conn %s closed", c->peer.session);
+		conn_destroy(c);
+		return 0;
+	case LWS_CALLBACK_HTTP:
+		return http_request(s, wsi, c, in ? in : "");
+	case LWS_CALLBACK_HTTP_WRITEABLE:
+		return http_writable(wsi, c);
+	case LWS_CALLBACK_CLOSED_HTTP:
+		if (c && !c->is_ws) {
+			free(c->http_body);
+			c->http_body = NULL;
+		}
+		return 0;
+	default:
+		break;
+	}
+	return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+static const struct lws_protocols protocols[] = {
+	{RK_SUBPROTOCOL, net_callback, sizeof(conn), 4096, 0, NULL, 0},
+	{NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+static void lws_log_bridge(int level, const char *line)
+{
+	size_t n = strlen(line);
+	while (n && line[n - 1] == '\n')
+		n--;
+	if (level & LLL_ERR)
+		rk_warn("lws: %.*s", (int)n, line);
+	else
+		rk_debug("lws: %.*s", (int)n, line);
+}
+
+int net_start(server *s)
+{
+	lws_set_log_level(LLL_ERR | (s->cfg.log_level >= RK_LOG_DEBUG ? LLL_WARN : 0),
+			  lws_log_bridge);
+	struct lws_context_creation_info info;
+	memset(&info, 0, sizeof(info));
+	info.port = s->cfg.port; /* 0: the kernel picks a free port */
+	info.iface = s->cfg.host;
+	info.protocols = protocols;
+	info.user = s;
+	info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
+	info.fd_limit_per_thread = (unsigned)s->cfg.max_conns + 256;
+	info.timeout_secs = 10;
+	info.max_http_header_pool = 256;
+	info.pt_serv_buf_size = 32768;
+	s->lws = lws_create_context(&info);
+	if (!s->lws) {
+		rk_error("cannot listen on %s:%d", s->cfg.host, s->cfg.port);
+		return -1;
+	}
+	s->vhost = lws_get_vhost_by_name(s->lws, "default");
+	int port = s->vhost ? lws_get_vhost_listen_port(s->vhost) : s->cfg.port;
+	s->cfg.port = port;
+	return 0;
+}

@@ -1,0 +1,868 @@
+/*
+ * room.c - the room actor: registry, load/hibernate, join/leave with
+ * presence and grace, op submission into the pending batch, the per-loop
+ * flush (one transaction per dirty room, then the output gate opens),
+ * cursor coalescing, alarms.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include "clock.h"
+#include "json.h"
+#include "log.h"
+#include "roomd.h"
+#include "roomid.h"
+
+#define CURSOR_INTERVAL_US 30000
+#define CKPT_FRAMES 2000 /* ~8 MB of WAL at 4 KiB pages */
+
+/* ---- registry --------------------------------------------------------- */
+
+static room *room_new(server *s, const char *id)
+{
+	room *r = calloc(1, sizeof(*r));
+	if (!r)
+		return NULL;
+	snprintf(r->id, sizeof(r->id), "%s", id);
+	r->srv = s;
+	r->lock_fd = -1;
+	if (!store_path(s->cfg.data_dir, id, r->path, sizeof(r->path)) ||
+	    rk_omap_put(&s->rooms, r->id, strlen(r->id), r) != RK_OK) {
+		free(r);
+		return NULL;
+	}
+	return r;
+}
+
+room *room_get(server *s, const char *id, bool create)
+{
+	room *r = rk_omap_get(&s->rooms, id, strlen(id));
+	if (r || !create)
+		return r;
+	if (!rk_roomid_validz(id)) /* never reached with a bad id; belt and braces */
+		return NULL;
+	return room_new(s, id);
+}
+
+static void alarm_add(server *s, const char *room_id, const char *poll, int64_t at);
+
+int server_scan_rooms(server *s)
+{
+	DIR *d = opendir(s->rooms_dir);
+	if (!d) {
+		rk_error("cannot read %s: %s", s->rooms_dir, strerror(errno));
+		return -1;
+	}
+	struct dirent *de;
+	size_t n = 0;
+	while ((de = readdir(d))) {
+		size_t len = strlen(de->d_name);
+		if (len < 4 || strcmp(de->d_name + len - 3, ".db") != 0)
+			continue;
+		char id[RK_ROOM_ID_MAX + 1];
+		if (len - 3 > RK_ROOM_ID_MAX)
+			continue;
+		memcpy(id, de->d_name, len - 3);
+		id[len - 3] = '\0';
+		if (!rk_roomid_validz(id))
+			continue;
+		room *r = room_get(s, id, true);
+		if (!r)
+			continue;
+		store_info info;
+		char err[256];
+		if (store_peek(r->path, &info, err, sizeof(err)) != RK_OK) {
+			rk_warn("room %s: %s (it will be refused when used)", id, err);
+			continue;
+		}
+		r->seq = r->committed_seq = info.seq;
+		r->last_active_ms = info.last_active_ms;
+		for (size_t i = 0; i < info.nalarms; i++)
+			alarm_add(s, id, info.alarms[i].poll, info.alarms[i].at);
+		free(info.alarms);
+		n++;
+	}
+	closedir(d);
+	rk_info("found %zu rooms in %s, %zu pending alarms", n, s->rooms_dir, s->nalarms);
+	return 0;
+}
+
+/* ---- load / hibernate ------------------------------------------------- */
+
+rk_err room_load(room *r, char *err, size_t errlen)
+{
+	if (r->loaded)
+		return RK_OK;
+	server *s = r->srv;
+	if (r->lock_fd < 0) {
+		r->lock_fd = store_lock(r->path, true, err, errlen);
+		if (r->lock_fd < 0)
+			return RK_EIO;
+	}
+	int64_t t0 = rk_mono_us();
+	rk_err rc = store_open(r->path, r->id, s->cfg.fsync, &r->st, err, errlen);
+	if (rc == RK_OK)
+		rc = store_load(r->st, &r->state, &r->seq, &r->snap_seq, err, errlen);
+	if (rc != RK_OK) {
+		store_close(r->st);
+		r->st = NULL;
+		if (!r->conns) {
+			store_unlock(r->lock_fd);
+			r->lock_fd = -1;
+		}
+		return rc;
+	}
+	snprintf(r->epoch, sizeof(r->epoch), "%s", store_epoch(r->st));
+	r->committed_seq = r->seq;
+	r->loaded = true;
+	r->last_op_us = rk_mono_us();
+	if (!r->last_active_ms)
+		r->last_active_ms = store_created_ms(r->st);
+	s->m.room_loads++;
+	rk_info("room %s loaded: seq %lld (snapshot %lld) in %lld us", r->id,
+		(long long)r->seq, (long long)r->snap_seq, (long long)(rk_mono_us() - t0));
+	return RK_OK;
+}
+
+/* Drop the state without writing anything (after a failed commit, the
+ * in-memory state is ahead of the disk). */
+static void room_unload(room *r)
+{
+	rk_state_free(r->state);
+	r->state = NULL;
+	store_close(r->st);
+	r->st = NULL;
+	r->loaded = false;
+	if (!r->conns && !r->ghosts) {
+		store_unlock(r->lock_fd);
+		r->lock_fd = -1;
+	}
+}
+
+static rk_err write_snapshot(room *r, char *err, size_t errlen)
+{
+	server *s = r->srv;
+	rk_buf_reset(&s->scratch);
+	rk_state_encode(r->state, &s->scratch);
+	if (rk_buf_ok(&s->scratch) != RK_OK) {
+		snprintf(err, errlen, "out of memory encoding snapshot");
+		return RK_ENOMEM;
+	}
+	rk_err rc = store_put_snapshot(r->st, r->seq, r->last_ts ? r->last_ts : rk_wall_ms(),
+				       s->scratch.data, s->scratch.len, err, errlen);
+	if (rc == RK_OK)
+		r->snap_seq = r->seq;
+	return rc;
+}
+
+static void room_hibernate(room *r)
+{
+	char err[256];
+	if (r->seq > r->snap_seq) {
+		if (store_begin(r->st, err, sizeof(err)) != RK_OK ||
+		    write_snapshot(r, err, sizeof(err)) != RK_OK ||
+		    store_commit(r->st, err, sizeof(err)) != RK_OK) {
+			store_rollback(r->st);
+			rk_warn("room %s: snapshot before hibernation failed: %s", r->id, err);
+		}
+	}
+	ckpt_request(r->srv->ckpt, r->path);
+	room_unload(r);
+	r->srv->m.room_hibernations++;
+	rk_info("room %s hibernated at seq %lld (%u connections stay)", r->id,
+		(long long)r->seq, r->nconns);
+}
+
+/* ---- output ----------------------------------------------------------- */
+
+/* Encode the scratch buffer into a shared message; NULL if out of memory. */
+static rk_msg *scratch_msg(server *s, bool droppable)
+{
+	if (rk_buf_ok(&s->scratch) != RK_OK)
+		return NULL;
+	return msg_new(s->scratch.data, s->scratch.len, droppable);
+}
+
+/* Queue m on every joined conn of r except skip. Drops the caller's ref. */
+static void fanout(room *r, rk_msg *m, conn *skip, bool is_event)
+{
+	if (!m)
+		return;
+	for (conn *c = r->conns; c; c = c->rnext) {
+		if (c == skip || !c->joined)
+			continue;
+		conn_push(c, msg_ref(m));
+		if (is_event)
+			r->srv->m.events_delivered++;
+	}
+	msg_unref(m);
+}
+
+static void presence_join(room *r, conn *c)
+{
+	rk_buf_reset(&r->srv->scratch);
+	rk_enc_presence_join(&r->srv->scratch, &c->peer);
+	fanout(r, scratch_msg(r->srv, false), c, false);
+}
+
+static void presence_leave(room *r, const char *session)
+{
+	rk_buf_reset(&r->srv->scratch);
+	rk_enc_presence_leave(&r->srv->scratch, session);
+	fanout(r, scratch_msg(r->srv, false), NULL, false);
+}
+
+/* ---- join / leave ----------------------------------------------------- */
+
+static int pick_color(room *r)
+{
+	for (int i = 0; i < RK_COLORS; i++)
+		if (!(r->colors_used & (1u << i)))
+			return i;
+	return (int)(r->srv->session_seq % RK_COLORS);
+}
+
+typedef struct replay_ctx {
+	conn *c;
+	server *s;
+	bool ok;
+} replay_ctx;
+
+static bool replay_one(void *arg, const store_event *ev)
+{
+	replay_ctx *x = arg;
+	rk_buf_reset(&x->s->scratch);
+	rk_enc_event(&x->s->scratch, ev->seq, ev->ts, ev->session, ev->user, ev->op_id,
+		     ev->op, ev->op_len);
+	rk_msg *m = scratch_msg(x->s, false);
+	if (!m) {
+		x->ok = false;
+		return false;
+	}
+	conn_push(x->c, m);
+	return true;
+}
+
+static bool can_resume(room *r, const char *since_s, const char *epoch, int64_t *since)
+{
+	if (!since_s || !epoch || strcmp(epoch, r->epoch) != 0)
+		return false;
+	char *end;
+	errno = 0;
+	long long v = strtoll(since_s, &end, 10);
+	if (errno || end == since_s || *end || v < 0 || v > r->committed_seq)
+		return false;
+	if (r->committed_seq - v > r->srv->cfg.resume_max)
+		return false;
+	if (v < r->committed_seq) {
+		int64_t min = store_min_seq(r->st);
+		if (min == 0 || min > v + 1)
+			return false;
+	}
+	*since = v;
+	return true;
+}
+
+static void send_welcome(room *r, conn *c, bool resumed)
+{
+	server *s = r->srv;
+	size_t npeers = 0, cap = r->nconns + 1;
+	for (ghost *g = r->ghosts; g; g = g->next)
+		cap++;
+	rk_peer *peers = calloc(cap, sizeof(*peers));
+	if (peers) {
+		for (conn *o = r->conns; o; o = o->rnext)
+			if (o != c && o->joined)
+				peers[npeers++] = o->peer;
+		/* Peers in their grace period are still present for everyone. */
+		for (ghost *g = r->ghosts; g; g = g->next)
+			peers[npeers++] = g->peer;
+	}
+	rk_welcome w = {0};
+	snprintf(w.room, sizeof(w.room), "%s", r->id);
+	memcpy(w.session, c->peer.session, sizeof(w.session));
+	memcpy(w.user, c->peer.user, sizeof(w.user));
+	w.role = c->role;
+	w.seq = r->committed_seq;
+	snprintf(w.epoch, sizeof(w.epoch), "%s", r->epoch);
+	w.resumed = resumed;
+	w.peers = peers;
+	w.npeers = npeers;
+	w.max_frame = (int64_t)s->cfg.max_frame;
+	w.ops_per_sec = s->cfg.ops_per_sec;
+	rk_buf_reset(&s->scratch);
+	rk_enc_welcome(&s->scratch, &w, resumed ? NULL : r->state);
+	free(peers);
+	rk_msg *m = scratch_msg(s, false);
+	if (!m) {
+		conn_close(c, 1011, "out of memory");
+		return;
+	}
+	conn_push(c, m);
+}
+
+void room_join(room *r, conn *c, const char *since_s, const char *epoch)
+{
+	server *s = r->srv;
+	char err[256];
+	if (room_load(r, err, sizeof(err)) != RK_OK) {
+		rk_error("room %s refused: %s", r->id, err);
+		conn_close(c, 1011, "room unavailable");
+		return;
+	}
+	/* Welcome carries the committed state: commit what is pending first. */
+	if (r->dirty)
+		server_flush(s);
+	if (!r->loaded) { /* the flush failed and unloaded the room */
+		conn_close(c, 1011, "room unavailable");
+		return;
+	}
+
+	/* A reconnect within the grace period keeps session and color. */
+	bool takeover = false;
+	if (c->client[0]) {
+		for (ghost **gp = &r->ghosts; *gp; gp = &(*gp)->next) {
+			ghost *g = *gp;
+			if (strcmp(g->client, c->client) == 0 &&
+			    strcmp(g->peer.user, c->peer.user) == 0) {
+				memcpy(c->peer.session, g->peer.session, sizeof(c->peer.session));
+				c->peer.color = g->peer.color;
+				*gp = g->next;
+				free(g);
+				takeover = true;
+				break;
+			}
+		}
+	}
+	if (!takeover)
+		c->peer.color = pick_color(r);
+	r->colors_used |= (uint8_t)(1u << c->peer.color);
+
+	int64_t since = 0;
+	bool resumed = can_resume(r, since_s, epoch, &since);
+	send_welcome(r, c, resumed);
+	if (resumed && since < r->committed_seq) {
+		replay_ctx x = {.c = c, .s = s, .ok = true};
+		if (store_events(r->st, since, r->committed_seq, replay_one, &x) != RK_OK ||
+		    !x.ok) {
+			conn_close(c, 1011, "resume failed");
+			return;
+		}
+	}
+	c->rnext = r->conns;
+	c->rprev = NULL;
+	if (r->conns)
+		r->conns->rprev = c;
+	r->conns = c;
+	r->nconns++;
+	c->joined = true;
+	c->room = r;
+	rk_info("conn %s joined room %s as %s (%s)%s%s", c->peer.session, r->id,
+		c->peer.user, rk_role_name(c->role), resumed ? ", resumed" : "",
+		takeover ? ", reconnected within grace" : "");
+	if (!takeover)
+		presence_join(r, c);
+}
+
+void room_leave(room *r, conn *c)
+{
+	server *s = r->srv;
+	/* The sender of pending ops is gone: its acks go nowhere. */
+	for (size_t i = 0; i < r->npend; i++)
+		if (r->pend[i].sender == c)
+			r->pend[i].sender = NULL;
+	if (c->joined) {
+		if (c->rprev)
+			c->rprev->rnext = c->rnext;
+		else
+			r->conns = c->rnext;
+		if (c->rnext)
+			c->rnext->rprev = c->rprev;
+		r->nconns--;
+		c->joined = false;
+		bool graced = c->client[0] && !c->clean_close && s->cfg.grace_ms > 0 &&
+			      !s->draining;
+		ghost *g = graced ? calloc(1, sizeof(*g)) : NULL;
+		if (g) {
+			memcpy(g->client, c->client, sizeof(g->client));
+			g->peer = c->peer;
+			g->expires_us = rk_mono_us() + (int64_t)s->cfg.grace_ms * 1000;
+			g->next = r->ghosts;
+			r->ghosts = g;
+		} else {
+			r->colors_used &= (uint8_t)~(1u << c->peer.color);
+			presence_leave(r, c->peer.session);
+		}
+	}
+	c->room = NULL;
+	if (!r->conns && !r->ghosts && !r->loaded && r->lock_fd >= 0) {
+		store_unlock(r->lock_fd);
+		r->lock_fd = -1;
+	}
+}
+
+/* ---- ops -------------------------------------------------------------- */
+
+static pending *pend_add(room *r)
+{
+	if (r->npend == r->cappend) {
+		size_t ncap = r->cappend ? r->cappend * 2 : 16;
+		pending *p = realloc(r->pend, ncap * sizeof(*p));
+		if (!p)
+			return NULL;
+		r->pend = p;
+		r->cappend = ncap;
+	}
+	pending *p = &r->pend[r->npend++];
+	memset(p, 0, sizeof(*p));
+	if (!r->dirty) {
+		r->dirty = true;
+		r->dirty_next = r->srv->dirty;
+		r->srv->dirty = r;
+	}
+	return p;
+}
+
+/*
+ * Apply op as (session, user, role) and queue the event for commit. Returns
+ * RK_REJ_NONE or the reject code with msg filled. The server's own ops (the
+ * poll alarm) come through here with c == NULL.
+ */
+static rk_reject room_apply(room *r, conn *c, const char *id, rk_op *op,
+			    const char *session, const char *user, rk_role role,
+			    char *msg, size_t msglen)
+{
+	server *s = r->srv;
+	int64_t ts = rk_wall_ms();
+	if (ts < r->last_ts)
+		ts = r->last_ts; /* ts never goes backwards within a room */
+	rk_actor actor = {.user = user, .role = role, .seq = r->seq + 1, .ts = ts};
+	rk_reject rej = rk_state_apply(r->state, op, &actor, msg, msglen);
+	if (rej != RK_REJ_NONE)
+		return rej;
+
+	/* Encode the op once; the event embeds it and the log stores it. */
+	rk_buf_reset(&s->scratch);
+	rk_buf op_json;
+	rk_buf_init(&op_json, 0);
+	rk_op_encode(op, &op_json);
+	rk_enc_event(&s->scratch, actor.seq, ts, session, user, id, op_json.data ? op_json.data : "{}",
+		     op_json.len);
+	rk_msg *ev = rk_buf_ok(&op_json) == RK_OK ? scratch_msg(s, false) : NULL;
+	pending *p = ev ? pend_add(r) : NULL;
+	if (!p) {
+		/* The state moved but the event cannot be queued: the state is
+		 * ahead of what will be logged, so drop it and reload later. */
+		rk_buf_free(&op_json);
+		msg_unref(ev);
+		rk_error("room %s: out of memory queueing seq %lld; unloading", r->id,
+			 (long long)actor.seq);
+		for (conn *o = r->conns; o; o = o->rnext)
+			conn_close(o, 1011, "server out of memory");
+		if (!r->dirty)
+			room_unload(r);
+		snprintf(msg, msglen, "out of memory");
+		return RK_REJ_INVALID;
+	}
+	/* Find the op inside the event: it is the payload's tail "...,\"op\":<op>}" */
+	p->op_len = op_json.len;
+	p->op_off = ev->len - 1 - op_json.len;
+	rk_buf_free(&op_json);
+	p->seq = actor.seq;
+	p->ts = ts;
+	p->sender = c;
+	p->event = ev;
+	snprintf(p->id, sizeof(p->id), "%s", id);
+	snprintf(p->session, sizeof(p->session), "%s", session);
+	snprintf(p->user, sizeof(p->user), "%s", user);
+	if (op->k == RK_OP_POLL_CREATE && op->closes_at > 0) {
+		snprintf(p->alarm_poll, sizeof(p->alarm_poll), "%s", op->id);
+		p->alarm_at = op->closes_at;
+	} else if (op->k == RK_OP_POLL_CLOSE) {
+		snprintf(p->alarm_poll, sizeof(p->alarm_poll), "%s", op->id);
+		p->alarm_at = -1;
+	}
+	r->seq = actor.seq;
+	r->last_ts = ts;
+	r->last_active_ms = ts;
+	r->last_op_us = rk_mono_us();
+	return RK_REJ_NONE;
+}
+
+void room_submit(room *r, conn *c, rk_cmsg *m)
+{
+	server *s = r->srv;
+	char msg[RK_MSG_MSG_MAX + 1];
+	char err[256];
+	if (c->role == RK_ROLE_VIEWER) {
+		conn_send_reject(c, m->id, RK_REJ_FORBIDDEN, "viewers cannot send ops");
+		return;
+	}
+	if (!r->loaded && room_load(r, err, sizeof(err)) != RK_OK) {
+		rk_error("room %s refused: %s", r->id, err);
+		conn_close(c, 1011, "room unavailable");
+		return;
+	}
+	rk_reject rej = room_apply(r, c, m->id, &m->op, c->peer.session, c->peer.user,
+				   c->role, msg, sizeof(msg));
+	if (rej == RK_REJ_NONE)
+		return;
+	s->m.rejects[rej]++;
+	rk_buf_reset(&s->scratch);
+	rk_enc_reject(&s->scratch, m->id, rej, msg);
+	room_reply(r, c, scratch_msg(s, false));
+}
+
+void room_reply(room *r, conn *c, rk_msg *m)
+{
+	if (!m)
+		return;
+	if (!r || !r->dirty) {
+		conn_push(c, m);
+		return;
+	}
+	/* Keep the reply behind this conn's earlier, still uncommitted acks. */
+	pending *p = pend_add(r);
+	if (!p) {
+		conn_push(c, m);
+		return;
+	}
+	p->sender = c;
+	p->reply = m;
+}
+
+/* ---- flush: commit, then open the output gate ------------------------- */
+
+static void room_fail_batch(room *r, const char *err)
+{
+	rk_error("room %s: commit failed, %zu ops not acknowledged: %s", r->id, r->npend,
+		 err);
+	for (size_t i = 0; i < r->npend; i++) {
+		msg_unref(r->pend[i].event);
+		msg_unref(r->pend[i].reply);
+	}
+	r->npend = 0;
+	/* Clients resume from the last durable seq when they reconnect. */
+	for (conn *c = r->conns; c; c = c->rnext)
+		conn_close(c, 1011, "storage error");
+	r->seq = r->committed_seq;
+	room_unload(r);
+}
+
+static void room_flush(room *r)
+{
+	server *s = r->srv;
+	char err[256];
+	int64_t t0 = rk_mono_us();
+	bool have_events = false;
+	for (size_t i = 0; i < r->npend && !have_events; i++)
+		have_events = r->pend[i].event != NULL;
+	if (have_events) {
+		rk_err rc = store_begin(r->st, err, sizeof(err));
+		for (size_t i = 0; rc == RK_OK && i < r->npend; i++) {
+			pending *p = &r->pend[i];
+			if (!p->event)
+				continue;
+			rc = store_append(r->st, p->seq, p->ts, p->session, p->user, p->id,
+					  (const char *)msg_payload(p->event) + p->op_off,
+					  p->op_len, err, sizeof(err));
+			if (rc == RK_OK && p->alarm_at > 0)
+				rc = store_set_alarm(r->st, p->alarm_poll, p->alarm_at, err,
+						     sizeof(err));
+			else if (rc == RK_OK && p->alarm_at < 0)
+				rc = store_del_alarm(r->st, p->alarm_poll, err, sizeof(err));
+		}
+		if (rc == RK_OK && r->seq - r->snap_seq >= s->cfg.snapshot_every)
+			rc = write_snapshot(r, err, sizeof(err));
+		if (rc == RK_OK)
+			rc = store_commit(r->st, err, sizeof(err));
+		if (rc != RK_OK) {
+			store_rollback(r->st);
+			room_fail_batch(r, err);
+			return;
+		}
+		metrics_observe_commit(&s->m, rk_mono_us() - t0);
+	}
+	/* Durable: the output gate opens, in seq order. */
+	for (size_t i = 0; i < r->npend; i++) {
+		pending *p = &r->pend[i];
+		if (p->event) {
+			s->m.ops_committed++;
+			if (p->alarm_at > 0)
+				alarm_add(s, r->id, p->alarm_poll, p->alarm_at);
+			fanout(r, p->event, p->sender, true);
+			if (p->sender) {
+				rk_buf_reset(&s->scratch);
+				rk_enc_ack(&s->scratch, p->id, p->seq);
+				rk_msg *ack = scratch_msg(s, false);
+				if (ack)
+					conn_push(p->sender, ack);
+			}
+		} else if (p->reply) {
+			if (p->sender)
+				conn_push(p->sender, p->reply);
+			else
+				msg_unref(p->reply);
+		}
+	}
+	r->npend = 0;
+	r->committed_seq = r->seq;
+	if (r->cappend > 1024) { /* a burst is over: give the memory back */
+		free(r->pend);
+		r->pend = NULL;
+		r->cappend = 0;
+	}
+	if (have_events && store_wal_frames(r->st) > CKPT_FRAMES)
+		ckpt_request(s->ckpt, r->path);
+}
+
+void server_flush(server *s)
+{
+	while (s->dirty) {
+		room *r = s->dirty;
+		s->dirty = r->dirty_next;
+		r->dirty_next = NULL;
+		r->dirty = false;
+		room_flush(r);
+	}
+}
+
+/* ---- ephemeral: cursor, signal ---------------------------------------- */
+
+static void cursor_flush_cb(lws_sorted_usec_list_t *sul)
+{
+	room *r = container_of(sul, room, cursor_sul);
+	server *s = r->srv;
+	r->cursor_armed = false;
+	for (conn *c = r->conns; c; c = c->rnext) {
+		if (!c->cursor_dirty)
+			continue;
+		c->cursor_dirty = false;
+		rk_buf_reset(&s->scratch);
+		rk_enc_cursor(&s->scratch, c->peer.session, c->cx, c->cy);
+		fanout(r, scratch_msg(s, true), c, false);
+	}
+}
+
+void room_cursor(room *r, conn *c, int64_t x, int64_t y)
+{
+	c->cx = x;
+	c->cy = y;
+	c->cursor_dirty = true;
+	if (!r->cursor_armed) {
+		r->cursor_armed = true;
+		lws_sul_schedule(r->srv->lws, 0, &r->cursor_sul, cursor_flush_cb,
+				 CURSOR_INTERVAL_US);
+	}
+}
+
+void room_signal(room *r, conn *c, const char *data, size_t len)
+{
+	rk_buf_reset(&r->srv->scratch);
+	rk_enc_signal(&r->srv->scratch, c->peer.session, c->peer.user, data, len);
+	fanout(r, scratch_msg(r->srv, false), c, false);
+}
+
+/* ---- alarms ----------------------------------------------------------- */
+
+static void alarm_cb(lws_sorted_usec_list_t *sul)
+{
+	server_alarms(container_of(sul, server, alarm_sul));
+}
+
+static void alarm_arm(server *s)
+{
+	if (!s->nalarms) {
+		lws_sul_cancel(&s->alarm_sul);
+		return;
+	}
+	int64_t min = s->alarms[0].at;
+	for (size_t i = 1; i < s->nalarms; i++)
+		if (s->alarms[i].at < min)
+			min = s->alarms[i].at;
+	int64_t delay_ms = min - rk_wall_ms();
+	if (delay_ms < 0)
+		delay_ms = 0;
+	if (delay_ms > 3600000) /* re-check hourly: wall clock may jump */
+		delay_ms = 3600000;
+	if (s->lws)
+		lws_sul_schedule(s->lws, 0, &s->alarm_sul, alarm_cb,
+				 (lws_usec_t)delay_ms * 1000 + 1000);
+}
+
+static void alarm_add(server *s, const char *room_id, const char *poll, int64_t at)
+{
+	for (size_t i = 0; i < s->nalarms; i++) {
+		if (strcmp(s->alarms[i].room, room_id) == 0 &&
+		    strcmp(s->alarms[i].poll, poll) == 0) {
+			s->alarms[i].at = at;
+			alarm_arm(s);
+			return;
+		}
+	}
+	if (s->nalarms == s->capalarms) {
+		size_t ncap = s->capalarms ? s->capalarms * 2 : 16;
+		void *p = realloc(s->alarms, ncap * sizeof(*s->alarms));
+		if (!p) {
+			rk_error("out of memory: alarm for poll %s in room %s not armed "
+				 "until restart", poll, room_id);
+			return;
+		}
+		s->alarms = p;
+		s->capalarms = ncap;
+	}
+	struct alarm *a = &s->alarms[s->nalarms++];
+	a->at = at;
+	snprintf(a->room, sizeof(a->room), "%s", room_id);
+	snprintf(a->poll, sizeof(a->poll), "%s", poll);
+	alarm_arm(s);
+}
+
+/* Fire every due alarm: the server commits poll.close as session "server",
+ * user "roomd", loading the room if it hibernated. */
+void server_alarms(server *s)
+{
+	int64_t now = rk_wall_ms();
+	for (size_t i = 0; i < s->nalarms;) {
+		struct alarm a = s->alarms[i];
+		if (a.at > now) {
+			i++;
+			continue;
+		}
+		s->alarms[i] = s->alarms[--s->nalarms];
+		room *r = room_get(s, a.room, false);
+		char err[256];
+		if (!r || room_load(r, err, sizeof(err)) != RK_OK) {
+			rk_error("alarm for poll %s in room %s cannot fire: %s", a.poll, a.room,
+				 r ? err : "room unknown");
+			continue;
+		}
+		const rk_poll *p = rk_omap_get(&r->state->polls, a.poll, strlen(a.poll));
+		if (!p || p->closed || p->closes_at != a.at) {
+			/* Closed by hand already (its alarm row went with it), or moved. */
+			continue;
+		}
+		rk_op op = {.k = RK_OP_POLL_CLOSE, .id = strdup(a.poll)};
+		char msg[RK_MSG_MSG_MAX + 1];
+		char opid[RK_ID_MAX + 1];
+		snprintf(opid, sizeof(opid), "alarm-%s", a.poll);
+		rk_reject rej = op.id ? room_apply(r, NULL, opid, &op, "server", "roomd",
+						   RK_ROLE_OWNER, msg, sizeof(msg))
+				      : RK_REJ_INVALID;
+		rk_op_free(&op);
+		if (rej != RK_REJ_NONE)
+			rk_warn("alarm for poll %s in room %s: %s", a.poll, a.room,
+				rk_reject_name(rej));
+		else
+			s->m.alarms_fired++;
+	}
+	server_flush(s);
+	alarm_arm(s);
+}
+
+/* ---- housekeeping ----------------------------------------------------- */
+
+void server_tick(server *s)
+{
+	int64_t now = rk_mono_us();
+	int64_t idle_us = (int64_t)s->cfg.idle_timeout_ms * 1000;
+	int64_t ping_us = (int64_t)s->cfg.ping_interval_ms * 1000;
+	for (conn *c = s->conns; c; c = c->anext) {
+		if (c->close_code)
+			continue;
+		if (now - c->last_rx_us > idle_us) {
+			s->m.closes_4408++;
+			conn_close(c, 4408, "idle timeout");
+		} else if (now - c->last_ping_us > ping_us) {
+			c->last_ping_us = now;
+			c->need_ping = true;
+			lws_callback_on_writable(c->wsi);
+		}
+	}
+	int64_t hib_us = s->cfg.hibernate_after_ms * 1000;
+	size_t it = 0;
+	const rk_omap_entry *e;
+	while (rk_omap_next(&s->rooms, &it, &e)) {
+		room *r = e->val;
+		for (ghost **gp = &r->ghosts; *gp;) {
+			ghost *g = *gp;
+			if (g->expires_us > now) {
+				gp = &g->next;
+				continue;
+			}
+			*gp = g->next;
+			r->colors_used &= (uint8_t)~(1u << g->peer.color);
+			presence_leave(r, g->peer.session);
+			free(g);
+		}
+		if (r->loaded && !r->dirty && now - r->last_op_us > hib_us)
+			room_hibernate(r);
+		else if (!r->loaded && !r->conns && !r->ghosts && r->lock_fd >= 0) {
+			store_unlock(r->lock_fd);
+			r->lock_fd = -1;
+		}
+	}
+}
+
+/* ---- description for the HTTP API ------------------------------------- */
+
+void room_describe(room *r, rk_buf *b, bool detail)
+{
+	rk_buf_puts(b, "{\"room\":");
+	rk_buf_put_jstrz(b, r->id);
+	rk_buf_printf(b, ",\"connections\":%u,\"seq\":%lld,\"loaded\":%s,"
+		      "\"last_active_ms\":%lld", r->nconns, (long long)r->committed_seq,
+		      r->loaded ? "true" : "false", (long long)r->last_active_ms);
+	if (detail) {
+		rk_buf_puts(b, ",\"epoch\":");
+		rk_buf_put_jstrz(b, r->epoch);
+		rk_buf_puts(b, ",\"peers\":[");
+		bool first = true;
+		for (conn *c = r->conns; c; c = c->rnext) {
+			if (!c->joined)
+				continue;
+			rk_buf_printf(b, "%s{\"session\":", first ? "" : ",");
+			rk_buf_put_jstrz(b, c->peer.session);
+			rk_buf_puts(b, ",\"user\":");
+			rk_buf_put_jstrz(b, c->peer.user);
+			rk_buf_printf(b, ",\"color\":%d,\"role\":\"%s\"}", c->peer.color,
+				      rk_role_name(c->role));
+			first = false;
+		}
+		rk_buf_puts(b, "],\"state\":");
+		if (r->state)
+			rk_state_encode(r->state, b);
+		else
+			rk_buf_puts(b, "null");
+	}
+	rk_buf_putc(b, '}');
+}
+
+void server_free_rooms(server *s)
+{
+	size_t it = 0;
+	const rk_omap_entry *e;
+	while (rk_omap_next(&s->rooms, &it, &e)) {
+		room *r = e->val;
+		lws_sul_cancel(&r->cursor_sul);
+		for (size_t i = 0; i < r->npend; i++) {
+			msg_unref(r->pend[i].event);
+			msg_unref(r->pend[i].reply);
+		}
+		free(r->pend);
+		while (r->ghosts) {
+			ghost *g = r->ghosts;
+			r->ghosts = g->next;
+			free(g);
+		}
+		rk_state_free(r->state);
+		store_close(r->st);
+		store_unlock(r->lock_fd);
+		free(r);
+	}
+	rk_omap_free(&s->rooms);
+	free(s->alarms);
+}

@@ -1,0 +1,181 @@
+/*
+ * roomd.h - the server's core objects and how they point at each other.
+ *
+ *   server ──rooms (omap id→room)──> room ──conns (list)──> conn
+ *     │                               │ state (libcommon), store (SQLite)
+ *     └─ dirty list of rooms with uncommitted ops (flushed once per loop turn)
+ *
+ * Data flows one way: net.c (lws callbacks) → conn.c (decode, limits) →
+ * room.c (apply, pending batch) → flush: store.c (one transaction per room)
+ * → output gate opens → msg.c queues the shared encoded event on every
+ * recipient → conn.c writes when the socket is writable.
+ *
+ * Everything runs on the single lws service thread except the checkpointer
+ * (ckpt.h), which only ever sees file paths.
+ */
+#ifndef ROOMD_H
+#define ROOMD_H
+
+#include <libwebsockets.h>
+#include "ckpt.h"
+#include "config.h"
+#include "metrics.h"
+#include "msg.h"
+#include "omap.h"
+#include "proto.h"
+#include "state.h"
+#include "store.h"
+
+#define container_of(ptr, type, member) \
+	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+
+typedef struct server server;
+typedef struct room room;
+typedef struct conn conn;
+
+/* One op applied to the in-memory state but not yet committed; or a reply
+ * that must wait behind such ops (output gate). */
+typedef struct pending {
+	int64_t seq;              /* 0 for a gated reply (reject) */
+	int64_t ts;
+	conn *sender;             /* NULL if the sender left, or a server op */
+	rk_msg *event;            /* framed event for everyone but the sender */
+	rk_msg *reply;            /* reject to the sender (seq == 0) */
+	size_t op_off, op_len;    /* the op JSON inside event's payload */
+	char id[RK_ID_MAX + 1];   /* client op id */
+	char session[RK_SESSION_MAX + 1];
+	char user[RK_NAME_BYTES + 1];
+	char alarm_poll[RK_ID_MAX + 1]; /* poll whose alarm to set / clear */
+	int64_t alarm_at;         /* > 0 set, 0 none, -1 clear */
+} pending;
+
+/* A peer that dropped without a clean close, kept present for the grace
+ * period so that a reconnect with the same ?client= does not flap. */
+typedef struct ghost {
+	struct ghost *next;
+	char client[RK_ID_MAX + 1];
+	rk_peer peer;
+	int64_t expires_us;
+} ghost;
+
+struct room {
+	/* public, read-only outside room.c */
+	char id[RK_ROOM_ID_MAX + 1];
+	int64_t seq;              /* last applied (== committed unless dirty) */
+	int64_t committed_seq;    /* last durable */
+	int64_t last_active_ms;   /* wall time of the last op */
+	uint32_t nconns;
+	bool loaded;              /* state in memory */
+	/* private */
+	server *srv;
+	char path[1200];
+	int lock_fd;              /* flock held while the room has conns or state */
+	store *st;                /* open while loaded */
+	rk_state *state;          /* NULL while hibernated */
+	char epoch[RK_EPOCH_MAX + 1];
+	int64_t snap_seq;         /* seq of the newest snapshot */
+	int64_t last_ts;          /* ts of the last op: ts never goes backwards */
+	int64_t last_op_us;       /* monotonic, for hibernation */
+	conn *conns;              /* doubly linked through conn->rnext/rprev */
+	ghost *ghosts;
+	pending *pend;            /* pending batch */
+	size_t npend, cappend;
+	room *dirty_next;
+	bool dirty;
+	bool cursor_armed;
+	uint8_t colors_used;      /* bitmask of colors of present peers */
+	lws_sorted_usec_list_t cursor_sul;
+};
+
+struct conn {
+	struct lws *wsi;
+	server *srv;
+	room *room;
+	conn *rnext, *rprev;      /* room's list */
+	conn *anext, *aprev;      /* server's list of all WebSocket conns */
+	msgq q;                   /* outbound messages */
+	rk_buf rx;                /* reassembly of fragmented messages */
+	rk_peer peer;             /* session, user, color */
+	char client[RK_ID_MAX + 1];
+	rk_role role;
+	int64_t last_rx_us;
+	int64_t last_ping_us;
+	int64_t bucket_us;        /* token bucket: time the bucket was last full-adjusted */
+	double tokens;
+	int64_t abuse_window_us;  /* start of the current 10 s abuse window */
+	uint32_t bad_msgs;        /* malformed messages in the window */
+	uint32_t rate_hits;       /* rate-limited ops in the window */
+	int close_code;           /* != 0: close with it at the next writable */
+	char close_reason[64];
+	int64_t cx, cy;           /* latest cursor, pending coalesced relay */
+	bool cursor_dirty;
+	bool need_ping;
+	bool joined;              /* in room->conns and welcomed */
+	bool clean_close;         /* peer sent a close frame */
+	bool is_ws;
+	/* HTTP response in progress */
+	char *http_body;
+	size_t http_len, http_off;
+};
+
+struct server {
+	roomd_config cfg;
+	struct lws_context *lws;
+	struct lws_vhost *vhost;
+	metrics m;
+	rk_omap rooms;            /* id -> room*, every known room */
+	room *dirty;              /* rooms with uncommitted ops */
+	conn *conns;              /* all WebSocket connections */
+	uint64_t nconns;
+	uint64_t session_seq;
+	char session_prefix[8];
+	char rooms_dir[1100];
+	bool draining;
+	volatile int signalled;
+	ckpt *ckpt;
+	rk_buf scratch;           /* encoder scratch, reused */
+	lws_sorted_usec_list_t tick_sul;
+	lws_sorted_usec_list_t alarm_sul;
+	struct alarm {
+		int64_t at;
+		char room[RK_ROOM_ID_MAX + 1];
+		char poll[RK_ID_MAX + 1];
+	} *alarms;
+	size_t nalarms, capalarms;
+};
+
+/* room.c */
+int server_scan_rooms(server *s);
+room *room_get(server *s, const char *id, bool create);
+rk_err room_load(room *r, char *err, size_t errlen);
+void room_join(room *r, conn *c, const char *since, const char *epoch);
+void room_leave(room *r, conn *c);
+void room_submit(room *r, conn *c, rk_cmsg *m);
+/* Send a reply to c in production order: behind c's uncommitted acks when
+ * the room has a pending batch, at once otherwise. Takes the reference. */
+void room_reply(room *r, conn *c, rk_msg *m);
+void room_cursor(room *r, conn *c, int64_t x, int64_t y);
+void room_signal(room *r, conn *c, const char *data, size_t len);
+void server_flush(server *s);
+void server_tick(server *s);
+void server_alarms(server *s);
+void server_free_rooms(server *s);
+/* Encode the room's /v1 JSON entry (with peers and state when detail). */
+void room_describe(room *r, rk_buf *b, bool detail);
+
+/* conn.c */
+void conn_init(conn *c, server *s, struct lws *wsi);
+void conn_rx(conn *c, const char *in, size_t len);
+int conn_writable(conn *c);
+void conn_push(conn *c, rk_msg *m);
+void conn_close(conn *c, int code, const char *reason);
+void conn_destroy(conn *c);
+void conn_send_error(conn *c, rk_errcode code, const char *msg);
+void conn_send_reject(conn *c, const char *id, rk_reject code, const char *msg);
+
+/* net.c */
+int net_start(server *s);
+int net_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+		 void *in, size_t len);
+
+#endif

@@ -1,0 +1,107 @@
+/*
+ * store.h - one room's SQLite file (PROTOCOL.md section 7): schema, the
+ * single-writer lock, loading (newest snapshot + events after it), appending
+ * a batch of events in one transaction, snapshots, alarms, and the event
+ * range reads used by resume.
+ *
+ * File: <data>/rooms/<room>.db in WAL mode. Besides the tables of section 7 we
+ * keep: events.op_id (the sender's client op id, needed to replay `event`
+ * messages exactly) and alarms(poll, at) (pending poll.close alarms, so they
+ * survive restarts without loading every room).
+ *
+ * Lock: while a roomd holds a room it keeps an flock(LOCK_EX) on the .db file
+ * (independent of SQLite's own fcntl locks), so a second roomd on the same
+ * data dir refuses the room instead of forking its history.
+ *
+ * Durability: synchronous=NORMAL by default (a commit survives kill -9 of
+ * roomd), FULL with --fsync (survives power loss). Automatic checkpoints are
+ * off on this connection and checkpoint-on-close is disabled: WAL checkpoints
+ * fsync, so they run on the checkpointer thread (ckpt.h), never on the loop.
+ */
+#ifndef ROOMD_STORE_H
+#define ROOMD_STORE_H
+
+#include <sqlite3.h>
+#include "rk_common.h"
+#include "state.h"
+
+typedef struct store store;
+
+/* Room path "<data>/rooms/<room>.db" into out (cap bytes); false if too long.
+ * room must already be a valid room id. */
+bool store_path(const char *data_dir, const char *room, char *out, size_t cap);
+
+/* Take the room's flock. Returns the lock fd (>= 0), or -1 with a reason in
+ * err: another process holds the room, or the file cannot be opened. The
+ * file is created (empty) if missing and create is true. */
+int store_lock(const char *path, bool create, char *err, size_t errlen);
+void store_unlock(int fd);
+
+/*
+ * Open the room database (lock must be held), creating the schema and meta
+ * (room, epoch, created_ms, format=1) if the file is new. Returns RK_OK and
+ * *out, or RK_EIO / RK_ECORRUPT with a reason in err (unreadable file, not a
+ * SQLite file, a newer format, a meta naming another room).
+ */
+rk_err store_open(const char *path, const char *room, bool fsync, store **out,
+		  char *err, size_t errlen);
+void store_close(store *s);
+
+const char *store_epoch(const store *s);
+int64_t store_created_ms(const store *s);
+
+/* Load the state: newest snapshot, then every event after it through
+ * rk_state_apply. Returns RK_OK with *st and the last seq / snapshot seq, or
+ * RK_ECORRUPT naming the first bad row, RK_EIO, RK_ENOMEM. */
+rk_err store_load(store *s, rk_state **st, int64_t *seq, int64_t *snap_seq,
+		  char *err, size_t errlen);
+
+/* Batch writes: begin, any number of appends/snapshots/alarm changes, then
+ * commit (or rollback). RK_OK or RK_EIO with the SQLite message in err. */
+rk_err store_begin(store *s, char *err, size_t errlen);
+rk_err store_append(store *s, int64_t seq, int64_t ts, const char *session,
+		    const char *user, const char *op_id, const char *op_json,
+		    size_t op_len, char *err, size_t errlen);
+rk_err store_put_snapshot(store *s, int64_t seq, int64_t ts, const char *json,
+			  size_t len, char *err, size_t errlen);
+rk_err store_set_alarm(store *s, const char *poll, int64_t at, char *err,
+		       size_t errlen);
+rk_err store_del_alarm(store *s, const char *poll, char *err, size_t errlen);
+rk_err store_commit(store *s, char *err, size_t errlen);
+void store_rollback(store *s);
+
+/* Frames in the WAL after the last commit (to decide on a checkpoint). */
+int store_wal_frames(const store *s);
+
+/* Lowest seq still in the log (0 if empty). */
+int64_t store_min_seq(store *s);
+
+/* One stored event, as handed to a store_events() callback. Strings are
+ * valid only during the callback. */
+typedef struct store_event {
+	int64_t seq, ts;
+	const char *session, *user, *op_id, *op;
+	size_t op_len;
+} store_event;
+
+/* Call cb for every event with seq in (since, upto], in order; stop early if
+ * cb returns false. RK_OK or RK_EIO. */
+rk_err store_events(store *s, int64_t since, int64_t upto,
+		    bool (*cb)(void *arg, const store_event *ev), void *arg);
+
+/* What a startup scan learns of a room file without loading it. */
+typedef struct store_info {
+	int64_t seq;
+	int64_t last_active_ms;
+	struct {
+		char poll[RK_ID_MAX + 1];
+		int64_t at;
+	} *alarms;
+	size_t nalarms;
+} store_info;
+
+/* Read seq, last activity and alarms from a room file, read-only (no lock).
+ * RK_OK or RK_EIO/RK_ECORRUPT. Caller frees info->alarms. */
+rk_err store_peek(const char *path, store_info *info, char *err, size_t errlen);
+
+#endif
