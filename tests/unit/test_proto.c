@@ -1029,28 +1029,6 @@ static void test_server_hostile(void **state)
 	rk_smsg_free(&m);
 }
 
-/*
- * Until state.c is on main, proto.o's references to the state API are met by
- * these weak stubs; nothing in this file reaches them (welcome with a real
- * state is tested in test_proto_welcome.c). A linked state.o overrides them.
- */
-__attribute__((weak)) void rk_state_encode(const rk_state *st, rk_buf *b)
-{
-	fail_msg("rk_state_encode stub called");
-}
-
-__attribute__((weak)) rk_err rk_state_decode(const cJSON *obj, rk_state **out,
-					     char *err, size_t errlen)
-{
-	fail_msg("rk_state_decode stub called");
-	return RK_ECORRUPT;
-}
-
-__attribute__((weak)) void rk_state_free(rk_state *st)
-{
-	fail_msg("rk_state_free stub called");
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
