@@ -10,13 +10,13 @@
  * content: they are sent back to the client and into logs, and a truncated
  * quote could split a UTF-8 sequence.
  */
+#include "json.h"
+#include "op.h"
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "json.h"
-#include "op.h"
 
 /*
  * Cap on the op text rk_op_decode_text accepts. The largest valid op we encode
@@ -33,7 +33,7 @@
 #define P_NONE ""
 
 static rk_reject fail(char *msg, size_t msglen, rk_reject code, const char *fmt, ...)
-	RK_PRINTF(4, 5);
+    RK_PRINTF(4, 5);
 
 static rk_reject fail(char *msg, size_t msglen, rk_reject code, const char *fmt, ...)
 {
@@ -82,8 +82,8 @@ static rk_reject get_id(const cJSON *obj, const char *prefix, const char *name,
 	if (!node)
 		return fail(msg, msglen, RK_REJ_INVALID, "%s%s: missing", prefix, name);
 	if (!cJSON_IsString(node) || !node->valuestring)
-		return fail(msg, msglen, RK_REJ_INVALID, "%s%s: must be a string",
-			    prefix, name);
+		return fail(msg, msglen, RK_REJ_INVALID, "%s%s: must be a string", prefix,
+			    name);
 	size_t n = strlen(node->valuestring);
 	if (n == 0 || n > RK_ID_MAX || !rk_utf8_valid(node->valuestring, n))
 		return fail(msg, msglen, RK_REJ_INVALID,
@@ -109,9 +109,9 @@ static rk_reject get_text(const cJSON *obj, const char *prefix, const char *name
 	if (!node && optional)
 		return RK_REJ_NONE;
 	if (!rk_jget_str(obj, name, max_chars, false, &s, why, sizeof(why))) {
-		bool big = cJSON_IsString(node) && node->valuestring &&
-			   rk_utf8_len(node->valuestring, strlen(node->valuestring)) >
-				   max_chars;
+		bool big =
+		    cJSON_IsString(node) && node->valuestring &&
+		    rk_utf8_len(node->valuestring, strlen(node->valuestring)) > max_chars;
 		return fail(msg, msglen, big ? RK_REJ_TOO_LARGE : RK_REJ_INVALID, "%s%s",
 			    prefix, why);
 	}
@@ -325,8 +325,8 @@ static rk_reject dec_poll_create(const cJSON *obj, rk_op *op, char *msg, size_t 
 	/* closes_at 0 means "no alarm" in rk_op, so 0 cannot be accepted as a
 	 * time; any past time is refused later by the state (needs the ts). */
 	if (field(poll, "closes_at")) {
-		r = get_int(poll, P_POLL, "closes_at", 1, RK_INT_MAX, &op->closes_at,
-			    msg, msglen);
+		r = get_int(poll, P_POLL, "closes_at", 1, RK_INT_MAX, &op->closes_at, msg,
+			    msglen);
 		if (r)
 			return r;
 	}
@@ -394,14 +394,13 @@ rk_reject rk_op_decode(const cJSON *obj, rk_op *op, char *msg, size_t msglen)
 	return r;
 }
 
-rk_reject rk_op_decode_text(const char *s, size_t n, rk_op *op, char *msg,
-			    size_t msglen)
+rk_reject rk_op_decode_text(const char *s, size_t n, rk_op *op, char *msg, size_t msglen)
 {
 	char why[RK_MSG_MSG_MAX];
 
 	memset(op, 0, sizeof(*op));
-	cJSON *root = rk_json_parse(s ? s : "", s ? n : 0, OP_TEXT_MAX,
-				    RK_JSON_DEPTH_MAX, why, sizeof(why));
+	cJSON *root = rk_json_parse(s ? s : "", s ? n : 0, OP_TEXT_MAX, RK_JSON_DEPTH_MAX,
+				    why, sizeof(why));
 	if (!root)
 		return fail(msg, msglen, RK_REJ_INVALID, "op: %s", why);
 	rk_reject r = rk_op_decode(root, op, msg, msglen);

@@ -6,15 +6,18 @@
  * them in `error`/`reject`, and a truncated quote could split UTF-8); they
  * name the field instead.
  */
+#include "proto.h"
+#include "json.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "json.h"
-#include "proto.h"
 
 static const char *const errcode_names[RK_ERRC_COUNT] = {
-	"?", "bad_json", "bad_message", "unknown_type",
+    "?",
+    "bad_json",
+    "bad_message",
+    "unknown_type",
 };
 
 const char *rk_errcode_name(rk_errcode c)
@@ -33,7 +36,7 @@ rk_errcode rk_errcode_parse(const char *s)
 /* ---- shared helpers ----------------------------------------------------------- */
 
 static rk_err fail(char *msg, size_t msglen, rk_err err, const char *fmt, ...)
-	RK_PRINTF(4, 5);
+    RK_PRINTF(4, 5);
 
 static rk_err fail(char *msg, size_t msglen, rk_err err, const char *fmt, ...)
 {
@@ -65,8 +68,9 @@ static rk_err get_fixed(const cJSON *obj, const char *name, size_t min, char *ds
 		return fail(msg, msglen, RK_EBADMSG, "%s: must be a string", name);
 	size_t n = strlen(node->valuestring);
 	if (n < min || n >= size || !rk_utf8_valid(node->valuestring, n))
-		return fail(msg, msglen, RK_EBADMSG, "%s: must be a string of %zu..%zu bytes",
-			    name, min, size - 1);
+		return fail(msg, msglen, RK_EBADMSG,
+			    "%s: must be a string of %zu..%zu bytes", name, min,
+			    size - 1);
 	memcpy(dst, node->valuestring, n + 1);
 	return RK_OK;
 }
@@ -177,8 +181,8 @@ static rk_err cmsg_ping(const cJSON *root, rk_cmsg *m, char *msg, size_t msglen)
 	return RK_OK;
 }
 
-rk_err rk_cmsg_decode(const char *s, size_t n, size_t max_len, rk_cmsg *m,
-		      rk_reject *rej, char *msg, size_t msglen)
+rk_err rk_cmsg_decode(const char *s, size_t n, size_t max_len, rk_cmsg *m, rk_reject *rej,
+		      char *msg, size_t msglen)
 {
 	rk_reject rej_local = RK_REJ_NONE;
 	rk_err err;
@@ -190,8 +194,8 @@ rk_err rk_cmsg_decode(const char *s, size_t n, size_t max_len, rk_cmsg *m,
 	if (msg && msglen)
 		msg[0] = '\0';
 
-	cJSON *root = rk_json_parse(s ? s : "", s ? n : 0, max_len, RK_JSON_DEPTH_MAX,
-				    msg, msglen);
+	cJSON *root =
+	    rk_json_parse(s ? s : "", s ? n : 0, max_len, RK_JSON_DEPTH_MAX, msg, msglen);
 	if (!root)
 		return RK_EBADJSON;
 	const cJSON *t = field(root, "t");
@@ -431,8 +435,8 @@ static rk_err get_peer(const cJSON *node, const char *name, rk_peer *p, char *ms
 	int64_t color = 0;
 	if (!cJSON_IsObject(node))
 		return fail(msg, msglen, RK_EBADMSG, "%s: must be an object", name);
-	rk_err err = get_fixed(node, "session", 1, p->session, sizeof(p->session), msg,
-			       msglen);
+	rk_err err =
+	    get_fixed(node, "session", 1, p->session, sizeof(p->session), msg, msglen);
 	if (!err)
 		err = get_fixed(node, "user", 1, p->user, sizeof(p->user), msg, msglen);
 	if (!err)
@@ -462,7 +466,8 @@ static rk_err smsg_welcome(const cJSON *root, bool want_state, rk_smsg *m, char 
 		return RK_EBADMSG;
 	w->role = rk_role_parse(role);
 	if (w->role == RK_ROLE_NONE)
-		return fail(msg, msglen, RK_EBADMSG, "role: must be viewer, editor or owner");
+		return fail(msg, msglen, RK_EBADMSG,
+			    "role: must be viewer, editor or owner");
 	const cJSON *resumed = field(root, "resumed");
 	if (!cJSON_IsBool(resumed))
 		return fail(msg, msglen, RK_EBADMSG, "resumed: must be a boolean");
@@ -619,18 +624,18 @@ static rk_err smsg_pong(const cJSON *root, rk_smsg *m, char *msg, size_t msglen)
 	return RK_OK;
 }
 
-rk_err rk_smsg_decode(const char *s, size_t n, bool want_state, rk_smsg *m,
-		      char *err, size_t errlen)
+rk_err rk_smsg_decode(const char *s, size_t n, bool want_state, rk_smsg *m, char *err,
+		      size_t errlen)
 {
 	static const struct {
 		const char *name;
 		rk_stype t;
 	} types[] = {
-		{"welcome", RK_S_WELCOME}, {"event", RK_S_EVENT},
-		{"ack", RK_S_ACK},         {"reject", RK_S_REJECT},
-		{"presence", RK_S_PRESENCE}, {"cursor", RK_S_CURSOR},
-		{"signal", RK_S_SIGNAL},   {"pong", RK_S_PONG},
-		{"error", RK_S_ERROR},
+	    {"welcome", RK_S_WELCOME},	 {"event", RK_S_EVENT},
+	    {"ack", RK_S_ACK},		 {"reject", RK_S_REJECT},
+	    {"presence", RK_S_PRESENCE}, {"cursor", RK_S_CURSOR},
+	    {"signal", RK_S_SIGNAL},	 {"pong", RK_S_PONG},
+	    {"error", RK_S_ERROR},
 	};
 	rk_err rc;
 
