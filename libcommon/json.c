@@ -65,17 +65,21 @@ bool rk_text_printable(const char *s, size_t n, size_t max_chars)
 }
 
 /* Maximum nesting of arrays/objects, scanning outside strings. Linear, no
- * allocation: run before cJSON so a deep input never reaches its recursion. */
-static int json_depth(const char *s, size_t n, int limit)
+ * allocation: run before cJSON so a deep input never reaches its recursion.
+ * Also sets *nul_escape if a string holds the escape \u0000, which cJSON
+ * would silently cut the string at. */
+static int json_depth(const char *s, size_t n, int limit, bool *nul_escape)
 {
 	int depth = 0, max = 0;
 	bool in_str = false;
 	for (size_t i = 0; i < n; i++) {
 		char c = s[i];
 		if (in_str) {
-			if (c == '\\')
+			if (c == '\\') {
+				if (i + 5 < n && s[i + 1] == 'u' && memcmp(s + i + 2, "0000", 4) == 0)
+					*nul_escape = true;
 				i++;
-			else if (c == '"')
+			} else if (c == '"')
 				in_str = false;
 			continue;
 		}
@@ -109,8 +113,13 @@ cJSON *rk_json_parse(const char *s, size_t n, size_t max_len, int max_depth,
 		snprintf(err, errlen, "message contains a NUL byte");
 		return NULL;
 	}
-	if (json_depth(s, n, max_depth) > max_depth) {
+	bool nul_escape = false;
+	if (json_depth(s, n, max_depth, &nul_escape) > max_depth) {
 		snprintf(err, errlen, "JSON nested deeper than %d", max_depth);
+		return NULL;
+	}
+	if (nul_escape) {
+		snprintf(err, errlen, "JSON string contains \\u0000");
 		return NULL;
 	}
 	const char *end = NULL;

@@ -747,9 +747,7 @@ void server_alarms(server *s)
 		}
 		rk_op op = {.k = RK_OP_POLL_CLOSE, .id = strdup(a.poll)};
 		char msg[RK_MSG_MSG_MAX + 1];
-		char opid[RK_ID_MAX + 1];
-		snprintf(opid, sizeof(opid), "alarm-%s", a.poll);
-		rk_reject rej = op.id ? room_apply(r, NULL, opid, &op, "server", "roomd",
+		rk_reject rej = op.id ? room_apply(r, NULL, "alarm", &op, "server", "roomd",
 						   RK_ROLE_OWNER, msg, sizeof(msg))
 				      : RK_REJ_INVALID;
 		rk_op_free(&op);

@@ -241,6 +241,20 @@ static void test_nul_bytes(void **state)
 	cJSON_Delete(j);
 }
 
+/* The escape \u0000 would be cut off silently by cJSON: it is refused, while
+ * an escaped backslash followed by the text u0000 is an ordinary string. */
+static void test_nul_escape(void **state)
+{
+	(void)state;
+	const char *bad = "{\"a\":\"x\\u0000y\"}";
+	assert_null(parse(bad, strlen(bad), 100, 4));
+	const char *ok = "{\"a\":\"x\\\\u0000y\"}";
+	cJSON *j = parse(ok, strlen(ok), 100, 4);
+	assert_non_null(j);
+	assert_string_equal(cJSON_GetObjectItem(j, "a")->valuestring, "x\\u0000y");
+	cJSON_Delete(j);
+}
+
 /* ---- typed getters ---- */
 
 static void test_jget_int(void **state)
@@ -379,6 +393,7 @@ int main(void)
 		cmocka_unit_test(test_depth_limit),
 		cmocka_unit_test(test_trailing_and_empty),
 		cmocka_unit_test(test_nul_bytes),
+		cmocka_unit_test(test_nul_escape),
 		cmocka_unit_test(test_jget_int),
 		cmocka_unit_test(test_jget_str),
 		cmocka_unit_test(test_text_printable),
