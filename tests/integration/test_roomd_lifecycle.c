@@ -1,0 +1,377 @@
+/*
+ * test_roomd_lifecycle.c - what happens over time: resume (section 4) in
+ * both branches, presence grace, hibernation and wake, restart continuity,
+ * poll alarms across hibernation and restarts, SIGTERM drain, kill -9 with
+ * pipelined ops (no acked op lost), and the single-writer room lock.
+ */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include "clock.h"
+#include "roomtest.h"
+
+static char *join_query(const char *name, const char *client, int64_t since, const char *epoch)
+{
+	static char q[256];
+	int n = snprintf(q, sizeof(q), "name=%s", name);
+	if (client)
+		n += snprintf(q + n, sizeof(q) - (size_t)n, "&client=%s", client);
+	if (epoch)
+		snprintf(q + n, sizeof(q) - (size_t)n, "&since=%lld&epoch=%s", (long long)since,
+			 epoch);
+	return q;
+}
+
+static void chat(ws *w, const char *id, int64_t want_seq)
+{
+	int64_t seq = rt_op(w, id, "{\"k\":\"chat.post\",\"text\":\"x\"}", NULL);
+	if (want_seq && seq != want_seq)
+		fail_msg("op %s got seq %lld, want %lld", id, (long long)seq, (long long)want_seq);
+}
+
+/* Section 4: a matching epoch resumes with the missed events only; a stale
+ * epoch or a future since gets the full state. */
+static void test_resume(void **state)
+{
+	(void)state;
+	rd_proc *rd = rt_start(NULL);
+	cJSON *wa = NULL;
+	ws *a = rt_join(rd, "res", "name=alice", &wa);
+	char epoch[80];
+	snprintf(epoch, sizeof(epoch), "%s", rt_str(wa, "epoch"));
+	chat(a, "a1", 1);
+	chat(a, "a2", 2);
+	chat(a, "a3", 3);
+	ws_free(a);
+	ws *b = rt_join(rd, "res", "name=bob", NULL);
+	chat(b, "b1", 4);
+	chat(b, "b2", 5);
+
+	cJSON *w2 = NULL;
+	ws *a2 = rt_join(rd, "res", join_query("alice", NULL, 2, epoch), &w2);
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(w2, "resumed")));
+	assert_null(cJSON_GetObjectItem(w2, "state"));
+	assert_int_equal(rt_int(w2, "seq"), 5);
+	const char *ids[] = {"a3", "b1", "b2"};
+	for (int i = 0; i < 3; i++) {
+		cJSON *e = rt_expect(a2, "event");
+		assert_int_equal(rt_int(e, "seq"), 3 + i);
+		assert_string_equal(rt_str(e, "id"), ids[i]); /* own op included */
+		cJSON_Delete(e);
+	}
+	chat(b, "b3", 6); /* then live traffic */
+	cJSON *e = rt_expect(a2, "event");
+	assert_int_equal(rt_int(e, "seq"), 6);
+	cJSON_Delete(e);
+
+	cJSON *w3 = NULL;
+	ws *a3 = rt_join(rd, "res", join_query("alice", NULL, 2, "0000dead"), &w3);
+	assert_true(cJSON_IsFalse(cJSON_GetObjectItem(w3, "resumed")));
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(
+				 cJSON_GetObjectItem(w3, "state"), "chat")), 6);
+	cJSON *w4 = NULL;
+	ws *a4 = rt_join(rd, "res", join_query("alice", NULL, 99, epoch), &w4);
+	assert_true(cJSON_IsFalse(cJSON_GetObjectItem(w4, "resumed")));
+	assert_non_null(cJSON_GetObjectItem(w4, "state"));
+	ws_free(a2);
+	ws_free(a3);
+	ws_free(a4);
+	ws_free(b);
+	cJSON_Delete(wa);
+	cJSON_Delete(w2);
+	cJSON_Delete(w3);
+	cJSON_Delete(w4);
+	rd_cleanup(rd);
+}
+
+/* Section 1: a peer that drops without a close and comes back with the same
+ * client id within the grace keeps its session, and nobody sees it flap; one
+ * that does not come back leaves after the grace. */
+static void test_presence_grace(void **state)
+{
+	(void)state;
+	const char *args[] = {"--presence-grace", "800", NULL};
+	rd_proc *rd = rt_start(args);
+	ws *obs = rt_join(rd, "gr", "name=obs", NULL);
+	cJSON *w1 = NULL;
+	ws *a = rt_join(rd, "gr", "name=alice&client=dev-1", &w1);
+	cJSON_Delete(rt_expect(obs, "presence"));
+	ws_free(a); /* dropped: no close frame */
+	cJSON *w2 = NULL;
+	ws *a2 = rt_join(rd, "gr", "name=alice&client=dev-1", &w2);
+	assert_string_equal(rt_str(w1, "session"), rt_str(w2, "session"));
+	/* obs sees neither leave nor join. */
+	cJSON *m = ws_recv_json(obs, 1500);
+	if (m)
+		fail_msg("observer got %s during a graced reconnect", cJSON_PrintUnformatted(m));
+	ws_free(a2);
+	int64_t t0 = rk_mono_us();
+	cJSON *pl = rt_expect(obs, "presence");
+	assert_string_equal(rt_str(pl, "leave"), rt_str(w1, "session"));
+	assert_true(rk_mono_us() - t0 > 300000); /* not before the grace */
+	cJSON_Delete(pl);
+	ws_free(obs);
+	cJSON_Delete(w1);
+	cJSON_Delete(w2);
+	rd_cleanup(rd);
+}
+
+/* An idle room hibernates (state dropped, snapshot written, connections
+ * kept) and wakes with its state and seq intact. */
+static void test_hibernation(void **state)
+{
+	(void)state;
+	const char *args[] = {"--hibernate-after", "300", NULL};
+	rd_proc *rd = rt_start(args);
+	ws *a = rt_join(rd, "hib", "name=alice", NULL);
+	assert_int_equal(rt_op(a, "s", "{\"k\":\"shape.add\",\"shape\":{\"id\":\"s1\",\"type\":"
+			       "\"rect\",\"color\":4,\"points\":[[0,0],[9,9]]}}", NULL), 1);
+	chat(a, "c", 2);
+	assert_true(rd_log_wait(rd, "room hib hibernated", 5000));
+	char *body = NULL;
+	rt_http(rd, "/metrics", NULL, &body);
+	assert_non_null(strstr(body, "roomd_rooms_loaded 0"));
+	assert_non_null(strstr(body, "roomd_rooms_hibernated 1"));
+	free(body);
+	char db[PATH_MAX + 64];
+	rd_room_db(rd, "hib", db, sizeof(db));
+	assert_int_equal(rt_sql_int(db, "SELECT max(seq) FROM snapshots"), 2);
+	/* The connection stayed; the next op wakes the room. */
+	chat(a, "c2", 3);
+	cJSON *wb = NULL;
+	ws *b = rt_join(rd, "hib", "name=bob", &wb);
+	cJSON *s1 = cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(wb, "state"),
+							    "shapes"), "s1");
+	assert_non_null(s1);
+	assert_int_equal(rt_int(s1, "color"), 4);
+	assert_int_equal(rt_int(wb, "seq"), 3);
+	ws_free(a);
+	ws_free(b);
+	cJSON_Delete(wb);
+	rd_cleanup(rd);
+}
+
+/* A restart on the same data dir continues the room: same epoch, state and
+ * seq; SIGTERM closes clients with 1001 and exits 0. */
+static void test_restart_and_drain(void **state)
+{
+	(void)state;
+	rd_proc *rd = rt_start(NULL);
+	cJSON *w1 = NULL;
+	ws *a = rt_join(rd, "cont", "name=alice", &w1);
+	for (int i = 1; i <= 5; i++) {
+		char id[8];
+		snprintf(id, sizeof(id), "c%d", i);
+		chat(a, id, i);
+	}
+	assert_int_equal(rd_stop(rd, SIGTERM), 0);
+	ws_result r;
+	while ((r = ws_recv(a, 3000, NULL, NULL, NULL)) == WS_MSG)
+		;
+	assert_int_equal(r, WS_CLOSED);
+	assert_int_equal(ws_close_code(a), 1001);
+	ws_free(a);
+	assert_int_equal(rd_restart(rd, NULL), 0);
+	cJSON *w2 = NULL;
+	ws *b = rt_join(rd, "cont", "name=bob", &w2);
+	assert_string_equal(rt_str(w1, "epoch"), rt_str(w2, "epoch"));
+	assert_int_equal(rt_int(w2, "seq"), 5);
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(
+				 cJSON_GetObjectItem(w2, "state"), "chat")), 5);
+	chat(b, "c6", 6);
+	ws_free(b);
+	cJSON_Delete(w1);
+	cJSON_Delete(w2);
+	rd_cleanup(rd);
+}
+
+static bool wait_sql(const char *db, const char *sql, int64_t want, int timeout_ms)
+{
+	int64_t until = rk_mono_us() + (int64_t)timeout_ms * 1000;
+	while (rk_mono_us() < until) {
+		if (access(db, R_OK) == 0 && rt_sql_int(db, sql) == want)
+			return true;
+		usleep(50000);
+	}
+	return false;
+}
+
+/* Section 3: a poll alarm is committed by the server itself: in a room that
+ * hibernated with nobody left, and across a restart that missed it. */
+static void test_alarms(void **state)
+{
+	(void)state;
+	const char *args[] = {"--hibernate-after", "200", NULL};
+	rd_proc *rd = rt_start(args);
+	char op[256];
+	ws *a = rt_join(rd, "al", "name=alice", NULL);
+	snprintf(op, sizeof(op), "{\"k\":\"poll.create\",\"poll\":{\"id\":\"p1\",\"question\":"
+		 "\"q\",\"options\":[\"a\",\"b\"],\"closes_at\":%lld}}",
+		 (long long)(rk_wall_ms() + 1200));
+	assert_int_equal(rt_op(a, "o1", op, NULL), 1);
+	snprintf(op, sizeof(op), "{\"k\":\"poll.create\",\"poll\":{\"id\":\"p2\",\"question\":"
+		 "\"q\",\"options\":[\"a\",\"b\"],\"closes_at\":%lld}}",
+		 (long long)(rk_wall_ms() + 4000));
+	assert_int_equal(rt_op(a, "o2", op, NULL), 2);
+	assert_int_equal(ws_close(a, 1000), 1000);
+	ws_free(a);
+	char db[PATH_MAX + 64];
+	rd_room_db(rd, "al", db, sizeof(db));
+	assert_true(wait_sql(db, "SELECT count(*) FROM events WHERE seq=3 AND session='server'"
+			     " AND user='roomd' AND op LIKE '%poll.close%p1%'", 1, 5000));
+	/* p2's alarm is still pending; stop before it is due, restart after. */
+	assert_int_equal(rd_stop(rd, SIGTERM), 0);
+	int64_t due = rt_sql_int(db, "SELECT at FROM alarms WHERE poll='p2'");
+	assert_true(due > 0);
+	while (rk_wall_ms() < due + 100)
+		usleep(50000);
+	assert_int_equal(rd_restart(rd, NULL), 0);
+	assert_true(wait_sql(db, "SELECT count(*) FROM events WHERE seq=4 AND user='roomd'"
+			     " AND op LIKE '%poll.close%p2%'", 1, 5000));
+	assert_int_equal(rt_sql_int(db, "SELECT count(*) FROM alarms"), 0);
+	cJSON *w = NULL;
+	ws *b = rt_join(rd, "al", "name=bob", &w);
+	cJSON *polls = cJSON_GetObjectItem(cJSON_GetObjectItem(w, "state"), "polls");
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(polls, "p1"), "closed")));
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(polls, "p2"), "closed")));
+	ws_free(b);
+	cJSON_Delete(w);
+	rd_cleanup(rd);
+}
+
+/* Durability: clients stream pipelined ops, roomd is killed with SIGKILL
+ * mid-stream, restarted on the same data: every acked op is at its seq, and
+ * the log has no gap. */
+static void test_kill9(void **state)
+{
+	(void)state;
+	const char *args[] = {"--ops-per-sec", "100000", "--ops-burst", "100000", NULL};
+	rd_proc *rd = rt_start(args);
+	enum { CLIENTS = 3, OPS = 400 };
+	ws *c[CLIENTS];
+	int64_t acked[CLIENTS][OPS];
+	memset(acked, 0, sizeof(acked));
+	for (int i = 0; i < CLIENTS; i++) {
+		char q[32];
+		snprintf(q, sizeof(q), "name=c%d", i);
+		c[i] = rt_join(rd, "k9", q, NULL);
+	}
+	int nacked = 0;
+	bool killed = false;
+	for (int k = 0; k < OPS; k++) {
+		for (int i = 0; i < CLIENTS; i++)
+			ws_send_textf(c[i], "{\"t\":\"op\",\"id\":\"c%d-%d\",\"op\":{\"k\":"
+				      "\"chat.post\",\"text\":\"m%d\"}}", i, k, k);
+		for (int i = 0; i < CLIENTS; i++) {
+			cJSON *m;
+			while ((m = ws_recv_json(c[i], 0))) {
+				const char *t = cJSON_GetStringValue(cJSON_GetObjectItem(m, "t"));
+				if (t && strcmp(t, "ack") == 0) {
+					int ci, ki;
+					if (sscanf(rt_str(m, "id"), "c%d-%d", &ci, &ki) == 2) {
+						acked[ci][ki] = rt_int(m, "seq");
+						nacked++;
+					}
+				}
+				cJSON_Delete(m);
+			}
+		}
+		if (!killed && nacked > 200) {
+			assert_int_equal(rd_stop(rd, SIGKILL), 137);
+			killed = true;
+			break;
+		}
+	}
+	assert_true(killed);
+	/* Collect acks that were already in the sockets. */
+	for (int i = 0; i < CLIENTS; i++) {
+		cJSON *m;
+		while ((m = ws_recv_json(c[i], 200))) {
+			const char *t = cJSON_GetStringValue(cJSON_GetObjectItem(m, "t"));
+			int ci, ki;
+			if (t && strcmp(t, "ack") == 0 &&
+			    sscanf(rt_str(m, "id"), "c%d-%d", &ci, &ki) == 2) {
+				acked[ci][ki] = rt_int(m, "seq");
+				nacked++;
+			}
+			cJSON_Delete(m);
+		}
+		ws_free(c[i]);
+	}
+	assert_int_equal(rd_restart(rd, NULL), 0);
+	char db[PATH_MAX + 64];
+	rd_room_db(rd, "k9", db, sizeof(db));
+	int64_t max = rt_sql_int(db, "SELECT max(seq) FROM events");
+	assert_int_equal(rt_sql_int(db, "SELECT count(*) FROM events"), max);
+	assert_int_equal(rt_sql_int(db, "SELECT min(seq) FROM events"), 1);
+	int checked = 0;
+	for (int i = 0; i < CLIENTS; i++) {
+		for (int k = 0; k < OPS; k++) {
+			if (!acked[i][k])
+				continue;
+			char sql[160], got[80], want[80];
+			snprintf(sql, sizeof(sql), "SELECT op_id FROM events WHERE seq=%lld",
+				 (long long)acked[i][k]);
+			rt_sql_text(db, sql, got, sizeof(got));
+			snprintf(want, sizeof(want), "c%d-%d", i, k);
+			if (strcmp(got, want) != 0)
+				fail_msg("acked %s at seq %lld, log has '%s'", want,
+					 (long long)acked[i][k], got);
+			checked++;
+		}
+	}
+	assert_true(checked > 200);
+	/* The restarted room continues after the last durable seq. */
+	ws *n = rt_join(rd, "k9", "name=late", NULL);
+	chat(n, "after", max + 1);
+	ws_free(n);
+	rd_cleanup(rd);
+}
+
+/* One writer per room: a second roomd on the same data dir refuses a room
+ * the first one holds, and serves the others. */
+static void test_room_lock(void **state)
+{
+	(void)state;
+	rd_proc *one = rt_start(NULL);
+	ws *a = rt_join(one, "held", "name=a", NULL);
+	chat(a, "x", 1);
+	rd_proc *two = rd_start(NULL, one->data_dir);
+	assert_non_null(two);
+	ws *b = ws_connect(two->host, two->port, "/ws/held?name=b", NULL, 3000);
+	assert_non_null(b);
+	ws_result r;
+	while ((r = ws_recv(b, 3000, NULL, NULL, NULL)) == WS_MSG)
+		;
+	assert_int_equal(r, WS_CLOSED);
+	assert_int_equal(ws_close_code(b), 1011);
+	assert_true(rd_log_wait(two, "held by another roomd", 2000));
+	ws *c = rt_join(two, "free", "name=c", NULL);
+	chat(c, "y", 1);
+	chat(a, "z", 2);
+	ws_free(a);
+	ws_free(b);
+	ws_free(c);
+	rd_cleanup(two);
+	rd_cleanup(one);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_resume),
+		cmocka_unit_test(test_presence_grace),
+		cmocka_unit_test(test_hibernation),
+		cmocka_unit_test(test_restart_and_drain),
+		cmocka_unit_test(test_alarms),
+		cmocka_unit_test(test_kill9),
+		cmocka_unit_test(test_room_lock),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

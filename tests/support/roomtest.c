@@ -1,0 +1,158 @@
+/* roomtest.c - helpers for roomd's integration tests. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <sqlite3.h>
+#include "roomtest.h"
+
+rd_proc *rt_start(const char *const *extra_args)
+{
+	rd_proc *rd = rd_start(extra_args, NULL);
+	if (!rd)
+		fail_msg("roomd did not start");
+	return rd;
+}
+
+ws *rt_join(rd_proc *rd, const char *room, const char *query, cJSON **welcome)
+{
+	char path[1024];
+	snprintf(path, sizeof(path), "/ws/%s%s%s", room, query ? "?" : "", query ? query : "");
+	http_reply reply = {0};
+	ws *w = ws_connect_ex(rd->host, rd->port, path, NULL, &reply);
+	if (!w) {
+		fail_msg("upgrade to %s refused: %d %s %s", path, reply.status,
+			 reply.body ? reply.body : "", reply.error);
+	}
+	http_reply_free(&reply);
+	cJSON *wel = ws_recv_type(w, "welcome", RT_TIMEOUT_MS);
+	if (!wel)
+		fail_msg("no welcome on %s: %s (close %d)", path, ws_error(w), ws_close_code(w));
+	if (welcome)
+		*welcome = wel;
+	else
+		cJSON_Delete(wel);
+	return w;
+}
+
+void rt_send_op(ws *w, const char *id, const char *op_json)
+{
+	if (ws_send_textf(w, "{\"t\":\"op\",\"id\":\"%s\",\"op\":%s}", id, op_json) != 0)
+		fail_msg("send op %s: %s", id, ws_error(w));
+}
+
+int64_t rt_op(ws *w, const char *id, const char *op_json, char *reject_code)
+{
+	rt_send_op(w, id, op_json);
+	for (;;) {
+		cJSON *m = ws_recv_json(w, RT_TIMEOUT_MS);
+		if (!m)
+			fail_msg("no reply to op %s: %s", id, ws_error(w));
+		const char *t = cJSON_GetStringValue(cJSON_GetObjectItem(m, "t"));
+		const char *mid = cJSON_GetStringValue(cJSON_GetObjectItem(m, "id"));
+		if (t && mid && strcmp(mid, id) == 0 &&
+		    (strcmp(t, "ack") == 0 || strcmp(t, "reject") == 0)) {
+			int64_t seq = 0;
+			if (strcmp(t, "ack") == 0) {
+				seq = rt_int(m, "seq");
+			} else if (reject_code) {
+				snprintf(reject_code, 64, "%s", rt_str(m, "code"));
+			}
+			cJSON_Delete(m);
+			return seq;
+		}
+		cJSON_Delete(m);
+	}
+}
+
+cJSON *rt_expect(ws *w, const char *t)
+{
+	cJSON *m = ws_recv_type(w, t, RT_TIMEOUT_MS);
+	if (!m)
+		fail_msg("expected a '%s' message: %s (result %d, close %d)", t, ws_error(w),
+			 ws_last_result(w), ws_close_code(w));
+	return m;
+}
+
+int64_t rt_int(const cJSON *obj, const char *field)
+{
+	const cJSON *n = cJSON_GetObjectItem(obj, field);
+	if (!cJSON_IsNumber(n))
+		fail_msg("field %s missing or not a number", field);
+	return (int64_t)n->valuedouble;
+}
+
+const char *rt_str(const cJSON *obj, const char *field)
+{
+	const char *s = cJSON_GetStringValue(cJSON_GetObjectItem(obj, field));
+	if (!s)
+		fail_msg("field %s missing or not a string", field);
+	return s;
+}
+
+static sqlite3 *open_ro(const char *db_path)
+{
+	sqlite3 *db = NULL;
+	if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+		fail_msg("open %s: %s", db_path, db ? sqlite3_errmsg(db) : "?");
+	return db;
+}
+
+int64_t rt_sql_int(const char *db_path, const char *sql)
+{
+	sqlite3 *db = open_ro(db_path);
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+	int64_t v = -1;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+void rt_sql_text(const char *db_path, const char *sql, char *out, size_t n)
+{
+	sqlite3 *db = open_ro(db_path);
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+	out[0] = '\0';
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		const char *v = (const char *)sqlite3_column_text(st, 0);
+		snprintf(out, n, "%s", v ? v : "");
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+}
+
+int rt_http(rd_proc *rd, const char *path, const char *headers, char **body)
+{
+	int status = 0;
+	char *b = NULL;
+	if (http_get(rd->host, rd->port, path, headers, RT_TIMEOUT_MS, &status, &b) != 0)
+		fail_msg("GET %s failed", path);
+	if (body)
+		*body = b;
+	else
+		free(b);
+	return status;
+}
+
+char *rt_temp_file(const char *content)
+{
+	char *path = strdup("/tmp/roomtest-XXXXXX");
+	int fd = mkstemp(path);
+	if (fd < 0)
+		fail_msg("mkstemp failed");
+	size_t n = strlen(content);
+	if (write(fd, content, n) != (ssize_t)n)
+		fail_msg("write temp file failed");
+	close(fd);
+	return path;
+}

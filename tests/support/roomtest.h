@@ -1,0 +1,55 @@
+/*
+ * roomtest.h - small helpers shared by roomd's integration tests, on top of
+ * wsclient.h (the WebSocket client) and roomd_proc.h (the roomd process).
+ * They fail the current cmocka test (fail_msg) instead of returning errors,
+ * so a test reads as the protocol conversation it checks.
+ */
+#ifndef RK_ROOMTEST_H
+#define RK_ROOMTEST_H
+
+#include <stdint.h>
+#include <cjson/cJSON.h>
+#include "roomd_proc.h"
+#include "wsclient.h"
+
+#define RT_TIMEOUT_MS 5000
+
+/* Start roomd with extra args (NULL-terminated list or NULL); fails the test
+ * if it does not come up. */
+rd_proc *rt_start(const char *const *extra_args);
+
+/* Connect to /ws/<room>?<query> (query may be NULL) and wait for the welcome,
+ * which is returned in *welcome if not NULL (caller frees). Fails the test if
+ * the upgrade is refused or no welcome comes. */
+ws *rt_join(rd_proc *rd, const char *room, const char *query, cJSON **welcome);
+
+/* Send {"t":"op","id":id,"op":<op_json>} and wait for the ack or reject
+ * with that id (other messages are skipped). Returns the seq of the ack, or
+ * 0 for a reject whose code is stored in reject_code (64 bytes, may be
+ * NULL). */
+int64_t rt_op(ws *w, const char *id, const char *op_json, char *reject_code);
+
+/* Send an op without waiting. */
+void rt_send_op(ws *w, const char *id, const char *op_json);
+
+/* Wait for the next message of type t (others skipped); fails the test if
+ * none comes within RT_TIMEOUT_MS. Caller frees. */
+cJSON *rt_expect(ws *w, const char *t);
+
+/* Integer / string field of a JSON object; fails the test if absent. */
+int64_t rt_int(const cJSON *obj, const char *field);
+const char *rt_str(const cJSON *obj, const char *field);
+
+/* Run a query returning one integer on a SQLite file (opened read-only). */
+int64_t rt_sql_int(const char *db_path, const char *sql);
+/* Same for a text result, copied into out. */
+void rt_sql_text(const char *db_path, const char *sql, char *out, size_t n);
+
+/* GET path from roomd; returns the status and the body (caller frees). */
+int rt_http(rd_proc *rd, const char *path, const char *headers, char **body);
+
+/* Write s to a new temporary file; returns its path (static per call site
+ * is not needed: caller frees). */
+char *rt_temp_file(const char *content);
+
+#endif
