@@ -18,20 +18,25 @@
 #include "token.h"
 
 enum {
-	TOK_MAX = 4096,                 /* a longer token is malformed */
+	TOK_MAX = 4096,			/* a longer token is malformed */
 	TOK_PART_MAX = TOK_MAX / 4 * 3, /* decoded bytes of any part, at most */
-	TOK_SIG_LEN = 32,               /* HMAC-SHA256 */
-	TOK_JSON_DEPTH = 8,             /* header and claims are flat objects */
+	TOK_SIG_LEN = 32,		/* HMAC-SHA256 */
+	TOK_JSON_DEPTH = 8,		/* header and claims are flat objects */
 };
 
 const char *rk_token_strerror(rk_token_err e)
 {
 	switch (e) {
-	case RK_TOK_OK: return "valid token";
-	case RK_TOK_MALFORMED: return "malformed token";
-	case RK_TOK_BAD_ALG: return "token algorithm is not HS256";
-	case RK_TOK_BAD_SIG: return "bad token signature";
-	case RK_TOK_EXPIRED: return "token expired";
+	case RK_TOK_OK:
+		return "valid token";
+	case RK_TOK_MALFORMED:
+		return "malformed token";
+	case RK_TOK_BAD_ALG:
+		return "token algorithm is not HS256";
+	case RK_TOK_BAD_SIG:
+		return "bad token signature";
+	case RK_TOK_EXPIRED:
+		return "token expired";
 	}
 	return "unknown token error";
 }
@@ -39,7 +44,7 @@ const char *rk_token_strerror(rk_token_err e)
 /* ---- base64url (RFC 4648 section 5), no padding ---- */
 
 static const char b64url_alphabet[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 void rk_b64url_encode(const void *p, size_t n, rk_buf *b)
 {
@@ -168,8 +173,7 @@ static bool hmac_sha256(const void *key, size_t key_len, const char *msg, size_t
 
 /* ---- sign ---- */
 
-rk_err rk_token_sign(const void *secret, size_t secret_len, const rk_claims *c,
-		     rk_buf *b)
+rk_err rk_token_sign(const void *secret, size_t secret_len, const rk_claims *c, rk_buf *b)
 {
 	/* An empty key would let anyone forge tokens. */
 	if (!secret || secret_len == 0 || !c)
@@ -177,8 +181,8 @@ rk_err rk_token_sign(const void *secret, size_t secret_len, const rk_claims *c,
 	size_t sub_len = FIELD_LEN(c->sub), room_len = FIELD_LEN(c->room);
 	if (sub_len == sizeof(c->sub) || !sub_valid(c->sub, sub_len) ||
 	    room_len == sizeof(c->room) || !room_claim_valid(c->room, room_len) ||
-	    c->role < RK_ROLE_VIEWER || c->role > RK_ROLE_OWNER ||
-	    c->exp < -RK_INT_MAX || c->exp > RK_INT_MAX)
+	    c->role < RK_ROLE_VIEWER || c->role > RK_ROLE_OWNER || c->exp < -RK_INT_MAX ||
+	    c->exp > RK_INT_MAX)
 		return RK_EBADMSG;
 
 	static const char header[] = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
