@@ -50,6 +50,7 @@ rk_err rk_buf_reserve(rk_buf *b, size_t n)
 	}
 	b->data = p;
 	b->cap = cap;
+	b->data[b->len] = '\0';
 	return RK_OK;
 }
 

@@ -28,7 +28,7 @@ static char *join_query(const char *name, const char *client, int64_t since, con
 	return q;
 }
 
-static void chat(ws *w, const char *id, int64_t want_seq)
+static void chat(struct ws *w, const char *id, int64_t want_seq)
 {
 	int64_t seq = rt_op(w, id, "{\"k\":\"chat.post\",\"text\":\"x\"}", NULL);
 	if (want_seq && seq != want_seq)
@@ -42,19 +42,19 @@ static void test_resume(void **state)
 	(void)state;
 	rd_proc *rd = rt_start(NULL);
 	cJSON *wa = NULL;
-	ws *a = rt_join(rd, "res", "name=alice", &wa);
+	struct ws *a = rt_join(rd, "res", "name=alice", &wa);
 	char epoch[80];
 	snprintf(epoch, sizeof(epoch), "%s", rt_str(wa, "epoch"));
 	chat(a, "a1", 1);
 	chat(a, "a2", 2);
 	chat(a, "a3", 3);
-	ws_free(a);
-	ws *b = rt_join(rd, "res", "name=bob", NULL);
+	rt_free(a);
+	struct ws *b = rt_join(rd, "res", "name=bob", NULL);
 	chat(b, "b1", 4);
 	chat(b, "b2", 5);
 
 	cJSON *w2 = NULL;
-	ws *a2 = rt_join(rd, "res", join_query("alice", NULL, 2, epoch), &w2);
+	struct ws *a2 = rt_join(rd, "res", join_query("alice", NULL, 2, epoch), &w2);
 	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(w2, "resumed")));
 	assert_null(cJSON_GetObjectItem(w2, "state"));
 	assert_int_equal(rt_int(w2, "seq"), 5);
@@ -71,18 +71,18 @@ static void test_resume(void **state)
 	cJSON_Delete(e);
 
 	cJSON *w3 = NULL;
-	ws *a3 = rt_join(rd, "res", join_query("alice", NULL, 2, "0000dead"), &w3);
+	struct ws *a3 = rt_join(rd, "res", join_query("alice", NULL, 2, "0000dead"), &w3);
 	assert_true(cJSON_IsFalse(cJSON_GetObjectItem(w3, "resumed")));
 	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(
 				 cJSON_GetObjectItem(w3, "state"), "chat")), 6);
 	cJSON *w4 = NULL;
-	ws *a4 = rt_join(rd, "res", join_query("alice", NULL, 99, epoch), &w4);
+	struct ws *a4 = rt_join(rd, "res", join_query("alice", NULL, 99, epoch), &w4);
 	assert_true(cJSON_IsFalse(cJSON_GetObjectItem(w4, "resumed")));
 	assert_non_null(cJSON_GetObjectItem(w4, "state"));
-	ws_free(a2);
-	ws_free(a3);
-	ws_free(a4);
-	ws_free(b);
+	rt_free(a2);
+	rt_free(a3);
+	rt_free(a4);
+	rt_free(b);
 	cJSON_Delete(wa);
 	cJSON_Delete(w2);
 	cJSON_Delete(w3);
@@ -98,25 +98,25 @@ static void test_presence_grace(void **state)
 	(void)state;
 	const char *args[] = {"--presence-grace", "800", NULL};
 	rd_proc *rd = rt_start(args);
-	ws *obs = rt_join(rd, "gr", "name=obs", NULL);
+	struct ws *obs = rt_join(rd, "gr", "name=obs", NULL);
 	cJSON *w1 = NULL;
-	ws *a = rt_join(rd, "gr", "name=alice&client=dev-1", &w1);
+	struct ws *a = rt_join(rd, "gr", "name=alice&client=dev-1", &w1);
 	cJSON_Delete(rt_expect(obs, "presence"));
-	ws_free(a); /* dropped: no close frame */
+	rt_free(a); /* dropped: no close frame */
 	cJSON *w2 = NULL;
-	ws *a2 = rt_join(rd, "gr", "name=alice&client=dev-1", &w2);
+	struct ws *a2 = rt_join(rd, "gr", "name=alice&client=dev-1", &w2);
 	assert_string_equal(rt_str(w1, "session"), rt_str(w2, "session"));
 	/* obs sees neither leave nor join. */
 	cJSON *m = ws_recv_json(obs, 1500);
 	if (m)
 		fail_msg("observer got %s during a graced reconnect", cJSON_PrintUnformatted(m));
-	ws_free(a2);
+	rt_free(a2);
 	int64_t t0 = rk_mono_us();
 	cJSON *pl = rt_expect(obs, "presence");
 	assert_string_equal(rt_str(pl, "leave"), rt_str(w1, "session"));
 	assert_true(rk_mono_us() - t0 > 300000); /* not before the grace */
 	cJSON_Delete(pl);
-	ws_free(obs);
+	rt_free(obs);
 	cJSON_Delete(w1);
 	cJSON_Delete(w2);
 	rd_cleanup(rd);
@@ -129,7 +129,7 @@ static void test_hibernation(void **state)
 	(void)state;
 	const char *args[] = {"--hibernate-after", "300", NULL};
 	rd_proc *rd = rt_start(args);
-	ws *a = rt_join(rd, "hib", "name=alice", NULL);
+	struct ws *a = rt_join(rd, "hib", "name=alice", NULL);
 	assert_int_equal(rt_op(a, "s", "{\"k\":\"shape.add\",\"shape\":{\"id\":\"s1\",\"type\":"
 			       "\"rect\",\"color\":4,\"points\":[[0,0],[9,9]]}}", NULL), 1);
 	chat(a, "c", 2);
@@ -145,14 +145,14 @@ static void test_hibernation(void **state)
 	/* The connection stayed; the next op wakes the room. */
 	chat(a, "c2", 3);
 	cJSON *wb = NULL;
-	ws *b = rt_join(rd, "hib", "name=bob", &wb);
+	struct ws *b = rt_join(rd, "hib", "name=bob", &wb);
 	cJSON *s1 = cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(wb, "state"),
 							    "shapes"), "s1");
 	assert_non_null(s1);
 	assert_int_equal(rt_int(s1, "color"), 4);
 	assert_int_equal(rt_int(wb, "seq"), 3);
-	ws_free(a);
-	ws_free(b);
+	rt_free(a);
+	rt_free(b);
 	cJSON_Delete(wb);
 	rd_cleanup(rd);
 }
@@ -164,7 +164,7 @@ static void test_restart_and_drain(void **state)
 	(void)state;
 	rd_proc *rd = rt_start(NULL);
 	cJSON *w1 = NULL;
-	ws *a = rt_join(rd, "cont", "name=alice", &w1);
+	struct ws *a = rt_join(rd, "cont", "name=alice", &w1);
 	for (int i = 1; i <= 5; i++) {
 		char id[8];
 		snprintf(id, sizeof(id), "c%d", i);
@@ -176,16 +176,16 @@ static void test_restart_and_drain(void **state)
 		;
 	assert_int_equal(r, WS_CLOSED);
 	assert_int_equal(ws_close_code(a), 1001);
-	ws_free(a);
+	rt_free(a);
 	assert_int_equal(rd_restart(rd, NULL), 0);
 	cJSON *w2 = NULL;
-	ws *b = rt_join(rd, "cont", "name=bob", &w2);
+	struct ws *b = rt_join(rd, "cont", "name=bob", &w2);
 	assert_string_equal(rt_str(w1, "epoch"), rt_str(w2, "epoch"));
 	assert_int_equal(rt_int(w2, "seq"), 5);
 	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(
 				 cJSON_GetObjectItem(w2, "state"), "chat")), 5);
 	chat(b, "c6", 6);
-	ws_free(b);
+	rt_free(b);
 	cJSON_Delete(w1);
 	cJSON_Delete(w2);
 	rd_cleanup(rd);
@@ -210,7 +210,7 @@ static void test_alarms(void **state)
 	const char *args[] = {"--hibernate-after", "200", NULL};
 	rd_proc *rd = rt_start(args);
 	char op[256];
-	ws *a = rt_join(rd, "al", "name=alice", NULL);
+	struct ws *a = rt_join(rd, "al", "name=alice", NULL);
 	snprintf(op, sizeof(op), "{\"k\":\"poll.create\",\"poll\":{\"id\":\"p1\",\"question\":"
 		 "\"q\",\"options\":[\"a\",\"b\"],\"closes_at\":%lld}}",
 		 (long long)(rk_wall_ms() + 1200));
@@ -220,7 +220,7 @@ static void test_alarms(void **state)
 		 (long long)(rk_wall_ms() + 4000));
 	assert_int_equal(rt_op(a, "o2", op, NULL), 2);
 	assert_int_equal(ws_close(a, 1000), 1000);
-	ws_free(a);
+	rt_free(a);
 	char db[PATH_MAX + 64];
 	rd_room_db(rd, "al", db, sizeof(db));
 	assert_true(wait_sql(db, "SELECT count(*) FROM events WHERE seq=3 AND session='server'"
@@ -236,11 +236,11 @@ static void test_alarms(void **state)
 			     " AND op LIKE '%poll.close%p2%'", 1, 5000));
 	assert_int_equal(rt_sql_int(db, "SELECT count(*) FROM alarms"), 0);
 	cJSON *w = NULL;
-	ws *b = rt_join(rd, "al", "name=bob", &w);
+	struct ws *b = rt_join(rd, "al", "name=bob", &w);
 	cJSON *polls = cJSON_GetObjectItem(cJSON_GetObjectItem(w, "state"), "polls");
 	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(polls, "p1"), "closed")));
 	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(polls, "p2"), "closed")));
-	ws_free(b);
+	rt_free(b);
 	cJSON_Delete(w);
 	rd_cleanup(rd);
 }
@@ -254,7 +254,7 @@ static void test_kill9(void **state)
 	const char *args[] = {"--ops-per-sec", "100000", "--ops-burst", "100000", NULL};
 	rd_proc *rd = rt_start(args);
 	enum { CLIENTS = 3, OPS = 400 };
-	ws *c[CLIENTS];
+	struct ws *c[CLIENTS];
 	int64_t acked[CLIENTS][OPS];
 	memset(acked, 0, sizeof(acked));
 	for (int i = 0; i < CLIENTS; i++) {
@@ -302,7 +302,7 @@ static void test_kill9(void **state)
 			}
 			cJSON_Delete(m);
 		}
-		ws_free(c[i]);
+		rt_free(c[i]);
 	}
 	assert_int_equal(rd_restart(rd, NULL), 0);
 	char db[PATH_MAX + 64];
@@ -328,9 +328,9 @@ static void test_kill9(void **state)
 	}
 	assert_true(checked > 200);
 	/* The restarted room continues after the last durable seq. */
-	ws *n = rt_join(rd, "k9", "name=late", NULL);
+	struct ws *n = rt_join(rd, "k9", "name=late", NULL);
 	chat(n, "after", max + 1);
-	ws_free(n);
+	rt_free(n);
 	rd_cleanup(rd);
 }
 
@@ -340,11 +340,11 @@ static void test_room_lock(void **state)
 {
 	(void)state;
 	rd_proc *one = rt_start(NULL);
-	ws *a = rt_join(one, "held", "name=a", NULL);
+	struct ws *a = rt_join(one, "held", "name=a", NULL);
 	chat(a, "x", 1);
 	rd_proc *two = rd_start(NULL, one->data_dir);
 	assert_non_null(two);
-	ws *b = ws_connect(two->host, two->port, "/ws/held?name=b", NULL, 3000);
+	struct ws *b = ws_connect(two->host, two->port, "/ws/held?name=b", NULL, 3000);
 	assert_non_null(b);
 	ws_result r;
 	while ((r = ws_recv(b, 3000, NULL, NULL, NULL)) == WS_MSG)
@@ -352,12 +352,12 @@ static void test_room_lock(void **state)
 	assert_int_equal(r, WS_CLOSED);
 	assert_int_equal(ws_close_code(b), 1011);
 	assert_true(rd_log_wait(two, "held by another roomd", 2000));
-	ws *c = rt_join(two, "free", "name=c", NULL);
+	struct ws *c = rt_join(two, "free", "name=c", NULL);
 	chat(c, "y", 1);
 	chat(a, "z", 2);
-	ws_free(a);
-	ws_free(b);
-	ws_free(c);
+	rt_free(a);
+	rt_free(b);
+	rt_free(c);
 	rd_cleanup(two);
 	rd_cleanup(one);
 }

@@ -35,7 +35,7 @@ static char *mint(const char *room, const char *user, const char *role, int64_t 
 
 static int status_with_token(rd_proc *rd, const char *room, const char *tok)
 {
-	char path[4096];
+	char path[8192];
 	snprintf(path, sizeof(path), "/ws/%s%s%s", room, tok ? "?token=" : "", tok ? tok : "");
 	return ws_connect_status(rd->host, rd->port, path, NULL, 3000, NULL);
 }
@@ -74,21 +74,21 @@ static void test_auth(void **state)
 	char q[4200];
 	snprintf(q, sizeof(q), "token=%s&name=mallory", editor);
 	cJSON *we = NULL;
-	ws *e = rt_join(rd, "team-1", q, &we);
+	struct ws *e = rt_join(rd, "team-1", q, &we);
 	assert_string_equal(rt_str(we, "user"), "alice"); /* the token names the user */
 	assert_string_equal(rt_str(we, "role"), "editor");
 	snprintf(q, sizeof(q), "token=%s", viewer);
 	cJSON *wv = NULL;
-	ws *v = rt_join(rd, "team-1", q, &wv);
+	struct ws *v = rt_join(rd, "team-1", q, &wv);
 	assert_string_equal(rt_str(wv, "role"), "viewer");
 	snprintf(q, sizeof(q), "token=%s", owner);
-	ws *o = rt_join(rd, "team-1", q, NULL);
+	struct ws *o = rt_join(rd, "team-1", q, NULL);
 
 	char code[64];
 	assert_int_equal(rt_op(v, "v1", "{\"k\":\"chat.post\",\"text\":\"hi\"}", code), 0);
 	assert_string_equal(code, "forbidden");
 	/* Viewers may still ping, cursor and signal. */
-	assert_int_equal(ws_send_text(v, "{\"t\":\"ping\",\"id\":\"p\"}", 20), 0);
+	assert_int_equal(RT_SEND(v, "{\"t\":\"ping\",\"id\":\"p\"}"), 0);
 	cJSON_Delete(rt_expect(v, "pong"));
 	assert_int_equal(rt_op(e, "e1", "{\"k\":\"poll.create\",\"poll\":{\"id\":\"p\","
 			       "\"question\":\"q\",\"options\":[\"a\",\"b\"]}}", NULL), 1);
@@ -111,9 +111,9 @@ static void test_auth(void **state)
 	assert_int_equal(rt_http(rd, "/healthz", NULL, NULL), 200);
 	assert_false(rd_log_contains(rd, "auth is OFF"));
 
-	ws_free(e);
-	ws_free(v);
-	ws_free(o);
+	rt_free(e);
+	rt_free(v);
+	rt_free(o);
 	cJSON_Delete(we);
 	cJSON_Delete(wv);
 	free(editor);
@@ -126,7 +126,7 @@ static void test_auth(void **state)
 	free(secret_file);
 }
 
-static void expect_close(ws *w, int code)
+static void expect_close(struct ws *w, int code)
 {
 	for (;;) {
 		ws_result r = ws_recv(w, RT_TIMEOUT_MS, NULL, NULL, NULL);
@@ -147,21 +147,21 @@ static void test_frame_limit(void **state)
 	(void)state;
 	const char *args[] = {"--max-frame", "1024", NULL};
 	rd_proc *rd = rt_start(args);
-	ws *a = rt_join(rd, "f", "name=a", NULL);
-	ws *b = rt_join(rd, "f", "name=b", NULL);
+	struct ws *a = rt_join(rd, "f", "name=a", NULL);
+	struct ws *b = rt_join(rd, "f", "name=b", NULL);
 	char big[2048];
 	snprintf(big, sizeof(big), "{\"t\":\"signal\",\"data\":\"%01900d\"}", 0);
 	assert_int_equal(ws_send_text(a, big, strlen(big)), 0);
 	expect_close(a, 1009);
 	/* Fragmented past the limit too. */
-	ws *c = rt_join(rd, "f", "name=c", NULL);
+	struct ws *c = rt_join(rd, "f", "name=c", NULL);
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(ws_send_frame(c, i ? WS_OP_CONT : WS_OP_TEXT, false, big, 600), 0);
 	expect_close(c, 1009);
 	assert_int_equal(rt_op(b, "ok", "{\"k\":\"chat.post\",\"text\":\"fine\"}", NULL), 1);
-	ws_free(a);
-	ws_free(b);
-	ws_free(c);
+	rt_free(a);
+	rt_free(b);
+	rt_free(c);
 	rd_cleanup(rd);
 }
 
@@ -172,13 +172,13 @@ static void test_abuse_limits(void **state)
 	(void)state;
 	const char *args[] = {"--ops-per-sec", "5", "--ops-burst", "5", NULL};
 	rd_proc *rd = rt_start(args);
-	ws *a = rt_join(rd, "abuse", "name=a", NULL);
-	ws *ok = rt_join(rd, "abuse", "name=ok", NULL);
+	struct ws *a = rt_join(rd, "abuse", "name=a", NULL);
+	struct ws *ok = rt_join(rd, "abuse", "name=ok", NULL);
 	for (int i = 0; i < 30; i++)
-		ws_send_text(a, "nope", 4);
+		RT_SEND(a, "nope");
 	expect_close(a, 4400);
 
-	ws *f = rt_join(rd, "abuse", "name=f", NULL);
+	struct ws *f = rt_join(rd, "abuse", "name=f", NULL);
 	int acks = 0, limited = 0;
 	for (int i = 0; i < 8; i++) {
 		char id[16], code[64] = "";
@@ -195,11 +195,11 @@ static void test_abuse_limits(void **state)
 			      "\"text\":\"y\"}}", i);
 	expect_close(f, 4429);
 	/* The bystander is untouched. */
-	ws_send_text(ok, "{\"t\":\"ping\"}", 12);
+	RT_SEND(ok, "{\"t\":\"ping\"}");
 	cJSON_Delete(rt_expect(ok, "pong"));
-	ws_free(a);
-	ws_free(f);
-	ws_free(ok);
+	rt_free(a);
+	rt_free(f);
+	rt_free(ok);
 	rd_cleanup(rd);
 }
 
@@ -210,21 +210,21 @@ static void test_capacity_and_idle(void **state)
 	const char *args[] = {"--max-room-conns", "2", "--max-conns", "3",
 			      "--idle-timeout", "600", "--ping-interval", "100000", NULL};
 	rd_proc *rd = rt_start(args);
-	ws *a = rt_join(rd, "cap", "name=a", NULL);
-	ws *b = rt_join(rd, "cap", "name=b", NULL);
-	ws *c = ws_connect(rd->host, rd->port, "/ws/cap?name=c", NULL, 3000);
+	struct ws *a = rt_join(rd, "cap", "name=a", NULL);
+	struct ws *b = rt_join(rd, "cap", "name=b", NULL);
+	struct ws *c = ws_connect(rd->host, rd->port, "/ws/cap?name=c", NULL, 3000);
 	assert_non_null(c);
 	expect_close(c, 4409);
-	ws_free(c);
-	ws *d = rt_join(rd, "other", "name=d", NULL);
-	ws *e = ws_connect(rd->host, rd->port, "/ws/third?name=e", NULL, 3000);
+	rt_free(c);
+	struct ws *d = rt_join(rd, "other", "name=d", NULL);
+	struct ws *e = ws_connect(rd->host, rd->port, "/ws/third?name=e", NULL, 3000);
 	assert_non_null(e);
 	expect_close(e, 4503);
-	ws_free(e);
+	rt_free(e);
 	/* a keeps talking, b and d stay silent past the idle timeout. */
 	int64_t until = rk_mono_us() + 1500000;
 	while (rk_mono_us() < until) {
-		ws_send_text(a, "{\"t\":\"ping\"}", 12);
+		RT_SEND(a, "{\"t\":\"ping\"}");
 		cJSON_Delete(rt_expect(a, "pong"));
 		usleep(100000);
 	}
@@ -233,7 +233,7 @@ static void test_capacity_and_idle(void **state)
 	while ((r = ws_recv(b, 2000, NULL, NULL, NULL)) == WS_MSG)
 		;
 	assert_int_equal(ws_close_code(b), 4408);
-	ws_send_text(a, "{\"t\":\"ping\"}", 12);
+	RT_SEND(a, "{\"t\":\"ping\"}");
 	cJSON_Delete(rt_expect(a, "pong"));
 	char *body = NULL;
 	rt_http(rd, "/metrics", NULL, &body);
@@ -241,9 +241,9 @@ static void test_capacity_and_idle(void **state)
 	assert_non_null(strstr(body, "roomd_closes_total{code=\"4503\"} 1"));
 	assert_non_null(strstr(body, "roomd_closes_total{code=\"4408\"} 2"));
 	free(body);
-	ws_free(a);
-	ws_free(b);
-	ws_free(d);
+	rt_free(a);
+	rt_free(b);
+	rt_free(d);
 	rd_cleanup(rd);
 }
 
@@ -255,11 +255,11 @@ static void test_slow_consumer(void **state)
 	const char *args[] = {"--max-queue", "65536", "--ops-per-sec", "100000",
 			      "--ops-burst", "100000", NULL};
 	rd_proc *rd = rt_start(args);
-	ws *slow = rt_join(rd, "slow", "name=slow", NULL);
+	struct ws *slow = rt_join(rd, "slow", "name=slow", NULL);
 	int small = 4096;
 	setsockopt(ws_fd(slow), SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
-	ws *w = rt_join(rd, "slow", "name=writer", NULL);
-	ws *fast = rt_join(rd, "slow", "name=fast", NULL);
+	struct ws *w = rt_join(rd, "slow", "name=writer", NULL);
+	struct ws *fast = rt_join(rd, "slow", "name=fast", NULL);
 	char op[2100 + 64];
 	snprintf(op, sizeof(op), "{\"k\":\"chat.post\",\"text\":\"%01990d\"}", 0);
 	int n = 3000;
@@ -296,9 +296,9 @@ static void test_slow_consumer(void **state)
 		cJSON_Delete(m);
 	}
 	expect_close(slow, 4507);
-	ws_free(slow);
-	ws_free(w);
-	ws_free(fast);
+	rt_free(slow);
+	rt_free(w);
+	rt_free(fast);
 	rd_cleanup(rd);
 }
 

@@ -25,7 +25,7 @@ static void test_thousand_connections(void **state)
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
 	rd_proc *rd = rt_start(NULL);
-	ws **c = calloc(TOTAL, sizeof(*c));
+	struct ws **c = calloc(TOTAL, sizeof(*c));
 	for (int i = 0; i < TOTAL; i++) {
 		char room[16], q[32];
 		snprintf(room, sizeof(room), "big%d", i % ROOMS);
@@ -56,7 +56,7 @@ static void test_thousand_connections(void **state)
 	assert_non_null(strstr(body, want));
 	free(body);
 	for (int i = 0; i < TOTAL; i++)
-		ws_free(c[i]);
+		rt_free(c[i]);
 	free(c);
 	rd_cleanup(rd);
 }

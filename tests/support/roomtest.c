@@ -18,12 +18,12 @@ rd_proc *rt_start(const char *const *extra_args)
 	return rd;
 }
 
-ws *rt_join(rd_proc *rd, const char *room, const char *query, cJSON **welcome)
+struct ws *rt_join(rd_proc *rd, const char *room, const char *query, cJSON **welcome)
 {
 	char path[1024];
 	snprintf(path, sizeof(path), "/ws/%s%s%s", room, query ? "?" : "", query ? query : "");
 	http_reply reply = {0};
-	ws *w = ws_connect_ex(rd->host, rd->port, path, NULL, &reply);
+	struct ws *w = ws_connect_ex(rd->host, rd->port, path, NULL, &reply);
 	if (!w) {
 		fail_msg("upgrade to %s refused: %d %s %s", path, reply.status,
 			 reply.body ? reply.body : "", reply.error);
@@ -39,13 +39,81 @@ ws *rt_join(rd_proc *rd, const char *room, const char *query, cJSON **welcome)
 	return w;
 }
 
-void rt_send_op(ws *w, const char *id, const char *op_json)
+void rt_send_op(struct ws *w, const char *id, const char *op_json)
 {
 	if (ws_send_textf(w, "{\"t\":\"op\",\"id\":\"%s\",\"op\":%s}", id, op_json) != 0)
 		fail_msg("send op %s: %s", id, ws_error(w));
 }
 
-int64_t rt_op(ws *w, const char *id, const char *op_json, char *reject_code)
+/*
+ * Messages rt_op read while waiting for its reply, kept per connection so
+ * that rt_expect still sees them in order (tests are single-threaded).
+ */
+#define STASH_CONNS 64
+typedef struct stash {
+	struct ws *w;
+	cJSON *msgs; /* array, oldest first */
+} stash;
+static stash stashes[STASH_CONNS];
+
+static stash *stash_of(struct ws *w, bool create)
+{
+	stash *free_slot = NULL;
+	for (int i = 0; i < STASH_CONNS; i++) {
+		if (stashes[i].w == w)
+			return &stashes[i];
+		if (!stashes[i].w && !free_slot)
+			free_slot = &stashes[i];
+	}
+	if (!create || !free_slot)
+		return NULL;
+	free_slot->w = w;
+	free_slot->msgs = cJSON_CreateArray();
+	return free_slot;
+}
+
+void rt_forget(struct ws *w)
+{
+	stash *s = stash_of(w, false);
+	if (s) {
+		cJSON_Delete(s->msgs);
+		s->msgs = NULL;
+		s->w = NULL;
+	}
+}
+
+void rt_free(struct ws *w)
+{
+	rt_forget(w);
+	ws_free(w);
+}
+
+static cJSON *stash_take(struct ws *w, const char *t)
+{
+	stash *s = stash_of(w, false);
+	if (!s)
+		return NULL;
+	int n = cJSON_GetArraySize(s->msgs);
+	for (int i = 0; i < n; i++) {
+		cJSON *m = cJSON_GetArrayItem(s->msgs, i);
+		const char *mt = cJSON_GetStringValue(cJSON_GetObjectItem(m, "t"));
+		if (!t || (mt && strcmp(mt, t) == 0)) {
+			/* Messages of other types before it are skipped, as
+			 * ws_recv_type would have. */
+			cJSON *got = cJSON_DetachItemFromArray(s->msgs, i);
+			for (int k = 0; k < i; k++)
+				cJSON_DeleteItemFromArray(s->msgs, 0);
+			return got;
+		}
+	}
+	if (t) {
+		cJSON_Delete(s->msgs);
+		s->msgs = cJSON_CreateArray();
+	}
+	return NULL;
+}
+
+int64_t rt_op(struct ws *w, const char *id, const char *op_json, char *reject_code)
 {
 	rt_send_op(w, id, op_json);
 	for (;;) {
@@ -65,13 +133,19 @@ int64_t rt_op(ws *w, const char *id, const char *op_json, char *reject_code)
 			cJSON_Delete(m);
 			return seq;
 		}
-		cJSON_Delete(m);
+		stash *st = stash_of(w, true);
+		if (st)
+			cJSON_AddItemToArray(st->msgs, m);
+		else
+			cJSON_Delete(m);
 	}
 }
 
-cJSON *rt_expect(ws *w, const char *t)
+cJSON *rt_expect(struct ws *w, const char *t)
 {
-	cJSON *m = ws_recv_type(w, t, RT_TIMEOUT_MS);
+	cJSON *m = stash_take(w, t);
+	if (!m)
+		m = ws_recv_type(w, t, RT_TIMEOUT_MS);
 	if (!m)
 		fail_msg("expected a '%s' message: %s (result %d, close %d)", t, ws_error(w),
 			 ws_last_result(w), ws_close_code(w));

@@ -8,11 +8,15 @@
 #define RK_ROOMTEST_H
 
 #include <stdint.h>
+#include <string.h>
 #include <cjson/cJSON.h>
 #include "roomd_proc.h"
 #include "wsclient.h"
 
 #define RT_TIMEOUT_MS 5000
+
+/* Send a string literal or C string as one text frame. */
+#define RT_SEND(w, s) ws_send_text((w), (s), strlen(s))
 
 /* Start roomd with extra args (NULL-terminated list or NULL); fails the test
  * if it does not come up. */
@@ -21,20 +25,26 @@ rd_proc *rt_start(const char *const *extra_args);
 /* Connect to /ws/<room>?<query> (query may be NULL) and wait for the welcome,
  * which is returned in *welcome if not NULL (caller frees). Fails the test if
  * the upgrade is refused or no welcome comes. */
-ws *rt_join(rd_proc *rd, const char *room, const char *query, cJSON **welcome);
+struct ws *rt_join(rd_proc *rd, const char *room, const char *query, cJSON **welcome);
 
 /* Send {"t":"op","id":id,"op":<op_json>} and wait for the ack or reject
  * with that id (other messages are skipped). Returns the seq of the ack, or
  * 0 for a reject whose code is stored in reject_code (64 bytes, may be
  * NULL). */
-int64_t rt_op(ws *w, const char *id, const char *op_json, char *reject_code);
+int64_t rt_op(struct ws *w, const char *id, const char *op_json, char *reject_code);
+
+/* Drop what rt_op kept aside for w. */
+void rt_forget(struct ws *w);
+/* rt_forget + ws_free. */
+void rt_free(struct ws *w);
 
 /* Send an op without waiting. */
-void rt_send_op(ws *w, const char *id, const char *op_json);
+void rt_send_op(struct ws *w, const char *id, const char *op_json);
 
-/* Wait for the next message of type t (others skipped); fails the test if
+/* Wait for the next message of type t (others skipped), first among the
+ * messages rt_op read past while waiting for its reply; fails the test if
  * none comes within RT_TIMEOUT_MS. Caller frees. */
-cJSON *rt_expect(ws *w, const char *t);
+cJSON *rt_expect(struct ws *w, const char *t);
 
 /* Integer / string field of a JSON object; fails the test if absent. */
 int64_t rt_int(const cJSON *obj, const char *field);
