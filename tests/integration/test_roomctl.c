@@ -962,7 +962,7 @@ static void test_read_only(void **state)
 	char *before = slurp(t->demo, &n0);
 	struct stat s0, s1;
 	assert_int_equal(stat(t->demo, &s0), 0);
-	const char *const runs[][6] = {
+	const char *const runs[][7] = {
 		{"inspect", t->demo, "--json"}, {"events", t->demo},
 		{"replay", t->demo, "--render"}, {"verify", t->demo},
 		{"diff", t->demo, "--at", "3", "--at", "9"},
