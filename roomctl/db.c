@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+
 #include "op.h"
 #include "roomctl.h"
 #include "roomid.h"
@@ -28,12 +29,13 @@ void ctl_fmt_ms(int64_t ms, char *out, size_t cap)
 	snprintf(out, cap, "%s.%03dZ", day, (int)(ms % 1000));
 }
 
-static bool table_exists(sqlite3 *db, const char *name, char *err, size_t errlen,
-			 int *rc)
+static bool table_exists(sqlite3 *db, const char *name, char *err, size_t errlen, int *rc)
 {
 	sqlite3_stmt *q;
-	*rc = sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type='table'"
-				 " AND name=?", -1, &q, NULL);
+	*rc = sqlite3_prepare_v2(db,
+				 "SELECT 1 FROM sqlite_master WHERE type='table'"
+				 " AND name=?",
+				 -1, &q, NULL);
 	if (*rc != SQLITE_OK) {
 		snprintf(err, errlen, "%s", sqlite3_errmsg(db));
 		return false;
@@ -102,7 +104,8 @@ int rdb_open(rdb *d, const char *path, char *err, size_t errlen)
 	size_t n = fread(magic, 1, sizeof(magic), f);
 	fclose(f);
 	if (n != sizeof(magic) || memcmp(magic, "SQLite format 3", 16) != 0) {
-		snprintf(err, errlen, "%s: not a SQLite database (not a room file)", path);
+		snprintf(err, errlen, "%s: not a SQLite database (not a room file)",
+			 path);
 		return RC_FAIL;
 	}
 	if (sqlite3_open_v2(path, &d->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
@@ -122,8 +125,8 @@ int rdb_open(rdb *d, const char *path, char *err, size_t errlen)
 			if (rc != SQLITE_OK)
 				snprintf(err, errlen, "%s: %s", path, msg);
 			else
-				snprintf(err, errlen, "%s: not a room file (no %s table)", path,
-					 need[i]);
+				snprintf(err, errlen, "%s: not a room file (no %s table)",
+					 path, need[i]);
 			rdb_close(d);
 			return RC_FAIL;
 		}
@@ -145,29 +148,33 @@ int rdb_open(rdb *d, const char *path, char *err, size_t errlen)
 	char *end;
 	long fmt = strtol(val, &end, 10);
 	if (!val[0] || *end || fmt < 1) {
-		snprintf(err, errlen, "%s: meta 'format' is '%s', not a format number", path,
-			 val);
+		snprintf(err, errlen, "%s: meta 'format' is '%s', not a format number",
+			 path, val);
 		rdb_close(d);
 		return RC_FAIL;
 	}
 	if (fmt > RDB_FORMAT) {
-		snprintf(err, errlen, "%s: room file format %ld is newer than this roomctl "
-			 "reads (%d)", path, fmt, RDB_FORMAT);
+		snprintf(err, errlen,
+			 "%s: room file format %ld is newer than this roomctl "
+			 "reads (%d)",
+			 path, fmt, RDB_FORMAT);
 		rdb_close(d);
 		return RC_FAIL;
 	}
 	got = meta_get(d->db, "room", val, sizeof(val), msg, sizeof(msg));
 	if (got <= 0 || !rk_roomid_validz(val)) {
 		snprintf(err, errlen, "%s: %s", path,
-			 got < 0 ? msg : got == 0 ? "meta has no 'room'"
-						  : "meta 'room' is not a valid room id");
+			 got < 0    ? msg
+			 : got == 0 ? "meta has no 'room'"
+				    : "meta 'room' is not a valid room id");
 		rdb_close(d);
 		return RC_FAIL;
 	}
 	memcpy(d->room, val, strlen(val) + 1); /* valid id: <= RK_ROOM_ID_MAX */
 	got = meta_get(d->db, "epoch", d->epoch, sizeof(d->epoch), msg, sizeof(msg));
 	if (got <= 0 || !d->epoch[0]) {
-		snprintf(err, errlen, "%s: %s", path, got < 0 ? msg : "meta has no 'epoch'");
+		snprintf(err, errlen, "%s: %s", path,
+			 got < 0 ? msg : "meta has no 'epoch'");
 		rdb_close(d);
 		return RC_FAIL;
 	}
@@ -176,15 +183,15 @@ int rdb_open(rdb *d, const char *path, char *err, size_t errlen)
 	return RC_OK;
 }
 
-int rdb_iter_begin(rdb *d, rdb_iter *it, int64_t since, int64_t upto,
-		   const char *user, char *err, size_t errlen)
+int rdb_iter_begin(rdb *d, rdb_iter *it, int64_t since, int64_t upto, const char *user,
+		   char *err, size_t errlen)
 {
 	memset(it, 0, sizeof(*it));
 	char sql[256];
 	snprintf(sql, sizeof(sql),
 		 "SELECT seq, ts, session, user, %s, op FROM events WHERE seq > ?1 AND"
-		 " seq <= ?2%s ORDER BY seq", d->has_op_id ? "op_id" : "''",
-		 user ? " AND user = ?3" : "");
+		 " seq <= ?2%s ORDER BY seq",
+		 d->has_op_id ? "op_id" : "''", user ? " AND user = ?3" : "");
 	if (sqlite3_prepare_v2(d->db, sql, -1, &it->q, NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "%s: events: %s", d->path, sqlite3_errmsg(d->db));
 		return RC_FAIL;
@@ -261,8 +268,8 @@ int rdb_apply(rk_state *st, const rdb_event *ev, rk_buf *applied_json, char *err
 		return RC_FAIL;
 	}
 	/* roomd checked the sender's role when it accepted the op. */
-	rk_actor actor = {.user = ev->user, .role = RK_ROLE_OWNER, .seq = ev->seq,
-			  .ts = ev->ts};
+	rk_actor actor = {
+	    .user = ev->user, .role = RK_ROLE_OWNER, .seq = ev->seq, .ts = ev->ts};
 	rej = rk_state_apply(st, &op, &actor, msg, sizeof(msg));
 	if (rej != RK_REJ_NONE) {
 		snprintf(err, errlen, "event %lld (%s by %s) does not apply: %s: %s",
@@ -284,9 +291,12 @@ static int load_snapshot(rdb *d, int64_t upto, rk_state **st, int64_t *seq, char
 	sqlite3_stmt *q;
 	*st = NULL;
 	*seq = 0;
-	if (sqlite3_prepare_v2(d->db, "SELECT seq, state FROM snapshots WHERE seq <= ?"
-			       " ORDER BY seq DESC LIMIT 1", -1, &q, NULL) != SQLITE_OK) {
-		snprintf(err, errlen, "%s: snapshots: %s", d->path, sqlite3_errmsg(d->db));
+	if (sqlite3_prepare_v2(d->db,
+			       "SELECT seq, state FROM snapshots WHERE seq <= ?"
+			       " ORDER BY seq DESC LIMIT 1",
+			       -1, &q, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: snapshots: %s", d->path,
+			 sqlite3_errmsg(d->db));
 		return RC_FAIL;
 	}
 	sqlite3_bind_int64(q, 1, upto < 0 ? INT64_MAX : upto);
@@ -304,15 +314,16 @@ static int load_snapshot(rdb *d, int64_t upto, rk_state **st, int64_t *seq, char
 			rc = RC_FAIL;
 		}
 	} else if (step != SQLITE_DONE) {
-		snprintf(err, errlen, "%s: snapshots: %s", d->path, sqlite3_errmsg(d->db));
+		snprintf(err, errlen, "%s: snapshots: %s", d->path,
+			 sqlite3_errmsg(d->db));
 		rc = RC_FAIL;
 	}
 	sqlite3_finalize(q);
 	return rc;
 }
 
-int rdb_replay(rdb *d, int64_t upto, bool from_scratch, rk_state **out,
-	       int64_t *reached, char *err, size_t errlen)
+int rdb_replay(rdb *d, int64_t upto, bool from_scratch, rk_state **out, int64_t *reached,
+	       char *err, size_t errlen)
 {
 	*out = NULL;
 	*reached = 0;
@@ -334,12 +345,15 @@ int rdb_replay(rdb *d, int64_t upto, bool from_scratch, rk_state **out,
 	while ((r = rdb_iter_next(d, &it, err, errlen)) == 1) {
 		if (it.ev.seq != seq + 1) {
 			if (seq == 0)
-				snprintf(err, errlen, "%s: the log starts at seq %lld and there is"
-					 " no snapshot at seq %lld to start from", d->path,
-					 (long long)it.ev.seq, (long long)it.ev.seq - 1);
+				snprintf(err, errlen,
+					 "%s: the log starts at seq %lld and there is"
+					 " no snapshot at seq %lld to start from",
+					 d->path, (long long)it.ev.seq,
+					 (long long)it.ev.seq - 1);
 			else
-				snprintf(err, errlen, "%s: log gap: seq %lld follows %lld",
-					 d->path, (long long)it.ev.seq, (long long)seq);
+				snprintf(err, errlen,
+					 "%s: log gap: seq %lld follows %lld", d->path,
+					 (long long)it.ev.seq, (long long)seq);
 			r = -1;
 			break;
 		}
@@ -352,8 +366,8 @@ int rdb_replay(rdb *d, int64_t upto, bool from_scratch, rk_state **out,
 	}
 	rdb_iter_end(&it);
 	if (r == 0 && upto >= 0 && seq < upto) {
-		snprintf(err, errlen, "%s: seq %lld is past the last event (%lld)", d->path,
-			 (long long)upto, (long long)seq);
+		snprintf(err, errlen, "%s: seq %lld is past the last event (%lld)",
+			 d->path, (long long)upto, (long long)seq);
 		r = -1;
 	}
 	if (r != 0) {

@@ -1,5 +1,6 @@
 /* diff.c - roomctl diff: what changed between two room states. */
 #include <string.h>
+
 #include "roomctl.h"
 
 static const ctl_opt diff_opts[] = {{"--at", true, true}, {NULL, false, false}};
@@ -87,9 +88,9 @@ static size_t diff_states(FILE *f, const rk_state *a, const rk_state *b)
 		const rk_poll *pa = rk_omap_get(&a->polls, e->key, e->klen);
 		tally_str(pb, t2, sizeof(t2));
 		if (!pa) {
-			fprintf(f, "+ poll %s \"%s\" (%zu options, tally %s%s, by %s)\n", pb->id,
-				pb->question, pb->noptions, t2, pb->closed ? ", closed" : "",
-				pb->by);
+			fprintf(f, "+ poll %s \"%s\" (%zu options, tally %s%s, by %s)\n",
+				pb->id, pb->question, pb->noptions, t2,
+				pb->closed ? ", closed" : "", pb->by);
 			n++;
 			continue;
 		}
@@ -163,11 +164,11 @@ int cmd_diff(ctl_ctx *c, int argc, char **argv)
 		return RC_FAIL;
 	}
 	if (pa == pb)
-		fprintf(c->out, "--- %s @ seq %lld\n+++ %s @ seq %lld\n", pa, (long long)ra,
-			pb, (long long)rb);
+		fprintf(c->out, "--- %s @ seq %lld\n+++ %s @ seq %lld\n", pa,
+			(long long)ra, pb, (long long)rb);
 	else
-		fprintf(c->out, "--- %s (seq %lld)\n+++ %s (seq %lld)\n", pa, (long long)ra,
-			pb, (long long)rb);
+		fprintf(c->out, "--- %s (seq %lld)\n+++ %s (seq %lld)\n", pa,
+			(long long)ra, pb, (long long)rb);
 	if (diff_states(c->out, sa, sb) == 0)
 		fputs("no differences\n", c->out);
 	rk_state_free(sa);

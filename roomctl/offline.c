@@ -4,7 +4,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+
 #include <cjson/cJSON.h>
+
 #include "json.h"
 #include "op.h"
 #include "proto.h"
@@ -87,13 +89,15 @@ static int inspect_run(ctl_ctx *c, rdb *d, bool json)
 
 	sqlite3_stmt *snaps = NULL, *users = NULL, *alarms = NULL;
 	int rc = RC_FAIL;
-	if (sqlite3_prepare_v2(d->db, "SELECT seq FROM snapshots ORDER BY seq", -1, &snaps,
-			       NULL) ||
-	    sqlite3_prepare_v2(d->db, "SELECT user, count(*) FROM events GROUP BY user"
-			       " ORDER BY count(*) DESC, user", -1, &users, NULL) ||
+	if (sqlite3_prepare_v2(d->db, "SELECT seq FROM snapshots ORDER BY seq", -1,
+			       &snaps, NULL) ||
+	    sqlite3_prepare_v2(d->db,
+			       "SELECT user, count(*) FROM events GROUP BY user"
+			       " ORDER BY count(*) DESC, user",
+			       -1, &users, NULL) ||
 	    (d->has_alarms &&
-	     sqlite3_prepare_v2(d->db, "SELECT poll, at FROM alarms ORDER BY at, poll", -1,
-				&alarms, NULL))) {
+	     sqlite3_prepare_v2(d->db, "SELECT poll, at FROM alarms ORDER BY at, poll",
+				-1, &alarms, NULL))) {
 		ctl_fail(c, "%s: %s", d->path, sqlite3_errmsg(d->db));
 		goto out;
 	}
@@ -108,7 +112,8 @@ static int inspect_run(ctl_ctx *c, rdb *d, bool json)
 		put_time_json(&b, "created", d->created_ms);
 		rk_buf_puts(&b, ",\"file\":");
 		rk_buf_put_jstrz(&b, d->path);
-		rk_buf_printf(&b, ",\"file_bytes\":%lld,\"wal_bytes\":%lld,\"events\":%lld,"
+		rk_buf_printf(&b,
+			      ",\"file_bytes\":%lld,\"wal_bytes\":%lld,\"events\":%lld,"
 			      "\"first_seq\":%lld,\"last_seq\":%lld,\"snapshots\":[",
 			      (long long)in.file_bytes, (long long)in.wal_bytes,
 			      (long long)in.count, (long long)in.min_seq,
@@ -124,14 +129,16 @@ static int inspect_run(ctl_ctx *c, rdb *d, bool json)
 					      rk_op_kind_name((rk_op_kind)k),
 					      (long long)in.kinds[k]);
 		if (in.kinds[0])
-			rk_buf_printf(&b, "%s\"?\":%lld", n ? "," : "", (long long)in.kinds[0]);
+			rk_buf_printf(&b, "%s\"?\":%lld", n ? "," : "",
+				      (long long)in.kinds[0]);
 		rk_buf_puts(&b, "},\"users\":{");
 		for (n = 0; sqlite3_step(users) == SQLITE_ROW; n++) {
 			const char *u = (const char *)sqlite3_column_text(users, 0);
 			if (n)
 				rk_buf_putc(&b, ',');
 			rk_buf_put_jstrz(&b, u ? u : "");
-			rk_buf_printf(&b, ":%lld", (long long)sqlite3_column_int64(users, 1));
+			rk_buf_printf(&b, ":%lld",
+				      (long long)sqlite3_column_int64(users, 1));
 		}
 		rk_buf_puts(&b, "}");
 		put_time_json(&b, "first_activity", in.first_ts);
@@ -149,8 +156,8 @@ static int inspect_run(ctl_ctx *c, rdb *d, bool json)
 		ctl_fmt_ms(d->created_ms, t1, sizeof(t1));
 		rk_buf_printf(&b, "room:        %s\nepoch:       %s\ncreated:     %s\n",
 			      d->room, d->epoch, t1);
-		rk_buf_printf(&b, "file:        %s (%lld bytes, WAL %lld bytes)\n", d->path,
-			      (long long)in.file_bytes, (long long)in.wal_bytes);
+		rk_buf_printf(&b, "file:        %s (%lld bytes, WAL %lld bytes)\n",
+			      d->path, (long long)in.file_bytes, (long long)in.wal_bytes);
 		if (in.count)
 			rk_buf_printf(&b, "events:      %lld (seq %lld..%lld)\n",
 				      (long long)in.count, (long long)in.min_seq,
@@ -231,14 +238,14 @@ int cmd_inspect(ctl_ctx *c, int argc, char **argv)
 /* ---- events ------------------------------------------------------------- */
 
 static const ctl_opt events_opts[] = {
-	{"--since", true, false}, {"--until", true, false}, {"--kind", true, false},
-	{"--user", true, false},  {"--limit", true, false}, {"--follow", false, false},
-	{NULL, false, false},
+    {"--since", true, false}, {"--until", true, false}, {"--kind", true, false},
+    {"--user", true, false},  {"--limit", true, false}, {"--follow", false, false},
+    {NULL, false, false},
 };
 
 typedef struct events_q {
 	int64_t since, until, limit; /* until/limit: -1 = none */
-	rk_op_kind kind;             /* RK_OP_NONE = any */
+	rk_op_kind kind;	     /* RK_OP_NONE = any */
 	const char *user;
 	bool follow;
 } events_q;
@@ -260,22 +267,22 @@ static int events_batch(ctl_ctx *c, rdb *d, events_q *q, int64_t *printed)
 		const rdb_event *ev = &it.ev;
 		q->since = ev->seq;
 		char jerr[160];
-		cJSON *j = rk_json_parse(ev->op, ev->op_len, OP_TEXT_MAX, RK_JSON_DEPTH_MAX,
-					 jerr, sizeof(jerr));
+		cJSON *j = rk_json_parse(ev->op, ev->op_len, OP_TEXT_MAX,
+					 RK_JSON_DEPTH_MAX, jerr, sizeof(jerr));
 		if (!j) {
 			rc = ctl_fail(c, "%s: event %lld: op is not JSON: %s", d->path,
 				      (long long)ev->seq, jerr);
 			break;
 		}
 		const cJSON *kj = cJSON_GetObjectItemCaseSensitive(j, "k");
-		rk_op_kind k = cJSON_IsString(kj) ? rk_op_kind_parse(kj->valuestring)
-						  : RK_OP_NONE;
+		rk_op_kind k =
+		    cJSON_IsString(kj) ? rk_op_kind_parse(kj->valuestring) : RK_OP_NONE;
 		cJSON_Delete(j);
 		if (q->kind != RK_OP_NONE && k != q->kind)
 			continue;
 		rk_buf_reset(&b);
-		rk_enc_event(&b, ev->seq, ev->ts, ev->session, ev->user, ev->op_id, ev->op,
-			     ev->op_len);
+		rk_enc_event(&b, ev->seq, ev->ts, ev->session, ev->user, ev->op_id,
+			     ev->op, ev->op_len);
 		if (rk_buf_ok(&b) != RK_OK) {
 			rc = ctl_fail(c, "out of memory");
 			break;
@@ -313,9 +320,11 @@ int cmd_events(ctl_ctx *c, int argc, char **argv)
 		return RC_USAGE;
 	if ((s = ctl_get(events_opts, &a, "--kind")) &&
 	    (q.kind = rk_op_kind_parse(s)) == RK_OP_NONE)
-		return ctl_usage(c, "--kind: unknown op kind '%s' (shape.add, shape.update, "
+		return ctl_usage(c,
+				 "--kind: unknown op kind '%s' (shape.add, shape.update, "
 				 "shape.delete, board.clear, poll.create, poll.vote, "
-				 "poll.close, chat.post)", s);
+				 "poll.close, chat.post)",
+				 s);
 	q.user = ctl_get(events_opts, &a, "--user");
 	q.follow = ctl_flag(events_opts, &a, "--follow");
 	rdb d;
@@ -338,8 +347,10 @@ int cmd_events(ctl_ctx *c, int argc, char **argv)
 /* ---- replay ------------------------------------------------------------- */
 
 static const ctl_opt replay_opts[] = {
-	{"--upto", true, false}, {"--from-scratch", false, false},
-	{"--render", false, false}, {NULL, false, false},
+    {"--upto", true, false},
+    {"--from-scratch", false, false},
+    {"--render", false, false},
+    {NULL, false, false},
 };
 
 int cmd_replay(ctl_ctx *c, int argc, char **argv)
@@ -360,8 +371,8 @@ int cmd_replay(ctl_ctx *c, int argc, char **argv)
 	rk_state *st;
 	int64_t reached;
 	char err[512];
-	if (rdb_replay(&d, upto, ctl_flag(replay_opts, &a, "--from-scratch"), &st, &reached,
-		       err, sizeof(err)) != RC_OK) {
+	if (rdb_replay(&d, upto, ctl_flag(replay_opts, &a, "--from-scratch"), &st,
+		       &reached, err, sizeof(err)) != RC_OK) {
 		rdb_close(&d);
 		return ctl_fail(c, "%s", err);
 	}
@@ -451,7 +462,8 @@ static bool verify_snaps_at(verify_run *v, int64_t seq)
 				i++;
 			snprintf(v->problem, sizeof(v->problem),
 				 "snapshot at seq %lld differs from the replayed state "
-				 "(first difference at byte %zu)", (long long)seq, i);
+				 "(first difference at byte %zu)",
+				 (long long)seq, i);
 		}
 		rk_buf_free(&b);
 		if (!same)
@@ -468,8 +480,9 @@ static bool verify_alarms(verify_run *v)
 	rk_omap_init(&seen);
 	bool ok = true;
 	if (v->d->has_alarms) {
-		if (sqlite3_prepare_v2(v->d->db, "SELECT poll, at FROM alarms ORDER BY poll",
-				       -1, &q, NULL)) {
+		if (sqlite3_prepare_v2(v->d->db,
+				       "SELECT poll, at FROM alarms ORDER BY poll", -1,
+				       &q, NULL)) {
 			snprintf(v->problem, sizeof(v->problem), "alarms: %s",
 				 sqlite3_errmsg(v->d->db));
 			return false;
@@ -482,15 +495,18 @@ static bool verify_alarms(verify_run *v)
 			if (!p || p->closed || p->closes_at != at) {
 				char when[40];
 				ctl_fmt_ms(at, when, sizeof(when));
-				snprintf(v->problem, sizeof(v->problem),
-					 "alarm for poll '%s' at %s does not match the state "
-					 "(%s)", id, when,
-					 !p ? "no such poll"
-					 : p->closed ? "the poll is closed"
-						     : "the poll closes at another time");
+				snprintf(
+				    v->problem, sizeof(v->problem),
+				    "alarm for poll '%s' at %s does not match the state "
+				    "(%s)",
+				    id, when,
+				    !p		? "no such poll"
+				    : p->closed ? "the poll is closed"
+						: "the poll closes at another time");
 				ok = false;
 			}
-			if (ok && rk_omap_put(&seen, id, strlen(id), (void *)1) != RK_OK) {
+			if (ok &&
+			    rk_omap_put(&seen, id, strlen(id), (void *)1) != RK_OK) {
 				snprintf(v->problem, sizeof(v->problem), "out of memory");
 				ok = false;
 			}
@@ -526,17 +542,19 @@ static bool verify_log(verify_run *v, int64_t *nevents)
 		while (i < v->nsnaps && v->snaps[i].seq < min - 1)
 			i++;
 		if (i == v->nsnaps || v->snaps[i].seq != min - 1) {
-			snprintf(v->problem, sizeof(v->problem),
-				 "the log starts at seq %lld and there is no snapshot at seq "
-				 "%lld to start from", (long long)min, (long long)min - 1);
+			snprintf(
+			    v->problem, sizeof(v->problem),
+			    "the log starts at seq %lld and there is no snapshot at seq "
+			    "%lld to start from",
+			    (long long)min, (long long)min - 1);
 			return false;
 		}
 		char derr[200];
 		if (rk_state_decode_text(v->snaps[i].state, v->snaps[i].len, &v->st, derr,
 					 sizeof(derr)) != RK_OK) {
 			snprintf(v->problem, sizeof(v->problem),
-				 "snapshot at seq %lld is corrupt: %s", (long long)min - 1,
-				 derr);
+				 "snapshot at seq %lld is corrupt: %s",
+				 (long long)min - 1, derr);
 			return false;
 		}
 		seq = min - 1;
@@ -572,7 +590,8 @@ static bool verify_log(verify_run *v, int64_t *nevents)
 		if (ev->ts < last_ts) {
 			snprintf(v->problem, sizeof(v->problem),
 				 "event %lld: ts %lld goes backwards (previous %lld)",
-				 (long long)ev->seq, (long long)ev->ts, (long long)last_ts);
+				 (long long)ev->seq, (long long)ev->ts,
+				 (long long)last_ts);
 			ok = false;
 			break;
 		}

@@ -2,22 +2,24 @@
  * rooms, room, health, metrics (PROTOCOL.md section 8). */
 #include <stdlib.h>
 #include <string.h>
-#include <curl/curl.h>
+
 #include <cjson/cJSON.h>
+#include <curl/curl.h>
+
 #include "roomctl.h"
 #include "roomid.h"
 
 #define DEFAULT_SERVER "http://127.0.0.1:8080"
 
 enum {
-	BODY_MAX = 64 << 20,   /* largest answer we accept */
+	BODY_MAX = 64 << 20, /* largest answer we accept */
 	CONNECT_TIMEOUT_S = 5,
 	TIMEOUT_S = 30,
 };
 
 typedef struct http_get {
-	long status;   /* HTTP status, 0 if none */
-	rk_buf body;   /* the answer's body, capped at BODY_MAX */
+	long status; /* HTTP status, 0 if none */
+	rk_buf body; /* the answer's body, capped at BODY_MAX */
 } http_get;
 
 static size_t on_body(char *p, size_t size, size_t n, void *arg)
@@ -63,7 +65,8 @@ static int get(ctl_ctx *c, const char *server, const char *path, const char *tok
 	CURLcode cc = curl_easy_perform(cu);
 	int rc = RC_OK;
 	if (cc != CURLE_OK) {
-		rc = ctl_fail(c, "GET %s: %s", url, errbuf[0] ? errbuf : curl_easy_strerror(cc));
+		rc = ctl_fail(c, "GET %s: %s", url,
+			      errbuf[0] ? errbuf : curl_easy_strerror(cc));
 	} else {
 		curl_easy_getinfo(cu, CURLINFO_RESPONSE_CODE, &h->status);
 	}
@@ -99,8 +102,8 @@ static int check_status(ctl_ctx *c, const char *what, http_get *h)
 }
 
 static const ctl_opt api_opts[] = {
-	{"--server", true, false}, {"--token", true, false}, {"--json", false, false},
-	{"--raw", false, false},   {NULL, false, false},
+    {"--server", true, false}, {"--token", true, false}, {"--json", false, false},
+    {"--raw", false, false},   {NULL, false, false},
 };
 
 static const char *server_of(const ctl_args *a)
@@ -123,7 +126,8 @@ static cJSON *parse_json(ctl_ctx *c, http_get *h, bool array)
 	cJSON *j = h->body.data ? cJSON_ParseWithLength(h->body.data, h->body.len) : NULL;
 	if (!j || (array ? !cJSON_IsArray(j) : !cJSON_IsObject(j))) {
 		cJSON_Delete(j);
-		ctl_fail(c, "the server's answer is not a JSON %s", array ? "array" : "object");
+		ctl_fail(c, "the server's answer is not a JSON %s",
+			 array ? "array" : "object");
 		return NULL;
 	}
 	return j;
@@ -182,14 +186,16 @@ int cmd_rooms(ctl_ctx *c, int argc, char **argv)
 		if (h.body.len && h.body.data[h.body.len - 1] != '\n')
 			fputc('\n', c->out);
 	} else {
-		fprintf(c->out, "%-24s %6s %10s %-6s %s\n", "ROOM", "CONNS", "SEQ", "LOADED",
-			"LAST ACTIVE");
+		fprintf(c->out, "%-24s %6s %10s %-6s %s\n", "ROOM", "CONNS", "SEQ",
+			"LOADED", "LAST ACTIVE");
 		const cJSON *r;
-		cJSON_ArrayForEach(r, j) {
+		cJSON_ArrayForEach(r, j)
+		{
 			char t[40];
 			ctl_fmt_ms(jint(r, "last_active_ms"), t, sizeof(t));
 			fprintf(c->out, "%-24s %6lld %10lld %-6s %s\n", jstr(r, "room"),
-				(long long)jint(r, "connections"), (long long)jint(r, "seq"),
+				(long long)jint(r, "connections"),
+				(long long)jint(r, "seq"),
 				jbool(r, "loaded") ? "yes" : "no", t);
 		}
 		fprintf(c->out, "%d room%s\n", cJSON_GetArraySize(j),
@@ -227,23 +233,27 @@ int cmd_room(ctl_ctx *c, int argc, char **argv)
 	} else {
 		char t[40];
 		ctl_fmt_ms(jint(j, "last_active_ms"), t, sizeof(t));
-		fprintf(c->out, "room:         %s\nepoch:        %s\nseq:          %lld\n"
+		fprintf(c->out,
+			"room:         %s\nepoch:        %s\nseq:          %lld\n"
 			"connections:  %lld\nloaded:       %s\nlast active:  %s\n",
 			jstr(j, "room"), jstr(j, "epoch"), (long long)jint(j, "seq"),
-			(long long)jint(j, "connections"), jbool(j, "loaded") ? "yes" : "no",
-			t);
+			(long long)jint(j, "connections"),
+			jbool(j, "loaded") ? "yes" : "no", t);
 		const cJSON *peers = cJSON_GetObjectItemCaseSensitive(j, "peers");
 		fprintf(c->out, "peers:        %d\n", cJSON_GetArraySize(peers));
 		const cJSON *p;
-		cJSON_ArrayForEach(p, peers) {
-			fprintf(c->out, "  %-20s %-16s color %lld  %s\n", jstr(p, "session"),
-				jstr(p, "user"), (long long)jint(p, "color"), jstr(p, "role"));
+		cJSON_ArrayForEach(p, peers)
+		{
+			fprintf(c->out, "  %-20s %-16s color %lld  %s\n",
+				jstr(p, "session"), jstr(p, "user"),
+				(long long)jint(p, "color"), jstr(p, "role"));
 		}
 		const cJSON *st = cJSON_GetObjectItemCaseSensitive(j, "state");
-		fprintf(c->out, "state:        %d shapes, %d polls, %d chat posts\n",
-			cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(st, "shapes")),
-			cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(st, "polls")),
-			cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(st, "chat")));
+		fprintf(
+		    c->out, "state:        %d shapes, %d polls, %d chat posts\n",
+		    cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(st, "shapes")),
+		    cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(st, "polls")),
+		    cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(st, "chat")));
 	}
 	cJSON_Delete(j);
 	rk_buf_free(&h.body);
@@ -261,8 +271,8 @@ int cmd_health(ctl_ctx *c, int argc, char **argv)
 		return RC_FAIL;
 	if (h.status != 200) {
 		rk_buf_free(&h.body);
-		return ctl_fail(c, "%s is not healthy: HTTP %ld%s", server_of(&a), h.status,
-				h.status == 503 ? " (draining)" : "");
+		return ctl_fail(c, "%s is not healthy: HTTP %ld%s", server_of(&a),
+				h.status, h.status == 503 ? " (draining)" : "");
 	}
 	fputs("ok\n", c->out);
 	rk_buf_free(&h.body);
@@ -330,7 +340,7 @@ enum { HIST_MAX = 32 };
 
 typedef struct digest {
 	double conns, loaded, hibernated, opened, ops, delivered, loads, hibernations,
-		alarms;
+	    alarms;
 	char rejects[512], errors[512], closes[512];
 	double le[HIST_MAX], cum[HIST_MAX];
 	int nbuckets;
@@ -372,7 +382,8 @@ int cmd_metrics(ctl_ctx *c, int argc, char **argv)
 	if (rc != CTL_GO)
 		return rc;
 	http_get h;
-	if (get(c, server_of(&a), "/metrics", NULL, &h) || check_status(c, "GET /metrics", &h))
+	if (get(c, server_of(&a), "/metrics", NULL, &h) ||
+	    check_status(c, "GET /metrics", &h))
 		return RC_FAIL;
 	if (ctl_flag(api_opts, &a, "--raw")) {
 		if (h.body.data)
@@ -386,17 +397,17 @@ int cmd_metrics(ctl_ctx *c, int argc, char **argv)
 		const char *name;
 		double *v;
 	} simple[] = {
-		{"roomd_connections", &d.conns},
-		{"roomd_rooms_loaded", &d.loaded},
-		{"roomd_rooms_hibernated", &d.hibernated},
-		{"roomd_connections_opened_total", &d.opened},
-		{"roomd_ops_committed_total", &d.ops},
-		{"roomd_events_delivered_total", &d.delivered},
-		{"roomd_room_loads_total", &d.loads},
-		{"roomd_room_hibernations_total", &d.hibernations},
-		{"roomd_alarms_fired_total", &d.alarms},
-		{"roomd_commit_seconds_sum", &d.sum},
-		{"roomd_commit_seconds_count", &d.count},
+	    {"roomd_connections", &d.conns},
+	    {"roomd_rooms_loaded", &d.loaded},
+	    {"roomd_rooms_hibernated", &d.hibernated},
+	    {"roomd_connections_opened_total", &d.opened},
+	    {"roomd_ops_committed_total", &d.ops},
+	    {"roomd_events_delivered_total", &d.delivered},
+	    {"roomd_room_loads_total", &d.loads},
+	    {"roomd_room_hibernations_total", &d.hibernations},
+	    {"roomd_alarms_fired_total", &d.alarms},
+	    {"roomd_commit_seconds_sum", &d.sum},
+	    {"roomd_commit_seconds_count", &d.count},
 	};
 	const char *p = h.body.data ? h.body.data : "";
 	size_t nsamples = 0;
@@ -418,7 +429,8 @@ int cmd_metrics(ctl_ctx *c, int argc, char **argv)
 				 d.nbuckets < HIST_MAX) {
 				char le[32];
 				label(m.labels, "le", le, sizeof(le));
-				d.le[d.nbuckets] = strcmp(le, "+Inf") == 0 ? 1e308 : strtod(le, NULL);
+				d.le[d.nbuckets] =
+				    strcmp(le, "+Inf") == 0 ? 1e308 : strtod(le, NULL);
 				d.cum[d.nbuckets++] = m.value;
 			}
 		}
@@ -430,8 +442,10 @@ int cmd_metrics(ctl_ctx *c, int argc, char **argv)
 	FILE *o = c->out;
 	fprintf(o, "connections:       %.0f open, %.0f accepted in total\n", d.conns,
 		d.opened);
-	fprintf(o, "rooms:             %.0f loaded, %.0f hibernated (%.0f loads, %.0f "
-		"hibernations)\n", d.loaded, d.hibernated, d.loads, d.hibernations);
+	fprintf(o,
+		"rooms:             %.0f loaded, %.0f hibernated (%.0f loads, %.0f "
+		"hibernations)\n",
+		d.loaded, d.hibernated, d.loads, d.hibernations);
 	fprintf(o, "ops committed:     %.0f\n", d.ops);
 	fprintf(o, "events delivered:  %.0f\n", d.delivered);
 	fprintf(o, "alarms fired:      %.0f\n", d.alarms);
@@ -442,7 +456,8 @@ int cmd_metrics(ctl_ctx *c, int argc, char **argv)
 		char p50[40], p99[40];
 		fmt_bound(quantile(&d, 0.5), p50, sizeof(p50));
 		fmt_bound(quantile(&d, 0.99), p99, sizeof(p99));
-		fprintf(o, "commit latency:    %.0f batches, mean %.3f ms, p50 %s, p99 %s\n",
+		fprintf(o,
+			"commit latency:    %.0f batches, mean %.3f ms, p50 %s, p99 %s\n",
 			d.count, d.sum / d.count * 1000, p50, p99);
 	} else {
 		fputs("commit latency:    no batches yet\n", o);

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+
 #include "roomctl.h"
 
 int ctl_opt_index(const ctl_opt *opts, const char *name)
@@ -69,7 +70,8 @@ int ctl_parse(ctl_ctx *c, int argc, char **argv, const ctl_opt *opts, int max_po
 			else if (i + 1 < argc)
 				val = argv[++i];
 			else
-				return ctl_usage(c, "option %s needs a value", opts[k].name);
+				return ctl_usage(c, "option %s needs a value",
+						 opts[k].name);
 		} else if (eq) {
 			return ctl_usage(c, "option %s takes no value", opts[k].name);
 		}
@@ -91,8 +93,8 @@ int ctl_int(ctl_ctx *c, const char *opt, const char *s, int64_t min, int64_t max
 	errno = 0;
 	long long v = strtoll(s, &end, 10);
 	if (!*s || *end || errno || v < min || v > max)
-		return ctl_usage(c, "%s wants an integer from %lld to %lld, not '%s'", opt,
-				 (long long)min, (long long)max, s);
+		return ctl_usage(c, "%s wants an integer from %lld to %lld, not '%s'",
+				 opt, (long long)min, (long long)max, s);
 	*out = v;
 	return RC_OK;
 }

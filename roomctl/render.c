@@ -3,21 +3,22 @@
  * characters), a legend, polls as bar charts and the last chat lines. */
 #include <stdlib.h>
 #include <string.h>
+
 #include "json.h"
 #include "roomctl.h"
 
 enum {
 	GRID_W_MAX = 120, /* board columns at most */
 	GRID_H_MAX = 40,  /* board rows at most */
-	CELL = 5,         /* one UTF-8 character + NUL */
-	BAR_W = 20,       /* poll bar width */
+	CELL = 5,	  /* one UTF-8 character + NUL */
+	BAR_W = 20,	  /* poll bar width */
 	CHAT_LINES = 10,  /* chat lines shown */
 };
 
 typedef struct grid {
 	int64_t minx, miny, sx, sy; /* board -> grid: (x - minx) / sx */
 	int w, h;
-	char *cells;                /* w * h cells of CELL bytes */
+	char *cells; /* w * h cells of CELL bytes */
 } grid;
 
 static void put(grid *g, int64_t col, int64_t row, const char *ch, size_t n)
@@ -69,8 +70,8 @@ static void draw_shape(grid *g, const rk_shape *s)
 	case RK_SHAPE_LINE:
 		for (size_t i = 0; i < s->npoints; i++) {
 			size_t j = i + 1 < s->npoints ? i + 1 : i;
-			line(g, gx(g, p[i].x), gy(g, p[i].y), gx(g, p[j].x), gy(g, p[j].y),
-			     '*');
+			line(g, gx(g, p[i].x), gy(g, p[i].y), gx(g, p[j].x),
+			     gy(g, p[j].y), '*');
 		}
 		break;
 	case RK_SHAPE_RECT: {
@@ -155,10 +156,12 @@ static void render_board(FILE *f, const rk_state *st)
 	it = 0;
 	while (rk_omap_next(&st->shapes, &it, &e))
 		draw_shape(&g, e->val);
-	fprintf(f, "board: %zu shapes, x %lld..%lld, y %lld..%lld", rk_omap_count(&st->shapes),
-		(long long)minx, (long long)maxx, (long long)miny, (long long)maxy);
+	fprintf(f, "board: %zu shapes, x %lld..%lld, y %lld..%lld",
+		rk_omap_count(&st->shapes), (long long)minx, (long long)maxx,
+		(long long)miny, (long long)maxy);
 	if (g.sx > 1 || g.sy > 1)
-		fprintf(f, ", 1 cell = %lldx%lld units", (long long)g.sx, (long long)g.sy);
+		fprintf(f, ", 1 cell = %lldx%lld units", (long long)g.sx,
+			(long long)g.sy);
 	fputc('\n', f);
 	fputc('+', f);
 	for (int x = 0; x < g.w; x++)
@@ -179,7 +182,9 @@ static void render_board(FILE *f, const rk_state *st)
 	it = 0;
 	while (rk_omap_next(&st->shapes, &it, &e)) {
 		const rk_shape *s = e->val;
-		char glyph = s->type == RK_SHAPE_RECT ? '#' : s->type == RK_SHAPE_TEXT ? 'T' : '*';
+		char glyph = s->type == RK_SHAPE_RECT	? '#'
+			     : s->type == RK_SHAPE_TEXT ? 'T'
+							: '*';
 		fprintf(f, "  %c %-6s %-10s color %d  by %s\n", glyph,
 			rk_shape_type_name(s->type), s->id, s->color, s->by);
 	}
@@ -195,7 +200,8 @@ static void render_polls(FILE *f, const rk_state *st)
 		if (p->closes_at > 0 && !p->closed)
 			ctl_fmt_ms(p->closes_at, when, sizeof(when));
 		fprintf(f, "poll %s: %s  [%s%s%s, by %s]\n", p->id, p->question,
-			p->closed ? "closed" : "open", when[0] ? ", closes " : "", when, p->by);
+			p->closed ? "closed" : "open", when[0] ? ", closes " : "", when,
+			p->by);
 		int64_t max = 0;
 		size_t wopt = 0;
 		for (size_t i = 0; i < p->noptions; i++) {

@@ -10,9 +10,11 @@
 #define ROOMCTL_H
 
 #include <stdio.h>
+
 #include <sqlite3.h>
-#include "rk_common.h"
+
 #include "buf.h"
+#include "rk_common.h"
 #include "state.h"
 
 /* Exit status table (PROTOCOL.md section 10). */
@@ -23,9 +25,9 @@ enum {
 };
 
 typedef struct ctl_ctx {
-	FILE *out;        /* results */
-	FILE *err;        /* "Error: ..." lines and usage hints */
-	const char *cmd;  /* the command being run, for usage hints */
+	FILE *out;	 /* results */
+	FILE *err;	 /* "Error: ..." lines and usage hints */
+	const char *cmd; /* the command being run, for usage hints */
 } ctl_ctx;
 
 /* Run roomctl with argv (argv[0] is the program name). Returns the exit
@@ -46,9 +48,9 @@ bool ctl_help(FILE *f, const char *cmd);
 
 /* One option a command accepts. */
 typedef struct ctl_opt {
-	const char *name;   /* "--since" */
-	bool has_arg;       /* takes a value ("--since N" or "--since=N") */
-	bool multi;         /* may be repeated (values kept in order) */
+	const char *name; /* "--since" */
+	bool has_arg;	  /* takes a value ("--since N" or "--since=N") */
+	bool multi;	  /* may be repeated (values kept in order) */
 } ctl_opt;
 
 enum { CTL_MAX_POS = 4, CTL_MAX_VALS = 8 };
@@ -57,11 +59,11 @@ enum { CTL_MAX_POS = 4, CTL_MAX_VALS = 8 };
 typedef struct ctl_args {
 	const char *pos[CTL_MAX_POS]; /* positional arguments */
 	int npos;
-	bool help;                    /* -h / --help was given */
+	bool help; /* -h / --help was given */
 	struct {
 		const char *vals[CTL_MAX_VALS];
-		int n;                /* times given */
-	} opt[16];                    /* parallel to the command's option table */
+		int n; /* times given */
+	} opt[16];     /* parallel to the command's option table */
 } ctl_args;
 
 /* ctl_parse's "go on" result; any other result is the command's exit
@@ -92,8 +94,8 @@ typedef struct rdb {
 	char room[RK_ROOM_ID_MAX + 1];
 	char epoch[RK_EPOCH_MAX + 1];
 	int64_t created_ms;
-	bool has_alarms;    /* the alarms table exists */
-	bool has_op_id;     /* events.op_id exists */
+	bool has_alarms; /* the alarms table exists */
+	bool has_op_id;	 /* events.op_id exists */
 } rdb;
 
 /* The room file format this roomctl reads. */
@@ -122,8 +124,8 @@ typedef struct rdb_iter {
 	rdb_event ev;
 } rdb_iter;
 
-int rdb_iter_begin(rdb *d, rdb_iter *it, int64_t since, int64_t upto,
-		   const char *user, char *err, size_t errlen);
+int rdb_iter_begin(rdb *d, rdb_iter *it, int64_t since, int64_t upto, const char *user,
+		   char *err, size_t errlen);
 /* 1: a row in it->ev; 0: done; -1: error (message in err). */
 int rdb_iter_next(rdb *d, rdb_iter *it, char *err, size_t errlen);
 void rdb_iter_end(rdb_iter *it);
@@ -140,8 +142,8 @@ int rdb_seq_range(rdb *d, int64_t *min, int64_t *max, int64_t *count, char *err,
  * in *reached, or RC_FAIL naming the first problem (a gap, an op that does
  * not decode or apply, a corrupt snapshot, upto beyond the log).
  */
-int rdb_replay(rdb *d, int64_t upto, bool from_scratch, rk_state **out,
-	       int64_t *reached, char *err, size_t errlen);
+int rdb_replay(rdb *d, int64_t upto, bool from_scratch, rk_state **out, int64_t *reached,
+	       char *err, size_t errlen);
 
 /* Apply one stored event to st. RC_OK or RC_FAIL with the reason in err. If
  * applied_json is not NULL the op as applied is encoded into it. */

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+
 #include "clock.h"
 #include "json.h"
 #include "roomctl.h"
@@ -45,8 +46,8 @@ static bool room_pattern_valid(const char *s)
 }
 
 static const ctl_opt token_opts[] = {
-	{"--secret-file", true, false}, {"--room", true, false}, {"--user", true, false},
-	{"--role", true, false},        {"--ttl", true, false},  {NULL, false, false},
+    {"--secret-file", true, false}, {"--room", true, false}, {"--user", true, false},
+    {"--role", true, false},	    {"--ttl", true, false},  {NULL, false, false},
 };
 
 int cmd_token(ctl_ctx *c, int argc, char **argv)
@@ -61,15 +62,20 @@ int cmd_token(ctl_ctx *c, int argc, char **argv)
 	const char *role_s = ctl_get(token_opts, &a, "--role");
 	const char *ttl_s = ctl_get(token_opts, &a, "--ttl");
 	if (!secret_file || !room || !user || !role_s)
-		return ctl_usage(c, "--secret-file, --room, --user and --role are required");
+		return ctl_usage(c,
+				 "--secret-file, --room, --user and --role are required");
 	if (!room_pattern_valid(room))
-		return ctl_usage(c, "--room '%s' is neither a room id, a prefix ending in "
-				 "'*', nor '*'", room);
+		return ctl_usage(c,
+				 "--room '%s' is neither a room id, a prefix ending in "
+				 "'*', nor '*'",
+				 room);
 	if (!rk_text_printable(user, strlen(user), RK_NAME_MAX))
-		return ctl_usage(c, "--user wants 1-%d printable characters", RK_NAME_MAX);
+		return ctl_usage(c, "--user wants 1-%d printable characters",
+				 RK_NAME_MAX);
 	rk_role role = rk_role_parse(role_s);
 	if (role == RK_ROLE_NONE)
-		return ctl_usage(c, "--role wants viewer, editor or owner, not '%s'", role_s);
+		return ctl_usage(c, "--role wants viewer, editor or owner, not '%s'",
+				 role_s);
 	int64_t ttl = 3600;
 	if (ttl_s && ctl_int(c, "--ttl", ttl_s, 1, INT64_C(100) * 365 * 86400, &ttl))
 		return RC_USAGE;

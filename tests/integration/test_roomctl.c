@@ -22,8 +22,10 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
 #include <cmocka.h>
 #include <sqlite3.h>
+
 #include "clock.h"
 #include "proto.h"
 #include "state.h"
@@ -36,9 +38,9 @@
 /* ---- processes ---------------------------------------------------------- */
 
 typedef struct run_result {
-	int code;     /* exit status, or 128 + signal */
-	char *out;    /* stdout, NUL-terminated */
-	char *err;    /* stderr, NUL-terminated */
+	int code;  /* exit status, or 128 + signal */
+	char *out; /* stdout, NUL-terminated */
+	char *err; /* stderr, NUL-terminated */
 } run_result;
 
 static char *slurp(const char *path, size_t *len)
@@ -86,8 +88,8 @@ static int wait_exit(pid_t pid, int timeout_ms)
 }
 
 typedef struct tctx {
-	char dir[256];      /* temporary directory */
-	char demo[300];     /* the standard fixture room file */
+	char dir[256];		     /* temporary directory */
+	char demo[300];		     /* the standard fixture room file */
 	char states[NSEQ + 1][4096]; /* encoded state after each seq */
 } tctx;
 
@@ -183,7 +185,8 @@ static void fx_open(fx *f, const char *path, const char *room, const char *forma
 	char q[512];
 	snprintf(q, sizeof(q),
 		 "INSERT INTO meta VALUES('room','%s'),('epoch','00112233aabbccdd'),"
-		 "('created_ms','%lld'),('format','%s')", room, (long long)TS0, format);
+		 "('created_ms','%lld'),('format','%s')",
+		 room, (long long)TS0, format);
 	sql(f->db, q);
 	f->st = rk_state_new();
 	assert_non_null(f->st);
@@ -206,8 +209,10 @@ static void fx_op(fx *f, const char *user, const char *op_id, const char *json)
 	rk_op_encode(&op, &b);
 	assert_int_equal(rk_buf_ok(&b), RK_OK);
 	sqlite3_stmt *q;
-	assert_int_equal(sqlite3_prepare_v2(f->db, "INSERT INTO events(seq,ts,session,user,"
-					    "op,op_id) VALUES(?,?,?,?,?,?)", -1, &q, NULL),
+	assert_int_equal(sqlite3_prepare_v2(f->db,
+					    "INSERT INTO events(seq,ts,session,user,"
+					    "op,op_id) VALUES(?,?,?,?,?,?)",
+					    -1, &q, NULL),
 			 SQLITE_OK);
 	char session[32];
 	snprintf(session, sizeof(session), "s-%s", user);
@@ -221,10 +226,11 @@ static void fx_op(fx *f, const char *user, const char *op_id, const char *json)
 	sqlite3_finalize(q);
 	char alarm[256] = "";
 	if (op.k == RK_OP_POLL_CREATE && op.closes_at > 0)
-		snprintf(alarm, sizeof(alarm), "INSERT INTO alarms VALUES('%s',%lld)", op.id,
-			 (long long)op.closes_at);
+		snprintf(alarm, sizeof(alarm), "INSERT INTO alarms VALUES('%s',%lld)",
+			 op.id, (long long)op.closes_at);
 	else if (op.k == RK_OP_POLL_CLOSE)
-		snprintf(alarm, sizeof(alarm), "DELETE FROM alarms WHERE poll='%s'", op.id);
+		snprintf(alarm, sizeof(alarm), "DELETE FROM alarms WHERE poll='%s'",
+			 op.id);
 	if (alarm[0])
 		sql(f->db, alarm);
 	rk_buf_free(&b);
@@ -245,8 +251,8 @@ static void fx_snapshot(fx *f)
 {
 	char *s = fx_encode(f);
 	sqlite3_stmt *q;
-	assert_int_equal(sqlite3_prepare_v2(f->db, "INSERT INTO snapshots VALUES(?,?,?)", -1,
-					    &q, NULL),
+	assert_int_equal(sqlite3_prepare_v2(f->db, "INSERT INTO snapshots VALUES(?,?,?)",
+					    -1, &q, NULL),
 			 SQLITE_OK);
 	sqlite3_bind_int64(q, 1, f->seq);
 	sqlite3_bind_int64(q, 2, TS0 + f->seq * 1000);
@@ -269,24 +275,30 @@ static void build_demo(tctx *t, const char *path, const char *room)
 	static const struct {
 		const char *user, *id, *op;
 	} ops[NSEQ] = {
-		{"alice", "a1", "{\"k\":\"shape.add\",\"shape\":{\"id\":\"s1\",\"type\":"
-				"\"stroke\",\"color\":1,\"points\":[[0,0],[5,5],[10,0]]}}"},
-		{"bob", "b1", "{\"k\":\"shape.add\",\"shape\":{\"id\":\"r1\",\"type\":\"rect\","
-			      "\"color\":2,\"points\":[[2,1],[8,4]]}}"},
-		{"alice", "a2", "{\"k\":\"chat.post\",\"text\":\"hello\"}"},
-		{"alice", "a3", "{\"k\":\"poll.create\",\"poll\":{\"id\":\"p1\",\"question\":"
-				"\"Lunch?\",\"options\":[\"pizza\",\"sushi\"],"
-				"\"closes_at\":4000000000000}}"},
-		{"bob", "b2", "{\"k\":\"poll.vote\",\"poll\":\"p1\",\"choice\":1}"},
-		{"carol", "c1", "{\"k\":\"poll.vote\",\"poll\":\"p1\",\"choice\":1}"},
-		{"alice", "a4", "{\"k\":\"shape.update\",\"id\":\"s1\",\"set\":{\"color\":3}}"},
-		{"bob", "b3", "{\"k\":\"chat.post\",\"text\":\"hi alice\"}"},
-		{"alice", "a5", "{\"k\":\"shape.add\",\"shape\":{\"id\":\"t1\",\"type\":\"text\","
-				"\"color\":0,\"points\":[[1,6]],\"text\":\"Hi\"}}"},
-		{"bob", "b4", "{\"k\":\"shape.delete\",\"id\":\"r1\"}"},
-		{"alice", "a6", "{\"k\":\"poll.create\",\"poll\":{\"id\":\"p2\",\"question\":"
-				"\"Done?\",\"options\":[\"yes\",\"no\"]}}"},
-		{"alice", "a7", "{\"k\":\"poll.close\",\"poll\":\"p2\"}"},
+	    {"alice", "a1",
+	     "{\"k\":\"shape.add\",\"shape\":{\"id\":\"s1\",\"type\":"
+	     "\"stroke\",\"color\":1,\"points\":[[0,0],[5,5],[10,0]]}}"},
+	    {"bob", "b1",
+	     "{\"k\":\"shape.add\",\"shape\":{\"id\":\"r1\",\"type\":\"rect\","
+	     "\"color\":2,\"points\":[[2,1],[8,4]]}}"},
+	    {"alice", "a2", "{\"k\":\"chat.post\",\"text\":\"hello\"}"},
+	    {"alice", "a3",
+	     "{\"k\":\"poll.create\",\"poll\":{\"id\":\"p1\",\"question\":"
+	     "\"Lunch?\",\"options\":[\"pizza\",\"sushi\"],"
+	     "\"closes_at\":4000000000000}}"},
+	    {"bob", "b2", "{\"k\":\"poll.vote\",\"poll\":\"p1\",\"choice\":1}"},
+	    {"carol", "c1", "{\"k\":\"poll.vote\",\"poll\":\"p1\",\"choice\":1}"},
+	    {"alice", "a4",
+	     "{\"k\":\"shape.update\",\"id\":\"s1\",\"set\":{\"color\":3}}"},
+	    {"bob", "b3", "{\"k\":\"chat.post\",\"text\":\"hi alice\"}"},
+	    {"alice", "a5",
+	     "{\"k\":\"shape.add\",\"shape\":{\"id\":\"t1\",\"type\":\"text\","
+	     "\"color\":0,\"points\":[[1,6]],\"text\":\"Hi\"}}"},
+	    {"bob", "b4", "{\"k\":\"shape.delete\",\"id\":\"r1\"}"},
+	    {"alice", "a6",
+	     "{\"k\":\"poll.create\",\"poll\":{\"id\":\"p2\",\"question\":"
+	     "\"Done?\",\"options\":[\"yes\",\"no\"]}}"},
+	    {"alice", "a7", "{\"k\":\"poll.close\",\"poll\":\"p2\"}"},
 	};
 	fx f;
 	fx_open(&f, path, room, "1");
@@ -392,8 +404,10 @@ static void roomd_start(const tctx *t, roomd *r, const char *secret_file)
 			_exit(127);
 		dup2(fd, 1);
 		dup2(fd, 2);
-		const char *argv[] = {bin, "--listen", "127.0.0.1:0", "--data", data,
-				      secret_file ? "--secret-file" : NULL, secret_file, NULL};
+		const char *argv[] = {bin,	     "--listen",
+				      "127.0.0.1:0", "--data",
+				      data,	     secret_file ? "--secret-file" : NULL,
+				      secret_file,   NULL};
 		execv(bin, (char *const *)argv);
 		_exit(127);
 	}
@@ -435,7 +449,8 @@ static int ws_first_message(int port, const char *room, const char *query, char 
 	assert_true(fd >= 0);
 	struct timeval tv = {10, 0};
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+				 .sin_port = htons((uint16_t)port)};
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	char req[4096];
@@ -443,7 +458,8 @@ static int ws_first_message(int port, const char *room, const char *query, char 
 			 "GET /ws/%s?%s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
 			 "Upgrade: websocket\r\nConnection: Upgrade\r\n"
 			 "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-			 "Sec-WebSocket-Version: 13\r\n\r\n", room, query, port);
+			 "Sec-WebSocket-Version: 13\r\n\r\n",
+			 room, query, port);
 	assert_int_equal(write(fd, req, (size_t)n), n);
 	static const size_t cap = 1 << 20;
 	char *buf = malloc(cap);
@@ -469,13 +485,15 @@ static int ws_first_message(int port, const char *room, const char *query, char 
 				plen = (unsigned char)buf[off + 1] & 0x7f;
 				hlen = 2;
 				if (plen == 126 && len - off >= 4) {
-					plen = ((uint64_t)(unsigned char)buf[off + 2] << 8) |
-					       (unsigned char)buf[off + 3];
+					plen =
+					    ((uint64_t)(unsigned char)buf[off + 2] << 8) |
+					    (unsigned char)buf[off + 3];
 					hlen = 4;
 				} else if (plen == 127 && len - off >= 10) {
 					plen = 0;
 					for (int i = 0; i < 8; i++)
-						plen = plen << 8 | (unsigned char)buf[off + 2 + i];
+						plen = plen << 8 |
+						       (unsigned char)buf[off + 2 + i];
 					hlen = 10;
 				} else if (plen >= 126) {
 					hlen = 0;
@@ -509,8 +527,9 @@ static void test_help_and_usage(void **state)
 	assert_non_null(strstr(r.out, "Usage: roomctl <command>"));
 	assert_non_null(strstr(r.out, "verify"));
 	run_free(&r);
-	static const char *const cmds[] = {"token", "inspect", "events", "replay", "verify",
-					   "diff", "rooms", "room", "health", "metrics"};
+	static const char *const cmds[] = {"token",  "inspect", "events", "replay",
+					   "verify", "diff",	"rooms",  "room",
+					   "health", "metrics"};
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
 		r = CTL(t, cmds[i], "--help");
 		assert_int_equal(r.code, 0);
@@ -524,17 +543,17 @@ static void test_help_and_usage(void **state)
 		run_free(&r);
 	}
 	static const char *const bad[][6] = {
-		{"bogus"},
-		{"help", "bogus"},
-		{"inspect"},
-		{"inspect", "a.db", "b.db"},
-		{"events", "a.db", "--limit", "x"},
-		{"events", "a.db", "--kind", "shape.fly"},
-		{"replay", "a.db", "--upto"},
-		{"verify", "a.db", "--nope"},
-		{"diff", "a.db"},
-		{"token", "--room", "r"},
-		{"token", "--secret-file", "f", "--room", "r"},
+	    {"bogus"},
+	    {"help", "bogus"},
+	    {"inspect"},
+	    {"inspect", "a.db", "b.db"},
+	    {"events", "a.db", "--limit", "x"},
+	    {"events", "a.db", "--kind", "shape.fly"},
+	    {"replay", "a.db", "--upto"},
+	    {"verify", "a.db", "--nope"},
+	    {"diff", "a.db"},
+	    {"token", "--room", "r"},
+	    {"token", "--secret-file", "f", "--room", "r"},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		r = ctl(t, bad[i]);
@@ -570,9 +589,9 @@ static void test_token_claims(void **state)
 	assert_int_equal(nlines(r.out), 1);
 	rk_claims c;
 	int64_t now = rk_wall_ms() / 1000;
-	assert_int_equal(rk_token_verify(SECRET, strlen(SECRET), r.out, strlen(r.out) - 1,
-					 now, &c),
-			 RK_TOK_OK);
+	assert_int_equal(
+	    rk_token_verify(SECRET, strlen(SECRET), r.out, strlen(r.out) - 1, now, &c),
+	    RK_TOK_OK);
 	assert_string_equal(c.sub, "alice");
 	assert_string_equal(c.room, "team-*");
 	assert_int_equal(c.role, RK_ROLE_EDITOR);
@@ -584,9 +603,9 @@ static void test_token_claims(void **state)
 	r = CTL(t, "token", "--secret-file", sec, "--room", "demo", "--user", "bob",
 		"--role", "viewer");
 	assert_int_equal(r.code, 0);
-	assert_int_equal(rk_token_verify(SECRET, strlen(SECRET), r.out, strlen(r.out) - 1,
-					 now, &c),
-			 RK_TOK_OK);
+	assert_int_equal(
+	    rk_token_verify(SECRET, strlen(SECRET), r.out, strlen(r.out) - 1, now, &c),
+	    RK_TOK_OK);
 	assert_true(c.exp >= now + 3599 && c.exp <= now + 3601);
 	run_free(&r);
 	/* Bad values are usage errors; an unreadable secret a runtime error. */
@@ -609,8 +628,8 @@ static void test_token_claims(void **state)
 static char *token(const tctx *t, const char *sec, const char *room, const char *user,
 		   const char *role)
 {
-	run_result r = CTL(t, "token", "--secret-file", sec, "--room", room, "--user", user,
-			   "--role", role);
+	run_result r = CTL(t, "token", "--secret-file", sec, "--room", room, "--user",
+			   user, "--role", role);
 	assert_int_equal(r.code, 0);
 	r.out[strcspn(r.out, "\n")] = '\0';
 	free(r.err);
@@ -635,7 +654,8 @@ static void test_token_accepted_by_roomd(void **state)
 	assert_int_equal(ws_first_message(d.port, "demo", q, &msg), 101);
 	rk_smsg m;
 	char err[200];
-	assert_int_equal(rk_smsg_decode(msg, strlen(msg), true, &m, err, sizeof(err)), RK_OK);
+	assert_int_equal(rk_smsg_decode(msg, strlen(msg), true, &m, err, sizeof(err)),
+			 RK_OK);
 	assert_int_equal(m.t, RK_S_WELCOME);
 	assert_string_equal(m.welcome.user, "dora");
 	assert_int_equal(m.welcome.role, RK_ROLE_EDITOR);
@@ -708,8 +728,9 @@ static void test_inspect(void **state)
 	assert_int_equal(cJSON_GetObjectItem(users, "bob")->valueint, 4);
 	cJSON *alarms = cJSON_GetObjectItem(j, "alarms");
 	assert_int_equal(cJSON_GetArraySize(alarms), 1);
-	assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(alarms, 0), "poll")
-				    ->valuestring, "p1");
+	assert_string_equal(
+	    cJSON_GetObjectItem(cJSON_GetArrayItem(alarms, 0), "poll")->valuestring,
+	    "p1");
 	assert_true(cJSON_GetObjectItem(j, "file_bytes")->valuedouble > 0);
 	cJSON_Delete(j);
 	run_free(&r);
@@ -738,8 +759,9 @@ static void test_events(void **state)
 		assert_int_equal(m.seq, i);
 		assert_int_equal(m.ts, TS0 + i * 1000);
 		assert_string_equal(m.id, ids[i - 1]);
-		const char *user = ids[i - 1][0] == 'a' ? "alice"
-				   : ids[i - 1][0] == 'b' ? "bob" : "carol";
+		const char *user = ids[i - 1][0] == 'a'	  ? "alice"
+				   : ids[i - 1][0] == 'b' ? "bob"
+							  : "carol";
 		assert_string_equal(m.user, user);
 		char session[32];
 		snprintf(session, sizeof(session), "s-%s", user);
@@ -794,8 +816,8 @@ static void test_events_follow(void **state)
 	snprintf(path, sizeof(path), "%s/follow.db", t->dir);
 	snprintf(outp, sizeof(outp), "%s/ctl.out", t->dir);
 	copy_file(t->demo, path);
-	pid_t pid = ctl_spawn(t, (const char *const[]){"events", path, "--follow", "--since",
-						      "11", NULL});
+	pid_t pid = ctl_spawn(
+	    t, (const char *const[]){"events", path, "--follow", "--since", "11", NULL});
 	/* First the existing event 12, then the one appended below. */
 	int64_t end = rk_mono_us() + 10 * 1000000;
 	bool appended = false, seen = false;
@@ -804,7 +826,8 @@ static void test_events_follow(void **state)
 		if (out && !appended && strstr(out, "\"seq\":12,")) {
 			sqlite3 *db;
 			assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-			sql(db, "INSERT INTO events VALUES(13, 1700000013000, 's-dave', 'dave',"
+			sql(db, "INSERT INTO events VALUES(13, 1700000013000, 's-dave', "
+				"'dave',"
 				" '{\"k\":\"chat.post\",\"text\":\"late\"}', 'd1')");
 			assert_int_equal(sqlite3_close(db), SQLITE_OK);
 			appended = true;
@@ -872,28 +895,35 @@ static void test_verify_corrupt(void **state)
 	static const struct {
 		const char *name, *sql, *want;
 	} cases[] = {
-		{"gap", "DELETE FROM events WHERE seq=5", "log gap: seq 6 follows 4"},
-		{"bad op", "UPDATE events SET op='{\"k\":\"shape.delete\",\"id\":\"nope\"}'"
-			   " WHERE seq=3", "event 3 (shape.delete by alice) does not apply: "
-					   "not_found"},
-		{"undecodable op", "UPDATE events SET op='{\"k\":\"shape.add\"' WHERE seq=2",
-		 "event 2: op does not decode"},
-		{"snapshot differs", "UPDATE snapshots SET state=replace(state,'hello',"
-				     "'HELLO') WHERE seq=4", "snapshot at seq 4 differs"},
-		{"snapshot past end", "INSERT INTO snapshots VALUES(99,0,'{}')",
-		 "snapshot at seq 99 is past the last event"},
-		{"op not as applied", "UPDATE events SET op=replace(op,',\"tally\":[0,1]','')"
-				      " WHERE seq=5", "event 5: the stored op is not the op as applied"},
-		{"ts backwards", "UPDATE events SET ts=5 WHERE seq=7", "event 7: ts 5 goes backwards"},
-		{"missing alarm", "DELETE FROM alarms", "open poll 'p1' closes at"},
-		{"stray alarm", "INSERT INTO alarms VALUES('zz',5)", "alarm for poll 'zz'"},
-		{"no meta", "DELETE FROM meta", "meta has no 'format'"},
-		{"no epoch", "DELETE FROM meta WHERE key='epoch'", "meta has no 'epoch'"},
-		{"no meta table", "DROP TABLE meta", "not a room file (no meta table)"},
-		{"newer format", "UPDATE meta SET value='2' WHERE key='format'",
-		 "room file format 2 is newer than this roomctl reads (1)"},
-		{"bad room", "UPDATE meta SET value='../x' WHERE key='room'",
-		 "meta 'room' is not a valid room id"},
+	    {"gap", "DELETE FROM events WHERE seq=5", "log gap: seq 6 follows 4"},
+	    {"bad op",
+	     "UPDATE events SET op='{\"k\":\"shape.delete\",\"id\":\"nope\"}'"
+	     " WHERE seq=3",
+	     "event 3 (shape.delete by alice) does not apply: "
+	     "not_found"},
+	    {"undecodable op", "UPDATE events SET op='{\"k\":\"shape.add\"' WHERE seq=2",
+	     "event 2: op does not decode"},
+	    {"snapshot differs",
+	     "UPDATE snapshots SET state=replace(state,'hello',"
+	     "'HELLO') WHERE seq=4",
+	     "snapshot at seq 4 differs"},
+	    {"snapshot past end", "INSERT INTO snapshots VALUES(99,0,'{}')",
+	     "snapshot at seq 99 is past the last event"},
+	    {"op not as applied",
+	     "UPDATE events SET op=replace(op,',\"tally\":[0,1]','')"
+	     " WHERE seq=5",
+	     "event 5: the stored op is not the op as applied"},
+	    {"ts backwards", "UPDATE events SET ts=5 WHERE seq=7",
+	     "event 7: ts 5 goes backwards"},
+	    {"missing alarm", "DELETE FROM alarms", "open poll 'p1' closes at"},
+	    {"stray alarm", "INSERT INTO alarms VALUES('zz',5)", "alarm for poll 'zz'"},
+	    {"no meta", "DELETE FROM meta", "meta has no 'format'"},
+	    {"no epoch", "DELETE FROM meta WHERE key='epoch'", "meta has no 'epoch'"},
+	    {"no meta table", "DROP TABLE meta", "not a room file (no meta table)"},
+	    {"newer format", "UPDATE meta SET value='2' WHERE key='format'",
+	     "room file format 2 is newer than this roomctl reads (1)"},
+	    {"bad room", "UPDATE meta SET value='../x' WHERE key='room'",
+	     "meta 'room' is not a valid room id"},
 	};
 	char path[400];
 	snprintf(path, sizeof(path), "%s/corrupt.db", t->dir);
@@ -901,7 +931,8 @@ static void test_verify_corrupt(void **state)
 		corrupt_copy(t, path, cases[i].sql);
 		run_result r = CTL(t, "verify", path);
 		if (r.code != 1 || !strstr(r.err, cases[i].want))
-			fail_msg("case '%s': exit %d, stderr '%s'", cases[i].name, r.code, r.err);
+			fail_msg("case '%s': exit %d, stderr '%s'", cases[i].name, r.code,
+				 r.err);
 		assert_true(strncmp(r.err, "Error: ", 7) == 0);
 		assert_int_equal(nlines(r.err), 1);
 		assert_string_equal(r.out, "");
@@ -932,9 +963,10 @@ static void test_verify_corrupt(void **state)
 	free(p);
 	for (size_t i = 0; i < 4; i++) {
 		run_result r = CTL(t, cmds[i], path);
-		if (r.code != 1 || strncmp(r.err, "Error: ", 7) != 0 || nlines(r.err) != 1)
-			fail_msg("truncated file, %s: exit %d, stderr '%s'", cmds[i], r.code,
-				 r.err);
+		if (r.code != 1 || strncmp(r.err, "Error: ", 7) != 0 ||
+		    nlines(r.err) != 1)
+			fail_msg("truncated file, %s: exit %d, stderr '%s'", cmds[i],
+				 r.code, r.err);
 		run_free(&r);
 	}
 	/* Empty, missing, a directory. */
@@ -963,9 +995,11 @@ static void test_read_only(void **state)
 	struct stat s0, s1;
 	assert_int_equal(stat(t->demo, &s0), 0);
 	const char *const runs[][7] = {
-		{"inspect", t->demo, "--json"}, {"events", t->demo},
-		{"replay", t->demo, "--render"}, {"verify", t->demo},
-		{"diff", t->demo, "--at", "3", "--at", "9"},
+	    {"inspect", t->demo, "--json"},
+	    {"events", t->demo},
+	    {"replay", t->demo, "--render"},
+	    {"verify", t->demo},
+	    {"diff", t->demo, "--at", "3", "--at", "9"},
 	};
 	for (size_t i = 0; i < sizeof(runs) / sizeof(runs[0]); i++) {
 		run_result r = ctl(t, runs[i]);
@@ -990,11 +1024,13 @@ static void test_diff(void **state)
 	assert_int_equal(r.code, 0);
 	assert_non_null(strstr(r.out, "- shape r1 (rect, color 2, 2 points, by bob)\n"));
 	assert_non_null(strstr(r.out, "~ shape s1: color 1 -> 3\n"));
-	assert_non_null(strstr(r.out, "+ shape t1 (text, color 0, 1 points, text \"Hi\", by "
-				      "alice)\n"));
+	assert_non_null(strstr(r.out,
+			       "+ shape t1 (text, color 0, 1 points, text \"Hi\", by "
+			       "alice)\n"));
 	assert_non_null(strstr(r.out, "~ poll p1: votes 0 -> 2, tally 0/0 -> 0/2\n"));
-	assert_non_null(strstr(r.out, "+ poll p2 \"Done?\" (2 options, tally 0/0, closed, by "
-				      "alice)\n"));
+	assert_non_null(strstr(r.out,
+			       "+ poll p2 \"Done?\" (2 options, tally 0/0, closed, by "
+			       "alice)\n"));
 	assert_non_null(strstr(r.out, "+ chat [8] bob: hi alice\n"));
 	assert_null(strstr(r.out, "hello"));
 	run_free(&r);
@@ -1015,16 +1051,21 @@ static void test_render_golden(void **state)
 	snprintf(path, sizeof(path), "%s/render.db", t->dir);
 	fx f;
 	fx_open(&f, path, "render", "1");
-	fx_op(&f, "alice", "1", "{\"k\":\"shape.add\",\"shape\":{\"id\":\"box\",\"type\":"
-				"\"rect\",\"color\":1,\"points\":[[0,0],[30,8]]}}");
-	fx_op(&f, "alice", "2", "{\"k\":\"shape.add\",\"shape\":{\"id\":\"hello\",\"type\":"
-				"\"text\",\"color\":2,\"points\":[[3,2]],\"text\":\"roomkit\"}}");
-	fx_op(&f, "bob", "3", "{\"k\":\"shape.add\",\"shape\":{\"id\":\"diag\",\"type\":"
-			      "\"line\",\"color\":3,\"points\":[[2,7],[28,3]]}}");
-	fx_op(&f, "bob", "4", "{\"k\":\"shape.add\",\"shape\":{\"id\":\"zig\",\"type\":"
-			      "\"stroke\",\"color\":4,\"points\":[[34,0],[38,4],[42,0],[46,4]]}}");
-	fx_op(&f, "bob", "5", "{\"k\":\"poll.create\",\"poll\":{\"id\":\"color\",\"question\":"
-			      "\"Best color?\",\"options\":[\"red\",\"green\",\"blue\"]}}");
+	fx_op(&f, "alice", "1",
+	      "{\"k\":\"shape.add\",\"shape\":{\"id\":\"box\",\"type\":"
+	      "\"rect\",\"color\":1,\"points\":[[0,0],[30,8]]}}");
+	fx_op(&f, "alice", "2",
+	      "{\"k\":\"shape.add\",\"shape\":{\"id\":\"hello\",\"type\":"
+	      "\"text\",\"color\":2,\"points\":[[3,2]],\"text\":\"roomkit\"}}");
+	fx_op(&f, "bob", "3",
+	      "{\"k\":\"shape.add\",\"shape\":{\"id\":\"diag\",\"type\":"
+	      "\"line\",\"color\":3,\"points\":[[2,7],[28,3]]}}");
+	fx_op(&f, "bob", "4",
+	      "{\"k\":\"shape.add\",\"shape\":{\"id\":\"zig\",\"type\":"
+	      "\"stroke\",\"color\":4,\"points\":[[34,0],[38,4],[42,0],[46,4]]}}");
+	fx_op(&f, "bob", "5",
+	      "{\"k\":\"poll.create\",\"poll\":{\"id\":\"color\",\"question\":"
+	      "\"Best color?\",\"options\":[\"red\",\"green\",\"blue\"]}}");
 	fx_op(&f, "alice", "6", "{\"k\":\"poll.vote\",\"poll\":\"color\",\"choice\":2}");
 	fx_op(&f, "bob", "7", "{\"k\":\"poll.vote\",\"poll\":\"color\",\"choice\":2}");
 	fx_op(&f, "carol", "8", "{\"k\":\"poll.vote\",\"poll\":\"color\",\"choice\":0}");
@@ -1120,19 +1161,19 @@ static void test_online(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_help_and_usage),
-		cmocka_unit_test(test_token_claims),
-		cmocka_unit_test(test_inspect),
-		cmocka_unit_test(test_events),
-		cmocka_unit_test(test_events_follow),
-		cmocka_unit_test(test_replay),
-		cmocka_unit_test(test_verify_ok),
-		cmocka_unit_test(test_verify_corrupt),
-		cmocka_unit_test(test_read_only),
-		cmocka_unit_test(test_diff),
-		cmocka_unit_test(test_render_golden),
-		cmocka_unit_test(test_token_accepted_by_roomd),
-		cmocka_unit_test(test_online),
+	    cmocka_unit_test(test_help_and_usage),
+	    cmocka_unit_test(test_token_claims),
+	    cmocka_unit_test(test_inspect),
+	    cmocka_unit_test(test_events),
+	    cmocka_unit_test(test_events_follow),
+	    cmocka_unit_test(test_replay),
+	    cmocka_unit_test(test_verify_ok),
+	    cmocka_unit_test(test_verify_corrupt),
+	    cmocka_unit_test(test_read_only),
+	    cmocka_unit_test(test_diff),
+	    cmocka_unit_test(test_render_golden),
+	    cmocka_unit_test(test_token_accepted_by_roomd),
+	    cmocka_unit_test(test_online),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
