@@ -6,10 +6,12 @@
  * block the writer) and can never modify a room file.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "op.h"
 #include "roomctl.h"
@@ -81,7 +83,33 @@ void rdb_close(rdb *d)
 	d->db = NULL;
 }
 
-int rdb_open(rdb *d, const char *path, char *err, size_t errlen)
+/* "<path>-wal" into out. */
+static const char *wal_path(const char *path, char *out, size_t cap)
+{
+	snprintf(out, cap, "%s-wal", path);
+	return out;
+}
+
+/* A file: URI for path, read-only, immutable if asked; false if too long. */
+static bool file_uri(const char *path, bool immutable, char *out, size_t cap)
+{
+	size_t n = 0;
+	const char *pre = "file:";
+	for (const char *p = pre; *p; p++)
+		out[n++] = *p;
+	for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+		if (n + 4 >= cap)
+			return false;
+		if (*p == '%' || *p == '?' || *p == '#' || *p < 0x20 || *p >= 0x7f)
+			n += (size_t)snprintf(out + n, cap - n, "%%%02X", *p);
+		else
+			out[n++] = (char)*p;
+	}
+	int k = snprintf(out + n, cap - n, "?mode=ro%s", immutable ? "&immutable=1" : "");
+	return k > 0 && (size_t)k < cap - n;
+}
+
+int rdb_open(rdb *d, const char *path, bool live, char *err, size_t errlen)
 {
 	memset(d, 0, sizeof(*d));
 	d->path = path;
@@ -108,7 +136,22 @@ int rdb_open(rdb *d, const char *path, char *err, size_t errlen)
 			 path);
 		return RC_FAIL;
 	}
-	if (sqlite3_open_v2(path, &d->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
+	/*
+	 * A read-only connection to a WAL file creates the -wal and -shm files
+	 * when they are missing and cannot remove them again. No -wal file
+	 * means no process has the room open in WAL mode (roomd keeps its WAL
+	 * while it has the room), so a one-shot read opens the file as
+	 * immutable and leaves the directory exactly as it was. A live reader
+	 * (--follow) uses the normal WAL protocol to see later commits.
+	 */
+	char uri[PATH_MAX * 3 + 64];
+	bool immutable = !live && access(wal_path(path, uri, sizeof(uri)), F_OK) != 0;
+	if (!file_uri(path, immutable, uri, sizeof(uri))) {
+		snprintf(err, errlen, "%s: path too long", path);
+		return RC_FAIL;
+	}
+	if (sqlite3_open_v2(uri, &d->db,
+			    SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI,
 			    NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "%s: %s", path,
 			 d->db ? sqlite3_errmsg(d->db) : "cannot open");

@@ -127,7 +127,7 @@ static int load_state(ctl_ctx *c, const char *path, int64_t at, rk_state **st,
 {
 	rdb d;
 	char err[512];
-	if (rdb_open(&d, path, err, sizeof(err)) != RC_OK ||
+	if (rdb_open(&d, path, false, err, sizeof(err)) != RC_OK ||
 	    rdb_replay(&d, at, false, st, reached, err, sizeof(err)) != RC_OK) {
 		rdb_close(&d);
 		return ctl_fail(c, "%s", err);

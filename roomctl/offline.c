@@ -26,10 +26,10 @@ static rk_op_kind op_kind_of(const char *s, size_t n)
 	return k;
 }
 
-static int open_or_fail(ctl_ctx *c, rdb *d, const char *path)
+static int open_or_fail(ctl_ctx *c, rdb *d, const char *path, bool live)
 {
 	char err[512];
-	if (rdb_open(d, path, err, sizeof(err)) != RC_OK)
+	if (rdb_open(d, path, live, err, sizeof(err)) != RC_OK)
 		return ctl_fail(c, "%s", err);
 	return RC_OK;
 }
@@ -228,7 +228,7 @@ int cmd_inspect(ctl_ctx *c, int argc, char **argv)
 	if (a.npos != 1)
 		return ctl_usage(c, "which room file? (roomctl inspect ROOM.db)");
 	rdb d;
-	if (open_or_fail(c, &d, a.pos[0]))
+	if (open_or_fail(c, &d, a.pos[0], false))
 		return RC_FAIL;
 	rc = inspect_run(c, &d, ctl_flag(inspect_opts, &a, "--json"));
 	rdb_close(&d);
@@ -328,7 +328,7 @@ int cmd_events(ctl_ctx *c, int argc, char **argv)
 	q.user = ctl_get(events_opts, &a, "--user");
 	q.follow = ctl_flag(events_opts, &a, "--follow");
 	rdb d;
-	if (open_or_fail(c, &d, a.pos[0]))
+	if (open_or_fail(c, &d, a.pos[0], q.follow))
 		return RC_FAIL;
 	int64_t printed = 0;
 	rc = events_batch(c, &d, &q, &printed);
@@ -366,7 +366,7 @@ int cmd_replay(ctl_ctx *c, int argc, char **argv)
 	if (s && ctl_int(c, "--upto", s, 0, RK_INT_MAX, &upto))
 		return RC_USAGE;
 	rdb d;
-	if (open_or_fail(c, &d, a.pos[0]))
+	if (open_or_fail(c, &d, a.pos[0], false))
 		return RC_FAIL;
 	rk_state *st;
 	int64_t reached;
@@ -635,7 +635,7 @@ int cmd_verify(ctl_ctx *c, int argc, char **argv)
 	if (a.npos != 1)
 		return ctl_usage(c, "which room file? (roomctl verify ROOM.db)");
 	rdb d;
-	if (open_or_fail(c, &d, a.pos[0]))
+	if (open_or_fail(c, &d, a.pos[0], false))
 		return RC_FAIL;
 	verify_run v;
 	memset(&v, 0, sizeof(v));

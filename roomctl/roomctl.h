@@ -103,12 +103,14 @@ typedef struct rdb {
 
 /*
  * Open path read-only (SQLITE_OPEN_READONLY: never writes the file; WAL
- * readers never block roomd) and check it is a room file: SQLite, tables
- * meta/events/snapshots, meta room/epoch/format, format not newer than
- * RDB_FORMAT. Returns RC_OK, or RC_FAIL with one line in err (missing file,
- * not SQLite, not a room file, newer format). rdb_close is safe either way.
+ * readers never block roomd; a file without a -wal is opened immutable so
+ * no -wal/-shm files are left behind; live: a reader that polls for later
+ * commits, which always uses the WAL protocol) and check it is a room file: SQLite,
+ * tables meta/events/snapshots, meta room/epoch/format, format not newer than RDB_FORMAT.
+ * Returns RC_OK, or RC_FAIL with one line in err (missing file, not SQLite, not a room
+ * file, newer format). rdb_close is safe either way.
  */
-int rdb_open(rdb *d, const char *path, char *err, size_t errlen);
+int rdb_open(rdb *d, const char *path, bool live, char *err, size_t errlen);
 void rdb_close(rdb *d);
 
 /* One row of the events table. Strings are valid until the next step. */

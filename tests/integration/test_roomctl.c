@@ -1014,6 +1014,40 @@ static void test_read_only(void **state)
 	assert_int_equal(s0.st_mtim.tv_nsec, s1.st_mtim.tv_nsec);
 	free(before);
 	free(after);
+	/* Nor does it leave -wal/-shm files next to a room nobody has open. */
+	char side[400];
+	snprintf(side, sizeof(side), "%s-wal", t->demo);
+	assert_int_equal(access(side, F_OK), -1);
+	snprintf(side, sizeof(side), "%s-shm", t->demo);
+	assert_int_equal(access(side, F_OK), -1);
+}
+
+/* While a writer holds the room open (as roomd does), commits still in its
+ * WAL are visible to every offline command. */
+static void test_reads_wal(void **state)
+{
+	tctx *t = *state;
+	char path[400];
+	snprintf(path, sizeof(path), "%s/live.db", t->dir);
+	copy_file(t->demo, path);
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	sql(db, "PRAGMA wal_autocheckpoint=0;"
+		"INSERT INTO events VALUES(13, 1700000013000, 's-dave', 'dave',"
+		" '{\"k\":\"chat.post\",\"text\":\"in the wal\"}', 'd1')");
+	run_result r = CTL(t, "events", path, "--since", "12");
+	assert_int_equal(r.code, 0);
+	assert_non_null(strstr(r.out, "\"seq\":13,"));
+	run_free(&r);
+	r = CTL(t, "verify", path);
+	assert_int_equal(r.code, 0);
+	assert_string_equal(r.out, "ok: 13 events, 2 snapshots verified\n");
+	run_free(&r);
+	r = CTL(t, "replay", path, "--render");
+	assert_int_equal(r.code, 0);
+	assert_non_null(strstr(r.out, "[13] dave: in the wal\n"));
+	run_free(&r);
+	assert_int_equal(sqlite3_close(db), SQLITE_OK);
 }
 
 /* diff names what changed between two seqs, and nothing for equal rooms. */
@@ -1170,6 +1204,7 @@ int main(void)
 	    cmocka_unit_test(test_verify_ok),
 	    cmocka_unit_test(test_verify_corrupt),
 	    cmocka_unit_test(test_read_only),
+	    cmocka_unit_test(test_reads_wal),
 	    cmocka_unit_test(test_diff),
 	    cmocka_unit_test(test_render_golden),
 	    cmocka_unit_test(test_token_accepted_by_roomd),
