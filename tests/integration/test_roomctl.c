@@ -440,19 +440,40 @@ static void roomd_stop(roomd *r)
 	assert_int_equal(wait_exit(r->pid, 10000), 0);
 }
 
-/* Open a WebSocket to /ws/ROOM?QUERY by hand. Returns the HTTP status of the
- * upgrade; on 101 the first frame's payload (the welcome) is in *msg. */
-static int ws_first_message(int port, const char *room, const char *query, char **msg)
+/* A minimal blocking WebSocket client (enough for these tests: text frames
+ * up to 1 MiB, no fragmentation). */
+typedef struct ws {
+	int fd;
+	char *buf; /* bytes received and not consumed */
+	size_t len;
+	size_t cap;
+} ws;
+
+static void ws_fill(ws *w)
 {
-	*msg = NULL;
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	assert_true(fd >= 0);
+	assert_true(w->len < w->cap - 1);
+	ssize_t k = read(w->fd, w->buf + w->len, w->cap - 1 - w->len);
+	assert_true(k > 0);
+	w->len += (size_t)k;
+	w->buf[w->len] = '\0';
+}
+
+/* Open ws://127.0.0.1:PORT/ws/ROOM?QUERY. Returns the HTTP status of the
+ * upgrade (101 on success; anything else closes the socket). */
+static int ws_open(ws *w, int port, const char *room, const char *query)
+{
+	memset(w, 0, sizeof(*w));
+	w->cap = 1 << 20;
+	w->buf = malloc(w->cap);
+	assert_non_null(w->buf);
+	w->fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(w->fd >= 0);
 	struct timeval tv = {10, 0};
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(w->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	struct sockaddr_in sa = {.sin_family = AF_INET,
 				 .sin_port = htons((uint16_t)port)};
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(connect(w->fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	char req[4096];
 	int n = snprintf(req, sizeof(req),
 			 "GET /ws/%s?%s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
@@ -460,59 +481,103 @@ static int ws_first_message(int port, const char *room, const char *query, char 
 			 "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
 			 "Sec-WebSocket-Version: 13\r\n\r\n",
 			 room, query, port);
-	assert_int_equal(write(fd, req, (size_t)n), n);
-	static const size_t cap = 1 << 20;
-	char *buf = malloc(cap);
-	assert_non_null(buf);
-	size_t len = 0;
-	char *hdr_end = NULL;
-	while (!hdr_end) {
-		ssize_t k = read(fd, buf + len, cap - 1 - len);
-		if (k <= 0)
-			break;
-		len += (size_t)k;
-		buf[len] = '\0';
-		hdr_end = strstr(buf, "\r\n\r\n");
-	}
-	assert_true(len > 12);
-	int status = atoi(buf + 9);
-	if (status == 101 && hdr_end) {
-		size_t off = (size_t)(hdr_end + 4 - buf);
-		uint64_t plen = 0;
-		size_t hlen = 0;
-		for (;;) {
-			if (len - off >= 2) {
-				plen = (unsigned char)buf[off + 1] & 0x7f;
-				hlen = 2;
-				if (plen == 126 && len - off >= 4) {
-					plen =
-					    ((uint64_t)(unsigned char)buf[off + 2] << 8) |
-					    (unsigned char)buf[off + 3];
-					hlen = 4;
-				} else if (plen == 127 && len - off >= 10) {
-					plen = 0;
-					for (int i = 0; i < 8; i++)
-						plen = plen << 8 |
-						       (unsigned char)buf[off + 2 + i];
-					hlen = 10;
-				} else if (plen >= 126) {
-					hlen = 0;
-				}
-				if (hlen && len - off >= hlen + plen)
-					break;
-			}
-			assert_true(len < cap - 1);
-			ssize_t k = read(fd, buf + len, cap - 1 - len);
-			assert_true(k > 0);
-			len += (size_t)k;
+	assert_int_equal(write(w->fd, req, (size_t)n), n);
+	char *end;
+	do
+		ws_fill(w);
+	while (!(end = strstr(w->buf, "\r\n\r\n")));
+	int status = atoi(w->buf + 9);
+	size_t hdr = (size_t)(end + 4 - w->buf);
+	memmove(w->buf, w->buf + hdr, w->len - hdr);
+	w->len -= hdr;
+	return status;
+}
+
+/* The next text frame's payload (caller frees); other frames are skipped. */
+static char *ws_read(ws *w)
+{
+	for (;;) {
+		while (w->len < 2)
+			ws_fill(w);
+		uint64_t plen = (unsigned char)w->buf[1] & 0x7f;
+		size_t hlen = plen == 126 ? 4 : plen == 127 ? 10 : 2;
+		while (w->len < hlen)
+			ws_fill(w);
+		if (plen >= 126) {
+			plen = 0;
+			for (size_t i = 2; i < hlen; i++)
+				plen = plen << 8 | (unsigned char)w->buf[i];
 		}
-		*msg = malloc(plen + 1);
-		assert_non_null(*msg);
-		memcpy(*msg, buf + off + hlen, plen);
-		(*msg)[plen] = '\0';
+		assert_true(plen < w->cap - 16);
+		while (w->len < hlen + plen)
+			ws_fill(w);
+		int opcode = w->buf[0] & 0x0f;
+		char *msg = NULL;
+		if (opcode == 1) {
+			msg = malloc(plen + 1);
+			assert_non_null(msg);
+			memcpy(msg, w->buf + hlen, plen);
+			msg[plen] = '\0';
+		}
+		memmove(w->buf, w->buf + hlen + plen, w->len - hlen - plen);
+		w->len -= hlen + plen;
+		if (msg)
+			return msg;
 	}
-	free(buf);
-	close(fd);
+}
+
+/* The next text frame whose "t" is t (others are dropped). */
+static char *ws_read_type(ws *w, const char *t)
+{
+	char want[32];
+	snprintf(want, sizeof(want), "{\"t\":\"%s\"", t);
+	for (;;) {
+		char *m = ws_read(w);
+		if (strncmp(m, want, strlen(want)) == 0)
+			return m;
+		free(m);
+	}
+}
+
+/* Send one masked text frame. */
+static void ws_send(ws *w, const char *text)
+{
+	size_t n = strlen(text);
+	assert_true(n < 65536);
+	unsigned char *f = malloc(n + 8);
+	assert_non_null(f);
+	size_t h = 0;
+	f[h++] = 0x81;
+	if (n < 126) {
+		f[h++] = (unsigned char)(0x80 | n);
+	} else {
+		f[h++] = 0x80 | 126;
+		f[h++] = (unsigned char)(n >> 8);
+		f[h++] = (unsigned char)n;
+	}
+	static const unsigned char mask[4] = {0x12, 0x34, 0x56, 0x78};
+	memcpy(f + h, mask, 4);
+	h += 4;
+	for (size_t i = 0; i < n; i++)
+		f[h + i] = (unsigned char)text[i] ^ mask[i % 4];
+	assert_int_equal(write(w->fd, f, h + n), (ssize_t)(h + n));
+	free(f);
+}
+
+static void ws_close(ws *w)
+{
+	close(w->fd);
+	free(w->buf);
+}
+
+/* Upgrade and read the first message (the welcome) into *msg (NULL unless
+ * the status is 101). Returns the HTTP status. */
+static int ws_first_message(int port, const char *room, const char *query, char **msg)
+{
+	ws w;
+	int status = ws_open(&w, port, room, query);
+	*msg = status == 101 ? ws_read(&w) : NULL;
+	ws_close(&w);
 	return status;
 }
 
@@ -1192,6 +1257,75 @@ static void test_online(void **state)
 	run_free(&r);
 }
 
+/* A room written by a live roomd (ops sent over a WebSocket) reads back
+ * while roomd still holds it: `events` prints each event byte for byte as
+ * roomd delivered it to another client, and verify and replay agree with
+ * the state roomd reports. */
+static void test_roomd_written_room(void **state)
+{
+	tctx *t = *state;
+	roomd d;
+	roomd_start(t, &d, NULL);
+	ws a, b;
+	assert_int_equal(ws_open(&a, d.port, "fresh", "name=alice"), 101);
+	free(ws_read_type(&a, "welcome"));
+	assert_int_equal(ws_open(&b, d.port, "fresh", "name=bob"), 101);
+	free(ws_read_type(&b, "welcome"));
+	static const char *const ops[] = {
+	    "{\"t\":\"op\",\"id\":\"o1\",\"op\":{\"k\":\"chat.post\",\"text\":\"hi\"}}",
+	    "{\"t\":\"op\",\"id\":\"o2\",\"op\":{\"k\":\"shape.add\",\"shape\":{\"id\":"
+	    "\"s\",\"type\":\"line\",\"color\":5,\"points\":[[0,0],[9,3]]}}}",
+	    "{\"t\":\"op\",\"id\":\"o3\",\"op\":{\"k\":\"poll.create\",\"poll\":{\"id\":"
+	    "\"q\",\"question\":\"ok?\",\"options\":[\"y\",\"n\"]}}}",
+	    "{\"t\":\"op\",\"id\":\"o4\",\"op\":{\"k\":\"poll.vote\",\"poll\":\"q\","
+	    "\"choice\":0}}",
+	};
+	rk_buf seen;
+	rk_buf_init(&seen, 0);
+	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+		ws_send(&a, ops[i]);
+		free(ws_read_type(&a, "ack"));
+		char *ev = ws_read_type(&b, "event");
+		rk_buf_puts(&seen, ev);
+		rk_buf_putc(&seen, '\n');
+		free(ev);
+	}
+	char path[400];
+	snprintf(path, sizeof(path), "%s/srv/rooms/fresh.db", t->dir);
+	run_result r = CTL(t, "events", path);
+	assert_int_equal(r.code, 0);
+	assert_string_equal(r.out, seen.data);
+	run_free(&r);
+	r = CTL(t, "verify", path);
+	assert_int_equal(r.code, 0);
+	assert_string_equal(r.out, "ok: 4 events, 0 snapshots verified\n");
+	run_free(&r);
+	r = CTL(t, "room", "fresh", "--server", d.url, "--json");
+	assert_int_equal(r.code, 0);
+	cJSON *j = cJSON_Parse(r.out);
+	assert_non_null(j);
+	char *live = cJSON_PrintUnformatted(cJSON_GetObjectItem(j, "state"));
+	cJSON_Delete(j);
+	run_free(&r);
+	r = CTL(t, "replay", path);
+	assert_int_equal(r.code, 0);
+	j = cJSON_Parse(r.out);
+	char *replayed = cJSON_PrintUnformatted(j);
+	assert_string_equal(replayed, live);
+	cJSON_Delete(j);
+	free(live);
+	free(replayed);
+	run_free(&r);
+	rk_buf_free(&seen);
+	ws_close(&a);
+	ws_close(&b);
+	roomd_stop(&d);
+	/* roomd wrote a snapshot when it stopped; it verifies too. */
+	r = CTL(t, "verify", path);
+	assert_int_equal(r.code, 0);
+	run_free(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1209,6 +1343,7 @@ int main(void)
 	    cmocka_unit_test(test_render_golden),
 	    cmocka_unit_test(test_token_accepted_by_roomd),
 	    cmocka_unit_test(test_online),
+	    cmocka_unit_test(test_roomd_written_room),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
