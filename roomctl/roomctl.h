@@ -169,6 +169,9 @@ int cmd_rooms(ctl_ctx *c, int argc, char **argv);
 int cmd_room(ctl_ctx *c, int argc, char **argv);
 int cmd_health(ctl_ctx *c, int argc, char **argv);
 int cmd_metrics(ctl_ctx *c, int argc, char **argv);
+int cmd_usage(ctl_ctx *c, int argc, char **argv);
+int cmd_export(ctl_ctx *c, int argc, char **argv);
+int cmd_import(ctl_ctx *c, int argc, char **argv);
 
 /* Draw st as ASCII art (board, polls, last chat lines) to f (render.c). */
 void ctl_render(FILE *f, const rk_state *st);

@@ -592,9 +592,9 @@ static void test_help_and_usage(void **state)
 	assert_non_null(strstr(r.out, "Usage: roomctl <command>"));
 	assert_non_null(strstr(r.out, "verify"));
 	run_free(&r);
-	static const char *const cmds[] = {"token",  "inspect", "events", "replay",
-					   "verify", "diff",	"rooms",  "room",
-					   "health", "metrics"};
+	static const char *const cmds[] = {
+	    "token", "inspect", "events",  "replay", "verify", "diff",	"rooms",
+	    "room",  "health",	"metrics", "usage",  "export", "import"};
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
 		r = CTL(t, cmds[i], "--help");
 		assert_int_equal(r.code, 0);
@@ -1326,6 +1326,126 @@ static void test_roomd_written_room(void **state)
 	run_free(&r);
 }
 
+/* export then import gives a room file with the same events (byte for byte
+ * as `events` prints them), the same state, and that verifies; import never
+ * overwrites, checks the file name, and leaves nothing behind on error. */
+static void test_export_import(void **state)
+{
+	tctx *t = *state;
+	char exp[400], dir[400], dest[500], other[500];
+	snprintf(exp, sizeof(exp), "%s/demo.jsonl", t->dir);
+	snprintf(dir, sizeof(dir), "%s/imp", t->dir);
+	mkdir(dir, 0755);
+	snprintf(dir, sizeof(dir), "%s/imp/rooms", t->dir);
+	mkdir(dir, 0755);
+	snprintf(dest, sizeof(dest), "%s/demo.db", dir);
+	snprintf(other, sizeof(other), "%s/other.db", dir);
+	run_result r = CTL(t, "export", t->demo, "--output", exp);
+	assert_int_equal(r.code, 0);
+	run_free(&r);
+	char *text = slurp(exp, NULL);
+	assert_non_null(text);
+	assert_int_equal(nlines(text), NSEQ + 1);
+	const char *hdr =
+	    "{\"t\":\"room\",\"v\":1,\"room\":\"demo\",\"epoch\":"
+	    "\"00112233aabbccdd\",\"created_ms\":1700000000000,\"format\":1}\n";
+	assert_true(strncmp(text, hdr, strlen(hdr)) == 0);
+
+	r = CTL(t, "import", exp, dest);
+	assert_int_equal(r.code, 0);
+	assert_non_null(strstr(r.out, "imported 12 events"));
+	run_free(&r);
+	run_result a = CTL(t, "events", t->demo);
+	run_result b = CTL(t, "events", dest);
+	assert_string_equal(a.out, b.out);
+	assert_string_equal(strchr(text, '\n') + 1, a.out);
+	run_free(&a);
+	run_free(&b);
+	r = CTL(t, "replay", dest);
+	char want[4200];
+	snprintf(want, sizeof(want), "%s\n", t->states[NSEQ]);
+	assert_string_equal(r.out, want);
+	run_free(&r);
+	r = CTL(t, "verify", dest);
+	assert_int_equal(r.code, 0);
+	run_free(&r);
+	r = CTL(t, "inspect", dest);
+	assert_non_null(strstr(r.out, "epoch:       00112233aabbccdd\n"));
+	assert_non_null(strstr(r.out, "alarms:      1 pending\n"));
+	run_free(&r);
+
+	/* Never overwrites; the name must match the room. */
+	size_t n0, n1;
+	char *before = slurp(dest, &n0);
+	r = CTL(t, "import", exp, dest);
+	assert_int_equal(r.code, 1);
+	assert_non_null(strstr(r.err, "never overwrites"));
+	run_free(&r);
+	char *after = slurp(dest, &n1);
+	assert_int_equal(n0, n1);
+	assert_memory_equal(before, after, n0);
+	free(before);
+	free(after);
+	r = CTL(t, "import", exp, other);
+	assert_int_equal(r.code, 1);
+	assert_non_null(strstr(r.err, "must be imported into a file named demo.db"));
+	assert_int_equal(access(other, F_OK), -1);
+	run_free(&r);
+
+	/* A gap in the export: refused, and no file is left. */
+	char bad[400];
+	snprintf(bad, sizeof(bad), "%s/gap.jsonl", t->dir);
+	FILE *f = fopen(bad, "w");
+	assert_non_null(f);
+	int line = 0;
+	for (const char *p = text; *p; p++) {
+		if (line != 5)
+			fputc(*p, f);
+		line += *p == '\n';
+	}
+	fclose(f);
+	r = CTL(t, "import", bad, other, "--room", "other");
+	assert_int_equal(r.code, 1);
+	assert_non_null(strstr(r.err, "seq 6 follows 4"));
+	assert_int_equal(access(other, F_OK), -1);
+	run_free(&r);
+	free(text);
+}
+
+/* usage lists every room file of a data dir with its numbers. */
+static void test_usage(void **state)
+{
+	tctx *t = *state;
+	run_result r = CTL(t, "usage", t->dir, "--json");
+	assert_int_equal(r.code, 0);
+	cJSON *j = cJSON_Parse(r.out);
+	assert_true(cJSON_IsArray(j));
+	assert_int_equal(cJSON_GetArraySize(j), 1);
+	cJSON *e = cJSON_GetArrayItem(j, 0);
+	assert_string_equal(cJSON_GetObjectItem(e, "room")->valuestring, "demo");
+	assert_int_equal(cJSON_GetObjectItem(e, "events")->valueint, NSEQ);
+	assert_int_equal(cJSON_GetObjectItem(e, "snapshots")->valueint, 2);
+	cJSON_Delete(j);
+	run_free(&r);
+	/* An unreadable room file is reported in its row, and the exit is 1. */
+	char junk[400];
+	snprintf(junk, sizeof(junk), "%s/rooms/junk.db", t->dir);
+	FILE *f = fopen(junk, "w");
+	assert_non_null(f);
+	fputs("not a database\n", f);
+	fclose(f);
+	r = CTL(t, "usage", t->dir);
+	unlink(junk);
+	assert_int_equal(r.code, 1);
+	assert_non_null(strstr(r.out, "demo "));
+	assert_non_null(strstr(r.out, "error: not a SQLite database"));
+	assert_non_null(strstr(r.err, "Error: 1 room file could not be read"));
+	run_free(&r);
+	r = CTL(t, "usage", "/nonexistent");
+	assert_int_equal(r.code, 1);
+	run_free(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1340,6 +1460,8 @@ int main(void)
 	    cmocka_unit_test(test_read_only),
 	    cmocka_unit_test(test_reads_wal),
 	    cmocka_unit_test(test_diff),
+	    cmocka_unit_test(test_export_import),
+	    cmocka_unit_test(test_usage),
 	    cmocka_unit_test(test_render_golden),
 	    cmocka_unit_test(test_token_accepted_by_roomd),
 	    cmocka_unit_test(test_online),
