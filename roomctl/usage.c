@@ -16,7 +16,7 @@ typedef struct room_use {
 
 static int64_t size_of(const char *path, const char *suffix)
 {
-	char p[4400];
+	char p[4500];
 	snprintf(p, sizeof(p), "%s%s", path, suffix);
 	struct stat sb;
 	return stat(p, &sb) == 0 ? (int64_t)sb.st_size : 0;
@@ -102,7 +102,7 @@ int cmd_usage(ctl_ctx *c, int argc, char **argv)
 		rooms = p;
 		memset(&rooms[n], 0, sizeof(rooms[n]));
 		memcpy(rooms[n].room, id, len - 2);
-		char path[4200];
+		char path[4400];
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 		measure(path, &rooms[n]);
 		n++;
