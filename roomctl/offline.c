@@ -1,0 +1,656 @@
+/* offline.c - the read-only room file commands: inspect, events, replay,
+ * verify. Each opens the file with rdb_open (SQLITE_OPEN_READONLY). */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+
+#include "json.h"
+#include "op.h"
+#include "proto.h"
+#include "roomctl.h"
+
+enum { OP_TEXT_MAX = 1 << 24 };
+
+/* The op kind of stored op JSON text (RK_OP_NONE if unreadable). */
+static rk_op_kind op_kind_of(const char *s, size_t n)
+{
+	cJSON *j = cJSON_ParseWithLength(s, n);
+	rk_op_kind k = RK_OP_NONE;
+	const cJSON *kj = cJSON_GetObjectItemCaseSensitive(j, "k");
+	if (cJSON_IsString(kj))
+		k = rk_op_kind_parse(kj->valuestring);
+	cJSON_Delete(j);
+	return k;
+}
+
+static int open_or_fail(ctl_ctx *c, rdb *d, const char *path, bool live)
+{
+	char err[512];
+	if (rdb_open(d, path, live, err, sizeof(err)) != RC_OK)
+		return ctl_fail(c, "%s", err);
+	return RC_OK;
+}
+
+/* ---- inspect ------------------------------------------------------------ */
+
+static const ctl_opt inspect_opts[] = {{"--json", false, false}, {NULL, false, false}};
+
+typedef struct inspect_info {
+	int64_t min_seq, max_seq, count;
+	int64_t first_ts, last_ts;
+	int64_t kinds[RK_OP_KIND_COUNT]; /* [RK_OP_NONE]: unreadable ops */
+	int64_t file_bytes, wal_bytes;
+} inspect_info;
+
+static int64_t file_size(const char *path, const char *suffix)
+{
+	char p[4096];
+	snprintf(p, sizeof(p), "%s%s", path, suffix);
+	struct stat sb;
+	return stat(p, &sb) == 0 ? (int64_t)sb.st_size : 0;
+}
+
+static void put_time_json(rk_buf *b, const char *key, int64_t ms)
+{
+	char t[40];
+	ctl_fmt_ms(ms, t, sizeof(t));
+	rk_buf_printf(b, ",\"%s_ms\":%lld,\"%s\":", key, (long long)ms, key);
+	rk_buf_put_jstrz(b, t);
+}
+
+static int inspect_run(ctl_ctx *c, rdb *d, bool json)
+{
+	char err[512];
+	inspect_info in;
+	memset(&in, 0, sizeof(in));
+	if (rdb_seq_range(d, &in.min_seq, &in.max_seq, &in.count, err, sizeof(err)))
+		return ctl_fail(c, "%s", err);
+	in.file_bytes = file_size(d->path, "");
+	in.wal_bytes = file_size(d->path, "-wal");
+	rdb_iter it;
+	if (rdb_iter_begin(d, &it, 0, -1, NULL, err, sizeof(err)))
+		return ctl_fail(c, "%s", err);
+	int r;
+	bool first = true;
+	while ((r = rdb_iter_next(d, &it, err, sizeof(err))) == 1) {
+		in.kinds[op_kind_of(it.ev.op, it.ev.op_len)]++;
+		if (first || it.ev.ts < in.first_ts)
+			in.first_ts = it.ev.ts;
+		if (first || it.ev.ts > in.last_ts)
+			in.last_ts = it.ev.ts;
+		first = false;
+	}
+	rdb_iter_end(&it);
+	if (r < 0)
+		return ctl_fail(c, "%s", err);
+
+	sqlite3_stmt *snaps = NULL, *users = NULL, *alarms = NULL;
+	int rc = RC_FAIL;
+	if (sqlite3_prepare_v2(d->db, "SELECT seq FROM snapshots ORDER BY seq", -1,
+			       &snaps, NULL) ||
+	    sqlite3_prepare_v2(d->db,
+			       "SELECT user, count(*) FROM events GROUP BY user"
+			       " ORDER BY count(*) DESC, user",
+			       -1, &users, NULL) ||
+	    (d->has_alarms &&
+	     sqlite3_prepare_v2(d->db, "SELECT poll, at FROM alarms ORDER BY at, poll",
+				-1, &alarms, NULL))) {
+		ctl_fail(c, "%s: %s", d->path, sqlite3_errmsg(d->db));
+		goto out;
+	}
+	rk_buf b;
+	rk_buf_init(&b, 0);
+	char t1[40], t2[40];
+	if (json) {
+		rk_buf_puts(&b, "{\"room\":");
+		rk_buf_put_jstrz(&b, d->room);
+		rk_buf_puts(&b, ",\"epoch\":");
+		rk_buf_put_jstrz(&b, d->epoch);
+		put_time_json(&b, "created", d->created_ms);
+		rk_buf_puts(&b, ",\"file\":");
+		rk_buf_put_jstrz(&b, d->path);
+		rk_buf_printf(&b,
+			      ",\"file_bytes\":%lld,\"wal_bytes\":%lld,\"events\":%lld,"
+			      "\"first_seq\":%lld,\"last_seq\":%lld,\"snapshots\":[",
+			      (long long)in.file_bytes, (long long)in.wal_bytes,
+			      (long long)in.count, (long long)in.min_seq,
+			      (long long)in.max_seq);
+		for (int n = 0; sqlite3_step(snaps) == SQLITE_ROW; n++)
+			rk_buf_printf(&b, "%s%lld", n ? "," : "",
+				      (long long)sqlite3_column_int64(snaps, 0));
+		rk_buf_puts(&b, "],\"ops\":{");
+		int n = 0;
+		for (int k = 1; k < RK_OP_KIND_COUNT; k++)
+			if (in.kinds[k])
+				rk_buf_printf(&b, "%s\"%s\":%lld", n++ ? "," : "",
+					      rk_op_kind_name((rk_op_kind)k),
+					      (long long)in.kinds[k]);
+		if (in.kinds[0])
+			rk_buf_printf(&b, "%s\"?\":%lld", n ? "," : "",
+				      (long long)in.kinds[0]);
+		rk_buf_puts(&b, "},\"users\":{");
+		for (n = 0; sqlite3_step(users) == SQLITE_ROW; n++) {
+			const char *u = (const char *)sqlite3_column_text(users, 0);
+			if (n)
+				rk_buf_putc(&b, ',');
+			rk_buf_put_jstrz(&b, u ? u : "");
+			rk_buf_printf(&b, ":%lld",
+				      (long long)sqlite3_column_int64(users, 1));
+		}
+		rk_buf_puts(&b, "}");
+		put_time_json(&b, "first_activity", in.first_ts);
+		put_time_json(&b, "last_activity", in.last_ts);
+		rk_buf_puts(&b, ",\"alarms\":[");
+		for (n = 0; alarms && sqlite3_step(alarms) == SQLITE_ROW; n++) {
+			const char *p = (const char *)sqlite3_column_text(alarms, 0);
+			rk_buf_puts(&b, n ? ",{\"poll\":" : "{\"poll\":");
+			rk_buf_put_jstrz(&b, p ? p : "");
+			rk_buf_printf(&b, ",\"at_ms\":%lld}",
+				      (long long)sqlite3_column_int64(alarms, 1));
+		}
+		rk_buf_puts(&b, "]}\n");
+	} else {
+		ctl_fmt_ms(d->created_ms, t1, sizeof(t1));
+		rk_buf_printf(&b, "room:        %s\nepoch:       %s\ncreated:     %s\n",
+			      d->room, d->epoch, t1);
+		rk_buf_printf(&b, "file:        %s (%lld bytes, WAL %lld bytes)\n",
+			      d->path, (long long)in.file_bytes, (long long)in.wal_bytes);
+		if (in.count)
+			rk_buf_printf(&b, "events:      %lld (seq %lld..%lld)\n",
+				      (long long)in.count, (long long)in.min_seq,
+				      (long long)in.max_seq);
+		else
+			rk_buf_puts(&b, "events:      0\n");
+		rk_buf_puts(&b, "snapshots:   ");
+		int n = 0;
+		for (; sqlite3_step(snaps) == SQLITE_ROW; n++)
+			rk_buf_printf(&b, "%sseq %lld", n ? ", " : "",
+				      (long long)sqlite3_column_int64(snaps, 0));
+		rk_buf_puts(&b, n ? "\n" : "none\n");
+		ctl_fmt_ms(in.first_ts, t1, sizeof(t1));
+		ctl_fmt_ms(in.last_ts, t2, sizeof(t2));
+		rk_buf_printf(&b, "activity:    first %s, last %s\n", t1, t2);
+		rk_buf_puts(&b, "ops:\n");
+		for (int k = 1; k < RK_OP_KIND_COUNT; k++)
+			if (in.kinds[k])
+				rk_buf_printf(&b, "  %-14s %lld\n",
+					      rk_op_kind_name((rk_op_kind)k),
+					      (long long)in.kinds[k]);
+		if (in.kinds[0])
+			rk_buf_printf(&b, "  %-14s %lld\n", "(unreadable)",
+				      (long long)in.kinds[0]);
+		rk_buf b2;
+		rk_buf_init(&b2, 0);
+		for (n = 0; sqlite3_step(users) == SQLITE_ROW; n++) {
+			const char *u = (const char *)sqlite3_column_text(users, 0);
+			rk_buf_printf(&b2, "  %-14s %lld\n", u ? u : "",
+				      (long long)sqlite3_column_int64(users, 1));
+		}
+		rk_buf_printf(&b, "users:       %d\n", n);
+		if (b2.len)
+			rk_buf_put(&b, b2.data, b2.len);
+		rk_buf_free(&b2);
+		rk_buf_init(&b2, 0);
+		for (n = 0; alarms && sqlite3_step(alarms) == SQLITE_ROW; n++) {
+			const char *p = (const char *)sqlite3_column_text(alarms, 0);
+			ctl_fmt_ms(sqlite3_column_int64(alarms, 1), t1, sizeof(t1));
+			rk_buf_printf(&b2, "  poll %s closes at %s\n", p ? p : "", t1);
+		}
+		rk_buf_printf(&b, "alarms:      %d pending\n", n);
+		if (b2.len)
+			rk_buf_put(&b, b2.data, b2.len);
+		rk_buf_free(&b2);
+	}
+	if (rk_buf_ok(&b) != RK_OK) {
+		rk_buf_free(&b);
+		ctl_fail(c, "out of memory");
+		goto out;
+	}
+	fputs(b.data, c->out);
+	rk_buf_free(&b);
+	rc = RC_OK;
+out:
+	sqlite3_finalize(snaps);
+	sqlite3_finalize(users);
+	sqlite3_finalize(alarms);
+	return rc;
+}
+
+int cmd_inspect(ctl_ctx *c, int argc, char **argv)
+{
+	ctl_args a;
+	int rc = ctl_parse(c, argc, argv, inspect_opts, 1, &a);
+	if (rc != CTL_GO)
+		return rc;
+	if (a.npos != 1)
+		return ctl_usage(c, "which room file? (roomctl inspect ROOM.db)");
+	rdb d;
+	if (open_or_fail(c, &d, a.pos[0], false))
+		return RC_FAIL;
+	rc = inspect_run(c, &d, ctl_flag(inspect_opts, &a, "--json"));
+	rdb_close(&d);
+	return rc;
+}
+
+/* ---- events ------------------------------------------------------------- */
+
+static const ctl_opt events_opts[] = {
+    {"--since", true, false}, {"--until", true, false}, {"--kind", true, false},
+    {"--user", true, false},  {"--limit", true, false}, {"--follow", false, false},
+    {NULL, false, false},
+};
+
+typedef struct events_q {
+	int64_t since, until, limit; /* until/limit: -1 = none */
+	rk_op_kind kind;	     /* RK_OP_NONE = any */
+	const char *user;
+	bool follow;
+} events_q;
+
+/* Print the events after q->since that match; advance q->since. Returns
+ * RC_OK (and *printed) or RC_FAIL (printed). */
+static int events_batch(ctl_ctx *c, rdb *d, events_q *q, int64_t *printed)
+{
+	char err[512];
+	rdb_iter it;
+	if (rdb_iter_begin(d, &it, q->since, q->until, q->user, err, sizeof(err)))
+		return ctl_fail(c, "%s", err);
+	rk_buf b;
+	rk_buf_init(&b, 0);
+	int r;
+	int rc = RC_OK;
+	while ((q->limit < 0 || *printed < q->limit) &&
+	       (r = rdb_iter_next(d, &it, err, sizeof(err))) == 1) {
+		const rdb_event *ev = &it.ev;
+		q->since = ev->seq;
+		char jerr[160];
+		cJSON *j = rk_json_parse(ev->op, ev->op_len, OP_TEXT_MAX,
+					 RK_JSON_DEPTH_MAX, jerr, sizeof(jerr));
+		if (!j) {
+			rc = ctl_fail(c, "%s: event %lld: op is not JSON: %s", d->path,
+				      (long long)ev->seq, jerr);
+			break;
+		}
+		const cJSON *kj = cJSON_GetObjectItemCaseSensitive(j, "k");
+		rk_op_kind k =
+		    cJSON_IsString(kj) ? rk_op_kind_parse(kj->valuestring) : RK_OP_NONE;
+		cJSON_Delete(j);
+		if (q->kind != RK_OP_NONE && k != q->kind)
+			continue;
+		rk_buf_reset(&b);
+		rk_enc_event(&b, ev->seq, ev->ts, ev->session, ev->user, ev->op_id,
+			     ev->op, ev->op_len);
+		if (rk_buf_ok(&b) != RK_OK) {
+			rc = ctl_fail(c, "out of memory");
+			break;
+		}
+		fwrite(b.data, 1, b.len, c->out);
+		fputc('\n', c->out);
+		(*printed)++;
+	}
+	if (rc == RC_OK && r < 0)
+		rc = ctl_fail(c, "%s", err);
+	rk_buf_free(&b);
+	rdb_iter_end(&it);
+	fflush(c->out);
+	return rc;
+}
+
+int cmd_events(ctl_ctx *c, int argc, char **argv)
+{
+	ctl_args a;
+	int rc = ctl_parse(c, argc, argv, events_opts, 1, &a);
+	if (rc != CTL_GO)
+		return rc;
+	if (a.npos != 1)
+		return ctl_usage(c, "which room file? (roomctl events ROOM.db)");
+	events_q q = {.since = 0, .until = -1, .limit = -1, .kind = RK_OP_NONE};
+	const char *s;
+	if ((s = ctl_get(events_opts, &a, "--since")) &&
+	    ctl_int(c, "--since", s, 0, RK_INT_MAX, &q.since))
+		return RC_USAGE;
+	if ((s = ctl_get(events_opts, &a, "--until")) &&
+	    ctl_int(c, "--until", s, 0, RK_INT_MAX, &q.until))
+		return RC_USAGE;
+	if ((s = ctl_get(events_opts, &a, "--limit")) &&
+	    ctl_int(c, "--limit", s, 0, RK_INT_MAX, &q.limit))
+		return RC_USAGE;
+	if ((s = ctl_get(events_opts, &a, "--kind")) &&
+	    (q.kind = rk_op_kind_parse(s)) == RK_OP_NONE)
+		return ctl_usage(c,
+				 "--kind: unknown op kind '%s' (shape.add, shape.update, "
+				 "shape.delete, board.clear, poll.create, poll.vote, "
+				 "poll.close, chat.post)",
+				 s);
+	q.user = ctl_get(events_opts, &a, "--user");
+	q.follow = ctl_flag(events_opts, &a, "--follow");
+	rdb d;
+	if (open_or_fail(c, &d, a.pos[0], q.follow))
+		return RC_FAIL;
+	int64_t printed = 0;
+	rc = events_batch(c, &d, &q, &printed);
+	/* --follow: poll for rows committed since; each query is a fresh read
+	 * transaction, so it sees roomd's later commits. Ends on a signal. */
+	while (rc == RC_OK && q.follow && (q.limit < 0 || printed < q.limit) &&
+	       (q.until < 0 || q.since < q.until)) {
+		struct timespec ts = {0, 200 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+		rc = events_batch(c, &d, &q, &printed);
+	}
+	rdb_close(&d);
+	return rc;
+}
+
+/* ---- replay ------------------------------------------------------------- */
+
+static const ctl_opt replay_opts[] = {
+    {"--upto", true, false},
+    {"--from-scratch", false, false},
+    {"--render", false, false},
+    {NULL, false, false},
+};
+
+int cmd_replay(ctl_ctx *c, int argc, char **argv)
+{
+	ctl_args a;
+	int rc = ctl_parse(c, argc, argv, replay_opts, 1, &a);
+	if (rc != CTL_GO)
+		return rc;
+	if (a.npos != 1)
+		return ctl_usage(c, "which room file? (roomctl replay ROOM.db)");
+	int64_t upto = -1;
+	const char *s = ctl_get(replay_opts, &a, "--upto");
+	if (s && ctl_int(c, "--upto", s, 0, RK_INT_MAX, &upto))
+		return RC_USAGE;
+	rdb d;
+	if (open_or_fail(c, &d, a.pos[0], false))
+		return RC_FAIL;
+	rk_state *st;
+	int64_t reached;
+	char err[512];
+	if (rdb_replay(&d, upto, ctl_flag(replay_opts, &a, "--from-scratch"), &st,
+		       &reached, err, sizeof(err)) != RC_OK) {
+		rdb_close(&d);
+		return ctl_fail(c, "%s", err);
+	}
+	rdb_close(&d);
+	if (ctl_flag(replay_opts, &a, "--render")) {
+		ctl_render(c->out, st);
+	} else {
+		rk_buf b;
+		rk_buf_init(&b, 0);
+		rk_state_encode(st, &b);
+		if (rk_buf_ok(&b) == RK_OK) {
+			fwrite(b.data, 1, b.len, c->out);
+			fputc('\n', c->out);
+		} else {
+			rc = ctl_fail(c, "out of memory");
+		}
+		rk_buf_free(&b);
+	}
+	rk_state_free(st);
+	return rc == CTL_GO ? RC_OK : rc;
+}
+
+/* ---- verify ------------------------------------------------------------- */
+
+typedef struct snap_row {
+	int64_t seq;
+	char *state;
+	size_t len;
+} snap_row;
+
+typedef struct verify_run {
+	rdb *d;
+	snap_row *snaps;
+	size_t nsnaps, next_snap, verified;
+	rk_state *st;
+	char problem[600];
+} verify_run;
+
+static bool verify_load_snaps(verify_run *v)
+{
+	sqlite3_stmt *q;
+	if (sqlite3_prepare_v2(v->d->db, "SELECT seq, state FROM snapshots ORDER BY seq",
+			       -1, &q, NULL)) {
+		snprintf(v->problem, sizeof(v->problem), "snapshots: %s",
+			 sqlite3_errmsg(v->d->db));
+		return false;
+	}
+	int step;
+	while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+		void *p = realloc(v->snaps, (v->nsnaps + 1) * sizeof(*v->snaps));
+		if (!p)
+			break;
+		v->snaps = p;
+		snap_row *s = &v->snaps[v->nsnaps];
+		const char *text = (const char *)sqlite3_column_text(q, 1);
+		s->seq = sqlite3_column_int64(q, 0);
+		s->len = (size_t)sqlite3_column_bytes(q, 1);
+		s->state = malloc(s->len + 1);
+		if (!s->state)
+			break;
+		memcpy(s->state, text ? text : "", s->len);
+		s->state[s->len] = '\0';
+		v->nsnaps++;
+	}
+	sqlite3_finalize(q);
+	if (step != SQLITE_DONE) {
+		snprintf(v->problem, sizeof(v->problem), "snapshots: %s",
+			 step == SQLITE_ROW ? "out of memory" : sqlite3_errmsg(v->d->db));
+		return false;
+	}
+	return true;
+}
+
+/* Compare every snapshot at seq with the state; false on a mismatch. */
+static bool verify_snaps_at(verify_run *v, int64_t seq)
+{
+	while (v->next_snap < v->nsnaps && v->snaps[v->next_snap].seq == seq) {
+		const snap_row *s = &v->snaps[v->next_snap++];
+		rk_buf b;
+		rk_buf_init(&b, 0);
+		rk_state_encode(v->st, &b);
+		bool same = rk_buf_ok(&b) == RK_OK && b.len == s->len &&
+			    memcmp(b.data, s->state, s->len) == 0;
+		if (!same) {
+			size_t i = 0;
+			while (i < b.len && i < s->len && b.data[i] == s->state[i])
+				i++;
+			snprintf(v->problem, sizeof(v->problem),
+				 "snapshot at seq %lld differs from the replayed state "
+				 "(first difference at byte %zu)",
+				 (long long)seq, i);
+		}
+		rk_buf_free(&b);
+		if (!same)
+			return false;
+		v->verified++;
+	}
+	return true;
+}
+
+static bool verify_alarms(verify_run *v)
+{
+	sqlite3_stmt *q = NULL;
+	rk_omap seen;
+	rk_omap_init(&seen);
+	bool ok = true;
+	if (v->d->has_alarms) {
+		if (sqlite3_prepare_v2(v->d->db,
+				       "SELECT poll, at FROM alarms ORDER BY poll", -1,
+				       &q, NULL)) {
+			snprintf(v->problem, sizeof(v->problem), "alarms: %s",
+				 sqlite3_errmsg(v->d->db));
+			return false;
+		}
+		while (ok && sqlite3_step(q) == SQLITE_ROW) {
+			const char *id = (const char *)sqlite3_column_text(q, 0);
+			int64_t at = sqlite3_column_int64(q, 1);
+			id = id ? id : "";
+			const rk_poll *p = rk_omap_get(&v->st->polls, id, strlen(id));
+			if (!p || p->closed || p->closes_at != at) {
+				char when[40];
+				ctl_fmt_ms(at, when, sizeof(when));
+				snprintf(
+				    v->problem, sizeof(v->problem),
+				    "alarm for poll '%s' at %s does not match the state "
+				    "(%s)",
+				    id, when,
+				    !p		? "no such poll"
+				    : p->closed ? "the poll is closed"
+						: "the poll closes at another time");
+				ok = false;
+			}
+			if (ok &&
+			    rk_omap_put(&seen, id, strlen(id), (void *)1) != RK_OK) {
+				snprintf(v->problem, sizeof(v->problem), "out of memory");
+				ok = false;
+			}
+		}
+		sqlite3_finalize(q);
+	}
+	size_t it = 0;
+	const rk_omap_entry *e;
+	while (ok && rk_omap_next(&v->st->polls, &it, &e)) {
+		const rk_poll *p = e->val;
+		if (p->closed || p->closes_at <= 0 || rk_omap_get(&seen, e->key, e->klen))
+			continue;
+		snprintf(v->problem, sizeof(v->problem),
+			 "open poll '%s' closes at %lld but has no alarm row", p->id,
+			 (long long)p->closes_at);
+		ok = false;
+	}
+	rk_omap_free(&seen);
+	return ok;
+}
+
+static bool verify_log(verify_run *v, int64_t *nevents)
+{
+	rdb *d = v->d;
+	int64_t min, max, count;
+	if (rdb_seq_range(d, &min, &max, &count, v->problem, sizeof(v->problem)))
+		return false;
+	*nevents = 0;
+	int64_t seq = 0;
+	if (count && min > 1) {
+		/* A log that does not start at 1 starts from a snapshot. */
+		size_t i = 0;
+		while (i < v->nsnaps && v->snaps[i].seq < min - 1)
+			i++;
+		if (i == v->nsnaps || v->snaps[i].seq != min - 1) {
+			snprintf(
+			    v->problem, sizeof(v->problem),
+			    "the log starts at seq %lld and there is no snapshot at seq "
+			    "%lld to start from",
+			    (long long)min, (long long)min - 1);
+			return false;
+		}
+		char derr[200];
+		if (rk_state_decode_text(v->snaps[i].state, v->snaps[i].len, &v->st, derr,
+					 sizeof(derr)) != RK_OK) {
+			snprintf(v->problem, sizeof(v->problem),
+				 "snapshot at seq %lld is corrupt: %s",
+				 (long long)min - 1, derr);
+			return false;
+		}
+		seq = min - 1;
+	} else if (!(v->st = rk_state_new())) {
+		snprintf(v->problem, sizeof(v->problem), "out of memory");
+		return false;
+	}
+	if (v->nsnaps && v->snaps[0].seq < seq) {
+		snprintf(v->problem, sizeof(v->problem),
+			 "snapshot at seq %lld is older than the log (first event %lld)",
+			 (long long)v->snaps[0].seq, (long long)min);
+		return false;
+	}
+	while (v->next_snap < v->nsnaps && v->snaps[v->next_snap].seq == seq)
+		v->next_snap++, v->verified += seq > 0; /* the starting point */
+	rdb_iter it;
+	if (rdb_iter_begin(d, &it, 0, -1, NULL, v->problem, sizeof(v->problem)))
+		return false;
+	rk_buf applied;
+	rk_buf_init(&applied, 0);
+	int64_t last_ts = INT64_MIN;
+	bool ok = true;
+	int r;
+	while (ok && (r = rdb_iter_next(d, &it, v->problem, sizeof(v->problem))) == 1) {
+		const rdb_event *ev = &it.ev;
+		if (ev->seq != seq + 1) {
+			snprintf(v->problem, sizeof(v->problem),
+				 "log gap: seq %lld follows %lld (seq %lld is missing)",
+				 (long long)ev->seq, (long long)seq, (long long)seq + 1);
+			ok = false;
+			break;
+		}
+		if (ev->ts < last_ts) {
+			snprintf(v->problem, sizeof(v->problem),
+				 "event %lld: ts %lld goes backwards (previous %lld)",
+				 (long long)ev->seq, (long long)ev->ts,
+				 (long long)last_ts);
+			ok = false;
+			break;
+		}
+		rk_buf_reset(&applied);
+		if (rdb_apply(v->st, ev, &applied, v->problem, sizeof(v->problem))) {
+			ok = false;
+			break;
+		}
+		if (rk_buf_ok(&applied) != RK_OK || applied.len != ev->op_len ||
+		    memcmp(applied.data, ev->op, ev->op_len) != 0) {
+			snprintf(v->problem, sizeof(v->problem),
+				 "event %lld: the stored op is not the op as applied",
+				 (long long)ev->seq);
+			ok = false;
+			break;
+		}
+		seq = ev->seq;
+		last_ts = ev->ts;
+		(*nevents)++;
+		ok = verify_snaps_at(v, seq);
+	}
+	rdb_iter_end(&it);
+	rk_buf_free(&applied);
+	if (ok && r < 0)
+		ok = false;
+	if (ok && v->next_snap < v->nsnaps) {
+		snprintf(v->problem, sizeof(v->problem),
+			 "snapshot at seq %lld is past the last event (%lld)",
+			 (long long)v->snaps[v->next_snap].seq, (long long)seq);
+		ok = false;
+	}
+	return ok;
+}
+
+int cmd_verify(ctl_ctx *c, int argc, char **argv)
+{
+	ctl_args a;
+	int rc = ctl_parse(c, argc, argv, NULL, 1, &a);
+	if (rc != CTL_GO)
+		return rc;
+	if (a.npos != 1)
+		return ctl_usage(c, "which room file? (roomctl verify ROOM.db)");
+	rdb d;
+	if (open_or_fail(c, &d, a.pos[0], false))
+		return RC_FAIL;
+	verify_run v;
+	memset(&v, 0, sizeof(v));
+	v.d = &d;
+	int64_t nevents = 0;
+	bool ok = verify_load_snaps(&v) && verify_log(&v, &nevents) && verify_alarms(&v);
+	if (ok)
+		fprintf(c->out, "ok: %lld events, %zu snapshots verified\n",
+			(long long)nevents, v.verified);
+	else
+		ctl_fail(c, "%s: %s", d.path, v.problem);
+	for (size_t i = 0; i < v.nsnaps; i++)
+		free(v.snaps[i].state);
+	free(v.snaps);
+	rk_state_free(v.st);
+	rdb_close(&d);
+	return ok ? RC_OK : RC_FAIL;
+}
