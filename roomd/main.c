@@ -107,6 +107,11 @@ int main(int argc, char **argv)
 	snprintf(s->session_prefix, sizeof(s->session_prefix), "%02x%02x%02x", rnd[0],
 		 rnd[1], rnd[2]);
 	rk_buf_init(&s->scratch, 0);
+	s->wbuf = malloc(LWS_PRE + 64 * 1024);
+	if (!s->wbuf) {
+		free(s);
+		return 1;
+	}
 	rk_omap_init(&s->rooms);
 	if (!s->cfg.secret)
 		rk_warn("auth is OFF: no --secret-file or ROOMD_SECRET; every client is an "
@@ -153,6 +158,7 @@ out:
 	server_free_rooms(s);
 	ckpt_stop(s->ckpt);
 	rk_buf_free(&s->scratch);
+	free(s->wbuf);
 	config_free(&s->cfg);
 	free(s);
 	return rc;

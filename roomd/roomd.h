@@ -134,6 +134,7 @@ struct server {
 	volatile int signalled;
 	ckpt *ckpt;
 	rk_buf scratch;           /* encoder scratch, reused */
+	unsigned char *wbuf;      /* LWS_PRE + 64 KiB: coalesced frames (conn.c) */
 	lws_sorted_usec_list_t tick_sul;
 	lws_sorted_usec_list_t alarm_sul;
 	struct alarm {

@@ -252,7 +252,7 @@ static void test_capacity_and_idle(void **state)
 static void test_slow_consumer(void **state)
 {
 	(void)state;
-	const char *args[] = {"--max-queue", "65536", "--ops-per-sec", "100000",
+	const char *args[] = {"--max-queue", "1048576", "--ops-per-sec", "100000",
 			      "--ops-burst", "100000", NULL};
 	rd_proc *rd = rt_start(args);
 	struct ws *slow = rt_join(rd, "slow", "name=slow", NULL);
@@ -262,7 +262,7 @@ static void test_slow_consumer(void **state)
 	struct ws *fast = rt_join(rd, "slow", "name=fast", NULL);
 	char op[2100 + 64];
 	snprintf(op, sizeof(op), "{\"k\":\"chat.post\",\"text\":\"%01990d\"}", 0);
-	int n = 3000;
+	int n = 5000;
 	int64_t fast_seen = 0;
 	for (int i = 1; i <= n; i++) {
 		char id[16];
