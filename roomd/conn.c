@@ -43,6 +43,15 @@ void conn_destroy(conn *c)
 		return;
 	if (c->room)
 		room_leave(c->room, c);
+	if (c->out_listed) {
+		for (conn **pp = &s->out; *pp; pp = &(*pp)->out_next) {
+			if (*pp == c) {
+				*pp = c->out_next;
+				break;
+			}
+		}
+		c->out_listed = false;
+	}
 	msgq_clear(&c->q);
 	rk_buf_free(&c->rx);
 	if (c->aprev)
@@ -95,13 +104,17 @@ void conn_push(conn *c, rk_msg *m)
 			return;
 		}
 	}
-	bool was_empty = c->q.len == 0;
 	if (!msgq_push(&c->q, m)) {
 		conn_close(c, 1011, "out of memory");
 		return;
 	}
-	if (was_empty)
-		lws_callback_on_writable(c->wsi);
+	/* Written at the end of this loop turn, with everything else this
+	 * turn produced for c, in as few sends as possible. */
+	if (!c->out_listed) {
+		c->out_listed = true;
+		c->out_next = s->out;
+		s->out = c;
+	}
 }
 
 /* Reply with what is in the scratch buffer, in production order. */
@@ -310,13 +323,60 @@ static int write_batch(conn *c)
 	return 0;
 }
 
-int conn_writable(conn *c)
+/*
+ * Write queued messages until the queue is empty or the kernel stops taking
+ * bytes (lws then holds the rest and we wait for POLLOUT). One message goes
+ * out framed in place by lws; several are coalesced by write_batch.
+ */
+static int write_queue(conn *c)
 {
 	server *s = c->srv;
+	rk_msg *m;
+	while ((m = msgq_peek(&c->q)) && !lws_partial_buffered(c->wsi)) {
+		if (c->q.len == 1 || m->len > WBUF_SIZE / 2) {
+			if (lws_write(c->wsi, msg_payload(m), m->len, LWS_WRITE_TEXT) < 0)
+				return -1;
+			s->m.msgs_out++;
+			s->m.bytes_out += m->len;
+			msgq_pop(&c->q);
+		} else if (write_batch(c) < 0) {
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void server_write_out(server *s)
+{
+	conn *c;
+	while ((c = s->out)) {
+		s->out = c->out_next;
+		c->out_listed = false;
+		c->out_next = NULL;
+		/* Closing and backed-up conns are served from their WRITEABLE
+		 * callback; the rest are written now, without a POLLOUT turn. */
+		if (c->close_code || c->need_ping || lws_partial_buffered(c->wsi) ||
+		    write_queue(c) < 0 || c->q.len)
+			lws_callback_on_writable(c->wsi);
+	}
+}
+
+int conn_writable(conn *c)
+{
 	struct lws *wsi = c->wsi;
 	if (c->close_code && !c->q.len) {
-		lws_close_reason(wsi, (enum lws_close_status)c->close_code,
-				 (unsigned char *)c->close_reason, strlen(c->close_reason));
+		/* Queue drained: send the close frame ourselves (on the libuv
+		 * loop lws 4.1 drops the lws_close_reason() payload when a
+		 * callback returns -1), then let lws close the socket. */
+		unsigned char frame[LWS_PRE + 4 + sizeof(c->close_reason)];
+		unsigned char *p = frame + LWS_PRE;
+		size_t rlen = strlen(c->close_reason); /* < 64: fits a short frame */
+		p[0] = 0x88; /* FIN | close */
+		p[1] = (unsigned char)(2 + rlen);
+		p[2] = (unsigned char)(c->close_code >> 8);
+		p[3] = (unsigned char)c->close_code;
+		memcpy(p + 4, c->close_reason, rlen);
+		lws_write(wsi, p, 4 + rlen, LWS_WRITE_RAW);
 		return -1;
 	}
 	if (c->need_ping) {
@@ -328,17 +388,8 @@ int conn_writable(conn *c)
 			lws_callback_on_writable(wsi);
 		return 0;
 	}
-	rk_msg *m = msgq_peek(&c->q);
-	if (m && (c->q.len == 1 || m->len > WBUF_SIZE / 2)) {
-		/* One message: let lws frame it in place, no copy. */
-		if (lws_write(wsi, msg_payload(m), m->len, LWS_WRITE_TEXT) < 0)
-			return -1;
-		s->m.msgs_out++;
-		s->m.bytes_out += m->len;
-		msgq_pop(&c->q);
-	} else if (m && write_batch(c) < 0) {
+	if (write_queue(c) < 0)
 		return -1;
-	}
 	if (c->q.len || c->close_code)
 		lws_callback_on_writable(wsi);
 	return 0;

@@ -11,30 +11,57 @@
 #include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <uv.h>
 #include "clock.h"
 #include "log.h"
 #include "roomd.h"
 
 #define TICK_US 250000
-#define DRAIN_TIMEOUT_US 5000000
-
-/* The signal handler's only way in: set by main before signals are enabled. */
-static server *signal_target;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	if (signal_target) {
-		signal_target->signalled = 1;
-		lws_cancel_service(signal_target->lws);
-	}
-}
+#define DRAIN_TIMEOUT_MS 5000
 
 static void tick_cb(lws_sorted_usec_list_t *sul)
 {
 	server *s = container_of(sul, server, tick_sul);
 	server_tick(s);
 	lws_sul_schedule(s->lws, 0, &s->tick_sul, tick_cb, TICK_US);
+}
+
+/* libuv runs check handles once per loop turn, after the I/O callbacks: the
+ * point where everything this turn received is committed, one transaction
+ * per room, before any ack or event leaves (group commit + output gate). */
+static void flush_cb(uv_check_t *h)
+{
+	server *s = h->data;
+	server_flush(s);
+	server_write_out(s);
+	if (s->draining && s->nconns == 0)
+		uv_stop(&s->loop);
+}
+
+static void drain_timeout_cb(uv_timer_t *t)
+{
+	server *s = t->data;
+	rk_warn("drain: %llu connections still open after %d ms; closing anyway",
+		(unsigned long long)s->nconns, DRAIN_TIMEOUT_MS);
+	uv_stop(&s->loop);
+}
+
+/* SIGTERM/SIGINT: stop accepting (upgrades and /healthz answer 503), commit,
+ * close every connection with 1001, and stop the loop once they are gone. */
+static void signal_cb(uv_signal_t *h, int signum)
+{
+	server *s = h->data;
+	if (s->draining)
+		return;
+	rk_info("signal %d: draining %llu connections", signum,
+		(unsigned long long)s->nconns);
+	s->draining = true;
+	server_flush(s);
+	for (conn *c = s->conns; c; c = c->anext)
+		conn_close(c, 1001, "server shutting down");
+	uv_timer_start(&s->drain_timer, drain_timeout_cb, DRAIN_TIMEOUT_MS, 0);
+	if (s->nconns == 0)
+		uv_stop(&s->loop);
 }
 
 static int mkdir_p(const char *path)
@@ -59,23 +86,6 @@ static void raise_nofile(void)
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
-}
-
-static void drain(server *s)
-{
-	rk_info("draining: closing %llu connections with 1001",
-		(unsigned long long)s->nconns);
-	s->draining = true;
-	server_flush(s);
-	for (conn *c = s->conns; c; c = c->anext)
-		conn_close(c, 1001, "server shutting down");
-	int64_t deadline = rk_mono_us() + DRAIN_TIMEOUT_US;
-	while (s->nconns && rk_mono_us() < deadline) {
-		if (lws_service(s->lws, 0) < 0)
-			break;
-		server_flush(s);
-	}
-	server_flush(s);
 }
 
 int main(int argc, char **argv)
@@ -118,17 +128,19 @@ int main(int argc, char **argv)
 			"editor named by ?name=");
 
 	rc = 1;
+	uv_loop_init(&s->loop);
+	uv_check_init(&s->loop, &s->flush_check);
+	uv_signal_init(&s->loop, &s->sigterm);
+	uv_signal_init(&s->loop, &s->sigint);
+	uv_timer_init(&s->loop, &s->drain_timer);
+	s->flush_check.data = s->sigterm.data = s->sigint.data = s->drain_timer.data = s;
 	s->ckpt = ckpt_start();
 	if (!s->ckpt || server_scan_rooms(s) != 0 || net_start(s) != 0)
 		goto out;
 
-	signal_target = s;
-	struct sigaction sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-
+	uv_check_start(&s->flush_check, flush_cb);
+	uv_signal_start(&s->sigterm, signal_cb, SIGTERM);
+	uv_signal_start(&s->sigint, signal_cb, SIGINT);
 	lws_sul_schedule(s->lws, 0, &s->tick_sul, tick_cb, TICK_US);
 	server_alarms(s); /* fire what came due while we were down, arm the rest */
 	rk_info("data in %s, durability %s, hibernate after %lld ms", s->cfg.data_dir,
@@ -138,23 +150,25 @@ int main(int argc, char **argv)
 	fprintf(stderr, "roomd listening on %s:%d\n", s->cfg.host, s->cfg.port);
 	fflush(stderr);
 
-	while (!s->signalled) {
-		if (lws_service(s->lws, 0) < 0)
-			break;
-		/* Group commit: everything this turn received, one transaction
-		 * per room, before any ack or event leaves. */
-		server_flush(s);
-	}
-	drain(s);
+	uv_run(&s->loop, UV_RUN_DEFAULT);
+	server_flush(s);
 	rc = 0;
 	rk_info("stopped");
 out:
-	signal_target = NULL;
 	if (s->lws) {
 		lws_sul_cancel(&s->tick_sul);
 		lws_sul_cancel(&s->alarm_sul);
+		server_cancel_timers(s);
 		lws_context_destroy(s->lws);
 	}
+	/* Let lws and our handles finish closing, then close the loop. */
+	uv_close((uv_handle_t *)&s->flush_check, NULL);
+	uv_close((uv_handle_t *)&s->sigterm, NULL);
+	uv_close((uv_handle_t *)&s->sigint, NULL);
+	uv_close((uv_handle_t *)&s->drain_timer, NULL);
+	uv_run(&s->loop, UV_RUN_DEFAULT);
+	if (uv_loop_close(&s->loop) != 0)
+		rk_warn("event loop closed with handles still open");
 	server_free_rooms(s);
 	ckpt_stop(s->ckpt);
 	rk_buf_free(&s->scratch);

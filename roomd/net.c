@@ -366,7 +366,10 @@ int net_start(server *s)
 	info.iface = s->cfg.host;
 	info.protocols = protocols;
 	info.user = s;
-	info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
+	/* lws on our libuv loop: epoll instead of poll() over every fd. */
+	void *foreign_loops[1] = {&s->loop};
+	info.foreign_loops = foreign_loops;
+	info.options = LWS_SERVER_OPTION_DISABLE_IPV6 | LWS_SERVER_OPTION_LIBUV;
 	info.fd_limit_per_thread = (unsigned)s->cfg.max_conns + 256;
 	info.timeout_secs = 10;
 	info.max_http_header_pool = 256;

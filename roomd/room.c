@@ -839,13 +839,20 @@ void room_describe(room *r, rk_buf *b, bool detail)
 	rk_buf_putc(b, '}');
 }
 
+void server_cancel_timers(server *s)
+{
+	size_t it = 0;
+	const rk_omap_entry *e;
+	while (rk_omap_next(&s->rooms, &it, &e))
+		lws_sul_cancel(&((room *)e->val)->cursor_sul);
+}
+
 void server_free_rooms(server *s)
 {
 	size_t it = 0;
 	const rk_omap_entry *e;
 	while (rk_omap_next(&s->rooms, &it, &e)) {
 		room *r = e->val;
-		lws_sul_cancel(&r->cursor_sul);
 		for (size_t i = 0; i < r->npend; i++) {
 			msg_unref(r->pend[i].event);
 			msg_unref(r->pend[i].reply);

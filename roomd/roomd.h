@@ -10,13 +10,15 @@
  * → output gate opens → msg.c queues the shared encoded event on every
  * recipient → conn.c writes when the socket is writable.
  *
- * Everything runs on the single lws service thread except the checkpointer
- * (ckpt.h), which only ever sees file paths.
+ * Everything runs on one libuv loop (lws on it as a foreign loop, so the
+ * kernel's epoll scales with connections) except the checkpointer (ckpt.h),
+ * which only ever sees file paths.
  */
 #ifndef ROOMD_H
 #define ROOMD_H
 
 #include <libwebsockets.h>
+#include <uv.h>
 #include "ckpt.h"
 #include "config.h"
 #include "metrics.h"
@@ -113,6 +115,8 @@ struct conn {
 	bool joined;              /* in room->conns and welcomed */
 	bool clean_close;         /* peer sent a close frame */
 	bool is_ws;
+	bool out_listed;          /* in server->out: has output to write this turn */
+	conn *out_next;
 	/* HTTP response in progress */
 	char *http_body;
 	size_t http_len, http_off;
@@ -126,12 +130,16 @@ struct server {
 	rk_omap rooms;            /* id -> room*, every known room */
 	room *dirty;              /* rooms with uncommitted ops */
 	conn *conns;              /* all WebSocket connections */
+	conn *out;                /* conns with new output this turn (conn.c) */
 	uint64_t nconns;
 	uint64_t session_seq;
 	char session_prefix[8];
 	char rooms_dir[1100];
 	bool draining;
-	volatile int signalled;
+	uv_loop_t loop;           /* the one event loop (lws runs on it) */
+	uv_check_t flush_check;   /* end of every loop turn: server_flush */
+	uv_signal_t sigterm, sigint;
+	uv_timer_t drain_timer;
 	ckpt *ckpt;
 	rk_buf scratch;           /* encoder scratch, reused */
 	unsigned char *wbuf;      /* LWS_PRE + 64 KiB: coalesced frames (conn.c) */
@@ -161,6 +169,8 @@ void server_flush(server *s);
 void server_tick(server *s);
 void server_alarms(server *s);
 void server_free_rooms(server *s);
+/* Cancel every room's lws timers (before the lws context goes). */
+void server_cancel_timers(server *s);
 /* Encode the room's /v1 JSON entry (with peers and state when detail). */
 void room_describe(room *r, rk_buf *b, bool detail);
 
@@ -171,6 +181,8 @@ int conn_writable(conn *c);
 void conn_push(conn *c, rk_msg *m);
 void conn_close(conn *c, int code, const char *reason);
 void conn_destroy(conn *c);
+/* End of a loop turn: write what every conn got this turn, directly. */
+void server_write_out(server *s);
 void conn_send_error(conn *c, rk_errcode code, const char *msg);
 void conn_send_reject(conn *c, const char *id, rk_reject code, const char *msg);
 
