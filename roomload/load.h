@@ -23,6 +23,7 @@
 #include "op.h"
 
 typedef struct load load;
+struct ev_loop;
 
 /* A client's connection state. DONE is terminal: once there, it sticks. */
 typedef enum cstate {
@@ -101,6 +102,7 @@ typedef struct counters {
 struct load {
 	load_config cfg;            /* the command line */
 	struct lws_context *lws;    /* the one client event loop */
+	struct ev_loop *evloop;     /* libev loop lws runs on (epoll); NULL = lws's poll() */
 	client *clients;            /* rooms * clients, room-major */
 	uint32_t nclients;
 	room_info *rooms;           /* cfg.rooms */

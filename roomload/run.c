@@ -12,11 +12,14 @@
 #include "clock.h"
 #include "log.h"
 #include "load.h"
+#ifdef RL_HAVE_LIBEV
+#include <ev.h>
+#endif
 
 #define container_of(ptr, type, member) \
 	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
 
-#define TICK_US 5000                       /* control tick */
+#define TICK_US 10000                      /* control tick */
 #define CONNECT_GRACE_NS INT64_C(30000000000) /* connect phase: ramp + 30 s */
 #define DRAIN_NS INT64_C(10000000000)      /* drain at most 10 s */
 #define CLOSE_NS INT64_C(3000000000)       /* close at most 3 s */
@@ -237,8 +240,14 @@ static void tick_cb(lws_sorted_usec_list_t *sul)
 		report_progress(ld, now);
 		ld->last_progress_ns = now;
 	}
-	/* Always re-armed: the loop polls for PH_END after each service, and a
-	 * sleeping poll with no timer due would never return. */
+#ifdef RL_HAVE_LIBEV
+	if (ld->ph == PH_END && ld->evloop) {
+		ev_break(ld->evloop, EVBREAK_ALL);
+		return;
+	}
+#endif
+	/* Always re-armed: the poll loop checks for PH_END after each service,
+	 * and a sleeping poll with no timer due would never return. */
 	lws_sul_schedule(ld->lws, 0, &ld->tick_sul, tick_cb, TICK_US);
 }
 
@@ -289,6 +298,18 @@ int run_load(load *ld)
 	info.connect_timeout_secs = 20;
 	info.max_http_header_pool = (unsigned short)(cfg->max_connecting + 16);
 	info.user = ld;
+#ifdef RL_HAVE_LIBEV
+	/* lws's default loop is poll(): every wakeup scans every socket, which
+	 * dominates the CPU at thousands of connections. Run lws on a libev
+	 * loop we own (epoll) instead. */
+	void *foreign[1];
+	ld->evloop = ev_loop_new(EVFLAG_AUTO);
+	if (ld->evloop) {
+		foreign[0] = ld->evloop;
+		info.options |= LWS_SERVER_OPTION_LIBEV;
+		info.foreign_loops = foreign;
+	}
+#endif
 	ld->lws = lws_create_context(&info);
 	if (!ld->lws) {
 		fprintf(stderr, "Error: cannot create the libwebsockets context\n");
@@ -300,6 +321,10 @@ int run_load(load *ld)
 	ld->phase_deadline_ns = ld->t0_ns + (int64_t)(cfg->ramp * 1e9) + CONNECT_GRACE_NS;
 	ld->ph = PH_CONNECT;
 	lws_sul_schedule(ld->lws, 0, &ld->tick_sul, tick_cb, 1);
+#ifdef RL_HAVE_LIBEV
+	if (ld->evloop)
+		ev_run(ld->evloop, 0);
+#endif
 	while (ld->ph != PH_END)
 		if (lws_service(ld->lws, 0) < 0)
 			break;
@@ -314,6 +339,12 @@ out:
 		lws_context_destroy(ld->lws);
 		ld->lws = NULL;
 	}
+#ifdef RL_HAVE_LIBEV
+	if (ld->evloop) {
+		ev_loop_destroy(ld->evloop);
+		ld->evloop = NULL;
+	}
+#endif
 	return rc;
 }
 
