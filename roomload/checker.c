@@ -1,20 +1,20 @@
 /*
  * checker.c - the ordering and agreement checks of checker.h.
  */
+#include "checker.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "checker.h"
 
 static const char *const kind_names[CHK_KIND_COUNT] = {
-	[CHK_GAP] = "gap",
-	[CHK_DUP] = "duplicate",
-	[CHK_REORDER] = "reorder",
-	[CHK_SEQ_OP] = "seq_op_mismatch",
-	[CHK_ACK_EVENT] = "ack_event_mismatch",
-	[CHK_UNKNOWN_OP] = "unknown_op",
-	[CHK_DIVERGED] = "diverged",
+    [CHK_GAP] = "gap",
+    [CHK_DUP] = "duplicate",
+    [CHK_REORDER] = "reorder",
+    [CHK_SEQ_OP] = "seq_op_mismatch",
+    [CHK_ACK_EVENT] = "ack_event_mismatch",
+    [CHK_UNKNOWN_OP] = "unknown_op",
+    [CHK_DIVERGED] = "diverged",
 };
 
 const char *chk_kind_name(chk_kind k)
@@ -28,7 +28,7 @@ void chk_init(checker *c)
 }
 
 static void violation(checker *c, chk_kind k, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 static void violation(checker *c, chk_kind k, const char *fmt, ...)
 {
 	c->counts[k]++;
@@ -85,9 +85,10 @@ void chk_stream_seq(checker *c, chk_stream *s, uint32_t conn, int64_t seq)
 	}
 	if (seq > s->last + 1) {
 		violation(c, CHK_GAP, "conn %u: seq %lld after %lld (missing %lld..%lld)",
-			  conn, (long long)seq, (long long)s->last, (long long)s->last + 1,
-			  (long long)seq - 1);
-		for (int64_t m = s->last + 1; m < seq && s->nmissing < CHK_MISSING_MAX; m++)
+			  conn, (long long)seq, (long long)s->last,
+			  (long long)s->last + 1, (long long)seq - 1);
+		for (int64_t m = s->last + 1; m < seq && s->nmissing < CHK_MISSING_MAX;
+		     m++)
 			s->missing[s->nmissing++] = m;
 		s->last = seq;
 		return;
@@ -176,9 +177,10 @@ static void room_observe(checker *c, chk_room *room, uint32_t client, uint32_t l
 	chk_seqrec *s = &room->r[(uint64_t)seq & room->mask];
 	if (s->seq == seq) {
 		if (s->client != client || s->lseq != lseq)
-			violation(c, CHK_SEQ_OP,
-				  "seq %lld is op c%u.%u for one connection, c%u.%u in an %s",
-				  (long long)seq, s->client, s->lseq, client, lseq, what);
+			violation(
+			    c, CHK_SEQ_OP,
+			    "seq %lld is op c%u.%u for one connection, c%u.%u in an %s",
+			    (long long)seq, s->client, s->lseq, client, lseq, what);
 		return;
 	}
 	if (s->seq > seq) {
@@ -200,8 +202,9 @@ static chk_oprec *find_op(checker *c, chk_ops *sender, uint32_t client, uint32_t
 	if (sender && sender->r) {
 		chk_oprec *slot = &sender->r[lseq & sender->mask];
 		if (lseq == 0 || slot->lseq < lseq) {
-			violation(c, CHK_UNKNOWN_OP, "%s at seq %lld for op c%u.%u never sent",
-				  what, (long long)seq, client, lseq);
+			violation(c, CHK_UNKNOWN_OP,
+				  "%s at seq %lld for op c%u.%u never sent", what,
+				  (long long)seq, client, lseq);
 			return NULL;
 		}
 	}
@@ -217,15 +220,16 @@ chk_oprec *chk_ack(checker *c, chk_room *room, chk_ops *sender, uint32_t client,
 	if (!r)
 		return NULL;
 	if (r->ack_seq) {
-		violation(c, CHK_DUP, "op c%u.%u acked twice (seq %lld, then %lld)", client,
-			  lseq, (long long)r->ack_seq, (long long)seq);
+		violation(c, CHK_DUP, "op c%u.%u acked twice (seq %lld, then %lld)",
+			  client, lseq, (long long)r->ack_seq, (long long)seq);
 		return r;
 	}
 	r->ack_seq = seq;
 	r->done = true;
 	if (r->event_seq && r->event_seq != seq)
-		violation(c, CHK_ACK_EVENT, "op c%u.%u acked at seq %lld, delivered at %lld",
-			  client, lseq, (long long)seq, (long long)r->event_seq);
+		violation(c, CHK_ACK_EVENT,
+			  "op c%u.%u acked at seq %lld, delivered at %lld", client, lseq,
+			  (long long)seq, (long long)r->event_seq);
 	return r;
 }
 
@@ -237,8 +241,9 @@ chk_oprec *chk_event(checker *c, chk_room *room, chk_ops *sender, uint32_t clien
 	if (!r)
 		return NULL;
 	if (r->ack_seq && r->ack_seq != seq)
-		violation(c, CHK_ACK_EVENT, "op c%u.%u acked at seq %lld, delivered at %lld",
-			  client, lseq, (long long)r->ack_seq, (long long)seq);
+		violation(c, CHK_ACK_EVENT,
+			  "op c%u.%u acked at seq %lld, delivered at %lld", client, lseq,
+			  (long long)r->ack_seq, (long long)seq);
 	else if (!r->ack_seq && r->event_seq && r->event_seq != seq)
 		violation(c, CHK_ACK_EVENT, "op c%u.%u delivered at seq %lld and at %lld",
 			  client, lseq, (long long)r->event_seq, (long long)seq);

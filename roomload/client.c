@@ -7,17 +7,17 @@
  * clients array for the whole run; CLOSED only drops the wsi and moves the
  * state to DONE, which sticks.
  */
+#include "clock.h"
+#include "load.h"
+#include "log.h"
+#include "proto.h"
+#include "token.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "clock.h"
-#include "log.h"
-#include "load.h"
-#include "proto.h"
-#include "token.h"
 
-#define container_of(ptr, type, member) \
-	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+#define container_of(ptr, type, member)                                                  \
+	((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 
 #define RX_MAX (16u << 20) /* a welcome with a big state fits */
 
@@ -52,9 +52,11 @@ void client_connect(load *ld, client *cl)
 		snprintf(cl_claims.sub, sizeof(cl_claims.sub), "c%u", cl->idx);
 		snprintf(cl_claims.room, sizeof(cl_claims.room), "%s", r->name);
 		cl_claims.role = cl->viewer ? RK_ROLE_VIEWER : RK_ROLE_EDITOR;
-		cl_claims.exp = rk_wall_ms() / 1000 + (int64_t)(cfg->ramp + cfg->duration) + 3600;
+		cl_claims.exp =
+		    rk_wall_ms() / 1000 + (int64_t)(cfg->ramp + cfg->duration) + 3600;
 		rk_buf_reset(&ld->enc);
-		if (rk_token_sign(cfg->secret, cfg->secret_len, &cl_claims, &ld->enc) != RK_OK) {
+		if (rk_token_sign(cfg->secret, cfg->secret_len, &cl_claims, &ld->enc) !=
+		    RK_OK) {
 			ld->c.connect_failed++;
 			cl->failed = true;
 			set_state(cl, CS_DONE);
@@ -181,7 +183,8 @@ static int client_writable(load *ld, client *cl, struct lws *wsi)
 	if (rk_buf_ok(b) != RK_OK)
 		return -1;
 	size_t n = b->len - LWS_PRE;
-	if (lws_write(wsi, (unsigned char *)b->data + LWS_PRE, n, LWS_WRITE_TEXT) < (int)n)
+	if (lws_write(wsi, (unsigned char *)b->data + LWS_PRE, n, LWS_WRITE_TEXT) <
+	    (int)n)
 		return -1;
 	cl->lseq = lseq;
 	chk_op_sent(&cl->ops, lseq, intended, setup);
@@ -265,8 +268,9 @@ static void on_ack(load *ld, client *cl, const rk_smsg *m, int64_t now)
 	chk_stream_seq(&ld->chk, &cl->stream, cl->idx, m->seq);
 	uint32_t lseq;
 	client *s = sender_of(ld, cl, m->id, &lseq);
-	chk_oprec *r = chk_ack(&ld->chk, &ld->rooms[cl->room].chk, s == cl ? &cl->ops : NULL,
-			       cl->idx, s == cl ? lseq : 0, m->seq);
+	chk_oprec *r =
+	    chk_ack(&ld->chk, &ld->rooms[cl->room].chk, s == cl ? &cl->ops : NULL,
+		    cl->idx, s == cl ? lseq : 0, m->seq);
 	if (cl->unanswered)
 		cl->unanswered--;
 	if (r && r->setup) {
@@ -291,8 +295,8 @@ static void on_event(load *ld, client *cl, const rk_smsg *m, int64_t now)
 		ld->c.foreign_events++;
 		return;
 	}
-	chk_oprec *r = chk_event(&ld->chk, &ld->rooms[cl->room].chk, &s->ops, s->idx, lseq,
-				 m->seq);
+	chk_oprec *r =
+	    chk_event(&ld->chk, &ld->rooms[cl->room].chk, &s->ops, s->idx, lseq, m->seq);
 	if (r && r->setup) {
 		ld->c.setup_msgs++;
 		return;
@@ -373,7 +377,8 @@ static void on_message(load *ld, client *cl, const char *data, size_t len)
 		break;
 	case RK_S_ERROR:
 		ld->c.server_errors++;
-		rk_warn("c%u: server error %s: %s", cl->idx, rk_errcode_name(m.errcode), m.msg);
+		rk_warn("c%u: server error %s: %s", cl->idx, rk_errcode_name(m.errcode),
+			m.msg);
 		break;
 	default:
 		break;
@@ -410,8 +415,8 @@ static void on_closed(load *ld, client *cl)
 		cl->failed = true;
 		if (!ld->first_connect_error[0])
 			snprintf(ld->first_connect_error, sizeof(ld->first_connect_error),
-				 "client c%u: closed before welcome (close code %d)", cl->idx,
-				 cl->close_code);
+				 "client c%u: closed before welcome (close code %d)",
+				 cl->idx, cl->close_code);
 	} else if (cl->state == CS_READY) {
 		ld->c.closed_by_server++;
 	}
@@ -434,8 +439,9 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 			cl->failed = true;
 			if (!ld->first_connect_error[0])
 				snprintf(ld->first_connect_error,
-					 sizeof(ld->first_connect_error), "client c%u: %.*s",
-					 cl->idx, in ? (int)len : 0, in ? (const char *)in : "");
+					 sizeof(ld->first_connect_error),
+					 "client c%u: %.*s", cl->idx, in ? (int)len : 0,
+					 in ? (const char *)in : "");
 		}
 		cl->wsi = NULL;
 		set_state(cl, CS_DONE);
@@ -465,6 +471,6 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 }
 
 const struct lws_protocols roomload_protocols[] = {
-	{RK_SUBPROTOCOL, callback, 0, 0, 0, NULL, 0},
-	{NULL, NULL, 0, 0, 0, NULL, 0},
+    {RK_SUBPROTOCOL, callback, 0, 0, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
 };

@@ -2,9 +2,9 @@
  * hist.c - the log-linear histogram of hist.h: bucket arithmetic,
  * recording, merging and percentile queries.
  */
+#include "hist.h"
 #include <math.h>
 #include <string.h>
-#include "hist.h"
 
 void rk_hist_init(rk_hist *h)
 {
@@ -21,7 +21,7 @@ int rk_hist_index(int64_t us)
 		return (int)us;
 	int p = 63 - __builtin_clzll((unsigned long long)us); /* >= SUB_BITS */
 	int shift = p - RK_HIST_SUB_BITS;
-	int sub = (int)(us >> shift) - RK_HIST_SUB;           /* 0..SUB-1 */
+	int sub = (int)(us >> shift) - RK_HIST_SUB; /* 0..SUB-1 */
 	return RK_HIST_SUB + (p - RK_HIST_SUB_BITS) * RK_HIST_SUB + sub;
 }
 

@@ -3,10 +3,10 @@
  * Exit status: 0 every check passed, 1 a check failed or a runtime error,
  * 2 usage error.
  */
-#include <stdlib.h>
-#include <string.h>
 #include "load.h"
 #include "log.h"
+#include <stdlib.h>
+#include <string.h>
 
 int main(int argc, char **argv)
 {

@@ -3,13 +3,13 @@
  * stderr, the final report (human text, or one JSON object with --json) and
  * the pass/fail checks that decide the exit status.
  */
+#include "load.h"
+#include "proto.h"
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include "load.h"
-#include "proto.h"
 
 static double ms(int64_t us)
 {
@@ -25,15 +25,16 @@ void report_progress(load *ld, int64_t now_ns)
 	uint64_t errors = c->connect_failed + c->closed_by_server + c->server_errors +
 			  c->decode_errors + c->rejected;
 	static const char *const names[] = {"connect", "run", "drain", "close", "end"};
-	fprintf(stderr,
-		"[%6.1fs] %-7s conns %llu/%u  sent/s %.0f  delivered/s %.0f  p99 %.2f ms  "
-		"errors %llu  violations %llu\n",
-		(double)(now_ns - ld->t0_ns) / 1e9, names[ld->ph],
-		(unsigned long long)(c->established - c->closed_by_server), ld->nclients,
-		(double)(c->sent + c->cursors_sent - p->sent - p->cursors_sent) / dt,
-		(double)(c->events + c->cursors_recv - p->events - p->cursors_recv) / dt,
-		ms(rk_hist_pct(&ld->h_win, 99)), (unsigned long long)errors,
-		(unsigned long long)ld->chk.total);
+	fprintf(
+	    stderr,
+	    "[%6.1fs] %-7s conns %llu/%u  sent/s %.0f  delivered/s %.0f  p99 %.2f ms  "
+	    "errors %llu  violations %llu\n",
+	    (double)(now_ns - ld->t0_ns) / 1e9, names[ld->ph],
+	    (unsigned long long)(c->established - c->closed_by_server), ld->nclients,
+	    (double)(c->sent + c->cursors_sent - p->sent - p->cursors_sent) / dt,
+	    (double)(c->events + c->cursors_recv - p->events - p->cursors_recv) / dt,
+	    ms(rk_hist_pct(&ld->h_win, 99)), (unsigned long long)errors,
+	    (unsigned long long)ld->chk.total);
 	ld->c_prev = ld->c;
 	rk_hist_init(&ld->h_win);
 }
@@ -45,20 +46,21 @@ static double tv_us(struct timeval tv)
 
 /* Everything the report prints, computed once. */
 typedef struct summary {
-	double run_s;             /* run phase length (send window) */
+	double run_s; /* run phase length (send window) */
 	double deliveries_per_s;
 	double acks_per_s;
-	double cpu_s;             /* user + system, whole run */
-	double cpu_us_per_event;  /* per received event (or message if no events) */
-	double cpu_us_per_msg;    /* per received message of any kind */
-	long rss_kb;              /* peak resident set */
-	double connect_all_s;     /* from start to the last welcome */
+	double cpu_s;		 /* user + system, whole run */
+	double cpu_us_per_event; /* per received event (or message if no events) */
+	double cpu_us_per_msg;	 /* per received message of any kind */
+	long rss_kb;		 /* peak resident set */
+	double connect_all_s;	 /* from start to the last welcome */
 } summary;
 
 static void summarize(const load *ld, summary *s)
 {
 	memset(s, 0, sizeof(*s));
-	int64_t end = ld->run_end_ns > ld->run_start_ns ? ld->run_end_ns : ld->run_start_ns;
+	int64_t end =
+	    ld->run_end_ns > ld->run_start_ns ? ld->run_end_ns : ld->run_start_ns;
 	s->run_s = (double)(end - ld->run_start_ns) / 1e9;
 	if (s->run_s > 0) {
 		s->deliveries_per_s = (double)ld->c.events / s->run_s;
@@ -67,7 +69,8 @@ static void summarize(const load *ld, summary *s)
 	struct rusage ru;
 	getrusage(RUSAGE_SELF, &ru);
 	s->cpu_s = (tv_us(ru.ru_utime) - tv_us(ld->ru0.ru_utime) + tv_us(ru.ru_stime) -
-		    tv_us(ld->ru0.ru_stime)) / 1e6;
+		    tv_us(ld->ru0.ru_stime)) /
+		   1e6;
 	uint64_t ev = ld->c.events + ld->c.cursors_recv;
 	if (ev)
 		s->cpu_us_per_event = s->cpu_s * 1e6 / (double)ev;
@@ -93,7 +96,8 @@ static int checks(const load *ld)
 	if (ld->c.connect_failed || ld->c.established < ld->nclients) {
 		fprintf(stderr, "FAILED: %llu of %u connections established (%s)\n",
 			(unsigned long long)ld->c.established, ld->nclients,
-			ld->first_connect_error[0] ? ld->first_connect_error : "not all attempted");
+			ld->first_connect_error[0] ? ld->first_connect_error
+						   : "not all attempted");
 		rc = 1;
 	}
 	if (ld->c.closed_by_server) {
@@ -109,7 +113,9 @@ static int checks(const load *ld)
 			rc = 1;
 		}
 		if (a > cfg->max_p99_ms || d > cfg->max_p99_ms) {
-			fprintf(stderr, "FAILED: p99 ack %.3f ms / delivery %.3f ms above --max-p99 %g ms\n",
+			fprintf(stderr,
+				"FAILED: p99 ack %.3f ms / delivery %.3f ms above "
+				"--max-p99 %g ms\n",
 				a, d, cfg->max_p99_ms);
 			rc = 1;
 		}
@@ -130,32 +136,42 @@ static void text_lat(FILE *f, const char *name, const rk_hist *h)
 		fprintf(f, "  %-9s -\n", name);
 		return;
 	}
-	fprintf(f, "  %-9s p50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f  max %.3f ms  (%llu samples)\n",
-		name, ms(rk_hist_pct(h, 50)), ms(rk_hist_pct(h, 90)), ms(rk_hist_pct(h, 99)),
-		ms(rk_hist_pct(h, 99.9)), ms(h->max), (unsigned long long)h->n);
+	fprintf(f,
+		"  %-9s p50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f  max %.3f ms  (%llu "
+		"samples)\n",
+		name, ms(rk_hist_pct(h, 50)), ms(rk_hist_pct(h, 90)),
+		ms(rk_hist_pct(h, 99)), ms(rk_hist_pct(h, 99.9)), ms(h->max),
+		(unsigned long long)h->n);
 }
 
 static void report_text(const load *ld, const summary *s, FILE *f)
 {
 	const load_config *cfg = &ld->cfg;
 	const counters *c = &ld->c;
-	fprintf(f, "====== roomload %s: %d rooms x %d clients, %g msg/s per client, %g s ======\n",
-		scenario_name(cfg->sc), cfg->rooms, cfg->clients, cfg->rate, cfg->duration);
-	fprintf(f, "connections: %llu/%u established, %llu failed, %llu closed by server; "
-		   "all connected in %.2f s\n",
+	fprintf(f,
+		"====== roomload %s: %d rooms x %d clients, %g msg/s per client, %g s "
+		"======\n",
+		scenario_name(cfg->sc), cfg->rooms, cfg->clients, cfg->rate,
+		cfg->duration);
+	fprintf(f,
+		"connections: %llu/%u established, %llu failed, %llu closed by server; "
+		"all connected in %.2f s\n",
 		(unsigned long long)c->established, ld->nclients,
-		(unsigned long long)c->connect_failed, (unsigned long long)c->closed_by_server,
-		s->connect_all_s);
-	fprintf(f, "connect:   p50 %.3f  p99 %.3f  max %.3f ms\n", ms(rk_hist_pct(&ld->h_connect, 50)),
-		ms(rk_hist_pct(&ld->h_connect, 99)), ms(ld->h_connect.max));
+		(unsigned long long)c->connect_failed,
+		(unsigned long long)c->closed_by_server, s->connect_all_s);
+	fprintf(f, "connect:   p50 %.3f  p99 %.3f  max %.3f ms\n",
+		ms(rk_hist_pct(&ld->h_connect, 50)), ms(rk_hist_pct(&ld->h_connect, 99)),
+		ms(ld->h_connect.max));
 	fprintf(f, "ops:       %llu sent, %llu acked, %llu rejected (+%llu setup)\n",
 		(unsigned long long)c->sent, (unsigned long long)c->acked,
 		(unsigned long long)c->rejected, (unsigned long long)c->setup_ops);
-	fprintf(f, "events:    %llu delivered, %.0f deliveries/s, %.0f acks/s over %.2f s\n",
-		(unsigned long long)c->events, s->deliveries_per_s, s->acks_per_s, s->run_s);
+	fprintf(
+	    f, "events:    %llu delivered, %.0f deliveries/s, %.0f acks/s over %.2f s\n",
+	    (unsigned long long)c->events, s->deliveries_per_s, s->acks_per_s, s->run_s);
 	if (c->cursors_sent || c->cursors_recv)
 		fprintf(f, "cursors:   %llu sent, %llu relayed\n",
-			(unsigned long long)c->cursors_sent, (unsigned long long)c->cursors_recv);
+			(unsigned long long)c->cursors_sent,
+			(unsigned long long)c->cursors_recv);
 	fprintf(f, "latency:\n");
 	text_lat(f, "ack", &ld->h_ack);
 	text_lat(f, "delivery", &ld->h_delivery);
@@ -172,10 +188,14 @@ static void report_text(const load *ld, const summary *s, FILE *f)
 	}
 	fprintf(f, "%s\ncloses:   ", any ? "" : " none");
 	for (int i = 0; i < c->ncloses; i++)
-		fprintf(f, " %d x%llu", c->closes[i].code, (unsigned long long)c->closes[i].n);
+		fprintf(f, " %d x%llu", c->closes[i].code,
+			(unsigned long long)c->closes[i].n);
 	fprintf(f, "%s\n", c->ncloses ? "" : " none");
-	fprintf(f, "errors:    %llu server error messages, %llu undecodable, %llu foreign events\n",
-		(unsigned long long)c->server_errors, (unsigned long long)c->decode_errors,
+	fprintf(f,
+		"errors:    %llu server error messages, %llu undecodable, %llu foreign "
+		"events\n",
+		(unsigned long long)c->server_errors,
+		(unsigned long long)c->decode_errors,
 		(unsigned long long)c->foreign_events);
 	fprintf(f, "ordering:  %llu violations", (unsigned long long)ld->chk.total);
 	for (int k = 0; k < CHK_KIND_COUNT; k++)
@@ -186,8 +206,9 @@ static void report_text(const load *ld, const summary *s, FILE *f)
 		(unsigned long long)ld->chk.unchecked);
 	for (int i = 0; i < ld->chk.nfirst; i++)
 		fprintf(f, "  %s\n", ld->chk.first[i]);
-	fprintf(f, "cpu:       %.2f s, %.2f us per received event, %.2f us per message; "
-		   "peak RSS %ld KiB\n",
+	fprintf(f,
+		"cpu:       %.2f s, %.2f us per received event, %.2f us per message; "
+		"peak RSS %ld KiB\n",
 		s->cpu_s, s->cpu_us_per_event, s->cpu_us_per_msg, s->rss_kb);
 }
 
@@ -244,7 +265,8 @@ static void report_json(const load *ld, const summary *s, int rc)
 	cJSON_AddItemToObject(lat, "cursor", json_lat(&ld->h_cursor));
 	cJSON *rj = cJSON_AddObjectToObject(o, "rejects");
 	for (int i = 1; i < RK_REJ_COUNT; i++)
-		cJSON_AddNumberToObject(rj, rk_reject_name((rk_reject)i), (double)c->rejects[i]);
+		cJSON_AddNumberToObject(rj, rk_reject_name((rk_reject)i),
+					(double)c->rejects[i]);
 	cJSON *cl = cJSON_AddObjectToObject(o, "closes");
 	for (int i = 0; i < c->ncloses; i++) {
 		char k[16];
@@ -257,7 +279,8 @@ static void report_json(const load *ld, const summary *s, int rc)
 	cJSON *v = cJSON_AddObjectToObject(o, "violations");
 	cJSON_AddNumberToObject(v, "total", (double)ld->chk.total);
 	for (int k = 0; k < CHK_KIND_COUNT; k++)
-		cJSON_AddNumberToObject(v, chk_kind_name((chk_kind)k), (double)ld->chk.counts[k]);
+		cJSON_AddNumberToObject(v, chk_kind_name((chk_kind)k),
+					(double)ld->chk.counts[k]);
 	cJSON_AddNumberToObject(v, "unchecked", (double)ld->chk.unchecked);
 	cJSON *ex = cJSON_AddArrayToObject(v, "first");
 	for (int i = 0; i < ld->chk.nfirst; i++)

@@ -4,25 +4,25 @@
  * close) and prints progress. SIGINT/SIGTERM are blocked and polled from the
  * tick (no handler, no global): the first one ends the run phase early.
  */
+#include "clock.h"
+#include "load.h"
+#include "log.h"
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include "clock.h"
-#include "log.h"
-#include "load.h"
 #ifdef RL_HAVE_LIBEV
 #include <ev.h>
 #endif
 
-#define container_of(ptr, type, member) \
-	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+#define container_of(ptr, type, member)                                                  \
+	((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 
-#define TICK_US 10000                      /* control tick */
+#define TICK_US 10000			      /* control tick */
 #define CONNECT_GRACE_NS INT64_C(30000000000) /* connect phase: ramp + 30 s */
-#define DRAIN_NS INT64_C(10000000000)      /* drain at most 10 s */
-#define CLOSE_NS INT64_C(3000000000)       /* close at most 3 s */
+#define DRAIN_NS INT64_C(10000000000)	      /* drain at most 10 s */
+#define CLOSE_NS INT64_C(3000000000)	      /* close at most 3 s */
 #define RX_MAX (16u << 20)
 
 uint64_t load_rand(load *ld)
@@ -114,7 +114,8 @@ static void start_run(load *ld, int64_t now)
 	ld->run_start_ns = now;
 	ld->run_end_ns = now + (int64_t)(ld->cfg.duration * 1e9);
 	if (!ld->cfg.quiet)
-		fprintf(stderr, "roomload: %llu/%u connected in %.2f s; running %s for %.0f s\n",
+		fprintf(stderr,
+			"roomload: %llu/%u connected in %.2f s; running %s for %.0f s\n",
 			(unsigned long long)ld->c.established, ld->nclients,
 			(double)(now - ld->t0_ns) / 1e9, scenario_name(ld->cfg.sc),
 			ld->cfg.duration);
@@ -161,7 +162,8 @@ static void final_checks(load *ld)
 	for (int r = 0; r < ld->cfg.rooms; r++) {
 		size_t n = 0;
 		for (int j = 0; j < ld->cfg.clients; j++) {
-			client *cl = &ld->clients[(size_t)r * (size_t)ld->cfg.clients + (size_t)j];
+			client *cl =
+			    &ld->clients[(size_t)r * (size_t)ld->cfg.clients + (size_t)j];
 			if (cl->state == CS_READY)
 				last[n++] = cl->stream.last;
 		}

@@ -3,11 +3,11 @@
  * libcommon client encoders. Op ids are "cIDX.SEQ" (client index, local
  * sequence) so that any receiver can find the sender and its send time.
  */
+#include "load.h"
+#include "proto.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "load.h"
-#include "proto.h"
 
 #define POLL_ID "p"
 #define POLL_OPTIONS 4
