@@ -12,6 +12,7 @@
 #include "log.h"
 #include "proto.h"
 #include "token.h"
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +67,24 @@ void client_connect(load *ld, client *cl)
 	} else {
 		snprintf(path, sizeof(path), "/ws/%s?name=c%u", r->name, cl->idx);
 	}
+	if (cl->reconnecting && cl->epoch[0]) {
+		/* Resume from the last seq this connection saw. */
+		size_t n = strlen(path);
+		snprintf(path + n, sizeof(path) - n,
+			 "&client=c%u&since=%lld&epoch=", cl->idx,
+			 (long long)cl->stream.last);
+		n = strlen(path);
+		for (const char *e = cl->epoch; *e && n + 4 < sizeof(path); e++) {
+			unsigned char ch = (unsigned char)*e;
+			if (isalnum(ch) || ch == '-' || ch == '_' || ch == '.' ||
+			    ch == '~')
+				path[n++] = (char)ch;
+			else
+				n += (size_t)snprintf(path + n, sizeof(path) - n,
+						      "%%%02X", ch);
+		}
+		path[n] = '\0';
+	}
 	struct lws_client_connect_info info;
 	memset(&info, 0, sizeof(info));
 	info.context = ld->lws;
@@ -101,7 +120,8 @@ static void send_cb(lws_sorted_usec_list_t *sul)
 {
 	client *cl = container_of(sul, client, send_sul);
 	load *ld = cl->ld;
-	if (cl->state != CS_READY || ld->ph != PH_RUN || !cl->period_ns)
+	bool away = cl->reconnecting && cl->state != CS_DONE;
+	if ((cl->state != CS_READY && !away) || ld->ph != PH_RUN || !cl->period_ns)
 		return;
 	int64_t now = rk_mono_ns();
 	bool added = false;
@@ -111,15 +131,42 @@ static void send_cb(lws_sorted_usec_list_t *sul)
 		cl->next_send_ns += cl->period_ns;
 		added = true;
 	}
-	if (added && cl->wsi)
+	if (added && cl->wsi && cl->state == CS_READY)
 		lws_callback_on_writable(cl->wsi);
 	if (cl->next_send_ns < ld->run_end_ns)
 		lws_sul_schedule(ld->lws, 0, &cl->send_sul, send_cb,
 				 (cl->next_send_ns - now) / 1000 + 1);
 }
 
+static void churn_cb(lws_sorted_usec_list_t *sul)
+{
+	client *cl = container_of(sul, client, churn_sul);
+	load *ld = cl->ld;
+	if (cl->state != CS_READY || ld->ph != PH_RUN)
+		return;
+	cl->reconnecting = true;
+	set_state(cl, CS_CLOSING); /* not client_close: the schedule keeps running */
+	if (cl->wsi)
+		lws_callback_on_writable(cl->wsi);
+}
+
+/* Churn: the next reconnect in 0.5..1.5 x --reconnect-every. */
+static void churn_schedule(load *ld, client *cl)
+{
+	double f = 0.5 + (double)(load_rand(ld) % 1000) / 1000.0;
+	lws_sul_schedule(ld->lws, 0, &cl->churn_sul, churn_cb,
+			 (lws_usec_t)(ld->cfg.reconnect_every * f * 1e6));
+}
+
 void client_start_sending(load *ld, client *cl)
 {
+	if (ld->cfg.sc == SC_CHURN && cl->state == CS_READY && ld->ph == PH_RUN)
+		churn_schedule(ld, cl);
+	if (cl->period_ns && cl->next_send_ns) {
+		/* A reconnect: the open-loop schedule never stopped. */
+		lws_sul_schedule(ld->lws, 0, &cl->send_sul, send_cb, 1);
+		return;
+	}
 	if (cl->state != CS_READY || ld->cfg.rate <= 0 || ld->cfg.sc == SC_IDLE)
 		return;
 	if (cl->viewer && ld->cfg.sc != SC_CURSOR)
@@ -137,6 +184,7 @@ void client_start_sending(load *ld, client *cl)
 void client_stop_sending(client *cl)
 {
 	lws_sul_cancel(&cl->send_sul);
+	lws_sul_cancel(&cl->churn_sul);
 }
 
 void client_close(client *cl)
@@ -248,6 +296,25 @@ static void on_welcome(load *ld, client *cl, const rk_smsg *m, int64_t now)
 {
 	if (cl->state != CS_CONNECTING) {
 		ld->c.decode_errors++;
+		return;
+	}
+	snprintf(cl->epoch, sizeof(cl->epoch), "%s", m->welcome.epoch);
+	if (cl->reconnecting) {
+		/* Resumed: the missed events follow, from our last seq on, and the
+		 * stream check carries on as if we had never left. Otherwise the
+		 * stream restarts at the welcome's seq. */
+		cl->reconnecting = false;
+		ld->c.reconnects++;
+		if (m->welcome.resumed)
+			ld->c.resumed++;
+		else
+			chk_stream_welcome(&ld->chk, &cl->stream, cl->idx,
+					   m->welcome.seq);
+		set_state(cl, CS_READY);
+		if (cl->due)
+			lws_callback_on_writable(cl->wsi);
+		if (ld->ph == PH_RUN || cl->due)
+			client_start_sending(ld, cl);
 		return;
 	}
 	rk_hist_record(&ld->h_connect, us_since(cl->connect_ns, now));
@@ -409,6 +476,11 @@ static void client_rx(load *ld, client *cl, struct lws *wsi, const char *in, siz
 
 static void on_closed(load *ld, client *cl)
 {
+	if (cl->reconnecting && cl->state == CS_CLOSING && ld->ph < PH_CLOSE) {
+		cl->wsi = NULL;
+		client_connect(ld, cl);
+		return;
+	}
 	if (cl->state == CS_CONNECTING) {
 		/* Closed before its welcome: a failed connect. */
 		ld->c.connect_failed++;

@@ -36,6 +36,10 @@ static const char usage_text[] =
 "                                    coalesces them, so fewer arrive)\n"
 "                            idle    connect, send nothing, hold the connections\n"
 "                            mixed   60%% chat, 30%% shape.add, 10%% poll.vote\n"
+"                            churn   chat, and every client drops its\n"
+"                                    connection every --reconnect-every seconds\n"
+"                                    and resumes (since=, epoch=): the missed\n"
+"                                    events must be replayed with no gap\n"
 "  --ramp SECONDS          spread the connection attempts over SECONDS\n"
 "                          (default 0: as fast as --max-connecting allows)\n"
 "  --max-connecting N      handshakes in flight at once (default 256)\n"
@@ -46,6 +50,8 @@ static const char usage_text[] =
 "                          with ?name=cN (server auth off)\n"
 "  --viewers FRACTION      share of each room's clients that only watch\n"
 "                          (viewer tokens with --secret-file; they send no ops)\n"
+"  --reconnect-every S     churn: mean seconds between a client's reconnects\n"
+"                          (default 2)\n"
 "  --seed N                seed for the send-time offsets (default: random)\n"
 "\n"
 "Checks (a missed check makes the exit status 1):\n"
@@ -100,6 +106,7 @@ static const char usage_text[] =
 static const char *const sc_names[SC_COUNT] = {
 	[SC_CHAT] = "chat", [SC_DRAW] = "draw",   [SC_POLL] = "poll",
 	[SC_CURSOR] = "cursor", [SC_IDLE] = "idle", [SC_MIXED] = "mixed",
+	[SC_CHURN] = "churn",
 };
 
 const char *scenario_name(scenario s)
@@ -110,7 +117,7 @@ const char *scenario_name(scenario s)
 enum {
 	OPT_URL = 256, OPT_ROOMS, OPT_CLIENTS, OPT_RATE, OPT_DURATION, OPT_SCENARIO,
 	OPT_RAMP, OPT_SIZE, OPT_PREFIX, OPT_SECRET, OPT_VIEWERS, OPT_MAX_P99,
-	OPT_MIN_DELIVERED, OPT_JSON, OPT_MAX_CONNECTING, OPT_SEED,
+	OPT_MIN_DELIVERED, OPT_JSON, OPT_MAX_CONNECTING, OPT_SEED, OPT_RECONNECT,
 };
 
 static const struct option long_opts[] = {
@@ -129,6 +136,7 @@ static const struct option long_opts[] = {
 	{"min-delivered", required_argument, NULL, OPT_MIN_DELIVERED},
 	{"max-connecting", required_argument, NULL, OPT_MAX_CONNECTING},
 	{"seed", required_argument, NULL, OPT_SEED},
+	{"reconnect-every", required_argument, NULL, OPT_RECONNECT},
 	{"json", no_argument, NULL, OPT_JSON},
 	{"quiet", no_argument, NULL, 'q'},
 	{"help", no_argument, NULL, 'h'},
@@ -257,6 +265,7 @@ int config_parse(load_config *cfg, int argc, char **argv)
 	cfg->max_connecting = 256;
 	cfg->sc = SC_CHAT;
 	cfg->seed = 0;
+	cfg->reconnect_every = 2;
 	bool have_url = false;
 	long long v;
 	int opt;
@@ -294,7 +303,7 @@ int config_parse(load_config *cfg, int argc, char **argv)
 					break;
 			if (i == SC_COUNT)
 				return usage_error("unknown --scenario '%s' (chat, draw, poll, "
-						   "cursor, idle, mixed)", optarg);
+						   "cursor, idle, mixed, churn)", optarg);
 			cfg->sc = (scenario)i;
 			break;
 		}
@@ -340,6 +349,10 @@ int config_parse(load_config *cfg, int argc, char **argv)
 			if (!parse_ll(optarg, 0, INT64_MAX, &v))
 				return usage_error("--seed wants a non-negative integer");
 			cfg->seed = (uint64_t)v;
+			break;
+		case OPT_RECONNECT:
+			if (!parse_dbl(optarg, 0.05, 86400, &cfg->reconnect_every))
+				return usage_error("--reconnect-every wants seconds 0.05..86400");
 			break;
 		case OPT_JSON:
 			cfg->json = true;

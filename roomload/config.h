@@ -16,6 +16,7 @@ typedef enum scenario {
 	SC_CURSOR,   /* cursor messages (ephemeral, coalesced by the server) */
 	SC_IDLE,     /* connect and hold; nothing is sent */
 	SC_MIXED,    /* per op: 60 % chat, 30 % shape.add, 10 % poll.vote */
+	SC_CHURN,    /* chat, and every client reconnects and resumes (since/epoch) */
 	SC_COUNT
 } scenario;
 
@@ -43,6 +44,7 @@ typedef struct load_config {
 	bool json;               /* --json: the report as JSON on stdout */
 	bool quiet;              /* -q: no progress lines */
 	uint64_t seed;           /* --seed for the schedule offsets */
+	double reconnect_every;  /* --reconnect-every SECONDS (churn), mean interval */
 } load_config;
 
 /*

@@ -21,6 +21,7 @@
 #include "config.h"
 #include "hist.h"
 #include "op.h"
+#include "proto.h"
 
 typedef struct load load;
 struct ev_loop;
@@ -52,6 +53,9 @@ typedef struct client {
 	uint32_t lseq;              /* local sequence of the last message written */
 	uint32_t unanswered;        /* ops written and neither acked nor rejected */
 	lws_sorted_usec_list_t send_sul; /* fires at next_send_ns */
+	lws_sorted_usec_list_t churn_sul; /* churn: fires at the next reconnect */
+	bool reconnecting;          /* churn: closing to reconnect, not to stop */
+	char epoch[RK_EPOCH_MAX + 1]; /* from the last welcome, for resume */
 	chk_stream stream;          /* seqs seen on this connection */
 	chk_ops ops;                /* recent ops: send time, ack/event seqs */
 	rk_buf rx;                  /* reassembly of a fragmented message */
@@ -91,6 +95,10 @@ typedef struct counters {
 	uint64_t server_errors;     /* `error` messages received */
 	uint64_t decode_errors;     /* frames we could not decode */
 	uint64_t msgs_recv;         /* every message received */
+	uint64_t reconnects;        /* churn: reconnections welcomed */
+	uint64_t resumed;           /* churn: of those, resumed (events replayed) */
+	uint64_t own_replayed;      /* churn: own ops whose ack was lost to the
+				     * reconnect and came back as a replayed event */
 	uint64_t rejects[RK_REJ_COUNT]; /* by code, load and setup ops */
 	struct {
 		int code;

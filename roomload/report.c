@@ -168,6 +168,13 @@ static void report_text(const load *ld, const summary *s, FILE *f)
 	fprintf(
 	    f, "events:    %llu delivered, %.0f deliveries/s, %.0f acks/s over %.2f s\n",
 	    (unsigned long long)c->events, s->deliveries_per_s, s->acks_per_s, s->run_s);
+	if (c->reconnects)
+		fprintf(
+		    f,
+		    "churn:     %llu reconnects, %llu resumed; %llu own ops answered by "
+		    "a replayed event\n",
+		    (unsigned long long)c->reconnects, (unsigned long long)c->resumed,
+		    (unsigned long long)c->own_replayed);
 	if (c->cursors_sent || c->cursors_recv)
 		fprintf(f, "cursors:   %llu sent, %llu relayed\n",
 			(unsigned long long)c->cursors_sent,
@@ -259,6 +266,9 @@ static void report_json(const load *ld, const summary *s, int rc)
 	cJSON_AddNumberToObject(o, "cursors_sent", (double)c->cursors_sent);
 	cJSON_AddNumberToObject(o, "cursors_relayed", (double)c->cursors_recv);
 	cJSON_AddNumberToObject(o, "foreign_events", (double)c->foreign_events);
+	cJSON_AddNumberToObject(o, "reconnects", (double)c->reconnects);
+	cJSON_AddNumberToObject(o, "resumed", (double)c->resumed);
+	cJSON_AddNumberToObject(o, "own_replayed", (double)c->own_replayed);
 	cJSON *lat = cJSON_AddObjectToObject(o, "latency_ms");
 	cJSON_AddItemToObject(lat, "ack", json_lat(&ld->h_ack));
 	cJSON_AddItemToObject(lat, "delivery", json_lat(&ld->h_delivery));

@@ -139,6 +139,8 @@ static bool drained(load *ld)
 	uint32_t room = UINT32_MAX;
 	for (uint32_t i = 0; i < ld->nclients; i++) {
 		client *cl = &ld->clients[i];
+		if (cl->reconnecting && cl->state != CS_DONE)
+			return false;
 		if (cl->state != CS_READY)
 			continue;
 		if (cl->due || cl->unanswered || cl->setup_due)

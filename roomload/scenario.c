@@ -128,6 +128,7 @@ bool scenario_encode(load *ld, client *cl, uint32_t lseq, bool setup, rk_buf *b)
 	}
 	switch (ld->cfg.sc) {
 	case SC_CHAT:
+	case SC_CHURN:
 		enc_chat(ld, cl, lseq, b);
 		return true;
 	case SC_DRAW: {
