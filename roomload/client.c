@@ -236,6 +236,8 @@ static int client_writable(load *ld, client *cl, struct lws *wsi)
 		return -1;
 	cl->lseq = lseq;
 	chk_op_sent(&cl->ops, lseq, intended, setup);
+	if (!setup)
+		rk_hist_record(&ld->h_lag, (rk_mono_ns() - intended) / 1000);
 	if (setup) {
 		cl->setup_due = false;
 		ld->c.setup_ops++;

@@ -129,6 +129,8 @@ struct load {
 	rk_hist h_delivery;         /* send -> event at each other client */
 	rk_hist h_cursor;           /* send -> cursor relay at each other client */
 	rk_hist h_connect;          /* connect call -> welcome */
+	rk_hist h_lag;              /* scheduled send time -> actual write: roomload's
+				     * own delay (it is part of every latency) */
 	rk_hist h_win;              /* deliveries (or acks) of the last second */
 	checker chk;                /* ordering violations */
 	char first_connect_error[160]; /* detail of the first failed connect */

@@ -184,6 +184,8 @@ static void report_text(const load *ld, const summary *s, FILE *f)
 	text_lat(f, "delivery", &ld->h_delivery);
 	if (ld->h_cursor.n)
 		text_lat(f, "cursor", &ld->h_cursor);
+	if (ld->h_lag.n)
+		text_lat(f, "send lag", &ld->h_lag);
 	fprintf(f, "rejects:  ");
 	bool any = false;
 	for (int i = 1; i < RK_REJ_COUNT; i++) {
@@ -273,6 +275,7 @@ static void report_json(const load *ld, const summary *s, int rc)
 	cJSON_AddItemToObject(lat, "ack", json_lat(&ld->h_ack));
 	cJSON_AddItemToObject(lat, "delivery", json_lat(&ld->h_delivery));
 	cJSON_AddItemToObject(lat, "cursor", json_lat(&ld->h_cursor));
+	cJSON_AddItemToObject(lat, "send_lag", json_lat(&ld->h_lag));
 	cJSON *rj = cJSON_AddObjectToObject(o, "rejects");
 	for (int i = 1; i < RK_REJ_COUNT; i++)
 		cJSON_AddNumberToObject(rj, rk_reject_name((rk_reject)i),

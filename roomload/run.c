@@ -280,6 +280,7 @@ int run_load(load *ld)
 	rk_hist_init(&ld->h_delivery);
 	rk_hist_init(&ld->h_cursor);
 	rk_hist_init(&ld->h_connect);
+	rk_hist_init(&ld->h_lag);
 	rk_hist_init(&ld->h_win);
 	chk_init(&ld->chk);
 	ld->rng = cfg->seed ? cfg->seed : 1;
