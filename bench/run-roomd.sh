@@ -61,6 +61,7 @@ run() { # name, roomload args...
 	  "events delivered     \(.events_delivered) (\(.deliveries_per_s | round)/s)",
 	  "delivery latency     p50 \(.latency_ms.delivery.p50) ms, p99 \(.latency_ms.delivery.p99) ms, max \(.latency_ms.delivery.max) ms",
 	  "ack latency          p50 \(.latency_ms.ack.p50) ms, p99 \(.latency_ms.ack.p99) ms, max \(.latency_ms.ack.max) ms",
+	  "roomload send lag    p99 \(.latency_ms.send_lag.p99) ms, max \(.latency_ms.send_lag.max) ms",
 	  "ordering violations  \(.violations.total)",
 	  "roomload CPU         \(.cpu_s * 100 | round / 100) s, \(.cpu_us_per_event * 100 | round / 100) us per received event, \(.cpu_us_per_msg * 100 | round / 100) us per message",
 	  "roomload peak RSS    \(.rss_kb) KiB",

@@ -17,11 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define container_of(ptr, type, member)                                                  \
-	((type *)(void *)((char *)(ptr)-offsetof(type, member)))
-
-#define RX_MAX (16u << 20) /* a welcome with a big state fits */
-
 /* The one state setter: DONE is terminal, and the live/connecting counts
  * follow the transitions. */
 static void set_state(client *cl, cstate st)
@@ -337,9 +332,10 @@ static void on_ack(load *ld, client *cl, const rk_smsg *m, int64_t now)
 	chk_stream_seq(&ld->chk, &cl->stream, cl->idx, m->seq);
 	uint32_t lseq;
 	client *s = sender_of(ld, cl, m->id, &lseq);
-	chk_oprec *r =
-	    chk_ack(&ld->chk, &ld->rooms[cl->room].chk, s == cl ? &cl->ops : NULL,
-		    cl->idx, s == cl ? lseq : 0, m->seq);
+	/* An ack must be for one of this connection's own ops: anything else
+	 * (lseq 0) is counted as an unknown op. */
+	chk_oprec *r = chk_ack(&ld->chk, &ld->rooms[cl->room].chk, &cl->ops, cl->idx,
+			       s == cl ? lseq : 0, m->seq);
 	if (cl->unanswered)
 		cl->unanswered--;
 	if (r && r->setup) {

@@ -16,14 +16,10 @@
 #include <ev.h>
 #endif
 
-#define container_of(ptr, type, member)                                                  \
-	((type *)(void *)((char *)(ptr)-offsetof(type, member)))
-
 #define TICK_US 10000			      /* control tick */
 #define CONNECT_GRACE_NS INT64_C(30000000000) /* connect phase: ramp + 30 s */
 #define DRAIN_NS INT64_C(10000000000)	      /* drain at most 10 s */
 #define CLOSE_NS INT64_C(3000000000)	      /* close at most 3 s */
-#define RX_MAX (16u << 20)
 
 uint64_t load_rand(load *ld)
 {
