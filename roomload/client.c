@@ -362,6 +362,18 @@ static void on_event(load *ld, client *cl, const rk_smsg *m, int64_t now)
 	}
 	chk_oprec *r =
 	    chk_event(&ld->chk, &ld->rooms[cl->room].chk, &s->ops, s->idx, lseq, m->seq);
+	if (s == cl) {
+		/* Our own op, replayed on resume: its ack was lost with the old
+		 * connection and this event is its answer. */
+		if (r && !r->done) {
+			r->done = true;
+			if (cl->unanswered)
+				cl->unanswered--;
+			if (!r->setup)
+				ld->c.own_replayed++;
+		}
+		return;
+	}
 	if (r && r->setup) {
 		ld->c.setup_msgs++;
 		return;

@@ -333,7 +333,7 @@ int run_load(load *ld)
 out:
 	if (ld->lws) {
 		for (uint32_t i = 0; i < ld->nclients; i++)
-			lws_sul_cancel(&ld->clients[i].send_sul);
+			client_stop_sending(&ld->clients[i]);
 		lws_sul_cancel(&ld->tick_sul);
 		/* Destroying the context closes what is left; callbacks still
 		 * see valid client structs. */
