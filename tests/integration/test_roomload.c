@@ -266,35 +266,60 @@ static void assert_clean(const cJSON *j, int rooms, int clients, int senders_per
 	assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "passed")));
 }
 
+/* Each test gets its own roomd; teardown stops it even when the test failed. */
+static int setup_plain(void **state)
+{
+	server *s = calloc(1, sizeof(*s));
+	if (!s)
+		return -1;
+	server_start(s, false);
+	*state = s;
+	return 0;
+}
+
+static int setup_secret(void **state)
+{
+	server *s = calloc(1, sizeof(*s));
+	if (!s)
+		return -1;
+	server_start(s, true);
+	*state = s;
+	return 0;
+}
+
+static int teardown_server(void **state)
+{
+	server *s = *state;
+	if (s)
+		server_stop(s);
+	free(s);
+	return 0;
+}
+
 static void test_chat_load_is_clean(void **state)
 {
-	(void)state;
-	server s;
-	server_start(&s, false);
+	server *s = *state;
 	char *out;
 	const char *const args[] = {"--rooms", "10", "--clients", "25", "--rate", "2",
 				    "--duration", "3", "--json", "-q", NULL};
-	int rc = run_roomload(&s, &out, args);
+	int rc = run_roomload(s, &out, args);
 	cJSON *j = parse_report(out);
 	assert_int_equal(rc, 0);
 	assert_clean(j, 10, 25, 25);
 	cJSON_Delete(j);
 	free(out);
-	server_stop(&s);
 }
 
 static void test_tokens_viewers_and_poll(void **state)
 {
-	(void)state;
-	server s;
-	server_start(&s, true);
+	server *s = *state;
 	char *out;
 	/* 20 % viewers: 4 of 20 per room watch; a poll per room (setup op). */
 	const char *const args[] = {"--rooms", "4", "--clients", "20", "--rate", "2",
 				    "--duration", "3", "--scenario", "poll",
-				    "--viewers", "0.2", "--secret-file", s.secret_path,
+				    "--viewers", "0.2", "--secret-file", s->secret_path,
 				    "--room-prefix", "tok-", "--json", "-q", NULL};
-	int rc = run_roomload(&s, &out, args);
+	int rc = run_roomload(s, &out, args);
 	cJSON *j = parse_report(out);
 	assert_int_equal(rc, 0);
 	assert_clean(j, 4, 20, 16);
@@ -305,26 +330,23 @@ static void test_tokens_viewers_and_poll(void **state)
 	/* Without tokens the secured server refuses every connection: exit 1. */
 	const char *const bad[] = {"--rooms", "1", "--clients", "2", "--duration", "0",
 				   "--json", "-q", NULL};
-	rc = run_roomload(&s, &out, bad);
+	rc = run_roomload(s, &out, bad);
 	j = parse_report(out);
 	assert_int_equal(rc, 1);
 	assert_int_equal((int)num(j, "connections.failed"), 2);
 	assert_false(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "passed")));
 	cJSON_Delete(j);
 	free(out);
-	server_stop(&s);
 }
 
 static void test_missed_p99_exits_1(void **state)
 {
-	(void)state;
-	server s;
-	server_start(&s, false);
+	server *s = *state;
 	char *out;
 	const char *const args[] = {"--rooms", "2", "--clients", "5", "--rate", "5",
 				    "--duration", "1", "--max-p99", "0.001", "--json",
 				    "-q", NULL};
-	int rc = run_roomload(&s, &out, args);
+	int rc = run_roomload(s, &out, args);
 	cJSON *j = parse_report(out);
 	assert_int_equal(rc, 1);
 	assert_int_equal((int)num(j, "violations.total"), 0); /* only the p99 missed */
@@ -337,7 +359,7 @@ static void test_missed_p99_exits_1(void **state)
 	const char *const ok[] = {"--rooms", "2", "--clients", "5", "--rate", "5",
 				  "--duration", "1", "--max-p99", "10000", "--min-delivered",
 				  "1", "--json", "-q", NULL};
-	rc = run_roomload(&s, &out, ok);
+	rc = run_roomload(s, &out, ok);
 	assert_int_equal(rc, 0);
 	free(out);
 
@@ -345,17 +367,14 @@ static void test_missed_p99_exits_1(void **state)
 	const char *const few[] = {"--rooms", "1", "--clients", "2", "--rate", "2",
 				   "--duration", "1", "--min-delivered", "1000000", "-q",
 				   NULL};
-	rc = run_roomload(&s, &out, few);
+	rc = run_roomload(s, &out, few);
 	assert_int_equal(rc, 1);
 	free(out);
-	server_stop(&s);
 }
 
 static void test_churn_resumes_without_gaps(void **state)
 {
-	(void)state;
-	server s;
-	server_start(&s, false);
+	server *s = *state;
 	char *out;
 	/* Every client drops and resumes about every 0.5 s while chat goes on:
 	 * the replay must fill every gap (the stream checks see no gap and no
@@ -363,7 +382,7 @@ static void test_churn_resumes_without_gaps(void **state)
 	const char *const args[] = {"--rooms", "4", "--clients", "8", "--rate", "4",
 				    "--duration", "3", "--scenario", "churn",
 				    "--reconnect-every", "0.5", "--json", "-q", NULL};
-	int rc = run_roomload(&s, &out, args);
+	int rc = run_roomload(s, &out, args);
 	cJSON *j = parse_report(out);
 	assert_int_equal(rc, 0);
 	assert_int_equal((int)num(j, "violations.total"), 0);
@@ -379,24 +398,24 @@ static void test_churn_resumes_without_gaps(void **state)
 	assert_true(num(j, "events_delivered") == sent * 7);
 	cJSON_Delete(j);
 	free(out);
-	server_stop(&s);
 }
 
 static void test_usage(void **state)
 {
 	(void)state;
-	server s = {.err_fd = -1, .port = 1};
+	server none = {.err_fd = -1, .port = 1};
+	server *s = &none;
 	char *out;
 	const char *const help[] = {"--help", NULL};
-	assert_int_equal(run_roomload(&s, &out, help), 0);
+	assert_int_equal(run_roomload(s, &out, help), 0);
 	assert_non_null(strstr(out, "open loop"));
 	assert_non_null(strstr(out, "coordinated omission"));
 	free(out);
 	const char *const bad[] = {"--rooms", "zero", NULL};
-	assert_int_equal(run_roomload(&s, &out, bad), 2);
+	assert_int_equal(run_roomload(s, &out, bad), 2);
 	free(out);
 	const char *const sc[] = {"--scenario", "nope", NULL};
-	assert_int_equal(run_roomload(&s, &out, sc), 2);
+	assert_int_equal(run_roomload(s, &out, sc), 2);
 	free(out);
 }
 
@@ -405,10 +424,14 @@ int main(void)
 	signal(SIGPIPE, SIG_IGN);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_usage),
-		cmocka_unit_test(test_chat_load_is_clean),
-		cmocka_unit_test(test_tokens_viewers_and_poll),
-		cmocka_unit_test(test_missed_p99_exits_1),
-		cmocka_unit_test(test_churn_resumes_without_gaps),
+		cmocka_unit_test_setup_teardown(test_chat_load_is_clean, setup_plain,
+						teardown_server),
+		cmocka_unit_test_setup_teardown(test_tokens_viewers_and_poll, setup_secret,
+						teardown_server),
+		cmocka_unit_test_setup_teardown(test_missed_p99_exits_1, setup_plain,
+						teardown_server),
+		cmocka_unit_test_setup_teardown(test_churn_resumes_without_gaps, setup_plain,
+						teardown_server),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
