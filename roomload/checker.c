@@ -1,0 +1,265 @@
+/*
+ * checker.c - the ordering and agreement checks of checker.h.
+ */
+#include "checker.h"
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const kind_names[CHK_KIND_COUNT] = {
+    [CHK_GAP] = "gap",
+    [CHK_DUP] = "duplicate",
+    [CHK_REORDER] = "reorder",
+    [CHK_SEQ_OP] = "seq_op_mismatch",
+    [CHK_ACK_EVENT] = "ack_event_mismatch",
+    [CHK_UNKNOWN_OP] = "unknown_op",
+    [CHK_DIVERGED] = "diverged",
+};
+
+const char *chk_kind_name(chk_kind k)
+{
+	return (unsigned)k < CHK_KIND_COUNT ? kind_names[k] : "?";
+}
+
+void chk_init(checker *c)
+{
+	memset(c, 0, sizeof(*c));
+}
+
+static void violation(checker *c, chk_kind k, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void violation(checker *c, chk_kind k, const char *fmt, ...)
+{
+	c->counts[k]++;
+	c->total++;
+	if (c->nfirst >= CHK_FIRST_MAX)
+		return;
+	char *d = c->first[c->nfirst++];
+	int n = snprintf(d, CHK_DETAIL_LEN, "%s: ", chk_kind_name(k));
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(d + n, CHK_DETAIL_LEN - (size_t)n, fmt, ap);
+	va_end(ap);
+}
+
+/* ---- streams ----------------------------------------------------------- */
+
+void chk_stream_init(chk_stream *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->last = -1;
+}
+
+void chk_stream_welcome(checker *c, chk_stream *s, uint32_t conn, int64_t seq)
+{
+	(void)c;
+	(void)conn;
+	s->last = seq;
+	s->nmissing = 0;
+}
+
+static bool take_missing(chk_stream *s, int64_t seq)
+{
+	for (int i = 0; i < s->nmissing; i++) {
+		if (s->missing[i] == seq) {
+			s->missing[i] = s->missing[--s->nmissing];
+			return true;
+		}
+	}
+	return false;
+}
+
+void chk_stream_seq(checker *c, chk_stream *s, uint32_t conn, int64_t seq)
+{
+	if (s->last < 0) {
+		/* Seqs before the welcome: the welcome must come first. */
+		violation(c, CHK_REORDER, "conn %u: seq %lld before its welcome", conn,
+			  (long long)seq);
+		s->last = seq;
+		return;
+	}
+	if (seq == s->last + 1) {
+		s->last = seq;
+		return;
+	}
+	if (seq > s->last + 1) {
+		violation(c, CHK_GAP, "conn %u: seq %lld after %lld (missing %lld..%lld)",
+			  conn, (long long)seq, (long long)s->last,
+			  (long long)s->last + 1, (long long)seq - 1);
+		for (int64_t m = s->last + 1; m < seq && s->nmissing < CHK_MISSING_MAX;
+		     m++)
+			s->missing[s->nmissing++] = m;
+		s->last = seq;
+		return;
+	}
+	if (take_missing(s, seq))
+		violation(c, CHK_REORDER, "conn %u: seq %lld arrived after %lld", conn,
+			  (long long)seq, (long long)s->last);
+	else
+		violation(c, CHK_DUP, "conn %u: seq %lld seen again (last %lld)", conn,
+			  (long long)seq, (long long)s->last);
+}
+
+/* ---- rings ------------------------------------------------------------- */
+
+static uint32_t pow2_at_least(uint32_t n)
+{
+	uint32_t p = 16;
+	while (p < n && p < (1u << 30))
+		p <<= 1;
+	return p;
+}
+
+bool chk_ops_init(chk_ops *o, uint32_t size)
+{
+	uint32_t n = pow2_at_least(size);
+	o->r = calloc(n, sizeof(*o->r));
+	if (!o->r) {
+		o->mask = 0;
+		return false;
+	}
+	o->mask = n - 1;
+	return true;
+}
+
+void chk_ops_free(chk_ops *o)
+{
+	free(o->r);
+	o->r = NULL;
+	o->mask = 0;
+}
+
+void chk_op_sent(chk_ops *o, uint32_t lseq, int64_t sent_ns, bool setup)
+{
+	if (!o->r)
+		return;
+	chk_oprec *r = &o->r[lseq & o->mask];
+	memset(r, 0, sizeof(*r));
+	r->lseq = lseq;
+	r->sent_ns = sent_ns;
+	r->setup = setup;
+}
+
+chk_oprec *chk_op_find(chk_ops *o, uint32_t lseq)
+{
+	if (!o->r || lseq == 0)
+		return NULL;
+	chk_oprec *r = &o->r[lseq & o->mask];
+	return r->lseq == lseq ? r : NULL;
+}
+
+bool chk_room_init(chk_room *r, uint32_t size)
+{
+	uint32_t n = pow2_at_least(size);
+	r->r = calloc(n, sizeof(*r->r));
+	if (!r->r) {
+		r->mask = 0;
+		return false;
+	}
+	r->mask = n - 1;
+	return true;
+}
+
+void chk_room_free(chk_room *r)
+{
+	free(r->r);
+	r->r = NULL;
+	r->mask = 0;
+}
+
+/* Seq -> op agreement within a room. */
+static void room_observe(checker *c, chk_room *room, uint32_t client, uint32_t lseq,
+			 int64_t seq, const char *what)
+{
+	if (!room->r || seq <= 0)
+		return;
+	chk_seqrec *s = &room->r[(uint64_t)seq & room->mask];
+	if (s->seq == seq) {
+		if (s->client != client || s->lseq != lseq)
+			violation(
+			    c, CHK_SEQ_OP,
+			    "seq %lld is op c%u.%u for one connection, c%u.%u in an %s",
+			    (long long)seq, s->client, s->lseq, client, lseq, what);
+		return;
+	}
+	if (s->seq > seq) {
+		c->unchecked++; /* the ring has moved past this seq */
+		return;
+	}
+	s->seq = seq;
+	s->client = client;
+	s->lseq = lseq;
+}
+
+/* Find the sender's record, counting an unknown op when the ring covers it. */
+static chk_oprec *find_op(checker *c, chk_ops *sender, uint32_t client, uint32_t lseq,
+			  int64_t seq, const char *what)
+{
+	chk_oprec *r = sender ? chk_op_find(sender, lseq) : NULL;
+	if (r)
+		return r;
+	if (sender && sender->r) {
+		chk_oprec *slot = &sender->r[lseq & sender->mask];
+		if (lseq == 0 || slot->lseq < lseq) {
+			violation(c, CHK_UNKNOWN_OP,
+				  "%s at seq %lld for op c%u.%u never sent", what,
+				  (long long)seq, client, lseq);
+			return NULL;
+		}
+	}
+	c->unchecked++;
+	return NULL;
+}
+
+chk_oprec *chk_ack(checker *c, chk_room *room, chk_ops *sender, uint32_t client,
+		   uint32_t lseq, int64_t seq)
+{
+	room_observe(c, room, client, lseq, seq, "ack");
+	chk_oprec *r = find_op(c, sender, client, lseq, seq, "ack");
+	if (!r)
+		return NULL;
+	if (r->ack_seq) {
+		violation(c, CHK_DUP, "op c%u.%u acked twice (seq %lld, then %lld)",
+			  client, lseq, (long long)r->ack_seq, (long long)seq);
+		return r;
+	}
+	r->ack_seq = seq;
+	r->done = true;
+	if (r->event_seq && r->event_seq != seq)
+		violation(c, CHK_ACK_EVENT,
+			  "op c%u.%u acked at seq %lld, delivered at %lld", client, lseq,
+			  (long long)seq, (long long)r->event_seq);
+	return r;
+}
+
+chk_oprec *chk_event(checker *c, chk_room *room, chk_ops *sender, uint32_t client,
+		     uint32_t lseq, int64_t seq)
+{
+	room_observe(c, room, client, lseq, seq, "event");
+	chk_oprec *r = find_op(c, sender, client, lseq, seq, "event");
+	if (!r)
+		return NULL;
+	if (r->ack_seq && r->ack_seq != seq)
+		violation(c, CHK_ACK_EVENT,
+			  "op c%u.%u acked at seq %lld, delivered at %lld", client, lseq,
+			  (long long)r->ack_seq, (long long)seq);
+	else if (!r->ack_seq && r->event_seq && r->event_seq != seq)
+		violation(c, CHK_ACK_EVENT, "op c%u.%u delivered at seq %lld and at %lld",
+			  client, lseq, (long long)r->event_seq, (long long)seq);
+	if (!r->event_seq)
+		r->event_seq = seq;
+	return r;
+}
+
+void chk_final(checker *c, uint32_t room, const int64_t *last, size_t n)
+{
+	for (size_t i = 1; i < n; i++) {
+		if (last[i] != last[0]) {
+			violation(c, CHK_DIVERGED,
+				  "room %u: connections end at seq %lld and %lld", room,
+				  (long long)last[0], (long long)last[i]);
+			return;
+		}
+	}
+}

@@ -1,0 +1,558 @@
+/*
+ * client.c - one connection of roomload: the lws client callback, the
+ * open-loop send schedule, decoding what the server sends, and feeding
+ * latency histograms, counters and the checker.
+ *
+ * A client never frees itself in a callback: its struct lives in the
+ * clients array for the whole run; CLOSED only drops the wsi and moves the
+ * state to DONE, which sticks.
+ */
+#include "clock.h"
+#include "load.h"
+#include "log.h"
+#include "proto.h"
+#include "token.h"
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The one state setter: DONE is terminal, and the live/connecting counts
+ * follow the transitions. */
+static void set_state(client *cl, cstate st)
+{
+	load *ld = cl->ld;
+	if (cl->state == CS_DONE || cl->state == st)
+		return;
+	if (cl->state == CS_CONNECTING)
+		ld->connecting--;
+	if (st == CS_CONNECTING)
+		ld->connecting++;
+	if (st == CS_DONE && cl->state != CS_NEW)
+		ld->live--;
+	if (cl->state == CS_NEW && st != CS_DONE)
+		ld->live++;
+	cl->state = st;
+}
+
+/* ---- connecting --------------------------------------------------------- */
+
+void client_connect(load *ld, client *cl)
+{
+	const load_config *cfg = &ld->cfg;
+	const room_info *r = &ld->rooms[cl->room];
+	char path[2048];
+	if (cfg->secret) {
+		rk_claims cl_claims;
+		memset(&cl_claims, 0, sizeof(cl_claims));
+		snprintf(cl_claims.sub, sizeof(cl_claims.sub), "c%u", cl->idx);
+		snprintf(cl_claims.room, sizeof(cl_claims.room), "%s", r->name);
+		cl_claims.role = cl->viewer ? RK_ROLE_VIEWER : RK_ROLE_EDITOR;
+		cl_claims.exp =
+		    rk_wall_ms() / 1000 + (int64_t)(cfg->ramp + cfg->duration) + 3600;
+		rk_buf_reset(&ld->enc);
+		if (rk_token_sign(cfg->secret, cfg->secret_len, &cl_claims, &ld->enc) !=
+		    RK_OK) {
+			ld->c.connect_failed++;
+			cl->failed = true;
+			set_state(cl, CS_DONE);
+			return;
+		}
+		snprintf(path, sizeof(path), "/ws/%s?token=%s", r->name, ld->enc.data);
+	} else {
+		snprintf(path, sizeof(path), "/ws/%s?name=c%u", r->name, cl->idx);
+	}
+	if (cl->reconnecting && cl->epoch[0]) {
+		/* Resume from the last seq this connection saw. */
+		size_t n = strlen(path);
+		snprintf(path + n, sizeof(path) - n,
+			 "&client=c%u&since=%lld&epoch=", cl->idx,
+			 (long long)cl->stream.last);
+		n = strlen(path);
+		for (const char *e = cl->epoch; *e && n + 4 < sizeof(path); e++) {
+			unsigned char ch = (unsigned char)*e;
+			if (isalnum(ch) || ch == '-' || ch == '_' || ch == '.' ||
+			    ch == '~')
+				path[n++] = (char)ch;
+			else
+				n += (size_t)snprintf(path + n, sizeof(path) - n,
+						      "%%%02X", ch);
+		}
+		path[n] = '\0';
+	}
+	struct lws_client_connect_info info;
+	memset(&info, 0, sizeof(info));
+	info.context = ld->lws;
+	info.address = cfg->host;
+	info.port = cfg->port;
+	info.ssl_connection = cfg->tls ? LCCSCF_USE_SSL : 0;
+	info.path = path;
+	info.host = cfg->host;
+	info.origin = cfg->host;
+	info.protocol = RK_SUBPROTOCOL;
+	info.local_protocol_name = RK_SUBPROTOCOL;
+	info.userdata = cl;
+	info.opaque_user_data = cl;
+	info.pwsi = &cl->wsi;
+	cl->connect_ns = rk_mono_ns();
+	set_state(cl, CS_CONNECTING);
+	ld->c.connects_issued++;
+	if (!lws_client_connect_via_info(&info) && cl->state == CS_CONNECTING) {
+		/* Refused synchronously without a CONNECTION_ERROR callback. */
+		ld->c.connect_failed++;
+		cl->failed = true;
+		if (!ld->first_connect_error[0])
+			snprintf(ld->first_connect_error, sizeof(ld->first_connect_error),
+				 "client c%u: connect failed immediately", cl->idx);
+		cl->wsi = NULL;
+		set_state(cl, CS_DONE);
+	}
+}
+
+/* ---- sending ------------------------------------------------------------ */
+
+static void send_cb(lws_sorted_usec_list_t *sul)
+{
+	client *cl = container_of(sul, client, send_sul);
+	load *ld = cl->ld;
+	bool away = cl->reconnecting && cl->state != CS_DONE;
+	if ((cl->state != CS_READY && !away) || ld->ph != PH_RUN || !cl->period_ns)
+		return;
+	int64_t now = rk_mono_ns();
+	bool added = false;
+	/* Open loop: every scheduled slot up to now becomes due, replies or not. */
+	while (cl->next_send_ns <= now && cl->next_send_ns < ld->run_end_ns) {
+		cl->due++;
+		cl->next_send_ns += cl->period_ns;
+		added = true;
+	}
+	if (added && cl->wsi && cl->state == CS_READY)
+		lws_callback_on_writable(cl->wsi);
+	if (cl->next_send_ns < ld->run_end_ns)
+		lws_sul_schedule(ld->lws, 0, &cl->send_sul, send_cb,
+				 (cl->next_send_ns - now) / 1000 + 1);
+}
+
+static void churn_cb(lws_sorted_usec_list_t *sul)
+{
+	client *cl = container_of(sul, client, churn_sul);
+	load *ld = cl->ld;
+	if (cl->state != CS_READY || ld->ph != PH_RUN)
+		return;
+	cl->reconnecting = true;
+	set_state(cl, CS_CLOSING); /* not client_close: the schedule keeps running */
+	if (cl->wsi)
+		lws_callback_on_writable(cl->wsi);
+}
+
+/* Churn: the next reconnect in 0.5..1.5 x --reconnect-every. */
+static void churn_schedule(load *ld, client *cl)
+{
+	double f = 0.5 + (double)(load_rand(ld) % 1000) / 1000.0;
+	lws_sul_schedule(ld->lws, 0, &cl->churn_sul, churn_cb,
+			 (lws_usec_t)(ld->cfg.reconnect_every * f * 1e6));
+}
+
+void client_start_sending(load *ld, client *cl)
+{
+	if (ld->cfg.sc == SC_CHURN && cl->state == CS_READY && ld->ph == PH_RUN)
+		churn_schedule(ld, cl);
+	if (cl->period_ns && cl->next_send_ns) {
+		/* A reconnect: the open-loop schedule never stopped. */
+		lws_sul_schedule(ld->lws, 0, &cl->send_sul, send_cb, 1);
+		return;
+	}
+	if (cl->state != CS_READY || ld->cfg.rate <= 0 || ld->cfg.sc == SC_IDLE)
+		return;
+	if (cl->viewer && ld->cfg.sc != SC_CURSOR)
+		return;
+	cl->period_ns = (int64_t)(1e9 / ld->cfg.rate);
+	if (cl->period_ns < 1)
+		cl->period_ns = 1;
+	int64_t now = rk_mono_ns();
+	int64_t base = ld->run_start_ns > now ? ld->run_start_ns : now;
+	cl->next_send_ns = base + (int64_t)(load_rand(ld) % (uint64_t)cl->period_ns);
+	lws_sul_schedule(ld->lws, 0, &cl->send_sul, send_cb,
+			 (cl->next_send_ns - now) / 1000 + 1);
+}
+
+void client_stop_sending(client *cl)
+{
+	lws_sul_cancel(&cl->send_sul);
+	lws_sul_cancel(&cl->churn_sul);
+}
+
+void client_close(client *cl)
+{
+	if (cl->state == CS_DONE || cl->state == CS_NEW)
+		return;
+	client_stop_sending(cl);
+	set_state(cl, CS_CLOSING);
+	if (cl->wsi)
+		lws_callback_on_writable(cl->wsi);
+}
+
+void client_free(client *cl)
+{
+	chk_ops_free(&cl->ops);
+	rk_buf_free(&cl->rx);
+}
+
+/* Write one message: a pending setup op first, else the oldest due one. */
+static int client_writable(load *ld, client *cl, struct lws *wsi)
+{
+	if (cl->state == CS_CLOSING) {
+		static const char bye[] = "roomload done";
+		lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, (unsigned char *)bye,
+				 sizeof(bye) - 1);
+		return -1;
+	}
+	if (cl->state != CS_READY)
+		return 0;
+	bool setup = cl->setup_due;
+	if (!setup && cl->due == 0)
+		return 0;
+	int64_t intended = rk_mono_ns();
+	if (!setup)
+		/* The oldest due slot was scheduled `due` periods before the next. */
+		intended = cl->next_send_ns - (int64_t)cl->due * cl->period_ns;
+	uint32_t lseq = cl->lseq + 1;
+	rk_buf *b = &ld->enc;
+	rk_buf_reset(b);
+	if (rk_buf_reserve(b, LWS_PRE) != RK_OK)
+		return -1;
+	b->len = LWS_PRE;
+	bool is_op = scenario_encode(ld, cl, lseq, setup, b);
+	if (rk_buf_ok(b) != RK_OK)
+		return -1;
+	size_t n = b->len - LWS_PRE;
+	if (lws_write(wsi, (unsigned char *)b->data + LWS_PRE, n, LWS_WRITE_TEXT) <
+	    (int)n)
+		return -1;
+	cl->lseq = lseq;
+	chk_op_sent(&cl->ops, lseq, intended, setup);
+	if (!setup)
+		rk_hist_record(&ld->h_lag, (rk_mono_ns() - intended) / 1000);
+	if (setup) {
+		cl->setup_due = false;
+		ld->c.setup_ops++;
+	} else {
+		cl->due--;
+	}
+	if (is_op) {
+		cl->unanswered++;
+		if (!setup)
+			ld->c.sent++;
+	} else {
+		ld->c.cursors_sent++;
+		chk_oprec *r = chk_op_find(&cl->ops, lseq);
+		if (r)
+			r->done = true;
+	}
+	if (cl->due || cl->setup_due)
+		lws_callback_on_writable(wsi);
+	return 0;
+}
+
+/* ---- receiving ---------------------------------------------------------- */
+
+/* Parse our op ids "cIDX.SEQ"; false for anything else. */
+static bool parse_id(const char *id, uint32_t *idx, uint32_t *lseq)
+{
+	if (id[0] != 'c')
+		return false;
+	char *end;
+	unsigned long a = strtoul(id + 1, &end, 10);
+	if (end == id + 1 || *end != '.')
+		return false;
+	const char *p = end + 1;
+	unsigned long b = strtoul(p, &end, 10);
+	if (end == p || *end || a > UINT32_MAX || b > UINT32_MAX)
+		return false;
+	*idx = (uint32_t)a;
+	*lseq = (uint32_t)b;
+	return true;
+}
+
+/* The sender of an op id, if it is one of ours in the same room. */
+static client *sender_of(load *ld, const client *cl, const char *id, uint32_t *lseq)
+{
+	uint32_t idx;
+	if (!parse_id(id, &idx, lseq) || idx >= ld->nclients)
+		return NULL;
+	client *s = &ld->clients[idx];
+	return s->room == cl->room ? s : NULL;
+}
+
+static int64_t us_since(int64_t then_ns, int64_t now_ns)
+{
+	return (now_ns - then_ns) / 1000;
+}
+
+static void on_welcome(load *ld, client *cl, const rk_smsg *m, int64_t now)
+{
+	if (cl->state != CS_CONNECTING) {
+		ld->c.decode_errors++;
+		return;
+	}
+	snprintf(cl->epoch, sizeof(cl->epoch), "%s", m->welcome.epoch);
+	if (cl->reconnecting) {
+		/* Resumed: the missed events follow, from our last seq on, and the
+		 * stream check carries on as if we had never left. Otherwise the
+		 * stream restarts at the welcome's seq. */
+		cl->reconnecting = false;
+		ld->c.reconnects++;
+		if (m->welcome.resumed)
+			ld->c.resumed++;
+		else
+			chk_stream_welcome(&ld->chk, &cl->stream, cl->idx,
+					   m->welcome.seq);
+		set_state(cl, CS_READY);
+		if (cl->due)
+			lws_callback_on_writable(cl->wsi);
+		if (ld->ph == PH_RUN || cl->due)
+			client_start_sending(ld, cl);
+		return;
+	}
+	rk_hist_record(&ld->h_connect, us_since(cl->connect_ns, now));
+	chk_stream_welcome(&ld->chk, &cl->stream, cl->idx, m->welcome.seq);
+	set_state(cl, CS_READY);
+	ld->c.established++;
+	ld->connect_done_ns = now;
+	if (scenario_needs_setup(ld) && cl->in_room == 0 && !cl->viewer) {
+		cl->setup_due = true;
+		lws_callback_on_writable(cl->wsi);
+	}
+	if (ld->ph == PH_RUN)
+		client_start_sending(ld, cl);
+}
+
+static void on_ack(load *ld, client *cl, const rk_smsg *m, int64_t now)
+{
+	chk_stream_seq(&ld->chk, &cl->stream, cl->idx, m->seq);
+	uint32_t lseq;
+	client *s = sender_of(ld, cl, m->id, &lseq);
+	/* An ack must be for one of this connection's own ops: anything else
+	 * (lseq 0) is counted as an unknown op. */
+	chk_oprec *r = chk_ack(&ld->chk, &ld->rooms[cl->room].chk, &cl->ops, cl->idx,
+			       s == cl ? lseq : 0, m->seq);
+	if (cl->unanswered)
+		cl->unanswered--;
+	if (r && r->setup) {
+		ld->c.setup_msgs++;
+		return;
+	}
+	ld->c.acked++;
+	if (r) {
+		int64_t us = us_since(r->sent_ns, now);
+		rk_hist_record(&ld->h_ack, us);
+		if (ld->cfg.clients == 1) /* no deliveries: show acks */
+			rk_hist_record(&ld->h_win, us);
+	}
+}
+
+static void on_event(load *ld, client *cl, const rk_smsg *m, int64_t now)
+{
+	chk_stream_seq(&ld->chk, &cl->stream, cl->idx, m->seq);
+	uint32_t lseq;
+	client *s = sender_of(ld, cl, m->id, &lseq);
+	if (!s) {
+		ld->c.foreign_events++;
+		return;
+	}
+	chk_oprec *r =
+	    chk_event(&ld->chk, &ld->rooms[cl->room].chk, &s->ops, s->idx, lseq, m->seq);
+	if (s == cl) {
+		/* Our own op, replayed on resume: its ack was lost with the old
+		 * connection and this event is its answer. */
+		if (r && !r->done) {
+			r->done = true;
+			if (cl->unanswered)
+				cl->unanswered--;
+			if (!r->setup)
+				ld->c.own_replayed++;
+		}
+		return;
+	}
+	if (r && r->setup) {
+		ld->c.setup_msgs++;
+		return;
+	}
+	ld->c.events++;
+	if (r) {
+		int64_t us = us_since(r->sent_ns, now);
+		rk_hist_record(&ld->h_delivery, us);
+		rk_hist_record(&ld->h_win, us);
+	}
+}
+
+static void on_reject(load *ld, client *cl, const rk_smsg *m)
+{
+	if ((unsigned)m->reject < RK_REJ_COUNT)
+		ld->c.rejects[m->reject]++;
+	uint32_t lseq;
+	client *s = sender_of(ld, cl, m->id, &lseq);
+	chk_oprec *r = s == cl ? chk_op_find(&cl->ops, lseq) : NULL;
+	if (cl->unanswered)
+		cl->unanswered--;
+	if (r) {
+		r->done = true;
+		if (r->setup) {
+			ld->c.setup_msgs++;
+			return;
+		}
+	}
+	ld->c.rejected++;
+}
+
+static void on_cursor(load *ld, client *cl, const rk_smsg *m, int64_t now)
+{
+	ld->c.cursors_recv++;
+	/* Our cursors carry x = sender index, y = its local seq. */
+	if (m->x < 0 || (uint64_t)m->x >= ld->nclients || m->y <= 0 || m->y > UINT32_MAX)
+		return;
+	client *s = &ld->clients[m->x];
+	if (s->room != cl->room)
+		return;
+	chk_oprec *r = chk_op_find(&s->ops, (uint32_t)m->y);
+	if (r) {
+		int64_t us = us_since(r->sent_ns, now);
+		rk_hist_record(&ld->h_cursor, us);
+		rk_hist_record(&ld->h_win, us);
+	}
+}
+
+static void on_message(load *ld, client *cl, const char *data, size_t len)
+{
+	rk_smsg m;
+	char err[160];
+	int64_t now = rk_mono_ns();
+	ld->c.msgs_recv++;
+	if (rk_smsg_decode(data, len, false, &m, err, sizeof(err)) != RK_OK) {
+		ld->c.decode_errors++;
+		rk_debug("c%u: undecodable message: %s", cl->idx, err);
+		return;
+	}
+	switch (m.t) {
+	case RK_S_WELCOME:
+		on_welcome(ld, cl, &m, now);
+		break;
+	case RK_S_ACK:
+		on_ack(ld, cl, &m, now);
+		break;
+	case RK_S_EVENT:
+		on_event(ld, cl, &m, now);
+		break;
+	case RK_S_REJECT:
+		on_reject(ld, cl, &m);
+		break;
+	case RK_S_CURSOR:
+		on_cursor(ld, cl, &m, now);
+		break;
+	case RK_S_PRESENCE:
+		ld->c.presence++;
+		break;
+	case RK_S_ERROR:
+		ld->c.server_errors++;
+		rk_warn("c%u: server error %s: %s", cl->idx, rk_errcode_name(m.errcode),
+			m.msg);
+		break;
+	default:
+		break;
+	}
+	rk_smsg_free(&m);
+}
+
+static void client_rx(load *ld, client *cl, struct lws *wsi, const char *in, size_t len)
+{
+	bool final = lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0;
+	if (final && cl->rx.len == 0) {
+		on_message(ld, cl, in, len); /* the common case: no copy */
+		return;
+	}
+	rk_buf_put(&cl->rx, in, len);
+	if (rk_buf_ok(&cl->rx) != RK_OK) {
+		ld->c.decode_errors++;
+		rk_buf_free(&cl->rx);
+		rk_buf_init(&cl->rx, RX_MAX);
+		return;
+	}
+	if (!final)
+		return;
+	on_message(ld, cl, cl->rx.data, cl->rx.len);
+	rk_buf_free(&cl->rx);
+	rk_buf_init(&cl->rx, RX_MAX);
+}
+
+static void on_closed(load *ld, client *cl)
+{
+	if (cl->reconnecting && cl->state == CS_CLOSING && ld->ph < PH_CLOSE) {
+		cl->wsi = NULL;
+		client_connect(ld, cl);
+		return;
+	}
+	if (cl->state == CS_CONNECTING) {
+		/* Closed before its welcome: a failed connect. */
+		ld->c.connect_failed++;
+		cl->failed = true;
+		if (!ld->first_connect_error[0])
+			snprintf(ld->first_connect_error, sizeof(ld->first_connect_error),
+				 "client c%u: closed before welcome (close code %d)",
+				 cl->idx, cl->close_code);
+	} else if (cl->state == CS_READY) {
+		ld->c.closed_by_server++;
+	}
+	lws_sul_cancel(&cl->send_sul);
+	cl->wsi = NULL;
+	set_state(cl, CS_DONE);
+}
+
+static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+		    void *in, size_t len)
+{
+	client *cl = wsi ? lws_get_opaque_user_data(wsi) : NULL;
+	if (!cl)
+		return lws_callback_http_dummy(wsi, reason, user, in, len);
+	load *ld = cl->ld;
+	switch (reason) {
+	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+		if (cl->state == CS_CONNECTING) {
+			ld->c.connect_failed++;
+			cl->failed = true;
+			if (!ld->first_connect_error[0])
+				snprintf(ld->first_connect_error,
+					 sizeof(ld->first_connect_error),
+					 "client c%u: %.*s", cl->idx, in ? (int)len : 0,
+					 in ? (const char *)in : "");
+		}
+		cl->wsi = NULL;
+		set_state(cl, CS_DONE);
+		return 0;
+	case LWS_CALLBACK_CLIENT_ESTABLISHED:
+		cl->wsi = wsi;
+		return 0;
+	case LWS_CALLBACK_CLIENT_RECEIVE:
+		client_rx(ld, cl, wsi, in, len);
+		return 0;
+	case LWS_CALLBACK_CLIENT_WRITEABLE:
+		return client_writable(ld, cl, wsi);
+	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+		if (len >= 2) {
+			const unsigned char *p = in;
+			cl->close_code = (p[0] << 8) | p[1];
+			load_count_close(ld, cl->close_code);
+		}
+		return 0;
+	case LWS_CALLBACK_CLIENT_CLOSED:
+		on_closed(ld, cl);
+		return 0;
+	default:
+		break;
+	}
+	return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+const struct lws_protocols roomload_protocols[] = {
+    {RK_SUBPROTOCOL, callback, 0, 0, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
+};

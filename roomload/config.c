@@ -1,0 +1,396 @@
+/* config.c - roomload's command line, defaults and usage text. */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "config.h"
+#include "rk_common.h"
+#include "roomid.h"
+
+static const char usage_text[] =
+"Usage: roomload --url ws://HOST:PORT --rooms R --clients C --rate N\n"
+"                --duration SECONDS [OPTIONS]\n"
+"\n"
+"Load generator and correctness checker for roomd. Opens R x C WebSocket\n"
+"connections (C per room) from one process and one event loop, makes every\n"
+"client send at a fixed rate for the given duration, measures latency and\n"
+"checks the ordering guarantees of the room protocol on every connection.\n"
+"\n"
+"Load options:\n"
+"  --url ws://HOST:PORT    server to load (wss:// for TLS)\n"
+"  --rooms R               number of rooms (default 10)\n"
+"  --clients C             connections per room (default 10)\n"
+"  --rate N                messages per second per client (default 1; may be\n"
+"                          fractional; 0 sends nothing)\n"
+"  --duration SECONDS      how long clients send (default 10)\n"
+"  --scenario NAME         what clients send (default chat):\n"
+"                            chat    chat.post of --size characters\n"
+"                            draw    own strokes: shape.add, shape.update,\n"
+"                                    shape.delete in turn (--size bytes of points)\n"
+"                            poll    one poll per room, every op a poll.vote\n"
+"                            cursor  cursor moves (ephemeral; the server\n"
+"                                    coalesces them, so fewer arrive)\n"
+"                            idle    connect, send nothing, hold the connections\n"
+"                            mixed   60%% chat, 30%% shape.add, 10%% poll.vote\n"
+"                            churn   chat, and every client drops its\n"
+"                                    connection every --reconnect-every seconds\n"
+"                                    and resumes (since=, epoch=): the missed\n"
+"                                    events must be replayed with no gap\n"
+"  --ramp SECONDS          spread the connection attempts over SECONDS\n"
+"                          (default 0: as fast as --max-connecting allows)\n"
+"  --max-connecting N      handshakes in flight at once (default 256)\n"
+"  --size BYTES            chat text / stroke payload size (default 100)\n"
+"  --room-prefix P         rooms are named P0, P1, ... (default load-)\n"
+"  --secret-file FILE      mint one HS256 token per client (user cN, role\n"
+"                          editor or viewer); without it clients connect\n"
+"                          with ?name=cN (server auth off)\n"
+"  --viewers FRACTION      share of each room's clients that only watch\n"
+"                          (viewer tokens with --secret-file; they send no ops)\n"
+"  --reconnect-every S     churn: mean seconds between a client's reconnects\n"
+"                          (default 2)\n"
+"  --seed N                seed for the send-time offsets (default: random)\n"
+"\n"
+"Checks (a missed check makes the exit status 1):\n"
+"  --max-p99 MS            99th percentile of ack and delivery latency\n"
+"  --min-delivered N       events delivered to clients, at least N\n"
+"  Always: no ordering violations, every connection established, none\n"
+"  closed by the server.\n"
+"\n"
+"Output:\n"
+"  --json                  print the final report as one JSON object on stdout\n"
+"  -q, --quiet             no per-second progress lines on stderr\n"
+"  -h, --help              show this help and exit\n"
+"\n"
+"How it runs. Phases: connect (all connections, spread over --ramp), run\n"
+"(--duration seconds of sending), drain (up to 10 s until every op is\n"
+"answered and every connection of a room has reached the same seq), close.\n"
+"Sending starts only once every connection is welcomed, so for chat every op\n"
+"is delivered to all C-1 other clients of its room: events delivered =\n"
+"ops acked x (C-1). With churn an op in flight at a reconnect loses its ack\n"
+"and comes back as a replayed event instead: ops acked + own ops replayed =\n"
+"ops sent, and events delivered = ops sent x (C-1) still holds.\n"
+"\n"
+"The rate is open loop: each client has its own schedule, one message every\n"
+"1/N seconds (from a random offset), advanced regardless of replies. A slow\n"
+"server makes messages queue up instead of slowing the sender down, and each\n"
+"latency is measured from the message's scheduled send time, so queueing\n"
+"delay is included and latency is not hidden by coordinated omission.\n"
+"\n"
+"Measurements. Op ids are cIDX.SEQ (client index, local sequence); the send\n"
+"time is kept per client, so ack latency (send -> ack at the sender) and\n"
+"delivery latency (send -> event at each other client of the room) are both\n"
+"exact, in one process, on one monotonic clock. Latencies go to log-linear\n"
+"histograms (0.4%% resolution, up to 60 s). Connect time is from the connect\n"
+"call to the welcome message. Send lag is from a message's scheduled time to\n"
+"its actual write: roomload's own delay, included in every latency above; if\n"
+"its p99 is large, roomload (not the server) is the bottleneck.\n"
+"\n"
+"Checks on every connection: the seqs it sees (welcome seq, then every event\n"
+"and ack) rise by exactly one, with no gap, duplicate or reorder; every\n"
+"connection of a room sees the same op at a given seq; an op's events carry\n"
+"the seq of its ack; at the end all connections of a room agree on the last\n"
+"seq. The first violations are printed with detail.\n"
+"\n"
+"Report: connections, ops sent/acked/rejected, events delivered and per\n"
+"second, ack and delivery latency p50/p90/p99/p99.9/max, connect p50/p99,\n"
+"rejects by code, close codes, violations, and CPU microseconds per received\n"
+"event (getrusage, whole process). Progress: one line per second on stderr.\n"
+"\n"
+"Exit status: 0 all checks passed, 1 a check failed or a runtime error,\n"
+"2 usage error.\n"
+"\n"
+"Example:\n"
+"  roomload --url ws://127.0.0.1:8080 --rooms 100 --clients 10 --rate 5 \\\n"
+"           --duration 20 --max-p99 50\n";
+
+static const char *const sc_names[SC_COUNT] = {
+	[SC_CHAT] = "chat", [SC_DRAW] = "draw",   [SC_POLL] = "poll",
+	[SC_CURSOR] = "cursor", [SC_IDLE] = "idle", [SC_MIXED] = "mixed",
+	[SC_CHURN] = "churn",
+};
+
+const char *scenario_name(scenario s)
+{
+	return (unsigned)s < SC_COUNT ? sc_names[s] : "?";
+}
+
+enum {
+	OPT_URL = 256, OPT_ROOMS, OPT_CLIENTS, OPT_RATE, OPT_DURATION, OPT_SCENARIO,
+	OPT_RAMP, OPT_SIZE, OPT_PREFIX, OPT_SECRET, OPT_VIEWERS, OPT_MAX_P99,
+	OPT_MIN_DELIVERED, OPT_JSON, OPT_MAX_CONNECTING, OPT_SEED, OPT_RECONNECT,
+};
+
+static const struct option long_opts[] = {
+	{"url", required_argument, NULL, OPT_URL},
+	{"rooms", required_argument, NULL, OPT_ROOMS},
+	{"clients", required_argument, NULL, OPT_CLIENTS},
+	{"rate", required_argument, NULL, OPT_RATE},
+	{"duration", required_argument, NULL, OPT_DURATION},
+	{"scenario", required_argument, NULL, OPT_SCENARIO},
+	{"ramp", required_argument, NULL, OPT_RAMP},
+	{"size", required_argument, NULL, OPT_SIZE},
+	{"room-prefix", required_argument, NULL, OPT_PREFIX},
+	{"secret-file", required_argument, NULL, OPT_SECRET},
+	{"viewers", required_argument, NULL, OPT_VIEWERS},
+	{"max-p99", required_argument, NULL, OPT_MAX_P99},
+	{"min-delivered", required_argument, NULL, OPT_MIN_DELIVERED},
+	{"max-connecting", required_argument, NULL, OPT_MAX_CONNECTING},
+	{"seed", required_argument, NULL, OPT_SEED},
+	{"reconnect-every", required_argument, NULL, OPT_RECONNECT},
+	{"json", no_argument, NULL, OPT_JSON},
+	{"quiet", no_argument, NULL, 'q'},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
+};
+
+static int usage_error(const char *fmt, ...) RK_PRINTF(1, 2);
+static int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+	fputs("Error: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs(" (see roomload --help)\n", stderr);
+	return 2;
+}
+
+static bool parse_ll(const char *s, long long min, long long max, long long *out)
+{
+	char *end;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (errno || end == s || *end || v < min || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+static bool parse_dbl(const char *s, double min, double max, double *out)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || end == s || *end || !isfinite(v) || v < min || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+/* ws://HOST:PORT[/...] or wss://... ; IPv6 literals in brackets. */
+static bool parse_url(load_config *cfg, const char *url)
+{
+	const char *p;
+	if (strncmp(url, "ws://", 5) == 0) {
+		p = url + 5;
+		cfg->tls = false;
+		cfg->port = 80;
+	} else if (strncmp(url, "wss://", 6) == 0) {
+		p = url + 6;
+		cfg->tls = true;
+		cfg->port = 443;
+	} else {
+		return false;
+	}
+	const char *end = p + strcspn(p, "/?");
+	const char *hend, *colon = NULL;
+	if (*p == '[') {
+		hend = memchr(p, ']', (size_t)(end - p));
+		if (!hend)
+			return false;
+		p++;
+		if (hend + 1 < end && hend[1] == ':')
+			colon = hend + 1;
+	} else {
+		colon = memchr(p, ':', (size_t)(end - p));
+		hend = colon ? colon : end;
+	}
+	if (hend == p || (size_t)(hend - p) >= sizeof(cfg->host))
+		return false;
+	memcpy(cfg->host, p, (size_t)(hend - p));
+	cfg->host[hend - p] = '\0';
+	if (colon) {
+		char port[8];
+		size_t n = (size_t)(end - colon - 1);
+		long long v;
+		if (n == 0 || n >= sizeof(port))
+			return false;
+		memcpy(port, colon + 1, n);
+		port[n] = '\0';
+		if (!parse_ll(port, 1, 65535, &v))
+			return false;
+		cfg->port = (int)v;
+	}
+	snprintf(cfg->url, sizeof(cfg->url), "%s", url);
+	return true;
+}
+
+static int load_secret(load_config *cfg, const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		fprintf(stderr, "Error: cannot read secret file %s: %s\n", path,
+			strerror(errno));
+		return 3;
+	}
+	unsigned char buf[4096];
+	size_t n = fread(buf, 1, sizeof(buf), f);
+	fclose(f);
+	while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		n--;
+	if (n == 0) {
+		fprintf(stderr, "Error: secret file %s is empty\n", path);
+		return 3;
+	}
+	free(cfg->secret);
+	cfg->secret = malloc(n);
+	if (!cfg->secret)
+		return 3;
+	memcpy(cfg->secret, buf, n);
+	cfg->secret_len = n;
+	return 0;
+}
+
+int config_parse(load_config *cfg, int argc, char **argv)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->rooms = 10;
+	cfg->clients = 10;
+	cfg->rate = 1;
+	cfg->duration = 10;
+	cfg->size = 100;
+	snprintf(cfg->prefix, sizeof(cfg->prefix), "load-");
+	cfg->max_p99_ms = -1;
+	cfg->min_delivered = -1;
+	cfg->max_connecting = 256;
+	cfg->sc = SC_CHAT;
+	cfg->seed = 0;
+	cfg->reconnect_every = 2;
+	bool have_url = false;
+	long long v;
+	int opt;
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":qh", long_opts, NULL)) != -1) {
+		switch (opt) {
+		case OPT_URL:
+			if (!parse_url(cfg, optarg))
+				return usage_error("--url wants ws://HOST:PORT, got '%s'", optarg);
+			have_url = true;
+			break;
+		case OPT_ROOMS:
+			if (!parse_ll(optarg, 1, 100000, &v))
+				return usage_error("--rooms wants 1..100000");
+			cfg->rooms = (int)v;
+			break;
+		case OPT_CLIENTS:
+			if (!parse_ll(optarg, 1, 100000, &v))
+				return usage_error("--clients wants 1..100000");
+			cfg->clients = (int)v;
+			break;
+		case OPT_RATE:
+			if (!parse_dbl(optarg, 0, 100000, &cfg->rate))
+				return usage_error("--rate wants a number 0..100000");
+			break;
+		case OPT_DURATION:
+			if (!parse_dbl(optarg, 0, 86400, &cfg->duration))
+				return usage_error("--duration wants seconds 0..86400");
+			break;
+		case OPT_SCENARIO: {
+			int i;
+			for (i = 0; i < SC_COUNT; i++)
+				if (strcmp(optarg, sc_names[i]) == 0)
+					break;
+			if (i == SC_COUNT)
+				return usage_error("unknown --scenario '%s' (chat, draw, poll, "
+						   "cursor, idle, mixed, churn)", optarg);
+			cfg->sc = (scenario)i;
+			break;
+		}
+		case OPT_RAMP:
+			if (!parse_dbl(optarg, 0, 3600, &cfg->ramp))
+				return usage_error("--ramp wants seconds 0..3600");
+			break;
+		case OPT_SIZE:
+			if (!parse_ll(optarg, 1, RK_TEXT_MAX, &v))
+				return usage_error("--size wants 1..%d bytes", RK_TEXT_MAX);
+			cfg->size = (int)v;
+			break;
+		case OPT_PREFIX:
+			if (strlen(optarg) > 40)
+				return usage_error("--room-prefix is at most 40 characters");
+			snprintf(cfg->prefix, sizeof(cfg->prefix), "%s", optarg);
+			break;
+		case OPT_SECRET: {
+			int rc = load_secret(cfg, optarg);
+			if (rc)
+				return rc;
+			break;
+		}
+		case OPT_VIEWERS:
+			if (!parse_dbl(optarg, 0, 1, &cfg->viewers))
+				return usage_error("--viewers wants a fraction 0..1");
+			break;
+		case OPT_MAX_P99:
+			if (!parse_dbl(optarg, 0, 1e9, &cfg->max_p99_ms))
+				return usage_error("--max-p99 wants milliseconds");
+			break;
+		case OPT_MIN_DELIVERED:
+			if (!parse_ll(optarg, 0, INT64_MAX / 2, &v))
+				return usage_error("--min-delivered wants a count");
+			cfg->min_delivered = v;
+			break;
+		case OPT_MAX_CONNECTING:
+			if (!parse_ll(optarg, 1, 100000, &v))
+				return usage_error("--max-connecting wants 1..100000");
+			cfg->max_connecting = (int)v;
+			break;
+		case OPT_SEED:
+			if (!parse_ll(optarg, 0, INT64_MAX, &v))
+				return usage_error("--seed wants a non-negative integer");
+			cfg->seed = (uint64_t)v;
+			break;
+		case OPT_RECONNECT:
+			if (!parse_dbl(optarg, 0.05, 86400, &cfg->reconnect_every))
+				return usage_error("--reconnect-every wants seconds 0.05..86400");
+			break;
+		case OPT_JSON:
+			cfg->json = true;
+			break;
+		case 'q':
+			cfg->quiet = true;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return 1;
+		case ':':
+			return usage_error("%s needs a value", argv[optind - 1]);
+		default:
+			return usage_error("unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return usage_error("unexpected argument '%s'", argv[optind]);
+	if (!have_url)
+		return usage_error("--url is required");
+	char room[RK_ROOM_ID_MAX + 1];
+	snprintf(room, sizeof(room), "%s%d", cfg->prefix, cfg->rooms - 1);
+	if (!rk_roomid_validz(room))
+		return usage_error("--room-prefix '%s' does not make valid room ids",
+				   cfg->prefix);
+	if ((long long)cfg->rooms * cfg->clients > 200000)
+		return usage_error("at most 200000 connections in total");
+	if (!cfg->seed)
+		cfg->seed = ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)cfg;
+	return 0;
+}
+
+void config_free(load_config *cfg)
+{
+	free(cfg->secret);
+	cfg->secret = NULL;
+}

@@ -1,0 +1,190 @@
+/*
+ * load.h - roomload's run: the context struct (one per process, no
+ * globals), the per-client and per-room structs, the run's phases and
+ * counters, and the functions each module exports to the others.
+ *
+ *   main.c     thin main: parse, run, report, exit status
+ *   run.c      the lws context, the control tick (ramp, phases, progress)
+ *   client.c   one connection: lws callback, open-loop sending, receiving,
+ *              latency and checks
+ *   scenario.c what a client sends next (encodes one message)
+ *   report.c   progress lines, the final report (text and --json), checks
+ *   hist.c     latency histograms          checker.c  ordering checks
+ */
+#ifndef ROOMLOAD_LOAD_H
+#define ROOMLOAD_LOAD_H
+
+#include <libwebsockets.h>
+#include <sys/resource.h>
+#include "buf.h"
+#include "checker.h"
+#include "config.h"
+#include "hist.h"
+#include "op.h"
+#include "proto.h"
+
+#define container_of(ptr, type, member) \
+	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+
+#define RX_MAX (16u << 20) /* largest message reassembled (a welcome with state) */
+
+typedef struct load load;
+struct ev_loop;
+
+/* A client's connection state. DONE is terminal: once there, it sticks. */
+typedef enum cstate {
+	CS_NEW = 0,     /* not connected yet */
+	CS_CONNECTING,  /* connect issued, no welcome yet */
+	CS_READY,       /* welcomed: receiving, and sending in the run phase */
+	CS_CLOSING,     /* we asked to close (clean close 1000 at next writable) */
+	CS_DONE,        /* closed or failed */
+} cstate;
+
+typedef struct client {
+	load *ld;                   /* the run this client belongs to */
+	struct lws *wsi;            /* the connection; NULL when not connected */
+	uint32_t idx;               /* global index (room * clients + i); op ids cIDX.SEQ */
+	uint32_t room;              /* index of its room in load.rooms */
+	uint32_t in_room;           /* position within the room (0 creates the poll) */
+	cstate state;               /* see cstate; set only through client_set_state */
+	bool viewer;                /* only watches: sends no ops */
+	bool failed;                /* never got its welcome (connect error/refusal) */
+	bool setup_due;             /* a setup op (poll.create) is waiting to be written */
+	int close_code;             /* close code the server sent, 0 if none */
+	int64_t connect_ns;         /* when the connect was issued (monotonic) */
+	int64_t period_ns;          /* 1e9 / rate; 0 = never sends */
+	int64_t next_send_ns;       /* scheduled time of the next message (open loop) */
+	uint32_t due;               /* messages scheduled but not yet written */
+	uint32_t lseq;              /* local sequence of the last message written */
+	uint32_t unanswered;        /* ops written and neither acked nor rejected */
+	lws_sorted_usec_list_t send_sul; /* fires at next_send_ns */
+	lws_sorted_usec_list_t churn_sul; /* churn: fires at the next reconnect */
+	bool reconnecting;          /* churn: closing to reconnect, not to stop */
+	char epoch[RK_EPOCH_MAX + 1]; /* from the last welcome, for resume */
+	chk_stream stream;          /* seqs seen on this connection */
+	chk_ops ops;                /* recent ops: send time, ack/event seqs */
+	rk_buf rx;                  /* reassembly of a fragmented message */
+} client;
+
+typedef struct room_info {
+	char name[RK_ROOM_ID_MAX + 1]; /* PREFIX + index */
+	chk_room chk;                  /* seq -> op agreement */
+} room_info;
+
+typedef enum phase {
+	PH_CONNECT = 0, /* opening connections */
+	PH_RUN,         /* sending for --duration */
+	PH_DRAIN,       /* no new sends; waiting for answers and agreement */
+	PH_CLOSE,       /* closing every connection */
+	PH_END,         /* leave the loop */
+} phase;
+
+#define CLOSE_CODES_MAX 16
+
+/* Counters; monotonic over the run. */
+typedef struct counters {
+	uint64_t connects_issued;   /* connect calls */
+	uint64_t established;       /* welcomes received */
+	uint64_t connect_failed;    /* refused / errored before the welcome */
+	uint64_t closed_by_server;  /* closed after the welcome, not by us */
+	uint64_t sent;              /* load ops written (setup ops excluded) */
+	uint64_t acked;             /* acks for load ops */
+	uint64_t rejected;          /* rejects for load ops */
+	uint64_t events;            /* events of load ops delivered to other clients */
+	uint64_t setup_ops;         /* setup ops written (poll.create) */
+	uint64_t setup_msgs;        /* acks, rejects and events of setup ops */
+	uint64_t foreign_events;    /* events whose id is not one of ours */
+	uint64_t cursors_sent;      /* cursor messages written */
+	uint64_t cursors_recv;      /* cursor messages received */
+	uint64_t presence;          /* presence messages received */
+	uint64_t server_errors;     /* `error` messages received */
+	uint64_t decode_errors;     /* frames we could not decode */
+	uint64_t msgs_recv;         /* every message received */
+	uint64_t reconnects;        /* churn: reconnections welcomed */
+	uint64_t resumed;           /* churn: of those, resumed (events replayed) */
+	uint64_t own_replayed;      /* churn: own ops whose ack was lost to the
+				     * reconnect and came back as a replayed event */
+	uint64_t rejects[RK_REJ_COUNT]; /* by code, load and setup ops */
+	struct {
+		int code;
+		uint64_t n;
+	} closes[CLOSE_CODES_MAX];  /* close codes received from the server */
+	int ncloses;
+} counters;
+
+struct load {
+	load_config cfg;            /* the command line */
+	struct lws_context *lws;    /* the one client event loop */
+	struct ev_loop *evloop;     /* libev loop lws runs on (epoll); NULL = lws's poll() */
+	client *clients;            /* rooms * clients, room-major */
+	uint32_t nclients;
+	room_info *rooms;           /* cfg.rooms */
+	phase ph;                   /* current phase */
+	int64_t t0_ns;              /* start of the connect phase */
+	int64_t run_start_ns;       /* start of the run phase (0 before) */
+	int64_t run_end_ns;         /* end of sending */
+	int64_t phase_deadline_ns;  /* when the current phase gives up */
+	uint32_t next_connect;      /* next client index to connect */
+	uint32_t connecting;        /* handshakes in flight */
+	uint32_t live;              /* connections not DONE (issued ones) */
+	uint64_t rng;               /* xorshift state for offsets */
+	counters c;                 /* everything counted */
+	counters c_prev;            /* at the last progress line */
+	rk_hist h_ack;              /* send -> ack, load ops */
+	rk_hist h_delivery;         /* send -> event at each other client */
+	rk_hist h_cursor;           /* send -> cursor relay at each other client */
+	rk_hist h_connect;          /* connect call -> welcome */
+	rk_hist h_lag;              /* scheduled send time -> actual write: roomload's
+				     * own delay (it is part of every latency) */
+	rk_hist h_win;              /* deliveries (or acks) of the last second */
+	checker chk;                /* ordering violations */
+	char first_connect_error[160]; /* detail of the first failed connect */
+	int64_t last_progress_ns;   /* last progress line */
+	int64_t connect_done_ns;    /* when the last connection got its welcome */
+	struct rusage ru0;          /* at start, for CPU per event */
+	rk_buf enc;                 /* encoder scratch, reused */
+	char *text;                 /* chat text of cfg.size characters */
+	rk_point *points;           /* stroke points for the draw scenario */
+	size_t npoints;
+	lws_sorted_usec_list_t tick_sul; /* the control tick */
+	int exit_code;              /* decided by report_checks */
+};
+
+/* client.c */
+extern const struct lws_protocols roomload_protocols[];
+/* Issue the connection of client cl. Can't fail: a failure is counted. */
+void client_connect(load *ld, client *cl);
+/* Start the open-loop schedule of a welcomed client (run phase). */
+void client_start_sending(load *ld, client *cl);
+/* Stop scheduling new messages (already due ones are still written). */
+void client_stop_sending(client *cl);
+/* Ask a client to close cleanly (1000); a no-op unless connected. */
+void client_close(client *cl);
+void client_free(client *cl);
+
+/* scenario.c: encode the client's next message (local seq lseq) into b.
+ * Returns true if it is an op (answered by ack/reject), false if ephemeral
+ * (cursor). setup: the poll.create of the room's first client. */
+bool scenario_encode(load *ld, client *cl, uint32_t lseq, bool setup, rk_buf *b);
+/* Does this scenario need a setup op from the room's first client? */
+bool scenario_needs_setup(const load *ld);
+/* Prepare shared payloads (chat text, points). false on out of memory. */
+bool scenario_init(load *ld);
+void scenario_free(load *ld);
+
+/* run.c */
+int run_load(load *ld);       /* 0, or 1 on a runtime error (printed) */
+/* Release everything the run owns (the config included). */
+void load_free(load *ld);
+
+/* report.c */
+void report_progress(load *ld, int64_t now_ns);
+/* Print the final report (text on stderr/stdout, or JSON on stdout) and
+ * return the exit status: 0 if every check passed, else 1. */
+int report_final(load *ld);
+
+/* Small helpers shared by the modules. */
+uint64_t load_rand(load *ld);
+void load_count_close(load *ld, int code);
+
+#endif

@@ -1,0 +1,29 @@
+/*
+ * main.c - roomload: a thin main around the run (see load.h for the map).
+ * Exit status: 0 every check passed, 1 a check failed or a runtime error,
+ * 2 usage error.
+ */
+#include "load.h"
+#include "log.h"
+#include <stdlib.h>
+#include <string.h>
+
+int main(int argc, char **argv)
+{
+	load *ld = calloc(1, sizeof(*ld));
+	if (!ld)
+		return 1;
+	rk_log_set_level(RK_LOG_WARN);
+	int rc = config_parse(&ld->cfg, argc, argv);
+	if (rc) {
+		config_free(&ld->cfg);
+		free(ld);
+		return rc == 1 ? 0 : rc == 2 ? 2 : 1;
+	}
+	rc = run_load(ld);
+	if (rc == 0)
+		rc = report_final(ld);
+	load_free(ld);
+	free(ld);
+	return rc;
+}

@@ -1,0 +1,437 @@
+/* test_roomload.c - roomload against the real roomd: a chat load of 250
+ * connections is fully established, every op is acked and delivered to all
+ * other clients of its room with zero ordering violations, per-client
+ * tokens and viewers work, and a missed --max-p99 makes roomload exit 1.
+ *
+ * roomd is started here on port 0 with a temp data dir; its ready line is
+ * read from a pipe with a deadline (no sleeps). Both binaries come from the
+ * environment (ROOMD_BIN, ROOMLOAD_BIN). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <cjson/cJSON.h>
+
+#define READY_TIMEOUT_MS 10000
+#define RUN_TIMEOUT_MS 120000
+
+typedef struct server {
+	pid_t pid;
+	int err_fd;        /* roomd's stderr, drained while we wait */
+	int port;
+	char dir[64];
+	char secret_path[96];
+} server;
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static const char *env_bin(const char *name)
+{
+	const char *p = getenv(name);
+	if (!p || !*p)
+		fail_msg("%s is not set (run through ctest)", name);
+	return p;
+}
+
+static void drain(int fd)
+{
+	char buf[4096];
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+}
+
+static void server_start(server *s, bool with_secret)
+{
+	memset(s, 0, sizeof(*s));
+	const char *bin = env_bin("ROOMD_BIN");
+	snprintf(s->dir, sizeof(s->dir), "/tmp/rk-roomload-XXXXXX");
+	assert_non_null(mkdtemp(s->dir));
+	if (with_secret) {
+		snprintf(s->secret_path, sizeof(s->secret_path), "%s/secret", s->dir);
+		FILE *f = fopen(s->secret_path, "w");
+		assert_non_null(f);
+		fputs("integration-test-secret-0123456789\n", f);
+		fclose(f);
+	}
+	int p[2];
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	s->pid = fork();
+	assert_true(s->pid >= 0);
+	if (s->pid == 0) {
+		dup2(p[1], 2);
+		char *argv[12];
+		int n = 0;
+		argv[n++] = (char *)bin;
+		argv[n++] = (char *)"--listen";
+		argv[n++] = (char *)"127.0.0.1:0";
+		argv[n++] = (char *)"--data";
+		argv[n++] = s->dir;
+		argv[n++] = (char *)"--log-level";
+		argv[n++] = (char *)"warn";
+		if (with_secret) {
+			argv[n++] = (char *)"--secret-file";
+			argv[n++] = s->secret_path;
+		}
+		argv[n] = NULL;
+		execv(bin, argv);
+		_exit(127);
+	}
+	close(p[1]);
+	s->err_fd = p[0];
+	/* Read stderr until the ready line, with a deadline. */
+	char log[8192];
+	size_t len = 0;
+	int64_t deadline = now_ms() + READY_TIMEOUT_MS;
+	for (;;) {
+		int64_t left = deadline - now_ms();
+		if (left <= 0)
+			fail_msg("roomd did not print its ready line in time: %.*s", (int)len, log);
+		struct pollfd pfd = {.fd = s->err_fd, .events = POLLIN};
+		if (poll(&pfd, 1, (int)left) <= 0)
+			continue;
+		ssize_t r = read(s->err_fd, log + len, sizeof(log) - 1 - len);
+		if (r <= 0)
+			fail_msg("roomd exited before it was ready: %.*s", (int)len, log);
+		len += (size_t)r;
+		log[len] = '\0';
+		const char *m = strstr(log, "roomd listening on ");
+		if (m && strchr(m, '\n')) {
+			const char *colon = strchr(m + 19, ':');
+			assert_non_null(colon);
+			s->port = atoi(colon + 1);
+			break;
+		}
+		if (len == sizeof(log) - 1)
+			len = 0; /* noise without a ready line: keep reading */
+	}
+	assert_true(s->port > 0);
+	fcntl(s->err_fd, F_SETFL, fcntl(s->err_fd, F_GETFL) | O_NONBLOCK);
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+	(void)sb;
+	(void)type;
+	(void)ftw;
+	return remove(path);
+}
+
+static void server_stop(server *s)
+{
+	kill(s->pid, SIGTERM);
+	int st = 0;
+	int64_t deadline = now_ms() + 10000;
+	pid_t r;
+	while ((r = waitpid(s->pid, &st, WNOHANG)) == 0 && now_ms() < deadline) {
+		struct pollfd pfd = {.fd = s->err_fd, .events = POLLIN};
+		poll(&pfd, 1, 50);
+		drain(s->err_fd);
+	}
+	if (r == 0) {
+		kill(s->pid, SIGKILL);
+		waitpid(s->pid, &st, 0);
+		fail_msg("roomd did not stop on SIGTERM");
+	}
+	close(s->err_fd);
+	nftw(s->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+/* Run roomload with extra args; returns its exit status, *out its stdout. */
+static int run_roomload(server *s, char **out, const char *const *extra)
+{
+	char url[64];
+	snprintf(url, sizeof(url), "ws://127.0.0.1:%d", s->port);
+	const char *argv[40];
+	int n = 0;
+	argv[n++] = env_bin("ROOMLOAD_BIN");
+	argv[n++] = "--url";
+	argv[n++] = url;
+	for (int i = 0; extra[i] && n < 38; i++)
+		argv[n++] = extra[i];
+	argv[n] = NULL;
+	int p[2];
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(p[1], 1);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(p[1]);
+	size_t cap = 1 << 16, len = 0;
+	char *buf = malloc(cap);
+	assert_non_null(buf);
+	int64_t deadline = now_ms() + RUN_TIMEOUT_MS;
+	for (;;) {
+		if (now_ms() > deadline) {
+			kill(pid, SIGKILL);
+			fail_msg("roomload did not finish in time");
+		}
+		struct pollfd pfd[2] = {{.fd = p[0], .events = POLLIN},
+					{.fd = s->err_fd, .events = POLLIN}};
+		if (poll(pfd, 2, 100) <= 0)
+			continue;
+		if (pfd[1].revents)
+			drain(s->err_fd);
+		if (pfd[0].revents) {
+			if (len + 4096 > cap) {
+				cap *= 2;
+				buf = realloc(buf, cap);
+				assert_non_null(buf);
+			}
+			ssize_t r = read(p[0], buf + len, cap - len - 1);
+			if (r <= 0)
+				break;
+			len += (size_t)r;
+		}
+	}
+	buf[len] = '\0';
+	close(p[0]);
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	*out = buf;
+	return WEXITSTATUS(st);
+}
+
+static double num(const cJSON *o, const char *path)
+{
+	/* path: "a.b.c" */
+	char buf[128];
+	snprintf(buf, sizeof(buf), "%s", path);
+	const cJSON *cur = o;
+	for (char *save = NULL, *k = strtok_r(buf, ".", &save); k;
+	     k = strtok_r(NULL, ".", &save)) {
+		cur = cJSON_GetObjectItemCaseSensitive(cur, k);
+		if (!cur)
+			fail_msg("report has no %s", path);
+	}
+	if (!cJSON_IsNumber(cur))
+		fail_msg("report field %s is not a number", path);
+	return cur->valuedouble;
+}
+
+static cJSON *parse_report(const char *out)
+{
+	cJSON *j = cJSON_Parse(out);
+	if (!j)
+		fail_msg("roomload --json printed no JSON: %s", out);
+	return j;
+}
+
+/* The common assertions of a clean run of R rooms x C clients. */
+static void assert_clean(const cJSON *j, int rooms, int clients, int senders_per_room)
+{
+	int total = rooms * clients;
+	assert_int_equal((int)num(j, "connections.established"), total);
+	assert_int_equal((int)num(j, "connections.failed"), 0);
+	assert_int_equal((int)num(j, "connections.closed_by_server"), 0);
+	assert_int_equal((int)num(j, "violations.total"), 0);
+	double sent = num(j, "ops_sent"), acked = num(j, "ops_acked");
+	/* rate 2 for 3 s from random offsets: 5 or 6 ops per sender. */
+	assert_true(sent >= rooms * senders_per_room * 5.0);
+	assert_true(sent <= rooms * senders_per_room * 6.0);
+	assert_true(acked == sent);
+	assert_int_equal((int)num(j, "ops_rejected"), 0);
+	/* Sending starts after every connection is welcomed: each op reaches
+	 * all clients of its room but its sender. */
+	assert_true(num(j, "events_delivered") == acked * (clients - 1));
+	assert_true(num(j, "latency_ms.ack.count") == acked);
+	assert_true(num(j, "latency_ms.delivery.count") == acked * (clients - 1));
+	double p50 = num(j, "latency_ms.delivery.p50"), p99 = num(j, "latency_ms.delivery.p99");
+	assert_true(p50 > 0 && p50 <= p99 && p99 <= num(j, "latency_ms.delivery.max"));
+	assert_true(num(j, "connections.connect_ms.p50") > 0);
+	assert_true(num(j, "cpu_us_per_event") > 0);
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "passed")));
+}
+
+/* Each test gets its own roomd; teardown stops it even when the test failed. */
+static int setup_plain(void **state)
+{
+	server *s = calloc(1, sizeof(*s));
+	if (!s)
+		return -1;
+	server_start(s, false);
+	*state = s;
+	return 0;
+}
+
+static int setup_secret(void **state)
+{
+	server *s = calloc(1, sizeof(*s));
+	if (!s)
+		return -1;
+	server_start(s, true);
+	*state = s;
+	return 0;
+}
+
+static int teardown_server(void **state)
+{
+	server *s = *state;
+	if (s)
+		server_stop(s);
+	free(s);
+	return 0;
+}
+
+static void test_chat_load_is_clean(void **state)
+{
+	server *s = *state;
+	char *out;
+	const char *const args[] = {"--rooms", "10", "--clients", "25", "--rate", "2",
+				    "--duration", "3", "--json", "-q", NULL};
+	int rc = run_roomload(s, &out, args);
+	cJSON *j = parse_report(out);
+	assert_int_equal(rc, 0);
+	assert_clean(j, 10, 25, 25);
+	cJSON_Delete(j);
+	free(out);
+}
+
+static void test_tokens_viewers_and_poll(void **state)
+{
+	server *s = *state;
+	char *out;
+	/* 20 % viewers: 4 of 20 per room watch; a poll per room (setup op). */
+	const char *const args[] = {"--rooms", "4", "--clients", "20", "--rate", "2",
+				    "--duration", "3", "--scenario", "poll",
+				    "--viewers", "0.2", "--secret-file", s->secret_path,
+				    "--room-prefix", "tok-", "--json", "-q", NULL};
+	int rc = run_roomload(s, &out, args);
+	cJSON *j = parse_report(out);
+	assert_int_equal(rc, 0);
+	assert_clean(j, 4, 20, 16);
+	assert_int_equal((int)num(j, "setup_ops"), 4);
+	cJSON_Delete(j);
+	free(out);
+
+	/* Without tokens the secured server refuses every connection: exit 1. */
+	const char *const bad[] = {"--rooms", "1", "--clients", "2", "--duration", "0",
+				   "--json", "-q", NULL};
+	rc = run_roomload(s, &out, bad);
+	j = parse_report(out);
+	assert_int_equal(rc, 1);
+	assert_int_equal((int)num(j, "connections.failed"), 2);
+	assert_false(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "passed")));
+	cJSON_Delete(j);
+	free(out);
+}
+
+static void test_missed_p99_exits_1(void **state)
+{
+	server *s = *state;
+	char *out;
+	const char *const args[] = {"--rooms", "2", "--clients", "5", "--rate", "5",
+				    "--duration", "1", "--max-p99", "0.001", "--json",
+				    "-q", NULL};
+	int rc = run_roomload(s, &out, args);
+	cJSON *j = parse_report(out);
+	assert_int_equal(rc, 1);
+	assert_int_equal((int)num(j, "violations.total"), 0); /* only the p99 missed */
+	assert_true(num(j, "latency_ms.delivery.p99") > 0.001);
+	assert_false(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "passed")));
+	cJSON_Delete(j);
+	free(out);
+
+	/* The same load with a generous bound passes. */
+	const char *const ok[] = {"--rooms", "2", "--clients", "5", "--rate", "5",
+				  "--duration", "1", "--max-p99", "10000", "--min-delivered",
+				  "1", "--json", "-q", NULL};
+	rc = run_roomload(s, &out, ok);
+	assert_int_equal(rc, 0);
+	free(out);
+
+	/* --min-delivered above what can be delivered fails. */
+	const char *const few[] = {"--rooms", "1", "--clients", "2", "--rate", "2",
+				   "--duration", "1", "--min-delivered", "1000000", "-q",
+				   NULL};
+	rc = run_roomload(s, &out, few);
+	assert_int_equal(rc, 1);
+	free(out);
+}
+
+static void test_churn_resumes_without_gaps(void **state)
+{
+	server *s = *state;
+	char *out;
+	/* Every client drops and resumes about every 0.5 s while chat goes on:
+	 * the replay must fill every gap (the stream checks see no gap and no
+	 * duplicate), so each op still reaches each other client exactly once. */
+	const char *const args[] = {"--rooms", "4", "--clients", "8", "--rate", "4",
+				    "--duration", "3", "--scenario", "churn",
+				    "--reconnect-every", "0.5", "--json", "-q", NULL};
+	int rc = run_roomload(s, &out, args);
+	cJSON *j = parse_report(out);
+	assert_int_equal(rc, 0);
+	assert_int_equal((int)num(j, "violations.total"), 0);
+	assert_int_equal((int)num(j, "connections.established"), 32);
+	assert_int_equal((int)num(j, "connections.closed_by_server"), 0);
+	double reconnects = num(j, "reconnects");
+	assert_true(reconnects >= 32 * 2); /* about 6 each; at least 2 */
+	assert_true(num(j, "resumed") == reconnects);
+	double sent = num(j, "ops_sent"), acked = num(j, "ops_acked");
+	assert_true(sent >= 4 * 8 * 11);
+	/* An op in flight at a reconnect is answered by its replayed event. */
+	assert_true(acked + num(j, "own_replayed") == sent);
+	assert_true(num(j, "events_delivered") == sent * 7);
+	cJSON_Delete(j);
+	free(out);
+}
+
+static void test_usage(void **state)
+{
+	(void)state;
+	server none = {.err_fd = -1, .port = 1};
+	server *s = &none;
+	char *out;
+	const char *const help[] = {"--help", NULL};
+	assert_int_equal(run_roomload(s, &out, help), 0);
+	assert_non_null(strstr(out, "open loop"));
+	assert_non_null(strstr(out, "coordinated omission"));
+	free(out);
+	const char *const bad[] = {"--rooms", "zero", NULL};
+	assert_int_equal(run_roomload(s, &out, bad), 2);
+	free(out);
+	const char *const sc[] = {"--scenario", "nope", NULL};
+	assert_int_equal(run_roomload(s, &out, sc), 2);
+	free(out);
+}
+
+int main(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_usage),
+		cmocka_unit_test_setup_teardown(test_chat_load_is_clean, setup_plain,
+						teardown_server),
+		cmocka_unit_test_setup_teardown(test_tokens_viewers_and_poll, setup_secret,
+						teardown_server),
+		cmocka_unit_test_setup_teardown(test_missed_p99_exits_1, setup_plain,
+						teardown_server),
+		cmocka_unit_test_setup_teardown(test_churn_resumes_without_gaps, setup_plain,
+						teardown_server),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

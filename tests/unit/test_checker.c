@@ -1,0 +1,225 @@
+/* test_checker.c - roomload's ordering checker flags each kind of fault
+ * (gap, duplicate, reorder, two ops at one seq, ack seq != event seq, an
+ * unknown op, connections ending at different seqs) exactly where it is, and
+ * a clean stream gives zero violations. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+/* The checker is a self-contained module of roomload; compile it in. */
+#include "../../roomload/checker.c"
+
+/* ---- per-connection seq streams, as a table ---------------------------- */
+
+typedef struct stream_case {
+	const char *name;
+	int64_t welcome;        /* -1: no welcome */
+	int64_t seqs[8];        /* 0-terminated */
+	uint64_t want[CHK_KIND_COUNT];
+} stream_case;
+
+static const stream_case stream_cases[] = {
+	{"clean", 5, {6, 7, 8, 9}, {0}},
+	{"clean from zero", 0, {1, 2, 3}, {0}},
+	{"gap", 5, {6, 8, 9}, {[CHK_GAP] = 1}},
+	{"duplicate", 5, {6, 6, 7}, {[CHK_DUP] = 1}},
+	{"old seq again", 5, {6, 7, 8, 6}, {[CHK_DUP] = 1}},
+	{"reorder", 5, {7, 6, 8}, {[CHK_GAP] = 1, [CHK_REORDER] = 1}},
+	{"seq before welcome", -1, {3}, {[CHK_REORDER] = 1}},
+	{"welcome seq repeated", 5, {5, 6}, {[CHK_DUP] = 1}},
+};
+
+static void test_streams(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(stream_cases) / sizeof(stream_cases[0]); i++) {
+		const stream_case *tc = &stream_cases[i];
+		checker c;
+		chk_stream s;
+		chk_init(&c);
+		chk_stream_init(&s);
+		if (tc->welcome >= 0)
+			chk_stream_welcome(&c, &s, 1, tc->welcome);
+		for (int j = 0; tc->seqs[j]; j++)
+			chk_stream_seq(&c, &s, 1, tc->seqs[j]);
+		uint64_t total = 0;
+		for (int k = 0; k < CHK_KIND_COUNT; k++) {
+			if (c.counts[k] != tc->want[k])
+				fail_msg("%s: %s count %llu, want %llu", tc->name,
+					 chk_kind_name((chk_kind)k), (unsigned long long)c.counts[k],
+					 (unsigned long long)tc->want[k]);
+			total += tc->want[k];
+		}
+		assert_int_equal(c.total, total);
+		assert_int_equal(c.nfirst, total < CHK_FIRST_MAX ? total : CHK_FIRST_MAX);
+	}
+}
+
+static void test_detail_kept(void **state)
+{
+	(void)state;
+	checker c;
+	chk_stream s;
+	chk_init(&c);
+	chk_stream_init(&s);
+	chk_stream_welcome(&c, &s, 42, 10);
+	chk_stream_seq(&c, &s, 42, 13);
+	assert_int_equal(c.nfirst, 1);
+	assert_non_null(strstr(c.first[0], "gap"));
+	assert_non_null(strstr(c.first[0], "conn 42"));
+	assert_non_null(strstr(c.first[0], "11..12"));
+	/* Only the first CHK_FIRST_MAX keep their detail; all are counted. */
+	for (int i = 0; i < 20; i++)
+		chk_stream_seq(&c, &s, 42, 13);
+	assert_int_equal(c.nfirst, CHK_FIRST_MAX);
+	assert_int_equal(c.total, 21);
+}
+
+/* ---- ops and rooms ------------------------------------------------------ */
+
+typedef struct fixture {
+	checker c;
+	chk_room room;
+	chk_ops a, b; /* two senders, clients 0 and 1 */
+} fixture;
+
+static int setup(void **state)
+{
+	fixture *f = calloc(1, sizeof(*f));
+	if (!f || !chk_room_init(&f->room, 64) || !chk_ops_init(&f->a, 16) ||
+	    !chk_ops_init(&f->b, 16))
+		return -1;
+	chk_init(&f->c);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	fixture *f = *state;
+	chk_room_free(&f->room);
+	chk_ops_free(&f->a);
+	chk_ops_free(&f->b);
+	free(f);
+	return 0;
+}
+
+static void test_clean_ops(void **state)
+{
+	fixture *f = *state;
+	chk_op_sent(&f->a, 1, 1000, false);
+	chk_op_sent(&f->b, 1, 2000, false);
+	/* a's op: ack first, then two receivers. */
+	chk_oprec *r = chk_ack(&f->c, &f->room, &f->a, 0, 1, 10);
+	assert_non_null(r);
+	assert_int_equal(r->sent_ns, 1000);
+	assert_non_null(chk_event(&f->c, &f->room, &f->a, 0, 1, 10));
+	assert_non_null(chk_event(&f->c, &f->room, &f->a, 0, 1, 10));
+	/* b's op: events before the ack (allowed: different connections). */
+	r = chk_event(&f->c, &f->room, &f->b, 1, 1, 11);
+	assert_non_null(r);
+	assert_int_equal(r->sent_ns, 2000);
+	assert_non_null(chk_ack(&f->c, &f->room, &f->b, 1, 1, 11));
+	assert_int_equal(f->c.total, 0);
+	assert_int_equal(f->c.unchecked, 0);
+}
+
+static void test_ack_event_mismatch(void **state)
+{
+	fixture *f = *state;
+	chk_op_sent(&f->a, 1, 0, false);
+	chk_ack(&f->c, &f->room, &f->a, 0, 1, 10);
+	chk_event(&f->c, &f->room, &f->a, 0, 1, 11);
+	assert_int_equal(f->c.counts[CHK_ACK_EVENT], 1);
+	assert_int_equal(f->c.total, 1);
+}
+
+static void test_event_then_wrong_ack(void **state)
+{
+	fixture *f = *state;
+	chk_op_sent(&f->a, 1, 0, false);
+	chk_event(&f->c, &f->room, &f->a, 0, 1, 10);
+	chk_ack(&f->c, &f->room, &f->a, 0, 1, 12);
+	assert_int_equal(f->c.counts[CHK_ACK_EVENT], 1);
+	assert_int_equal(f->c.total, 1);
+}
+
+static void test_two_events_disagree(void **state)
+{
+	fixture *f = *state;
+	chk_op_sent(&f->a, 1, 0, false);
+	chk_event(&f->c, &f->room, &f->a, 0, 1, 10);
+	chk_event(&f->c, &f->room, &f->a, 0, 1, 11);
+	assert_int_equal(f->c.counts[CHK_ACK_EVENT], 1);
+}
+
+static void test_two_ops_one_seq(void **state)
+{
+	fixture *f = *state;
+	chk_op_sent(&f->a, 1, 0, false);
+	chk_op_sent(&f->b, 1, 0, false);
+	chk_ack(&f->c, &f->room, &f->a, 0, 1, 10);
+	chk_event(&f->c, &f->room, &f->b, 1, 1, 10);
+	assert_int_equal(f->c.counts[CHK_SEQ_OP], 1);
+	assert_int_equal(f->c.total, 1);
+}
+
+static void test_unknown_and_double_ack(void **state)
+{
+	fixture *f = *state;
+	chk_op_sent(&f->a, 1, 0, false);
+	assert_null(chk_ack(&f->c, &f->room, &f->a, 0, 5, 10)); /* never sent */
+	assert_int_equal(f->c.counts[CHK_UNKNOWN_OP], 1);
+	chk_ack(&f->c, &f->room, &f->a, 0, 1, 11);
+	chk_ack(&f->c, &f->room, &f->a, 0, 1, 11);
+	assert_int_equal(f->c.counts[CHK_DUP], 1);
+	assert_int_equal(f->c.total, 2);
+}
+
+static void test_ring_window_is_not_a_violation(void **state)
+{
+	fixture *f = *state;
+	for (uint32_t l = 1; l <= 40; l++) /* ring of 16: lseq 1..24 fall out */
+		chk_op_sent(&f->a, l, l, false);
+	assert_null(chk_op_find(&f->a, 3));
+	assert_non_null(chk_op_find(&f->a, 40));
+	assert_null(chk_ack(&f->c, &f->room, &f->a, 0, 3, 10));
+	assert_int_equal(f->c.total, 0);
+	assert_int_equal(f->c.unchecked, 1);
+}
+
+static void test_final_agreement(void **state)
+{
+	(void)state;
+	checker c;
+	chk_init(&c);
+	const int64_t same[] = {7, 7, 7};
+	chk_final(&c, 0, same, 3);
+	chk_final(&c, 1, same, 0);
+	assert_int_equal(c.total, 0);
+	const int64_t differ[] = {7, 7, 8};
+	chk_final(&c, 2, differ, 3);
+	assert_int_equal(c.counts[CHK_DIVERGED], 1);
+	assert_non_null(strstr(c.first[0], "room 2"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_streams),
+		cmocka_unit_test(test_detail_kept),
+		cmocka_unit_test_setup_teardown(test_clean_ops, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ack_event_mismatch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_event_then_wrong_ack, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_two_events_disagree, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_two_ops_one_seq, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unknown_and_double_ack, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ring_window_is_not_a_violation, setup,
+						teardown),
+		cmocka_unit_test(test_final_agreement),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
