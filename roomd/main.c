@@ -161,12 +161,16 @@ out:
 		server_cancel_timers(s);
 		lws_context_destroy(s->lws);
 	}
-	/* Let lws and our handles finish closing, then close the loop. */
+	/* Let lws and our handles finish closing, then close the loop. On a
+	 * foreign loop lws 4.1 finishes its teardown in a second
+	 * lws_context_destroy() once its handles have closed. */
 	uv_close((uv_handle_t *)&s->flush_check, NULL);
 	uv_close((uv_handle_t *)&s->sigterm, NULL);
 	uv_close((uv_handle_t *)&s->sigint, NULL);
 	uv_close((uv_handle_t *)&s->drain_timer, NULL);
 	uv_run(&s->loop, UV_RUN_DEFAULT);
+	if (s->lws)
+		lws_context_destroy(s->lws);
 	if (uv_loop_close(&s->loop) != 0)
 		rk_warn("event loop closed with handles still open");
 	server_free_rooms(s);
