@@ -341,7 +341,7 @@ int net_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 }
 
 static const struct lws_protocols protocols[] = {
-	{RK_SUBPROTOCOL, net_callback, sizeof(conn), 4096, 0, NULL, 0},
+	{RK_SUBPROTOCOL, net_callback, sizeof(conn), 1024, 0, NULL, 0},
 	{NULL, NULL, 0, 0, 0, NULL, 0},
 };
 

@@ -5,6 +5,7 @@
  * cursor coalescing, alarms.
  */
 #include <dirent.h>
+#include <malloc.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -781,6 +782,7 @@ void server_tick(server *s)
 		}
 	}
 	int64_t hib_us = s->cfg.hibernate_after_ms * 1000;
+	uint64_t hibernated = s->m.room_hibernations;
 	size_t it = 0;
 	const rk_omap_entry *e;
 	while (rk_omap_next(&s->rooms, &it, &e)) {
@@ -803,6 +805,12 @@ void server_tick(server *s)
 			r->lock_fd = -1;
 		}
 	}
+#ifdef __GLIBC__
+	/* Hibernated rooms freed their state and SQLite handles; without a trim
+	 * glibc keeps the freed pages, and an idle server would never shrink. */
+	if (s->m.room_hibernations != hibernated)
+		malloc_trim(0);
+#endif
 }
 
 /* ---- description for the HTTP API ------------------------------------- */
