@@ -522,10 +522,12 @@ static void draw_status(tui_app *a)
 	if (a->rtt_ms >= 0)
 		snprintf(rtt, sizeof(rtt), "%lldms", (long long)a->rtt_ms);
 	char line[512];
-	snprintf(line, sizeof(line), " %s | %s (%s) | seq %lld | rtt %s | %s | pending %zu ",
+	static const char *const focus[] = {"board", "chat", "polls"};
+	snprintf(line, sizeof(line),
+		 " %s | %s (%s) | seq %lld | rtt %s | %s | pending %zu | focus:%s ",
 		 a->opts->room, a->model.user[0] ? a->model.user : "-",
 		 a->model.role ? rk_role_name(a->model.role) : "-",
-		 (long long)a->model.seq, rtt, conn, a->model.npend);
+		 (long long)a->model.seq, rtt, conn, a->model.npend, focus[a->focus]);
 	mvwaddnstr(w, 0, 0, line, u->w - 1);
 	const char *hint = " ?:help ";
 	if ((int)(strlen(line) + strlen(hint)) < u->w)
