@@ -1,0 +1,272 @@
+/* test_tui_model.c - roomtui's client model: a local op shows at once in the
+ * view and settles on its ack; a reject rolls it back; others' events land
+ * under our pending ops; a resumed replay settles our committed ops by op id
+ * (never applying them twice) and holds resends until it has caught up; a
+ * full-state welcome drops pending ops that no longer apply; a viewer's ops
+ * are refused locally. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+/* The model is a pure module of roomtui; compile it in. */
+#include "../../roomtui/model.c"
+
+static rk_op op_of(const char *json)
+{
+	rk_op op;
+	char msg[160];
+	assert_int_equal(rk_op_decode_text(json, strlen(json), &op, msg, sizeof(msg)),
+			 RK_REJ_NONE);
+	return op;
+}
+
+static void welcome(tui_model *m, const char *user, rk_role role, int64_t seq,
+		    const char *epoch, bool resumed, rk_state *st)
+{
+	rk_smsg w;
+	memset(&w, 0, sizeof(w));
+	w.t = RK_S_WELCOME;
+	snprintf(w.welcome.user, sizeof(w.welcome.user), "%s", user);
+	snprintf(w.welcome.epoch, sizeof(w.welcome.epoch), "%s", epoch);
+	w.welcome.role = role;
+	w.welcome.seq = seq;
+	w.welcome.resumed = resumed;
+	w.state = resumed ? NULL : (st ? st : rk_state_new());
+	assert_int_equal(tm_welcome(m, &w, NULL), RK_OK);
+	rk_state_free(w.state);
+}
+
+static void event(tui_model *m, int64_t seq, const char *user, const char *id,
+		  const char *op_json)
+{
+	rk_smsg e;
+	memset(&e, 0, sizeof(e));
+	e.t = RK_S_EVENT;
+	e.seq = seq;
+	e.ts = 1700000000000 + seq;
+	snprintf(e.user, sizeof(e.user), "%s", user);
+	snprintf(e.id, sizeof(e.id), "%s", id);
+	e.op = op_of(op_json);
+	tm_event(m, &e);
+	rk_op_free(&e.op);
+}
+
+static const char *local(tui_model *m, const char *op_json, char *id)
+{
+	rk_op op = op_of(op_json);
+	char msg[160];
+	assert_int_equal(tm_local_op(m, &op, id, msg, sizeof(msg)), RK_REJ_NONE);
+	return id;
+}
+
+static bool has_shape(const rk_state *st, const char *id)
+{
+	return rk_omap_get(&st->shapes, id, strlen(id)) != NULL;
+}
+
+static const rk_poll *poll_of(const rk_state *st, const char *id)
+{
+	return rk_omap_get(&st->polls, id, strlen(id));
+}
+
+static void test_pending_then_ack(void **state)
+{
+	tui_model m;
+	assert_int_equal(tm_init(&m, "tX"), RK_OK);
+	welcome(&m, "alice", RK_ROLE_EDITOR, 0, "e1", false, NULL);
+	char id[RK_ID_MAX + 1];
+	local(&m, "{\"k\":\"shape.add\",\"shape\":{\"id\":\"s1\",\"type\":\"line\","
+		  "\"color\":2,\"points\":[[0,0],[4,0]]}}", id);
+	assert_int_equal(m.npend, 1);
+	assert_true(has_shape(tm_view(&m), "s1"));
+	assert_false(has_shape(m.confirmed, "s1"));
+	assert_true(tm_shape_pending(&m, "s1"));
+	assert_true(tm_ack(&m, id, 1, 1700000000000));
+	assert_int_equal(m.npend, 0);
+	assert_int_equal(m.seq, 1);
+	assert_true(has_shape(m.confirmed, "s1"));
+	assert_true(has_shape(tm_view(&m), "s1"));
+	assert_false(tm_shape_pending(&m, "s1"));
+	/* A stale ack settles nothing. */
+	assert_false(tm_ack(&m, id, 2, 0));
+	assert_int_equal(m.seq, 1);
+	tm_free(&m);
+}
+
+static void test_reject_rolls_back(void **state)
+{
+	tui_model m;
+	assert_int_equal(tm_init(&m, "tX"), RK_OK);
+	welcome(&m, "alice", RK_ROLE_EDITOR, 0, "e1", false, NULL);
+	char id1[RK_ID_MAX + 1], id2[RK_ID_MAX + 1];
+	local(&m, "{\"k\":\"chat.post\",\"text\":\"first\"}", id1);
+	local(&m, "{\"k\":\"chat.post\",\"text\":\"second\"}", id2);
+	assert_int_equal(tm_view(&m)->chat_len, 2);
+	rk_op_kind k = RK_OP_NONE;
+	assert_true(tm_reject(&m, id1, &k));
+	assert_int_equal(k, RK_OP_CHAT_POST);
+	const rk_state *v = tm_view(&m);
+	assert_int_equal(v->chat_len, 1);
+	assert_string_equal(rk_state_chat_at(v, 0)->text, "second");
+	assert_false(tm_reject(&m, id1, &k));
+	tm_free(&m);
+}
+
+static void test_others_events_under_pending(void **state)
+{
+	tui_model m;
+	assert_int_equal(tm_init(&m, "tX"), RK_OK);
+	welcome(&m, "alice", RK_ROLE_EDITOR, 0, "e1", false, NULL);
+	event(&m, 1, "bob", "b1",
+	      "{\"k\":\"poll.create\",\"poll\":{\"id\":\"p\",\"question\":\"q?\","
+	      "\"options\":[\"a\",\"b\"]}}");
+	char id[RK_ID_MAX + 1];
+	local(&m, "{\"k\":\"poll.vote\",\"poll\":\"p\",\"choice\":1}", id);
+	event(&m, 2, "bob", "b2", "{\"k\":\"poll.vote\",\"poll\":\"p\",\"choice\":1}");
+	const rk_poll *p = poll_of(tm_view(&m), "p");
+	assert_non_null(p);
+	assert_int_equal(p->tally[1], 2); /* bob's committed + ours pending */
+	assert_int_equal(poll_of(m.confirmed, "p")->tally[1], 1);
+	/* An event at or below our seq is a duplicate. */
+	event(&m, 2, "bob", "b2", "{\"k\":\"poll.vote\",\"poll\":\"p\",\"choice\":0}");
+	assert_int_equal(poll_of(m.confirmed, "p")->tally[0], 0);
+	assert_true(tm_ack(&m, id, 3, 0));
+	assert_int_equal(poll_of(m.confirmed, "p")->tally[1], 2);
+	tm_free(&m);
+}
+
+static void test_resume_dedup(void **state)
+{
+	tui_model m;
+	assert_int_equal(tm_init(&m, "tX"), RK_OK);
+	welcome(&m, "alice", RK_ROLE_EDITOR, 3, "e1", false, NULL);
+	char a[RK_ID_MAX + 1], b[RK_ID_MAX + 1];
+	local(&m, "{\"k\":\"chat.post\",\"text\":\"committed before the drop\"}", a);
+	local(&m, "{\"k\":\"shape.add\",\"shape\":{\"id\":\"s9\",\"type\":\"rect\","
+		  "\"color\":1,\"points\":[[0,0],[3,3]]}}", b);
+	m.pend[0].sent = m.pend[1].sent = true;
+	tm_disconnected(&m);
+	assert_false(tm_resend_ready(&m));
+	assert_false(m.pend[0].sent);
+	/* Resumed at seq 5: events 4 (ours, its ack was lost) and 5 follow. */
+	welcome(&m, "alice", RK_ROLE_EDITOR, 5, "e1", true, NULL);
+	assert_int_equal(m.seq, 3);
+	assert_false(tm_resend_ready(&m));
+	event(&m, 4, "alice", a, "{\"k\":\"chat.post\",\"text\":\"committed before the drop\"}");
+	assert_int_equal(m.npend, 1);
+	assert_string_equal(m.pend[0].id, b);
+	assert_false(tm_resend_ready(&m));
+	event(&m, 5, "bob", "x", "{\"k\":\"chat.post\",\"text\":\"hi\"}");
+	assert_true(tm_resend_ready(&m));
+	/* The chat line appears once, not twice. */
+	const rk_state *v = tm_view(&m);
+	assert_int_equal(v->chat_len, 2);
+	assert_true(has_shape(v, "s9"));
+	assert_false(has_shape(m.confirmed, "s9"));
+	/* Someone else's op with our op id does not settle ours. */
+	event(&m, 6, "mallory", b, "{\"k\":\"chat.post\",\"text\":\"same id\"}");
+	assert_int_equal(m.npend, 1);
+	tm_free(&m);
+}
+
+static void test_resume_wrong_epoch(void **state)
+{
+	tui_model m;
+	assert_int_equal(tm_init(&m, "tX"), RK_OK);
+	welcome(&m, "alice", RK_ROLE_EDITOR, 3, "e1", false, NULL);
+	rk_smsg w;
+	memset(&w, 0, sizeof(w));
+	w.t = RK_S_WELCOME;
+	snprintf(w.welcome.epoch, sizeof(w.welcome.epoch), "e2");
+	w.welcome.seq = 9;
+	w.welcome.resumed = true;
+	assert_int_equal(tm_welcome(&m, &w, NULL), RK_ECORRUPT);
+	tm_free(&m);
+}
+
+static void test_full_welcome_drops_committed(void **state)
+{
+	tui_model m;
+	assert_int_equal(tm_init(&m, "tX"), RK_OK);
+	welcome(&m, "alice", RK_ROLE_EDITOR, 0, "e1", false, NULL);
+	char a[RK_ID_MAX + 1], b[RK_ID_MAX + 1];
+	local(&m, "{\"k\":\"shape.add\",\"shape\":{\"id\":\"s1\",\"type\":\"line\","
+		  "\"color\":1,\"points\":[[0,0],[1,1]]}}", a);
+	local(&m, "{\"k\":\"shape.add\",\"shape\":{\"id\":\"s2\",\"type\":\"line\","
+		  "\"color\":1,\"points\":[[0,0],[1,1]]}}", b);
+	tm_disconnected(&m);
+	/* The new state already holds s1 (it was committed): s1's add no
+	 * longer applies and is dropped; s2's stays pending. */
+	const char *snap = "{\"shapes\":{\"s1\":{\"id\":\"s1\",\"type\":\"line\",\"color\":1,"
+			   "\"points\":[[0,0],[1,1]],\"by\":\"alice\"}},\"polls\":{},\"chat\":[]}";
+	rk_state *st;
+	char err[160];
+	assert_int_equal(rk_state_decode_text(snap, strlen(snap), &st, err, sizeof(err)),
+			 RK_OK);
+	rk_smsg w;
+	memset(&w, 0, sizeof(w));
+	w.t = RK_S_WELCOME;
+	snprintf(w.welcome.user, sizeof(w.welcome.user), "alice");
+	snprintf(w.welcome.epoch, sizeof(w.welcome.epoch), "e2");
+	w.welcome.role = RK_ROLE_EDITOR;
+	w.welcome.seq = 1;
+	w.state = st;
+	size_t dropped = 9;
+	assert_int_equal(tm_welcome(&m, &w, &dropped), RK_OK);
+	assert_null(w.state);
+	assert_int_equal(dropped, 1);
+	assert_int_equal(m.npend, 1);
+	assert_string_equal(m.pend[0].id, b);
+	assert_true(tm_resend_ready(&m));
+	tm_free(&m);
+}
+
+static void test_viewer_refused_locally(void **state)
+{
+	tui_model m;
+	assert_int_equal(tm_init(&m, "tX"), RK_OK);
+	welcome(&m, "vic", RK_ROLE_VIEWER, 0, "e1", false, NULL);
+	rk_op op = op_of("{\"k\":\"chat.post\",\"text\":\"hi\"}");
+	char id[RK_ID_MAX + 1], msg[160];
+	assert_int_equal(tm_local_op(&m, &op, id, msg, sizeof(msg)), RK_REJ_FORBIDDEN);
+	assert_non_null(strstr(msg, "read-only"));
+	assert_int_equal(m.npend, 0);
+	assert_int_equal(tm_view(&m)->chat_len, 0);
+	tm_free(&m);
+}
+
+static void test_local_invalid_refused(void **state)
+{
+	tui_model m;
+	assert_int_equal(tm_init(&m, "tX"), RK_OK);
+	welcome(&m, "alice", RK_ROLE_EDITOR, 0, "e1", false, NULL);
+	rk_op op = op_of("{\"k\":\"shape.delete\",\"id\":\"nope\"}");
+	char id[RK_ID_MAX + 1], msg[160];
+	assert_int_equal(tm_local_op(&m, &op, id, msg, sizeof(msg)), RK_REJ_NOT_FOUND);
+	assert_int_equal(m.npend, 0);
+	/* Ids are unique and carry the prefix. */
+	char a[RK_ID_MAX + 1], b[RK_ID_MAX + 1];
+	local(&m, "{\"k\":\"chat.post\",\"text\":\"1\"}", a);
+	local(&m, "{\"k\":\"chat.post\",\"text\":\"2\"}", b);
+	assert_string_not_equal(a, b);
+	assert_memory_equal(a, "tX.", 3);
+	tm_free(&m);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_pending_then_ack),
+	    cmocka_unit_test(test_reject_rolls_back),
+	    cmocka_unit_test(test_others_events_under_pending),
+	    cmocka_unit_test(test_resume_dedup),
+	    cmocka_unit_test(test_resume_wrong_epoch),
+	    cmocka_unit_test(test_full_welcome_drops_committed),
+	    cmocka_unit_test(test_viewer_refused_locally),
+	    cmocka_unit_test(test_local_invalid_refused),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
