@@ -29,7 +29,7 @@
 # Usage: bench/compare.sh            (from the repo root, after cmake --build build)
 # Environment:
 #   BUILD=build        build dir with roomd and roomload
-#   QUICK=1            smoke run: DURATION=5, IDLE_HOLD=3, no saturation search
+#   QUICK=1            smoke run (about 2 min): DURATION=5, IDLE_HOLD=1, no saturation search
 #   DURATION=20        S1/S2 send window, seconds
 #   IDLE_HOLD=10       S3 hold time, seconds
 #   SAT=1              0 skips the saturation search
@@ -49,7 +49,7 @@ BUILD=${BUILD:-build}
 QUICK=${QUICK:-0}
 if [ "$QUICK" = 1 ]; then
 	DURATION=${DURATION:-5}
-	IDLE_HOLD=${IDLE_HOLD:-3}
+	IDLE_HOLD=${IDLE_HOLD:-1}
 	SAT=${SAT:-0}
 fi
 DURATION=${DURATION:-20}
@@ -59,7 +59,7 @@ SAT_DURATION=${SAT_DURATION:-10}
 SAT_RATES=${SAT_RATES:-"5 10 15 20 30 40 60 80 120 160"}
 SAT_P99=${SAT_P99:-50}
 SERVERS=${SERVERS:-"roomd roomd-fsync node node-sqlite node-sqlite-fsync"}
-SCENARIOS=${SCENARIOS:-"S1 S2 S3"}
+SCENARIOS=${SCENARIOS-"S1 S2 S3"}
 [ "$SAT" = 1 ] && SCENARIOS="$SCENARIOS SAT"
 
 ROOMD=$BUILD/roomd/roomd
