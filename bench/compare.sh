@@ -269,7 +269,13 @@ def cpu_per_delivery(r):
 def checks(r):
     if rep(r, "passed") is True and r["rc"] == 0:
         return "ok"
-    return "FAIL(v=%s,rc=%s)" % (rep(r, "violations", "total"), r["rc"])
+    v = rep(r, "violations") or {}
+    sent, acked = rep(r, "ops_sent") or 0, rep(r, "ops_acked") or 0
+    if v.get("total") and v.get("total") == v.get("diverged") and acked < sent:
+        # Only "diverged" with ops unanswered: the server was still behind
+        # when roomload's 10 s drain ended (overload), not an ordering bug.
+        return "behind(%d/%d acked)" % (acked, sent)
+    return "FAIL(v=%s,rc=%s)" % (v.get("total"), r["rc"])
 
 # metric: (label, function(result) -> number or str, better, format)
 common = [
@@ -366,4 +372,6 @@ print()
 print("Ratios are roomd / node-peer: above 1 means roomd is higher (better for")
 print("'higher', worse for 'lower'). CPU is the server's utime+stime over the whole")
 print("roomload run (connect, send, drain), divided by the events delivered.")
+print("checks: ok = every roomload check passed (no ordering violation); behind(a/s)")
+print("= the server had answered only a of s ops when roomload's 10 s drain ended.")
 PY
