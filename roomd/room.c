@@ -104,7 +104,7 @@ rk_err room_load(room *r, char *err, size_t errlen)
 			return RK_EIO;
 	}
 	int64_t t0 = rk_mono_us();
-	rk_err rc = store_open(r->path, r->id, s->cfg.fsync, &r->st, err, errlen);
+	rk_err rc = store_open(r->path, r->id, s->cfg.fsync, 0, &r->st, err, errlen);
 	if (rc == RK_OK)
 		rc = store_load(r->st, &r->state, &r->seq, &r->snap_seq, err, errlen);
 	if (rc != RK_OK) {
