@@ -405,7 +405,7 @@ static void test_wake_keeps_order(void **state)
 	struct ws *a = rt_join(rd, "wake", "name=alice", NULL);
 	struct ws *b = rt_join(rd, "wake", "name=bob", NULL);
 	for (int i = 1; i <= N; i++) {
-		char id[8];
+		char id[16];
 		snprintf(id, sizeof(id), "w%d", i);
 		chat(a, id, i);
 	}
@@ -415,7 +415,7 @@ static void test_wake_keeps_order(void **state)
 	for (int i = 0; i < OPS; i++) {
 		if (i == PING_AFTER)
 			assert_int_equal(RT_SEND(a, "{\"t\":\"ping\",\"id\":\"pp\"}"), 0);
-		char id[8];
+		char id[16];
 		snprintf(id, sizeof(id), "o%d", i);
 		rt_send_op(a, id, "{\"k\":\"chat.post\",\"text\":\"burst\"}");
 	}
@@ -427,7 +427,7 @@ static void test_wake_keeps_order(void **state)
 			fail_msg("after %d acks: %s (close %d)", acks, ws_error(a), ws_close_code(a));
 		const char *t = msg_type(m);
 		if (strcmp(t, "ack") == 0) {
-			char want[8];
+			char want[16];
 			snprintf(want, sizeof(want), "o%d", acks);
 			assert_string_equal(rt_str(m, "id"), want);
 			assert_int_equal(rt_int(m, "seq"), N + 1 + acks);
@@ -443,7 +443,7 @@ static void test_wake_keeps_order(void **state)
 	assert_true(ponged);
 	for (int i = 0; i < OPS; i++) {
 		cJSON *e = rt_expect(b, "event");
-		char want[8];
+		char want[16];
 		snprintf(want, sizeof(want), "o%d", i);
 		assert_string_equal(rt_str(e, "id"), want);
 		assert_int_equal(rt_int(e, "seq"), N + 1 + i);
@@ -454,7 +454,7 @@ static void test_wake_keeps_order(void **state)
 	assert_int_equal(rt_sql_int(db, "SELECT count(*) FROM events"), N + OPS);
 	assert_int_equal(rt_sql_int(db, "SELECT max(seq) FROM events"), N + OPS);
 	for (int i = 0; i < OPS; i++) {
-		char want[8];
+		char want[16];
 		snprintf(want, sizeof(want), "o%d", i);
 		snprintf(sql, sizeof(sql), "SELECT op_id FROM events WHERE seq=%d", N + 1 + i);
 		rt_sql_text(db, sql, got, sizeof(got));
