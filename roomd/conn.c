@@ -126,7 +126,9 @@ static void push_scratch(conn *c)
 	rk_msg *m = msg_new(s->scratch.data, s->scratch.len, false);
 	if (!m)
 		return;
-	if (c->room && c->joined)
+	/* A conn waiting for its welcome (room loading) has c->room set too:
+	 * its replies go behind the welcome. */
+	if (c->room)
 		room_reply(c->room, c, m);
 	else
 		conn_push(c, m);
@@ -206,7 +208,10 @@ static void handle_message(conn *c, const char *data, size_t len)
 		conn_send_error(c, RK_ERRC_BAD_MESSAGE, msg);
 		return;
 	}
-	if (!r || !c->joined) {
+	/* Not joined yet: the room is loading and c waits for its welcome. Its
+	 * ops and pings wait in the room's queue behind the join; a cursor or
+	 * signal from someone not yet present goes nowhere. */
+	if (!r || (!c->joined && m.t != RK_C_OP && m.t != RK_C_PING)) {
 		rk_cmsg_free(&m);
 		return;
 	}

@@ -135,7 +135,8 @@ int main(int argc, char **argv)
 	uv_timer_init(&s->loop, &s->drain_timer);
 	s->flush_check.data = s->sigterm.data = s->sigint.data = s->drain_timer.data = s;
 	s->ckpt = ckpt_start();
-	if (!s->ckpt || server_scan_rooms(s) != 0 || net_start(s) != 0)
+	s->loader = loader_start(&s->loop, s->cfg.fsync, server_room_loaded, s);
+	if (!s->ckpt || !s->loader || server_scan_rooms(s) != 0 || net_start(s) != 0)
 		goto out;
 
 	uv_check_start(&s->flush_check, flush_cb);
@@ -143,6 +144,7 @@ int main(int argc, char **argv)
 	uv_signal_start(&s->sigint, signal_cb, SIGINT);
 	lws_sul_schedule(s->lws, 0, &s->tick_sul, tick_cb, TICK_US);
 	server_alarms(s); /* fire what came due while we were down, arm the rest */
+	s->running = true;
 	rk_info("data in %s, durability %s, hibernate after %lld ms", s->cfg.data_dir,
 		s->cfg.fsync ? "fsync (power loss)" : "normal (process crash)",
 		(long long)s->cfg.hibernate_after_ms);
@@ -163,7 +165,11 @@ out:
 	}
 	/* Let lws and our handles finish closing, then close the loop. On a
 	 * foreign loop lws 4.1 finishes its teardown in a second
-	 * lws_context_destroy() once its handles have closed. */
+	 * lws_context_destroy() once its handles have closed. The loader goes
+	 * first: its thread is joined (a load in progress finishes, queued ones
+	 * and undelivered results are freed) before its async handle closes. */
+	loader_stop(s->loader);
+	s->loader = NULL;
 	uv_close((uv_handle_t *)&s->flush_check, NULL);
 	uv_close((uv_handle_t *)&s->sigterm, NULL);
 	uv_close((uv_handle_t *)&s->sigint, NULL);

@@ -140,7 +140,7 @@ static void ws_established(server *s, conn *c, struct lws *wsi)
 		conn_close(c, 1011, "out of memory");
 		return;
 	}
-	if (r->nconns >= (uint32_t)s->cfg.max_room_conns) {
+	if (r->nconns + r->nwaiting >= (uint32_t)s->cfg.max_room_conns) {
 		s->m.closes_4409++;
 		conn_close(c, 4409, "room full");
 		return;
@@ -256,6 +256,7 @@ static int http_request(server *s, struct lws *wsi, conn *c, const char *uri)
 		room *r = room_get(s, room_id, false);
 		if (!r)
 			return http_text(wsi, c, 404, "no such room\n");
+		/* Admin path: loads synchronously (waiting for a load in flight). */
 		char err[256];
 		if (room_load(r, err, sizeof(err)) != RK_OK) {
 			rk_error("room %s: %s", room_id, err);

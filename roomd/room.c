@@ -3,6 +3,10 @@
  * presence and grace, op submission into the pending batch, the per-loop
  * flush (one transaction per dirty room, then the output gate opens),
  * cursor coalescing, alarms.
+ *
+ * Loading runs on the loader thread (loader.h): what needs the state while
+ * a room loads (joins, ops, replies gated behind those ops) waits in the
+ * room's load queue and runs, in arrival order, when the load completes.
  */
 #include <dirent.h>
 #include <malloc.h>
@@ -91,20 +95,93 @@ int server_scan_rooms(server *s)
 	return 0;
 }
 
+/* ---- load queue ------------------------------------------------------- */
+
+typedef enum { LQ_JOIN, LQ_OP, LQ_REPLY } lq_kind;
+
+/* Something that needs the room's state, waiting for its load. */
+typedef struct lq_item {
+	struct lq_item *next;
+	lq_kind kind;
+	conn *c;
+	char *since, *epoch;      /* LQ_JOIN: resume arguments (copies) or NULL */
+	rk_cmsg m;                /* LQ_OP: the decoded op, owned */
+	rk_msg *reply;            /* LQ_REPLY: the reference */
+} lq_item;
+
+static void lq_free(lq_item *it)
+{
+	free(it->since);
+	free(it->epoch);
+	rk_cmsg_free(&it->m);
+	msg_unref(it->reply);
+	free(it);
+}
+
+static void lq_push(room *r, lq_item *it)
+{
+	it->next = NULL;
+	if (r->lq_tail)
+		r->lq_tail->next = it;
+	else
+		r->lq_head = it;
+	r->lq_tail = it;
+	if (it->kind == LQ_JOIN)
+		r->nwaiting++;
+}
+
+/* Drop what c queued (c is going away). */
+static void lq_drop_conn(room *r, conn *c)
+{
+	r->lq_tail = NULL;
+	for (lq_item **pp = &r->lq_head; *pp;) {
+		lq_item *it = *pp;
+		if (it->c != c) {
+			r->lq_tail = it;
+			pp = &it->next;
+			continue;
+		}
+		if (it->kind == LQ_JOIN)
+			r->nwaiting--;
+		*pp = it->next;
+		lq_free(it);
+	}
+}
+
+/* Hand r to the loader unless it is there already; false if out of memory
+ * or the loader is stopped (shutdown). */
+static bool room_start_load(room *r)
+{
+	server *s = r->srv;
+	if (r->loading)
+		return true;
+	/* The worker takes the flock only if the room does not hold it (a
+	 * hibernated room with members keeps it); while loading, nothing but
+	 * the completion changes lock_fd. */
+	if (!s->loader || loader_submit(s->loader, r->id, r->path, r->lock_fd < 0) != RK_OK)
+		return false;
+	r->loading = true;
+	return true;
+}
+
 /* ---- load / hibernate ------------------------------------------------- */
 
 rk_err room_load(room *r, char *err, size_t errlen)
 {
+	server *s = r->srv;
+	/* Never two loads of one room: the one in flight completes first (this
+	 * admin path may block; its completion runs the room's queue). */
+	if (r->loading && s->loader)
+		loader_wait(s->loader, r->id);
 	if (r->loaded)
 		return RK_OK;
-	server *s = r->srv;
 	if (r->lock_fd < 0) {
 		r->lock_fd = store_lock(r->path, true, err, errlen);
 		if (r->lock_fd < 0)
 			return RK_EIO;
 	}
 	int64_t t0 = rk_mono_us();
-	rk_err rc = store_open(r->path, r->id, s->cfg.fsync, &r->st, err, errlen);
+	rk_err rc = store_open(r->path, r->id, s->cfg.fsync, 0, &r->st, err, errlen);
 	if (rc == RK_OK)
 		rc = store_load(r->st, &r->state, &r->seq, &r->snap_seq, err, errlen);
 	if (rc != RK_OK) {
@@ -305,15 +382,10 @@ static void send_welcome(room *r, conn *c, bool resumed)
 	conn_push(c, m);
 }
 
-void room_join(room *r, conn *c, const char *since_s, const char *epoch)
+/* Join c to r, which is loaded. */
+static void join_loaded(room *r, conn *c, const char *since_s, const char *epoch)
 {
 	server *s = r->srv;
-	char err[256];
-	if (room_load(r, err, sizeof(err)) != RK_OK) {
-		rk_error("room %s refused: %s", r->id, err);
-		conn_close(c, 1011, "room unavailable");
-		return;
-	}
 	/* Welcome carries the committed state: commit what is pending first. */
 	if (r->dirty)
 		server_flush(s);
@@ -368,6 +440,34 @@ void room_join(room *r, conn *c, const char *since_s, const char *epoch)
 		presence_join(r, c);
 }
 
+void room_join(room *r, conn *c, const char *since_s, const char *epoch)
+{
+	if (r->loaded) {
+		join_loaded(r, c, since_s, epoch);
+		return;
+	}
+	/* Opening (maybe creating) the file and replaying the log is blocking
+	 * I/O: it runs on the loader thread and c waits for its welcome. */
+	lq_item *it = calloc(1, sizeof(*it));
+	if (it && ((since_s && !(it->since = strdup(since_s))) ||
+		   (epoch && !(it->epoch = strdup(epoch))))) {
+		lq_free(it);
+		it = NULL;
+	}
+	if (!it || !room_start_load(r)) {
+		if (it)
+			lq_free(it);
+		rk_error("room %s refused: cannot start its load (out of memory or stopping)",
+			 r->id);
+		conn_close(c, 1011, "room unavailable");
+		return;
+	}
+	it->kind = LQ_JOIN;
+	it->c = c;
+	lq_push(r, it);
+	c->room = r; /* not joined: room_leave drops what it queued */
+}
+
 void room_leave(room *r, conn *c)
 {
 	server *s = r->srv;
@@ -398,8 +498,10 @@ void room_leave(room *r, conn *c)
 			presence_leave(r, c->peer.session);
 		}
 	}
+	lq_drop_conn(r, c);
 	c->room = NULL;
-	if (!r->conns && !r->ghosts && !r->loaded && r->lock_fd >= 0) {
+	/* While loading, the worker relies on the lock the room holds. */
+	if (!r->conns && !r->ghosts && !r->loaded && !r->loading && r->lock_fd >= 0) {
 		store_unlock(r->lock_fd);
 		r->lock_fd = -1;
 	}
@@ -493,20 +595,11 @@ static rk_reject room_apply(room *r, conn *c, const char *id, rk_op *op,
 	return RK_REJ_NONE;
 }
 
-void room_submit(room *r, conn *c, rk_cmsg *m)
+/* Apply an op from c to r, which is loaded. */
+static void submit_loaded(room *r, conn *c, rk_cmsg *m)
 {
 	server *s = r->srv;
 	char msg[RK_MSG_MSG_MAX + 1];
-	char err[256];
-	if (c->role == RK_ROLE_VIEWER) {
-		conn_send_reject(c, m->id, RK_REJ_FORBIDDEN, "viewers cannot send ops");
-		return;
-	}
-	if (!r->loaded && room_load(r, err, sizeof(err)) != RK_OK) {
-		rk_error("room %s refused: %s", r->id, err);
-		conn_close(c, 1011, "room unavailable");
-		return;
-	}
 	rk_reject rej = room_apply(r, c, m->id, &m->op, c->peer.session, c->peer.user,
 				   c->role, msg, sizeof(msg));
 	if (rej == RK_REJ_NONE)
@@ -517,10 +610,50 @@ void room_submit(room *r, conn *c, rk_cmsg *m)
 	room_reply(r, c, scratch_msg(s, false));
 }
 
+void room_submit(room *r, conn *c, rk_cmsg *m)
+{
+	if (c->role == RK_ROLE_VIEWER) {
+		conn_send_reject(c, m->id, RK_REJ_FORBIDDEN, "viewers cannot send ops");
+		return;
+	}
+	if (r->loaded) {
+		submit_loaded(r, c, m);
+		return;
+	}
+	/* Waking a hibernated room: the op waits for the state, behind the
+	 * ops that came before it (seq order is arrival order). It takes m. */
+	lq_item *it = calloc(1, sizeof(*it));
+	if (!it || !room_start_load(r)) {
+		free(it);
+		rk_error("room %s refused: cannot start its load (out of memory or stopping)",
+			 r->id);
+		conn_close(c, 1011, "room unavailable");
+		return;
+	}
+	it->kind = LQ_OP;
+	it->c = c;
+	it->m = *m;
+	memset(m, 0, sizeof(*m)); /* the caller's rk_cmsg_free is a no-op now */
+	lq_push(r, it);
+}
+
 void room_reply(room *r, conn *c, rk_msg *m)
 {
 	if (!m)
 		return;
+	if (r && r->lq_head) {
+		/* Ops (or c's join) wait for the load: the reply goes behind them. */
+		lq_item *it = calloc(1, sizeof(*it));
+		if (!it) {
+			conn_push(c, m);
+			return;
+		}
+		it->kind = LQ_REPLY;
+		it->c = c;
+		it->reply = m;
+		lq_push(r, it);
+		return;
+	}
 	if (!r || !r->dirty) {
 		conn_push(c, m);
 		return;
@@ -533,6 +666,79 @@ void room_reply(room *r, conn *c, rk_msg *m)
 	}
 	p->sender = c;
 	p->reply = m;
+}
+
+/* ---- load completion ------------------------------------------------- */
+
+static void alarms_fail(server *s, room *r, const char *err);
+
+/* The loader finished r's load: install what room_load would have, then
+ * run what waited for it, in arrival order, before anything else. */
+void server_room_loaded(void *arg, load_result *res)
+{
+	server *s = arg;
+	room *r = room_get(s, res->room, false);
+	if (!r || !r->loading)
+		return; /* cannot happen: one job per loading room */
+	r->loading = false;
+	lq_item *q = r->lq_head;
+	r->lq_head = r->lq_tail = NULL;
+	r->nwaiting = 0;
+	if (res->rc == RK_OK) {
+		if (res->lock_fd >= 0) {
+			r->lock_fd = res->lock_fd;
+			res->lock_fd = -1;
+		}
+		r->st = res->st;
+		res->st = NULL;
+		r->state = res->state;
+		res->state = NULL;
+		r->seq = r->committed_seq = res->seq;
+		r->snap_seq = res->snap_seq;
+		snprintf(r->epoch, sizeof(r->epoch), "%s", store_epoch(r->st));
+		r->loaded = true;
+		r->last_op_us = rk_mono_us();
+		if (!r->last_active_ms)
+			r->last_active_ms = store_created_ms(r->st);
+		s->m.room_loads++;
+		rk_info("room %s loaded: seq %lld (snapshot %lld) in %lld us (loader thread)",
+			r->id, (long long)r->seq, (long long)r->snap_seq,
+			(long long)res->took_us);
+	} else {
+		rk_error("room %s refused: %s", r->id, res->err);
+	}
+	while (q) {
+		lq_item *it = q;
+		q = it->next;
+		conn *c = it->c;
+		if (it->kind == LQ_JOIN)
+			c->room = NULL; /* join_loaded sets it once c is a member */
+		if (!r->loaded) {
+			/* The load failed, or a commit while draining the queue
+			 * dropped the room: as a synchronous load failure did. */
+			if (it->kind != LQ_REPLY)
+				conn_close(c, 1011, "room unavailable");
+			lq_free(it);
+			continue;
+		}
+		switch (it->kind) {
+		case LQ_JOIN:
+			join_loaded(r, c, it->since, it->epoch);
+			break;
+		case LQ_OP:
+			submit_loaded(r, c, &it->m);
+			break;
+		case LQ_REPLY:
+			room_reply(r, c, it->reply);
+			it->reply = NULL;
+			break;
+		}
+		lq_free(it);
+	}
+	if (res->rc != RK_OK)
+		alarms_fail(s, r, res->err);
+	else if (s->nalarms)
+		server_alarms(s); /* alarms that waited for this load fire now */
 }
 
 /* ---- flush: commit, then open the output gate ------------------------- */
@@ -674,16 +880,29 @@ static void alarm_cb(lws_sorted_usec_list_t *sul)
 	server_alarms(container_of(sul, server, alarm_sul));
 }
 
+/* An alarm of a loading room waits for the load's completion, which runs
+ * server_alarms (or alarms_fail): it must not keep the timer spinning. */
+static bool alarm_waits(server *s, const struct alarm *a)
+{
+	room *r = room_get(s, a->room, false);
+	return r && r->loading;
+}
+
 static void alarm_arm(server *s)
 {
-	if (!s->nalarms) {
+	bool any = false;
+	int64_t min = 0;
+	for (size_t i = 0; i < s->nalarms; i++) {
+		if (alarm_waits(s, &s->alarms[i]))
+			continue;
+		if (!any || s->alarms[i].at < min)
+			min = s->alarms[i].at;
+		any = true;
+	}
+	if (!any) {
 		lws_sul_cancel(&s->alarm_sul);
 		return;
 	}
-	int64_t min = s->alarms[0].at;
-	for (size_t i = 1; i < s->nalarms; i++)
-		if (s->alarms[i].at < min)
-			min = s->alarms[i].at;
 	int64_t delay_ms = min - rk_wall_ms();
 	if (delay_ms < 0)
 		delay_ms = 0;
@@ -722,8 +941,26 @@ static void alarm_add(server *s, const char *room_id, const char *poll, int64_t 
 	alarm_arm(s);
 }
 
+/* A room's load failed: its due alarms cannot fire (as before: they are
+ * dropped; the alarm rows stay in the file for the next start). */
+static void alarms_fail(server *s, room *r, const char *err)
+{
+	int64_t now = rk_wall_ms();
+	for (size_t i = 0; i < s->nalarms;) {
+		struct alarm *a = &s->alarms[i];
+		if (a->at > now || strcmp(a->room, r->id) != 0) {
+			i++;
+			continue;
+		}
+		rk_error("alarm for poll %s in room %s cannot fire: %s", a->poll, a->room, err);
+		s->alarms[i] = s->alarms[--s->nalarms];
+	}
+	alarm_arm(s);
+}
+
 /* Fire every due alarm: the server commits poll.close as session "server",
- * user "roomd", loading the room if it hibernated. */
+ * user "roomd". An alarm of a hibernated room stays in the list while the
+ * room loads; the load's completion calls here again. */
 void server_alarms(server *s)
 {
 	int64_t now = rk_wall_ms();
@@ -733,12 +970,20 @@ void server_alarms(server *s)
 			i++;
 			continue;
 		}
-		s->alarms[i] = s->alarms[--s->nalarms];
 		room *r = room_get(s, a.room, false);
+		if (r && !r->loaded && s->running && room_start_load(r)) {
+			i++;
+			continue;
+		}
+		s->alarms[i] = s->alarms[--s->nalarms];
 		char err[256];
-		if (!r || room_load(r, err, sizeof(err)) != RK_OK) {
+		snprintf(err, sizeof(err), "%s", r ? "cannot start its load" : "room unknown");
+		/* Before the loop runs (the alarms that came due while roomd was
+		 * down) nothing waits on it: load at once, as the startup scan
+		 * reads, so they are committed before roomd reports ready. */
+		if (!r || (!r->loaded && (s->running || room_load(r, err, sizeof(err)) != RK_OK))) {
 			rk_error("alarm for poll %s in room %s cannot fire: %s", a.poll, a.room,
-				 r ? err : "room unknown");
+				 err);
 			continue;
 		}
 		const rk_poll *p = rk_omap_get(&r->state->polls, a.poll, strlen(a.poll));
@@ -800,7 +1045,8 @@ void server_tick(server *s)
 		}
 		if (r->loaded && !r->dirty && now - r->last_op_us > hib_us)
 			room_hibernate(r);
-		else if (!r->loaded && !r->conns && !r->ghosts && r->lock_fd >= 0) {
+		else if (!r->loaded && !r->loading && !r->conns && !r->ghosts &&
+			 r->lock_fd >= 0) {
 			store_unlock(r->lock_fd);
 			r->lock_fd = -1;
 		}
@@ -866,6 +1112,11 @@ void server_free_rooms(server *s)
 			msg_unref(r->pend[i].reply);
 		}
 		free(r->pend);
+		while (r->lq_head) { /* normally emptied as the conns closed */
+			lq_item *q = r->lq_head;
+			r->lq_head = q->next;
+			lq_free(q);
+		}
 		while (r->ghosts) {
 			ghost *g = r->ghosts;
 			r->ghosts = g->next;

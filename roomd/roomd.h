@@ -12,7 +12,8 @@
  *
  * Everything runs on one libuv loop (lws on it as a foreign loop, so the
  * kernel's epoll scales with connections) except the checkpointer (ckpt.h),
- * which only ever sees file paths.
+ * which only ever sees file paths, and the room loader (loader.h), which
+ * opens and loads a room's file and hands store + state back to the loop.
  */
 #ifndef ROOMD_H
 #define ROOMD_H
@@ -21,6 +22,7 @@
 #include <uv.h>
 #include "ckpt.h"
 #include "config.h"
+#include "loader.h"
 #include "metrics.h"
 #include "msg.h"
 #include "omap.h"
@@ -68,6 +70,7 @@ struct room {
 	int64_t last_active_ms;   /* wall time of the last op */
 	uint32_t nconns;
 	bool loaded;              /* state in memory */
+	bool loading;             /* a load is on the loader thread */
 	/* private */
 	server *srv;
 	char path[1200];
@@ -80,6 +83,10 @@ struct room {
 	int64_t last_op_us;       /* monotonic, for hibernation */
 	conn *conns;              /* doubly linked through conn->rnext/rprev */
 	ghost *ghosts;
+	/* While loading: joins, ops and gated replies that wait for the state,
+	 * in arrival order (room.c); applied before anything else once loaded. */
+	struct lq_item *lq_head, *lq_tail;
+	uint32_t nwaiting;        /* joins among them (count toward room full) */
 	pending *pend;            /* pending batch */
 	size_t npend, cappend;
 	room *dirty_next;
@@ -136,11 +143,13 @@ struct server {
 	char session_prefix[8];
 	char rooms_dir[1100];
 	bool draining;
+	bool running;             /* the loop runs: rooms load on the loader thread */
 	uv_loop_t loop;           /* the one event loop (lws runs on it) */
 	uv_check_t flush_check;   /* end of every loop turn: server_flush */
 	uv_signal_t sigterm, sigint;
 	uv_timer_t drain_timer;
 	ckpt *ckpt;
+	loader *loader;           /* NULL once stopped */
 	rk_buf scratch;           /* encoder scratch, reused */
 	unsigned char *wbuf;      /* LWS_PRE + 64 KiB: coalesced frames (conn.c) */
 	lws_sorted_usec_list_t tick_sul;
@@ -156,7 +165,13 @@ struct server {
 /* room.c */
 int server_scan_rooms(server *s);
 room *room_get(server *s, const char *id, bool create);
+/* Load r now, on the loop (the admin HTTP path only: it waits for a load in
+ * flight first). Everything else loads through the loader thread. */
 rk_err room_load(room *r, char *err, size_t errlen);
+/* The loader's completion callback (arg is the server), on the loop. */
+void server_room_loaded(void *arg, load_result *res);
+/* Join c to r; if r is not loaded, c waits (c->room set, not joined) and is
+ * welcomed, or closed with 1011, when the load completes. */
 void room_join(room *r, conn *c, const char *since, const char *epoch);
 void room_leave(room *r, conn *c);
 void room_submit(room *r, conn *c, rk_cmsg *m);

@@ -157,8 +157,8 @@ static rk_err init_meta(store *s, const char *room, char *err, size_t errlen)
 	return RK_OK;
 }
 
-rk_err store_open(const char *path, const char *room, bool fsync, store **out,
-		  char *err, size_t errlen)
+rk_err store_open(const char *path, const char *room, bool fsync, int busy_ms,
+		  store **out, char *err, size_t errlen)
 {
 	*out = NULL;
 	store *s = calloc(1, sizeof(*s));
@@ -171,6 +171,7 @@ rk_err store_open(const char *path, const char *room, bool fsync, store **out,
 		goto fail;
 	}
 	sqlite3_extended_result_codes(s->db, 1);
+	sqlite3_busy_timeout(s->db, busy_ms);
 	/* Thousands of rooms may be open at once: keep each handle small. The
 	 * default lookaside (1200 x 100 B) and page cache dominate an idle
 	 * room's memory; a room's working set is a few pages. */
@@ -182,7 +183,7 @@ rk_err store_open(const char *path, const char *room, bool fsync, store **out,
 	 * in between leaves an empty room, recreated on the next open), then
 	 * the configured durability applies from the first op on. */
 	if (!exec(s->db, "PRAGMA synchronous=OFF; PRAGMA journal_mode=WAL;"
-		  "PRAGMA wal_autocheckpoint=0; PRAGMA busy_timeout=0;"
+		  "PRAGMA wal_autocheckpoint=0;"
 		  "PRAGMA cache_size=-64; PRAGMA mmap_size=0;", err, errlen)) {
 		rc = strstr(err, "not a database") ? RK_ECORRUPT : RK_EIO;
 		goto fail;
@@ -223,6 +224,11 @@ rk_err store_open(const char *path, const char *room, bool fsync, store **out,
 fail:
 	store_close(s);
 	return rc;
+}
+
+void store_busy_timeout(store *s, int ms)
+{
+	sqlite3_busy_timeout(s->db, ms);
 }
 
 void store_close(store *s)

@@ -42,9 +42,14 @@ void store_unlock(int fd);
  * (room, epoch, created_ms, format=1) if the file is new. Returns RK_OK and
  * *out, or RK_EIO / RK_ECORRUPT with a reason in err (unreadable file, not a
  * SQLite file, a newer format, a meta naming another room).
+ * busy_ms: how long SQLite may wait for another process's lock on the file
+ * (a reader such as roomctl): 0 on the event loop, which must never wait;
+ * the loader thread may, and sets it back to 0 (store_busy_timeout) before
+ * the handle reaches the loop.
  */
-rk_err store_open(const char *path, const char *room, bool fsync, store **out,
-		  char *err, size_t errlen);
+rk_err store_open(const char *path, const char *room, bool fsync, int busy_ms,
+		  store **out, char *err, size_t errlen);
+void store_busy_timeout(store *s, int ms);
 void store_close(store *s);
 
 const char *store_epoch(const store *s);

@@ -2,7 +2,9 @@
  * test_roomd_lifecycle.c - what happens over time: resume (section 4) in
  * both branches, presence grace, hibernation and wake, restart continuity,
  * poll alarms across hibernation and restarts, SIGTERM drain, kill -9 with
- * pipelined ops (no acked op lost), and the single-writer room lock.
+ * pipelined ops (no acked op lost), the single-writer room lock, and order
+ * while a room loads on the loader thread (a wake by pipelined ops, joins
+ * racing to a brand-new room).
  */
 #include <setjmp.h>
 #include <signal.h>
@@ -383,6 +385,142 @@ static void test_room_lock(void **state)
 	rd_cleanup(one);
 }
 
+/* Type of a message ("" if none). */
+static const char *msg_type(const cJSON *m)
+{
+	const char *t = cJSON_GetStringValue(cJSON_GetObjectItem(m, "t"));
+	return t ? t : "";
+}
+
+/* A hibernated room is woken by 50 pipelined ops (and a ping among them):
+ * they wait for the load on the loader thread and are applied in arrival
+ * order: acks seq N+1..N+50 in order, the pong exactly behind the ops sent
+ * before it, the other member sees the events in order, the log matches. */
+static void test_wake_keeps_order(void **state)
+{
+	(void)state;
+	const char *args[] = {"--hibernate-after", "200", NULL};
+	rd_proc *rd = rt_start(args);
+	enum { N = 3, OPS = 50, PING_AFTER = 25 };
+	struct ws *a = rt_join(rd, "wake", "name=alice", NULL);
+	struct ws *b = rt_join(rd, "wake", "name=bob", NULL);
+	for (int i = 1; i <= N; i++) {
+		char id[16];
+		snprintf(id, sizeof(id), "w%d", i);
+		chat(a, id, i);
+	}
+	for (int i = 1; i <= N; i++)
+		cJSON_Delete(rt_expect(b, "event"));
+	assert_true(rd_log_wait(rd, "room wake hibernated", 5000));
+	for (int i = 0; i < OPS; i++) {
+		if (i == PING_AFTER)
+			assert_int_equal(RT_SEND(a, "{\"t\":\"ping\",\"id\":\"pp\"}"), 0);
+		char id[16];
+		snprintf(id, sizeof(id), "o%d", i);
+		rt_send_op(a, id, "{\"k\":\"chat.post\",\"text\":\"burst\"}");
+	}
+	int acks = 0;
+	bool ponged = false;
+	while (acks < OPS) {
+		cJSON *m = ws_recv_json(a, RT_TIMEOUT_MS);
+		if (!m)
+			fail_msg("after %d acks: %s (close %d)", acks, ws_error(a), ws_close_code(a));
+		const char *t = msg_type(m);
+		if (strcmp(t, "ack") == 0) {
+			char want[16];
+			snprintf(want, sizeof(want), "o%d", acks);
+			assert_string_equal(rt_str(m, "id"), want);
+			assert_int_equal(rt_int(m, "seq"), N + 1 + acks);
+			acks++;
+		} else if (strcmp(t, "pong") == 0) {
+			assert_int_equal(acks, PING_AFTER); /* behind the ops sent before it */
+			ponged = true;
+		} else if (strcmp(t, "reject") == 0 || strcmp(t, "error") == 0) {
+			fail_msg("got %s", cJSON_PrintUnformatted(m));
+		}
+		cJSON_Delete(m);
+	}
+	assert_true(ponged);
+	for (int i = 0; i < OPS; i++) {
+		cJSON *e = rt_expect(b, "event");
+		char want[16];
+		snprintf(want, sizeof(want), "o%d", i);
+		assert_string_equal(rt_str(e, "id"), want);
+		assert_int_equal(rt_int(e, "seq"), N + 1 + i);
+		cJSON_Delete(e);
+	}
+	char db[PATH_MAX + 64], sql[160], got[80];
+	rd_room_db(rd, "wake", db, sizeof(db));
+	assert_int_equal(rt_sql_int(db, "SELECT count(*) FROM events"), N + OPS);
+	assert_int_equal(rt_sql_int(db, "SELECT max(seq) FROM events"), N + OPS);
+	for (int i = 0; i < OPS; i++) {
+		char want[16];
+		snprintf(want, sizeof(want), "o%d", i);
+		snprintf(sql, sizeof(sql), "SELECT op_id FROM events WHERE seq=%d", N + 1 + i);
+		rt_sql_text(db, sql, got, sizeof(got));
+		assert_string_equal(got, want);
+	}
+	/* A join after the wake sees it all. */
+	cJSON *w = NULL;
+	struct ws *c = rt_join(rd, "wake", "name=carol", &w);
+	assert_int_equal(rt_int(w, "seq"), N + OPS);
+	cJSON_Delete(w);
+	rt_free(a);
+	rt_free(b);
+	rt_free(c);
+	rd_cleanup(rd);
+}
+
+/* Joins racing to brand-new rooms (the second upgrade lands while the first
+ * join waits for the file to be created on the loader thread): one load
+ * per room, both welcomes carry its epoch. An op pipelined by a conn that
+ * has no welcome yet is applied after its welcome. */
+static void test_join_race_new_room(void **state)
+{
+	(void)state;
+	rd_proc *rd = rt_start(NULL);
+	enum { ROOMS = 8 };
+	for (int i = 0; i < ROOMS; i++) {
+		char room[16], path[64];
+		snprintf(room, sizeof(room), "race%d", i);
+		snprintf(path, sizeof(path), "/ws/%s?name=a", room);
+		struct ws *a = ws_connect(rd->host, rd->port, path, NULL, 3000);
+		assert_non_null(a);
+		rt_send_op(a, "first", "{\"k\":\"chat.post\",\"text\":\"early\"}");
+		snprintf(path, sizeof(path), "/ws/%s?name=b", room);
+		struct ws *b = ws_connect(rd->host, rd->port, path, NULL, 3000);
+		assert_non_null(b);
+
+		cJSON *wa = ws_recv_json(a, RT_TIMEOUT_MS);
+		assert_non_null(wa);
+		assert_string_equal(msg_type(wa), "welcome"); /* before its ack */
+		assert_int_equal(rt_int(wa, "seq"), 0);
+		cJSON *ack = rt_expect(a, "ack");
+		assert_string_equal(rt_str(ack, "id"), "first");
+		assert_int_equal(rt_int(ack, "seq"), 1);
+		cJSON_Delete(ack);
+
+		cJSON *wb = rt_expect(b, "welcome");
+		assert_string_equal(rt_str(wa, "epoch"), rt_str(wb, "epoch"));
+		if (rt_int(wb, "seq") == 0) { /* b was welcomed before a's op */
+			cJSON *e = rt_expect(b, "event");
+			assert_int_equal(rt_int(e, "seq"), 1);
+			cJSON_Delete(e);
+		} else {
+			assert_int_equal(rt_int(wb, "seq"), 1);
+		}
+		char db[PATH_MAX + 64], epoch[80];
+		rd_room_db(rd, room, db, sizeof(db));
+		rt_sql_text(db, "SELECT value FROM meta WHERE key='epoch'", epoch, sizeof(epoch));
+		assert_string_equal(rt_str(wa, "epoch"), epoch);
+		cJSON_Delete(wa);
+		cJSON_Delete(wb);
+		rt_free(a);
+		rt_free(b);
+	}
+	rd_cleanup(rd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -393,6 +531,8 @@ int main(void)
 		cmocka_unit_test(test_alarms),
 		cmocka_unit_test(test_kill9),
 		cmocka_unit_test(test_room_lock),
+		cmocka_unit_test(test_wake_keeps_order),
+		cmocka_unit_test(test_join_race_new_room),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
