@@ -8,6 +8,9 @@
  * check the claims. The crypto is OpenSSL's HMAC-SHA256; this file only does
  * the framing.
  */
+#include <stdlib.h>
+#include <stdio.h>
+#include <errno.h>
 #include <limits.h>
 #include <string.h>
 #include <openssl/crypto.h>
@@ -376,4 +379,40 @@ rk_token_err rk_token_verify(const void *secret, size_t secret_len, const char *
 		return RK_TOK_EXPIRED;
 	*c = tmp;
 	return RK_TOK_OK;
+}
+
+rk_err rk_secret_load(const char *path, unsigned char **out, size_t *len, char *err,
+		      size_t errlen)
+{
+	*out = NULL;
+	*len = 0;
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		snprintf(err, errlen, "cannot read secret file %s: %s", path, strerror(errno));
+		return RK_EIO;
+	}
+	unsigned char buf[RK_SECRET_MAX];
+	size_t n = fread(buf, 1, sizeof(buf), f);
+	bool more = fgetc(f) != EOF;
+	fclose(f);
+	if (more) {
+		snprintf(err, errlen, "secret file %s is larger than %d bytes", path,
+			 RK_SECRET_MAX);
+		return RK_EIO;
+	}
+	while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		n--;
+	if (n == 0) {
+		snprintf(err, errlen, "secret file %s is empty", path);
+		return RK_EIO;
+	}
+	*out = malloc(n);
+	if (!*out) {
+		snprintf(err, errlen, "out of memory");
+		return RK_ENOMEM;
+	}
+	memcpy(*out, buf, n);
+	*len = n;
+	OPENSSL_cleanse(buf, sizeof(buf));
+	return RK_OK;
 }

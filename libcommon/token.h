@@ -44,6 +44,19 @@ rk_token_err rk_token_verify(const void *secret, size_t secret_len,
 /* True if the claims' room covers room (exact, or prefix match for "p*"). */
 bool rk_token_covers(const rk_claims *c, const char *room);
 
+/* Largest secret file accepted, bytes. */
+#define RK_SECRET_MAX 4096
+
+/*
+ * Read a secret file the one way every binary does: the whole file, minus
+ * trailing newlines (so `echo secret > f` works). On success returns RK_OK
+ * and a malloc'd copy in *out (caller frees) of *len > 0 bytes. On failure
+ * returns RK_EIO (unreadable, empty, larger than RK_SECRET_MAX) or RK_ENOMEM
+ * with a one-line reason in err, and *out is NULL.
+ */
+rk_err rk_secret_load(const char *path, unsigned char **out, size_t *len, char *err,
+		      size_t errlen);
+
 /* base64url without padding; helpers also used by tests. */
 void rk_b64url_encode(const void *p, size_t n, rk_buf *b);
 /* Decodes into out (cap bytes); returns decoded length or -1 if invalid. */

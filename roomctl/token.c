@@ -8,29 +8,27 @@
 #include "roomctl.h"
 #include "roomid.h"
 #include "token.h"
+#include <openssl/crypto.h>
 
-enum { SECRET_MAX = 4096 };
+enum { SECRET_MAX = RK_SECRET_MAX };
 
-/* Read the secret file the way roomd does: the whole file, minus trailing
- * newlines. Returns the length, or 0 with an error printed. */
+/* The secret file, read as every roomkit binary reads it (libcommon).
+ * Returns the length, or 0 with an error printed. */
 static size_t read_secret(ctl_ctx *c, const char *path, unsigned char *buf, size_t cap)
 {
-	FILE *f = fopen(path, "rb");
-	if (!f) {
-		ctl_fail(c, "cannot read secret file %s: %s", path, strerror(errno));
+	char err[256];
+	unsigned char *p = NULL;
+	size_t n = 0;
+	if (rk_secret_load(path, &p, &n, err, sizeof(err)) != RK_OK) {
+		ctl_fail(c, "%s", err);
 		return 0;
 	}
-	size_t n = fread(buf, 1, cap, f);
-	bool more = fgetc(f) != EOF;
-	fclose(f);
-	if (more) {
-		ctl_fail(c, "secret file %s is larger than %d bytes", path, SECRET_MAX);
-		return 0;
-	}
-	while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-		n--;
-	if (n == 0)
-		ctl_fail(c, "secret file %s is empty", path);
+	if (n > cap)
+		n = 0; /* cannot happen: cap is RK_SECRET_MAX */
+	else
+		memcpy(buf, p, n);
+	OPENSSL_cleanse(p, n);
+	free(p);
 	return n;
 }
 

@@ -7,6 +7,7 @@
 #include <string.h>
 #include "config.h"
 #include "log.h"
+#include "token.h"
 
 static const char usage_text[] =
 "Usage: roomd [OPTIONS]\n"
@@ -107,30 +108,16 @@ static bool parse_listen(roomd_config *cfg, const char *s)
 	return true;
 }
 
-/* Read the whole secret file; a trailing newline is not part of the secret. */
+/* The secret file, read as every roomkit binary reads it (libcommon). */
 static int load_secret(roomd_config *cfg, const char *path)
 {
-	FILE *f = fopen(path, "rb");
-	if (!f) {
-		fprintf(stderr, "Error: cannot read secret file %s: %s\n", path,
-			strerror(errno));
-		return 3;
-	}
-	unsigned char buf[4096];
-	size_t n = fread(buf, 1, sizeof(buf), f);
-	fclose(f);
-	while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-		n--;
-	if (n == 0) {
-		fprintf(stderr, "Error: secret file %s is empty\n", path);
-		return 3;
-	}
+	char err[256];
 	free(cfg->secret);
-	cfg->secret = malloc(n);
-	if (!cfg->secret)
+	cfg->secret = NULL;
+	if (rk_secret_load(path, &cfg->secret, &cfg->secret_len, err, sizeof(err)) != RK_OK) {
+		fprintf(stderr, "Error: %s\n", err);
 		return 3;
-	memcpy(cfg->secret, buf, n);
-	cfg->secret_len = n;
+	}
 	return 0;
 }
 

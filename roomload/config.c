@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "config.h"
+#include "token.h"
 #include "rk_common.h"
 #include "roomid.h"
 
@@ -229,29 +230,16 @@ static bool parse_url(load_config *cfg, const char *url)
 	return true;
 }
 
+/* The secret file, read as every roomkit binary reads it (libcommon). */
 static int load_secret(load_config *cfg, const char *path)
 {
-	FILE *f = fopen(path, "rb");
-	if (!f) {
-		fprintf(stderr, "Error: cannot read secret file %s: %s\n", path,
-			strerror(errno));
-		return 3;
-	}
-	unsigned char buf[4096];
-	size_t n = fread(buf, 1, sizeof(buf), f);
-	fclose(f);
-	while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-		n--;
-	if (n == 0) {
-		fprintf(stderr, "Error: secret file %s is empty\n", path);
-		return 3;
-	}
+	char err[256];
 	free(cfg->secret);
-	cfg->secret = malloc(n);
-	if (!cfg->secret)
+	cfg->secret = NULL;
+	if (rk_secret_load(path, &cfg->secret, &cfg->secret_len, err, sizeof(err)) != RK_OK) {
+		fprintf(stderr, "Error: %s\n", err);
 		return 3;
-	memcpy(cfg->secret, buf, n);
-	cfg->secret_len = n;
+	}
 	return 0;
 }
 

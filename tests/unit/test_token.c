@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
+#include <unistd.h>
 #include <cmocka.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -664,6 +666,56 @@ static void test_strerror(void **state)
 	assert_non_null(rk_token_strerror((rk_token_err)99));
 }
 
+/* Write n bytes to a new temp file; returns its path (static buffer). */
+static const char *temp_with(const void *data, size_t n)
+{
+	static char path[64];
+	snprintf(path, sizeof(path), "/tmp/rk-secret-XXXXXX");
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, data, n), (ssize_t)n);
+	close(fd);
+	return path;
+}
+
+/* Secret files: trailing newlines dropped, inner bytes kept; empty, missing
+ * and oversized files refused with a reason. */
+static void test_secret_load(void **state)
+{
+	(void)state;
+	unsigned char *sec = NULL;
+	size_t len = 0;
+	char err[256];
+	const char *p = temp_with("s3cr\net\r\n\n", 10);
+	assert_int_equal(rk_secret_load(p, &sec, &len, err, sizeof(err)), RK_OK);
+	assert_int_equal(len, 7);
+	assert_memory_equal(sec, "s3cr\net", 7);
+	free(sec);
+	unlink(p);
+
+	p = temp_with("\n\n", 2);
+	assert_int_equal(rk_secret_load(p, &sec, &len, err, sizeof(err)), RK_EIO);
+	assert_null(sec);
+	assert_non_null(strstr(err, "empty"));
+	unlink(p);
+
+	static unsigned char big[RK_SECRET_MAX + 1];
+	memset(big, 'x', sizeof(big));
+	p = temp_with(big, sizeof(big));
+	assert_int_equal(rk_secret_load(p, &sec, &len, err, sizeof(err)), RK_EIO);
+	assert_non_null(strstr(err, "larger"));
+	unlink(p);
+	p = temp_with(big, RK_SECRET_MAX);
+	assert_int_equal(rk_secret_load(p, &sec, &len, err, sizeof(err)), RK_OK);
+	assert_int_equal(len, RK_SECRET_MAX);
+	free(sec);
+	unlink(p);
+
+	assert_int_equal(rk_secret_load("/nonexistent/secret", &sec, &len, err, sizeof(err)),
+			 RK_EIO);
+	assert_non_null(strstr(err, "cannot read"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -687,6 +739,7 @@ int main(void)
 		cmocka_unit_test(test_sign_appends),
 		cmocka_unit_test(test_huge_token),
 		cmocka_unit_test(test_strerror),
+		cmocka_unit_test(test_secret_load),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
