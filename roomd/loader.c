@@ -29,7 +29,6 @@ struct loader {
 	load_result *done_head, *done_tail; /* finished, not yet delivered */
 	char running[RK_ROOM_ID_MAX + 1]; /* room of the job in progress, "" if none */
 	bool stop;
-	bool fsync;
 	loader_done_fn done;
 	void *arg;
 };
@@ -55,7 +54,7 @@ static void run_job(loader *l, job *j)
 	}
 	/* Off the loop, a reader holding the file (roomctl, WAL recovery) may
 	 * be waited for; the loop's handle then never waits again. */
-	r->rc = store_open(j->path, r->room, l->fsync, BUSY_MS, &r->st, r->err,
+	r->rc = store_open(j->path, r->room, BUSY_MS, &r->st, r->err,
 			   sizeof(r->err));
 	if (r->rc == RK_OK)
 		r->rc = store_load(r->st, &r->state, &r->seq, &r->snap_seq, r->err,
@@ -137,12 +136,11 @@ static void async_cb(uv_async_t *h)
 	deliver(h->data);
 }
 
-loader *loader_start(uv_loop_t *loop, bool fsync, loader_done_fn done, void *arg)
+loader *loader_start(uv_loop_t *loop, loader_done_fn done, void *arg)
 {
 	loader *l = calloc(1, sizeof(*l));
 	if (!l)
 		return NULL;
-	l->fsync = fsync;
 	l->done = done;
 	l->arg = arg;
 	if (uv_async_init(loop, &l->async, async_cb) != 0) {

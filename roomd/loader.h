@@ -39,7 +39,7 @@ typedef struct load_result {
 typedef void (*loader_done_fn)(void *arg, load_result *res);
 
 /* Start the thread and register the async handle on loop; NULL on failure. */
-loader *loader_start(uv_loop_t *loop, bool fsync, loader_done_fn done, void *arg);
+loader *loader_start(uv_loop_t *loop, loader_done_fn done, void *arg);
 /* Queue a load of room (file at path; take its flock first if take_lock).
  * Never blocks on I/O. RK_OK or RK_ENOMEM. */
 rk_err loader_submit(loader *l, const char *room, const char *path, bool take_lock);

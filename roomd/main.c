@@ -56,7 +56,9 @@ static void signal_cb(uv_signal_t *h, int signum)
 	rk_info("signal %d: draining %llu connections", signum,
 		(unsigned long long)s->nconns);
 	s->draining = true;
-	server_flush(s);
+	/* With --fsync this waits (once, at shutdown) for the syncer, so the
+	 * acks and events of everything committed are queued before the 1001. */
+	server_flush_durable(s);
 	for (conn *c = s->conns; c; c = c->anext)
 		conn_close(c, 1001, "server shutting down");
 	uv_timer_start(&s->drain_timer, drain_timeout_cb, DRAIN_TIMEOUT_MS, 0);
@@ -135,8 +137,10 @@ int main(int argc, char **argv)
 	uv_timer_init(&s->loop, &s->drain_timer);
 	s->flush_check.data = s->sigterm.data = s->sigint.data = s->drain_timer.data = s;
 	s->ckpt = ckpt_start();
-	s->loader = loader_start(&s->loop, s->cfg.fsync, server_room_loaded, s);
-	if (!s->ckpt || !s->loader || server_scan_rooms(s) != 0 || net_start(s) != 0)
+	s->loader = loader_start(&s->loop, server_room_loaded, s);
+	if (s->cfg.fsync)
+		s->syncer = syncer_start(&s->loop, server_room_synced, s);
+	if (!s->ckpt || !s->loader || (s->cfg.fsync && !s->syncer) || server_scan_rooms(s) != 0 || net_start(s) != 0)
 		goto out;
 
 	uv_check_start(&s->flush_check, flush_cb);
@@ -153,7 +157,7 @@ int main(int argc, char **argv)
 	fflush(stderr);
 
 	uv_run(&s->loop, UV_RUN_DEFAULT);
-	server_flush(s);
+	server_flush_durable(s);
 	rc = 0;
 	rk_info("stopped");
 out:
@@ -170,6 +174,10 @@ out:
 	 * and undelivered results are freed) before its async handle closes. */
 	loader_stop(s->loader);
 	s->loader = NULL;
+	/* Likewise the syncer: queued jobs finish, results are not delivered
+	 * (server_flush_durable released everything before the teardown). */
+	syncer_stop(s->syncer);
+	s->syncer = NULL;
 	uv_close((uv_handle_t *)&s->flush_check, NULL);
 	uv_close((uv_handle_t *)&s->sigterm, NULL);
 	uv_close((uv_handle_t *)&s->sigint, NULL);

@@ -148,6 +148,20 @@ static void lq_drop_conn(room *r, conn *c)
 	}
 }
 
+/* Entries of r committed but not yet durable (--fsync). */
+static size_t nd_count(const room *r)
+{
+	return r->nd_len - r->nd_head;
+}
+
+/* --fsync: a welcome carries the durable state, so a join to a room with
+ * uncommitted or not yet durable ops waits in the room's queue until the
+ * sync completes; so does anything queued behind such a join. */
+static bool room_must_wait(const room *r)
+{
+	return r->lq_head || nd_count(r) || (r->srv->syncer && r->dirty);
+}
+
 /* Hand r to the loader unless it is there already; false if out of memory
  * or the loader is stopped (shutdown). */
 static bool room_start_load(room *r)
@@ -181,7 +195,7 @@ rk_err room_load(room *r, char *err, size_t errlen)
 			return RK_EIO;
 	}
 	int64_t t0 = rk_mono_us();
-	rk_err rc = store_open(r->path, r->id, s->cfg.fsync, 0, &r->st, err, errlen);
+	rk_err rc = store_open(r->path, r->id, 0, &r->st, err, errlen);
 	if (rc == RK_OK)
 		rc = store_load(r->st, &r->state, &r->seq, &r->snap_seq, err, errlen);
 	if (rc != RK_OK) {
@@ -442,19 +456,21 @@ static void join_loaded(room *r, conn *c, const char *since_s, const char *epoch
 
 void room_join(room *r, conn *c, const char *since_s, const char *epoch)
 {
-	if (r->loaded) {
+	if (r->loaded && !room_must_wait(r)) {
 		join_loaded(r, c, since_s, epoch);
 		return;
 	}
 	/* Opening (maybe creating) the file and replaying the log is blocking
-	 * I/O: it runs on the loader thread and c waits for its welcome. */
+	 * I/O: it runs on the loader thread and c waits for its welcome. With
+	 * --fsync a loaded room's join waits the same way for the sync of what
+	 * is committed (room_run_queue runs it). */
 	lq_item *it = calloc(1, sizeof(*it));
 	if (it && ((since_s && !(it->since = strdup(since_s))) ||
 		   (epoch && !(it->epoch = strdup(epoch))))) {
 		lq_free(it);
 		it = NULL;
 	}
-	if (!it || !room_start_load(r)) {
+	if (!it || (!r->loaded && !room_start_load(r))) {
 		if (it)
 			lq_free(it);
 		rk_error("room %s refused: cannot start its load (out of memory or stopping)",
@@ -475,6 +491,9 @@ void room_leave(room *r, conn *c)
 	for (size_t i = 0; i < r->npend; i++)
 		if (r->pend[i].sender == c)
 			r->pend[i].sender = NULL;
+	for (size_t i = r->nd_head; i < r->nd_len; i++)
+		if (r->nd[i].sender == c)
+			r->nd[i].sender = NULL;
 	if (c->joined) {
 		if (c->rprev)
 			c->rprev->rnext = c->rnext;
@@ -526,6 +545,28 @@ static pending *pend_add(room *r)
 		r->dirty_next = r->srv->dirty;
 		r->srv->dirty = r;
 	}
+	return p;
+}
+
+/* One more entry at the tail of r's not-yet-durable FIFO (zeroed). */
+static pending *nd_push(room *r)
+{
+	if (r->nd_len == r->nd_cap) {
+		if (r->nd_head) { /* reuse the released front first */
+			memmove(r->nd, r->nd + r->nd_head, nd_count(r) * sizeof(*r->nd));
+			r->nd_len -= r->nd_head;
+			r->nd_head = 0;
+		} else {
+			size_t ncap = r->nd_cap ? r->nd_cap * 2 : 16;
+			pending *p = realloc(r->nd, ncap * sizeof(*p));
+			if (!p)
+				return NULL;
+			r->nd = p;
+			r->nd_cap = ncap;
+		}
+	}
+	pending *p = &r->nd[r->nd_len++];
+	memset(p, 0, sizeof(*p));
 	return p;
 }
 
@@ -616,14 +657,15 @@ void room_submit(room *r, conn *c, rk_cmsg *m)
 		conn_send_reject(c, m->id, RK_REJ_FORBIDDEN, "viewers cannot send ops");
 		return;
 	}
-	if (r->loaded) {
+	if (r->loaded && !r->lq_head) {
 		submit_loaded(r, c, m);
 		return;
 	}
-	/* Waking a hibernated room: the op waits for the state, behind the
-	 * ops that came before it (seq order is arrival order). It takes m. */
+	/* Waking a hibernated room (or, with --fsync, behind a join waiting for
+	 * a sync): the op waits, behind the ops that came before it (seq order
+	 * is arrival order). It takes m. */
 	lq_item *it = calloc(1, sizeof(*it));
-	if (!it || !room_start_load(r)) {
+	if (!it || (!r->loaded && !room_start_load(r))) {
 		free(it);
 		rk_error("room %s refused: cannot start its load (out of memory or stopping)",
 			 r->id);
@@ -654,8 +696,20 @@ void room_reply(room *r, conn *c, rk_msg *m)
 		lq_push(r, it);
 		return;
 	}
-	if (!r || !r->dirty) {
+	if (!r || (!r->dirty && !nd_count(r))) {
 		conn_push(c, m);
+		return;
+	}
+	if (!r->dirty) {
+		/* --fsync: behind the committed acks still waiting for their sync. */
+		pending *q = nd_push(r);
+		if (!q) {
+			conn_push(c, m);
+			return;
+		}
+		q->sender = c;
+		q->reply = m;
+		q->gate_seq = r->seq;
 		return;
 	}
 	/* Keep the reply behind this conn's earlier, still uncommitted acks. */
@@ -672,45 +726,38 @@ void room_reply(room *r, conn *c, rk_msg *m)
 
 static void alarms_fail(server *s, room *r, const char *err);
 
-/* The loader finished r's load: install what room_load would have, then
- * run what waited for it, in arrival order, before anything else. */
-void server_room_loaded(void *arg, load_result *res)
+/* Run what waits in r's queue, in arrival order: after a load, or (--fsync)
+ * once the sync r's waiting join needs is done. With --fsync it stops at a
+ * join while r has uncommitted or not yet durable ops (applied by the items
+ * before it): the end of this loop turn commits them, and their sync's
+ * completion runs the rest. */
+static void room_run_queue(room *r)
 {
-	server *s = arg;
-	room *r = room_get(s, res->room, false);
-	if (!r || !r->loading)
-		return; /* cannot happen: one job per loading room */
-	r->loading = false;
 	lq_item *q = r->lq_head;
 	r->lq_head = r->lq_tail = NULL;
 	r->nwaiting = 0;
-	if (res->rc == RK_OK) {
-		if (res->lock_fd >= 0) {
-			r->lock_fd = res->lock_fd;
-			res->lock_fd = -1;
-		}
-		r->st = res->st;
-		res->st = NULL;
-		r->state = res->state;
-		res->state = NULL;
-		r->seq = r->committed_seq = res->seq;
-		r->snap_seq = res->snap_seq;
-		snprintf(r->epoch, sizeof(r->epoch), "%s", store_epoch(r->st));
-		r->loaded = true;
-		r->last_op_us = rk_mono_us();
-		if (!r->last_active_ms)
-			r->last_active_ms = store_created_ms(r->st);
-		s->m.room_loads++;
-		rk_info("room %s loaded: seq %lld (snapshot %lld) in %lld us (loader thread)",
-			r->id, (long long)r->seq, (long long)r->snap_seq,
-			(long long)res->took_us);
-	} else {
-		rk_error("room %s refused: %s", r->id, res->err);
-	}
+	/* The items run with the queue detached, so a reply they produce is
+	 * not queued behind the items that follow them. */
 	while (q) {
 		lq_item *it = q;
-		q = it->next;
 		conn *c = it->c;
+		if (r->loaded && it->kind == LQ_JOIN && r->srv->syncer &&
+		    (r->dirty || nd_count(r))) {
+			/* Put the rest back, in front of anything queued meanwhile. */
+			lq_item *tail = q;
+			uint32_t joins = 0;
+			for (lq_item *x = q; x; x = x->next) {
+				joins += x->kind == LQ_JOIN;
+				tail = x;
+			}
+			tail->next = r->lq_head;
+			if (!r->lq_head)
+				r->lq_tail = tail;
+			r->lq_head = q;
+			r->nwaiting += joins;
+			return;
+		}
+		q = it->next;
 		if (it->kind == LQ_JOIN)
 			c->room = NULL; /* join_loaded sets it once c is a member */
 		if (!r->loaded) {
@@ -735,6 +782,41 @@ void server_room_loaded(void *arg, load_result *res)
 		}
 		lq_free(it);
 	}
+}
+
+/* The loader finished r's load: install what room_load would have, then
+ * run what waited for it, in arrival order, before anything else. */
+void server_room_loaded(void *arg, load_result *res)
+{
+	server *s = arg;
+	room *r = room_get(s, res->room, false);
+	if (!r || !r->loading)
+		return; /* cannot happen: one job per loading room */
+	r->loading = false;
+	if (res->rc == RK_OK) {
+		if (res->lock_fd >= 0) {
+			r->lock_fd = res->lock_fd;
+			res->lock_fd = -1;
+		}
+		r->st = res->st;
+		res->st = NULL;
+		r->state = res->state;
+		res->state = NULL;
+		r->seq = r->committed_seq = res->seq;
+		r->snap_seq = res->snap_seq;
+		snprintf(r->epoch, sizeof(r->epoch), "%s", store_epoch(r->st));
+		r->loaded = true;
+		r->last_op_us = rk_mono_us();
+		if (!r->last_active_ms)
+			r->last_active_ms = store_created_ms(r->st);
+		s->m.room_loads++;
+		rk_info("room %s loaded: seq %lld (snapshot %lld) in %lld us (loader thread)",
+			r->id, (long long)r->seq, (long long)r->snap_seq,
+			(long long)res->took_us);
+	} else {
+		rk_error("room %s refused: %s", r->id, res->err);
+	}
+	room_run_queue(r);
 	if (res->rc != RK_OK)
 		alarms_fail(s, r, res->err);
 	else if (s->nalarms)
@@ -743,15 +825,28 @@ void server_room_loaded(void *arg, load_result *res)
 
 /* ---- flush: commit, then open the output gate ------------------------- */
 
+static void pend_drop(pending *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		msg_unref(p[i].event);
+		msg_unref(p[i].reply);
+	}
+}
+
+/* Drop what waits for a sync (the room is failing: its conns are closed). */
+static void nd_drop(room *r)
+{
+	pend_drop(r->nd + r->nd_head, nd_count(r));
+	r->nd_head = r->nd_len = 0;
+}
+
 static void room_fail_batch(room *r, const char *err)
 {
 	rk_error("room %s: commit failed, %zu ops not acknowledged: %s", r->id, r->npend,
 		 err);
-	for (size_t i = 0; i < r->npend; i++) {
-		msg_unref(r->pend[i].event);
-		msg_unref(r->pend[i].reply);
-	}
+	pend_drop(r->pend, r->npend);
 	r->npend = 0;
+	nd_drop(r);
 	/* Clients resume from the last durable seq when they reconnect. */
 	for (conn *c = r->conns; c; c = c->rnext)
 		conn_close(c, 1011, "storage error");
@@ -759,10 +854,90 @@ static void room_fail_batch(room *r, const char *err)
 	room_unload(r);
 }
 
+/* The output gate opens for one durable entry (events in seq order). */
+static void gate_open(room *r, pending *p)
+{
+	server *s = r->srv;
+	if (p->event) {
+		s->m.ops_committed++;
+		if (p->alarm_at > 0)
+			alarm_add(s, r->id, p->alarm_poll, p->alarm_at);
+		fanout(r, p->event, p->sender, true);
+		if (p->sender) {
+			rk_buf_reset(&s->scratch);
+			rk_enc_ack(&s->scratch, p->id, p->seq);
+			rk_msg *ack = scratch_msg(s, false);
+			if (ack)
+				conn_push(p->sender, ack);
+		}
+	} else if (p->reply) {
+		if (p->sender)
+			conn_push(p->sender, p->reply);
+		else
+			msg_unref(p->reply);
+	}
+}
+
+/* --fsync: the committed batch joins the not-yet-durable FIFO (its output
+ * leaves when the syncer reports its seq durable); false if out of memory. */
+static bool nd_take_batch(room *r)
+{
+	for (size_t i = 0; i < r->npend; i++)
+		r->pend[i].gate_seq = r->seq;
+	if (!nd_count(r)) {
+		/* The usual case: swap the arrays, nothing is copied. */
+		pending *nd = r->nd;
+		size_t cap = r->nd_cap;
+		r->nd = r->pend;
+		r->nd_cap = r->cappend;
+		r->nd_head = 0;
+		r->nd_len = r->npend;
+		r->pend = nd;
+		r->cappend = cap;
+		r->npend = 0;
+		return true;
+	}
+	for (size_t i = 0; i < r->npend; i++) {
+		pending *q = nd_push(r);
+		if (!q) {
+			/* What was moved already is in the FIFO; the rest dies here. */
+			pend_drop(r->pend + i, r->npend - i);
+			r->npend = 0;
+			return false;
+		}
+		*q = r->pend[i];
+	}
+	r->npend = 0;
+	return true;
+}
+
+/* --fsync: r could not be made durable (fdatasync failed, or out of memory
+ * queueing it): like a failed commit, its unacknowledged ops are not
+ * acknowledged, its conns are closed and its state is dropped. */
+static void room_fail_sync(room *r, const char *why)
+{
+	rk_error("room %s: %s; %zu committed entries not made durable, %zu pending "
+		 "dropped, closing its connections", r->id, why, nd_count(r), r->npend);
+	pend_drop(r->pend, r->npend);
+	r->npend = 0; /* a dirty room's flush then finds nothing */
+	nd_drop(r);
+	for (conn *c = r->conns; c; c = c->rnext)
+		conn_close(c, 1011, "storage error");
+	r->seq = r->committed_seq;
+	if (r->loaded)
+		room_unload(r);
+	room_run_queue(r); /* not loaded: what waits is refused */
+}
+
 static void room_flush(room *r)
 {
 	server *s = r->srv;
 	char err[256];
+	if (!r->loaded) { /* failed meanwhile (room_fail_sync) */
+		pend_drop(r->pend, r->npend);
+		r->npend = 0;
+		return;
+	}
 	int64_t t0 = rk_mono_us();
 	bool have_events = false;
 	for (size_t i = 0; i < r->npend && !have_events; i++)
@@ -792,29 +967,27 @@ static void room_flush(room *r)
 			return;
 		}
 		metrics_observe_commit(&s->m, rk_mono_us() - t0);
+		if (store_wal_frames(r->st) > CKPT_FRAMES)
+			ckpt_request(s->ckpt, r->path);
+	}
+	if (s->syncer && (have_events || nd_count(r))) {
+		/* Committed to the WAL, not durable: the output waits for the
+		 * syncer (replies too, behind earlier acks: production order). */
+		if (!nd_take_batch(r)) {
+			room_fail_sync(r, "out of memory queueing output for its sync");
+			return;
+		}
+		if (have_events) {
+			char wal[sizeof(r->path) + 8];
+			snprintf(wal, sizeof(wal), "%s-wal", r->path);
+			if (syncer_submit(s->syncer, r->id, wal, r->seq) != RK_OK)
+				room_fail_sync(r, "out of memory queueing its sync");
+		}
+		return;
 	}
 	/* Durable: the output gate opens, in seq order. */
-	for (size_t i = 0; i < r->npend; i++) {
-		pending *p = &r->pend[i];
-		if (p->event) {
-			s->m.ops_committed++;
-			if (p->alarm_at > 0)
-				alarm_add(s, r->id, p->alarm_poll, p->alarm_at);
-			fanout(r, p->event, p->sender, true);
-			if (p->sender) {
-				rk_buf_reset(&s->scratch);
-				rk_enc_ack(&s->scratch, p->id, p->seq);
-				rk_msg *ack = scratch_msg(s, false);
-				if (ack)
-					conn_push(p->sender, ack);
-			}
-		} else if (p->reply) {
-			if (p->sender)
-				conn_push(p->sender, p->reply);
-			else
-				msg_unref(p->reply);
-		}
-	}
+	for (size_t i = 0; i < r->npend; i++)
+		gate_open(r, &r->pend[i]);
 	r->npend = 0;
 	r->committed_seq = r->seq;
 	if (r->cappend > 1024) { /* a burst is over: give the memory back */
@@ -822,8 +995,46 @@ static void room_flush(room *r)
 		r->pend = NULL;
 		r->cappend = 0;
 	}
-	if (have_events && store_wal_frames(r->st) > CKPT_FRAMES)
-		ckpt_request(s->ckpt, r->path);
+}
+
+void server_room_synced(void *arg, const char *room_id, int64_t seq, int err)
+{
+	server *s = arg;
+	room *r = room_get(s, room_id, false);
+	if (!r)
+		return;
+	if (err) {
+		if (!r->loaded)
+			return; /* failed already; a reload starts from the file */
+		char why[128];
+		snprintf(why, sizeof(why), "fdatasync of its WAL up to seq %lld failed: %s",
+			 (long long)seq, strerror(err));
+		room_fail_sync(r, why);
+		return;
+	}
+	while (nd_count(r) && r->nd[r->nd_head].gate_seq <= seq)
+		gate_open(r, &r->nd[r->nd_head++]);
+	if (!nd_count(r)) {
+		r->nd_head = r->nd_len = 0;
+		if (r->nd_cap > 1024) { /* a burst is over: give the memory back */
+			free(r->nd);
+			r->nd = NULL;
+			r->nd_cap = 0;
+		}
+	}
+	/* A stale result (the room failed and was reloaded since) moves nothing. */
+	if (r->loaded && seq > r->committed_seq && seq <= r->seq)
+		r->committed_seq = seq;
+	if (r->lq_head && r->loaded)
+		room_run_queue(r);
+}
+
+void server_flush_durable(server *s)
+{
+	do {
+		server_flush(s);
+		syncer_flush(s->syncer);
+	} while (s->dirty);
 }
 
 void server_flush(server *s)
@@ -1043,7 +1254,9 @@ void server_tick(server *s)
 			presence_leave(r, g->peer.session);
 			free(g);
 		}
-		if (r->loaded && !r->dirty && now - r->last_op_us > hib_us)
+		/* Not while output waits for a sync, nor while joins wait. */
+		if (r->loaded && !r->dirty && !nd_count(r) && !r->lq_head &&
+		    now - r->last_op_us > hib_us)
 			room_hibernate(r);
 		else if (!r->loaded && !r->loading && !r->conns && !r->ghosts &&
 			 r->lock_fd >= 0) {
@@ -1107,11 +1320,10 @@ void server_free_rooms(server *s)
 	const rk_omap_entry *e;
 	while (rk_omap_next(&s->rooms, &it, &e)) {
 		room *r = e->val;
-		for (size_t i = 0; i < r->npend; i++) {
-			msg_unref(r->pend[i].event);
-			msg_unref(r->pend[i].reply);
-		}
+		pend_drop(r->pend, r->npend);
 		free(r->pend);
+		nd_drop(r);
+		free(r->nd);
 		while (r->lq_head) { /* normally emptied as the conns closed */
 			lq_item *q = r->lq_head;
 			r->lq_head = q->next;

@@ -12,8 +12,9 @@
  *
  * Everything runs on one libuv loop (lws on it as a foreign loop, so the
  * kernel's epoll scales with connections) except the checkpointer (ckpt.h),
- * which only ever sees file paths, and the room loader (loader.h), which
- * opens and loads a room's file and hands store + state back to the loop.
+ * which only ever sees file paths, the room loader (loader.h), which
+ * opens and loads a room's file and hands store + state back to the loop,
+ * and the syncer (syncer.h, --fsync), which fdatasyncs WALs by path.
  */
 #ifndef ROOMD_H
 #define ROOMD_H
@@ -29,6 +30,7 @@
 #include "proto.h"
 #include "state.h"
 #include "store.h"
+#include "syncer.h"
 
 #define container_of(ptr, type, member) \
 	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
@@ -51,6 +53,7 @@ typedef struct pending {
 	char user[RK_NAME_BYTES + 1];
 	char alarm_poll[RK_ID_MAX + 1]; /* poll whose alarm to set / clear */
 	int64_t alarm_at;         /* > 0 set, 0 none, -1 clear */
+	int64_t gate_seq;         /* --fsync: released once this seq is durable */
 } pending;
 
 /* A peer that dropped without a clean close, kept present for the grace
@@ -66,7 +69,7 @@ struct room {
 	/* public, read-only outside room.c */
 	char id[RK_ROOM_ID_MAX + 1];
 	int64_t seq;              /* last applied (== committed unless dirty) */
-	int64_t committed_seq;    /* last durable */
+	int64_t committed_seq;    /* last durable: welcome, pong, resume, /v1 */
 	int64_t last_active_ms;   /* wall time of the last op */
 	uint32_t nconns;
 	bool loaded;              /* state in memory */
@@ -89,6 +92,11 @@ struct room {
 	uint32_t nwaiting;        /* joins among them (count toward room full) */
 	pending *pend;            /* pending batch */
 	size_t npend, cappend;
+	/* --fsync: committed batches whose WAL frames the syncer has not made
+	 * durable yet, in production order (events, acks, gated replies); the
+	 * gate opens for nd[nd_head..nd_len) as their gate_seq is synced. */
+	pending *nd;
+	size_t nd_head, nd_len, nd_cap;
 	room *dirty_next;
 	bool dirty;
 	bool cursor_armed;
@@ -150,6 +158,7 @@ struct server {
 	uv_timer_t drain_timer;
 	ckpt *ckpt;
 	loader *loader;           /* NULL once stopped */
+	syncer *syncer;           /* --fsync only; NULL once stopped */
 	rk_buf scratch;           /* encoder scratch, reused */
 	unsigned char *wbuf;      /* LWS_PRE + 64 KiB: coalesced frames (conn.c) */
 	lws_sorted_usec_list_t tick_sul;
@@ -170,6 +179,13 @@ room *room_get(server *s, const char *id, bool create);
 rk_err room_load(room *r, char *err, size_t errlen);
 /* The loader's completion callback (arg is the server), on the loop. */
 void server_room_loaded(void *arg, load_result *res);
+/* The syncer's completion callback (arg is the server), on the loop: seq is
+ * durable for room (err == 0) and its gated output leaves, or the room is
+ * failed (its conns closed with 1011, the room unloaded). */
+void server_room_synced(void *arg, const char *room, int64_t seq, int err);
+/* Shutdown (--fsync): commit, wait for every sync and release its output,
+ * until nothing is left to commit. */
+void server_flush_durable(server *s);
 /* Join c to r; if r is not loaded, c waits (c->room set, not joined) and is
  * welcomed, or closed with 1011, when the load completes. */
 void room_join(room *r, conn *c, const char *since, const char *epoch);

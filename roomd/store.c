@@ -157,7 +157,7 @@ static rk_err init_meta(store *s, const char *room, char *err, size_t errlen)
 	return RK_OK;
 }
 
-rk_err store_open(const char *path, const char *room, bool fsync, int busy_ms,
+rk_err store_open(const char *path, const char *room, int busy_ms,
 		  store **out, char *err, size_t errlen)
 {
 	*out = NULL;
@@ -202,8 +202,9 @@ rk_err store_open(const char *path, const char *room, bool fsync, int busy_ms,
 	}
 	rc = RK_EIO;
 	if (!exec(s->db, "COMMIT", err, errlen) ||
-	    !exec(s->db, fsync ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
-		  err, errlen))
+	    /* NORMAL even with --fsync: a commit only writes the WAL; the
+	     * syncer thread fdatasyncs it off the loop (syncer.h). */
+	    !exec(s->db, "PRAGMA synchronous=NORMAL", err, errlen))
 		goto fail;
 	if (sqlite3_prepare_v3(s->db, "INSERT INTO events(seq,ts,session,user,op,op_id)"
 			       " VALUES(?,?,?,?,?,?)", -1, SQLITE_PREPARE_PERSISTENT,

@@ -13,8 +13,10 @@
  * (independent of SQLite's own fcntl locks), so a second roomd on the same
  * data dir refuses the room instead of forking its history.
  *
- * Durability: synchronous=NORMAL by default (a commit survives kill -9 of
- * roomd), FULL with --fsync (survives power loss). Automatic checkpoints are
+ * Durability: synchronous=NORMAL always (a commit survives kill -9 of
+ * roomd). With --fsync the commit's WAL frames are made durable by the
+ * syncer thread (syncer.h: fdatasync of "<path>-wal") before any reply for
+ * them leaves, so the loop never waits on an fsync. Automatic checkpoints are
  * off on this connection and checkpoint-on-close is disabled: WAL checkpoints
  * fsync, so they run on the checkpointer thread (ckpt.h), never on the loop.
  */
@@ -47,7 +49,7 @@ void store_unlock(int fd);
  * the loader thread may, and sets it back to 0 (store_busy_timeout) before
  * the handle reaches the loop.
  */
-rk_err store_open(const char *path, const char *room, bool fsync, int busy_ms,
+rk_err store_open(const char *path, const char *room, int busy_ms,
 		  store **out, char *err, size_t errlen);
 void store_busy_timeout(store *s, int ms);
 void store_close(store *s);

@@ -1,0 +1,42 @@
+/*
+ * syncer.h - the syncer: a thread that makes committed WAL frames durable
+ * (--fsync) off the event loop, then hands the result back to the loop
+ * through a uv_async_t (the same shape as loader.h).
+ *
+ * The loop's SQLite connections run synchronous=NORMAL: a commit writes its
+ * frames to "<room>.db-wal" and returns without an fsync. A job {room, wal
+ * path, seq} opens the WAL read-only, fdatasyncs it and closes it: fdatasync
+ * on any fd of a file flushes that inode's data, so every frame written
+ * before the job started is durable afterwards (what synchronous=FULL does
+ * after each commit, without the loop waiting). A queued, not yet started
+ * job for the same room is replaced by the newer seq: one fdatasync covers
+ * all earlier commits.
+ *
+ * The worker never touches room or conn structs; it sees only paths.
+ */
+#ifndef ROOMD_SYNCER_H
+#define ROOMD_SYNCER_H
+
+#include <uv.h>
+#include "rk_common.h"
+
+typedef struct syncer syncer;
+
+/* Called on the loop thread for every finished job, in completion order:
+ * seq is durable for room if err == 0, else err is the errno that failed. */
+typedef void (*syncer_done_fn)(void *arg, const char *room, int64_t seq, int err);
+
+/* Start the thread and register the async handle on loop; NULL on failure. */
+syncer *syncer_start(uv_loop_t *loop, syncer_done_fn done, void *arg);
+/* Queue (or coalesce into the queued job of room) a sync of wal_path up to
+ * seq. Never blocks on I/O. RK_OK or RK_ENOMEM. */
+rk_err syncer_submit(syncer *y, const char *room, const char *wal_path, int64_t seq);
+/* Block until no job is queued or running, then deliver every finished
+ * result (shutdown: the drain releases what became durable). */
+void syncer_flush(syncer *y);
+/* Finish the queued jobs, stop the thread, free undelivered results and
+ * close the async handle; y is freed once the loop has run the close
+ * callback. */
+void syncer_stop(syncer *y);
+
+#endif
