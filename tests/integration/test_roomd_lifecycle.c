@@ -2,9 +2,10 @@
  * test_roomd_lifecycle.c - what happens over time: resume (section 4) in
  * both branches, presence grace, hibernation and wake, restart continuity,
  * poll alarms across hibernation and restarts, SIGTERM drain, kill -9 with
- * pipelined ops (no acked op lost), the single-writer room lock, and order
- * while a room loads on the loader thread (a wake by pipelined ops, joins
- * racing to a brand-new room).
+ * pipelined ops (no acked op lost, also with --fsync), the single-writer
+ * room lock, order while a room loads on the loader thread (a wake by
+ * pipelined ops, joins racing to a brand-new room), and with --fsync the
+ * order of output waiting for the syncer and joins that wait for it.
  */
 #include <setjmp.h>
 #include <signal.h>
@@ -250,10 +251,10 @@ static void test_alarms(void **state)
 /* Durability: clients stream pipelined ops, roomd is killed with SIGKILL
  * mid-stream, restarted on the same data: every acked op is at its seq, and
  * the log has no gap. */
-static void test_kill9(void **state)
+static void kill9_run(bool fsync)
 {
-	(void)state;
-	const char *args[] = {"--ops-per-sec", "100000", "--ops-burst", "100000", NULL};
+	const char *args[] = {"--ops-per-sec", "100000", "--ops-burst", "100000",
+			      fsync ? "--fsync" : NULL, NULL};
 	rd_proc *rd = rt_start(args);
 	enum { CLIENTS = 3, OPS = 1500 };
 	struct ws *c[CLIENTS];
@@ -355,6 +356,20 @@ static void test_kill9(void **state)
 	chat(n, "after", max + 1);
 	rt_free(n);
 	rd_cleanup(rd);
+}
+
+static void test_kill9(void **state)
+{
+	(void)state;
+	kill9_run(false);
+}
+
+/* The same with --fsync: acks leave only once the syncer thread has made
+ * their WAL frames durable; none may be lost either. */
+static void test_kill9_fsync(void **state)
+{
+	(void)state;
+	kill9_run(true);
 }
 
 /* One writer per room: a second roomd on the same data dir refuses a room
@@ -521,6 +536,126 @@ static void test_join_race_new_room(void **state)
 	rd_cleanup(rd);
 }
 
+/* --fsync: ops pipelined into two rooms (a ping among them) are acked in
+ * seq order, the pong exactly behind the ops sent before it, and the other
+ * member of each room gets the events in order; the log matches. */
+static void test_fsync_pipelined_order(void **state)
+{
+	(void)state;
+	const char *args[] = {"--fsync", "--ops-per-sec", "100000", "--ops-burst", "100000",
+			      NULL};
+	rd_proc *rd = rt_start(args);
+	enum { ROOMS = 2, OPS = 300, PING_AFTER = 150 };
+	struct ws *a[ROOMS], *b[ROOMS];
+	for (int r = 0; r < ROOMS; r++) {
+		char room[16];
+		snprintf(room, sizeof(room), "fs%d", r);
+		a[r] = rt_join(rd, room, "name=alice", NULL);
+		b[r] = rt_join(rd, room, "name=bob", NULL);
+	}
+	for (int i = 0; i < OPS; i++) {
+		for (int r = 0; r < ROOMS; r++) {
+			if (i == PING_AFTER)
+				assert_int_equal(RT_SEND(a[r], "{\"t\":\"ping\",\"id\":\"pp\"}"), 0);
+			char id[16];
+			snprintf(id, sizeof(id), "o%d", i);
+			rt_send_op(a[r], id, "{\"k\":\"chat.post\",\"text\":\"p\"}");
+		}
+	}
+	for (int r = 0; r < ROOMS; r++) {
+		int acks = 0;
+		bool ponged = false;
+		while (acks < OPS) {
+			cJSON *m = ws_recv_json(a[r], RT_TIMEOUT_MS);
+			if (!m)
+				fail_msg("room %d after %d acks: %s (close %d)", r, acks,
+					 ws_error(a[r]), ws_close_code(a[r]));
+			const char *t = msg_type(m);
+			if (strcmp(t, "ack") == 0) {
+				char want[16];
+				snprintf(want, sizeof(want), "o%d", acks);
+				assert_string_equal(rt_str(m, "id"), want);
+				assert_int_equal(rt_int(m, "seq"), acks + 1);
+				acks++;
+			} else if (strcmp(t, "pong") == 0) {
+				assert_int_equal(acks, PING_AFTER);
+				ponged = true;
+			} else if (strcmp(t, "reject") == 0 || strcmp(t, "error") == 0) {
+				fail_msg("got %s", cJSON_PrintUnformatted(m));
+			}
+			cJSON_Delete(m);
+		}
+		assert_true(ponged);
+		for (int i = 0; i < OPS; i++) {
+			cJSON *e = rt_expect(b[r], "event");
+			char want[16];
+			snprintf(want, sizeof(want), "o%d", i);
+			assert_string_equal(rt_str(e, "id"), want);
+			assert_int_equal(rt_int(e, "seq"), i + 1);
+			cJSON_Delete(e);
+		}
+		char room[16], db[PATH_MAX + 64];
+		snprintf(room, sizeof(room), "fs%d", r);
+		rd_room_db(rd, room, db, sizeof(db));
+		assert_int_equal(rt_sql_int(db, "SELECT count(*) FROM events"), OPS);
+		rt_free(a[r]);
+		rt_free(b[r]);
+	}
+	rd_cleanup(rd);
+}
+
+/* --fsync: joins landing while pipelined ops wait for their sync get a
+ * consistent welcome: its seq is the number of chat posts in its state
+ * (and the newest one's seq), and the events after it continue from there. */
+static void test_fsync_join_consistent(void **state)
+{
+	(void)state;
+	const char *args[] = {"--fsync", "--ops-per-sec", "100000", "--ops-burst", "100000",
+			      NULL};
+	rd_proc *rd = rt_start(args);
+	enum { JOINS = 6, OPS_PER = 20 }; /* 120 posts: under the 200 kept */
+	struct ws *a = rt_join(rd, "fj", "name=alice", NULL);
+	struct ws *j[JOINS];
+	int64_t sent = 0;
+	for (int k = 0; k < JOINS; k++) {
+		for (int i = 0; i < OPS_PER; i++) {
+			char id[16];
+			snprintf(id, sizeof(id), "o%lld", (long long)++sent);
+			rt_send_op(a, id, "{\"k\":\"chat.post\",\"text\":\"j\"}");
+		}
+		char path[32];
+		snprintf(path, sizeof(path), "/ws/fj?name=j%d", k);
+		j[k] = ws_connect(rd->host, rd->port, path, NULL, 3000);
+		assert_non_null(j[k]);
+	}
+	for (int k = 0; k < JOINS; k++) {
+		cJSON *w = rt_expect(j[k], "welcome");
+		int64_t seq = rt_int(w, "seq");
+		cJSON *chatv = cJSON_GetObjectItem(cJSON_GetObjectItem(w, "state"), "chat");
+		assert_non_null(chatv);
+		int n = cJSON_GetArraySize(chatv);
+		if (n != seq)
+			fail_msg("join %d: welcome seq %lld with %d chat posts", k, (long long)seq, n);
+		if (n > 0)
+			assert_int_equal(rt_int(cJSON_GetArrayItem(chatv, n - 1), "seq"), seq);
+		/* The events after the welcome continue from its seq. */
+		for (int64_t want = seq + 1; want <= sent; want++) {
+			cJSON *e = rt_expect(j[k], "event");
+			assert_int_equal(rt_int(e, "seq"), want);
+			cJSON_Delete(e);
+		}
+		cJSON_Delete(w);
+		rt_free(j[k]);
+	}
+	for (int64_t i = 1; i <= sent; i++) {
+		cJSON *ack = rt_expect(a, "ack");
+		assert_int_equal(rt_int(ack, "seq"), i);
+		cJSON_Delete(ack);
+	}
+	rt_free(a);
+	rd_cleanup(rd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -530,9 +665,12 @@ int main(void)
 		cmocka_unit_test(test_restart_and_drain),
 		cmocka_unit_test(test_alarms),
 		cmocka_unit_test(test_kill9),
+		cmocka_unit_test(test_kill9_fsync),
 		cmocka_unit_test(test_room_lock),
 		cmocka_unit_test(test_wake_keeps_order),
 		cmocka_unit_test(test_join_race_new_room),
+		cmocka_unit_test(test_fsync_pipelined_order),
+		cmocka_unit_test(test_fsync_join_consistent),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
