@@ -262,8 +262,10 @@ static int http_request(server *s, struct lws *wsi, conn *c, const char *uri)
 			rk_error("room %s: %s", room_id, err);
 			return http_text(wsi, c, 503, "room unavailable\n");
 		}
-		if (r->dirty)
-			server_flush(s);
+		/* The state shown is the one at its seq, the durable one: with
+		 * --fsync this admin path waits for the syncer too. */
+		if (r->dirty || r->nd_len > r->nd_head)
+			server_flush_durable(s);
 		rk_buf b;
 		rk_buf_init(&b, 0);
 		room_describe(r, &b, true);

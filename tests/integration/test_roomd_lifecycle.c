@@ -619,7 +619,7 @@ static void test_fsync_join_consistent(void **state)
 	int64_t sent = 0;
 	for (int k = 0; k < JOINS; k++) {
 		for (int i = 0; i < OPS_PER; i++) {
-			char id[16];
+			char id[32]; /* room for any int64 (Debug -Wformat-truncation) */
 			snprintf(id, sizeof(id), "o%lld", (long long)++sent);
 			rt_send_op(a, id, "{\"k\":\"chat.post\",\"text\":\"j\"}");
 		}
