@@ -21,6 +21,8 @@
 #include "omap.h"
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 
 enum {
 	SLOT_EMPTY = -1,
@@ -31,20 +33,33 @@ enum {
 /* Entries are addressed by int32 slots: keep nents below this. */
 #define OMAP_ENTS_MAX ((size_t)INT32_MAX / 2)
 
-/* FNV-1a, 64-bit: simple, fast on short keys, good spread in the low bits. */
-static uint64_t omap_hash(const char *key, size_t klen)
+/*
+ * FNV-1a, 64-bit, started from a per-map random seed and finished with the
+ * murmur3 mixer: keys come from clients (shape and poll ids, user names), and
+ * without a secret seed anyone could precompute ids that all land in one
+ * slot chain. Iteration order is insertion order, so the seed never shows.
+ */
+static uint64_t omap_hash(const rk_omap *m, const char *key, size_t klen)
 {
-	uint64_t h = UINT64_C(0xcbf29ce484222325);
+	uint64_t h = UINT64_C(0xcbf29ce484222325) ^ m->seed;
 	for (size_t i = 0; i < klen; i++) {
 		h ^= (unsigned char)key[i];
 		h *= UINT64_C(0x100000001b3);
 	}
+	h ^= h >> 33;
+	h *= UINT64_C(0xff51afd7ed558ccd);
+	h ^= h >> 33;
+	h *= UINT64_C(0xc4ceb9fe1a85ec53);
+	h ^= h >> 33;
 	return h;
 }
 
 void rk_omap_init(rk_omap *m)
 {
 	memset(m, 0, sizeof(*m));
+	if (getrandom(&m->seed, sizeof(m->seed), GRND_NONBLOCK) != (ssize_t)sizeof(m->seed))
+		m->seed = (uint64_t)(uintptr_t)m * UINT64_C(0x9e3779b97f4a7c15) ^
+			  (uint64_t)clock();
 }
 
 void rk_omap_free(rk_omap *m)
@@ -102,7 +117,7 @@ static void omap_reindex(const rk_omap *m, int32_t *index, size_t nindex)
 	for (size_t i = 0; i < m->nents; i++) {
 		const rk_omap_entry *e = &m->ents[i];
 		if (e->key)
-			omap_index_insert(index, nindex, omap_hash(e->key, e->klen),
+			omap_index_insert(index, nindex, omap_hash(m, e->key, e->klen),
 					  (int32_t)i);
 	}
 }
@@ -155,13 +170,13 @@ static void omap_compact(rk_omap *m)
 
 void *rk_omap_get(const rk_omap *m, const char *key, size_t klen)
 {
-	ptrdiff_t s = omap_find(m, key, klen, omap_hash(key, klen));
+	ptrdiff_t s = omap_find(m, key, klen, omap_hash(m, key, klen));
 	return s < 0 ? NULL : m->ents[m->index[s]].val;
 }
 
 rk_err rk_omap_put(rk_omap *m, const char *key, size_t klen, void *val)
 {
-	uint64_t h = omap_hash(key, klen);
+	uint64_t h = omap_hash(m, key, klen);
 	ptrdiff_t s = omap_find(m, key, klen, h);
 	if (s >= 0) {
 		m->ents[m->index[s]].val = val;
@@ -217,7 +232,7 @@ rk_err rk_omap_put(rk_omap *m, const char *key, size_t klen, void *val)
 
 void *rk_omap_del(rk_omap *m, const char *key, size_t klen)
 {
-	ptrdiff_t s = omap_find(m, key, klen, omap_hash(key, klen));
+	ptrdiff_t s = omap_find(m, key, klen, omap_hash(m, key, klen));
 	if (s < 0)
 		return NULL;
 	rk_omap_entry *e = &m->ents[m->index[s]];

@@ -25,6 +25,7 @@ typedef struct rk_omap {
 	size_t live;         /* live entries */
 	int32_t *index;      /* open addressing: entry index, -1 empty, -2 deleted */
 	size_t nindex;       /* power of two */
+	uint64_t seed;       /* random per map: hash flooding resistance */
 } rk_omap;
 
 void rk_omap_init(rk_omap *m);
