@@ -13,7 +13,8 @@ static const char overview_text[] =
     "Tokens:\n"
     "  token     sign a room token (JWT HS256) with the server's secret\n"
     "\n"
-    "Room files (DATA_DIR/rooms/ROOM.db; opened read-only, never modified):\n"
+    "Room files (DATA_DIR/rooms/ROOM.db; opened read-only, never modified,\n"
+    "except by compact):\n"
     "  inspect   summary: room, epoch, seq range, ops per kind, users, sizes\n"
     "  events    the log as `event` messages, one JSON object per line\n"
     "  replay    the state after events 1..SEQ, as JSON or as an ASCII board\n"
@@ -30,6 +31,8 @@ static const char overview_text[] =
     "  usage     disk use and activity of every room file (read-only)\n"
     "  export    a room's history as JSON lines (read-only)\n"
     "  import    a new room file from an export (never overwrites)\n"
+    "  compact   snapshot a room at its last seq and drop old events (writes;\n"
+    "            refused while roomd has the room)\n"
     "\n"
     "  help [COMMAND]   show this text or a command's help\n"
     "\n"
@@ -112,7 +115,9 @@ static const char verify_text[] =
     "Usage: roomctl verify ROOM.db\n"
     "\n"
     "Check a room file: meta (room, epoch, format 1); seqs contiguous from the\n"
-    "first event; every op decodes, applies in order, and is stored as applied;\n"
+    "first event (a log that starts after seq 1, as compact leaves it, starts\n"
+    "from the snapshot at its first seq - 1, and no snapshot may be older);\n"
+    "every op decodes, applies in order, and is stored as applied;\n"
     "every snapshot equals the replayed state at its seq (byte for byte); the\n"
     "alarms table matches the open polls with closes_at.\n"
     "\n"
@@ -210,6 +215,31 @@ static const char import_text[] =
     "  --room ROOM   import under another room id (a new epoch is NOT made:\n"
     "                pass a fresh export for a fresh room)\n";
 
+static const char compact_text[] =
+    "Usage: roomctl compact ROOM.db [--keep-events N]\n"
+    "\n"
+    "Rewrite a room file to load faster and take less space. Refused (exit 1)\n"
+    "while a roomd has the room (its flock on ROOM.db); the lock is held until\n"
+    "compact is done, so roomd cannot take the room meanwhile. In one\n"
+    "transaction: replay the log (from the best snapshot, as replay does) to the\n"
+    "last seq N and write the snapshot at N; with --keep-events K also delete\n"
+    "the events with seq <= N-K, write the snapshot at N-K (the state the kept\n"
+    "log starts from) and delete the snapshots older than N-K. Then VACUUM (if\n"
+    "events were deleted) and a WAL checkpoint. Prints one line: the seq, the\n"
+    "snapshot, the events and snapshots deleted, the file size before and after\n"
+    "(with its WAL).\n"
+    "\n"
+    "The room's state, seq and epoch do not change: 'roomctl verify' and roomd\n"
+    "accept the file, and 'roomctl replay' gives the same state. Clients that\n"
+    "resume from a seq older than the first kept event get the full state in\n"
+    "their welcome instead of the missed events; 'replay --from-scratch' and\n"
+    "'replay --upto' before the first kept event no longer work, and 'export'\n"
+    "only has the kept events.\n"
+    "\n"
+    "Options:\n"
+    "  --keep-events N   keep the last N events (N >= 0); without it no event\n"
+    "                    is deleted, only the snapshot is written\n";
+
 typedef int (*cmd_fn)(ctl_ctx *c, int argc, char **argv);
 
 static const struct {
@@ -231,6 +261,7 @@ static const struct {
 	{"usage",   cmd_usage,   usage_text},
 	{"export",  cmd_export,  export_text},
 	{"import",  cmd_import,  import_text},
+	{"compact", cmd_compact, compact_text},
     /* clang-format on */
 };
 

@@ -536,7 +536,11 @@ static bool verify_log(verify_run *v, int64_t *nevents)
 		return false;
 	*nevents = 0;
 	int64_t seq = 0;
-	if (count && min > 1) {
+	/* An empty log after snapshots (compact --keep-events 0) starts, and
+	 * ends, at the newest snapshot. */
+	if (!count && v->nsnaps)
+		min = v->snaps[v->nsnaps - 1].seq + 1;
+	if (min > 1) {
 		/* A log that does not start at 1 starts from a snapshot. */
 		size_t i = 0;
 		while (i < v->nsnaps && v->snaps[i].seq < min - 1)

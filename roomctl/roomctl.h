@@ -172,6 +172,7 @@ int cmd_metrics(ctl_ctx *c, int argc, char **argv);
 int cmd_usage(ctl_ctx *c, int argc, char **argv);
 int cmd_export(ctl_ctx *c, int argc, char **argv);
 int cmd_import(ctl_ctx *c, int argc, char **argv);
+int cmd_compact(ctl_ctx *c, int argc, char **argv);
 
 /* Draw st as ASCII art (board, polls, last chat lines) to f (render.c). */
 void ctl_render(FILE *f, const rk_state *st);

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -594,7 +595,7 @@ static void test_help_and_usage(void **state)
 	run_free(&r);
 	static const char *const cmds[] = {
 	    "token", "inspect", "events",  "replay", "verify", "diff",	"rooms",
-	    "room",  "health",	"metrics", "usage",  "export", "import"};
+	    "room",  "health",	"metrics", "usage",  "export", "import", "compact"};
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
 		r = CTL(t, cmds[i], "--help");
 		assert_int_equal(r.code, 0);
@@ -1446,6 +1447,174 @@ static void test_usage(void **state)
 	run_free(&r);
 }
 
+/* A room of 300 events (shapes, chat, a poll with an alarm) with snapshots
+ * at 100 and 200. */
+static void build_big(const char *path, const char *room)
+{
+	fx f;
+	fx_open(&f, path, room, "1");
+	char op[256], id[32];
+	for (int i = 1; i <= 300; i++) {
+		const char *user = i % 3 == 0 ? "alice" : i % 3 == 1 ? "bob" : "carol";
+		if (i == 10)
+			snprintf(op, sizeof(op),
+				 "{\"k\":\"poll.create\",\"poll\":{\"id\":\"p1\","
+				 "\"question\":\"Q?\",\"options\":[\"a\",\"b\"],"
+				 "\"closes_at\":4000000000000}}");
+		else if (i % 7 == 0)
+			snprintf(op, sizeof(op),
+				 "{\"k\":\"poll.vote\",\"poll\":\"p1\",\"choice\":%d}",
+				 i % 2);
+		else if (i % 2 == 0)
+			snprintf(op, sizeof(op),
+				 "{\"k\":\"shape.add\",\"shape\":{\"id\":\"s%d\",\"type\":"
+				 "\"line\",\"color\":%d,\"points\":[[%d,0],[0,%d]]}}",
+				 i, i % 8, i, i);
+		else
+			snprintf(op, sizeof(op), "{\"k\":\"chat.post\",\"text\":\"m%d\"}",
+				 i);
+		if (i < 10 && i % 7 == 0) /* no poll yet */
+			snprintf(op, sizeof(op), "{\"k\":\"chat.post\",\"text\":\"m%d\"}",
+				 i);
+		snprintf(id, sizeof(id), "o%d", i);
+		fx_op(&f, user, id, op);
+		if (i == 100 || i == 200)
+			fx_snapshot(&f);
+	}
+	fx_close(&f);
+}
+
+/* SELECT of one integer. */
+static int64_t sql_int(const char *path, const char *q_text)
+{
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	sqlite3_stmt *q;
+	assert_int_equal(sqlite3_prepare_v2(db, q_text, -1, &q, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+	int64_t v = sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	assert_int_equal(sqlite3_close(db), SQLITE_OK);
+	return v;
+}
+
+/* compact refuses a room held by roomd's flock (touching nothing), keeps
+ * the last N events and the state, and leaves a file that verifies, replays
+ * to the same state and that roomd serves at the same seq. */
+static void test_compact(void **state)
+{
+	tctx *t = *state;
+	char dir[300], path[400], zero[400];
+	snprintf(dir, sizeof(dir), "%s/cx", t->dir);
+	mkdir(dir, 0755);
+	snprintf(path, sizeof(path), "%s/big.db", dir);
+	snprintf(zero, sizeof(zero), "%s/zero.db", dir);
+	build_big(path, "big");
+	copy_file(path, zero);
+	run_result pre = CTL(t, "replay", path);
+	assert_int_equal(pre.code, 0);
+
+	/* Held: exit 1, one line, the file untouched. */
+	int fd = open(path, O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(flock(fd, LOCK_EX), 0);
+	size_t n0, n1;
+	char *before = slurp(path, &n0);
+	struct stat s0, s1;
+	assert_int_equal(stat(path, &s0), 0);
+	run_result r = CTL(t, "compact", path, "--keep-events", "50");
+	assert_int_equal(r.code, 1);
+	assert_string_equal(r.out, "");
+	assert_int_equal(nlines(r.err), 1);
+	assert_non_null(strstr(r.err, "Error: "));
+	assert_non_null(strstr(r.err, "is held by a running roomd (stop it or wait "
+				      "until the room is idle and unloaded)"));
+	run_free(&r);
+	char *after = slurp(path, &n1);
+	assert_int_equal(stat(path, &s1), 0);
+	assert_int_equal(n0, n1);
+	assert_memory_equal(before, after, n0);
+	assert_int_equal(s0.st_mtim.tv_sec, s1.st_mtim.tv_sec);
+	assert_int_equal(s0.st_mtim.tv_nsec, s1.st_mtim.tv_nsec);
+	free(before);
+	free(after);
+	close(fd);
+
+	r = CTL(t, "compact", path, "--keep-events", "-1");
+	assert_int_equal(r.code, 2);
+	assert_int_equal(nlines(r.err), 1);
+	run_free(&r);
+
+	r = CTL(t, "compact", path, "--keep-events", "50");
+	assert_int_equal(r.code, 0);
+	assert_int_equal(nlines(r.out), 1);
+	assert_non_null(strstr(r.out, "seq 300, snapshot written, 250 events deleted"));
+	run_free(&r);
+	assert_int_equal(sql_int(path, "SELECT count(*) FROM events"), 50);
+	assert_int_equal(sql_int(path, "SELECT min(seq) FROM events"), 251);
+	assert_int_equal(sql_int(path, "SELECT max(seq) FROM events"), 300);
+	assert_int_equal(sql_int(path, "SELECT count(*) FROM snapshots WHERE seq=300"), 1);
+	assert_int_equal(sql_int(path, "SELECT count(*) FROM snapshots WHERE seq<250"), 0);
+	char side[500];
+	snprintf(side, sizeof(side), "%s-wal", path);
+	assert_int_equal(access(side, F_OK), -1);
+	r = CTL(t, "verify", path);
+	assert_int_equal(r.code, 0);
+	assert_string_equal(r.out, "ok: 50 events, 2 snapshots verified\n");
+	run_free(&r);
+	r = CTL(t, "replay", path);
+	assert_int_equal(r.code, 0);
+	assert_string_equal(r.out, pre.out);
+	run_free(&r);
+	/* Compacting again deletes nothing more. */
+	r = CTL(t, "compact", path, "--keep-events", "50");
+	assert_int_equal(r.code, 0);
+	assert_non_null(strstr(r.out, " 0 events deleted"));
+	run_free(&r);
+
+	/* --keep-events 0: only the snapshot at 300 is left. */
+	r = CTL(t, "compact", zero, "--keep-events", "0");
+	assert_int_equal(r.code, 0);
+	run_free(&r);
+	assert_int_equal(sql_int(zero, "SELECT count(*) FROM events"), 0);
+	assert_int_equal(sql_int(zero, "SELECT count(*) FROM snapshots"), 1);
+	r = CTL(t, "verify", zero);
+	assert_int_equal(r.code, 0);
+	run_free(&r);
+	r = CTL(t, "replay", zero);
+	assert_string_equal(r.out, pre.out);
+	run_free(&r);
+
+	/* roomd loads the compacted room at seq 300 with the same state. */
+	roomd d;
+	roomd_start(t, &d, NULL);
+	char srv[500];
+	snprintf(srv, sizeof(srv), "%s/srv/rooms/big.db", t->dir);
+	copy_file(path, srv);
+	char *msg;
+	assert_int_equal(ws_first_message(d.port, "big", "name=zed", &msg), 101);
+	cJSON *j = cJSON_Parse(msg);
+	assert_non_null(j);
+	assert_string_equal(cJSON_GetObjectItem(j, "t")->valuestring, "welcome");
+	assert_int_equal(cJSON_GetObjectItem(j, "seq")->valueint, 300);
+	char *live = cJSON_PrintUnformatted(cJSON_GetObjectItem(j, "state"));
+	cJSON *pj = cJSON_Parse(pre.out);
+	char *replayed = cJSON_PrintUnformatted(pj);
+	assert_string_equal(live, replayed);
+	free(live);
+	free(replayed);
+	cJSON_Delete(pj);
+	cJSON_Delete(j);
+	free(msg);
+	/* While roomd has the room, compact is refused. */
+	r = CTL(t, "compact", srv);
+	assert_int_equal(r.code, 1);
+	assert_non_null(strstr(r.err, "is held by a running roomd"));
+	run_free(&r);
+	roomd_stop(&d);
+	run_free(&pre);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1466,6 +1635,7 @@ int main(void)
 	    cmocka_unit_test(test_token_accepted_by_roomd),
 	    cmocka_unit_test(test_online),
 	    cmocka_unit_test(test_roomd_written_room),
+	    cmocka_unit_test(test_compact),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
