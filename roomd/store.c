@@ -472,7 +472,11 @@ rk_err store_peek(const char *path, store_info *info, char *err, size_t errlen)
 		goto out;
 	}
 	sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
-	if (sqlite3_prepare_v2(db, "SELECT max(seq), max(ts) FROM events", -1, &q, NULL)) {
+	/* A compacted room may keep its last seq only in a snapshot. */
+	if (sqlite3_prepare_v2(db, "SELECT max(coalesce((SELECT max(seq) FROM events), 0),"
+			       " coalesce((SELECT max(seq) FROM snapshots), 0)),"
+			       " coalesce((SELECT max(ts) FROM events),"
+			       " (SELECT max(ts) FROM snapshots))", -1, &q, NULL)) {
 		sql_err(db, "read", err, errlen);
 		rc = strstr(err, "no such table") || strstr(err, "not a database")
 			     ? RK_ECORRUPT : RK_EIO;

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <sqlite3.h>
 #include "clock.h"
 #include "roomtest.h"
 
@@ -656,6 +657,46 @@ static void test_fsync_join_consistent(void **state)
 	rd_cleanup(rd);
 }
 
+/* A room whose log was compacted away (roomctl compact --keep-events 0)
+ * keeps its seq in its newest snapshot: the startup scan reports that seq
+ * in /v1/rooms before the room is loaded, and a join continues from it. */
+static void test_compacted_room_seq(void **state)
+{
+	(void)state;
+	const char *args[] = {"--snapshot-every", "1", NULL};
+	rd_proc *rd = rt_start(args);
+	struct ws *a = rt_join(rd, "cmp", "name=alice", NULL);
+	for (int i = 1; i <= 4; i++) {
+		char id[8];
+		snprintf(id, sizeof(id), "c%d", i);
+		chat(a, id, i);
+	}
+	rt_free(a);
+	assert_int_equal(rd_stop(rd, SIGTERM), 0);
+	char db[PATH_MAX + 64];
+	rd_room_db(rd, "cmp", db, sizeof(db));
+	assert_int_equal(rt_sql_int(db, "SELECT max(seq) FROM snapshots"), 4);
+	sqlite3 *h = NULL;
+	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(h, "DELETE FROM events; DELETE FROM snapshots WHERE seq < 4",
+				      NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(h);
+	assert_int_equal(rd_restart(rd, NULL), 0);
+	char *body = NULL;
+	assert_int_equal(rt_http(rd, "/v1/rooms", NULL, &body), 200);
+	cJSON *list = cJSON_Parse(body);
+	free(body);
+	cJSON *r0 = cJSON_GetArrayItem(list, 0);
+	assert_non_null(r0);
+	assert_true(cJSON_IsFalse(cJSON_GetObjectItem(r0, "loaded")));
+	assert_int_equal(rt_int(r0, "seq"), 4);
+	cJSON_Delete(list);
+	struct ws *b = rt_join(rd, "cmp", "name=bob", NULL);
+	chat(b, "c5", 5);
+	rt_free(b);
+	rd_cleanup(rd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -667,6 +708,7 @@ int main(void)
 		cmocka_unit_test(test_kill9),
 		cmocka_unit_test(test_kill9_fsync),
 		cmocka_unit_test(test_room_lock),
+		cmocka_unit_test(test_compacted_room_seq),
 		cmocka_unit_test(test_wake_keeps_order),
 		cmocka_unit_test(test_join_race_new_room),
 		cmocka_unit_test(test_fsync_pipelined_order),
