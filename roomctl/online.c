@@ -79,6 +79,16 @@ static int get(ctl_ctx *c, const char *server, const char *path, const char *tok
 }
 
 /* Fail on a non-200 answer with a message that says what to do. */
+/* The server's answer as it came (--json, --raw), ending in a newline. */
+static void print_body(ctl_ctx *c, const http_get *h)
+{
+	if (!h->body.data)
+		return;
+	fwrite(h->body.data, 1, h->body.len, c->out);
+	if (h->body.len && h->body.data[h->body.len - 1] != '\n')
+		fputc('\n', c->out);
+}
+
 static int check_status(ctl_ctx *c, const char *what, http_get *h)
 {
 	if (h->status == 200)
@@ -182,9 +192,7 @@ int cmd_rooms(ctl_ctx *c, int argc, char **argv)
 		return RC_FAIL;
 	}
 	if (ctl_flag(api_opts, &a, "--json")) {
-		fwrite(h.body.data, 1, h.body.len, c->out);
-		if (h.body.len && h.body.data[h.body.len - 1] != '\n')
-			fputc('\n', c->out);
+		print_body(c, &h);
 	} else {
 		fprintf(c->out, "%-24s %6s %10s %-6s %s\n", "ROOM", "CONNS", "SEQ",
 			"LOADED", "LAST ACTIVE");
@@ -227,9 +235,7 @@ int cmd_room(ctl_ctx *c, int argc, char **argv)
 		return RC_FAIL;
 	}
 	if (ctl_flag(api_opts, &a, "--json")) {
-		fwrite(h.body.data, 1, h.body.len, c->out);
-		if (h.body.len && h.body.data[h.body.len - 1] != '\n')
-			fputc('\n', c->out);
+		print_body(c, &h);
 	} else {
 		char t[40];
 		ctl_fmt_ms(jint(j, "last_active_ms"), t, sizeof(t));
@@ -386,8 +392,7 @@ int cmd_metrics(ctl_ctx *c, int argc, char **argv)
 	    check_status(c, "GET /metrics", &h))
 		return RC_FAIL;
 	if (ctl_flag(api_opts, &a, "--raw")) {
-		if (h.body.data)
-			fwrite(h.body.data, 1, h.body.len, c->out);
+		print_body(c, &h);
 		rk_buf_free(&h.body);
 		return RC_OK;
 	}
