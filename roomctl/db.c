@@ -365,6 +365,23 @@ static int load_snapshot(rdb *d, int64_t upto, rk_state **st, int64_t *seq, char
 	return rc;
 }
 
+/* The lowest seq a replay can stop at: the oldest snapshot, or the event just
+ * before the oldest kept one; 0 when the log is empty (or unreadable). */
+static int64_t earliest_seq(rdb *d)
+{
+	sqlite3_stmt *q;
+	int64_t seq = 0;
+	if (sqlite3_prepare_v2(d->db,
+			       "SELECT min(s) FROM (SELECT min(seq) AS s FROM snapshots"
+			       " UNION ALL SELECT min(seq) - 1 FROM events)",
+			       -1, &q, NULL) != SQLITE_OK)
+		return 0;
+	if (sqlite3_step(q) == SQLITE_ROW)
+		seq = sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	return seq;
+}
+
 int rdb_replay(rdb *d, int64_t upto, bool from_scratch, rk_state **out, int64_t *reached,
 	       char *err, size_t errlen)
 {
@@ -409,8 +426,15 @@ int rdb_replay(rdb *d, int64_t upto, bool from_scratch, rk_state **out, int64_t 
 	}
 	rdb_iter_end(&it);
 	if (r == 0 && upto >= 0 && seq < upto) {
-		snprintf(err, errlen, "%s: seq %lld is past the last event (%lld)",
-			 d->path, (long long)upto, (long long)seq);
+		int64_t first = seq == 0 ? earliest_seq(d) : 0;
+		if (first > upto)
+			snprintf(err, errlen,
+				 "%s: seq %lld was removed by compaction; the earliest"
+				 " seq replay can reach is %lld",
+				 d->path, (long long)upto, (long long)first);
+		else
+			snprintf(err, errlen, "%s: seq %lld is past the last event (%lld)",
+				 d->path, (long long)upto, (long long)seq);
 		r = -1;
 	}
 	if (r != 0) {

@@ -1566,6 +1566,17 @@ static void test_compact(void **state)
 	assert_int_equal(r.code, 0);
 	assert_string_equal(r.out, pre.out);
 	run_free(&r);
+	/* A seq before the cut is gone: say so, and name the earliest one left. */
+	r = CTL(t, "replay", path, "--upto", "100");
+	assert_int_equal(r.code, 1);
+	assert_string_equal(r.out, "");
+	assert_int_equal(nlines(r.err), 1);
+	assert_non_null(strstr(r.err, "seq 100 was removed by compaction; the earliest"
+				      " seq replay can reach is 250"));
+	run_free(&r);
+	r = CTL(t, "replay", path, "--upto", "250");
+	assert_int_equal(r.code, 0);
+	run_free(&r);
 	/* Compacting again deletes nothing more. */
 	r = CTL(t, "compact", path, "--keep-events", "50");
 	assert_int_equal(r.code, 0);
