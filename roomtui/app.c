@@ -178,7 +178,8 @@ static void on_welcome(tui_app *a, rk_smsg *m)
 		app_status(a, false, "joined %s read-only (viewer): drawing keys are off",
 			   a->opts->room);
 	else if (dropped)
-		app_status(a, true, "reconnected: %zu pending op(s) no longer apply",
+		app_status(a, true, "reconnected: %zu pending change(s) dropped "
+			   "(they conflict now, or the room cannot tell if they were saved)",
 			   dropped);
 	else
 		app_status(a, false, "%s %s as %s. Press ? for keys.",
