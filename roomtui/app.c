@@ -279,7 +279,8 @@ static void stdin_cb(struct ev_loop *loop, ev_io *w, int revents)
 static void winch_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	runner *rn = w->data;
-	ui_resize(&rn->a);
+	if (rn->a.ui)
+		ui_resize(&rn->a);
 }
 
 static void quit_cb(struct ev_loop *loop, ev_signal *w, int revents)
@@ -377,13 +378,19 @@ int app_run(tui_opts *o)
 	a->net = tn_new(a->loop, &cfg, &h, a);
 	if (!a->net)
 		goto out;
+	/* SIGWINCH is ours before curses starts: a resize while it sets up
+	 * (a terminal emulator or tmux sizing its new window) is not lost;
+	 * after setup the size is read once more. */
+	ev_signal_init(&rn->winch, winch_cb, SIGWINCH);
+	rn->winch.data = rn;
+	ev_signal_start(a->loop, &rn->winch);
 	a->ui = ui_init(a);
 	if (!a->ui) {
 		fprintf(stderr, "Error: cannot use this terminal (is TERM set?)\n");
 		goto out;
 	}
+	ui_resize(a);
 	ev_io_init(&rn->in, stdin_cb, STDIN_FILENO, EV_READ);
-	ev_signal_init(&rn->winch, winch_cb, SIGWINCH);
 	ev_signal_init(&rn->intr, quit_cb, SIGINT);
 	ev_signal_init(&rn->term, quit_cb, SIGTERM);
 	ev_signal_init(&rn->hup, quit_cb, SIGHUP);
@@ -391,10 +398,9 @@ int app_run(tui_opts *o)
 	ev_timer_init(&rn->tick, tick_cb, 0.25, 0.25);
 	ev_timer_init(&rn->cursor, cursor_cb, 0., 0.);
 	ev_prepare_init(&rn->prep, prepare_cb);
-	rn->in.data = rn->winch.data = rn->intr.data = rn->term.data = rn->hup.data = rn;
+	rn->in.data = rn->intr.data = rn->term.data = rn->hup.data = rn;
 	rn->ping.data = rn->tick.data = rn->cursor.data = rn->prep.data = rn;
 	ev_io_start(a->loop, &rn->in);
-	ev_signal_start(a->loop, &rn->winch);
 	ev_signal_start(a->loop, &rn->intr);
 	ev_signal_start(a->loop, &rn->term);
 	ev_signal_start(a->loop, &rn->hup);
@@ -406,7 +412,6 @@ int app_run(tui_opts *o)
 	ev_run(a->loop, 0);
 	rc = a->exit_code;
 	ev_io_stop(a->loop, &rn->in);
-	ev_signal_stop(a->loop, &rn->winch);
 	ev_signal_stop(a->loop, &rn->intr);
 	ev_signal_stop(a->loop, &rn->term);
 	ev_signal_stop(a->loop, &rn->hup);
@@ -415,6 +420,8 @@ int app_run(tui_opts *o)
 	ev_timer_stop(a->loop, &rn->cursor);
 	ev_prepare_stop(a->loop, &rn->prep);
 out:
+	if (a->loop)
+		ev_signal_stop(a->loop, &rn->winch);
 	if (a->ui)
 		ui_end(a->ui);
 	a->ui = NULL;

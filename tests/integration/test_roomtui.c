@@ -4,7 +4,11 @@
  * a WebSocket peer; a shape a peer adds appears on the TUI's screen; a vote
  * from the TUI changes the tally the peer sees; after roomd goes down the
  * status bar says "reconnecting", and once roomd is back the TUI is live
- * again with the board intact and new events arriving.
+ * again with the board intact and new events arriving. Mouse drags (raw
+ * SGR mouse sequences typed into the pane) draw strokes, lines and rects
+ * that arrive at the peer with the expected points, and pan the board; a
+ * viewer's drawing keys say why they are off and send nothing; at 80x24
+ * every panel and the status bar are on screen, and resizes redraw cleanly.
  *
  * The screen is read with `tmux capture-pane -p`, polled with a deadline
  * (never a fixed sleep). tmux runs on its own socket (-L), and the teardown
@@ -21,6 +25,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 #include "clock.h"
+#include "json.h"
 #include "roomtest.h"
 
 #define SCREEN_TIMEOUT_MS 10000
@@ -66,8 +71,10 @@ static void screen_wait(ctx *c, const char *s)
 		capture(c);
 		if (strstr(c->screen, s))
 			return;
-		if (rk_mono_us() > deadline)
-			fail_msg("screen never showed \"%s\"; last screen:\n%s", s, c->screen);
+		if (rk_mono_us() > deadline) {
+			fprintf(stderr, "last screen:\n%s", c->screen);
+			fail_msg("screen never showed \"%s\"", s);
+		}
 		struct timespec ts = {0, 30 * 1000 * 1000};
 		nanosleep(&ts, NULL);
 	}
@@ -88,30 +95,105 @@ static cJSON *expect_op(struct ws *w, const char *k)
 	return NULL;
 }
 
+/* The n-th line (0-based) of the last capture, into out. */
+static void screen_line(const ctx *c, int n, char *out, size_t len)
+{
+	const char *p = c->screen;
+	for (int i = 0; i < n && p; i++) {
+		p = strchr(p, '\n');
+		if (p)
+			p++;
+	}
+	size_t l = p ? strcspn(p, "\n") : 0;
+	snprintf(out, len, "%.*s", (int)l, p ? p : "");
+}
+
+static int screen_lines(const ctx *c)
+{
+	int n = 0;
+	for (const char *p = c->screen; (p = strchr(p, '\n')); p++)
+		n++;
+	return n;
+}
+
+/* Occurrences of s in the last capture. */
+static int screen_count(const ctx *c, const char *s)
+{
+	int n = 0;
+	for (const char *p = c->screen; (p = strstr(p, s)); p += strlen(s))
+		n++;
+	return n;
+}
+
+/* Fail unless the last capture shows s exactly n times. */
+static void screen_count_is(const ctx *c, const char *s, int n)
+{
+	int got = screen_count(c, s);
+	if (got != n) {
+		fprintf(stderr, "screen:\n%s", c->screen); /* cmocka cuts long messages */
+		fail_msg("\"%s\" shown %d times, not %d", s, got, n);
+	}
+}
+
+/* Wait until the screen has text s at (row, col), 0-based. */
+static void screen_wait_at(ctx *c, int row, int col, const char *s)
+{
+	int64_t deadline = rk_mono_us() + SCREEN_TIMEOUT_MS * 1000;
+	char line[1024];
+	for (;;) {
+		capture(c);
+		screen_line(c, row, line, sizeof(line));
+		if (strlen(line) >= (size_t)col && strncmp(line + col, s, strlen(s)) == 0)
+			return;
+		if (rk_mono_us() > deadline) {
+			fprintf(stderr, "last screen:\n%s", c->screen);
+			fail_msg("screen never showed \"%s\" at row %d col %d", s, row, col);
+		}
+		struct timespec ts = {0, 30 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* Type an xterm SGR mouse report into the pane: button b (0 = left, 32 =
+ * motion with the left held, 64/65 = wheel), at 1-based column x, row y;
+ * release for a button-up. This is what a terminal sends with 1006 on. */
+static void mouse(ctx *c, int b, int x, int y, bool release)
+{
+	tmux(c, "send-keys -t tui -l '\033[<%d;%d;%d%c'", b, x, y, release ? 'm' : 'M');
+}
+
+/* Start roomd (extra args or NULL). */
+static void start_roomd(ctx *c, const char *const *args)
+{
+	c->rd = rd_start(args, NULL);
+	if (!c->rd)
+		fail_msg("roomd did not start");
+}
+
+/* Start roomtui in a w x h tmux session; auth: "--name NAME" or
+ * "--token TOKEN". */
+static void launch(ctx *c, int w, int h, const char *auth)
+{
+	const char *bin = getenv("ROOMTUI_BIN");
+	if (!bin)
+		fail_msg("ROOMTUI_BIN is not set");
+	int rc = tmux(c, "new-session -d -s tui -x %d -y %d "
+			 "'TERM=xterm-256color LC_ALL=C.UTF-8 %s --url ws://127.0.0.1:%d --room " ROOM
+			 " %s'",
+		      w, h, bin, c->rd->port, auth);
+	assert_int_equal(rc, 0);
+}
+
 static int setup(void **state)
 {
+	static int n;
 	ctx *c = calloc(1, sizeof(*c));
 	if (!c)
 		return -1;
-	snprintf(c->sock, sizeof(c->sock), "rk-roomtui-%d", (int)getpid());
+	snprintf(c->sock, sizeof(c->sock), "rk-roomtui-%d-%d", (int)getpid(), n++);
 	unsetenv("TMUX");
-	c->rd = rd_start(NULL, NULL);
-	if (!c->rd) {
-		free(c);
-		return -1;
-	}
-	const char *bin = getenv("ROOMTUI_BIN");
-	if (!bin) {
-		rd_cleanup(c->rd);
-		free(c);
-		return -1;
-	}
-	int rc = tmux(c, "new-session -d -s tui -x 100 -y 30 "
-			 "'TERM=xterm-256color LC_ALL=C.UTF-8 %s --url ws://127.0.0.1:%d --room " ROOM
-			 " --name tui'",
-		      bin, c->rd->port);
 	*state = c;
-	return rc == 0 ? 0 : -1;
+	return 0;
 }
 
 static int teardown(void **state)
@@ -130,6 +212,8 @@ static int teardown(void **state)
 static void test_tui_end_to_end(void **state)
 {
 	ctx *c = *state;
+	start_roomd(c, NULL);
+	launch(c, 100, 30, "--name tui");
 	screen_wait(c, "| live |");
 	screen_wait(c, "tui (editor)");
 	c->peer = rt_join(c->rd, ROOM, "name=peer", NULL);
@@ -200,10 +284,266 @@ static void test_tui_end_to_end(void **state)
 	screen_wait(c, "*2 sushi");
 }
 
+/* The shape of an event's shape.add op: type, color and its points as
+ * "[[x,y],...]" text. */
+static void expect_shape(struct ws *w, const char *type, int color, const char *points)
+{
+	cJSON *ev = expect_op(w, "shape.add");
+	const cJSON *shape = cJSON_GetObjectItem(cJSON_GetObjectItem(ev, "op"), "shape");
+	assert_string_equal(rt_str(shape, "type"), type);
+	assert_int_equal(rt_int(shape, "color"), color);
+	char *pts = cJSON_PrintUnformatted(cJSON_GetObjectItem(shape, "points"));
+	assert_non_null(pts);
+	assert_string_equal(pts, points);
+	assert_string_equal(rt_str(ev, "user"), "tui");
+	free(pts);
+	cJSON_Delete(ev);
+}
+
+static void test_tui_mouse(void **state)
+{
+	ctx *c = *state;
+	start_roomd(c, NULL);
+	launch(c, 100, 30, "--name tui");
+	screen_wait(c, "| live |");
+	c->peer = rt_join(c->rd, ROOM, "name=peer", NULL);
+	screen_wait(c, "People (2)");
+
+	/* Pen tool, color 4: press at column 10 row 5 (1-based; the board's
+	 * title takes screen row 1, so board y = row - 2), drag, release. */
+	tmux(c, "send-keys -t tui p 4");
+	screen_wait(c, "tool:pen color:4");
+	mouse(c, 0, 10, 5, false);
+	mouse(c, 32, 12, 5, false);
+	mouse(c, 32, 14, 6, false);
+	mouse(c, 32, 15, 8, false);
+	mouse(c, 0, 15, 8, true);
+	expect_shape(c->peer, "stroke", 4, "[[9,3],[11,3],[13,4],[14,6]]");
+	screen_wait(c, "pending 0");
+
+	/* Line and rect tools: from the press to the release. */
+	tmux(c, "send-keys -t tui Escape l");
+	screen_wait(c, "tool:line");
+	mouse(c, 0, 20, 10, false);
+	mouse(c, 32, 25, 11, false);
+	mouse(c, 0, 30, 12, true);
+	expect_shape(c->peer, "line", 4, "[[19,8],[29,10]]");
+	tmux(c, "send-keys -t tui Escape r 2");
+	screen_wait(c, "tool:rect color:2");
+	mouse(c, 0, 40, 14, false);
+	mouse(c, 0, 46, 17, true);
+	expect_shape(c->peer, "rect", 2, "[[39,12],[45,15]]");
+	screen_wait(c, "+-----+");
+
+	/* View tool: dragging pans (the grabbed point follows the pointer). */
+	assert_true(rt_op(c->peer, "t1",
+			  "{\"k\":\"shape.add\",\"shape\":{\"id\":\"label\",\"type\":\"text\","
+			  "\"color\":5,\"points\":[[60,15]],\"text\":\"PANME\"}}",
+			  NULL) > 0);
+	tmux(c, "send-keys -t tui Escape");
+	screen_wait(c, "tool:view");
+	screen_wait_at(c, 16, 60, "PANME"); /* board row 0 is screen row 1 */
+	mouse(c, 0, 31, 11, false);
+	mouse(c, 32, 26, 10, false);
+	mouse(c, 32, 21, 9, false);
+	mouse(c, 0, 21, 9, true);
+	screen_wait(c, "view:10,2");
+	screen_wait_at(c, 14, 50, "PANME");
+	/* The wheel pans by three rows. */
+	mouse(c, 65, 21, 9, false);
+	screen_wait(c, "view:10,5");
+	screen_wait_at(c, 11, 50, "PANME");
+	mouse(c, 64, 21, 9, false);
+	screen_wait(c, "view:10,2");
+	/* Panning committed nothing: the three shapes drawn and the label. */
+	char db[4200];
+	assert_int_equal(rt_sql_int(rd_room_db(c->rd, ROOM, db, sizeof(db)),
+				    "SELECT count(*) FROM events"),
+			 4);
+}
+
+/* `roomctl token` for the test secret (caller frees). */
+static char *token(const char *secret_file, const char *user, const char *role)
+{
+	const char *bin = getenv("ROOMCTL_BIN");
+	if (!bin)
+		fail_msg("ROOMCTL_BIN is not set");
+	char cmd[2048];
+	snprintf(cmd, sizeof(cmd), "%s token --secret-file %s --room " ROOM " --user %s --role %s",
+		 bin, secret_file, user, role);
+	FILE *f = popen(cmd, "r");
+	assert_non_null(f);
+	char buf[4096];
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	assert_int_equal(pclose(f), 0);
+	buf[n] = '\0';
+	buf[strcspn(buf, "\r\n")] = '\0';
+	assert_true(n > 20);
+	return strdup(buf);
+}
+
+static void test_tui_viewer(void **state)
+{
+	ctx *c = *state;
+	char *secret = rt_temp_file("tui-test-secret-0123456789\n");
+	start_roomd(c, (const char *const[]){"--secret-file", secret, NULL});
+	char *vtok = token(secret, "vic", "viewer");
+	char *etok = token(secret, "ed", "editor");
+	char auth[4200], q[4200];
+	snprintf(auth, sizeof(auth), "--token %s", vtok);
+	launch(c, 100, 30, auth);
+	screen_wait(c, "| live, read-only |");
+	screen_wait(c, "vic (viewer)");
+	snprintf(q, sizeof(q), "token=%s", etok);
+	c->peer = rt_join(c->rd, ROOM, q, NULL);
+	assert_true(rt_op(c->peer, "p1",
+			  "{\"k\":\"poll.create\",\"poll\":{\"id\":\"lunch\",\"question\":"
+			  "\"Lunch?\",\"options\":[\"pizza\",\"sushi\"]}}",
+			  NULL) == 1);
+	screen_wait(c, "Lunch?");
+
+	/* Every kind of change is refused on the spot, with the reason. */
+	static const char why[] = "read-only: you joined as a viewer";
+	tmux(c, "send-keys -t tui p");
+	screen_wait(c, why);
+	screen_wait(c, "tool:view");
+	tmux(c, "send-keys -t tui Escape");
+	screen_wait(c, "tool:view");
+	tmux(c, "send-keys -t tui -l hello"); /* 'l' line tool, 'o' nothing */
+	screen_wait(c, why);
+	tmux(c, "send-keys -t tui Tab");
+	screen_wait(c, "focus:chat");
+	tmux(c, "send-keys -t tui -l 'viewer says hi'");
+	tmux(c, "send-keys -t tui Enter");
+	screen_wait(c, why);
+	tmux(c, "send-keys -t tui Tab");
+	screen_wait(c, "focus:polls");
+	tmux(c, "send-keys -t tui 1 c");
+	screen_wait(c, why);
+	/* A mouse drag on the board pans (viewers may look around)... */
+	tmux(c, "send-keys -t tui Escape");
+	screen_wait(c, "focus:board");
+	mouse(c, 0, 30, 10, false);
+	mouse(c, 0, 25, 10, true);
+	screen_wait(c, "view:5,0");
+	screen_wait(c, "pending 0");
+
+	/* ...and moves our pointer, which viewers may send: once the peer
+	 * sees that cursor, roomd has handled everything the TUI sent before
+	 * it (one connection is processed in order). No op came: no event,
+	 * nothing committed, no forbidden reject counted. */
+	mouse(c, 35, 41, 12, false);
+	int64_t deadline = rk_mono_us() + SCREEN_TIMEOUT_MS * 1000;
+	bool seen = false;
+	while (!seen && rk_mono_us() < deadline) {
+		cJSON *m = ws_recv_json(c->peer, 1000);
+		if (!m)
+			continue;
+		const char *t = rt_str(m, "t");
+		assert_string_not_equal(t, "event");
+		if (strcmp(t, "cursor") == 0 && rt_int(m, "x") == 45 && rt_int(m, "y") == 10)
+			seen = true;
+		cJSON_Delete(m);
+	}
+	assert_true(seen);
+	char *body = NULL;
+	assert_int_equal(rt_http(c->rd, "/metrics", NULL, &body), 200);
+	assert_non_null(strstr(body, "roomd_rejects_total{code=\"forbidden\"} 0\n"));
+	free(body);
+	char db[4200];
+	assert_int_equal(rt_sql_int(rd_room_db(c->rd, ROOM, db, sizeof(db)),
+				    "SELECT count(*) FROM events"),
+			 1);
+	screen_wait(c, "| seq 1 |");
+	unlink(secret);
+	free(secret);
+	free(vtok);
+	free(etok);
+}
+
+/* The 80x24 layout: the status bar on the last row and every panel title. */
+static void check_layout(ctx *c, int w, int h)
+{
+	char want[64], line[1024], top[1024];
+	snprintf(want, sizeof(want), " " ROOM " | tui (editor)");
+	int64_t deadline = rk_mono_us() + SCREEN_TIMEOUT_MS * 1000;
+	for (;;) {
+		/* Right after a resize tmux shows the old picture reflowed (a
+		 * shrink keeps its bottom rows): wait for the new one, drawn
+		 * top to bottom, from the board's title row to the status bar. */
+		capture(c);
+		screen_line(c, h - 1, line, sizeof(line));
+		screen_line(c, 0, top, sizeof(top));
+		if (screen_lines(c) == h && strncmp(line, want, strlen(want)) == 0 &&
+		    strstr(line, "| live |") && strncmp(top, " Board ", 7) == 0)
+			break;
+		if (rk_mono_us() > deadline) {
+			fprintf(stderr, "last screen:\n%s", c->screen);
+			fail_msg("no %dx%d layout with the status bar last", w, h);
+		}
+		struct timespec ts = {0, 30 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	/* Each panel exactly once: nothing left over from an older layout. */
+	screen_count_is(c, " Board ", 1);
+	screen_count_is(c, "People (", 1);
+	screen_count_is(c, " Polls (", 1);
+	screen_count_is(c, " Chat ", 1);
+	assert_int_equal(screen_count(c, want), 1);
+	for (int r = 0; r < h; r++) {
+		screen_line(c, r, line, sizeof(line));
+		assert_true(rk_utf8_len(line, strlen(line)) <= (size_t)w);
+	}
+}
+
+static void test_tui_layout_and_resize(void **state)
+{
+	ctx *c = *state;
+	start_roomd(c, NULL);
+	launch(c, 80, 24, "--name tui");
+	screen_wait(c, "| live |");
+	/* Something in every panel, so stale cells would show. */
+	c->peer = rt_join(c->rd, ROOM, "name=peer", NULL);
+	assert_true(rt_op(c->peer, "r1",
+			  "{\"k\":\"shape.add\",\"shape\":{\"id\":\"box\",\"type\":\"rect\","
+			  "\"color\":3,\"points\":[[2,2],[12,5]]}}",
+			  NULL) > 0);
+	assert_true(rt_op(c->peer, "p1",
+			  "{\"k\":\"poll.create\",\"poll\":{\"id\":\"lunch\",\"question\":"
+			  "\"Lunch?\",\"options\":[\"pizza\",\"sushi\"]}}",
+			  NULL) > 0);
+	assert_true(rt_op(c->peer, "c1", "{\"k\":\"chat.post\",\"text\":\"hi there\"}",
+			  NULL) > 0);
+	screen_wait(c, "peer: hi there");
+	screen_wait(c, "+---------+");
+	check_layout(c, 80, 24);
+	screen_count_is(c, "+---------+", 2); /* top and bottom */
+	screen_count_is(c, "pizza", 1);
+	screen_count_is(c, "* peer", 1);
+
+	/* Bigger, then back to 80x24: a clean redraw each time. */
+	assert_int_equal(tmux(c, "resize-window -t tui -x 120 -y 40"), 0);
+	check_layout(c, 120, 40);
+	screen_count_is(c, "peer: hi there", 1);
+	screen_count_is(c, "+---------+", 2); /* top and bottom */
+	assert_int_equal(tmux(c, "resize-window -t tui -x 80 -y 24"), 0);
+	check_layout(c, 80, 24);
+	screen_count_is(c, "peer: hi there", 1);
+	screen_count_is(c, "+---------+", 2); /* top and bottom */
+	/* Still responsive after the resizes. */
+	tmux(c, "send-keys -t tui ?");
+	screen_wait(c, "roomtui keys");
+	tmux(c, "send-keys -t tui Escape");
+	check_layout(c, 80, 24);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_tui_end_to_end, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_tui_mouse, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_tui_viewer, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_tui_layout_and_resize, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
