@@ -248,6 +248,12 @@ static void on_message(void *ud, const char *s, size_t n)
 static void on_net_state(void *ud, tn_state st, const char *reason)
 {
 	tui_app *a = ud;
+	runner *rn = (runner *)a;
+	/* The countdown ticks only while waiting: an idle client sleeps. */
+	if (st == TN_WAITING)
+		ev_timer_again(a->loop, &rn->tick);
+	else
+		ev_timer_stop(a->loop, &rn->tick);
 	if (st == TN_WAITING) {
 		tm_disconnected(&a->model);
 		a->npeers = 0;
@@ -313,8 +319,7 @@ static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	runner *rn = w->data;
 	/* Only the reconnect countdown changes with time alone. */
-	if (tn_get_state(rn->a.net) == TN_WAITING)
-		rn->a.dirty = true;
+	rn->a.dirty = true;
 }
 
 static void cursor_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -395,7 +400,7 @@ int app_run(tui_opts *o)
 	ev_signal_init(&rn->term, quit_cb, SIGTERM);
 	ev_signal_init(&rn->hup, quit_cb, SIGHUP);
 	ev_timer_init(&rn->ping, ping_cb, PING_EVERY_S, PING_EVERY_S);
-	ev_timer_init(&rn->tick, tick_cb, 0.25, 0.25);
+	ev_timer_init(&rn->tick, tick_cb, 0., 0.25);
 	ev_timer_init(&rn->cursor, cursor_cb, 0., 0.);
 	ev_prepare_init(&rn->prep, prepare_cb);
 	rn->in.data = rn->intr.data = rn->term.data = rn->hup.data = rn;
@@ -405,7 +410,6 @@ int app_run(tui_opts *o)
 	ev_signal_start(a->loop, &rn->term);
 	ev_signal_start(a->loop, &rn->hup);
 	ev_timer_start(a->loop, &rn->ping);
-	ev_timer_start(a->loop, &rn->tick);
 	ev_prepare_start(a->loop, &rn->prep);
 	app_status(a, false, "connecting to %s:%d ...", o->host, o->port);
 	tn_start(a->net);

@@ -36,6 +36,8 @@ typedef struct ctx {
 	char sock[64];	   /* tmux -L socket name */
 	struct ws *peer;
 	char screen[16384]; /* the last capture */
+	char exit_path[128]; /* roomtui's exit code is written here */
+	char err_path[128];  /* and its stderr (sanitizer reports) */
 } ctx;
 
 static int tmux(ctx *c, const char *fmt, ...) RK_PRINTF(2, 3);
@@ -179,9 +181,35 @@ static void launch(ctx *c, int w, int h, const char *auth)
 		fail_msg("ROOMTUI_BIN is not set");
 	int rc = tmux(c, "new-session -d -s tui -x %d -y %d "
 			 "'TERM=xterm-256color LC_ALL=C.UTF-8 %s --url ws://127.0.0.1:%d --room " ROOM
-			 " %s'",
-		      w, h, bin, c->rd->port, auth);
+			 " %s 2>%s; echo $? >%s'",
+		      w, h, bin, c->rd->port, auth, c->err_path, c->exit_path);
 	assert_int_equal(rc, 0);
+}
+
+/* Quit with Ctrl-C and check that roomtui exits 0 (under the sanitizers:
+ * without an error or a leak). */
+static void tui_quit(ctx *c)
+{
+	tmux(c, "send-keys -t tui C-c");
+	int64_t deadline = rk_mono_us() + SCREEN_TIMEOUT_MS * 1000;
+	char code[16] = "";
+	while (!code[0] && rk_mono_us() < deadline) {
+		FILE *f = fopen(c->exit_path, "r");
+		if (f) {
+			if (!fgets(code, sizeof(code), f))
+				code[0] = '\0';
+			fclose(f);
+		}
+		struct timespec ts = {0, 30 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	if (strcmp(code, "0\n") != 0) {
+		char cmd[256];
+		snprintf(cmd, sizeof(cmd), "cat %s >&2", c->err_path);
+		if (system(cmd) != 0)
+			fprintf(stderr, "(no stderr file)\n");
+		fail_msg("roomtui did not exit 0 after Ctrl-C: \"%s\"", code);
+	}
 }
 
 static int setup(void **state)
@@ -190,7 +218,10 @@ static int setup(void **state)
 	ctx *c = calloc(1, sizeof(*c));
 	if (!c)
 		return -1;
-	snprintf(c->sock, sizeof(c->sock), "rk-roomtui-%d-%d", (int)getpid(), n++);
+	snprintf(c->sock, sizeof(c->sock), "rk-roomtui-%d-%d", (int)getpid(), n);
+	snprintf(c->exit_path, sizeof(c->exit_path), "/tmp/%s.exit", c->sock);
+	snprintf(c->err_path, sizeof(c->err_path), "/tmp/%s.err", c->sock);
+	n++;
 	unsetenv("TMUX");
 	*state = c;
 	return 0;
@@ -202,6 +233,8 @@ static int teardown(void **state)
 	if (!c)
 		return 0;
 	tmux(c, "kill-server 2>/dev/null");
+	unlink(c->exit_path);
+	unlink(c->err_path);
 	if (c->peer)
 		rt_free(c->peer);
 	rd_cleanup(c->rd);
@@ -282,6 +315,7 @@ static void test_tui_end_to_end(void **state)
 	screen_wait(c, "| seq 5 |");
 	/* The vote survived too: sushi has one vote, ours. */
 	screen_wait(c, "*2 sushi");
+	tui_quit(c);
 }
 
 /* The shape of an event's shape.add op: type, color and its points as
@@ -310,27 +344,40 @@ static void test_tui_mouse(void **state)
 	screen_wait(c, "People (2)");
 
 	/* Pen tool, color 4: press at column 10 row 5 (1-based; the board's
-	 * title takes screen row 1, so board y = row - 2), drag, release. */
+	 * title takes screen row 1, so board y = row - 2), drag, release. Each
+	 * report is seen on screen (the pen position in the board's title)
+	 * before the next is typed, as a hand on a mouse would space them. */
 	tmux(c, "send-keys -t tui p 4");
 	screen_wait(c, "tool:pen color:4");
 	mouse(c, 0, 10, 5, false);
+	screen_wait(c, "pen:9,3 DOWN");
 	mouse(c, 32, 12, 5, false);
+	screen_wait(c, "pen:11,3 DOWN");
 	mouse(c, 32, 14, 6, false);
+	screen_wait(c, "pen:13,4 DOWN");
 	mouse(c, 32, 15, 8, false);
+	screen_wait(c, "pen:14,6 DOWN");
 	mouse(c, 0, 15, 8, true);
 	expect_shape(c->peer, "stroke", 4, "[[9,3],[11,3],[13,4],[14,6]]");
 	screen_wait(c, "pending 0");
 
 	/* Line and rect tools: from the press to the release. */
-	tmux(c, "send-keys -t tui Escape l");
+	tmux(c, "send-keys -t tui Escape");
+	screen_wait(c, "tool:view");
+	tmux(c, "send-keys -t tui l");
 	screen_wait(c, "tool:line");
 	mouse(c, 0, 20, 10, false);
+	screen_wait(c, "pen:19,8 ");
 	mouse(c, 32, 25, 11, false);
+	screen_wait(c, "pen:24,9 ");
 	mouse(c, 0, 30, 12, true);
 	expect_shape(c->peer, "line", 4, "[[19,8],[29,10]]");
-	tmux(c, "send-keys -t tui Escape r 2");
+	tmux(c, "send-keys -t tui Escape");
+	screen_wait(c, "tool:view");
+	tmux(c, "send-keys -t tui r 2");
 	screen_wait(c, "tool:rect color:2");
 	mouse(c, 0, 40, 14, false);
+	screen_wait(c, "pen:39,12 ");
 	mouse(c, 0, 46, 17, true);
 	expect_shape(c->peer, "rect", 2, "[[39,12],[45,15]]");
 	screen_wait(c, "+-----+");
@@ -344,10 +391,12 @@ static void test_tui_mouse(void **state)
 	screen_wait(c, "tool:view");
 	screen_wait_at(c, 16, 60, "PANME"); /* board row 0 is screen row 1 */
 	mouse(c, 0, 31, 11, false);
+	screen_wait(c, "pen:30,9 ");
 	mouse(c, 32, 26, 10, false);
+	screen_wait(c, "view:5,1");
 	mouse(c, 32, 21, 9, false);
-	mouse(c, 0, 21, 9, true);
 	screen_wait(c, "view:10,2");
+	mouse(c, 0, 21, 9, true);
 	screen_wait_at(c, 14, 50, "PANME");
 	/* The wheel pans by three rows. */
 	mouse(c, 65, 21, 9, false);
@@ -360,6 +409,7 @@ static void test_tui_mouse(void **state)
 	assert_int_equal(rt_sql_int(rd_room_db(c->rd, ROOM, db, sizeof(db)),
 				    "SELECT count(*) FROM events"),
 			 4);
+	tui_quit(c);
 }
 
 /* `roomctl token` for the test secret (caller frees). */
@@ -402,28 +452,49 @@ static void test_tui_viewer(void **state)
 			  NULL) == 1);
 	screen_wait(c, "Lunch?");
 
-	/* Every kind of change is refused on the spot, with the reason. */
+	/* Every kind of change is refused on the spot, with the reason. A
+	 * color key (allowed: it changes nothing in the room) puts another
+	 * message up in between, so each refusal is seen anew. */
 	static const char why[] = "read-only: you joined as a viewer";
-	tmux(c, "send-keys -t tui p");
-	screen_wait(c, why);
-	screen_wait(c, "tool:view");
-	tmux(c, "send-keys -t tui Escape");
-	screen_wait(c, "tool:view");
-	tmux(c, "send-keys -t tui -l hello"); /* 'l' line tool, 'o' nothing */
-	screen_wait(c, why);
-	tmux(c, "send-keys -t tui Tab");
-	screen_wait(c, "focus:chat");
-	tmux(c, "send-keys -t tui -l 'viewer says hi'");
-	tmux(c, "send-keys -t tui Enter");
-	screen_wait(c, why);
-	tmux(c, "send-keys -t tui Tab");
-	screen_wait(c, "focus:polls");
-	tmux(c, "send-keys -t tui 1 c");
-	screen_wait(c, why);
+	static const char *const focus[] = {"focus:board", "focus:chat", "focus:polls"};
+	static const struct {
+		const char *keys; /* tmux send-keys arguments */
+		int tabs;	  /* Tabs from the board to its panel */
+	} refused[] = {
+	    {"p", 0},			 /* pen tool */
+	    {"-l hello", 0},		 /* 'l': line tool */
+	    {"r", 0},			 /* rect tool */
+	    {"t", 0},			 /* text tool */
+	    {"Space", 0},		 /* the tool's action */
+	    {"x", 0},			 /* delete */
+	    {"-l 'viewer says hi'", 1}, /* a chat line (and Enter) */
+	    {"1", 2},			 /* vote */
+	    {"x", 2},			 /* close */
+	    {"c", 2},			 /* create */
+	};
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		char color[16];
+		tmux(c, "send-keys -t tui Escape");
+		screen_wait(c, focus[0]);
+		tmux(c, "send-keys -t tui %zu", i % 8);
+		snprintf(color, sizeof(color), "color %zu", i % 8);
+		screen_wait(c, color);
+		for (int t = 1; t <= refused[i].tabs; t++) {
+			tmux(c, "send-keys -t tui Tab");
+			screen_wait(c, focus[t]);
+		}
+		tmux(c, "send-keys -t tui %s", refused[i].keys);
+		if (refused[i].tabs == 1)
+			tmux(c, "send-keys -t tui Enter");
+		screen_wait(c, why);
+		screen_wait(c, "tool:view");
+	}
+	screen_wait(c, "pending 0");
 	/* A mouse drag on the board pans (viewers may look around)... */
 	tmux(c, "send-keys -t tui Escape");
 	screen_wait(c, "focus:board");
 	mouse(c, 0, 30, 10, false);
+	screen_wait(c, "pen:29,8 ");
 	mouse(c, 0, 25, 10, true);
 	screen_wait(c, "view:5,0");
 	screen_wait(c, "pending 0");
@@ -455,6 +526,7 @@ static void test_tui_viewer(void **state)
 				    "SELECT count(*) FROM events"),
 			 1);
 	screen_wait(c, "| seq 1 |");
+	tui_quit(c);
 	unlink(secret);
 	free(secret);
 	free(vtok);
@@ -535,6 +607,7 @@ static void test_tui_layout_and_resize(void **state)
 	screen_wait(c, "roomtui keys");
 	tmux(c, "send-keys -t tui Escape");
 	check_layout(c, 80, 24);
+	tui_quit(c);
 }
 
 int main(void)
