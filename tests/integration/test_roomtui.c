@@ -292,6 +292,44 @@ static void test_tui_end_to_end(void **state)
 	screen_wait(c, "sushi");
 	screen_wait(c, "| seq 4 |");
 
+	/* A poll made through the form, then closed by its creator. */
+	tmux(c, "send-keys -t tui c");
+	screen_wait(c, "Poll question:");
+	tmux(c, "send-keys -t tui -l 'Tea or coffee?'");
+	tmux(c, "send-keys -t tui Enter");
+	screen_wait(c, "Option 1");
+	tmux(c, "send-keys -t tui -l tea");
+	tmux(c, "send-keys -t tui Enter");
+	screen_wait(c, "Option 2");
+	tmux(c, "send-keys -t tui -l coffee");
+	tmux(c, "send-keys -t tui Enter");
+	screen_wait(c, "Option 3");
+	tmux(c, "send-keys -t tui Enter"); /* an empty option ends the form */
+	ev = expect_op(c->peer, "poll.create");
+	op = cJSON_GetObjectItem(ev, "op");
+	const cJSON *poll = cJSON_GetObjectItem(op, "poll");
+	assert_string_equal(rt_str(poll, "question"), "Tea or coffee?");
+	char *opts = cJSON_PrintUnformatted(cJSON_GetObjectItem(poll, "options"));
+	assert_string_equal(opts, "[\"tea\",\"coffee\"]");
+	free(opts);
+	char poll_id[RK_ID_MAX + 1];
+	snprintf(poll_id, sizeof(poll_id), "%s", rt_str(poll, "id"));
+	cJSON_Delete(ev);
+	screen_wait(c, "| seq 5 |");
+	tmux(c, "send-keys -t tui Down");
+	screen_wait(c, ">Tea or coffee?");
+	tmux(c, "send-keys -t tui x");
+	ev = expect_op(c->peer, "poll.close");
+	assert_string_equal(rt_str(cJSON_GetObjectItem(ev, "op"), "poll"), poll_id);
+	cJSON_Delete(ev);
+	screen_wait(c, "[closed]");
+	screen_wait(c, "| seq 6 |");
+
+	/* The peer's pointer: a marker with its name where it points (board
+	 * (30, 12) is screen row 13, column 30). */
+	assert_int_equal(RT_SEND(c->peer, "{\"t\":\"cursor\",\"x\":30,\"y\":12}"), 0);
+	screen_wait_at(c, 13, 30, "@peer");
+
 	/* roomd goes away: the TUI says so and keeps retrying. */
 	rt_free(c->peer);
 	c->peer = NULL;
@@ -306,21 +344,24 @@ static void test_tui_end_to_end(void **state)
 			 0);
 	screen_wait(c, "| live |");
 	screen_wait(c, "+---------+");
-	screen_wait(c, "| seq 4 |");
+	screen_wait(c, "| seq 6 |");
 	/* New events arrive after the reconnect. */
 	c->peer = rt_join(c->rd, ROOM, "name=peer2", NULL);
 	assert_true(rt_op(c->peer, "c2", "{\"k\":\"chat.post\",\"text\":\"after restart\"}",
 			  NULL) > 0);
 	screen_wait(c, "peer2: after restart");
-	screen_wait(c, "| seq 5 |");
-	/* The vote survived too: sushi has one vote, ours. */
+	screen_wait(c, "| seq 7 |");
+	/* The votes and the closed poll survived too. */
 	screen_wait(c, "*2 sushi");
+	screen_wait(c, "[closed]");
 	tui_quit(c);
 }
 
-/* The shape of an event's shape.add op: type, color and its points as
- * "[[x,y],...]" text. */
-static void expect_shape(struct ws *w, const char *type, int color, const char *points)
+/* The next shape.add event is by the TUI's user with this type, color
+ * and points ("[[x,y],...]" text); its shape id is copied to id (may be
+ * NULL; RK_ID_MAX + 1 bytes). */
+static void expect_shape(struct ws *w, const char *type, int color, const char *points,
+			 char *id)
 {
 	cJSON *ev = expect_op(w, "shape.add");
 	const cJSON *shape = cJSON_GetObjectItem(cJSON_GetObjectItem(ev, "op"), "shape");
@@ -330,11 +371,13 @@ static void expect_shape(struct ws *w, const char *type, int color, const char *
 	assert_non_null(pts);
 	assert_string_equal(pts, points);
 	assert_string_equal(rt_str(ev, "user"), "tui");
+	if (id)
+		snprintf(id, RK_ID_MAX + 1, "%s", rt_str(shape, "id"));
 	free(pts);
 	cJSON_Delete(ev);
 }
 
-static void test_tui_mouse(void **state)
+static void test_tui_drawing(void **state)
 {
 	ctx *c = *state;
 	start_roomd(c, NULL);
@@ -358,8 +401,25 @@ static void test_tui_mouse(void **state)
 	mouse(c, 32, 15, 8, false);
 	screen_wait(c, "pen:14,6 DOWN");
 	mouse(c, 0, 15, 8, true);
-	expect_shape(c->peer, "stroke", 4, "[[9,3],[11,3],[13,4],[14,6]]");
+	expect_shape(c->peer, "stroke", 4, "[[9,3],[11,3],[13,4],[14,6]]", NULL);
 	screen_wait(c, "pending 0");
+
+	/* The same with the keyboard: Space puts the pen down, l/j move it,
+	 * Space lifts it. */
+	tmux(c, "send-keys -t tui Space");
+	screen_wait(c, "pen:14,6 DOWN");
+	tmux(c, "send-keys -t tui l l j");
+	screen_wait(c, "pen:16,7 DOWN");
+	tmux(c, "send-keys -t tui Space");
+	char kb_stroke[RK_ID_MAX + 1];
+	expect_shape(c->peer, "stroke", 4, "[[14,6],[15,6],[16,6],[16,7]]", kb_stroke);
+	/* Select the shape under the pen (that stroke, on top) and delete it. */
+	tmux(c, "send-keys -t tui s");
+	screen_wait(c, "selected stroke by tui");
+	tmux(c, "send-keys -t tui x");
+	cJSON *ev = expect_op(c->peer, "shape.delete");
+	assert_string_equal(rt_str(cJSON_GetObjectItem(ev, "op"), "id"), kb_stroke);
+	cJSON_Delete(ev);
 
 	/* Line and rect tools: from the press to the release. */
 	tmux(c, "send-keys -t tui Escape");
@@ -371,7 +431,7 @@ static void test_tui_mouse(void **state)
 	mouse(c, 32, 25, 11, false);
 	screen_wait(c, "pen:24,9 ");
 	mouse(c, 0, 30, 12, true);
-	expect_shape(c->peer, "line", 4, "[[19,8],[29,10]]");
+	expect_shape(c->peer, "line", 4, "[[19,8],[29,10]]", NULL);
 	tmux(c, "send-keys -t tui Escape");
 	screen_wait(c, "tool:view");
 	tmux(c, "send-keys -t tui r 2");
@@ -379,7 +439,7 @@ static void test_tui_mouse(void **state)
 	mouse(c, 0, 40, 14, false);
 	screen_wait(c, "pen:39,12 ");
 	mouse(c, 0, 46, 17, true);
-	expect_shape(c->peer, "rect", 2, "[[39,12],[45,15]]");
+	expect_shape(c->peer, "rect", 2, "[[39,12],[45,15]]", NULL);
 	screen_wait(c, "+-----+");
 
 	/* View tool: dragging pans (the grabbed point follows the pointer). */
@@ -404,11 +464,12 @@ static void test_tui_mouse(void **state)
 	screen_wait_at(c, 11, 50, "PANME");
 	mouse(c, 64, 21, 9, false);
 	screen_wait(c, "view:10,2");
-	/* Panning committed nothing: the three shapes drawn and the label. */
+	/* Panning committed nothing: two strokes, a delete, a line, a rect and
+	 * the label. */
 	char db[4200];
 	assert_int_equal(rt_sql_int(rd_room_db(c->rd, ROOM, db, sizeof(db)),
 				    "SELECT count(*) FROM events"),
-			 4);
+			 6);
 	tui_quit(c);
 }
 
@@ -614,7 +675,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_tui_end_to_end, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_tui_mouse, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_tui_drawing, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_tui_viewer, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_tui_layout_and_resize, setup, teardown),
 	};
