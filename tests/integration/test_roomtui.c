@@ -8,7 +8,8 @@
  * SGR mouse sequences typed into the pane) draw strokes, lines and rects
  * that arrive at the peer with the expected points, and pan the board; a
  * viewer's drawing keys say why they are off and send nothing; at 80x24
- * every panel and the status bar are on screen, and resizes redraw cleanly.
+ * every panel and the status bar are on screen, and resizes redraw cleanly;
+ * after Ctrl-C (exit 0) and after a crash signal the terminal is restored.
  *
  * The screen is read with `tmux capture-pane -p`, polled with a deadline
  * (never a fixed sleep). tmux runs on its own socket (-L), and the teardown
@@ -48,14 +49,14 @@ static int tmux(ctx *c, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(args, sizeof(args), fmt, ap);
 	va_end(ap);
-	snprintf(cmd, sizeof(cmd), "tmux -L %s %s", c->sock, args);
+	snprintf(cmd, sizeof(cmd), "tmux -f /dev/null -L %s %s", c->sock, args);
 	return system(cmd);
 }
 
 static void capture(ctx *c)
 {
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "tmux -L %s capture-pane -p -t tui 2>/dev/null", c->sock);
+	char cmd[256];
+	snprintf(cmd, sizeof(cmd), "tmux -f /dev/null -L %s capture-pane -p -t tui 2>/dev/null", c->sock);
 	FILE *f = popen(cmd, "r");
 	size_t n = 0;
 	if (f) {
@@ -181,28 +182,62 @@ static void launch(ctx *c, int w, int h, const char *auth)
 		fail_msg("ROOMTUI_BIN is not set");
 	int rc = tmux(c, "new-session -d -s tui -x %d -y %d "
 			 "'TERM=xterm-256color LC_ALL=C.UTF-8 %s --url ws://127.0.0.1:%d --room " ROOM
-			 " %s 2>%s; echo $? >%s'",
+			 " %s 2>%s; echo $? >%s; read keep_the_pane'",
 		      w, h, bin, c->rd->port, auth, c->err_path, c->exit_path);
 	assert_int_equal(rc, 0);
 }
 
-/* Quit with Ctrl-C and check that roomtui exits 0 (under the sanitizers:
- * without an error or a leak). */
-static void tui_quit(ctx *c)
+/* Wait for roomtui's exit code (as the shell's $? text). */
+static void wait_exit(ctx *c, char *code, size_t n)
 {
-	tmux(c, "send-keys -t tui C-c");
 	int64_t deadline = rk_mono_us() + SCREEN_TIMEOUT_MS * 1000;
-	char code[16] = "";
+	code[0] = '\0';
 	while (!code[0] && rk_mono_us() < deadline) {
 		FILE *f = fopen(c->exit_path, "r");
 		if (f) {
-			if (!fgets(code, sizeof(code), f))
+			if (!fgets(code, (int)n, f))
 				code[0] = '\0';
 			fclose(f);
 		}
 		struct timespec ts = {0, 30 * 1000 * 1000};
 		nanosleep(&ts, NULL);
 	}
+}
+
+/* The pane (its shell waits on `read` after roomtui exits) is back to how a
+ * shell wants it: not on the alternate screen, no mouse reporting, cursor
+ * shown. Polled: tmux may not have read roomtui's last bytes when the exit
+ * code is out. */
+static void assert_terminal_restored(ctx *c)
+{
+	char cmd[256], flags[64] = "";
+	snprintf(cmd, sizeof(cmd),
+		 "tmux -f /dev/null -L %s display -p -t tui "
+		 "'#{alternate_on} #{mouse_any_flag} #{mouse_button_flag} #{cursor_flag}'",
+		 c->sock);
+	int64_t deadline = rk_mono_us() + SCREEN_TIMEOUT_MS * 1000;
+	while (rk_mono_us() < deadline) {
+		FILE *f = popen(cmd, "r");
+		assert_non_null(f);
+		if (!fgets(flags, sizeof(flags), f))
+			flags[0] = '\0';
+		pclose(f);
+		if (strcmp(flags, "0 0 0 1\n") == 0)
+			return;
+		struct timespec ts = {0, 30 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	fail_msg("terminal not restored: alternate_on mouse_any mouse_button cursor = %s",
+		 flags);
+}
+
+/* Quit with Ctrl-C and check that roomtui exits 0 (under the sanitizers:
+ * without an error or a leak) and leaves the terminal as it found it. */
+static void tui_quit(ctx *c)
+{
+	tmux(c, "send-keys -t tui C-c");
+	char code[16];
+	wait_exit(c, code, sizeof(code));
 	if (strcmp(code, "0\n") != 0) {
 		char cmd[256];
 		snprintf(cmd, sizeof(cmd), "cat %s >&2", c->err_path);
@@ -210,6 +245,7 @@ static void tui_quit(ctx *c)
 			fprintf(stderr, "(no stderr file)\n");
 		fail_msg("roomtui did not exit 0 after Ctrl-C: \"%s\"", code);
 	}
+	assert_terminal_restored(c);
 }
 
 static int setup(void **state)
@@ -671,6 +707,37 @@ static void test_tui_layout_and_resize(void **state)
 	tui_quit(c);
 }
 
+static void test_tui_crash_restores_terminal(void **state)
+{
+	ctx *c = *state;
+	start_roomd(c, NULL);
+	launch(c, 80, 24, "--name tui");
+	screen_wait(c, "| live |");
+	/* roomtui is the child of the pane's shell. */
+	char cmd[256], line[64] = "";
+	snprintf(cmd, sizeof(cmd), "tmux -f /dev/null -L %s display -p -t tui '#{pane_pid}'",
+		 c->sock);
+	FILE *f = popen(cmd, "r");
+	assert_non_null(f);
+	if (!fgets(line, sizeof(line), f))
+		line[0] = '\0';
+	pclose(f);
+	int sh = atoi(line);
+	assert_true(sh > 0);
+	char path[96];
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", sh, sh);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	int pid = 0;
+	assert_int_equal(fscanf(f, "%d", &pid), 1);
+	fclose(f);
+	assert_int_equal(kill(pid, SIGSEGV), 0);
+	char code[16];
+	wait_exit(c, code, sizeof(code));
+	assert_string_equal(code, "139\n"); /* it still dies of the signal */
+	assert_terminal_restored(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -678,6 +745,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_tui_drawing, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_tui_viewer, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_tui_layout_and_resize, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_tui_crash_restores_terminal, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
