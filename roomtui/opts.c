@@ -39,6 +39,7 @@ const char *const tui_help_lines[] = {
     "  H J K L       move the pen / pan by 8",
     "  p             pen tool: Space puts the pen down / up (a stroke)",
     "  l  r          line / rect tool: Space marks each of the two points",
+    "                (in a drawing tool l moves the pen: Esc first for l)",
     "  t             text tool: Space or Enter at the pen asks for the text",
     "  v             view tool (pan with the arrows)",
     "  0..7          drawing color",
