@@ -373,6 +373,13 @@ static void test_tui_end_to_end(void **state)
 	/* roomd's own exit code is not under test here. */
 	assert_true(rd_stop(c->rd, SIGTERM) >= 0);
 	screen_wait(c, "reconnecting in");
+	/* A stroke drawn while offline is shown at once, pending. */
+	tmux(c, "send-keys -t tui Escape");
+	screen_wait(c, "focus:board");
+	tmux(c, "send-keys -t tui p");
+	screen_wait(c, "tool:pen");
+	tmux(c, "send-keys -t tui Space j j Space");
+	screen_wait(c, "pending 1");
 	/* Back on the same port: live again, board and seq intact. */
 	char listen[64];
 	snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
@@ -380,13 +387,19 @@ static void test_tui_end_to_end(void **state)
 			 0);
 	screen_wait(c, "| live |");
 	screen_wait(c, "+---------+");
-	screen_wait(c, "| seq 6 |");
+	/* The offline stroke is sent after the resume, and committed once. */
+	screen_wait(c, "| seq 7 |");
+	screen_wait(c, "pending 0");
+	char db[4200];
+	rd_room_db(c->rd, ROOM, db, sizeof(db));
+	assert_int_equal(rt_sql_int(db, "SELECT count(*) FROM events WHERE op LIKE '%\"stroke\"%'"),
+			 1);
 	/* New events arrive after the reconnect. */
 	c->peer = rt_join(c->rd, ROOM, "name=peer2", NULL);
 	assert_true(rt_op(c->peer, "c2", "{\"k\":\"chat.post\",\"text\":\"after restart\"}",
 			  NULL) > 0);
 	screen_wait(c, "peer2: after restart");
-	screen_wait(c, "| seq 7 |");
+	screen_wait(c, "| seq 8 |");
 	/* The votes and the closed poll survived too. */
 	screen_wait(c, "*2 sushi");
 	screen_wait(c, "[closed]");
