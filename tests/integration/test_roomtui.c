@@ -9,6 +9,7 @@
  * that arrive at the peer with the expected points, and pan the board; a
  * viewer's drawing keys say why they are off and send nothing; at 80x24
  * every panel and the status bar are on screen, and resizes redraw cleanly;
+ * an op roomd rejects is rolled back on screen with the reason shown;
  * after Ctrl-C (exit 0) and after a crash signal the terminal is restored.
  *
  * The screen is read with `tmux capture-pane -p`, polled with a deadline
@@ -720,6 +721,25 @@ static void test_tui_layout_and_resize(void **state)
 	tui_quit(c);
 }
 
+static void test_tui_reject_rolls_back(void **state)
+{
+	ctx *c = *state;
+	/* One op per second, no burst: the second of two quick posts is
+	 * rejected by roomd, after the TUI has already shown it. */
+	start_roomd(c, (const char *const[]){"--ops-per-sec", "1", "--ops-burst", "1", NULL});
+	launch(c, 100, 30, "--name tui");
+	screen_wait(c, "| live |");
+	tmux(c, "send-keys -t tui Tab");
+	screen_wait(c, "focus:chat");
+	tmux(c, "send-keys -t tui first Enter second Enter"); /* one write */
+	screen_wait(c, "chat.post rejected (rate_limited)");
+	screen_wait(c, "pending 0");
+	screen_wait(c, "| seq 1 |");
+	screen_count_is(c, "tui: first", 1);
+	screen_count_is(c, "tui: second", 0); /* rolled back */
+	tui_quit(c);
+}
+
 static void test_tui_crash_restores_terminal(void **state)
 {
 	ctx *c = *state;
@@ -758,6 +778,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_tui_drawing, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_tui_viewer, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_tui_layout_and_resize, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_tui_reject_rolls_back, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_tui_crash_restores_terminal, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
