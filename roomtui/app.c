@@ -178,7 +178,8 @@ static void on_welcome(tui_app *a, rk_smsg *m)
 		app_status(a, false, "joined %s read-only (viewer): drawing keys are off",
 			   a->opts->room);
 	else if (dropped)
-		app_status(a, true, "reconnected: %zu pending op(s) no longer apply",
+		app_status(a, true, "reconnected: %zu pending change(s) dropped "
+			   "(they conflict now, or the room cannot tell if they were saved)",
 			   dropped);
 	else
 		app_status(a, false, "%s %s as %s. Press ? for keys.",
@@ -247,6 +248,12 @@ static void on_message(void *ud, const char *s, size_t n)
 static void on_net_state(void *ud, tn_state st, const char *reason)
 {
 	tui_app *a = ud;
+	runner *rn = (runner *)a;
+	/* The countdown ticks only while waiting: an idle client sleeps. */
+	if (st == TN_WAITING)
+		ev_timer_again(a->loop, &rn->tick);
+	else
+		ev_timer_stop(a->loop, &rn->tick);
 	if (st == TN_WAITING) {
 		tm_disconnected(&a->model);
 		a->npeers = 0;
@@ -278,7 +285,8 @@ static void stdin_cb(struct ev_loop *loop, ev_io *w, int revents)
 static void winch_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	runner *rn = w->data;
-	ui_resize(&rn->a);
+	if (rn->a.ui)
+		ui_resize(&rn->a);
 }
 
 static void quit_cb(struct ev_loop *loop, ev_signal *w, int revents)
@@ -311,8 +319,7 @@ static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	runner *rn = w->data;
 	/* Only the reconnect countdown changes with time alone. */
-	if (tn_get_state(rn->a.net) == TN_WAITING)
-		rn->a.dirty = true;
+	rn->a.dirty = true;
 }
 
 static void cursor_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -376,36 +383,39 @@ int app_run(tui_opts *o)
 	a->net = tn_new(a->loop, &cfg, &h, a);
 	if (!a->net)
 		goto out;
+	/* SIGWINCH is ours before curses starts: a resize while it sets up
+	 * (a terminal emulator or tmux sizing its new window) is not lost;
+	 * after setup the size is read once more. */
+	ev_signal_init(&rn->winch, winch_cb, SIGWINCH);
+	rn->winch.data = rn;
+	ev_signal_start(a->loop, &rn->winch);
 	a->ui = ui_init(a);
 	if (!a->ui) {
 		fprintf(stderr, "Error: cannot use this terminal (is TERM set?)\n");
 		goto out;
 	}
+	ui_resize(a);
 	ev_io_init(&rn->in, stdin_cb, STDIN_FILENO, EV_READ);
-	ev_signal_init(&rn->winch, winch_cb, SIGWINCH);
 	ev_signal_init(&rn->intr, quit_cb, SIGINT);
 	ev_signal_init(&rn->term, quit_cb, SIGTERM);
 	ev_signal_init(&rn->hup, quit_cb, SIGHUP);
 	ev_timer_init(&rn->ping, ping_cb, PING_EVERY_S, PING_EVERY_S);
-	ev_timer_init(&rn->tick, tick_cb, 0.25, 0.25);
+	ev_timer_init(&rn->tick, tick_cb, 0., 0.25);
 	ev_timer_init(&rn->cursor, cursor_cb, 0., 0.);
 	ev_prepare_init(&rn->prep, prepare_cb);
-	rn->in.data = rn->winch.data = rn->intr.data = rn->term.data = rn->hup.data = rn;
+	rn->in.data = rn->intr.data = rn->term.data = rn->hup.data = rn;
 	rn->ping.data = rn->tick.data = rn->cursor.data = rn->prep.data = rn;
 	ev_io_start(a->loop, &rn->in);
-	ev_signal_start(a->loop, &rn->winch);
 	ev_signal_start(a->loop, &rn->intr);
 	ev_signal_start(a->loop, &rn->term);
 	ev_signal_start(a->loop, &rn->hup);
 	ev_timer_start(a->loop, &rn->ping);
-	ev_timer_start(a->loop, &rn->tick);
 	ev_prepare_start(a->loop, &rn->prep);
 	app_status(a, false, "connecting to %s:%d ...", o->host, o->port);
 	tn_start(a->net);
 	ev_run(a->loop, 0);
 	rc = a->exit_code;
 	ev_io_stop(a->loop, &rn->in);
-	ev_signal_stop(a->loop, &rn->winch);
 	ev_signal_stop(a->loop, &rn->intr);
 	ev_signal_stop(a->loop, &rn->term);
 	ev_signal_stop(a->loop, &rn->hup);
@@ -414,6 +424,8 @@ int app_run(tui_opts *o)
 	ev_timer_stop(a->loop, &rn->cursor);
 	ev_prepare_stop(a->loop, &rn->prep);
 out:
+	if (a->loop)
+		ev_signal_stop(a->loop, &rn->winch);
 	if (a->ui)
 		ui_end(a->ui);
 	a->ui = NULL;

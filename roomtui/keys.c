@@ -548,6 +548,13 @@ static void polls_key(tui_app *a, bool fn, wint_t k)
 
 /* ---- mouse --------------------------------------------------------------------- */
 
+#define WHEEL_ROWS 3
+
+/* The mouse on the board. By tool: view drags the board (grab and pan);
+ * pen draws a stroke while button 1 is held; line and rect take the press
+ * and the release as their two points; text asks for the text where
+ * clicked. Every tool follows the pointer with the pen (our cursor for the
+ * others), and the wheel pans up and down. */
 static void mouse_event(tui_app *a)
 {
 	MEVENT me;
@@ -555,39 +562,72 @@ static void mouse_event(tui_app *a)
 		return;
 	int w, h;
 	ui_board_size(a->ui, &w, &h);
-	int64_t bx = a->vx + me.x, by = a->vy + me.y - 1;
 	bool inside = me.x >= 0 && me.x < w && me.y >= 1 && me.y <= h;
+	if (me.bstate & (BUTTON4_PRESSED | BUTTON5_PRESSED)) {
+		if (inside)
+			a->vy += me.bstate & BUTTON4_PRESSED ? -WHEEL_ROWS : WHEEL_ROWS;
+		return;
+	}
+	if (a->mouse_pan) {
+		/* Keep the grabbed board point under the pointer. */
+		a->vx = a->pan_vx - (me.x - a->pan_x);
+		a->vy = a->pan_vy - (me.y - a->pan_y);
+		if (me.bstate & BUTTON1_RELEASED)
+			a->mouse_pan = false;
+		return;
+	}
+	if (!inside) {
+		if (me.bstate & BUTTON1_RELEASED)
+			pen_up(a);
+		return;
+	}
+	a->px = a->vx + me.x;
+	a->py = a->vy + me.y - 1;
 	if (me.bstate & BUTTON1_PRESSED) {
-		if (!inside)
-			return;
 		a->focus = F_BOARD;
-		a->px = bx;
-		a->py = by;
-		if (a->tool == T_VIEW && a->model.role != RK_ROLE_VIEWER)
-			a->tool = T_STROKE;
-		if (a->tool == T_STROKE && can_edit(a)) {
-			a->pen_down = true;
-			a->nstroke = 0;
-			stroke_add(a);
-		}
-		app_cursor_moved(a);
-	} else if (me.bstate & BUTTON1_RELEASED) {
-		if (inside) {
-			a->px = bx;
-			a->py = by;
-			if (a->pen_down)
+		switch (a->tool) {
+		case T_VIEW:
+			a->mouse_pan = true;
+			a->pan_x = me.x;
+			a->pan_y = me.y;
+			a->pan_vx = a->vx;
+			a->pan_vy = a->vy;
+			break;
+		case T_STROKE:
+			if (can_edit(a)) {
+				a->pen_down = true;
+				a->nstroke = 0;
 				stroke_add(a);
+			}
+			break;
+		case T_LINE:
+		case T_RECT:
+			if (can_edit(a)) {
+				a->anchor = (rk_point){a->px, a->py};
+				a->have_anchor = true;
+			}
+			break;
+		case T_TEXT:
+			if (can_edit(a)) {
+				a->prompt = P_TEXT;
+				input_clear(a);
+			}
+			break;
 		}
-		pen_up(a);
-	} else if (me.bstate & REPORT_MOUSE_POSITION) {
-		if (!inside)
-			return;
-		a->px = bx;
-		a->py = by;
+	} else if (me.bstate & BUTTON1_RELEASED) {
 		if (a->pen_down)
 			stroke_add(a);
-		app_cursor_moved(a);
+		pen_up(a);
+		if (a->have_anchor && (a->tool == T_LINE || a->tool == T_RECT)) {
+			rk_point pts[2] = {a->anchor, {a->px, a->py}};
+			submit_shape(a, a->tool == T_LINE ? RK_SHAPE_LINE : RK_SHAPE_RECT,
+				     pts, 2, NULL);
+			a->have_anchor = false;
+		}
+	} else if (a->pen_down) {
+		stroke_add(a);
 	}
+	app_cursor_moved(a);
 }
 
 /* ---- dispatch ------------------------------------------------------------------- */

@@ -73,8 +73,8 @@ static rk_reject apply_copy(rk_state *st, const rk_op *op, const char *user,
 	return r;
 }
 
-/* Rebuild the view; with drop, pending ops that do not apply are removed
- * (their count returned). */
+/* Rebuild the view; with drop, pending ops that do not apply are removed,
+ * and those never sent before are counted (see model.h). */
 static size_t rebuild(tui_model *m, bool drop)
 {
 	size_t dropped = 0;
@@ -91,13 +91,67 @@ static size_t rebuild(tui_model *m, bool drop)
 					 m->role ? m->role : RK_ROLE_EDITOR,
 					 m->seq + 1 + (int64_t)i, 0, msg, sizeof(msg));
 		if (r != RK_REJ_NONE && drop) {
+			if (!m->pend[i].tried)
+				dropped++;
 			pending_remove(m, i, NULL);
-			dropped++;
 			continue;
 		}
 		i++;
 	}
 	m->dirty = false;
+	return dropped;
+}
+
+/* True if the confirmed state holds the object a shape.add / poll.create
+ * creates (then it was ours and is committed). */
+static bool object_committed(const tui_model *m, const rk_op *op)
+{
+	if (!op->id)
+		return false;
+	if (op->k == RK_OP_SHAPE_ADD)
+		return rk_omap_get(&m->confirmed->shapes, op->id, strlen(op->id)) != NULL;
+	if (op->k == RK_OP_POLL_CREATE)
+		return rk_omap_get(&m->confirmed->polls, op->id, strlen(op->id)) != NULL;
+	return false;
+}
+
+/* After a full state: settle the pending ops it shows committed; drop the
+ * chat posts it cannot tell about. Returns how many were dropped. */
+static size_t settle_from_state(tui_model *m, bool same_history, int64_t old_seq)
+{
+	const rk_state *st = m->confirmed;
+	size_t dropped = 0, from = 0;
+	/* Does the kept chat reach back to the first seq after old_seq? */
+	bool covers = st->chat_len < RK_CHAT_KEEP ||
+		      (st->chat_len && rk_state_chat_at(st, 0)->seq <= old_seq + 1);
+	for (size_t i = 0; i < m->npend;) {
+		const rk_op *op = &m->pend[i].op;
+		if (object_committed(m, op)) {
+			pending_remove(m, i, NULL);
+			continue;
+		}
+		if (op->k != RK_OP_CHAT_POST || !m->pend[i].tried || !same_history) {
+			i++;
+			continue;
+		}
+		/* Our posts commit in the order we sent them: match in order. */
+		size_t k = from;
+		for (; k < st->chat_len; k++) {
+			const rk_chat *c = rk_state_chat_at(st, k);
+			if (c->seq > old_seq && strcmp(c->user, m->user) == 0 &&
+			    strcmp(c->text, op->text) == 0)
+				break;
+		}
+		if (k < st->chat_len) {
+			from = k + 1;
+			pending_remove(m, i, NULL);
+		} else if (!covers) {
+			dropped++;
+			pending_remove(m, i, NULL);
+		} else {
+			i++;
+		}
+	}
 	return dropped;
 }
 
@@ -113,6 +167,8 @@ rk_err tm_welcome(tui_model *m, rk_smsg *msg, size_t *dropped)
 	const rk_welcome *w = &msg->welcome;
 	if (dropped)
 		*dropped = 0;
+	bool same_history = m->epoch[0] && strcmp(m->epoch, w->epoch) == 0;
+	int64_t old_seq = m->seq;
 	if (w->resumed) {
 		if (strcmp(w->epoch, m->epoch) != 0 || w->seq < m->seq)
 			return RK_ECORRUPT;
@@ -129,11 +185,14 @@ rk_err tm_welcome(tui_model *m, rk_smsg *msg, size_t *dropped)
 	m->role = w->role;
 	m->resume_until = w->seq;
 	m->joined = true;
-	for (size_t i = 0; i < m->npend; i++)
+	for (size_t i = 0; i < m->npend; i++) {
+		m->pend[i].tried = m->pend[i].tried || m->pend[i].sent;
 		m->pend[i].sent = false;
+	}
 	m->dirty = true;
 	if (!w->resumed) {
-		size_t n = rebuild(m, true);
+		size_t n = settle_from_state(m, same_history, old_seq);
+		n += rebuild(m, true);
 		if (dropped)
 			*dropped = n;
 	}
@@ -143,8 +202,10 @@ rk_err tm_welcome(tui_model *m, rk_smsg *msg, size_t *dropped)
 void tm_disconnected(tui_model *m)
 {
 	m->joined = false;
-	for (size_t i = 0; i < m->npend; i++)
+	for (size_t i = 0; i < m->npend; i++) {
+		m->pend[i].tried = m->pend[i].tried || m->pend[i].sent;
 		m->pend[i].sent = false;
+	}
 }
 
 bool tm_event(tui_model *m, rk_smsg *msg)

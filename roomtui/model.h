@@ -13,10 +13,27 @@
  * missed arrive first, its own committed ops among them (same op id). Each
  * settles its pending op; once the replay has reached the welcome's seq, the
  * ops still pending were never committed and are sent again
- * (tm_resend_ready). After a full-state welcome (a new epoch or a gap too big
- * to replay) the client cannot tell which of its ops were committed: pending
- * ops that no longer apply to the new state are dropped, the rest are sent
- * again (a chat line may then appear twice; documented trade-off).
+ * (tm_resend_ready).
+ *
+ * After a full-state welcome (a gap too big to replay, or a new epoch) there
+ * are no op ids to go by, so the state itself tells what was committed:
+ * - shape.add / poll.create whose id is in the state: committed (the ids
+ *   carry this client's random prefix, so nobody else made them): settled.
+ * - chat.post that was sent before the drop (tried), same epoch: the kept
+ *   chat is searched for a post by us with the same text and a seq after
+ *   the last one we had applied, matched in order; found: settled. Not found
+ *   while the kept chat reaches back past our old seq: never committed,
+ *   resent. Not found and older posts have been pushed out (more than the
+ *   200 kept since): cannot be told; dropped and counted (a lost line is
+ *   reported, a duplicate could not be taken back).
+ * - With a new epoch the old history is gone: nothing sent there is in the
+ *   new one, so nothing is matched.
+ * - Any other op that no longer applies: if it was sent before, its effect
+ *   is already there (a delete of a deleted shape, a close of a closed poll):
+ *   settled quietly; if it was never sent, it conflicts with what others did
+ *   meanwhile: dropped and counted.
+ * Everything still pending is sent again (shape.update and poll.vote are
+ * idempotent, so resending a committed one changes nothing).
  */
 #ifndef RT_MODEL_H
 #define RT_MODEL_H
@@ -29,6 +46,8 @@ typedef struct tm_pending {
 	char id[RK_ID_MAX + 1]; /* client op id, unique across reconnects */
 	rk_op op;		/* owned */
 	bool sent;		/* written on the current connection */
+	bool tried;		/* written on an earlier connection: it may
+				 * have been committed without our knowing */
 } tm_pending;
 
 typedef struct tui_model {
@@ -59,8 +78,9 @@ void tm_free(tui_model *m);
 /*
  * A welcome (m->t == RK_S_WELCOME). With a state (not resumed) the
  * confirmed state is replaced by it (ownership moves from msg->state to the
- * model; msg->state becomes NULL) and pending ops that no longer apply are
- * dropped (their count returned through *dropped, may be NULL). When resumed,
+ * model; msg->state becomes NULL) and pending ops are settled or dropped as
+ * the comment at the top says; *dropped (may be NULL) counts the ops the
+ * user should hear about: dropped, not settled. When resumed,
  * the confirmed state is kept and the replayed events follow.
  * Every pending op is marked unsent. Returns RK_OK, or RK_ECORRUPT when a
  * resumed welcome names another epoch or a seq behind ours (the caller should

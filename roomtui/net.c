@@ -6,6 +6,7 @@
  * no busy loop. The reconnect timer is an ev_timer.
  */
 #include "net.h"
+#include "backoff.h"
 #include "buf.h"
 #include "clock.h"
 #include "proto.h"
@@ -18,8 +19,6 @@
 
 #define QUEUE_MAX 256
 #define RX_MAX (64u << 20)
-#define BACKOFF_BASE_MS 250
-#define BACKOFF_CAP_MS 8000
 
 typedef struct frame {
 	unsigned char *buf; /* LWS_PRE headroom + payload */
@@ -36,34 +35,13 @@ struct tn_net {
 	tn_state state;
 	bool closing;		/* close on the next WRITEABLE */
 	char reason[128];	/* why the last connection ended */
-	unsigned attempt;	/* reconnects since the last welcome */
-	uint64_t rng;
+	tb_backoff backoff;	/* reconnect delays since the last welcome */
 	ev_timer retry;
 	int64_t retry_at_us;	/* rk_mono_us of the scheduled reconnect */
 	frame q[QUEUE_MAX];	/* outbound ring */
 	size_t qhead, qlen;
 	rk_buf rx;		/* reassembly of a fragmented message */
 };
-
-int64_t tn_backoff_ms(unsigned attempt, uint64_t r)
-{
-	int64_t d = BACKOFF_BASE_MS;
-	for (unsigned i = 0; i < attempt && d < BACKOFF_CAP_MS; i++)
-		d *= 2;
-	if (d > BACKOFF_CAP_MS)
-		d = BACKOFF_CAP_MS;
-	return d / 2 + (int64_t)(r % (uint64_t)(d / 2 + 1));
-}
-
-static uint64_t next_rand(tn_net *n)
-{
-	uint64_t x = n->rng; /* xorshift64* */
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	n->rng = x;
-	return x * UINT64_C(2685821657736338717);
-}
 
 static void queue_clear(tn_net *n)
 {
@@ -100,7 +78,7 @@ static void lost(tn_net *n, const char *why)
 		return;
 	if (why && *why)
 		snprintf(n->reason, sizeof(n->reason), "%s", why);
-	int64_t ms = tn_backoff_ms(n->attempt++, next_rand(n));
+	int64_t ms = tb_next(&n->backoff);
 	n->retry_at_us = rk_mono_us() + ms * 1000;
 	ev_timer_stop(n->loop, &n->retry);
 	ev_timer_set(&n->retry, (double)ms / 1000.0, 0.);
@@ -188,7 +166,7 @@ void tn_drop(tn_net *n, const char *reason)
 
 void tn_reset_backoff(tn_net *n)
 {
-	n->attempt = 0;
+	tb_reset(&n->backoff);
 }
 
 void tn_stop(tn_net *n)
@@ -317,9 +295,8 @@ tn_net *tn_new(struct ev_loop *loop, const tn_config *cfg, const tn_handlers *h,
 	n->cfg = *cfg;
 	n->h = *h;
 	n->ud = ud;
-	n->rng = (uint64_t)rk_mono_ns() ^ ((uint64_t)rk_wall_ms() << 20) ^ (uintptr_t)n;
-	if (!n->rng)
-		n->rng = 1;
+	tb_init(&n->backoff,
+		(uint64_t)rk_mono_ns() ^ ((uint64_t)rk_wall_ms() << 20) ^ (uintptr_t)n);
 	rk_buf_init(&n->rx, RX_MAX);
 	ev_timer_init(&n->retry, retry_cb, 0., 0.);
 	n->retry.data = n;

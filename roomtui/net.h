@@ -2,10 +2,9 @@
  * net.h - roomtui's one WebSocket connection to roomd, on a libev loop:
  * connect, a bounded outbound queue written one frame per WRITEABLE,
  * reassembly of fragmented messages, and reconnection with exponential
- * backoff and jitter after any drop (250 ms doubling up to 8 s; each delay
- * is drawn uniformly from [d/2, d]). Knows nothing about the protocol's
- * content: the app decodes messages and decides what to resend; on each
- * connect it is asked for the resume parameters (since, epoch).
+ * backoff and jitter after any drop (backoff.h). Knows nothing about the
+ * protocol's content: the app decodes messages and decides what to resend;
+ * on each connect it is asked for the resume parameters (since, epoch).
  *
  * Never frees itself in a callback: the struct lives until tn_free.
  */
@@ -66,9 +65,5 @@ tn_state tn_get_state(const tn_net *n);
 /* Milliseconds until the scheduled reconnect (TN_WAITING), else 0. */
 int64_t tn_retry_ms(const tn_net *n);
 void tn_free(tn_net *n);
-
-/* The backoff delay before reconnect attempt `attempt` (0-based), given a
- * random value r: pure, for tests. */
-int64_t tn_backoff_ms(unsigned attempt, uint64_t r);
 
 #endif

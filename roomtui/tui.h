@@ -85,6 +85,9 @@ typedef struct tui_app {
 	bool have_anchor;      /* line/rect: first point set */
 	rk_point anchor;
 	char selected[RK_ID_MAX + 1]; /* selected shape id, or "" */
+	bool mouse_pan;	       /* view tool: button 1 holds the board */
+	int pan_x, pan_y;      /* where it was grabbed (screen cells) */
+	int64_t pan_vx, pan_vy; /* the viewport when it was grabbed */
 	int64_t cursor_sent_us; /* last cursor message */
 	bool cursor_due;       /* a cursor move not yet sent */
 	/* panels */
@@ -124,7 +127,9 @@ struct ui *ui_init(tui_app *a);	/* NULL if the terminal cannot be used */
 void ui_end(struct ui *u);	/* restore the terminal and free */
 void ui_draw(tui_app *a);
 void ui_input(tui_app *a);	/* read every pending key */
-void ui_resize(tui_app *a);	/* after SIGWINCH */
+/* After SIGWINCH or KEY_RESIZE: adopt the terminal's size; a no-op (no
+ * repaint) when it has not changed. */
+void ui_resize(tui_app *a);
 /* The board grid size in cells. */
 void ui_board_size(const struct ui *u, int *w, int *h);
 void ui_help_scroll(struct ui *u, int delta);

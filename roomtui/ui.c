@@ -99,7 +99,7 @@ static void layout(struct ui *u)
 
 static void crash_handler(int sig)
 {
-	static const char reset[] = "\033[?1000l\033[?1002l\033[?1006l\033[0m"
+	static const char reset[] = "\033[?1000l\033[?1002l\033[?1003l\033[?1006l\033[0m"
 				    "\033[?25h\033[?1049l\r\n";
 	if (have_saved_tty)
 		tcsetattr(STDIN_FILENO, TCSANOW, &saved_tty);
@@ -151,7 +151,12 @@ struct ui *ui_init(tui_app *a)
 			init_pair((short)(i + 1), palette[i], -1);
 		u->colors = true;
 	}
-	mousemask(BUTTON1_PRESSED | BUTTON1_RELEASED | REPORT_MOUSE_POSITION, NULL);
+	/* With REPORT_MOUSE_POSITION ncurses turns on any-motion tracking
+	 * (xterm 1003, SGR 1006 where terminfo says so): drags arrive as
+	 * motion events between press and release. */
+	mousemask(BUTTON1_PRESSED | BUTTON1_RELEASED | BUTTON4_PRESSED | BUTTON5_PRESSED |
+			  REPORT_MOUSE_POSITION,
+		  NULL);
 	mouseinterval(0);
 	a->ui = u;
 	layout(u);
@@ -174,12 +179,17 @@ void ui_end(struct ui *u)
 
 void ui_resize(tui_app *a)
 {
+	struct ui *u = a->ui;
 	struct winsize ws;
-	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_row && ws.ws_col)
-		resizeterm(ws.ws_row, ws.ws_col);
+	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_row && ws.ws_col &&
+	    is_term_resized(ws.ws_row, ws.ws_col))
+		resizeterm(ws.ws_row, ws.ws_col); /* queues a KEY_RESIZE: ends here */
+	if (u->h == LINES && u->w == COLS)
+		return;
+	/* The terminal reflowed what was on it: repaint everything. */
 	clear();
 	wnoutrefresh(stdscr);
-	layout(a->ui);
+	layout(u);
 	a->dirty = true;
 }
 
@@ -234,8 +244,8 @@ static void draw_board(tui_app *a, const rk_state *v)
 	wattron(w, color_attr(u, a->color) | A_BOLD);
 	wprintw(w, " color:%d", a->color);
 	wattroff(w, color_attr(u, a->color) | A_BOLD);
-	wprintw(w, " pen:%lld,%lld%s", (long long)a->px, (long long)a->py,
-		a->pen_down ? " DOWN" : "");
+	wprintw(w, " pen:%lld,%lld%s view:%lld,%lld", (long long)a->px, (long long)a->py,
+		a->pen_down ? " DOWN" : "", (long long)a->vx, (long long)a->vy);
 	if (!u->board_w || !u->board_h)
 		return;
 	tr_grid_clear(&u->grid);

@@ -2,8 +2,10 @@
  * view and settles on its ack; a reject rolls it back; others' events land
  * under our pending ops; a resumed replay settles our committed ops by op id
  * (never applying them twice) and holds resends until it has caught up; a
- * full-state welcome drops pending ops that no longer apply; a viewer's ops
- * are refused locally. */
+ * full-state welcome settles what it shows committed (shape ids, our chat
+ * posts after our last seq), quietly drops sent ops made moot, reports
+ * unsent ones that conflict or chat it cannot tell, and resends the rest;
+ * a viewer's ops are refused locally. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -187,21 +189,9 @@ static void test_resume_wrong_epoch(void **state)
 	tm_free(&m);
 }
 
-static void test_full_welcome_drops_committed(void **state)
+/* A full-state welcome (no resume) named as in a join after a drop. */
+static size_t full_welcome(tui_model *m, const char *epoch, int64_t seq, const char *snap)
 {
-	tui_model m;
-	assert_int_equal(tm_init(&m, "tX"), RK_OK);
-	welcome(&m, "alice", RK_ROLE_EDITOR, 0, "e1", false, NULL);
-	char a[RK_ID_MAX + 1], b[RK_ID_MAX + 1];
-	local(&m, "{\"k\":\"shape.add\",\"shape\":{\"id\":\"s1\",\"type\":\"line\","
-		  "\"color\":1,\"points\":[[0,0],[1,1]]}}", a);
-	local(&m, "{\"k\":\"shape.add\",\"shape\":{\"id\":\"s2\",\"type\":\"line\","
-		  "\"color\":1,\"points\":[[0,0],[1,1]]}}", b);
-	tm_disconnected(&m);
-	/* The new state already holds s1 (it was committed): s1's add no
-	 * longer applies and is dropped; s2's stays pending. */
-	const char *snap = "{\"shapes\":{\"s1\":{\"id\":\"s1\",\"type\":\"line\",\"color\":1,"
-			   "\"points\":[[0,0],[1,1]],\"by\":\"alice\"}},\"polls\":{},\"chat\":[]}";
 	rk_state *st;
 	char err[160];
 	assert_int_equal(rk_state_decode_text(snap, strlen(snap), &st, err, sizeof(err)),
@@ -210,17 +200,165 @@ static void test_full_welcome_drops_committed(void **state)
 	memset(&w, 0, sizeof(w));
 	w.t = RK_S_WELCOME;
 	snprintf(w.welcome.user, sizeof(w.welcome.user), "alice");
-	snprintf(w.welcome.epoch, sizeof(w.welcome.epoch), "e2");
+	snprintf(w.welcome.epoch, sizeof(w.welcome.epoch), "%s", epoch);
 	w.welcome.role = RK_ROLE_EDITOR;
-	w.welcome.seq = 1;
+	w.welcome.seq = seq;
 	w.state = st;
-	size_t dropped = 9;
-	assert_int_equal(tm_welcome(&m, &w, &dropped), RK_OK);
+	size_t dropped = 99;
+	assert_int_equal(tm_welcome(m, &w, &dropped), RK_OK);
 	assert_null(w.state);
+	return dropped;
+}
+
+/* Mark every pending op as written on the current connection. */
+static void all_sent(tui_model *m)
+{
+	for (size_t i = 0; i < m->npend; i++)
+		m->pend[i].sent = true;
+}
+
+static size_t chat_count(const rk_state *st, const char *user, const char *text)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < st->chat_len; i++) {
+		const rk_chat *c = rk_state_chat_at(st, i);
+		n += strcmp(c->user, user) == 0 && strcmp(c->text, text) == 0;
+	}
+	return n;
+}
+
+static void test_full_welcome_settles_committed_shapes(void **state)
+{
+	tui_model m;
+	assert_int_equal(tm_init(&m, "tX"), RK_OK);
+	welcome(&m, "alice", RK_ROLE_EDITOR, 0, "e1", false, NULL);
+	char a[RK_ID_MAX + 1], b[RK_ID_MAX + 1], c[RK_ID_MAX + 1];
+	local(&m, "{\"k\":\"shape.add\",\"shape\":{\"id\":\"s1\",\"type\":\"line\","
+		  "\"color\":1,\"points\":[[0,0],[1,1]]}}", a);
+	local(&m, "{\"k\":\"shape.add\",\"shape\":{\"id\":\"s2\",\"type\":\"line\","
+		  "\"color\":1,\"points\":[[0,0],[1,1]]}}", b);
+	local(&m, "{\"k\":\"shape.add\",\"shape\":{\"id\":\"s3\",\"type\":\"rect\","
+		  "\"color\":1,\"points\":[[0,0],[1,1]]}}", c);
+	char d[RK_ID_MAX + 1];
+	local(&m, "{\"k\":\"shape.delete\",\"id\":\"s3\"}", d);
+	all_sent(&m);
+	tm_disconnected(&m);
+	/* The new state holds s1 (committed: the id is ours, so it is settled,
+	 * not resent and not reported) but neither s2 nor s3; s3's add and
+	 * delete both still apply and are resent. */
+	size_t dropped = full_welcome(
+	    &m, "e1", 1,
+	    "{\"shapes\":{\"s1\":{\"id\":\"s1\",\"type\":\"line\",\"color\":1,"
+	    "\"points\":[[0,0],[1,1]],\"by\":\"alice\"}},\"polls\":{},\"chat\":[]}");
+	assert_int_equal(dropped, 0);
+	assert_int_equal(m.npend, 3);
+	assert_string_equal(m.pend[0].id, b);
+	assert_string_equal(m.pend[1].id, c);
+	assert_string_equal(m.pend[2].id, d);
+	assert_true(tm_resend_ready(&m));
+	/* One s1 on the board, not two. */
+	assert_int_equal(rk_omap_count(&tm_view(&m)->shapes), 2);
+	tm_free(&m);
+}
+
+static void test_full_welcome_drops_moot_and_conflicting(void **state)
+{
+	tui_model m;
+	assert_int_equal(tm_init(&m, "tX"), RK_OK);
+	const char *with_s7 =
+	    "{\"shapes\":{\"s7\":{\"id\":\"s7\",\"type\":\"line\",\"color\":1,"
+	    "\"points\":[[0,0],[1,1]],\"by\":\"bob\"},"
+	    "\"s8\":{\"id\":\"s8\",\"type\":\"line\",\"color\":1,"
+	    "\"points\":[[0,0],[1,1]],\"by\":\"bob\"}},\"polls\":{},\"chat\":[]}";
+	full_welcome(&m, "e1", 1, with_s7);
+	char a[RK_ID_MAX + 1], b[RK_ID_MAX + 1];
+	/* a was sent before the drop: s7 gone afterwards means our delete (or
+	 * someone's) was committed, the wanted outcome: settled quietly. */
+	local(&m, "{\"k\":\"shape.delete\",\"id\":\"s7\"}", a);
+	all_sent(&m);
+	tm_disconnected(&m);
+	/* b was never sent: it conflicts with the new state, a real loss. */
+	local(&m, "{\"k\":\"shape.update\",\"id\":\"s8\",\"set\":{\"color\":3}}", b);
+	size_t dropped = full_welcome(&m, "e1", 4,
+				      "{\"shapes\":{},\"polls\":{},\"chat\":[]}");
+	assert_int_equal(dropped, 1);
+	assert_int_equal(m.npend, 0);
+	tm_free(&m);
+}
+
+static void test_full_welcome_settles_committed_chat(void **state)
+{
+	tui_model m;
+	assert_int_equal(tm_init(&m, "tX"), RK_OK);
+	welcome(&m, "alice", RK_ROLE_EDITOR, 3, "e1", false, NULL);
+	char a[RK_ID_MAX + 1], b[RK_ID_MAX + 1], c[RK_ID_MAX + 1], d[RK_ID_MAX + 1];
+	local(&m, "{\"k\":\"chat.post\",\"text\":\"hello\"}", a);
+	local(&m, "{\"k\":\"chat.post\",\"text\":\"again\"}", b);
+	local(&m, "{\"k\":\"chat.post\",\"text\":\"hello\"}", c);
+	all_sent(&m);
+	tm_disconnected(&m);
+	local(&m, "{\"k\":\"chat.post\",\"text\":\"offline\"}", d);
+	/* The gap was too big to replay: a full state at seq 7. Its chat has
+	 * our "hello" at seq 6 (a was committed), an older "hello" of ours
+	 * (seq 2, before the drop: not a), and bob's "hello". */
+	size_t dropped = full_welcome(
+	    &m, "e1", 7,
+	    "{\"shapes\":{},\"polls\":{},\"chat\":["
+	    "{\"seq\":2,\"ts\":1700000000002,\"user\":\"alice\",\"text\":\"hello\"},"
+	    "{\"seq\":5,\"ts\":1700000000005,\"user\":\"bob\",\"text\":\"hello\"},"
+	    "{\"seq\":6,\"ts\":1700000000006,\"user\":\"alice\",\"text\":\"hello\"}]}");
+	assert_int_equal(dropped, 0);
+	/* a settled; b (not in the state) and c (its "hello" is a's) resent;
+	 * d was never sent. */
+	assert_int_equal(m.npend, 3);
+	assert_string_equal(m.pend[0].id, b);
+	assert_string_equal(m.pend[1].id, c);
+	assert_string_equal(m.pend[2].id, d);
+	const rk_state *v = tm_view(&m);
+	assert_int_equal(chat_count(v, "alice", "hello"), 3); /* seq 2, 6, and c */
+	assert_int_equal(chat_count(v, "alice", "again"), 1);
+	assert_int_equal(chat_count(v, "alice", "offline"), 1);
+	tm_free(&m);
+}
+
+static void test_full_welcome_chat_uncertain_or_new_epoch(void **state)
+{
+	tui_model m;
+	assert_int_equal(tm_init(&m, "tX"), RK_OK);
+	welcome(&m, "alice", RK_ROLE_EDITOR, 3, "e1", false, NULL);
+	char a[RK_ID_MAX + 1], b[RK_ID_MAX + 1];
+	local(&m, "{\"k\":\"chat.post\",\"text\":\"lost in the crowd\"}", a);
+	all_sent(&m);
+	tm_disconnected(&m);
+	local(&m, "{\"k\":\"chat.post\",\"text\":\"typed offline\"}", b);
+	/* RK_CHAT_KEEP newer posts by bob: seq 4 (right after ours) fell out of
+	 * the kept chat, so whether a was committed cannot be told. It is not
+	 * resent (no duplicate) and reported; b was never sent: resent. */
+	rk_buf s;
+	rk_buf_init(&s, 0);
+	rk_buf_puts(&s, "{\"shapes\":{},\"polls\":{},\"chat\":[");
+	for (int i = 0; i < RK_CHAT_KEEP; i++)
+		rk_buf_printf(&s, "%s{\"seq\":%d,\"ts\":1700000000000,\"user\":\"bob\","
+			      "\"text\":\"x\"}", i ? "," : "", 10 + i);
+	rk_buf_puts(&s, "]}");
+	assert_int_equal(rk_buf_ok(&s), RK_OK);
+	size_t dropped = full_welcome(&m, "e1", 10 + RK_CHAT_KEEP - 1, s.data);
+	rk_buf_free(&s);
 	assert_int_equal(dropped, 1);
 	assert_int_equal(m.npend, 1);
 	assert_string_equal(m.pend[0].id, b);
-	assert_true(tm_resend_ready(&m));
+	/* A new epoch (the room was reset): nothing sent to the old history
+	 * is in the new one, even a post with the same text; all resent. */
+	char c[RK_ID_MAX + 1];
+	local(&m, "{\"k\":\"chat.post\",\"text\":\"same\"}", c);
+	all_sent(&m);
+	tm_disconnected(&m);
+	dropped = full_welcome(
+	    &m, "e2", 1,
+	    "{\"shapes\":{},\"polls\":{},\"chat\":["
+	    "{\"seq\":1,\"ts\":1700000000001,\"user\":\"alice\",\"text\":\"same\"}]}");
+	assert_int_equal(dropped, 0);
+	assert_int_equal(m.npend, 2);
 	tm_free(&m);
 }
 
@@ -264,7 +402,10 @@ int main(void)
 	    cmocka_unit_test(test_others_events_under_pending),
 	    cmocka_unit_test(test_resume_dedup),
 	    cmocka_unit_test(test_resume_wrong_epoch),
-	    cmocka_unit_test(test_full_welcome_drops_committed),
+	    cmocka_unit_test(test_full_welcome_settles_committed_shapes),
+	    cmocka_unit_test(test_full_welcome_drops_moot_and_conflicting),
+	    cmocka_unit_test(test_full_welcome_settles_committed_chat),
+	    cmocka_unit_test(test_full_welcome_chat_uncertain_or_new_epoch),
 	    cmocka_unit_test(test_viewer_refused_locally),
 	    cmocka_unit_test(test_local_invalid_refused),
 	};
