@@ -57,12 +57,10 @@ static ipl_entry *entry(iplimit *l, const char *addr, int64_t now_us)
 	ipl_entry *e = rk_omap_get(&l->map, addr, n);
 	if (e)
 		return e;
-	if (rk_omap_count(&l->map) >= IPL_MAX_ENTRIES) {
-		l->last_sweep_us = 0;
-		iplimit_sweep(l, now_us);
-		if (rk_omap_count(&l->map) >= IPL_MAX_ENTRIES)
-			return NULL;
-	}
+	/* Full: no sweep here (a spray of new addresses would make every
+	 * upgrade a full scan); the tick's sweep makes room within a second. */
+	if (rk_omap_count(&l->map) >= IPL_MAX_ENTRIES)
+		return NULL;
 	e = calloc(1, sizeof(*e));
 	if (!e)
 		return NULL;

@@ -94,7 +94,8 @@ static int refuse_429(server *s, struct lws *wsi, const char *addr, int retry_s,
 		      const char *why)
 {
 	s->m.conns_refused++;
-	rk_info("upgrade refused: 429 %s from %s", why, addr);
+	/* Debug only: a flood must not flood the log too (the metrics count). */
+	rk_debug("upgrade refused: 429 %s from %s", why, addr);
 	unsigned char buf[LWS_PRE + 512];
 	unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf) - 1;
 	char body[128], ra[16];
