@@ -220,9 +220,10 @@ static bool uid_can_exec(uid_t uid, const char *bin)
  * through any mode bits: there roomd runs as nobody (uid 65534) on a data
  * directory it owns (rd_opts.set_uid); otherwise as the test's own user.
  * Then rooms/ is made read-only under a running roomd: a loaded room keeps
- * committing (its files exist), a new room is refused with 1011 and a log
- * line naming it and the reason, nothing is created; once the directory is
- * writable again the same room works. */
+ * committing (its files exist), a hibernated one reloads with its history,
+ * a new room is refused with 1011 and a log line naming it and the reason,
+ * nothing is created; once the directory is writable again the same room
+ * works. */
 static void test_readonly_data_dir(void **state)
 {
 	(void)state;
@@ -249,12 +250,19 @@ static void test_readonly_data_dir(void **state)
 			setenv("ROOMD_BIN", bin_copy, 1);
 		}
 	}
-	rd_proc *rd = rd_start_ex(NULL, NULL, &o);
+	rd_proc *rd = rd_start_ex((const char *const[]){"--hibernate-after", "300", NULL}, NULL,
+				  &o);
 	if (saved_bin) {
 		setenv("ROOMD_BIN", saved_bin, 1);
 		free(saved_bin);
 	}
 	assert_non_null(rd);
+	/* A room with a history that hibernates before the directory turns
+	 * read-only (its connections leave, its files stay). */
+	struct ws *h = rt_join(rd, "old", "name=h", NULL);
+	assert_int_equal(rt_op(h, "o1", "{\"k\":\"chat.post\",\"text\":\"x\"}", NULL), 1);
+	rt_free(h);
+	assert_true(rd_log_wait(rd, "room old hibernated", 10000));
 	struct ws *a = rt_join(rd, "keep", "name=a", NULL);
 	struct ws *b = rt_join(rd, "keep", "name=b", NULL);
 	good_room_works(a, b, "k0");
@@ -269,6 +277,14 @@ static void test_readonly_data_dir(void **state)
 	assert_true(rd_log_wait(rd, "room fresh refused: ", RT_TIMEOUT_MS));
 	assert_true(rd_log_contains(rd, "Permission denied"));
 	assert_false(file_exists(rd_room_db(rd, "fresh", path, sizeof(path))));
+	/* The hibernated room reloads (its -wal and -shm files stay next to
+	 * it) and keeps its history; it even commits, into files that exist. */
+	cJSON *w = NULL;
+	h = rt_join(rd, "old", "name=h2", &w);
+	assert_int_equal(rt_int(w, "seq"), 1);
+	cJSON_Delete(w);
+	assert_int_equal(rt_op(h, "o2", "{\"k\":\"chat.post\",\"text\":\"y\"}", NULL), 2);
+	rt_free(h);
 	for (int i = 1; i <= 20; i++) {
 		char id[16];
 		snprintf(id, sizeof(id), "k%d", i);

@@ -373,10 +373,15 @@ static int launch(rd_proc *rd)
 			if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
 				_exit(127);
 		}
-		if (p->opts.set_uid &&
-		    (setgroups(0, NULL) != 0 || setgid((gid_t)p->opts.uid) != 0 ||
-		     setuid(p->opts.uid) != 0))
-			_exit(127);
+		if (p->opts.set_uid) {
+			if (setgroups(0, NULL) != 0 || setgid((gid_t)p->opts.uid) != 0 ||
+			    setuid(p->opts.uid) != 0)
+				_exit(127);
+			/* A credential change clears the parent-death signal. */
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			if (getppid() != parent)
+				_exit(127);
+		}
 		execv(argv[0], argv);
 		static const char msg[] = "roomd_proc: exec failed\n";
 		write_all(STDERR_FILENO, msg, sizeof(msg) - 1);
