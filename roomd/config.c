@@ -47,6 +47,18 @@ static const char usage_text[] =
 "  --snapshot-every N      write a snapshot every N events (default 1000)\n"
 "  --resume-max N          longest gap a resume replays as events before a\n"
 "                          full state is sent instead (default 10000)\n"
+"  --conn-rate N           WebSocket upgrades per second from one IP address\n"
+"                          (token bucket; default 100, 0 = off) [HTTP 429\n"
+"                          with Retry-After, before any room is touched]\n"
+"  --conn-burst N          upgrades one IP may make at once (default 200)\n"
+"  --max-conns-per-ip N    open WebSocket connections per IP address\n"
+"                          (default 0 = no limit) [HTTP 429]\n"
+"  --limit-loopback        apply --conn-rate and --max-conns-per-ip to\n"
+"                          loopback clients too; by default 127.0.0.0/8 and\n"
+"                          ::1 are exempt (a local reverse proxy, roomload)\n"
+"  --handshake-timeout S   a connection must complete its HTTP request or\n"
+"                          WebSocket upgrade within S seconds, else it is\n"
+"                          dropped (slowloris; default 10)\n"
 "\n"
 "  -h, --help              show this help and exit\n"
 "\n"
@@ -59,7 +71,8 @@ enum {
 	OPT_LISTEN = 256, OPT_DATA, OPT_SECRET_FILE, OPT_HIBERNATE, OPT_FSYNC,
 	OPT_LOG_LEVEL, OPT_MAX_FRAME, OPT_OPS, OPT_BURST, OPT_ROOM_CONNS,
 	OPT_MAX_CONNS, OPT_MAX_QUEUE, OPT_IDLE, OPT_PING, OPT_GRACE, OPT_SNAP,
-	OPT_RESUME_MAX,
+	OPT_RESUME_MAX, OPT_CONN_RATE, OPT_CONN_BURST, OPT_CONNS_PER_IP,
+	OPT_LIMIT_LOOPBACK, OPT_HANDSHAKE,
 };
 
 static const struct option long_opts[] = {
@@ -80,6 +93,11 @@ static const struct option long_opts[] = {
 	{"presence-grace", required_argument, NULL, OPT_GRACE},
 	{"snapshot-every", required_argument, NULL, OPT_SNAP},
 	{"resume-max", required_argument, NULL, OPT_RESUME_MAX},
+	{"conn-rate", required_argument, NULL, OPT_CONN_RATE},
+	{"conn-burst", required_argument, NULL, OPT_CONN_BURST},
+	{"max-conns-per-ip", required_argument, NULL, OPT_CONNS_PER_IP},
+	{"limit-loopback", no_argument, NULL, OPT_LIMIT_LOOPBACK},
+	{"handshake-timeout", required_argument, NULL, OPT_HANDSHAKE},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -153,6 +171,9 @@ int config_parse(roomd_config *cfg, int argc, char **argv)
 	cfg->grace_ms = 5000;
 	cfg->snapshot_every = 1000;
 	cfg->resume_max = 10000;
+	cfg->conn_rate = 100;
+	cfg->conn_burst = 200;
+	cfg->handshake_timeout_s = 10;
 
 	const char *env = getenv("ROOMD_SECRET");
 	if (env && *env) {
@@ -190,6 +211,9 @@ int config_parse(roomd_config *cfg, int argc, char **argv)
 		case OPT_FSYNC:
 			cfg->fsync = true;
 			break;
+		case OPT_LIMIT_LOOPBACK:
+			cfg->limit_loopback = true;
+			break;
 		case OPT_LOG_LEVEL: {
 			rk_log_level lvl;
 			if (!rk_log_parse_level(optarg, &lvl))
@@ -215,6 +239,10 @@ int config_parse(roomd_config *cfg, int argc, char **argv)
 		NUM(OPT_GRACE, grace_ms, 0, 3600000)
 		NUM(OPT_SNAP, snapshot_every, 1, 100000000)
 		NUM(OPT_RESUME_MAX, resume_max, 0, 100000000)
+		NUM(OPT_CONN_RATE, conn_rate, 0, 10000000)
+		NUM(OPT_CONN_BURST, conn_burst, 1, 10000000)
+		NUM(OPT_CONNS_PER_IP, max_conns_per_ip, 0, 10000000)
+		NUM(OPT_HANDSHAKE, handshake_timeout_s, 1, 3600)
 #undef NUM
 		case ':':
 			return usage_error("option %s needs a value", argv[optind - 1]);

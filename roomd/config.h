@@ -30,6 +30,13 @@ typedef struct roomd_config {
 	int grace_ms;              /* --presence-grace MS */
 	int snapshot_every;        /* --snapshot-every N events */
 	int resume_max;            /* --resume-max N: longest gap replayed as events */
+	/* Per client address, at the upgrade gate (iplimit.h) */
+	int conn_rate;             /* --conn-rate N upgrades/s per IP (0: off) */
+	int conn_burst;            /* --conn-burst N */
+	int max_conns_per_ip;      /* --max-conns-per-ip N (0: off) */
+	bool limit_loopback;       /* --limit-loopback: loopback is limited too */
+	int handshake_timeout_s;   /* --handshake-timeout S: a connection must finish
+				    * its HTTP request / upgrade within S seconds */
 } roomd_config;
 
 /*

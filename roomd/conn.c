@@ -54,6 +54,7 @@ void conn_destroy(conn *c)
 	}
 	msgq_clear(&c->q);
 	rk_buf_free(&c->rx);
+	iplimit_closed(&s->ipl, c->ip);
 	if (c->aprev)
 		c->aprev->anext = c->anext;
 	else if (s->conns == c)

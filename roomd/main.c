@@ -23,6 +23,7 @@ static void tick_cb(lws_sorted_usec_list_t *sul)
 {
 	server *s = container_of(sul, server, tick_sul);
 	server_tick(s);
+	iplimit_sweep(&s->ipl, rk_mono_us());
 	lws_sul_schedule(s->lws, 0, &s->tick_sul, tick_cb, TICK_US);
 }
 
@@ -125,6 +126,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	rk_omap_init(&s->rooms);
+	iplimit_init(&s->ipl, s->cfg.conn_rate, s->cfg.conn_burst,
+		     (uint32_t)s->cfg.max_conns_per_ip, s->cfg.limit_loopback);
 	if (!s->cfg.secret)
 		rk_warn("auth is OFF: no --secret-file or ROOMD_SECRET; every client is an "
 			"editor named by ?name=");
@@ -188,6 +191,7 @@ out:
 	if (uv_loop_close(&s->loop) != 0)
 		rk_warn("event loop closed with handles still open");
 	server_free_rooms(s);
+	iplimit_free(&s->ipl);
 	ckpt_stop(s->ckpt);
 	rk_buf_free(&s->scratch);
 	free(s->wbuf);

@@ -97,3 +97,21 @@ void metrics_render(const metrics *m, rk_buf *b, uint64_t conns_now,
 	rk_buf_printf(b, "roomd_commit_seconds_sum %.6f\nroomd_commit_seconds_count %llu\n",
 		      m->commit_sum_s, (unsigned long long)m->commit_batches);
 }
+
+void metrics_render_limits(const metrics *m, rk_buf *b, uint64_t ip_entries,
+			   uint64_t ip_table_full)
+{
+	rk_buf_printf(b, "# HELP roomd_connections_refused_total Connections refused by a "
+		      "process-wide limit, by reason.\n"
+		      "# TYPE roomd_connections_refused_total counter\n"
+		      "roomd_connections_refused_total{reason=\"max_conns\"} %llu\n"
+		      "roomd_connections_refused_total{reason=\"conn_rate\"} %llu\n"
+		      "roomd_connections_refused_total{reason=\"max_conns_per_ip\"} %llu\n",
+		      (unsigned long long)m->closes_4503, (unsigned long long)m->refused_rate,
+		      (unsigned long long)m->refused_ip_conns);
+	gauge(b, "roomd_ip_table_entries", "Client addresses tracked for per-IP limits.",
+	      ip_entries);
+	counter(b, "roomd_ip_table_full_total",
+		"Upgrades admitted without per-IP limits because the table was full.",
+		ip_table_full);
+}

@@ -16,7 +16,9 @@
 typedef struct metrics {
 	uint64_t conns_opened;        /* WebSocket connections accepted */
 	uint64_t conns_closed;
-	uint64_t conns_refused;       /* upgrades refused (400/401/403/503) */
+	uint64_t conns_refused;       /* upgrades refused (400/401/403/429/503) */
+	uint64_t refused_rate;        /* 429: --conn-rate of the client's IP */
+	uint64_t refused_ip_conns;    /* 429: --max-conns-per-ip */
 	uint64_t ops_committed;
 	uint64_t events_delivered;    /* event messages queued to recipients */
 	uint64_t msgs_out;            /* all messages written */
@@ -39,5 +41,8 @@ void metrics_observe_commit(metrics *m, int64_t us);
 /* Append the Prometheus exposition; gauges are passed in. */
 void metrics_render(const metrics *m, rk_buf *b, uint64_t conns_now,
 		    uint64_t rooms_loaded, uint64_t rooms_hibernated);
+/* The process-wide limits: refusals by reason, and the per-IP table. */
+void metrics_render_limits(const metrics *m, rk_buf *b, uint64_t ip_entries,
+			   uint64_t ip_table_full);
 
 #endif

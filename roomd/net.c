@@ -85,11 +85,59 @@ static int refuse(server *s, struct lws *wsi, int status, const char *why)
 	return 1;
 }
 
+/*
+ * 429 with Retry-After (lws_return_http_status cannot add a header): the
+ * per-IP limits. Written in one go, as lws_return_http_status does; the
+ * caller returns nonzero and lws closes the connection.
+ */
+static int refuse_429(server *s, struct lws *wsi, const char *addr, int retry_s,
+		      const char *why)
+{
+	s->m.conns_refused++;
+	/* Debug only: a flood must not flood the log too (the metrics count). */
+	rk_debug("upgrade refused: 429 %s from %s", why, addr);
+	unsigned char buf[LWS_PRE + 512];
+	unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf) - 1;
+	char body[128], ra[16];
+	int blen = snprintf(body, sizeof(body), "%s; retry after %d s\n", why, retry_s);
+	int ralen = snprintf(ra, sizeof(ra), "%d", retry_s);
+	if (lws_add_http_common_headers(wsi, 429, "text/plain; charset=utf-8",
+					(lws_filepos_t)blen, &p, end) ||
+	    lws_add_http_header_by_name(wsi, (const unsigned char *)"retry-after:",
+					(const unsigned char *)ra, ralen, &p, end) ||
+	    lws_finalize_http_header(wsi, &p, end) || end - p < blen)
+		return 1;
+	memcpy(p, body, (size_t)blen);
+	p += blen;
+	lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_HEADERS);
+	return 1;
+}
+
+/* The per-IP limits (iplimit.h): 0 to go on, else the refusal's return. */
+static int gate_ip(server *s, struct lws *wsi)
+{
+	char addr[IPL_ADDR_MAX + 1] = "";
+	lws_get_peer_simple(wsi, addr, sizeof(addr));
+	int retry_s;
+	switch (iplimit_admit(&s->ipl, addr, rk_mono_us(), &retry_s)) {
+	case IPL_RATE:
+		s->m.refused_rate++;
+		return refuse_429(s, wsi, addr, retry_s, "connection rate limit for your address");
+	case IPL_CONNS:
+		s->m.refused_ip_conns++;
+		return refuse_429(s, wsi, addr, retry_s, "too many connections from your address");
+	default:
+		return 0;
+	}
+}
+
 static int confirm_upgrade(server *s, struct lws *wsi)
 {
 	char room_id[RK_ROOM_ID_MAX + 1];
 	if (s->draining)
 		return refuse(s, wsi, 503, "server is shutting down");
+	if (gate_ip(s, wsi))
+		return 1;
 	if (ws_room(wsi, room_id))
 		return refuse(s, wsi, 400, "bad room id: want /ws/<room> with room matching "
 					    "[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}");
@@ -130,6 +178,8 @@ static void ws_established(server *s, conn *c, struct lws *wsi)
 	const char *since = lws_get_urlarg_by_name(wsi, "since=", since_buf, sizeof(since_buf));
 	const char *epoch = lws_get_urlarg_by_name(wsi, "epoch=", epoch_buf, sizeof(epoch_buf));
 
+	lws_get_peer_simple(wsi, c->ip, sizeof(c->ip));
+	iplimit_opened(&s->ipl, c->ip);
 	if (s->nconns > (uint64_t)s->cfg.max_conns) {
 		s->m.closes_4503++;
 		conn_close(c, 4503, "server overloaded");
@@ -145,9 +195,7 @@ static void ws_established(server *s, conn *c, struct lws *wsi)
 		conn_close(c, 4409, "room full");
 		return;
 	}
-	char peer_addr[64] = "";
-	lws_get_peer_simple(wsi, peer_addr, sizeof(peer_addr));
-	rk_info("conn %s open from %s to room %s as %s", c->peer.session, peer_addr,
+	rk_info("conn %s open from %s to room %s as %s", c->peer.session, c->ip,
 		room_id, c->peer.user);
 	room_join(r, c, since, epoch);
 }
@@ -226,6 +274,7 @@ static int http_request(server *s, struct lws *wsi, conn *c, const char *uri)
 		while (rk_omap_next(&s->rooms, &it, &e))
 			loaded += ((room *)e->val)->loaded;
 		metrics_render(&s->m, &b, s->nconns, loaded, rk_omap_count(&s->rooms) - loaded);
+		metrics_render_limits(&s->m, &b, rk_omap_count(&s->ipl.map), s->ipl.table_full);
 		return http_buf(wsi, c, 200, "text/plain; version=0.0.4", &b);
 	}
 	if (strcmp(uri, "/v1/rooms") == 0 || strcmp(uri, "/v1/rooms/") == 0) {
@@ -374,7 +423,10 @@ int net_start(server *s)
 	info.foreign_loops = foreign_loops;
 	info.options = LWS_SERVER_OPTION_DISABLE_IPV6 | LWS_SERVER_OPTION_LIBUV;
 	info.fd_limit_per_thread = (unsigned)s->cfg.max_conns + 256;
-	info.timeout_secs = 10;
+	/* lws drops a connection that has not completed its HTTP request or
+	 * upgrade in this time, however slowly it trickles bytes (slowloris). */
+	info.timeout_secs = (unsigned)s->cfg.handshake_timeout_s;
+	info.timeout_secs_ah_idle = (unsigned)s->cfg.handshake_timeout_s;
 	info.max_http_header_pool = 256;
 	info.pt_serv_buf_size = 32768;
 	s->lws = lws_create_context(&info);

@@ -23,6 +23,7 @@
 #include <uv.h>
 #include "ckpt.h"
 #include "config.h"
+#include "iplimit.h"
 #include "loader.h"
 #include "metrics.h"
 #include "msg.h"
@@ -114,6 +115,7 @@ struct conn {
 	rk_buf rx;                /* reassembly of fragmented messages */
 	rk_peer peer;             /* session, user, color */
 	char client[RK_ID_MAX + 1];
+	char ip[IPL_ADDR_MAX + 1];  /* peer address (iplimit, logs) */
 	rk_role role;
 	int64_t last_rx_us;
 	int64_t last_ping_us;
@@ -142,6 +144,7 @@ struct server {
 	struct lws_context *lws;
 	struct lws_vhost *vhost;
 	metrics m;
+	iplimit ipl;              /* per-IP upgrade rate and connections */
 	rk_omap rooms;            /* id -> room*, every known room */
 	room *dirty;              /* rooms with uncommitted ops */
 	conn *conns;              /* all WebSocket connections */

@@ -69,9 +69,27 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 	return SQLITE_OK;
 }
 
+/* What is behind a failed call: "disk I/O error" alone does not tell a full
+ * disk from a read-only one. The OS errno is kept by SQLite only until the
+ * next system call (its rollback), so the extended code is the clue. */
+static void add_errno(sqlite3 *db, char *err, size_t errlen)
+{
+	int x = db ? sqlite3_extended_errcode(db) : 0, e = db ? sqlite3_system_errno(db) : 0;
+	size_t n = strlen(err);
+	if (n >= errlen)
+		return;
+	if (x == SQLITE_IOERR_WRITE || x == SQLITE_FULL)
+		snprintf(err + n, errlen - n, " (write failed: disk full or file size limit)");
+	else if (x == SQLITE_READONLY || (x & 0xff) == SQLITE_READONLY)
+		snprintf(err + n, errlen - n, " (read-only file or directory)");
+	else if (e)
+		snprintf(err + n, errlen - n, " (%s)", strerror(e));
+}
+
 static void sql_err(sqlite3 *db, const char *what, char *err, size_t errlen)
 {
 	snprintf(err, errlen, "%s: %s", what, db ? sqlite3_errmsg(db) : "no database");
+	add_errno(db, err, errlen);
 }
 
 static bool exec(sqlite3 *db, const char *sql, char *err, size_t errlen)
@@ -79,6 +97,7 @@ static bool exec(sqlite3 *db, const char *sql, char *err, size_t errlen)
 	char *msg = NULL;
 	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
 		snprintf(err, errlen, "%s", msg ? msg : sqlite3_errmsg(db));
+		add_errno(db, err, errlen);
 		sqlite3_free(msg);
 		return false;
 	}
@@ -114,20 +133,67 @@ static void new_epoch(char *out)
 		sprintf(out + 2 * i, "%02x", r[i]);
 }
 
+/*
+ * A file that is not one of our room files is refused before anything is
+ * written to it (no journal mode switch, no schema, no meta): garbage, a
+ * truncated header, another program's SQLite database, another room's file
+ * or a newer format stay exactly as they were, for a human to look at. An
+ * empty file (no tables: a new room, or a crash right after its creation)
+ * is fine. RK_OK, RK_ECORRUPT or RK_EIO with the reason in err.
+ */
+static rk_err check_room_file(sqlite3 *db, const char *room, char *err, size_t errlen)
+{
+	sqlite3_stmt *q = NULL;
+	int tables = -1;
+	if (sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master", -1, &q, NULL) ==
+	    SQLITE_OK && sqlite3_step(q) == SQLITE_ROW)
+		tables = sqlite3_column_int(q, 0);
+	if (tables < 0) {
+		int code = sqlite3_errcode(db) & 0xff;
+		snprintf(err, errlen, "not a room file: %s", sqlite3_errmsg(db));
+		sqlite3_finalize(q);
+		return code == SQLITE_NOTADB || code == SQLITE_CORRUPT ? RK_ECORRUPT : RK_EIO;
+	}
+	sqlite3_finalize(q);
+	if (tables == 0)
+		return RK_OK;
+	/* Every column roomd reads or writes must be there. */
+	static const char *const probes[] = {
+		"SELECT key, value FROM meta",
+		"SELECT seq, ts, session, user, op, op_id FROM events",
+		"SELECT seq, ts, state FROM snapshots",
+	};
+	for (size_t i = 0; i < RK_ARRAY_LEN(probes); i++) {
+		if (sqlite3_prepare_v2(db, probes[i], -1, &q, NULL) != SQLITE_OK) {
+			snprintf(err, errlen, "not a room file (wrong schema): %s",
+				 sqlite3_errmsg(db));
+			return RK_ECORRUPT;
+		}
+		sqlite3_finalize(q);
+	}
+	char val[128];
+	if (!meta_get(db, "format", val, sizeof(val))) {
+		snprintf(err, errlen, "not a room file: no format in its meta table");
+		return RK_ECORRUPT;
+	}
+	if (strcmp(val, FORMAT_VERSION) != 0) {
+		snprintf(err, errlen, "room file format %s is not supported (want %s)", val,
+			 FORMAT_VERSION);
+		return RK_ECORRUPT;
+	}
+	if (!meta_get(db, "room", val, sizeof(val)) || strcmp(val, room) != 0) {
+		snprintf(err, errlen, "room file belongs to room '%s', not '%s'", val, room);
+		return RK_ECORRUPT;
+	}
+	return RK_OK;
+}
+
+/* Read the meta of a checked room file, or write it into a new one. */
 static rk_err init_meta(store *s, const char *room, char *err, size_t errlen)
 {
 	char val[128];
 	if (meta_get(s->db, "format", val, sizeof(val))) {
-		if (strcmp(val, FORMAT_VERSION) != 0) {
-			snprintf(err, errlen, "room file format %s is not supported (want %s)",
-				 val, FORMAT_VERSION);
-			return RK_ECORRUPT;
-		}
-		if (!meta_get(s->db, "room", val, sizeof(val)) || strcmp(val, room) != 0) {
-			snprintf(err, errlen, "room file belongs to room '%s', not '%s'", val,
-				 room);
-			return RK_ECORRUPT;
-		}
+		/* check_room_file accepted format and room already. */
 		if (!meta_get(s->db, "epoch", s->epoch, sizeof(s->epoch)) || !s->epoch[0]) {
 			snprintf(err, errlen, "room file has no epoch");
 			return RK_ECORRUPT;
@@ -178,6 +244,10 @@ rk_err store_open(const char *path, const char *room, int busy_ms,
 	sqlite3_db_config(s->db, SQLITE_DBCONFIG_LOOKASIDE, NULL, 64, 16);
 	/* The WAL is checkpointed by the checkpointer thread, never here. */
 	sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+	rc = check_room_file(s->db, room, err, errlen);
+	if (rc != RK_OK)
+		goto fail;
+	rc = RK_EIO;
 	/* Creating a room must not stall the loop on fsyncs: the file is
 	 * switched to WAL and given its schema with synchronous=OFF (a crash
 	 * in between leaves an empty room, recreated on the next open), then

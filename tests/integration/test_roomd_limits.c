@@ -239,6 +239,7 @@ static void test_capacity_and_idle(void **state)
 	rt_http(rd, "/metrics", NULL, &body);
 	assert_non_null(strstr(body, "roomd_closes_total{code=\"4409\"} 1"));
 	assert_non_null(strstr(body, "roomd_closes_total{code=\"4503\"} 1"));
+	assert_non_null(strstr(body, "roomd_connections_refused_total{reason=\"max_conns\"} 1"));
 	assert_non_null(strstr(body, "roomd_closes_total{code=\"4408\"} 2"));
 	free(body);
 	rt_free(a);

@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/pidfd.h>
+#include <grp.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -37,6 +39,7 @@ struct rd_priv {
 	bool own_tmp;	 /* tmp_dir was created by rd_start */
 	int runs;	 /* starts so far (for the log separator) */
 	int pidfd;	 /* for waiting with a deadline, or -1 */
+	rd_opts opts;	 /* how roomd runs (rd_start_ex) */
 	int exit_status; /* wait status of a roomd that rd_alive
 			  * found dead, until rd_stop reports it;
 			  * -1 if none */
@@ -360,6 +363,25 @@ static int launch(rd_proc *rd)
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		struct sigaction dfl = {.sa_handler = SIG_DFL};
 		sigaction(SIGPIPE, &dfl, NULL);
+		if (p->opts.fsize > 0) {
+			struct rlimit rl;
+			struct sigaction ign = {.sa_handler = SIG_IGN};
+			sigaction(SIGXFSZ, &ign, NULL); /* survives exec */
+			if (getrlimit(RLIMIT_FSIZE, &rl) != 0)
+				_exit(127);
+			rl.rlim_cur = (rlim_t)p->opts.fsize;
+			if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
+				_exit(127);
+		}
+		if (p->opts.set_uid) {
+			if (setgroups(0, NULL) != 0 || setgid((gid_t)p->opts.uid) != 0 ||
+			    setuid(p->opts.uid) != 0)
+				_exit(127);
+			/* A credential change clears the parent-death signal. */
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			if (getppid() != parent)
+				_exit(127);
+		}
 		execv(argv[0], argv);
 		static const char msg[] = "roomd_proc: exec failed\n";
 		write_all(STDERR_FILENO, msg, sizeof(msg) - 1);
@@ -462,6 +484,12 @@ void rd_cleanup(rd_proc *rd)
 
 rd_proc *rd_start(const char *const *extra_args, const char *data_dir_or_NULL)
 {
+	return rd_start_ex(extra_args, data_dir_or_NULL, NULL);
+}
+
+rd_proc *rd_start_ex(const char *const *extra_args, const char *data_dir_or_NULL,
+		     const rd_opts *opts)
+{
 	const char *bin = getenv("ROOMD_BIN");
 	if (!bin || !*bin) {
 		fprintf(stderr, "rd_start: ROOMD_BIN is not set\n");
@@ -477,6 +505,8 @@ rd_proc *rd_start(const char *const *extra_args, const char *data_dir_or_NULL)
 	rd->priv = p;
 	p->log_fd = p->pidfd = p->pipe_r = p->stop_r = p->stop_w = -1;
 	p->exit_status = -1;
+	if (opts)
+		p->opts = *opts;
 	rk_buf_init(&p->out, OUTPUT_MAX);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
@@ -510,6 +540,12 @@ rd_proc *rd_start(const char *const *extra_args, const char *data_dir_or_NULL)
 				strerror(errno));
 			goto fail;
 		}
+	}
+	if (p->opts.set_uid &&
+	    (chown(rd->tmp_dir, p->opts.uid, (gid_t)p->opts.uid) != 0 ||
+	     chown(rd->data_dir, p->opts.uid, (gid_t)p->opts.uid) != 0)) {
+		fprintf(stderr, "rd_start: chown to %d: %s\n", (int)p->opts.uid, strerror(errno));
+		goto fail;
 	}
 	snprintf(rd->log_path, sizeof(rd->log_path), "%.*s/roomd.log",
 		 (int)sizeof(rd->log_path) - 11, rd->tmp_dir);
@@ -582,6 +618,16 @@ int rd_restart(rd_proc *rd, const char *const *extra_args_or_NULL)
 	}
 	rd->port = 0;
 	return launch(rd);
+}
+
+int rd_restart_ex(rd_proc *rd, const char *const *extra_args_or_NULL, const rd_opts *opts)
+{
+	if (rd->pid > 0)
+		rd_stop(rd, SIGTERM);
+	memset(&rd->priv->opts, 0, sizeof(rd->priv->opts));
+	if (opts)
+		rd->priv->opts = *opts;
+	return rd_restart(rd, extra_args_or_NULL);
 }
 
 bool rd_log_contains(rd_proc *rd, const char *s)

@@ -5,8 +5,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include "clock.h"
 #include <sqlite3.h>
 #include "roomtest.h"
 
@@ -229,4 +234,59 @@ char *rt_temp_file(const char *content)
 		fail_msg("write temp file failed");
 	close(fd);
 	return path;
+}
+
+int rt_roomctl(const char *const *args, char *out, size_t n)
+{
+	const char *bin = getenv("ROOMCTL_BIN");
+	if (!bin || !*bin)
+		fail_msg("ROOMCTL_BIN is not set");
+	const char *argv[32] = {"roomctl"};
+	size_t k = 1;
+	while (k < 31 && args[k - 1]) {
+		argv[k] = args[k - 1];
+		k++;
+	}
+	argv[k] = NULL;
+	int p[2];
+	if (pipe(p) != 0)
+		fail_msg("pipe failed");
+	pid_t pid = fork();
+	if (pid < 0)
+		fail_msg("fork failed");
+	if (pid == 0) {
+		dup2(p[1], 1);
+		dup2(p[1], 2);
+		close(p[0]);
+		close(p[1]);
+		execv(bin, (char *const *)argv);
+		_exit(127);
+	}
+	close(p[1]);
+	size_t got = 0;
+	char sink[4096];
+	int64_t deadline = rk_mono_us() + 60000000;
+	for (;;) {
+		struct pollfd pf = {.fd = p[0], .events = POLLIN};
+		int left = (int)((deadline - rk_mono_us()) / 1000);
+		if (left <= 0 || poll(&pf, 1, left) <= 0)
+			break;
+		char *dst = out && got + 1 < n ? out + got : sink;
+		size_t room = out && got + 1 < n ? n - 1 - got : sizeof(sink);
+		ssize_t r = read(p[0], dst, room);
+		if (r <= 0)
+			break;
+		if (dst != sink)
+			got += (size_t)r;
+	}
+	close(p[0]);
+	if (out && n)
+		out[got] = '\0';
+	if (rk_mono_us() >= deadline)
+		kill(pid, SIGKILL);
+	int st = 0;
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }

@@ -58,6 +58,12 @@ void rt_sql_text(const char *db_path, const char *sql, char *out, size_t n);
 /* GET path from roomd; returns the status and the body (caller frees). */
 int rt_http(rd_proc *rd, const char *path, const char *headers, char **body);
 
+/* Run $ROOMCTL_BIN with args (NULL-terminated, without the program name)
+ * to completion (at most 60 s, then it is killed). Returns its exit code
+ * (-1 if it did not exit normally); its stdout and stderr, up to n - 1
+ * bytes, go to out (may be NULL). */
+int rt_roomctl(const char *const *args, char *out, size_t n);
+
 /* Write s to a new temporary file; returns its path (static per call site
  * is not needed: caller frees). */
 char *rt_temp_file(const char *content);

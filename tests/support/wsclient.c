@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <arpa/inet.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -94,8 +95,8 @@ static int wait_fd(int fd, short events, int64_t deadline)
 	}
 }
 
-static int tcp_connect(const char *host, int port, int64_t deadline, char *err,
-		       size_t errlen)
+static int tcp_connect(const char *host, int port, const char *bind_addr,
+		       int64_t deadline, char *err, size_t errlen)
 {
 	char portstr[16];
 	snprintf(portstr, sizeof(portstr), "%d", port);
@@ -115,6 +116,16 @@ static int tcp_connect(const char *host, int port, int64_t deadline, char *err,
 			    ai->ai_protocol);
 		if (fd < 0)
 			continue;
+		if (bind_addr && ai->ai_family == AF_INET) {
+			struct sockaddr_in src = {.sin_family = AF_INET};
+			if (inet_pton(AF_INET, bind_addr, &src.sin_addr) != 1 ||
+			    bind(fd, (struct sockaddr *)&src, sizeof(src)) != 0) {
+				snprintf(err, errlen, "bind %s: %s", bind_addr, strerror(errno));
+				close(fd);
+				fd = -1;
+				continue;
+			}
+		}
 		int r = connect(fd, ai->ai_addr, ai->ai_addrlen);
 		if (r != 0 && errno == EINPROGRESS) {
 			r = wait_fd(fd, POLLOUT, deadline);
@@ -435,7 +446,7 @@ int http_request(const char *host, int port, const void *request, size_t len,
 {
 	memset(reply, 0, sizeof(*reply));
 	int64_t deadline = deadline_after(timeout_ms);
-	int fd = tcp_connect(host, port, deadline, reply->error, sizeof(reply->error));
+	int fd = tcp_connect(host, port, NULL, deadline, reply->error, sizeof(reply->error));
 	if (fd < 0)
 		return -1;
 	inbuf in = {.off = 0};
@@ -884,7 +895,7 @@ struct ws *ws_connect_ex(const char *host, int port, const char *path_and_query,
 	rk_buf_init(&w->msg, 0);
 	rk_buf_init(&w->ctl, 0);
 
-	w->fd = tcp_connect(host, port, deadline, r->error, sizeof(r->error));
+	w->fd = tcp_connect(host, port, opts.bind_addr, deadline, r->error, sizeof(r->error));
 	if (w->fd < 0)
 		goto fail;
 

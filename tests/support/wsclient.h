@@ -109,6 +109,9 @@ typedef struct ws_opts {
 	const char *extra_headers; /* more request header lines, as for
 				    * http_get, or NULL */
 	int timeout_ms;		   /* TCP connect + handshake; 0: 5000 */
+	const char *bind_addr;	   /* IPv4 source address to connect from
+				    * (e.g. "127.0.0.2", still loopback), or
+				    * NULL for the kernel's choice */
 	size_t max_message;	   /* longest message ws_recv accepts; longer
 				    * is WS_ERROR. 0: 64 MiB */
 	bool manual_control;	   /* false: answer pings with pongs and echo
