@@ -22,6 +22,7 @@
 #include "hist.h"
 #include "op.h"
 #include "proto.h"
+#include "theap.h"
 
 #define container_of(ptr, type, member) \
 	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
@@ -57,7 +58,7 @@ typedef struct client {
 	uint32_t due;               /* messages scheduled but not yet written */
 	uint32_t lseq;              /* local sequence of the last message written */
 	uint32_t unanswered;        /* ops written and neither acked nor rejected */
-	lws_sorted_usec_list_t send_sul; /* fires at next_send_ns */
+	rl_timer send_t;            /* in load.sendq at next_send_ns while sending */
 	lws_sorted_usec_list_t churn_sul; /* churn: fires at the next reconnect */
 	bool reconnecting;          /* churn: closing to reconnect, not to stop */
 	char epoch[RK_EPOCH_MAX + 1]; /* from the last welcome, for resume */
@@ -147,6 +148,9 @@ struct load {
 	rk_point *points;           /* stroke points for the draw scenario */
 	size_t npoints;
 	lws_sorted_usec_list_t tick_sul; /* the control tick */
+	rl_theap sendq;             /* clients by next send time (theap.h) */
+	lws_sorted_usec_list_t sendq_sul; /* fires when the earliest is due */
+	int64_t sendq_armed_ns;     /* when sendq_sul fires; 0 = not armed */
 	int exit_code;              /* decided by report_checks */
 };
 
@@ -161,6 +165,8 @@ void client_stop_sending(client *cl);
 /* Ask a client to close cleanly (1000); a no-op unless connected. */
 void client_close(client *cl);
 void client_free(client *cl);
+/* Stop the shared send timer (before the lws context goes). */
+void client_sendq_cancel(load *ld);
 
 /* scenario.c: encode the client's next message (local seq lseq) into b.
  * Returns true if it is an op (answered by ack/reject), false if ephemeral
