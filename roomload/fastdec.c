@@ -79,17 +79,24 @@ static bool skip_str(cur *c, size_t max)
 static bool skip_obj_then_end(cur *c)
 {
 	int depth = 1;
-	bool in_str = false;
 	const char *q = c->p;
-	for (; q < c->end && depth > 0; q++) {
-		char ch = *q;
-		if (in_str) {
-			if (ch == '\\')
-				q++;
-			else if (ch == '"')
-				in_str = false;
-		} else if (ch == '"') {
-			in_str = true;
+	while (q < c->end && depth > 0) {
+		char ch = *q++;
+		if (ch == '"') {
+			/* A string: jump to its closing quote (memchr is much
+			 * faster than a byte loop on chat text); a backslash
+			 * before it means an escape, walked byte by byte. */
+			const char *e = memchr(q, '"', (size_t)(c->end - q));
+			if (!e)
+				return false;
+			if (memchr(q, '\\', (size_t)(e - q))) {
+				while (q < c->end && *q != '"')
+					q += *q == '\\' ? 2 : 1;
+				if (q >= c->end)
+					return false;
+				e = q;
+			}
+			q = e + 1;
 		} else if (ch == '{' || ch == '[') {
 			depth++;
 		} else if (ch == '}' || ch == ']') {
