@@ -304,9 +304,10 @@ static int client_writable(load *ld, client *cl, struct lws *wsi)
 /* The sender of an op, if it is one of ours in the same room. */
 static client *sender_of(load *ld, const client *cl, const rl_msg *m)
 {
-	if (!m->ours || m->cidx >= ld->nclients)
+	uint32_t i = m->cidx - ld->idx_base; /* wraps for another worker's */
+	if (!m->ours || i >= ld->nclients)
 		return NULL;
-	client *s = &ld->clients[m->cidx];
+	client *s = &ld->clients[i];
 	return s->room == cl->room ? s : NULL;
 }
 
@@ -434,9 +435,10 @@ static void on_cursor(load *ld, client *cl, const rl_msg *m, int64_t now)
 {
 	ld->c.cursors_recv++;
 	/* Our cursors carry x = sender index, y = its local seq. */
-	if (m->x < 0 || (uint64_t)m->x >= ld->nclients || m->y <= 0 || m->y > UINT32_MAX)
+	if (m->x < ld->idx_base || (uint64_t)m->x - ld->idx_base >= ld->nclients ||
+	    m->y <= 0 || m->y > UINT32_MAX)
 		return;
-	client *s = &ld->clients[m->x];
+	client *s = &ld->clients[m->x - ld->idx_base];
 	if (s->room != cl->room)
 		return;
 	chk_oprec *r = chk_op_find(&s->ops, (uint32_t)m->y);

@@ -123,6 +123,7 @@ enum {
 	OPT_URL = 256, OPT_ROOMS, OPT_CLIENTS, OPT_RATE, OPT_DURATION, OPT_SCENARIO,
 	OPT_RAMP, OPT_SIZE, OPT_PREFIX, OPT_SECRET, OPT_VIEWERS, OPT_MAX_P99,
 	OPT_MIN_DELIVERED, OPT_JSON, OPT_MAX_CONNECTING, OPT_SEED, OPT_RECONNECT,
+	OPT_PROCS, OPT_CSV,
 };
 
 static const struct option long_opts[] = {
@@ -142,6 +143,8 @@ static const struct option long_opts[] = {
 	{"max-connecting", required_argument, NULL, OPT_MAX_CONNECTING},
 	{"seed", required_argument, NULL, OPT_SEED},
 	{"reconnect-every", required_argument, NULL, OPT_RECONNECT},
+	{"procs", required_argument, NULL, OPT_PROCS},
+	{"csv", required_argument, NULL, OPT_CSV},
 	{"json", no_argument, NULL, OPT_JSON},
 	{"quiet", no_argument, NULL, 'q'},
 	{"help", no_argument, NULL, 'h'},
@@ -258,6 +261,7 @@ int config_parse(load_config *cfg, int argc, char **argv)
 	cfg->sc = SC_CHAT;
 	cfg->seed = 0;
 	cfg->reconnect_every = 2;
+	cfg->procs = 1;
 	bool have_url = false;
 	long long v;
 	int opt;
@@ -346,6 +350,16 @@ int config_parse(load_config *cfg, int argc, char **argv)
 			if (!parse_dbl(optarg, 0.05, 86400, &cfg->reconnect_every))
 				return usage_error("--reconnect-every wants seconds 0.05..86400");
 			break;
+		case OPT_PROCS:
+			if (!parse_ll(optarg, 1, 64, &v))
+				return usage_error("--procs wants 1..64");
+			cfg->procs = (int)v;
+			break;
+		case OPT_CSV:
+			if (!optarg[0] || strlen(optarg) >= sizeof(cfg->csv))
+				return usage_error("--csv wants a file name");
+			snprintf(cfg->csv, sizeof(cfg->csv), "%s", optarg);
+			break;
 		case OPT_JSON:
 			cfg->json = true;
 			break;
@@ -372,6 +386,9 @@ int config_parse(load_config *cfg, int argc, char **argv)
 				   cfg->prefix);
 	if ((long long)cfg->rooms * cfg->clients > 200000)
 		return usage_error("at most 200000 connections in total");
+	if (cfg->procs > cfg->rooms)
+		return usage_error("--procs %d is more than --rooms %d (a room's clients "
+				   "live in one process)", cfg->procs, cfg->rooms);
 	if (!cfg->seed)
 		cfg->seed = ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)cfg;
 	return 0;

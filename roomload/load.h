@@ -152,6 +152,17 @@ struct load {
 	lws_sorted_usec_list_t sendq_sul; /* fires when the earliest is due */
 	int64_t sendq_armed_ns;     /* when sendq_sul fires; 0 = not armed */
 	int exit_code;              /* decided by report_checks */
+	FILE *csv;                  /* --csv: per-second rows; NULL = none */
+	/* --procs (procs.c). In a worker: */
+	bool worker;                /* this process runs a share of the rooms */
+	uint32_t room_base;         /* global index of rooms[0] (room names) */
+	uint32_t idx_base;          /* global index of clients[0] (names, op ids) */
+	int to_parent;              /* worker: pipe of records to the parent */
+	int from_parent;            /* worker: the parent's "go" byte */
+	bool connected_sent;        /* worker: told the parent it is connected */
+	/* In the parent of workers (the merged figures): */
+	double cpu_extra_s;         /* the workers' CPU seconds */
+	long rss_extra_kb;          /* the sum of the workers' peak RSS */
 };
 
 /* client.c */
@@ -184,13 +195,30 @@ int run_load(load *ld);       /* 0, or 1 on a runtime error (printed) */
 void load_free(load *ld);
 
 /* report.c */
-void report_progress(load *ld, int64_t now_ns);
+/* Once a second: the progress line (unless -q) and the --csv row of the
+ * interval since the last call; then the interval starts anew. */
+void report_interval(load *ld, int64_t now_ns);
+/* Open --csv and write its header. false (printed) if it cannot be opened. */
+bool report_csv_open(load *ld);
+void report_csv_close(load *ld);
 /* Print the final report (text on stderr/stdout, or JSON on stdout) and
  * return the exit status: 0 if every check passed, else 1. */
 int report_final(load *ld);
 
+/* procs.c: run --procs workers and merge their results into ld (the
+ * parent's), ready for report_final. 0, or 1 on a runtime error such as a
+ * worker that died (printed). */
+int procs_run(load *ld);
+/* In a worker: the connect phase is over; true once the parent says go. */
+bool procs_worker_go(load *ld);
+/* In a worker: send the interval's progress / the final results. */
+void procs_worker_progress(load *ld);
+void procs_worker_final(load *ld);
+
 /* Small helpers shared by the modules. */
 uint64_t load_rand(load *ld);
 void load_count_close(load *ld, int code);
+/* Add every counter of src into dst (close codes matched by code). */
+void load_counters_add(counters *dst, const counters *src);
 
 #endif

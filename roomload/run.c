@@ -52,6 +52,31 @@ void load_count_close(load *ld, int code)
  * limit). lws sizes its fd -> wsi table from this limit; we must not pass a
  * smaller fd_limit_per_thread, which turns every fd lookup into a linear scan
  * of the table (measured: 16 % of the CPU connecting 10,000 clients). */
+void load_counters_add(counters *dst, const counters *src)
+{
+	/* Every field before `closes` is a uint64_t counter. */
+	_Static_assert(offsetof(counters, closes) % sizeof(uint64_t) == 0,
+		       "counters: plain uint64_t fields first");
+	uint64_t *d = (uint64_t *)dst;
+	const uint64_t *s = (const uint64_t *)src;
+	for (size_t i = 0; i < offsetof(counters, closes) / sizeof(uint64_t); i++)
+		d[i] += s[i];
+	for (int i = 0; i < src->ncloses; i++) {
+		int k;
+		for (k = 0; k < dst->ncloses; k++)
+			if (dst->closes[k].code == src->closes[i].code)
+				break;
+		if (k == dst->ncloses) {
+			if (dst->ncloses == CLOSE_CODES_MAX)
+				continue;
+			dst->closes[k].code = src->closes[i].code;
+			dst->closes[k].n = 0;
+			dst->ncloses++;
+		}
+		dst->closes[k].n += src->closes[i].n;
+	}
+}
+
 static void raise_nofile(uint32_t need)
 {
 	struct rlimit rl;
@@ -88,7 +113,8 @@ static bool setup_clients(load *ld)
 	bool sends = cfg->rate > 0 && cfg->sc != SC_IDLE;
 	for (int r = 0; r < cfg->rooms; r++) {
 		room_info *ri = &ld->rooms[r];
-		snprintf(ri->name, sizeof(ri->name), "%s%d", cfg->prefix, r);
+		snprintf(ri->name, sizeof(ri->name), "%s%u", cfg->prefix,
+			 ld->room_base + (uint32_t)r);
 		/* Seq ring: about 30 s of the room's ops. */
 		double n = sends ? cfg->rate * cfg->clients * 30 + 64 : 64;
 		if (!chk_room_init(&ri->chk, n > (1 << 20) ? (1 << 20) : (uint32_t)n))
@@ -97,7 +123,7 @@ static bool setup_clients(load *ld)
 	for (uint32_t i = 0; i < ld->nclients; i++) {
 		client *cl = &ld->clients[i];
 		cl->ld = ld;
-		cl->idx = i;
+		cl->idx = ld->idx_base + i;
 		cl->room = i / (uint32_t)cfg->clients;
 		cl->in_room = i % (uint32_t)cfg->clients;
 		cl->viewer = cl->in_room >= (uint32_t)cfg->clients - nviewers;
@@ -170,7 +196,7 @@ static void final_checks(load *ld)
 			if (cl->state == CS_READY)
 				last[n++] = cl->stream.last;
 		}
-		chk_final(&ld->chk, (uint32_t)r, last, n);
+		chk_final(&ld->chk, ld->room_base + (uint32_t)r, last, n);
 	}
 	free(last);
 }
@@ -216,7 +242,10 @@ static void tick_cb(lws_sorted_usec_list_t *sul)
 		       ld->connecting < (uint32_t)cfg->max_connecting)
 			client_connect(ld, &ld->clients[ld->next_connect++]);
 		bool all = ld->next_connect == ld->nclients && ld->connecting == 0;
-		if (all || now > ld->phase_deadline_ns)
+		/* A worker of --procs waits for the parent's go, given once
+		 * every worker is connected: sending starts together. */
+		if ((all || now > ld->phase_deadline_ns) &&
+		    (!ld->worker || procs_worker_go(ld)))
 			start_run(ld, now);
 		break;
 	}
@@ -241,8 +270,11 @@ static void tick_cb(lws_sorted_usec_list_t *sul)
 	case PH_END:
 		break;
 	}
-	if (!cfg->quiet && now - ld->last_progress_ns >= 1000000000) {
-		report_progress(ld, now);
+	if (now - ld->last_progress_ns >= 1000000000 || ld->ph == PH_END) {
+		if (ld->worker)
+			procs_worker_progress(ld);
+		else
+			report_interval(ld, now);
 		ld->last_progress_ns = now;
 	}
 #ifdef RL_HAVE_LIBEV
