@@ -29,6 +29,10 @@ static void set_state(client *cl, cstate st)
 		ld->connecting--;
 	if (st == CS_CONNECTING)
 		ld->connecting++;
+	if (cl->state == CS_CLOSING)
+		ld->closing--;
+	if (st == CS_CLOSING)
+		ld->closing++;
 	if (st == CS_DONE && cl->state != CS_NEW)
 		ld->live--;
 	if (cl->state == CS_NEW && st != CS_DONE)

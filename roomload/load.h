@@ -126,6 +126,8 @@ struct load {
 	int64_t run_end_ns;         /* end of sending */
 	int64_t phase_deadline_ns;  /* when the current phase gives up */
 	uint32_t next_connect;      /* next client index to connect */
+	uint32_t next_close;        /* close phase: next client index to close */
+	uint32_t closing;           /* clients in CS_CLOSING */
 	uint32_t connecting;        /* handshakes in flight */
 	uint32_t live;              /* connections not DONE (issued ones) */
 	uint64_t rng;               /* xorshift state for offsets */
