@@ -320,24 +320,24 @@ static int64_t us_since(int64_t then_ns, int64_t now_ns)
 	return (now_ns - then_ns) / 1000;
 }
 
-static void on_welcome(load *ld, client *cl, const rk_smsg *m, int64_t now)
+static void on_welcome(load *ld, client *cl, const rl_msg *m, int64_t now)
 {
 	if (cl->state != CS_CONNECTING) {
 		ld->c.decode_errors++;
 		return;
 	}
-	snprintf(cl->epoch, sizeof(cl->epoch), "%s", m->welcome.epoch);
+	snprintf(cl->epoch, sizeof(cl->epoch), "%s", m->epoch);
 	if (cl->reconnecting) {
 		/* Resumed: the missed events follow, from our last seq on, and the
 		 * stream check carries on as if we had never left. Otherwise the
 		 * stream restarts at the welcome's seq. */
 		cl->reconnecting = false;
 		ld->c.reconnects++;
-		if (m->welcome.resumed)
+		if (m->resumed)
 			ld->c.resumed++;
 		else
 			chk_stream_welcome(&ld->chk, &cl->stream, cl->idx,
-					   m->welcome.seq);
+					   m->seq);
 		set_state(cl, CS_READY);
 		if (cl->due)
 			lws_callback_on_writable(cl->wsi);
@@ -346,7 +346,7 @@ static void on_welcome(load *ld, client *cl, const rk_smsg *m, int64_t now)
 		return;
 	}
 	rk_hist_record(&ld->h_connect, us_since(cl->connect_ns, now));
-	chk_stream_welcome(&ld->chk, &cl->stream, cl->idx, m->welcome.seq);
+	chk_stream_welcome(&ld->chk, &cl->stream, cl->idx, m->seq);
 	set_state(cl, CS_READY);
 	ld->c.established++;
 	ld->connect_done_ns = now;
@@ -460,7 +460,7 @@ static void dispatch(load *ld, client *cl, const rl_msg *m, const rk_smsg *full,
 {
 	switch (m->t) {
 	case RK_S_WELCOME:
-		on_welcome(ld, cl, full, now);
+		on_welcome(ld, cl, m, now);
 		break;
 	case RK_S_ACK:
 		on_ack(ld, cl, m, now);
@@ -487,8 +487,8 @@ static void dispatch(load *ld, client *cl, const rl_msg *m, const rk_smsg *full,
 	}
 }
 
-/* The fast path (fastdec.h) for events, acks, cursors and presence in
- * roomd's own encoding; the full JSON decoder for everything else. */
+/* The fast path (fastdec.h) for events, acks, cursors, presence and
+ * welcomes in roomd's own encoding; the full JSON decoder for the rest. */
 static void on_message(load *ld, client *cl, const char *data, size_t len)
 {
 	rl_msg m;
@@ -507,7 +507,9 @@ static void on_message(load *ld, client *cl, const char *data, size_t len)
 	}
 	memset(&m, 0, sizeof(m));
 	m.t = full.t;
-	m.seq = full.seq;
+	m.seq = full.t == RK_S_WELCOME ? full.welcome.seq : full.seq;
+	m.resumed = full.welcome.resumed;
+	snprintf(m.epoch, sizeof(m.epoch), "%s", full.welcome.epoch);
 	m.x = full.x;
 	m.y = full.y;
 	m.ours = rl_parse_id(full.id, strlen(full.id), &m.cidx, &m.lseq);

@@ -73,14 +73,15 @@ static bool skip_str(cur *c, size_t max)
 	return str(c, max, &s, &n) && n > 0;
 }
 
-/* An object whose '{' was consumed, skipped without validating its content
- * beyond balanced braces and brackets outside strings; then the closing '}'
- * of the message must end the frame. Catches a truncated or run-on frame. */
-static bool skip_obj_then_end(cur *c)
+/* The rest of the frame, with `open` containers (the message's own '{'
+ * included) still open at c: skipped without validating its content beyond
+ * balanced braces and brackets outside strings, and the '}' that closes the
+ * message must be the frame's last byte. Catches a truncated or run-on
+ * frame. */
+static bool skip_to_end(cur *c, int open)
 {
-	int depth = 1;
 	const char *q = c->p;
-	while (q < c->end && depth > 0) {
+	while (q < c->end && open > 0) {
 		char ch = *q++;
 		if (ch == '"') {
 			/* A string: jump to its closing quote (memchr is much
@@ -98,12 +99,12 @@ static bool skip_obj_then_end(cur *c)
 			}
 			q = e + 1;
 		} else if (ch == '{' || ch == '[') {
-			depth++;
+			open++;
 		} else if (ch == '}' || ch == ']') {
-			depth--;
+			open--;
 		}
 	}
-	if (depth != 0 || q + 1 != c->end || *q != '}')
+	if (open != 0 || q != c->end || q[-1] != '}')
 		return false;
 	c->p = c->end;
 	return true;
@@ -149,7 +150,7 @@ static bool event(cur *c, rl_msg *m)
 	    !LIT(c, ",\"id\":\"") || !str(c, RK_ID_MAX, &id, &idn) ||
 	    !LIT(c, ",\"op\":{"))
 		return false;
-	if (!skip_obj_then_end(c))
+	if (!skip_to_end(c, 2))
 		return false;
 	m->t = RK_S_EVENT;
 	take_id(id, idn, m);
@@ -189,12 +190,38 @@ static bool presence(cur *c, rl_msg *m)
 		if (!skip_str(c, RK_SESSION_MAX) || !LIT(c, "}") || c->p != c->end)
 			return false;
 	} else if (LIT(c, "\"join\":{")) {
-		if (!skip_obj_then_end(c))
+		if (!skip_to_end(c, 2))
 			return false;
 	} else {
 		return false;
 	}
 	m->t = RK_S_PRESENCE;
+	return true;
+}
+
+/* {"t":"welcome","v":1,"room":"R","session":"S","user":"U","role":"X",
+ *  "seq":N,"epoch":"E","resumed":B, then state, peers and limits} */
+static bool welcome(cur *c, rl_msg *m)
+{
+	const char *e;
+	size_t en;
+	if (!LIT(c, "\"v\":1,\"room\":\"") || !skip_str(c, RK_ROOM_ID_MAX) ||
+	    !LIT(c, ",\"session\":\"") || !skip_str(c, RK_SESSION_MAX) ||
+	    !LIT(c, ",\"user\":\"") || !skip_str(c, RK_NAME_BYTES) ||
+	    !LIT(c, ",\"role\":\"") || !skip_str(c, 16) || !LIT(c, ",\"seq\":") ||
+	    !num(c, 0, RK_INT_MAX, &m->seq) || !LIT(c, ",\"epoch\":\"") ||
+	    !str(c, RK_EPOCH_MAX, &e, &en) || en == 0 || !LIT(c, ",\"resumed\":"))
+		return false;
+	if (LIT(c, "true"))
+		m->resumed = true;
+	else if (!LIT(c, "false"))
+		return false;
+	/* The rest of the object: ,"state":{...},"peers":[...],"limits":{...}} */
+	if (!LIT(c, ",") || !skip_to_end(c, 1))
+		return false;
+	memcpy(m->epoch, e, en);
+	m->epoch[en] = '\0';
+	m->t = RK_S_WELCOME;
 	return true;
 }
 
@@ -212,5 +239,7 @@ bool rl_fast_decode(const char *s, size_t n, rl_msg *m)
 		return cursor(&c, m);
 	if (LIT(&c, "presence\","))
 		return presence(&c, m);
+	if (LIT(&c, "welcome\","))
+		return welcome(&c, m);
 	return false;
 }

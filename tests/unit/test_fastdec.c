@@ -1,6 +1,7 @@
 /* test_fastdec.c - roomload's fast frame decoder agrees with the full
- * decoder (rk_smsg_decode) on every frame type it takes, built by roomd's
- * real encoders (rk_enc_*); it declines (falls back) on frames it does not
+ * decoder (rk_smsg_decode) on every frame type it takes (event, ack,
+ * cursor, presence, welcome with state and peers), built by roomd's real
+ * encoders (rk_enc_*); it declines (falls back) on frames it does not
  * take, on escapes, on every truncation and on malformed numbers, ids and
  * layouts; and rl_parse_id accepts exactly cIDX.SEQ within 32 bits. */
 #include <setjmp.h>
@@ -50,6 +51,11 @@ static void agree(const rk_buf *b)
 		assert_int_equal(f.x, m.x);
 		assert_int_equal(f.y, m.y);
 	}
+	if (m.t == RK_S_WELCOME) {
+		assert_int_equal(f.seq, m.welcome.seq);
+		assert_int_equal(f.resumed, m.welcome.resumed);
+		assert_string_equal(f.epoch, m.welcome.epoch);
+	}
 	rk_smsg_free(&m);
 }
 
@@ -98,6 +104,56 @@ static void enc_shape_event(rk_buf *b, int64_t seq, const char *id)
 	rk_buf_free(&ob);
 }
 
+/* A welcome as roomd sends it: npeers peers, and the state of a room with
+ * a chat message and a shape in it (NULL when resumed). */
+static void enc_welcome(rk_buf *b, int64_t seq, bool resumed, size_t npeers,
+			const char *epoch)
+{
+	rk_welcome w;
+	memset(&w, 0, sizeof(w));
+	snprintf(w.room, sizeof(w.room), "room-1");
+	snprintf(w.session, sizeof(w.session), "s-9");
+	snprintf(w.user, sizeof(w.user), "c12");
+	snprintf(w.epoch, sizeof(w.epoch), "%s", epoch);
+	w.role = RK_ROLE_EDITOR;
+	w.seq = seq;
+	w.resumed = resumed;
+	w.max_frame = 65536;
+	w.ops_per_sec = 50;
+	rk_peer peers[120];
+	assert_true(npeers <= 120);
+	for (size_t i = 0; i < npeers; i++) {
+		memset(&peers[i], 0, sizeof(peers[i]));
+		snprintf(peers[i].session, sizeof(peers[i].session), "s-%zu", i);
+		snprintf(peers[i].user, sizeof(peers[i].user), "c%zu", i);
+		peers[i].color = (int)(i % 8);
+	}
+	w.peers = peers;
+	w.npeers = npeers;
+	rk_state *st = NULL;
+	if (!resumed) {
+		st = rk_state_new();
+		assert_non_null(st);
+		rk_actor a;
+		memset(&a, 0, sizeof(a));
+		a.user = "c1";
+		a.role = RK_ROLE_EDITOR;
+		a.seq = 1;
+		a.ts = 1000;
+		rk_op op;
+		memset(&op, 0, sizeof(op));
+		op.k = RK_OP_CHAT_POST;
+		op.text = strdup("a [chat] {message} with \"quotes\"");
+		char msg[128];
+		assert_int_equal(rk_state_apply(st, &op, &a, msg, sizeof(msg)), RK_REJ_NONE);
+		rk_op_free(&op);
+	}
+	rk_buf_reset(b);
+	rk_enc_welcome(b, &w, st);
+	assert_int_equal(rk_buf_ok(b), RK_OK);
+	rk_state_free(st);
+}
+
 static void test_agrees_with_full_decoder(void **state)
 {
 	(void)state;
@@ -144,6 +200,12 @@ static void test_agrees_with_full_decoder(void **state)
 	rk_buf_reset(&b);
 	rk_enc_presence_leave(&b, "s-77");
 	agree(&b);
+	enc_welcome(&b, 0, false, 0, "ep-1");
+	agree(&b);
+	enc_welcome(&b, 1234, false, 99, "0123456789abcdef");
+	agree(&b);
+	enc_welcome(&b, 77, true, 5, "e");
+	agree(&b);
 	rk_buf_free(&b);
 }
 
@@ -164,15 +226,8 @@ static void test_declines_other_types_and_escapes(void **state)
 	rk_buf_reset(&b);
 	rk_enc_signal(&b, "s", "u", "{\"a\":1}", 7);
 	declines(b.data, b.len);
-	rk_welcome w;
-	memset(&w, 0, sizeof(w));
-	snprintf(w.room, sizeof(w.room), "r");
-	snprintf(w.session, sizeof(w.session), "s");
-	snprintf(w.user, sizeof(w.user), "u");
-	snprintf(w.epoch, sizeof(w.epoch), "e");
-	w.seq = 3;
-	rk_buf_reset(&b);
-	rk_enc_welcome(&b, &w, NULL);
+	/* A welcome whose epoch needs an escape. */
+	enc_welcome(&b, 3, true, 1, "e\"1");
 	declines(b.data, b.len);
 	/* An escaped quote in a string the fast path reads or skips: it
 	 * declines, and the full decoder (the fallback) still takes it. */
@@ -197,7 +252,7 @@ static void test_declines_truncations(void **state)
 	(void)state;
 	rk_buf b;
 	rk_buf_init(&b, 0);
-	for (int kind = 0; kind < 5; kind++) {
+	for (int kind = 0; kind < 6; kind++) {
 		rk_buf_reset(&b);
 		if (kind == 0)
 			enc_chat_event(&b, 12, "alice", "c3.4", "hi");
@@ -207,8 +262,10 @@ static void test_declines_truncations(void **state)
 			rk_enc_ack(&b, "c3.4", 12);
 		else if (kind == 3)
 			rk_enc_cursor(&b, "s", -5, 6);
-		else
+		else if (kind == 4)
 			rk_enc_presence_leave(&b, "s-1");
+		else
+			enc_welcome(&b, 9, false, 3, "ep");
 		for (size_t n = 0; n < b.len; n++)
 			declines(b.data, n);
 	}
@@ -254,6 +311,18 @@ static void test_declines_malformed(void **state)
 	    "\"id\":\"c1.2\",\"op\":{}}{}",                      /* run-on */
 	    "{\"t\":\"eventx\",\"seq\":1}",
 	    "{\"t\" :\"ack\",\"id\":\"c1.2\",\"seq\":1}",
+	    "{\"t\":\"welcome\",\"v\":2,\"room\":\"r\",\"session\":\"s\",\"user\":\"u\","
+	    "\"role\":\"editor\",\"seq\":1,\"epoch\":\"e\",\"resumed\":true,"
+	    "\"peers\":[],\"limits\":{}}",                         /* version 2 */
+	    "{\"t\":\"welcome\",\"v\":1,\"room\":\"r\",\"session\":\"s\",\"user\":\"u\","
+	    "\"role\":\"editor\",\"seq\":1,\"epoch\":\"e\",\"resumed\":yes,"
+	    "\"peers\":[],\"limits\":{}}",
+	    "{\"t\":\"welcome\",\"v\":1,\"room\":\"r\",\"session\":\"s\",\"user\":\"u\","
+	    "\"role\":\"editor\",\"seq\":1,\"epoch\":\"\",\"resumed\":true,"
+	    "\"peers\":[],\"limits\":{}}",                         /* empty epoch */
+	    "{\"t\":\"welcome\",\"v\":1,\"room\":\"r\",\"session\":\"s\",\"user\":\"u\","
+	    "\"role\":\"editor\",\"seq\":1,\"epoch\":\"e\",\"resumed\":true,"
+	    "\"peers\":[{]}",                                        /* unbalanced */
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		declines(bad[i], strlen(bad[i]));
