@@ -42,6 +42,15 @@ static void set_state(client *cl, cstate st)
 
 /* ---- connecting --------------------------------------------------------- */
 
+/* No lws validity (idle ping/hangup) timer per connection: roomd pings us
+ * and lws answers by itself. lws 4.1 keeps timers in one sorted list whose
+ * insert walks it, and a validity timer per connection, re-armed as traffic
+ * arrives, made that walk O(connections). */
+static const lws_retry_bo_t no_validity_timer = {
+	.secs_since_valid_ping = 0,
+	.secs_since_valid_hangup = 0,
+};
+
 
 void client_connect(load *ld, client *cl)
 {
@@ -100,6 +109,7 @@ void client_connect(load *ld, client *cl)
 	info.userdata = cl;
 	info.opaque_user_data = cl;
 	info.pwsi = &cl->wsi;
+	info.retry_and_idle_policy = &no_validity_timer;
 	cl->connect_ns = rk_mono_ns();
 	set_state(cl, CS_CONNECTING);
 	ld->c.connects_issued++;
