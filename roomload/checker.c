@@ -27,6 +27,16 @@ void chk_init(checker *c)
 	memset(c, 0, sizeof(*c));
 }
 
+void chk_merge(checker *dst, const checker *src)
+{
+	for (int k = 0; k < CHK_KIND_COUNT; k++)
+		dst->counts[k] += src->counts[k];
+	dst->total += src->total;
+	dst->unchecked += src->unchecked;
+	for (int i = 0; i < src->nfirst && dst->nfirst < CHK_FIRST_MAX; i++)
+		memcpy(dst->first[dst->nfirst++], src->first[i], CHK_DETAIL_LEN);
+}
+
 static void violation(checker *c, chk_kind k, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void violation(checker *c, chk_kind k, const char *fmt, ...)

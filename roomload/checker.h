@@ -81,6 +81,9 @@ typedef struct checker {
 const char *chk_kind_name(chk_kind k);   /* "gap", "duplicate", ... */
 
 void chk_init(checker *c);
+/* Add src's counts into dst and append its first violations while dst has
+ * room for them (another process's checker, --procs). Can't fail. */
+void chk_merge(checker *dst, const checker *src);
 
 /* Streams. `conn` is an index used only in messages. Can't fail. */
 void chk_stream_init(chk_stream *s);

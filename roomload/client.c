@@ -8,6 +8,7 @@
  * state to DONE, which sticks.
  */
 #include "clock.h"
+#include "fastdec.h"
 #include "load.h"
 #include "log.h"
 #include "proto.h"
@@ -28,6 +29,10 @@ static void set_state(client *cl, cstate st)
 		ld->connecting--;
 	if (st == CS_CONNECTING)
 		ld->connecting++;
+	if (cl->state == CS_CLOSING)
+		ld->closing--;
+	if (st == CS_CLOSING)
+		ld->closing++;
 	if (st == CS_DONE && cl->state != CS_NEW)
 		ld->live--;
 	if (cl->state == CS_NEW && st != CS_DONE)
@@ -36,6 +41,16 @@ static void set_state(client *cl, cstate st)
 }
 
 /* ---- connecting --------------------------------------------------------- */
+
+/* No lws validity (idle ping/hangup) timer per connection: roomd pings us
+ * and lws answers by itself. lws 4.1 keeps timers in one sorted list whose
+ * insert walks it, and a validity timer per connection, re-armed as traffic
+ * arrives, made that walk O(connections). */
+static const lws_retry_bo_t no_validity_timer = {
+	.secs_since_valid_ping = 0,
+	.secs_since_valid_hangup = 0,
+};
+
 
 void client_connect(load *ld, client *cl)
 {
@@ -94,6 +109,7 @@ void client_connect(load *ld, client *cl)
 	info.userdata = cl;
 	info.opaque_user_data = cl;
 	info.pwsi = &cl->wsi;
+	info.retry_and_idle_policy = &no_validity_timer;
 	cl->connect_ns = rk_mono_ns();
 	set_state(cl, CS_CONNECTING);
 	ld->c.connects_issued++;
@@ -113,14 +129,38 @@ void client_connect(load *ld, client *cl)
 
 static int client_writable(load *ld, client *cl, struct lws *wsi);
 
-static void send_cb(lws_sorted_usec_list_t *sul)
+static void sendq_cb(lws_sorted_usec_list_t *sul);
+
+/* Arm the one lws timer for the earliest scheduled send, unless it is
+ * already armed at or before that. */
+static void sendq_arm(load *ld, int64_t now)
 {
-	client *cl = container_of(sul, client, send_sul);
-	load *ld = cl->ld;
+	int64_t next = rl_theap_next(&ld->sendq);
+	if (next == INT64_MAX || (ld->sendq_armed_ns && ld->sendq_armed_ns <= next))
+		return;
+	ld->sendq_armed_ns = next;
+	lws_sul_schedule(ld->lws, 0, &ld->sendq_sul, sendq_cb,
+			 next > now ? (next - now) / 1000 + 1 : 1);
+}
+
+static void send_at(load *ld, client *cl, int64_t at, int64_t now)
+{
+	rl_theap_set(&ld->sendq, &cl->send_t, at);
+	sendq_arm(ld, now);
+}
+
+void client_sendq_cancel(load *ld)
+{
+	lws_sul_cancel(&ld->sendq_sul);
+	ld->sendq_armed_ns = 0;
+}
+
+/* A client's send time has come. */
+static void send_due(load *ld, client *cl, int64_t now)
+{
 	bool away = cl->reconnecting && cl->state != CS_DONE;
 	if ((cl->state != CS_READY && !away) || ld->ph != PH_RUN || !cl->period_ns)
 		return;
-	int64_t now = rk_mono_ns();
 	bool added = false;
 	/* Open loop: every scheduled slot up to now becomes due, replies or not. */
 	while (cl->next_send_ns <= now && cl->next_send_ns < ld->run_end_ns) {
@@ -136,8 +176,20 @@ static void send_cb(lws_sorted_usec_list_t *sul)
 			lws_callback_on_writable(cl->wsi);
 	}
 	if (cl->next_send_ns < ld->run_end_ns)
-		lws_sul_schedule(ld->lws, 0, &cl->send_sul, send_cb,
-				 (cl->next_send_ns - now) / 1000 + 1);
+		rl_theap_set(&ld->sendq, &cl->send_t, cl->next_send_ns);
+}
+
+static void sendq_cb(lws_sorted_usec_list_t *sul)
+{
+	load *ld = container_of(sul, load, sendq_sul);
+	int64_t now = rk_mono_ns();
+	ld->sendq_armed_ns = 0;
+	rl_timer *t;
+	while ((t = rl_theap_due(&ld->sendq, now))) {
+		rl_theap_del(&ld->sendq, t);
+		send_due(ld, container_of(t, client, send_t), now);
+	}
+	sendq_arm(ld, now);
 }
 
 static void churn_cb(lws_sorted_usec_list_t *sul)
@@ -166,7 +218,8 @@ void client_start_sending(load *ld, client *cl)
 		churn_schedule(ld, cl);
 	if (cl->period_ns && cl->next_send_ns) {
 		/* A reconnect: the open-loop schedule never stopped. */
-		lws_sul_schedule(ld->lws, 0, &cl->send_sul, send_cb, 1);
+		int64_t now = rk_mono_ns();
+		send_at(ld, cl, now, now);
 		return;
 	}
 	if (cl->state != CS_READY || ld->cfg.rate <= 0 || ld->cfg.sc == SC_IDLE)
@@ -179,13 +232,12 @@ void client_start_sending(load *ld, client *cl)
 	int64_t now = rk_mono_ns();
 	int64_t base = ld->run_start_ns > now ? ld->run_start_ns : now;
 	cl->next_send_ns = base + (int64_t)(load_rand(ld) % (uint64_t)cl->period_ns);
-	lws_sul_schedule(ld->lws, 0, &cl->send_sul, send_cb,
-			 (cl->next_send_ns - now) / 1000 + 1);
+	send_at(ld, cl, cl->next_send_ns, now);
 }
 
 void client_stop_sending(client *cl)
 {
-	lws_sul_cancel(&cl->send_sul);
+	rl_theap_del(&cl->ld->sendq, &cl->send_t);
 	lws_sul_cancel(&cl->churn_sul);
 }
 
@@ -263,31 +315,13 @@ static int client_writable(load *ld, client *cl, struct lws *wsi)
 
 /* ---- receiving ---------------------------------------------------------- */
 
-/* Parse our op ids "cIDX.SEQ"; false for anything else. */
-static bool parse_id(const char *id, uint32_t *idx, uint32_t *lseq)
+/* The sender of an op, if it is one of ours in the same room. */
+static client *sender_of(load *ld, const client *cl, const rl_msg *m)
 {
-	if (id[0] != 'c')
-		return false;
-	char *end;
-	unsigned long a = strtoul(id + 1, &end, 10);
-	if (end == id + 1 || *end != '.')
-		return false;
-	const char *p = end + 1;
-	unsigned long b = strtoul(p, &end, 10);
-	if (end == p || *end || a > UINT32_MAX || b > UINT32_MAX)
-		return false;
-	*idx = (uint32_t)a;
-	*lseq = (uint32_t)b;
-	return true;
-}
-
-/* The sender of an op id, if it is one of ours in the same room. */
-static client *sender_of(load *ld, const client *cl, const char *id, uint32_t *lseq)
-{
-	uint32_t idx;
-	if (!parse_id(id, &idx, lseq) || idx >= ld->nclients)
+	uint32_t i = m->cidx - ld->idx_base; /* wraps for another worker's */
+	if (!m->ours || i >= ld->nclients)
 		return NULL;
-	client *s = &ld->clients[idx];
+	client *s = &ld->clients[i];
 	return s->room == cl->room ? s : NULL;
 }
 
@@ -296,24 +330,24 @@ static int64_t us_since(int64_t then_ns, int64_t now_ns)
 	return (now_ns - then_ns) / 1000;
 }
 
-static void on_welcome(load *ld, client *cl, const rk_smsg *m, int64_t now)
+static void on_welcome(load *ld, client *cl, const rl_msg *m, int64_t now)
 {
 	if (cl->state != CS_CONNECTING) {
 		ld->c.decode_errors++;
 		return;
 	}
-	snprintf(cl->epoch, sizeof(cl->epoch), "%s", m->welcome.epoch);
+	snprintf(cl->epoch, sizeof(cl->epoch), "%s", m->epoch);
 	if (cl->reconnecting) {
 		/* Resumed: the missed events follow, from our last seq on, and the
 		 * stream check carries on as if we had never left. Otherwise the
 		 * stream restarts at the welcome's seq. */
 		cl->reconnecting = false;
 		ld->c.reconnects++;
-		if (m->welcome.resumed)
+		if (m->resumed)
 			ld->c.resumed++;
 		else
 			chk_stream_welcome(&ld->chk, &cl->stream, cl->idx,
-					   m->welcome.seq);
+					   m->seq);
 		set_state(cl, CS_READY);
 		if (cl->due)
 			lws_callback_on_writable(cl->wsi);
@@ -322,7 +356,7 @@ static void on_welcome(load *ld, client *cl, const rk_smsg *m, int64_t now)
 		return;
 	}
 	rk_hist_record(&ld->h_connect, us_since(cl->connect_ns, now));
-	chk_stream_welcome(&ld->chk, &cl->stream, cl->idx, m->welcome.seq);
+	chk_stream_welcome(&ld->chk, &cl->stream, cl->idx, m->seq);
 	set_state(cl, CS_READY);
 	ld->c.established++;
 	ld->connect_done_ns = now;
@@ -334,11 +368,11 @@ static void on_welcome(load *ld, client *cl, const rk_smsg *m, int64_t now)
 		client_start_sending(ld, cl);
 }
 
-static void on_ack(load *ld, client *cl, const rk_smsg *m, int64_t now)
+static void on_ack(load *ld, client *cl, const rl_msg *m, int64_t now)
 {
 	chk_stream_seq(&ld->chk, &cl->stream, cl->idx, m->seq);
-	uint32_t lseq;
-	client *s = sender_of(ld, cl, m->id, &lseq);
+	uint32_t lseq = m->lseq;
+	client *s = sender_of(ld, cl, m);
 	/* An ack must be for one of this connection's own ops: anything else
 	 * (lseq 0) is counted as an unknown op. */
 	chk_oprec *r = chk_ack(&ld->chk, &ld->rooms[cl->room].chk, &cl->ops, cl->idx,
@@ -358,11 +392,11 @@ static void on_ack(load *ld, client *cl, const rk_smsg *m, int64_t now)
 	}
 }
 
-static void on_event(load *ld, client *cl, const rk_smsg *m, int64_t now)
+static void on_event(load *ld, client *cl, const rl_msg *m, int64_t now)
 {
 	chk_stream_seq(&ld->chk, &cl->stream, cl->idx, m->seq);
-	uint32_t lseq;
-	client *s = sender_of(ld, cl, m->id, &lseq);
+	uint32_t lseq = m->lseq;
+	client *s = sender_of(ld, cl, m);
 	if (!s) {
 		ld->c.foreign_events++;
 		return;
@@ -393,13 +427,12 @@ static void on_event(load *ld, client *cl, const rk_smsg *m, int64_t now)
 	}
 }
 
-static void on_reject(load *ld, client *cl, const rk_smsg *m)
+static void on_reject(load *ld, client *cl, const rk_smsg *full, const rl_msg *m)
 {
-	if ((unsigned)m->reject < RK_REJ_COUNT)
-		ld->c.rejects[m->reject]++;
-	uint32_t lseq;
-	client *s = sender_of(ld, cl, m->id, &lseq);
-	chk_oprec *r = s == cl ? chk_op_find(&cl->ops, lseq) : NULL;
+	if ((unsigned)full->reject < RK_REJ_COUNT)
+		ld->c.rejects[full->reject]++;
+	client *s = sender_of(ld, cl, m);
+	chk_oprec *r = s == cl ? chk_op_find(&cl->ops, m->lseq) : NULL;
 	if (cl->unanswered)
 		cl->unanswered--;
 	if (r) {
@@ -412,13 +445,14 @@ static void on_reject(load *ld, client *cl, const rk_smsg *m)
 	ld->c.rejected++;
 }
 
-static void on_cursor(load *ld, client *cl, const rk_smsg *m, int64_t now)
+static void on_cursor(load *ld, client *cl, const rl_msg *m, int64_t now)
 {
 	ld->c.cursors_recv++;
 	/* Our cursors carry x = sender index, y = its local seq. */
-	if (m->x < 0 || (uint64_t)m->x >= ld->nclients || m->y <= 0 || m->y > UINT32_MAX)
+	if (m->x < ld->idx_base || (uint64_t)m->x - ld->idx_base >= ld->nclients ||
+	    m->y <= 0 || m->y > UINT32_MAX)
 		return;
-	client *s = &ld->clients[m->x];
+	client *s = &ld->clients[m->x - ld->idx_base];
 	if (s->room != cl->room)
 		return;
 	chk_oprec *r = chk_op_find(&s->ops, (uint32_t)m->y);
@@ -429,45 +463,68 @@ static void on_cursor(load *ld, client *cl, const rk_smsg *m, int64_t now)
 	}
 }
 
-static void on_message(load *ld, client *cl, const char *data, size_t len)
+/* What happens on a frame, once decoded either way. full is the complete
+ * decode, or NULL when the fast path took the frame. */
+static void dispatch(load *ld, client *cl, const rl_msg *m, const rk_smsg *full,
+		     int64_t now)
 {
-	rk_smsg m;
-	char err[160];
-	int64_t now = rk_mono_ns();
-	ld->c.msgs_recv++;
-	if (rk_smsg_decode(data, len, false, &m, err, sizeof(err)) != RK_OK) {
-		ld->c.decode_errors++;
-		rk_debug("c%u: undecodable message: %s", cl->idx, err);
-		return;
-	}
-	switch (m.t) {
+	switch (m->t) {
 	case RK_S_WELCOME:
-		on_welcome(ld, cl, &m, now);
+		on_welcome(ld, cl, m, now);
 		break;
 	case RK_S_ACK:
-		on_ack(ld, cl, &m, now);
+		on_ack(ld, cl, m, now);
 		break;
 	case RK_S_EVENT:
-		on_event(ld, cl, &m, now);
+		on_event(ld, cl, m, now);
 		break;
 	case RK_S_REJECT:
-		on_reject(ld, cl, &m);
+		on_reject(ld, cl, full, m);
 		break;
 	case RK_S_CURSOR:
-		on_cursor(ld, cl, &m, now);
+		on_cursor(ld, cl, m, now);
 		break;
 	case RK_S_PRESENCE:
 		ld->c.presence++;
 		break;
 	case RK_S_ERROR:
 		ld->c.server_errors++;
-		rk_warn("c%u: server error %s: %s", cl->idx, rk_errcode_name(m.errcode),
-			m.msg);
+		rk_warn("c%u: server error %s: %s", cl->idx,
+			rk_errcode_name(full->errcode), full->msg);
 		break;
 	default:
 		break;
 	}
-	rk_smsg_free(&m);
+}
+
+/* The fast path (fastdec.h) for events, acks, cursors, presence and
+ * welcomes in roomd's own encoding; the full JSON decoder for the rest. */
+static void on_message(load *ld, client *cl, const char *data, size_t len)
+{
+	rl_msg m;
+	int64_t now = rk_mono_ns();
+	ld->c.msgs_recv++;
+	if (rl_fast_decode(data, len, &m)) {
+		dispatch(ld, cl, &m, NULL, now);
+		return;
+	}
+	rk_smsg full;
+	char err[160];
+	if (rk_smsg_decode(data, len, false, &full, err, sizeof(err)) != RK_OK) {
+		ld->c.decode_errors++;
+		rk_debug("c%u: undecodable message: %s", cl->idx, err);
+		return;
+	}
+	memset(&m, 0, sizeof(m));
+	m.t = full.t;
+	m.seq = full.t == RK_S_WELCOME ? full.welcome.seq : full.seq;
+	m.resumed = full.welcome.resumed;
+	snprintf(m.epoch, sizeof(m.epoch), "%s", full.welcome.epoch);
+	m.x = full.x;
+	m.y = full.y;
+	m.ours = rl_parse_id(full.id, strlen(full.id), &m.cidx, &m.lseq);
+	dispatch(ld, cl, &m, &full, now);
+	rk_smsg_free(&full);
 }
 
 static void client_rx(load *ld, client *cl, struct lws *wsi, const char *in, size_t len)
@@ -509,7 +566,7 @@ static void on_closed(load *ld, client *cl)
 	} else if (cl->state == CS_READY) {
 		ld->c.closed_by_server++;
 	}
-	lws_sul_cancel(&cl->send_sul);
+	rl_theap_del(&ld->sendq, &cl->send_t);
 	cl->wsi = NULL;
 	set_state(cl, CS_DONE);
 }

@@ -17,9 +17,9 @@ static const char usage_text[] =
 "                --duration SECONDS [OPTIONS]\n"
 "\n"
 "Load generator and correctness checker for roomd. Opens R x C WebSocket\n"
-"connections (C per room) from one process and one event loop, makes every\n"
-"client send at a fixed rate for the given duration, measures latency and\n"
-"checks the ordering guarantees of the room protocol on every connection.\n"
+"connections (C per room) from one event loop (or --procs of them), makes\n"
+"every client send at a fixed rate for the given duration, measures latency\n"
+"and checks the ordering guarantees of the room protocol on every connection.\n"
 "\n"
 "Load options:\n"
 "  --url ws://HOST:PORT    server to load (wss:// for TLS)\n"
@@ -54,6 +54,14 @@ static const char usage_text[] =
 "  --reconnect-every S     churn: mean seconds between a client's reconnects\n"
 "                          (default 2)\n"
 "  --seed N                seed for the send-time offsets (default: random)\n"
+"  --procs N               run N worker processes (default 1; at most --rooms),\n"
+"                          each with its own event loop and a contiguous share\n"
+"                          of the rooms with all their clients, so every\n"
+"                          per-room check stays in one process. The parent\n"
+"                          merges their results into one report (same text and\n"
+"                          JSON, checks and exit status); --max-connecting is\n"
+"                          shared out among them. A worker that dies fails the\n"
+"                          run (exit 1) with its rooms and signal or status.\n"
 "\n"
 "Checks (a missed check makes the exit status 1):\n"
 "  --max-p99 MS            99th percentile of ack and delivery latency\n"
@@ -63,6 +71,18 @@ static const char usage_text[] =
 "\n"
 "Output:\n"
 "  --json                  print the final report as one JSON object on stdout\n"
+"  --csv FILE              write one row per second (and one at the end) to\n"
+"                          FILE, for plotting. Columns: time_s (since start),\n"
+"                          phase (connect, run, drain, close, end),\n"
+"                          connections (open now), then counts of the\n"
+"                          interval: sent (ops and cursors written), delivered\n"
+"                          (events and cursors received from other clients),\n"
+"                          acks, errors (failed connects, server closes, error\n"
+"                          messages, undecodable frames, rejects); violations\n"
+"                          (total so far); p50_ms and p99_ms of the\n"
+"                          interval's delivery and cursor relay latency (ack\n"
+"                          latency with --clients 1). The interval counts add\n"
+"                          up to the report's totals.\n"
 "  -q, --quiet             no per-second progress lines on stderr\n"
 "  -h, --help              show this help and exit\n"
 "\n"
@@ -99,14 +119,21 @@ static const char usage_text[] =
 "Report: connections, ops sent/acked/rejected, events delivered and per\n"
 "second, ack and delivery latency p50/p90/p99/p99.9/max, connect p50/p99,\n"
 "rejects by code, close codes, violations, and CPU microseconds per received\n"
-"event (getrusage, whole process). Progress: one line per second on stderr.\n"
+"event (getrusage; with --procs the workers' CPU is added and peak RSS is the\n"
+"sum of the processes'). Progress: one line per second on stderr.\n"
+"\n"
+"Received frames: events, acks, cursors and presence in roomd's own encoding\n"
+"are read by a fast path that takes only the fields the checks need; any\n"
+"other frame, or one in another shape, is decoded as full JSON.\n"
 "\n"
 "Exit status: 0 all checks passed, 1 a check failed or a runtime error,\n"
 "2 usage error.\n"
 "\n"
-"Example:\n"
+"Examples:\n"
 "  roomload --url ws://127.0.0.1:8080 --rooms 100 --clients 10 --rate 5 \\\n"
-"           --duration 20 --max-p99 50\n";
+"           --duration 20 --max-p99 50\n"
+"  roomload --url ws://127.0.0.1:8080 --rooms 100 --clients 100 \\\n"
+"           --scenario idle --duration 10 --procs 2 --csv idle.csv\n";
 
 static const char *const sc_names[SC_COUNT] = {
 	[SC_CHAT] = "chat", [SC_DRAW] = "draw",   [SC_POLL] = "poll",
@@ -123,6 +150,7 @@ enum {
 	OPT_URL = 256, OPT_ROOMS, OPT_CLIENTS, OPT_RATE, OPT_DURATION, OPT_SCENARIO,
 	OPT_RAMP, OPT_SIZE, OPT_PREFIX, OPT_SECRET, OPT_VIEWERS, OPT_MAX_P99,
 	OPT_MIN_DELIVERED, OPT_JSON, OPT_MAX_CONNECTING, OPT_SEED, OPT_RECONNECT,
+	OPT_PROCS, OPT_CSV,
 };
 
 static const struct option long_opts[] = {
@@ -142,6 +170,8 @@ static const struct option long_opts[] = {
 	{"max-connecting", required_argument, NULL, OPT_MAX_CONNECTING},
 	{"seed", required_argument, NULL, OPT_SEED},
 	{"reconnect-every", required_argument, NULL, OPT_RECONNECT},
+	{"procs", required_argument, NULL, OPT_PROCS},
+	{"csv", required_argument, NULL, OPT_CSV},
 	{"json", no_argument, NULL, OPT_JSON},
 	{"quiet", no_argument, NULL, 'q'},
 	{"help", no_argument, NULL, 'h'},
@@ -258,6 +288,7 @@ int config_parse(load_config *cfg, int argc, char **argv)
 	cfg->sc = SC_CHAT;
 	cfg->seed = 0;
 	cfg->reconnect_every = 2;
+	cfg->procs = 1;
 	bool have_url = false;
 	long long v;
 	int opt;
@@ -346,6 +377,16 @@ int config_parse(load_config *cfg, int argc, char **argv)
 			if (!parse_dbl(optarg, 0.05, 86400, &cfg->reconnect_every))
 				return usage_error("--reconnect-every wants seconds 0.05..86400");
 			break;
+		case OPT_PROCS:
+			if (!parse_ll(optarg, 1, 64, &v))
+				return usage_error("--procs wants 1..64");
+			cfg->procs = (int)v;
+			break;
+		case OPT_CSV:
+			if (!optarg[0] || strlen(optarg) >= sizeof(cfg->csv))
+				return usage_error("--csv wants a file name");
+			snprintf(cfg->csv, sizeof(cfg->csv), "%s", optarg);
+			break;
 		case OPT_JSON:
 			cfg->json = true;
 			break;
@@ -372,6 +413,9 @@ int config_parse(load_config *cfg, int argc, char **argv)
 				   cfg->prefix);
 	if ((long long)cfg->rooms * cfg->clients > 200000)
 		return usage_error("at most 200000 connections in total");
+	if (cfg->procs > cfg->rooms)
+		return usage_error("--procs %d is more than --rooms %d (a room's clients "
+				   "live in one process)", cfg->procs, cfg->rooms);
 	if (!cfg->seed)
 		cfg->seed = ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)cfg;
 	return 0;

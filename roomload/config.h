@@ -45,6 +45,8 @@ typedef struct load_config {
 	bool quiet;              /* -q: no progress lines */
 	uint64_t seed;           /* --seed for the schedule offsets */
 	double reconnect_every;  /* --reconnect-every SECONDS (churn), mean interval */
+	int procs;               /* --procs N worker processes (1 = this process) */
+	char csv[1024];          /* --csv FILE; "" = none */
 } load_config;
 
 /*

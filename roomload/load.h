@@ -22,6 +22,7 @@
 #include "hist.h"
 #include "op.h"
 #include "proto.h"
+#include "theap.h"
 
 #define container_of(ptr, type, member) \
 	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
@@ -57,7 +58,7 @@ typedef struct client {
 	uint32_t due;               /* messages scheduled but not yet written */
 	uint32_t lseq;              /* local sequence of the last message written */
 	uint32_t unanswered;        /* ops written and neither acked nor rejected */
-	lws_sorted_usec_list_t send_sul; /* fires at next_send_ns */
+	rl_timer send_t;            /* in load.sendq at next_send_ns while sending */
 	lws_sorted_usec_list_t churn_sul; /* churn: fires at the next reconnect */
 	bool reconnecting;          /* churn: closing to reconnect, not to stop */
 	char epoch[RK_EPOCH_MAX + 1]; /* from the last welcome, for resume */
@@ -125,6 +126,8 @@ struct load {
 	int64_t run_end_ns;         /* end of sending */
 	int64_t phase_deadline_ns;  /* when the current phase gives up */
 	uint32_t next_connect;      /* next client index to connect */
+	uint32_t next_close;        /* close phase: next client index to close */
+	uint32_t closing;           /* clients in CS_CLOSING */
 	uint32_t connecting;        /* handshakes in flight */
 	uint32_t live;              /* connections not DONE (issued ones) */
 	uint64_t rng;               /* xorshift state for offsets */
@@ -147,7 +150,21 @@ struct load {
 	rk_point *points;           /* stroke points for the draw scenario */
 	size_t npoints;
 	lws_sorted_usec_list_t tick_sul; /* the control tick */
+	rl_theap sendq;             /* clients by next send time (theap.h) */
+	lws_sorted_usec_list_t sendq_sul; /* fires when the earliest is due */
+	int64_t sendq_armed_ns;     /* when sendq_sul fires; 0 = not armed */
 	int exit_code;              /* decided by report_checks */
+	FILE *csv;                  /* --csv: per-second rows; NULL = none */
+	/* --procs (procs.c). In a worker: */
+	bool worker;                /* this process runs a share of the rooms */
+	uint32_t room_base;         /* global index of rooms[0] (room names) */
+	uint32_t idx_base;          /* global index of clients[0] (names, op ids) */
+	int to_parent;              /* worker: pipe of records to the parent */
+	int from_parent;            /* worker: the parent's "go" byte */
+	bool connected_sent;        /* worker: told the parent it is connected */
+	/* In the parent of workers (the merged figures): */
+	double cpu_extra_s;         /* the workers' CPU seconds */
+	long rss_extra_kb;          /* the sum of the workers' peak RSS */
 };
 
 /* client.c */
@@ -161,6 +178,8 @@ void client_stop_sending(client *cl);
 /* Ask a client to close cleanly (1000); a no-op unless connected. */
 void client_close(client *cl);
 void client_free(client *cl);
+/* Stop the shared send timer (before the lws context goes). */
+void client_sendq_cancel(load *ld);
 
 /* scenario.c: encode the client's next message (local seq lseq) into b.
  * Returns true if it is an op (answered by ack/reject), false if ephemeral
@@ -178,13 +197,30 @@ int run_load(load *ld);       /* 0, or 1 on a runtime error (printed) */
 void load_free(load *ld);
 
 /* report.c */
-void report_progress(load *ld, int64_t now_ns);
+/* Once a second: the progress line (unless -q) and the --csv row of the
+ * interval since the last call; then the interval starts anew. */
+void report_interval(load *ld, int64_t now_ns);
+/* Open --csv and write its header. false (printed) if it cannot be opened. */
+bool report_csv_open(load *ld);
+void report_csv_close(load *ld);
 /* Print the final report (text on stderr/stdout, or JSON on stdout) and
  * return the exit status: 0 if every check passed, else 1. */
 int report_final(load *ld);
 
+/* procs.c: run --procs workers and merge their results into ld (the
+ * parent's), ready for report_final. 0, or 1 on a runtime error such as a
+ * worker that died (printed). */
+int procs_run(load *ld);
+/* In a worker: the connect phase is over; true once the parent says go. */
+bool procs_worker_go(load *ld);
+/* In a worker: send the interval's progress / the final results. */
+void procs_worker_progress(load *ld);
+void procs_worker_final(load *ld);
+
 /* Small helpers shared by the modules. */
 uint64_t load_rand(load *ld);
 void load_count_close(load *ld, int code);
+/* Add every counter of src into dst (close codes matched by code). */
+void load_counters_add(counters *dst, const counters *src);
 
 #endif

@@ -20,9 +20,21 @@ int main(int argc, char **argv)
 		free(ld);
 		return rc == 1 ? 0 : rc == 2 ? 2 : 1;
 	}
-	rc = run_load(ld);
-	if (rc == 0)
-		rc = report_final(ld);
+	if (ld->cfg.procs > 1) {
+		/* The report covers what the workers sent, even if one died. */
+		if (!report_csv_open(ld)) {
+			rc = 1;
+		} else {
+			rc = procs_run(ld);
+			if (report_final(ld) != 0)
+				rc = 1;
+		}
+	} else {
+		rc = report_csv_open(ld) ? run_load(ld) : 1;
+		if (rc == 0)
+			rc = report_final(ld);
+	}
+	report_csv_close(ld);
 	load_free(ld);
 	free(ld);
 	return rc;

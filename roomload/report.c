@@ -6,6 +6,7 @@
 #include "load.h"
 #include "proto.h"
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +17,33 @@ static double ms(int64_t us)
 	return (double)us / 1000.0;
 }
 
-void report_progress(load *ld, int64_t now_ns)
+static const char *const phase_names[] = {"connect", "run", "drain", "close", "end"};
+
+bool report_csv_open(load *ld)
+{
+	if (!ld->cfg.csv[0])
+		return true;
+	ld->csv = fopen(ld->cfg.csv, "w");
+	if (!ld->csv) {
+		fprintf(stderr, "Error: cannot write --csv %s: %s\n", ld->cfg.csv,
+			strerror(errno));
+		return false;
+	}
+	fputs("time_s,phase,connections,sent,delivered,acks,errors,violations,"
+	      "p50_ms,p99_ms\n",
+	      ld->csv);
+	return true;
+}
+
+void report_csv_close(load *ld)
+{
+	if (ld->csv) {
+		fclose(ld->csv);
+		ld->csv = NULL;
+	}
+}
+
+void report_interval(load *ld, int64_t now_ns)
 {
 	const counters *c = &ld->c, *p = &ld->c_prev;
 	double dt = (double)(now_ns - ld->last_progress_ns) / 1e9;
@@ -24,17 +51,29 @@ void report_progress(load *ld, int64_t now_ns)
 		dt = 1;
 	uint64_t errors = c->connect_failed + c->closed_by_server + c->server_errors +
 			  c->decode_errors + c->rejected;
-	static const char *const names[] = {"connect", "run", "drain", "close", "end"};
-	fprintf(
-	    stderr,
-	    "[%6.1fs] %-7s conns %llu/%u  sent/s %.0f  delivered/s %.0f  p99 %.2f ms  "
-	    "errors %llu  violations %llu\n",
-	    (double)(now_ns - ld->t0_ns) / 1e9, names[ld->ph],
-	    (unsigned long long)(c->established - c->closed_by_server), ld->nclients,
-	    (double)(c->sent + c->cursors_sent - p->sent - p->cursors_sent) / dt,
-	    (double)(c->events + c->cursors_recv - p->events - p->cursors_recv) / dt,
-	    ms(rk_hist_pct(&ld->h_win, 99)), (unsigned long long)errors,
-	    (unsigned long long)ld->chk.total);
+	uint64_t perrors = p->connect_failed + p->closed_by_server + p->server_errors +
+			   p->decode_errors + p->rejected;
+	uint64_t sent = c->sent + c->cursors_sent - p->sent - p->cursors_sent;
+	uint64_t delivered = c->events + c->cursors_recv - p->events - p->cursors_recv;
+	unsigned long long conns = c->established - c->closed_by_server;
+	double t = (double)(now_ns - ld->t0_ns) / 1e9;
+	if (!ld->cfg.quiet)
+		fprintf(stderr,
+			"[%6.1fs] %-7s conns %llu/%u  sent/s %.0f  delivered/s %.0f  "
+			"p99 %.2f ms  errors %llu  violations %llu\n",
+			t, phase_names[ld->ph], conns, ld->nclients, (double)sent / dt,
+			(double)delivered / dt, ms(rk_hist_pct(&ld->h_win, 99)),
+			(unsigned long long)errors, (unsigned long long)ld->chk.total);
+	if (ld->csv) {
+		fprintf(ld->csv, "%.3f,%s,%llu,%llu,%llu,%llu,%llu,%llu,%.3f,%.3f\n", t,
+			phase_names[ld->ph], conns, (unsigned long long)sent,
+			(unsigned long long)delivered,
+			(unsigned long long)(c->acked - p->acked),
+			(unsigned long long)(errors - perrors),
+			(unsigned long long)ld->chk.total, ms(rk_hist_pct(&ld->h_win, 50)),
+			ms(rk_hist_pct(&ld->h_win, 99)));
+		fflush(ld->csv);
+	}
 	ld->c_prev = ld->c;
 	rk_hist_init(&ld->h_win);
 }
@@ -70,13 +109,14 @@ static void summarize(const load *ld, summary *s)
 	getrusage(RUSAGE_SELF, &ru);
 	s->cpu_s = (tv_us(ru.ru_utime) - tv_us(ld->ru0.ru_utime) + tv_us(ru.ru_stime) -
 		    tv_us(ld->ru0.ru_stime)) /
-		   1e6;
+			   1e6 +
+		   ld->cpu_extra_s;
 	uint64_t ev = ld->c.events + ld->c.cursors_recv;
 	if (ev)
 		s->cpu_us_per_event = s->cpu_s * 1e6 / (double)ev;
 	if (ld->c.msgs_recv)
 		s->cpu_us_per_msg = s->cpu_s * 1e6 / (double)ld->c.msgs_recv;
-	s->rss_kb = ru.ru_maxrss;
+	s->rss_kb = ru.ru_maxrss + ld->rss_extra_kb;
 	if (ld->connect_done_ns)
 		s->connect_all_s = (double)(ld->connect_done_ns - ld->t0_ns) / 1e9;
 }

@@ -1,6 +1,8 @@
 /* test_roomload.c - roomload against the real roomd: a chat load of 250
  * connections is fully established, every op is acked and delivered to all
- * other clients of its room with zero ordering violations, per-client
+ * other clients of its room with zero ordering violations, and its --csv
+ * rows add up to the report; --procs 2 merges two workers into one report
+ * with the same invariants, and a killed worker fails the run; per-client
  * tokens and viewers work, and a missed --max-p99 makes roomload exit 1.
  *
  * roomd is started here on port 0 with a temp data dir; its ready line is
@@ -296,18 +298,164 @@ static int teardown_server(void **state)
 	return 0;
 }
 
+/* --csv: the documented header, then one row a second whose interval
+ * counts add up to the report's totals (each op, ack and delivery is in
+ * exactly one row), with sane connections and percentiles. */
+static void assert_csv(const char *path, const cJSON *j)
+{
+	FILE *f = fopen(path, "r");
+	assert_non_null(f);
+	char line[512];
+	assert_non_null(fgets(line, sizeof(line), f));
+	assert_string_equal(line, "time_s,phase,connections,sent,delivered,acks,errors,"
+				  "violations,p50_ms,p99_ms\n");
+	double total = num(j, "connections.target");
+	double sent = 0, delivered = 0, acks = 0, last_t = 0, max_conns = 0;
+	int rows = 0;
+	while (fgets(line, sizeof(line), f)) {
+		double t, conns, se, de, ac, er, vi, p50, p99;
+		char ph[16];
+		int n = sscanf(line, "%lf,%15[a-z],%lf,%lf,%lf,%lf,%lf,%lf,%lf,%lf", &t, ph,
+			       &conns, &se, &de, &ac, &er, &vi, &p50, &p99);
+		if (n != 10)
+			fail_msg("bad --csv row: %s", line);
+		assert_true(t > last_t);
+		assert_true(conns >= 0 && conns <= total);
+		assert_true(er == 0 && vi == 0);
+		assert_true(p50 >= 0 && p50 <= p99);
+		if (conns > max_conns)
+			max_conns = conns;
+		last_t = t;
+		sent += se;
+		delivered += de;
+		acks += ac;
+		rows++;
+	}
+	fclose(f);
+	assert_true(rows >= 3); /* a 3 s run and its connect and drain */
+	assert_true(max_conns == total);
+	assert_true(sent == num(j, "ops_sent"));
+	assert_true(acks == num(j, "ops_acked"));
+	assert_true(delivered == num(j, "events_delivered"));
+}
+
 static void test_chat_load_is_clean(void **state)
 {
 	server *s = *state;
 	char *out;
+	char csv[96];
+	snprintf(csv, sizeof(csv), "%s/one.csv", s->dir);
 	const char *const args[] = {"--rooms", "10", "--clients", "25", "--rate", "2",
-				    "--duration", "3", "--json", "-q", NULL};
+				    "--duration", "3", "--json", "-q", "--csv", csv, NULL};
 	int rc = run_roomload(s, &out, args);
 	cJSON *j = parse_report(out);
 	assert_int_equal(rc, 0);
 	assert_clean(j, 10, 25, 25);
+	assert_csv(csv, j);
 	cJSON_Delete(j);
 	free(out);
+}
+
+/* --procs 2: two workers share the rooms; the parent's one report has the
+ * same shape and the same invariants as a single process's (every op acked
+ * and delivered to each other client of its room, no violation), and so
+ * has its --csv. */
+static void test_procs_merge_into_one_report(void **state)
+{
+	server *s = *state;
+	char *out;
+	char csv[96];
+	snprintf(csv, sizeof(csv), "%s/procs.csv", s->dir);
+	const char *const args[] = {"--rooms", "10", "--clients", "30", "--rate", "2",
+				    "--duration", "3", "--procs", "2", "--json", "-q",
+				    "--csv", csv, NULL};
+	int rc = run_roomload(s, &out, args);
+	cJSON *j = parse_report(out);
+	assert_int_equal(rc, 0);
+	assert_clean(j, 10, 30, 30);
+	assert_true(num(j, "latency_ms.send_lag.count") == num(j, "ops_sent"));
+	assert_true(num(j, "connections.connect_ms.p99") > 0);
+	assert_true(num(j, "rss_kb") > 0);
+	assert_csv(csv, j);
+	cJSON_Delete(j);
+	free(out);
+
+	/* More workers than rooms would split a room: refused. */
+	const char *const bad[] = {"--rooms", "2", "--procs", "3", NULL};
+	assert_int_equal(run_roomload(s, &out, bad), 2);
+	free(out);
+}
+
+/* A pid whose parent is ppid, or -1. */
+static pid_t child_of(pid_t ppid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", ppid, ppid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1;
+	int pid = -1;
+	if (fscanf(f, "%d", &pid) != 1)
+		pid = -1;
+	fclose(f);
+	return pid;
+}
+
+/* A worker killed mid-run fails the whole run with a clear error, and the
+ * parent does not wait for the run's end to say so. */
+static void test_procs_worker_crash_fails_the_run(void **state)
+{
+	server *s = *state;
+	char url[64], err_path[96];
+	snprintf(url, sizeof(url), "ws://127.0.0.1:%d", s->port);
+	snprintf(err_path, sizeof(err_path), "%s/crash.err", s->dir);
+	const char *argv[] = {env_bin("ROOMLOAD_BIN"), "--url", url, "--rooms", "4",
+			      "--clients", "5", "--rate", "2", "--duration", "60",
+			      "--procs", "2", "-q", NULL};
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int fd = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		dup2(fd, 2);
+		int nul = open("/dev/null", O_WRONLY);
+		dup2(nul, 1);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	int64_t deadline = now_ms() + 20000;
+	pid_t w;
+	while ((w = child_of(pid)) <= 0) {
+		if (now_ms() > deadline) {
+			kill(pid, SIGKILL);
+			fail_msg("roomload started no worker");
+		}
+		poll(NULL, 0, 20);
+	}
+	poll(NULL, 0, 500); /* let it connect and start sending */
+	assert_int_equal(kill(w, SIGKILL), 0);
+	/* Well before the 60 s run would end. */
+	deadline = now_ms() + 30000;
+	int st = 0;
+	pid_t r;
+	while ((r = waitpid(pid, &st, WNOHANG)) == 0 && now_ms() < deadline) {
+		drain(s->err_fd);
+		poll(NULL, 0, 50);
+	}
+	if (r == 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
+		fail_msg("roomload hung after a worker was killed");
+	}
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 1);
+	FILE *f = fopen(err_path, "r");
+	assert_non_null(f);
+	char buf[4096];
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	if (!strstr(buf, "died before its results: killed by signal 9"))
+		fail_msg("no clear error for the dead worker: %s", buf);
 }
 
 static void test_tokens_viewers_and_poll(void **state)
@@ -426,6 +574,10 @@ int main(void)
 		cmocka_unit_test(test_usage),
 		cmocka_unit_test_setup_teardown(test_chat_load_is_clean, setup_plain,
 						teardown_server),
+		cmocka_unit_test_setup_teardown(test_procs_merge_into_one_report,
+						setup_plain, teardown_server),
+		cmocka_unit_test_setup_teardown(test_procs_worker_crash_fails_the_run,
+						setup_plain, teardown_server),
 		cmocka_unit_test_setup_teardown(test_tokens_viewers_and_poll, setup_secret,
 						teardown_server),
 		cmocka_unit_test_setup_teardown(test_missed_p99_exits_1, setup_plain,

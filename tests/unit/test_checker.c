@@ -1,7 +1,7 @@
 /* test_checker.c - roomload's ordering checker flags each kind of fault
  * (gap, duplicate, reorder, two ops at one seq, ack seq != event seq, an
- * unknown op, connections ending at different seqs) exactly where it is, and
- * a clean stream gives zero violations. */
+ * unknown op, connections ending at different seqs) exactly where it is,
+ * a clean stream gives zero violations, and two checkers merge into one. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -206,6 +206,43 @@ static void test_final_agreement(void **state)
 	assert_non_null(strstr(c.first[0], "room 2"));
 }
 
+/* Two processes' checkers (--procs) merge into the counts and the first
+ * details one checker would have had; details beyond CHK_FIRST_MAX are
+ * counted, not kept. */
+static void test_merge(void **state)
+{
+	(void)state;
+	checker a, b, one;
+	chk_init(&a);
+	chk_init(&b);
+	chk_init(&one);
+	for (uint32_t i = 0; i < 6; i++) {
+		chk_stream s;
+		chk_stream_init(&s);
+		checker *half = i < 3 ? &a : &b;
+		for (int k = 0; k < 2; k++) {
+			checker *c = k ? &one : half;
+			chk_stream_init(&s);
+			chk_stream_welcome(c, &s, i, 1);
+			chk_stream_seq(c, &s, i, 3); /* a gap */
+			chk_stream_seq(c, &s, i, 3); /* a duplicate */
+		}
+	}
+	b.unchecked = 4;
+	one.unchecked = 4;
+	chk_merge(&a, &b);
+	assert_int_equal(a.total, one.total);
+	assert_int_equal(a.unchecked, 4);
+	assert_memory_equal(a.counts, one.counts, sizeof(a.counts));
+	assert_int_equal(a.nfirst, CHK_FIRST_MAX);
+	for (int i = 0; i < CHK_FIRST_MAX; i++)
+		assert_string_equal(a.first[i], one.first[i]);
+	checker empty;
+	chk_init(&empty);
+	chk_merge(&a, &empty); /* merging nothing changes nothing */
+	assert_int_equal(a.total, one.total);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -220,6 +257,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ring_window_is_not_a_violation, setup,
 						teardown),
 		cmocka_unit_test(test_final_agreement),
+		cmocka_unit_test(test_merge),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
