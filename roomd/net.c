@@ -40,10 +40,13 @@ static void ws_request_read(struct lws *wsi, ws_request *q)
 	const char *frags[WS_ARGS_MAX];
 	size_t nfrags = 0, off = 0;
 	for (int i = 0; nfrags < WS_ARGS_MAX; i++) {
+		/* Length 0 is an empty fragment or none; copying into a one-byte
+		 * buffer tells them apart (-1: no fragment i). */
 		int len = lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i);
-		if (len <= 0)
+		char one[1];
+		if (len <= 0 && lws_hdr_copy_fragment(wsi, one, 1, WSI_TOKEN_HTTP_URI_ARGS, i) < 0)
 			break;
-		if ((size_t)len >= sizeof(q->buf) - off)
+		if (len < 0 || (size_t)len >= sizeof(q->buf) - off)
 			continue; /* too long for what is left: absent */
 		int n = lws_hdr_copy_fragment(wsi, q->buf + off, (int)(sizeof(q->buf) - off),
 					      WSI_TOKEN_HTTP_URI_ARGS, i);
