@@ -11,70 +11,57 @@
 #include "log.h"
 #include "roomd.h"
 #include "roomid.h"
-#include "token.h"
-#include "json.h"
+#include "route.h"
 
 #define HTTP_CHUNK 16384
-
-/* Who a request is, from its token or its name (auth off). */
-typedef struct identity {
-	char user[RK_NAME_BYTES + 1];
-	rk_role role;
-} identity;
 
 static server *srv_of(struct lws *wsi)
 {
 	return lws_context_user(lws_get_context(wsi));
 }
 
-/*
- * Decide who the upgrade request on wsi is, for room. Returns 0 and fills id,
- * or the HTTP status to refuse with (400, 401, 403) and a reason.
- */
-static int ws_identity(server *s, struct lws *wsi, const char *room_id, identity *id,
-		       const char **why)
-{
-	char buf[4200];
-	if (s->cfg.secret) {
-		const char *tok = lws_get_urlarg_by_name(wsi, "token=", buf, sizeof(buf));
-		if (!tok || !*tok) {
-			*why = "token required";
-			return 401;
-		}
-		rk_claims cl;
-		rk_token_err te = rk_token_verify(s->cfg.secret, s->cfg.secret_len, tok,
-						  strlen(tok), rk_wall_ms() / 1000, &cl);
-		if (te != RK_TOK_OK) {
-			*why = rk_token_strerror(te);
-			return 401;
-		}
-		if (!rk_token_covers(&cl, room_id)) {
-			*why = "token not valid for this room";
-			return 403;
-		}
-		snprintf(id->user, sizeof(id->user), "%s", cl.sub);
-		id->role = cl.role;
-		return 0;
-	}
-	const char *name = lws_get_urlarg_by_name(wsi, "name=", buf, sizeof(buf));
-	if (!name || !*name)
-		name = "anonymous";
-	if (!rk_text_printable(name, strlen(name), RK_NAME_MAX)) {
-		*why = "name must be 1-32 printable characters";
-		return 400;
-	}
-	snprintf(id->user, sizeof(id->user), "%s", name);
-	id->role = RK_ROLE_EDITOR;
-	return 0;
-}
+/* The parts of an upgrade request route.c decides on: the room id from the
+ * path and the query arguments (lws's urldecoded "name=value" fragments,
+ * copied into buf). */
+typedef struct ws_request {
+	char room[RK_ROOM_ID_MAX + 1]; /* empty if the path is not /ws/<room> */
+	rk_ws_args args;               /* pointers into buf */
+	char buf[8192];
+} ws_request;
 
-/* The room id of a WebSocket request, or 400. */
-static int ws_room(struct lws *wsi, char *room_id)
+enum { WS_ARGS_MAX = 32 }; /* query arguments looked at */
+
+static void ws_request_read(struct lws *wsi, ws_request *q)
 {
 	char uri[512];
-	if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0)
-		return 400;
-	return rk_roomid_from_path(uri, "/ws/", room_id) ? 0 : 400;
+	q->room[0] = '\0';
+	if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) > 0)
+		rk_roomid_from_path(uri, "/ws/", q->room);
+	const char *frags[WS_ARGS_MAX];
+	size_t nfrags = 0, off = 0;
+	for (int i = 0; nfrags < WS_ARGS_MAX; i++) {
+		/* Length 0 is an empty fragment or none; copying into a one-byte
+		 * buffer tells them apart (-1: no fragment i). */
+		int len = lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i);
+		char one[1];
+		if (len <= 0 && lws_hdr_copy_fragment(wsi, one, 1, WSI_TOKEN_HTTP_URI_ARGS, i) < 0)
+			break;
+		if (len < 0 || (size_t)len >= sizeof(q->buf) - off)
+			continue; /* too long for what is left: absent */
+		int n = lws_hdr_copy_fragment(wsi, q->buf + off, (int)(sizeof(q->buf) - off),
+					      WSI_TOKEN_HTTP_URI_ARGS, i);
+		if (n < 0)
+			continue;
+		frags[nfrags++] = q->buf + off;
+		off += (size_t)n + 1;
+	}
+	rk_ws_args_parse(frags, nfrags, &q->args);
+}
+
+static int ws_identity(server *s, const ws_request *q, rk_ws_identity *id, const char **why)
+{
+	return rk_ws_identify(s->cfg.secret, s->cfg.secret_len, &q->args, q->room,
+			      rk_wall_ms() / 1000, id, why);
 }
 
 static int refuse(server *s, struct lws *wsi, int status, const char *why)
@@ -133,20 +120,19 @@ static int gate_ip(server *s, struct lws *wsi)
 
 static int confirm_upgrade(server *s, struct lws *wsi)
 {
-	char room_id[RK_ROOM_ID_MAX + 1];
 	if (s->draining)
 		return refuse(s, wsi, 503, "server is shutting down");
 	if (gate_ip(s, wsi))
 		return 1;
-	if (ws_room(wsi, room_id))
+	ws_request q;
+	ws_request_read(wsi, &q);
+	if (!q.room[0])
 		return refuse(s, wsi, 400, "bad room id: want /ws/<room> with room matching "
 					    "[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}");
-	identity id;
+	rk_ws_identity id;
 	const char *why = "";
-	int status = ws_identity(s, wsi, room_id, &id, &why);
-	if (status)
-		return refuse(s, wsi, status, why);
-	return 0;
+	int status = ws_identity(s, &q, &id, &why);
+	return status ? refuse(s, wsi, status, why) : 0;
 }
 
 static void new_session(server *s, char *out)
@@ -159,24 +145,21 @@ static void ws_established(server *s, conn *c, struct lws *wsi)
 {
 	conn_init(c, s, wsi);
 	s->m.conns_opened++;
-	char room_id[RK_ROOM_ID_MAX + 1];
-	identity id;
+	ws_request q;
+	rk_ws_identity id;
 	const char *why = "";
 	new_session(s, c->peer.session);
-	if (ws_room(wsi, room_id) || ws_identity(s, wsi, room_id, &id, &why)) {
+	ws_request_read(wsi, &q);
+	if (!q.room[0] || ws_identity(s, &q, &id, &why)) {
 		/* Checked at the upgrade already; only a racing expiry lands here. */
 		conn_close(c, 4400, "refused");
 		return;
 	}
+	const char *room_id = q.room;
 	memcpy(c->peer.user, id.user, sizeof(c->peer.user));
 	c->role = id.role;
-	char buf[256];
-	const char *client = lws_get_urlarg_by_name(wsi, "client=", buf, sizeof(buf));
-	if (client && strlen(client) <= RK_ID_MAX)
-		snprintf(c->client, sizeof(c->client), "%s", client);
-	char since_buf[64], epoch_buf[128];
-	const char *since = lws_get_urlarg_by_name(wsi, "since=", since_buf, sizeof(since_buf));
-	const char *epoch = lws_get_urlarg_by_name(wsi, "epoch=", epoch_buf, sizeof(epoch_buf));
+	if (q.args.client)
+		snprintf(c->client, sizeof(c->client), "%s", q.args.client);
 
 	lws_get_peer_simple(wsi, c->ip, sizeof(c->ip));
 	iplimit_opened(&s->ipl, c->ip);
@@ -197,7 +180,7 @@ static void ws_established(server *s, conn *c, struct lws *wsi)
 	}
 	rk_info("conn %s open from %s to room %s as %s", c->peer.session, c->ip,
 		room_id, c->peer.user);
-	room_join(r, c, since, epoch);
+	room_join(r, c, q.args.since, q.args.epoch);
 }
 
 /* ---- HTTP ------------------------------------------------------------- */
@@ -241,85 +224,93 @@ static int http_buf(struct lws *wsi, conn *c, unsigned status, const char *ctype
 /* Bearer-token check for the /v1 API: 0 if allowed, else the status to answer. */
 static unsigned http_auth(server *s, struct lws *wsi, const char *room_id)
 {
-	if (!s->cfg.secret)
-		return 0;
 	char hdr[4200];
-	if (lws_hdr_copy(wsi, hdr, sizeof(hdr), WSI_TOKEN_HTTP_AUTHORIZATION) <= 0 ||
-	    strncmp(hdr, "Bearer ", 7) != 0)
-		return 401;
-	rk_claims cl;
-	if (rk_token_verify(s->cfg.secret, s->cfg.secret_len, hdr + 7, strlen(hdr + 7),
-			    rk_wall_ms() / 1000, &cl) != RK_TOK_OK)
-		return 401;
-	if (cl.role != RK_ROLE_OWNER)
-		return 403;
-	if (room_id ? !rk_token_covers(&cl, room_id) : strcmp(cl.room, "*") != 0)
-		return 403;
-	return 0;
+	bool have = lws_hdr_copy(wsi, hdr, sizeof(hdr), WSI_TOKEN_HTTP_AUTHORIZATION) > 0;
+	return rk_route_auth(s->cfg.secret, s->cfg.secret_len, have ? hdr : NULL, room_id,
+			     rk_wall_ms() / 1000);
 }
 
+/* GET /metrics */
+static int http_metrics(server *s, struct lws *wsi, conn *c)
+{
+	rk_buf b;
+	rk_buf_init(&b, 0);
+	size_t loaded = 0, it = 0;
+	const rk_omap_entry *e;
+	while (rk_omap_next(&s->rooms, &it, &e))
+		loaded += ((room *)e->val)->loaded;
+	metrics_render(&s->m, &b, s->nconns, loaded, rk_omap_count(&s->rooms) - loaded);
+	metrics_render_limits(&s->m, &b, rk_omap_count(&s->ipl.map), s->ipl.table_full);
+	return http_buf(wsi, c, 200, "text/plain; version=0.0.4", &b);
+}
+
+/* GET /v1/rooms (auth checked) */
+static int http_rooms(server *s, struct lws *wsi, conn *c)
+{
+	rk_buf b;
+	rk_buf_init(&b, 0);
+	rk_buf_putc(&b, '[');
+	size_t it = 0, n = 0;
+	const rk_omap_entry *e;
+	while (rk_omap_next(&s->rooms, &it, &e)) {
+		room *r = e->val;
+		if (n++)
+			rk_buf_putc(&b, ',');
+		room_describe(r, &b, false);
+	}
+	rk_buf_puts(&b, "]\n");
+	return http_buf(wsi, c, 200, "application/json", &b);
+}
+
+/* GET /v1/rooms/<room> (auth checked) */
+static int http_room(server *s, struct lws *wsi, conn *c, const char *room_id)
+{
+	room *r = room_get(s, room_id, false);
+	if (!r)
+		return http_text(wsi, c, 404, "no such room\n");
+	/* Admin path: loads synchronously (waiting for a load in flight). */
+	char err[256];
+	if (room_load(r, err, sizeof(err)) != RK_OK) {
+		rk_error("room %s: %s", room_id, err);
+		return http_text(wsi, c, 503, "room unavailable\n");
+	}
+	/* The state shown is the one at its seq, the durable one: with
+	 * --fsync this admin path waits for the syncer too. */
+	if (r->dirty || r->nd_len > r->nd_head)
+		server_flush_durable(s);
+	rk_buf b;
+	rk_buf_init(&b, 0);
+	room_describe(r, &b, true);
+	rk_buf_putc(&b, '\n');
+	return http_buf(wsi, c, 200, "application/json", &b);
+}
+
+/* Route and answer one HTTP request; the decisions are route.c's. */
 static int http_request(server *s, struct lws *wsi, conn *c, const char *uri)
 {
 	memset(c, 0, sizeof(*c));
 	if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0)
 		return http_text(wsi, c, 405, "only GET is supported\n");
-	if (strcmp(uri, "/healthz") == 0)
+	char room_id[RK_ROOM_ID_MAX + 1];
+	rk_route route = rk_route_http(uri, room_id);
+	unsigned st;
+	switch (route) {
+	case RK_ROUTE_HEALTHZ:
 		return s->draining ? http_text(wsi, c, 503, "draining\n")
 				   : http_text(wsi, c, 200, "ok\n");
-	if (strcmp(uri, "/metrics") == 0) {
-		rk_buf b;
-		rk_buf_init(&b, 0);
-		size_t loaded = 0, it = 0;
-		const rk_omap_entry *e;
-		while (rk_omap_next(&s->rooms, &it, &e))
-			loaded += ((room *)e->val)->loaded;
-		metrics_render(&s->m, &b, s->nconns, loaded, rk_omap_count(&s->rooms) - loaded);
-		metrics_render_limits(&s->m, &b, rk_omap_count(&s->ipl.map), s->ipl.table_full);
-		return http_buf(wsi, c, 200, "text/plain; version=0.0.4", &b);
-	}
-	if (strcmp(uri, "/v1/rooms") == 0 || strcmp(uri, "/v1/rooms/") == 0) {
-		unsigned st = http_auth(s, wsi, NULL);
+	case RK_ROUTE_METRICS:
+		return http_metrics(s, wsi, c);
+	case RK_ROUTE_BAD_ROOM:
+		return http_text(wsi, c, 400, "bad room id\n");
+	case RK_ROUTE_ROOMS:
+	case RK_ROUTE_ROOM:
+		st = http_auth(s, wsi, route == RK_ROUTE_ROOM ? room_id : NULL);
 		if (st)
 			return http_text(wsi, c, st, st == 401 ? "unauthorized\n" : "forbidden\n");
-		rk_buf b;
-		rk_buf_init(&b, 0);
-		rk_buf_putc(&b, '[');
-		size_t it = 0, n = 0;
-		const rk_omap_entry *e;
-		while (rk_omap_next(&s->rooms, &it, &e)) {
-			room *r = e->val;
-			if (n++)
-				rk_buf_putc(&b, ',');
-			room_describe(r, &b, false);
-		}
-		rk_buf_puts(&b, "]\n");
-		return http_buf(wsi, c, 200, "application/json", &b);
-	}
-	char room_id[RK_ROOM_ID_MAX + 1];
-	if (strncmp(uri, "/v1/rooms/", 10) == 0) {
-		if (!rk_roomid_from_path(uri, "/v1/rooms/", room_id))
-			return http_text(wsi, c, 400, "bad room id\n");
-		unsigned st = http_auth(s, wsi, room_id);
-		if (st)
-			return http_text(wsi, c, st, st == 401 ? "unauthorized\n" : "forbidden\n");
-		room *r = room_get(s, room_id, false);
-		if (!r)
-			return http_text(wsi, c, 404, "no such room\n");
-		/* Admin path: loads synchronously (waiting for a load in flight). */
-		char err[256];
-		if (room_load(r, err, sizeof(err)) != RK_OK) {
-			rk_error("room %s: %s", room_id, err);
-			return http_text(wsi, c, 503, "room unavailable\n");
-		}
-		/* The state shown is the one at its seq, the durable one: with
-		 * --fsync this admin path waits for the syncer too. */
-		if (r->dirty || r->nd_len > r->nd_head)
-			server_flush_durable(s);
-		rk_buf b;
-		rk_buf_init(&b, 0);
-		room_describe(r, &b, true);
-		rk_buf_putc(&b, '\n');
-		return http_buf(wsi, c, 200, "application/json", &b);
+		return route == RK_ROUTE_ROOM ? http_room(s, wsi, c, room_id)
+					      : http_rooms(s, wsi, c);
+	case RK_ROUTE_NOT_FOUND:
+		break;
 	}
 	return http_text(wsi, c, 404, "not found\n");
 }

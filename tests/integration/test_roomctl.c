@@ -31,6 +31,7 @@
 #include "proto.h"
 #include "state.h"
 #include "token.h"
+#include "timescale.h"
 
 #define TS0 INT64_C(1700000000000)
 #define SECRET "roomctl-test-secret"
@@ -71,7 +72,7 @@ static void sleep_ms(int ms)
 /* Wait for pid with a deadline; kills it if it does not end. */
 static int wait_exit(pid_t pid, int timeout_ms)
 {
-	int64_t end = rk_mono_us() + (int64_t)timeout_ms * 1000;
+	int64_t end = rk_mono_us() + (int64_t)rt_scaled_ms(timeout_ms) * 1000;
 	int st;
 	for (;;) {
 		pid_t r = waitpid(pid, &st, WNOHANG);
@@ -412,7 +413,7 @@ static void roomd_start(const tctx *t, roomd *r, const char *secret_file)
 		execv(bin, (char *const *)argv);
 		_exit(127);
 	}
-	int64_t end = rk_mono_us() + 10 * 1000000;
+	int64_t end = rk_mono_us() + (int64_t)rt_scaled_ms(10000) * 1000;
 	r->port = 0;
 	while (!r->port) {
 		char *log = slurp(logp, NULL);
@@ -885,7 +886,7 @@ static void test_events_follow(void **state)
 	pid_t pid = ctl_spawn(
 	    t, (const char *const[]){"events", path, "--follow", "--since", "11", NULL});
 	/* First the existing event 12, then the one appended below. */
-	int64_t end = rk_mono_us() + 10 * 1000000;
+	int64_t end = rk_mono_us() + (int64_t)rt_scaled_ms(10000) * 1000;
 	bool appended = false, seen = false;
 	while (!seen) {
 		char *out = slurp(outp, NULL);

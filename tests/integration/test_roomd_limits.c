@@ -16,6 +16,7 @@
 #include "buf.h"
 #include "clock.h"
 #include "roomtest.h"
+#include "timescale.h"
 #include "token.h"
 
 #define SECRET "test-secret-0123456789"
@@ -207,8 +208,13 @@ static void test_abuse_limits(void **state)
 static void test_capacity_and_idle(void **state)
 {
 	(void)state;
+	/* The idle timeout scales with the harness (RK_TIMEOUT_SCALE, set under
+	 * valgrind), or a slow roomd would idle-close a join before its
+	 * welcome. */
+	char idle[16];
+	snprintf(idle, sizeof(idle), "%d", rt_scaled_ms(600));
 	const char *args[] = {"--max-room-conns", "2", "--max-conns", "3",
-			      "--idle-timeout", "600", "--ping-interval", "100000", NULL};
+			      "--idle-timeout", idle, "--ping-interval", "100000", NULL};
 	rd_proc *rd = rt_start(args);
 	struct ws *a = rt_join(rd, "cap", "name=a", NULL);
 	struct ws *b = rt_join(rd, "cap", "name=b", NULL);
@@ -222,7 +228,7 @@ static void test_capacity_and_idle(void **state)
 	expect_close(e, 4503);
 	rt_free(e);
 	/* a keeps talking, b and d stay silent past the idle timeout. */
-	int64_t until = rk_mono_us() + 1500000;
+	int64_t until = rk_mono_us() + (int64_t)rt_scaled_ms(1500) * 1000;
 	while (rk_mono_us() < until) {
 		RT_SEND(a, "{\"t\":\"ping\"}");
 		cJSON_Delete(rt_expect(a, "pong"));
@@ -253,6 +259,8 @@ static void test_capacity_and_idle(void **state)
 static void test_slow_consumer(void **state)
 {
 	(void)state;
+	RT_SKIP_UNDER_VALGRIND("roomd gives a closing reader 5 s of wall time to take its "
+			       "close frame, which it spends on the 5000-op flood");
 	const char *args[] = {"--max-queue", "1048576", "--ops-per-sec", "100000",
 			      "--ops-burst", "100000", NULL};
 	rd_proc *rd = rt_start(args);

@@ -64,6 +64,50 @@ static void test_room_ids(void **state)
 	rd_cleanup(rd);
 }
 
+/* Section 1 query arguments, as PROTOCOL-NOTES "Connecting" says roomd reads
+ * them: urldecoded, first occurrence wins, an empty name is anonymous, and an
+ * argument too long to read (or an empty one) hides no later argument. */
+static void test_query_arguments(void **state)
+{
+	(void)state;
+	rd_proc *rd = rt_start(NULL);
+	char long_client[400];
+	snprintf(long_client, sizeof(long_client), "client=%0300d&name=bob", 7);
+	const struct {
+		const char *query;
+		const char *user;
+	} cases[] = {
+	    {long_client, "bob"},
+	    {"name=&client=c1", "anonymous"},
+	    {"name=carol&name=mallory", "carol"},
+	    {"x=1&&name=dave", "dave"},
+	    {"name=%41lice", "Alice"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cJSON *wel = NULL;
+		struct ws *w = rt_join(rd, "args", cases[i].query, &wel);
+		if (strcmp(rt_str(wel, "user"), cases[i].user) != 0)
+			fail_msg("?%.40s: user %s, want %s", cases[i].query, rt_str(wel, "user"),
+				 cases[i].user);
+		cJSON_Delete(wel);
+		rt_free(w);
+	}
+	/* since and epoch behind an argument longer than roomd reads for them
+	 * (lws_get_urlarg_by_name stopped at such a one: no resume). */
+	cJSON *wel = NULL;
+	struct ws *w = rt_join(rd, "args", "name=erin", &wel);
+	char query[600];
+	snprintf(query, sizeof(query), "pad=%0200d&name=erin&since=%lld&epoch=%s", 0,
+		 (long long)rt_int(wel, "seq"), rt_str(wel, "epoch"));
+	cJSON_Delete(wel);
+	rt_free(w);
+	w = rt_join(rd, "args", query, &wel);
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(wel, "resumed")));
+	cJSON_Delete(wel);
+	rt_free(w);
+	rd_cleanup(rd);
+}
+
 /* Section 2: welcome carries every field; peers and presence join work. */
 static void test_welcome_and_presence(void **state)
 {
@@ -414,6 +458,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_room_ids),
+		cmocka_unit_test(test_query_arguments),
 		cmocka_unit_test(test_welcome_and_presence),
 		cmocka_unit_test(test_ops),
 		cmocka_unit_test(test_errors),

@@ -20,6 +20,7 @@
 #include "buf.h"
 #include "clock.h"
 #include "roomd_proc.h"
+#include "timescale.h"
 
 enum {
 	READY_TIMEOUT_MS = 10000,      /* rd_start: wait for the ready line */
@@ -105,7 +106,7 @@ static void write_all(int fd, const char *p, size_t n)
 }
 
 /* An absolute CLOCK_MONOTONIC time timeout_ms from now, for the condvar. */
-static struct timespec abs_after(int timeout_ms)
+static struct timespec abs_after_unscaled(int timeout_ms)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -116,6 +117,12 @@ static struct timespec abs_after(int timeout_ms)
 		ts.tv_nsec -= 1000000000L;
 	}
 	return ts;
+}
+
+/* The same for a harness timeout, scaled by RK_TIMEOUT_SCALE (timescale.h). */
+static struct timespec abs_after(int timeout_ms)
+{
+	return abs_after_unscaled(rt_scaled_ms(timeout_ms));
 }
 
 /* ---- the pump ---- */
@@ -237,7 +244,7 @@ static void pump_finish(struct rd_priv *p)
 static int wait_exit(rd_proc *rd, int timeout_ms)
 {
 	struct rd_priv *p = rd->priv;
-	int64_t deadline = rk_mono_us() + (int64_t)timeout_ms * 1000;
+	int64_t deadline = rk_mono_us() + (int64_t)rt_scaled_ms(timeout_ms) * 1000;
 	int status;
 	for (;;) {
 		pid_t r = waitpid(rd->pid, &status, WNOHANG);
@@ -257,7 +264,7 @@ static int wait_exit(rd_proc *rd, int timeout_ms)
 			/* Kernels without pidfd: roomd's output ends when it
 			 * exits, so wait for the pump's EOF, then briefly
 			 * for the exit status. */
-			struct timespec until = abs_after(left_ms);
+			struct timespec until = abs_after_unscaled(left_ms);
 			pthread_mutex_lock(&p->mu);
 			while (!p->eof &&
 			       pthread_cond_timedwait(&p->cv, &p->mu, &until) == 0)

@@ -16,6 +16,7 @@
 #include <openssl/rand.h>
 #include "clock.h"
 #include "json.h"
+#include "timescale.h"
 #include "wsclient.h"
 
 enum {
@@ -59,10 +60,11 @@ struct ws {
 
 /* ---- time ---- */
 
-/* A deadline in monotonic microseconds; -1 for none. */
+/* A deadline in monotonic microseconds; -1 for none. Every timeout of this
+ * file passes here, scaled by RK_TIMEOUT_SCALE (timescale.h). */
 static int64_t deadline_after(int timeout_ms)
 {
-	return timeout_ms < 0 ? -1 : rk_mono_us() + (int64_t)timeout_ms * 1000;
+	return timeout_ms < 0 ? -1 : rk_mono_us() + (int64_t)rt_scaled_ms(timeout_ms) * 1000;
 }
 
 /* Milliseconds left until the deadline, for poll(): -1 for none, rounded
@@ -756,8 +758,10 @@ static ws_result parse_frame(struct ws *ws, bool *complete, int *op)
 	return WS_MSG;
 }
 
-ws_result ws_recv(struct ws *ws, int timeout_ms, int *opcode, const char **data,
-		  size_t *len)
+/* ws_recv with an absolute deadline (deadline_after), so that callers that
+ * loop over it scale their timeout once. */
+static ws_result recv_until(struct ws *ws, int64_t deadline, int *opcode, const char **data,
+			    size_t *len)
 {
 	int op_s;
 	const char *data_s;
@@ -770,7 +774,6 @@ ws_result ws_recv(struct ws *ws, int timeout_ms, int *opcode, const char **data,
 	*len = 0;
 	if (ws->done)
 		return ws->last;
-	int64_t deadline = deadline_after(timeout_ms);
 	for (;;) {
 		bool complete;
 		int op = 0;
@@ -798,14 +801,19 @@ ws_result ws_recv(struct ws *ws, int timeout_ms, int *opcode, const char **data,
 	}
 }
 
-cJSON *ws_recv_json(struct ws *ws, int timeout_ms)
+ws_result ws_recv(struct ws *ws, int timeout_ms, int *opcode, const char **data,
+		  size_t *len)
 {
-	int64_t deadline = deadline_after(timeout_ms);
+	return recv_until(ws, deadline_after(timeout_ms), opcode, data, len);
+}
+
+static cJSON *recv_json_until(struct ws *ws, int64_t deadline)
+{
 	for (;;) {
 		int op;
 		const char *data;
 		size_t len;
-		ws_result r = ws_recv(ws, ms_left(deadline), &op, &data, &len);
+		ws_result r = recv_until(ws, deadline, &op, &data, &len);
 		if (r != WS_MSG)
 			return NULL;
 		if (op == WS_OP_PONG)
@@ -826,11 +834,16 @@ cJSON *ws_recv_json(struct ws *ws, int timeout_ms)
 	}
 }
 
+cJSON *ws_recv_json(struct ws *ws, int timeout_ms)
+{
+	return recv_json_until(ws, deadline_after(timeout_ms));
+}
+
 cJSON *ws_recv_type(struct ws *ws, const char *t, int timeout_ms)
 {
 	int64_t deadline = deadline_after(timeout_ms);
 	for (;;) {
-		cJSON *j = ws_recv_json(ws, ms_left(deadline));
+		cJSON *j = recv_json_until(ws, deadline);
 		if (!j)
 			return NULL;
 		const cJSON *jt = cJSON_GetObjectItemCaseSensitive(j, "t");
@@ -1061,7 +1074,7 @@ int ws_close(struct ws *ws, int code)
 	}
 	int64_t deadline = deadline_after(CLOSE_WAIT_MS);
 	for (;;) {
-		ws_result r = ws_recv(ws, ms_left(deadline), NULL, NULL, NULL);
+		ws_result r = recv_until(ws, deadline, NULL, NULL, NULL);
 		if (r == WS_CLOSED)
 			return ws->close_code;
 		if (r != WS_MSG)

@@ -1,0 +1,119 @@
+/* route.c - roomd's HTTP routing and upgrade decisions, without lws
+ * (see route.h). */
+#include <stdio.h>
+#include <string.h>
+#include "json.h"
+#include "roomid.h"
+#include "route.h"
+#include "token.h"
+
+rk_route rk_route_http(const char *path, char *room)
+{
+	room[0] = '\0';
+	if (!path)
+		path = "";
+	if (strcmp(path, "/healthz") == 0)
+		return RK_ROUTE_HEALTHZ;
+	if (strcmp(path, "/metrics") == 0)
+		return RK_ROUTE_METRICS;
+	if (strcmp(path, "/v1/rooms") == 0 || strcmp(path, "/v1/rooms/") == 0)
+		return RK_ROUTE_ROOMS;
+	if (strncmp(path, "/v1/rooms/", 10) == 0)
+		return rk_roomid_from_path(path, "/v1/rooms/", room) ? RK_ROUTE_ROOM
+								     : RK_ROUTE_BAD_ROOM;
+	return RK_ROUTE_NOT_FOUND;
+}
+
+static bool have_secret(const void *secret, size_t secret_len)
+{
+	return secret && secret_len;
+}
+
+unsigned rk_route_auth(const void *secret, size_t secret_len, const char *authz,
+		       const char *room, int64_t now_s)
+{
+	if (!have_secret(secret, secret_len))
+		return 0;
+	if (!authz || strncmp(authz, "Bearer ", 7) != 0)
+		return 401;
+	rk_claims cl;
+	if (rk_token_verify(secret, secret_len, authz + 7, strlen(authz + 7), now_s, &cl) !=
+	    RK_TOK_OK)
+		return 401;
+	if (cl.role != RK_ROLE_OWNER)
+		return 403;
+	if (room ? !rk_token_covers(&cl, room) : strcmp(cl.room, "*") != 0)
+		return 403;
+	return 0;
+}
+
+/* The value of fragment f if it is "<name>=<value>" with a value of at most
+ * cap bytes, else NULL. */
+static const char *arg_value(const char *f, const char *name, size_t cap)
+{
+	size_t n = strlen(name);
+	if (strncmp(f, name, n) != 0 || f[n] != '=')
+		return NULL;
+	return strnlen(f + n + 1, cap + 1) <= cap ? f + n + 1 : NULL;
+}
+
+void rk_ws_args_parse(const char *const *frags, size_t n, rk_ws_args *a)
+{
+	memset(a, 0, sizeof(*a));
+	static const struct {
+		const char *name;
+		size_t cap;
+		size_t off;
+	} args[] = {
+	    {"token", RK_WS_LONG_ARG, offsetof(rk_ws_args, token)},
+	    {"name", RK_WS_LONG_ARG, offsetof(rk_ws_args, name)},
+	    {"client", RK_WS_CLIENT_ARG, offsetof(rk_ws_args, client)},
+	    {"since", RK_WS_SINCE_ARG, offsetof(rk_ws_args, since)},
+	    {"epoch", RK_WS_EPOCH_ARG, offsetof(rk_ws_args, epoch)},
+	};
+	for (size_t i = 0; i < n; i++) {
+		if (!frags || !frags[i])
+			continue;
+		for (size_t k = 0; k < RK_ARRAY_LEN(args); k++) {
+			const char **slot = (const char **)((char *)a + args[k].off);
+			const char *v;
+			if (!*slot && (v = arg_value(frags[i], args[k].name, args[k].cap)))
+				*slot = v;
+		}
+	}
+	if (a->client && strlen(a->client) > RK_ID_MAX)
+		a->client = NULL;
+}
+
+int rk_ws_identify(const void *secret, size_t secret_len, const rk_ws_args *a,
+		   const char *room, int64_t now_s, rk_ws_identity *id, const char **why)
+{
+	if (have_secret(secret, secret_len)) {
+		if (!a->token || !*a->token) {
+			*why = "token required";
+			return 401;
+		}
+		rk_claims cl;
+		rk_token_err te = rk_token_verify(secret, secret_len, a->token,
+						  strlen(a->token), now_s, &cl);
+		if (te != RK_TOK_OK) {
+			*why = rk_token_strerror(te);
+			return 401;
+		}
+		if (!rk_token_covers(&cl, room)) {
+			*why = "token not valid for this room";
+			return 403;
+		}
+		snprintf(id->user, sizeof(id->user), "%s", cl.sub);
+		id->role = cl.role;
+		return 0;
+	}
+	const char *name = a->name && *a->name ? a->name : "anonymous";
+	if (!rk_text_printable(name, strlen(name), RK_NAME_MAX)) {
+		*why = "name must be 1-32 printable characters";
+		return 400;
+	}
+	snprintf(id->user, sizeof(id->user), "%s", name);
+	id->role = RK_ROLE_EDITOR;
+	return 0;
+}

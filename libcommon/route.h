@@ -1,0 +1,88 @@
+/*
+ * route.h - roomd's request path without the socket: the decisions net.c
+ * makes about an HTTP request (PROTOCOL.md section 8) and a WebSocket
+ * upgrade (section 1 and 6), as pure functions of the strings libwebsockets
+ * has already parsed (the path, the urldecoded query arguments, the
+ * Authorization header). net.c only copies those strings out of lws and
+ * acts on the answer; the fuzzers and unit tests call the same code.
+ */
+#ifndef RK_ROUTE_H
+#define RK_ROUTE_H
+
+#include "rk_common.h"
+
+/* What an HTTP GET path asks for. */
+typedef enum rk_route {
+	RK_ROUTE_NOT_FOUND = 0, /* 404 */
+	RK_ROUTE_HEALTHZ,	/* /healthz */
+	RK_ROUTE_METRICS,	/* /metrics */
+	RK_ROUTE_ROOMS,		/* /v1/rooms or /v1/rooms/ */
+	RK_ROUTE_ROOM,		/* /v1/rooms/<room> with a valid room id */
+	RK_ROUTE_BAD_ROOM,	/* /v1/rooms/<something else>: 400 */
+} rk_route;
+
+/*
+ * Route an HTTP request path (NUL-terminated, without the query string as
+ * lws hands it over; NULL is treated as ""). For RK_ROUTE_ROOM the room id
+ * is copied into room (at least RK_ROOM_ID_MAX + 1 bytes), which is left
+ * empty otherwise. Paths compare exactly: no trailing-slash or case games
+ * except "/v1/rooms/". This function can't fail.
+ */
+rk_route rk_route_http(const char *path, char *room);
+
+/*
+ * The /v1 bearer check. authz is the Authorization header value or NULL,
+ * room the room asked for, or NULL for the room list. With no secret
+ * (secret_len 0) everything is allowed. Returns 0 if allowed, 401 if the
+ * header is missing, not "Bearer <token>" or the token does not verify at
+ * now_s, 403 if the token is valid but not an owner's or does not cover the
+ * room (the list needs room "*").
+ */
+unsigned rk_route_auth(const void *secret, size_t secret_len, const char *authz,
+		       const char *room, int64_t now_s);
+
+/*
+ * The query arguments of a WebSocket upgrade: pointers to the values inside
+ * the caller's argument strings (lws's urldecoded "name=value" fragments),
+ * NULL when absent. The first fragment with a name wins. A value longer than
+ * its cap (the sizes of roomd's buffers before this module existed) is
+ * treated as absent: token and name RK_WS_LONG_ARG bytes, client
+ * RK_WS_CLIENT_ARG, since RK_WS_SINCE_ARG, epoch RK_WS_EPOCH_ARG.
+ */
+enum {
+	RK_WS_LONG_ARG = 4192,
+	RK_WS_CLIENT_ARG = 248,
+	RK_WS_SINCE_ARG = 57,
+	RK_WS_EPOCH_ARG = 121,
+};
+
+typedef struct rk_ws_args {
+	const char *token;
+	const char *name;
+	const char *client; /* also NULL if longer than RK_ID_MAX */
+	const char *since;
+	const char *epoch;
+} rk_ws_args;
+
+/* Pick the arguments out of n fragments (NULL entries are skipped). This
+ * function can't fail. */
+void rk_ws_args_parse(const char *const *frags, size_t n, rk_ws_args *a);
+
+/* Who an upgrade request is. */
+typedef struct rk_ws_identity {
+	char user[RK_NAME_BYTES + 1];
+	rk_role role;
+} rk_ws_identity;
+
+/*
+ * Decide who the upgrade request with arguments a is, for room (a valid
+ * room id). With a secret: the token must verify at now_s (else 401) and
+ * cover the room (else 403); the user and role are the token's. Without
+ * one: the name (default "anonymous") must be 1-32 printable characters
+ * (else 400) and the role is editor. Returns 0 and fills *id, or the HTTP
+ * status with a static reason in *why.
+ */
+int rk_ws_identify(const void *secret, size_t secret_len, const rk_ws_args *a,
+		   const char *room, int64_t now_s, rk_ws_identity *id, const char **why);
+
+#endif

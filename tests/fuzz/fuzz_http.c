@@ -1,0 +1,69 @@
+/*
+ * fuzz_http.c - roomd's HTTP request path: rk_route_http (which endpoint a
+ * GET path is) and rk_route_auth (the /v1 bearer check), with and without a
+ * secret.
+ *
+ * Input: "<path>\n<Authorization header value>" (no '\n': no header).
+ * Invariants: only /v1/rooms/<valid id> routes to a room, with that id;
+ * anything else under /v1/rooms/ is a 400, never a room; without a secret
+ * everything is allowed; with one the answer is 0, 401 or 403, a 0 only for
+ * an owner token that covers the room ("*" for the list), and a request
+ * without a header is a 401.
+ */
+#include <string.h>
+#include "fuzz.h"
+#include "roomid.h"
+#include "route.h"
+#include "token.h"
+
+static void check_auth(const char *authz, const char *room)
+{
+	const size_t sl = strlen(FUZZ_SECRET);
+	FUZZ_CHECK(rk_route_auth(NULL, 0, authz, room, FUZZ_NOW_S) == 0);
+	unsigned st = rk_route_auth(FUZZ_SECRET, sl, authz, room, FUZZ_NOW_S);
+	FUZZ_CHECK(st == 0 || st == 401 || st == 403);
+	if (!authz)
+		FUZZ_CHECK(st == 401);
+	if (st == 0) {
+		rk_claims c;
+		FUZZ_CHECK(strncmp(authz, "Bearer ", 7) == 0);
+		FUZZ_CHECK(rk_token_verify(FUZZ_SECRET, sl, authz + 7, strlen(authz + 7),
+					   FUZZ_NOW_S, &c) == RK_TOK_OK);
+		FUZZ_CHECK(c.role == RK_ROLE_OWNER);
+		FUZZ_CHECK(room ? rk_token_covers(&c, room) : strcmp(c.room, "*") == 0);
+	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char *s = fuzz_strndup(data, size);
+	char *authz = strchr(s, '\n');
+	if (authz)
+		*authz++ = '\0';
+	char room[RK_ROOM_ID_MAX + 1];
+	rk_route r = rk_route_http(s, room);
+	bool under_rooms = strncmp(s, "/v1/rooms/", 10) == 0;
+	/* What follows /v1/rooms/, up to a query string. */
+	size_t idn = under_rooms ? strcspn(s + 10, "?") : 0;
+	switch (r) {
+	case RK_ROUTE_ROOM:
+		FUZZ_CHECK(under_rooms && rk_roomid_validz(room) && strlen(room) == idn &&
+			   memcmp(room, s + 10, idn) == 0);
+		check_auth(authz, room);
+		break;
+	case RK_ROUTE_ROOMS:
+		FUZZ_CHECK(room[0] == '\0');
+		check_auth(authz, NULL);
+		break;
+	case RK_ROUTE_BAD_ROOM:
+		FUZZ_CHECK(under_rooms && room[0] == '\0' && !rk_roomid_valid(s + 10, idn));
+		break;
+	case RK_ROUTE_HEALTHZ:
+	case RK_ROUTE_METRICS:
+	case RK_ROUTE_NOT_FOUND:
+		FUZZ_CHECK(room[0] == '\0' && !under_rooms);
+		break;
+	}
+	free(s);
+	return 0;
+}

@@ -1,0 +1,269 @@
+/* test_route.c - roomd's request decisions without a socket (route.c): which
+ * endpoint a GET path is, the /v1 bearer check, the upgrade's query
+ * arguments and who an upgrade request is, with and without a secret. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include "buf.h"
+#include "route.h"
+#include "token.h"
+
+#define SECRET "route-secret"
+#define NOW INT64_C(1700000000)
+
+struct route_case {
+	const char *path;
+	rk_route want;
+	const char *room; /* for RK_ROUTE_ROOM */
+};
+
+static const struct route_case route_cases[] = {
+	{"/healthz", RK_ROUTE_HEALTHZ, NULL},
+	{"/metrics", RK_ROUTE_METRICS, NULL},
+	{"/v1/rooms", RK_ROUTE_ROOMS, NULL},
+	{"/v1/rooms/", RK_ROUTE_ROOMS, NULL},
+	{"/v1/rooms/demo", RK_ROUTE_ROOM, "demo"},
+	{"/v1/rooms/team-1.a?x=1", RK_ROUTE_ROOM, "team-1.a"},
+	{"/v1/rooms/..", RK_ROUTE_BAD_ROOM, NULL},
+	{"/v1/rooms/a/b", RK_ROUTE_BAD_ROOM, NULL},
+	{"/v1/rooms/%2e%2e", RK_ROUTE_BAD_ROOM, NULL},
+	{"/v1/rooms//", RK_ROUTE_BAD_ROOM, NULL},
+	{"/healthz/", RK_ROUTE_NOT_FOUND, NULL},
+	{"/HEALTHZ", RK_ROUTE_NOT_FOUND, NULL},
+	{"/metrics?x", RK_ROUTE_NOT_FOUND, NULL},
+	{"/v1/roomsx", RK_ROUTE_NOT_FOUND, NULL},
+	{"/v1", RK_ROUTE_NOT_FOUND, NULL},
+	{"/ws/demo", RK_ROUTE_NOT_FOUND, NULL},
+	{"/", RK_ROUTE_NOT_FOUND, NULL},
+	{"", RK_ROUTE_NOT_FOUND, NULL},
+	{NULL, RK_ROUTE_NOT_FOUND, NULL},
+};
+
+static void test_route_table(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < RK_ARRAY_LEN(route_cases); i++) {
+		const struct route_case *c = &route_cases[i];
+		char room[RK_ROOM_ID_MAX + 1];
+		memset(room, 'X', sizeof(room));
+		rk_route got = rk_route_http(c->path, room);
+		if (got != c->want)
+			fail_msg("\"%s\": route %d, want %d", c->path ? c->path : "(null)",
+				 (int)got, (int)c->want);
+		if (strcmp(room, c->room ? c->room : "") != 0)
+			fail_msg("\"%s\": room \"%s\"", c->path ? c->path : "(null)", room);
+	}
+}
+
+/* A token signed with SECRET (or another secret); caller frees. */
+static char *token_with(const char *secret, const char *room, const char *sub, rk_role role,
+			int64_t exp)
+{
+	rk_claims c;
+	memset(&c, 0, sizeof(c));
+	strncpy(c.sub, sub, sizeof(c.sub) - 1);
+	strncpy(c.room, room, sizeof(c.room) - 1);
+	c.role = role;
+	c.exp = exp;
+	rk_buf b;
+	rk_buf_init(&b, 0);
+	assert_int_equal(rk_token_sign(secret, strlen(secret), &c, &b), RK_OK);
+	return rk_buf_steal(&b, NULL);
+}
+
+static char *token(const char *room, const char *sub, rk_role role)
+{
+	return token_with(SECRET, room, sub, role, NOW + 60);
+}
+
+/* "Bearer <token>" for the claims; caller frees. */
+static char *bearer(const char *room, rk_role role)
+{
+	char *t = token(room, "admin", role);
+	size_t n = strlen(t) + 8;
+	char *h = malloc(n);
+	assert_non_null(h);
+	strcpy(h, "Bearer ");
+	strcat(h, t);
+	free(t);
+	return h;
+}
+
+static unsigned auth(const char *authz, const char *room)
+{
+	return rk_route_auth(SECRET, strlen(SECRET), authz, room, NOW);
+}
+
+static void test_auth(void **state)
+{
+	(void)state;
+	/* No secret: everything is allowed, header or not. */
+	assert_int_equal(rk_route_auth(NULL, 0, NULL, NULL, NOW), 0);
+	assert_int_equal(rk_route_auth(NULL, 0, "Basic x", "demo", NOW), 0);
+	/* A secret: no header, another scheme, a bad token: 401. */
+	assert_int_equal(auth(NULL, NULL), 401);
+	assert_int_equal(auth("", "demo"), 401);
+	assert_int_equal(auth("Basic YWRtaW46YWRtaW4=", NULL), 401);
+	assert_int_equal(auth("Bearer ", NULL), 401);
+	assert_int_equal(auth("Bearer x.y.z", "demo"), 401);
+	char *t = token("*", "admin", RK_ROLE_OWNER);
+	char h[4200];
+	snprintf(h, sizeof(h), "bearer %s", t); /* the scheme is case-sensitive here */
+	assert_int_equal(auth(h, NULL), 401);
+	free(t);
+	t = token_with("other", "*", "admin", RK_ROLE_OWNER, NOW + 60);
+	snprintf(h, sizeof(h), "Bearer %s", t);
+	assert_int_equal(auth(h, NULL), 401);
+	free(t);
+	t = token_with(SECRET, "*", "admin", RK_ROLE_OWNER, NOW);
+	snprintf(h, sizeof(h), "Bearer %s", t);
+	assert_int_equal(auth(h, NULL), 401); /* expired: exp <= now */
+	free(t);
+
+	char *all = bearer("*", RK_ROLE_OWNER);
+	char *team = bearer("team-*", RK_ROLE_OWNER);
+	char *editor = bearer("*", RK_ROLE_EDITOR);
+	assert_int_equal(auth(all, NULL), 0);
+	assert_int_equal(auth(all, "demo"), 0);
+	assert_int_equal(auth(team, "team-a"), 0);
+	assert_int_equal(auth(team, "demo"), 403);
+	assert_int_equal(auth(team, NULL), 403); /* the list needs "*" */
+	assert_int_equal(auth(editor, "demo"), 403);
+	assert_int_equal(auth(editor, NULL), 403);
+	free(all);
+	free(team);
+	free(editor);
+}
+
+static rk_ws_args parse(const char *const *frags, size_t n)
+{
+	rk_ws_args a;
+	memset(&a, 0x55, sizeof(a));
+	rk_ws_args_parse(frags, n, &a);
+	return a;
+}
+
+static void test_args(void **state)
+{
+	(void)state;
+	const char *const f[] = {"name=alice", "client=c1", "since=12", "epoch=e-1",
+				 "token=t.t.t", "name=second", NULL, "junk"};
+	rk_ws_args a = parse(f, RK_ARRAY_LEN(f));
+	assert_ptr_equal(a.name, f[0] + 5); /* the first one wins */
+	assert_string_equal(a.client, "c1");
+	assert_string_equal(a.since, "12");
+	assert_string_equal(a.epoch, "e-1");
+	assert_string_equal(a.token, "t.t.t");
+
+	/* Names match whole: "names=" is not "name=". Empty values count. */
+	const char *const g[] = {"names=x", "nam=y", "name", "client=", "since"};
+	a = parse(g, RK_ARRAY_LEN(g));
+	assert_null(a.name);
+	assert_null(a.token);
+	assert_string_equal(a.client, "");
+	assert_null(a.since);
+	assert_null(a.epoch);
+
+	a = parse(NULL, 0);
+	assert_null(a.name);
+	assert_null(a.client);
+}
+
+static void test_args_caps(void **state)
+{
+	(void)state;
+	/* A client id over RK_ID_MAX bytes is ignored (it would not fit). */
+	char client[8 + RK_ID_MAX + 2], since[7 + RK_WS_SINCE_ARG + 2];
+	snprintf(client, sizeof(client), "client=%0*d", RK_ID_MAX, 0);
+	const char *f[] = {client};
+	assert_string_equal(parse(f, 1).client + RK_ID_MAX - 1, "0");
+	snprintf(client, sizeof(client), "client=%0*d", RK_ID_MAX + 1, 0);
+	assert_null(parse(f, 1).client);
+	/* since over its cap is absent, so a second one is taken. */
+	snprintf(since, sizeof(since), "since=%0*d", RK_WS_SINCE_ARG + 1, 7);
+	const char *g[] = {since, "since=5"};
+	assert_string_equal(parse(g, 2).since, "5");
+	snprintf(since, sizeof(since), "since=%0*d", RK_WS_SINCE_ARG, 7);
+	assert_ptr_equal(parse(g, 2).since, since + 6);
+}
+
+static int identify(const char *secret, const char *const *frags, size_t n,
+		    const char *room, rk_ws_identity *id, const char **why)
+{
+	rk_ws_args a;
+	rk_ws_args_parse(frags, n, &a);
+	*why = NULL;
+	return rk_ws_identify(secret, secret ? strlen(secret) : 0, &a, room, NOW, id, why);
+}
+
+static void test_identify_no_secret(void **state)
+{
+	(void)state;
+	rk_ws_identity id;
+	const char *why;
+	const char *const none[] = {"client=x"};
+	assert_int_equal(identify(NULL, none, 1, "demo", &id, &why), 0);
+	assert_string_equal(id.user, "anonymous");
+	assert_int_equal(id.role, RK_ROLE_EDITOR);
+	const char *const empty[] = {"name="};
+	assert_int_equal(identify(NULL, empty, 1, "demo", &id, &why), 0);
+	assert_string_equal(id.user, "anonymous");
+	const char *const named[] = {"name=Zo\xc3\xab", "token=ignored"};
+	assert_int_equal(identify(NULL, named, 2, "demo", &id, &why), 0);
+	assert_string_equal(id.user, "Zo\xc3\xab");
+	const char *const ctrl[] = {"name=a\tb"};
+	assert_int_equal(identify(NULL, ctrl, 1, "demo", &id, &why), 400);
+	assert_non_null(why);
+	const char *const long33[] = {"name=abcdefghijklmnopqrstuvwxyz0123456"};
+	assert_int_equal(identify(NULL, long33, 1, "demo", &id, &why), 400);
+	const char *const bad_utf8[] = {"name=\xc3"};
+	assert_int_equal(identify(NULL, bad_utf8, 1, "demo", &id, &why), 400);
+}
+
+static void test_identify_secret(void **state)
+{
+	(void)state;
+	rk_ws_identity id;
+	const char *why;
+	const char *const named[] = {"name=alice"};
+	assert_int_equal(identify(SECRET, named, 1, "demo", &id, &why), 401);
+	assert_string_equal(why, "token required");
+	const char *const empty[] = {"token="};
+	assert_int_equal(identify(SECRET, empty, 1, "demo", &id, &why), 401);
+
+	char *t = token("team-*", "bob", RK_ROLE_VIEWER);
+	char arg[4200];
+	snprintf(arg, sizeof(arg), "token=%s", t);
+	const char *const tok[] = {"name=mallory", arg};
+	assert_int_equal(identify(SECRET, tok, 2, "team-7", &id, &why), 0);
+	assert_string_equal(id.user, "bob"); /* the token names the user */
+	assert_int_equal(id.role, RK_ROLE_VIEWER);
+	assert_int_equal(identify(SECRET, tok, 2, "demo", &id, &why), 403);
+	assert_string_equal(why, "token not valid for this room");
+	free(t);
+
+	t = token_with(SECRET, "demo", "bob", RK_ROLE_EDITOR, NOW - 1);
+	snprintf(arg, sizeof(arg), "token=%s", t);
+	assert_int_equal(identify(SECRET, tok, 2, "demo", &id, &why), 401);
+	assert_string_equal(why, rk_token_strerror(RK_TOK_EXPIRED));
+	free(t);
+	assert_int_equal(identify("other", tok, 2, "demo", &id, &why), 401);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_route_table),
+		cmocka_unit_test(test_auth),
+		cmocka_unit_test(test_args),
+		cmocka_unit_test(test_args_caps),
+		cmocka_unit_test(test_identify_no_secret),
+		cmocka_unit_test(test_identify_secret),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
