@@ -82,11 +82,23 @@ static int mkdir_p(const char *path)
 	return mkdir(tmp, 0755) != 0 && errno != EEXIST ? -1 : 0;
 }
 
-static void raise_nofile(void)
+/*
+ * The open-files limit is what lws sizes its fd tables by (net.c sets no
+ * fd_limit_per_thread), so set it to what --max-conns needs (up or down): a connection's
+ * socket plus, for rooms of their own, a room's database, WAL, shm and lock
+ * files. Not the hard limit as such: that is often 1M, and lws 4.1 walks its
+ * fd table on some paths.
+ */
+static void set_nofile(unsigned max_conns)
 {
 	struct rlimit rl;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	rlim_t want = (rlim_t)max_conns * 5 + 1024;
+	if (rl.rlim_max != RLIM_INFINITY && want > rl.rlim_max)
+		want = rl.rlim_max;
+	if (want != rl.rlim_cur) {
+		rl.rlim_cur = want;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
 }
@@ -103,7 +115,7 @@ int main(int argc, char **argv)
 		return rc == 1 ? 0 : rc == 2 ? 2 : 1;
 	}
 	rk_log_set_level((rk_log_level)s->cfg.log_level);
-	raise_nofile();
+	set_nofile((unsigned)s->cfg.max_conns);
 	signal(SIGPIPE, SIG_IGN);
 
 	snprintf(s->rooms_dir, sizeof(s->rooms_dir), "%s/rooms", s->cfg.data_dir);

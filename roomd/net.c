@@ -413,7 +413,16 @@ int net_start(server *s)
 	void *foreign_loops[1] = {&s->loop};
 	info.foreign_loops = foreign_loops;
 	info.options = LWS_SERVER_OPTION_DISABLE_IPV6 | LWS_SERVER_OPTION_LIBUV;
-	info.fd_limit_per_thread = (unsigned)s->cfg.max_conns + 256;
+	/* No fd_limit_per_thread: below the process limit (main.c raises it)
+	 * lws 4.1 falls back to a linear fd lookup. No validity timer per
+	 * connection either: conn.c pings and times out idle peers itself, and
+	 * lws 4.1 keeps timers in one sorted list whose insert walks it, which
+	 * made a burst of N connects cost O(N^2). */
+	static const lws_retry_bo_t no_validity_timer = {
+		.secs_since_valid_ping = 0,
+		.secs_since_valid_hangup = 0,
+	};
+	info.retry_and_idle_policy = &no_validity_timer;
 	/* lws drops a connection that has not completed its HTTP request or
 	 * upgrade in this time, however slowly it trickles bytes (slowloris). */
 	info.timeout_secs = (unsigned)s->cfg.handshake_timeout_s;
