@@ -30,6 +30,8 @@ typedef struct roomd_config {
 	int grace_ms;              /* --presence-grace MS */
 	int snapshot_every;        /* --snapshot-every N events */
 	int resume_max;            /* --resume-max N: longest gap replayed as events */
+	const char *tls_cert;      /* --tls-cert FILE (PEM chain); NULL = plain ws/http */
+	const char *tls_key;       /* --tls-key FILE (PEM, unencrypted); set with tls_cert */
 } roomd_config;
 
 /*

@@ -1,11 +1,17 @@
 /* roomtest.c - helpers for roomd's integration tests. */
+#include <fcntl.h>
+#include <poll.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
+#include "buf.h"
+#include "clock.h"
 #include <cmocka.h>
 #include <sqlite3.h>
 #include "roomtest.h"
@@ -20,10 +26,16 @@ rd_proc *rt_start(const char *const *extra_args)
 
 struct ws *rt_join(rd_proc *rd, const char *room, const char *query, cJSON **welcome)
 {
+	return rt_join_ex(rd, room, query, NULL, welcome);
+}
+
+struct ws *rt_join_ex(rd_proc *rd, const char *room, const char *query,
+		      const ws_opts *opts, cJSON **welcome)
+{
 	char path[1024];
 	snprintf(path, sizeof(path), "/ws/%s%s%s", room, query ? "?" : "", query ? query : "");
 	http_reply reply = {0};
-	struct ws *w = ws_connect_ex(rd->host, rd->port, path, NULL, &reply);
+	struct ws *w = ws_connect_ex(rd->host, rd->port, path, opts, &reply);
 	if (!w) {
 		fail_msg("upgrade to %s refused: %d %s %s", path, reply.status,
 			 reply.body ? reply.body : "", reply.error);
@@ -229,4 +241,50 @@ char *rt_temp_file(const char *content)
 		fail_msg("write temp file failed");
 	close(fd);
 	return path;
+}
+
+int rt_run(const char *const *argv, int timeout_ms, char **out)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) != 0)
+		fail_msg("pipe failed");
+	pid_t pid = fork();
+	if (pid < 0)
+		fail_msg("fork failed");
+	if (pid == 0) {
+		dup2(p[1], 1);
+		dup2(p[1], 2);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(p[1]);
+	rk_buf b;
+	rk_buf_init(&b, 16 << 20);
+	int64_t deadline = rk_mono_us() + (int64_t)timeout_ms * 1000;
+	for (;;) {
+		int64_t left = (deadline - rk_mono_us()) / 1000;
+		struct pollfd pfd = {.fd = p[0], .events = POLLIN};
+		if (left <= 0 || poll(&pfd, 1, (int)left) == 0) {
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+			fail_msg("%s did not finish within %d ms; output:\n%s", argv[0],
+				 timeout_ms, b.data ? b.data : "");
+		}
+		char chunk[4096];
+		ssize_t r = read(p[0], chunk, sizeof(chunk));
+		if (r <= 0)
+			break;
+		rk_buf_put(&b, chunk, (size_t)r);
+	}
+	close(p[0]);
+	int st;
+	if (waitpid(pid, &st, 0) != pid)
+		fail_msg("waitpid failed");
+	rk_buf_putc(&b, '\0');
+	char *s = rk_buf_steal(&b, NULL);
+	if (out)
+		*out = s;
+	else
+		free(s);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
