@@ -382,38 +382,35 @@ static const char *ossl_reason(const char *fallback)
 	return r ? r : fallback;
 }
 
+/* The first PEM object in path (flag opt, for messages): a certificate, or
+ * with key an unencrypted private key. NULL with the reason in err. */
+static void *read_pem(const char *opt, const char *path, bool key, char *err,
+		      size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		snprintf(err, errlen, "%s %s: %s", opt, path, strerror(errno));
+		return NULL;
+	}
+	void *obj = key ? (void *)PEM_read_PrivateKey(f, NULL, no_password, NULL)
+			: (void *)PEM_read_X509(f, NULL, no_password, NULL);
+	fclose(f);
+	if (!obj)
+		snprintf(err, errlen, "%s %s: not %s (%s)", opt, path,
+			 key ? "an unencrypted PEM private key" : "a PEM certificate",
+			 ossl_reason(key ? "no key found" : "no certificate found"));
+	return obj;
+}
+
 int net_tls_check(const roomd_config *cfg, char *err, size_t errlen)
 {
 	if (!cfg->tls_cert)
 		return 0;
 	int rc = -1;
-	X509 *x = NULL;
 	EVP_PKEY *k = NULL;
-	FILE *f = fopen(cfg->tls_cert, "r");
-	if (!f) {
-		snprintf(err, errlen, "--tls-cert %s: %s", cfg->tls_cert, strerror(errno));
+	X509 *x = read_pem("--tls-cert", cfg->tls_cert, false, err, errlen);
+	if (!x || !(k = read_pem("--tls-key", cfg->tls_key, true, err, errlen)))
 		goto out;
-	}
-	x = PEM_read_X509(f, NULL, no_password, NULL);
-	fclose(f);
-	if (!x) {
-		snprintf(err, errlen, "--tls-cert %s: not a PEM certificate (%s)",
-			 cfg->tls_cert, ossl_reason("no certificate found"));
-		goto out;
-	}
-	f = fopen(cfg->tls_key, "r");
-	if (!f) {
-		snprintf(err, errlen, "--tls-key %s: %s", cfg->tls_key, strerror(errno));
-		goto out;
-	}
-	k = PEM_read_PrivateKey(f, NULL, no_password, NULL);
-	fclose(f);
-	if (!k) {
-		snprintf(err, errlen,
-			 "--tls-key %s: not an unencrypted PEM private key (%s)",
-			 cfg->tls_key, ossl_reason("no key found"));
-		goto out;
-	}
 	if (X509_check_private_key(x, k) != 1) {
 		ERR_clear_error();
 		snprintf(err, errlen, "--tls-key %s does not match the certificate in %s",
