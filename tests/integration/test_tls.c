@@ -150,6 +150,20 @@ static void test_wss_clients_see_each_other(void **state)
 	rt_free(b);
 }
 
+/* A stroke of BIG_POINTS points [100000+i,-100000-i]: ~48 KiB of JSON, under
+ * --max-frame 65536. Caller frees op. */
+#define BIG_POINTS 3500
+static void big_stroke(rk_buf *op)
+{
+	rk_buf_init(op, 0);
+	rk_buf_puts(op, "{\"k\":\"shape.add\",\"shape\":{\"id\":\"s1\",\"type\":\"stroke\","
+			"\"color\":1,\"points\":[");
+	for (int i = 0; i < BIG_POINTS; i++)
+		rk_buf_printf(op, "%s[%d,%d]", i ? "," : "", 100000 + i, -100000 - i);
+	rk_buf_puts(op, "]}}");
+	assert_int_equal(rk_buf_ok(op), RK_OK);
+}
+
 /* A message larger than half of roomd's coalescing buffer takes the
  * single-frame path (many TLS records); it arrives whole, and a small one
  * queued behind it still follows in order. */
@@ -159,14 +173,8 @@ static void test_big_event_over_tls(void **state)
 	struct ws *a = join(t, t->rd, "tls-big", "alice");
 	struct ws *b = join(t, t->rd, "tls-big", "bob");
 	rk_buf op;
-	rk_buf_init(&op, 0);
-	rk_buf_puts(&op, "{\"k\":\"shape.add\",\"shape\":{\"id\":\"s1\",\"type\":\"stroke\","
-			 "\"color\":1,\"points\":[");
-	int npoints = 3500; /* ~ 48 KiB of JSON: under --max-frame 65536 */
-	for (int i = 0; i < npoints; i++)
-		rk_buf_printf(&op, "%s[%d,%d]", i ? "," : "", 100000 + i, -100000 - i);
-	rk_buf_puts(&op, "]}}");
-	assert_int_equal(rk_buf_ok(&op), RK_OK);
+	int npoints = BIG_POINTS;
+	big_stroke(&op);
 	rt_send_op(a, "big", op.data);
 	rt_send_op(a, "small", "{\"k\":\"chat.post\",\"text\":\"after the big one\"}");
 	cJSON *ev = expect_event(b, "shape.add");
@@ -192,7 +200,10 @@ static void test_https_endpoints(void **state)
 {
 	tctx *t = *state;
 	struct ws *a = join(t, t->rd, "tls-http", "alice");
-	assert_true(rt_op(a, "x1", "{\"k\":\"chat.post\",\"text\":\"x\"}", NULL) > 0);
+	rk_buf op;
+	big_stroke(&op); /* a /v1/rooms/tls-http body of several HTTP chunks */
+	assert_true(rt_op(a, "x1", op.data, NULL) > 0);
+	rk_buf_free(&op);
 	int status = 0;
 	char *body = NULL;
 	assert_int_equal(http_get_tls("127.0.0.1", t->rd->port, t->cert, "/healthz", NULL,
@@ -206,6 +217,15 @@ static void test_https_endpoints(void **state)
 			 0);
 	assert_int_equal(status, 200);
 	assert_non_null(strstr(body, "\"room\":\"tls-http\""));
+	free(body);
+	assert_int_equal(http_get_tls("127.0.0.1", t->rd->port, t->cert, "/v1/rooms/tls-http",
+				      NULL, RT_TIMEOUT_MS, &status, &body),
+			 0);
+	assert_int_equal(status, 200);
+	char last[64];
+	snprintf(last, sizeof(last), "[%d,%d]]", 100000 + BIG_POINTS - 1,
+		 -100000 - BIG_POINTS + 1);
+	assert_non_null(strstr(body, last)); /* the whole state, to its last point */
 	free(body);
 
 	const char *health[] = {bin("ROOMCTL_BIN"), "health", "--server", t->https,
