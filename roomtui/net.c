@@ -126,6 +126,7 @@ void tn_start(tn_net *n)
 	if (n->state != TN_IDLE && n->state != TN_WAITING)
 		return;
 	ev_timer_stop(n->loop, &n->retry);
+	n->tls_error[0] = '\0'; /* a verdict belongs to one attempt */
 	rk_buf path;
 	rk_buf_init(&path, 8192);
 	rk_buf_puts(&path, "/ws/");
