@@ -41,6 +41,7 @@ static const char overview_text[] =
     "Environment:\n"
     "  ROOMCTL_SERVER   default for --server (else http://127.0.0.1:8080)\n"
     "  ROOMCTL_TOKEN    default for --token\n"
+    "  ROOMCTL_CA       default for --ca\n"
     "\n"
     "Exit status:\n"
     "  0  success (verify: the room file is consistent)\n"
@@ -140,20 +141,24 @@ static const char diff_text[] =
     "  --at SEQ   a seq of ROOM.db (give it twice)\n";
 
 static const char rooms_text[] =
-    "Usage: roomctl rooms [--server URL] [--token TOKEN] [--json]\n"
+    "Usage: roomctl rooms [--server URL] [--ca FILE] [--token TOKEN] [--json]\n"
     "\n"
     "List the rooms of a running roomd (GET /v1/rooms) as a table: room,\n"
     "connections, seq, loaded, last activity.\n"
     "\n"
     "Options:\n"
-    "  --server URL   roomd's base URL (env ROOMCTL_SERVER, else\n"
-    "                 http://127.0.0.1:8080)\n"
+    "  --server URL   roomd's base URL, http:// or https:// (env\n"
+    "                 ROOMCTL_SERVER, else http://127.0.0.1:8080)\n"
+    "  --ca FILE      https://: verify the server's certificate against the\n"
+    "                 CA certificate(s) in FILE (PEM), e.g. a self-signed\n"
+    "                 server certificate, instead of the system's trust\n"
+    "                 store (env ROOMCTL_CA)\n"
     "  --token TOKEN  an owner token for room \"*\" when roomd has a secret (env\n"
     "                 ROOMCTL_TOKEN)\n"
     "  --json         print the server's JSON array instead\n";
 
 static const char room_text[] =
-    "Usage: roomctl room ROOM [--server URL] [--token TOKEN] [--json]\n"
+    "Usage: roomctl room ROOM [--server URL] [--ca FILE] [--token TOKEN] [--json]\n"
     "\n"
     "Show one room of a running roomd (GET /v1/rooms/ROOM): its entry, its\n"
     "peers, and a summary of its state. Exit 1 if the room does not exist.\n"
@@ -161,19 +166,22 @@ static const char room_text[] =
     "Options: as for 'roomctl rooms'; --json prints the server's object.\n";
 
 static const char health_text[] =
-    "Usage: roomctl health [--server URL]\n"
+    "Usage: roomctl health [--server URL] [--ca FILE]\n"
     "\n"
     "GET /healthz. Prints \"ok\" and exits 0 while roomd accepts connections;\n"
-    "exits 1 if it is draining or cannot be reached.\n";
+    "exits 1 if it is draining or cannot be reached (or, for https://, its\n"
+    "certificate is not trusted).\n"
+    "\n"
+    "Options: --server and --ca as for 'roomctl rooms'.\n";
 
 static const char metrics_text[] =
-    "Usage: roomctl metrics [--server URL] [--raw]\n"
+    "Usage: roomctl metrics [--server URL] [--ca FILE] [--raw]\n"
     "\n"
     "A readable digest of GET /metrics: connections, rooms, ops committed,\n"
     "events delivered, rejects and errors by code, and commit latency\n"
     "(mean and histogram quantiles).\n"
     "\n"
-    "Options:\n"
+    "Options (--server and --ca as for 'roomctl rooms'):\n"
     "  --raw   print the Prometheus text unchanged\n";
 
 static const char usage_text[] =

@@ -29,10 +29,12 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
 	return b->failed ? 0 : size * n;
 }
 
-/* GET server+path. RC_OK with the status and body (free h->body), or
- * RC_FAIL with the error printed (no connection, timeout, too big). */
-static int get(ctl_ctx *c, const char *server, const char *path, const char *token,
-	       http_get *h)
+/* GET server+path; an https:// server's certificate is verified against
+ * ca (a PEM file) if not NULL, else against the system's trust store.
+ * RC_OK with the status and body (free h->body), or RC_FAIL with the error
+ * printed (no connection, TLS refused, timeout, too big). */
+static int get(ctl_ctx *c, const char *server, const char *ca, const char *path,
+	       const char *token, http_get *h)
 {
 	memset(h, 0, sizeof(*h));
 	rk_buf_init(&h->body, BODY_MAX);
@@ -62,11 +64,17 @@ static int get(ctl_ctx *c, const char *server, const char *path, const char *tok
 	curl_easy_setopt(cu, CURLOPT_TIMEOUT, (long)TIMEOUT_S);
 	curl_easy_setopt(cu, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(cu, CURLOPT_PROTOCOLS_STR, "http,https");
+	if (ca)
+		curl_easy_setopt(cu, CURLOPT_CAINFO, ca);
 	CURLcode cc = curl_easy_perform(cu);
 	int rc = RC_OK;
 	if (cc != CURLE_OK) {
-		rc = ctl_fail(c, "GET %s: %s", url,
-			      errbuf[0] ? errbuf : curl_easy_strerror(cc));
+		rc = ctl_fail(c, "GET %s: %s%s", url,
+			      errbuf[0] ? errbuf : curl_easy_strerror(cc),
+			      cc == CURLE_PEER_FAILED_VERIFICATION
+				  ? " (pass the server's CA certificate with --ca or "
+				    "ROOMCTL_CA)"
+				  : "");
 	} else {
 		curl_easy_getinfo(cu, CURLINFO_RESPONSE_CODE, &h->status);
 	}
@@ -113,7 +121,7 @@ static int check_status(ctl_ctx *c, const char *what, http_get *h)
 
 static const ctl_opt api_opts[] = {
     {"--server", true, false}, {"--token", true, false}, {"--json", false, false},
-    {"--raw", false, false},   {NULL, false, false},
+    {"--raw", false, false},   {"--ca", true, false},    {NULL, false, false},
 };
 
 static const char *server_of(const ctl_args *a)
@@ -122,6 +130,14 @@ static const char *server_of(const ctl_args *a)
 	if (!s)
 		s = getenv("ROOMCTL_SERVER");
 	return s && *s ? s : DEFAULT_SERVER;
+}
+
+static const char *ca_of(const ctl_args *a)
+{
+	const char *s = ctl_get(api_opts, a, "--ca");
+	if (!s)
+		s = getenv("ROOMCTL_CA");
+	return s && *s ? s : NULL;
 }
 
 static const char *token_of(const ctl_args *a)
@@ -183,7 +199,7 @@ int cmd_rooms(ctl_ctx *c, int argc, char **argv)
 	if (rc != CTL_GO)
 		return rc;
 	http_get h;
-	if (get(c, server_of(&a), "/v1/rooms", token_of(&a), &h) ||
+	if (get(c, server_of(&a), ca_of(&a), "/v1/rooms", token_of(&a), &h) ||
 	    check_status(c, "GET /v1/rooms", &h))
 		return RC_FAIL;
 	cJSON *j = parse_json(c, &h, true);
@@ -227,7 +243,7 @@ int cmd_room(ctl_ctx *c, int argc, char **argv)
 	char path[128];
 	snprintf(path, sizeof(path), "/v1/rooms/%s", a.pos[0]);
 	http_get h;
-	if (get(c, server_of(&a), path, token_of(&a), &h) || check_status(c, path, &h))
+	if (get(c, server_of(&a), ca_of(&a), path, token_of(&a), &h) || check_status(c, path, &h))
 		return RC_FAIL;
 	cJSON *j = parse_json(c, &h, false);
 	if (!j) {
@@ -273,7 +289,7 @@ int cmd_health(ctl_ctx *c, int argc, char **argv)
 	if (rc != CTL_GO)
 		return rc;
 	http_get h;
-	if (get(c, server_of(&a), "/healthz", NULL, &h))
+	if (get(c, server_of(&a), ca_of(&a), "/healthz", NULL, &h))
 		return RC_FAIL;
 	if (h.status != 200) {
 		rk_buf_free(&h.body);
@@ -388,7 +404,7 @@ int cmd_metrics(ctl_ctx *c, int argc, char **argv)
 	if (rc != CTL_GO)
 		return rc;
 	http_get h;
-	if (get(c, server_of(&a), "/metrics", NULL, &h) ||
+	if (get(c, server_of(&a), ca_of(&a), "/metrics", NULL, &h) ||
 	    check_status(c, "GET /metrics", &h))
 		return RC_FAIL;
 	if (ctl_flag(api_opts, &a, "--raw")) {

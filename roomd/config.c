@@ -31,6 +31,15 @@ static const char usage_text[] =
 "                          a crash of roomd)\n"
 "  --log-level LEVEL       error, warn, info (default) or debug\n"
 "\n"
+"TLS (both or neither; the port then serves only wss:// and https://):\n"
+"  --tls-cert FILE         the server's certificate in PEM, followed by any\n"
+"                          intermediates (e.g. Let's Encrypt's fullchain.pem)\n"
+"  --tls-key FILE          its private key in PEM, unencrypted (privkey.pem)\n"
+"                          Both are read once at start; a missing, unreadable\n"
+"                          or mismatched file is an error (exit 1). The ready\n"
+"                          line then ends in \"(TLS)\"; plain ws:// and http://\n"
+"                          requests get no answer (the handshake fails).\n"
+"\n"
 "Limits (the reply or close code a client sees is in brackets):\n"
 "  --max-frame BYTES       largest message (default 65536) [close 1009]\n"
 "  --ops-per-sec N         op rate per connection (default 50) [reject\n"
@@ -73,6 +82,7 @@ enum {
 	OPT_MAX_CONNS, OPT_MAX_QUEUE, OPT_IDLE, OPT_PING, OPT_GRACE, OPT_SNAP,
 	OPT_RESUME_MAX, OPT_CONN_RATE, OPT_CONN_BURST, OPT_CONNS_PER_IP,
 	OPT_LIMIT_LOOPBACK, OPT_HANDSHAKE,
+	OPT_TLS_CERT, OPT_TLS_KEY,
 };
 
 static const struct option long_opts[] = {
@@ -98,6 +108,8 @@ static const struct option long_opts[] = {
 	{"max-conns-per-ip", required_argument, NULL, OPT_CONNS_PER_IP},
 	{"limit-loopback", no_argument, NULL, OPT_LIMIT_LOOPBACK},
 	{"handshake-timeout", required_argument, NULL, OPT_HANDSHAKE},
+	{"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+	{"tls-key", required_argument, NULL, OPT_TLS_KEY},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -214,6 +226,12 @@ int config_parse(roomd_config *cfg, int argc, char **argv)
 		case OPT_LIMIT_LOOPBACK:
 			cfg->limit_loopback = true;
 			break;
+		case OPT_TLS_CERT:
+			cfg->tls_cert = optarg;
+			break;
+		case OPT_TLS_KEY:
+			cfg->tls_key = optarg;
+			break;
 		case OPT_LOG_LEVEL: {
 			rk_log_level lvl;
 			if (!rk_log_parse_level(optarg, &lvl))
@@ -252,6 +270,9 @@ int config_parse(roomd_config *cfg, int argc, char **argv)
 	}
 	if (optind < argc)
 		return usage_error("unexpected argument '%s'", argv[optind]);
+	if (!cfg->tls_cert != !cfg->tls_key)
+		return usage_error("--tls-cert and --tls-key go together (give both for "
+				   "TLS, neither for plain ws/http)");
 	return 0;
 }
 

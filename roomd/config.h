@@ -37,6 +37,8 @@ typedef struct roomd_config {
 	bool limit_loopback;       /* --limit-loopback: loopback is limited too */
 	int handshake_timeout_s;   /* --handshake-timeout S: a connection must finish
 				    * its HTTP request / upgrade within S seconds */
+	const char *tls_cert;      /* --tls-cert FILE (PEM chain); NULL = plain ws/http */
+	const char *tls_key;       /* --tls-key FILE (PEM, unencrypted); set with tls_cert */
 } roomd_config;
 
 /*

@@ -14,7 +14,6 @@
 #define MAX_BAD_MSGS 20          /* malformed messages per window -> 4400 */
 #define MAX_RATE_HITS 100        /* rate-limited ops per window -> 4429 */
 #define CURSOR_SOFT_QUEUE 65536  /* queued bytes above which cursors drop */
-#define WBUF_SIZE (64 * 1024) /* bytes of frames coalesced per write */
 
 void conn_init(conn *c, server *s, struct lws *wsi)
 {

@@ -115,6 +115,13 @@ int main(int argc, char **argv)
 		return rc == 1 ? 0 : rc == 2 ? 2 : 1;
 	}
 	rk_log_set_level((rk_log_level)s->cfg.log_level);
+	char tls_err[512];
+	if (net_tls_check(&s->cfg, tls_err, sizeof(tls_err)) != 0) {
+		fprintf(stderr, "Error: %s\n", tls_err);
+		config_free(&s->cfg);
+		free(s);
+		return 1;
+	}
 	set_nofile((unsigned)s->cfg.max_conns);
 	signal(SIGPIPE, SIG_IGN);
 
@@ -132,7 +139,7 @@ int main(int argc, char **argv)
 	snprintf(s->session_prefix, sizeof(s->session_prefix), "%02x%02x%02x", rnd[0],
 		 rnd[1], rnd[2]);
 	rk_buf_init(&s->scratch, 0);
-	s->wbuf = malloc(LWS_PRE + 64 * 1024);
+	s->wbuf = malloc(LWS_PRE + WBUF_SIZE);
 	if (!s->wbuf) {
 		free(s);
 		return 1;
@@ -167,8 +174,11 @@ int main(int argc, char **argv)
 	rk_info("data in %s, durability %s, hibernate after %lld ms", s->cfg.data_dir,
 		s->cfg.fsync ? "fsync (power loss)" : "normal (process crash)",
 		(long long)s->cfg.hibernate_after_ms);
+	if (s->cfg.tls_cert)
+		rk_info("TLS on: wss:// and https:// only, certificate %s", s->cfg.tls_cert);
 	/* The ready line scripts and tests wait for. */
-	fprintf(stderr, "roomd listening on %s:%d\n", s->cfg.host, s->cfg.port);
+	fprintf(stderr, "roomd listening on %s:%d%s\n", s->cfg.host, s->cfg.port,
+		s->cfg.tls_cert ? " (TLS)" : "");
 	fflush(stderr);
 
 	uv_run(&s->loop, UV_RUN_DEFAULT);

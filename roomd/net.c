@@ -4,9 +4,13 @@
  * status before any room is touched) and the HTTP endpoints of PROTOCOL.md
  * section 8.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include "clock.h"
 #include "log.h"
 #include "roomd.h"
@@ -384,7 +388,9 @@ int net_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 }
 
 static const struct lws_protocols protocols[] = {
-	{RK_SUBPROTOCOL, net_callback, sizeof(conn), 1024, 0, NULL, 0},
+	/* rx_buffer_size 1024: how much of a frame one RECEIVE carries (conn.c
+	 * reassembles); tx_packet_size: a whole coalesced batch per send. */
+	{RK_SUBPROTOCOL, net_callback, sizeof(conn), 1024, 0, NULL, WBUF_SIZE},
 	{NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
@@ -397,6 +403,67 @@ static void lws_log_bridge(int level, const char *line)
 		rk_warn("lws: %.*s", (int)n, line);
 	else
 		rk_debug("lws: %.*s", (int)n, line);
+}
+
+/* ---- TLS ---------------------------------------------------------------- */
+
+/* PEM password callback: never prompt (roomd may own a terminal). */
+static int no_password(char *buf, int size, int rwflag, void *u)
+{
+	return -1;
+}
+
+/* The last OpenSSL error as text, or fallback; clears the error queue. */
+static const char *ossl_reason(const char *fallback)
+{
+	unsigned long e = ERR_peek_last_error();
+	const char *r = e ? ERR_reason_error_string(e) : NULL;
+	ERR_clear_error();
+	return r ? r : fallback;
+}
+
+/* The first PEM object in path (flag opt, for messages): a certificate, or
+ * with key an unencrypted private key. NULL with the reason in err. */
+static void *read_pem(const char *opt, const char *path, bool key, char *err,
+		      size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		snprintf(err, errlen, "%s %s: %s", opt, path, strerror(errno));
+		return NULL;
+	}
+	void *obj = key ? (void *)PEM_read_PrivateKey(f, NULL, no_password, NULL)
+			: (void *)PEM_read_X509(f, NULL, no_password, NULL);
+	fclose(f);
+	if (!obj)
+		snprintf(err, errlen, "%s %s: not %s (%s)", opt, path,
+			 key ? "an unencrypted PEM private key" : "a PEM certificate",
+			 ossl_reason(key ? "no key found" : "no certificate found"));
+	return obj;
+}
+
+int net_tls_check(const roomd_config *cfg, char *err, size_t errlen)
+{
+	if (!cfg->tls_cert)
+		return 0;
+	int rc = -1;
+	EVP_PKEY *k = NULL;
+	X509 *x = read_pem("--tls-cert", cfg->tls_cert, false, err, errlen);
+	if (!x || !(k = read_pem("--tls-key", cfg->tls_key, true, err, errlen)))
+		goto out;
+	if (X509_check_private_key(x, k) != 1) {
+		ERR_clear_error();
+		snprintf(err, errlen, "--tls-key %s does not match the certificate in %s",
+			 cfg->tls_key, cfg->tls_cert);
+		goto out;
+	}
+	if (X509_cmp_current_time(X509_get0_notAfter(x)) < 0)
+		rk_warn("--tls-cert %s has expired: clients will refuse it", cfg->tls_cert);
+	rc = 0;
+out:
+	X509_free(x);
+	EVP_PKEY_free(k);
+	return rc;
 }
 
 int net_start(server *s)
@@ -429,9 +496,20 @@ int net_start(server *s)
 	info.timeout_secs_ah_idle = (unsigned)s->cfg.handshake_timeout_s;
 	info.max_http_header_pool = 256;
 	info.pt_serv_buf_size = 32768;
+	if (s->cfg.tls_cert) {
+		/* The port speaks TLS only. HTTP/1.1 only (no h2 in ALPN): conn.c
+		 * writes pre-framed WebSocket frames as raw bytes, which is right
+		 * on an HTTP/1.1 connection and wrong inside an h2 stream. */
+		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+		info.ssl_cert_filepath = s->cfg.tls_cert;
+		info.ssl_private_key_filepath = s->cfg.tls_key;
+		info.ssl_options_set = SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1;
+		info.alpn = "http/1.1";
+	}
 	s->lws = lws_create_context(&info);
 	if (!s->lws) {
-		rk_error("cannot listen on %s:%d", s->cfg.host, s->cfg.port);
+		rk_error("cannot listen on %s:%d%s", s->cfg.host, s->cfg.port,
+			 s->cfg.tls_cert ? " with TLS" : "");
 		return -1;
 	}
 	s->vhost = lws_get_vhost_by_name(s->lws, "default");

@@ -36,6 +36,12 @@
 #define container_of(ptr, type, member) \
 	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
 
+/* Bytes of frames coalesced into one write (conn.c), and the most lws may
+ * hand to send()/SSL_write() at once (the protocol's tx_packet_size: left
+ * at 0, lws would cut every write to rx_buffer_size bytes and send the rest
+ * one such piece per POLLOUT turn, one TLS record each). */
+#define WBUF_SIZE (64 * 1024)
+
 typedef struct server server;
 typedef struct room room;
 typedef struct conn conn;
@@ -163,7 +169,7 @@ struct server {
 	loader *loader;           /* NULL once stopped */
 	syncer *syncer;           /* --fsync only; NULL once stopped */
 	rk_buf scratch;           /* encoder scratch, reused */
-	unsigned char *wbuf;      /* LWS_PRE + 64 KiB: coalesced frames (conn.c) */
+	unsigned char *wbuf;      /* LWS_PRE + WBUF_SIZE: coalesced frames (conn.c) */
 	lws_sorted_usec_list_t tick_sul;
 	lws_sorted_usec_list_t alarm_sul;
 	struct alarm {
@@ -221,6 +227,11 @@ void conn_send_error(conn *c, rk_errcode code, const char *msg);
 void conn_send_reject(conn *c, const char *id, rk_reject code, const char *msg);
 
 /* net.c */
+/* With --tls-cert/--tls-key: read both files and check that they are a PEM
+ * certificate and the unencrypted PEM key that matches it, so that a bad
+ * file is a one-line error at start instead of a failed lws context.
+ * Returns 0 (also without TLS), or -1 with the reason in err. */
+int net_tls_check(const roomd_config *cfg, char *err, size_t errlen);
 int net_start(server *s);
 int net_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		 void *in, size_t len);

@@ -14,6 +14,7 @@
 #include "proto.h"
 #include "token.h"
 #include <ctype.h>
+#include <openssl/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -571,6 +572,23 @@ static void on_closed(load *ld, client *cl)
 	set_state(cl, CS_DONE);
 }
 
+/* What to do about a certificate verification error. */
+static const char *tls_hint(int x509_err)
+{
+	switch (x509_err) {
+	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+	case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+	case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+		return " (pass the server's CA certificate with --ca)";
+	case X509_V_ERR_HOSTNAME_MISMATCH:
+	case X509_V_ERR_IP_ADDRESS_MISMATCH:
+		return " (the certificate is not for the --url host)";
+	default:
+		return "";
+	}
+}
+
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		    void *in, size_t len)
 {
@@ -579,6 +597,16 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		return lws_callback_http_dummy(wsi, reason, user, in, len);
 	load *ld = cl->ld;
 	switch (reason) {
+	case LWS_CALLBACK_OPENSSL_PERFORM_SERVER_CERT_VERIFICATION:
+		/* user: the X509_STORE_CTX, len: OpenSSL's verdict. lws then
+		 * fails the handshake with an opaque "SSL err"; keep why. */
+		if (!len && user && !ld->first_connect_error[0]) {
+			int e = X509_STORE_CTX_get_error(user);
+			snprintf(ld->first_connect_error, sizeof(ld->first_connect_error),
+				 "client c%u: TLS: server certificate rejected: %s%s", cl->idx,
+				 X509_verify_cert_error_string(e), tls_hint(e));
+		}
+		return 0; /* 0: no objection of ours */
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
 		if (cl->state == CS_CONNECTING) {
 			ld->c.connect_failed++;

@@ -22,7 +22,11 @@ static const char usage_text[] =
 "and checks the ordering guarantees of the room protocol on every connection.\n"
 "\n"
 "Load options:\n"
-"  --url ws://HOST:PORT    server to load (wss:// for TLS)\n"
+"  --url ws://HOST:PORT    server to load (wss://HOST:PORT for TLS: the\n"
+"                          server's certificate is verified, name included)\n"
+"  --ca FILE               wss://: also trust the CA certificate(s) in FILE\n"
+"                          (PEM), e.g. a self-signed server certificate;\n"
+"                          without it only the system's trust store is used\n"
 "  --rooms R               number of rooms (default 10)\n"
 "  --clients C             connections per room (default 10)\n"
 "  --rate N                messages per second per client (default 1; may be\n"
@@ -150,11 +154,12 @@ enum {
 	OPT_URL = 256, OPT_ROOMS, OPT_CLIENTS, OPT_RATE, OPT_DURATION, OPT_SCENARIO,
 	OPT_RAMP, OPT_SIZE, OPT_PREFIX, OPT_SECRET, OPT_VIEWERS, OPT_MAX_P99,
 	OPT_MIN_DELIVERED, OPT_JSON, OPT_MAX_CONNECTING, OPT_SEED, OPT_RECONNECT,
-	OPT_PROCS, OPT_CSV,
+	OPT_PROCS, OPT_CSV, OPT_CA,
 };
 
 static const struct option long_opts[] = {
 	{"url", required_argument, NULL, OPT_URL},
+	{"ca", required_argument, NULL, OPT_CA},
 	{"rooms", required_argument, NULL, OPT_ROOMS},
 	{"clients", required_argument, NULL, OPT_CLIENTS},
 	{"rate", required_argument, NULL, OPT_RATE},
@@ -298,8 +303,11 @@ int config_parse(load_config *cfg, int argc, char **argv)
 		switch (opt) {
 		case OPT_URL:
 			if (!parse_url(cfg, optarg))
-				return usage_error("--url wants ws://HOST:PORT, got '%s'", optarg);
+				return usage_error("--url wants ws://HOST:PORT or wss://HOST:PORT, got '%s'", optarg);
 			have_url = true;
+			break;
+		case OPT_CA:
+			cfg->ca_file = optarg;
 			break;
 		case OPT_ROOMS:
 			if (!parse_ll(optarg, 1, 100000, &v))
@@ -406,6 +414,12 @@ int config_parse(load_config *cfg, int argc, char **argv)
 		return usage_error("unexpected argument '%s'", argv[optind]);
 	if (!have_url)
 		return usage_error("--url is required");
+	if (cfg->ca_file && !cfg->tls)
+		return usage_error("--ca is for wss:// URLs");
+	if (cfg->ca_file && access(cfg->ca_file, R_OK) != 0) {
+		fprintf(stderr, "Error: --ca %s: %s\n", cfg->ca_file, strerror(errno));
+		return 3;
+	}
 	char room[RK_ROOM_ID_MAX + 1];
 	snprintf(room, sizeof(room), "%s%d", cfg->prefix, cfg->rooms - 1);
 	if (!rk_roomid_validz(room))

@@ -26,6 +26,8 @@ typedef struct load_config {
 	char host[256];          /* from --url */
 	int port;
 	bool tls;                /* wss:// */
+	const char *ca_file;     /* --ca FILE: trust anchors for wss:// (PEM);
+				  * NULL = the system's store only */
 	char url[300];           /* --url as given, for the report */
 	int rooms;               /* --rooms R */
 	int clients;             /* --clients C, per room */

@@ -260,6 +260,9 @@ static void on_net_state(void *ud, tn_state st, const char *reason)
 		a->ping_sent_us = 0;
 		a->rtt_ms = -1;
 		snprintf(a->drop_reason, sizeof(a->drop_reason), "%s", reason);
+		/* Say why (e.g. a TLS certificate the server was refused for). */
+		if (reason && *reason)
+			app_status(a, true, "disconnected: %s", reason);
 	}
 	a->dirty = true;
 }
@@ -377,8 +380,8 @@ int app_run(tui_opts *o)
 		goto out;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	tn_config cfg = {o->host, o->port, o->tls, o->room, o->name, o->token,
-			 a->client_id};
+	tn_config cfg = {o->host,  o->port, o->tls,	o->ca_file,
+			 o->room,  o->name, o->token, a->client_id};
 	tn_handlers h = {on_message, on_net_state, on_resume};
 	a->net = tn_new(a->loop, &cfg, &h, a);
 	if (!a->net)

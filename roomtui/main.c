@@ -4,7 +4,10 @@
  */
 #include "log.h"
 #include "tui.h"
+#include <errno.h>
 #include <stdio.h>
+#include <string.h>
+#include <unistd.h>
 
 int main(int argc, char **argv)
 {
@@ -19,6 +22,10 @@ int main(int argc, char **argv)
 	if (rc != 0) {
 		fprintf(stderr, "Error: %s (try --help)\n", err);
 		return 2;
+	}
+	if (o.ca_file && access(o.ca_file, R_OK) != 0) {
+		fprintf(stderr, "Error: --ca %s: %s\n", o.ca_file, strerror(errno));
+		return 1;
 	}
 	if (o.log_path) {
 		if (!freopen(o.log_path, "a", stderr)) {

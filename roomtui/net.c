@@ -13,6 +13,7 @@
 #include <ctype.h>
 #include <ev.h>
 #include <libwebsockets.h>
+#include <openssl/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,7 @@ struct tn_net {
 	bool closing;		/* close on the next WRITEABLE */
 	char reason[128];	/* why the last connection ended */
 	tb_backoff backoff;	/* reconnect delays since the last welcome */
+	char tls_error[120];	/* why the handshake's certificate check failed */
 	ev_timer retry;
 	int64_t retry_at_us;	/* rk_mono_us of the scheduled reconnect */
 	frame q[QUEUE_MAX];	/* outbound ring */
@@ -102,6 +104,7 @@ void tn_start(tn_net *n)
 	if (n->state != TN_IDLE && n->state != TN_WAITING)
 		return;
 	ev_timer_stop(n->loop, &n->retry);
+	n->tls_error[0] = '\0'; /* a verdict belongs to one attempt */
 	rk_buf path;
 	rk_buf_init(&path, 8192);
 	rk_buf_puts(&path, "/ws/");
@@ -242,7 +245,20 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	if (!n)
 		return lws_callback_http_dummy(wsi, reason, user, in, len);
 	switch (reason) {
+	case LWS_CALLBACK_OPENSSL_PERFORM_SERVER_CERT_VERIFICATION:
+		/* user: the X509_STORE_CTX, len: OpenSSL's verdict. The
+		 * CONNECTION_ERROR that follows only says "SSL err": keep why. */
+		if (!len && user)
+			snprintf(n->tls_error, sizeof(n->tls_error),
+				 "TLS: server certificate rejected: %s",
+				 X509_verify_cert_error_string(X509_STORE_CTX_get_error(user)));
+		return 0; /* 0: no objection of ours */
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR: {
+		if (n->tls_error[0]) {
+			lost(n, n->tls_error);
+			n->tls_error[0] = '\0';
+			return 0;
+		}
 		char why[120];
 		snprintf(why, sizeof(why), "%.*s", in ? (int)len : 0,
 			 in ? (const char *)in : "connection error");
@@ -307,6 +323,7 @@ tn_net *tn_new(struct ev_loop *loop, const tn_config *cfg, const tn_handlers *h,
 	info.protocols = protocols;
 	info.options = LWS_SERVER_OPTION_LIBEV |
 		       (cfg->tls ? LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT : 0);
+	info.client_ssl_ca_filepath = cfg->ca_file; /* besides the system store */
 	void *foreign[1] = {loop};
 	info.foreign_loops = foreign;
 	info.timeout_secs = 10;

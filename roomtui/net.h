@@ -27,6 +27,7 @@ typedef struct tn_config {
 	const char *host;
 	int port;
 	bool tls;
+	const char *ca_file;   /* extra trust anchors (PEM) for tls, or NULL */
 	const char *room;
 	const char *name;      /* or NULL */
 	const char *token;     /* or NULL */

@@ -10,13 +10,17 @@
 
 static const char usage[] =
     "Usage: roomtui --url ws://HOST:PORT --room ROOM [--name NAME | --token TOKEN]\n"
-    "               [--log FILE]\n"
+    "               [--ca FILE] [--log FILE]\n"
     "\n"
     "A live terminal client for a roomd room: whiteboard, polls, chat.\n"
     "Works from 80x24 up and follows terminal resizes.\n"
     "\n"
     "Options:\n"
-    "  --url URL      ws://HOST:PORT or wss://HOST:PORT of roomd\n"
+    "  --url URL      ws://HOST:PORT or wss://HOST:PORT of roomd (wss: the\n"
+    "                 server's certificate and name are verified)\n"
+    "  --ca FILE      wss://: also trust the CA certificate(s) in FILE (PEM),\n"
+    "                 e.g. a self-signed server certificate; else only the\n"
+    "                 system's trust store\n"
     "  --room ROOM    the room to join\n"
     "  --name NAME    display name (servers without a secret)\n"
     "  --token TOKEN  a room token (servers with a secret; names the user)\n"
@@ -133,6 +137,8 @@ int tui_parse_args(int argc, char **argv, tui_opts *o, char *err, size_t errlen,
 			dst = &o->token;
 		else if (strcmp(a, "--log") == 0)
 			dst = &o->log_path;
+		else if (strcmp(a, "--ca") == 0)
+			dst = &o->ca_file;
 		if (!dst) {
 			snprintf(err, errlen, "unknown option '%s'", a);
 			return 2;
@@ -149,6 +155,10 @@ int tui_parse_args(int argc, char **argv, tui_opts *o, char *err, size_t errlen,
 	}
 	if (!parse_url(url, o)) {
 		snprintf(err, errlen, "--url must be ws://HOST:PORT or wss://HOST:PORT");
+		return 2;
+	}
+	if (o->ca_file && !o->tls) {
+		snprintf(err, errlen, "--ca is for wss:// URLs");
 		return 2;
 	}
 	if (!rk_roomid_validz(o->room)) {

@@ -20,6 +20,7 @@ typedef struct tui_opts {
 	char host[256];
 	int port;
 	bool tls;
+	const char *ca_file; /* --ca FILE (wss:// only), or NULL */
 	const char *room;
 	const char *name;  /* or NULL */
 	const char *token; /* or NULL */

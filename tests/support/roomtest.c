@@ -1,5 +1,8 @@
 /* roomtest.c - helpers for roomd's integration tests. */
+#include <fcntl.h>
+#include <poll.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -10,6 +13,8 @@
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "buf.h"
+#include "clock.h"
 #include <cmocka.h>
 #include "clock.h"
 #include <sqlite3.h>
@@ -25,10 +30,16 @@ rd_proc *rt_start(const char *const *extra_args)
 
 struct ws *rt_join(rd_proc *rd, const char *room, const char *query, cJSON **welcome)
 {
+	return rt_join_ex(rd, room, query, NULL, welcome);
+}
+
+struct ws *rt_join_ex(rd_proc *rd, const char *room, const char *query,
+		      const ws_opts *opts, cJSON **welcome)
+{
 	char path[1024];
 	snprintf(path, sizeof(path), "/ws/%s%s%s", room, query ? "?" : "", query ? query : "");
 	http_reply reply = {0};
-	struct ws *w = ws_connect_ex(rd->host, rd->port, path, NULL, &reply);
+	struct ws *w = ws_connect_ex(rd->host, rd->port, path, opts, &reply);
 	if (!w) {
 		fail_msg("upgrade to %s refused: %d %s %s", path, reply.status,
 			 reply.body ? reply.body : "", reply.error);
@@ -236,20 +247,10 @@ char *rt_temp_file(const char *content)
 	return path;
 }
 
-int rt_roomctl(const char *const *args, char *out, size_t n)
+int rt_run(const char *const *argv, int timeout_ms, char **out)
 {
-	const char *bin = getenv("ROOMCTL_BIN");
-	if (!bin || !*bin)
-		fail_msg("ROOMCTL_BIN is not set");
-	const char *argv[32] = {"roomctl"};
-	size_t k = 1;
-	while (k < 31 && args[k - 1]) {
-		argv[k] = args[k - 1];
-		k++;
-	}
-	argv[k] = NULL;
 	int p[2];
-	if (pipe(p) != 0)
+	if (pipe2(p, O_CLOEXEC) != 0)
 		fail_msg("pipe failed");
 	pid_t pid = fork();
 	if (pid < 0)
@@ -257,36 +258,57 @@ int rt_roomctl(const char *const *args, char *out, size_t n)
 	if (pid == 0) {
 		dup2(p[1], 1);
 		dup2(p[1], 2);
-		close(p[0]);
-		close(p[1]);
-		execv(bin, (char *const *)argv);
+		execv(argv[0], (char *const *)argv);
 		_exit(127);
 	}
 	close(p[1]);
-	size_t got = 0;
-	char sink[4096];
-	int64_t deadline = rk_mono_us() + 60000000;
+	rk_buf b;
+	rk_buf_init(&b, 16 << 20);
+	int64_t deadline = rk_mono_us() + (int64_t)timeout_ms * 1000;
 	for (;;) {
-		struct pollfd pf = {.fd = p[0], .events = POLLIN};
-		int left = (int)((deadline - rk_mono_us()) / 1000);
-		if (left <= 0 || poll(&pf, 1, left) <= 0)
-			break;
-		char *dst = out && got + 1 < n ? out + got : sink;
-		size_t room = out && got + 1 < n ? n - 1 - got : sizeof(sink);
-		ssize_t r = read(p[0], dst, room);
+		int64_t left = (deadline - rk_mono_us()) / 1000;
+		struct pollfd pfd = {.fd = p[0], .events = POLLIN};
+		if (left <= 0 || poll(&pfd, 1, (int)left) == 0) {
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+			fail_msg("%s did not finish within %d ms; output:\n%s", argv[0],
+				 timeout_ms, b.data ? b.data : "");
+		}
+		char chunk[4096];
+		ssize_t r = read(p[0], chunk, sizeof(chunk));
 		if (r <= 0)
 			break;
-		if (dst != sink)
-			got += (size_t)r;
+		rk_buf_put(&b, chunk, (size_t)r);
 	}
 	close(p[0]);
+	int st;
+	if (waitpid(pid, &st, 0) != pid)
+		fail_msg("waitpid failed");
+	rk_buf_putc(&b, '\0');
+	char *s = rk_buf_steal(&b, NULL);
+	if (out)
+		*out = s;
+	else
+		free(s);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+int rt_roomctl(const char *const *args, char *out, size_t n)
+{
+	const char *bin = getenv("ROOMCTL_BIN");
+	if (!bin || !*bin)
+		fail_msg("ROOMCTL_BIN is not set");
+	const char *argv[32] = {bin};
+	size_t k = 1;
+	while (k < 31 && args[k - 1]) {
+		argv[k] = args[k - 1];
+		k++;
+	}
+	argv[k] = NULL;
+	char *text = NULL;
+	int rc = rt_run(argv, 60000, &text);
 	if (out && n)
-		out[got] = '\0';
-	if (rk_mono_us() >= deadline)
-		kill(pid, SIGKILL);
-	int st = 0;
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR)
-			return -1;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+		snprintf(out, n, "%s", text);
+	free(text);
+	return rc;
 }

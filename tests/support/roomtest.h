@@ -27,6 +27,11 @@ rd_proc *rt_start(const char *const *extra_args);
  * the upgrade is refused or no welcome comes. */
 struct ws *rt_join(rd_proc *rd, const char *room, const char *query, cJSON **welcome);
 
+/* rt_join with connection options (opts may be NULL), e.g. .tls_ca to
+ * join over wss://. */
+struct ws *rt_join_ex(rd_proc *rd, const char *room, const char *query,
+		      const ws_opts *opts, cJSON **welcome);
+
 /* Send {"t":"op","id":id,"op":<op_json>} and wait for the ack or reject
  * with that id (other messages are skipped). Returns the seq of the ack, or
  * 0 for a reject whose code is stored in reject_code (64 bytes, may be
@@ -58,9 +63,15 @@ void rt_sql_text(const char *db_path, const char *sql, char *out, size_t n);
 /* GET path from roomd; returns the status and the body (caller frees). */
 int rt_http(rd_proc *rd, const char *path, const char *headers, char **body);
 
+/* Run argv[0] (a path; argv NULL-terminated) to completion with stdout and
+ * stderr captured together into *out (caller frees; out may be NULL).
+ * Returns its exit status (128 + signal if a signal ended it); fails the
+ * test, killing it, if it runs longer than timeout_ms. */
+int rt_run(const char *const *argv, int timeout_ms, char **out);
+
 /* Run $ROOMCTL_BIN with args (NULL-terminated, without the program name)
- * to completion (at most 60 s, then it is killed). Returns its exit code
- * (-1 if it did not exit normally); its stdout and stderr, up to n - 1
+ * to completion with rt_run (at most 60 s). Returns its exit code
+ * (128 + signal if a signal ended it); its stdout and stderr, up to n - 1
  * bytes, go to out (may be NULL). */
 int rt_roomctl(const char *const *args, char *out, size_t n);
 

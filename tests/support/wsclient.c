@@ -12,8 +12,11 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include "clock.h"
 #include "json.h"
 #include "timescale.h"
@@ -31,6 +34,12 @@ enum {
 #define DEFAULT_MAX_MESSAGE ((size_t)64 * 1024 * 1024)
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
+/* A connected socket, and its TLS session when the connection is TLS. */
+typedef struct io {
+	int fd;	  /* non-blocking, or -1 */
+	SSL *ssl; /* NULL: plain TCP */
+} io;
+
 /* Received bytes not yet consumed: data[off..len) of buf. Shared by the HTTP
  * head/body reader and the frame parser, so bytes that arrive with the 101
  * answer are not lost. */
@@ -40,7 +49,7 @@ typedef struct inbuf {
 } inbuf;
 
 struct ws {
-	int fd;
+	io io;
 	inbuf in;    /* raw bytes from the server */
 	rk_buf msg;  /* message being reassembled / last returned */
 	int frag_op; /* opcode of the fragmented message in
@@ -158,12 +167,42 @@ static int tcp_connect(const char *host, int port, const char *bind_addr,
 	return fd;
 }
 
+/* Wait until the TLS session can go on after SSL_ERROR_WANT_*: 1 ready,
+ * 0 timeout (errno ETIMEDOUT), -1 error. */
+static int tls_wait(io *c, int ssl_err, int64_t deadline)
+{
+	int r = wait_fd(c->fd, ssl_err == SSL_ERROR_WANT_WRITE ? POLLOUT : POLLIN, deadline);
+	if (r == 0)
+		errno = ETIMEDOUT;
+	return r;
+}
+
 /* Write all n bytes before the deadline. 0, or -1 with errno set. */
-static int send_all(int fd, const void *p, size_t n, int64_t deadline)
+static int send_all(io *c, const void *p, size_t n, int64_t deadline)
 {
 	const char *s = p;
 	while (n > 0) {
-		ssize_t w = send(fd, s, n, MSG_NOSIGNAL);
+		if (c->ssl) {
+			/* Partial writes are enabled: w bytes went into records. */
+			ERR_clear_error();
+			int chunk = n > INT32_MAX ? INT32_MAX : (int)n;
+			int w = SSL_write(c->ssl, s, chunk);
+			if (w > 0) {
+				s += w;
+				n -= (size_t)w;
+				continue;
+			}
+			int e = SSL_get_error(c->ssl, w);
+			if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+				if (e != SSL_ERROR_SYSCALL || !errno)
+					errno = EPIPE;
+				return -1;
+			}
+			if (tls_wait(c, e, deadline) <= 0)
+				return -1;
+			continue;
+		}
+		ssize_t w = send(c->fd, s, n, MSG_NOSIGNAL);
 		if (w > 0) {
 			s += w;
 			n -= (size_t)w;
@@ -173,7 +212,7 @@ static int send_all(int fd, const void *p, size_t n, int64_t deadline)
 			continue;
 		if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
 			return -1;
-		int r = wait_fd(fd, POLLOUT, deadline);
+		int r = wait_fd(c->fd, POLLOUT, deadline);
 		if (r <= 0) {
 			if (r == 0)
 				errno = ETIMEDOUT;
@@ -183,9 +222,127 @@ static int send_all(int fd, const void *p, size_t n, int64_t deadline)
 	return 0;
 }
 
+/* One read of up to n bytes into p: > 0 bytes, 0 EOF, -2 would block (wait
+ * for `*want`), -1 error (errno). A TLS peer that closes without
+ * close_notify is an EOF too (SSL_OP_IGNORE_UNEXPECTED_EOF). */
+static ssize_t io_read(io *c, void *p, size_t n, short *want)
+{
+	*want = POLLIN;
+	if (!c->ssl) {
+		ssize_t r = recv(c->fd, p, n, 0);
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+			return -2;
+		return r;
+	}
+	ERR_clear_error();
+	int r = SSL_read(c->ssl, p, n > INT32_MAX ? INT32_MAX : (int)n);
+	if (r > 0)
+		return r;
+	int e = SSL_get_error(c->ssl, r);
+	if (e == SSL_ERROR_ZERO_RETURN)
+		return 0;
+	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+		*want = e == SSL_ERROR_WANT_WRITE ? POLLOUT : POLLIN;
+		return -2;
+	}
+	if (e == SSL_ERROR_SYSCALL && errno == 0)
+		return 0;
+	if (e != SSL_ERROR_SYSCALL)
+		errno = EPROTO;
+	return -1;
+}
+
+/* The reason of a failed handshake: the certificate check's verdict if
+ * that was it, else OpenSSL's error queue. */
+static void tls_reason(SSL *ssl, char *err, size_t errlen)
+{
+	long v = SSL_get_verify_result(ssl);
+	unsigned long e = ERR_peek_last_error();
+	if (v != X509_V_OK)
+		snprintf(err, errlen, "TLS handshake: certificate rejected: %s",
+			 X509_verify_cert_error_string(v));
+	else if (e)
+		snprintf(err, errlen, "TLS handshake: %s", ERR_reason_error_string(e));
+	else
+		snprintf(err, errlen, "TLS handshake: connection closed (%s)",
+			 errno ? strerror(errno) : "EOF");
+	ERR_clear_error();
+}
+
+/*
+ * Connect c to host:port; with tls_ca, also run a TLS handshake that
+ * verifies the server's certificate against the PEM file tls_ca and its
+ * name (an IP literal against the IP SANs) against host. 0, or -1 with err
+ * set and c closed.
+ */
+static int io_connect(io *c, const char *host, int port, const char *bind_addr,
+		      const char *tls_ca, int64_t deadline, char *err, size_t errlen)
+{
+	c->ssl = NULL;
+	c->fd = tcp_connect(host, port, bind_addr, deadline, err, errlen);
+	if (c->fd < 0 || !tls_ca)
+		return c->fd < 0 ? -1 : 0;
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	if (!ctx || SSL_CTX_load_verify_locations(ctx, tls_ca, NULL) != 1) {
+		snprintf(err, errlen, "TLS: cannot load CA file %s", tls_ca);
+		goto fail;
+	}
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+				  SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	c->ssl = SSL_new(ctx);
+	if (!c->ssl || SSL_set_fd(c->ssl, c->fd) != 1) {
+		snprintf(err, errlen, "TLS: cannot create the session");
+		goto fail;
+	}
+	X509_VERIFY_PARAM *vp = SSL_get0_param(c->ssl);
+	if (X509_VERIFY_PARAM_set1_ip_asc(vp, host) != 1) {
+		X509_VERIFY_PARAM_set1_host(vp, host, 0);
+		SSL_set_tlsext_host_name(c->ssl, host);
+	}
+	for (;;) {
+		ERR_clear_error();
+		errno = 0;
+		int r = SSL_connect(c->ssl);
+		if (r == 1)
+			break;
+		int e = SSL_get_error(c->ssl, r);
+		if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+			tls_reason(c->ssl, err, errlen);
+			goto fail;
+		}
+		int w = tls_wait(c, e, deadline);
+		if (w <= 0) {
+			snprintf(err, errlen, "TLS handshake: %s",
+				 w == 0 ? "timeout" : strerror(errno));
+			goto fail;
+		}
+	}
+	SSL_CTX_free(ctx); /* the session holds a reference */
+	return 0;
+fail:
+	SSL_free(c->ssl);
+	c->ssl = NULL;
+	SSL_CTX_free(ctx);
+	close(c->fd);
+	c->fd = -1;
+	return -1;
+}
+
+/* Close the socket and free the TLS session (no close_notify). */
+static void io_close(io *c)
+{
+	SSL_free(c->ssl);
+	c->ssl = NULL;
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+}
+
 /* Read what is available into in, waiting until the deadline.
  * 1 bytes read, 0 EOF, -2 timeout, -1 error (errno). */
-static int fill(int fd, inbuf *in, int64_t deadline)
+static int fill(io *c, inbuf *in, int64_t deadline)
 {
 	/* Drop consumed bytes once they dominate, so the buffer stays small. */
 	if (in->off == in->buf.len) {
@@ -202,7 +359,8 @@ static int fill(int fd, inbuf *in, int64_t deadline)
 		return -1;
 	}
 	for (;;) {
-		ssize_t r = recv(fd, in->buf.data + in->buf.len, READ_CHUNK, 0);
+		short want;
+		ssize_t r = io_read(c, in->buf.data + in->buf.len, READ_CHUNK, &want);
 		if (r > 0) {
 			in->buf.len += (size_t)r;
 			in->buf.data[in->buf.len] = '\0';
@@ -210,11 +368,9 @@ static int fill(int fd, inbuf *in, int64_t deadline)
 		}
 		if (r == 0)
 			return 0;
-		if (errno == EINTR)
-			continue;
-		if (errno != EAGAIN && errno != EWOULDBLOCK)
+		if (r == -1)
 			return -1;
-		int w = wait_fd(fd, POLLIN, deadline);
+		int w = wait_fd(c->fd, want, deadline);
 		if (w == 0)
 			return -2;
 		if (w < 0)
@@ -301,9 +457,9 @@ static bool has_token(const char *v, size_t vlen, const char *token)
 	return false;
 }
 
-/* Read a response head ("HTTP/1.x NNN reason\r\n...\r\n\r\n") from fd into
+/* Read a response head ("HTTP/1.x NNN reason\r\n...\r\n\r\n") from c into
  * r->status and r->headers; the bytes after it stay in in. 0 or -1. */
-static int read_head(int fd, inbuf *in, int64_t deadline, http_reply *r)
+static int read_head(io *c, inbuf *in, int64_t deadline, http_reply *r)
 {
 	const char *end;
 	for (;;) {
@@ -316,7 +472,7 @@ static int read_head(int fd, inbuf *in, int64_t deadline, http_reply *r)
 				 "response head over %d bytes", HEAD_MAX);
 			return -1;
 		}
-		int f = fill(fd, in, deadline);
+		int f = fill(c, in, deadline);
 		if (f <= 0) {
 			snprintf(r->error, sizeof(r->error), "reading response head: %s",
 				 f == 0	   ? "connection closed"
@@ -351,7 +507,7 @@ static int read_head(int fd, inbuf *in, int64_t deadline, http_reply *r)
 
 /* Move n bytes from the connection to out (NULL: discard them). NULL, or
  * why it failed. */
-static const char *read_n(int fd, inbuf *in, int64_t deadline, rk_buf *out, size_t n)
+static const char *read_n(io *c, inbuf *in, int64_t deadline, rk_buf *out, size_t n)
 {
 	for (;;) {
 		size_t k = in_avail(in) < n ? in_avail(in) : n;
@@ -361,14 +517,14 @@ static const char *read_n(int fd, inbuf *in, int64_t deadline, rk_buf *out, size
 		n -= k;
 		if (n == 0)
 			return NULL;
-		int f = fill(fd, in, deadline);
+		int f = fill(c, in, deadline);
 		if (f <= 0)
 			return f == -2 ? "timeout in body" : "body cut short";
 	}
 }
 
 /* Read a chunked body (RFC 9112 7.1) into out. NULL, or why it failed. */
-static const char *read_chunked(int fd, inbuf *in, int64_t deadline, rk_buf *out)
+static const char *read_chunked(io *c, inbuf *in, int64_t deadline, rk_buf *out)
 {
 	for (;;) {
 		/* chunk-size [; ext] CRLF data CRLF ... 0 CRLF [trailers] CRLF */
@@ -377,7 +533,7 @@ static const char *read_chunked(int fd, inbuf *in, int64_t deadline, rk_buf *out
 					    : NULL)) {
 			if (in_avail(in) > 1024)
 				return "bad chunk size line";
-			int f = fill(fd, in, deadline);
+			int f = fill(c, in, deadline);
 			if (f <= 0)
 				return f == -2 ? "timeout in body" : "body cut short";
 		}
@@ -389,9 +545,9 @@ static const char *read_chunked(int fd, inbuf *in, int64_t deadline, rk_buf *out
 		in->off += (size_t)(eol - line) + 2;
 		if (sz == 0)
 			return NULL; /* trailers are not needed: Connection: close */
-		const char *why = read_n(fd, in, deadline, out, (size_t)sz);
+		const char *why = read_n(c, in, deadline, out, (size_t)sz);
 		if (!why)
-			why = read_n(fd, in, deadline, NULL, 2); /* the chunk's CRLF */
+			why = read_n(c, in, deadline, NULL, 2); /* the chunk's CRLF */
 		if (why)
 			return why;
 	}
@@ -400,7 +556,7 @@ static const char *read_chunked(int fd, inbuf *in, int64_t deadline, rk_buf *out
 /* Read the body that follows a head already in r: by chunks, by
  * Content-Length, or until the server closes. 0, or -1 with r->error set
  * (the body read so far is kept). r->body is never NULL afterwards. */
-static int read_body(int fd, inbuf *in, int64_t deadline, http_reply *r)
+static int read_body(io *c, inbuf *in, int64_t deadline, http_reply *r)
 {
 	rk_buf body;
 	rk_buf_init(&body, BODY_MAX);
@@ -411,17 +567,17 @@ static int read_body(int fd, inbuf *in, int64_t deadline, http_reply *r)
 		/* no body */
 	} else if (http_reply_header(r, "Transfer-Encoding", v, sizeof(v)) &&
 		   has_token(v, strlen(v), "chunked")) {
-		why = read_chunked(fd, in, deadline, &body);
+		why = read_chunked(c, in, deadline, &body);
 	} else if (http_reply_header(r, "Content-Length", v, sizeof(v))) {
 		char *e;
 		unsigned long long n = strtoull(v, &e, 10);
 		why = e == v || *e || n > BODY_MAX
 			  ? "bad Content-Length"
-			  : read_n(fd, in, deadline, &body, (size_t)n);
+			  : read_n(c, in, deadline, &body, (size_t)n);
 	} else {
 		for (;;) {
-			(void)read_n(fd, in, deadline, &body, in_avail(in));
-			int f = fill(fd, in, deadline);
+			(void)read_n(c, in, deadline, &body, in_avail(in));
+			int f = fill(c, in, deadline);
 			if (f == 0)
 				break;
 			if (f < 0) {
@@ -443,26 +599,33 @@ static int read_body(int fd, inbuf *in, int64_t deadline, http_reply *r)
 	return why ? -1 : 0;
 }
 
-int http_request(const char *host, int port, const void *request, size_t len,
-		 int timeout_ms, http_reply *reply)
+int http_request_tls(const char *host, int port, const char *tls_ca_or_NULL,
+		     const void *request, size_t len, int timeout_ms, http_reply *reply)
 {
 	memset(reply, 0, sizeof(*reply));
 	int64_t deadline = deadline_after(timeout_ms);
-	int fd = tcp_connect(host, port, NULL, deadline, reply->error, sizeof(reply->error));
-	if (fd < 0)
+	io c;
+	if (io_connect(&c, host, port, NULL, tls_ca_or_NULL, deadline, reply->error,
+		       sizeof(reply->error)) != 0)
 		return -1;
 	inbuf in = {.off = 0};
 	rk_buf_init(&in.buf, 0);
 	int rc = -1;
-	if (send_all(fd, request, len, deadline) != 0) {
+	if (send_all(&c, request, len, deadline) != 0) {
 		snprintf(reply->error, sizeof(reply->error), "send: %s", strerror(errno));
-	} else if (read_head(fd, &in, deadline, reply) == 0) {
-		read_body(fd, &in, deadline, reply);
+	} else if (read_head(&c, &in, deadline, reply) == 0) {
+		read_body(&c, &in, deadline, reply);
 		rc = 0;
 	}
 	rk_buf_free(&in.buf);
-	close(fd);
+	io_close(&c);
 	return rc;
+}
+
+int http_request(const char *host, int port, const void *request, size_t len,
+		 int timeout_ms, http_reply *reply)
+{
+	return http_request_tls(host, port, NULL, request, len, timeout_ms, reply);
 }
 
 /* Append extra header lines, adding the final CRLF if missing. */
@@ -476,8 +639,8 @@ static void put_extra_headers(rk_buf *b, const char *h)
 		rk_buf_puts(b, "\r\n");
 }
 
-int http_get(const char *host, int port, const char *path, const char *headers_or_NULL,
-	     int timeout_ms, int *status, char **body)
+int http_get_tls(const char *host, int port, const char *tls_ca_or_NULL, const char *path,
+		 const char *headers_or_NULL, int timeout_ms, int *status, char **body)
 {
 	*status = 0;
 	*body = NULL;
@@ -488,18 +651,25 @@ int http_get(const char *host, int port, const char *path, const char *headers_o
 	put_extra_headers(&req, headers_or_NULL);
 	rk_buf_puts(&req, "\r\n");
 	http_reply r;
-	int rc = http_request(host, port, req.data, req.len, timeout_ms, &r);
+	int rc = http_request_tls(host, port, tls_ca_or_NULL, req.data, req.len, timeout_ms, &r);
 	rk_buf_free(&req);
 	if (rc == 0 && r.error[0] == '\0') {
 		*status = r.status;
 		*body = r.body;
 		r.body = NULL;
 	} else {
-		fprintf(stderr, "http_get %s:%d%s: %s\n", host, port, path, r.error);
+		fprintf(stderr, "http_get %s%s:%d%s: %s\n", tls_ca_or_NULL ? "(TLS) " : "", host,
+			port, path, r.error);
 		rc = -1;
 	}
 	http_reply_free(&r);
 	return rc;
+}
+
+int http_get(const char *host, int port, const char *path, const char *headers_or_NULL,
+	     int timeout_ms, int *status, char **body)
+{
+	return http_get_tls(host, port, NULL, path, headers_or_NULL, timeout_ms, status, body);
 }
 
 /* ---- frames ---- */
@@ -553,7 +723,7 @@ static void set_err(struct ws *ws, const char *fmt, ...)
 
 int ws_send_raw(struct ws *ws, const void *bytes, size_t len)
 {
-	if (send_all(ws->fd, bytes, len, deadline_after(ws->send_timeout_ms)) != 0) {
+	if (send_all(&ws->io, bytes, len, deadline_after(ws->send_timeout_ms)) != 0) {
 		set_err(ws, "send: %s", strerror(errno));
 		return -1;
 	}
@@ -789,7 +959,7 @@ static ws_result recv_until(struct ws *ws, int64_t deadline, int *opcode, const 
 			continue;
 		if (r != WS_TIMEOUT)
 			return r;
-		int f = fill(ws->fd, &ws->in, deadline);
+		int f = fill(&ws->io, &ws->in, deadline);
 		if (f == 0) {
 			set_err(ws, "connection closed without a close frame");
 			return finish(ws, WS_EOF);
@@ -898,7 +1068,7 @@ struct ws *ws_connect_ex(const char *host, int port, const char *path_and_query,
 		snprintf(r->error, sizeof(r->error), "out of memory");
 		goto fail;
 	}
-	w->fd = -1;
+	w->io.fd = -1;
 	w->frag_op = -1;
 	w->max_message = opts.max_message ? opts.max_message : DEFAULT_MAX_MESSAGE;
 	w->send_timeout_ms = DEFAULT_TIMEOUT_MS;
@@ -908,8 +1078,8 @@ struct ws *ws_connect_ex(const char *host, int port, const char *path_and_query,
 	rk_buf_init(&w->msg, 0);
 	rk_buf_init(&w->ctl, 0);
 
-	w->fd = tcp_connect(host, port, opts.bind_addr, deadline, r->error, sizeof(r->error));
-	if (w->fd < 0)
+	if (io_connect(&w->io, host, port, opts.bind_addr, opts.tls_ca, deadline, r->error,
+		       sizeof(r->error)) != 0)
 		goto fail;
 
 	unsigned char nonce[16];
@@ -944,17 +1114,17 @@ struct ws *ws_connect_ex(const char *host, int port, const char *path_and_query,
 	rk_buf_puts(&req, "\r\n");
 	errno = ENOMEM;
 	int sent =
-	    rk_buf_ok(&req) == RK_OK ? send_all(w->fd, req.data, req.len, deadline) : -1;
+	    rk_buf_ok(&req) == RK_OK ? send_all(&w->io, req.data, req.len, deadline) : -1;
 	rk_buf_free(&req);
 	if (sent != 0) {
 		snprintf(r->error, sizeof(r->error), "sending upgrade: %s",
 			 strerror(errno));
 		goto fail;
 	}
-	if (read_head(w->fd, &w->in, deadline, r) != 0)
+	if (read_head(&w->io, &w->in, deadline, r) != 0)
 		goto fail;
 	if (r->status != 101) {
-		read_body(w->fd, &w->in, deadline, r);
+		read_body(&w->io, &w->in, deadline, r);
 		snprintf(r->error, sizeof(r->error), "upgrade refused: HTTP %d",
 			 r->status);
 		goto fail;
@@ -1058,7 +1228,7 @@ const char *ws_subprotocol(const struct ws *ws)
 
 int ws_fd(const struct ws *ws)
 {
-	return ws->fd;
+	return ws->io.fd;
 }
 
 int ws_close(struct ws *ws, int code)
@@ -1086,8 +1256,7 @@ void ws_free(struct ws *ws)
 {
 	if (!ws)
 		return;
-	if (ws->fd >= 0)
-		close(ws->fd);
+	io_close(&ws->io);
 	rk_buf_free(&ws->in.buf);
 	rk_buf_free(&ws->msg);
 	rk_buf_free(&ws->ctl);

@@ -100,6 +100,18 @@ int http_get(const char *host, int port, const char *path, const char *headers_o
 int http_request(const char *host, int port, const void *request, size_t len,
 		 int timeout_ms, http_reply *reply);
 
+/* http_get over TLS (https) when tls_ca_or_NULL names a PEM file of
+ * trusted certificates: the server's certificate must chain to one of them
+ * and name host (an IP literal: as an IP SAN). NULL: plain http_get. A
+ * failed handshake is a failed connection (-1, reason on stderr). */
+int http_get_tls(const char *host, int port, const char *tls_ca_or_NULL, const char *path,
+		 const char *headers_or_NULL, int timeout_ms, int *status, char **body);
+
+/* http_request, over TLS as for http_get_tls when tls_ca_or_NULL is set;
+ * a failed handshake is -1 with the reason in reply->error. */
+int http_request_tls(const char *host, int port, const char *tls_ca_or_NULL,
+		     const void *request, size_t len, int timeout_ms, http_reply *reply);
+
 /* ---- connecting ---- */
 
 /* Options of ws_connect_ex. Zero-initialise, then set what you need. */
@@ -114,6 +126,9 @@ typedef struct ws_opts {
 				    * NULL for the kernel's choice */
 	size_t max_message;	   /* longest message ws_recv accepts; longer
 				    * is WS_ERROR. 0: 64 MiB */
+	const char *tls_ca;	   /* wss://: a PEM file of trusted
+				    * certificates (as for http_get_tls);
+				    * NULL: plain ws:// */
 	bool manual_control;	   /* false: answer pings with pongs and echo
 				    * a close frame automatically. true: return
 				    * pings to the caller (WS_MSG, WS_OP_PING)
@@ -122,7 +137,9 @@ typedef struct ws_opts {
 } ws_opts;
 
 /*
- * Open ws://host:port<path_and_query> (path_and_query starts with '/').
+ * Open ws://host:port<path_and_query> (path_and_query starts with '/'), or
+ * wss:// when opts->tls_ca is set (a failed TLS handshake is status 0 with
+ * the reason in reply->error).
  * Returns the connection once the server answered 101 with a correct
  * Sec-WebSocket-Accept (and, if it named one, a subprotocol that was
  * offered). Otherwise returns NULL and, if reply is not NULL, fills it: the
@@ -225,7 +242,9 @@ const char *ws_close_reason(const struct ws *ws);
 const char *ws_error(const struct ws *ws);
 /* The subprotocol the server selected ("" if none). */
 const char *ws_subprotocol(const struct ws *ws);
-/* The socket, for tests that poll, shutdown or set options themselves. */
+/* The socket, for tests that poll, shutdown or set options themselves.
+ * Over TLS it carries records: bytes may wait decrypted inside the
+ * session with the socket not readable, so poll it only on plain ws. */
 int ws_fd(const struct ws *ws);
 
 /* ---- closing ---- */
