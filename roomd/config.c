@@ -114,6 +114,15 @@ static const struct option long_opts[] = {
 	{NULL, 0, NULL, 0},
 };
 
+/* The option as typed, for messages: --max-frame, not the field name. */
+static const char *opt_name(int val)
+{
+	for (const struct option *o = long_opts; o->name; o++)
+		if (o->val == val)
+			return o->name;
+	return "?";
+}
+
 static bool parse_num(const char *s, long long min, long long max, long long *out)
 {
 	char *end;
@@ -242,7 +251,7 @@ int config_parse(roomd_config *cfg, int argc, char **argv)
 #define NUM(opt, field, min, max)                                              \
 	case opt:                                                              \
 		if (!parse_num(optarg, min, max, &v))                          \
-			return usage_error("bad number for --" #field ": '%s'", optarg); \
+			return usage_error("bad number for --%s: '%s'", opt_name(opt), optarg); \
 		cfg->field = (__typeof__(cfg->field))v;                        \
 		break;
 		NUM(OPT_HIBERNATE, hibernate_after_ms, 1, INT64_C(1) << 40)
