@@ -139,6 +139,7 @@ int main(int argc, char **argv)
 	snprintf(s->session_prefix, sizeof(s->session_prefix), "%02x%02x%02x", rnd[0],
 		 rnd[1], rnd[2]);
 	rk_buf_init(&s->scratch, 0);
+	rk_buf_init(&s->op_scratch, 0);
 	s->wbuf = malloc(LWS_PRE + WBUF_SIZE);
 	if (!s->wbuf) {
 		free(s);
@@ -216,6 +217,7 @@ out:
 	iplimit_free(&s->ipl);
 	ckpt_stop(s->ckpt);
 	rk_buf_free(&s->scratch);
+	rk_buf_free(&s->op_scratch);
 	free(s->wbuf);
 	config_free(&s->cfg);
 	free(s);

@@ -590,17 +590,16 @@ static rk_reject room_apply(room *r, conn *c, const char *id, rk_op *op,
 
 	/* Encode the op once; the event embeds it and the log stores it. */
 	rk_buf_reset(&s->scratch);
-	rk_buf op_json;
-	rk_buf_init(&op_json, 0);
-	rk_op_encode(op, &op_json);
-	rk_enc_event(&s->scratch, actor.seq, ts, session, user, id, op_json.data ? op_json.data : "{}",
-		     op_json.len);
-	rk_msg *ev = rk_buf_ok(&op_json) == RK_OK ? scratch_msg(s, false) : NULL;
+	rk_buf *op_json = &s->op_scratch; /* reused: no allocation per op */
+	rk_buf_reset(op_json);
+	rk_op_encode(op, op_json);
+	rk_enc_event(&s->scratch, actor.seq, ts, session, user, id, op_json->data ? op_json->data : "{}",
+		     op_json->len);
+	rk_msg *ev = rk_buf_ok(op_json) == RK_OK ? scratch_msg(s, false) : NULL;
 	pending *p = ev ? pend_add(r) : NULL;
 	if (!p) {
 		/* The state moved but the event cannot be queued: the state is
 		 * ahead of what will be logged, so drop it and reload later. */
-		rk_buf_free(&op_json);
 		msg_unref(ev);
 		rk_error("room %s: out of memory queueing seq %lld; unloading", r->id,
 			 (long long)actor.seq);
@@ -612,9 +611,8 @@ static rk_reject room_apply(room *r, conn *c, const char *id, rk_op *op,
 		return RK_REJ_INVALID;
 	}
 	/* Find the op inside the event: it is the payload's tail "...,\"op\":<op>}" */
-	p->op_len = op_json.len;
-	p->op_off = ev->len - 1 - op_json.len;
-	rk_buf_free(&op_json);
+	p->op_len = op_json->len;
+	p->op_off = ev->len - 1 - op_json->len;
 	p->seq = actor.seq;
 	p->ts = ts;
 	p->sender = c;

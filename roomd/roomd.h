@@ -169,6 +169,7 @@ struct server {
 	loader *loader;           /* NULL once stopped */
 	syncer *syncer;           /* --fsync only; NULL once stopped */
 	rk_buf scratch;           /* encoder scratch, reused */
+	rk_buf op_scratch;        /* one op's JSON while its event is built */
 	unsigned char *wbuf;      /* LWS_PRE + WBUF_SIZE: coalesced frames (conn.c) */
 	lws_sorted_usec_list_t tick_sul;
 	lws_sorted_usec_list_t alarm_sul;
