@@ -119,7 +119,8 @@ bool procs_worker_go(load *ld)
 
 void procs_worker_progress(load *ld)
 {
-	rec_progress *p = malloc(sizeof(*p));
+	/* calloc: the record goes down a pipe whole, padding included. */
+	rec_progress *p = calloc(1, sizeof(*p));
 	if (!p)
 		return;
 	p->phase = ld->ph;

@@ -27,6 +27,8 @@ BUILD=$(cd "$BUILD" && pwd)
 VG="$BUILD/valgrind"
 rm -rf "$VG"
 mkdir -p "$VG/bin" "$VG/logs" "$VG/out"
+# test_readonly_data_dir runs roomd as nobody: its valgrind log goes here too.
+chmod 1777 "$VG/logs"
 
 # Harness timeouts (tests/support) are multiplied by this under valgrind.
 RK_TIMEOUT_SCALE=${RK_TIMEOUT_SCALE:-6}

@@ -7,6 +7,9 @@
  * every room file (snapshots included), and every client resuming with
  * since/epoch gets exactly the events it missed, in order, then goes on.
  *
+ * Run twice: with roomd's default durability and with --fsync (acks wait
+ * for the syncer; a kill can land while a sync is in flight).
+ *
  * RK_SEED=N replays a run; RK_CYCLES=N runs more cycles (never fewer
  * than 20).
  */
@@ -14,6 +17,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -253,9 +257,8 @@ static size_t check_logs(run *x, int cycle)
 	return lost;
 }
 
-static void test_crashloop(void **state)
+static void crashloop(bool fsync)
 {
-	(void)state;
 	run *x = calloc(1, sizeof(*x));
 	x->acks = calloc(MAX_ACKED, sizeof(*x->acks));
 	assert_non_null(x->acks);
@@ -266,13 +269,13 @@ static void test_crashloop(void **state)
 	env = getenv("RK_CYCLES");
 	if (env && atoi(env) > cycles)
 		cycles = atoi(env);
-	printf("crashloop: seed %u (RK_SEED=%u replays it), %d cycles\n", x->seed, x->seed,
-	       cycles);
+	printf("crashloop%s: seed %u (RK_SEED=%u replays it), %d cycles\n",
+	       fsync ? " --fsync" : "", x->seed, x->seed, cycles);
 	fflush(stdout);
 	srand(x->seed);
 	/* Snapshots every 50 events: verify checks them too. */
 	const char *args[] = {"--ops-per-sec", "100000", "--ops-burst", "100000",
-			      "--snapshot-every", "50", NULL};
+			      "--snapshot-every", "50", fsync ? "--fsync" : NULL, NULL};
 	x->rd = rt_start(args);
 	for (int i = 0; i < CLIENTS; i++)
 		x->c[i].room = i % ROOMS;
@@ -291,8 +294,9 @@ static void test_crashloop(void **state)
 	connect_all(x, cycles);
 	for (int i = 0; i < CLIENTS; i++)
 		rt_free(x->c[i].w);
-	printf("crashloop: seed %u: %d cycles, %zu ops acked, %zu ops lost, %lld events "
-	       "replayed to resuming clients, %.1f s\n", x->seed, cycles, x->nacks, lost,
+	printf("crashloop%s: seed %u: %d cycles, %zu ops acked, %zu ops lost, %lld events "
+	       "replayed to resuming clients, %.1f s\n", fsync ? " --fsync" : "", x->seed,
+	       cycles, x->nacks, lost,
 	       x->replayed, (double)(rk_mono_us() - t0) / 1e6);
 	assert_int_equal(lost, 0);
 	rd_cleanup(x->rd);
@@ -302,10 +306,25 @@ static void test_crashloop(void **state)
 	free(x);
 }
 
+static void test_crashloop(void **state)
+{
+	(void)state;
+	crashloop(false);
+}
+
+/* The same with --fsync: acks wait for the syncer's fdatasync, and a kill
+ * can land while a sync is in flight. */
+static void test_crashloop_fsync(void **state)
+{
+	(void)state;
+	crashloop(true);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_crashloop),
+		cmocka_unit_test(test_crashloop_fsync),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

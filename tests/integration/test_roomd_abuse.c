@@ -27,6 +27,7 @@
 #include "buf.h"
 #include "clock.h"
 #include "roomtest.h"
+#include "timescale.h"
 
 /* A writer and a bystander in one room: the writer's op must reach the
  * bystander as an event, and be the events table's n-th row. */
@@ -317,7 +318,9 @@ static void test_connect_drop_cycles(void **state)
 	       CYCLES, secs, fd0, fds, rss0, rss);
 	if (fds > fd0 + 4)
 		fail_msg("roomd has %d fds, %d before the cycles", fds, fd0);
-	if (rss - rss0 > max_growth_kb)
+	/* Under valgrind RSS is mostly memcheck's own (shadow memory, code
+	 * translated as new paths run); its leak check speaks for roomd there. */
+	if (rss - rss0 > max_growth_kb && !rt_under_valgrind())
 		fail_msg("roomd RSS grew by %ld KiB", rss - rss0);
 	/* Only the two real rooms have files. */
 	assert_int_equal(count_room_files(rd), 2);
