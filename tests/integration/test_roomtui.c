@@ -269,7 +269,7 @@ static int teardown(void **state)
 	ctx *c = *state;
 	if (!c)
 		return 0;
-	tmux(c, "kill-server 2>/dev/null");
+	rt_tmux_kill(c->sock);
 	unlink(c->exit_path);
 	unlink(c->err_path);
 	if (c->peer)

@@ -390,15 +390,10 @@ static void tui_sock(char *out, size_t n, char which)
 
 static int tui_teardown(void **state)
 {
-	char sock[64], path[512];
-	const char *dir = getenv("TMUX_TMPDIR");
+	char sock[64];
 	for (char w = 'a'; w <= 'b'; w++) {
 		tui_sock(sock, sizeof(sock), w);
-		tmux(sock, "kill-server 2>/dev/null");
-		/* tmux leaves its socket file behind */
-		snprintf(path, sizeof(path), "%s/tmux-%u/%s", dir && *dir ? dir : "/tmp",
-			 (unsigned)getuid(), sock);
-		unlink(path);
+		rt_tmux_kill(sock);
 	}
 	return 0;
 }

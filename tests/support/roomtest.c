@@ -312,3 +312,15 @@ int rt_roomctl(const char *const *args, char *out, size_t n)
 	free(text);
 	return rc;
 }
+
+void rt_tmux_kill(const char *sock)
+{
+	char cmd[256], path[512];
+	snprintf(cmd, sizeof(cmd), "tmux -f /dev/null -L %s kill-server 2>/dev/null", sock);
+	if (system(cmd) == -1)
+		return;
+	const char *dir = getenv("TMUX_TMPDIR");
+	snprintf(path, sizeof(path), "%s/tmux-%u/%s", dir && *dir ? dir : "/tmp",
+		 (unsigned)getuid(), sock);
+	unlink(path);
+}

@@ -75,6 +75,10 @@ int rt_run(const char *const *argv, int timeout_ms, char **out);
  * bytes, go to out (may be NULL). */
 int rt_roomctl(const char *const *args, char *out, size_t n);
 
+/* Stop the tmux server on socket name sock (tmux -L) and remove the socket
+ * file tmux leaves behind in $TMUX_TMPDIR (or /tmp)/tmux-UID/. */
+void rt_tmux_kill(const char *sock);
+
 /* Write s to a new temporary file; returns its path (static per call site
  * is not needed: caller frees). */
 char *rt_temp_file(const char *content);
