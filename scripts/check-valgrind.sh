@@ -60,6 +60,7 @@ EXCLUDE=""
 #   test_roomd_limits test_slow_consumer           roomd gives a closing reader
 #       5 s of wall time to take its close frame; under valgrind it spends
 #       them on the test's 5000-op flood
+#   test_tls test_slow_consumer_over_tls           the same over TLS
 # roomload itself still runs under valgrind in the other test_roomload tests.
 RK_UNDER_VALGRIND=1
 export RK_UNDER_VALGRIND
