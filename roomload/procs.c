@@ -291,21 +291,6 @@ static void merge_finals(load *ld, const worker *w, int n)
 	}
 }
 
-static bool parent_signalled(void)
-{
-	sigset_t pend;
-	if (sigpending(&pend) != 0 ||
-	    (!sigismember(&pend, SIGINT) && !sigismember(&pend, SIGTERM)))
-		return false;
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	struct timespec zero = {0, 0};
-	sigtimedwait(&set, NULL, &zero);
-	return true;
-}
-
 static void stop_workers(worker *w, int n)
 {
 	for (int i = 0; i < n; i++)
@@ -449,7 +434,7 @@ int procs_run(load *ld)
 				}
 			}
 		}
-		if (parent_signalled() && !stopping) {
+		if (load_signalled() && !stopping) {
 			stopping = true;
 			stop_workers(w, n);
 		}

@@ -212,12 +212,13 @@ static void final_checks(load *ld)
 	free(last);
 }
 
-static bool signalled(void)
+/* SIGINT/SIGTERM are blocked (run_load, procs_run) and polled: if one is
+ * pending, take it and say so. The single process and --procs' parent. */
+bool load_signalled(void)
 {
 	sigset_t pend;
-	if (sigpending(&pend) != 0)
-		return false;
-	if (!sigismember(&pend, SIGINT) && !sigismember(&pend, SIGTERM))
+	if (sigpending(&pend) != 0 ||
+	    (!sigismember(&pend, SIGINT) && !sigismember(&pend, SIGTERM)))
 		return false;
 	sigset_t set;
 	sigemptyset(&set);
@@ -233,7 +234,7 @@ static void tick_cb(lws_sorted_usec_list_t *sul)
 	load *ld = container_of(sul, load, tick_sul);
 	const load_config *cfg = &ld->cfg;
 	int64_t now = rk_mono_ns();
-	if (signalled() && ld->ph <= PH_RUN) {
+	if (load_signalled() && ld->ph <= PH_RUN) {
 		fprintf(stderr, "roomload: interrupted; draining\n");
 		ld->run_end_ns = now;
 		if (ld->ph == PH_CONNECT)
