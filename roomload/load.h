@@ -193,6 +193,7 @@ void scenario_free(load *ld);
 
 /* run.c */
 int run_load(load *ld);       /* 0, or 1 on a runtime error (printed) */
+void load_begin(load *ld);    /* signals blocked, histograms + checker reset */
 bool load_signalled(void);    /* a pending SIGINT/SIGTERM, taken */
 /* Release everything the run owns (the config included). */
 void load_free(load *ld);

@@ -350,21 +350,8 @@ int procs_run(load *ld)
 	const load_config *cfg = &ld->cfg;
 	int n = cfg->procs;
 	int rc = 0;
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGPIPE);
-	sigprocmask(SIG_BLOCK, &set, NULL);
-
+	load_begin(ld);
 	ld->nclients = (uint32_t)cfg->rooms * (uint32_t)cfg->clients;
-	rk_hist_init(&ld->h_ack);
-	rk_hist_init(&ld->h_delivery);
-	rk_hist_init(&ld->h_cursor);
-	rk_hist_init(&ld->h_connect);
-	rk_hist_init(&ld->h_lag);
-	rk_hist_init(&ld->h_win);
-	chk_init(&ld->chk);
 	worker *w = calloc((size_t)n, sizeof(*w));
 	struct pollfd *pf = calloc((size_t)n, sizeof(*pf));
 	if (!w || !pf) {

@@ -212,8 +212,25 @@ static void final_checks(load *ld)
 	free(last);
 }
 
-/* SIGINT/SIGTERM are blocked (run_load, procs_run) and polled: if one is
+/* SIGINT/SIGTERM are blocked (load_begin) and polled: if one is
  * pending, take it and say so. The single process and --procs' parent. */
+void load_begin(load *ld)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGPIPE);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	rk_hist_init(&ld->h_ack);
+	rk_hist_init(&ld->h_delivery);
+	rk_hist_init(&ld->h_cursor);
+	rk_hist_init(&ld->h_connect);
+	rk_hist_init(&ld->h_lag);
+	rk_hist_init(&ld->h_win);
+	chk_init(&ld->chk);
+}
+
 bool load_signalled(void)
 {
 	sigset_t pend;
@@ -314,21 +331,8 @@ int run_load(load *ld)
 {
 	const load_config *cfg = &ld->cfg;
 	int rc = 1;
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGPIPE);
-	sigprocmask(SIG_BLOCK, &set, NULL);
-
+	load_begin(ld);
 	rk_buf_init(&ld->enc, 0);
-	rk_hist_init(&ld->h_ack);
-	rk_hist_init(&ld->h_delivery);
-	rk_hist_init(&ld->h_cursor);
-	rk_hist_init(&ld->h_connect);
-	rk_hist_init(&ld->h_lag);
-	rk_hist_init(&ld->h_win);
-	chk_init(&ld->chk);
 	ld->rng = cfg->seed ? cfg->seed : 1;
 	if (!scenario_init(ld) || !setup_clients(ld)) {
 		fprintf(stderr, "Error: out of memory setting up %u clients\n",
