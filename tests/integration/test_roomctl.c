@@ -202,7 +202,7 @@ static void fx_op(fx *f, const char *user, const char *op_id, const char *json)
 	assert_int_equal(rk_op_decode_text(json, strlen(json), &op, msg, sizeof(msg)),
 			 RK_REJ_NONE);
 	int64_t seq = f->seq + 1, ts = TS0 + seq * 1000;
-	rk_actor a = {.user = user, .role = RK_ROLE_OWNER, .seq = seq, .ts = ts};
+	rk_actor a = {.user = user, .role = RK_ROLE_OWNER, .seq = seq, .ts = ts, .id = op_id};
 	rk_reject rej = rk_state_apply(f->st, &op, &a, msg, sizeof(msg));
 	if (rej != RK_REJ_NONE)
 		fail_msg("fixture op %lld rejected: %s", (long long)seq, msg);
