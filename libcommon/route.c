@@ -18,6 +18,20 @@ rk_route rk_route_http(const char *path, char *room)
 		return RK_ROUTE_METRICS;
 	if (strcmp(path, "/v1/rooms") == 0 || strcmp(path, "/v1/rooms/") == 0)
 		return RK_ROUTE_ROOMS;
+	size_t n = strlen(path);
+	if (strncmp(path, "/v1/rooms/", 10) == 0 && n > 14 &&
+	    strcmp(path + n - 4, "/ops") == 0 && !memchr(path + 10, '?', n - 14)) {
+		/* /v1/rooms/<room>/ops: the room id is what lies between. */
+		char id[RK_ROOM_ID_MAX + 12];
+		size_t len = n - 14;
+		if (len >= sizeof(id) - 10)
+			return RK_ROUTE_BAD_ROOM;
+		memcpy(id, "/v1/rooms/", 10);
+		memcpy(id + 10, path + 10, len);
+		id[10 + len] = '\0';
+		return rk_roomid_from_path(id, "/v1/rooms/", room) ? RK_ROUTE_ROOM_OPS
+								   : RK_ROUTE_BAD_ROOM;
+	}
 	if (strncmp(path, "/v1/rooms/", 10) == 0)
 		return rk_roomid_from_path(path, "/v1/rooms/", room) ? RK_ROUTE_ROOM
 								     : RK_ROUTE_BAD_ROOM;
@@ -32,6 +46,14 @@ static bool have_secret(const void *secret, size_t secret_len)
 unsigned rk_route_auth(const void *secret, size_t secret_len, const char *authz,
 		       const char *room, int64_t now_s)
 {
+	char user[RK_NAME_BYTES + 1];
+	return rk_route_auth_user(secret, secret_len, authz, room, now_s, user);
+}
+
+unsigned rk_route_auth_user(const void *secret, size_t secret_len, const char *authz,
+			    const char *room, int64_t now_s, char *user)
+{
+	user[0] = '\0';
 	if (!have_secret(secret, secret_len))
 		return 0;
 	if (!authz || strncmp(authz, "Bearer ", 7) != 0)
@@ -44,6 +66,7 @@ unsigned rk_route_auth(const void *secret, size_t secret_len, const char *authz,
 		return 403;
 	if (room ? !rk_token_covers(&cl, room) : strcmp(cl.room, "*") != 0)
 		return 403;
+	snprintf(user, RK_NAME_BYTES + 1, "%s", cl.sub);
 	return 0;
 }
 

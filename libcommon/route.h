@@ -19,6 +19,7 @@ typedef enum rk_route {
 	RK_ROUTE_ROOMS,		/* /v1/rooms or /v1/rooms/ */
 	RK_ROUTE_ROOM,		/* /v1/rooms/<room> with a valid room id */
 	RK_ROUTE_BAD_ROOM,	/* /v1/rooms/<something else>: 400 */
+	RK_ROUTE_ROOM_OPS,	/* /v1/rooms/<room>/ops with a valid room id (POST) */
 } rk_route;
 
 /*
@@ -40,6 +41,11 @@ rk_route rk_route_http(const char *path, char *room);
  */
 unsigned rk_route_auth(const void *secret, size_t secret_len, const char *authz,
 		       const char *room, int64_t now_s);
+
+/* rk_route_auth, and when allowed with a secret the token's `sub` copied
+ * into user (RK_NAME_BYTES + 1 bytes; empty without a secret). */
+unsigned rk_route_auth_user(const void *secret, size_t secret_len, const char *authz,
+			    const char *room, int64_t now_s, char *user);
 
 /*
  * The query arguments of a WebSocket upgrade: pointers to the values inside

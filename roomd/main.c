@@ -14,6 +14,7 @@
 #include <uv.h>
 #include "clock.h"
 #include "log.h"
+#include "httpop.h"
 #include "roomd.h"
 
 #define TICK_US 250000
@@ -214,6 +215,7 @@ out:
 	if (uv_loop_close(&s->loop) != 0)
 		rk_warn("event loop closed with handles still open");
 	server_free_rooms(s);
+	httpop_shutdown(s);
 	iplimit_free(&s->ipl);
 	ckpt_stop(s->ckpt);
 	rk_buf_free(&s->scratch);

@@ -12,6 +12,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include "clock.h"
+#include "httpop.h"
 #include "log.h"
 #include "roomd.h"
 #include "roomid.h"
@@ -189,8 +190,14 @@ static void ws_established(server *s, conn *c, struct lws *wsi)
 
 /* ---- HTTP ------------------------------------------------------------- */
 
-static int http_reply(struct lws *wsi, conn *c, unsigned status, const char *ctype,
-		      char *body, size_t len)
+int http_reply(struct lws *wsi, conn *c, unsigned status, const char *ctype, char *body,
+	       size_t len)
+{
+	return http_reply_ex(wsi, c, status, ctype, body, len, NULL);
+}
+
+int http_reply_ex(struct lws *wsi, conn *c, unsigned status, const char *ctype, char *body,
+		  size_t len, const char *retry_after)
 {
 	unsigned char hdr[LWS_PRE + 512];
 	unsigned char *start = hdr + LWS_PRE, *p = start, *end = hdr + sizeof(hdr) - 1;
@@ -201,6 +208,10 @@ static int http_reply(struct lws *wsi, conn *c, unsigned status, const char *cty
 	if (lws_add_http_common_headers(wsi, status, ctype, (lws_filepos_t)len, &p, end) ||
 	    lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
 					 (const unsigned char *)"no-store", 8, &p, end) ||
+	    (retry_after &&
+	     lws_add_http_header_by_name(wsi, (const unsigned char *)"retry-after:",
+					 (const unsigned char *)retry_after,
+					 (int)strlen(retry_after), &p, end)) ||
 	    lws_finalize_write_http_header(wsi, start, &p, end))
 		return -1;
 	lws_callback_on_writable(wsi);
@@ -293,6 +304,8 @@ static int http_room(server *s, struct lws *wsi, conn *c, const char *room_id)
 static int http_request(server *s, struct lws *wsi, conn *c, const char *uri)
 {
 	memset(c, 0, sizeof(*c));
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0)
+		return httpop_request(s, wsi, c, uri);
 	if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0)
 		return http_text(wsi, c, 405, "only GET is supported\n");
 	char room_id[RK_ROOM_ID_MAX + 1];
@@ -313,6 +326,8 @@ static int http_request(server *s, struct lws *wsi, conn *c, const char *uri)
 			return http_text(wsi, c, st, st == 401 ? "unauthorized\n" : "forbidden\n");
 		return route == RK_ROUTE_ROOM ? http_room(s, wsi, c, room_id)
 					      : http_rooms(s, wsi, c);
+	case RK_ROUTE_ROOM_OPS:
+		return http_text(wsi, c, 405, "POST an op to /v1/rooms/<room>/ops\n");
 	case RK_ROUTE_NOT_FOUND:
 		break;
 	}
@@ -373,10 +388,17 @@ int net_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		return 0;
 	case LWS_CALLBACK_HTTP:
 		return http_request(s, wsi, c, in ? in : "");
+	case LWS_CALLBACK_HTTP_BODY:
+		return httpop_body(wsi, c, in, len);
+	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+		return httpop_complete(c);
 	case LWS_CALLBACK_HTTP_WRITEABLE:
+		if (c->hop)
+			return httpop_writable(wsi, c);
 		return http_writable(wsi, c);
 	case LWS_CALLBACK_CLOSED_HTTP:
 		if (c && !c->is_ws) {
+			httpop_closed(c);
 			free(c->http_body);
 			c->http_body = NULL;
 		}

@@ -852,6 +852,9 @@ void server_room_loaded(void *arg, load_result *res)
 static void pend_drop(pending *p, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
+		/* An HTTP sender waits for this answer: it is refused (httpop.h). */
+		if (p[i].sender && p[i].sender->http_sender)
+			conn_close(p[i].sender, 1011, "storage error");
 		msg_unref(p[i].event);
 		msg_unref(p[i].reply);
 	}

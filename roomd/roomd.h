@@ -145,6 +145,10 @@ struct conn {
 	/* HTTP response in progress */
 	char *http_body;
 	size_t http_len, http_off;
+	/* POST /v1/rooms/<room>/ops (httpop.h): on an HTTP connection the
+	 * request in progress; on an httpop's sender conn its own httpop. */
+	struct httpop *hop;
+	bool http_sender;         /* this conn is an httpop's sender, no socket */
 };
 
 struct server {
@@ -236,6 +240,13 @@ void conn_send_reject(conn *c, const char *id, rk_reject code, const char *msg);
  * Returns 0 (also without TLS), or -1 with the reason in err. */
 int net_tls_check(const roomd_config *cfg, char *err, size_t errlen);
 int net_start(server *s);
+/* Answer the HTTP request on wsi (c its conn): headers now, body (taken,
+ * freed when written) as the socket takes it. retry_after: a Retry-After
+ * value or NULL. 0, or -1 to close the connection. */
+int http_reply(struct lws *wsi, conn *c, unsigned status, const char *ctype, char *body,
+	       size_t len);
+int http_reply_ex(struct lws *wsi, conn *c, unsigned status, const char *ctype, char *body,
+		  size_t len, const char *retry_after);
 int net_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		 void *in, size_t len);
 

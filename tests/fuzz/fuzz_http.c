@@ -55,6 +55,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(room[0] == '\0');
 		check_auth(authz, NULL);
 		break;
+	case RK_ROUTE_ROOM_OPS:
+		FUZZ_CHECK(under_rooms && rk_roomid_validz(room) && idn == strlen(room) + 4 &&
+			   memcmp(room, s + 10, strlen(room)) == 0 &&
+			   strcmp(s + 10 + strlen(room), "/ops") == 0);
+		check_auth(authz, room);
+		break;
 	case RK_ROUTE_BAD_ROOM:
 		FUZZ_CHECK(under_rooms && room[0] == '\0' && !rk_roomid_valid(s + 10, idn));
 		break;
