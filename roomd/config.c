@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <curl/curl.h>
 #include "config.h"
 #include "log.h"
 #include "token.h"
@@ -69,6 +70,20 @@ static const char usage_text[] =
 "                          WebSocket upgrade within S seconds, else it is\n"
 "                          dropped (slowloris; default 10)\n"
 "\n"
+"Webhooks (PROTOCOL.md section 11, docs/WEBHOOKS.md):\n"
+"  --webhook-url URL       POST a signed JSON webhook there for what happens\n"
+"                          in rooms; each is stored in the room's file with\n"
+"                          the op (an outbox) and retried until a 2xx answer\n"
+"  --webhook-secret-file FILE  the HMAC-SHA256 secret of Roomkit-Signature\n"
+"                          (required with --webhook-url; an unreadable file or\n"
+"                          a bad URL is an error at start, exit 2)\n"
+"  --webhook-types LIST    comma-separated subset of op,presence,poll.closed\n"
+"                          (default all three)\n"
+"  --webhook-timeout MS    one delivery attempt's limit (default 10000)\n"
+"  --webhook-concurrency N deliveries in flight, one per room (default 16)\n"
+"  --webhook-retry-max MS  longest wait between attempts; waits double from\n"
+"                          250 ms, with jitter (default 60000)\n"
+"\n"
 "  -h, --help              show this help and exit\n"
 "\n"
 "Signals: SIGTERM/SIGINT stop accepting, close every connection with 1001,\n"
@@ -83,6 +98,8 @@ enum {
 	OPT_RESUME_MAX, OPT_CONN_RATE, OPT_CONN_BURST, OPT_CONNS_PER_IP,
 	OPT_LIMIT_LOOPBACK, OPT_HANDSHAKE,
 	OPT_TLS_CERT, OPT_TLS_KEY,
+	OPT_WH_URL, OPT_WH_SECRET, OPT_WH_TYPES, OPT_WH_TIMEOUT, OPT_WH_CONC,
+	OPT_WH_RETRY_MAX,
 };
 
 static const struct option long_opts[] = {
@@ -110,6 +127,12 @@ static const struct option long_opts[] = {
 	{"handshake-timeout", required_argument, NULL, OPT_HANDSHAKE},
 	{"tls-cert", required_argument, NULL, OPT_TLS_CERT},
 	{"tls-key", required_argument, NULL, OPT_TLS_KEY},
+	{"webhook-url", required_argument, NULL, OPT_WH_URL},
+	{"webhook-secret-file", required_argument, NULL, OPT_WH_SECRET},
+	{"webhook-types", required_argument, NULL, OPT_WH_TYPES},
+	{"webhook-timeout", required_argument, NULL, OPT_WH_TIMEOUT},
+	{"webhook-concurrency", required_argument, NULL, OPT_WH_CONC},
+	{"webhook-retry-max", required_argument, NULL, OPT_WH_RETRY_MAX},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -161,6 +184,47 @@ static int load_secret(roomd_config *cfg, const char *path)
 	return 0;
 }
 
+/* --webhook-types: a comma-separated list of type names into bits. */
+static bool parse_wh_types(const char *s, unsigned *out)
+{
+	static const struct {
+		const char *name;
+		unsigned bit;
+	} types[] = {{"op", WH_TYPE_OP}, {"presence", WH_TYPE_PRESENCE},
+		     {"poll.closed", WH_TYPE_POLL_CLOSED}};
+	unsigned bits = 0;
+	while (*s) {
+		size_t n = strcspn(s, ",");
+		unsigned bit = 0;
+		for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+			if (strlen(types[i].name) == n && strncmp(s, types[i].name, n) == 0)
+				bit = types[i].bit;
+		if (!bit)
+			return false;
+		bits |= bit;
+		s += n;
+		if (*s == ',' && *++s == '\0')
+			return false;
+	}
+	*out = bits;
+	return bits != 0;
+}
+
+/* An http:// or https:// URL with a host, as libcurl parses it. */
+static bool webhook_url_ok(const char *url)
+{
+	CURLU *u = curl_url();
+	char *scheme = NULL, *host = NULL;
+	bool ok = u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+		  curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+		  curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+		  (strcmp(scheme, "http") == 0 || strcmp(scheme, "https") == 0) && host[0];
+	curl_free(scheme);
+	curl_free(host);
+	curl_url_cleanup(u);
+	return ok;
+}
+
 static int usage_error(const char *fmt, ...) RK_PRINTF(1, 2);
 static int usage_error(const char *fmt, ...)
 {
@@ -195,6 +259,10 @@ int config_parse(roomd_config *cfg, int argc, char **argv)
 	cfg->conn_rate = 100;
 	cfg->conn_burst = 200;
 	cfg->handshake_timeout_s = 10;
+	cfg->webhook_types = WH_TYPE_ALL;
+	cfg->webhook_timeout_ms = 10000;
+	cfg->webhook_concurrency = 16;
+	cfg->webhook_retry_max_ms = 60000;
 
 	const char *env = getenv("ROOMD_SECRET");
 	if (env && *env) {
@@ -241,6 +309,26 @@ int config_parse(roomd_config *cfg, int argc, char **argv)
 		case OPT_TLS_KEY:
 			cfg->tls_key = optarg;
 			break;
+		case OPT_WH_URL:
+			if (!webhook_url_ok(optarg))
+				return usage_error("--webhook-url wants an http:// or https:// URL "
+						   "with a host, got '%s'", optarg);
+			cfg->webhook_url = optarg;
+			break;
+		case OPT_WH_SECRET: {
+			char err[256];
+			free(cfg->webhook_secret);
+			cfg->webhook_secret = NULL;
+			if (rk_secret_load(optarg, &cfg->webhook_secret, &cfg->webhook_secret_len,
+					   err, sizeof(err)) != RK_OK)
+				return usage_error("--webhook-secret-file: %s", err);
+			break;
+		}
+		case OPT_WH_TYPES:
+			if (!parse_wh_types(optarg, &cfg->webhook_types))
+				return usage_error("--webhook-types wants a comma-separated list of "
+						   "op, presence, poll.closed; got '%s'", optarg);
+			break;
 		case OPT_LOG_LEVEL: {
 			rk_log_level lvl;
 			if (!rk_log_parse_level(optarg, &lvl))
@@ -270,6 +358,9 @@ int config_parse(roomd_config *cfg, int argc, char **argv)
 		NUM(OPT_CONN_BURST, conn_burst, 1, 10000000)
 		NUM(OPT_CONNS_PER_IP, max_conns_per_ip, 0, 10000000)
 		NUM(OPT_HANDSHAKE, handshake_timeout_s, 1, 3600)
+		NUM(OPT_WH_TIMEOUT, webhook_timeout_ms, 100, 3600000)
+		NUM(OPT_WH_CONC, webhook_concurrency, 1, 1024)
+		NUM(OPT_WH_RETRY_MAX, webhook_retry_max_ms, 250, 86400000)
 #undef NUM
 		case ':':
 			return usage_error("option %s needs a value", argv[optind - 1]);
@@ -282,6 +373,8 @@ int config_parse(roomd_config *cfg, int argc, char **argv)
 	if (!cfg->tls_cert != !cfg->tls_key)
 		return usage_error("--tls-cert and --tls-key go together (give both for "
 				   "TLS, neither for plain ws/http)");
+	if (!cfg->webhook_url != !cfg->webhook_secret)
+		return usage_error("--webhook-url and --webhook-secret-file go together");
 	return 0;
 }
 
@@ -289,4 +382,6 @@ void config_free(roomd_config *cfg)
 {
 	free(cfg->secret);
 	cfg->secret = NULL;
+	free(cfg->webhook_secret);
+	cfg->webhook_secret = NULL;
 }

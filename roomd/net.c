@@ -256,6 +256,8 @@ static int http_metrics(server *s, struct lws *wsi, conn *c)
 		loaded += ((room *)e->val)->loaded;
 	metrics_render(&s->m, &b, s->nconns, loaded, rk_omap_count(&s->rooms) - loaded);
 	metrics_render_limits(&s->m, &b, rk_omap_count(&s->ipl.map), s->ipl.table_full);
+	if (s->wh)
+		webhook_render_metrics(s->wh, &b);
 	return http_buf(wsi, c, 200, "text/plain; version=0.0.4", &b);
 }
 

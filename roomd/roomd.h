@@ -33,6 +33,7 @@
 #include "state.h"
 #include "store.h"
 #include "syncer.h"
+#include "webhook.h"
 
 #define container_of(ptr, type, member) \
 	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
@@ -111,6 +112,11 @@ struct room {
 	bool cursor_armed;
 	uint8_t colors_used;      /* bitmask of colors of present peers */
 	lws_sorted_usec_list_t cursor_sul;
+	/* Webhooks (room.c): presence bodies waiting for the next flush to be
+	 * written to the outbox, and the outbox id trimmed up to. */
+	char **wh_pres;
+	size_t wh_npres, wh_cappres;
+	int64_t wh_trimmed;
 };
 
 struct conn {
@@ -174,6 +180,8 @@ struct server {
 	ckpt *ckpt;
 	loader *loader;           /* NULL once stopped */
 	syncer *syncer;           /* --fsync only; NULL once stopped */
+	webhook *wh;              /* --webhook-url only */
+	rk_buf wh_scratch;        /* one webhook body while it is written */
 	rk_buf scratch;           /* encoder scratch, reused */
 	rk_buf op_scratch;        /* one op's JSON while its event is built */
 	unsigned char *wbuf;      /* LWS_PRE + WBUF_SIZE: coalesced frames (conn.c) */
