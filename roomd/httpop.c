@@ -176,12 +176,12 @@ static unsigned identify(server *s, struct lws *wsi, const char *room_id, char *
 	}
 	if (user[0])
 		return 0;
-	int n = lws_hdr_custom_copy(wsi, hdr, sizeof(hdr), "x-roomkit-user:", 15);
-	if (n <= 0) {
+	if (lws_hdr_custom_length(wsi, "x-roomkit-user:", 15) < 0) {
 		strcpy(user, "http");
 		return 0;
 	}
-	if (!rk_text_printable(hdr, (size_t)n, RK_NAME_MAX)) {
+	int n = lws_hdr_custom_copy(wsi, hdr, sizeof(hdr), "x-roomkit-user:", 15);
+	if (n <= 0 || !rk_text_printable(hdr, (size_t)n, RK_NAME_MAX)) {
 		*why = "X-Roomkit-User must be 1-32 printable characters";
 		return 400;
 	}
