@@ -33,6 +33,7 @@ typedef struct wroom {
 	size_t body_len;
 	CURL *easy;
 	struct curl_slist *hdrs;
+	sqlite3 *db;                  /* the room file, open while rows flow */
 } wroom;
 
 struct webhook {
@@ -290,20 +291,28 @@ static void scan_rooms(webhook *w)
 
 /* Read r's next row into r->body (and its epoch, backlog); false if none
  * (or the file cannot be read now: the next notice looks again). */
+static void room_close_db(wroom *r)
+{
+	sqlite3_close_v2(r->db);
+	r->db = NULL;
+}
+
 static bool read_head(webhook *w, wroom *r)
 {
-	char path[1200];
-	snprintf(path, sizeof(path), "%s/%s.db", w->rooms_dir, r->id);
-	sqlite3 *db = NULL;
 	bool found = false;
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
-	    SQLITE_OK) {
-		sqlite3_close_v2(db);
-		return false;
+	if (!r->db) {
+		char path[1200];
+		snprintf(path, sizeof(path), "%s/%s.db", w->rooms_dir, r->id);
+		if (sqlite3_open_v2(path, &r->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+				    NULL) != SQLITE_OK) {
+			room_close_db(r);
+			return false;
+		}
+		/* Never checkpoint from here: the checkpointer thread does. */
+		sqlite3_db_config(r->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+		sqlite3_busy_timeout(r->db, 2000);
 	}
-	/* Never checkpoint from here: the checkpointer thread does that. */
-	sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
-	sqlite3_busy_timeout(db, 2000);
+	sqlite3 *db = r->db;
 	sqlite3_stmt *st = NULL;
 	char epoch[RK_EPOCH_MAX + 1] = "";
 	if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'epoch'", -1, &st,
@@ -352,8 +361,8 @@ static bool read_head(webhook *w, wroom *r)
 		sqlite3_finalize(st);
 	}
 out:
-	sqlite3_close_v2(db);
 	if (!found) {
+		room_close_db(r);
 		pthread_mutex_lock(&w->mu);
 		r->backlog = 0;
 		pthread_mutex_unlock(&w->mu);
@@ -442,6 +451,7 @@ static void finish(webhook *w, wroom *r, CURLcode cc)
 	pthread_mutex_lock(&w->mu);
 	w->failed++;
 	pthread_mutex_unlock(&w->mu);
+	room_close_db(r); /* no file stays open while a room waits */
 	int shift = r->attempts < 20 ? r->attempts : 20;
 	r->attempts++;
 	int64_t delay = (int64_t)RETRY_BASE_MS << shift;
@@ -543,6 +553,7 @@ static void *worker(void *arg)
 		}
 		curl_slist_free_all(r->hdrs);
 		free(r->body);
+		room_close_db(r);
 	}
 	return NULL;
 }

@@ -117,6 +117,7 @@ static void serve(hookrecv *h, int fd)
 	pthread_mutex_lock(&h->mu);
 	hr_mode mode = h->mode;
 	h->seen++;
+	pthread_cond_broadcast(&h->cv);
 	if (mode == HR_OK) {
 		if (h->nok == h->capok) {
 			h->capok = h->capok ? h->capok * 2 : 64;
@@ -258,7 +259,7 @@ size_t hr_seen_count(hookrecv *h)
 	return n;
 }
 
-bool hr_wait_ok(hookrecv *h, size_t n, int timeout_ms)
+static bool wait_count(hookrecv *h, size_t n, int timeout_ms, bool seen)
 {
 	struct timespec dl;
 	clock_gettime(CLOCK_REALTIME, &dl);
@@ -269,11 +270,22 @@ bool hr_wait_ok(hookrecv *h, size_t n, int timeout_ms)
 		dl.tv_nsec -= 1000000000;
 	}
 	pthread_mutex_lock(&h->mu);
-	while (h->nok < n && pthread_cond_timedwait(&h->cv, &h->mu, &dl) == 0)
+	while ((seen ? h->seen : h->nok) < n &&
+	       pthread_cond_timedwait(&h->cv, &h->mu, &dl) == 0)
 		;
-	bool ok = h->nok >= n;
+	bool ok = (seen ? h->seen : h->nok) >= n;
 	pthread_mutex_unlock(&h->mu);
 	return ok;
+}
+
+bool hr_wait_ok(hookrecv *h, size_t n, int timeout_ms)
+{
+	return wait_count(h, n, timeout_ms, false);
+}
+
+bool hr_wait_seen(hookrecv *h, size_t n, int timeout_ms)
+{
+	return wait_count(h, n, timeout_ms, true);
 }
 
 static char *copy_field(hookrecv *h, size_t i, bool sig)

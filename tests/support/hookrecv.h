@@ -28,8 +28,10 @@ bool hr_up(hookrecv *h);
 /* Requests answered 2xx so far, and all requests received (any answer). */
 size_t hr_ok_count(hookrecv *h);
 size_t hr_seen_count(hookrecv *h);
-/* Wait up to timeout_ms for hr_ok_count to reach n; true if it did. */
+/* Wait up to timeout_ms for hr_ok_count (hr_seen_count) to reach n; true if
+ * it did. */
 bool hr_wait_ok(hookrecv *h, size_t n, int timeout_ms);
+bool hr_wait_seen(hookrecv *h, size_t n, int timeout_ms);
 /* The i-th request answered 2xx (0-based): its body and signature header,
  * copies the caller frees; NULL if there is no such request. */
 char *hr_ok_body(hookrecv *h, size_t i);
