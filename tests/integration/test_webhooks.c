@@ -164,6 +164,41 @@ static void test_signed_in_order_once(void **state)
 	assert_false(hr_wait_ok(f->hr, 27, 500));
 	assert_int_equal(metric(rd, "roomd_webhooks_delivered_total"), 26);
 	assert_int_equal(metric(rd, "roomd_webhook_backlog"), 0);
+
+	/* roomctl webhook verify accepts what roomd sent, as a captured raw
+	 * request or as body + header, and refuses another secret or body. */
+	char *body = hr_ok_body(f->hr, 3), *sig = hr_ok_sig(f->hr, 3);
+	char *req = malloc(strlen(body) + strlen(sig) + 256);
+	sprintf(req, "POST /hook HTTP/1.1\r\nHost: x\r\nRoomkit-Signature: %s\r\n"
+		     "Content-Length: %zu\r\n\r\n%s", sig, strlen(body), body);
+	char *req_file = rt_temp_file(req), *body_file = rt_temp_file(body);
+	char *other = rt_temp_file("not-the-secret");
+	char out[1024];
+	const char *v1[] = {"webhook", "verify", "--secret-file", f->secret_file, "--request",
+			    req_file, NULL};
+	assert_int_equal(rt_roomctl(v1, out, sizeof(out)), 0);
+	assert_non_null(strstr(out, "signature valid: op op:hooks:"));
+	const char *v2[] = {"webhook", "verify", "--secret-file", f->secret_file, "--body",
+			    body_file, "--signature", sig, NULL};
+	assert_int_equal(rt_roomctl(v2, out, sizeof(out)), 0);
+	const char *v3[] = {"webhook", "verify", "--secret-file", other, "--request", req_file,
+			    NULL};
+	assert_int_equal(rt_roomctl(v3, out, sizeof(out)), 1);
+	assert_non_null(strstr(out, "Error: signature does not match"));
+	const char *v4[] = {"webhook", "verify", "--secret-file", f->secret_file, "--body",
+			    req_file, "--signature", sig, NULL};
+	assert_int_equal(rt_roomctl(v4, out, sizeof(out)), 1);
+	const char *v5[] = {"webhook", "verify", "--body", body_file, NULL};
+	assert_int_equal(rt_roomctl(v5, out, sizeof(out)), 2);
+	unlink(req_file);
+	unlink(body_file);
+	unlink(other);
+	free(req_file);
+	free(body_file);
+	free(other);
+	free(req);
+	free(body);
+	free(sig);
 }
 
 /* Receiver down while ops commit, roomd SIGKILLed and restarted, receiver
