@@ -391,9 +391,9 @@ int net_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 	case LWS_CALLBACK_HTTP:
 		return http_request(s, wsi, c, in ? in : "");
 	case LWS_CALLBACK_HTTP_BODY:
-		return httpop_body(wsi, c, in, len);
+		return c ? httpop_body(wsi, c, in, len) : 0;
 	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-		return httpop_complete(c);
+		return c ? httpop_complete(c) : 0;
 	case LWS_CALLBACK_HTTP_WRITEABLE:
 		if (c->hop)
 			return httpop_writable(wsi, c);

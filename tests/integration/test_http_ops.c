@@ -15,6 +15,9 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <cmocka.h>
 #include "buf.h"
 #include "roomtest.h"
@@ -189,6 +192,53 @@ static void test_new_and_hibernated_rooms(void **state)
 	rd_cleanup(rd);
 }
 
+/* Send a POST and hang up at once, before any answer can come. */
+static void post_and_hang_up(rd_proc *rd, const char *room, const char *body)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)rd->port)};
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	char req[512];
+	int n = snprintf(req, sizeof(req),
+			 "POST /v1/rooms/%s/ops HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n\r\n%s",
+			 room, strlen(body), body);
+	assert_int_equal(write(fd, req, (size_t)n), n);
+	close(fd);
+}
+
+/* A client that hangs up before the answer (the room is still loading on
+ * the loader thread) does not cancel the op: it commits, once. */
+static void test_hang_up_before_answer(void **state)
+{
+	(void)state;
+	rd_proc *rd = rt_start(NULL);
+	for (int i = 0; i < 10; i++) {
+		char room[16];
+		snprintf(room, sizeof(room), "gone-%d", i);
+		post_and_hang_up(rd, room, BODY("h1", CHAT("nobody waits")));
+	}
+	for (int i = 0; i < 10; i++) {
+		char room[16];
+		snprintf(room, sizeof(room), "gone-%d", i);
+		/* The resend finds it committed (or commits it now): seq 1 either way. */
+		cJSON *ack = NULL;
+		assert_int_equal(post(rd, room, NULL, BODY("h1", CHAT("nobody waits")), &ack, NULL),
+				 200);
+		assert_int_equal(rt_int(ack, "seq"), 1);
+		cJSON_Delete(ack);
+		char db[PATH_MAX + 64];
+		rd_room_db(rd, room, db, sizeof(db));
+		assert_int_equal(rt_sql_int(db, "SELECT count(*) FROM events"), 1);
+	}
+	char *m = NULL;
+	assert_int_equal(rt_http(rd, "/metrics", NULL, &m), 200);
+	assert_non_null(strstr(m, "roomd_http_ops_total 20\n"));
+	free(m);
+	rd_cleanup(rd);
+}
+
 static char *bearer(const char *secret, const char *room, const char *sub, rk_role role)
 {
 	rk_claims c;
@@ -241,6 +291,7 @@ int main(void)
 		cmocka_unit_test(test_rate_limit),
 		cmocka_unit_test(test_new_and_hibernated_rooms),
 		cmocka_unit_test(test_owner_token),
+		cmocka_unit_test(test_hang_up_before_answer),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
