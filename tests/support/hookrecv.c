@@ -49,10 +49,18 @@ static int64_t now_ms(void)
  * bytes. Returns the whole request (NUL-terminated) or NULL. */
 static char *read_request(int fd, size_t *hdr_len, size_t *body_len)
 {
-	char *buf = malloc(MAX_REQ + 1);
+	size_t cap = 16384;
+	char *buf = malloc(cap + 1);
 	size_t n = 0;
 	int64_t end = now_ms() + 2000;
 	while (buf && n < MAX_REQ) {
+		if (n == cap) {
+			cap *= 2;
+			char *nb = realloc(buf, cap + 1);
+			if (!nb)
+				break;
+			buf = nb;
+		}
 		buf[n] = '\0';
 		char *sep = strstr(buf, "\r\n\r\n");
 		if (sep) {
@@ -74,7 +82,7 @@ static char *read_request(int fd, size_t *hdr_len, size_t *body_len)
 		int left = (int)(end - now_ms());
 		if (left <= 0 || poll(&pf, 1, left) <= 0)
 			break;
-		ssize_t r = read(fd, buf + n, MAX_REQ - n);
+		ssize_t r = read(fd, buf + n, cap - n);
 		if (r <= 0)
 			break;
 		n += (size_t)r;
