@@ -71,7 +71,8 @@ static void set_answer(httpop *h, unsigned status, char *body, size_t len)
 	lws_callback_on_writable(h->wsi);
 }
 
-static void answer_json_error(httpop *h, unsigned status, const char *code, const char *msg)
+/* {"error":code,"msg":msg} and a newline, malloc'd (NULL if out of memory). */
+static char *json_error(const char *code, const char *msg, size_t *len)
 {
 	rk_buf b;
 	rk_buf_init(&b, 0);
@@ -80,8 +81,14 @@ static void answer_json_error(httpop *h, unsigned status, const char *code, cons
 	rk_buf_puts(&b, ",\"msg\":");
 	rk_buf_put_jstrz(&b, msg);
 	rk_buf_puts(&b, "}\n");
-	size_t len = 0;
-	char *body = rk_buf_steal(&b, &len);
+	*len = 0;
+	return rk_buf_steal(&b, len);
+}
+
+static void answer_json_error(httpop *h, unsigned status, const char *code, const char *msg)
+{
+	size_t len;
+	char *body = json_error(code, msg, &len);
 	set_answer(h, status, body, body ? len : 0);
 }
 
@@ -147,15 +154,8 @@ void httpop_fail(conn *sender, int code, const char *reason)
 static int refuse(struct lws *wsi, conn *c, unsigned status, const char *code,
 		  const char *msg)
 {
-	rk_buf b;
-	rk_buf_init(&b, 0);
-	rk_buf_puts(&b, "{\"error\":");
-	rk_buf_put_jstrz(&b, code);
-	rk_buf_puts(&b, ",\"msg\":");
-	rk_buf_put_jstrz(&b, msg);
-	rk_buf_puts(&b, "}\n");
-	size_t len = 0;
-	char *body = rk_buf_steal(&b, &len);
+	size_t len;
+	char *body = json_error(code, msg, &len);
 	if (!body)
 		return -1;
 	return http_reply(wsi, c, status, "application/json", body, len);

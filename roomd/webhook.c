@@ -91,25 +91,9 @@ void webhook_enc_poll_closed(rk_buf *b, const char *room, const char *epoch, int
 	enc_head(b, "poll.closed", room, ts);
 	rk_buf_printf(b, "\"seq\":%lld,\"closed_by\":", (long long)seq);
 	rk_buf_put_jstrz(b, by);
-	rk_buf_puts(b, ",\"poll\":{\"id\":");
-	rk_buf_put_jstrz(b, p->id);
-	rk_buf_puts(b, ",\"question\":");
-	rk_buf_put_jstrz(b, p->question);
-	rk_buf_puts(b, ",\"options\":[");
-	for (size_t i = 0; i < p->noptions; i++) {
-		if (i)
-			rk_buf_putc(b, ',');
-		rk_buf_put_jstrz(b, p->options[i]);
-	}
-	rk_buf_puts(b, "],\"tally\":[");
-	int64_t votes = 0;
-	for (size_t i = 0; i < p->noptions; i++) {
-		if (i)
-			rk_buf_putc(b, ',');
-		rk_buf_put_i64(b, p->tally[i]);
-		votes += p->tally[i];
-	}
-	rk_buf_printf(b, "],\"votes\":%lld}}}", (long long)votes);
+	rk_buf_puts(b, ",\"poll\":");
+	rk_state_encode_poll(p, b);
+	rk_buf_puts(b, "}}");
 }
 
 void webhook_enc_presence(rk_buf *b, const char *room, int64_t ts, bool join,
@@ -289,6 +273,22 @@ static void scan_rooms(webhook *w)
 
 /* ---- worker: one delivery ---------------------------------------------- */
 
+/* Drop r's request (done, or it could not start: retried shortly). */
+static void request_free(webhook *w, wroom *r, bool retry)
+{
+	if (r->easy) {
+		curl_multi_remove_handle(w->multi, r->easy);
+		curl_easy_cleanup(r->easy);
+		r->easy = NULL;
+	}
+	curl_slist_free_all(r->hdrs);
+	r->hdrs = NULL;
+	free(r->body);
+	r->body = NULL;
+	if (retry)
+		r->next_ms = rk_mono_us() / 1000 + RETRY_BASE_MS;
+}
+
 /* Read r's next row into r->body (and its epoch, backlog); false if none
  * (or the file cannot be read now: the next notice looks again). */
 static void room_close_db(wroom *r)
@@ -390,11 +390,7 @@ static void start(webhook *w, wroom *r)
 	struct curl_slist *h2 = r->hdrs ? curl_slist_append(r->hdrs, hdr) : NULL;
 	r->easy = h2 ? curl_easy_init() : NULL;
 	if (!r->easy) {
-		curl_slist_free_all(r->hdrs);
-		r->hdrs = NULL;
-		free(r->body);
-		r->body = NULL;
-		r->next_ms = rk_mono_us() / 1000 + RETRY_BASE_MS;
+		request_free(w, r, true);
 		return;
 	}
 	CURL *e = r->easy;
@@ -412,11 +408,7 @@ static void start(webhook *w, wroom *r)
 	if (curl_multi_add_handle(w->multi, e) != CURLM_OK) {
 		curl_easy_cleanup(e);
 		r->easy = NULL;
-		curl_slist_free_all(r->hdrs);
-		r->hdrs = NULL;
-		free(r->body);
-		r->body = NULL;
-		r->next_ms = rk_mono_us() / 1000 + RETRY_BASE_MS;
+		request_free(w, r, true);
 		return;
 	}
 	r->inflight = true;
@@ -427,13 +419,7 @@ static void finish(webhook *w, wroom *r, CURLcode cc)
 {
 	long status = 0;
 	curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
-	curl_multi_remove_handle(w->multi, r->easy);
-	curl_easy_cleanup(r->easy);
-	r->easy = NULL;
-	curl_slist_free_all(r->hdrs);
-	r->hdrs = NULL;
-	free(r->body);
-	r->body = NULL;
+	request_free(w, r, false);
 	r->inflight = false;
 	w->ninflight--;
 	if (cc == CURLE_OK && status >= 200 && status < 300) {
@@ -547,12 +533,7 @@ static void *worker(void *arg)
 	const rk_omap_entry *e;
 	while (rk_omap_next(&w->rooms, &it, &e)) {
 		wroom *r = e->val;
-		if (r->easy) {
-			curl_multi_remove_handle(w->multi, r->easy);
-			curl_easy_cleanup(r->easy);
-		}
-		curl_slist_free_all(r->hdrs);
-		free(r->body);
+		request_free(w, r, false);
 		room_close_db(r);
 	}
 	return NULL;

@@ -56,6 +56,7 @@ void webhook_render_metrics(webhook *w, rk_buf *b);
 void webhook_enc_op(rk_buf *b, const char *room, const char *epoch, int64_t seq, int64_t ts,
 		    const char *session, const char *user, const char *op_id, const char *op,
 		    size_t op_len);
+/* poll: encoded as in the state snapshot (rk_state_encode_poll). */
 void webhook_enc_poll_closed(rk_buf *b, const char *room, const char *epoch, int64_t seq,
 			     int64_t ts, const char *by, const rk_poll *p);
 void webhook_enc_presence(rk_buf *b, const char *room, int64_t ts, bool join,

@@ -234,6 +234,19 @@ int rt_http(rd_proc *rd, const char *path, const char *headers, char **body)
 	return status;
 }
 
+void rt_asan_quarantine(int mb)
+{
+#ifdef __SANITIZE_ADDRESS__
+	const char *prev = getenv("ASAN_OPTIONS");
+	char opts[512];
+	snprintf(opts, sizeof(opts), "%s%squarantine_size_mb=%d", prev ? prev : "",
+		 prev && *prev ? ":" : "", mb);
+	setenv("ASAN_OPTIONS", opts, 1);
+#else
+	(void)mb;
+#endif
+}
+
 int rt_post(rd_proc *rd, const char *path, const char *headers, const char *body,
 	    int timeout_ms, http_reply *reply)
 {
