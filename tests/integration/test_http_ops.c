@@ -192,6 +192,28 @@ static void test_new_and_hibernated_rooms(void **state)
 	rd_cleanup(rd);
 }
 
+/* With --fsync the answer waits for the sync too, and members still see
+ * the event. */
+static void test_fsync(void **state)
+{
+	(void)state;
+	rd_proc *rd = rt_start((const char *const[]){"--fsync", NULL});
+	struct ws *a = rt_join(rd, "durable", "name=alice", NULL);
+	cJSON *ack = NULL;
+	for (int i = 1; i <= 5; i++) {
+		char body[128];
+		snprintf(body, sizeof(body), "{\"id\":\"d%d\",\"op\":" CHAT("synced") "}", i);
+		assert_int_equal(post(rd, "durable", NULL, body, &ack, NULL), 200);
+		assert_int_equal(rt_int(ack, "seq"), i);
+		cJSON_Delete(ack);
+		cJSON *e = rt_expect(a, "event");
+		assert_int_equal(rt_int(e, "seq"), i);
+		cJSON_Delete(e);
+	}
+	rt_free(a);
+	rd_cleanup(rd);
+}
+
 /* Send a POST and hang up at once, before any answer can come. */
 static void post_and_hang_up(rd_proc *rd, const char *room, const char *body)
 {
@@ -292,6 +314,7 @@ int main(void)
 		cmocka_unit_test(test_new_and_hibernated_rooms),
 		cmocka_unit_test(test_owner_token),
 		cmocka_unit_test(test_hang_up_before_answer),
+		cmocka_unit_test(test_fsync),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -280,6 +280,33 @@ static void test_hanging_receiver(void **state)
 	rt_free(a);
 }
 
+/* A poll closed by its alarm (the server's own op, no client connected)
+ * sends poll.closed with its final tally; presence is filtered out. */
+static void test_alarm_closed_poll(void **state)
+{
+	fixture *f = *state;
+	rd_proc *rd = start_with_hooks(f, "--webhook-types", "poll.closed", NULL, NULL);
+	struct ws *a = rt_join(rd, "alarm", "name=alice", NULL);
+	char op[256];
+	snprintf(op, sizeof(op),
+		 "{\"k\":\"poll.create\",\"poll\":{\"id\":\"t\",\"question\":\"?\","
+		 "\"options\":[\"a\",\"b\"],\"closes_at\":%lld}}",
+		 (long long)(time(NULL) * 1000 + 1500));
+	assert_int_equal(rt_op(a, "c", op, NULL), 1);
+	assert_int_equal(rt_op(a, "v", "{\"k\":\"poll.vote\",\"poll\":\"t\",\"choice\":1}",
+			       NULL), 2);
+	rt_free(a);
+	assert_true(hr_wait_ok(f->hr, 1, 10000));
+	cJSON *h = delivered(f, 0);
+	assert_string_equal(rt_str(h, "type"), "poll.closed");
+	assert_string_equal(rt_str(data_of(h), "closed_by"), "roomd");
+	assert_int_equal(rt_int(data_of(h), "seq"), 3);
+	const cJSON *poll = cJSON_GetObjectItem(data_of(h), "poll");
+	assert_int_equal(cJSON_GetArrayItem(cJSON_GetObjectItem(poll, "tally"), 1)->valueint, 1);
+	cJSON_Delete(h);
+	assert_false(hr_wait_ok(f->hr, 2, 300));
+}
+
 static int64_t rss_kib(pid_t pid)
 {
 	char path[64], line[256];
@@ -387,6 +414,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_signed_in_order_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_down_kill9_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hanging_receiver, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_alarm_closed_poll, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backlog_rss_and_drain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_command_line, setup, teardown),
 	};
