@@ -492,10 +492,10 @@ static int http_request(server *s, struct lws *wsi, conn *c, const char *uri)
 		st = http_auth(s, wsi, route == RK_ROUTE_ROOM ? room_id : NULL);
 		if (st)
 			return http_fail(wsi, st,
-					 st == 401 ? "unauthorized: want Authorization: Bearer "
-						     "<owner token>"
-						   : "forbidden: the token must be an owner's and "
-						     "cover the room",
+					 st == 401 ? "missing or invalid bearer token "
+						     "(Authorization: Bearer <owner token>)"
+						   : "the bearer token must have role owner and "
+						     "cover the room ('*' for the list)",
 					 &x);
 		return route == RK_ROUTE_ROOM ? http_room(s, wsi, c, room_id, &x)
 					      : http_rooms(s, wsi, c, &x);
