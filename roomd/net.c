@@ -103,13 +103,25 @@ static int add_extra(struct lws *wsi, const http_extra *x, unsigned char **p,
 	       (x->close && add_header(wsi, "connection:", "close", p, end));
 }
 
+/* "HTTP/1.1 <status> <reason>" at *p: lws 4.1 says HTTP/1.0 before it has
+ * parsed the request's version (at CONFIRM_UPGRADE), and has no reason
+ * phrase for some statuses (204). Nonzero if it does not fit. */
+static int status_line(unsigned status, unsigned char **p, unsigned char *end)
+{
+	int n = snprintf((char *)*p, (size_t)(end - *p), "HTTP/1.1 %u %s\r\n", status,
+			 rk_http_reason(status));
+	if (n < 0 || n >= end - *p)
+		return -1;
+	*p += n;
+	return 0;
+}
+
 /*
  * Answer an HTTP error: status, the JSON body {"error","msg"} (route.c) and
  * the headers of x, written whole in one lws_write. Every HTTP error roomd
  * gives goes through here: refused upgrades and the HTTP endpoints alike.
- * The status line is written here, not by lws: at
- * LWS_CALLBACK_HTTP_CONFIRM_UPGRADE lws 4.1 has not yet read the request's
- * HTTP version and would answer "HTTP/1.0", which WebSocket clients (Python's
+ * The status line is ours (status_line): lws's would say "HTTP/1.0" at
+ * LWS_CALLBACK_HTTP_CONFIRM_UPGRADE, which WebSocket clients (Python's
  * websockets) refuse to parse. Returns 0 once written, -1 if it could not be.
  */
 static int http_error(struct lws *wsi, unsigned status, const char *msg, const http_extra *x)
@@ -125,10 +137,9 @@ static int http_error(struct lws *wsi, unsigned status, const char *msg, const h
 	}
 	char len[24];
 	snprintf(len, sizeof(len), "%zu", body.len);
-	p += snprintf((char *)p, (size_t)(end - p), "HTTP/1.1 %u %s\r\n", status,
-		      rk_http_reason(status));
 	int rc = -1;
-	if (lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
+	if (status_line(status, &p, end) ||
+	    lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
 					 (const unsigned char *)"application/json", 16, &p, end) ||
 	    lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH,
 					 (const unsigned char *)len, (int)strlen(len), &p, end) ||
@@ -443,7 +454,7 @@ static int http_preflight(struct lws *wsi, const http_extra *x)
 {
 	unsigned char hdr[LWS_PRE + 1024];
 	unsigned char *start = hdr + LWS_PRE, *p = start, *end = hdr + sizeof(hdr) - 1;
-	if (lws_add_http_header_status(wsi, 204, &p, end) ||
+	if (status_line(204, &p, end) ||
 	    add_header(wsi, "access-control-allow-methods:", "GET, POST, DELETE", &p, end) ||
 	    add_header(wsi, "access-control-allow-headers:", "Authorization, Content-Type", &p,
 		       end) ||
