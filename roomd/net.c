@@ -438,12 +438,15 @@ static rk_method http_method(struct lws *wsi)
 	return RK_METHOD_OTHER;
 }
 
-/* The body the request announces (Content-Length), 0 if none. */
+/* The body the request announces (Content-Length), 0 if none; LLONG_MAX
+ * for a value that is not a length (lws would wait for that much). */
 static long long http_body_len(struct lws *wsi)
 {
 	char v[32];
-	if (!hdr_or_null(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, v, sizeof(v)))
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0)
 		return 0;
+	if (!hdr_or_null(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, v, sizeof(v)))
+		return LLONG_MAX;
 	char *endp;
 	long long n = strtoll(v, &endp, 10);
 	return endp == v || n < 0 ? LLONG_MAX : n;
