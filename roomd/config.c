@@ -1,4 +1,5 @@
-/* config.c - roomd's defaults, command line and usage text. */
+/* config.c - roomd's defaults, usage text, and the one option table behind
+ * both the command line and the config file (--config). */
 #include <errno.h>
 #include <stddef.h>
 #include <getopt.h>
