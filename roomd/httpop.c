@@ -23,6 +23,7 @@ struct httpop {
 	char *answer;
 	size_t answer_len;
 	bool retry_after;
+	char cors[512];           /* Access-Control-Allow-Origin of the answer, or "" */
 	httpop *next, *prev;      /* every live httpop (shutdown) */
 };
 
@@ -151,16 +152,6 @@ void httpop_fail(conn *sender, int code, const char *reason)
 
 /* ---- the request ------------------------------------------------------ */
 
-static int refuse(struct lws *wsi, conn *c, unsigned status, const char *code,
-		  const char *msg)
-{
-	size_t len;
-	char *body = json_error(code, msg, &len);
-	if (!body)
-		return -1;
-	return http_reply(wsi, c, status, "application/json", body, len);
-}
-
 /* Who posts: the token's sub, or without a secret X-Roomkit-User / "http".
  * 0, or the status to refuse with (why set). */
 static unsigned identify(server *s, struct lws *wsi, const char *room_id, char *user,
@@ -171,7 +162,9 @@ static unsigned identify(server *s, struct lws *wsi, const char *room_id, char *
 	unsigned st = rk_route_auth_user(s->cfg.secret, s->cfg.secret_len, have ? hdr : NULL,
 					 room_id, rk_wall_ms() / 1000, user);
 	if (st) {
-		*why = st == 401 ? "unauthorized" : "forbidden";
+		*why = st == 401 ? "missing or invalid bearer token (Authorization: Bearer "
+				   "<owner token>)"
+				 : "the bearer token must have role owner and cover the room";
 		return st;
 	}
 	if (user[0])
@@ -191,39 +184,27 @@ static unsigned identify(server *s, struct lws *wsi, const char *room_id, char *
 	return 0;
 }
 
-int httpop_request(server *s, struct lws *wsi, conn *c, const char *uri)
+unsigned httpop_request(server *s, struct lws *wsi, conn *c, const char *room_id,
+			const char *cors_origin, const char **why)
 {
-	char room_id[RK_ROOM_ID_MAX + 1];
-	rk_route route = rk_route_http(uri, room_id);
-	if (route == RK_ROUTE_BAD_ROOM)
-		return refuse(wsi, c, 400, "bad_room", "bad room id");
-	if (route != RK_ROUTE_ROOM_OPS)
-		return refuse(wsi, c, route == RK_ROUTE_NOT_FOUND ? 404 : 405,
-			      route == RK_ROUTE_NOT_FOUND ? "not_found" : "method_not_allowed",
-			      route == RK_ROUTE_NOT_FOUND ? "not found"
-							  : "POST is only for /v1/rooms/<room>/ops");
-	if (s->draining)
-		return refuse(wsi, c, 503, "draining", "server is shutting down");
-	char user[RK_NAME_BYTES + 1];
-	const char *why = "";
-	unsigned st = identify(s, wsi, room_id, user, &why);
-	if (st)
-		return refuse(wsi, c, st, st == 400 ? "bad_request" : why, why);
-	char cl[32];
-	if (lws_hdr_copy(wsi, cl, sizeof(cl), WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 &&
-	    strtoull(cl, NULL, 10) > s->cfg.max_frame) {
-		/* Refused before a byte of it is read; the connection closes (the
-		 * unread body would otherwise be taken for the next request). */
-		lws_return_http_status(wsi, 413, "request body larger than --max-frame");
-		return -1;
+	if (s->draining) {
+		*why = "server is shutting down";
+		return 503;
 	}
+	char user[RK_NAME_BYTES + 1];
+	unsigned st = identify(s, wsi, room_id, user, why);
+	if (st)
+		return st;
 	httpop *h = calloc(1, sizeof(*h));
-	if (!h)
-		return refuse(wsi, c, 500, "internal", "out of memory");
+	if (!h) {
+		*why = "out of memory";
+		return 500;
+	}
 	h->srv = s;
 	h->http = c;
 	h->wsi = wsi;
 	snprintf(h->room, sizeof(h->room), "%s", room_id);
+	snprintf(h->cors, sizeof(h->cors), "%s", cors_origin ? cors_origin : "");
 	rk_buf_init(&h->body, s->cfg.max_frame);
 	h->sender.srv = s;
 	h->sender.hop = h;
@@ -239,7 +220,7 @@ int httpop_request(server *s, struct lws *wsi, conn *c, const char *uri)
 	return 0;
 }
 
-int httpop_body(struct lws *wsi, conn *c, const void *in, size_t len)
+int httpop_body(conn *c, const void *in, size_t len)
 {
 	httpop *h = c->hop;
 	if (!h || h->submitted || h->status)
@@ -247,8 +228,7 @@ int httpop_body(struct lws *wsi, conn *c, const void *in, size_t len)
 	if (h->body.len + len > h->srv->cfg.max_frame) {
 		c->hop = NULL;
 		op_free(h);
-		lws_return_http_status(wsi, 413, "request body larger than --max-frame");
-		return -1;
+		return 413;
 	}
 	rk_buf_put(&h->body, in, len);
 	return 0;
@@ -353,14 +333,15 @@ int httpop_writable(struct lws *wsi, conn *c)
 	char *body = h->answer;
 	size_t len = h->answer_len;
 	unsigned status = h->status;
-	bool retry = h->retry_after;
+	int retry = h->retry_after ? 1 : 0;
+	char cors[sizeof(h->cors)];
+	memcpy(cors, h->cors, sizeof(cors));
 	h->answer = NULL;
 	c->hop = NULL;
 	op_free(h);
 	if (!body)
 		return -1;
-	return http_reply_ex(wsi, c, status, "application/json", body, len,
-			     retry ? "1" : NULL);
+	return net_http_json(wsi, c, status, body, len, cors[0] ? cors : NULL, retry);
 }
 
 void httpop_closed(conn *c)

@@ -34,14 +34,16 @@ typedef struct server server;
 typedef struct conn conn;
 typedef struct httpop httpop;
 
-/* LWS_CALLBACK_HTTP for a POST: route, authorize, check the declared
- * length. Returns 0 to go on reading the body (c->hop set), or nonzero after
- * an answer has been started (as net.c's handlers). c is the HTTP
- * connection's conn, zeroed by the caller. */
-int httpop_request(server *s, struct lws *wsi, conn *c, const char *uri);
-/* LWS_CALLBACK_HTTP_BODY: append a chunk; nonzero to close the connection
- * (over --max-frame: 413 was sent). */
-int httpop_body(struct lws *wsi, conn *c, const void *in, size_t len);
+/* LWS_CALLBACK_HTTP for POST /v1/rooms/<room>/ops (route, method, Origin
+ * and body size checked by net.c): authorize and start reading the body.
+ * Returns 0 (c->hop set), or the HTTP status to refuse with and the reason
+ * in *why. cors_origin: the Access-Control-Allow-Origin for the answer, or
+ * NULL. c is the HTTP connection's conn, zeroed by the caller. */
+unsigned httpop_request(server *s, struct lws *wsi, conn *c, const char *room_id,
+			const char *cors_origin, const char **why);
+/* LWS_CALLBACK_HTTP_BODY: append a chunk; 0, or 413 once it passes
+ * --max-frame (the request is dropped; answer 413 and close). */
+int httpop_body(conn *c, const void *in, size_t len);
 /* LWS_CALLBACK_HTTP_BODY_COMPLETION: decode and submit, or answer at once. */
 int httpop_complete(conn *c);
 /* LWS_CALLBACK_HTTP_WRITEABLE with c->hop set: start writing the answer if

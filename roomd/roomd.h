@@ -163,6 +163,7 @@ struct server {
 	struct lws_vhost *vhost;
 	metrics m;
 	iplimit ipl;              /* per-IP upgrade rate and connections */
+	rk_log_limit loglim;      /* per-connection and refusal log lines (log.h) */
 	rk_omap rooms;            /* id -> room*, every known room */
 	room *dirty;              /* rooms with uncommitted ops */
 	conn *conns;              /* all WebSocket connections */
@@ -248,13 +249,12 @@ void conn_send_reject(conn *c, const char *id, rk_reject code, const char *msg);
  * Returns 0 (also without TLS), or -1 with the reason in err. */
 int net_tls_check(const roomd_config *cfg, char *err, size_t errlen);
 int net_start(server *s);
-/* Answer the HTTP request on wsi (c its conn): headers now, body (taken,
- * freed when written) as the socket takes it. retry_after: a Retry-After
- * value or NULL. 0, or -1 to close the connection. */
-int http_reply(struct lws *wsi, conn *c, unsigned status, const char *ctype, char *body,
-	       size_t len);
-int http_reply_ex(struct lws *wsi, conn *c, unsigned status, const char *ctype, char *body,
-		  size_t len, const char *retry_after);
+/* Answer the HTTP request on wsi (c its conn) with status and a JSON body
+ * (taken, freed when written): headers now, the body as the socket takes
+ * it; cors_origin (may be NULL) and retry_after_s (> 0) add those headers.
+ * 0, or -1 to close the connection. */
+int net_http_json(struct lws *wsi, conn *c, unsigned status, char *body, size_t len,
+		  const char *cors_origin, int retry_after_s);
 int net_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		 void *in, size_t len);
 

@@ -139,7 +139,7 @@ static void test_rejects_and_refusals(void **state)
 	http_reply r;
 	assert_int_equal(rt_post(rd, "/v1/rooms", NULL, "{}", RT_TIMEOUT_MS, &r), 405);
 	http_reply_free(&r);
-	assert_int_equal(rt_post(rd, "/nothing", NULL, "{}", RT_TIMEOUT_MS, &r), 404);
+	assert_int_equal(rt_post(rd, "/nothing", NULL, "{}", RT_TIMEOUT_MS, &r), 405);
 	http_reply_free(&r);
 	assert_int_equal(rt_http(rd, "/v1/rooms/rej/ops", NULL, NULL), 405);
 	/* Nothing refused was committed: seq 1 only. */
@@ -189,6 +189,29 @@ static void test_new_and_hibernated_rooms(void **state)
 	assert_int_equal(rt_http(rd, "/metrics", NULL, &m), 200);
 	assert_non_null(strstr(m, "roomd_http_ops_total 3\n"));
 	free(m);
+	rd_cleanup(rd);
+}
+
+/* A browser app on an allowed origin may post (CORS on the answer, after
+ * the commit); another origin is refused before anything is applied. */
+static void test_cors(void **state)
+{
+	(void)state;
+	rd_proc *rd = rt_start((const char *const[]){"--allow-origin", "https://app.example",
+						     NULL});
+	http_reply r;
+	assert_int_equal(rt_post(rd, "/v1/rooms/cors/ops", "Origin: https://app.example",
+				 BODY("o1", CHAT("from a page")), RT_TIMEOUT_MS, &r), 200);
+	char v[128];
+	assert_true(http_reply_header(&r, "Access-Control-Allow-Origin", v, sizeof(v)));
+	assert_string_equal(v, "https://app.example");
+	http_reply_free(&r);
+	assert_int_equal(rt_post(rd, "/v1/rooms/cors/ops", "Origin: https://evil.example",
+				 BODY("o2", CHAT("no")), RT_TIMEOUT_MS, &r), 403);
+	http_reply_free(&r);
+	char db[PATH_MAX + 64];
+	rd_room_db(rd, "cors", db, sizeof(db));
+	assert_int_equal(rt_sql_int(db, "SELECT count(*) FROM events"), 1);
 	rd_cleanup(rd);
 }
 
@@ -315,6 +338,7 @@ int main(void)
 		cmocka_unit_test(test_owner_token),
 		cmocka_unit_test(test_hang_up_before_answer),
 		cmocka_unit_test(test_fsync),
+		cmocka_unit_test(test_cors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
