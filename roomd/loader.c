@@ -31,6 +31,7 @@ struct loader {
 	bool stop;
 	loader_done_fn done;
 	void *arg;
+	ckpt *ckpt;               /* quiesced for a room before its load */
 };
 
 static void result_free(load_result *r)
@@ -52,6 +53,9 @@ static void run_job(loader *l, job *j)
 			goto out;
 		}
 	}
+	/* A TRUNCATE checkpoint (the room hibernated) blocks writers: let it
+	 * finish, or drop it if it has not started. */
+	ckpt_quiesce(l->ckpt, j->path);
 	/* Off the loop, a reader holding the file (roomctl, WAL recovery) may
 	 * be waited for; the loop's handle then never waits again. */
 	r->rc = store_open(j->path, r->room, BUSY_MS, &r->st, r->err,
@@ -136,11 +140,12 @@ static void async_cb(uv_async_t *h)
 	deliver(h->data);
 }
 
-loader *loader_start(uv_loop_t *loop, loader_done_fn done, void *arg)
+loader *loader_start(uv_loop_t *loop, ckpt *c, loader_done_fn done, void *arg)
 {
 	loader *l = calloc(1, sizeof(*l));
 	if (!l)
 		return NULL;
+	l->ckpt = c;
 	l->done = done;
 	l->arg = arg;
 	if (uv_async_init(loop, &l->async, async_cb) != 0) {

@@ -15,6 +15,7 @@
 #define ROOMD_LOADER_H
 
 #include <uv.h>
+#include "ckpt.h"
 #include "rk_common.h"
 #include "state.h"
 #include "store.h"
@@ -38,8 +39,10 @@ typedef struct load_result {
  * is left is freed after it returns. */
 typedef void (*loader_done_fn)(void *arg, load_result *res);
 
-/* Start the thread and register the async handle on loop; NULL on failure. */
-loader *loader_start(uv_loop_t *loop, loader_done_fn done, void *arg);
+/* Start the thread and register the async handle on loop; NULL on failure.
+ * Before a room's file is opened, the worker quiesces the checkpointer c for
+ * it (ckpt_quiesce), so no TRUNCATE checkpoint runs under its writer. */
+loader *loader_start(uv_loop_t *loop, ckpt *c, loader_done_fn done, void *arg);
 /* Queue a load of room (file at path; take its flock first if take_lock).
  * Never blocks on I/O. RK_OK or RK_ENOMEM. */
 rk_err loader_submit(loader *l, const char *room, const char *path, bool take_lock);

@@ -7,6 +7,7 @@
 #define ROOMD_METRICS_H
 
 #include "buf.h"
+#include "ckpt.h"
 #include "op.h"
 #include "proto.h"
 
@@ -34,6 +35,8 @@ typedef struct metrics {
 	double commit_sum_s;
 	uint64_t room_loads, room_hibernations;
 	uint64_t alarms_fired;
+	uint64_t rooms_deleted;       /* DELETE /v1/rooms/<room> accepted */
+	uint64_t room_delete_failures; /* files that could not be removed */
 } metrics;
 
 void metrics_observe_commit(metrics *m, int64_t us);
@@ -41,6 +44,8 @@ void metrics_observe_commit(metrics *m, int64_t us);
 /* Append the Prometheus exposition; gauges are passed in. */
 void metrics_render(const metrics *m, rk_buf *b, uint64_t conns_now,
 		    uint64_t rooms_loaded, uint64_t rooms_hibernated);
+/* Storage: the checkpointer's counters (ckpt.h) and room deletions. */
+void metrics_render_storage(const metrics *m, rk_buf *b, const ckpt_stats *ck);
 /* The process-wide limits: refusals by reason, and the per-IP table. */
 void metrics_render_limits(const metrics *m, rk_buf *b, uint64_t ip_entries,
 			   uint64_t ip_table_full);

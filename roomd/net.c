@@ -245,6 +245,9 @@ static int http_metrics(server *s, struct lws *wsi, conn *c)
 		loaded += ((room *)e->val)->loaded;
 	metrics_render(&s->m, &b, s->nconns, loaded, rk_omap_count(&s->rooms) - loaded);
 	metrics_render_limits(&s->m, &b, rk_omap_count(&s->ipl.map), s->ipl.table_full);
+	ckpt_stats ck;
+	ckpt_get_stats(s->ckpt, &ck);
+	metrics_render_storage(&s->m, &b, &ck);
 	return http_buf(wsi, c, 200, "text/plain; version=0.0.4", &b);
 }
 

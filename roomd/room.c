@@ -22,7 +22,9 @@
 #include "roomid.h"
 
 #define CURSOR_INTERVAL_US 30000
-#define CKPT_FRAMES 2000 /* ~8 MB of WAL at 4 KiB pages */
+/* A loaded room's WAL is checkpointed (PASSIVE) past this many frames:
+ * ~4 MB at 4 KiB pages; STORE_WAL_LIMIT truncates it back when it restarts. */
+#define CKPT_FRAMES 1000
 
 /* ---- registry --------------------------------------------------------- */
 
@@ -195,6 +197,7 @@ rk_err room_load(room *r, char *err, size_t errlen)
 			return RK_EIO;
 	}
 	int64_t t0 = rk_mono_us();
+	ckpt_quiesce(s->ckpt, r->path); /* no TRUNCATE may run under a writer */
 	rk_err rc = store_open(r->path, r->id, 0, &r->st, err, errlen);
 	if (rc == RK_OK)
 		rc = store_load(r->st, &r->state, &r->seq, &r->snap_seq, err, errlen);
@@ -261,8 +264,10 @@ static void room_hibernate(room *r)
 			rk_warn("room %s: snapshot before hibernation failed: %s", r->id, err);
 		}
 	}
-	ckpt_request(r->srv->ckpt, r->path);
 	room_unload(r);
+	/* Nobody writes the file now (a reload first waits for this job,
+	 * ckpt_quiesce): copy the WAL into the database and truncate it. */
+	ckpt_request(r->srv->ckpt, r->path, true);
 	r->srv->m.room_hibernations++;
 	rk_info("room %s hibernated at seq %lld (%u connections stay)", r->id,
 		(long long)r->seq, r->nconns);
@@ -927,15 +932,26 @@ static void room_fail_sync(room *r, const char *why)
 	room_run_queue(r); /* not loaded: what waits is refused */
 }
 
-static void room_flush(room *r)
+/* Commit r's batch and open its output gate (or hand it to the syncer).
+ * Returns false, doing nothing, when the batch should wait: see
+ * server_flush_turn. */
+static bool room_flush(room *r)
 {
 	server *s = r->srv;
 	char err[256];
 	if (!r->loaded) { /* failed meanwhile (room_fail_sync) */
 		pend_drop(r->pend, r->npend);
 		r->npend = 0;
-		return;
+		return true;
 	}
+	/* Back-to-back commits never leave the checkpointer a moment with
+	 * nothing new in the WAL, so it never copies all of it and the WAL
+	 * grows without bound. Past the threshold, while this room's
+	 * checkpoint runs, its batch waits (a few ms) and the commit after it
+	 * restarts the WAL from the start. */
+	if (s->defer_ok && store_wal_frames(r->st) > CKPT_FRAMES &&
+	    ckpt_pending(s->ckpt, r->path))
+		return false;
 	int64_t t0 = rk_mono_us();
 	bool have_events = false;
 	for (size_t i = 0; i < r->npend && !have_events; i++)
@@ -962,18 +978,18 @@ static void room_flush(room *r)
 		if (rc != RK_OK) {
 			store_rollback(r->st);
 			room_fail_batch(r, err);
-			return;
+			return true;
 		}
 		metrics_observe_commit(&s->m, rk_mono_us() - t0);
 		if (store_wal_frames(r->st) > CKPT_FRAMES)
-			ckpt_request(s->ckpt, r->path);
+			ckpt_request(s->ckpt, r->path, false);
 	}
 	if (s->syncer && (have_events || nd_count(r))) {
 		/* Committed to the WAL, not durable: the output waits for the
 		 * syncer (replies too, behind earlier acks: production order). */
 		if (!nd_take_batch(r)) {
 			room_fail_sync(r, "out of memory queueing output for its sync");
-			return;
+			return true;
 		}
 		if (have_events) {
 			char wal[sizeof(r->path) + 8];
@@ -981,7 +997,7 @@ static void room_flush(room *r)
 			if (syncer_submit(s->syncer, r->id, wal, r->seq) != RK_OK)
 				room_fail_sync(r, "out of memory queueing its sync");
 		}
-		return;
+		return true;
 	}
 	/* Durable: the output gate opens, in seq order. */
 	for (size_t i = 0; i < r->npend; i++)
@@ -993,6 +1009,7 @@ static void room_flush(room *r)
 		r->pend = NULL;
 		r->cappend = 0;
 	}
+	return true;
 }
 
 void server_room_synced(void *arg, const char *room_id, int64_t seq, int err)
@@ -1035,15 +1052,36 @@ void server_flush_durable(server *s)
 	} while (s->dirty);
 }
 
+static void defer_cb(lws_sorted_usec_list_t *sul)
+{
+	(void)sul; /* the loop turn it causes ends in server_flush_turn */
+}
+
 void server_flush(server *s)
 {
+	room *later = NULL;
 	while (s->dirty) {
 		room *r = s->dirty;
 		s->dirty = r->dirty_next;
 		r->dirty_next = NULL;
 		r->dirty = false;
-		room_flush(r);
+		if (!room_flush(r)) {
+			r->dirty = true;
+			r->dirty_next = later;
+			later = r;
+		}
 	}
+	if (!later)
+		return;
+	s->dirty = later;
+	lws_sul_schedule(s->lws, 0, &s->defer_sul, defer_cb, 1000);
+}
+
+void server_flush_turn(server *s)
+{
+	s->defer_ok = true;
+	server_flush(s);
+	s->defer_ok = false;
 }
 
 /* ---- ephemeral: cursor, signal ---------------------------------------- */
@@ -1306,6 +1344,7 @@ void room_describe(room *r, rk_buf *b, bool detail)
 
 void server_cancel_timers(server *s)
 {
+	lws_sul_cancel(&s->defer_sul);
 	size_t it = 0;
 	const rk_omap_entry *e;
 	while (rk_omap_next(&s->rooms, &it, &e))
@@ -1333,6 +1372,10 @@ void server_free_rooms(server *s)
 			free(g);
 		}
 		rk_state_free(r->state);
+		/* Shutdown: the WAL of a room that was loaded goes into its
+		 * database (ckpt_stop runs the queued jobs after this). */
+		if (r->st)
+			ckpt_request(s->ckpt, r->path, true);
 		store_close(r->st);
 		store_unlock(r->lock_fd);
 		free(r);

@@ -172,6 +172,8 @@ struct server {
 	rk_buf op_scratch;        /* one op's JSON while its event is built */
 	unsigned char *wbuf;      /* LWS_PRE + WBUF_SIZE: coalesced frames (conn.c) */
 	lws_sorted_usec_list_t tick_sul;
+	lws_sorted_usec_list_t defer_sul; /* wakes the loop for deferred commits */
+	bool defer_ok;            /* server_flush_turn: commits may wait */
 	lws_sorted_usec_list_t alarm_sul;
 	struct alarm {
 		int64_t at;
@@ -207,6 +209,11 @@ void room_reply(room *r, conn *c, rk_msg *m);
 void room_cursor(room *r, conn *c, int64_t x, int64_t y);
 void room_signal(room *r, conn *c, const char *data, size_t len);
 void server_flush(server *s);
+/* The end-of-turn flush: as server_flush, except that a room whose WAL is
+ * past its checkpoint threshold while its checkpoint runs keeps its batch
+ * for a later turn (the WAL can only restart between two commits once the
+ * checkpoint has copied everything; see room.c). */
+void server_flush_turn(server *s);
 void server_tick(server *s);
 void server_alarms(server *s);
 void server_free_rooms(server *s);

@@ -12,6 +12,9 @@
 #include "store.h"
 
 #define FORMAT_VERSION "1"
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define WAL_LIMIT_STR STR(STORE_WAL_LIMIT)
 
 struct store {
 	sqlite3 *db;
@@ -254,6 +257,7 @@ rk_err store_open(const char *path, const char *room, int busy_ms,
 	 * the configured durability applies from the first op on. */
 	if (!exec(s->db, "PRAGMA synchronous=OFF; PRAGMA journal_mode=WAL;"
 		  "PRAGMA wal_autocheckpoint=0;"
+		  "PRAGMA journal_size_limit=" WAL_LIMIT_STR ";"
 		  "PRAGMA cache_size=-64; PRAGMA mmap_size=0;", err, errlen)) {
 		rc = strstr(err, "not a database") ? RK_ECORRUPT : RK_EIO;
 		goto fail;
