@@ -59,11 +59,11 @@ static run_outcome run_one(ckpt *c, const job *j)
 		pthread_mutex_unlock(&c->mu);
 		return RUN_DONE;
 	}
-	/* PASSIVE: the room's own connection is open, never checkpoint on
-	 * close. TRUNCATE: nobody writes; closing the last connection may
-	 * checkpoint again and remove the (empty) -wal and -shm files. */
-	if (!j->truncate)
-		sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+	/* Never checkpoint on close: as the last connection it would take an
+	 * exclusive lock (a reader such as roomctl then gets "database is
+	 * locked") and delete the -wal and -shm files, which a room in a
+	 * directory turned read-only could not create again. */
+	sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
 	sqlite3_busy_timeout(db, j->truncate ? CKPT_BUSY_MS : 0);
 	/* Read the schema first: until it has read something, a connection
 	 * does not know the file is in WAL mode, and sqlite3_wal_checkpoint_v2
