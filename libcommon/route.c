@@ -47,6 +47,29 @@ unsigned rk_route_auth(const void *secret, size_t secret_len, const char *authz,
 	return 0;
 }
 
+rk_http_action rk_route_action(rk_method m, rk_route r)
+{
+	switch (m) {
+	case RK_METHOD_GET:
+		return RK_ACT_GET;
+	case RK_METHOD_DELETE:
+		if (r == RK_ROUTE_ROOM)
+			return RK_ACT_DELETE_ROOM;
+		return r == RK_ROUTE_BAD_ROOM ? RK_ACT_BAD_REQUEST : RK_ACT_NOT_ALLOWED;
+	case RK_METHOD_OTHER:
+		break;
+	}
+	return RK_ACT_NOT_ALLOWED;
+}
+
+unsigned rk_route_delete_auth(const void *secret, size_t secret_len, const char *authz,
+			      const char *room, int64_t now_s, bool from_loopback)
+{
+	if (!have_secret(secret, secret_len))
+		return from_loopback ? 0 : 403;
+	return rk_route_auth(secret, secret_len, authz, room, now_s);
+}
+
 /* The value of fragment f if it is "<name>=<value>" with a value of at most
  * cap bytes, else NULL. */
 static const char *arg_value(const char *f, const char *name, size_t cap)

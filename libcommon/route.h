@@ -41,6 +41,37 @@ rk_route rk_route_http(const char *path, char *room);
 unsigned rk_route_auth(const void *secret, size_t secret_len, const char *authz,
 		       const char *room, int64_t now_s);
 
+/* The request method, as far as roomd cares. */
+typedef enum rk_method {
+	RK_METHOD_GET = 0,
+	RK_METHOD_DELETE,
+	RK_METHOD_OTHER,	/* anything else: 405 */
+} rk_method;
+
+/* What roomd does with a routed request. */
+typedef enum rk_http_action {
+	RK_ACT_GET = 0,		/* serve the GET route (404/400 included) */
+	RK_ACT_DELETE_ROOM,	/* DELETE /v1/rooms/<room> */
+	RK_ACT_BAD_REQUEST,	/* DELETE /v1/rooms/<bad id>: 400 */
+	RK_ACT_NOT_ALLOWED,	/* 405: a method the path does not take */
+} rk_http_action;
+
+/*
+ * Combine the method with the route rk_route_http found for the path:
+ * GET is served as routed; DELETE is only for a room (a bad room id is a
+ * 400); every other combination is a 405. This function can't fail.
+ */
+rk_http_action rk_route_action(rk_method m, rk_route r);
+
+/*
+ * Who may DELETE a room. With a secret: as rk_route_auth for that room (an
+ * owner token covering it; 0, 401 or 403). Without one nobody is
+ * authenticated, so only a client on a loopback address (from_loopback)
+ * may (0), everyone else gets 403.
+ */
+unsigned rk_route_delete_auth(const void *secret, size_t secret_len, const char *authz,
+			      const char *room, int64_t now_s, bool from_loopback);
+
 /*
  * The query arguments of a WebSocket upgrade: pointers to the values inside
  * the caller's argument strings (lws's urldecoded "name=value" fragments),

@@ -24,18 +24,6 @@ static const ctl_opt compact_opts[] = {
     {NULL, false, false},
 };
 
-/* Size of path plus its -wal, 0 for missing files. */
-static int64_t file_bytes(const char *path)
-{
-	struct stat sb;
-	int64_t n = stat(path, &sb) == 0 ? (int64_t)sb.st_size : 0;
-	char wal[4200];
-	snprintf(wal, sizeof(wal), "%s-wal", path);
-	if (stat(wal, &sb) == 0)
-		n += (int64_t)sb.st_size;
-	return n;
-}
-
 static bool cx_exec(sqlite3 *db, const char *q, char *err, size_t errlen)
 {
 	char *msg = NULL;
@@ -164,20 +152,11 @@ int cmd_compact(ctl_ctx *c, int argc, char **argv)
 
 	/* roomd's lock first, held to the end: roomd cannot take the room
 	 * while it is rewritten, and a room roomd has is never touched. */
-	int fd = open(path, O_RDWR | O_CLOEXEC);
-	if (fd < 0)
-		return ctl_fail(c, "%s: %s", path, strerror(errno));
-	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-		int e = errno;
-		close(fd);
-		if (e == EWOULDBLOCK)
-			return ctl_fail(c,
-					"%s is held by a running roomd (stop it or wait "
-					"until the room is idle and unloaded)",
-					path);
-		return ctl_fail(c, "%s: flock: %s", path, strerror(e));
-	}
-	int64_t before = file_bytes(path);
+	int fd;
+	rc = ctl_lock_room(c, path, &fd);
+	if (rc != RC_OK)
+		return rc;
+	int64_t before = ctl_room_bytes(path, false);
 	char err[600];
 	/* Check it is a room file (read-only), then reopen it for writing. */
 	rdb d;
@@ -206,7 +185,7 @@ int cmd_compact(ctl_ctx *c, int argc, char **argv)
 	if (ok)
 		ok = cx_exec(d.db, "PRAGMA wal_checkpoint(TRUNCATE)", err, sizeof(err));
 	rdb_close(&d);
-	int64_t after = file_bytes(path);
+	int64_t after = ctl_room_bytes(path, false);
 	close(fd);
 	if (!ok) /* rdb_replay's messages name the file already */
 		return strncmp(err, path, strlen(path)) == 0

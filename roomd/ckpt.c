@@ -14,6 +14,7 @@
 typedef struct job {
 	struct job *next;
 	bool truncate;
+	bool catchup;         /* PASSIVE second pass: the room's writer waits */
 	int tries;            /* TRUNCATE attempts that could not finish */
 	int64_t due_us;       /* monotonic: not before (retries) */
 	char path[];
@@ -40,14 +41,14 @@ static int64_t wal_bytes(const char *path)
 	return stat(wal, &sb) == 0 ? (int64_t)sb.st_size : 0;
 }
 
-typedef enum { RUN_DONE, RUN_RETRY } run_outcome;
+typedef enum { RUN_DONE, RUN_RETRY, RUN_CATCHUP } run_outcome;
 
 /* One checkpoint; the counters are updated under c->mu. */
 static run_outcome run_one(ckpt *c, const job *j)
 {
 	sqlite3 *db = NULL;
 	const char *path = j->path;
-	int64_t before = wal_bytes(path);
+	int64_t before = wal_bytes(path), t0 = rk_mono_us();
 	int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
 		/* A room deleted meanwhile: nothing to do (never create it). */
@@ -101,6 +102,10 @@ static run_outcome run_one(ckpt *c, const job *j)
 	}
 	if (j->truncate && (busy || (nonempty && ckpted != log)))
 		out = RUN_RETRY;
+	else if (!j->truncate && !j->catchup && log > 0 && ckpted > 0)
+		/* It copied the frames of the WAL as it was when it began; the
+		 * writer may have added more since (log does not count them). */
+		out = RUN_CATCHUP;
 	pthread_mutex_unlock(&c->mu);
 
 	if (nonempty && ckpted <= 0)
@@ -108,9 +113,9 @@ static run_outcome run_one(ckpt *c, const job *j)
 			path, (long long)before, log,
 			busy ? "a reader or the writer holds it" : "SQLite reported no WAL");
 	else
-		rk_debug("checkpoint %s (%s): %d/%d frames%s", path,
-			 j->truncate ? "truncate" : "passive", ckpted, log,
-			 busy ? " (busy)" : "");
+		rk_debug("checkpoint %s (%s): %d/%d frames in %lld us%s", path,
+			 j->truncate ? "truncate" : j->catchup ? "catch-up" : "passive", ckpted,
+			 log, (long long)(rk_mono_us() - t0), busy ? " (busy)" : "");
 	return out;
 }
 
@@ -168,7 +173,15 @@ static void *ckpt_main(void *arg)
 		pthread_mutex_lock(&c->mu);
 		c->running = NULL;
 		c->done++;
-		if (out == RUN_RETRY && !c->stop && ++j->tries < CKPT_RETRIES) {
+		if (out == RUN_CATCHUP && !c->stop) {
+			/* At once, ahead of everything: the room holds its
+			 * commits meanwhile (ckpt_catching_up). */
+			j->catchup = true;
+			j->due_us = 0;
+			j->next = c->head;
+			c->head = j;
+			j = NULL;
+		} else if (out == RUN_RETRY && !c->stop && ++j->tries < CKPT_RETRIES) {
 			/* A newer request for the path was merged meanwhile? Then
 			 * that one stands for this retry. */
 			bool queued = false;
@@ -259,14 +272,17 @@ void ckpt_quiesce(ckpt *c, const char *path)
 	pthread_mutex_unlock(&c->mu);
 }
 
-bool ckpt_pending(ckpt *c, const char *path)
+ckpt_phase ckpt_state(ckpt *c, const char *path)
 {
+	ckpt_phase p = CKPT_IDLE;
 	pthread_mutex_lock(&c->mu);
-	bool found = c->running && strcmp(c->running->path, path) == 0;
-	for (job *j = c->head; j && !found; j = j->next)
-		found = strcmp(j->path, path) == 0;
+	if (c->running && strcmp(c->running->path, path) == 0)
+		p = c->running->catchup ? CKPT_CATCHUP : CKPT_BULK;
+	for (job *j = c->head; j && p == CKPT_IDLE; j = j->next)
+		if (strcmp(j->path, path) == 0)
+			p = j->catchup ? CKPT_CATCHUP : CKPT_BULK;
 	pthread_mutex_unlock(&c->mu);
-	return found;
+	return p;
 }
 
 uint64_t ckpt_done(ckpt *c)

@@ -10,7 +10,12 @@
  *  - PASSIVE (a loaded room whose WAL grew past its threshold): never waits
  *    for and never blocks the room's writer on the loop; it copies what no
  *    reader still needs, and the writer restarts the WAL at its next commit
- *    once everything is copied.
+ *    once everything is copied. Under back-to-back commits that moment never
+ *    comes (each pass ends behind frames written while it ran), so a pass
+ *    that copied anything is followed at once by a catch-up pass of the few
+ *    frames written meanwhile (if any: else it costs no I/O), during which the room holds its
+ *    commits (ckpt_state): a pause of one short pass, after which the
+ *    WAL restarts.
  *  - TRUNCATE (a room that hibernated, or roomd shutting down): copies
  *    everything and truncates the WAL to 0 bytes. It blocks writers while it
  *    runs, so it is only asked for a room without a writer, and whoever is
@@ -56,9 +61,12 @@ void ckpt_request(ckpt *c, const char *path, bool truncate);
  * one checkpoint: call it off the loop (the loader thread) or on the
  * loop's admin path only. */
 void ckpt_quiesce(ckpt *c, const char *path);
-/* True while a job for path is queued or running (cheap: one lock and a
- * walk of the queue, no I/O). */
-bool ckpt_pending(ckpt *c, const char *path);
+/* Where path's checkpoint is: none queued or running, a first (bulk)
+ * pass, or a catch-up pass, during which the room's writer should hold its
+ * commits (see the PASSIVE job above). Cheap: one lock and a walk of the
+ * queue, no I/O. */
+typedef enum ckpt_phase { CKPT_IDLE = 0, CKPT_BULK, CKPT_CATCHUP } ckpt_phase;
+ckpt_phase ckpt_state(ckpt *c, const char *path);
 /* Finish queued jobs (retries waiting for their time are tried once now),
  * stop the thread and free everything. */
 void ckpt_stop(ckpt *c);

@@ -75,7 +75,8 @@ void metrics_render(const metrics *m, rk_buf *b, uint64_t conns_now,
 		int code;
 		uint64_t v;
 	} closes[] = {
-		{1009, m->closes_1009}, {4400, m->closes_4400}, {4408, m->closes_4408},
+		{1009, m->closes_1009}, {4400, m->closes_4400}, {4404, m->closes_4404},
+		{4408, m->closes_4408},
 		{4409, m->closes_4409}, {4429, m->closes_4429}, {4503, m->closes_4503},
 		{4507, m->closes_4507},
 	};

@@ -27,6 +27,7 @@ typedef struct metrics {
 	uint64_t bytes_out;
 	uint64_t rejects[RK_REJ_COUNT];
 	uint64_t errors[RK_ERRC_COUNT];
+	uint64_t closes_4404;         /* room deleted */
 	uint64_t closes_4400, closes_4408, closes_4409, closes_4429, closes_4503,
 		closes_4507, closes_1009;
 	uint64_t cursors_dropped;

@@ -261,6 +261,8 @@ static int http_rooms(server *s, struct lws *wsi, conn *c)
 	const rk_omap_entry *e;
 	while (rk_omap_next(&s->rooms, &it, &e)) {
 		room *r = e->val;
+		if (r->deleting)
+			continue;
 		if (n++)
 			rk_buf_putc(&b, ',');
 		room_describe(r, &b, false);
@@ -273,7 +275,7 @@ static int http_rooms(server *s, struct lws *wsi, conn *c)
 static int http_room(server *s, struct lws *wsi, conn *c, const char *room_id)
 {
 	room *r = room_get(s, room_id, false);
-	if (!r)
+	if (!r || r->deleting)
 		return http_text(wsi, c, 404, "no such room\n");
 	/* Admin path: loads synchronously (waiting for a load in flight). */
 	char err[256];
@@ -292,14 +294,57 @@ static int http_room(server *s, struct lws *wsi, conn *c, const char *room_id)
 	return http_buf(wsi, c, 200, "application/json", &b);
 }
 
+/* DELETE /v1/rooms/<room>: owner, or a loopback client without a secret. */
+static int http_delete_room(server *s, struct lws *wsi, conn *c, const char *room_id)
+{
+	char hdr[4200], addr[IPL_ADDR_MAX + 1] = "";
+	bool have = lws_hdr_copy(wsi, hdr, sizeof(hdr), WSI_TOKEN_HTTP_AUTHORIZATION) > 0;
+	lws_get_peer_simple(wsi, addr, sizeof(addr));
+	unsigned st = rk_route_delete_auth(s->cfg.secret, s->cfg.secret_len, have ? hdr : NULL,
+					   room_id, rk_wall_ms() / 1000, iplimit_is_loopback(addr));
+	if (st)
+		return http_text(wsi, c, st, st == 401 ? "unauthorized\n"
+					     : "forbidden: an owner token for the room, or "
+					       "(without --secret-file) a loopback client\n");
+	char epoch[RK_EPOCH_MAX + 1];
+	uint32_t closed;
+	int rc = room_delete(s, room_id, epoch, &closed);
+	if (rc == 404)
+		return http_text(wsi, c, 404, "no such room\n");
+	if (rc)
+		return http_text(wsi, c, 503, "room unavailable\n");
+	/* 202: the room is gone now, its files a moment later (loader thread). */
+	rk_buf b;
+	rk_buf_init(&b, 0);
+	rk_buf_puts(&b, "{\"room\":");
+	rk_buf_put_jstrz(&b, room_id);
+	rk_buf_puts(&b, ",\"deleted\":true,\"epoch\":");
+	rk_buf_put_jstrz(&b, epoch);
+	rk_buf_printf(&b, ",\"connections_closed\":%u}\n", closed);
+	return http_buf(wsi, c, 202, "application/json", &b);
+}
+
 /* Route and answer one HTTP request; the decisions are route.c's. */
 static int http_request(server *s, struct lws *wsi, conn *c, const char *uri)
 {
 	memset(c, 0, sizeof(*c));
-	if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0)
-		return http_text(wsi, c, 405, "only GET is supported\n");
+	rk_method method = lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0 ? RK_METHOD_GET
+			   : lws_hdr_total_length(wsi, WSI_TOKEN_DELETE_URI) > 0
+				   ? RK_METHOD_DELETE
+				   : RK_METHOD_OTHER;
 	char room_id[RK_ROOM_ID_MAX + 1];
 	rk_route route = rk_route_http(uri, room_id);
+	switch (rk_route_action(method, route)) {
+	case RK_ACT_GET:
+		break;
+	case RK_ACT_DELETE_ROOM:
+		return http_delete_room(s, wsi, c, room_id);
+	case RK_ACT_BAD_REQUEST:
+		return http_text(wsi, c, 400, "bad room id\n");
+	case RK_ACT_NOT_ALLOWED:
+		return http_text(wsi, c, 405, "method not allowed: GET, or DELETE "
+					      "/v1/rooms/<room>\n");
+	}
 	unsigned st;
 	switch (route) {
 	case RK_ROUTE_HEALTHZ:

@@ -81,6 +81,7 @@ struct room {
 	uint32_t nconns;
 	bool loaded;              /* state in memory */
 	bool loading;             /* a load is on the loader thread */
+	bool deleting;            /* its files' removal is on the loader thread */
 	/* private */
 	server *srv;
 	char path[1200];
@@ -91,6 +92,7 @@ struct room {
 	int64_t snap_seq;         /* seq of the newest snapshot */
 	int64_t last_ts;          /* ts of the last op: ts never goes backwards */
 	int64_t last_op_us;       /* monotonic, for hibernation */
+	int64_t ckpt_wait_us;     /* commits wait for a catch-up since (room.c) */
 	conn *conns;              /* doubly linked through conn->rnext/rprev */
 	ghost *ghosts;
 	/* While loading: joins, ops and gated replies that wait for the state,
@@ -107,6 +109,7 @@ struct room {
 	room *dirty_next;
 	bool dirty;
 	bool cursor_armed;
+	bool rx_paused;           /* members' sockets not read (room.c room_rx) */
 	uint8_t colors_used;      /* bitmask of colors of present peers */
 	lws_sorted_usec_list_t cursor_sul;
 };
@@ -189,6 +192,20 @@ room *room_get(server *s, const char *id, bool create);
 /* Load r now, on the loop (the admin HTTP path only: it waits for a load in
  * flight first). Everything else loads through the loader thread. */
 rk_err room_load(room *r, char *err, size_t errlen);
+/*
+ * DELETE /v1/rooms/<room> (PROTOCOL-NOTES "Deleting a room"): a load in
+ * flight completes and pending ops are committed (with --fsync, synced)
+ * first; then every connection of the room, joined or waiting, is closed
+ * with 4404, its alarms are dropped, its state and handle freed, and the
+ * removal of its files goes to the loader thread (the loop does no file
+ * I/O). From then on the room does not exist: GET answers 404, and a join
+ * waits for the removal and gets a new room (new epoch, seq from 1).
+ * Returns 0 (the old epoch copied into epoch, RK_EPOCH_MAX + 1 bytes, and
+ * the number of connections closed in *closed), 404 if there is no such
+ * room (or it is being deleted), 503 if the loader is stopped or out of
+ * memory (nothing changed).
+ */
+int room_delete(server *s, const char *id, char *epoch, uint32_t *closed);
 /* The loader's completion callback (arg is the server), on the loop. */
 void server_room_loaded(void *arg, load_result *res);
 /* The syncer's completion callback (arg is the server), on the loop: seq is

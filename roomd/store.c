@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "clock.h"
+#include "log.h"
 #include "store.h"
 
 #define FORMAT_VERSION "1"
@@ -54,6 +55,19 @@ int store_lock(const char *path, bool create, char *err, size_t errlen)
 			 errno == EWOULDBLOCK ? "locked" : strerror(errno));
 		close(fd);
 		return -1;
+	}
+	/* An empty file is a new room (SQLite writes the WAL-mode header into
+	 * the file itself before any frame): a -wal or -shm next to it is a
+	 * dead room's, left by a removal that crashed, and must not be
+	 * replayed into the new one (roomfiles.h). */
+	struct stat sb;
+	if (fstat(fd, &sb) == 0 && sb.st_size == 0) {
+		char p[4200];
+		for (int i = 0; i < 2; i++) {
+			snprintf(p, sizeof(p), "%s%s", path, i ? "-shm" : "-wal");
+			if (unlink(p) == 0)
+				rk_warn("removed %s, left next to a new room file", p);
+		}
 	}
 	return fd;
 }

@@ -1,7 +1,7 @@
 /*
  * fuzz_http.c - roomd's HTTP request path: rk_route_http (which endpoint a
- * GET path is) and rk_route_auth (the /v1 bearer check), with and without a
- * secret.
+ * GET path is), rk_route_auth (the /v1 bearer check), with and without a
+ * secret, and DELETE: rk_route_action and rk_route_delete_auth.
  *
  * Input: "<path>\n<Authorization header value>" (no '\n': no header).
  * Invariants: only /v1/rooms/<valid id> routes to a room, with that id;
@@ -34,6 +34,18 @@ static void check_auth(const char *authz, const char *room)
 	}
 }
 
+/* Deleting: without a secret only loopback, with one exactly the owner
+ * check for the room. */
+static void check_delete_auth(const char *authz, const char *room)
+{
+	const size_t sl = strlen(FUZZ_SECRET);
+	FUZZ_CHECK(rk_route_delete_auth(NULL, 0, authz, room, FUZZ_NOW_S, true) == 0);
+	FUZZ_CHECK(rk_route_delete_auth(NULL, 0, authz, room, FUZZ_NOW_S, false) == 403);
+	for (int lo = 0; lo < 2; lo++)
+		FUZZ_CHECK(rk_route_delete_auth(FUZZ_SECRET, sl, authz, room, FUZZ_NOW_S, lo) ==
+			   rk_route_auth(FUZZ_SECRET, sl, authz, room, FUZZ_NOW_S));
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *s = fuzz_strndup(data, size);
@@ -50,6 +62,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(under_rooms && rk_roomid_validz(room) && strlen(room) == idn &&
 			   memcmp(room, s + 10, idn) == 0);
 		check_auth(authz, room);
+		check_delete_auth(authz, room);
 		break;
 	case RK_ROUTE_ROOMS:
 		FUZZ_CHECK(room[0] == '\0');
@@ -64,6 +77,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(room[0] == '\0' && !under_rooms);
 		break;
 	}
+	/* DELETE only ever acts on a room the path names validly. */
+	rk_http_action del = rk_route_action(RK_METHOD_DELETE, r);
+	FUZZ_CHECK((del == RK_ACT_DELETE_ROOM) == (r == RK_ROUTE_ROOM));
+	FUZZ_CHECK((del == RK_ACT_BAD_REQUEST) == (r == RK_ROUTE_BAD_ROOM));
+	FUZZ_CHECK(rk_route_action(RK_METHOD_GET, r) == RK_ACT_GET);
+	FUZZ_CHECK(rk_route_action(RK_METHOD_OTHER, r) == RK_ACT_NOT_ALLOWED);
 	free(s);
 	return 0;
 }

@@ -42,7 +42,8 @@ static int status_with_token(rd_proc *rd, const char *room, const char *tok)
 }
 
 /* Section 6: with a secret, bad tokens are refused before the upgrade and
- * roles are enforced; /v1 needs an owner bearer token. */
+ * roles are enforced; /v1 (and DELETE of a room) needs an owner bearer
+ * token. */
 static void test_auth(void **state)
 {
 	(void)state;
@@ -111,6 +112,19 @@ static void test_auth(void **state)
 	assert_int_equal(rt_http(rd, "/v1/rooms", hdr, NULL), 200);
 	assert_int_equal(rt_http(rd, "/healthz", NULL, NULL), 200);
 	assert_false(rd_log_contains(rd, "auth is OFF"));
+
+	/* DELETE needs an owner token covering the room, loopback or not. */
+	assert_int_equal(rt_http_method(rd, "DELETE", "/v1/rooms/team-1", NULL, NULL), 401);
+	snprintf(hdr, sizeof(hdr), "Authorization: Bearer %s", editor);
+	assert_int_equal(rt_http_method(rd, "DELETE", "/v1/rooms/team-1", hdr, NULL), 403);
+	snprintf(hdr, sizeof(hdr), "Authorization: Bearer %s", owner);
+	assert_int_equal(rt_http_method(rd, "DELETE", "/v1/rooms/team-2", hdr, NULL), 403);
+	assert_int_equal(rt_http(rd, "/v1/rooms/team-1", hdr, NULL), 200); /* still there */
+	assert_int_equal(rt_http_method(rd, "DELETE", "/v1/rooms/team-1", hdr, NULL), 202);
+	rt_expect_close(e, 4404, "room deleted");
+	rt_expect_close(v, 4404, "room deleted");
+	rt_expect_close(o, 4404, "room deleted");
+	assert_int_equal(rt_http(rd, "/v1/rooms/team-1", hdr, NULL), 404);
 
 	rt_free(e);
 	rt_free(v);

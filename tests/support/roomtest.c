@@ -234,6 +234,43 @@ int rt_http(rd_proc *rd, const char *path, const char *headers, char **body)
 	return status;
 }
 
+int rt_http_method(rd_proc *rd, const char *method, const char *path, const char *headers,
+		   char **body)
+{
+	char req[8192];
+	int n = snprintf(req, sizeof(req), "%s %s HTTP/1.1\r\nHost: %s:%d\r\n"
+			 "Connection: close\r\nContent-Length: 0\r\n%s%s\r\n", method, path,
+			 rd->host, rd->port, headers ? headers : "",
+			 headers && *headers ? "\r\n" : "");
+	if (n <= 0 || (size_t)n >= sizeof(req))
+		fail_msg("request too long");
+	http_reply r;
+	if (http_request(rd->host, rd->port, req, (size_t)n, RT_TIMEOUT_MS, &r) != 0)
+		fail_msg("%s %s failed: %s", method, path, r.error);
+	int status = r.status;
+	if (body) {
+		*body = r.body;
+		r.body = NULL;
+	}
+	http_reply_free(&r);
+	return status;
+}
+
+void rt_expect_close(struct ws *w, int code, const char *reason)
+{
+	for (;;) {
+		ws_result r = ws_recv(w, RT_TIMEOUT_MS, NULL, NULL, NULL);
+		if (r == WS_MSG)
+			continue;
+		if (r != WS_CLOSED)
+			fail_msg("want close %d, got result %d (%s)", code, r, ws_error(w));
+		if (ws_close_code(w) != code || (reason && strcmp(ws_close_reason(w), reason)))
+			fail_msg("want close %d %s, got %d %s", code, reason ? reason : "",
+				 ws_close_code(w), ws_close_reason(w));
+		return;
+	}
+}
+
 char *rt_temp_file(const char *content)
 {
 	char *path = strdup("/tmp/roomtest-XXXXXX");

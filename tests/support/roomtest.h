@@ -63,6 +63,16 @@ void rt_sql_text(const char *db_path, const char *sql, char *out, size_t n);
 /* GET path from roomd; returns the status and the body (caller frees). */
 int rt_http(rd_proc *rd, const char *path, const char *headers, char **body);
 
+/* Send "<method> <path>" (headers: extra header lines or NULL) to roomd;
+ * returns the status and the body (caller frees; may be NULL). Fails the
+ * test if no response comes. */
+int rt_http_method(rd_proc *rd, const char *method, const char *path, const char *headers,
+		   char **body);
+
+/* Read w's messages until the server closes it; fails the test unless the
+ * close has code (and reason, if not NULL) within RT_TIMEOUT_MS. */
+void rt_expect_close(struct ws *w, int code, const char *reason);
+
 /* Run argv[0] (a path; argv NULL-terminated) to completion with stdout and
  * stderr captured together into *out (caller frees; out may be NULL).
  * Returns its exit status (128 + signal if a signal ended it); fails the

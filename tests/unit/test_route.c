@@ -1,5 +1,6 @@
 /* test_route.c - roomd's request decisions without a socket (route.c): which
- * endpoint a GET path is, the /v1 bearer check, the upgrade's query
+ * endpoint a GET path is, the /v1 bearer check, DELETE of a room (method
+ * and who may), the upgrade's query
  * arguments and who an upgrade request is, with and without a secret. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -140,6 +141,60 @@ static void test_auth(void **state)
 	free(editor);
 }
 
+/* DELETE is for a room only; a bad id is a 400, any other path or method a
+ * 405; GET is served as routed. */
+static void test_action(void **state)
+{
+	(void)state;
+	const struct {
+		rk_method m;
+		const char *path;
+		rk_http_action want;
+	} cases[] = {
+		{RK_METHOD_DELETE, "/v1/rooms/demo", RK_ACT_DELETE_ROOM},
+		{RK_METHOD_DELETE, "/v1/rooms/demo?x=1", RK_ACT_DELETE_ROOM},
+		{RK_METHOD_DELETE, "/v1/rooms/..", RK_ACT_BAD_REQUEST},
+		{RK_METHOD_DELETE, "/v1/rooms/a/b", RK_ACT_BAD_REQUEST},
+		{RK_METHOD_DELETE, "/v1/rooms", RK_ACT_NOT_ALLOWED},
+		{RK_METHOD_DELETE, "/v1/rooms/", RK_ACT_NOT_ALLOWED},
+		{RK_METHOD_DELETE, "/healthz", RK_ACT_NOT_ALLOWED},
+		{RK_METHOD_DELETE, "/metrics", RK_ACT_NOT_ALLOWED},
+		{RK_METHOD_DELETE, "/nowhere", RK_ACT_NOT_ALLOWED},
+		{RK_METHOD_GET, "/v1/rooms/demo", RK_ACT_GET},
+		{RK_METHOD_GET, "/nowhere", RK_ACT_GET},
+		{RK_METHOD_OTHER, "/v1/rooms/demo", RK_ACT_NOT_ALLOWED},
+		{RK_METHOD_OTHER, "/healthz", RK_ACT_NOT_ALLOWED},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char room[RK_ROOM_ID_MAX + 1];
+		rk_route r = rk_route_http(cases[i].path, room);
+		if (rk_route_action(cases[i].m, r) != cases[i].want)
+			fail_msg("%d %s: action %d, want %d", (int)cases[i].m, cases[i].path,
+				 (int)rk_route_action(cases[i].m, r), (int)cases[i].want);
+	}
+}
+
+/* Deleting a room: an owner token covering it with a secret; without a
+ * secret only a loopback client. */
+static void test_delete_auth(void **state)
+{
+	(void)state;
+	assert_int_equal(rk_route_delete_auth(NULL, 0, NULL, "demo", NOW, true), 0);
+	assert_int_equal(rk_route_delete_auth(NULL, 0, NULL, "demo", NOW, false), 403);
+	const size_t sl = strlen(SECRET);
+	char *all = bearer("*", RK_ROLE_OWNER);
+	char *team = bearer("team-*", RK_ROLE_OWNER);
+	char *editor = bearer("*", RK_ROLE_EDITOR);
+	assert_int_equal(rk_route_delete_auth(SECRET, sl, NULL, "demo", NOW, true), 401);
+	assert_int_equal(rk_route_delete_auth(SECRET, sl, all, "demo", NOW, false), 0);
+	assert_int_equal(rk_route_delete_auth(SECRET, sl, team, "team-a", NOW, false), 0);
+	assert_int_equal(rk_route_delete_auth(SECRET, sl, team, "demo", NOW, true), 403);
+	assert_int_equal(rk_route_delete_auth(SECRET, sl, editor, "demo", NOW, true), 403);
+	free(all);
+	free(team);
+	free(editor);
+}
+
 static rk_ws_args parse(const char *const *frags, size_t n)
 {
 	rk_ws_args a;
@@ -260,6 +315,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_route_table),
 		cmocka_unit_test(test_auth),
+		cmocka_unit_test(test_action),
+		cmocka_unit_test(test_delete_auth),
 		cmocka_unit_test(test_args),
 		cmocka_unit_test(test_args_caps),
 		cmocka_unit_test(test_identify_no_secret),
