@@ -248,7 +248,10 @@ static const char compact_text[] =
     "\n"
     "Options:\n"
     "  --keep-events N   keep the last N events (N >= 0); without it no event\n"
-    "                    is deleted, only the snapshot is written\n";
+    "                    is deleted, only the snapshot is written. Never\n"
+    "                    deleted, whatever N: the last 10000 events and those\n"
+    "                    of the last 24 h (roomd rebuilds its memory of\n"
+    "                    idempotent op ids from them)\n";
 
 static const char delete_text[] =
     "Usage: roomctl delete ROOM.db\n"

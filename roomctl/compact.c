@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "retain.h"
 #include "roomctl.h"
 
 static const ctl_opt compact_opts[] = {
@@ -92,7 +93,23 @@ typedef struct cx_result {
 	int64_t last, cut;	     /* N; events <= cut deleted (-1: none) */
 	int64_t events_deleted, snaps_deleted;
 	bool snapshot;		     /* a snapshot at N was written */
+	bool windowed;		     /* the idempotency window kept more */
 } cx_result;
+
+/* The lowest seq of an event of the last RK_IDEM_MS, or last + 1. */
+static int64_t cx_first_recent(rdb *d, int64_t last)
+{
+	sqlite3_stmt *q;
+	int64_t v = last + 1;
+	if (sqlite3_prepare_v2(d->db, "SELECT min(seq) FROM events WHERE ts >= ?", -1, &q,
+			       NULL) != SQLITE_OK)
+		return 1; /* unknown: keep everything */
+	sqlite3_bind_int64(q, 1, rk_wall_ms() - RK_IDEM_MS);
+	if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_type(q, 0) != SQLITE_NULL)
+		v = sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	return v;
+}
 
 /* The transaction: snapshot at N, and with keep >= 0 the cut. */
 static bool cx_run(rdb *d, int64_t keep, cx_result *res, char *err, size_t errlen)
@@ -118,8 +135,11 @@ static bool cx_run(rdb *d, int64_t keep, cx_result *res, char *err, size_t errle
 	} else if (ok) {
 		ok = cx_snapshot(d, max, err, errlen);
 		res->snapshot = ok;
-		if (ok && keep >= 0 && max - keep >= min) {
-			res->cut = max - keep;
+		/* Never into the idempotency window (retain.h). */
+		int64_t cut = keep >= 0 ? rk_retain_cut(max, keep, cx_first_recent(d, max)) : 0;
+		res->windowed = keep >= 0 && max - keep >= min && cut < max - keep;
+		if (ok && keep >= 0 && cut >= min) {
+			res->cut = cut;
 			if (res->cut < max)
 				ok = cx_snapshot(d, res->cut, err, errlen);
 			ok = ok &&
@@ -197,10 +217,13 @@ int cmd_compact(ctl_ctx *c, int argc, char **argv)
 			 (long long)res.cut + 1, (long long)res.last);
 	fprintf(c->out,
 		"compacted %s: seq %lld, snapshot %s, %lld events deleted%s, %lld old "
-		"snapshots deleted, %lld -> %lld bytes\n",
+		"snapshots deleted, %lld -> %lld bytes%s\n",
 		path, (long long)res.last,
 		res.snapshot ? "written" : "unchanged (no events)",
 		(long long)res.events_deleted, kept, (long long)res.snaps_deleted,
-		(long long)before, (long long)after);
+		(long long)before, (long long)after,
+		res.windowed ? "; kept the last " RK_IDEM_EVENTS_STR
+			       " events and those of the last 24 h (idempotent op ids)"
+			     : "");
 	return RC_OK;
 }

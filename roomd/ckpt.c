@@ -10,6 +10,7 @@
 #include "ckpt.h"
 #include "clock.h"
 #include "log.h"
+#include "retain.h"
 
 typedef struct job {
 	struct job *next;
@@ -29,6 +30,7 @@ struct ckpt {
 	job *running;             /* the job in progress, or NULL */
 	bool stop;
 	uint64_t done;
+	int64_t retain;           /* --retain-events; 0 = off */
 	ckpt_stats st;
 };
 
@@ -39,6 +41,66 @@ static int64_t wal_bytes(const char *path)
 	struct stat sb;
 	snprintf(wal, sizeof(wal), "%s-wal", path);
 	return stat(wal, &sb) == 0 ? (int64_t)sb.st_size : 0;
+}
+
+static int64_t one_int(sqlite3 *db, const char *sql, int64_t arg, int64_t dflt)
+{
+	sqlite3_stmt *q = NULL;
+	int64_t v = dflt;
+	if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(q, 1, arg);
+		if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_type(q, 0) != SQLITE_NULL)
+			v = sqlite3_column_int64(q, 0);
+	}
+	sqlite3_finalize(q);
+	return v;
+}
+
+/*
+ * --retain-events: in one transaction, delete the events up to the newest
+ * snapshot S that leaves the last `keep` events and the idempotency window
+ * (retain.h), and the snapshots older than S, so the file is again "a
+ * snapshot, then the events after it" (what roomd's load, roomctl verify
+ * and replay expect). Only for a room without a writer (TRUNCATE jobs).
+ * Returns the events deleted (0 if none or on error, which is logged).
+ */
+static int64_t retain_events(const char *path, sqlite3 *db, int64_t keep)
+{
+	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		return 0; /* busy (a reader's lock): next hibernation */
+	int64_t last = one_int(db, "SELECT coalesce(max(seq), ?1) FROM events", 0, 0);
+	int64_t first = one_int(db, "SELECT coalesce(min(seq), ?1) FROM events", 0, 0);
+	int64_t recent = one_int(db, "SELECT min(seq) FROM events WHERE ts >= ?1",
+				 rk_wall_ms() - RK_IDEM_MS, last + 1);
+	int64_t cut = rk_retain_cut(last, keep, recent);
+	int64_t snap = cut > 0 ? one_int(db, "SELECT coalesce(max(seq), 0) FROM snapshots"
+					     " WHERE seq <= ?1", cut, 0) : 0;
+	int64_t n = 0;
+	bool ok = true;
+	if (first > 0 && snap >= first) {
+		sqlite3_stmt *q = NULL;
+		ok = sqlite3_prepare_v2(db, "DELETE FROM events WHERE seq <= ?1", -1, &q, NULL) ==
+			     SQLITE_OK &&
+		     sqlite3_bind_int64(q, 1, snap) == SQLITE_OK && sqlite3_step(q) == SQLITE_DONE;
+		sqlite3_finalize(q);
+		n = ok ? sqlite3_changes64(db) : 0;
+		q = NULL;
+		ok = ok &&
+		     sqlite3_prepare_v2(db, "DELETE FROM snapshots WHERE seq < ?1", -1, &q, NULL) ==
+			     SQLITE_OK &&
+		     sqlite3_bind_int64(q, 1, snap) == SQLITE_OK && sqlite3_step(q) == SQLITE_DONE;
+		sqlite3_finalize(q);
+	}
+	if (!ok || sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		rk_warn("retention %s: %s", path, sqlite3_errmsg(db));
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		return 0;
+	}
+	if (n)
+		rk_info("retention %s: %lld events up to seq %lld deleted (log now %lld..%lld, "
+			"snapshot at %lld)", path, (long long)n, (long long)snap,
+			(long long)snap + 1, (long long)last, (long long)snap);
+	return n;
 }
 
 typedef enum { RUN_DONE, RUN_RETRY, RUN_CATCHUP } run_outcome;
@@ -70,6 +132,13 @@ static run_outcome run_one(ckpt *c, const job *j)
 	 * does not know the file is in WAL mode, and sqlite3_wal_checkpoint_v2
 	 * returns SQLITE_OK having done nothing (-1/-1 frames). */
 	rc = sqlite3_exec(db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL);
+	int64_t retained = rc == SQLITE_OK && j->truncate && c->retain > 0
+				   ? retain_events(path, db, c->retain) : 0;
+	if (retained) {
+		pthread_mutex_lock(&c->mu);
+		c->st.retained += (uint64_t)retained;
+		pthread_mutex_unlock(&c->mu);
+	}
 	int log = -1, ckpted = -1;
 	if (rc == SQLITE_OK)
 		rc = sqlite3_wal_checkpoint_v2(db, NULL,
@@ -203,11 +272,12 @@ static void *ckpt_main(void *arg)
 	return NULL;
 }
 
-ckpt *ckpt_start(void)
+ckpt *ckpt_start(int64_t retain)
 {
 	ckpt *c = calloc(1, sizeof(*c));
 	if (!c)
 		return NULL;
+	c->retain = retain;
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_cond_init(&c->cv, NULL);
 	pthread_cond_init(&c->idle_cv, NULL);

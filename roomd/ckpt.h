@@ -47,10 +47,14 @@ typedef struct ckpt_stats {
 	uint64_t failed;      /* an SQLite error (open, read, checkpoint) */
 	uint64_t frames;      /* frames copied into database files */
 	uint64_t truncated;   /* WALs truncated to 0 bytes */
+	uint64_t retained;    /* events deleted by --retain-events */
 } ckpt_stats;
 
-/* Start the thread; NULL on failure. */
-ckpt *ckpt_start(void);
+/* Start the thread; NULL on failure. retain: --retain-events (0: off):
+ * before a TRUNCATE (no writer), the room's log is cut to the newest
+ * snapshot that leaves the last retain events and the idempotency window
+ * (retain.h); counted in ckpt_stats.retained. */
+ckpt *ckpt_start(int64_t retain);
 /* Queue a checkpoint of path (copied): PASSIVE, or TRUNCATE if truncate. A
  * queued job for the same path is reused (and becomes TRUNCATE if either
  * asks for it). Never blocks on I/O; a job lost to out of memory is only a

@@ -29,6 +29,11 @@ static const char usage_text[] =
 "                          a syncer thread) before any reply for it leaves\n"
 "                          (acked ops survive power loss; default: they survive\n"
 "                          a crash of roomd)\n"
+"  --retain-events N       bound a room's log: when it hibernates (and at\n"
+"                          shutdown) delete its events up to its newest\n"
+"                          snapshot that leaves at least the last N (default\n"
+"                          0 = keep every event); never the last 10000 events\n"
+"                          nor those of the last 24 h (idempotent op ids)\n"
 "  --log-level LEVEL       error, warn, info (default) or debug\n"
 "\n"
 "TLS (both or neither; the port then serves only wss:// and https://):\n"
@@ -82,7 +87,7 @@ enum {
 	OPT_MAX_CONNS, OPT_MAX_QUEUE, OPT_IDLE, OPT_PING, OPT_GRACE, OPT_SNAP,
 	OPT_RESUME_MAX, OPT_CONN_RATE, OPT_CONN_BURST, OPT_CONNS_PER_IP,
 	OPT_LIMIT_LOOPBACK, OPT_HANDSHAKE,
-	OPT_TLS_CERT, OPT_TLS_KEY,
+	OPT_TLS_CERT, OPT_TLS_KEY, OPT_RETAIN,
 };
 
 static const struct option long_opts[] = {
@@ -110,6 +115,7 @@ static const struct option long_opts[] = {
 	{"handshake-timeout", required_argument, NULL, OPT_HANDSHAKE},
 	{"tls-cert", required_argument, NULL, OPT_TLS_CERT},
 	{"tls-key", required_argument, NULL, OPT_TLS_KEY},
+	{"retain-events", required_argument, NULL, OPT_RETAIN},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -270,6 +276,7 @@ int config_parse(roomd_config *cfg, int argc, char **argv)
 		NUM(OPT_CONN_BURST, conn_burst, 1, 10000000)
 		NUM(OPT_CONNS_PER_IP, max_conns_per_ip, 0, 10000000)
 		NUM(OPT_HANDSHAKE, handshake_timeout_s, 1, 3600)
+		NUM(OPT_RETAIN, retain_events, 0, INT64_C(1) << 40)
 #undef NUM
 		case ':':
 			return usage_error("option %s needs a value", argv[optind - 1]);

@@ -159,7 +159,7 @@ int main(int argc, char **argv)
 	uv_signal_init(&s->loop, &s->sigint);
 	uv_timer_init(&s->loop, &s->drain_timer);
 	s->flush_check.data = s->sigterm.data = s->sigint.data = s->drain_timer.data = s;
-	s->ckpt = ckpt_start();
+	s->ckpt = ckpt_start(s->cfg.retain_events);
 	s->loader = !s->ckpt ? NULL : loader_start(&s->loop, s->ckpt, server_room_loaded, s);
 	if (s->cfg.fsync)
 		s->syncer = syncer_start(&s->loop, server_room_synced, s);

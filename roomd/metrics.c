@@ -132,6 +132,8 @@ void metrics_render_storage(const metrics *m, rk_buf *b, const ckpt_stats *ck)
 		"WAL frames copied into room databases by checkpoints.", ck->frames);
 	counter(b, "roomd_wal_truncations_total",
 		"WALs truncated to 0 bytes (rooms that hibernated, shutdown).", ck->truncated);
+	counter(b, "roomd_retention_events_deleted_total",
+		"Events deleted by --retain-events (rooms that hibernated).", ck->retained);
 	counter(b, "roomd_rooms_deleted_total", "Rooms deleted (DELETE /v1/rooms/<room>).",
 		m->rooms_deleted);
 	counter(b, "roomd_room_delete_failures_total",

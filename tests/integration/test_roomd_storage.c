@@ -3,7 +3,9 @@
  * checkpointed (the .db file alone holds the data), a loaded room's WAL
  * stays under a bound while ops keep coming, a hibernating room's WAL and a
  * SIGTERM'd roomd's are truncated, a room's files stay within a factor of
- * its export, and a checkpoint that copies nothing is a metric and a warning.
+ * its export, a checkpoint that copies nothing is a metric and a warning,
+ * and --retain-events cuts a hibernating room's log but never into the
+ * idempotency window.
  *
  * Bounds stated here (roomd/room.c CKPT_FRAMES = 1000 frames of 4 KiB + 24
  * bytes, store.h STORE_WAL_LIMIT = 4 MiB): a loaded room's WAL never
@@ -264,6 +266,89 @@ static void test_noop_checkpoint_is_visible(void **state)
 	rd_cleanup(rd);
 }
 
+/* A room file of n chat posts made by roomctl import (snapshots every 1000
+ * and at the end): events up to recent_from - 1 from 2023, the rest from
+ * now. */
+static void import_room(const char *data_dir, const char *room, int n, int recent_from)
+{
+	char exp[PATH_MAX + 64], db[PATH_MAX + 64];
+	snprintf(exp, sizeof(exp), "%s/%s.jsonl", data_dir, room);
+	snprintf(db, sizeof(db), "%s/rooms/%s.db", data_dir, room);
+	FILE *f = fopen(exp, "w");
+	assert_non_null(f);
+	fprintf(f, "{\"t\":\"room\",\"v\":1,\"room\":\"%s\",\"epoch\":\"00112233aabbccdd\","
+		   "\"created_ms\":1700000000000,\"format\":1}\n", room);
+	long long now = (long long)rk_wall_ms();
+	for (int i = 1; i <= n; i++)
+		fprintf(f, "{\"t\":\"event\",\"seq\":%d,\"ts\":%lld,\"session\":\"s1\","
+			   "\"user\":\"alice\",\"id\":\"o%d\",\"op\":{\"k\":\"chat.post\","
+			   "\"text\":\"m%d\"}}\n", i,
+			i < recent_from ? 1700000000000LL + i : now, i, i);
+	fclose(f);
+	char out[512];
+	if (rt_roomctl((const char *const[]){"import", exp, db, NULL}, out, sizeof(out)) != 0)
+		fail_msg("import: %s", out);
+	unlink(exp);
+}
+
+/* --retain-events: when a room hibernates, its log is cut at the newest
+ * snapshot that keeps the last N events - and never into the idempotency
+ * window: the last 10,000 events ("old": 12,500 events from 2023, cut at
+ * the snapshot 2000) and the events of the last 24 h ("recent": events
+ * after 1500 are from now, cut at the snapshot 1000). The file verifies,
+ * replay before the cut says so, and the room reloads at its seq. */
+static void test_retention_keeps_the_window(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/roomkit-retain-XXXXXX", rooms[64];
+	assert_non_null(mkdtemp(dir));
+	snprintf(rooms, sizeof(rooms), "%s/rooms", dir);
+	assert_int_equal(mkdir(rooms, 0755), 0);
+	import_room(dir, "old", 12500, 12501);
+	import_room(dir, "recent", 12500, 1501);
+	rd_proc *rd = rd_start((const char *const[]){"--retain-events", "100",
+						   "--hibernate-after", "300", NULL}, dir);
+	assert_non_null(rd);
+	const struct {
+		const char *room;
+		int n, cut;
+	} cases[] = {{"old", 12500, 2000}, {"recent", 12500, 1000}};
+	for (size_t i = 0; i < 2; i++) {
+		char q[64], db[PATH_MAX + 64], line[160];
+		snprintf(db, sizeof(db), "%s/%s.db", rooms, cases[i].room);
+		cJSON *w = NULL;
+		struct ws *a = rt_join(rd, cases[i].room, "name=alice", &w);
+		assert_int_equal(rt_int(w, "seq"), cases[i].n);
+		cJSON_Delete(w);
+		snprintf(q, sizeof(q), "n%zu", i);
+		assert_int_equal(rt_op(a, q, "{\"k\":\"chat.post\",\"text\":\"new\"}", NULL),
+				 cases[i].n + 1);
+		snprintf(line, sizeof(line), "events up to seq %d deleted", cases[i].cut);
+		assert_true(rd_log_wait(rd, line, rt_scaled_ms(10000)));
+		assert_true(wait_wal_at_most(db, 0, 10000));
+		assert_int_equal(rt_sql_int(db, "SELECT min(seq) FROM events"), cases[i].cut + 1);
+		assert_int_equal(rt_sql_int(db, "SELECT min(seq) FROM snapshots"), cases[i].cut);
+		char out[4096];
+		assert_int_equal(rt_roomctl((const char *const[]){"verify", db, NULL}, out,
+					    sizeof(out)), 0);
+		char upto[16];
+		snprintf(upto, sizeof(upto), "%d", cases[i].cut - 1);
+		assert_int_equal(rt_roomctl((const char *const[]){"replay", db, "--upto", upto,
+								   NULL}, out, sizeof(out)), 1);
+		assert_non_null(strstr(out, "removed by compaction"));
+		/* It wakes at its seq. */
+		snprintf(q, sizeof(q), "m%zu", i);
+		assert_int_equal(rt_op(a, q, "{\"k\":\"chat.post\",\"text\":\"again\"}", NULL),
+				 cases[i].n + 2);
+		rt_free(a);
+	}
+	assert_int_equal(metric(rd, "roomd_retention_events_deleted_total"), 3000);
+	rd_cleanup(rd);
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -271,6 +356,7 @@ int main(void)
 		cmocka_unit_test(test_wal_truncated_at_hibernation),
 		cmocka_unit_test(test_wal_truncated_at_shutdown),
 		cmocka_unit_test(test_noop_checkpoint_is_visible),
+		cmocka_unit_test(test_retention_keeps_the_window),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
