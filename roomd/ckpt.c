@@ -315,30 +315,28 @@ void ckpt_request(ckpt *c, const char *path, bool truncate)
 	pthread_mutex_unlock(&c->mu);
 }
 
+/* Unlink and free every queued job for path (c->mu held). */
+static void drop_jobs(ckpt *c, const char *path)
+{
+	for (job **pp = &c->head; *pp;) {
+		job *j = *pp;
+		if (strcmp(j->path, path) != 0) {
+			pp = &j->next;
+			continue;
+		}
+		*pp = j->next;
+		free(j);
+	}
+}
+
 void ckpt_quiesce(ckpt *c, const char *path)
 {
 	pthread_mutex_lock(&c->mu);
-	for (job **pp = &c->head; *pp;) {
-		job *j = *pp;
-		if (strcmp(j->path, path) != 0) {
-			pp = &j->next;
-			continue;
-		}
-		*pp = j->next;
-		free(j);
-	}
+	drop_jobs(c, path);
 	while (c->running && strcmp(c->running->path, path) == 0)
 		pthread_cond_wait(&c->idle_cv, &c->mu);
-	/* A retry of the job that just finished may have been queued. */
-	for (job **pp = &c->head; *pp;) {
-		job *j = *pp;
-		if (strcmp(j->path, path) != 0) {
-			pp = &j->next;
-			continue;
-		}
-		*pp = j->next;
-		free(j);
-	}
+	/* A retry or catch-up of the job that just finished may be queued. */
+	drop_jobs(c, path);
 	pthread_mutex_unlock(&c->mu);
 }
 
