@@ -5,8 +5,9 @@
  * Idempotent ops (PROTOCOL.md section 3, revision 2) are answered
  * `ack {dup:true}` from a memory of op ids that roomd rebuilds at load from
  * the events table: the (user, op_id) of the last RK_IDEM_EVENTS events and
- * of every event of the last RK_IDEM_MS. Deleting an event inside that
- * window would make a retried op commit twice, so nothing may.
+ * of every event within RK_IDEM_MS of the newest event's ts (roomd/opids.h
+ * OPIDS_KEEP_OPS, OPIDS_KEEP_MS). Deleting an event inside that window would
+ * make a retried op commit twice, so nothing may.
  */
 #ifndef RK_RETAIN_H
 #define RK_RETAIN_H
@@ -15,13 +16,13 @@
 
 #define RK_IDEM_EVENTS 10000                    /* the last 10,000 events */
 #define RK_IDEM_EVENTS_STR "10000"              /* the same, for messages */
-#define RK_IDEM_MS (24LL * 3600 * 1000)         /* and the last 24 hours */
+#define RK_IDEM_MS (24LL * 3600 * 1000)         /* and 24 h before the newest */
 
 /*
  * The highest seq whose event may be deleted when the log ends at last_seq,
  * the caller wants to keep the last keep events (keep >= 0), and
- * first_recent is the lowest seq of an event with ts >= now - RK_IDEM_MS
- * (last_seq + 1 if there is none). Never above last_seq - RK_IDEM_EVENTS,
+ * first_recent is the lowest seq of an event with ts >= (the newest
+ * event's ts) - RK_IDEM_MS (last_seq + 1 if there is none). Never above last_seq - RK_IDEM_EVENTS,
  * never at or above first_recent. Returns 0 (nothing may go) or more. This
  * function can't fail.
  */

@@ -250,8 +250,8 @@ static const char compact_text[] =
     "  --keep-events N   keep the last N events (N >= 0); without it no event\n"
     "                    is deleted, only the snapshot is written. Never\n"
     "                    deleted, whatever N: the last 10000 events and those\n"
-    "                    of the last 24 h (roomd rebuilds its memory of\n"
-    "                    idempotent op ids from them)\n";
+    "                    within 24 h of the newest (roomd rebuilds its memory\n"
+    "                    of idempotent op ids from them)\n";
 
 static const char delete_text[] =
     "Usage: roomctl delete ROOM.db\n"

@@ -96,15 +96,15 @@ typedef struct cx_result {
 	bool windowed;		     /* the idempotency window kept more */
 } cx_result;
 
-/* The lowest seq of an event of the last RK_IDEM_MS, or last + 1. */
+/* The lowest seq of an event within RK_IDEM_MS of the newest, or last + 1. */
 static int64_t cx_first_recent(rdb *d, int64_t last)
 {
 	sqlite3_stmt *q;
 	int64_t v = last + 1;
-	if (sqlite3_prepare_v2(d->db, "SELECT min(seq) FROM events WHERE ts >= ?", -1, &q,
-			       NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(d->db, "SELECT min(seq) FROM events WHERE ts >= "
+			       "(SELECT max(ts) FROM events) - ?", -1, &q, NULL) != SQLITE_OK)
 		return 1; /* unknown: keep everything */
-	sqlite3_bind_int64(q, 1, rk_wall_ms() - RK_IDEM_MS);
+	sqlite3_bind_int64(q, 1, RK_IDEM_MS);
 	if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_type(q, 0) != SQLITE_NULL)
 		v = sqlite3_column_int64(q, 0);
 	sqlite3_finalize(q);
@@ -223,7 +223,7 @@ int cmd_compact(ctl_ctx *c, int argc, char **argv)
 		(long long)res.events_deleted, kept, (long long)res.snaps_deleted,
 		(long long)before, (long long)after,
 		res.windowed ? "; kept the last " RK_IDEM_EVENTS_STR
-			       " events and those of the last 24 h (idempotent op ids)"
+			       " events and those within 24 h of the newest (idempotent op ids)"
 			     : "");
 	return RC_OK;
 }

@@ -70,8 +70,8 @@ static int64_t retain_events(const char *path, sqlite3 *db, int64_t keep)
 		return 0; /* busy (a reader's lock): next hibernation */
 	int64_t last = one_int(db, "SELECT coalesce(max(seq), ?1) FROM events", 0, 0);
 	int64_t first = one_int(db, "SELECT coalesce(min(seq), ?1) FROM events", 0, 0);
-	int64_t recent = one_int(db, "SELECT min(seq) FROM events WHERE ts >= ?1",
-				 rk_wall_ms() - RK_IDEM_MS, last + 1);
+	int64_t recent = one_int(db, "SELECT min(seq) FROM events WHERE ts >= "
+				 "(SELECT max(ts) FROM events) - ?1", RK_IDEM_MS, last + 1);
 	int64_t cut = rk_retain_cut(last, keep, recent);
 	int64_t snap = cut > 0 ? one_int(db, "SELECT coalesce(max(seq), 0) FROM snapshots"
 					     " WHERE seq <= ?1", cut, 0) : 0;

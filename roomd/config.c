@@ -33,7 +33,7 @@ static const char usage_text[] =
 "                          shutdown) delete its events up to its newest\n"
 "                          snapshot that leaves at least the last N (default\n"
 "                          0 = keep every event); never the last 10000 events\n"
-"                          nor those of the last 24 h (idempotent op ids)\n"
+"                          nor those within 24 h of the newest (op ids)\n"
 "  --log-level LEVEL       error, warn, info (default) or debug\n"
 "\n"
 "TLS (both or neither; the port then serves only wss:// and https://):\n"

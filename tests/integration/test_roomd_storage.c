@@ -294,7 +294,7 @@ static void import_room(const char *data_dir, const char *room, int n, int recen
 /* --retain-events: when a room hibernates, its log is cut at the newest
  * snapshot that keeps the last N events - and never into the idempotency
  * window: the last 10,000 events ("old": 12,500 events from 2023, cut at
- * the snapshot 2000) and the events of the last 24 h ("recent": events
+ * the snapshot 2000) and the events within 24 h of the newest ("recent": events
  * after 1500 are from now, cut at the snapshot 1000). The file verifies,
  * replay before the cut says so, and the room reloads at its seq. */
 static void test_retention_keeps_the_window(void **state)

@@ -1,5 +1,6 @@
 /* test_retain.c - rk_retain_cut: retention never reaches into the
- * idempotency window (the last 10,000 events, the last 24 hours). */
+ * idempotency window (the last 10,000 events, and those within 24 h of the
+ * newest). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,7 +20,7 @@ static void test_cut(void **state)
 		{10001, 0, 10002, 1},        /* one event older than the window */
 		{10300, 50, 10301, 300},     /* keep 50 is raised to 10,000 */
 		{30000, 15000, 30001, 15000}, /* keep above the window counts */
-		{30000, 0, 12001, 12000},    /* events of the last 24 h stay */
+		{30000, 0, 12001, 12000},    /* events within 24 h of the newest stay */
 		{30000, 0, 5000, 4999},
 		{30000, 0, 1, 0},            /* everything is recent */
 		{30000, -5, 30001, 20000},   /* a negative keep is the window */
