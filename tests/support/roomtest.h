@@ -55,7 +55,8 @@ cJSON *rt_expect(struct ws *w, const char *t);
 int64_t rt_int(const cJSON *obj, const char *field);
 const char *rt_str(const cJSON *obj, const char *field);
 
-/* Run a query returning one integer on a SQLite file (opened read-only). */
+/* Run a query returning one integer on a SQLite file (opened read-only, with
+ * a 5 s busy timeout as roomctl: roomd may checkpoint it meanwhile). */
 int64_t rt_sql_int(const char *db_path, const char *sql);
 /* Same for a text result, copied into out. */
 void rt_sql_text(const char *db_path, const char *sql, char *out, size_t n);
