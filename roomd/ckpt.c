@@ -16,7 +16,9 @@ typedef struct job {
 	struct job *next;
 	bool truncate;
 	bool catchup;         /* PASSIVE second pass: the room's writer waits */
+	int base;             /* catch-up: the frames the first pass copied */
 	int tries;            /* TRUNCATE attempts that could not finish */
+	int log;              /* frames in the WAL when the last pass began */
 	int64_t due_us;       /* monotonic: not before (retries) */
 	char path[];
 } job;
@@ -106,7 +108,7 @@ static int64_t retain_events(const char *path, sqlite3 *db, int64_t keep)
 typedef enum { RUN_DONE, RUN_RETRY, RUN_CATCHUP } run_outcome;
 
 /* One checkpoint; the counters are updated under c->mu. */
-static run_outcome run_one(ckpt *c, const job *j)
+static run_outcome run_one(ckpt *c, job *j)
 {
 	sqlite3 *db = NULL;
 	const char *path = j->path;
@@ -145,6 +147,7 @@ static run_outcome run_one(ckpt *c, const job *j)
 					       j->truncate ? SQLITE_CHECKPOINT_TRUNCATE
 							   : SQLITE_CHECKPOINT_PASSIVE,
 					       &log, &ckpted);
+	j->log = log;
 	char why[160];
 	snprintf(why, sizeof(why), "%s", sqlite3_errmsg(db));
 	sqlite3_close_v2(db);
@@ -246,6 +249,7 @@ static void *ckpt_main(void *arg)
 			/* At once, ahead of everything: the room holds its
 			 * commits meanwhile (ckpt_catching_up). */
 			j->catchup = true;
+			j->base = j->log;
 			j->due_us = 0;
 			j->next = c->head;
 			c->head = j;
@@ -340,15 +344,19 @@ void ckpt_quiesce(ckpt *c, const char *path)
 	pthread_mutex_unlock(&c->mu);
 }
 
-ckpt_phase ckpt_state(ckpt *c, const char *path)
+ckpt_phase ckpt_state(ckpt *c, const char *path, int *copied)
 {
 	ckpt_phase p = CKPT_IDLE;
+	const job *found = NULL;
 	pthread_mutex_lock(&c->mu);
 	if (c->running && strcmp(c->running->path, path) == 0)
-		p = c->running->catchup ? CKPT_CATCHUP : CKPT_BULK;
-	for (job *j = c->head; j && p == CKPT_IDLE; j = j->next)
+		found = c->running;
+	for (const job *j = c->head; j && !found; j = j->next)
 		if (strcmp(j->path, path) == 0)
-			p = j->catchup ? CKPT_CATCHUP : CKPT_BULK;
+			found = j;
+	if (found)
+		p = found->catchup ? CKPT_CATCHUP : CKPT_BULK;
+	*copied = found && found->catchup ? found->base : 0;
 	pthread_mutex_unlock(&c->mu);
 	return p;
 }

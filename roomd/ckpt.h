@@ -13,8 +13,8 @@
  *    once everything is copied. Under back-to-back commits that moment never
  *    comes (each pass ends behind frames written while it ran), so a pass
  *    that copied anything is followed at once by a catch-up pass of the few
- *    frames written meanwhile (if any: else it costs no I/O), during which the room holds its
- *    commits (ckpt_state): a pause of one short pass, after which the
+ *    frames written meanwhile (if any: else it costs no I/O), during which the room may hold
+ *    its commits (ckpt_state; room.c decides): a pause of one short pass, after which the
  *    WAL restarts.
  *  - TRUNCATE (a room that hibernated, or roomd shutting down): copies
  *    everything and truncates the WAL to 0 bytes. It blocks writers while it
@@ -66,11 +66,13 @@ void ckpt_request(ckpt *c, const char *path, bool truncate);
  * loop's admin path only. */
 void ckpt_quiesce(ckpt *c, const char *path);
 /* Where path's checkpoint is: none queued or running, a first (bulk)
- * pass, or a catch-up pass, during which the room's writer should hold its
- * commits (see the PASSIVE job above). Cheap: one lock and a walk of the
- * queue, no I/O. */
+ * pass, or a catch-up pass, during which the room's writer may hold its
+ * commits (see the PASSIVE job above); for a catch-up, *copied is the WAL
+ * frame the first pass copied up to (else 0), so the writer can tell how
+ * much the catch-up has to copy. Cheap: one lock and a walk of the queue,
+ * no I/O. */
 typedef enum ckpt_phase { CKPT_IDLE = 0, CKPT_BULK, CKPT_CATCHUP } ckpt_phase;
-ckpt_phase ckpt_state(ckpt *c, const char *path);
+ckpt_phase ckpt_state(ckpt *c, const char *path, int *copied);
 /* Finish queued jobs (retries waiting for their time are tried once now),
  * stop the thread and free everything. */
 void ckpt_stop(ckpt *c);

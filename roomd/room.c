@@ -26,6 +26,7 @@
 /* A loaded room's WAL is checkpointed (PASSIVE) past this many frames:
  * ~4 MB at 4 KiB pages; STORE_WAL_LIMIT truncates it back when it restarts. */
 #define CKPT_FRAMES 1000
+#define CKPT_CATCHUP_FRAMES 256 /* a catch-up this short holds the room's commits */
 #define CKPT_PAUSE_US 250000 /* longest a room's commits wait for a catch-up */
 
 /* ---- registry --------------------------------------------------------- */
@@ -1089,18 +1090,20 @@ static bool room_flush(room *r)
 	}
 	/* Back-to-back commits never leave the checkpointer a moment with
 	 * nothing new in the WAL, so it never copies all of it and the WAL
-	 * grows without bound. While its catch-up pass (the frames written
-	 * during the bulk pass: one short copy and an fsync) runs, the batch
-	 * waits and the members' sockets are not read (so the output that
-	 * follows is one turn's worth, not a burst that closes readers as slow
-	 * consumers); the commit after the pass restarts the WAL from the
-	 * start. A room that writes so fast that its WAL doubles during the
-	 * bulk pass waits for that one too: the WAL stays below about
-	 * 2 * CKPT_FRAMES frames. CKPT_PAUSE_US is a safety valve for a disk
-	 * that stalls: past it the room commits and its WAL grows meanwhile. */
-	int frames = store_wal_frames(r->st);
-	ckpt_phase ph = frames > CKPT_FRAMES ? ckpt_state(s->ckpt, r->path) : CKPT_IDLE;
-	if (!(ph == CKPT_CATCHUP || (ph == CKPT_BULK && frames > 2 * CKPT_FRAMES))) {
+	 * grows without bound. While a short catch-up pass runs (at most
+	 * CKPT_CATCHUP_FRAMES written during the first pass: a small copy and
+	 * an fsync), the batch waits and the members' sockets are not read (so
+	 * the output that follows is one turn's worth, not a burst that closes
+	 * readers as slow consumers); the commit after the pass restarts the
+	 * WAL from the start. A longer catch-up runs without holding anything
+	 * (the next pair of passes has less to copy), unless the WAL is past
+	 * 2 * CKPT_FRAMES: then any pass holds the room, so the WAL stays below
+	 * about that. CKPT_PAUSE_US is a safety valve for a disk that stalls:
+	 * past it the room commits and its WAL grows meanwhile. */
+	int frames = store_wal_frames(r->st), copied = 0;
+	ckpt_phase ph = frames > CKPT_FRAMES ? ckpt_state(s->ckpt, r->path, &copied) : CKPT_IDLE;
+	if (!((ph == CKPT_CATCHUP && frames - copied <= CKPT_CATCHUP_FRAMES) ||
+	      (ph != CKPT_IDLE && frames > 2 * CKPT_FRAMES))) {
 		r->ckpt_wait_us = 0;
 	} else if (s->defer_ok) {
 		int64_t now = rk_mono_us();
