@@ -54,8 +54,13 @@ unsigned rk_route_method(rk_route r, rk_method m, const char **allow)
 		*allow = "POST, OPTIONS";
 		return m == RK_METHOD_POST || m == RK_METHOD_OPTIONS ? 0 : 405;
 	}
+	if (r == RK_ROUTE_ROOM) {
+		*allow = "GET, DELETE, OPTIONS";
+		bool ok = m == RK_METHOD_GET || m == RK_METHOD_DELETE || m == RK_METHOD_OPTIONS;
+		return ok ? 0 : 405;
+	}
 	*allow = api ? "GET, OPTIONS" : "GET";
-	if (r == RK_ROUTE_BAD_ROOM && m == RK_METHOD_POST)
+	if (r == RK_ROUTE_BAD_ROOM && (m == RK_METHOD_POST || m == RK_METHOD_DELETE))
 		return 0; /* answered 400: the room id is what is wrong */
 	if (m == RK_METHOD_GET || (api && m == RK_METHOD_OPTIONS))
 		return 0;
@@ -195,6 +200,14 @@ unsigned rk_route_auth_user(const void *secret, size_t secret_len, const char *a
 		return 403;
 	snprintf(user, RK_NAME_BYTES + 1, "%s", cl.sub);
 	return 0;
+}
+
+unsigned rk_route_delete_auth(const void *secret, size_t secret_len, const char *authz,
+			      const char *room, int64_t now_s, bool from_loopback)
+{
+	if (!have_secret(secret, secret_len))
+		return from_loopback ? 0 : 403;
+	return rk_route_auth(secret, secret_len, authz, room, now_s);
 }
 
 /* The value of fragment f if it is "<name>=<value>" with a value of at most

@@ -54,8 +54,9 @@ typedef enum rk_method {
  * May route r be asked with method m? Returns 0 if so, else 405 with the
  * methods it takes in *allow (a static "Allow" header value). OPTIONS is
  * taken by the API routes (CORS preflight, rk_route_is_api). This function
- * can't fail. RK_ROUTE_ROOM_OPS takes POST (and OPTIONS) only; a POST to
- * RK_ROUTE_BAD_ROOM passes, to be answered 400 for its room id.
+ * can't fail. RK_ROUTE_ROOM_OPS takes POST (and OPTIONS) only; RK_ROUTE_ROOM
+ * takes GET and DELETE (and OPTIONS); a POST or DELETE to RK_ROUTE_BAD_ROOM
+ * passes, to be answered 400 for its room id.
  */
 unsigned rk_route_method(rk_route r, rk_method m, const char **allow);
 
@@ -107,6 +108,15 @@ unsigned rk_route_auth(const void *secret, size_t secret_len, const char *authz,
  * into user (RK_NAME_BYTES + 1 bytes; empty without a secret). */
 unsigned rk_route_auth_user(const void *secret, size_t secret_len, const char *authz,
 			    const char *room, int64_t now_s, char *user);
+
+/*
+ * Who may DELETE a room. With a secret: as rk_route_auth for that room (an
+ * owner token covering it; 0, 401 or 403). Without one nobody is
+ * authenticated, so only a client on a loopback address (from_loopback)
+ * may (0), everyone else gets 403.
+ */
+unsigned rk_route_delete_auth(const void *secret, size_t secret_len, const char *authz,
+			      const char *room, int64_t now_s, bool from_loopback);
 
 /*
  * The query arguments of a WebSocket upgrade: pointers to the values inside

@@ -17,7 +17,7 @@ static const char overview_text[] =
     "  webhook verify   check a captured webhook request's signature\n"
     "\n"
     "Room files (DATA_DIR/rooms/ROOM.db; opened read-only, never modified,\n"
-    "except by compact):\n"
+    "except by compact and delete):\n"
     "  inspect   summary: room, epoch, seq range, ops per kind, users, sizes\n"
     "  events    the log as `event` messages, one JSON object per line\n"
     "  replay    the state after events 1..SEQ, as JSON or as an ASCII board\n"
@@ -36,6 +36,8 @@ static const char overview_text[] =
     "  import    a new room file from an export (never overwrites)\n"
     "  compact   snapshot a room at its last seq and drop old events (writes;\n"
     "            refused while roomd has the room)\n"
+    "  delete    remove a room file with its -wal and -shm (refused while\n"
+    "            roomd has the room)\n"
     "\n"
     "  help [COMMAND]   show this text or a command's help\n"
     "\n"
@@ -265,7 +267,24 @@ static const char compact_text[] =
     "\n"
     "Options:\n"
     "  --keep-events N   keep the last N events (N >= 0); without it no event\n"
-    "                    is deleted, only the snapshot is written\n";
+    "                    is deleted, only the snapshot is written. Never\n"
+    "                    deleted, whatever N: the last 10000 events and those\n"
+    "                    within 24 h of the newest (roomd rebuilds its memory\n"
+    "                    of idempotent op ids from them)\n";
+
+static const char delete_text[] =
+    "Usage: roomctl delete ROOM.db\n"
+    "\n"
+    "Remove a room for good: ROOM.db with its -wal and -shm files. Refused\n"
+    "(exit 1) while a roomd has the room (its flock on ROOM.db: the room is\n"
+    "loaded or has connections), and for a file that is not a room file. The\n"
+    "file is renamed to ROOM.db.deleting first, then the -wal and -shm go, then\n"
+    "the renamed file, so no -wal of the old room is left for a new room of the\n"
+    "same name (roomd finishes a removal a crash interrupted). A roomd that\n"
+    "knows the room still lists it until it loads it again, which creates a new\n"
+    "room: new epoch, seq from 1. Online, use DELETE /v1/rooms/ROOM instead\n"
+    "(it closes the room's clients with 4404). Prints one line: the room, its\n"
+    "epoch, event count and last seq, and the bytes removed.\n";
 
 typedef int (*cmd_fn)(ctl_ctx *c, int argc, char **argv);
 
@@ -290,6 +309,7 @@ static const struct {
 	{"export",  cmd_export,  export_text},
 	{"import",  cmd_import,  import_text},
 	{"compact", cmd_compact, compact_text},
+	{"delete",  cmd_delete,  delete_text},
     /* clang-format on */
 };
 

@@ -17,24 +17,13 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "retain.h"
 #include "roomctl.h"
 
 static const ctl_opt compact_opts[] = {
     {"--keep-events", true, false},
     {NULL, false, false},
 };
-
-/* Size of path plus its -wal, 0 for missing files. */
-static int64_t file_bytes(const char *path)
-{
-	struct stat sb;
-	int64_t n = stat(path, &sb) == 0 ? (int64_t)sb.st_size : 0;
-	char wal[4200];
-	snprintf(wal, sizeof(wal), "%s-wal", path);
-	if (stat(wal, &sb) == 0)
-		n += (int64_t)sb.st_size;
-	return n;
-}
 
 static bool cx_exec(sqlite3 *db, const char *q, char *err, size_t errlen)
 {
@@ -104,7 +93,23 @@ typedef struct cx_result {
 	int64_t last, cut;	     /* N; events <= cut deleted (-1: none) */
 	int64_t events_deleted, snaps_deleted;
 	bool snapshot;		     /* a snapshot at N was written */
+	bool windowed;		     /* the idempotency window kept more */
 } cx_result;
+
+/* The lowest seq of an event within RK_IDEM_MS of the newest, or last + 1. */
+static int64_t cx_first_recent(rdb *d, int64_t last)
+{
+	sqlite3_stmt *q;
+	int64_t v = last + 1;
+	if (sqlite3_prepare_v2(d->db, "SELECT min(seq) FROM events WHERE ts >= "
+			       "(SELECT max(ts) FROM events) - ?", -1, &q, NULL) != SQLITE_OK)
+		return 1; /* unknown: keep everything */
+	sqlite3_bind_int64(q, 1, RK_IDEM_MS);
+	if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_type(q, 0) != SQLITE_NULL)
+		v = sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	return v;
+}
 
 /* The transaction: snapshot at N, and with keep >= 0 the cut. */
 static bool cx_run(rdb *d, int64_t keep, cx_result *res, char *err, size_t errlen)
@@ -130,8 +135,11 @@ static bool cx_run(rdb *d, int64_t keep, cx_result *res, char *err, size_t errle
 	} else if (ok) {
 		ok = cx_snapshot(d, max, err, errlen);
 		res->snapshot = ok;
-		if (ok && keep >= 0 && max - keep >= min) {
-			res->cut = max - keep;
+		/* Never into the idempotency window (retain.h). */
+		int64_t cut = keep >= 0 ? rk_retain_cut(max, keep, cx_first_recent(d, max)) : 0;
+		res->windowed = keep >= 0 && max - keep >= min && cut < max - keep;
+		if (ok && keep >= 0 && cut >= min) {
+			res->cut = cut;
 			if (res->cut < max)
 				ok = cx_snapshot(d, res->cut, err, errlen);
 			ok = ok &&
@@ -164,20 +172,11 @@ int cmd_compact(ctl_ctx *c, int argc, char **argv)
 
 	/* roomd's lock first, held to the end: roomd cannot take the room
 	 * while it is rewritten, and a room roomd has is never touched. */
-	int fd = open(path, O_RDWR | O_CLOEXEC);
-	if (fd < 0)
-		return ctl_fail(c, "%s: %s", path, strerror(errno));
-	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-		int e = errno;
-		close(fd);
-		if (e == EWOULDBLOCK)
-			return ctl_fail(c,
-					"%s is held by a running roomd (stop it or wait "
-					"until the room is idle and unloaded)",
-					path);
-		return ctl_fail(c, "%s: flock: %s", path, strerror(e));
-	}
-	int64_t before = file_bytes(path);
+	int fd;
+	rc = ctl_lock_room(c, path, &fd);
+	if (rc != RC_OK)
+		return rc;
+	int64_t before = ctl_room_bytes(path, false);
 	char err[600];
 	/* Check it is a room file (read-only), then reopen it for writing. */
 	rdb d;
@@ -206,7 +205,7 @@ int cmd_compact(ctl_ctx *c, int argc, char **argv)
 	if (ok)
 		ok = cx_exec(d.db, "PRAGMA wal_checkpoint(TRUNCATE)", err, sizeof(err));
 	rdb_close(&d);
-	int64_t after = file_bytes(path);
+	int64_t after = ctl_room_bytes(path, false);
 	close(fd);
 	if (!ok) /* rdb_replay's messages name the file already */
 		return strncmp(err, path, strlen(path)) == 0
@@ -218,10 +217,13 @@ int cmd_compact(ctl_ctx *c, int argc, char **argv)
 			 (long long)res.cut + 1, (long long)res.last);
 	fprintf(c->out,
 		"compacted %s: seq %lld, snapshot %s, %lld events deleted%s, %lld old "
-		"snapshots deleted, %lld -> %lld bytes\n",
+		"snapshots deleted, %lld -> %lld bytes%s\n",
 		path, (long long)res.last,
 		res.snapshot ? "written" : "unchanged (no events)",
 		(long long)res.events_deleted, kept, (long long)res.snaps_deleted,
-		(long long)before, (long long)after);
+		(long long)before, (long long)after,
+		res.windowed ? "; kept the last " RK_IDEM_EVENTS_STR
+			       " events and those within 24 h of the newest (idempotent op ids)"
+			     : "");
 	return RC_OK;
 }

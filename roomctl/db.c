@@ -6,9 +6,11 @@
  * block the writer) and can never modify a room file.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -445,4 +447,36 @@ int rdb_replay(rdb *d, int64_t upto, bool from_scratch, rk_state **out, int64_t 
 	*out = st;
 	*reached = seq;
 	return RC_OK;
+}
+
+int ctl_lock_room(ctl_ctx *c, const char *path, int *fd)
+{
+	*fd = open(path, O_RDWR | O_CLOEXEC);
+	if (*fd < 0)
+		return ctl_fail(c, "%s: %s", path, strerror(errno));
+	if (flock(*fd, LOCK_EX | LOCK_NB) != 0) {
+		int e = errno;
+		close(*fd);
+		*fd = -1;
+		if (e == EWOULDBLOCK)
+			return ctl_fail(c,
+					"%s is held by a running roomd (stop it or wait "
+					"until the room is idle and unloaded)",
+					path);
+		return ctl_fail(c, "%s: flock: %s", path, strerror(e));
+	}
+	return RC_OK;
+}
+
+int64_t ctl_room_bytes(const char *path, bool with_shm)
+{
+	struct stat sb;
+	int64_t n = stat(path, &sb) == 0 ? (int64_t)sb.st_size : 0;
+	char side[4200];
+	for (int i = 0; i < (with_shm ? 2 : 1); i++) {
+		snprintf(side, sizeof(side), "%s%s", path, i ? "-shm" : "-wal");
+		if (stat(side, &sb) == 0)
+			n += (int64_t)sb.st_size;
+	}
+	return n;
 }

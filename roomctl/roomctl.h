@@ -113,6 +113,17 @@ typedef struct rdb {
 int rdb_open(rdb *d, const char *path, bool live, char *err, size_t errlen);
 void rdb_close(rdb *d);
 
+/*
+ * The rule of every command that writes or removes a room file: take
+ * roomd's flock on path (LOCK_EX, non-blocking) first and hold it to the
+ * end, so a room a roomd holds is never touched and roomd cannot take it
+ * meanwhile. RC_OK with the locked fd in *fd (close it to release), or
+ * RC_FAIL with an "Error:" line (missing file, held by a running roomd).
+ */
+int ctl_lock_room(ctl_ctx *c, const char *path, int *fd);
+/* Bytes of path plus its -wal (and -shm if with_shm); 0 for missing files. */
+int64_t ctl_room_bytes(const char *path, bool with_shm);
+
 /* One row of the events table. Strings are valid until the next step. */
 typedef struct rdb_event {
 	int64_t seq, ts;
@@ -174,6 +185,7 @@ int cmd_usage(ctl_ctx *c, int argc, char **argv);
 int cmd_export(ctl_ctx *c, int argc, char **argv);
 int cmd_import(ctl_ctx *c, int argc, char **argv);
 int cmd_compact(ctl_ctx *c, int argc, char **argv);
+int cmd_delete(ctl_ctx *c, int argc, char **argv);
 
 /* Draw st as ASCII art (board, polls, last chat lines) to f (render.c). */
 void ctl_render(FILE *f, const rk_state *st);

@@ -1,40 +1,220 @@
-/* ckpt.c - WAL checkpoints on a background thread. */
+/* ckpt.c - WAL checkpoints on a background thread (see ckpt.h). */
+#include <errno.h>
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include "ckpt.h"
+#include "clock.h"
 #include "log.h"
+#include "retain.h"
 
 typedef struct job {
 	struct job *next;
+	bool truncate;
+	bool catchup;         /* PASSIVE second pass: the room's writer waits */
+	int base;             /* catch-up: the frames the first pass copied */
+	int tries;            /* TRUNCATE attempts that could not finish */
+	int log;              /* frames in the WAL when the last pass began */
+	int64_t due_us;       /* monotonic: not before (retries) */
 	char path[];
 } job;
 
 struct ckpt {
 	pthread_t thread;
 	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	job *head, *tail;
+	pthread_cond_t cv;        /* a job was queued, or stop */
+	pthread_cond_t idle_cv;   /* a job finished (ckpt_quiesce) */
+	job *head;                /* queued, in request order */
+	job *running;             /* the job in progress, or NULL */
 	bool stop;
 	uint64_t done;
+	int64_t retain;           /* --retain-events; 0 = off */
+	ckpt_stats st;
 };
 
-static void run_one(const char *path)
+/* Size of "<path>-wal", 0 if missing. */
+static int64_t wal_bytes(const char *path)
+{
+	char wal[4200];
+	struct stat sb;
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	return stat(wal, &sb) == 0 ? (int64_t)sb.st_size : 0;
+}
+
+static int64_t one_int(sqlite3 *db, const char *sql, int64_t arg, int64_t dflt)
+{
+	sqlite3_stmt *q = NULL;
+	int64_t v = dflt;
+	if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(q, 1, arg);
+		if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_type(q, 0) != SQLITE_NULL)
+			v = sqlite3_column_int64(q, 0);
+	}
+	sqlite3_finalize(q);
+	return v;
+}
+
+/*
+ * --retain-events: in one transaction, delete the events up to the newest
+ * snapshot S that leaves the last `keep` events and the idempotency window
+ * (retain.h), and the snapshots older than S, so the file is again "a
+ * snapshot, then the events after it" (what roomd's load, roomctl verify
+ * and replay expect). Only for a room without a writer (TRUNCATE jobs).
+ * Returns the events deleted (0 if none or on error, which is logged).
+ */
+static int64_t retain_events(const char *path, sqlite3 *db, int64_t keep)
+{
+	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		return 0; /* busy (a reader's lock): next hibernation */
+	int64_t last = one_int(db, "SELECT coalesce(max(seq), ?1) FROM events", 0, 0);
+	int64_t first = one_int(db, "SELECT coalesce(min(seq), ?1) FROM events", 0, 0);
+	int64_t recent = one_int(db, "SELECT min(seq) FROM events WHERE ts >= "
+				 "(SELECT max(ts) FROM events) - ?1", RK_IDEM_MS, last + 1);
+	int64_t cut = rk_retain_cut(last, keep, recent);
+	int64_t snap = cut > 0 ? one_int(db, "SELECT coalesce(max(seq), 0) FROM snapshots"
+					     " WHERE seq <= ?1", cut, 0) : 0;
+	int64_t n = 0;
+	bool ok = true;
+	if (first > 0 && snap >= first) {
+		sqlite3_stmt *q = NULL;
+		ok = sqlite3_prepare_v2(db, "DELETE FROM events WHERE seq <= ?1", -1, &q, NULL) ==
+			     SQLITE_OK &&
+		     sqlite3_bind_int64(q, 1, snap) == SQLITE_OK && sqlite3_step(q) == SQLITE_DONE;
+		sqlite3_finalize(q);
+		n = ok ? sqlite3_changes64(db) : 0;
+		q = NULL;
+		ok = ok &&
+		     sqlite3_prepare_v2(db, "DELETE FROM snapshots WHERE seq < ?1", -1, &q, NULL) ==
+			     SQLITE_OK &&
+		     sqlite3_bind_int64(q, 1, snap) == SQLITE_OK && sqlite3_step(q) == SQLITE_DONE;
+		sqlite3_finalize(q);
+	}
+	if (!ok || sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		rk_warn("retention %s: %s", path, sqlite3_errmsg(db));
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		return 0;
+	}
+	if (n)
+		rk_info("retention %s: %lld events up to seq %lld deleted (log now %lld..%lld, "
+			"snapshot at %lld)", path, (long long)n, (long long)snap,
+			(long long)snap + 1, (long long)last, (long long)snap);
+	return n;
+}
+
+typedef enum { RUN_DONE, RUN_RETRY, RUN_CATCHUP } run_outcome;
+
+/* One checkpoint; the counters are updated under c->mu. */
+static run_outcome run_one(ckpt *c, job *j)
 {
 	sqlite3 *db = NULL;
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) ==
-	    SQLITE_OK) {
-		int log = 0, ckpted = 0;
-		int rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log,
-						   &ckpted);
-		if (rc != SQLITE_OK && rc != SQLITE_BUSY)
-			rk_warn("checkpoint %s: %s", path, sqlite3_errmsg(db));
-		else
-			rk_debug("checkpoint %s: %d/%d frames", path, ckpted, log);
+	const char *path = j->path;
+	int64_t before = wal_bytes(path), t0 = rk_mono_us();
+	int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		/* A room deleted meanwhile: nothing to do (never create it). */
+		if ((rc & 0xff) != SQLITE_CANTOPEN)
+			rk_warn("checkpoint %s: %s", path, db ? sqlite3_errmsg(db) : "cannot open");
+		sqlite3_close_v2(db);
+		pthread_mutex_lock(&c->mu);
+		c->st.failed += (rc & 0xff) != SQLITE_CANTOPEN;
+		pthread_mutex_unlock(&c->mu);
+		return RUN_DONE;
 	}
-	/* Checkpoint-on-close is allowed here: this is not the loop thread. */
+	/* Never checkpoint on close: as the last connection it would take an
+	 * exclusive lock (a reader such as roomctl then gets "database is
+	 * locked") and delete the -wal and -shm files, which a room in a
+	 * directory turned read-only could not create again. */
+	sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+	sqlite3_busy_timeout(db, j->truncate ? CKPT_BUSY_MS : 0);
+	/* Read the schema first: until it has read something, a connection
+	 * does not know the file is in WAL mode, and sqlite3_wal_checkpoint_v2
+	 * returns SQLITE_OK having done nothing (-1/-1 frames). */
+	rc = sqlite3_exec(db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL);
+	int64_t retained = rc == SQLITE_OK && j->truncate && c->retain > 0
+				   ? retain_events(path, db, c->retain) : 0;
+	if (retained) {
+		pthread_mutex_lock(&c->mu);
+		c->st.retained += (uint64_t)retained;
+		pthread_mutex_unlock(&c->mu);
+	}
+	int log = -1, ckpted = -1;
+	if (rc == SQLITE_OK)
+		rc = sqlite3_wal_checkpoint_v2(db, NULL,
+					       j->truncate ? SQLITE_CHECKPOINT_TRUNCATE
+							   : SQLITE_CHECKPOINT_PASSIVE,
+					       &log, &ckpted);
+	j->log = log;
+	char why[160];
+	snprintf(why, sizeof(why), "%s", sqlite3_errmsg(db));
 	sqlite3_close_v2(db);
+
+	run_outcome out = RUN_DONE;
+	bool busy = (rc & 0xff) == SQLITE_BUSY;
+	pthread_mutex_lock(&c->mu);
+	if (rc != SQLITE_OK && !busy) {
+		c->st.failed++;
+		pthread_mutex_unlock(&c->mu);
+		rk_warn("checkpoint %s: %s", path, why);
+		return RUN_DONE;
+	}
+	bool nonempty = log > 0 || (log < 0 && before > 0);
+	if (!nonempty || (log > 0 && ckpted == log)) {
+		c->st.complete++;
+		c->st.frames += log > 0 ? (uint64_t)log : 0;
+		c->st.truncated += j->truncate && !busy;
+	} else if (ckpted <= 0) {
+		c->st.noop++;
+	} else {
+		c->st.partial++;
+		c->st.frames += (uint64_t)ckpted;
+	}
+	if (j->truncate && (busy || (nonempty && ckpted != log)))
+		out = RUN_RETRY;
+	else if (!j->truncate && !j->catchup && log > 0 && ckpted > 0)
+		/* It copied the frames of the WAL as it was when it began; the
+		 * writer may have added more since (log does not count them). */
+		out = RUN_CATCHUP;
+	pthread_mutex_unlock(&c->mu);
+
+	if (nonempty && ckpted <= 0)
+		rk_warn("checkpoint %s copied nothing out of a %lld-byte WAL (%d frames): %s",
+			path, (long long)before, log,
+			busy ? "a reader or the writer holds it" : "SQLite reported no WAL");
+	else
+		rk_debug("checkpoint %s (%s): %d/%d frames in %lld us%s", path,
+			 j->truncate ? "truncate" : j->catchup ? "catch-up" : "passive", ckpted,
+			 log, (long long)(rk_mono_us() - t0), busy ? " (busy)" : "");
+	return out;
+}
+
+/* The first queued job that is due (all of them when stopping), unlinked;
+ * else NULL and *wait_us how long until one is (-1: none queued). */
+static job *take_due(ckpt *c, int64_t now, int64_t *wait_us)
+{
+	*wait_us = -1;
+	for (job **pp = &c->head; *pp; pp = &(*pp)->next) {
+		job *j = *pp;
+		if (c->stop || j->due_us <= now) {
+			*pp = j->next;
+			j->next = NULL;
+			return j;
+		}
+		if (*wait_us < 0 || j->due_us - now < *wait_us)
+			*wait_us = j->due_us - now;
+	}
+	return NULL;
+}
+
+static void append(ckpt *c, job *j)
+{
+	job **pp = &c->head;
+	while (*pp)
+		pp = &(*pp)->next;
+	*pp = j;
 }
 
 static void *ckpt_main(void *arg)
@@ -42,60 +222,143 @@ static void *ckpt_main(void *arg)
 	ckpt *c = arg;
 	pthread_mutex_lock(&c->mu);
 	for (;;) {
-		while (!c->head && !c->stop)
-			pthread_cond_wait(&c->cv, &c->mu);
-		if (!c->head)
-			break;
-		job *j = c->head;
-		c->head = j->next;
-		if (!c->head)
-			c->tail = NULL;
+		int64_t wait_us;
+		job *j = take_due(c, rk_mono_us(), &wait_us);
+		if (!j) {
+			if (c->stop)
+				break;
+			if (wait_us < 0) {
+				pthread_cond_wait(&c->cv, &c->mu);
+			} else {
+				struct timespec ts;
+				clock_gettime(CLOCK_REALTIME, &ts);
+				int64_t ns = ts.tv_nsec + (wait_us % 1000000) * 1000;
+				ts.tv_sec += (time_t)(wait_us / 1000000 + ns / 1000000000);
+				ts.tv_nsec = (long)(ns % 1000000000);
+				pthread_cond_timedwait(&c->cv, &c->mu, &ts);
+			}
+			continue;
+		}
+		c->running = j;
 		pthread_mutex_unlock(&c->mu);
-		run_one(j->path);
-		free(j);
+		run_outcome out = run_one(c, j);
 		pthread_mutex_lock(&c->mu);
+		c->running = NULL;
 		c->done++;
+		if (out == RUN_CATCHUP && !c->stop) {
+			/* At once, ahead of everything: the room holds its
+			 * commits meanwhile (ckpt_catching_up). */
+			j->catchup = true;
+			j->base = j->log;
+			j->due_us = 0;
+			j->next = c->head;
+			c->head = j;
+			j = NULL;
+		} else if (out == RUN_RETRY && !c->stop && ++j->tries < CKPT_RETRIES) {
+			/* A newer request for the path was merged meanwhile? Then
+			 * that one stands for this retry. */
+			bool queued = false;
+			for (job *q = c->head; q && !queued; q = q->next)
+				queued = strcmp(q->path, j->path) == 0;
+			if (!queued) {
+				j->due_us = rk_mono_us() + (int64_t)CKPT_RETRY_MS * 1000;
+				append(c, j);
+				j = NULL;
+			}
+		} else if (out == RUN_RETRY && !c->stop) {
+			rk_warn("checkpoint %s: WAL not truncated after %d tries; it stays until "
+				"the room's next hibernation", j->path, CKPT_RETRIES);
+		}
+		free(j);
+		pthread_cond_broadcast(&c->idle_cv);
 	}
 	pthread_mutex_unlock(&c->mu);
 	return NULL;
 }
 
-ckpt *ckpt_start(void)
+ckpt *ckpt_start(int64_t retain)
 {
 	ckpt *c = calloc(1, sizeof(*c));
 	if (!c)
 		return NULL;
+	c->retain = retain;
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_cond_init(&c->cv, NULL);
+	pthread_cond_init(&c->idle_cv, NULL);
 	if (pthread_create(&c->thread, NULL, ckpt_main, c) != 0) {
+		pthread_mutex_destroy(&c->mu);
+		pthread_cond_destroy(&c->cv);
+		pthread_cond_destroy(&c->idle_cv);
 		free(c);
 		return NULL;
 	}
 	return c;
 }
 
-void ckpt_request(ckpt *c, const char *path)
+void ckpt_request(ckpt *c, const char *path, bool truncate)
 {
 	size_t n = strlen(path) + 1;
 	pthread_mutex_lock(&c->mu);
 	for (job *j = c->head; j; j = j->next) {
 		if (strcmp(j->path, path) == 0) {
+			/* Already queued: asked for again, it is due now. */
+			j->truncate |= truncate;
+			j->due_us = 0;
+			pthread_cond_signal(&c->cv);
 			pthread_mutex_unlock(&c->mu);
-			return; /* already queued */
+			return;
 		}
 	}
-	job *j = malloc(sizeof(*j) + n);
+	job *j = calloc(1, sizeof(*j) + n);
 	if (j) {
-		j->next = NULL;
+		j->truncate = truncate;
 		memcpy(j->path, path, n);
-		if (c->tail)
-			c->tail->next = j;
-		else
-			c->head = j;
-		c->tail = j;
+		append(c, j);
 		pthread_cond_signal(&c->cv);
 	}
 	pthread_mutex_unlock(&c->mu);
+}
+
+/* Unlink and free every queued job for path (c->mu held). */
+static void drop_jobs(ckpt *c, const char *path)
+{
+	for (job **pp = &c->head; *pp;) {
+		job *j = *pp;
+		if (strcmp(j->path, path) != 0) {
+			pp = &j->next;
+			continue;
+		}
+		*pp = j->next;
+		free(j);
+	}
+}
+
+void ckpt_quiesce(ckpt *c, const char *path)
+{
+	pthread_mutex_lock(&c->mu);
+	drop_jobs(c, path);
+	while (c->running && strcmp(c->running->path, path) == 0)
+		pthread_cond_wait(&c->idle_cv, &c->mu);
+	/* A retry or catch-up of the job that just finished may be queued. */
+	drop_jobs(c, path);
+	pthread_mutex_unlock(&c->mu);
+}
+
+ckpt_phase ckpt_state(ckpt *c, const char *path, int *copied)
+{
+	ckpt_phase p = CKPT_IDLE;
+	const job *found = NULL;
+	pthread_mutex_lock(&c->mu);
+	if (c->running && strcmp(c->running->path, path) == 0)
+		found = c->running;
+	for (const job *j = c->head; j && !found; j = j->next)
+		if (strcmp(j->path, path) == 0)
+			found = j;
+	if (found)
+		p = found->catchup ? CKPT_CATCHUP : CKPT_BULK;
+	*copied = found && found->catchup ? found->base : 0;
+	pthread_mutex_unlock(&c->mu);
+	return p;
 }
 
 uint64_t ckpt_done(ckpt *c)
@@ -104,6 +367,13 @@ uint64_t ckpt_done(ckpt *c)
 	uint64_t d = c->done;
 	pthread_mutex_unlock(&c->mu);
 	return d;
+}
+
+void ckpt_get_stats(ckpt *c, ckpt_stats *out)
+{
+	pthread_mutex_lock(&c->mu);
+	*out = c->st;
+	pthread_mutex_unlock(&c->mu);
 }
 
 void ckpt_stop(ckpt *c)
@@ -117,5 +387,6 @@ void ckpt_stop(ckpt *c)
 	pthread_join(c->thread, NULL);
 	pthread_mutex_destroy(&c->mu);
 	pthread_cond_destroy(&c->cv);
+	pthread_cond_destroy(&c->idle_cv);
 	free(c);
 }

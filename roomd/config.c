@@ -40,6 +40,11 @@ static const char usage_text[] =
 "                          a syncer thread) before any reply for it leaves\n"
 "                          (acked ops survive power loss; default: they survive\n"
 "                          a crash of roomd)\n"
+"  --retain-events N       bound a room's log: when it hibernates (and at\n"
+"                          shutdown) delete its events up to its newest\n"
+"                          snapshot that leaves at least the last N (default\n"
+"                          0 = keep every event); never the last 10000 events\n"
+"                          nor those within 24 h of the newest (op ids)\n"
 "  --log-level LEVEL       error, warn, info (default) or debug. At info a\n"
 "                          connection logs one line (its join, plus one if\n"
 "                          roomd closes it for a limit or fault); these and\n"
@@ -175,6 +180,7 @@ static const opt opts[] = {
 	{"max-conns-per-ip", K_NUM, F(max_conns_per_ip), 0, 10000000},
 	{"limit-loopback", K_BOOL, F(limit_loopback), 0, 0},
 	{"handshake-timeout", K_NUM, F(handshake_timeout_s), 1, 3600},
+	{"retain-events", K_NUM, F(retain_events), 0, INT64_C(1) << 40},
 	{"tls-cert", K_STR, F(tls_cert), 0, 0},
 	{"tls-key", K_STR, F(tls_key), 0, 0},
 	{"webhook-url", K_WH_URL, 0, 0, 0, 0},

@@ -18,6 +18,7 @@ typedef struct roomd_config {
 	unsigned char *secret;     /* --secret-file / ROOMD_SECRET; NULL = auth off */
 	size_t secret_len;
 	int64_t hibernate_after_ms;/* --hibernate-after MS */
+	int64_t retain_events;     /* --retain-events N; 0 = keep all (ckpt.h) */
 	bool fsync;                /* --fsync: fsync each batch before replies */
 	int log_level;             /* --log-level */
 	size_t max_frame;          /* --max-frame BYTES */

@@ -29,7 +29,7 @@ void iplimit_free(iplimit *l)
 	rk_omap_free(&l->map);
 }
 
-static bool is_loopback(const char *addr)
+bool iplimit_is_loopback(const char *addr)
 {
 	return strncmp(addr, "127.", 4) == 0 || strcmp(addr, "::1") == 0 ||
 	       strncmp(addr, "::ffff:127.", 11) == 0;
@@ -37,7 +37,8 @@ static bool is_loopback(const char *addr)
 
 static bool exempt(const iplimit *l, const char *addr)
 {
-	return (l->rate <= 0 && !l->max_conns) || (!l->limit_loopback && is_loopback(addr)) ||
+	return (l->rate <= 0 && !l->max_conns) ||
+	       (!l->limit_loopback && iplimit_is_loopback(addr)) ||
 	       strlen(addr) > IPL_ADDR_MAX;
 }
 

@@ -60,4 +60,8 @@ void iplimit_closed(iplimit *l, const char *addr);
  * housekeeping tick; does the work at most once a second). */
 void iplimit_sweep(iplimit *l, int64_t now_us);
 
+/* True for a loopback address (127.0.0.0/8, ::1) as lws_get_peer_simple
+ * writes it. This function can't fail. */
+bool iplimit_is_loopback(const char *addr);
+
 #endif

@@ -4,8 +4,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "clock.h"
 #include "loader.h"
+#include "roomfiles.h"
 
 #define BUSY_MS 2000 /* wait for another process's lock on a room file */
 
@@ -31,6 +33,7 @@ struct loader {
 	bool stop;
 	loader_done_fn done;
 	void *arg;
+	ckpt *ckpt;               /* quiesced for a room before its load */
 };
 
 static void result_free(load_result *r)
@@ -42,10 +45,34 @@ static void result_free(load_result *r)
 	free(r);
 }
 
+/* Remove the room's files under its flock (see loader_submit_delete). */
+static void run_delete(loader *l, job *j)
+{
+	load_result *r = &j->res;
+	ckpt_quiesce(l->ckpt, j->path);
+	r->rc = RK_OK;
+	if (r->lock_fd < 0 && access(j->path, F_OK) == 0) {
+		r->lock_fd = store_lock(j->path, false, r->err, sizeof(r->err));
+		if (r->lock_fd < 0) {
+			r->rc = RK_EIO;
+			return;
+		}
+	}
+	if (rk_room_files_remove(j->path, r->err, sizeof(r->err)) != 0)
+		r->rc = RK_EIO;
+	store_unlock(r->lock_fd);
+	r->lock_fd = -1;
+}
+
 static void run_job(loader *l, job *j)
 {
 	load_result *r = &j->res;
 	int64_t t0 = rk_mono_us();
+	if (r->kind == LOADER_DELETE) {
+		run_delete(l, j);
+		r->took_us = rk_mono_us() - t0;
+		return;
+	}
 	if (j->take_lock) {
 		r->lock_fd = store_lock(j->path, true, r->err, sizeof(r->err));
 		if (r->lock_fd < 0) {
@@ -53,6 +80,9 @@ static void run_job(loader *l, job *j)
 			goto out;
 		}
 	}
+	/* A TRUNCATE checkpoint (the room hibernated) blocks writers: let it
+	 * finish, or drop it if it has not started. */
+	ckpt_quiesce(l->ckpt, j->path);
 	/* Off the loop, a reader holding the file (roomctl, WAL recovery) may
 	 * be waited for; the loop's handle then never waits again. */
 	r->rc = store_open(j->path, r->room, BUSY_MS, &r->st, r->err,
@@ -141,11 +171,12 @@ static void async_cb(uv_async_t *h)
 	deliver(h->data);
 }
 
-loader *loader_start(uv_loop_t *loop, loader_done_fn done, void *arg)
+loader *loader_start(uv_loop_t *loop, ckpt *c, loader_done_fn done, void *arg)
 {
 	loader *l = calloc(1, sizeof(*l));
 	if (!l)
 		return NULL;
+	l->ckpt = c;
 	l->done = done;
 	l->arg = arg;
 	if (uv_async_init(loop, &l->async, async_cb) != 0) {
@@ -167,14 +198,16 @@ loader *loader_start(uv_loop_t *loop, loader_done_fn done, void *arg)
 	return l;
 }
 
-rk_err loader_submit(loader *l, const char *room, const char *path, bool take_lock)
+static rk_err submit(loader *l, loader_kind kind, const char *room, const char *path,
+		     bool take_lock, int lock_fd)
 {
 	size_t n = strlen(path) + 1;
 	job *j = calloc(1, sizeof(*j) + n);
 	if (!j)
 		return RK_ENOMEM;
+	j->res.kind = kind;
 	snprintf(j->res.room, sizeof(j->res.room), "%s", room);
-	j->res.lock_fd = -1;
+	j->res.lock_fd = lock_fd;
 	j->take_lock = take_lock;
 	memcpy(j->path, path, n);
 	pthread_mutex_lock(&l->mu);
@@ -186,6 +219,16 @@ rk_err loader_submit(loader *l, const char *room, const char *path, bool take_lo
 	pthread_cond_signal(&l->cv);
 	pthread_mutex_unlock(&l->mu);
 	return RK_OK;
+}
+
+rk_err loader_submit(loader *l, const char *room, const char *path, bool take_lock)
+{
+	return submit(l, LOADER_LOAD, room, path, take_lock, -1);
+}
+
+rk_err loader_submit_delete(loader *l, const char *room, const char *path, int lock_fd)
+{
+	return submit(l, LOADER_DELETE, room, path, false, lock_fd);
 }
 
 static bool busy_with(loader *l, const char *room)

@@ -15,14 +15,22 @@
 #define ROOMD_LOADER_H
 
 #include <uv.h>
+#include "ckpt.h"
 #include "rk_common.h"
 #include "state.h"
 #include "store.h"
 
 typedef struct loader loader;
 
+/* What a job does. */
+typedef enum loader_kind {
+	LOADER_LOAD = 0,          /* lock, open or create, load */
+	LOADER_DELETE,            /* remove the room's files (roomfiles.h) */
+} loader_kind;
+
 typedef struct load_result {
 	struct load_result *next;
+	loader_kind kind;
 	char room[RK_ROOM_ID_MAX + 1];
 	rk_err rc;                /* RK_OK, or why it failed (err) */
 	char err[256];
@@ -39,11 +47,22 @@ typedef struct load_result {
  * is left is freed after it returns. */
 typedef void (*loader_done_fn)(void *arg, load_result *res);
 
-/* Start the thread and register the async handle on loop; NULL on failure. */
-loader *loader_start(uv_loop_t *loop, loader_done_fn done, void *arg);
+/* Start the thread and register the async handle on loop; NULL on failure.
+ * Before a room's file is opened, the worker quiesces the checkpointer c for
+ * it (ckpt_quiesce), so no TRUNCATE checkpoint runs under its writer. */
+loader *loader_start(uv_loop_t *loop, ckpt *c, loader_done_fn done, void *arg);
 /* Queue a load of room (file at path; take its flock first if take_lock).
  * Never blocks on I/O. RK_OK or RK_ENOMEM. */
 rk_err loader_submit(loader *l, const char *room, const char *path, bool take_lock);
+/* Queue the removal of room's files (path: its .db). lock_fd is the
+ * room's flock if the loop holds it (the job takes it over and closes it),
+ * else -1 and the job takes the lock itself (a file held by another
+ * process is not removed: the result says so). The result comes back
+ * through the same callback with kind LOADER_DELETE (rc RK_OK, or RK_EIO
+ * with err). Jobs run in submission order, so a load queued after it
+ * creates a new room. Never blocks on I/O. RK_OK or RK_ENOMEM (then
+ * lock_fd stays the caller's). */
+rk_err loader_submit_delete(loader *l, const char *room, const char *path, int lock_fd);
 /* Block until no job for room is queued or running, then deliver every
  * finished result (the admin HTTP path, which may wait). */
 void loader_wait(loader *l, const char *room);

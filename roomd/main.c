@@ -35,7 +35,7 @@ static void tick_cb(lws_sorted_usec_list_t *sul)
 static void flush_cb(uv_check_t *h)
 {
 	server *s = h->data;
-	server_flush(s);
+	server_flush_turn(s);
 	server_write_out(s);
 	if (s->draining && s->nconns == 0)
 		uv_stop(&s->loop);
@@ -163,8 +163,8 @@ int main(int argc, char **argv)
 	uv_signal_init(&s->loop, &s->sigint);
 	uv_timer_init(&s->loop, &s->drain_timer);
 	s->flush_check.data = s->sigterm.data = s->sigint.data = s->drain_timer.data = s;
-	s->ckpt = ckpt_start();
-	s->loader = loader_start(&s->loop, server_room_loaded, s);
+	s->ckpt = ckpt_start(s->cfg.retain_events);
+	s->loader = !s->ckpt ? NULL : loader_start(&s->loop, s->ckpt, server_room_loaded, s);
 	if (s->cfg.fsync)
 		s->syncer = syncer_start(&s->loop, server_room_synced, s);
 	char wh_err[256];

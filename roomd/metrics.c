@@ -80,7 +80,8 @@ void metrics_render(const metrics *m, rk_buf *b, uint64_t conns_now,
 		int code;
 		uint64_t v;
 	} closes[] = {
-		{1009, m->closes_1009}, {4400, m->closes_4400}, {4408, m->closes_4408},
+		{1009, m->closes_1009}, {4400, m->closes_4400}, {4404, m->closes_4404},
+		{4408, m->closes_4408},
 		{4409, m->closes_4409}, {4429, m->closes_4429}, {4503, m->closes_4503},
 		{4507, m->closes_4507},
 	};
@@ -119,4 +120,27 @@ void metrics_render_limits(const metrics *m, rk_buf *b, uint64_t ip_entries,
 	counter(b, "roomd_ip_table_full_total",
 		"Upgrades admitted without per-IP limits because the table was full.",
 		ip_table_full);
+}
+
+void metrics_render_storage(const metrics *m, rk_buf *b, const ckpt_stats *ck)
+{
+	rk_buf_printf(b, "# HELP roomd_wal_checkpoints_total WAL checkpoints run by the "
+		      "checkpointer, by outcome (noop: nothing copied out of a non-empty WAL).\n"
+		      "# TYPE roomd_wal_checkpoints_total counter\n"
+		      "roomd_wal_checkpoints_total{result=\"complete\"} %llu\n"
+		      "roomd_wal_checkpoints_total{result=\"partial\"} %llu\n"
+		      "roomd_wal_checkpoints_total{result=\"noop\"} %llu\n"
+		      "roomd_wal_checkpoints_total{result=\"failed\"} %llu\n",
+		      (unsigned long long)ck->complete, (unsigned long long)ck->partial,
+		      (unsigned long long)ck->noop, (unsigned long long)ck->failed);
+	counter(b, "roomd_wal_checkpoint_frames_total",
+		"WAL frames copied into room databases by checkpoints.", ck->frames);
+	counter(b, "roomd_wal_truncations_total",
+		"WALs truncated to 0 bytes (rooms that hibernated, shutdown).", ck->truncated);
+	counter(b, "roomd_retention_events_deleted_total",
+		"Events deleted by --retain-events (rooms that hibernated).", ck->retained);
+	counter(b, "roomd_rooms_deleted_total", "Rooms deleted (DELETE /v1/rooms/<room>).",
+		m->rooms_deleted);
+	counter(b, "roomd_room_delete_failures_total",
+		"Room deletions whose files could not be removed.", m->room_delete_failures);
 }

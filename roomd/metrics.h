@@ -7,6 +7,7 @@
 #define ROOMD_METRICS_H
 
 #include "buf.h"
+#include "ckpt.h"
 #include "op.h"
 #include "proto.h"
 
@@ -27,6 +28,7 @@ typedef struct metrics {
 	uint64_t bytes_out;
 	uint64_t rejects[RK_REJ_COUNT];
 	uint64_t errors[RK_ERRC_COUNT];
+	uint64_t closes_4404;         /* room deleted */
 	uint64_t closes_4400, closes_4408, closes_4409, closes_4429, closes_4503,
 		closes_4507, closes_1009;
 	uint64_t cursors_dropped;
@@ -36,6 +38,8 @@ typedef struct metrics {
 	uint64_t room_loads, room_hibernations;
 	uint64_t alarms_fired;
 	uint64_t http_ops;            /* ops submitted by POST /v1/rooms/<room>/ops */
+	uint64_t rooms_deleted;       /* DELETE /v1/rooms/<room> accepted */
+	uint64_t room_delete_failures; /* files that could not be removed */
 } metrics;
 
 void metrics_observe_commit(metrics *m, int64_t us);
@@ -43,6 +47,8 @@ void metrics_observe_commit(metrics *m, int64_t us);
 /* Append the Prometheus exposition; gauges are passed in. */
 void metrics_render(const metrics *m, rk_buf *b, uint64_t conns_now,
 		    uint64_t rooms_loaded, uint64_t rooms_hibernated);
+/* Storage: the checkpointer's counters (ckpt.h) and room deletions. */
+void metrics_render_storage(const metrics *m, rk_buf *b, const ckpt_stats *ck);
 /* The process-wide limits: refusals by reason, and the per-IP table. */
 void metrics_render_limits(const metrics *m, rk_buf *b, uint64_t ip_entries,
 			   uint64_t ip_table_full);

@@ -389,6 +389,9 @@ static int http_metrics(server *s, struct lws *wsi, conn *c)
 		loaded += ((room *)e->val)->loaded;
 	metrics_render(&s->m, &b, s->nconns, loaded, rk_omap_count(&s->rooms) - loaded);
 	metrics_render_limits(&s->m, &b, rk_omap_count(&s->ipl.map), s->ipl.table_full);
+	ckpt_stats ck;
+	ckpt_get_stats(s->ckpt, &ck);
+	metrics_render_storage(&s->m, &b, &ck);
 	if (s->wh)
 		webhook_render_metrics(s->wh, &b);
 	return http_buf(wsi, c, "text/plain; version=0.0.4", &b, NULL);
@@ -404,6 +407,8 @@ static int http_rooms(server *s, struct lws *wsi, conn *c, const http_extra *x)
 	const rk_omap_entry *e;
 	while (rk_omap_next(&s->rooms, &it, &e)) {
 		room *r = e->val;
+		if (r->deleting)
+			continue;
 		if (n++)
 			rk_buf_putc(&b, ',');
 		room_describe(r, &b, false);
@@ -417,7 +422,7 @@ static int http_room(server *s, struct lws *wsi, conn *c, const char *room_id,
 		     const http_extra *x)
 {
 	room *r = room_get(s, room_id, false);
-	if (!r)
+	if (!r || r->deleting)
 		return http_fail(wsi, 404, "no such room", x);
 	/* Admin path: loads synchronously (waiting for a load in flight). */
 	char err[256];
@@ -486,6 +491,44 @@ static int http_preflight(struct lws *wsi, const http_extra *x)
 	return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
+/* DELETE /v1/rooms/<room>: owner, or a loopback client without a secret. */
+static int http_delete_room(server *s, struct lws *wsi, conn *c, const char *room_id,
+			    const http_extra *x)
+{
+	char hdr[4200], addr[IPL_ADDR_MAX + 1] = "";
+	bool have = lws_hdr_copy(wsi, hdr, sizeof(hdr), WSI_TOKEN_HTTP_AUTHORIZATION) > 0;
+	lws_get_peer_simple(wsi, addr, sizeof(addr));
+	unsigned st = rk_route_delete_auth(s->cfg.secret, s->cfg.secret_len, have ? hdr : NULL,
+					   room_id, rk_wall_ms() / 1000, iplimit_is_loopback(addr));
+	if (st)
+		return http_fail(wsi, st,
+				 st == 401 ? "missing or invalid bearer token "
+					     "(Authorization: Bearer <owner token>)"
+					   : "an owner token for the room, or (without --secret-file) "
+					     "a loopback client",
+				 x);
+	char epoch[RK_EPOCH_MAX + 1];
+	uint32_t closed;
+	int rc = room_delete(s, room_id, epoch, &closed);
+	if (rc == 404)
+		return http_fail(wsi, 404, "no such room", x);
+	if (rc)
+		return http_fail(wsi, 503, "room unavailable", x);
+	/* 202: the room is gone now, its files a moment later (loader thread). */
+	rk_buf b;
+	rk_buf_init(&b, 0);
+	rk_buf_puts(&b, "{\"room\":");
+	rk_buf_put_jstrz(&b, room_id);
+	rk_buf_puts(&b, ",\"deleted\":true,\"epoch\":");
+	rk_buf_put_jstrz(&b, epoch);
+	rk_buf_printf(&b, ",\"connections_closed\":%u}\n", closed);
+	size_t len;
+	char *body = rk_buf_steal(&b, &len);
+	if (!body)
+		return http_fail(wsi, 500, "out of memory", x);
+	return http_answer(wsi, c, 202, "application/json", body, len, x);
+}
+
 /* Route and answer one HTTP request; the decisions are route.c's. */
 static int http_request(server *s, struct lws *wsi, conn *c, const char *uri)
 {
@@ -523,6 +566,8 @@ static int http_request(server *s, struct lws *wsi, conn *c, const char *uri)
 		return http_fail(wsi, 400, "bad room id", &x);
 	case RK_ROUTE_ROOMS:
 	case RK_ROUTE_ROOM:
+		if (m == RK_METHOD_DELETE) /* rk_route_method: only on a room */
+			return http_delete_room(s, wsi, c, room_id, &x);
 		st = http_auth(s, wsi, route == RK_ROUTE_ROOM ? room_id : NULL);
 		if (st)
 			return http_fail(wsi, st,

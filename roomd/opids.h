@@ -25,10 +25,13 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "retain.h"
 #include "rk_common.h"
 
-#define OPIDS_KEEP_OPS 10000
-#define OPIDS_KEEP_MS (24LL * 3600 * 1000)
+/* The window (libcommon/retain.h owns the numbers: retention and compaction
+ * keep exactly the events this memory is rebuilt from). */
+#define OPIDS_KEEP_OPS RK_IDEM_EVENTS
+#define OPIDS_KEEP_MS RK_IDEM_MS
 
 typedef struct opids opids;
 

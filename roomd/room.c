@@ -19,10 +19,15 @@
 #include "json.h"
 #include "log.h"
 #include "roomd.h"
+#include "roomfiles.h"
 #include "roomid.h"
 
 #define CURSOR_INTERVAL_US 30000
-#define CKPT_FRAMES 2000 /* ~8 MB of WAL at 4 KiB pages */
+/* A loaded room's WAL is checkpointed (PASSIVE) past this many frames:
+ * ~4 MB at 4 KiB pages; STORE_WAL_LIMIT truncates it back when it restarts. */
+#define CKPT_FRAMES 1000
+#define CKPT_CATCHUP_FRAMES 256 /* a catch-up this short holds the room's commits */
+#define CKPT_PAUSE_US 250000 /* longest a room's commits wait for a catch-up */
 
 /* ---- registry --------------------------------------------------------- */
 
@@ -65,6 +70,16 @@ int server_scan_rooms(server *s)
 	size_t n = 0;
 	while ((de = readdir(d))) {
 		size_t len = strlen(de->d_name);
+		if (len > 12 && strcmp(de->d_name + len - 12, ".db" RK_DELETING_SUFFIX) == 0) {
+			/* A room removal that did not finish (crash): finish it. */
+			char p[sizeof(s->rooms_dir) + 300], err[300];
+			snprintf(p, sizeof(p), "%s/%s", s->rooms_dir, de->d_name);
+			if (rk_room_files_finish(p, err, sizeof(err)) != 0)
+				rk_warn("%s", err);
+			else
+				rk_info("finished removing %s", p);
+			continue;
+		}
 		if (len < 4 || strcmp(de->d_name + len - 3, ".db") != 0)
 			continue;
 		char id[RK_ROOM_ID_MAX + 1];
@@ -195,6 +210,7 @@ rk_err room_load(room *r, char *err, size_t errlen)
 			return RK_EIO;
 	}
 	int64_t t0 = rk_mono_us();
+	ckpt_quiesce(s->ckpt, r->path); /* no TRUNCATE may run under a writer */
 	rk_err rc = store_open(r->path, r->id, 0, &r->st, err, errlen);
 	if (rc == RK_OK)
 		rc = store_load(r->st, &r->state, &r->seq, &r->snap_seq, err, errlen);
@@ -267,8 +283,10 @@ static void room_hibernate(room *r)
 			rk_warn("room %s: snapshot before hibernation failed: %s", r->id, err);
 		}
 	}
-	ckpt_request(r->srv->ckpt, r->path);
 	room_unload(r);
+	/* Nobody writes the file now (a reload first waits for this job,
+	 * ckpt_quiesce): copy the WAL into the database and truncate it. */
+	ckpt_request(r->srv->ckpt, r->path, true);
 	r->srv->m.room_hibernations++;
 	rk_info("room %s hibernated at seq %lld (%u connections stay)", r->id,
 		(long long)r->seq, r->nconns);
@@ -922,11 +940,132 @@ static void room_run_queue(room *r)
 	}
 }
 
+/* ---- deletion --------------------------------------------------------- */
+
+static void pend_drop(pending *p, size_t n);
+static void nd_drop(room *r);
+static void alarm_arm(server *s);
+
+/* Close c with 4404 and forget that it was in (or waiting for) a room. */
+static void close_deleted(server *s, conn *c)
+{
+	c->room = NULL;
+	c->joined = false;
+	c->rnext = c->rprev = NULL;
+	if (!c->close_code)
+		s->m.closes_4404++;
+	conn_close(c, 4404, "room deleted");
+}
+
+int room_delete(server *s, const char *id, char *epoch, uint32_t *closed)
+{
+	room *r = room_get(s, id, false);
+	*closed = 0;
+	if (!r || r->deleting)
+		return 404;
+	if (!s->loader)
+		return 503;
+	/* Admin path, may wait: a load in flight completes (its waiting joins
+	 * are welcomed, then closed below), and what is pending is committed
+	 * and, with --fsync, synced, so no commit or sync result of the old
+	 * room can reach a new one of the same name. */
+	if (r->loading)
+		loader_wait(s->loader, r->id);
+	if (r->dirty || nd_count(r))
+		server_flush_durable(s);
+	if (r->loading || r->dirty)
+		return 503; /* the loader stopped meanwhile (shutdown) */
+	if (loader_submit_delete(s->loader, r->id, r->path, r->lock_fd) != RK_OK)
+		return 503;
+	r->lock_fd = -1; /* the job closes it once the files are gone */
+	r->deleting = true;
+	snprintf(epoch, RK_EPOCH_MAX + 1, "%s", r->epoch);
+	for (conn *c = r->conns, *next; c; c = next) {
+		next = c->rnext;
+		close_deleted(s, c);
+		(*closed)++;
+	}
+	r->conns = NULL;
+	r->nconns = 0;
+	while (r->lq_head) {
+		lq_item *it = r->lq_head;
+		r->lq_head = it->next;
+		if (it->c->room == r) {
+			close_deleted(s, it->c);
+			(*closed)++;
+		}
+		lq_free(it);
+	}
+	r->lq_tail = NULL;
+	r->nwaiting = 0;
+	while (r->ghosts) {
+		ghost *g = r->ghosts;
+		r->ghosts = g->next;
+		free(g);
+	}
+	pend_drop(r->pend, r->npend);
+	r->npend = 0;
+	nd_drop(r);
+	lws_sul_cancel(&r->cursor_sul);
+	r->cursor_armed = false;
+	for (size_t i = 0; i < s->nalarms;) {
+		if (strcmp(s->alarms[i].room, r->id) == 0)
+			s->alarms[i] = s->alarms[--s->nalarms];
+		else
+			i++;
+	}
+	alarm_arm(s);
+	rk_state_free(r->state);
+	r->state = NULL;
+	opids_free(r->ids); /* a new room of this name shares no op id with it */
+	r->ids = NULL;
+	store_close(r->st);
+	r->st = NULL;
+	r->loaded = false;
+	/* What a new room of this name starts from. */
+	r->seq = r->committed_seq = r->snap_seq = 0;
+	r->last_ts = r->last_active_ms = 0;
+	r->epoch[0] = '\0';
+	r->colors_used = 0;
+	s->m.rooms_deleted++;
+	rk_info("room %s deleted (epoch %s): %u connections closed with 4404", r->id, epoch,
+		*closed);
+	return 0;
+}
+
+/* The loader removed (or failed to remove) r's files. */
+static void room_delete_done(server *s, load_result *res)
+{
+	room *r = room_get(s, res->room, false);
+	if (!r || !r->deleting)
+		return; /* cannot happen: one deletion per room at a time */
+	r->deleting = false;
+	if (res->rc != RK_OK) {
+		s->m.room_delete_failures++;
+		rk_error("room %s: removing its files failed: %s", r->id, res->err);
+	} else {
+		rk_info("room %s: files removed in %lld us", r->id, (long long)res->took_us);
+	}
+	/* Nobody came back meanwhile: the room is forgotten. A join that did
+	 * waits for the load queued behind the removal (a new room). */
+	if (!r->loading && !r->loaded && !r->conns && !r->lq_head && !r->ghosts &&
+	    r->lock_fd < 0) {
+		rk_omap_del(&s->rooms, r->id, strlen(r->id));
+		free(r->pend);
+		free(r->nd);
+		free(r);
+	}
+}
+
 /* The loader finished r's load: install what room_load would have, then
  * run what waited for it, in arrival order, before anything else. */
 void server_room_loaded(void *arg, load_result *res)
 {
 	server *s = arg;
+	if (res->kind == LOADER_DELETE) {
+		room_delete_done(s, res);
+		return;
+	}
 	room *r = room_get(s, res->room, false);
 	if (!r || !r->loading)
 		return; /* cannot happen: one job per loading room */
@@ -1074,15 +1213,60 @@ static void room_fail_sync(room *r, const char *why)
 	room_run_queue(r); /* not loaded: what waits is refused */
 }
 
-static void room_flush(room *r)
+/* Stop (on false) or resume reading r's members' sockets. */
+static void room_rx(room *r, bool on)
+{
+	if (r->rx_paused == !on)
+		return;
+	r->rx_paused = !on;
+	for (conn *c = r->conns; c; c = c->rnext)
+		lws_rx_flow_control(c->wsi, (on ? LWS_RXFLOW_REASON_APPLIES_ENABLE
+						: LWS_RXFLOW_REASON_APPLIES_DISABLE) |
+						    LWS_RXFLOW_REASON_FLAG_PROCESS_NOW | (1 << 1));
+}
+
+/* Commit r's batch and open its output gate (or hand it to the syncer).
+ * Returns false, doing nothing, when the batch should wait: see
+ * server_flush_turn. */
+static bool room_flush(room *r)
 {
 	server *s = r->srv;
 	char err[256];
 	if (!r->loaded) { /* failed meanwhile (room_fail_sync) */
 		pend_drop(r->pend, r->npend);
 		r->npend = 0;
-		return;
+		return true;
 	}
+	/* Back-to-back commits never leave the checkpointer a moment with
+	 * nothing new in the WAL, so it never copies all of it and the WAL
+	 * grows without bound. While a short catch-up pass runs (at most
+	 * CKPT_CATCHUP_FRAMES written during the first pass: a small copy and
+	 * an fsync), the batch waits and the members' sockets are not read (so
+	 * the output that follows is one turn's worth, not a burst that closes
+	 * readers as slow consumers); the commit after the pass restarts the
+	 * WAL from the start. A longer catch-up runs without holding anything
+	 * (the next pair of passes has less to copy), unless the WAL is past
+	 * 2 * CKPT_FRAMES: then any pass holds the room, so the WAL stays below
+	 * about that. CKPT_PAUSE_US is a safety valve for a disk that stalls:
+	 * past it the room commits and its WAL grows meanwhile. */
+	int frames = store_wal_frames(r->st), copied = 0;
+	ckpt_phase ph = frames > CKPT_FRAMES ? ckpt_state(s->ckpt, r->path, &copied) : CKPT_IDLE;
+	if (!((ph == CKPT_CATCHUP && frames - copied <= CKPT_CATCHUP_FRAMES) ||
+	      (ph != CKPT_IDLE && frames > 2 * CKPT_FRAMES))) {
+		r->ckpt_wait_us = 0;
+	} else if (s->defer_ok) {
+		int64_t now = rk_mono_us();
+		if (!r->ckpt_wait_us)
+			r->ckpt_wait_us = now;
+		if (now - r->ckpt_wait_us < CKPT_PAUSE_US) {
+			/* Meanwhile its members' ops stay in their sockets: the
+			 * batch, and the burst of output when it commits, stay
+			 * one turn's worth. */
+			room_rx(r, false);
+			return false;
+		}
+	}
+	room_rx(r, true);
 	int64_t t0 = rk_mono_us();
 	bool have_events = false;
 	for (size_t i = 0; i < r->npend && !have_events; i++)
@@ -1115,7 +1299,7 @@ static void room_flush(room *r)
 		if (rc != RK_OK) {
 			store_rollback(r->st);
 			room_fail_batch(r, err);
-			return;
+			return true;
 		}
 		metrics_observe_commit(&s->m, rk_mono_us() - t0);
 		if (wh_rows) {
@@ -1124,14 +1308,14 @@ static void room_flush(room *r)
 			webhook_notify(s->wh, r->id);
 		}
 		if (store_wal_frames(r->st) > CKPT_FRAMES)
-			ckpt_request(s->ckpt, r->path);
+			ckpt_request(s->ckpt, r->path, false);
 	}
 	if (s->syncer && (have_events || nd_count(r))) {
 		/* Committed to the WAL, not durable: the output waits for the
 		 * syncer (replies too, behind earlier acks: production order). */
 		if (!nd_take_batch(r)) {
 			room_fail_sync(r, "out of memory queueing output for its sync");
-			return;
+			return true;
 		}
 		if (have_events) {
 			char wal[sizeof(r->path) + 8];
@@ -1139,7 +1323,7 @@ static void room_flush(room *r)
 			if (syncer_submit(s->syncer, r->id, wal, r->seq) != RK_OK)
 				room_fail_sync(r, "out of memory queueing its sync");
 		}
-		return;
+		return true;
 	}
 	/* Durable: the output gate opens, in seq order. */
 	for (size_t i = 0; i < r->npend; i++)
@@ -1151,6 +1335,7 @@ static void room_flush(room *r)
 		r->pend = NULL;
 		r->cappend = 0;
 	}
+	return true;
 }
 
 void server_room_synced(void *arg, const char *room_id, int64_t seq, int err)
@@ -1193,15 +1378,40 @@ void server_flush_durable(server *s)
 	} while (s->dirty);
 }
 
+/* Retry deferred commits; the loop may have nothing else to wake it, so
+ * this flushes and writes the output itself (as the end of a turn does). */
+static void defer_cb(lws_sorted_usec_list_t *sul)
+{
+	server *s = container_of(sul, server, defer_sul);
+	server_flush_turn(s);
+	server_write_out(s);
+}
+
 void server_flush(server *s)
 {
+	room *later = NULL;
 	while (s->dirty) {
 		room *r = s->dirty;
 		s->dirty = r->dirty_next;
 		r->dirty_next = NULL;
 		r->dirty = false;
-		room_flush(r);
+		if (!room_flush(r)) {
+			r->dirty = true;
+			r->dirty_next = later;
+			later = r;
+		}
 	}
+	if (!later)
+		return;
+	s->dirty = later;
+	lws_sul_schedule(s->lws, 0, &s->defer_sul, defer_cb, 1000);
+}
+
+void server_flush_turn(server *s)
+{
+	s->defer_ok = true;
+	server_flush(s);
+	s->defer_ok = false;
 }
 
 /* ---- ephemeral: cursor, signal ---------------------------------------- */
@@ -1465,6 +1675,7 @@ void room_describe(room *r, rk_buf *b, bool detail)
 
 void server_cancel_timers(server *s)
 {
+	lws_sul_cancel(&s->defer_sul);
 	size_t it = 0;
 	const rk_omap_entry *e;
 	while (rk_omap_next(&s->rooms, &it, &e))
@@ -1495,6 +1706,10 @@ void server_free_rooms(server *s)
 		free(r->wh_pres);
 		rk_state_free(r->state);
 		opids_free(r->ids);
+		/* Shutdown: the WAL of a room that was loaded goes into its
+		 * database (ckpt_stop runs the queued jobs after this). */
+		if (r->st)
+			ckpt_request(s->ckpt, r->path, true);
 		store_close(r->st);
 		store_unlock(r->lock_fd);
 		free(r);

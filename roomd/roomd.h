@@ -83,6 +83,7 @@ struct room {
 	uint32_t nconns;
 	bool loaded;              /* state in memory */
 	bool loading;             /* a load is on the loader thread */
+	bool deleting;            /* its files' removal is on the loader thread */
 	/* private */
 	server *srv;
 	char path[1200];
@@ -94,6 +95,7 @@ struct room {
 	int64_t snap_seq;         /* seq of the newest snapshot */
 	int64_t last_ts;          /* ts of the last op: ts never goes backwards */
 	int64_t last_op_us;       /* monotonic, for hibernation */
+	int64_t ckpt_wait_us;     /* commits wait for a catch-up since (room.c) */
 	conn *conns;              /* doubly linked through conn->rnext/rprev */
 	ghost *ghosts;
 	/* While loading: joins, ops and gated replies that wait for the state,
@@ -110,6 +112,7 @@ struct room {
 	room *dirty_next;
 	bool dirty;
 	bool cursor_armed;
+	bool rx_paused;           /* members' sockets not read (room.c room_rx) */
 	uint8_t colors_used;      /* bitmask of colors of present peers */
 	lws_sorted_usec_list_t cursor_sul;
 	/* Webhooks (room.c): presence bodies waiting for the next flush to be
@@ -187,6 +190,8 @@ struct server {
 	rk_buf op_scratch;        /* one op's JSON while its event is built */
 	unsigned char *wbuf;      /* LWS_PRE + WBUF_SIZE: coalesced frames (conn.c) */
 	lws_sorted_usec_list_t tick_sul;
+	lws_sorted_usec_list_t defer_sul; /* wakes the loop for deferred commits */
+	bool defer_ok;            /* server_flush_turn: commits may wait */
 	lws_sorted_usec_list_t alarm_sul;
 	struct alarm {
 		int64_t at;
@@ -202,6 +207,20 @@ room *room_get(server *s, const char *id, bool create);
 /* Load r now, on the loop (the admin HTTP path only: it waits for a load in
  * flight first). Everything else loads through the loader thread. */
 rk_err room_load(room *r, char *err, size_t errlen);
+/*
+ * DELETE /v1/rooms/<room> (PROTOCOL-NOTES "Deleting a room"): a load in
+ * flight completes and pending ops are committed (with --fsync, synced)
+ * first; then every connection of the room, joined or waiting, is closed
+ * with 4404, its alarms are dropped, its state and handle freed, and the
+ * removal of its files goes to the loader thread (the loop does no file
+ * I/O). From then on the room does not exist: GET answers 404, and a join
+ * waits for the removal and gets a new room (new epoch, seq from 1).
+ * Returns 0 (the old epoch copied into epoch, RK_EPOCH_MAX + 1 bytes, and
+ * the number of connections closed in *closed), 404 if there is no such
+ * room (or it is being deleted), 503 if the loader is stopped or out of
+ * memory (nothing changed).
+ */
+int room_delete(server *s, const char *id, char *epoch, uint32_t *closed);
 /* The loader's completion callback (arg is the server), on the loop. */
 void server_room_loaded(void *arg, load_result *res);
 /* The syncer's completion callback (arg is the server), on the loop: seq is
@@ -222,6 +241,11 @@ void room_reply(room *r, conn *c, rk_msg *m);
 void room_cursor(room *r, conn *c, int64_t x, int64_t y);
 void room_signal(room *r, conn *c, const char *data, size_t len);
 void server_flush(server *s);
+/* The end-of-turn flush: as server_flush, except that a room whose WAL is
+ * past its checkpoint threshold while its checkpoint runs keeps its batch
+ * for a later turn (the WAL can only restart between two commits once the
+ * checkpoint has copied everything; see room.c). */
+void server_flush_turn(server *s);
 void server_tick(server *s);
 void server_alarms(server *s);
 void server_free_rooms(server *s);

@@ -9,9 +9,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "clock.h"
+#include "log.h"
 #include "store.h"
 
 #define FORMAT_VERSION "1"
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define WAL_LIMIT_STR STR(STORE_WAL_LIMIT)
 
 struct store {
 	sqlite3 *db;
@@ -53,6 +57,19 @@ int store_lock(const char *path, bool create, char *err, size_t errlen)
 			 errno == EWOULDBLOCK ? "locked" : strerror(errno));
 		close(fd);
 		return -1;
+	}
+	/* An empty file is a new room (SQLite writes the WAL-mode header into
+	 * the file itself before any frame): a -wal or -shm next to it is a
+	 * dead room's, left by a removal that crashed, and must not be
+	 * replayed into the new one (roomfiles.h). */
+	struct stat sb;
+	if (fstat(fd, &sb) == 0 && sb.st_size == 0) {
+		char p[4200];
+		for (int i = 0; i < 2; i++) {
+			snprintf(p, sizeof(p), "%s%s", path, i ? "-shm" : "-wal");
+			if (unlink(p) == 0)
+				rk_warn("removed %s, left next to a new room file", p);
+		}
 	}
 	return fd;
 }
@@ -256,6 +273,7 @@ rk_err store_open(const char *path, const char *room, int busy_ms,
 	 * the configured durability applies from the first op on. */
 	if (!exec(s->db, "PRAGMA synchronous=OFF; PRAGMA journal_mode=WAL;"
 		  "PRAGMA wal_autocheckpoint=0;"
+		  "PRAGMA journal_size_limit=" WAL_LIMIT_STR ";"
 		  "PRAGMA cache_size=-64; PRAGMA mmap_size=0;", err, errlen)) {
 		rc = strstr(err, "not a database") ? RK_ECORRUPT : RK_EIO;
 		goto fail;

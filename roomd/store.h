@@ -19,6 +19,8 @@
  * them leaves, so the loop never waits on an fsync. Automatic checkpoints are
  * off on this connection and checkpoint-on-close is disabled: WAL checkpoints
  * fsync, so they run on the checkpointer thread (ckpt.h), never on the loop.
+ * When the writer restarts a fully checkpointed WAL it truncates the file to
+ * STORE_WAL_LIMIT bytes (journal_size_limit) if it had grown past that.
  */
 #ifndef ROOMD_STORE_H
 #define ROOMD_STORE_H
@@ -29,6 +31,9 @@
 #include "state.h"
 
 typedef struct store store;
+
+/* Bytes a restarted WAL is cut back to (PRAGMA journal_size_limit). */
+#define STORE_WAL_LIMIT 4194304
 
 /* Room path "<data>/rooms/<room>.db" into out (cap bytes); false if too long.
  * room must already be a valid room id. */

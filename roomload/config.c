@@ -50,6 +50,11 @@ static const char usage_text[] =
 "  --max-connecting N      handshakes in flight at once (default 256)\n"
 "  --size BYTES            chat text / stroke payload size (default 100)\n"
 "  --room-prefix P         rooms are named P0, P1, ... (default load-)\n"
+"  --cleanup               when the run ends, delete its rooms (DELETE\n"
+"                          /v1/rooms/P<i>, with an owner token for 'P*' signed\n"
+"                          with --secret-file; without a secret roomd lets\n"
+"                          only a loopback client delete); a refused delete\n"
+"                          makes the exit status 1\n"
 "  --secret-file FILE      mint one HS256 token per client (user cN, role\n"
 "                          editor or viewer); without it clients connect\n"
 "                          with ?name=cN (server auth off)\n"
@@ -152,7 +157,7 @@ const char *scenario_name(scenario s)
 
 enum {
 	OPT_URL = 256, OPT_ROOMS, OPT_CLIENTS, OPT_RATE, OPT_DURATION, OPT_SCENARIO,
-	OPT_RAMP, OPT_SIZE, OPT_PREFIX, OPT_SECRET, OPT_VIEWERS, OPT_MAX_P99,
+	OPT_CLEANUP, OPT_RAMP, OPT_SIZE, OPT_PREFIX, OPT_SECRET, OPT_VIEWERS, OPT_MAX_P99,
 	OPT_MIN_DELIVERED, OPT_JSON, OPT_MAX_CONNECTING, OPT_SEED, OPT_RECONNECT,
 	OPT_PROCS, OPT_CSV, OPT_CA,
 };
@@ -168,6 +173,7 @@ static const struct option long_opts[] = {
 	{"ramp", required_argument, NULL, OPT_RAMP},
 	{"size", required_argument, NULL, OPT_SIZE},
 	{"room-prefix", required_argument, NULL, OPT_PREFIX},
+	{"cleanup", no_argument, NULL, OPT_CLEANUP},
 	{"secret-file", required_argument, NULL, OPT_SECRET},
 	{"viewers", required_argument, NULL, OPT_VIEWERS},
 	{"max-p99", required_argument, NULL, OPT_MAX_P99},
@@ -346,6 +352,9 @@ int config_parse(load_config *cfg, int argc, char **argv)
 			if (!parse_ll(optarg, 1, RK_TEXT_MAX, &v))
 				return usage_error("--size wants 1..%d bytes", RK_TEXT_MAX);
 			cfg->size = (int)v;
+			break;
+		case OPT_CLEANUP:
+			cfg->cleanup = true;
 			break;
 		case OPT_PREFIX:
 			if (strlen(optarg) > 40)

@@ -49,6 +49,7 @@ typedef struct load_config {
 	double reconnect_every;  /* --reconnect-every SECONDS (churn), mean interval */
 	int procs;               /* --procs N worker processes (1 = this process) */
 	char csv[1024];          /* --csv FILE; "" = none */
+	bool cleanup;            /* --cleanup: DELETE the rooms at the end */
 } load_config;
 
 /*

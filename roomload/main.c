@@ -3,6 +3,7 @@
  * Exit status: 0 every check passed, 1 a check failed or a runtime error,
  * 2 usage error.
  */
+#include "cleanup.h"
 #include "load.h"
 #include "log.h"
 #include <stdlib.h>
@@ -35,6 +36,9 @@ int main(int argc, char **argv)
 			rc = report_final(ld);
 	}
 	report_csv_close(ld);
+	/* After the report: its figures are the run's, not the cleanup's. */
+	if (ld->cfg.cleanup && cleanup_rooms(&ld->cfg, ld->cfg.json ? stderr : stdout) != 0)
+		rc = 1;
 	load_free(ld);
 	free(ld);
 	return rc;

@@ -1474,12 +1474,14 @@ static void test_usage(void **state)
 
 /* A room of 300 events (shapes, chat, a poll with an alarm) with snapshots
  * at 100 and 200. */
-static void build_big(const char *path, const char *room)
+/* 300 mixed ops (snapshots at 100 and 200), then chat posts up to n. */
+static void build_big(const char *path, const char *room, int n)
 {
 	fx f;
 	fx_open(&f, path, room, "1");
+	sql(f.db, "PRAGMA synchronous=OFF"); /* a fixture: 10,300 rows */
 	char op[256], id[32];
-	for (int i = 1; i <= 300; i++) {
+	for (int i = 1; i <= n; i++) {
 		const char *user = i % 3 == 0 ? "alice" : i % 3 == 1 ? "bob" : "carol";
 		if (i == 10)
 			snprintf(op, sizeof(op),
@@ -1498,7 +1500,7 @@ static void build_big(const char *path, const char *room)
 		else
 			snprintf(op, sizeof(op), "{\"k\":\"chat.post\",\"text\":\"m%d\"}",
 				 i);
-		if (i < 10 && i % 7 == 0) /* no poll yet */
+		if ((i < 10 && i % 7 == 0) || i > 300) /* no poll yet; the tail */
 			snprintf(op, sizeof(op), "{\"k\":\"chat.post\",\"text\":\"m%d\"}",
 				 i);
 		snprintf(id, sizeof(id), "o%d", i);
@@ -1506,6 +1508,9 @@ static void build_big(const char *path, const char *room)
 		if (i == 100 || i == 200)
 			fx_snapshot(&f);
 	}
+	/* The tail 10 s apart: only events within 24 h of the newest are in
+	 * the idempotency window by time (seq >= 1660 here). */
+	sql(f.db, "UPDATE events SET ts = 1700000000000 + seq * 10000 WHERE seq > 300");
 	fx_close(&f);
 }
 
@@ -1524,8 +1529,11 @@ static int64_t sql_int(const char *path, const char *q_text)
 }
 
 /* compact refuses a room held by roomd's flock (touching nothing), keeps
- * the last N events and the state, and leaves a file that verifies, replays
- * to the same state and that roomd serves at the same seq. */
+ * the last N events - never fewer than the idempotency window, the last
+ * 10,000 events and those within 24 h of the newest - and the state, and leaves a
+ * file that verifies, replays to the same state and that roomd serves at
+ * the same seq. */
+#define BIG_N 10300
 static void test_compact(void **state)
 {
 	tctx *t = *state;
@@ -1534,7 +1542,7 @@ static void test_compact(void **state)
 	mkdir(dir, 0755);
 	snprintf(path, sizeof(path), "%s/big.db", dir);
 	snprintf(zero, sizeof(zero), "%s/zero.db", dir);
-	build_big(path, "big");
+	build_big(path, "big", BIG_N);
 	copy_file(path, zero);
 	run_result pre = CTL(t, "replay", path);
 	assert_int_equal(pre.code, 0);
@@ -1570,22 +1578,24 @@ static void test_compact(void **state)
 	assert_int_equal(nlines(r.err), 1);
 	run_free(&r);
 
+	/* --keep-events 50 keeps the window: 10,000 events, the cut at 300. */
 	r = CTL(t, "compact", path, "--keep-events", "50");
 	assert_int_equal(r.code, 0);
 	assert_int_equal(nlines(r.out), 1);
-	assert_non_null(strstr(r.out, "seq 300, snapshot written, 250 events deleted"));
+	assert_non_null(strstr(r.out, "seq 10300, snapshot written, 300 events deleted"));
+	assert_non_null(strstr(r.out, "kept the last 10000 events and those within 24 h of the newest"));
 	run_free(&r);
-	assert_int_equal(sql_int(path, "SELECT count(*) FROM events"), 50);
-	assert_int_equal(sql_int(path, "SELECT min(seq) FROM events"), 251);
-	assert_int_equal(sql_int(path, "SELECT max(seq) FROM events"), 300);
-	assert_int_equal(sql_int(path, "SELECT count(*) FROM snapshots WHERE seq=300"), 1);
-	assert_int_equal(sql_int(path, "SELECT count(*) FROM snapshots WHERE seq<250"), 0);
+	assert_int_equal(sql_int(path, "SELECT count(*) FROM events"), 10000);
+	assert_int_equal(sql_int(path, "SELECT min(seq) FROM events"), 301);
+	assert_int_equal(sql_int(path, "SELECT max(seq) FROM events"), BIG_N);
+	assert_int_equal(sql_int(path, "SELECT count(*) FROM snapshots WHERE seq=10300"), 1);
+	assert_int_equal(sql_int(path, "SELECT count(*) FROM snapshots WHERE seq<300"), 0);
 	char side[500];
 	snprintf(side, sizeof(side), "%s-wal", path);
 	assert_int_equal(access(side, F_OK), -1);
 	r = CTL(t, "verify", path);
 	assert_int_equal(r.code, 0);
-	assert_string_equal(r.out, "ok: 50 events, 2 snapshots verified\n");
+	assert_string_equal(r.out, "ok: 10000 events, 2 snapshots verified\n");
 	run_free(&r);
 	r = CTL(t, "replay", path);
 	assert_int_equal(r.code, 0);
@@ -1597,9 +1607,9 @@ static void test_compact(void **state)
 	assert_string_equal(r.out, "");
 	assert_int_equal(nlines(r.err), 1);
 	assert_non_null(strstr(r.err, "seq 100 was removed by compaction; the earliest"
-				      " seq replay can reach is 250"));
+				      " seq replay can reach is 300"));
 	run_free(&r);
-	r = CTL(t, "replay", path, "--upto", "250");
+	r = CTL(t, "replay", path, "--upto", "300");
 	assert_int_equal(r.code, 0);
 	run_free(&r);
 	/* Compacting again deletes nothing more. */
@@ -1608,18 +1618,30 @@ static void test_compact(void **state)
 	assert_non_null(strstr(r.out, " 0 events deleted"));
 	run_free(&r);
 
-	/* --keep-events 0: only the snapshot at 300 is left. */
+	/* --keep-events 0 still keeps the window; events within 24 h of the
+	 * newest (here: after seq 200) are kept whatever their number. */
+	sqlite3 *h;
+	char upd[128];
+	assert_int_equal(sqlite3_open(zero, &h), SQLITE_OK);
+	snprintf(upd, sizeof(upd), "UPDATE events SET ts = %lld WHERE seq > 200",
+		 (long long)time(NULL) * 1000);
+	assert_int_equal(sqlite3_exec(h, upd, NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_close(h), SQLITE_OK);
+	run_result prez = CTL(t, "replay", zero); /* chat entries carry the new ts */
+	assert_int_equal(prez.code, 0);
 	r = CTL(t, "compact", zero, "--keep-events", "0");
 	assert_int_equal(r.code, 0);
+	assert_non_null(strstr(r.out, " 200 events deleted"));
 	run_free(&r);
-	assert_int_equal(sql_int(zero, "SELECT count(*) FROM events"), 0);
-	assert_int_equal(sql_int(zero, "SELECT count(*) FROM snapshots"), 1);
+	assert_int_equal(sql_int(zero, "SELECT count(*) FROM events"), BIG_N - 200);
+	assert_int_equal(sql_int(zero, "SELECT count(*) FROM snapshots"), 2);
 	r = CTL(t, "verify", zero);
 	assert_int_equal(r.code, 0);
 	run_free(&r);
 	r = CTL(t, "replay", zero);
-	assert_string_equal(r.out, pre.out);
+	assert_string_equal(r.out, prez.out);
 	run_free(&r);
+	run_free(&prez);
 
 	/* roomd loads the compacted room at seq 300 with the same state. */
 	roomd d;
@@ -1632,7 +1654,7 @@ static void test_compact(void **state)
 	cJSON *j = cJSON_Parse(msg);
 	assert_non_null(j);
 	assert_string_equal(cJSON_GetObjectItem(j, "t")->valuestring, "welcome");
-	assert_int_equal(cJSON_GetObjectItem(j, "seq")->valueint, 300);
+	assert_int_equal(cJSON_GetObjectItem(j, "seq")->valueint, BIG_N);
 	char *live = cJSON_PrintUnformatted(cJSON_GetObjectItem(j, "state"));
 	cJSON *pj = cJSON_Parse(pre.out);
 	char *replayed = cJSON_PrintUnformatted(pj);

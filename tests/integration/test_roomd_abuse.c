@@ -64,19 +64,6 @@ static void pair_free(pair *p)
 	rt_free(p->b);
 }
 
-static void expect_close(struct ws *w, int code)
-{
-	for (;;) {
-		ws_result r = ws_recv(w, RT_TIMEOUT_MS, NULL, NULL, NULL);
-		if (r == WS_MSG)
-			continue;
-		if (r != WS_CLOSED || ws_close_code(w) != code)
-			fail_msg("want close %d, got result %d close %d (%s)", code, r,
-				 ws_close_code(w), ws_error(w));
-		return;
-	}
-}
-
 static int count_room_files(rd_proc *rd)
 {
 	char dir[PATH_MAX + 16];
@@ -157,7 +144,7 @@ static void test_hostile_messages(void **state)
 		size_t len = cases[i].len ? cases[i].len : strlen(cases[i].frame);
 		assert_int_equal(ws_send_frame(a, cases[i].opcode, true, cases[i].frame, len), 0);
 		if (cases[i].close) {
-			expect_close(a, cases[i].close);
+			rt_expect_close(a, cases[i].close, NULL);
 		} else {
 			cJSON *m = rt_expect(a, cases[i].t);
 			if (strcmp(rt_str(m, "code"), cases[i].code) != 0) {
@@ -177,7 +164,7 @@ static void test_hostile_messages(void **state)
 	for (int i = 0; i < 100 && ws_send_frame(a, WS_OP_BINARY, true, bin, sizeof(bin)) == 0;
 	     i++)
 		;
-	expect_close(a, 4400);
+	rt_expect_close(a, 4400, NULL);
 	rt_free(a);
 	pair_check(&p);
 	assert_int_equal(count_room_files(rd), 1);

@@ -48,7 +48,7 @@ static void test_help(void **state)
 	    "--conn-rate", "--conn-burst", "--max-conns-per-ip", "--limit-loopback",
 	    "--handshake-timeout", "--tls-cert", "--tls-key", "--config", "--allow-origin",
 	    "--log-format", "--webhook-url", "--webhook-secret-file", "--webhook-types",
-	    "--webhook-timeout", "--webhook-concurrency", "--webhook-retry-max", "Exit status"};
+	    "--webhook-timeout", "--webhook-concurrency", "--webhook-retry-max", "--retain-events", "Exit status"};
 	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
 		if (!strstr(out, opts[i]))
 			fail_msg("--help does not mention %s", opts[i]);
@@ -66,7 +66,7 @@ static void test_bad_values_name_the_option(void **state)
 	    "--max-room-conns", "--max-conns", "--max-queue", "--idle-timeout",
 	    "--ping-interval", "--presence-grace", "--snapshot-every", "--resume-max",
 	    "--conn-rate", "--conn-burst", "--max-conns-per-ip", "--handshake-timeout",
-	    "--webhook-timeout", "--webhook-concurrency", "--webhook-retry-max"};
+	    "--webhook-timeout", "--webhook-concurrency", "--webhook-retry-max", "--retain-events"};
 	static const char *const bad[] = {"x12", "-5", "99999999999999999999"};
 	for (size_t i = 0; i < sizeof(num) / sizeof(num[0]); i++)
 		for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {

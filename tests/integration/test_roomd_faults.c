@@ -27,21 +27,6 @@
 
 #define NOBODY 65534
 
-static void expect_close(struct ws *w, int code, const char *reason)
-{
-	for (;;) {
-		ws_result r = ws_recv(w, RT_TIMEOUT_MS, NULL, NULL, NULL);
-		if (r == WS_MSG)
-			continue;
-		if (r != WS_CLOSED)
-			fail_msg("want close %d, got result %d (%s)", code, r, ws_error(w));
-		if (ws_close_code(w) != code || (reason && strcmp(ws_close_reason(w), reason)))
-			fail_msg("want close %d %s, got %d %s", code, reason ? reason : "",
-				 ws_close_code(w), ws_close_reason(w));
-		return;
-	}
-}
-
 /* The whole content of a file (caller frees), its size in *n; NULL if none. */
 static char *slurp(const char *path, size_t *n)
 {
@@ -173,7 +158,7 @@ static void test_corrupt_room_files(void **state)
 			snprintf(q, sizeof(q), "/ws/%s?name=c", bad[i].room);
 			struct ws *c = ws_connect(rd->host, rd->port, q, NULL, 3000);
 			assert_non_null(c);
-			expect_close(c, 1011, "room unavailable");
+			rt_expect_close(c, 1011, "room unavailable");
 			ws_free(c);
 			snprintf(line, sizeof(line), "room %s refused: ", bad[i].room);
 			assert_true(rd_log_wait(rd, line, RT_TIMEOUT_MS));
@@ -272,7 +257,7 @@ static void test_readonly_data_dir(void **state)
 
 	struct ws *c = ws_connect(rd->host, rd->port, "/ws/fresh?name=c", NULL, 3000);
 	assert_non_null(c);
-	expect_close(c, 1011, "room unavailable");
+	rt_expect_close(c, 1011, "room unavailable");
 	ws_free(c);
 	assert_true(rd_log_wait(rd, "room fresh refused: ", RT_TIMEOUT_MS));
 	assert_true(rd_log_contains(rd, "Permission denied"));
@@ -378,7 +363,7 @@ static void test_disk_full(void **state)
 		assert_int_equal(rt_int(e, "seq"), acked[i]);
 		cJSON_Delete(e);
 	}
-	expect_close(b, 1011, "storage error");
+	rt_expect_close(b, 1011, "storage error");
 	/* The other room is not affected. */
 	for (int i = 1; i <= 10; i++) {
 		char id[16];

@@ -42,7 +42,8 @@ static int status_with_token(rd_proc *rd, const char *room, const char *tok)
 }
 
 /* Section 6: with a secret, bad tokens are refused before the upgrade and
- * roles are enforced; /v1 needs an owner bearer token. */
+ * roles are enforced; /v1 (and DELETE of a room) needs an owner bearer
+ * token. */
 static void test_auth(void **state)
 {
 	(void)state;
@@ -112,6 +113,19 @@ static void test_auth(void **state)
 	assert_int_equal(rt_http(rd, "/healthz", NULL, NULL), 200);
 	assert_false(rd_log_contains(rd, "auth is OFF"));
 
+	/* DELETE needs an owner token covering the room, loopback or not. */
+	assert_int_equal(rt_http_method(rd, "DELETE", "/v1/rooms/team-1", NULL, NULL), 401);
+	snprintf(hdr, sizeof(hdr), "Authorization: Bearer %s", editor);
+	assert_int_equal(rt_http_method(rd, "DELETE", "/v1/rooms/team-1", hdr, NULL), 403);
+	snprintf(hdr, sizeof(hdr), "Authorization: Bearer %s", owner);
+	assert_int_equal(rt_http_method(rd, "DELETE", "/v1/rooms/team-2", hdr, NULL), 403);
+	assert_int_equal(rt_http(rd, "/v1/rooms/team-1", hdr, NULL), 200); /* still there */
+	assert_int_equal(rt_http_method(rd, "DELETE", "/v1/rooms/team-1", hdr, NULL), 202);
+	rt_expect_close(e, 4404, "room deleted");
+	rt_expect_close(v, 4404, "room deleted");
+	rt_expect_close(o, 4404, "room deleted");
+	assert_int_equal(rt_http(rd, "/v1/rooms/team-1", hdr, NULL), 404);
+
 	rt_free(e);
 	rt_free(v);
 	rt_free(o);
@@ -127,21 +141,6 @@ static void test_auth(void **state)
 	free(secret_file);
 }
 
-static void expect_close(struct ws *w, int code)
-{
-	for (;;) {
-		ws_result r = ws_recv(w, RT_TIMEOUT_MS, NULL, NULL, NULL);
-		if (r == WS_MSG)
-			continue;
-		if (r != WS_CLOSED)
-			fail_msg("want close %d, got result %d (%s)", code, r, ws_error(w));
-		if (ws_close_code(w) != code)
-			fail_msg("want close %d, got %d %s", code, ws_close_code(w),
-				 ws_close_reason(w));
-		return;
-	}
-}
-
 /* Section 9: a message over --max-frame closes with 1009; others go on. */
 static void test_frame_limit(void **state)
 {
@@ -153,12 +152,12 @@ static void test_frame_limit(void **state)
 	char big[2048];
 	snprintf(big, sizeof(big), "{\"t\":\"signal\",\"data\":\"%01900d\"}", 0);
 	assert_int_equal(ws_send_text(a, big, strlen(big)), 0);
-	expect_close(a, 1009);
+	rt_expect_close(a, 1009, NULL);
 	/* Fragmented past the limit too. */
 	struct ws *c = rt_join(rd, "f", "name=c", NULL);
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(ws_send_frame(c, i ? WS_OP_CONT : WS_OP_TEXT, false, big, 600), 0);
-	expect_close(c, 1009);
+	rt_expect_close(c, 1009, NULL);
 	assert_int_equal(rt_op(b, "ok", "{\"k\":\"chat.post\",\"text\":\"fine\"}", NULL), 1);
 	rt_free(a);
 	rt_free(b);
@@ -177,7 +176,7 @@ static void test_abuse_limits(void **state)
 	struct ws *ok = rt_join(rd, "abuse", "name=ok", NULL);
 	for (int i = 0; i < 30; i++)
 		RT_SEND(a, "nope");
-	expect_close(a, 4400);
+	rt_expect_close(a, 4400, NULL);
 
 	struct ws *f = rt_join(rd, "abuse", "name=f", NULL);
 	int acks = 0, limited = 0;
@@ -194,7 +193,7 @@ static void test_abuse_limits(void **state)
 	for (int i = 0; i < 200; i++)
 		ws_send_textf(f, "{\"t\":\"op\",\"id\":\"y%d\",\"op\":{\"k\":\"chat.post\","
 			      "\"text\":\"y\"}}", i);
-	expect_close(f, 4429);
+	rt_expect_close(f, 4429, NULL);
 	/* The bystander is untouched. */
 	RT_SEND(ok, "{\"t\":\"ping\"}");
 	cJSON_Delete(rt_expect(ok, "pong"));
@@ -220,12 +219,12 @@ static void test_capacity_and_idle(void **state)
 	struct ws *b = rt_join(rd, "cap", "name=b", NULL);
 	struct ws *c = ws_connect(rd->host, rd->port, "/ws/cap?name=c", NULL, 3000);
 	assert_non_null(c);
-	expect_close(c, 4409);
+	rt_expect_close(c, 4409, NULL);
 	rt_free(c);
 	struct ws *d = rt_join(rd, "other", "name=d", NULL);
 	struct ws *e = ws_connect(rd->host, rd->port, "/ws/third?name=e", NULL, 3000);
 	assert_non_null(e);
-	expect_close(e, 4503);
+	rt_expect_close(e, 4503, NULL);
 	rt_free(e);
 	/* a keeps talking, b and d stay silent past the idle timeout. */
 	int64_t until = rk_mono_us() + (int64_t)rt_scaled_ms(1500) * 1000;
@@ -234,7 +233,7 @@ static void test_capacity_and_idle(void **state)
 		cJSON_Delete(rt_expect(a, "pong"));
 		usleep(100000);
 	}
-	expect_close(d, 4408);
+	rt_expect_close(d, 4408, NULL);
 	ws_result r;
 	while ((r = ws_recv(b, 2000, NULL, NULL, NULL)) == WS_MSG)
 		;
@@ -310,7 +309,7 @@ static void test_slow_consumer(void **state)
 	 * the close frame. */
 	int big = 4 << 20;
 	setsockopt(ws_fd(slow), SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
-	expect_close(slow, 4507);
+	rt_expect_close(slow, 4507, NULL);
 	rt_free(slow);
 	rt_free(w);
 	rt_free(fast);

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -489,6 +490,67 @@ static void test_tokens_viewers_and_poll(void **state)
 	free(out);
 }
 
+/* Files of room PREFIXi in s's data directory that still exist. */
+static int room_files_left(const server *s, const char *prefix, int rooms)
+{
+	int left = 0;
+	for (int i = 0; i < rooms; i++) {
+		const char *sfx[] = {"", "-wal", "-shm"};
+		for (int k = 0; k < 3; k++) {
+			char p[256];
+			struct stat sb;
+			snprintf(p, sizeof(p), "%s/rooms/%s%d.db%s", s->dir, prefix, i, sfx[k]);
+			left += stat(p, &sb) == 0;
+		}
+	}
+	return left;
+}
+
+/* --cleanup deletes the run's rooms at the end: with an owner token minted
+ * from --secret-file, and the report (JSON on stdout) is unchanged. The
+ * rooms' files are gone once roomd's loader thread has removed them. */
+static void test_cleanup_deletes_the_rooms(void **state)
+{
+	server *s = *state;
+	char *out;
+	const char *const args[] = {"--rooms", "3", "--clients", "2", "--rate", "5",
+				    "--duration", "1", "--secret-file", s->secret_path,
+				    "--room-prefix", "cl-", "--cleanup", "--json", "-q", NULL};
+	int rc = run_roomload(s, &out, args);
+	cJSON *j = parse_report(out);
+	assert_int_equal(rc, 0);
+	assert_clean(j, 3, 2, 2);
+	cJSON_Delete(j);
+	free(out);
+	int64_t end = now_ms() + rt_scaled_ms(5000);
+	while (room_files_left(s, "cl-", 3) && now_ms() < end)
+		usleep(10000);
+	assert_int_equal(room_files_left(s, "cl-", 3), 0);
+}
+
+/* Without a secret roomd lets a loopback client delete: --cleanup prints
+ * its summary after the text report; rooms of another prefix stay. */
+static void test_cleanup_without_secret(void **state)
+{
+	server *s = *state;
+	char *out;
+	const char *const keep[] = {"--rooms", "1", "--clients", "1", "--duration", "0",
+				    "--room-prefix", "keep-", "-q", NULL};
+	assert_int_equal(run_roomload(s, &out, keep), 0);
+	free(out);
+	const char *const args[] = {"--rooms", "2", "--clients", "1", "--rate", "5",
+				    "--duration", "0.5", "--room-prefix", "cl-", "--cleanup",
+				    "-q", NULL};
+	assert_int_equal(run_roomload(s, &out, args), 0);
+	assert_non_null(strstr(out, "cleanup: 2 rooms deleted, 0 not found\n"));
+	free(out);
+	int64_t end = now_ms() + rt_scaled_ms(5000);
+	while (room_files_left(s, "cl-", 2) && now_ms() < end)
+		usleep(10000);
+	assert_int_equal(room_files_left(s, "cl-", 2), 0);
+	assert_true(room_files_left(s, "keep-", 1) > 0);
+}
+
 static void test_missed_p99_exits_1(void **state)
 {
 	server *s = *state;
@@ -581,6 +643,10 @@ int main(void)
 						setup_plain, teardown_server),
 		cmocka_unit_test_setup_teardown(test_procs_worker_crash_fails_the_run,
 						setup_plain, teardown_server),
+		cmocka_unit_test_setup_teardown(test_cleanup_deletes_the_rooms, setup_secret,
+						teardown_server),
+		cmocka_unit_test_setup_teardown(test_cleanup_without_secret, setup_plain,
+						teardown_server),
 		cmocka_unit_test_setup_teardown(test_tokens_viewers_and_poll, setup_secret,
 						teardown_server),
 		cmocka_unit_test_setup_teardown(test_missed_p99_exits_1, setup_plain,

@@ -189,6 +189,9 @@ static sqlite3 *open_ro(const char *db_path)
 	sqlite3 *db = NULL;
 	if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
 		fail_msg("open %s: %s", db_path, db ? sqlite3_errmsg(db) : "?");
+	/* As roomctl: roomd's checkpointer may hold a lock for a moment (a
+	 * hibernating room's WAL is truncated while the test reads). */
+	sqlite3_busy_timeout(db, 5000);
 	return db;
 }
 
@@ -272,6 +275,43 @@ int rt_post(rd_proc *rd, const char *path, const char *headers, const char *body
 	else
 		http_reply_free(&r);
 	return status;
+}
+
+int rt_http_method(rd_proc *rd, const char *method, const char *path, const char *headers,
+		   char **body)
+{
+	char req[8192];
+	int n = snprintf(req, sizeof(req), "%s %s HTTP/1.1\r\nHost: %s:%d\r\n"
+			 "Connection: close\r\nContent-Length: 0\r\n%s%s\r\n", method, path,
+			 rd->host, rd->port, headers ? headers : "",
+			 headers && *headers ? "\r\n" : "");
+	if (n <= 0 || (size_t)n >= sizeof(req))
+		fail_msg("request too long");
+	http_reply r;
+	if (http_request(rd->host, rd->port, req, (size_t)n, RT_TIMEOUT_MS, &r) != 0)
+		fail_msg("%s %s failed: %s", method, path, r.error);
+	int status = r.status;
+	if (body) {
+		*body = r.body;
+		r.body = NULL;
+	}
+	http_reply_free(&r);
+	return status;
+}
+
+void rt_expect_close(struct ws *w, int code, const char *reason)
+{
+	for (;;) {
+		ws_result r = ws_recv(w, RT_TIMEOUT_MS, NULL, NULL, NULL);
+		if (r == WS_MSG)
+			continue;
+		if (r != WS_CLOSED)
+			fail_msg("want close %d, got result %d (%s)", code, r, ws_error(w));
+		if (ws_close_code(w) != code || (reason && strcmp(ws_close_reason(w), reason)))
+			fail_msg("want close %d %s, got %d %s", code, reason ? reason : "",
+				 ws_close_code(w), ws_close_reason(w));
+		return;
+	}
 }
 
 char *rt_temp_file(const char *content)

@@ -55,7 +55,8 @@ cJSON *rt_expect(struct ws *w, const char *t);
 int64_t rt_int(const cJSON *obj, const char *field);
 const char *rt_str(const cJSON *obj, const char *field);
 
-/* Run a query returning one integer on a SQLite file (opened read-only). */
+/* Run a query returning one integer on a SQLite file (opened read-only, with
+ * a 5 s busy timeout as roomctl: roomd may checkpoint it meanwhile). */
 int64_t rt_sql_int(const char *db_path, const char *sql);
 /* Same for a text result, copied into out. */
 void rt_sql_text(const char *db_path, const char *sql, char *out, size_t n);
@@ -73,6 +74,15 @@ void rt_asan_quarantine(int mb);
  * http_reply_free). Fails the test if no answer comes within timeout_ms. */
 int rt_post(rd_proc *rd, const char *path, const char *headers, const char *body,
 	    int timeout_ms, http_reply *reply);
+/* Send "<method> <path>" (headers: extra header lines or NULL) to roomd;
+ * returns the status and the body (caller frees; may be NULL). Fails the
+ * test if no response comes. */
+int rt_http_method(rd_proc *rd, const char *method, const char *path, const char *headers,
+		   char **body);
+
+/* Read w's messages until the server closes it; fails the test unless the
+ * close has code (and reason, if not NULL) within RT_TIMEOUT_MS. */
+void rt_expect_close(struct ws *w, int code, const char *reason);
 
 /* Run argv[0] (a path; argv NULL-terminated) to completion with stdout and
  * stderr captured together into *out (caller frees; out may be NULL).

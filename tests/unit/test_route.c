@@ -1,7 +1,8 @@
 /* test_route.c - roomd's request decisions without a socket (route.c): which
- * endpoint a GET path is, the methods each takes, the JSON error bodies, the
- * Origin check, the /v1 bearer check, the upgrade's query arguments and who
- * an upgrade request is, with and without a secret. */
+ * endpoint a GET path is, the methods each takes (DELETE of a room
+ * included), the JSON error bodies, the Origin check, the /v1 bearer check,
+ * who may delete a room, the upgrade's query arguments and who an upgrade
+ * request is, with and without a secret. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -161,6 +162,62 @@ static void test_auth(void **state)
 	free(editor);
 }
 
+/* DELETE is for a room only (a bad id passes, to be answered 400), any other
+ * path 405; the route a DELETE is served on is the room's. */
+static void test_delete_method(void **state)
+{
+	(void)state;
+	const struct {
+		const char *path;
+		rk_route route;
+		unsigned want;
+	} cases[] = {
+		{"/v1/rooms/demo", RK_ROUTE_ROOM, 0},
+		{"/v1/rooms/demo?x=1", RK_ROUTE_ROOM, 0},
+		{"/v1/rooms/..", RK_ROUTE_BAD_ROOM, 0},
+		{"/v1/rooms/a/b", RK_ROUTE_BAD_ROOM, 0},
+		{"/v1/rooms", RK_ROUTE_ROOMS, 405},
+		{"/v1/rooms/", RK_ROUTE_ROOMS, 405},
+		{"/healthz", RK_ROUTE_HEALTHZ, 405},
+		{"/metrics", RK_ROUTE_METRICS, 405},
+		{"/nowhere", RK_ROUTE_NOT_FOUND, 405},
+		{"/v1/rooms/demo/ops", RK_ROUTE_ROOM_OPS, 405},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char room[RK_ROOM_ID_MAX + 1];
+		const char *allow = NULL;
+		rk_route r = rk_route_http(cases[i].path, room);
+		unsigned st = rk_route_method(r, RK_METHOD_DELETE, &allow);
+		if (r != cases[i].route || st != cases[i].want)
+			fail_msg("DELETE %s: route %d status %u, want route %d status %u",
+				 cases[i].path, (int)r, st, (int)cases[i].route, cases[i].want);
+	}
+	const char *allow = NULL;
+	assert_int_equal(rk_route_method(RK_ROUTE_ROOM, RK_METHOD_PUT, &allow), 405);
+	assert_string_equal(allow, "GET, DELETE, OPTIONS");
+}
+
+/* Deleting a room: an owner token covering it with a secret; without a
+ * secret only a loopback client. */
+static void test_delete_auth(void **state)
+{
+	(void)state;
+	assert_int_equal(rk_route_delete_auth(NULL, 0, NULL, "demo", NOW, true), 0);
+	assert_int_equal(rk_route_delete_auth(NULL, 0, NULL, "demo", NOW, false), 403);
+	const size_t sl = strlen(SECRET);
+	char *all = bearer("*", RK_ROLE_OWNER);
+	char *team = bearer("team-*", RK_ROLE_OWNER);
+	char *editor = bearer("*", RK_ROLE_EDITOR);
+	assert_int_equal(rk_route_delete_auth(SECRET, sl, NULL, "demo", NOW, true), 401);
+	assert_int_equal(rk_route_delete_auth(SECRET, sl, all, "demo", NOW, false), 0);
+	assert_int_equal(rk_route_delete_auth(SECRET, sl, team, "team-a", NOW, false), 0);
+	assert_int_equal(rk_route_delete_auth(SECRET, sl, team, "demo", NOW, true), 403);
+	assert_int_equal(rk_route_delete_auth(SECRET, sl, editor, "demo", NOW, true), 403);
+	free(all);
+	free(team);
+	free(editor);
+}
+
 static rk_ws_args parse(const char *const *frags, size_t n)
 {
 	rk_ws_args a;
@@ -285,8 +342,10 @@ static void test_methods(void **state)
 	assert_int_equal(rk_route_method(RK_ROUTE_HEALTHZ, RK_METHOD_OPTIONS, &allow), 405);
 	assert_string_equal(allow, "GET");
 	assert_int_equal(rk_route_method(RK_ROUTE_ROOMS, RK_METHOD_OPTIONS, &allow), 0);
-	assert_int_equal(rk_route_method(RK_ROUTE_ROOM, RK_METHOD_POST, &allow), 405);
+	assert_int_equal(rk_route_method(RK_ROUTE_ROOMS, RK_METHOD_POST, &allow), 405);
 	assert_string_equal(allow, "GET, OPTIONS");
+	assert_int_equal(rk_route_method(RK_ROUTE_ROOM, RK_METHOD_POST, &allow), 405);
+	assert_string_equal(allow, "GET, DELETE, OPTIONS");
 	assert_int_equal(rk_route_method(RK_ROUTE_ROOM_OPS, RK_METHOD_POST, &allow), 0);
 	assert_int_equal(rk_route_method(RK_ROUTE_ROOM_OPS, RK_METHOD_OPTIONS, &allow), 0);
 	assert_int_equal(rk_route_method(RK_ROUTE_ROOM_OPS, RK_METHOD_GET, &allow), 405);
@@ -380,6 +439,8 @@ int main(void)
 		cmocka_unit_test(test_error_body),
 		cmocka_unit_test(test_origin),
 		cmocka_unit_test(test_auth),
+		cmocka_unit_test(test_delete_method),
+		cmocka_unit_test(test_delete_auth),
 		cmocka_unit_test(test_args),
 		cmocka_unit_test(test_args_caps),
 		cmocka_unit_test(test_identify_no_secret),

@@ -1,0 +1,48 @@
+/* delete.c - roomctl delete: remove a room file with its -wal and -shm,
+ * offline, under roomd's flock (refused while a roomd holds the room). The
+ * removal order is libcommon/roomfiles.h's, the same as roomd's DELETE. */
+#include <unistd.h>
+
+#include "roomctl.h"
+#include "roomfiles.h"
+
+static const ctl_opt delete_opts[] = {
+    {NULL, false, false},
+};
+
+int cmd_delete(ctl_ctx *c, int argc, char **argv)
+{
+	ctl_args a;
+	int rc = ctl_parse(c, argc, argv, delete_opts, 1, &a);
+	if (rc != CTL_GO)
+		return rc;
+	if (a.npos != 1)
+		return ctl_usage(c, "which room file? (roomctl delete ROOM.db)");
+	const char *path = a.pos[0];
+	int fd;
+	rc = ctl_lock_room(c, path, &fd);
+	if (rc != RC_OK)
+		return rc;
+	/* Only a room file: read its meta (read-only) before removing it. */
+	char err[600];
+	rdb d;
+	int64_t min = 0, max = 0, count = 0;
+	if (rdb_open(&d, path, false, err, sizeof(err)) != RC_OK ||
+	    rdb_seq_range(&d, &min, &max, &count, err, sizeof(err)) != RC_OK) {
+		rdb_close(&d);
+		close(fd);
+		return ctl_fail(c, "%s (not deleted)", err);
+	}
+	char room[RK_ROOM_ID_MAX + 1], epoch[RK_EPOCH_MAX + 1];
+	snprintf(room, sizeof(room), "%s", d.room);
+	snprintf(epoch, sizeof(epoch), "%s", d.epoch);
+	rdb_close(&d);
+	int64_t bytes = ctl_room_bytes(path, true);
+	int ok = rk_room_files_remove(path, err, sizeof(err));
+	close(fd);
+	if (ok != 0)
+		return ctl_fail(c, "%s", err);
+	fprintf(c->out, "deleted %s: room %s, epoch %s, %lld events (last seq %lld), %lld bytes\n",
+		path, room, epoch, (long long)count, (long long)max, (long long)bytes);
+	return RC_OK;
+}
