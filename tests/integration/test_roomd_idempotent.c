@@ -267,6 +267,26 @@ static void test_dup_after_kill9_fsync(void **state)
 	kill9_resend(true);
 }
 
+/* A deleted room's op ids go with it: in the room created again under the
+ * same name (a new epoch) the same id is a new op. */
+static void test_delete_forgets_ids(void **state)
+{
+	(void)state;
+	rd_proc *rd = rt_start(NULL);
+	struct ws *a = rt_join(rd, "gone", "name=alice", NULL);
+	assert_int_equal(rt_op(a, "d1", CHAT("first life"), NULL), 1);
+	assert_int_equal(rt_http_method(rd, "DELETE", "/v1/rooms/gone", NULL, NULL), 202);
+	rt_expect_close(a, 4404, NULL);
+	rt_free(a);
+	a = rt_join(rd, "gone", "name=alice", NULL);
+	cJSON *k = op_ack(a, "d1", CHAT("second life"));
+	assert_int_equal(rt_int(k, "seq"), 1);
+	assert_false(is_dup(k));
+	cJSON_Delete(k);
+	rt_free(a);
+	rd_cleanup(rd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -275,6 +295,7 @@ int main(void)
 	    cmocka_unit_test(test_dup_after_hibernation),
 	    cmocka_unit_test(test_dup_after_kill9),
 	    cmocka_unit_test(test_dup_after_kill9_fsync),
+	    cmocka_unit_test(test_delete_forgets_ids),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
