@@ -1,0 +1,73 @@
+#!/usr/bin/env node
+// build.mjs - the SDK's bundles, deterministic (pinned esbuild, no
+// timestamps):
+//   dist/index.js  dist/index.cjs   the core, ESM and CommonJS
+//   dist/react.js  dist/react.cjs   the React hooks (react stays external)
+//   dist/roomkit.js                 the browser build: an IIFE defining the
+//                                   global `Roomkit` (roomd serves it)
+//   dist/*.d.ts                     with --dts (tsc)
+// --browser-only OUT: only the browser build, written to OUT (the C build).
+// --size: print the core's min+gzip size; exit 1 above the 6 KiB budget.
+import { build } from 'esbuild';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const src = f => join(root, 'src', f);
+const dist = f => join(root, 'dist', f);
+const args = process.argv.slice(2);
+export const BUDGET = 6144;
+
+const common = { bundle: true, target: 'es2020', legalComments: 'none', logLevel: 'error' };
+
+// The react entry imports the core from ./index.js: keep it a reference to
+// the core's own file, so an app has one Room class, not two.
+const coreExternal = format => ({
+  name: 'core-external',
+  setup(b) {
+    b.onResolve({ filter: /^\.\/index\.js$/ }, a =>
+      a.importer.endsWith('react.ts') ? { path: format === 'esm' ? './index.js' : './index.cjs', external: true } : undefined);
+  },
+});
+
+async function browser(out) {
+  await build({ ...common, entryPoints: [src('index.ts')], format: 'iife', globalName: 'Roomkit',
+    minify: true, outfile: out });
+}
+
+/** The core as an app would ship it: ESM, minified, gzipped (level 9). */
+export async function coreSize() {
+  const r = await build({ ...common, entryPoints: [src('index.ts')], format: 'esm', minify: true, write: false });
+  const min = r.outputFiles[0].contents;
+  return { min: min.length, gzip: gzipSync(min, { level: 9 }).length };
+}
+
+async function main() {
+  const bo = args.indexOf('--browser-only');
+  if (bo >= 0) {
+    mkdirSync(dirname(args[bo + 1]), { recursive: true });
+    return browser(args[bo + 1]);
+  }
+  for (const [entry, name] of [['index.ts', 'index'], ['react.ts', 'react']]) {
+    for (const format of ['esm', 'cjs'])
+      await build({ ...common, entryPoints: [src(entry)], format, external: ['react'],
+        plugins: [coreExternal(format)], outfile: dist(name + (format === 'esm' ? '.js' : '.cjs')) });
+  }
+  await browser(dist('roomkit.js'));
+  if (args.includes('--dts'))
+    execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.json')], { stdio: 'inherit' });
+  if (args.includes('--size')) {
+    const s = await coreSize();
+    console.log(`core size: ${s.min} bytes min, ${s.gzip} bytes min+gzip (budget ${BUDGET})`);
+    if (s.gzip > BUDGET) process.exit(1);
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url))
+  main().catch(e => {
+    console.error('Error: ' + e.message);
+    process.exit(1);
+  });
