@@ -145,6 +145,8 @@ export class Room {
   private seq = 0;
   private epoch = '';
   private fresh = false;
+  /** after a resumed welcome: resend the outbox once seq reaches this */
+  private resumeUntil = -1;
   private outbox: Pending[] = [];
   private peers = new Map<string, Peer>();
   private cursors = new Map<string, { x: number; y: number }>();
@@ -394,9 +396,10 @@ export class Room {
         if (!p) return;
         if (m.seq === this.seq + 1) {
           const op = p.op, me = this.me!;
-          // The ack has no ts: our clock, kept before a poll's closing time
-          // roomd accepted the op at.
-          let ts = Date.now();
+          // The ack has no ts (PROTOCOL-NOTES.md): an ack's own ts if a
+          // server sends one, else our clock, kept before the closing time
+          // of a poll roomd accepted the op for.
+          let ts = (m as { ts?: number }).ts ?? Date.now();
           const poll = op.k === 'poll.vote' ? this.confirmed.polls.get(op.poll) : op.k === 'poll.create' ? op.poll : null;
           if (poll?.closes_at) ts = Math.min(ts, poll.closes_at - 1);
           if (applyOp(this.confirmed, op, { user: me.user, role: 'owner', seq: m.seq, ts, id: p.id })) this.resync(true);
@@ -453,8 +456,17 @@ export class Room {
     this.timers.stable = setTimeout(() => (this.attempt = 0), this.o.backoff?.stable ?? 10000);
     if (reset) this.emit('reset', { epoch: w.epoch });
     // Everything unanswered goes again, same ids: roomd commits each once.
-    this.outbox.forEach(p => this.sendOp(p));
+    // After a resume, once the replay (our own committed ops among it)
+    // has settled what it can.
+    this.resumeUntil = w.resumed ? w.seq : -1;
+    this.flush();
     this.changed();
+  }
+
+  private flush(): void {
+    if (this.seq < this.resumeUntil) return;
+    this.resumeUntil = -1;
+    this.outbox.forEach(p => this.sendOp(p));
   }
 
   private event(e: EventMsg): void {
@@ -464,6 +476,7 @@ export class Room {
     this.seq = e.seq;
     const p = e.user === this.me?.user && this.take(e.id);
     if (p) p.ok(e.seq);
+    if (this.resumeUntil >= 0) this.flush();
     this.emit('event', e);
     this.changed();
   }
@@ -509,7 +522,7 @@ export class Room {
       }
     }, this.o.opTimeout ?? 20000);
     this.outbox.push(p);
-    if (this.st === 'live') this.sendOp(p);
+    if (this.st === 'live' && this.resumeUntil < 0) this.sendOp(p);
     this.changed();
     return pr;
   }
