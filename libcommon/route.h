@@ -19,6 +19,11 @@ typedef enum rk_route {
 	RK_ROUTE_ROOMS,		/* /v1/rooms or /v1/rooms/ */
 	RK_ROUTE_ROOM,		/* /v1/rooms/<room> with a valid room id */
 	RK_ROUTE_BAD_ROOM,	/* /v1/rooms/<something else>: 400 */
+	/* The demo page and its files (off with --no-demo: 404). */
+	RK_ROUTE_DEMO_PAGE,	/* / (the room comes from ?room= in the page) */
+	RK_ROUTE_DEMO_SDK,	/* /roomkit.js: the JS client's browser build */
+	RK_ROUTE_DEMO_JS,	/* /demo.js: the page's script */
+	RK_ROUTE_DEMO_CSS,	/* /demo.css */
 } rk_route;
 
 /*

@@ -30,6 +30,10 @@ static const char usage_text[] =
 "                          (acked ops survive power loss; default: they survive\n"
 "                          a crash of roomd)\n"
 "  --log-level LEVEL       error, warn, info (default) or debug\n"
+"  --no-demo               do not serve the demo page: GET / (whiteboard, poll,\n"
+"                          chat for ?room=, default demo) and its files\n"
+"                          /roomkit.js (the JS client), /demo.js, /demo.css\n"
+"                          answer 404 (both are built into roomd)\n"
 "\n"
 "TLS (both or neither; the port then serves only wss:// and https://):\n"
 "  --tls-cert FILE         the server's certificate in PEM, followed by any\n"
@@ -82,7 +86,7 @@ enum {
 	OPT_MAX_CONNS, OPT_MAX_QUEUE, OPT_IDLE, OPT_PING, OPT_GRACE, OPT_SNAP,
 	OPT_RESUME_MAX, OPT_CONN_RATE, OPT_CONN_BURST, OPT_CONNS_PER_IP,
 	OPT_LIMIT_LOOPBACK, OPT_HANDSHAKE,
-	OPT_TLS_CERT, OPT_TLS_KEY,
+	OPT_TLS_CERT, OPT_TLS_KEY, OPT_NO_DEMO,
 };
 
 static const struct option long_opts[] = {
@@ -110,6 +114,7 @@ static const struct option long_opts[] = {
 	{"handshake-timeout", required_argument, NULL, OPT_HANDSHAKE},
 	{"tls-cert", required_argument, NULL, OPT_TLS_CERT},
 	{"tls-key", required_argument, NULL, OPT_TLS_KEY},
+	{"no-demo", no_argument, NULL, OPT_NO_DEMO},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -234,6 +239,9 @@ int config_parse(roomd_config *cfg, int argc, char **argv)
 			break;
 		case OPT_LIMIT_LOOPBACK:
 			cfg->limit_loopback = true;
+			break;
+		case OPT_NO_DEMO:
+			cfg->no_demo = true;
 			break;
 		case OPT_TLS_CERT:
 			cfg->tls_cert = optarg;

@@ -39,6 +39,7 @@ typedef struct roomd_config {
 				    * its HTTP request / upgrade within S seconds */
 	const char *tls_cert;      /* --tls-cert FILE (PEM chain); NULL = plain ws/http */
 	const char *tls_key;       /* --tls-key FILE (PEM, unencrypted); set with tls_cert */
+	bool no_demo;              /* --no-demo: no demo page (/, /roomkit.js, ...: 404) */
 } roomd_config;
 
 /*

@@ -12,6 +12,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include "clock.h"
+#include "demo.h"
 #include "log.h"
 #include "roomd.h"
 #include "roomid.h"
@@ -289,6 +290,39 @@ static int http_room(server *s, struct lws *wsi, conn *c, const char *room_id)
 	return http_buf(wsi, c, 200, "application/json", &b);
 }
 
+/* GET of a demo file (demo.h): a copy of the embedded bytes, sent with the
+ * page's Content-Security-Policy; never cached stale (no-cache: revalidate). */
+static int http_asset(struct lws *wsi, conn *c, const demo_asset *a)
+{
+	static const struct {
+		const char *name, *value;
+	} hdrs[] = {{"content-security-policy:", DEMO_CSP},
+		    {"x-content-type-options:", "nosniff"},
+		    {"referrer-policy:", "no-referrer"},
+		    {"cache-control:", "no-cache"}};
+	unsigned char hdr[LWS_PRE + 1024];
+	unsigned char *start = hdr + LWS_PRE, *p = start, *end = hdr + sizeof(hdr) - 1;
+	char *body = malloc(a->len);
+	if (!body)
+		return -1;
+	memcpy(body, a->data, a->len);
+	free(c->http_body);
+	c->http_body = body;
+	c->http_len = a->len;
+	c->http_off = 0;
+	if (lws_add_http_common_headers(wsi, 200, a->ctype, (lws_filepos_t)a->len, &p, end))
+		return -1;
+	for (size_t i = 0; i < RK_ARRAY_LEN(hdrs); i++)
+		if (lws_add_http_header_by_name(wsi, (const unsigned char *)hdrs[i].name,
+						(const unsigned char *)hdrs[i].value,
+						(int)strlen(hdrs[i].value), &p, end))
+			return -1;
+	if (lws_finalize_write_http_header(wsi, start, &p, end))
+		return -1;
+	lws_callback_on_writable(wsi);
+	return 0;
+}
+
 /* Route and answer one HTTP request; the decisions are route.c's. */
 static int http_request(server *s, struct lws *wsi, conn *c, const char *uri)
 {
@@ -313,6 +347,13 @@ static int http_request(server *s, struct lws *wsi, conn *c, const char *uri)
 			return http_text(wsi, c, st, st == 401 ? "unauthorized\n" : "forbidden\n");
 		return route == RK_ROUTE_ROOM ? http_room(s, wsi, c, room_id)
 					      : http_rooms(s, wsi, c);
+	case RK_ROUTE_DEMO_PAGE:
+	case RK_ROUTE_DEMO_SDK:
+	case RK_ROUTE_DEMO_JS:
+	case RK_ROUTE_DEMO_CSS:
+		if (!s->cfg.no_demo)
+			return http_asset(wsi, c, demo_asset_for(route));
+		break;
 	case RK_ROUTE_NOT_FOUND:
 		break;
 	}

@@ -8,7 +8,9 @@
  * anything else under /v1/rooms/ is a 400, never a room; without a secret
  * everything is allowed; with one the answer is 0, 401 or 403, a 0 only for
  * an owner token that covers the room ("*" for the list), and a request
- * without a header is a 401.
+ * without a header is a 401. The demo files are served for their exact
+ * paths only ("/", "/roomkit.js", "/demo.js", "/demo.css"): no prefix,
+ * suffix or dot-segment reaches them.
  */
 #include <string.h>
 #include "fuzz.h"
@@ -62,6 +64,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case RK_ROUTE_METRICS:
 	case RK_ROUTE_NOT_FOUND:
 		FUZZ_CHECK(room[0] == '\0' && !under_rooms);
+		break;
+	case RK_ROUTE_DEMO_PAGE:
+	case RK_ROUTE_DEMO_SDK:
+	case RK_ROUTE_DEMO_JS:
+	case RK_ROUTE_DEMO_CSS:
+		FUZZ_CHECK(room[0] == '\0' &&
+			   (strcmp(s, "/") == 0 || strcmp(s, "/roomkit.js") == 0 ||
+			    strcmp(s, "/demo.js") == 0 || strcmp(s, "/demo.css") == 0));
 		break;
 	}
 	free(s);

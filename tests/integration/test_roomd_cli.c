@@ -43,7 +43,7 @@ static void test_help(void **state)
 	    "--max-room-conns", "--max-conns", "--max-queue", "--idle-timeout",
 	    "--ping-interval", "--presence-grace", "--snapshot-every", "--resume-max",
 	    "--conn-rate", "--conn-burst", "--max-conns-per-ip", "--limit-loopback",
-	    "--handshake-timeout", "--tls-cert", "--tls-key", "Exit status"};
+	    "--handshake-timeout", "--tls-cert", "--tls-key", "--no-demo", "Exit status"};
 	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
 		if (!strstr(out, opts[i]))
 			fail_msg("--help does not mention %s", opts[i]);

@@ -6,19 +6,19 @@
 //   dist/roomkit.js                 the browser build: an IIFE defining the
 //                                   global `Roomkit` (roomd serves it)
 //   dist/*.d.ts                     with --dts (tsc)
-// --browser-only OUT: only the browser build, written to OUT (the C build).
+// --out DIR: write the bundles to DIR instead of dist (the C build does).
 // --size: print the core's min+gzip size; exit 1 above the 6 KiB budget.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const src = f => join(root, 'src', f);
-const dist = f => join(root, 'dist', f);
 const args = process.argv.slice(2);
+const outDir = args.includes('--out') ? args[args.indexOf('--out') + 1] : join(root, 'dist');
+const dist = f => join(outDir, f);
 export const BUDGET = 6144;
 
 const common = { bundle: true, target: 'es2020', legalComments: 'none', logLevel: 'error' };
@@ -46,11 +46,6 @@ export async function coreSize() {
 }
 
 async function main() {
-  const bo = args.indexOf('--browser-only');
-  if (bo >= 0) {
-    mkdirSync(dirname(args[bo + 1]), { recursive: true });
-    return browser(args[bo + 1]);
-  }
   for (const [entry, name] of [['index.ts', 'index'], ['react.ts', 'react']]) {
     for (const format of ['esm', 'cjs'])
       await build({ ...common, entryPoints: [src(entry)], format, external: ['react'],
@@ -58,7 +53,7 @@ async function main() {
   }
   await browser(dist('roomkit.js'));
   if (args.includes('--dts'))
-    execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.json')], { stdio: 'inherit' });
+    execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.json'), '--outDir', outDir], { stdio: 'inherit' });
   if (args.includes('--size')) {
     const s = await coreSize();
     console.log(`core size: ${s.min} bytes min, ${s.gzip} bytes min+gzip (budget ${BUDGET})`);

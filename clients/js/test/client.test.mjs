@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import WebSocket from 'ws';
-import { Room, RoomError, stateToJSON } from '../dist/index.js';
+import { Room, RoomError, stateToJSON } from './sdk.mjs';
 import { Roomd, roomctl, until, room, live, SCALE } from './harness.mjs';
 
 const FAST = ['--ops-per-sec', '100000', '--ops-burst', '100000'];

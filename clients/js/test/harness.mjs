@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
-import { Room } from '../dist/index.js';
+import { Room } from './sdk.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const build = join(here, '../../../build');

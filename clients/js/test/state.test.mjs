@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import WebSocket from 'ws';
-import { applyOp, checkOp, draft, emptyState, stateToJSON } from '../dist/index.js';
+import { applyOp, checkOp, draft, emptyState, stateToJSON } from './sdk.mjs';
 import { Roomd, roomctl, until } from './harness.mjs';
 
 /** mulberry32: a small seeded PRNG, so a failure can be replayed. */
