@@ -358,11 +358,13 @@ void rk_enc_event(rk_buf *b, int64_t seq, int64_t ts, const char *session,
 	rk_buf_putc(b, '}');
 }
 
-void rk_enc_ack(rk_buf *b, const char *id, int64_t seq)
+void rk_enc_ack(rk_buf *b, const char *id, int64_t seq, bool dup)
 {
 	rk_buf_puts(b, "{\"t\":\"ack\"");
 	put_kstr(b, "id", id);
 	put_kint(b, "seq", seq);
+	if (dup)
+		rk_buf_puts(b, ",\"dup\":true");
 	rk_buf_putc(b, '}');
 }
 
@@ -673,6 +675,14 @@ rk_err rk_smsg_decode(const char *s, size_t n, bool want_state, rk_smsg *m, char
 		rc = get_fixed(root, "id", 1, m->id, sizeof(m->id), err, errlen);
 		if (!rc)
 			rc = get_int(root, "seq", 1, RK_INT_MAX, &m->seq, err, errlen);
+		if (!rc) {
+			const cJSON *dup = field(root, "dup");
+			if (dup && !cJSON_IsBool(dup)) {
+				snprintf(err, errlen, "dup: must be a boolean");
+				rc = RK_EBADMSG;
+			}
+			m->dup = cJSON_IsTrue(dup);
+		}
 		break;
 	case RK_S_REJECT:
 		rc = smsg_reject(root, m, err, errlen);

@@ -116,6 +116,7 @@ typedef struct rk_smsg {
 	char session[RK_SESSION_MAX + 1]; /* event, cursor, signal, presence leave */
 	char user[RK_NAME_BYTES + 1];     /* event, signal */
 	char id[RK_ID_MAX + 1];           /* event, ack, reject */
+	bool dup;             /* ack: a duplicate of an op committed at seq */
 	rk_op op;             /* event: the op as applied */
 	rk_reject reject;     /* reject */
 	rk_errcode errcode;   /* error */
@@ -143,7 +144,9 @@ void rk_enc_welcome(rk_buf *b, const rk_welcome *w, const rk_state *st);
 void rk_enc_event(rk_buf *b, int64_t seq, int64_t ts, const char *session,
 		  const char *user, const char *id, const char *op_json,
 		  size_t op_len);
-void rk_enc_ack(rk_buf *b, const char *id, int64_t seq);
+/* dup: the op had been committed before (idempotent ops): seq is that
+ * earlier commit's and "dup":true is added. */
+void rk_enc_ack(rk_buf *b, const char *id, int64_t seq, bool dup);
 void rk_enc_reject(rk_buf *b, const char *id, rk_reject code, const char *msg);
 void rk_enc_presence_join(rk_buf *b, const rk_peer *p);
 void rk_enc_presence_leave(rk_buf *b, const char *session);

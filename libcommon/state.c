@@ -12,7 +12,7 @@
  *    separate allocations because shape.update replaces them.
  *  - rk_poll: one block holding the struct, tally, the options pointer array
  *    and every string; votes is an omap of its own.
- *  - rk_chat: user and text share one block, owned through user.
+ *  - rk_chat: user, id and text share one block, owned through user.
  * Apply allocates everything it needs before it changes anything, so a
  * failed allocation leaves the state untouched.
  */
@@ -239,20 +239,23 @@ static void *vote_val(int choice)
 
 /* ---- chat --------------------------------------------------------------- */
 
-/* Fill c with a copy of user and text in one block; false if out of memory. */
+/* Fill c with a copy of user, id and text in one block; false if out of
+ * memory. */
 static bool chat_fill(rk_chat *c, int64_t seq, int64_t ts, const char *user,
-		      const char *text)
+		      const char *id, const char *text)
 {
-	size_t ul = strlen(user), tl = strlen(text);
-	char *blk = malloc(ul + 1 + tl + 1);
+	size_t ul = strlen(user), il = strlen(id), tl = strlen(text);
+	char *blk = malloc(ul + 1 + il + 1 + tl + 1);
 	if (!blk)
 		return false;
 	memcpy(blk, user, ul + 1);
-	memcpy(blk + ul + 1, text, tl + 1);
+	memcpy(blk + ul + 1, id, il + 1);
+	memcpy(blk + ul + 1 + il + 1, text, tl + 1);
 	c->seq = seq;
 	c->ts = ts;
 	c->user = blk;
-	c->text = blk + ul + 1;
+	c->id = blk + ul + 1;
+	c->text = blk + ul + 1 + il + 1;
 	return true;
 }
 
@@ -531,7 +534,7 @@ static rk_reject apply_chat_post(rk_state *st, const rk_op *op, const rk_actor *
 	if (a->seq < 0 || a->seq > RK_INT_MAX || a->ts < 0 || a->ts > RK_INT_MAX)
 		REJECT(RK_REJ_INVALID, "chat.post: event seq or ts out of range");
 	rk_chat c;
-	if (!chat_fill(&c, a->seq, a->ts, a->user, op->text))
+	if (!chat_fill(&c, a->seq, a->ts, a->user, a->id ? a->id : "", op->text))
 		OOM();
 	chat_push(st, &c);
 	return RK_REJ_NONE;
@@ -548,6 +551,8 @@ rk_reject rk_state_apply(rk_state *st, rk_op *op, const rk_actor *actor, char *m
 						     : "a user without a role");
 	if (!user_ok(actor->user))
 		REJECT(RK_REJ_INVALID, "user: must be 1-%d characters", RK_NAME_MAX);
+	if (actor->id && actor->id[0] && !id_ok(actor->id))
+		REJECT(RK_REJ_INVALID, "op id: must be 1-%d bytes of UTF-8", RK_ID_MAX);
 	switch (op->k) {
 	case RK_OP_SHAPE_ADD:
 		return apply_shape_add(st, op, actor, msg, msglen);
@@ -638,7 +643,7 @@ static void encode_poll(const rk_poll *p, rk_buf *b)
 	rk_buf_putc(b, '}');
 }
 
-void rk_state_encode(const rk_state *st, rk_buf *b)
+static void encode_state(const rk_state *st, rk_buf *b, bool chat_ids)
 {
 	const rk_omap_entry *e;
 	bool first = true;
@@ -668,11 +673,25 @@ void rk_state_encode(const rk_state *st, rk_buf *b)
 		rk_buf_put_i64(b, c->ts);
 		rk_buf_puts(b, ",\"user\":");
 		rk_buf_put_jstrz(b, c->user);
+		if (chat_ids && c->id[0]) {
+			rk_buf_puts(b, ",\"id\":");
+			rk_buf_put_jstrz(b, c->id);
+		}
 		rk_buf_puts(b, ",\"text\":");
 		rk_buf_put_jstrz(b, c->text);
 		rk_buf_putc(b, '}');
 	}
 	rk_buf_puts(b, "]}");
+}
+
+void rk_state_encode(const rk_state *st, rk_buf *b)
+{
+	encode_state(st, b, true);
+}
+
+void rk_state_encode_legacy(const rk_state *st, rk_buf *b)
+{
+	encode_state(st, b, false);
 }
 
 /* ---- decode ------------------------------------------------------------- */
@@ -969,9 +988,9 @@ corrupt:
 
 static rk_err decode_chat(dctx *d, const cJSON *v, rk_chat *c)
 {
-	static const char *const fields[] = {"seq", "ts", "user", "text"};
+	static const char *const fields[] = {"seq", "ts", "user", "id", "text"};
 	int64_t seq, ts;
-	const char *user, *text;
+	const char *user, *text, *id = "";
 	if (!cJSON_IsObject(v)) {
 		snprintf(d->why, sizeof(d->why), "must be an object");
 		return RK_ECORRUPT;
@@ -982,7 +1001,16 @@ static rk_err decode_chat(dctx *d, const cJSON *v, rk_chat *c)
 	    !get_str(d, v, "user", 1, RK_NAME_MAX, &user) ||
 	    !get_str(d, v, "text", 1, RK_TEXT_MAX, &text))
 		return RK_ECORRUPT;
-	return chat_fill(c, seq, ts, user, text) ? RK_OK : RK_ENOMEM;
+	/* Optional: snapshots written before revision 2 have no ids. */
+	if (cJSON_GetObjectItemCaseSensitive(v, "id")) {
+		if (!get_str(d, v, "id", 1, RK_ID_MAX, &id))
+			return RK_ECORRUPT;
+		if (!id_ok(id)) {
+			snprintf(d->why, sizeof(d->why), "id: must be 1-%d bytes", RK_ID_MAX);
+			return RK_ECORRUPT;
+		}
+	}
+	return chat_fill(c, seq, ts, user, id, text) ? RK_OK : RK_ENOMEM;
 }
 
 rk_err rk_state_decode(const cJSON *obj, rk_state **out, char *err, size_t errlen)
@@ -1156,7 +1184,7 @@ rk_state *rk_state_clone(const rk_state *st)
 	for (size_t i = 0; i < st->chat_len; i++) {
 		const rk_chat *src = rk_state_chat_at(st, i);
 		rk_chat ch;
-		if (!chat_fill(&ch, src->seq, src->ts, src->user, src->text))
+		if (!chat_fill(&ch, src->seq, src->ts, src->user, src->id, src->text))
 			goto fail;
 		chat_push(c, &ch);
 	}

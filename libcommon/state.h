@@ -43,6 +43,8 @@ typedef struct rk_chat {
 	int64_t seq;
 	int64_t ts;
 	char *user;
+	char *id;          /* the post's op id; "" in snapshots older than
+			    * revision 2, which did not keep it */
 	char *text;
 } rk_chat;
 
@@ -60,6 +62,7 @@ typedef struct rk_actor {
 	rk_role role;      /* the server's own ops use RK_ROLE_OWNER */
 	int64_t seq;       /* the seq this op will get if applied */
 	int64_t ts;        /* the event's ts (ms since epoch) */
+	const char *id;    /* the op's client id (kept with chat posts); NULL = "" */
 } rk_actor;
 
 /* A new empty state, or NULL if out of memory. */
@@ -82,8 +85,9 @@ void rk_state_free(rk_state *st);
  * that breaks a static rule of section 3 (id 1-64 bytes, color, text and
  * option lengths, UTF-8, coordinates within +-RK_INT_MAX, the shape type
  * rules -- also on shape.add, where text is allowed on text shapes only), an
- * actor user that is not 1-32 characters, a chat.post with seq or ts outside
- * 0..RK_INT_MAX, and NULL arguments. The checks run in the order listed
+ * actor user that is not 1-32 characters, an actor id over RK_ID_MAX bytes
+ * or not UTF-8, a chat.post with seq or ts outside 0..RK_INT_MAX, and NULL
+ * arguments. The checks run in the order listed
  * (role first), each before anything is allocated.
  * Out of memory is reported as RK_REJ_INVALID with msg "out of memory" and
  * leaves st unchanged.
@@ -92,8 +96,13 @@ rk_reject rk_state_apply(rk_state *st, rk_op *op, const rk_actor *actor,
 			 char *msg, size_t msglen);
 
 /* Append the snapshot JSON of section 5 to b. Deterministic: maps in
- * insertion order, fixed key order. Errors surface via rk_buf_ok(b). */
+ * insertion order, fixed key order; a chat post's "id" is written unless it
+ * is "" (a post restored from a pre-revision-2 snapshot). Errors surface
+ * via rk_buf_ok(b). */
 void rk_state_encode(const rk_state *st, rk_buf *b);
+/* The same without any chat post's "id": what a pre-revision-2 roomd wrote,
+ * so that roomctl verify can compare such a file's snapshots. */
+void rk_state_encode_legacy(const rk_state *st, rk_buf *b);
 
 /* Decode a snapshot from a parsed tree / from text. On success returns RK_OK
  * and a new state in *out (NULL otherwise). Returns RK_ECORRUPT (message in

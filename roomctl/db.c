@@ -312,7 +312,8 @@ int rdb_apply(rk_state *st, const rdb_event *ev, rk_buf *applied_json, char *err
 	}
 	/* roomd checked the sender's role when it accepted the op. */
 	rk_actor actor = {
-	    .user = ev->user, .role = RK_ROLE_OWNER, .seq = ev->seq, .ts = ev->ts};
+	    .user = ev->user, .role = RK_ROLE_OWNER, .seq = ev->seq, .ts = ev->ts,
+	    .id = ev->op_id};
 	rej = rk_state_apply(st, &op, &actor, msg, sizeof(msg));
 	if (rej != RK_REJ_NONE) {
 		snprintf(err, errlen, "event %lld (%s by %s) does not apply: %s: %s",

@@ -171,7 +171,7 @@ static bool im_event(importer *im, const char *line, size_t n, long lineno)
 	}
 	char msg[RK_MSG_MSG_MAX + 1];
 	rk_actor actor = {
-	    .user = m.user, .role = RK_ROLE_OWNER, .seq = m.seq, .ts = m.ts};
+	    .user = m.user, .role = RK_ROLE_OWNER, .seq = m.seq, .ts = m.ts, .id = m.id};
 	rk_reject rej = rk_state_apply(im->st, &m.op, &actor, msg, sizeof(msg));
 	if (rej != RK_REJ_NONE) {
 		snprintf(im->err, sizeof(im->err),

@@ -37,6 +37,7 @@ static void result_free(load_result *r)
 {
 	store_close(r->st);
 	rk_state_free(r->state);
+	opids_free(r->ids);
 	store_unlock(r->lock_fd);
 	free(r);
 }
@@ -60,6 +61,8 @@ static void run_job(loader *l, job *j)
 		r->rc = store_load(r->st, &r->state, &r->seq, &r->snap_seq, r->err,
 				   sizeof(r->err));
 	if (r->rc == RK_OK)
+		r->rc = store_load_opids(r->st, &r->ids, r->err, sizeof(r->err));
+	if (r->rc == RK_OK)
 		store_busy_timeout(r->st, 0);
 	if (r->rc != RK_OK) {
 		/* A lock taken for this load is not kept: the room has no member
@@ -68,6 +71,8 @@ static void run_job(loader *l, job *j)
 		r->st = NULL;
 		rk_state_free(r->state);
 		r->state = NULL;
+		opids_free(r->ids);
+		r->ids = NULL;
 		store_unlock(r->lock_fd);
 		r->lock_fd = -1;
 		if (!r->err[0])

@@ -29,12 +29,13 @@ typedef struct load_result {
 	int lock_fd;              /* flock taken by the worker, or -1 */
 	store *st;                /* open on success */
 	rk_state *state;
+	opids *ids;               /* committed op ids (idempotent ops) */
 	int64_t seq, snap_seq;
 	int64_t took_us;
 } load_result;
 
 /* Called on the loop thread for every finished job, in completion order.
- * It may take st, state and lock_fd (setting them to NULL / -1); whatever
+ * It may take st, state, ids and lock_fd (setting them to NULL / -1); whatever
  * is left is freed after it returns. */
 typedef void (*loader_done_fn)(void *arg, load_result *res);
 

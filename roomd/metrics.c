@@ -42,6 +42,9 @@ void metrics_render(const metrics *m, rk_buf *b, uint64_t conns_now,
 		"WebSocket upgrades refused before the handshake.", m->conns_refused);
 	counter(b, "roomd_ops_committed_total", "Ops committed to room logs.",
 		m->ops_committed);
+	counter(b, "roomd_ops_duplicate_total",
+		"Ops whose id the user had already committed: acked with dup, not applied.",
+		m->ops_duplicate);
 	counter(b, "roomd_events_delivered_total",
 		"Event messages queued to recipients.", m->events_delivered);
 	counter(b, "roomd_messages_out_total", "Messages written to clients.",

@@ -20,6 +20,7 @@ typedef struct metrics {
 	uint64_t refused_rate;        /* 429: --conn-rate of the client's IP */
 	uint64_t refused_ip_conns;    /* 429: --max-conns-per-ip */
 	uint64_t ops_committed;
+	uint64_t ops_duplicate;   /* ops acked as dup (idempotent ops), not applied */
 	uint64_t events_delivered;    /* event messages queued to recipients */
 	uint64_t msgs_out;            /* all messages written */
 	uint64_t bytes_in;

@@ -198,7 +198,11 @@ rk_err room_load(room *r, char *err, size_t errlen)
 	rk_err rc = store_open(r->path, r->id, 0, &r->st, err, errlen);
 	if (rc == RK_OK)
 		rc = store_load(r->st, &r->state, &r->seq, &r->snap_seq, err, errlen);
+	if (rc == RK_OK)
+		rc = store_load_opids(r->st, &r->ids, err, errlen);
 	if (rc != RK_OK) {
+		rk_state_free(r->state);
+		r->state = NULL;
 		store_close(r->st);
 		r->st = NULL;
 		if (!r->conns) {
@@ -225,6 +229,8 @@ static void room_unload(room *r)
 {
 	rk_state_free(r->state);
 	r->state = NULL;
+	opids_free(r->ids);
+	r->ids = NULL;
 	store_close(r->st);
 	r->st = NULL;
 	r->loaded = false;
@@ -583,7 +589,7 @@ static rk_reject room_apply(room *r, conn *c, const char *id, rk_op *op,
 	int64_t ts = rk_wall_ms();
 	if (ts < r->last_ts)
 		ts = r->last_ts; /* ts never goes backwards within a room */
-	rk_actor actor = {.user = user, .role = role, .seq = r->seq + 1, .ts = ts};
+	rk_actor actor = {.user = user, .role = role, .seq = r->seq + 1, .ts = ts, .id = id};
 	rk_reject rej = rk_state_apply(r->state, op, &actor, msg, msglen);
 	if (rej != RK_REJ_NONE)
 		return rej;
@@ -627,6 +633,13 @@ static rk_reject room_apply(room *r, conn *c, const char *id, rk_op *op,
 		snprintf(p->alarm_poll, sizeof(p->alarm_poll), "%s", op->id);
 		p->alarm_at = -1;
 	}
+	/* Remember the id for idempotent ops (the server's own ops are never
+	 * resent). Without memory the op still commits: only a resend of it
+	 * would then commit again. */
+	if (strcmp(session, "server") != 0 &&
+	    opids_add(r->ids, user, id, actor.seq, ts) != RK_OK)
+		rk_warn("room %s: out of memory remembering op id of seq %lld", r->id,
+			(long long)actor.seq);
 	r->seq = actor.seq;
 	r->last_ts = ts;
 	r->last_active_ms = ts;
@@ -634,10 +647,21 @@ static rk_reject room_apply(room *r, conn *c, const char *id, rk_op *op,
 	return RK_REJ_NONE;
 }
 
-/* Apply an op from c to r, which is loaded. */
+/* Apply an op from c to r, which is loaded. An op id that c's user already
+ * committed is acked again with that seq and dup (PROTOCOL.md section 3);
+ * the ack goes through room_reply, so it leaves only once that seq is
+ * committed (and durable with --fsync) even if it is still in this batch. */
 static void submit_loaded(room *r, conn *c, rk_cmsg *m)
 {
 	server *s = r->srv;
+	int64_t dup = opids_find(r->ids, c->peer.user, m->id);
+	if (dup) {
+		s->m.ops_duplicate++;
+		rk_buf_reset(&s->scratch);
+		rk_enc_ack(&s->scratch, m->id, dup, true);
+		room_reply(r, c, scratch_msg(s, false));
+		return;
+	}
 	char msg[RK_MSG_MSG_MAX + 1];
 	rk_reject rej = room_apply(r, c, m->id, &m->op, c->peer.session, c->peer.user,
 				   c->role, msg, sizeof(msg));
@@ -800,6 +824,8 @@ void server_room_loaded(void *arg, load_result *res)
 		res->st = NULL;
 		r->state = res->state;
 		res->state = NULL;
+		r->ids = res->ids;
+		res->ids = NULL;
 		r->seq = r->committed_seq = res->seq;
 		r->snap_seq = res->snap_seq;
 		snprintf(r->epoch, sizeof(r->epoch), "%s", store_epoch(r->st));
@@ -863,7 +889,7 @@ static void gate_open(room *r, pending *p)
 		fanout(r, p->event, p->sender, true);
 		if (p->sender) {
 			rk_buf_reset(&s->scratch);
-			rk_enc_ack(&s->scratch, p->id, p->seq);
+			rk_enc_ack(&s->scratch, p->id, p->seq, false);
 			rk_msg *ack = scratch_msg(s, false);
 			if (ack)
 				conn_push(p->sender, ack);

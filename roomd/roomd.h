@@ -28,6 +28,7 @@
 #include "metrics.h"
 #include "msg.h"
 #include "omap.h"
+#include "opids.h"
 #include "proto.h"
 #include "state.h"
 #include "store.h"
@@ -87,6 +88,7 @@ struct room {
 	int lock_fd;              /* flock held while the room has conns or state */
 	store *st;                /* open while loaded */
 	rk_state *state;          /* NULL while hibernated */
+	opids *ids;               /* committed op ids; with state, NULL while hibernated */
 	char epoch[RK_EPOCH_MAX + 1];
 	int64_t snap_seq;         /* seq of the newest snapshot */
 	int64_t last_ts;          /* ts of the last op: ts never goes backwards */

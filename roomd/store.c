@@ -370,7 +370,7 @@ rk_err store_load(store *s, rk_state **stp, int64_t *seq, int64_t *snap_seq,
 	sqlite3_finalize(q);
 	*seq = *snap_seq;
 
-	if (sqlite3_prepare_v2(s->db, "SELECT seq, ts, user, op FROM events WHERE seq > ?"
+	if (sqlite3_prepare_v2(s->db, "SELECT seq, ts, user, op, op_id FROM events WHERE seq > ?"
 			       " ORDER BY seq", -1, &q, NULL)) {
 		sql_err(s->db, "load events", err, errlen);
 		goto fail;
@@ -393,7 +393,8 @@ rk_err store_load(store *s, rk_state **stp, int64_t *seq, int64_t *snap_seq,
 		if (rej == RK_REJ_NONE) {
 			/* Logged ops were applied once; the role check passed then. */
 			rk_actor actor = {.user = user ? user : "", .role = RK_ROLE_OWNER,
-					  .seq = eseq, .ts = sqlite3_column_int64(q, 1)};
+					  .seq = eseq, .ts = sqlite3_column_int64(q, 1),
+					  .id = (const char *)sqlite3_column_text(q, 4)};
 			rej = rk_state_apply(st, &op, &actor, msg, sizeof(msg));
 			rk_op_free(&op);
 		}
@@ -486,6 +487,69 @@ void store_rollback(store *s)
 {
 	if (!sqlite3_get_autocommit(s->db))
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+rk_err store_load_opids(store *s, opids **out, char *err, size_t errlen)
+{
+	*out = NULL;
+	opids *ids = opids_new();
+	sqlite3_stmt *q = NULL;
+	int step;
+	if (!ids) {
+		snprintf(err, errlen, "out of memory");
+		return RK_ENOMEM;
+	}
+	/* Newest first, seq and ts only (the primary key's order): find the
+	 * oldest event the window must still hold. */
+	if (sqlite3_prepare_v2(s->db, "SELECT seq, ts FROM events ORDER BY seq DESC", -1, &q,
+			       NULL))
+		goto sql_fail;
+	int64_t last = -1, last_ts = 0, from = 0;
+	while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+		int64_t seq = sqlite3_column_int64(q, 0), ts = sqlite3_column_int64(q, 1);
+		if (last < 0) {
+			last = seq;
+			last_ts = ts;
+		}
+		if (seq <= last - OPIDS_KEEP_OPS && ts < last_ts - OPIDS_KEEP_MS)
+			break;
+		from = seq;
+	}
+	if (step != SQLITE_ROW && step != SQLITE_DONE)
+		goto sql_fail;
+	sqlite3_finalize(q);
+	q = NULL;
+	if (last < 0) {
+		*out = ids;
+		return RK_OK;
+	}
+	if (sqlite3_prepare_v2(s->db, "SELECT seq, ts, user, op_id FROM events"
+			       " WHERE seq >= ? AND session <> 'server' AND op_id <> ''"
+			       " ORDER BY seq", -1, &q, NULL))
+		goto sql_fail;
+	sqlite3_bind_int64(q, 1, from);
+	while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+		const char *user = (const char *)sqlite3_column_text(q, 2);
+		const char *id = (const char *)sqlite3_column_text(q, 3);
+		if (!user || !id ||
+		    opids_add(ids, user, id, sqlite3_column_int64(q, 0),
+			      sqlite3_column_int64(q, 1)) != RK_OK) {
+			sqlite3_finalize(q);
+			opids_free(ids);
+			snprintf(err, errlen, "out of memory");
+			return RK_ENOMEM;
+		}
+	}
+	if (step != SQLITE_DONE)
+		goto sql_fail;
+	sqlite3_finalize(q);
+	*out = ids;
+	return RK_OK;
+sql_fail:
+	sql_err(s->db, "load op ids", err, errlen);
+	sqlite3_finalize(q);
+	opids_free(ids);
+	return RK_EIO;
 }
 
 int64_t store_min_seq(store *s)

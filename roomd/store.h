@@ -25,6 +25,7 @@
 
 #include <sqlite3.h>
 #include "rk_common.h"
+#include "opids.h"
 #include "state.h"
 
 typedef struct store store;
@@ -62,6 +63,14 @@ int64_t store_created_ms(const store *s);
  * RK_ECORRUPT naming the first bad row, RK_EIO, RK_ENOMEM. */
 rk_err store_load(store *s, rk_state **st, int64_t *seq, int64_t *snap_seq,
 		  char *err, size_t errlen);
+
+/* Rebuild the memory of committed op ids (opids.h) from the log: every
+ * event inside the window (the last OPIDS_KEEP_OPS events, and every event
+ * within OPIDS_KEEP_MS of the newest one's ts) except the server's own ops
+ * (session "server"). Reads only that tail of the events table. Returns
+ * RK_OK with a new *out (caller frees with opids_free), or RK_EIO /
+ * RK_ENOMEM with the reason in err and *out NULL. */
+rk_err store_load_opids(store *s, opids **out, char *err, size_t errlen);
 
 /* Batch writes: begin, any number of appends/snapshots/alarm changes, then
  * commit (or rollback). RK_OK or RK_EIO with the SQLite message in err. */

@@ -61,7 +61,7 @@ void client_connect(load *ld, client *cl)
 	if (cfg->secret) {
 		rk_claims cl_claims;
 		memset(&cl_claims, 0, sizeof(cl_claims));
-		snprintf(cl_claims.sub, sizeof(cl_claims.sub), "c%u", cl->idx);
+		snprintf(cl_claims.sub, sizeof(cl_claims.sub), "c%u-%s", cl->idx, ld->run);
 		snprintf(cl_claims.room, sizeof(cl_claims.room), "%s", r->name);
 		cl_claims.role = cl->viewer ? RK_ROLE_VIEWER : RK_ROLE_EDITOR;
 		cl_claims.exp =
@@ -76,13 +76,13 @@ void client_connect(load *ld, client *cl)
 		}
 		snprintf(path, sizeof(path), "/ws/%s?token=%s", r->name, ld->enc.data);
 	} else {
-		snprintf(path, sizeof(path), "/ws/%s?name=c%u", r->name, cl->idx);
+		snprintf(path, sizeof(path), "/ws/%s?name=c%u-%s", r->name, cl->idx, ld->run);
 	}
 	if (cl->reconnecting && cl->epoch[0]) {
 		/* Resume from the last seq this connection saw. */
 		size_t n = strlen(path);
 		snprintf(path + n, sizeof(path) - n,
-			 "&client=c%u&since=%lld&epoch=", cl->idx,
+			 "&client=c%u-%s&since=%lld&epoch=", cl->idx, ld->run,
 			 (long long)cl->stream.last);
 		n = strlen(path);
 		for (const char *e = cl->epoch; *e && n + 4 < sizeof(path); e++) {

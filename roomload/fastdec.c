@@ -157,14 +157,16 @@ static bool event(cur *c, rl_msg *m)
 	return true;
 }
 
-/* {"t":"ack","id":"I","seq":N} */
+/* {"t":"ack","id":"I","seq":N} or {...,"seq":N,"dup":true} */
 static bool ack(cur *c, rl_msg *m)
 {
 	const char *id;
 	size_t idn;
 	if (!LIT(c, "\"id\":\"") || !str(c, RK_ID_MAX, &id, &idn) || idn == 0 ||
-	    !LIT(c, ",\"seq\":") || !num(c, 1, RK_INT_MAX, &m->seq) || !LIT(c, "}") ||
-	    c->p != c->end)
+	    !LIT(c, ",\"seq\":") || !num(c, 1, RK_INT_MAX, &m->seq))
+		return false;
+	(void)LIT(c, ",\"dup\":true"); /* a duplicate is acked like the op */
+	if (!LIT(c, "}") || c->p != c->end)
 		return false;
 	m->t = RK_S_ACK;
 	take_id(id, idn, m);

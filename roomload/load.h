@@ -142,6 +142,10 @@ struct load {
 	rk_hist h_win;              /* deliveries (or acks) of the last second */
 	checker chk;                /* ordering violations */
 	char first_connect_error[160]; /* detail of the first failed connect */
+	char run[8];                /* this run's tag (load_begin): users are
+				     * c<idx>-<run>, so that two runs against one
+				     * room never share a (user, op id): roomd
+				     * acks a repeated one as a duplicate */
 	int64_t last_progress_ns;   /* last progress line */
 	int64_t connect_done_ns;    /* when the last connection got its welcome */
 	struct rusage ru0;          /* at start, for CPU per event */

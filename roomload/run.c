@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 #ifdef RL_HAVE_LIBEV
 #include <ev.h>
 #endif
@@ -229,6 +230,8 @@ void load_begin(load *ld)
 	rk_hist_init(&ld->h_lag);
 	rk_hist_init(&ld->h_win);
 	chk_init(&ld->chk);
+	uint32_t tag = (uint32_t)rk_wall_ms() * 2654435761u ^ (uint32_t)getpid() * 40503u;
+	snprintf(ld->run, sizeof(ld->run), "%06x", tag & 0xffffffu);
 }
 
 bool load_signalled(void)

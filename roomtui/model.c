@@ -117,13 +117,9 @@ static bool object_committed(const tui_model *m, const rk_op *op)
 
 /* After a full state: settle the pending ops it shows committed; drop the
  * chat posts it cannot tell about. Returns how many were dropped. */
-static size_t settle_from_state(tui_model *m, bool same_history, int64_t old_seq)
+static void settle_from_state(tui_model *m, bool same_history)
 {
 	const rk_state *st = m->confirmed;
-	size_t dropped = 0, from = 0;
-	/* Does the kept chat reach back to the first seq after old_seq? */
-	bool covers = st->chat_len < RK_CHAT_KEEP ||
-		      (st->chat_len && rk_state_chat_at(st, 0)->seq <= old_seq + 1);
 	for (size_t i = 0; i < m->npend;) {
 		const rk_op *op = &m->pend[i].op;
 		if (object_committed(m, op)) {
@@ -134,25 +130,17 @@ static size_t settle_from_state(tui_model *m, bool same_history, int64_t old_seq
 			i++;
 			continue;
 		}
-		/* Our posts commit in the order we sent them: match in order. */
-		size_t k = from;
-		for (; k < st->chat_len; k++) {
-			const rk_chat *c = rk_state_chat_at(st, k);
-			if (c->seq > old_seq && strcmp(c->user, m->user) == 0 &&
-			    strcmp(c->text, op->text) == 0)
-				break;
-		}
-		if (k < st->chat_len) {
-			from = k + 1;
+		/* A kept post carries its op id: ours is there or it is not. */
+		size_t k = 0;
+		while (k < st->chat_len &&
+		       (strcmp(rk_state_chat_at(st, k)->id, m->pend[i].id) != 0 ||
+			strcmp(rk_state_chat_at(st, k)->user, m->user) != 0))
+			k++;
+		if (k < st->chat_len)
 			pending_remove(m, i, NULL);
-		} else if (!covers) {
-			dropped++;
-			pending_remove(m, i, NULL);
-		} else {
-			i++;
-		}
+		else
+			i++; /* resent: if it was committed, the server acks it as a dup */
 	}
-	return dropped;
 }
 
 const rk_state *tm_view(tui_model *m)
@@ -168,7 +156,6 @@ rk_err tm_welcome(tui_model *m, rk_smsg *msg, size_t *dropped)
 	if (dropped)
 		*dropped = 0;
 	bool same_history = m->epoch[0] && strcmp(m->epoch, w->epoch) == 0;
-	int64_t old_seq = m->seq;
 	if (w->resumed) {
 		if (strcmp(w->epoch, m->epoch) != 0 || w->seq < m->seq)
 			return RK_ECORRUPT;
@@ -191,8 +178,8 @@ rk_err tm_welcome(tui_model *m, rk_smsg *msg, size_t *dropped)
 	}
 	m->dirty = true;
 	if (!w->resumed) {
-		size_t n = settle_from_state(m, same_history, old_seq);
-		n += rebuild(m, true);
+		settle_from_state(m, same_history);
+		size_t n = rebuild(m, true);
 		if (dropped)
 			*dropped = n;
 	}
@@ -217,7 +204,7 @@ bool tm_event(tui_model *m, rk_smsg *msg)
 		pending_remove(m, idx, NULL);
 	char err[RK_MSG_MSG_MAX + 1];
 	rk_actor a = {.user = msg->user, .role = RK_ROLE_OWNER, .seq = msg->seq,
-		      .ts = msg->ts};
+		      .ts = msg->ts, .id = msg->id};
 	rk_reject r = rk_state_apply(m->confirmed, &msg->op, &a, err, sizeof(err));
 	m->seq = msg->seq;
 	m->dirty = true;
@@ -234,7 +221,7 @@ bool tm_ack(tui_model *m, const char *id, int64_t seq, int64_t ts)
 	if (seq > m->seq) {
 		char err[RK_MSG_MSG_MAX + 1];
 		rk_actor a = {.user = m->user, .role = RK_ROLE_OWNER, .seq = seq,
-			      .ts = ts};
+			      .ts = ts, .id = id};
 		rk_state_apply(m->confirmed, &op, &a, err, sizeof(err));
 		m->seq = seq;
 	}

@@ -16,16 +16,15 @@
  * (tm_resend_ready).
  *
  * After a full-state welcome (a gap too big to replay, or a new epoch) there
- * are no op ids to go by, so the state itself tells what was committed:
+ * are no events to go by, so the state itself tells what was committed:
  * - shape.add / poll.create whose id is in the state: committed (the ids
  *   carry this client's random prefix, so nobody else made them): settled.
- * - chat.post that was sent before the drop (tried), same epoch: the kept
- *   chat is searched for a post by us with the same text and a seq after
- *   the last one we had applied, matched in order; found: settled. Not found
- *   while the kept chat reaches back past our old seq: never committed,
- *   resent. Not found and older posts have been pushed out (more than the
- *   200 kept since): cannot be told; dropped and counted (a lost line is
- *   reported, a duplicate could not be taken back).
+ * - chat.post that was sent before the drop (tried), same epoch: a kept
+ *   post by us with the same op id (state.chat entries carry it) settles
+ *   it. Not found: resent with the same id. The server remembers committed
+ *   op ids (PROTOCOL.md section 3, idempotent ops), so a post that was
+ *   committed and then pushed out of the 200 kept is acked as a duplicate,
+ *   not posted twice.
  * - With a new epoch the old history is gone: nothing sent there is in the
  *   new one, so nothing is matched.
  * - Any other op that no longer applies: if it was sent before, its effect

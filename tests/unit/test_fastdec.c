@@ -179,7 +179,7 @@ static void test_agrees_with_full_decoder(void **state)
 	static const char *const acks[] = {"c0.1", "c99999.12345", "op-from-elsewhere"};
 	for (size_t i = 0; i < 3; i++) {
 		rk_buf_reset(&b);
-		rk_enc_ack(&b, acks[i], (int64_t)i + 1);
+		rk_enc_ack(&b, acks[i], (int64_t)i + 1, i % 2 == 1);
 		agree(&b);
 	}
 	static const int64_t xy[][2] = {{0, 0}, {5, 7}, {-1, -9007199254740991},
@@ -238,7 +238,7 @@ static void test_declines_other_types_and_escapes(void **state)
 	assert_string_equal(m.user, "a\"b");
 	rk_smsg_free(&m);
 	rk_buf_reset(&b);
-	rk_enc_ack(&b, "c1\\.2", 5);
+	rk_enc_ack(&b, "c1\\.2", 5, false);
 	declines(b.data, b.len);
 	rk_buf_reset(&b);
 	rk_enc_cursor(&b, "s\n", 1, 2);
@@ -259,7 +259,7 @@ static void test_declines_truncations(void **state)
 		else if (kind == 1)
 			enc_shape_event(&b, 12, "c3.4");
 		else if (kind == 2)
-			rk_enc_ack(&b, "c3.4", 12);
+			rk_enc_ack(&b, "c3.4", 12, false);
 		else if (kind == 3)
 			rk_enc_cursor(&b, "s", -5, 6);
 		else if (kind == 4)

@@ -115,7 +115,7 @@ static char *senc(const rk_smsg *m)
 		rk_buf_free(&op);
 		break;
 	case RK_S_ACK:
-		rk_enc_ack(&b, m->id, m->seq);
+		rk_enc_ack(&b, m->id, m->seq, m->dup);
 		break;
 	case RK_S_REJECT:
 		rk_enc_reject(&b, m->id, m->reject, m->msg);
@@ -579,10 +579,25 @@ static void test_server_encoders(void **state)
 	rk_peer p = {.session = "s1", .user = "alice", .color = 3};
 
 	rk_buf_init(&b, 0);
-	rk_enc_ack(&b, "c1", 42);
+	rk_enc_ack(&b, "c1", 42, false);
 	s = steal(&b);
 	assert_string_equal(s, "{\"t\":\"ack\",\"id\":\"c1\",\"seq\":42}");
 	free(s);
+
+	rk_enc_ack(&b, "c1", 7, true);
+	s = steal(&b);
+	assert_string_equal(s, "{\"t\":\"ack\",\"id\":\"c1\",\"seq\":7,\"dup\":true}");
+	rk_smsg d;
+	char err[128];
+	assert_int_equal(rk_smsg_decode(s, strlen(s), false, &d, err, sizeof(err)), RK_OK);
+	assert_true(d.dup);
+	assert_int_equal(d.seq, 7);
+	rk_smsg_free(&d);
+	free(s);
+	const char *bad_dup = "{\"t\":\"ack\",\"id\":\"c1\",\"seq\":7,\"dup\":1}";
+	assert_int_equal(rk_smsg_decode(bad_dup, strlen(bad_dup), false, &d, err, sizeof(err)),
+			 RK_EBADMSG);
+	rk_smsg_free(&d);
 
 	rk_enc_reject(&b, "c2", RK_REJ_NOT_FOUND, "id: no such shape");
 	s = steal(&b);

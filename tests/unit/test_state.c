@@ -1106,6 +1106,77 @@ static void test_decode_corrupt(void **state)
 	cJSON_Delete(arr);
 }
 
+/* Revision 2: a chat post keeps its op id through apply, encode, decode and
+ * clone; a snapshot written before revision 2 (no ids) still decodes, and
+ * encodes back byte for byte; the legacy encoding drops the ids. */
+static void test_chat_post_keeps_op_id(void **state)
+{
+	(void)state;
+	rk_state *st = rk_state_new();
+	assert_non_null(st);
+	rk_actor a = actor("alice", RK_ROLE_EDITOR, 7, 1700000000007);
+	a.id = "c7:41";
+	apply_ok(st, op_chat("hi"), a);
+	assert_string_equal(rk_state_chat_at(st, 0)->id, "c7:41");
+	char *s1 = snap(st);
+	assert_non_null(strstr(s1, "{\"seq\":7,\"ts\":1700000000007,\"user\":\"alice\","
+				   "\"id\":\"c7:41\",\"text\":\"hi\"}"));
+	rk_state *c = rk_state_clone(st);
+	assert_non_null(c);
+	assert_string_equal(rk_state_chat_at(c, 0)->id, "c7:41");
+	char *s2 = snap(c);
+	assert_string_equal(s1, s2);
+	rk_state *d;
+	char err[160];
+	assert_int_equal(rk_state_decode_text(s1, strlen(s1), &d, err, sizeof(err)), RK_OK);
+	assert_string_equal(rk_state_chat_at(d, 0)->id, "c7:41");
+	/* Legacy: no id in, none out; the legacy encoding of st is that. */
+	const char *old = "{\"shapes\":{},\"polls\":{},\"chat\":[{\"seq\":7,"
+			  "\"ts\":1700000000007,\"user\":\"alice\",\"text\":\"hi\"}]}";
+	rk_state *o;
+	assert_int_equal(rk_state_decode_text(old, strlen(old), &o, err, sizeof(err)), RK_OK);
+	assert_string_equal(rk_state_chat_at(o, 0)->id, "");
+	char *s3 = snap(o);
+	assert_string_equal(s3, old);
+	rk_buf b;
+	rk_buf_init(&b, 0);
+	rk_state_encode_legacy(st, &b);
+	assert_int_equal(rk_buf_ok(&b), RK_OK);
+	assert_int_equal(b.len, strlen(old));
+	assert_memory_equal(b.data, old, b.len);
+	rk_buf_free(&b);
+	/* An id over 64 bytes, empty, or not a string is corrupt; an actor id
+	 * over 64 bytes is invalid and changes nothing. */
+	const char *bad[] = {
+	    "{\"shapes\":{},\"polls\":{},\"chat\":[{\"seq\":1,\"ts\":1,\"user\":\"a\","
+	    "\"id\":\"\",\"text\":\"x\"}]}",
+	    "{\"shapes\":{},\"polls\":{},\"chat\":[{\"seq\":1,\"ts\":1,\"user\":\"a\","
+	    "\"id\":5,\"text\":\"x\"}]}",
+	    "{\"shapes\":{},\"polls\":{},\"chat\":[{\"seq\":1,\"ts\":1,\"user\":\"a\","
+	    "\"id\":\"0123456789012345678901234567890123456789012345678901234567890123456789\","
+	    "\"text\":\"x\"}]}",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		rk_state *x = NULL;
+		assert_int_equal(rk_state_decode_text(bad[i], strlen(bad[i]), &x, err, sizeof(err)),
+				 RK_ECORRUPT);
+		assert_null(x);
+	}
+	a.seq = 8;
+	a.id = "0123456789012345678901234567890123456789012345678901234567890123456789";
+	assert_int_equal(apply1(st, op_chat("long id"), a), RK_REJ_INVALID);
+	char *s4 = snap(st);
+	assert_string_equal(s1, s4);
+	free(s1);
+	free(s2);
+	free(s3);
+	free(s4);
+	rk_state_free(st);
+	rk_state_free(c);
+	rk_state_free(d);
+	rk_state_free(o);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1119,6 +1190,7 @@ int main(void)
 	    cmocka_unit_test(test_roundtrip_identity),
 	    cmocka_unit_test(test_clone),
 	    cmocka_unit_test(test_decode_corrupt),
+	    cmocka_unit_test(test_chat_post_keeps_op_id),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

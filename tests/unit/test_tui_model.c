@@ -299,29 +299,37 @@ static void test_full_welcome_settles_committed_chat(void **state)
 	tm_disconnected(&m);
 	local(&m, "{\"k\":\"chat.post\",\"text\":\"offline\"}", d);
 	/* The gap was too big to replay: a full state at seq 7. Its chat has
-	 * our "hello" at seq 6 (a was committed), an older "hello" of ours
-	 * (seq 2, before the drop: not a), and bob's "hello". */
-	size_t dropped = full_welcome(
-	    &m, "e1", 7,
-	    "{\"shapes\":{},\"polls\":{},\"chat\":["
-	    "{\"seq\":2,\"ts\":1700000000002,\"user\":\"alice\",\"text\":\"hello\"},"
-	    "{\"seq\":5,\"ts\":1700000000005,\"user\":\"bob\",\"text\":\"hello\"},"
-	    "{\"seq\":6,\"ts\":1700000000006,\"user\":\"alice\",\"text\":\"hello\"}]}");
+	 * our "hello" at seq 6 with a's op id (a was committed), an older
+	 * "hello" of ours (seq 2, another id), bob's "hello" and a post by bob
+	 * that carries c's id (another user's id is another op). */
+	char snap[1024];
+	snprintf(snap, sizeof(snap),
+		 "{\"shapes\":{},\"polls\":{},\"chat\":["
+		 "{\"seq\":2,\"ts\":1700000000002,\"user\":\"alice\",\"id\":\"old:1\","
+		 "\"text\":\"hello\"},"
+		 "{\"seq\":4,\"ts\":1700000000004,\"user\":\"bob\",\"id\":\"%s\","
+		 "\"text\":\"hello\"},"
+		 "{\"seq\":5,\"ts\":1700000000005,\"user\":\"bob\",\"text\":\"hello\"},"
+		 "{\"seq\":6,\"ts\":1700000000006,\"user\":\"alice\",\"id\":\"%s\","
+		 "\"text\":\"hello\"}]}",
+		 c, a);
+	size_t dropped = full_welcome(&m, "e1", 7, snap);
 	assert_int_equal(dropped, 0);
-	/* a settled; b (not in the state) and c (its "hello" is a's) resent;
-	 * d was never sent. */
+	/* a settled; b (not in the state) and c (same text as a, but its id
+	 * is only bob's) resent; d was never sent. */
 	assert_int_equal(m.npend, 3);
 	assert_string_equal(m.pend[0].id, b);
 	assert_string_equal(m.pend[1].id, c);
 	assert_string_equal(m.pend[2].id, d);
 	const rk_state *v = tm_view(&m);
 	assert_int_equal(chat_count(v, "alice", "hello"), 3); /* seq 2, 6, and c */
+	assert_int_equal(chat_count(v, "bob", "hello"), 2);
 	assert_int_equal(chat_count(v, "alice", "again"), 1);
 	assert_int_equal(chat_count(v, "alice", "offline"), 1);
 	tm_free(&m);
 }
 
-static void test_full_welcome_chat_uncertain_or_new_epoch(void **state)
+static void test_full_welcome_chat_pushed_out_or_new_epoch(void **state)
 {
 	tui_model m;
 	assert_int_equal(tm_init(&m, "tX"), RK_OK);
@@ -332,8 +340,9 @@ static void test_full_welcome_chat_uncertain_or_new_epoch(void **state)
 	tm_disconnected(&m);
 	local(&m, "{\"k\":\"chat.post\",\"text\":\"typed offline\"}", b);
 	/* RK_CHAT_KEEP newer posts by bob: seq 4 (right after ours) fell out of
-	 * the kept chat, so whether a was committed cannot be told. It is not
-	 * resent (no duplicate) and reported; b was never sent: resent. */
+	 * the kept chat, so whether a was committed cannot be told from the
+	 * state. Nothing is dropped: a is resent with its id (the server acks a
+	 * committed one as a duplicate) and b, never sent, is sent. */
 	rk_buf s;
 	rk_buf_init(&s, 0);
 	rk_buf_puts(&s, "{\"shapes\":{},\"polls\":{},\"chat\":[");
@@ -344,9 +353,15 @@ static void test_full_welcome_chat_uncertain_or_new_epoch(void **state)
 	assert_int_equal(rk_buf_ok(&s), RK_OK);
 	size_t dropped = full_welcome(&m, "e1", 10 + RK_CHAT_KEEP - 1, s.data);
 	rk_buf_free(&s);
-	assert_int_equal(dropped, 1);
+	assert_int_equal(dropped, 0);
+	assert_int_equal(m.npend, 2);
+	assert_string_equal(m.pend[0].id, a);
+	assert_string_equal(m.pend[1].id, b);
+	/* The resend of a comes back as a duplicate ack of an old seq: settled,
+	 * and the confirmed state (which has it, or had it) is not touched. */
+	assert_true(tm_ack(&m, a, 4, 1700000000004));
 	assert_int_equal(m.npend, 1);
-	assert_string_equal(m.pend[0].id, b);
+	assert_int_equal(chat_count(m.confirmed, "alice", "lost in the crowd"), 0);
 	/* A new epoch (the room was reset): nothing sent to the old history
 	 * is in the new one, even a post with the same text; all resent. */
 	char c[RK_ID_MAX + 1];
@@ -359,6 +374,8 @@ static void test_full_welcome_chat_uncertain_or_new_epoch(void **state)
 	    "{\"seq\":1,\"ts\":1700000000001,\"user\":\"alice\",\"text\":\"same\"}]}");
 	assert_int_equal(dropped, 0);
 	assert_int_equal(m.npend, 2);
+	assert_string_equal(m.pend[0].id, b);
+	assert_string_equal(m.pend[1].id, c);
 	tm_free(&m);
 }
 
@@ -405,7 +422,7 @@ int main(void)
 	    cmocka_unit_test(test_full_welcome_settles_committed_shapes),
 	    cmocka_unit_test(test_full_welcome_drops_moot_and_conflicting),
 	    cmocka_unit_test(test_full_welcome_settles_committed_chat),
-	    cmocka_unit_test(test_full_welcome_chat_uncertain_or_new_epoch),
+	    cmocka_unit_test(test_full_welcome_chat_pushed_out_or_new_epoch),
 	    cmocka_unit_test(test_viewer_refused_locally),
 	    cmocka_unit_test(test_local_invalid_refused),
 	};

@@ -1,0 +1,185 @@
+#!/usr/bin/env bash
+# floor.sh - roomd against the physical floor of this machine, with one
+# neutral load generator: ../shared/bench/loadgen.c drives
+#   floor        ../shared/bench/floor.c: the cheapest correct fan-out server
+#                (one thread, epoll, no parsing, no storage, one send() per
+#                delivery) - what the kernel charges
+#   floor-batch  the same with --batch (each connection's frames of one loop
+#                turn in one send()) - the best any real server can do
+#   roomd        roomd, every op durable (SQLite WAL; survives kill -9)
+#   roomd-fsync  roomd --fsync (survives power loss)
+#   node         bench/node-peer (Node's ws, in memory: no durability)
+# The floor speaks loadgen's own protocol; roomd and node-peer speak
+# PROTOCOL.md (loadgen --proto room). floor.c and loadgen.c stay in shared/:
+# they are compiled into the work dir at every run, never copied here.
+#
+# Scenarios (the issue's shapes; 100-byte messages):
+#   S1    100 rooms x 10 clients x 5 msg/s
+#   sat   100 rooms x 10 clients x 10 msg/s
+#   S2    1 room x 500 clients x 1 msg/s (fan-out 499)
+#   idle  1,000 rooms x 10 idle connections: 10,000 connects, RSS per conn
+# Runs are interleaved (run 1 of every server, then run 2, ...) and the
+# table shows medians of RUNS. CPU us/delivery = server utime+stime while the
+# load ran (loadgen's cpu_s_run, from /proc/PID/stat) / deliveries.
+#
+# Usage: bench/floor.sh   (from the repo root, after `make build`)
+# Environment:
+#   BUILD=build  RUNS=3  DURATION=10
+#   SERVERS="floor floor-batch roomd roomd-fsync node"
+#   SCENARIOS="S1 sat S2 idle"
+#   SHARED=../shared/bench   where floor.c and loadgen.c are
+#   KEEP=1       keep the work dir (JSON lines, logs)
+# Not a test (not part of `make test`); see docs/BENCHMARKS.md.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+RUNS=${RUNS:-3}
+DURATION=${DURATION:-10}
+SERVERS=${SERVERS:-"floor floor-batch roomd roomd-fsync node"}
+SCENARIOS=${SCENARIOS:-"S1 sat S2 idle"}
+SHARED=${SHARED:-../shared/bench}
+ROOMD=$BUILD/roomd/roomd
+PEER=bench/node-peer
+
+for f in "$SHARED/floor.c" "$SHARED/loadgen.c"; do
+	[ -f "$f" ] || { echo "Error: $f not found (set SHARED=)" >&2; exit 1; }
+done
+[ -x "$ROOMD" ] || { echo "Error: $ROOMD not built (make build)" >&2; exit 1; }
+for c in jq cc; do
+	command -v "$c" >/dev/null || { echo "Error: $c is required" >&2; exit 1; }
+done
+case " $SERVERS " in *" node "*)
+	command -v node >/dev/null || { echo "Error: node is required for the node server" >&2; exit 1; }
+	[ -d "$PEER/node_modules/ws" ] || (cd "$PEER" && npm ci --no-audit --no-fund --omit=optional >&2) ;;
+esac
+
+WORK=$(mktemp -d /tmp/rk-floor-XXXXXX)
+RESULTS=$WORK/results.jsonl
+: >"$RESULTS"
+SPID=
+cleanup() {
+	if [ -n "$SPID" ]; then
+		kill "$SPID" 2>/dev/null || true
+		wait "$SPID" 2>/dev/null || true
+	fi
+	if [ "${KEEP:-0}" = 1 ]; then echo "Work dir kept: $WORK" >&2; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+cc -O2 -Wall -o "$WORK/floor" "$SHARED/floor.c" -lcrypto
+cc -O2 -Wall -o "$WORK/loadgen" "$SHARED/loadgen.c"
+ulimit -n 20000
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# start_server KIND TAG: sets SPID, PORT, PROTO.
+start_server() {
+	local kind=$1 tag=$2 log
+	DATA=$WORK/$kind.$tag
+	mkdir -p "$DATA"
+	log=$DATA/server.log
+	PROTO=room
+	case $kind in
+	floor | floor-batch)
+		PROTO=anchor
+		PORT=$(free_port)
+		if [ "$kind" = floor-batch ]; then
+			"$WORK/floor" --batch --port "$PORT" >"$log" 2>&1 &
+		else
+			"$WORK/floor" --port "$PORT" >"$log" 2>&1 &
+		fi
+		;;
+	roomd) "$ROOMD" --listen 127.0.0.1:0 --data "$DATA" --log-level warn \
+		--ops-per-sec 100000 --ops-burst 100000 --max-conns 20000 2>"$log" & ;;
+	roomd-fsync) "$ROOMD" --listen 127.0.0.1:0 --data "$DATA" --log-level warn --fsync \
+		--ops-per-sec 100000 --ops-burst 100000 --max-conns 20000 2>"$log" & ;;
+	node) node "$PEER/server.js" --listen 127.0.0.1:0 2>"$log" & ;;
+	*) echo "Error: unknown server $kind" >&2; exit 2 ;;
+	esac
+	SPID=$!
+	local i=0
+	until grep -q "listening" "$log"; do
+		i=$((i + 1))
+		if [ $i -gt 100 ] || ! kill -0 "$SPID" 2>/dev/null; then
+			echo "Error: $kind did not start:" >&2
+			cat "$log" >&2
+			exit 1
+		fi
+		sleep 0.1
+	done
+	case $kind in floor*) ;; *) PORT=$(sed -n 's/.*listening on [^ ]*:\([0-9][0-9]*\).*/\1/p' "$log" | head -1) ;; esac
+}
+
+stop_server() {
+	kill -TERM "$SPID" 2>/dev/null || true
+	wait "$SPID" 2>/dev/null || true
+	SPID=
+}
+
+run_one() { # KIND SCENARIO RUN
+	local kind=$1 sc=$2 run=$3 args
+	case $sc in
+	S1) args="-R 100 -C 10 -M 5 -D $DURATION" ;;
+	sat) args="-R 100 -C 10 -M 10 -D $DURATION" ;;
+	S2) args="-R 1 -C 500 -M 1 -D $DURATION" ;;
+	idle) args="-R 1000 -C 10 -M 0 -D 3" ;;
+	esac
+	start_server "$kind" "$sc.$run"
+	local out=$DATA/loadgen.json
+	# shellcheck disable=SC2086
+	"$WORK/loadgen" --url "ws://127.0.0.1:$PORT" --path '/ws/{room}' $args --pid "$SPID" \
+		--proto "$PROTO" --prefix "$sc$run-" --label "$kind" >"$out" 2>"$DATA/loadgen.err" || true
+	stop_server
+	if ! jq -e . "$out" >/dev/null 2>&1; then
+		echo "  [$kind $sc run $run] loadgen gave no report:" >&2
+		head -3 "$DATA/loadgen.err" >&2
+		return
+	fi
+	jq -c --arg s "$kind" --arg sc "$sc" --argjson run "$run" '{server: $s, scenario: $sc, run: $run, r: .}' \
+		"$out" >>"$RESULTS"
+	jq -r --arg s "$kind" --arg sc "$sc" --argjson run "$run" '
+	  "  [\($s) \($sc) run \($run)] \(.connected) conns in \(.connect_s) s, \(.deliveries_per_s | round) deliveries/s, "
+	  + "p50 \(.lat_ms.p50) p99 \(.lat_ms.p99) ms, undelivered \(.undelivered), server CPU \(.server.cpu_s_run) s"' "$out" >&2
+}
+
+for run in $(seq 1 "$RUNS"); do
+	for sc in $SCENARIOS; do
+		for s in $SERVERS; do
+			run_one "$s" "$sc" "$run"
+		done
+	done
+done
+
+# ---- table: medians of RUNS ------------------------------------------------
+jq -s -r --arg servers "$SERVERS" --arg scenarios "$SCENARIOS" '
+  def median: sort | if length == 0 then null elif length % 2 == 1 then .[length / 2 | floor]
+              else (.[length / 2 - 1] + .[length / 2]) / 2 end;
+  def r2: if . == null then "-" else (. * 100 | round / 100 | tostring) end;
+  def r1: if . == null then "-" else (. * 10 | round / 10 | tostring) end;
+  ($servers | split(" ") | map(select(length > 0))) as $sv
+  | ($scenarios | split(" ") | map(select(length > 0))) as $scs
+  | . as $all
+  | def cell($s; $sc; f): [$all[] | select(.server == $s and .scenario == $sc) | .r | f] | median;
+    def us($s; $sc): cell($s; $sc; if .delivered > 0 then .server.cpu_s_run * 1e6 / .delivered else null end);
+  ("| | " + ($sv | join(" | ")) + " | roomd / floor-batch |"),
+  ("|---" + ($sv | map("|---:") | join("")) + "|---:|"),
+  ($scs[] as $sc |
+    if $sc == "idle" then
+      ("| idle: RSS KiB per connection | " + ($sv | map(cell(.; $sc; .server.rss_per_conn_kb) | r2) | join(" | ")) + " | " +
+        ((cell("roomd"; $sc; .server.rss_per_conn_kb)) as $a | (cell("floor-batch"; $sc; .server.rss_per_conn_kb)) as $b
+         | if $a and $b and $b > 0 then ($a / $b | r1) + "x" else "-" end) + " |"),
+      ("| idle: 10,000 connects, s | " + ($sv | map(cell(.; $sc; .connect_s) | r2) | join(" | ")) + " | " +
+        ((cell("roomd"; $sc; .connect_s)) as $a | (cell("floor-batch"; $sc; .connect_s)) as $b
+         | if $a and $b and $b > 0 then ($a / $b | r2) + "x" else "-" end) + " |")
+    else
+      ("| \($sc): CPU us/delivery | " + ($sv | map(us(.; $sc) | r2) | join(" | ")) + " | " +
+        ((us("roomd"; $sc)) as $a | (us("floor-batch"; $sc)) as $b
+         | if $a and $b and $b > 0 then ($a / $b | r2) + "x" else "-" end) + " |"),
+      ("| \($sc): deliveries/s | " + ($sv | map(cell(.; $sc; .deliveries_per_s) | if . == null then "-" else (round | tostring) end) | join(" | ")) + " | |"),
+      ("| \($sc): p50 / p99 ms | " + ($sv | map((cell(.; $sc; .lat_ms.p50) | r2) + " / " + (cell(.; $sc; .lat_ms.p99) | r2)) | join(" | ")) + " | |"),
+      ("| \($sc): undelivered | " + ($sv | map(cell(.; $sc; .undelivered) | if . == null then "-" else tostring end) | join(" | ")) + " | |")
+    end)
+' "$RESULTS"
+echo "(medians of $RUNS interleaved runs; $(nproc) cores; $(date -u +%Y-%m-%dT%H:%MZ))"
