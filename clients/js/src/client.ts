@@ -25,7 +25,9 @@ export interface SocketLike {
   onclose: ((ev: { code: number; reason: string }) => void) | null;
   onerror: ((ev: any) => void) | null;
 }
-export type SocketCtor = new (url: string, protocols?: string | string[]) => SocketLike;
+/** A WebSocket class: the browser's, React Native's, or `ws`'s (loosely
+ * typed so that each one's own declarations are accepted as they are). */
+export type SocketCtor = new (url: any, protocols?: any) => any;
 
 /** Calls wake() when the app comes back (foreground, network back);
  * returns an unsubscribe function. */
@@ -297,7 +299,7 @@ export class Room {
     }
     if (!this.wanted || this.ws) return;
     this.httpStatus = 0;
-    const ws = (this.ws = new this.WS(this.url(token), 'room.v1'));
+    const ws: SocketLike = (this.ws = new this.WS(this.url(token), 'room.v1'));
     ws.onopen = () => {
       this.lastRx = this.lastPing = Date.now();
       const iv = this.o.pingInterval ?? 5000;
@@ -337,7 +339,9 @@ export class Room {
     this.cursors.clear();
     this.cursorNext = null;
     if (ws && close) {
-      ws.onclose = ws.onmessage = ws.onerror = null;
+      // No-ops, not null: `ws` (Node) reports closing a socket that is
+      // still connecting as an error, which must not go unhandled.
+      ws.onclose = ws.onmessage = ws.onerror = () => {};
       try {
         ws.close(code);
       } catch (e) { /* already closing */ }
