@@ -1,5 +1,6 @@
 # Thin wrapper around CMake. The two commands of the README:
 #   make run   - install missing packages, build, start roomd on its defaults
+#                (prints the demo page's URL)
 #   make test  - install, build, run every test, then again under ASan+UBSan,
 #                then a libFuzzer smoke pass (make fuzz-smoke)
 # Hardening (README "Hardening and testing"):
@@ -62,6 +63,7 @@ test-fast: build
 	@ctest --test-dir $(BUILD) $(CTEST_ARGS)
 
 run: build
+	@echo "Demo page: http://127.0.0.1:8080/?room=demo (open it in two windows)"
 	@$(BUILD)/roomd/roomd
 
 clean:
