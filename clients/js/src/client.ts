@@ -166,6 +166,7 @@ export class Room {
   private httpStatus: number = 0;
   private unwake: (() => void) | null = null;
   private wanted = false;
+  private woken = false;
   readonly clientId: string;
 
   constructor(opts: RoomOptions) {
@@ -278,6 +279,7 @@ export class Room {
       this.clear('retry');
       this.open();
     } else if (this.st === 'live') this.ping();
+    else this.woken = true; // an attempt is under way: if it fails, retry at once
   }
 
   private url(token: string | undefined): string {
@@ -365,7 +367,8 @@ export class Room {
 
   private retry(): void {
     const b = this.o.backoff || {};
-    const d = Math.random() * Math.min(b.max ?? 30000, (b.min ?? 500) * 2 ** this.attempt++);
+    const d = this.woken ? 0 : Math.random() * Math.min(b.max ?? 30000, (b.min ?? 500) * 2 ** this.attempt++);
+    this.woken = false;
     this.status(this.me ? 'reconnecting' : 'connecting');
     this.timers.retry = setTimeout(() => {
       delete this.timers.retry;

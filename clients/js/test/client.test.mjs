@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import WebSocket from 'ws';
-import { Room, RoomError, stateToJSON } from './sdk.mjs';
+import { Room, RoomError, stateToJSON, appStateLifecycle } from './sdk.mjs';
 import { Roomd, roomctl, until, room, live, SCALE } from './harness.mjs';
 
 const FAST = ['--ops-per-sec', '100000', '--ops-burst', '100000'];
@@ -296,6 +296,38 @@ test('the token function is called before every connect', async () => {
     await live(a);
     assert.ok(calls >= 2, `called ${calls} times`);
     assert.equal(a.getSnapshot().me.user, 'alice');
+  } finally {
+    a.close();
+    await d.stop();
+  }
+});
+
+test('lifecycle: a wake (app foreground, network back) reconnects at once, whatever the backoff', async () => {
+  const d = await new Roomd(FAST).start();
+  // React Native's AppState and NetInfo, as the adapter sees them.
+  const appListeners = [], netListeners = [];
+  const AppState = { addEventListener: (t, fn) => (appListeners.push(fn), { remove: () => appListeners.splice(appListeners.indexOf(fn), 1) }) };
+  const NetInfo = { addEventListener: fn => (netListeners.push(fn), () => netListeners.splice(netListeners.indexOf(fn), 1)) };
+  const a = room(d, 'alice', { backoff: { min: 60000, max: 60000 }, lifecycle: appStateLifecycle(AppState, NetInfo) });
+  try {
+    await live(a);
+    assert.equal(appListeners.length, 1);
+    await d.kill('SIGKILL');
+    await until(() => a.getSnapshot().status === 'reconnecting', 'reconnecting');
+    await d.start();
+    // The backoff is a minute or so; only the wake brings it back now.
+    appListeners.forEach(fn => fn('background'));
+    await new Promise(ok => setTimeout(ok, 300));
+    assert.equal(a.getSnapshot().status, 'reconnecting', 'background does not wake');
+    appListeners.forEach(fn => fn('active'));
+    await until(() => a.getSnapshot().status === 'live', 'live at once after the wake', 3000);
+    await d.kill('SIGKILL');
+    await until(() => a.getSnapshot().status === 'reconnecting', 'reconnecting again');
+    await d.start();
+    netListeners.forEach(fn => fn({ isConnected: true }));
+    await until(() => a.getSnapshot().status === 'live', 'live at once when the network is back', 3000);
+    a.close();
+    assert.equal(appListeners.length + netListeners.length, 0, 'close unsubscribes');
   } finally {
     a.close();
     await d.stop();

@@ -21,7 +21,7 @@ export class Roomd {
   constructor(args = []) {
     this.dir = mkdtempSync(join(tmpdir(), 'rkjs-'));
     this.data = join(this.dir, 'data');
-    this.args = args;
+    this.args = [...args];
     this.port = 0;
     this.log = '';
   }
@@ -30,11 +30,14 @@ export class Roomd {
   start() {
     const listen = `127.0.0.1:${this.port}`;
     const p = (this.proc = spawn(ROOMD, ['--listen', listen, '--data', this.data, ...this.args], { stdio: ['ignore', 'pipe', 'pipe'] }));
+    let out = ''; // this run's output: the ready line of an earlier run must not count
     return new Promise((ok, ko) => {
       const t = setTimeout(() => ko(new Error('roomd not ready in 10 s:\n' + this.log)), 10000 * SCALE);
       const onData = d => {
         this.log += d;
-        const m = /roomd listening on [\d.]+:(\d+)/.exec(this.log.slice(-4096));
+        if (p.ready) return;
+        out += d;
+        const m = /roomd listening on [\d.]+:(\d+)/.exec(out);
         if (m && p.ready !== true) {
           p.ready = true;
           this.port = +m[1];
