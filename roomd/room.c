@@ -1359,6 +1359,7 @@ void server_free_rooms(server *s)
 			free(g);
 		}
 		rk_state_free(r->state);
+		opids_free(r->ids);
 		store_close(r->st);
 		store_unlock(r->lock_fd);
 		free(r);
