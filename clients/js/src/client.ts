@@ -20,7 +20,6 @@ export interface SocketLike {
   readonly readyState: number;
   send(data: string): void;
   close(code?: number, reason?: string): void;
-  onopen: ((ev: any) => void) | null;
   onmessage: ((ev: { data: any }) => void) | null;
   onclose: ((ev: { code: number; reason: string }) => void) | null;
   onerror: ((ev: any) => void) | null;
@@ -302,11 +301,11 @@ export class Room {
     if (!this.wanted || this.ws) return;
     this.httpStatus = 0;
     const ws: SocketLike = (this.ws = new this.WS(this.url(token), 'room.v1'));
-    ws.onopen = () => {
-      this.lastRx = this.lastPing = Date.now();
-      const iv = this.o.pingInterval ?? 5000;
-      this.timers.hb = setInterval(() => this.beat(iv), iv / 2);
-    };
+    // The heartbeat starts with the attempt: a connect or a welcome that
+    // does not come within 2 intervals counts as a dead socket too.
+    const iv = this.o.pingInterval ?? 5000;
+    this.lastRx = this.lastPing = Date.now();
+    this.timers.hb = setInterval(() => this.beat(iv), iv / 2);
     ws.onmessage = e => ws === this.ws && this.rx(String(e.data));
     // `ws` (Node) reports a refused upgrade as "Unexpected server response: 401".
     ws.onerror = e => {
@@ -318,8 +317,8 @@ export class Room {
 
   private beat(iv: number): void {
     const now = Date.now();
-    if (now - this.lastRx >= 2 * iv) this.closed(4408, 'no answer to ping', true);
-    else if (now - this.lastPing >= iv) this.ping();
+    if (now - this.lastRx >= 2 * iv) this.closed(4408, 'no answer', true);
+    else if (now - this.lastPing >= iv) this.ping(); // (not sent before the socket opens)
   }
 
   private ping(): void {

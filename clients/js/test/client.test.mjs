@@ -333,3 +333,43 @@ test('lifecycle: a wake (app foreground, network back) reconnects at once, whate
     await d.stop();
   }
 });
+
+test('a connect that hangs (TCP accepted, no upgrade answer) is given up after 2 ping intervals and retried', async () => {
+  const net = await import('node:net');
+  const sockets = [];
+  const srv = net.createServer(s => sockets.push(s)); // accepts, never answers
+  await new Promise(ok => srv.listen(0, '127.0.0.1', ok));
+  const H = heldSocket();
+  const a = new Room({ url: `ws://127.0.0.1:${srv.address().port}`, room: 'r1', name: 'alice', WebSocket: H,
+    pingInterval: 200, backoff: { min: 10, max: 20 } }).connect();
+  try {
+    await until(() => H.opened >= 3, 'three attempts', 5000);
+    assert.equal(a.getSnapshot().status, 'connecting');
+    assert.ok(sockets.length >= 2, 'each attempt reached the server');
+  } finally {
+    a.close();
+    sockets.forEach(s => s.destroy());
+    srv.close();
+  }
+});
+
+test('the browser build runs with only timers and JS built-ins (no Event, EventTarget, window, crypto, URL, queueMicrotask: as on Hermes)', async () => {
+  const vm = await import('node:vm');
+  const { readFileSync } = await import('node:fs');
+  const dir = process.env.RK_JS_DIST || new URL('../dist', import.meta.url).pathname;
+  const sandbox = vm.createContext({ setTimeout, clearTimeout, setInterval, clearInterval });
+  vm.runInContext(readFileSync(dir + '/roomkit.js', 'utf8'), sandbox);
+  for (const g of ['Event', 'EventTarget', 'window', 'document', 'crypto', 'URL', 'URLSearchParams', 'queueMicrotask', 'WebSocket', 'TextEncoder'])
+    assert.equal(vm.runInContext(`typeof ${g}`, sandbox), 'undefined', g);
+  const d = await new Roomd(FAST).start();
+  sandbox.opts = { url: d.url, room: 'hermes', name: 'rn', WebSocket };
+  const r = vm.runInContext('Roomkit.createRoom(opts)', sandbox);
+  try {
+    await until(() => r.getSnapshot().status === 'live', 'live in the bare context');
+    assert.equal(await r.post('from a bare runtime'), 1);
+    assert.equal(r.getSnapshot().state.chat[0].text, 'from a bare runtime');
+  } finally {
+    r.close();
+    await d.stop();
+  }
+});
