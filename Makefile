@@ -1,8 +1,13 @@
 # Thin wrapper around CMake. The two commands of the README:
-#   make run   - install missing packages, build, start roomd on its defaults
-#                (prints the demo page's URL)
+#   make run   - install missing packages, build roomd only, start it
+#                (make run ARGS='--listen 0.0.0.0:8080 --fsync'); quiet but
+#                for roomd's own output (the build log is shown on failure);
+#                prints the demo page's URL
 #   make test  - install, build, run every test, then again under ASan+UBSan,
 #                then a libFuzzer smoke pass (make fuzz-smoke)
+# Installing (README "Run it as a service"):
+#   make install [PREFIX=/usr/local] [DESTDIR=/tmp/stage] - binaries, man
+#                pages, the systemd unit, the example config
 # Hardening (README "Hardening and testing"):
 #   make fuzz           - every libFuzzer target for FUZZ_SECONDS each (~1 min)
 #   make fuzz-smoke     - the same for FUZZ_SMOKE_SECONDS each (~15 s)
@@ -15,8 +20,10 @@ FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 8
 FUZZ_SMOKE_SECONDS ?= 2
 CTEST_ARGS ?= --output-on-failure -j $(JOBS)
+PREFIX ?= /usr/local
+ARGS ?=
 
-.PHONY: all deps build build-asan build-fuzz test test-fast test-asan run clean \
+.PHONY: all deps build build-asan build-fuzz test test-fast test-asan run install clean \
 	fuzz fuzz-smoke check-valgrind
 
 all: build
@@ -25,7 +32,8 @@ deps:
 	@sh scripts/install-deps.sh
 
 build: deps
-	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+		-DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
 build-asan: deps
@@ -62,9 +70,21 @@ check-valgrind: build
 test-fast: build
 	@ctest --test-dir $(BUILD) $(CTEST_ARGS)
 
-run: build
-	@echo "Demo page: http://127.0.0.1:8080/?room=demo (open it in two windows)"
-	@$(BUILD)/roomd/roomd
+# Only roomd and what it links; cmake's output goes to a log shown only if
+# the build fails, so what you see is roomd's own output.
+run: deps
+	@mkdir -p $(BUILD)
+	@if ! { cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+		-DCMAKE_INSTALL_PREFIX=$(PREFIX) && \
+		cmake --build $(BUILD) -j $(JOBS) --target roomd; } >$(BUILD)/make-run.log 2>&1; then \
+		cat $(BUILD)/make-run.log; \
+		echo "Error: building roomd failed (log: $(BUILD)/make-run.log)" >&2; exit 1; fi
+	@echo "Demo page: http://127.0.0.1:8080/?room=demo (on the default --listen; open it in two windows)"
+	@exec $(BUILD)/roomd/roomd $(ARGS)
+
+# The binaries, man pages, systemd unit and example config (deploy/).
+install: build
+	@DESTDIR=$(DESTDIR) cmake --install $(BUILD)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

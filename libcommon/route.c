@@ -2,6 +2,7 @@
  * (see route.h). */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include "json.h"
 #include "roomid.h"
 #include "route.h"
@@ -31,7 +32,126 @@ rk_route rk_route_http(const char *path, char *room)
 	if (strncmp(path, "/v1/rooms/", 10) == 0)
 		return rk_roomid_from_path(path, "/v1/rooms/", room) ? RK_ROUTE_ROOM
 								     : RK_ROUTE_BAD_ROOM;
+	if (strncmp(path, "/ws/", 4) == 0)
+		return RK_ROUTE_WS;
 	return RK_ROUTE_NOT_FOUND;
+}
+
+bool rk_route_is_api(rk_route r)
+{
+	return r == RK_ROUTE_ROOMS || r == RK_ROUTE_ROOM || r == RK_ROUTE_BAD_ROOM;
+}
+
+unsigned rk_route_method(rk_route r, rk_method m, const char **allow)
+{
+	bool api = rk_route_is_api(r);
+	*allow = api ? "GET, OPTIONS" : "GET";
+	if (m == RK_METHOD_GET || (api && m == RK_METHOD_OPTIONS))
+		return 0;
+	return 405;
+}
+
+static const struct {
+	unsigned status;
+	const char *code;
+	const char *reason;
+} http_errors[] = {
+	{400, "bad_request", "Bad Request"},
+	{401, "unauthorized", "Unauthorized"},
+	{403, "forbidden", "Forbidden"},
+	{404, "not_found", "Not Found"},
+	{405, "method_not_allowed", "Method Not Allowed"},
+	{413, "too_large", "Payload Too Large"},
+	{426, "upgrade_required", "Upgrade Required"},
+	{429, "rate_limited", "Too Many Requests"},
+	{500, "internal", "Internal Server Error"},
+	{503, "unavailable", "Service Unavailable"},
+};
+
+const char *rk_http_error_code(unsigned status)
+{
+	for (size_t i = 0; i < RK_ARRAY_LEN(http_errors); i++)
+		if (http_errors[i].status == status)
+			return http_errors[i].code;
+	return "error";
+}
+
+const char *rk_http_reason(unsigned status)
+{
+	if (status == 200)
+		return "OK";
+	if (status == 204)
+		return "No Content";
+	for (size_t i = 0; i < RK_ARRAY_LEN(http_errors); i++)
+		if (http_errors[i].status == status)
+			return http_errors[i].reason;
+	return "Error";
+}
+
+void rk_http_error_body(rk_buf *b, unsigned status, const char *msg)
+{
+	rk_buf_puts(b, "{\"error\":");
+	rk_buf_put_jstrz(b, rk_http_error_code(status));
+	rk_buf_puts(b, ",\"msg\":");
+	/* msg may carry what a client sent: escaped, and never invalid UTF-8
+	 * (rk_buf_put_jstr assumes valid UTF-8). */
+	const char *m = msg ? msg : "";
+	rk_buf_put_jstr(b, m, rk_utf8_valid(m, strlen(m)) ? strlen(m) : 0);
+	rk_buf_puts(b, "}\n");
+}
+
+/* s without a trailing "/" and its length. */
+static size_t origin_len(const char *s)
+{
+	size_t n = strlen(s);
+	return n && s[n - 1] == '/' ? n - 1 : n;
+}
+
+/* The host[:port] of an origin "scheme://host[:port]", without the scheme's
+ * default port, into out; false if origin has no "://". */
+static bool origin_authority(const char *origin, char *out, size_t outlen, bool *https)
+{
+	const char *sep = strstr(origin, "://");
+	if (!sep)
+		return false;
+	*https = (size_t)(sep - origin) == 5 && strncasecmp(origin, "https", 5) == 0;
+	size_t n = origin_len(sep + 3);
+	if (n >= outlen)
+		return false;
+	memcpy(out, sep + 3, n);
+	out[n] = '\0';
+	const char *dflt = *https ? ":443" : ":80";
+	size_t dl = strlen(dflt);
+	if (n > dl && strcmp(out + n - dl, dflt) == 0)
+		out[n - dl] = '\0';
+	return true;
+}
+
+bool rk_origin_allowed(const char *origin, const char *host, const char *const *allow,
+		       size_t n)
+{
+	if (!origin)
+		return true;
+	size_t ol = origin_len(origin);
+	for (size_t i = 0; i < n; i++) {
+		if (!allow[i])
+			continue;
+		if (strcmp(allow[i], "*") == 0)
+			return true;
+		if (origin_len(allow[i]) == ol && strncasecmp(allow[i], origin, ol) == 0)
+			return true;
+	}
+	char auth[300], h[300];
+	bool https;
+	if (!host || !*host || !origin_authority(origin, auth, sizeof(auth), &https) || !auth[0])
+		return false;
+	/* The Host header with the same scheme default dropped. */
+	snprintf(h, sizeof(h), "%s", host);
+	const char *dflt = https ? ":443" : ":80";
+	size_t hl = strlen(h), dl = strlen(dflt);
+	if (hl > dl && strcmp(h + hl - dl, dflt) == 0)
+		h[hl - dl] = '\0';
+	return strcasecmp(auth, h) == 0;
 }
 
 static bool have_secret(const void *secret, size_t secret_len)

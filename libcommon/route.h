@@ -9,6 +9,7 @@
 #ifndef RK_ROUTE_H
 #define RK_ROUTE_H
 
+#include "buf.h"
 #include "rk_common.h"
 
 /* What an HTTP GET path asks for. */
@@ -19,6 +20,8 @@ typedef enum rk_route {
 	RK_ROUTE_ROOMS,		/* /v1/rooms or /v1/rooms/ */
 	RK_ROUTE_ROOM,		/* /v1/rooms/<room> with a valid room id */
 	RK_ROUTE_BAD_ROOM,	/* /v1/rooms/<something else>: 400 */
+	RK_ROUTE_WS,		/* /ws/...: a WebSocket path asked without an
+				 * upgrade: 426 */
 	/* The demo page and its files (off with --no-demo: 404). */
 	RK_ROUTE_DEMO_PAGE,	/* / (the room comes from ?room= in the page) */
 	RK_ROUTE_DEMO_SDK,	/* /roomkit.js: the JS client's browser build */
@@ -34,6 +37,63 @@ typedef enum rk_route {
  * except "/v1/rooms/". This function can't fail.
  */
 rk_route rk_route_http(const char *path, char *room);
+
+/* True for the routes of the /v1 API (the ones a browser app calls across
+ * origins, so they answer CORS). This function can't fail. */
+bool rk_route_is_api(rk_route r);
+
+/* The request methods roomd tells apart (net.c maps lws's to these). */
+typedef enum rk_method {
+	RK_METHOD_GET = 0,
+	RK_METHOD_POST,
+	RK_METHOD_OPTIONS,
+	RK_METHOD_PUT,
+	RK_METHOD_PATCH,
+	RK_METHOD_DELETE,
+	RK_METHOD_HEAD,
+	RK_METHOD_OTHER,
+} rk_method;
+
+/*
+ * May route r be asked with method m? Returns 0 if so, else 405 with the
+ * methods it takes in *allow (a static "Allow" header value). OPTIONS is
+ * taken by the API routes (CORS preflight, rk_route_is_api). This function
+ * can't fail.
+ */
+unsigned rk_route_method(rk_route r, rk_method m, const char **allow);
+
+/* The largest request body roomd reads before answering; a request
+ * announcing more gets 413 and the connection is closed unread. */
+#define RK_HTTP_BODY_MAX 65536
+
+/*
+ * roomd's HTTP errors: every one is answered with the JSON body
+ * {"error":"<code>","msg":"<msg>"} (docs/PROTOCOL-NOTES.md, "HTTP errors").
+ * rk_http_error_code: the code for a status (400 bad_request, 401
+ * unauthorized, 403 forbidden, 404 not_found, 405 method_not_allowed, 413
+ * too_large, 426 upgrade_required, 429 rate_limited, 500 internal, 503
+ * unavailable; "error" for any other). rk_http_reason: the status line's
+ * reason phrase ("Bad Request", ...; "Error" for an unknown status). Neither
+ * can fail.
+ */
+const char *rk_http_error_code(unsigned status);
+const char *rk_http_reason(unsigned status);
+
+/* Append the JSON error body for status with msg (any bytes: JSON-escaped)
+ * and a newline to b. Failure is b's sticky error. */
+void rk_http_error_body(rk_buf *b, unsigned status, const char *msg);
+
+/*
+ * The Origin check for upgrades and the /v1 API (docs/PROTOCOL-NOTES.md,
+ * "Origins"). origin is the request's Origin header or NULL, host its Host
+ * header or NULL, allow the --allow-origin values (n of them). Allowed: no
+ * Origin (not a browser); an Origin whose host[:port] is the Host header
+ * (the same origin: a page roomd served); an Origin equal to an allow entry
+ * (scheme://host[:port], compared without case and without a trailing
+ * "/"); anything if an entry is "*". This function can't fail.
+ */
+bool rk_origin_allowed(const char *origin, const char *host, const char *const *allow,
+		       size_t n);
 
 /*
  * The /v1 bearer check. authz is the Authorization header value or NULL,

@@ -108,12 +108,16 @@ static int check_status(ctl_ctx *c, const char *what, http_get *h)
 	else if (h->status == 403)
 		hint = " (the token must have role owner and cover the room; '*' for the "
 		       "list)";
-	else if (h->status == 404)
-		hint = " (no such room)";
-	char body[120] = "";
-	if (h->body.data)
+	/* roomd's errors are {"error","msg"}: show the msg; else the first line. */
+	char body[160] = "";
+	cJSON *j = h->body.data ? cJSON_ParseWithLength(h->body.data, h->body.len) : NULL;
+	const cJSON *msg = cJSON_GetObjectItem(j, "msg");
+	if (cJSON_IsString(msg))
+		snprintf(body, sizeof(body), "%s", msg->valuestring);
+	else if (h->body.data)
 		snprintf(body, sizeof(body), "%.*s", (int)strcspn(h->body.data, "\r\n"),
 			 h->body.data);
+	cJSON_Delete(j);
 	ctl_fail(c, "%s: HTTP %ld %s%s", what, h->status, body, hint);
 	rk_buf_free(&h->body);
 	return RC_FAIL;

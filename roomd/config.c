@@ -1,5 +1,6 @@
 /* config.c - roomd's defaults, command line and usage text. */
 #include <errno.h>
+#include <stddef.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -16,6 +17,14 @@ static const char usage_text[] =
 "state (one SQLite log per room), plus an HTTP admin API on the same port.\n"
 "\n"
 "Options:\n"
+"  --config FILE           read settings from FILE first: one 'key = value'\n"
+"                          per line, the key being any option below without\n"
+"                          '--' (e.g. 'max-conns = 5000', 'fsync = true');\n"
+"                          '#' starts a comment, a value may be \"quoted\", a\n"
+"                          repeatable key may appear on several lines. Flags\n"
+"                          given on the command line override the file. An\n"
+"                          unknown key or bad value: 'Error: FILE:LINE: ...'\n"
+"                          and exit 2\n"
 "  --listen HOST:PORT      address to listen on (default 127.0.0.1:8080;\n"
 "                          port 0 picks a free port, printed at start)\n"
 "  --data DIR              data directory; rooms live in DIR/rooms/ROOM.db\n"
@@ -29,11 +38,28 @@ static const char usage_text[] =
 "                          a syncer thread) before any reply for it leaves\n"
 "                          (acked ops survive power loss; default: they survive\n"
 "                          a crash of roomd)\n"
-"  --log-level LEVEL       error, warn, info (default) or debug\n"
+"  --log-level LEVEL       error, warn, info (default) or debug. At info a\n"
+"                          connection logs one line (its join, plus one if\n"
+"                          roomd closes it for a limit or fault); these and\n"
+"                          refused upgrades are capped at 20 lines a second,\n"
+"                          with a summary line of how many were left out\n"
+"  --log-format FORMAT     text (default: 'TIME LEVEL message') or json (one\n"
+"                          object per line: ts, level, msg)\n"
 "  --no-demo               do not serve the demo page: GET / (whiteboard, poll,\n"
 "                          chat for ?room=, default demo) and its files\n"
 "                          /roomkit.js (the JS client), /demo.js, /demo.css\n"
 "                          answer 404 (both are built into roomd)\n"
+"\n"
+"Browsers (the Origin header of upgrades and /v1 requests):\n"
+"  --allow-origin ORIGIN   also accept pages from ORIGIN (scheme://host[:port],\n"
+"                          e.g. https://app.example.com; repeatable), or '*'\n"
+"                          for any page. By default only requests without an\n"
+"                          Origin (non-browser clients) and pages of the same\n"
+"                          origin (Origin host:port = the Host header, e.g. the\n"
+"                          demo page roomd serves) are accepted; any other\n"
+"                          Origin gets HTTP 403 before a room is touched.\n"
+"                          /v1 answers CORS (preflight OPTIONS, Access-Control-\n"
+"                          Allow-Origin) for the accepted origins\n"
 "\n"
 "TLS (both or neither; the port then serves only wss:// and https://):\n"
 "  --tls-cert FILE         the server's certificate in PEM, followed by any\n"
@@ -80,53 +106,68 @@ static const char usage_text[] =
 "\n"
 "Exit status: 0 clean shutdown, 1 runtime error, 2 usage error.\n";
 
-enum {
-	OPT_LISTEN = 256, OPT_DATA, OPT_SECRET_FILE, OPT_HIBERNATE, OPT_FSYNC,
-	OPT_LOG_LEVEL, OPT_MAX_FRAME, OPT_OPS, OPT_BURST, OPT_ROOM_CONNS,
-	OPT_MAX_CONNS, OPT_MAX_QUEUE, OPT_IDLE, OPT_PING, OPT_GRACE, OPT_SNAP,
-	OPT_RESUME_MAX, OPT_CONN_RATE, OPT_CONN_BURST, OPT_CONNS_PER_IP,
-	OPT_LIMIT_LOOPBACK, OPT_HANDSHAKE,
-	OPT_TLS_CERT, OPT_TLS_KEY, OPT_NO_DEMO,
-};
+/*
+ * The options: one table, read by the command line (getopt_long) and by the
+ * config file (--config) alike, so every flag is a config key with the same
+ * checks and messages.
+ */
+typedef enum opt_kind {
+	K_NUM,	      /* integer field within [min, max] */
+	K_BOOL,	      /* flag without a value; "true"/"false" in a file */
+	K_PATH,	      /* char array field (data_dir) */
+	K_STR,	      /* owned char * field */
+	K_LISTEN,     /* HOST:PORT */
+	K_SECRET,     /* secret file, read now */
+	K_LOG_LEVEL,
+	K_LOG_FORMAT,
+	K_ORIGIN,     /* repeatable: allow_origin */
+	K_CONFIG,     /* command line only */
+	K_HELP,	      /* command line only */
+} opt_kind;
 
-static const struct option long_opts[] = {
-	{"listen", required_argument, NULL, OPT_LISTEN},
-	{"data", required_argument, NULL, OPT_DATA},
-	{"secret-file", required_argument, NULL, OPT_SECRET_FILE},
-	{"hibernate-after", required_argument, NULL, OPT_HIBERNATE},
-	{"fsync", no_argument, NULL, OPT_FSYNC},
-	{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
-	{"max-frame", required_argument, NULL, OPT_MAX_FRAME},
-	{"ops-per-sec", required_argument, NULL, OPT_OPS},
-	{"ops-burst", required_argument, NULL, OPT_BURST},
-	{"max-room-conns", required_argument, NULL, OPT_ROOM_CONNS},
-	{"max-conns", required_argument, NULL, OPT_MAX_CONNS},
-	{"max-queue", required_argument, NULL, OPT_MAX_QUEUE},
-	{"idle-timeout", required_argument, NULL, OPT_IDLE},
-	{"ping-interval", required_argument, NULL, OPT_PING},
-	{"presence-grace", required_argument, NULL, OPT_GRACE},
-	{"snapshot-every", required_argument, NULL, OPT_SNAP},
-	{"resume-max", required_argument, NULL, OPT_RESUME_MAX},
-	{"conn-rate", required_argument, NULL, OPT_CONN_RATE},
-	{"conn-burst", required_argument, NULL, OPT_CONN_BURST},
-	{"max-conns-per-ip", required_argument, NULL, OPT_CONNS_PER_IP},
-	{"limit-loopback", no_argument, NULL, OPT_LIMIT_LOOPBACK},
-	{"handshake-timeout", required_argument, NULL, OPT_HANDSHAKE},
-	{"tls-cert", required_argument, NULL, OPT_TLS_CERT},
-	{"tls-key", required_argument, NULL, OPT_TLS_KEY},
-	{"no-demo", no_argument, NULL, OPT_NO_DEMO},
-	{"help", no_argument, NULL, 'h'},
-	{NULL, 0, NULL, 0},
-};
+typedef struct opt {
+	const char *name; /* long flag without "--" = config key */
+	opt_kind kind;
+	size_t off;	  /* field offset (K_NUM, K_BOOL, K_PATH, K_STR) */
+	size_t size;	  /* field size (K_NUM: int or 64-bit; K_PATH: array) */
+	long long min, max;
+} opt;
 
-/* The option as typed, for messages: --max-frame, not the field name. */
-static const char *opt_name(int val)
-{
-	for (const struct option *o = long_opts; o->name; o++)
-		if (o->val == val)
-			return o->name;
-	return "?";
-}
+#define F(field) offsetof(roomd_config, field), sizeof(((roomd_config *)0)->field)
+static const opt opts[] = {
+	{"config", K_CONFIG, 0, 0, 0, 0},
+	{"listen", K_LISTEN, 0, 0, 0, 0},
+	{"data", K_PATH, F(data_dir), 0, 0},
+	{"secret-file", K_SECRET, 0, 0, 0, 0},
+	{"hibernate-after", K_NUM, F(hibernate_after_ms), 1, INT64_C(1) << 40},
+	{"fsync", K_BOOL, F(fsync), 0, 0},
+	{"log-level", K_LOG_LEVEL, 0, 0, 0, 0},
+	{"log-format", K_LOG_FORMAT, 0, 0, 0, 0},
+	{"allow-origin", K_ORIGIN, 0, 0, 0, 0},
+	{"max-frame", K_NUM, F(max_frame), 256, 16 << 20},
+	{"ops-per-sec", K_NUM, F(ops_per_sec), 1, 1000000},
+	{"ops-burst", K_NUM, F(ops_burst), 1, 1000000},
+	{"max-room-conns", K_NUM, F(max_room_conns), 1, 1000000},
+	{"max-conns", K_NUM, F(max_conns), 1, 10000000},
+	{"max-queue", K_NUM, F(max_queue), 4096, INT64_C(1) << 34},
+	{"idle-timeout", K_NUM, F(idle_timeout_ms), 100, 86400000},
+	{"ping-interval", K_NUM, F(ping_interval_ms), 100, 86400000},
+	{"presence-grace", K_NUM, F(grace_ms), 0, 3600000},
+	{"snapshot-every", K_NUM, F(snapshot_every), 1, 100000000},
+	{"resume-max", K_NUM, F(resume_max), 0, 100000000},
+	{"conn-rate", K_NUM, F(conn_rate), 0, 10000000},
+	{"conn-burst", K_NUM, F(conn_burst), 1, 10000000},
+	{"max-conns-per-ip", K_NUM, F(max_conns_per_ip), 0, 10000000},
+	{"limit-loopback", K_BOOL, F(limit_loopback), 0, 0},
+	{"handshake-timeout", K_NUM, F(handshake_timeout_s), 1, 3600},
+	{"tls-cert", K_STR, F(tls_cert), 0, 0},
+	{"tls-key", K_STR, F(tls_key), 0, 0},
+	{"no-demo", K_BOOL, F(no_demo), 0, 0},
+	{"help", K_HELP, 0, 0, 0, 0},
+};
+#undef F
+
+enum { MAX_ORIGINS = 64 };
 
 static bool parse_num(const char *s, long long min, long long max, long long *out)
 {
@@ -166,19 +207,223 @@ static int load_secret(roomd_config *cfg, const char *path)
 	return 0;
 }
 
-static int usage_error(const char *fmt, ...) RK_PRINTF(1, 2);
-static int usage_error(const char *fmt, ...)
+/* Where a value came from, for messages: "FILE:LINE: " or "" (command line). */
+typedef struct origin_of {
+	const char *file;
+	int line;
+} origin_of;
+
+static int usage_error(const origin_of *at, const char *fmt, ...) RK_PRINTF(2, 3);
+static int usage_error(const origin_of *at, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
 	fprintf(stderr, "Error: ");
+	if (at && at->file)
+		fprintf(stderr, "%s:%d: ", at->file, at->line);
 	vfprintf(stderr, fmt, ap);
 	fprintf(stderr, "\nTry 'roomd --help' for more information.\n");
 	va_end(ap);
 	return 2;
 }
 
-int config_parse(roomd_config *cfg, int argc, char **argv)
+static bool parse_bool(const char *v, bool *out)
+{
+	static const char *const yes[] = {"true", "yes", "on", "1"};
+	static const char *const no[] = {"false", "no", "off", "0"};
+	for (size_t i = 0; i < RK_ARRAY_LEN(yes); i++) {
+		if (strcmp(v, yes[i]) == 0 || strcmp(v, no[i]) == 0) {
+			*out = strcmp(v, yes[i]) == 0;
+			return true;
+		}
+	}
+	return false;
+}
+
+static int add_origin(roomd_config *cfg, const char *v, const origin_of *at)
+{
+	if (!*v || (strcmp(v, "*") != 0 && !strstr(v, "://")))
+		return usage_error(at, "--allow-origin wants scheme://host[:port] or '*', got '%s'",
+				   v);
+	if (cfg->n_allow_origin >= MAX_ORIGINS)
+		return usage_error(at, "more than %d --allow-origin values", MAX_ORIGINS);
+	if (!cfg->allow_origin && !(cfg->allow_origin = calloc(MAX_ORIGINS, sizeof(char *))))
+		return 3;
+	if (!(cfg->allow_origin[cfg->n_allow_origin] = strdup(v)))
+		return 3;
+	cfg->n_allow_origin++;
+	return 0;
+}
+
+static void clear_origins(roomd_config *cfg)
+{
+	for (size_t i = 0; i < cfg->n_allow_origin; i++)
+		free(cfg->allow_origin[i]);
+	free(cfg->allow_origin);
+	cfg->allow_origin = NULL;
+	cfg->n_allow_origin = 0;
+}
+
+/*
+ * Set option o to value v (NULL for a flag without one on the command line).
+ * Returns 0, 2 (usage error, printed) or 3 (runtime error, printed).
+ */
+static int apply(roomd_config *cfg, const opt *o, const char *v, const origin_of *at)
+{
+	char *field = (char *)cfg + o->off;
+	long long n;
+	bool b = true;
+	switch (o->kind) {
+	case K_NUM:
+		if (!parse_num(v, o->min, o->max, &n))
+			return usage_error(at, "bad number for --%s: '%s' (want %lld..%lld)",
+					   o->name, v, o->min, o->max);
+		if (o->size == sizeof(int)) {
+			int i = (int)n;
+			memcpy(field, &i, sizeof(i));
+		} else {
+			int64_t i = n; /* int64_t and size_t fields alike: 0..2^40 */
+			memcpy(field, &i, sizeof(i));
+		}
+		return 0;
+	case K_BOOL:
+		if (v && !parse_bool(v, &b))
+			return usage_error(at, "--%s wants true or false, got '%s'", o->name, v);
+		*(bool *)field = b;
+		return 0;
+	case K_PATH:
+		if (strlen(v) >= o->size - 64)
+			return usage_error(at, "--%s path too long: %s", o->name, v);
+		strcpy(field, v);
+		return 0;
+	case K_STR: {
+		char *copy = strdup(v);
+		if (!copy)
+			return 3;
+		free(*(char **)field);
+		*(char **)field = copy;
+		return 0;
+	}
+	case K_LISTEN:
+		return parse_listen(cfg, v) ? 0
+					    : usage_error(at, "--listen wants HOST:PORT, got '%s'", v);
+	case K_SECRET:
+		return load_secret(cfg, v);
+	case K_LOG_LEVEL: {
+		rk_log_level lvl;
+		if (!rk_log_parse_level(v, &lvl))
+			return usage_error(at, "unknown --log-level '%s'", v);
+		cfg->log_level = (int)lvl;
+		return 0;
+	}
+	case K_LOG_FORMAT: {
+		rk_log_format f;
+		if (!rk_log_parse_format(v, &f))
+			return usage_error(at, "unknown --log-format '%s' (text or json)", v);
+		cfg->log_format = (int)f;
+		return 0;
+	}
+	case K_ORIGIN:
+		return add_origin(cfg, v, at);
+	case K_CONFIG:
+	case K_HELP:
+		break;
+	}
+	return usage_error(at, "'%s' is not allowed in a config file", o->name);
+}
+
+static const opt *find_opt(const char *key)
+{
+	for (size_t i = 0; i < RK_ARRAY_LEN(opts); i++)
+		if (strcmp(opts[i].name, key) == 0)
+			return &opts[i];
+	return NULL;
+}
+
+static char *trim(char *s)
+{
+	while (*s == ' ' || *s == '\t')
+		s++;
+	size_t n = strlen(s);
+	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
+		s[--n] = '\0';
+	return s;
+}
+
+/* The value part of a line: "quoted" (no escapes) or bare up to a " #"
+ * comment. NULL if a quote is not closed or text follows it. */
+static char *config_value(char *v)
+{
+	v = trim(v);
+	if (*v == '"') {
+		char *close = strchr(v + 1, '"');
+		if (!close)
+			return NULL;
+		*close = '\0';
+		char *rest = trim(close + 1);
+		return !*rest || *rest == '#' ? v + 1 : NULL;
+	}
+	for (char *c = v; *c; c++)
+		if (*c == '#' && (c == v || c[-1] == ' ' || c[-1] == '\t')) {
+			*c = '\0';
+			break;
+		}
+	return trim(v);
+}
+
+/*
+ * Read a config file: "key = value" lines, key = a long option without
+ * "--" ('_' may stand for '-'), '#' comments, blank lines. Returns 0, 2 or 3
+ * as apply().
+ */
+static int config_file(roomd_config *cfg, const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		fprintf(stderr, "Error: --config %s: %s\n", path, strerror(errno));
+		return 3;
+	}
+	char line[4096];
+	origin_of at = {path, 0};
+	int rc = 0;
+	while (!rc && fgets(line, sizeof(line), f)) {
+		at.line++;
+		if (!strchr(line, '\n') && !feof(f)) {
+			rc = usage_error(&at, "line longer than %zu bytes", sizeof(line) - 2);
+			break;
+		}
+		char *l = trim(line);
+		if (!*l || *l == '#')
+			continue;
+		char *eq = strchr(l, '=');
+		if (!eq) {
+			rc = usage_error(&at, "want 'key = value', got '%s'", l);
+			break;
+		}
+		*eq = '\0';
+		char *key = trim(l), *v = config_value(eq + 1);
+		for (char *c = key; *c; c++)
+			if (*c == '_')
+				*c = '-';
+		const opt *o = find_opt(key);
+		if (!o || o->kind == K_CONFIG || o->kind == K_HELP)
+			rc = usage_error(&at, "unknown key '%s' (the keys are roomd's long "
+					      "options without '--')", key);
+		else if (!v)
+			rc = usage_error(&at, "unterminated quote or text after it in the value of '%s'",
+					 key);
+		else
+			rc = apply(cfg, o, v, &at);
+	}
+	if (!rc && ferror(f)) {
+		fprintf(stderr, "Error: --config %s: read error\n", path);
+		rc = 3;
+	}
+	fclose(f);
+	return rc;
+}
+
+static void set_defaults(roomd_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	strcpy(cfg->host, "127.0.0.1");
@@ -200,7 +445,11 @@ int config_parse(roomd_config *cfg, int argc, char **argv)
 	cfg->conn_rate = 100;
 	cfg->conn_burst = 200;
 	cfg->handshake_timeout_s = 10;
+}
 
+int config_parse(roomd_config *cfg, int argc, char **argv)
+{
+	set_defaults(cfg);
 	const char *env = getenv("ROOMD_SECRET");
 	if (env && *env) {
 		cfg->secret_len = strlen(env);
@@ -210,86 +459,61 @@ int config_parse(roomd_config *cfg, int argc, char **argv)
 		memcpy(cfg->secret, env, cfg->secret_len);
 	}
 
-	optind = 1;
+	struct option long_opts[RK_ARRAY_LEN(opts) + 1];
+	for (size_t i = 0; i < RK_ARRAY_LEN(opts); i++) {
+		long_opts[i].name = opts[i].name;
+		long_opts[i].has_arg = opts[i].kind == K_BOOL || opts[i].kind == K_HELP
+					       ? no_argument
+					       : required_argument;
+		long_opts[i].flag = NULL;
+		long_opts[i].val = 256 + (int)i;
+	}
+	memset(&long_opts[RK_ARRAY_LEN(opts)], 0, sizeof(long_opts[0]));
+
+	/* Pass 1: --help and --config (the file first, so flags override it). */
+	const char *config = NULL;
 	opterr = 0;
+	optind = 0; /* glibc: a full reset of getopt's state */
 	int c;
 	while ((c = getopt_long(argc, argv, ":h", long_opts, NULL)) != -1) {
-		long long v = 0;
-		switch (c) {
-		case 'h':
+		const opt *o = c >= 256 ? &opts[c - 256] : NULL;
+		if (c == 'h' || (o && o->kind == K_HELP)) {
 			fputs(usage_text, stdout);
 			return 1;
-		case OPT_LISTEN:
-			if (!parse_listen(cfg, optarg))
-				return usage_error("--listen wants HOST:PORT, got '%s'", optarg);
-			break;
-		case OPT_DATA:
-			if (strlen(optarg) >= sizeof(cfg->data_dir) - 64)
-				return usage_error("--data path too long: %s", optarg);
-			strcpy(cfg->data_dir, optarg);
-			break;
-		case OPT_SECRET_FILE: {
-			int rc = load_secret(cfg, optarg);
-			if (rc)
-				return rc;
-			break;
 		}
-		case OPT_FSYNC:
-			cfg->fsync = true;
-			break;
-		case OPT_LIMIT_LOOPBACK:
-			cfg->limit_loopback = true;
-			break;
-		case OPT_NO_DEMO:
-			cfg->no_demo = true;
-			break;
-		case OPT_TLS_CERT:
-			cfg->tls_cert = optarg;
-			break;
-		case OPT_TLS_KEY:
-			cfg->tls_key = optarg;
-			break;
-		case OPT_LOG_LEVEL: {
-			rk_log_level lvl;
-			if (!rk_log_parse_level(optarg, &lvl))
-				return usage_error("unknown --log-level '%s'", optarg);
-			cfg->log_level = (int)lvl;
-			break;
+		if (o && o->kind == K_CONFIG)
+			config = optarg;
+	}
+	if (config) {
+		int rc = config_file(cfg, config);
+		if (rc)
+			return rc;
+	}
+
+	/* Pass 2: the flags. A repeatable one replaces the file's list. */
+	bool origins_from_flags = false;
+	optind = 0;
+	while ((c = getopt_long(argc, argv, ":h", long_opts, NULL)) != -1) {
+		if (c == ':')
+			return usage_error(NULL, "option %s needs a value", argv[optind - 1]);
+		if (c < 256)
+			return usage_error(NULL, "unknown option '%s'", argv[optind - 1]);
+		const opt *o = &opts[c - 256];
+		if (o->kind == K_CONFIG)
+			continue;
+		if (o->kind == K_ORIGIN && !origins_from_flags) {
+			clear_origins(cfg);
+			origins_from_flags = true;
 		}
-#define NUM(opt, field, min, max)                                              \
-	case opt:                                                              \
-		if (!parse_num(optarg, min, max, &v))                          \
-			return usage_error("bad number for --%s: '%s'", opt_name(opt), optarg); \
-		cfg->field = (__typeof__(cfg->field))v;                        \
-		break;
-		NUM(OPT_HIBERNATE, hibernate_after_ms, 1, INT64_C(1) << 40)
-		NUM(OPT_MAX_FRAME, max_frame, 256, 16 << 20)
-		NUM(OPT_OPS, ops_per_sec, 1, 1000000)
-		NUM(OPT_BURST, ops_burst, 1, 1000000)
-		NUM(OPT_ROOM_CONNS, max_room_conns, 1, 1000000)
-		NUM(OPT_MAX_CONNS, max_conns, 1, 10000000)
-		NUM(OPT_MAX_QUEUE, max_queue, 4096, INT64_C(1) << 34)
-		NUM(OPT_IDLE, idle_timeout_ms, 100, 86400000)
-		NUM(OPT_PING, ping_interval_ms, 100, 86400000)
-		NUM(OPT_GRACE, grace_ms, 0, 3600000)
-		NUM(OPT_SNAP, snapshot_every, 1, 100000000)
-		NUM(OPT_RESUME_MAX, resume_max, 0, 100000000)
-		NUM(OPT_CONN_RATE, conn_rate, 0, 10000000)
-		NUM(OPT_CONN_BURST, conn_burst, 1, 10000000)
-		NUM(OPT_CONNS_PER_IP, max_conns_per_ip, 0, 10000000)
-		NUM(OPT_HANDSHAKE, handshake_timeout_s, 1, 3600)
-#undef NUM
-		case ':':
-			return usage_error("option %s needs a value", argv[optind - 1]);
-		default:
-			return usage_error("unknown option '%s'", argv[optind - 1]);
-		}
+		int rc = apply(cfg, o, optarg, NULL);
+		if (rc)
+			return rc;
 	}
 	if (optind < argc)
-		return usage_error("unexpected argument '%s'", argv[optind]);
+		return usage_error(NULL, "unexpected argument '%s'", argv[optind]);
 	if (!cfg->tls_cert != !cfg->tls_key)
-		return usage_error("--tls-cert and --tls-key go together (give both for "
-				   "TLS, neither for plain ws/http)");
+		return usage_error(NULL, "--tls-cert and --tls-key go together (give both for "
+					 "TLS, neither for plain ws/http)");
 	return 0;
 }
 
@@ -297,4 +521,8 @@ void config_free(roomd_config *cfg)
 {
 	free(cfg->secret);
 	cfg->secret = NULL;
+	free(cfg->tls_cert);
+	free(cfg->tls_key);
+	cfg->tls_cert = cfg->tls_key = NULL;
+	clear_origins(cfg);
 }

@@ -1,7 +1,8 @@
 /*
- * config.h - roomd's settings: defaults, the command line and --help.
- * Every limit roomd enforces is a field here, with its default in one table
- * (config.c) and a flag to change it.
+ * config.h - roomd's settings: defaults, the command line, the config file
+ * (--config) and --help. Every setting is a field here, with its default in
+ * config.c and one entry in its option table: a flag and the same-named
+ * config key.
  */
 #ifndef ROOMD_CONFIG_H
 #define ROOMD_CONFIG_H
@@ -37,18 +38,25 @@ typedef struct roomd_config {
 	bool limit_loopback;       /* --limit-loopback: loopback is limited too */
 	int handshake_timeout_s;   /* --handshake-timeout S: a connection must finish
 				    * its HTTP request / upgrade within S seconds */
-	const char *tls_cert;      /* --tls-cert FILE (PEM chain); NULL = plain ws/http */
-	const char *tls_key;       /* --tls-key FILE (PEM, unencrypted); set with tls_cert */
+	char *tls_cert;            /* --tls-cert FILE (PEM chain); NULL = plain ws/http */
+	char *tls_key;             /* --tls-key FILE (PEM, unencrypted); set with tls_cert */
+	int log_format;            /* --log-format: rk_log_format (text, json) */
+	char **allow_origin;       /* --allow-origin ORIGIN (repeatable): browser
+				    * origins allowed besides the same origin */
+	size_t n_allow_origin;
 	bool no_demo;              /* --no-demo: no demo page (/, /roomkit.js, ...: 404) */
 } roomd_config;
 
 /*
- * Fill cfg from argv (defaults first, then ROOMD_SECRET, then flags).
+ * Fill cfg from argv: defaults first, then ROOMD_SECRET, then the --config
+ * file, then the flags (a flag overrides the file; a repeatable flag
+ * replaces the file's values).
  * Returns 0 on success, 1 if --help/--version was printed (exit 0), 2 on a
  * usage error (a one-line "Error: ..." hint was printed; exit 2), 3 on a
  * runtime error such as an unreadable secret file (message printed; exit 1).
  */
 int config_parse(roomd_config *cfg, int argc, char **argv);
+/* Free what cfg owns (strings, the secret); cfg may be half-filled. */
 void config_free(roomd_config *cfg);
 
 #endif

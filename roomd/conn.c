@@ -71,8 +71,12 @@ void conn_close(conn *c, int code, const char *reason)
 		return; /* the first reason sticks */
 	c->close_code = code;
 	snprintf(c->close_reason, sizeof(c->close_reason), "%s", reason);
-	rk_info("conn %s closing: %d %s", c->peer.session[0] ? c->peer.session : "-", code,
-		reason);
+	/* Info only when the server ends it for a cause (a limit, a fault); a
+	 * normal close or shutdown is debug: one info line per connection. */
+	rk_log_limited(&c->srv->loglim, code >= 4000 || code == 1009 || code == 1011 ? RK_LOG_INFO
+										      : RK_LOG_DEBUG,
+		       rk_mono_us(), "conn %s closing: %d %s",
+		       c->peer.session[0] ? c->peer.session : "-", code, reason);
 	/* Queued messages go out first; a peer that does not read them within
 	 * 5 s is cut off by lws. */
 	lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, 5);
@@ -95,7 +99,7 @@ void conn_push(conn *c, rk_msg *m)
 		/* Cursors go first; if that is not enough the reader is too slow. */
 		s->m.cursors_dropped += msgq_drop_droppable(&c->q);
 		if (c->q.bytes + m->len > s->cfg.max_queue) {
-			rk_info("conn %s: %u messages, %zu bytes unsent", c->peer.session,
+			rk_debug("conn %s: %u messages, %zu bytes unsent", c->peer.session,
 				c->q.len, c->q.bytes);
 			msg_unref(m);
 			msgq_clear(&c->q);

@@ -24,6 +24,7 @@ static void tick_cb(lws_sorted_usec_list_t *sul)
 	server *s = container_of(sul, server, tick_sul);
 	server_tick(s);
 	iplimit_sweep(&s->ipl, rk_mono_us());
+	rk_log_limit_flush(&s->loglim, rk_mono_us());
 	lws_sul_schedule(s->lws, 0, &s->tick_sul, tick_cb, TICK_US);
 }
 
@@ -115,6 +116,7 @@ int main(int argc, char **argv)
 		return rc == 1 ? 0 : rc == 2 ? 2 : 1;
 	}
 	rk_log_set_level((rk_log_level)s->cfg.log_level);
+	rk_log_set_format((rk_log_format)s->cfg.log_format);
 	char tls_err[512];
 	if (net_tls_check(&s->cfg, tls_err, sizeof(tls_err)) != 0) {
 		fprintf(stderr, "Error: %s\n", tls_err);
@@ -177,9 +179,14 @@ int main(int argc, char **argv)
 		(long long)s->cfg.hibernate_after_ms);
 	if (s->cfg.tls_cert)
 		rk_info("TLS on: wss:// and https:// only, certificate %s", s->cfg.tls_cert);
-	/* The ready line scripts and tests wait for. */
-	fprintf(stderr, "roomd listening on %s:%d%s\n", s->cfg.host, s->cfg.port,
-		s->cfg.tls_cert ? " (TLS)" : "");
+	/* The ready line scripts and tests wait for (whatever --log-level; with
+	 * --log-format json a JSON line whose msg is the same text). */
+	if (s->cfg.log_format == RK_LOG_JSON)
+		rk_log_write(RK_LOG_INFO, "roomd listening on %s:%d%s", s->cfg.host, s->cfg.port,
+			     s->cfg.tls_cert ? " (TLS)" : "");
+	else
+		fprintf(stderr, "roomd listening on %s:%d%s\n", s->cfg.host, s->cfg.port,
+			s->cfg.tls_cert ? " (TLS)" : "");
 	fflush(stderr);
 
 	uv_run(&s->loop, UV_RUN_DEFAULT);

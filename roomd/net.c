@@ -5,6 +5,7 @@
  * section 8.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,40 +70,149 @@ static int ws_identity(server *s, const ws_request *q, rk_ws_identity *id, const
 			      rk_wall_ms() / 1000, id, why);
 }
 
-static int refuse(server *s, struct lws *wsi, int status, const char *why)
+/* ---- HTTP answers ------------------------------------------------------ */
+
+/* What an HTTP answer carries besides its status and body. */
+typedef struct http_extra {
+	const char *allow;	 /* "Allow:" (405), or NULL */
+	const char *cors_origin; /* "Access-Control-Allow-Origin:" (the request's
+				  * allowed Origin on /v1), or NULL */
+	int retry_after_s;	 /* > 0: "Retry-After:" (429) */
+	bool upgrade;		 /* "Upgrade: websocket" (426) */
+	bool close;		 /* "Connection: close" */
+} http_extra;
+
+static int add_header(struct lws *wsi, const char *name, const char *value,
+		      unsigned char **p, unsigned char *end)
 {
-	s->m.conns_refused++;
-	rk_info("upgrade refused: %d %s", status, why);
-	lws_return_http_status(wsi, (unsigned)status, why);
-	return 1;
+	return lws_add_http_header_by_name(wsi, (const unsigned char *)name,
+					   (const unsigned char *)value, (int)strlen(value), p, end);
+}
+
+/* The headers of x after the status line; nonzero if they do not fit. */
+static int add_extra(struct lws *wsi, const http_extra *x, unsigned char **p,
+		     unsigned char *end)
+{
+	char ra[16];
+	snprintf(ra, sizeof(ra), "%d", x->retry_after_s);
+	return (x->allow && add_header(wsi, "allow:", x->allow, p, end)) ||
+	       (x->cors_origin &&
+		(add_header(wsi, "access-control-allow-origin:", x->cors_origin, p, end) ||
+		 add_header(wsi, "vary:", "Origin", p, end))) ||
+	       (x->retry_after_s > 0 && add_header(wsi, "retry-after:", ra, p, end)) ||
+	       (x->upgrade && add_header(wsi, "upgrade:", "websocket", p, end)) ||
+	       (x->close && add_header(wsi, "connection:", "close", p, end));
+}
+
+/* "HTTP/1.1 <status> <reason>" at *p: lws 4.1 says HTTP/1.0 before it has
+ * parsed the request's version (at CONFIRM_UPGRADE), and has no reason
+ * phrase for some statuses (204). Nonzero if it does not fit. */
+static int status_line(unsigned status, unsigned char **p, unsigned char *end)
+{
+	int n = snprintf((char *)*p, (size_t)(end - *p), "HTTP/1.1 %u %s\r\n", status,
+			 rk_http_reason(status));
+	if (n < 0 || n >= end - *p)
+		return -1;
+	*p += n;
+	return 0;
 }
 
 /*
- * 429 with Retry-After (lws_return_http_status cannot add a header): the
- * per-IP limits. Written in one go, as lws_return_http_status does; the
- * caller returns nonzero and lws closes the connection.
+ * Answer an HTTP error: status, the JSON body {"error","msg"} (route.c) and
+ * the headers of x, written whole in one lws_write. Every HTTP error roomd
+ * gives goes through here: refused upgrades and the HTTP endpoints alike.
+ * The status line is ours (status_line): lws's would say "HTTP/1.0" at
+ * LWS_CALLBACK_HTTP_CONFIRM_UPGRADE, which WebSocket clients (Python's
+ * websockets) refuse to parse. Returns 0 once written, -1 if it could not be.
  */
-static int refuse_429(server *s, struct lws *wsi, const char *addr, int retry_s,
-		      const char *why)
+static int http_error(struct lws *wsi, unsigned status, const char *msg, const http_extra *x)
+{
+	unsigned char buf[LWS_PRE + 2048];
+	unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf) - 1;
+	rk_buf body;
+	rk_buf_init(&body, 1024);
+	rk_http_error_body(&body, status, msg);
+	if (rk_buf_ok(&body) != RK_OK) {
+		rk_buf_free(&body);
+		return -1;
+	}
+	char len[24];
+	snprintf(len, sizeof(len), "%zu", body.len);
+	int rc = -1;
+	if (status_line(status, &p, end) ||
+	    lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
+					 (const unsigned char *)"application/json", 16, &p, end) ||
+	    lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH,
+					 (const unsigned char *)len, (int)strlen(len), &p, end) ||
+	    lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
+					 (const unsigned char *)"no-store", 8, &p, end) ||
+	    add_extra(wsi, x, &p, end) || lws_finalize_http_header(wsi, &p, end) ||
+	    (size_t)(end - p) < body.len)
+		goto out;
+	memcpy(p, body.data, body.len);
+	p += body.len;
+	if (lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_HEADERS) ==
+	    (int)(p - start))
+		rc = 0;
+out:
+	rk_buf_free(&body);
+	return rc;
+}
+
+/*
+ * Refuse an upgrade with an HTTP error (Connection: close); the return value
+ * of LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: 1 (answered: lws completes the
+ * transaction, which closes), or -1 (hang up) if the answer was not written.
+ * Refusals are logged through the limiter: a flood of bad requests must not
+ * flood the log.
+ */
+static int refuse_x(server *s, struct lws *wsi, unsigned status, const char *why,
+		    http_extra *x)
 {
 	s->m.conns_refused++;
-	/* Debug only: a flood must not flood the log too (the metrics count). */
-	rk_debug("upgrade refused: 429 %s from %s", why, addr);
-	unsigned char buf[LWS_PRE + 512];
-	unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf) - 1;
-	char body[128], ra[16];
-	int blen = snprintf(body, sizeof(body), "%s; retry after %d s\n", why, retry_s);
-	int ralen = snprintf(ra, sizeof(ra), "%d", retry_s);
-	if (lws_add_http_common_headers(wsi, 429, "text/plain; charset=utf-8",
-					(lws_filepos_t)blen, &p, end) ||
-	    lws_add_http_header_by_name(wsi, (const unsigned char *)"retry-after:",
-					(const unsigned char *)ra, ralen, &p, end) ||
-	    lws_finalize_http_header(wsi, &p, end) || end - p < blen)
-		return 1;
-	memcpy(p, body, (size_t)blen);
-	p += blen;
-	lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_HEADERS);
-	return 1;
+	x->close = true;
+	char addr[IPL_ADDR_MAX + 1] = "";
+	lws_get_peer_simple(wsi, addr, sizeof(addr));
+	rk_log_limited(&s->loglim, status == 429 ? RK_LOG_DEBUG : RK_LOG_INFO, rk_mono_us(),
+		       "upgrade refused: %u %s (from %s)", status, why, addr);
+	return http_error(wsi, status, why, x) ? -1 : 1;
+}
+
+static int refuse(server *s, struct lws *wsi, unsigned status, const char *why)
+{
+	http_extra x = {0};
+	return refuse_x(s, wsi, status, why, &x);
+}
+
+/* 429 with Retry-After: the per-IP limits. */
+static int refuse_429(server *s, struct lws *wsi, int retry_s, const char *why)
+{
+	http_extra x = {.retry_after_s = retry_s};
+	return refuse_x(s, wsi, 429, why, &x);
+}
+
+/* The request's header tok into out (n bytes); NULL if absent or too long. */
+static const char *hdr_or_null(struct lws *wsi, enum lws_token_indexes tok, char *out,
+			       int n)
+{
+	return lws_hdr_total_length(wsi, tok) > 0 && lws_hdr_copy(wsi, out, n, tok) > 0 ? out
+											: NULL;
+}
+
+enum { ORIGIN_MAX = 512 };
+
+/* Is the request's Origin allowed (route.c's rule with --allow-origin)? The
+ * Origin, if any, is copied into origin (ORIGIN_MAX bytes), else emptied. */
+static bool origin_ok(server *s, struct lws *wsi, char *origin)
+{
+	char host[300];
+	origin[0] = '\0';
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) <= 0)
+		return true;
+	if (!hdr_or_null(wsi, WSI_TOKEN_ORIGIN, origin, ORIGIN_MAX))
+		return false; /* an Origin too long to be one we allow */
+	return rk_origin_allowed(origin, hdr_or_null(wsi, WSI_TOKEN_HOST, host, sizeof(host)),
+				 (const char *const *)s->cfg.allow_origin, s->cfg.n_allow_origin);
 }
 
 /* The per-IP limits (iplimit.h): 0 to go on, else the refusal's return. */
@@ -114,10 +224,10 @@ static int gate_ip(server *s, struct lws *wsi)
 	switch (iplimit_admit(&s->ipl, addr, rk_mono_us(), &retry_s)) {
 	case IPL_RATE:
 		s->m.refused_rate++;
-		return refuse_429(s, wsi, addr, retry_s, "connection rate limit for your address");
+		return refuse_429(s, wsi, retry_s, "connection rate limit for your address");
 	case IPL_CONNS:
 		s->m.refused_ip_conns++;
-		return refuse_429(s, wsi, addr, retry_s, "too many connections from your address");
+		return refuse_429(s, wsi, retry_s, "too many connections from your address");
 	default:
 		return 0;
 	}
@@ -127,8 +237,12 @@ static int confirm_upgrade(server *s, struct lws *wsi)
 {
 	if (s->draining)
 		return refuse(s, wsi, 503, "server is shutting down");
-	if (gate_ip(s, wsi))
-		return 1;
+	char origin[ORIGIN_MAX];
+	if (!origin_ok(s, wsi, origin))
+		return refuse(s, wsi, 403, "origin not allowed (roomd --allow-origin)");
+	int ip = gate_ip(s, wsi);
+	if (ip)
+		return ip;
 	ws_request q;
 	ws_request_read(wsi, &q);
 	if (!q.room[0])
@@ -137,7 +251,7 @@ static int confirm_upgrade(server *s, struct lws *wsi)
 	rk_ws_identity id;
 	const char *why = "";
 	int status = ws_identity(s, &q, &id, &why);
-	return status ? refuse(s, wsi, status, why) : 0;
+	return status ? refuse(s, wsi, (unsigned)status, why) : 0;
 }
 
 static void new_session(server *s, char *out)
@@ -183,47 +297,63 @@ static void ws_established(server *s, conn *c, struct lws *wsi)
 		conn_close(c, 4409, "room full");
 		return;
 	}
-	rk_info("conn %s open from %s to room %s as %s", c->peer.session, c->ip,
+	rk_debug("conn %s open from %s to room %s as %s", c->peer.session, c->ip,
 		room_id, c->peer.user);
 	room_join(r, c, q.args.since, q.args.epoch);
 }
 
 /* ---- HTTP ------------------------------------------------------------- */
 
-static int http_reply(struct lws *wsi, conn *c, unsigned status, const char *ctype,
-		      char *body, size_t len)
+/* Answer 200 with body (taken over: freed when sent or at close); the body
+ * goes out from HTTP_WRITEABLE. x may be NULL. */
+static int http_reply(struct lws *wsi, conn *c, const char *ctype, char *body, size_t len,
+		      const http_extra *x)
 {
-	unsigned char hdr[LWS_PRE + 512];
+	unsigned char hdr[LWS_PRE + 1024];
 	unsigned char *start = hdr + LWS_PRE, *p = start, *end = hdr + sizeof(hdr) - 1;
 	free(c->http_body);
 	c->http_body = body;
 	c->http_len = len;
 	c->http_off = 0;
-	if (lws_add_http_common_headers(wsi, status, ctype, (lws_filepos_t)len, &p, end) ||
+	if (lws_add_http_common_headers(wsi, 200, ctype, (lws_filepos_t)len, &p, end) ||
 	    lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
 					 (const unsigned char *)"no-store", 8, &p, end) ||
-	    lws_finalize_write_http_header(wsi, start, &p, end))
+	    (x && add_extra(wsi, x, &p, end)) || lws_finalize_write_http_header(wsi, start, &p, end))
 		return -1;
 	lws_callback_on_writable(wsi);
 	return 0;
 }
 
-static int http_text(struct lws *wsi, conn *c, unsigned status, const char *text)
+static int http_text(struct lws *wsi, conn *c, const char *text)
 {
 	char *body = strdup(text);
 	if (!body)
 		return -1;
-	return http_reply(wsi, c, status, "text/plain; charset=utf-8", body, strlen(body));
+	return http_reply(wsi, c, "text/plain; charset=utf-8", body, strlen(body), NULL);
 }
 
-static int http_buf(struct lws *wsi, conn *c, unsigned status, const char *ctype,
-		    rk_buf *b)
+/*
+ * Answer an HTTP request with an error (http_error); the return value of
+ * LWS_CALLBACK_HTTP. lws then discards whatever body the request still has
+ * coming and waits for the connection's next request, or closes it (HTTP/1.0,
+ * "Connection: close", or x->close).
+ */
+static int http_fail(struct lws *wsi, unsigned status, const char *msg, const http_extra *x)
+{
+	http_extra none = {0};
+	if (http_error(wsi, status, msg, x ? x : &none) || (x && x->close))
+		return -1;
+	return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+static int http_buf(struct lws *wsi, conn *c, const char *ctype, rk_buf *b,
+		    const http_extra *x)
 {
 	size_t len;
 	char *body = rk_buf_steal(b, &len);
 	if (!body)
-		return http_text(wsi, c, 500, "out of memory\n");
-	return http_reply(wsi, c, status, ctype, body, len);
+		return http_fail(wsi, 500, "out of memory", x);
+	return http_reply(wsi, c, ctype, body, len, x);
 }
 
 /* Bearer-token check for the /v1 API: 0 if allowed, else the status to answer. */
@@ -246,11 +376,11 @@ static int http_metrics(server *s, struct lws *wsi, conn *c)
 		loaded += ((room *)e->val)->loaded;
 	metrics_render(&s->m, &b, s->nconns, loaded, rk_omap_count(&s->rooms) - loaded);
 	metrics_render_limits(&s->m, &b, rk_omap_count(&s->ipl.map), s->ipl.table_full);
-	return http_buf(wsi, c, 200, "text/plain; version=0.0.4", &b);
+	return http_buf(wsi, c, "text/plain; version=0.0.4", &b, NULL);
 }
 
 /* GET /v1/rooms (auth checked) */
-static int http_rooms(server *s, struct lws *wsi, conn *c)
+static int http_rooms(server *s, struct lws *wsi, conn *c, const http_extra *x)
 {
 	rk_buf b;
 	rk_buf_init(&b, 0);
@@ -264,20 +394,21 @@ static int http_rooms(server *s, struct lws *wsi, conn *c)
 		room_describe(r, &b, false);
 	}
 	rk_buf_puts(&b, "]\n");
-	return http_buf(wsi, c, 200, "application/json", &b);
+	return http_buf(wsi, c, "application/json", &b, x);
 }
 
 /* GET /v1/rooms/<room> (auth checked) */
-static int http_room(server *s, struct lws *wsi, conn *c, const char *room_id)
+static int http_room(server *s, struct lws *wsi, conn *c, const char *room_id,
+		     const http_extra *x)
 {
 	room *r = room_get(s, room_id, false);
 	if (!r)
-		return http_text(wsi, c, 404, "no such room\n");
+		return http_fail(wsi, 404, "no such room", x);
 	/* Admin path: loads synchronously (waiting for a load in flight). */
 	char err[256];
 	if (room_load(r, err, sizeof(err)) != RK_OK) {
 		rk_error("room %s: %s", room_id, err);
-		return http_text(wsi, c, 503, "room unavailable\n");
+		return http_fail(wsi, 503, "room unavailable", x);
 	}
 	/* The state shown is the one at its seq, the durable one: with
 	 * --fsync this admin path waits for the syncer too. */
@@ -287,19 +418,62 @@ static int http_room(server *s, struct lws *wsi, conn *c, const char *room_id)
 	rk_buf_init(&b, 0);
 	room_describe(r, &b, true);
 	rk_buf_putc(&b, '\n');
-	return http_buf(wsi, c, 200, "application/json", &b);
+	return http_buf(wsi, c, "application/json", &b, x);
+}
+
+/* The request's method: lws keeps the path under the method's token. */
+static rk_method http_method(struct lws *wsi)
+{
+	static const struct {
+		enum lws_token_indexes tok;
+		rk_method m;
+	} methods[] = {
+	    {WSI_TOKEN_GET_URI, RK_METHOD_GET},	      {WSI_TOKEN_POST_URI, RK_METHOD_POST},
+	    {WSI_TOKEN_OPTIONS_URI, RK_METHOD_OPTIONS}, {WSI_TOKEN_PUT_URI, RK_METHOD_PUT},
+	    {WSI_TOKEN_PATCH_URI, RK_METHOD_PATCH},     {WSI_TOKEN_DELETE_URI, RK_METHOD_DELETE},
+	    {WSI_TOKEN_HEAD_URI, RK_METHOD_HEAD},
+	};
+	for (size_t i = 0; i < RK_ARRAY_LEN(methods); i++)
+		if (lws_hdr_total_length(wsi, methods[i].tok) > 0)
+			return methods[i].m;
+	return RK_METHOD_OTHER;
+}
+
+/* The body the request announces (Content-Length), 0 if none; LLONG_MAX
+ * for a value that is not a length (lws would wait for that much). */
+static long long http_body_len(struct lws *wsi)
+{
+	char v[32];
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0)
+		return 0;
+	if (!hdr_or_null(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, v, sizeof(v)))
+		return LLONG_MAX;
+	char *endp;
+	long long n = strtoll(v, &endp, 10);
+	return endp == v || n < 0 ? LLONG_MAX : n;
+}
+
+/* CORS preflight of the /v1 API (OPTIONS from an allowed origin): 204. */
+static int http_preflight(struct lws *wsi, const http_extra *x)
+{
+	unsigned char hdr[LWS_PRE + 1024];
+	unsigned char *start = hdr + LWS_PRE, *p = start, *end = hdr + sizeof(hdr) - 1;
+	if (status_line(204, &p, end) ||
+	    add_header(wsi, "access-control-allow-methods:", "GET, POST, DELETE", &p, end) ||
+	    add_header(wsi, "access-control-allow-headers:", "Authorization, Content-Type", &p,
+		       end) ||
+	    add_header(wsi, "access-control-max-age:", "600", &p, end) ||
+	    add_extra(wsi, x, &p, end) ||
+	    lws_add_http_header_content_length(wsi, 0, &p, end) ||
+	    lws_finalize_write_http_header(wsi, start, &p, end))
+		return -1;
+	return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
 /* GET of a demo file (demo.h): a copy of the embedded bytes, sent with the
  * page's Content-Security-Policy; never cached stale (no-cache: revalidate). */
 static int http_asset(struct lws *wsi, conn *c, const demo_asset *a)
 {
-	static const struct {
-		const char *name, *value;
-	} hdrs[] = {{"content-security-policy:", DEMO_CSP},
-		    {"x-content-type-options:", "nosniff"},
-		    {"referrer-policy:", "no-referrer"},
-		    {"cache-control:", "no-cache"}};
 	unsigned char hdr[LWS_PRE + 1024];
 	unsigned char *start = hdr + LWS_PRE, *p = start, *end = hdr + sizeof(hdr) - 1;
 	char *body = malloc(a->len);
@@ -310,14 +484,12 @@ static int http_asset(struct lws *wsi, conn *c, const demo_asset *a)
 	c->http_body = body;
 	c->http_len = a->len;
 	c->http_off = 0;
-	if (lws_add_http_common_headers(wsi, 200, a->ctype, (lws_filepos_t)a->len, &p, end))
-		return -1;
-	for (size_t i = 0; i < RK_ARRAY_LEN(hdrs); i++)
-		if (lws_add_http_header_by_name(wsi, (const unsigned char *)hdrs[i].name,
-						(const unsigned char *)hdrs[i].value,
-						(int)strlen(hdrs[i].value), &p, end))
-			return -1;
-	if (lws_finalize_write_http_header(wsi, start, &p, end))
+	if (lws_add_http_common_headers(wsi, 200, a->ctype, (lws_filepos_t)a->len, &p, end) ||
+	    add_header(wsi, "content-security-policy:", DEMO_CSP, &p, end) ||
+	    add_header(wsi, "x-content-type-options:", "nosniff", &p, end) ||
+	    add_header(wsi, "referrer-policy:", "no-referrer", &p, end) ||
+	    add_header(wsi, "cache-control:", "no-cache", &p, end) ||
+	    lws_finalize_write_http_header(wsi, start, &p, end))
 		return -1;
 	lws_callback_on_writable(wsi);
 	return 0;
@@ -327,26 +499,52 @@ static int http_asset(struct lws *wsi, conn *c, const demo_asset *a)
 static int http_request(server *s, struct lws *wsi, conn *c, const char *uri)
 {
 	memset(c, 0, sizeof(*c));
-	if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0)
-		return http_text(wsi, c, 405, "only GET is supported\n");
 	char room_id[RK_ROOM_ID_MAX + 1];
 	rk_route route = rk_route_http(uri, room_id);
+	http_extra x = {0};
+	if (http_body_len(wsi) > RK_HTTP_BODY_MAX) {
+		/* Not read: the connection is closed after the answer. */
+		x.close = true;
+		return http_fail(wsi, 413, "request body too large", &x);
+	}
+	char origin[ORIGIN_MAX];
+	if (rk_route_is_api(route)) {
+		if (!origin_ok(s, wsi, origin))
+			return http_fail(wsi, 403, "origin not allowed (roomd --allow-origin)", &x);
+		x.cors_origin = origin[0] ? origin : NULL;
+	}
+	rk_method m = http_method(wsi);
+	if (rk_route_method(route, m, &x.allow))
+		return http_fail(wsi, 405, "method not allowed", &x);
+	if (m == RK_METHOD_OPTIONS)
+		return http_preflight(wsi, &x);
+	x.allow = NULL;
 	unsigned st;
 	switch (route) {
 	case RK_ROUTE_HEALTHZ:
-		return s->draining ? http_text(wsi, c, 503, "draining\n")
-				   : http_text(wsi, c, 200, "ok\n");
+		return s->draining ? http_fail(wsi, 503, "draining", NULL) : http_text(wsi, c, "ok\n");
 	case RK_ROUTE_METRICS:
 		return http_metrics(s, wsi, c);
 	case RK_ROUTE_BAD_ROOM:
-		return http_text(wsi, c, 400, "bad room id\n");
+		return http_fail(wsi, 400, "bad room id", &x);
 	case RK_ROUTE_ROOMS:
 	case RK_ROUTE_ROOM:
 		st = http_auth(s, wsi, route == RK_ROUTE_ROOM ? room_id : NULL);
 		if (st)
-			return http_text(wsi, c, st, st == 401 ? "unauthorized\n" : "forbidden\n");
-		return route == RK_ROUTE_ROOM ? http_room(s, wsi, c, room_id)
-					      : http_rooms(s, wsi, c);
+			return http_fail(wsi, st,
+					 st == 401 ? "missing or invalid bearer token "
+						     "(Authorization: Bearer <owner token>)"
+						   : "the bearer token must have role owner and "
+						     "cover the room ('*' for the list)",
+					 &x);
+		return route == RK_ROUTE_ROOM ? http_room(s, wsi, c, room_id, &x)
+					      : http_rooms(s, wsi, c, &x);
+	case RK_ROUTE_WS:
+		x.upgrade = true;
+		return http_fail(wsi, 426,
+				 "this is a WebSocket endpoint: connect with a WebSocket client "
+				 "(ws://HOST:PORT/ws/<room>, Upgrade: websocket)",
+				 &x);
 	case RK_ROUTE_DEMO_PAGE:
 	case RK_ROUTE_DEMO_SDK:
 	case RK_ROUTE_DEMO_JS:
@@ -357,7 +555,7 @@ static int http_request(server *s, struct lws *wsi, conn *c, const char *uri)
 	case RK_ROUTE_NOT_FOUND:
 		break;
 	}
-	return http_text(wsi, c, 404, "not found\n");
+	return http_fail(wsi, 404, "not found", NULL);
 }
 
 static int http_writable(struct lws *wsi, conn *c)
@@ -409,7 +607,7 @@ int net_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		return 0;
 	case LWS_CALLBACK_CLOSED:
 		if (c->peer.session[0])
-			rk_info("conn %s closed", c->peer.session);
+			rk_debug("conn %s closed", c->peer.session);
 		conn_destroy(c);
 		return 0;
 	case LWS_CALLBACK_HTTP:

@@ -453,9 +453,11 @@ static void join_loaded(room *r, conn *c, const char *since_s, const char *epoch
 	r->nconns++;
 	c->joined = true;
 	c->room = r;
-	rk_info("conn %s joined room %s as %s (%s)%s%s", c->peer.session, r->id,
-		c->peer.user, rk_role_name(c->role), resumed ? ", resumed" : "",
-		takeover ? ", reconnected within grace" : "");
+	/* The connection's one info line (the others are debug). */
+	rk_log_limited(&r->srv->loglim, RK_LOG_INFO, rk_mono_us(),
+		       "conn %s from %s joined room %s as %s (%s)%s%s", c->peer.session, c->ip,
+		       r->id, c->peer.user, rk_role_name(c->role), resumed ? ", resumed" : "",
+		       takeover ? ", reconnected within grace" : "");
 	if (!takeover)
 		presence_join(r, c);
 }

@@ -153,6 +153,7 @@ struct server {
 	struct lws_vhost *vhost;
 	metrics m;
 	iplimit ipl;              /* per-IP upgrade rate and connections */
+	rk_log_limit loglim;      /* per-connection and refusal log lines (log.h) */
 	rk_omap rooms;            /* id -> room*, every known room */
 	room *dirty;              /* rooms with uncommitted ops */
 	conn *conns;              /* all WebSocket connections */

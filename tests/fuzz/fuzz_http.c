@@ -8,12 +8,19 @@
  * anything else under /v1/rooms/ is a 400, never a room; without a secret
  * everything is allowed; with one the answer is 0, 401 or 403, a 0 only for
  * an owner token that covers the room ("*" for the list), and a request
- * without a header is a 401. The demo files are served for their exact
- * paths only ("/", "/roomkit.js", "/demo.js", "/demo.css"): no prefix,
- * suffix or dot-segment reaches them.
+ * without a header is a 401. /ws/... without an upgrade is a 426 route.
+ * Every route takes GET and nothing but GET and (API routes) OPTIONS.
+ * The JSON error body of any message parses back to that message (valid
+ * UTF-8) with the status's code. The Origin check (path as Origin, the
+ * header part as Host): no Origin, '*' and an exact allow entry always
+ * pass; without a Host and an allow list nothing else does. The demo files
+ * are served for their exact paths only ("/", "/roomkit.js", "/demo.js",
+ * "/demo.css"): no prefix, suffix or dot-segment reaches them.
  */
 #include <string.h>
+#include "buf.h"
 #include "fuzz.h"
+#include "json.h"
 #include "roomid.h"
 #include "route.h"
 #include "token.h"
@@ -34,6 +41,47 @@ static void check_auth(const char *authz, const char *room)
 		FUZZ_CHECK(c.role == RK_ROLE_OWNER);
 		FUZZ_CHECK(room ? rk_token_covers(&c, room) : strcmp(c.room, "*") == 0);
 	}
+}
+
+static void check_methods(rk_route r)
+{
+	for (int m = RK_METHOD_GET; m <= RK_METHOD_OTHER; m++) {
+		const char *allow = NULL;
+		unsigned st = rk_route_method(r, (rk_method)m, &allow);
+		FUZZ_CHECK(allow && strncmp(allow, "GET", 3) == 0);
+		bool ok = m == RK_METHOD_GET || (m == RK_METHOD_OPTIONS && rk_route_is_api(r));
+		FUZZ_CHECK(ok ? st == 0 : st == 405);
+	}
+}
+
+static void check_error_body(const char *msg, size_t size)
+{
+	unsigned status = 400 + (unsigned)(size % 120);
+	rk_buf b;
+	rk_buf_init(&b, 0);
+	rk_http_error_body(&b, status, msg);
+	FUZZ_CHECK(rk_buf_ok(&b) == RK_OK && b.len && b.data[b.len - 1] == '\n');
+	cJSON *j = cJSON_ParseWithLength(b.data, b.len);
+	FUZZ_CHECK(j);
+	const cJSON *e = cJSON_GetObjectItem(j, "error");
+	const cJSON *m = cJSON_GetObjectItem(j, "msg");
+	FUZZ_CHECK(cJSON_IsString(e) && strcmp(e->valuestring, rk_http_error_code(status)) == 0);
+	FUZZ_CHECK(cJSON_IsString(m));
+	if (rk_utf8_valid(msg, strlen(msg)))
+		FUZZ_CHECK(strcmp(m->valuestring, msg) == 0);
+	cJSON_Delete(j);
+	rk_buf_free(&b);
+}
+
+static void check_origin(const char *origin, const char *host)
+{
+	const char *star[] = {"*"};
+	const char *self[] = {origin};
+	FUZZ_CHECK(rk_origin_allowed(NULL, host, NULL, 0));
+	FUZZ_CHECK(rk_origin_allowed(origin, host, star, 1));
+	FUZZ_CHECK(rk_origin_allowed(origin, host, self, 1));
+	FUZZ_CHECK(!rk_origin_allowed(origin, NULL, NULL, 0));
+	(void)rk_origin_allowed(origin, host, NULL, 0);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -60,6 +108,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case RK_ROUTE_BAD_ROOM:
 		FUZZ_CHECK(under_rooms && room[0] == '\0' && !rk_roomid_valid(s + 10, idn));
 		break;
+	case RK_ROUTE_WS:
+		FUZZ_CHECK(strncmp(s, "/ws/", 4) == 0 && room[0] == '\0');
+		break;
 	case RK_ROUTE_HEALTHZ:
 	case RK_ROUTE_METRICS:
 	case RK_ROUTE_NOT_FOUND:
@@ -74,6 +125,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			    strcmp(s, "/demo.js") == 0 || strcmp(s, "/demo.css") == 0));
 		break;
 	}
+	check_methods(r);
+	check_error_body(s, size);
+	check_origin(s, authz);
 	free(s);
 	return 0;
 }

@@ -148,3 +148,10 @@ put http room-editor "/v1/rooms/demo
 Bearer $(token demo alice editor)"
 put http basic-auth '/v1/rooms
 Basic YWRtaW46YWRtaW4='
+# The same inputs read as Origin (the path) and Host (the header part).
+put http ws-no-upgrade '/ws/demo
+http://127.0.0.1:8080'
+put http origin-same 'http://127.0.0.1:8080/
+127.0.0.1:8080'
+put http origin-default-port 'https://Example.com:443
+example.com'

@@ -135,7 +135,9 @@ static void check_ready_line(struct rd_priv *p, const char *line, size_t n)
 		return;
 	const char *a = m + strlen(READY_MARK), *end = line + n;
 	const char *e = a;
-	while (e < end && *e != ' ' && *e != '\r' && *e != '\t')
+	/* The address ends at a blank, or at the quote closing a JSON msg
+	 * (roomd --log-format json). */
+	while (e < end && *e != ' ' && *e != '\r' && *e != '\t' && *e != '"')
 		e++;
 	const char *colon = NULL;
 	for (const char *c = a; c < e; c++)

@@ -1,6 +1,7 @@
 /* test_route.c - roomd's request decisions without a socket (route.c): which
- * endpoint a GET path is, the /v1 bearer check, the upgrade's query
- * arguments and who an upgrade request is, with and without a secret. */
+ * endpoint a GET path is, the methods each takes, the JSON error bodies, the
+ * Origin check, the /v1 bearer check, the upgrade's query arguments and who
+ * an upgrade request is, with and without a secret. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -38,7 +39,9 @@ static const struct route_case route_cases[] = {
 	{"/metrics?x", RK_ROUTE_NOT_FOUND, NULL},
 	{"/v1/roomsx", RK_ROUTE_NOT_FOUND, NULL},
 	{"/v1", RK_ROUTE_NOT_FOUND, NULL},
-	{"/ws/demo", RK_ROUTE_NOT_FOUND, NULL},
+	{"/ws/demo", RK_ROUTE_WS, NULL},
+	{"/ws/", RK_ROUTE_WS, NULL},
+	{"/ws", RK_ROUTE_NOT_FOUND, NULL},
 	{"/", RK_ROUTE_DEMO_PAGE, NULL},
 	{"/roomkit.js", RK_ROUTE_DEMO_SDK, NULL},
 	{"/demo.js", RK_ROUTE_DEMO_JS, NULL},
@@ -263,10 +266,102 @@ static void test_identify_secret(void **state)
 	assert_int_equal(identify("other", tok, 2, "demo", &id, &why), 401);
 }
 
+/* GET everywhere, OPTIONS (CORS preflight) on the API only, nothing else. */
+static void test_methods(void **state)
+{
+	(void)state;
+	const char *allow = NULL;
+	assert_int_equal(rk_route_method(RK_ROUTE_HEALTHZ, RK_METHOD_GET, &allow), 0);
+	assert_int_equal(rk_route_method(RK_ROUTE_HEALTHZ, RK_METHOD_OPTIONS, &allow), 405);
+	assert_string_equal(allow, "GET");
+	assert_int_equal(rk_route_method(RK_ROUTE_ROOMS, RK_METHOD_OPTIONS, &allow), 0);
+	assert_int_equal(rk_route_method(RK_ROUTE_ROOM, RK_METHOD_POST, &allow), 405);
+	assert_string_equal(allow, "GET, OPTIONS");
+	assert_int_equal(rk_route_method(RK_ROUTE_NOT_FOUND, RK_METHOD_DELETE, &allow), 405);
+	assert_int_equal(rk_route_method(RK_ROUTE_WS, RK_METHOD_HEAD, &allow), 405);
+	assert_true(rk_route_is_api(RK_ROUTE_BAD_ROOM));
+	assert_false(rk_route_is_api(RK_ROUTE_METRICS));
+}
+
+/* {"error": code, "msg": ...}: the message escaped by the JSON encoder. */
+static void test_error_body(void **state)
+{
+	(void)state;
+	rk_buf b;
+	rk_buf_init(&b, 0);
+	rk_http_error_body(&b, 400, "bad room id: want /ws/<room> \"x\"\n");
+	assert_string_equal(b.data, "{\"error\":\"bad_request\",\"msg\":\"bad room id: want "
+				    "/ws/<room> \\\"x\\\"\\n\"}\n");
+	rk_buf_reset(&b);
+	rk_http_error_body(&b, 429, "\xff\xfe"); /* not UTF-8: left out */
+	assert_string_equal(b.data, "{\"error\":\"rate_limited\",\"msg\":\"\"}\n");
+	rk_buf_free(&b);
+	static const struct {
+		unsigned st;
+		const char *code, *reason;
+	} codes[] = {
+	    {401, "unauthorized", "Unauthorized"},   {403, "forbidden", "Forbidden"},
+	    {404, "not_found", "Not Found"},	     {405, "method_not_allowed", "Method Not Allowed"},
+	    {413, "too_large", "Payload Too Large"}, {426, "upgrade_required", "Upgrade Required"},
+	    {503, "unavailable", "Service Unavailable"}, {418, "error", "Error"},
+	};
+	for (size_t i = 0; i < RK_ARRAY_LEN(codes); i++) {
+		assert_string_equal(rk_http_error_code(codes[i].st), codes[i].code);
+		assert_string_equal(rk_http_reason(codes[i].st), codes[i].reason);
+	}
+}
+
+struct origin_case {
+	const char *origin, *host;
+	bool allowed;
+};
+
+/* Without --allow-origin: no Origin, or the same origin as the Host. */
+static const struct origin_case same_origin[] = {
+	{NULL, "127.0.0.1:8080", true},
+	{NULL, NULL, true},
+	{"http://127.0.0.1:8080", "127.0.0.1:8080", true},
+	{"http://127.0.0.1:8080/", "127.0.0.1:8080", true},
+	{"HTTP://Example.COM", "example.com", true},
+	{"http://example.com", "example.com:80", true},
+	{"https://example.com", "example.com:443", true},
+	{"https://example.com:443", "example.com", true},
+	{"http://example.com:443", "example.com", false},
+	{"http://127.0.0.1:8081", "127.0.0.1:8080", false},
+	{"http://evil.example", "127.0.0.1:8080", false},
+	{"http://127.0.0.1:8080.evil", "127.0.0.1:8080", false},
+	{"null", "127.0.0.1:8080", false},
+	{"", "127.0.0.1:8080", false},
+	{"http://127.0.0.1:8080", NULL, false},
+	{"http://127.0.0.1:8080", "", false},
+};
+
+static void test_origin(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < RK_ARRAY_LEN(same_origin); i++) {
+		const struct origin_case *c = &same_origin[i];
+		if (rk_origin_allowed(c->origin, c->host, NULL, 0) != c->allowed)
+			fail_msg("Origin %s, Host %s: want %s", c->origin ? c->origin : "(none)",
+				 c->host ? c->host : "(none)", c->allowed ? "allowed" : "refused");
+	}
+	const char *list[] = {"https://app.example.com/", "http://localhost:5173"};
+	assert_true(rk_origin_allowed("https://app.example.com", "roomd:8080", list, 2));
+	assert_true(rk_origin_allowed("http://LOCALHOST:5173", "roomd:8080", list, 2));
+	assert_false(rk_origin_allowed("http://localhost:5174", "roomd:8080", list, 2));
+	assert_false(rk_origin_allowed("https://app.example.com.evil", "roomd:8080", list, 2));
+	const char *star[] = {"*"};
+	assert_true(rk_origin_allowed("http://anything", "roomd:8080", star, 1));
+	assert_true(rk_origin_allowed("null", NULL, star, 1));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_route_table),
+		cmocka_unit_test(test_methods),
+		cmocka_unit_test(test_error_body),
+		cmocka_unit_test(test_origin),
 		cmocka_unit_test(test_auth),
 		cmocka_unit_test(test_args),
 		cmocka_unit_test(test_args_caps),
