@@ -181,8 +181,10 @@ static rk_err cmsg_ping(const cJSON *root, rk_cmsg *m, char *msg, size_t msglen)
 	return RK_OK;
 }
 
-rk_err rk_cmsg_decode(const char *s, size_t n, size_t max_len, rk_cmsg *m, rk_reject *rej,
-		      char *msg, size_t msglen)
+/* Decode a client frame, or with op_body an `op` message without its `t`
+ * (the body of POST /v1/rooms/<room>/ops): one path for both. */
+static rk_err cmsg_decode(const char *s, size_t n, size_t max_len, bool op_body, rk_cmsg *m,
+			  rk_reject *rej, char *msg, size_t msglen)
 {
 	rk_reject rej_local = RK_REJ_NONE;
 	rk_err err;
@@ -201,6 +203,8 @@ rk_err rk_cmsg_decode(const char *s, size_t n, size_t max_len, rk_cmsg *m, rk_re
 	const cJSON *t = field(root, "t");
 	if (!cJSON_IsObject(root))
 		err = fail(msg, msglen, RK_EBADMSG, "message: must be a JSON object");
+	else if (op_body)
+		err = cmsg_op(root, m, rej, msg, msglen);
 	else if (!t)
 		err = fail(msg, msglen, RK_EBADMSG, "t: missing");
 	else if (!cJSON_IsString(t) || !t->valuestring)
@@ -224,6 +228,18 @@ rk_err rk_cmsg_decode(const char *s, size_t n, size_t max_len, rk_cmsg *m, rk_re
 		rk_cmsg_free(m);
 	}
 	return err;
+}
+
+rk_err rk_cmsg_decode(const char *s, size_t n, size_t max_len, rk_cmsg *m, rk_reject *rej,
+		      char *msg, size_t msglen)
+{
+	return cmsg_decode(s, n, max_len, false, m, rej, msg, msglen);
+}
+
+rk_err rk_cmsg_decode_op_body(const char *s, size_t n, size_t max_len, rk_cmsg *m,
+			      rk_reject *rej, char *msg, size_t msglen)
+{
+	return cmsg_decode(s, n, max_len, true, m, rej, msg, msglen);
 }
 
 void rk_cmsg_free(rk_cmsg *m)

@@ -64,6 +64,13 @@ typedef struct rk_cmsg {
  */
 rk_err rk_cmsg_decode(const char *s, size_t n, size_t max_len, rk_cmsg *m,
 		      rk_reject *rej, char *msg, size_t msglen);
+/*
+ * Decode the body of POST /v1/rooms/<room>/ops, `{"id": ..., "op": {...}}`,
+ * through the same code as an `op` frame (a `t` field is ignored): the same
+ * results as rk_cmsg_decode for an op message, m->t == RK_C_OP on RK_OK.
+ */
+rk_err rk_cmsg_decode_op_body(const char *s, size_t n, size_t max_len, rk_cmsg *m,
+			      rk_reject *rej, char *msg, size_t msglen);
 void rk_cmsg_free(rk_cmsg *m);
 
 /* Client encoders (used by roomtui, roomload, tests). */

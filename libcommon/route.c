@@ -29,6 +29,20 @@ rk_route rk_route_http(const char *path, char *room)
 		return RK_ROUTE_METRICS;
 	if (strcmp(path, "/v1/rooms") == 0 || strcmp(path, "/v1/rooms/") == 0)
 		return RK_ROUTE_ROOMS;
+	size_t n = strlen(path);
+	if (strncmp(path, "/v1/rooms/", 10) == 0 && n > 14 &&
+	    strcmp(path + n - 4, "/ops") == 0 && !memchr(path + 10, '?', n - 14)) {
+		/* /v1/rooms/<room>/ops: the room id is what lies between. */
+		char id[RK_ROOM_ID_MAX + 12];
+		size_t len = n - 14;
+		if (len >= sizeof(id) - 10)
+			return RK_ROUTE_BAD_ROOM;
+		memcpy(id, "/v1/rooms/", 10);
+		memcpy(id + 10, path + 10, len);
+		id[10 + len] = '\0';
+		return rk_roomid_from_path(id, "/v1/rooms/", room) ? RK_ROUTE_ROOM_OPS
+								   : RK_ROUTE_BAD_ROOM;
+	}
 	if (strncmp(path, "/v1/rooms/", 10) == 0)
 		return rk_roomid_from_path(path, "/v1/rooms/", room) ? RK_ROUTE_ROOM
 								     : RK_ROUTE_BAD_ROOM;
@@ -39,13 +53,20 @@ rk_route rk_route_http(const char *path, char *room)
 
 bool rk_route_is_api(rk_route r)
 {
-	return r == RK_ROUTE_ROOMS || r == RK_ROUTE_ROOM || r == RK_ROUTE_BAD_ROOM;
+	return r == RK_ROUTE_ROOMS || r == RK_ROUTE_ROOM || r == RK_ROUTE_BAD_ROOM ||
+	       r == RK_ROUTE_ROOM_OPS;
 }
 
 unsigned rk_route_method(rk_route r, rk_method m, const char **allow)
 {
 	bool api = rk_route_is_api(r);
+	if (r == RK_ROUTE_ROOM_OPS) {
+		*allow = "POST, OPTIONS";
+		return m == RK_METHOD_POST || m == RK_METHOD_OPTIONS ? 0 : 405;
+	}
 	*allow = api ? "GET, OPTIONS" : "GET";
+	if (r == RK_ROUTE_BAD_ROOM && m == RK_METHOD_POST)
+		return 0; /* answered 400: the room id is what is wrong */
 	if (m == RK_METHOD_GET || (api && m == RK_METHOD_OPTIONS))
 		return 0;
 	return 405;
@@ -162,6 +183,14 @@ static bool have_secret(const void *secret, size_t secret_len)
 unsigned rk_route_auth(const void *secret, size_t secret_len, const char *authz,
 		       const char *room, int64_t now_s)
 {
+	char user[RK_NAME_BYTES + 1];
+	return rk_route_auth_user(secret, secret_len, authz, room, now_s, user);
+}
+
+unsigned rk_route_auth_user(const void *secret, size_t secret_len, const char *authz,
+			    const char *room, int64_t now_s, char *user)
+{
+	user[0] = '\0';
 	if (!have_secret(secret, secret_len))
 		return 0;
 	if (!authz || strncmp(authz, "Bearer ", 7) != 0)
@@ -174,6 +203,7 @@ unsigned rk_route_auth(const void *secret, size_t secret_len, const char *authz,
 		return 403;
 	if (room ? !rk_token_covers(&cl, room) : strcmp(cl.room, "*") != 0)
 		return 403;
+	snprintf(user, RK_NAME_BYTES + 1, "%s", cl.sub);
 	return 0;
 }
 

@@ -22,6 +22,7 @@ typedef enum rk_route {
 	RK_ROUTE_BAD_ROOM,	/* /v1/rooms/<something else>: 400 */
 	RK_ROUTE_WS,		/* /ws/...: a WebSocket path asked without an
 				 * upgrade: 426 */
+	RK_ROUTE_ROOM_OPS,	/* /v1/rooms/<room>/ops with a valid room id (POST) */
 	/* The demo page and its files (off with --no-demo: 404). */
 	RK_ROUTE_DEMO_PAGE,	/* / (the room comes from ?room= in the page) */
 	RK_ROUTE_DEMO_SDK,	/* /roomkit.js: the JS client's browser build */
@@ -58,7 +59,8 @@ typedef enum rk_method {
  * May route r be asked with method m? Returns 0 if so, else 405 with the
  * methods it takes in *allow (a static "Allow" header value). OPTIONS is
  * taken by the API routes (CORS preflight, rk_route_is_api). This function
- * can't fail.
+ * can't fail. RK_ROUTE_ROOM_OPS takes POST (and OPTIONS) only; a POST to
+ * RK_ROUTE_BAD_ROOM passes, to be answered 400 for its room id.
  */
 unsigned rk_route_method(rk_route r, rk_method m, const char **allow);
 
@@ -105,6 +107,11 @@ bool rk_origin_allowed(const char *origin, const char *host, const char *const *
  */
 unsigned rk_route_auth(const void *secret, size_t secret_len, const char *authz,
 		       const char *room, int64_t now_s);
+
+/* rk_route_auth, and when allowed with a secret the token's `sub` copied
+ * into user (RK_NAME_BYTES + 1 bytes; empty without a secret). */
+unsigned rk_route_auth_user(const void *secret, size_t secret_len, const char *authz,
+			    const char *room, int64_t now_s, char *user);
 
 /*
  * The query arguments of a WebSocket upgrade: pointers to the values inside

@@ -643,6 +643,11 @@ static void encode_poll(const rk_poll *p, rk_buf *b)
 	rk_buf_putc(b, '}');
 }
 
+void rk_state_encode_poll(const rk_poll *p, rk_buf *b)
+{
+	encode_poll(p, b);
+}
+
 static void encode_state(const rk_state *st, rk_buf *b, bool chat_ids)
 {
 	const rk_omap_entry *e;

@@ -100,6 +100,9 @@ rk_reject rk_state_apply(rk_state *st, rk_op *op, const rk_actor *actor,
  * is "" (a post restored from a pre-revision-2 snapshot). Errors surface
  * via rk_buf_ok(b). */
 void rk_state_encode(const rk_state *st, rk_buf *b);
+/* One poll as it appears in the snapshot's "polls" (id, question, options,
+ * tally, votes, closed, ...): the webhook of a closed poll carries it. */
+void rk_state_encode_poll(const rk_poll *p, rk_buf *b);
 /* The same without any chat post's "id": what a pre-revision-2 roomd wrote,
  * so that roomctl verify can compare such a file's snapshots. */
 void rk_state_encode_legacy(const rk_state *st, rk_buf *b);

@@ -13,6 +13,9 @@ static const char overview_text[] =
     "Tokens:\n"
     "  token     sign a room token (JWT HS256) with the server's secret\n"
     "\n"
+    "Webhooks:\n"
+    "  webhook verify   check a captured webhook request's signature\n"
+    "\n"
     "Room files (DATA_DIR/rooms/ROOM.db; opened read-only, never modified,\n"
     "except by compact):\n"
     "  inspect   summary: room, epoch, seq range, ops per kind, users, sizes\n"
@@ -69,6 +72,22 @@ static const char token_text[] =
     "Example:\n"
     "  roomctl token --secret-file /etc/roomd.secret --room '*' --user admin \\\n"
     "          --role owner --ttl 600\n";
+
+static const char webhook_text[] =
+    "Usage: roomctl webhook verify --secret-file FILE [--tolerance S]\n"
+    "                              [--request FILE | --body FILE --signature HDR]\n"
+    "\n"
+    "Check a webhook's Roomkit-Signature (PROTOCOL.md section 11: t=<unix s>,\n"
+    "v1=<hex HMAC-SHA256(secret, \"<t>.<body>\")>) with roomd's\n"
+    "--webhook-secret-file, as a receiver must. Reads the raw HTTP request as\n"
+    "captured (headers, blank line, body) from --request FILE or stdin, or the\n"
+    "exact body bytes and the header value separately. Exit 0 if the signature\n"
+    "is valid, 1 if not (or stale: t more than --tolerance seconds from now,\n"
+    "default 300, -1 to skip the time check), 2 on a usage error.\n"
+    "\n"
+    "Example:\n"
+    "  nc -l 9000 > req.txt    # point --webhook-url at it, cause an op\n"
+    "  roomctl webhook verify --secret-file hook.secret --tolerance -1 < req.txt\n";
 
 static const char inspect_text[] =
     "Usage: roomctl inspect ROOM.db [--json]\n"
@@ -257,6 +276,7 @@ static const struct {
 } commands[] = {
     /* clang-format off */
 	{"token",   cmd_token,   token_text},
+	{"webhook", cmd_webhook, webhook_text},
 	{"inspect", cmd_inspect, inspect_text},
 	{"events",  cmd_events,  events_text},
 	{"replay",  cmd_replay,  replay_text},

@@ -61,6 +61,66 @@ static void put_time_json(rk_buf *b, const char *key, int64_t ms)
 	rk_buf_put_jstrz(b, t);
 }
 
+/* One integer from sql on db (bound to the text arg1, arg2 if not NULL), or
+ * fallback if the query fails or returns nothing. */
+static int64_t sql_int(sqlite3 *db, const char *sql, const char *arg1, const char *arg2,
+		       int64_t fallback)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t v = fallback;
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+		if (arg1)
+			sqlite3_bind_text(st, 1, arg1, -1, SQLITE_STATIC);
+		if (arg2)
+			sqlite3_bind_text(st, 2, arg2, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+			v = sqlite3_column_int64(st, 0);
+	}
+	sqlite3_finalize(st);
+	return v;
+}
+
+/*
+ * The webhook outbox of a room file (roomd --webhook-url): rows not yet
+ * delivered, -1 if the file has no outbox. What roomd delivered is recorded
+ * in <data>/webhooks.db next to the rooms directory; rows up to that point
+ * are only waiting to be trimmed. *oldest_ms: created_ms of the oldest
+ * undelivered row (0 if none).
+ */
+static int64_t outbox_backlog(rdb *d, int64_t *oldest_ms)
+{
+	*oldest_ms = 0;
+	if (sql_int(d->db, "SELECT count(*) FROM sqlite_master WHERE name = 'webhooks'", NULL,
+		    NULL, 0) == 0)
+		return -1;
+	/* <data>/rooms/<room>.db -> <data>/webhooks.db */
+	char pos[4096];
+	snprintf(pos, sizeof(pos), "%s", d->path);
+	char *slash = strrchr(pos, '/');
+	if (slash)
+		*slash = '\0';
+	else
+		strcpy(pos, ".");
+	char *parent = strrchr(pos, '/');
+	if (parent)
+		strcpy(parent + 1, "webhooks.db");
+	else
+		snprintf(pos, sizeof(pos), "%s", slash ? "webhooks.db" : "../webhooks.db");
+	int64_t upto = 0;
+	sqlite3 *p = NULL;
+	if (sqlite3_open_v2(pos, &p, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK)
+		upto = sql_int(p, "SELECT upto FROM delivered WHERE room = ? AND epoch = ?", d->room,
+			       d->epoch, 0);
+	sqlite3_close_v2(p);
+	char q[160];
+	snprintf(q, sizeof(q), "SELECT count(*) FROM webhooks WHERE id > %lld", (long long)upto);
+	int64_t n = sql_int(d->db, q, NULL, NULL, 0);
+	snprintf(q, sizeof(q), "SELECT min(created_ms) FROM webhooks WHERE id > %lld",
+		 (long long)upto);
+	*oldest_ms = sql_int(d->db, q, NULL, NULL, 0);
+	return n;
+}
+
 static int inspect_run(ctl_ctx *c, rdb *d, bool json)
 {
 	char err[512];
@@ -151,7 +211,12 @@ static int inspect_run(ctl_ctx *c, rdb *d, bool json)
 			rk_buf_printf(&b, ",\"at_ms\":%lld}",
 				      (long long)sqlite3_column_int64(alarms, 1));
 		}
-		rk_buf_puts(&b, "]}\n");
+		rk_buf_puts(&b, "]");
+		int64_t oldest, backlog = outbox_backlog(d, &oldest);
+		if (backlog >= 0)
+			rk_buf_printf(&b, ",\"webhook_backlog\":%lld,\"webhook_oldest_ms\":%lld",
+				      (long long)backlog, (long long)oldest);
+		rk_buf_puts(&b, "}\n");
 	} else {
 		ctl_fmt_ms(d->created_ms, t1, sizeof(t1));
 		rk_buf_printf(&b, "room:        %s\nepoch:       %s\ncreated:     %s\n",
@@ -203,6 +268,14 @@ static int inspect_run(ctl_ctx *c, rdb *d, bool json)
 		if (b2.len)
 			rk_buf_put(&b, b2.data, b2.len);
 		rk_buf_free(&b2);
+		int64_t oldest, backlog = outbox_backlog(d, &oldest);
+		if (backlog > 0) {
+			ctl_fmt_ms(oldest, t1, sizeof(t1));
+			rk_buf_printf(&b, "webhook backlog: %lld undelivered (oldest %s)\n",
+				      (long long)backlog, t1);
+		} else if (backlog == 0) {
+			rk_buf_puts(&b, "webhook backlog: 0\n");
+		}
 	}
 	if (rk_buf_ok(&b) != RK_OK) {
 		rk_buf_free(&b);

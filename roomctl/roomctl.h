@@ -160,6 +160,7 @@ void ctl_fmt_ms(int64_t ms, char *out, size_t cap);
 /* ---- commands ---------------------------------------------------------- */
 
 int cmd_token(ctl_ctx *c, int argc, char **argv);
+int cmd_webhook(ctl_ctx *c, int argc, char **argv);
 int cmd_inspect(ctl_ctx *c, int argc, char **argv);
 int cmd_events(ctl_ctx *c, int argc, char **argv);
 int cmd_replay(ctl_ctx *c, int argc, char **argv);

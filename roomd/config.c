@@ -1,4 +1,5 @@
-/* config.c - roomd's defaults, command line and usage text. */
+/* config.c - roomd's defaults, usage text, and the one option table behind
+ * both the command line and the config file (--config). */
 #include <errno.h>
 #include <stddef.h>
 #include <getopt.h>
@@ -6,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <curl/curl.h>
 #include "config.h"
 #include "log.h"
 #include "token.h"
@@ -70,6 +72,20 @@ static const char usage_text[] =
 "                          line then ends in \"(TLS)\"; plain ws:// and http://\n"
 "                          requests get no answer (the handshake fails).\n"
 "\n"
+"Webhooks (PROTOCOL.md section 11, docs/WEBHOOKS.md):\n"
+"  --webhook-url URL       POST a signed JSON webhook there for what happens\n"
+"                          in rooms; each is stored in the room's file with\n"
+"                          the op (an outbox) and retried until a 2xx answer\n"
+"  --webhook-secret-file FILE  the HMAC-SHA256 secret of Roomkit-Signature\n"
+"                          (required with --webhook-url; an unreadable file or\n"
+"                          a bad URL is an error at start, exit 2)\n"
+"  --webhook-types LIST    comma-separated subset of op,presence,poll.closed\n"
+"                          (default all three)\n"
+"  --webhook-timeout MS    one delivery attempt's limit (default 10000)\n"
+"  --webhook-concurrency N deliveries in flight, one per room (default 16)\n"
+"  --webhook-retry-max MS  longest wait between attempts; waits double from\n"
+"                          250 ms, with jitter (default 60000)\n"
+"\n"
 "Limits (the reply or close code a client sees is in brackets):\n"
 "  --max-frame BYTES       largest message (default 65536) [close 1009]\n"
 "  --ops-per-sec N         op rate per connection (default 50) [reject\n"
@@ -121,6 +137,9 @@ typedef enum opt_kind {
 	K_LOG_LEVEL,
 	K_LOG_FORMAT,
 	K_ORIGIN,     /* repeatable: allow_origin */
+	K_WH_URL,     /* webhook_url, checked by libcurl's URL parser */
+	K_WH_SECRET,  /* webhook secret file, read now */
+	K_WH_TYPES,   /* webhook_types list */
 	K_CONFIG,     /* command line only */
 	K_HELP,	      /* command line only */
 } opt_kind;
@@ -162,6 +181,12 @@ static const opt opts[] = {
 	{"handshake-timeout", K_NUM, F(handshake_timeout_s), 1, 3600},
 	{"tls-cert", K_STR, F(tls_cert), 0, 0},
 	{"tls-key", K_STR, F(tls_key), 0, 0},
+	{"webhook-url", K_WH_URL, 0, 0, 0, 0},
+	{"webhook-secret-file", K_WH_SECRET, 0, 0, 0, 0},
+	{"webhook-types", K_WH_TYPES, 0, 0, 0, 0},
+	{"webhook-timeout", K_NUM, F(webhook_timeout_ms), 100, 3600000},
+	{"webhook-concurrency", K_NUM, F(webhook_concurrency), 1, 1024},
+	{"webhook-retry-max", K_NUM, F(webhook_retry_max_ms), 250, 86400000},
 	{"no-demo", K_BOOL, F(no_demo), 0, 0},
 	{"help", K_HELP, 0, 0, 0, 0},
 };
@@ -264,6 +289,74 @@ static void clear_origins(roomd_config *cfg)
 	cfg->n_allow_origin = 0;
 }
 
+/* --webhook-types: a comma-separated list of type names into bits. */
+static bool parse_wh_types(const char *s, unsigned *out)
+{
+	static const struct {
+		const char *name;
+		unsigned bit;
+	} types[] = {{"op", WH_TYPE_OP}, {"presence", WH_TYPE_PRESENCE},
+		     {"poll.closed", WH_TYPE_POLL_CLOSED}};
+	unsigned bits = 0;
+	while (*s) {
+		size_t n = strcspn(s, ",");
+		unsigned bit = 0;
+		for (size_t i = 0; i < RK_ARRAY_LEN(types); i++)
+			if (strlen(types[i].name) == n && strncmp(s, types[i].name, n) == 0)
+				bit = types[i].bit;
+		if (!bit)
+			return false;
+		bits |= bit;
+		s += n;
+		if (*s == ',' && *++s == '\0')
+			return false;
+	}
+	*out = bits;
+	return bits != 0;
+}
+
+/* An http:// or https:// URL with a host, as libcurl parses it. */
+static bool webhook_url_ok(const char *url)
+{
+	CURLU *u = curl_url();
+	char *scheme = NULL, *host = NULL;
+	bool ok = u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+		  curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+		  curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+		  (strcmp(scheme, "http") == 0 || strcmp(scheme, "https") == 0) && host[0];
+	curl_free(scheme);
+	curl_free(host);
+	curl_url_cleanup(u);
+	return ok;
+}
+
+/* The webhook options (PROTOCOL.md section 10 wants exit 2 for a bad URL or
+ * an unreadable secret). */
+static int apply_webhook(roomd_config *cfg, const opt *o, const char *v, const origin_of *at)
+{
+	char err[256];
+	switch (o->kind) {
+	case K_WH_URL:
+		if (!webhook_url_ok(v))
+			return usage_error(at, "--webhook-url wants an http:// or https:// URL "
+					       "with a host, got '%s'", v);
+		free(cfg->webhook_url);
+		return (cfg->webhook_url = strdup(v)) ? 0 : 3;
+	case K_WH_SECRET:
+		free(cfg->webhook_secret);
+		cfg->webhook_secret = NULL;
+		if (rk_secret_load(v, &cfg->webhook_secret, &cfg->webhook_secret_len, err,
+				   sizeof(err)) != RK_OK)
+			return usage_error(at, "--webhook-secret-file: %s", err);
+		return 0;
+	default:
+		if (!parse_wh_types(v, &cfg->webhook_types))
+			return usage_error(at, "--webhook-types wants a comma-separated list of "
+					       "op, presence, poll.closed; got '%s'", v);
+		return 0;
+	}
+}
+
 /*
  * Set option o to value v (NULL for a flag without one on the command line).
  * Returns 0, 2 (usage error, printed) or 3 (runtime error, printed).
@@ -325,6 +418,10 @@ static int apply(roomd_config *cfg, const opt *o, const char *v, const origin_of
 	}
 	case K_ORIGIN:
 		return add_origin(cfg, v, at);
+	case K_WH_URL:
+	case K_WH_SECRET:
+	case K_WH_TYPES:
+		return apply_webhook(cfg, o, v, at);
 	case K_CONFIG:
 	case K_HELP:
 		break;
@@ -445,6 +542,10 @@ static void set_defaults(roomd_config *cfg)
 	cfg->conn_rate = 100;
 	cfg->conn_burst = 200;
 	cfg->handshake_timeout_s = 10;
+	cfg->webhook_types = WH_TYPE_ALL;
+	cfg->webhook_timeout_ms = 10000;
+	cfg->webhook_concurrency = 16;
+	cfg->webhook_retry_max_ms = 60000;
 }
 
 int config_parse(roomd_config *cfg, int argc, char **argv)
@@ -514,6 +615,8 @@ int config_parse(roomd_config *cfg, int argc, char **argv)
 	if (!cfg->tls_cert != !cfg->tls_key)
 		return usage_error(NULL, "--tls-cert and --tls-key go together (give both for "
 					 "TLS, neither for plain ws/http)");
+	if (!cfg->webhook_url != !cfg->webhook_secret)
+		return usage_error(NULL, "--webhook-url and --webhook-secret-file go together");
 	return 0;
 }
 
@@ -525,4 +628,8 @@ void config_free(roomd_config *cfg)
 	free(cfg->tls_key);
 	cfg->tls_cert = cfg->tls_key = NULL;
 	clear_origins(cfg);
+	free(cfg->webhook_url);
+	free(cfg->webhook_secret);
+	cfg->webhook_url = NULL;
+	cfg->webhook_secret = NULL;
 }

@@ -44,8 +44,24 @@ typedef struct roomd_config {
 	char **allow_origin;       /* --allow-origin ORIGIN (repeatable): browser
 				    * origins allowed besides the same origin */
 	size_t n_allow_origin;
+	/* Webhooks (webhook.h); off while webhook_url is NULL */
+	char *webhook_url;         /* --webhook-url URL (http:// or https://) */
+	unsigned char *webhook_secret; /* --webhook-secret-file FILE */
+	size_t webhook_secret_len;
+	unsigned webhook_types;    /* --webhook-types: WH_TYPE_* bits */
+	int webhook_timeout_ms;    /* --webhook-timeout MS: one delivery attempt */
+	int webhook_concurrency;   /* --webhook-concurrency N: requests in flight */
+	int webhook_retry_max_ms;  /* --webhook-retry-max MS: longest backoff */
 	bool no_demo;              /* --no-demo: no demo page (/, /roomkit.js, ...: 404) */
 } roomd_config;
+
+/* Webhook types (--webhook-types; PROTOCOL.md section 11). */
+enum {
+	WH_TYPE_OP = 1,
+	WH_TYPE_PRESENCE = 2,
+	WH_TYPE_POLL_CLOSED = 4,
+	WH_TYPE_ALL = 7,
+};
 
 /*
  * Fill cfg from argv: defaults first, then ROOMD_SECRET, then the --config

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "clock.h"
+#include "httpop.h"
 #include "log.h"
 #include "roomd.h"
 
@@ -67,6 +68,10 @@ void conn_destroy(conn *c)
 
 void conn_close(conn *c, int code, const char *reason)
 {
+	if (c->http_sender) {
+		httpop_fail(c, code, reason);
+		return;
+	}
 	if (c->close_code)
 		return; /* the first reason sticks */
 	c->close_code = code;
@@ -86,6 +91,10 @@ void conn_close(conn *c, int code, const char *reason)
 void conn_push(conn *c, rk_msg *m)
 {
 	server *s = c->srv;
+	if (c->http_sender) {
+		httpop_answer(c, m);
+		return;
+	}
 	if (c->close_code && c->close_code != 1001) {
 		msg_unref(m);
 		return;

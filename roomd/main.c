@@ -14,6 +14,7 @@
 #include <uv.h>
 #include "clock.h"
 #include "log.h"
+#include "httpop.h"
 #include "roomd.h"
 
 #define TICK_US 250000
@@ -142,6 +143,7 @@ int main(int argc, char **argv)
 		 rnd[1], rnd[2]);
 	rk_buf_init(&s->scratch, 0);
 	rk_buf_init(&s->op_scratch, 0);
+	rk_buf_init(&s->wh_scratch, 0);
 	s->wbuf = malloc(LWS_PRE + WBUF_SIZE);
 	if (!s->wbuf) {
 		free(s);
@@ -165,7 +167,12 @@ int main(int argc, char **argv)
 	s->loader = loader_start(&s->loop, server_room_loaded, s);
 	if (s->cfg.fsync)
 		s->syncer = syncer_start(&s->loop, server_room_synced, s);
-	if (!s->ckpt || !s->loader || (s->cfg.fsync && !s->syncer) || server_scan_rooms(s) != 0 || net_start(s) != 0)
+	char wh_err[256];
+	if (s->cfg.webhook_url &&
+	    !(s->wh = webhook_start(&s->cfg, s->cfg.data_dir, wh_err, sizeof(wh_err))))
+		rk_error("webhooks: %s", wh_err);
+	if (!s->ckpt || !s->loader || (s->cfg.fsync && !s->syncer) ||
+	    (s->cfg.webhook_url && !s->wh) || server_scan_rooms(s) != 0 || net_start(s) != 0)
 		goto out;
 
 	uv_check_start(&s->flush_check, flush_cb);
@@ -221,6 +228,9 @@ out:
 	if (uv_loop_close(&s->loop) != 0)
 		rk_warn("event loop closed with handles still open");
 	server_free_rooms(s);
+	httpop_shutdown(s);
+	webhook_stop(s->wh);
+	rk_buf_free(&s->wh_scratch);
 	iplimit_free(&s->ipl);
 	ckpt_stop(s->ckpt);
 	rk_buf_free(&s->scratch);

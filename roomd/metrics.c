@@ -59,6 +59,8 @@ void metrics_render(const metrics *m, rk_buf *b, uint64_t conns_now,
 	counter(b, "roomd_room_hibernations_total", "Rooms hibernated.",
 		m->room_hibernations);
 	counter(b, "roomd_alarms_fired_total", "Poll alarms fired.", m->alarms_fired);
+	counter(b, "roomd_http_ops_total", "Ops submitted by POST /v1/rooms/<room>/ops.",
+		m->http_ops);
 
 	rk_buf_puts(b, "# HELP roomd_rejects_total Ops rejected, by code.\n"
 		       "# TYPE roomd_rejects_total counter\n");

@@ -35,6 +35,7 @@ typedef struct metrics {
 	double commit_sum_s;
 	uint64_t room_loads, room_hibernations;
 	uint64_t alarms_fired;
+	uint64_t http_ops;            /* ops submitted by POST /v1/rooms/<room>/ops */
 } metrics;
 
 void metrics_observe_commit(metrics *m, int64_t us);

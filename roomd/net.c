@@ -14,6 +14,7 @@
 #include <openssl/x509.h>
 #include "clock.h"
 #include "demo.h"
+#include "httpop.h"
 #include "log.h"
 #include "roomd.h"
 #include "roomid.h"
@@ -304,10 +305,10 @@ static void ws_established(server *s, conn *c, struct lws *wsi)
 
 /* ---- HTTP ------------------------------------------------------------- */
 
-/* Answer 200 with body (taken over: freed when sent or at close); the body
- * goes out from HTTP_WRITEABLE. x may be NULL. */
-static int http_reply(struct lws *wsi, conn *c, const char *ctype, char *body, size_t len,
-		      const http_extra *x)
+/* Answer status with body (taken over: freed when sent or at close); the
+ * body goes out from HTTP_WRITEABLE. x may be NULL. */
+static int http_answer(struct lws *wsi, conn *c, unsigned status, const char *ctype,
+		       char *body, size_t len, const http_extra *x)
 {
 	unsigned char hdr[LWS_PRE + 1024];
 	unsigned char *start = hdr + LWS_PRE, *p = start, *end = hdr + sizeof(hdr) - 1;
@@ -315,13 +316,26 @@ static int http_reply(struct lws *wsi, conn *c, const char *ctype, char *body, s
 	c->http_body = body;
 	c->http_len = len;
 	c->http_off = 0;
-	if (lws_add_http_common_headers(wsi, 200, ctype, (lws_filepos_t)len, &p, end) ||
+	if (lws_add_http_common_headers(wsi, status, ctype, (lws_filepos_t)len, &p, end) ||
 	    lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
 					 (const unsigned char *)"no-store", 8, &p, end) ||
 	    (x && add_extra(wsi, x, &p, end)) || lws_finalize_write_http_header(wsi, start, &p, end))
 		return -1;
 	lws_callback_on_writable(wsi);
 	return 0;
+}
+
+static int http_reply(struct lws *wsi, conn *c, const char *ctype, char *body, size_t len,
+		      const http_extra *x)
+{
+	return http_answer(wsi, c, 200, ctype, body, len, x);
+}
+
+int net_http_json(struct lws *wsi, conn *c, unsigned status, char *body, size_t len,
+		  const char *cors_origin, int retry_after_s)
+{
+	http_extra x = {.cors_origin = cors_origin, .retry_after_s = retry_after_s};
+	return http_answer(wsi, c, status, "application/json", body, len, &x);
 }
 
 static int http_text(struct lws *wsi, conn *c, const char *text)
@@ -376,6 +390,8 @@ static int http_metrics(server *s, struct lws *wsi, conn *c)
 		loaded += ((room *)e->val)->loaded;
 	metrics_render(&s->m, &b, s->nconns, loaded, rk_omap_count(&s->rooms) - loaded);
 	metrics_render_limits(&s->m, &b, rk_omap_count(&s->ipl.map), s->ipl.table_full);
+	if (s->wh)
+		webhook_render_metrics(s->wh, &b);
 	return http_buf(wsi, c, "text/plain; version=0.0.4", &b, NULL);
 }
 
@@ -460,7 +476,8 @@ static int http_preflight(struct lws *wsi, const http_extra *x)
 	unsigned char *start = hdr + LWS_PRE, *p = start, *end = hdr + sizeof(hdr) - 1;
 	if (status_line(204, &p, end) ||
 	    add_header(wsi, "access-control-allow-methods:", "GET, POST, DELETE", &p, end) ||
-	    add_header(wsi, "access-control-allow-headers:", "Authorization, Content-Type", &p,
+	    add_header(wsi, "access-control-allow-headers:",
+		       "Authorization, Content-Type, X-Roomkit-User", &p,
 		       end) ||
 	    add_header(wsi, "access-control-max-age:", "600", &p, end) ||
 	    add_extra(wsi, x, &p, end) ||
@@ -502,7 +519,10 @@ static int http_request(server *s, struct lws *wsi, conn *c, const char *uri)
 	char room_id[RK_ROOM_ID_MAX + 1];
 	rk_route route = rk_route_http(uri, room_id);
 	http_extra x = {0};
-	if (http_body_len(wsi) > RK_HTTP_BODY_MAX) {
+	/* An op's body may be as large as a WebSocket frame (--max-frame). */
+	long long body_max = route == RK_ROUTE_ROOM_OPS ? (long long)s->cfg.max_frame
+							: RK_HTTP_BODY_MAX;
+	if (http_body_len(wsi) > body_max) {
 		/* Not read: the connection is closed after the answer. */
 		x.close = true;
 		return http_fail(wsi, 413, "request body too large", &x);
@@ -539,6 +559,11 @@ static int http_request(server *s, struct lws *wsi, conn *c, const char *uri)
 					 &x);
 		return route == RK_ROUTE_ROOM ? http_room(s, wsi, c, room_id, &x)
 					      : http_rooms(s, wsi, c, &x);
+	case RK_ROUTE_ROOM_OPS: {
+		const char *why = "";
+		unsigned refused = httpop_request(s, wsi, c, room_id, x.cors_origin, &why);
+		return refused ? http_fail(wsi, refused, why, &x) : 0;
+	}
 	case RK_ROUTE_WS:
 		x.upgrade = true;
 		return http_fail(wsi, 426,
@@ -612,10 +637,21 @@ int net_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		return 0;
 	case LWS_CALLBACK_HTTP:
 		return http_request(s, wsi, c, in ? in : "");
+	case LWS_CALLBACK_HTTP_BODY:
+		if (c && httpop_body(c, in, len)) {
+			http_extra x = {.close = true};
+			return http_fail(wsi, 413, "request body larger than --max-frame", &x);
+		}
+		return 0;
+	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+		return c ? httpop_complete(c) : 0;
 	case LWS_CALLBACK_HTTP_WRITEABLE:
+		if (c->hop)
+			return httpop_writable(wsi, c);
 		return http_writable(wsi, c);
 	case LWS_CALLBACK_CLOSED_HTTP:
 		if (c && !c->is_ws) {
+			httpop_closed(c);
 			free(c->http_body);
 			c->http_body = NULL;
 		}

@@ -313,6 +313,112 @@ static void presence_leave(room *r, const char *session)
 	fanout(r, scratch_msg(r->srv, false), NULL, false);
 }
 
+/* ---- webhooks (webhook.h) --------------------------------------------- */
+
+#define WH_PRES_MAX 1024 /* presence webhooks waiting for a room's flush */
+
+static bool room_start_load(room *r);
+static void room_mark_dirty(room *r);
+
+/* A presence webhook: its body waits in r->wh_pres for the next flush,
+ * which writes it to the outbox with that turn's ops. A room that is not
+ * loaded is loaded for it (its completion marks the room dirty). */
+static void wh_presence(room *r, bool join, const rk_peer *p)
+{
+	server *s = r->srv;
+	if (!s->wh || !(s->cfg.webhook_types & WH_TYPE_PRESENCE))
+		return;
+	if (r->wh_npres >= WH_PRES_MAX) {
+		rk_warn("room %s: %zu presence webhooks wait for a flush; %s of %s dropped",
+			r->id, r->wh_npres, join ? "join" : "leave", p->session);
+		return;
+	}
+	rk_buf_reset(&s->wh_scratch);
+	webhook_enc_presence(&s->wh_scratch, r->id, rk_wall_ms(), join, p->session, p->user);
+	if (r->wh_npres == r->wh_cappres) {
+		size_t ncap = r->wh_cappres ? r->wh_cappres * 2 : 4;
+		char **list = realloc(r->wh_pres, ncap * sizeof(*list));
+		if (list) {
+			r->wh_pres = list;
+			r->wh_cappres = ncap;
+		}
+	}
+	char *body = rk_buf_ok(&s->wh_scratch) == RK_OK && r->wh_npres < r->wh_cappres
+			 ? strndup(s->wh_scratch.data, s->wh_scratch.len)
+			 : NULL;
+	if (!body) {
+		rk_warn("room %s: out of memory recording a presence webhook", r->id);
+		return;
+	}
+	r->wh_pres[r->wh_npres++] = body;
+	if (r->loaded)
+		room_mark_dirty(r);
+	else if (s->running)
+		room_start_load(r);
+}
+
+static rk_err wh_add(room *r, char *err, size_t errlen)
+{
+	rk_buf *b = &r->srv->wh_scratch;
+	if (rk_buf_ok(b) != RK_OK) {
+		snprintf(err, errlen, "out of memory encoding a webhook");
+		return RK_ENOMEM;
+	}
+	return store_outbox_add(r->st, rk_wall_ms(), b->data, b->len, err, errlen);
+}
+
+/* The webhooks of one committed op, in its transaction. */
+static rk_err wh_op_rows(room *r, pending *p, char *err, size_t errlen)
+{
+	server *s = r->srv;
+	unsigned types = s->cfg.webhook_types;
+	rk_err rc = RK_OK;
+	if (types & WH_TYPE_OP) {
+		rk_buf_reset(&s->wh_scratch);
+		webhook_enc_op(&s->wh_scratch, r->id, r->epoch, p->seq, p->ts, p->session, p->user,
+			       p->id, (const char *)msg_payload(p->event) + p->op_off, p->op_len);
+		rc = wh_add(r, err, errlen);
+	}
+	if (rc == RK_OK && (types & WH_TYPE_POLL_CLOSED) && p->alarm_at < 0) {
+		const rk_poll *poll =
+		    rk_omap_get(&r->state->polls, p->alarm_poll, strlen(p->alarm_poll));
+		if (poll && poll->closed) {
+			rk_buf_reset(&s->wh_scratch);
+			webhook_enc_poll_closed(&s->wh_scratch, r->id, r->epoch, p->seq, p->ts,
+						p->user, poll);
+			rc = wh_add(r, err, errlen);
+		}
+	}
+	return rc;
+}
+
+/* The presence rows waiting, and the trim of what the worker delivered. */
+static rk_err wh_flush_rows(room *r, int64_t *trimmed, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < r->wh_npres; i++) {
+		rk_err rc = store_outbox_add(r->st, rk_wall_ms(), r->wh_pres[i],
+					     strlen(r->wh_pres[i]), err, errlen);
+		if (rc != RK_OK)
+			return rc;
+	}
+	int64_t upto = webhook_delivered(r->srv->wh, r->id, r->epoch);
+	*trimmed = r->wh_trimmed;
+	if (upto > r->wh_trimmed) {
+		rk_err rc = store_outbox_trim(r->st, upto, err, errlen);
+		if (rc != RK_OK)
+			return rc;
+		*trimmed = upto;
+	}
+	return RK_OK;
+}
+
+static void wh_pres_clear(room *r)
+{
+	for (size_t i = 0; i < r->wh_npres; i++)
+		free(r->wh_pres[i]);
+	r->wh_npres = 0;
+}
+
 /* ---- join / leave ----------------------------------------------------- */
 
 static int pick_color(room *r)
@@ -458,8 +564,10 @@ static void join_loaded(room *r, conn *c, const char *since_s, const char *epoch
 		       "conn %s from %s joined room %s as %s (%s)%s%s", c->peer.session, c->ip,
 		       r->id, c->peer.user, rk_role_name(c->role), resumed ? ", resumed" : "",
 		       takeover ? ", reconnected within grace" : "");
-	if (!takeover)
+	if (!takeover) {
 		presence_join(r, c);
+		wh_presence(r, true, &c->peer);
+	}
 }
 
 void room_join(room *r, conn *c, const char *since_s, const char *epoch)
@@ -523,6 +631,7 @@ void room_leave(room *r, conn *c)
 		} else {
 			r->colors_used &= (uint8_t)~(1u << c->peer.color);
 			presence_leave(r, c->peer.session);
+			wh_presence(r, false, &c->peer);
 		}
 	}
 	lq_drop_conn(r, c);
@@ -536,6 +645,15 @@ void room_leave(room *r, conn *c)
 
 /* ---- ops -------------------------------------------------------------- */
 
+static void room_mark_dirty(room *r)
+{
+	if (!r->dirty) {
+		r->dirty = true;
+		r->dirty_next = r->srv->dirty;
+		r->srv->dirty = r;
+	}
+}
+
 static pending *pend_add(room *r)
 {
 	if (r->npend == r->cappend) {
@@ -548,11 +666,7 @@ static pending *pend_add(room *r)
 	}
 	pending *p = &r->pend[r->npend++];
 	memset(p, 0, sizeof(*p));
-	if (!r->dirty) {
-		r->dirty = true;
-		r->dirty_next = r->srv->dirty;
-		r->srv->dirty = r;
-	}
+	room_mark_dirty(r);
 	return p;
 }
 
@@ -842,6 +956,8 @@ void server_room_loaded(void *arg, load_result *res)
 	} else {
 		rk_error("room %s refused: %s", r->id, res->err);
 	}
+	if (r->loaded && r->wh_npres)
+		room_mark_dirty(r); /* presence webhooks waited for the load */
 	room_run_queue(r);
 	if (res->rc != RK_OK)
 		alarms_fail(s, r, res->err);
@@ -854,6 +970,9 @@ void server_room_loaded(void *arg, load_result *res)
 static void pend_drop(pending *p, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
+		/* An HTTP sender waits for this answer: it is refused (httpop.h). */
+		if (p[i].sender && p[i].sender->http_sender)
+			conn_close(p[i].sender, 1011, "storage error");
 		msg_unref(p[i].event);
 		msg_unref(p[i].reply);
 	}
@@ -968,7 +1087,8 @@ static void room_flush(room *r)
 	bool have_events = false;
 	for (size_t i = 0; i < r->npend && !have_events; i++)
 		have_events = r->pend[i].event != NULL;
-	if (have_events) {
+	bool wh_rows = s->wh && (have_events || r->wh_npres);
+	if (have_events || wh_rows) {
 		rk_err rc = store_begin(r->st, err, sizeof(err));
 		for (size_t i = 0; rc == RK_OK && i < r->npend; i++) {
 			pending *p = &r->pend[i];
@@ -982,7 +1102,12 @@ static void room_flush(room *r)
 						     sizeof(err));
 			else if (rc == RK_OK && p->alarm_at < 0)
 				rc = store_del_alarm(r->st, p->alarm_poll, err, sizeof(err));
+			if (rc == RK_OK && s->wh)
+				rc = wh_op_rows(r, p, err, sizeof(err));
 		}
+		int64_t trimmed = 0;
+		if (rc == RK_OK && wh_rows)
+			rc = wh_flush_rows(r, &trimmed, err, sizeof(err));
 		if (rc == RK_OK && r->seq - r->snap_seq >= s->cfg.snapshot_every)
 			rc = write_snapshot(r, err, sizeof(err));
 		if (rc == RK_OK)
@@ -993,6 +1118,11 @@ static void room_flush(room *r)
 			return;
 		}
 		metrics_observe_commit(&s->m, rk_mono_us() - t0);
+		if (wh_rows) {
+			wh_pres_clear(r);
+			r->wh_trimmed = trimmed;
+			webhook_notify(s->wh, r->id);
+		}
 		if (store_wal_frames(r->st) > CKPT_FRAMES)
 			ckpt_request(s->ckpt, r->path);
 	}
@@ -1278,6 +1408,7 @@ void server_tick(server *s)
 			*gp = g->next;
 			r->colors_used &= (uint8_t)~(1u << g->peer.color);
 			presence_leave(r, g->peer.session);
+			wh_presence(r, false, &g->peer);
 			free(g);
 		}
 		/* Not while output waits for a sync, nor while joins wait. */
@@ -1360,6 +1491,8 @@ void server_free_rooms(server *s)
 			r->ghosts = g->next;
 			free(g);
 		}
+		wh_pres_clear(r);
+		free(r->wh_pres);
 		rk_state_free(r->state);
 		opids_free(r->ids);
 		store_close(r->st);

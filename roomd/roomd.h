@@ -33,6 +33,7 @@
 #include "state.h"
 #include "store.h"
 #include "syncer.h"
+#include "webhook.h"
 
 #define container_of(ptr, type, member) \
 	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
@@ -111,6 +112,11 @@ struct room {
 	bool cursor_armed;
 	uint8_t colors_used;      /* bitmask of colors of present peers */
 	lws_sorted_usec_list_t cursor_sul;
+	/* Webhooks (room.c): presence bodies waiting for the next flush to be
+	 * written to the outbox, and the outbox id trimmed up to. */
+	char **wh_pres;
+	size_t wh_npres, wh_cappres;
+	int64_t wh_trimmed;
 };
 
 struct conn {
@@ -145,6 +151,10 @@ struct conn {
 	/* HTTP response in progress */
 	char *http_body;
 	size_t http_len, http_off;
+	/* POST /v1/rooms/<room>/ops (httpop.h): on an HTTP connection the
+	 * request in progress; on an httpop's sender conn its own httpop. */
+	struct httpop *hop;
+	bool http_sender;         /* this conn is an httpop's sender, no socket */
 };
 
 struct server {
@@ -171,6 +181,8 @@ struct server {
 	ckpt *ckpt;
 	loader *loader;           /* NULL once stopped */
 	syncer *syncer;           /* --fsync only; NULL once stopped */
+	webhook *wh;              /* --webhook-url only */
+	rk_buf wh_scratch;        /* one webhook body while it is written */
 	rk_buf scratch;           /* encoder scratch, reused */
 	rk_buf op_scratch;        /* one op's JSON while its event is built */
 	unsigned char *wbuf;      /* LWS_PRE + WBUF_SIZE: coalesced frames (conn.c) */
@@ -237,6 +249,12 @@ void conn_send_reject(conn *c, const char *id, rk_reject code, const char *msg);
  * Returns 0 (also without TLS), or -1 with the reason in err. */
 int net_tls_check(const roomd_config *cfg, char *err, size_t errlen);
 int net_start(server *s);
+/* Answer the HTTP request on wsi (c its conn) with status and a JSON body
+ * (taken, freed when written): headers now, the body as the socket takes
+ * it; cors_origin (may be NULL) and retry_after_s (> 0) add those headers.
+ * 0, or -1 to close the connection. */
+int net_http_json(struct lws *wsi, conn *c, unsigned status, char *body, size_t len,
+		  const char *cors_origin, int retry_after_s);
 int net_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		 void *in, size_t len);
 

@@ -19,6 +19,8 @@ struct store {
 	sqlite3_stmt *ins_snap;
 	sqlite3_stmt *set_alarm;
 	sqlite3_stmt *del_alarm;
+	sqlite3_stmt *ins_hook;    /* webhook outbox: prepared at first use */
+	sqlite3_stmt *trim_hook;
 	char epoch[RK_EPOCH_MAX + 1];
 	int64_t created_ms;
 	int wal_frames;        /* from the WAL hook, after each commit */
@@ -310,6 +312,8 @@ void store_close(store *s)
 	sqlite3_finalize(s->ins_snap);
 	sqlite3_finalize(s->set_alarm);
 	sqlite3_finalize(s->del_alarm);
+	sqlite3_finalize(s->ins_hook);
+	sqlite3_finalize(s->trim_hook);
 	sqlite3_close_v2(s->db);
 	free(s);
 }
@@ -473,6 +477,48 @@ rk_err store_del_alarm(store *s, const char *poll, char *err, size_t errlen)
 {
 	sqlite3_bind_text(s->del_alarm, 1, poll, -1, SQLITE_STATIC);
 	return step_reset(s, s->del_alarm, "delete alarm", err, errlen);
+}
+
+/* ---- webhook outbox ---------------------------------------------------- */
+
+/* The table, created in the first transaction that needs it (a room file of
+ * a roomd without webhooks has none), and the statements on it. */
+static rk_err outbox_prepare(store *s, char *err, size_t errlen)
+{
+	if (s->ins_hook)
+		return RK_OK;
+	if (!exec(s->db, STORE_OUTBOX_SQL, err, errlen))
+		return RK_EIO;
+	if (sqlite3_prepare_v2(s->db, "INSERT INTO webhooks(created_ms, body) VALUES(?, ?)", -1,
+			       &s->ins_hook, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(s->db, "DELETE FROM webhooks WHERE id <= ?", -1, &s->trim_hook,
+			       NULL) != SQLITE_OK) {
+		sql_err(s->db, "prepare outbox", err, errlen);
+		sqlite3_finalize(s->ins_hook);
+		s->ins_hook = NULL;
+		return RK_EIO;
+	}
+	return RK_OK;
+}
+
+rk_err store_outbox_add(store *s, int64_t created_ms, const char *body, size_t len,
+			char *err, size_t errlen)
+{
+	rk_err rc = outbox_prepare(s, err, errlen);
+	if (rc != RK_OK)
+		return rc;
+	sqlite3_bind_int64(s->ins_hook, 1, created_ms);
+	sqlite3_bind_text(s->ins_hook, 2, body, (int)len, SQLITE_STATIC);
+	return step_reset(s, s->ins_hook, "webhook outbox", err, errlen);
+}
+
+rk_err store_outbox_trim(store *s, int64_t upto, char *err, size_t errlen)
+{
+	rk_err rc = outbox_prepare(s, err, errlen);
+	if (rc != RK_OK)
+		return rc;
+	sqlite3_bind_int64(s->trim_hook, 1, upto);
+	return step_reset(s, s->trim_hook, "webhook outbox trim", err, errlen);
 }
 
 rk_err store_commit(store *s, char *err, size_t errlen)

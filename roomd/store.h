@@ -83,6 +83,22 @@ rk_err store_put_snapshot(store *s, int64_t seq, int64_t ts, const char *json,
 rk_err store_set_alarm(store *s, const char *poll, int64_t at, char *err,
 		       size_t errlen);
 rk_err store_del_alarm(store *s, const char *poll, char *err, size_t errlen);
+/*
+ * Webhook outbox (webhook.h): one row per webhook to deliver, written in the
+ * transaction of what it reports, so a committed op's webhook is as durable
+ * as the op. ids only grow (AUTOINCREMENT: never reused, even once the table
+ * is empty), so delivery order is id order and "delivered up to id N" is a
+ * complete record of progress. Rows are read and sent by the webhook worker
+ * through its own read-only handle; this handle deletes those delivered
+ * (trim) in a later transaction. Both inside a batch (store_begin).
+ */
+#define STORE_OUTBOX_SQL                                                          \
+	"CREATE TABLE IF NOT EXISTS webhooks(id INTEGER PRIMARY KEY AUTOINCREMENT," \
+	" created_ms INTEGER NOT NULL, body TEXT NOT NULL)"
+rk_err store_outbox_add(store *s, int64_t created_ms, const char *body, size_t len,
+			char *err, size_t errlen);
+/* Delete the rows with id <= upto (delivered). */
+rk_err store_outbox_trim(store *s, int64_t upto, char *err, size_t errlen);
 rk_err store_commit(store *s, char *err, size_t errlen);
 void store_rollback(store *s);
 

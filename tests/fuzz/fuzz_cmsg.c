@@ -1,5 +1,6 @@
 /*
- * fuzz_cmsg.c - rk_cmsg_decode, roomd's decoder of every client frame.
+ * fuzz_cmsg.c - rk_cmsg_decode, roomd's decoder of every client frame, and
+ * rk_cmsg_decode_op_body, the same decoder for POST ops bodies.
  *
  * Invariants: decoding never crashes or leaks; an OK op message re-encodes
  * (rk_enc_c_op) to a frame that decodes to the same op (same rk_op_encode
@@ -76,6 +77,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(m.t == RK_C_OP && m.id[0] && rej != RK_REJ_NONE);
 	if (e != RK_OK)
 		FUZZ_CHECK(memchr(msg, '\0', sizeof(msg)) != NULL);
+	rk_cmsg_free(&m);
+	/* The same bytes as a POST /v1/rooms/<room>/ops body: an op or an
+	 * error, never a crash or leak; an accepted body round-trips as a frame. */
+	e = rk_cmsg_decode_op_body((const char *)data, size, MAX_FRAME, &m, &rej, msg,
+				   sizeof(msg));
+	FUZZ_CHECK(e != RK_OK || m.t == RK_C_OP);
+	if (e == RK_OK)
+		check_op_round_trip(&m);
+	if (e == RK_EREJECT)
+		FUZZ_CHECK(m.id[0] && rej != RK_REJ_NONE);
 	rk_cmsg_free(&m);
 	return 0;
 }

@@ -48,8 +48,12 @@ static void check_methods(rk_route r)
 	for (int m = RK_METHOD_GET; m <= RK_METHOD_OTHER; m++) {
 		const char *allow = NULL;
 		unsigned st = rk_route_method(r, (rk_method)m, &allow);
-		FUZZ_CHECK(allow && strncmp(allow, "GET", 3) == 0);
-		bool ok = m == RK_METHOD_GET || (m == RK_METHOD_OPTIONS && rk_route_is_api(r));
+		bool ops = r == RK_ROUTE_ROOM_OPS;
+		FUZZ_CHECK(allow && strncmp(allow, ops ? "POST" : "GET", ops ? 4 : 3) == 0);
+		bool ok = ops ? m == RK_METHOD_POST || m == RK_METHOD_OPTIONS
+			      : m == RK_METHOD_GET ||
+				    (m == RK_METHOD_OPTIONS && rk_route_is_api(r)) ||
+				    (m == RK_METHOD_POST && r == RK_ROUTE_BAD_ROOM);
 		FUZZ_CHECK(ok ? st == 0 : st == 405);
 	}
 }
@@ -104,6 +108,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case RK_ROUTE_ROOMS:
 		FUZZ_CHECK(room[0] == '\0');
 		check_auth(authz, NULL);
+		break;
+	case RK_ROUTE_ROOM_OPS:
+		FUZZ_CHECK(under_rooms && rk_roomid_validz(room) && idn == strlen(room) + 4 &&
+			   memcmp(room, s + 10, strlen(room)) == 0 &&
+			   strcmp(s + 10 + strlen(room), "/ops") == 0);
+		check_auth(authz, room);
 		break;
 	case RK_ROUTE_BAD_ROOM:
 		FUZZ_CHECK(under_rooms && room[0] == '\0' && !rk_roomid_valid(s + 10, idn));

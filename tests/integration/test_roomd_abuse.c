@@ -252,11 +252,7 @@ static void test_connect_drop_cycles(void **state)
 #ifdef __SANITIZE_ADDRESS__
 	/* ASan keeps freed memory in quarantine (256 MB by default): bound it
 	 * so that roomd's RSS says something about roomd. */
-	const char *prev = getenv("ASAN_OPTIONS");
-	char opts[512];
-	snprintf(opts, sizeof(opts), "%s%squarantine_size_mb=8", prev ? prev : "",
-		 prev && *prev ? ":" : "");
-	setenv("ASAN_OPTIONS", opts, 1);
+	rt_asan_quarantine(8);
 	const long max_growth_kb = 64 * 1024;
 #else
 	const long max_growth_kb = 16 * 1024;

@@ -47,7 +47,8 @@ static void test_help(void **state)
 	    "--ping-interval", "--presence-grace", "--snapshot-every", "--resume-max",
 	    "--conn-rate", "--conn-burst", "--max-conns-per-ip", "--limit-loopback",
 	    "--handshake-timeout", "--tls-cert", "--tls-key", "--config", "--allow-origin",
-	    "--log-format", "--no-demo", "Exit status"};
+	    "--log-format", "--webhook-url", "--webhook-secret-file", "--webhook-types",
+	    "--webhook-timeout", "--webhook-concurrency", "--webhook-retry-max", "--no-demo", "Exit status"};
 	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
 		if (!strstr(out, opts[i]))
 			fail_msg("--help does not mention %s", opts[i]);
@@ -64,7 +65,8 @@ static void test_bad_values_name_the_option(void **state)
 	    "--hibernate-after", "--max-frame", "--ops-per-sec", "--ops-burst",
 	    "--max-room-conns", "--max-conns", "--max-queue", "--idle-timeout",
 	    "--ping-interval", "--presence-grace", "--snapshot-every", "--resume-max",
-	    "--conn-rate", "--conn-burst", "--max-conns-per-ip", "--handshake-timeout"};
+	    "--conn-rate", "--conn-burst", "--max-conns-per-ip", "--handshake-timeout",
+	    "--webhook-timeout", "--webhook-concurrency", "--webhook-retry-max"};
 	static const char *const bad[] = {"x12", "-5", "99999999999999999999"};
 	for (size_t i = 0; i < sizeof(num) / sizeof(num[0]); i++)
 		for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {

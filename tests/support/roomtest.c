@@ -234,6 +234,46 @@ int rt_http(rd_proc *rd, const char *path, const char *headers, char **body)
 	return status;
 }
 
+void rt_asan_quarantine(int mb)
+{
+#ifdef __SANITIZE_ADDRESS__
+	const char *prev = getenv("ASAN_OPTIONS");
+	char opts[512];
+	snprintf(opts, sizeof(opts), "%s%squarantine_size_mb=%d", prev ? prev : "",
+		 prev && *prev ? ":" : "", mb);
+	setenv("ASAN_OPTIONS", opts, 1);
+#else
+	(void)mb;
+#endif
+}
+
+int rt_post(rd_proc *rd, const char *path, const char *headers, const char *body,
+	    int timeout_ms, http_reply *reply)
+{
+	size_t blen = strlen(body);
+	size_t cap = strlen(path) + (headers ? strlen(headers) : 0) + blen + 256;
+	char *req = malloc(cap);
+	if (!req)
+		fail_msg("out of memory");
+	int n = snprintf(req, cap,
+			 "POST %s HTTP/1.1\r\nHost: %s:%d\r\nContent-Type: application/json\r\n"
+			 "Content-Length: %zu\r\nConnection: close\r\n%s%s\r\n%s",
+			 path, rd->host, rd->port, blen, headers ? headers : "",
+			 headers && *headers ? "\r\n" : "", body);
+	http_reply r;
+	memset(&r, 0, sizeof(r));
+	int rc = http_request(rd->host, rd->port, req, (size_t)n, timeout_ms, &r);
+	free(req);
+	if (rc != 0)
+		fail_msg("POST %s: %s", path, r.error);
+	int status = r.status;
+	if (reply)
+		*reply = r;
+	else
+		http_reply_free(&r);
+	return status;
+}
+
 char *rt_temp_file(const char *content)
 {
 	char *path = strdup("/tmp/roomtest-XXXXXX");

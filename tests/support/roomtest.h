@@ -63,6 +63,17 @@ void rt_sql_text(const char *db_path, const char *sql, char *out, size_t n);
 /* GET path from roomd; returns the status and the body (caller frees). */
 int rt_http(rd_proc *rd, const char *path, const char *headers, char **body);
 
+/* Under ASan (in a sanitizer build of the tests): cap the quarantine of the
+ * roomd processes started from now on at mb MB (ASAN_OPTIONS), so that
+ * their RSS says something about roomd. A no-op in other builds. */
+void rt_asan_quarantine(int mb);
+
+/* POST body to path on roomd (extra header lines in headers, may be NULL);
+ * returns the status, the reply in *reply if not NULL (caller frees with
+ * http_reply_free). Fails the test if no answer comes within timeout_ms. */
+int rt_post(rd_proc *rd, const char *path, const char *headers, const char *body,
+	    int timeout_ms, http_reply *reply);
+
 /* Run argv[0] (a path; argv NULL-terminated) to completion with stdout and
  * stderr captured together into *out (caller frees; out may be NULL).
  * Returns its exit status (128 + signal if a signal ended it); fails the

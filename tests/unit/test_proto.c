@@ -484,6 +484,52 @@ static void test_client_id_limit(void **state)
 
 /* ---- client messages: hostile input --------------------------------------------- */
 
+/* The POST /v1/rooms/<room>/ops body decodes like an op frame without `t`:
+ * same op, same reject for a bad op, same errors for a bad id or bad JSON. */
+static void test_op_body(void **state)
+{
+	(void)state;
+	rk_cmsg m, f;
+	rk_reject rej;
+	char msg[256];
+	const char *body = "{\"id\":\"b1\",\"op\":{\"k\":\"chat.post\",\"text\":\"hi\"}}";
+	assert_int_equal(rk_cmsg_decode_op_body(body, strlen(body), MAXLEN, &m, &rej, msg,
+						sizeof(msg)), RK_OK);
+	assert_int_equal(cdec("{\"t\":\"op\",\"id\":\"b1\",\"op\":{\"k\":\"chat.post\","
+			      "\"text\":\"hi\"}}", &f, &rej, msg, sizeof(msg)), RK_OK);
+	assert_int_equal(m.t, RK_C_OP);
+	assert_string_equal(m.id, "b1");
+	assert_int_equal(m.op.k, f.op.k);
+	assert_string_equal(m.op.text, f.op.text);
+	rk_cmsg_free(&m);
+	rk_cmsg_free(&f);
+	/* a `t` is ignored, whatever it says */
+	body = "{\"t\":\"ping\",\"id\":\"b2\",\"op\":{\"k\":\"board.clear\"}}";
+	assert_int_equal(rk_cmsg_decode_op_body(body, strlen(body), MAXLEN, &m, &rej, msg,
+						sizeof(msg)), RK_OK);
+	assert_int_equal(m.op.k, RK_OP_BOARD_CLEAR);
+	rk_cmsg_free(&m);
+	body = "{\"id\":\"b3\",\"op\":{\"k\":\"chat.post\",\"text\":\"\"}}";
+	assert_int_equal(rk_cmsg_decode_op_body(body, strlen(body), MAXLEN, &m, &rej, msg,
+						sizeof(msg)), RK_EREJECT);
+	assert_int_equal(rej, RK_REJ_INVALID);
+	assert_string_equal(m.id, "b3");
+	rk_cmsg_free(&m);
+	body = "{\"op\":{\"k\":\"board.clear\"}}";
+	assert_int_equal(rk_cmsg_decode_op_body(body, strlen(body), MAXLEN, &m, &rej, msg,
+						sizeof(msg)), RK_EBADMSG);
+	assert_non_null(strstr(msg, "id"));
+	body = "{\"id\":\"b4\",";
+	assert_int_equal(rk_cmsg_decode_op_body(body, strlen(body), MAXLEN, &m, &rej, msg,
+						sizeof(msg)), RK_EBADJSON);
+	body = "[1]";
+	assert_int_equal(rk_cmsg_decode_op_body(body, strlen(body), MAXLEN, &m, &rej, msg,
+						sizeof(msg)), RK_EBADMSG);
+	body = "{\"id\":\"b5\",\"op\":{\"k\":\"chat.post\",\"text\":\"x\"}}";
+	assert_int_equal(rk_cmsg_decode_op_body(body, strlen(body), 10, &m, &rej, msg,
+						sizeof(msg)), RK_EBADJSON);
+}
+
 static void test_client_prefixes(void **state)
 {
 	const char *full = "{\"t\":\"op\",\"id\":\"c1\",\"op\":{\"k\":\"shape.add\","
@@ -1049,6 +1095,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_errcode_names),
 		cmocka_unit_test(test_client_roundtrips),
+		cmocka_unit_test(test_op_body),
 		cmocka_unit_test(test_client_fields),
 		cmocka_unit_test(test_ping_ids),
 		cmocka_unit_test(test_signal_size),

@@ -20,7 +20,7 @@
 struct route_case {
 	const char *path;
 	rk_route want;
-	const char *room; /* for RK_ROUTE_ROOM */
+	const char *room; /* for RK_ROUTE_ROOM and RK_ROUTE_ROOM_OPS */
 };
 
 static const struct route_case route_cases[] = {
@@ -34,6 +34,15 @@ static const struct route_case route_cases[] = {
 	{"/v1/rooms/a/b", RK_ROUTE_BAD_ROOM, NULL},
 	{"/v1/rooms/%2e%2e", RK_ROUTE_BAD_ROOM, NULL},
 	{"/v1/rooms//", RK_ROUTE_BAD_ROOM, NULL},
+	{"/v1/rooms/demo/ops", RK_ROUTE_ROOM_OPS, "demo"},
+	{"/v1/rooms/a.b-c_1/ops", RK_ROUTE_ROOM_OPS, "a.b-c_1"},
+	{"/v1/rooms/../ops", RK_ROUTE_BAD_ROOM, NULL},
+	{"/v1/rooms/a/b/ops", RK_ROUTE_BAD_ROOM, NULL},
+	{"/v1/rooms//ops", RK_ROUTE_BAD_ROOM, NULL},
+	{"/v1/rooms/ops", RK_ROUTE_ROOM, "ops"},
+	{"/v1/rooms/demo/ops/", RK_ROUTE_BAD_ROOM, NULL},
+	{"/v1/rooms/xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx/ops",
+	 RK_ROUTE_BAD_ROOM, NULL},
 	{"/healthz/", RK_ROUTE_NOT_FOUND, NULL},
 	{"/HEALTHZ", RK_ROUTE_NOT_FOUND, NULL},
 	{"/metrics?x", RK_ROUTE_NOT_FOUND, NULL},
@@ -146,6 +155,15 @@ static void test_auth(void **state)
 	assert_int_equal(auth(team, NULL), 403); /* the list needs "*" */
 	assert_int_equal(auth(editor, "demo"), 403);
 	assert_int_equal(auth(editor, NULL), 403);
+	/* The POST ops path takes the user from the token's sub. */
+	char user[RK_NAME_BYTES + 1] = "x";
+	assert_int_equal(rk_route_auth_user(SECRET, strlen(SECRET), team, "team-a", NOW, user), 0);
+	assert_string_equal(user, "admin");
+	assert_int_equal(rk_route_auth_user(SECRET, strlen(SECRET), editor, "demo", NOW, user),
+			 403);
+	assert_string_equal(user, "");
+	assert_int_equal(rk_route_auth_user(NULL, 0, NULL, "demo", NOW, user), 0);
+	assert_string_equal(user, "");
 	free(all);
 	free(team);
 	free(editor);
@@ -277,6 +295,13 @@ static void test_methods(void **state)
 	assert_int_equal(rk_route_method(RK_ROUTE_ROOMS, RK_METHOD_OPTIONS, &allow), 0);
 	assert_int_equal(rk_route_method(RK_ROUTE_ROOM, RK_METHOD_POST, &allow), 405);
 	assert_string_equal(allow, "GET, OPTIONS");
+	assert_int_equal(rk_route_method(RK_ROUTE_ROOM_OPS, RK_METHOD_POST, &allow), 0);
+	assert_int_equal(rk_route_method(RK_ROUTE_ROOM_OPS, RK_METHOD_OPTIONS, &allow), 0);
+	assert_int_equal(rk_route_method(RK_ROUTE_ROOM_OPS, RK_METHOD_GET, &allow), 405);
+	assert_string_equal(allow, "POST, OPTIONS");
+	assert_true(rk_route_is_api(RK_ROUTE_ROOM_OPS));
+	/* A bad room id is 400 whatever the method (an ops path too). */
+	assert_int_equal(rk_route_method(RK_ROUTE_BAD_ROOM, RK_METHOD_POST, &allow), 0);
 	assert_int_equal(rk_route_method(RK_ROUTE_NOT_FOUND, RK_METHOD_DELETE, &allow), 405);
 	assert_int_equal(rk_route_method(RK_ROUTE_WS, RK_METHOD_HEAD, &allow), 405);
 	assert_true(rk_route_is_api(RK_ROUTE_BAD_ROOM));
