@@ -1,7 +1,8 @@
 # Thin wrapper around CMake. The two commands of the README:
 #   make run   - install missing packages, build roomd only, start it
 #                (make run ARGS='--listen 0.0.0.0:8080 --fsync'); quiet but
-#                for roomd's own output (the build log is shown on failure)
+#                for roomd's own output (the build log is shown on failure);
+#                prints the demo page's URL
 #   make test  - install, build, run every test, then again under ASan+UBSan,
 #                then a libFuzzer smoke pass (make fuzz-smoke)
 # Installing (README "Run it as a service"):
@@ -78,6 +79,7 @@ run: deps
 		cmake --build $(BUILD) -j $(JOBS) --target roomd; } >$(BUILD)/make-run.log 2>&1; then \
 		cat $(BUILD)/make-run.log; \
 		echo "Error: building roomd failed (log: $(BUILD)/make-run.log)" >&2; exit 1; fi
+	@echo "Demo page: http://127.0.0.1:8080/?room=demo (on the default --listen; open it in two windows)"
 	@exec $(BUILD)/roomd/roomd $(ARGS)
 
 # The binaries, man pages, systemd unit and example config (deploy/).

@@ -13,6 +13,16 @@ rk_route rk_route_http(const char *path, char *room)
 	room[0] = '\0';
 	if (!path)
 		path = "";
+	static const struct {
+		const char *path;
+		rk_route route;
+	} demo[] = {{"/", RK_ROUTE_DEMO_PAGE},
+		    {"/roomkit.js", RK_ROUTE_DEMO_SDK},
+		    {"/demo.js", RK_ROUTE_DEMO_JS},
+		    {"/demo.css", RK_ROUTE_DEMO_CSS}};
+	for (size_t i = 0; i < RK_ARRAY_LEN(demo); i++)
+		if (strcmp(path, demo[i].path) == 0)
+			return demo[i].route;
 	if (strcmp(path, "/healthz") == 0)
 		return RK_ROUTE_HEALTHZ;
 	if (strcmp(path, "/metrics") == 0)

@@ -52,6 +52,10 @@ static const char usage_text[] =
 "                          with a summary line of how many were left out\n"
 "  --log-format FORMAT     text (default: 'TIME LEVEL message') or json (one\n"
 "                          object per line: ts, level, msg)\n"
+"  --no-demo               do not serve the demo page: GET / (whiteboard, poll,\n"
+"                          chat for ?room=, default demo) and its files\n"
+"                          /roomkit.js (the JS client), /demo.js, /demo.css\n"
+"                          answer 404 (both are built into roomd)\n"
 "\n"
 "Browsers (the Origin header of upgrades and /v1 requests):\n"
 "  --allow-origin ORIGIN   also accept pages from ORIGIN (scheme://host[:port],\n"
@@ -189,6 +193,7 @@ static const opt opts[] = {
 	{"webhook-timeout", K_NUM, F(webhook_timeout_ms), 100, 3600000},
 	{"webhook-concurrency", K_NUM, F(webhook_concurrency), 1, 1024},
 	{"webhook-retry-max", K_NUM, F(webhook_retry_max_ms), 250, 86400000},
+	{"no-demo", K_BOOL, F(no_demo), 0, 0},
 	{"help", K_HELP, 0, 0, 0, 0},
 };
 #undef F

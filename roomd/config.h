@@ -53,6 +53,7 @@ typedef struct roomd_config {
 	int webhook_timeout_ms;    /* --webhook-timeout MS: one delivery attempt */
 	int webhook_concurrency;   /* --webhook-concurrency N: requests in flight */
 	int webhook_retry_max_ms;  /* --webhook-retry-max MS: longest backoff */
+	bool no_demo;              /* --no-demo: no demo page (/, /roomkit.js, ...: 404) */
 } roomd_config;
 
 /* Webhook types (--webhook-types; PROTOCOL.md section 11). */

@@ -13,6 +13,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include "clock.h"
+#include "demo.h"
 #include "httpop.h"
 #include "log.h"
 #include "roomd.h"
@@ -529,6 +530,31 @@ static int http_delete_room(server *s, struct lws *wsi, conn *c, const char *roo
 	return http_answer(wsi, c, 202, "application/json", body, len, x);
 }
 
+/* GET of a demo file (demo.h): a copy of the embedded bytes, sent with the
+ * page's Content-Security-Policy; never cached stale (no-cache: revalidate). */
+static int http_asset(struct lws *wsi, conn *c, const demo_asset *a)
+{
+	unsigned char hdr[LWS_PRE + 1024];
+	unsigned char *start = hdr + LWS_PRE, *p = start, *end = hdr + sizeof(hdr) - 1;
+	char *body = malloc(a->len);
+	if (!body)
+		return -1;
+	memcpy(body, a->data, a->len);
+	free(c->http_body);
+	c->http_body = body;
+	c->http_len = a->len;
+	c->http_off = 0;
+	if (lws_add_http_common_headers(wsi, 200, a->ctype, (lws_filepos_t)a->len, &p, end) ||
+	    add_header(wsi, "content-security-policy:", DEMO_CSP, &p, end) ||
+	    add_header(wsi, "x-content-type-options:", "nosniff", &p, end) ||
+	    add_header(wsi, "referrer-policy:", "no-referrer", &p, end) ||
+	    add_header(wsi, "cache-control:", "no-cache", &p, end) ||
+	    lws_finalize_write_http_header(wsi, start, &p, end))
+		return -1;
+	lws_callback_on_writable(wsi);
+	return 0;
+}
+
 /* Route and answer one HTTP request; the decisions are route.c's. */
 static int http_request(server *s, struct lws *wsi, conn *c, const char *uri)
 {
@@ -589,6 +615,13 @@ static int http_request(server *s, struct lws *wsi, conn *c, const char *uri)
 				 "this is a WebSocket endpoint: connect with a WebSocket client "
 				 "(ws://HOST:PORT/ws/<room>, Upgrade: websocket)",
 				 &x);
+	case RK_ROUTE_DEMO_PAGE:
+	case RK_ROUTE_DEMO_SDK:
+	case RK_ROUTE_DEMO_JS:
+	case RK_ROUTE_DEMO_CSS:
+		if (!s->cfg.no_demo)
+			return http_asset(wsi, c, demo_asset_for(route));
+		break;
 	case RK_ROUTE_NOT_FOUND:
 		break;
 	}

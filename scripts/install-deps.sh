@@ -7,7 +7,18 @@ set -eu
 PKGS="build-essential cmake pkg-config libwebsockets-dev libsqlite3-dev sqlite3
 libuv1-dev libwebsockets-evlib-uv libev-dev libwebsockets-evlib-ev libcjson-dev libncurses-dev libcurl4-openssl-dev libcmocka-dev libssl-dev tmux
 clang libclang-rt-14-dev valgrind
-python3-websockets curl help2man"
+python3-websockets curl help2man
+chromium"
+
+# Node.js for clients/js (the JS client, the demo page built into roomd, their
+# tests). A node already on PATH is used as it is (the development machines
+# have NodeSource's 20, which brings npm); only when there is none are
+# Debian's nodejs and npm installed (Debian 12: Node 18; see docs/CLIENT.md).
+if ! command -v node >/dev/null 2>&1; then
+	PKGS="$PKGS nodejs npm"
+elif ! command -v npm >/dev/null 2>&1; then
+	PKGS="$PKGS npm"
+fi
 
 missing=""
 for p in $PKGS; do

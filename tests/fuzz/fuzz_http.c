@@ -13,7 +13,9 @@
  * The JSON error body of any message parses back to that message (valid
  * UTF-8) with the status's code. The Origin check (path as Origin, the
  * header part as Host): no Origin, '*' and an exact allow entry always
- * pass; without a Host and an allow list nothing else does.
+ * pass; without a Host and an allow list nothing else does. The demo files
+ * are served for their exact paths only ("/", "/roomkit.js", "/demo.js",
+ * "/demo.css"): no prefix, suffix or dot-segment reaches them.
  */
 #include <string.h>
 #include "buf.h"
@@ -138,6 +140,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case RK_ROUTE_METRICS:
 	case RK_ROUTE_NOT_FOUND:
 		FUZZ_CHECK(room[0] == '\0' && !under_rooms);
+		break;
+	case RK_ROUTE_DEMO_PAGE:
+	case RK_ROUTE_DEMO_SDK:
+	case RK_ROUTE_DEMO_JS:
+	case RK_ROUTE_DEMO_CSS:
+		FUZZ_CHECK(room[0] == '\0' &&
+			   (strcmp(s, "/") == 0 || strcmp(s, "/roomkit.js") == 0 ||
+			    strcmp(s, "/demo.js") == 0 || strcmp(s, "/demo.css") == 0));
 		break;
 	}
 	check_methods(r);

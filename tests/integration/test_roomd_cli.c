@@ -48,7 +48,8 @@ static void test_help(void **state)
 	    "--conn-rate", "--conn-burst", "--max-conns-per-ip", "--limit-loopback",
 	    "--handshake-timeout", "--tls-cert", "--tls-key", "--config", "--allow-origin",
 	    "--log-format", "--webhook-url", "--webhook-secret-file", "--webhook-types",
-	    "--webhook-timeout", "--webhook-concurrency", "--webhook-retry-max", "--retain-events", "Exit status"};
+	    "--webhook-timeout", "--webhook-concurrency", "--webhook-retry-max", "--retain-events", "--no-demo",
+	    "Exit status"};
 	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
 		if (!strstr(out, opts[i]))
 			fail_msg("--help does not mention %s", opts[i]);
