@@ -61,7 +61,8 @@ export interface RoomOptions {
   cursorInterval?: number;
 }
 
-export type ErrorCode = RejectCode | 'unauthorized' | 'forbidden_room' | 'too_large_frame' | 'protocol';
+export type ErrorCode =
+  RejectCode | 'unauthorized' | 'forbidden_room' | 'too_large_frame' | 'protocol' | 'room_deleted';
 
 /** A refused op (code from roomd or the local prediction), a timeout, or a
  * terminal connection failure. */
@@ -130,6 +131,8 @@ const TERMINAL: Record<number, [ErrorCode, string]> = {
   4409: ['room_full', 'room full'],
   1009: ['too_large_frame', 'message too large for the server'],
   4400: ['protocol', 'protocol abuse'],
+  // A reconnect would create a new, empty room under the same name.
+  4404: ['room_deleted', 'the room was deleted'],
 };
 
 const rnd = () => Math.random().toString(36).slice(2, 10);

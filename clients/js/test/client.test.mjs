@@ -275,6 +275,28 @@ test('terminal failures do not loop: 401, 403, room full (4409) and a frame too 
   }
 });
 
+test('a deleted room (close 4404) is final: one attempt, error room_deleted, the room is not re-created', async () => {
+  const d = await new Roomd(FAST).start();
+  const H = heldSocket();
+  const a = room(d, 'alice', { WebSocket: H });
+  try {
+    await live(a);
+    await a.post('before the delete');
+    const res = await fetch(`http://127.0.0.1:${d.port}/v1/rooms/r1`, { method: 'DELETE' });
+    assert.equal(res.status, 202);
+    await until(() => a.getSnapshot().error, 'error after 4404');
+    assert.equal(a.getSnapshot().error.code, 'room_deleted');
+    assert.equal(a.getSnapshot().status, 'closed');
+    await new Promise(ok => setTimeout(ok, 500)); // room for a retry loop to show itself
+    assert.equal(H.opened, 1, 'no reconnect after 4404');
+    const list = await (await fetch(`http://127.0.0.1:${d.port}/v1/rooms`)).json();
+    assert.deepEqual(list.map(r => r.room), [], 'nobody re-created the room');
+  } finally {
+    a.close();
+    await d.stop();
+  }
+});
+
 test('the token function is called before every connect', async () => {
   const d = new Roomd(FAST);
   const secret = join(d.dir, 'secret');
