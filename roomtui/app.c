@@ -263,6 +263,10 @@ static void on_net_state(void *ud, tn_state st, const char *reason)
 		/* Say why (e.g. a TLS certificate the server was refused for). */
 		if (reason && *reason)
 			app_status(a, true, "disconnected: %s", reason);
+	} else if (st == TN_STOPPED && reason && *reason) {
+		tm_disconnected(&a->model);
+		a->npeers = 0;
+		app_status(a, true, "%s. Press q to quit.", reason);
 	}
 	a->dirty = true;
 }

@@ -36,6 +36,7 @@ struct tn_net {
 	tn_state state;
 	bool closing;		/* close on the next WRITEABLE */
 	char reason[128];	/* why the last connection ended */
+	bool final;		/* the server closed for good (4404): no reconnect */
 	tb_backoff backoff;	/* reconnect delays since the last welcome */
 	char tls_error[120];	/* why the handshake's certificate check failed */
 	ev_timer retry;
@@ -278,11 +279,27 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
 		if (len >= 2) {
 			const unsigned char *p = in;
-			snprintf(n->reason, sizeof(n->reason), "closed by server (%d)",
-				 (p[0] << 8) | p[1]);
+			int code = (p[0] << 8) | p[1];
+			/* 4404: the room was deleted; a reconnect would create a
+			 * new, empty room under its name. */
+			n->final = code == 4404;
+			if (n->final)
+				snprintf(n->reason, sizeof(n->reason),
+					 "room deleted (4404): not reconnecting");
+			else
+				snprintf(n->reason, sizeof(n->reason), "closed by server (%d)",
+					 code);
 		}
 		return 0;
 	case LWS_CALLBACK_CLIENT_CLOSED:
+		if (n->final) {
+			n->wsi = NULL;
+			n->closing = false;
+			queue_clear(n);
+			ev_timer_stop(n->loop, &n->retry);
+			set_state(n, TN_STOPPED);
+			return 0;
+		}
 		lost(n, n->reason[0] ? n->reason : "connection closed");
 		return 0;
 	default:

@@ -740,6 +740,28 @@ static void test_tui_reject_rolls_back(void **state)
 	tui_quit(c);
 }
 
+/* A deleted room (close 4404) ends the session: roomtui says so and does
+ * not reconnect, which would re-create an empty room under the name. */
+static void test_tui_room_deleted_is_final(void **state)
+{
+	ctx *c = *state;
+	start_roomd(c, NULL);
+	launch(c, 100, 30, "--name tui");
+	screen_wait(c, "| live |");
+	assert_int_equal(rt_http_method(c->rd, "DELETE", "/v1/rooms/" ROOM, NULL, NULL), 202);
+	screen_wait(c, "room deleted");
+	/* Waiting for something not to happen: several backoff periods (250 ms,
+	 * then doubling) pass without a new attempt. */
+	usleep(2000 * 1000);
+	char *body = NULL;
+	assert_int_equal(rt_http(c->rd, "/v1/rooms", NULL, &body), 200);
+	assert_string_equal(body, "[]\n");
+	free(body);
+	capture(c);
+	assert_non_null(strstr(c->screen, "room deleted"));
+	tui_quit(c);
+}
+
 static void test_tui_crash_restores_terminal(void **state)
 {
 	ctx *c = *state;
@@ -779,6 +801,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_tui_viewer, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_tui_layout_and_resize, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_tui_reject_rolls_back, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_tui_room_deleted_is_final, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_tui_crash_restores_terminal, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
