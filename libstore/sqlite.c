@@ -1,35 +1,30 @@
-/* store.c - one room's SQLite file: schema, lock, load, batch append. */
+/* sqlite.c - libstore's SQLite backend: one room per file,
+ * "<data>/rooms/<room>.db" in WAL mode (store.h has the contract, backend.h
+ * the seam). The only place that knows the room file's schema. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "backend.h"
 #include "clock.h"
 #include "log.h"
-#include "store.h"
+#include "retain.h"
 
-#define FORMAT_VERSION "1"
 #define STR_(x) #x
 #define STR(x) STR_(x)
 #define WAL_LIMIT_STR STR(STORE_WAL_LIMIT)
+#define FORMAT_STR STR(STORE_FORMAT)
 
-struct store {
-	sqlite3 *db;
-	sqlite3_stmt *ins_event;
-	sqlite3_stmt *ins_snap;
-	sqlite3_stmt *set_alarm;
-	sqlite3_stmt *del_alarm;
-	sqlite3_stmt *ins_hook;    /* webhook outbox: prepared at first use */
-	sqlite3_stmt *trim_hook;
-	char epoch[RK_EPOCH_MAX + 1];
-	int64_t created_ms;
-	int wal_frames;        /* from the WAL hook, after each commit */
-};
-
+/* PROTOCOL.md section 7, plus events.op_id (the sender's client op id, to
+ * replay `event` messages exactly and rebuild the op-id memory) and
+ * alarms(poll, at) (pending poll.close alarms, so they survive restarts
+ * without loading every room). */
 static const char schema_sql[] =
 	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);"
 	"CREATE TABLE IF NOT EXISTS events(seq INTEGER PRIMARY KEY, ts INTEGER NOT NULL,"
@@ -39,54 +34,40 @@ static const char schema_sql[] =
 	" ts INTEGER NOT NULL, state TEXT NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS alarms(poll TEXT PRIMARY KEY, at INTEGER NOT NULL);";
 
-bool store_path(const char *data_dir, const char *room, char *out, size_t cap)
+/* The webhook outbox (store_outbox_add): created by the first batch that
+ * needs it, so a room file of a roomd without webhooks has none. ids only
+ * grow (AUTOINCREMENT: never reused, even once the table is empty). */
+static const char outbox_sql[] =
+	"CREATE TABLE IF NOT EXISTS webhooks(id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" created_ms INTEGER NOT NULL, body TEXT NOT NULL)";
+
+typedef struct sq {
+	store base;
+	sqlite3 *db;
+	sqlite3_stmt *ins_event; /* writable handles: prepared at open */
+	sqlite3_stmt *ins_snap;
+	sqlite3_stmt *set_alarm;
+	sqlite3_stmt *del_alarm;
+	sqlite3_stmt *ins_hook;  /* webhook outbox: prepared at first use */
+	sqlite3_stmt *trim_hook;
+	bool has_op_id;          /* events.op_id exists (always when writable) */
+	bool has_alarms;         /* the alarms table exists */
+	int wal_frames;          /* from the WAL hook, after each commit */
+} sq;
+
+typedef struct sq_cursor {
+	store_cursor base;
+	sqlite3_stmt *q;
+} sq_cursor;
+
+static const store_ops sqlite_ops;
+
+static sq *SQ(store *s)
 {
-	int n = snprintf(out, cap, "%s/rooms/%s.db", data_dir, room);
-	return n > 0 && (size_t)n < cap;
+	return (sq *)s;
 }
 
-int store_lock(const char *path, bool create, char *err, size_t errlen)
-{
-	int fd = open(path, O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), 0644);
-	if (fd < 0) {
-		snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
-		return -1;
-	}
-	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-		snprintf(err, errlen, "%s is held by another roomd process (%s)", path,
-			 errno == EWOULDBLOCK ? "locked" : strerror(errno));
-		close(fd);
-		return -1;
-	}
-	/* An empty file is a new room (SQLite writes the WAL-mode header into
-	 * the file itself before any frame): a -wal or -shm next to it is a
-	 * dead room's, left by a removal that crashed, and must not be
-	 * replayed into the new one (roomfiles.h). */
-	struct stat sb;
-	if (fstat(fd, &sb) == 0 && sb.st_size == 0) {
-		char p[4200];
-		for (int i = 0; i < 2; i++) {
-			snprintf(p, sizeof(p), "%s%s", path, i ? "-shm" : "-wal");
-			if (unlink(p) == 0)
-				rk_warn("removed %s, left next to a new room file", p);
-		}
-	}
-	return fd;
-}
-
-void store_unlock(int fd)
-{
-	if (fd >= 0)
-		close(fd); /* releases the flock */
-}
-
-static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
-{
-	(void)db;
-	(void)name;
-	((store *)arg)->wal_frames = frames;
-	return SQLITE_OK;
-}
+/* ---- helpers ------------------------------------------------------------ */
 
 /* What is behind a failed call: "disk I/O error" alone does not tell a full
  * disk from a read-only one. The OS errno is kept by SQLite only until the
@@ -94,7 +75,7 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 static void add_errno(sqlite3 *db, char *err, size_t errlen)
 {
 	int x = db ? sqlite3_extended_errcode(db) : 0, e = db ? sqlite3_system_errno(db) : 0;
-	size_t n = strlen(err);
+	size_t n = strnlen(err, errlen);
 	if (n >= errlen)
 		return;
 	if (x == SQLITE_IOERR_WRITE || x == SQLITE_FULL)
@@ -123,47 +104,79 @@ static bool exec(sqlite3 *db, const char *sql, char *err, size_t errlen)
 	return true;
 }
 
-/* Read one meta value into out (cap bytes); false if absent. */
-static bool meta_get(sqlite3 *db, const char *key, char *out, size_t cap)
+/* One integer from sql (bound to arg), or dflt if it fails or is NULL. */
+static int64_t one_int(sqlite3 *db, const char *sql, int64_t arg, int64_t dflt)
+{
+	sqlite3_stmt *q = NULL;
+	int64_t v = dflt;
+	if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(q, 1, arg);
+		if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_type(q, 0) != SQLITE_NULL)
+			v = sqlite3_column_int64(q, 0);
+	}
+	sqlite3_finalize(q);
+	return v;
+}
+
+/* Read one meta value into out (cap bytes): 1 found, 0 absent, -1 error. */
+static int meta_get(sqlite3 *db, const char *key, char *out, size_t cap)
 {
 	sqlite3_stmt *st;
-	bool found = false;
+	int found = -1;
 	if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key=?", -1, &st, NULL))
-		return false;
+		return -1;
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW) {
+	int step = sqlite3_step(st);
+	if (step == SQLITE_ROW) {
 		const char *v = (const char *)sqlite3_column_text(st, 0);
 		snprintf(out, cap, "%s", v ? v : "");
-		found = true;
+		found = 1;
+	} else if (step == SQLITE_DONE) {
+		found = 0;
 	}
 	sqlite3_finalize(st);
 	return found;
 }
 
-static void new_epoch(char *out)
+static bool table_exists(sqlite3 *db, const char *name)
 {
-	unsigned char r[8];
-	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
-		/* getrandom on Linux >= 3.17 does not fail for 8 bytes; be safe. */
-		int64_t t = rk_mono_ns() ^ rk_wall_ms();
-		memcpy(r, &t, sizeof(r));
+	sqlite3_stmt *q;
+	bool yes = false;
+	if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?",
+			       -1, &q, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+		yes = sqlite3_step(q) == SQLITE_ROW;
 	}
-	for (size_t i = 0; i < sizeof(r); i++)
-		sprintf(out + 2 * i, "%02x", r[i]);
+	sqlite3_finalize(q);
+	return yes;
+}
+
+static bool prepares(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *q = NULL;
+	bool ok = sqlite3_prepare_v2(db, sql, -1, &q, NULL) == SQLITE_OK;
+	sqlite3_finalize(q);
+	return ok;
 }
 
 /*
- * A file that is not one of our room files is refused before anything is
- * written to it (no journal mode switch, no schema, no meta): garbage, a
- * truncated header, another program's SQLite database, another room's file
- * or a newer format stay exactly as they were, for a human to look at. An
- * empty file (no tables: a new room, or a crash right after its creation)
- * is fine. RK_OK, RK_ECORRUPT or RK_EIO with the reason in err.
+ * Is db one of our room files (of want_room if not NULL)? A file that is
+ * not is refused before anything is written to it (no journal mode switch,
+ * no schema, no meta): garbage, a truncated header, another program's
+ * SQLite database, another room's file or a newer format stay exactly as
+ * they were, for a human to look at. An empty file (no tables: a new room,
+ * or a crash right after its creation) is *fresh when writable. A writer
+ * needs every column it writes; a reader reads format-1 files written
+ * before events.op_id and the alarms table existed. RK_OK (meta in s),
+ * RK_ECORRUPT or RK_EIO with the reason in err.
  */
-static rk_err check_room_file(sqlite3 *db, const char *room, char *err, size_t errlen)
+static rk_err check_room_file(sq *s, const char *want_room, bool writable, bool *fresh,
+			      char *err, size_t errlen)
 {
+	sqlite3 *db = s->db;
 	sqlite3_stmt *q = NULL;
 	int tables = -1;
+	*fresh = false;
 	if (sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master", -1, &q, NULL) ==
 	    SQLITE_OK && sqlite3_step(q) == SQLITE_ROW)
 		tables = sqlite3_column_int(q, 0);
@@ -174,12 +187,23 @@ static rk_err check_room_file(sqlite3 *db, const char *room, char *err, size_t e
 		return code == SQLITE_NOTADB || code == SQLITE_CORRUPT ? RK_ECORRUPT : RK_EIO;
 	}
 	sqlite3_finalize(q);
-	if (tables == 0)
+	if (tables == 0 && writable) {
+		*fresh = true;
 		return RK_OK;
-	/* Every column roomd reads or writes must be there. */
-	static const char *const probes[] = {
+	}
+	static const char *const need[] = {"meta", "events", "snapshots"};
+	for (size_t i = 0; i < RK_ARRAY_LEN(need); i++)
+		if (!table_exists(db, need[i])) {
+			snprintf(err, errlen, "not a room file (wrong schema): no %s table", need[i]);
+			return RK_ECORRUPT;
+		}
+	s->has_op_id = prepares(db, "SELECT op_id FROM events LIMIT 0");
+	s->has_alarms = table_exists(db, "alarms");
+	/* Every column this handle reads or writes must be there. */
+	const char *const probes[] = {
 		"SELECT key, value FROM meta",
-		"SELECT seq, ts, session, user, op, op_id FROM events",
+		writable ? "SELECT seq, ts, session, user, op, op_id FROM events"
+			 : "SELECT seq, ts, session, user, op FROM events",
 		"SELECT seq, ts, state FROM snapshots",
 	};
 	for (size_t i = 0; i < RK_ARRAY_LEN(probes); i++) {
@@ -190,65 +214,85 @@ static rk_err check_room_file(sqlite3 *db, const char *room, char *err, size_t e
 		}
 		sqlite3_finalize(q);
 	}
-	char val[128];
-	if (!meta_get(db, "format", val, sizeof(val))) {
-		snprintf(err, errlen, "not a room file: no format in its meta table");
-		return RK_ECORRUPT;
+	char v[4][160];
+	int got[4];
+	static const char *const keys[] = {"format", "room", "epoch", "created_ms"};
+	for (int i = 0; i < 4; i++) {
+		got[i] = meta_get(db, keys[i], v[i], sizeof(v[i]));
+		if (got[i] < 0) {
+			sql_err(db, "meta", err, errlen);
+			return RK_EIO;
+		}
 	}
-	if (strcmp(val, FORMAT_VERSION) != 0) {
-		snprintf(err, errlen, "room file format %s is not supported (want %s)", val,
-			 FORMAT_VERSION);
-		return RK_ECORRUPT;
-	}
-	if (!meta_get(db, "room", val, sizeof(val)) || strcmp(val, room) != 0) {
-		snprintf(err, errlen, "room file belongs to room '%s', not '%s'", val, room);
-		return RK_ECORRUPT;
-	}
-	return RK_OK;
+	return store_meta_check(&s->base.meta, got[0] ? v[0] : NULL, got[1] ? v[1] : NULL,
+				got[2] ? v[2] : NULL, got[3] ? v[3] : NULL, want_room, err,
+				errlen);
 }
 
-/* Read the meta of a checked room file, or write it into a new one. */
-static rk_err init_meta(store *s, const char *room, char *err, size_t errlen)
+/* Write the meta of a new room file (inside the creating transaction). */
+static rk_err write_meta(sq *s, char *err, size_t errlen)
 {
-	char val[128];
-	if (meta_get(s->db, "format", val, sizeof(val))) {
-		/* check_room_file accepted format and room already. */
-		if (!meta_get(s->db, "epoch", s->epoch, sizeof(s->epoch)) || !s->epoch[0]) {
-			snprintf(err, errlen, "room file has no epoch");
-			return RK_ECORRUPT;
-		}
-		if (meta_get(s->db, "created_ms", val, sizeof(val)))
-			s->created_ms = strtoll(val, NULL, 10);
-		return RK_OK;
-	}
-	new_epoch(s->epoch);
-	s->created_ms = rk_wall_ms();
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(s->db, "INSERT INTO meta(key,value) VALUES"
 			       "('room',?1),('epoch',?2),('created_ms',?3),('format','"
-			       FORMAT_VERSION "')", -1, &st, NULL)) {
+			       FORMAT_STR "')", -1, &st, NULL)) {
 		sql_err(s->db, "meta", err, errlen);
 		return RK_EIO;
 	}
-	sqlite3_bind_text(st, 1, room, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, s->epoch, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, s->created_ms);
+	char created[24];
+	snprintf(created, sizeof(created), "%lld", (long long)s->base.meta.created_ms);
+	sqlite3_bind_text(st, 1, s->base.meta.room, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, s->base.meta.epoch, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, created, -1, SQLITE_STATIC);
 	int rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
 		sql_err(s->db, "meta", err, errlen);
 		return RK_EIO;
 	}
+	s->base.meta.format = STORE_FORMAT;
 	return RK_OK;
 }
 
-rk_err store_open(const char *path, const char *room, int busy_ms,
-		  store **out, char *err, size_t errlen)
+static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+	(void)db;
+	(void)name;
+	((sq *)arg)->wal_frames = frames;
+	return SQLITE_OK;
+}
+
+static void sq_close(store *st)
+{
+	sq *s = SQ(st);
+	if (s->db && !sqlite3_get_autocommit(s->db))
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_finalize(s->ins_event);
+	sqlite3_finalize(s->ins_snap);
+	sqlite3_finalize(s->set_alarm);
+	sqlite3_finalize(s->del_alarm);
+	sqlite3_finalize(s->ins_hook);
+	sqlite3_finalize(s->trim_hook);
+	sqlite3_close_v2(s->db);
+	free(s);
+}
+
+/*
+ * store_open and store_create: open path for writing; a file already
+ * holding a room must be want_room's (store_open) or is refused
+ * (store_create: create != NULL); a fresh one gets the schema and the meta
+ * (create's, or a new epoch).
+ */
+static rk_err open_rw(const char *path, const char *want_room, const store_meta *create,
+		      int busy_ms, store **out, char *err, size_t errlen)
 {
 	*out = NULL;
-	store *s = calloc(1, sizeof(*s));
-	if (!s)
+	sq *s = calloc(1, sizeof(*s));
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
 		return RK_ENOMEM;
+	}
+	s->base.ops = &sqlite_ops;
 	rk_err rc = RK_EIO;
 	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 			    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
@@ -261,11 +305,17 @@ rk_err store_open(const char *path, const char *room, int busy_ms,
 	 * default lookaside (1200 x 100 B) and page cache dominate an idle
 	 * room's memory; a room's working set is a few pages. */
 	sqlite3_db_config(s->db, SQLITE_DBCONFIG_LOOKASIDE, NULL, 64, 16);
-	/* The WAL is checkpointed by the checkpointer thread, never here. */
+	/* The WAL is checkpointed by store_file_checkpoint, never here. */
 	sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
-	rc = check_room_file(s->db, room, err, errlen);
+	bool fresh;
+	rc = check_room_file(s, want_room, true, &fresh, err, errlen);
 	if (rc != RK_OK)
 		goto fail;
+	if (create && !fresh) {
+		snprintf(err, errlen, "%s already holds room '%s'", path, s->base.meta.room);
+		rc = RK_ECORRUPT;
+		goto fail;
+	}
 	rc = RK_EIO;
 	/* Creating a room must not stall the loop on fsyncs: the file is
 	 * switched to WAL and given its schema with synchronous=OFF (a crash
@@ -278,23 +328,36 @@ rk_err store_open(const char *path, const char *room, int busy_ms,
 		rc = strstr(err, "not a database") ? RK_ECORRUPT : RK_EIO;
 		goto fail;
 	}
-	if (!exec(s->db, "BEGIN IMMEDIATE", err, errlen))
-		goto fail;
-	if (!exec(s->db, schema_sql, err, errlen)) {
-		exec(s->db, "ROLLBACK", err, 0);
-		goto fail;
-	}
-	rc = init_meta(s, room, err, errlen);
-	if (rc != RK_OK) {
+	if (fresh) {
+		if (create) {
+			s->base.meta = *create;
+		} else {
+			snprintf(s->base.meta.room, sizeof(s->base.meta.room), "%s", want_room);
+			store_new_epoch(s->base.meta.epoch);
+			s->base.meta.created_ms = rk_wall_ms();
+		}
 		char ignore[8];
-		exec(s->db, "ROLLBACK", ignore, sizeof(ignore));
-		goto fail;
+		if (!exec(s->db, "BEGIN IMMEDIATE", err, errlen))
+			goto fail;
+		if (!exec(s->db, schema_sql, err, errlen) ||
+		    (rc = write_meta(s, err, errlen)) != RK_OK) {
+			exec(s->db, "ROLLBACK", ignore, sizeof(ignore));
+			rc = RK_EIO;
+			goto fail;
+		}
+		if (!exec(s->db, "COMMIT", err, errlen))
+			goto fail;
+		s->has_op_id = s->has_alarms = true;
+	} else if (!s->has_alarms) {
+		/* A format-1 file from before alarms: the writer adds it. */
+		if (!exec(s->db, schema_sql, err, errlen))
+			goto fail;
+		s->has_alarms = true;
 	}
 	rc = RK_EIO;
-	if (!exec(s->db, "COMMIT", err, errlen) ||
-	    /* NORMAL even with --fsync: a commit only writes the WAL; the
-	     * syncer thread fdatasyncs it off the loop (syncer.h). */
-	    !exec(s->db, "PRAGMA synchronous=NORMAL", err, errlen))
+	/* NORMAL even with --fsync: a commit only writes the WAL; the
+	 * syncer thread fdatasyncs it off the loop (roomd/syncer.h). */
+	if (!exec(s->db, "PRAGMA synchronous=NORMAL", err, errlen))
 		goto fail;
 	if (sqlite3_prepare_v3(s->db, "INSERT INTO events(seq,ts,session,user,op,op_id)"
 			       " VALUES(?,?,?,?,?,?)", -1, SQLITE_PREPARE_PERSISTENT,
@@ -310,94 +373,225 @@ rk_err store_open(const char *path, const char *room, int busy_ms,
 		goto fail;
 	}
 	sqlite3_wal_hook(s->db, wal_hook, s);
-	*out = s;
+	*out = &s->base;
 	return RK_OK;
 fail:
-	store_close(s);
+	sq_close(&s->base);
 	return rc;
 }
 
-void store_busy_timeout(store *s, int ms)
+rk_err store_open(const char *path, const char *room, int busy_ms, store **out, char *err,
+		  size_t errlen)
 {
-	sqlite3_busy_timeout(s->db, ms);
+	return open_rw(path, room, NULL, busy_ms, out, err, errlen);
 }
 
-void store_close(store *s)
+rk_err store_create(const char *path, const store_meta *meta, store **out, char *err,
+		    size_t errlen)
 {
-	if (!s)
-		return;
-	sqlite3_finalize(s->ins_event);
-	sqlite3_finalize(s->ins_snap);
-	sqlite3_finalize(s->set_alarm);
-	sqlite3_finalize(s->del_alarm);
-	sqlite3_finalize(s->ins_hook);
-	sqlite3_finalize(s->trim_hook);
-	sqlite3_close_v2(s->db);
-	free(s);
+	return open_rw(path, meta->room, meta, 0, out, err, errlen);
 }
 
-const char *store_epoch(const store *s)
+/* A file: URI for path, read-only, immutable if asked; false if too long. */
+static bool file_uri(const char *path, bool immutable, char *out, size_t cap)
 {
-	return s->epoch;
+	size_t n = 0;
+	for (const char *p = "file:"; *p; p++)
+		out[n++] = *p;
+	for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+		if (n + 4 >= cap)
+			return false;
+		if (*p == '%' || *p == '?' || *p == '#' || *p < 0x20 || *p >= 0x7f)
+			n += (size_t)snprintf(out + n, cap - n, "%%%02X", *p);
+		else
+			out[n++] = (char)*p;
+	}
+	int k = snprintf(out + n, cap - n, "?mode=ro%s", immutable ? "&immutable=1" : "");
+	return k > 0 && (size_t)k < cap - n;
 }
 
-int64_t store_created_ms(const store *s)
+rk_err store_open_ro(const char *path, bool live, store **out, char *err, size_t errlen)
 {
-	return s->created_ms;
+	*out = NULL;
+	struct stat sb;
+	if (stat(path, &sb) != 0) {
+		snprintf(err, errlen, "%s", strerror(errno));
+		return RK_EIO;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		snprintf(err, errlen, "not a regular file");
+		return RK_EIO;
+	}
+	/* Refuse anything that is not a SQLite file before SQLite sees it. */
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		snprintf(err, errlen, "%s", strerror(errno));
+		return RK_EIO;
+	}
+	char magic[16];
+	size_t n = fread(magic, 1, sizeof(magic), f);
+	fclose(f);
+	if (n != sizeof(magic) || memcmp(magic, "SQLite format 3", 16) != 0) {
+		snprintf(err, errlen, "not a SQLite database (not a room file)");
+		return RK_ECORRUPT;
+	}
+	/*
+	 * A read-only connection to a WAL file creates the -wal and -shm files
+	 * when they are missing and cannot remove them again. No -wal file
+	 * means no process has the room open in WAL mode (roomd keeps its WAL
+	 * while it has the room), so a one-shot read opens the file as
+	 * immutable and leaves the directory exactly as it was. A live reader
+	 * uses the normal WAL protocol to see later commits.
+	 */
+	char uri[PATH_MAX * 3 + 64];
+	snprintf(uri, sizeof(uri), "%s-wal", path);
+	bool immutable = !live && access(uri, F_OK) != 0;
+	if (!file_uri(path, immutable, uri, sizeof(uri))) {
+		snprintf(err, errlen, "path too long");
+		return RK_EIO;
+	}
+	sq *s = calloc(1, sizeof(*s));
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
+		return RK_ENOMEM;
+	}
+	s->base.ops = &sqlite_ops;
+	if (sqlite3_open_v2(uri, &s->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX |
+			    SQLITE_OPEN_URI, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "%s", s->db ? sqlite3_errmsg(s->db) : "cannot open");
+		sq_close(&s->base);
+		return RK_EIO;
+	}
+	sqlite3_busy_timeout(s->db, 5000);
+	bool fresh;
+	rk_err rc = check_room_file(s, NULL, false, &fresh, err, errlen);
+	if (rc != RK_OK) {
+		sq_close(&s->base);
+		return rc;
+	}
+	*out = &s->base;
+	return RK_OK;
 }
 
-int store_wal_frames(const store *s)
+static void sq_busy_timeout(store *s, int ms)
 {
-	return s->wal_frames;
+	sqlite3_busy_timeout(SQ(s)->db, ms);
 }
 
-rk_err store_load(store *s, rk_state **stp, int64_t *seq, int64_t *snap_seq,
-		  char *err, size_t errlen)
+/* ---- the single-writer lock ---------------------------------------------- */
+
+int store_lock(const char *path, bool create, char *err, size_t errlen)
 {
+	int fd = open(path, O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), 0644);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		int e = errno;
+		snprintf(err, errlen, "%s is held by another roomd process (%s)", path,
+			 e == EWOULDBLOCK ? "locked" : strerror(e));
+		close(fd);
+		return e == EWOULDBLOCK ? STORE_LOCK_HELD : -1;
+	}
+	/* An empty file is a new room (SQLite writes the WAL-mode header into
+	 * the file itself before any frame): a -wal or -shm next to it is a
+	 * dead room's, left by a removal that crashed, and must not be
+	 * replayed into the new one (roomfiles.h). */
+	struct stat sb;
+	if (fstat(fd, &sb) == 0 && sb.st_size == 0) {
+		char p[4200];
+		for (int i = 0; i < 2; i++) {
+			snprintf(p, sizeof(p), "%s%s", path, i ? "-shm" : "-wal");
+			if (unlink(p) == 0)
+				rk_warn("removed %s, left next to a new room file", p);
+		}
+	}
+	return fd;
+}
+
+void store_unlock(int fd)
+{
+	if (fd >= 0)
+		close(fd); /* releases the flock */
+}
+
+/* ---- reading -------------------------------------------------------------- */
+
+static rk_err sq_snapshot_at(store *st, int64_t upto, int64_t *seq, char **json, size_t *len,
+			     char *err, size_t errlen)
+{
+	sq *s = SQ(st);
+	sqlite3_stmt *q;
+	*seq = 0;
+	*json = NULL;
+	*len = 0;
+	if (sqlite3_prepare_v2(s->db, "SELECT seq, state FROM snapshots WHERE seq <= ?"
+			       " ORDER BY seq DESC LIMIT 1", -1, &q, NULL)) {
+		sql_err(s->db, "snapshots", err, errlen);
+		return RK_EIO;
+	}
+	sqlite3_bind_int64(q, 1, upto < 0 ? INT64_MAX : upto);
+	int step = sqlite3_step(q);
+	rk_err rc = RK_OK;
+	if (step == SQLITE_ROW) {
+		const char *text = (const char *)sqlite3_column_text(q, 1);
+		size_t n = (size_t)sqlite3_column_bytes(q, 1);
+		char *copy = malloc(n + 1);
+		if (!copy) {
+			snprintf(err, errlen, "out of memory");
+			rc = RK_ENOMEM;
+		} else {
+			memcpy(copy, text ? text : "", text ? n : 0);
+			copy[text ? n : 0] = '\0';
+			*seq = sqlite3_column_int64(q, 0);
+			*json = copy;
+			*len = text ? n : 0;
+		}
+	} else if (step != SQLITE_DONE) {
+		sql_err(s->db, "snapshots", err, errlen);
+		rc = RK_EIO;
+	}
+	sqlite3_finalize(q);
+	return rc;
+}
+
+static rk_err sq_load(store *st, rk_state **stp, int64_t *seq, int64_t *snap_seq, char *err,
+		      size_t errlen)
+{
+	sq *s = SQ(st);
 	*stp = NULL;
 	*seq = 0;
 	*snap_seq = 0;
-	rk_state *st = NULL;
-	sqlite3_stmt *q = NULL;
-	rk_err rc = RK_EIO;
-	if (sqlite3_prepare_v2(s->db, "SELECT seq, state FROM snapshots ORDER BY seq DESC"
-			       " LIMIT 1", -1, &q, NULL)) {
-		sql_err(s->db, "load snapshot", err, errlen);
-		return RK_EIO;
-	}
-	int step = sqlite3_step(q);
-	if (step == SQLITE_ROW) {
-		*snap_seq = sqlite3_column_int64(q, 0);
-		const char *json = (const char *)sqlite3_column_text(q, 1);
-		size_t len = (size_t)sqlite3_column_bytes(q, 1);
+	rk_state *state = NULL;
+	char *json;
+	size_t len;
+	rk_err rc = sq_snapshot_at(st, -1, snap_seq, &json, &len, err, errlen);
+	if (rc != RK_OK)
+		return rc;
+	if (json) {
 		char derr[160];
-		rc = rk_state_decode_text(json ? json : "", len, &st, derr, sizeof(derr));
+		rc = rk_state_decode_text(json, len, &state, derr, sizeof(derr));
+		free(json);
 		if (rc != RK_OK) {
-			snprintf(err, errlen, "snapshot at seq %lld: %s",
-				 (long long)*snap_seq, derr);
-			sqlite3_finalize(q);
+			snprintf(err, errlen, "snapshot at seq %lld: %s", (long long)*snap_seq,
+				 derr);
 			return rc == RK_ENOMEM ? RK_ENOMEM : RK_ECORRUPT;
 		}
-	} else if (step != SQLITE_DONE) {
-		sql_err(s->db, "load snapshot", err, errlen);
-		sqlite3_finalize(q);
-		return RK_EIO;
-	} else {
-		st = rk_state_new();
-		if (!st) {
-			sqlite3_finalize(q);
-			return RK_ENOMEM;
-		}
+	} else if (!(state = rk_state_new())) {
+		snprintf(err, errlen, "out of memory");
+		return RK_ENOMEM;
 	}
-	sqlite3_finalize(q);
 	*seq = *snap_seq;
-
+	sqlite3_stmt *q = NULL;
+	rc = RK_EIO;
 	if (sqlite3_prepare_v2(s->db, "SELECT seq, ts, user, op, op_id FROM events WHERE seq > ?"
 			       " ORDER BY seq", -1, &q, NULL)) {
 		sql_err(s->db, "load events", err, errlen);
 		goto fail;
 	}
 	sqlite3_bind_int64(q, 1, *snap_seq);
+	int step;
 	while ((step = sqlite3_step(q)) == SQLITE_ROW) {
 		int64_t eseq = sqlite3_column_int64(q, 0);
 		if (eseq != *seq + 1) {
@@ -417,7 +611,7 @@ rk_err store_load(store *s, rk_state **stp, int64_t *seq, int64_t *snap_seq,
 			rk_actor actor = {.user = user ? user : "", .role = RK_ROLE_OWNER,
 					  .seq = eseq, .ts = sqlite3_column_int64(q, 1),
 					  .id = (const char *)sqlite3_column_text(q, 4)};
-			rej = rk_state_apply(st, &op, &actor, msg, sizeof(msg));
+			rej = rk_state_apply(state, &op, &actor, msg, sizeof(msg));
 			rk_op_free(&op);
 		}
 		if (rej != RK_REJ_NONE) {
@@ -434,21 +628,249 @@ rk_err store_load(store *s, rk_state **stp, int64_t *seq, int64_t *snap_seq,
 		goto fail;
 	}
 	sqlite3_finalize(q);
-	*stp = st;
+	*stp = state;
 	return RK_OK;
 fail:
 	sqlite3_finalize(q);
-	rk_state_free(st);
+	rk_state_free(state);
 	return rc;
 }
 
-rk_err store_begin(store *s, char *err, size_t errlen)
+static rk_err sq_load_opids(store *st, store_opid_fn add, void *arg, char *err, size_t errlen)
 {
-	return exec(s->db, "BEGIN", err, errlen) ? RK_OK : RK_EIO;
+	sq *s = SQ(st);
+	sqlite3_stmt *q = NULL;
+	int step;
+	/* Newest first, seq and ts only (the primary key's order): find the
+	 * oldest event the window must still hold. */
+	if (sqlite3_prepare_v2(s->db, "SELECT seq, ts FROM events ORDER BY seq DESC", -1, &q,
+			       NULL))
+		goto sql_fail;
+	int64_t last = -1, last_ts = 0, from = 0;
+	while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+		int64_t seq = sqlite3_column_int64(q, 0), ts = sqlite3_column_int64(q, 1);
+		if (last < 0) {
+			last = seq;
+			last_ts = ts;
+		}
+		if (seq <= last - RK_IDEM_EVENTS && ts < last_ts - RK_IDEM_MS)
+			break;
+		from = seq;
+	}
+	if (step != SQLITE_ROW && step != SQLITE_DONE)
+		goto sql_fail;
+	sqlite3_finalize(q);
+	q = NULL;
+	if (last < 0)
+		return RK_OK;
+	if (sqlite3_prepare_v2(s->db, "SELECT seq, ts, user, op_id FROM events"
+			       " WHERE seq >= ? AND session <> 'server' AND op_id <> ''"
+			       " ORDER BY seq", -1, &q, NULL))
+		goto sql_fail;
+	sqlite3_bind_int64(q, 1, from);
+	while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+		const char *user = (const char *)sqlite3_column_text(q, 2);
+		const char *id = (const char *)sqlite3_column_text(q, 3);
+		rk_err rc = !user || !id ? RK_ENOMEM
+					 : add(arg, user, id, sqlite3_column_int64(q, 0),
+					       sqlite3_column_int64(q, 1));
+		if (rc != RK_OK) {
+			sqlite3_finalize(q);
+			snprintf(err, errlen, "%s", rc == RK_ENOMEM ? "out of memory"
+								    : "load op ids: refused");
+			return rc;
+		}
+	}
+	if (step != SQLITE_DONE)
+		goto sql_fail;
+	sqlite3_finalize(q);
+	return RK_OK;
+sql_fail:
+	sql_err(s->db, "load op ids", err, errlen);
+	sqlite3_finalize(q);
+	return RK_EIO;
 }
 
-static rk_err step_reset(store *s, sqlite3_stmt *st, const char *what, char *err,
-			 size_t errlen)
+static rk_err sq_cursor_open(store *st, int64_t since, int64_t upto, const char *user,
+			     store_cursor **out, char *err, size_t errlen)
+{
+	sq *s = SQ(st);
+	*out = NULL;
+	sq_cursor *c = calloc(1, sizeof(*c));
+	if (!c) {
+		snprintf(err, errlen, "out of memory");
+		return RK_ENOMEM;
+	}
+	c->base.s = st;
+	char sql[256];
+	snprintf(sql, sizeof(sql),
+		 "SELECT seq, ts, session, user, %s, op FROM events WHERE seq > ?1 AND"
+		 " seq <= ?2%s ORDER BY seq",
+		 s->has_op_id ? "op_id" : "''", user ? " AND user = ?3" : "");
+	if (sqlite3_prepare_v2(s->db, sql, -1, &c->q, NULL) != SQLITE_OK) {
+		sql_err(s->db, "events", err, errlen);
+		free(c);
+		return RK_EIO;
+	}
+	sqlite3_bind_int64(c->q, 1, since);
+	sqlite3_bind_int64(c->q, 2, upto < 0 ? INT64_MAX : upto);
+	if (user)
+		sqlite3_bind_text(c->q, 3, user, -1, SQLITE_TRANSIENT);
+	*out = &c->base;
+	return RK_OK;
+}
+
+static int sq_cursor_next(store_cursor *cb, store_event *ev, char *err, size_t errlen)
+{
+	sq_cursor *c = (sq_cursor *)cb;
+	sqlite3 *db = SQ(cb->s)->db;
+	int step = sqlite3_step(c->q);
+	if (step == SQLITE_DONE)
+		return 0;
+	if (step != SQLITE_ROW) {
+		sql_err(db, "events", err, errlen);
+		return -1;
+	}
+	ev->seq = sqlite3_column_int64(c->q, 0);
+	ev->ts = sqlite3_column_int64(c->q, 1);
+	ev->session = (const char *)sqlite3_column_text(c->q, 2);
+	ev->user = (const char *)sqlite3_column_text(c->q, 3);
+	ev->op_id = (const char *)sqlite3_column_text(c->q, 4);
+	ev->op = (const char *)sqlite3_column_text(c->q, 5);
+	ev->op_len = (size_t)sqlite3_column_bytes(c->q, 5);
+	if (!ev->session || !ev->user || !ev->op_id || !ev->op) {
+		snprintf(err, errlen, "event %lld has a NULL column", (long long)ev->seq);
+		return -1;
+	}
+	return 1;
+}
+
+static void sq_cursor_close(store_cursor *cb)
+{
+	sq_cursor *c = (sq_cursor *)cb;
+	sqlite3_finalize(c->q);
+	free(c);
+}
+
+static int64_t sq_min_seq(store *s)
+{
+	return one_int(SQ(s)->db, "SELECT min(seq) FROM events", 0, 0);
+}
+
+static rk_err sq_seq_range(store *st, int64_t *min, int64_t *max, int64_t *count, char *err,
+			   size_t errlen)
+{
+	sqlite3 *db = SQ(st)->db;
+	sqlite3_stmt *q;
+	*min = *max = *count = 0;
+	if (sqlite3_prepare_v2(db, "SELECT min(seq), max(seq), count(*) FROM events", -1, &q,
+			       NULL) != SQLITE_OK) {
+		sql_err(db, "events", err, errlen);
+		return RK_EIO;
+	}
+	int step = sqlite3_step(q);
+	if (step == SQLITE_ROW) {
+		*min = sqlite3_column_int64(q, 0);
+		*max = sqlite3_column_int64(q, 1);
+		*count = sqlite3_column_int64(q, 2);
+	} else {
+		sql_err(db, "events", err, errlen);
+	}
+	sqlite3_finalize(q);
+	return step == SQLITE_ROW ? RK_OK : RK_EIO;
+}
+
+static int64_t sq_earliest_seq(store *s)
+{
+	return one_int(SQ(s)->db, "SELECT min(s) FROM (SELECT min(seq) AS s FROM snapshots"
+		       " UNION ALL SELECT min(seq) - 1 FROM events)", 0, 0);
+}
+
+static rk_err sq_snapshots(store *st,
+			   bool (*cb)(void *arg, int64_t seq, int64_t ts, const char *json,
+				      size_t len),
+			   void *arg, char *err, size_t errlen)
+{
+	sqlite3 *db = SQ(st)->db;
+	sqlite3_stmt *q;
+	if (sqlite3_prepare_v2(db, "SELECT seq, ts, state FROM snapshots ORDER BY seq", -1, &q,
+			       NULL)) {
+		sql_err(db, "snapshots", err, errlen);
+		return RK_EIO;
+	}
+	int step;
+	while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+		const char *text = (const char *)sqlite3_column_text(q, 2);
+		if (!cb(arg, sqlite3_column_int64(q, 0), sqlite3_column_int64(q, 1),
+			text ? text : "", text ? (size_t)sqlite3_column_bytes(q, 2) : 0)) {
+			step = SQLITE_DONE;
+			break;
+		}
+	}
+	if (step != SQLITE_DONE)
+		sql_err(db, "snapshots", err, errlen);
+	sqlite3_finalize(q);
+	return step == SQLITE_DONE ? RK_OK : RK_EIO;
+}
+
+static rk_err sq_alarms(store *st, bool (*cb)(void *arg, const char *poll, int64_t at),
+			void *arg, char *err, size_t errlen)
+{
+	sq *s = SQ(st);
+	sqlite3_stmt *q;
+	if (!s->has_alarms)
+		return RK_OK;
+	if (sqlite3_prepare_v2(s->db, "SELECT poll, at FROM alarms ORDER BY at, poll", -1, &q,
+			       NULL)) {
+		sql_err(s->db, "alarms", err, errlen);
+		return RK_EIO;
+	}
+	int step;
+	while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+		const char *poll = (const char *)sqlite3_column_text(q, 0);
+		if (!cb(arg, poll ? poll : "", sqlite3_column_int64(q, 1))) {
+			step = SQLITE_DONE;
+			break;
+		}
+	}
+	if (step != SQLITE_DONE)
+		sql_err(s->db, "alarms", err, errlen);
+	sqlite3_finalize(q);
+	return step == SQLITE_DONE ? RK_OK : RK_EIO;
+}
+
+static rk_err sq_users(store *st, bool (*cb)(void *arg, const char *user, int64_t events),
+		       void *arg, char *err, size_t errlen)
+{
+	sqlite3 *db = SQ(st)->db;
+	sqlite3_stmt *q;
+	if (sqlite3_prepare_v2(db, "SELECT user, count(*) FROM events GROUP BY user"
+			       " ORDER BY count(*) DESC, user", -1, &q, NULL)) {
+		sql_err(db, "events", err, errlen);
+		return RK_EIO;
+	}
+	int step;
+	while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+		const char *u = (const char *)sqlite3_column_text(q, 0);
+		if (!cb(arg, u ? u : "", sqlite3_column_int64(q, 1))) {
+			step = SQLITE_DONE;
+			break;
+		}
+	}
+	if (step != SQLITE_DONE)
+		sql_err(db, "events", err, errlen);
+	sqlite3_finalize(q);
+	return step == SQLITE_DONE ? RK_OK : RK_EIO;
+}
+
+/* ---- one batch ------------------------------------------------------------- */
+
+static rk_err sq_begin(store *s, char *err, size_t errlen)
+{
+	return exec(SQ(s)->db, "BEGIN", err, errlen) ? RK_OK : RK_EIO;
+}
+
+static rk_err step_reset(sq *s, sqlite3_stmt *st, const char *what, char *err, size_t errlen)
 {
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
@@ -460,52 +882,70 @@ static rk_err step_reset(store *s, sqlite3_stmt *st, const char *what, char *err
 	return RK_OK;
 }
 
-rk_err store_append(store *s, int64_t seq, int64_t ts, const char *session,
-		    const char *user, const char *op_id, const char *op_json,
-		    size_t op_len, char *err, size_t errlen)
+/* A read-only handle has no prepared writes. */
+static bool writable(sq *s, char *err, size_t errlen)
 {
-	sqlite3_stmt *st = s->ins_event;
-	sqlite3_bind_int64(st, 1, seq);
-	sqlite3_bind_int64(st, 2, ts);
-	sqlite3_bind_text(st, 3, session, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, user, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, op_json, (int)op_len, SQLITE_STATIC);
-	sqlite3_bind_text(st, 6, op_id, -1, SQLITE_STATIC);
-	return step_reset(s, st, "append event", err, errlen);
+	if (s->ins_event)
+		return true;
+	snprintf(err, errlen, "the room file was opened read-only");
+	return false;
 }
 
-rk_err store_put_snapshot(store *s, int64_t seq, int64_t ts, const char *json,
-			  size_t len, char *err, size_t errlen)
+static rk_err sq_append(store *st, int64_t seq, int64_t ts, const char *session,
+			const char *user, const char *op_id, const char *op_json, size_t op_len,
+			char *err, size_t errlen)
 {
-	sqlite3_stmt *st = s->ins_snap;
-	sqlite3_bind_int64(st, 1, seq);
-	sqlite3_bind_int64(st, 2, ts);
-	sqlite3_bind_text(st, 3, json, (int)len, SQLITE_STATIC);
-	return step_reset(s, st, "snapshot", err, errlen);
+	sq *s = SQ(st);
+	if (!writable(s, err, errlen))
+		return RK_EIO;
+	sqlite3_stmt *q = s->ins_event;
+	sqlite3_bind_int64(q, 1, seq);
+	sqlite3_bind_int64(q, 2, ts);
+	sqlite3_bind_text(q, 3, session, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 4, user, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 5, op_json, (int)op_len, SQLITE_STATIC);
+	sqlite3_bind_text(q, 6, op_id, -1, SQLITE_STATIC);
+	return step_reset(s, q, "append event", err, errlen);
 }
 
-rk_err store_set_alarm(store *s, const char *poll, int64_t at, char *err, size_t errlen)
+static rk_err sq_put_snapshot(store *st, int64_t seq, int64_t ts, const char *json,
+			      size_t len, char *err, size_t errlen)
 {
+	sq *s = SQ(st);
+	if (!writable(s, err, errlen))
+		return RK_EIO;
+	sqlite3_bind_int64(s->ins_snap, 1, seq);
+	sqlite3_bind_int64(s->ins_snap, 2, ts);
+	sqlite3_bind_text(s->ins_snap, 3, json, (int)len, SQLITE_STATIC);
+	return step_reset(s, s->ins_snap, "snapshot", err, errlen);
+}
+
+static rk_err sq_set_alarm(store *st, const char *poll, int64_t at, char *err, size_t errlen)
+{
+	sq *s = SQ(st);
+	if (!writable(s, err, errlen))
+		return RK_EIO;
 	sqlite3_bind_text(s->set_alarm, 1, poll, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s->set_alarm, 2, at);
 	return step_reset(s, s->set_alarm, "set alarm", err, errlen);
 }
 
-rk_err store_del_alarm(store *s, const char *poll, char *err, size_t errlen)
+static rk_err sq_del_alarm(store *st, const char *poll, char *err, size_t errlen)
 {
+	sq *s = SQ(st);
+	if (!writable(s, err, errlen))
+		return RK_EIO;
 	sqlite3_bind_text(s->del_alarm, 1, poll, -1, SQLITE_STATIC);
 	return step_reset(s, s->del_alarm, "delete alarm", err, errlen);
 }
 
-/* ---- webhook outbox ---------------------------------------------------- */
-
-/* The table, created in the first transaction that needs it (a room file of
- * a roomd without webhooks has none), and the statements on it. */
-static rk_err outbox_prepare(store *s, char *err, size_t errlen)
+/* The outbox table, created in the first transaction that needs it, and
+ * the statements on it. */
+static rk_err outbox_prepare(sq *s, char *err, size_t errlen)
 {
 	if (s->ins_hook)
 		return RK_OK;
-	if (!exec(s->db, STORE_OUTBOX_SQL, err, errlen))
+	if (!writable(s, err, errlen) || !exec(s->db, outbox_sql, err, errlen))
 		return RK_EIO;
 	if (sqlite3_prepare_v2(s->db, "INSERT INTO webhooks(created_ms, body) VALUES(?, ?)", -1,
 			       &s->ins_hook, NULL) != SQLITE_OK ||
@@ -519,9 +959,10 @@ static rk_err outbox_prepare(store *s, char *err, size_t errlen)
 	return RK_OK;
 }
 
-rk_err store_outbox_add(store *s, int64_t created_ms, const char *body, size_t len,
-			char *err, size_t errlen)
+static rk_err sq_outbox_add(store *st, int64_t created_ms, const char *body, size_t len,
+			    char *err, size_t errlen)
 {
+	sq *s = SQ(st);
 	rk_err rc = outbox_prepare(s, err, errlen);
 	if (rc != RK_OK)
 		return rc;
@@ -530,8 +971,9 @@ rk_err store_outbox_add(store *s, int64_t created_ms, const char *body, size_t l
 	return step_reset(s, s->ins_hook, "webhook outbox", err, errlen);
 }
 
-rk_err store_outbox_trim(store *s, int64_t upto, char *err, size_t errlen)
+static rk_err sq_outbox_trim(store *st, int64_t upto, char *err, size_t errlen)
 {
+	sq *s = SQ(st);
 	rk_err rc = outbox_prepare(s, err, errlen);
 	if (rc != RK_OK)
 		return rc;
@@ -539,177 +981,114 @@ rk_err store_outbox_trim(store *s, int64_t upto, char *err, size_t errlen)
 	return step_reset(s, s->trim_hook, "webhook outbox trim", err, errlen);
 }
 
-rk_err store_commit(store *s, char *err, size_t errlen)
+static rk_err sq_outbox_backlog(store *st, int64_t after, int64_t *n, int64_t *oldest_ms,
+				char *err, size_t errlen)
 {
-	if (exec(s->db, "COMMIT", err, errlen))
+	sqlite3 *db = SQ(st)->db;
+	(void)err;
+	(void)errlen;
+	*oldest_ms = 0;
+	*n = -1;
+	if (!table_exists(db, "webhooks"))
 		return RK_OK;
-	store_rollback(s);
-	return RK_EIO;
+	*n = one_int(db, "SELECT count(*) FROM webhooks WHERE id > ?1", after, 0);
+	*oldest_ms = one_int(db, "SELECT min(created_ms) FROM webhooks WHERE id > ?1", after, 0);
+	return RK_OK;
 }
 
-void store_rollback(store *s)
+/* DELETE ... bound; *n = rows deleted. */
+static bool delete_upto(sqlite3 *db, const char *q_text, int64_t bound, int64_t *n, char *err,
+			size_t errlen)
 {
+	sqlite3_stmt *q;
+	bool ok = sqlite3_prepare_v2(db, q_text, -1, &q, NULL) == SQLITE_OK;
+	if (ok) {
+		sqlite3_bind_int64(q, 1, bound);
+		ok = sqlite3_step(q) == SQLITE_DONE;
+		sqlite3_finalize(q);
+	}
+	if (!ok)
+		sql_err(db, "cut", err, errlen);
+	else
+		*n = sqlite3_changes64(db);
+	return ok;
+}
+
+static rk_err sq_cut(store *st, int64_t cut, int64_t *events, int64_t *snaps, char *err,
+		     size_t errlen)
+{
+	sq *s = SQ(st);
+	*events = *snaps = 0;
+	if (!writable(s, err, errlen))
+		return RK_EIO;
+	return delete_upto(s->db, "DELETE FROM events WHERE seq <= ?", cut, events, err,
+			   errlen) &&
+			       delete_upto(s->db, "DELETE FROM snapshots WHERE seq < ?", cut,
+					   snaps, err, errlen)
+		       ? RK_OK
+		       : RK_EIO;
+}
+
+static void sq_rollback(store *st)
+{
+	sq *s = SQ(st);
 	if (!sqlite3_get_autocommit(s->db))
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
-rk_err store_load_opids(store *s, opids **out, char *err, size_t errlen)
+static rk_err sq_commit(store *st, char *err, size_t errlen)
 {
-	*out = NULL;
-	opids *ids = opids_new();
-	sqlite3_stmt *q = NULL;
-	int step;
-	if (!ids) {
-		snprintf(err, errlen, "out of memory");
-		return RK_ENOMEM;
-	}
-	/* Newest first, seq and ts only (the primary key's order): find the
-	 * oldest event the window must still hold. */
-	if (sqlite3_prepare_v2(s->db, "SELECT seq, ts FROM events ORDER BY seq DESC", -1, &q,
-			       NULL))
-		goto sql_fail;
-	int64_t last = -1, last_ts = 0, from = 0;
-	while ((step = sqlite3_step(q)) == SQLITE_ROW) {
-		int64_t seq = sqlite3_column_int64(q, 0), ts = sqlite3_column_int64(q, 1);
-		if (last < 0) {
-			last = seq;
-			last_ts = ts;
-		}
-		if (seq <= last - OPIDS_KEEP_OPS && ts < last_ts - OPIDS_KEEP_MS)
-			break;
-		from = seq;
-	}
-	if (step != SQLITE_ROW && step != SQLITE_DONE)
-		goto sql_fail;
-	sqlite3_finalize(q);
-	q = NULL;
-	if (last < 0) {
-		*out = ids;
+	if (exec(SQ(st)->db, "COMMIT", err, errlen))
 		return RK_OK;
-	}
-	if (sqlite3_prepare_v2(s->db, "SELECT seq, ts, user, op_id FROM events"
-			       " WHERE seq >= ? AND session <> 'server' AND op_id <> ''"
-			       " ORDER BY seq", -1, &q, NULL))
-		goto sql_fail;
-	sqlite3_bind_int64(q, 1, from);
-	while ((step = sqlite3_step(q)) == SQLITE_ROW) {
-		const char *user = (const char *)sqlite3_column_text(q, 2);
-		const char *id = (const char *)sqlite3_column_text(q, 3);
-		if (!user || !id ||
-		    opids_add(ids, user, id, sqlite3_column_int64(q, 0),
-			      sqlite3_column_int64(q, 1)) != RK_OK) {
-			sqlite3_finalize(q);
-			opids_free(ids);
-			snprintf(err, errlen, "out of memory");
-			return RK_ENOMEM;
-		}
-	}
-	if (step != SQLITE_DONE)
-		goto sql_fail;
-	sqlite3_finalize(q);
-	*out = ids;
-	return RK_OK;
-sql_fail:
-	sql_err(s->db, "load op ids", err, errlen);
-	sqlite3_finalize(q);
-	opids_free(ids);
+	sq_rollback(st);
 	return RK_EIO;
 }
 
-int64_t store_min_seq(store *s)
+static int sq_wal_frames(const store *s)
 {
-	sqlite3_stmt *q;
-	int64_t v = 0;
-	if (sqlite3_prepare_v2(s->db, "SELECT min(seq) FROM events", -1, &q, NULL))
-		return 0;
-	if (sqlite3_step(q) == SQLITE_ROW)
-		v = sqlite3_column_int64(q, 0);
-	sqlite3_finalize(q);
-	return v;
+	return ((const sq *)s)->wal_frames;
 }
 
-rk_err store_events(store *s, int64_t since, int64_t upto,
-		    bool (*cb)(void *arg, const store_event *ev), void *arg)
+static rk_err sq_vacuum(store *st, char *err, size_t errlen)
 {
-	sqlite3_stmt *q;
-	if (sqlite3_prepare_v2(s->db, "SELECT seq, ts, session, user, op_id, op FROM events"
-			       " WHERE seq > ? AND seq <= ? ORDER BY seq", -1, &q, NULL))
+	sq *s = SQ(st);
+	if (!writable(s, err, errlen))
 		return RK_EIO;
-	sqlite3_bind_int64(q, 1, since);
-	sqlite3_bind_int64(q, 2, upto);
-	int step;
-	while ((step = sqlite3_step(q)) == SQLITE_ROW) {
-		store_event ev = {
-			.seq = sqlite3_column_int64(q, 0),
-			.ts = sqlite3_column_int64(q, 1),
-			.session = (const char *)sqlite3_column_text(q, 2),
-			.user = (const char *)sqlite3_column_text(q, 3),
-			.op_id = (const char *)sqlite3_column_text(q, 4),
-			.op = (const char *)sqlite3_column_text(q, 5),
-			.op_len = (size_t)sqlite3_column_bytes(q, 5),
-		};
-		if (!ev.session || !ev.user || !ev.op_id || !ev.op)
-			break;
-		if (!cb(arg, &ev)) {
-			step = SQLITE_DONE;
-			break;
-		}
-	}
-	sqlite3_finalize(q);
-	return step == SQLITE_DONE ? RK_OK : RK_EIO;
+	/* Give the freed pages back to the file system (VACUUM is atomic by
+	 * itself), then empty the WAL. */
+	return exec(s->db, "VACUUM", err, errlen) &&
+			       exec(s->db, "PRAGMA wal_checkpoint(TRUNCATE)", err, errlen)
+		       ? RK_OK
+		       : RK_EIO;
 }
 
-rk_err store_peek(const char *path, store_info *info, char *err, size_t errlen)
-{
-	memset(info, 0, sizeof(*info));
-	sqlite3 *db = NULL;
-	sqlite3_stmt *q = NULL;
-	rk_err rc = RK_EIO;
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL)) {
-		sql_err(db, "open", err, errlen);
-		goto out;
-	}
-	sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
-	/* A compacted room may keep its last seq only in a snapshot. */
-	if (sqlite3_prepare_v2(db, "SELECT max(coalesce((SELECT max(seq) FROM events), 0),"
-			       " coalesce((SELECT max(seq) FROM snapshots), 0)),"
-			       " coalesce((SELECT max(ts) FROM events),"
-			       " (SELECT max(ts) FROM snapshots))", -1, &q, NULL)) {
-		sql_err(db, "read", err, errlen);
-		rc = strstr(err, "no such table") || strstr(err, "not a database")
-			     ? RK_ECORRUPT : RK_EIO;
-		goto out;
-	}
-	if (sqlite3_step(q) == SQLITE_ROW) {
-		info->seq = sqlite3_column_int64(q, 0);
-		info->last_active_ms = sqlite3_column_int64(q, 1);
-	}
-	sqlite3_finalize(q);
-	q = NULL;
-	if (!info->last_active_ms) {
-		char val[32];
-		if (meta_get(db, "created_ms", val, sizeof(val)))
-			info->last_active_ms = strtoll(val, NULL, 10);
-	}
-	if (sqlite3_prepare_v2(db, "SELECT poll, at FROM alarms ORDER BY at", -1, &q, NULL)) {
-		/* A file without the alarms table has no alarms. */
-		rc = RK_OK;
-		goto out;
-	}
-	while (sqlite3_step(q) == SQLITE_ROW) {
-		void *p = realloc(info->alarms, (info->nalarms + 1) * sizeof(*info->alarms));
-		if (!p)
-			break;
-		info->alarms = p;
-		const char *poll = (const char *)sqlite3_column_text(q, 0);
-		snprintf(info->alarms[info->nalarms].poll, sizeof(info->alarms[0].poll), "%s",
-			 poll ? poll : "");
-		info->alarms[info->nalarms].at = sqlite3_column_int64(q, 1);
-		info->nalarms++;
-	}
-	rc = RK_OK;
-out:
-	sqlite3_finalize(q);
-	sqlite3_close_v2(db);
-	return rc;
-}
+static const store_ops sqlite_ops = {
+	.name = "sqlite",
+	.close = sq_close,
+	.busy_timeout = sq_busy_timeout,
+	.load = sq_load,
+	.load_opids = sq_load_opids,
+	.cursor_open = sq_cursor_open,
+	.cursor_next = sq_cursor_next,
+	.cursor_close = sq_cursor_close,
+	.min_seq = sq_min_seq,
+	.seq_range = sq_seq_range,
+	.earliest_seq = sq_earliest_seq,
+	.snapshot_at = sq_snapshot_at,
+	.snapshots = sq_snapshots,
+	.alarms = sq_alarms,
+	.users = sq_users,
+	.begin = sq_begin,
+	.append = sq_append,
+	.put_snapshot = sq_put_snapshot,
+	.set_alarm = sq_set_alarm,
+	.del_alarm = sq_del_alarm,
+	.outbox_add = sq_outbox_add,
+	.outbox_trim = sq_outbox_trim,
+	.outbox_backlog = sq_outbox_backlog,
+	.cut = sq_cut,
+	.commit = sq_commit,
+	.rollback = sq_rollback,
+	.wal_frames = sq_wal_frames,
+	.vacuum = sq_vacuum,
+};

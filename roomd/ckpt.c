@@ -1,7 +1,6 @@
 /* ckpt.c - WAL checkpoints on a background thread (see ckpt.h). */
 #include <errno.h>
 #include <pthread.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +10,7 @@
 #include "clock.h"
 #include "log.h"
 #include "retain.h"
+#include "store.h"
 
 typedef struct job {
 	struct job *next;
@@ -45,117 +45,31 @@ static int64_t wal_bytes(const char *path)
 	return stat(wal, &sb) == 0 ? (int64_t)sb.st_size : 0;
 }
 
-static int64_t one_int(sqlite3 *db, const char *sql, int64_t arg, int64_t dflt)
-{
-	sqlite3_stmt *q = NULL;
-	int64_t v = dflt;
-	if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) == SQLITE_OK) {
-		sqlite3_bind_int64(q, 1, arg);
-		if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_type(q, 0) != SQLITE_NULL)
-			v = sqlite3_column_int64(q, 0);
-	}
-	sqlite3_finalize(q);
-	return v;
-}
-
-/*
- * --retain-events: in one transaction, delete the events up to the newest
- * snapshot S that leaves the last `keep` events and the idempotency window
- * (retain.h), and the snapshots older than S, so the file is again "a
- * snapshot, then the events after it" (what roomd's load, roomctl verify
- * and replay expect). Only for a room without a writer (TRUNCATE jobs).
- * Returns the events deleted (0 if none or on error, which is logged).
- */
-static int64_t retain_events(const char *path, sqlite3 *db, int64_t keep)
-{
-	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-		return 0; /* busy (a reader's lock): next hibernation */
-	int64_t last = one_int(db, "SELECT coalesce(max(seq), ?1) FROM events", 0, 0);
-	int64_t first = one_int(db, "SELECT coalesce(min(seq), ?1) FROM events", 0, 0);
-	int64_t recent = one_int(db, "SELECT min(seq) FROM events WHERE ts >= "
-				 "(SELECT max(ts) FROM events) - ?1", RK_IDEM_MS, last + 1);
-	int64_t cut = rk_retain_cut(last, keep, recent);
-	int64_t snap = cut > 0 ? one_int(db, "SELECT coalesce(max(seq), 0) FROM snapshots"
-					     " WHERE seq <= ?1", cut, 0) : 0;
-	int64_t n = 0;
-	bool ok = true;
-	if (first > 0 && snap >= first) {
-		sqlite3_stmt *q = NULL;
-		ok = sqlite3_prepare_v2(db, "DELETE FROM events WHERE seq <= ?1", -1, &q, NULL) ==
-			     SQLITE_OK &&
-		     sqlite3_bind_int64(q, 1, snap) == SQLITE_OK && sqlite3_step(q) == SQLITE_DONE;
-		sqlite3_finalize(q);
-		n = ok ? sqlite3_changes64(db) : 0;
-		q = NULL;
-		ok = ok &&
-		     sqlite3_prepare_v2(db, "DELETE FROM snapshots WHERE seq < ?1", -1, &q, NULL) ==
-			     SQLITE_OK &&
-		     sqlite3_bind_int64(q, 1, snap) == SQLITE_OK && sqlite3_step(q) == SQLITE_DONE;
-		sqlite3_finalize(q);
-	}
-	if (!ok || sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-		rk_warn("retention %s: %s", path, sqlite3_errmsg(db));
-		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-		return 0;
-	}
-	if (n)
-		rk_info("retention %s: %lld events up to seq %lld deleted (log now %lld..%lld, "
-			"snapshot at %lld)", path, (long long)n, (long long)snap,
-			(long long)snap + 1, (long long)last, (long long)snap);
-	return n;
-}
-
 typedef enum { RUN_DONE, RUN_RETRY, RUN_CATCHUP } run_outcome;
 
-/* One checkpoint; the counters are updated under c->mu. */
+/* One checkpoint (store_file_checkpoint: its own connection, retention
+ * first on TRUNCATE); the counters are updated under c->mu. */
 static run_outcome run_one(ckpt *c, job *j)
 {
-	sqlite3 *db = NULL;
 	const char *path = j->path;
 	int64_t before = wal_bytes(path), t0 = rk_mono_us();
-	int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
-	if (rc != SQLITE_OK) {
-		/* A room deleted meanwhile: nothing to do (never create it). */
-		if ((rc & 0xff) != SQLITE_CANTOPEN)
-			rk_warn("checkpoint %s: %s", path, db ? sqlite3_errmsg(db) : "cannot open");
-		sqlite3_close_v2(db);
-		pthread_mutex_lock(&c->mu);
-		c->st.failed += (rc & 0xff) != SQLITE_CANTOPEN;
-		pthread_mutex_unlock(&c->mu);
-		return RUN_DONE;
-	}
-	/* Never checkpoint on close: as the last connection it would take an
-	 * exclusive lock (a reader such as roomctl then gets "database is
-	 * locked") and delete the -wal and -shm files, which a room in a
-	 * directory turned read-only could not create again. */
-	sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
-	sqlite3_busy_timeout(db, j->truncate ? CKPT_BUSY_MS : 0);
-	/* Read the schema first: until it has read something, a connection
-	 * does not know the file is in WAL mode, and sqlite3_wal_checkpoint_v2
-	 * returns SQLITE_OK having done nothing (-1/-1 frames). */
-	rc = sqlite3_exec(db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL);
-	int64_t retained = rc == SQLITE_OK && j->truncate && c->retain > 0
-				   ? retain_events(path, db, c->retain) : 0;
-	if (retained) {
-		pthread_mutex_lock(&c->mu);
-		c->st.retained += (uint64_t)retained;
-		pthread_mutex_unlock(&c->mu);
-	}
-	int log = -1, ckpted = -1;
-	if (rc == SQLITE_OK)
-		rc = sqlite3_wal_checkpoint_v2(db, NULL,
-					       j->truncate ? SQLITE_CHECKPOINT_TRUNCATE
-							   : SQLITE_CHECKPOINT_PASSIVE,
-					       &log, &ckpted);
-	j->log = log;
+	store_ckpt_result res;
 	char why[160];
-	snprintf(why, sizeof(why), "%s", sqlite3_errmsg(db));
-	sqlite3_close_v2(db);
-
+	rk_err rc = store_file_checkpoint(path, j->truncate, j->truncate ? CKPT_BUSY_MS : 0,
+					  c->retain, &res, why, sizeof(why));
+	if (res.missing)
+		return RUN_DONE; /* a room deleted meanwhile: nothing to do */
+	if (res.retained) {
+		pthread_mutex_lock(&c->mu);
+		c->st.retained += (uint64_t)res.retained;
+		pthread_mutex_unlock(&c->mu);
+	}
+	int log = res.log, ckpted = res.ckpted;
+	j->log = log;
+	bool busy = res.busy;
 	run_outcome out = RUN_DONE;
-	bool busy = (rc & 0xff) == SQLITE_BUSY;
 	pthread_mutex_lock(&c->mu);
-	if (rc != SQLITE_OK && !busy) {
+	if (rc != RK_OK) {
 		c->st.failed++;
 		pthread_mutex_unlock(&c->mu);
 		rk_warn("checkpoint %s: %s", path, why);

@@ -91,7 +91,9 @@ static void run_job(loader *l, job *j)
 		r->rc = store_load(r->st, &r->state, &r->seq, &r->snap_seq, r->err,
 				   sizeof(r->err));
 	if (r->rc == RK_OK)
-		r->rc = store_load_opids(r->st, &r->ids, r->err, sizeof(r->err));
+		r->rc = (r->ids = opids_new())
+				? store_load_opids(r->st, opids_add_row, r->ids, r->err, sizeof(r->err))
+				: RK_ENOMEM;
 	if (r->rc == RK_OK)
 		store_busy_timeout(r->st, 0);
 	if (r->rc != RK_OK) {

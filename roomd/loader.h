@@ -16,6 +16,7 @@
 
 #include <uv.h>
 #include "ckpt.h"
+#include "opids.h"
 #include "rk_common.h"
 #include "state.h"
 #include "store.h"

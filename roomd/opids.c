@@ -209,3 +209,8 @@ size_t opids_bytes(const opids *o)
 {
 	return o ? sizeof(*o) + o->cap * sizeof(entry) + o->nslots * sizeof(uint32_t) : 0;
 }
+
+rk_err opids_add_row(void *o, const char *user, const char *id, int64_t seq, int64_t ts)
+{
+	return opids_add(o, user, id, seq, ts);
+}

@@ -11,7 +11,7 @@
  * Where it lives: in memory, next to the room's state, and nowhere else.
  * The events table already holds (seq, ts, user, op_id) of every op, so the
  * memory is rebuilt from the tail of the log when a room loads
- * (store_load_opids) and the hot path writes nothing extra: the check is one
+ * (libstore's store_load_opids reads it and calls opids_add_row) and the hot path writes nothing extra: the check is one
  * hash lookup, the insert one slot. Compaction and retention therefore keep
  * every event inside the window (store.h, roomctl compact).
  *
@@ -51,6 +51,11 @@ int64_t opids_find(const opids *o, const char *user, const char *id);
  * caller decides whether that is fatal). */
 RK_WARN_UNUSED rk_err opids_add(opids *o, const char *user, const char *id, int64_t seq,
 				int64_t ts);
+
+/* opids_add as a libstore store_opid_fn (arg is the opids): the loader's
+ * and room.c's rebuild of the memory from the log's tail. */
+RK_WARN_UNUSED rk_err opids_add_row(void *o, const char *user, const char *id, int64_t seq,
+				    int64_t ts);
 
 /* Entries held, and bytes allocated for them (for /metrics and logs). */
 size_t opids_count(const opids *o);

@@ -215,8 +215,12 @@ rk_err room_load(room *r, char *err, size_t errlen)
 	if (rc == RK_OK)
 		rc = store_load(r->st, &r->state, &r->seq, &r->snap_seq, err, errlen);
 	if (rc == RK_OK)
-		rc = store_load_opids(r->st, &r->ids, err, errlen);
+		rc = (r->ids = opids_new()) ? store_load_opids(r->st, opids_add_row, r->ids, err,
+							       errlen)
+					    : (snprintf(err, errlen, "out of memory"), RK_ENOMEM);
 	if (rc != RK_OK) {
+		opids_free(r->ids);
+		r->ids = NULL;
 		rk_state_free(r->state);
 		r->state = NULL;
 		store_close(r->st);

@@ -2,7 +2,6 @@
 #include <curl/curl.h>
 #include <dirent.h>
 #include <pthread.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +32,7 @@ typedef struct wroom {
 	size_t body_len;
 	CURL *easy;
 	struct curl_slist *hdrs;
-	sqlite3 *db;                  /* the room file, open while rows flow */
+	store_outbox *db;             /* the room file's outbox, open while rows flow */
 } wroom;
 
 struct webhook {
@@ -48,8 +47,7 @@ struct webhook {
 	rk_omap rooms;                /* id -> wroom*; inserted under mu */
 	uint64_t delivered, failed;   /* (mu) */
 	CURLM *multi;
-	sqlite3 *pos;
-	sqlite3_stmt *pos_put;
+	store_hookpos *pos;           /* <data>/webhooks.db */
 	int ninflight;
 	unsigned seed;
 };
@@ -198,56 +196,36 @@ static wroom *room_of(webhook *w, const char *id)
 	return r;
 }
 
+/* A room's recorded progress, at start (store_hookpos_open). */
+static void pos_seen(void *arg, const char *id, const char *ep, int64_t upto)
+{
+	webhook *w = arg;
+	if (!rk_roomid_validz(id))
+		return;
+	wroom *r = room_of(w, id);
+	if (!r)
+		return;
+	pthread_mutex_lock(&w->mu);
+	snprintf(r->epoch, sizeof(r->epoch), "%s", ep);
+	r->upto = upto;
+	pthread_mutex_unlock(&w->mu);
+}
+
 static bool pos_open(webhook *w)
 {
-	if (sqlite3_open_v2(w->pos_path, &w->pos,
-			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-			    NULL) != SQLITE_OK ||
-	    sqlite3_exec(w->pos,
-			 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-			 "CREATE TABLE IF NOT EXISTS delivered(room TEXT PRIMARY KEY,"
-			 " epoch TEXT NOT NULL, upto INTEGER NOT NULL);",
-			 NULL, NULL, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(w->pos,
-			       "INSERT INTO delivered(room, epoch, upto) VALUES(?, ?, ?)"
-			       " ON CONFLICT(room) DO UPDATE SET epoch = excluded.epoch,"
-			       " upto = excluded.upto",
-			       -1, &w->pos_put, NULL) != SQLITE_OK) {
-		rk_error("webhooks: cannot open %s: %s", w->pos_path,
-			 w->pos ? sqlite3_errmsg(w->pos) : "out of memory");
-		return false;
-	}
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(w->pos, "SELECT room, epoch, upto FROM delivered", -1, &st,
-			       NULL) != SQLITE_OK)
-		return false;
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		const char *id = (const char *)sqlite3_column_text(st, 0);
-		const char *ep = (const char *)sqlite3_column_text(st, 1);
-		if (!id || !ep || !rk_roomid_validz(id))
-			continue;
-		wroom *r = room_of(w, id);
-		if (!r)
-			break;
-		pthread_mutex_lock(&w->mu);
-		snprintf(r->epoch, sizeof(r->epoch), "%s", ep);
-		r->upto = sqlite3_column_int64(st, 2);
-		pthread_mutex_unlock(&w->mu);
-	}
-	sqlite3_finalize(st);
-	return true;
+	char err[300];
+	w->pos = store_hookpos_open(w->pos_path, pos_seen, w, err, sizeof(err));
+	if (!w->pos)
+		rk_error("webhooks: cannot open %s: %s", w->pos_path, err);
+	return w->pos != NULL;
 }
 
 static void pos_save(webhook *w, const wroom *r)
 {
-	sqlite3_bind_text(w->pos_put, 1, r->id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(w->pos_put, 2, r->epoch, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(w->pos_put, 3, r->upto);
-	if (sqlite3_step(w->pos_put) != SQLITE_DONE)
+	char err[300];
+	if (store_hookpos_put(w->pos, r->id, r->epoch, r->upto, err, sizeof(err)) != RK_OK)
 		rk_warn("webhooks: cannot record delivery in %s: %s (it may be sent again)",
-			w->pos_path, sqlite3_errmsg(w->pos));
-	sqlite3_reset(w->pos_put);
-	sqlite3_clear_bindings(w->pos_put);
+			w->pos_path, err);
 }
 
 /* Every room file may hold backlog from an earlier run. */
@@ -289,85 +267,50 @@ static void request_free(webhook *w, wroom *r, bool retry)
 		r->next_ms = rk_mono_us() / 1000 + RETRY_BASE_MS;
 }
 
-/* Read r's next row into r->body (and its epoch, backlog); false if none
- * (or the file cannot be read now: the next notice looks again). */
 static void room_close_db(wroom *r)
 {
-	sqlite3_close_v2(r->db);
+	store_outbox_close(r->db);
 	r->db = NULL;
 }
 
+/* Read r's next row into r->body (and its epoch, backlog); false if none
+ * (or the file cannot be read now: the next notice looks again). */
 static bool read_head(webhook *w, wroom *r)
 {
-	bool found = false;
 	if (!r->db) {
 		char path[1200];
 		snprintf(path, sizeof(path), "%s/%s.db", w->rooms_dir, r->id);
-		if (sqlite3_open_v2(path, &r->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
-				    NULL) != SQLITE_OK) {
-			room_close_db(r);
+		if (!(r->db = store_outbox_open(path)))
 			return false;
-		}
-		/* Never checkpoint from here: the checkpointer thread does. */
-		sqlite3_db_config(r->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
-		sqlite3_busy_timeout(r->db, 2000);
 	}
-	sqlite3 *db = r->db;
-	sqlite3_stmt *st = NULL;
-	char epoch[RK_EPOCH_MAX + 1] = "";
-	if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'epoch'", -1, &st,
-			       NULL) == SQLITE_OK &&
-	    sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
-		snprintf(epoch, sizeof(epoch), "%s", (const char *)sqlite3_column_text(st, 0));
-	sqlite3_finalize(st);
-	st = NULL;
-	if (!epoch[0])
-		goto out;
-	if (strcmp(epoch, r->epoch) != 0) {
+	char epoch[RK_EPOCH_MAX + 1];
+	int64_t id = 0, created = 0, max = 0;
+	char *body = NULL;
+	size_t len = 0;
+	int got = store_outbox_read(r->db, r->epoch, r->upto, epoch, &id, &created, &body, &len,
+				    &max);
+	if (got >= 0 && strcmp(epoch, r->epoch) != 0) {
 		/* A new file for this room (or the first look): from its start. */
 		pthread_mutex_lock(&w->mu);
 		snprintf(r->epoch, sizeof(r->epoch), "%s", epoch);
 		r->upto = 0;
 		pthread_mutex_unlock(&w->mu);
 	}
-	int64_t max = 0;
-	if (sqlite3_prepare_v2(db, "SELECT max(id) FROM webhooks", -1, &st, NULL) == SQLITE_OK &&
-	    sqlite3_step(st) == SQLITE_ROW)
-		max = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	st = NULL;
-	if (max > r->upto &&
-	    sqlite3_prepare_v2(db,
-			       "SELECT id, created_ms, body FROM webhooks WHERE id > ?"
-			       " ORDER BY id LIMIT 1",
-			       -1, &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_int64(st, 1, r->upto);
-		if (sqlite3_step(st) == SQLITE_ROW) {
-			const char *body = (const char *)sqlite3_column_text(st, 2);
-			size_t len = (size_t)sqlite3_column_bytes(st, 2);
-			r->body = body ? malloc(len + 1) : NULL;
-			if (r->body) {
-				memcpy(r->body, body, len);
-				r->body[len] = '\0';
-				r->body_len = len;
-				r->head_id = sqlite3_column_int64(st, 0);
-				pthread_mutex_lock(&w->mu);
-				r->head_created_ms = sqlite3_column_int64(st, 1);
-				r->backlog = max - r->upto;
-				pthread_mutex_unlock(&w->mu);
-				found = true;
-			}
-		}
-		sqlite3_finalize(st);
-	}
-out:
-	if (!found) {
-		room_close_db(r);
+	if (got == 1) {
+		r->body = body;
+		r->body_len = len;
+		r->head_id = id;
 		pthread_mutex_lock(&w->mu);
-		r->backlog = 0;
+		r->head_created_ms = created;
+		r->backlog = max - r->upto;
 		pthread_mutex_unlock(&w->mu);
+		return true;
 	}
-	return found;
+	room_close_db(r);
+	pthread_mutex_lock(&w->mu);
+	r->backlog = 0;
+	pthread_mutex_unlock(&w->mu);
+	return false;
 }
 
 static size_t discard(char *p, size_t size, size_t n, void *u)
@@ -595,8 +538,7 @@ void webhook_stop(webhook *w)
 	rk_omap_free(&w->noted);
 	if (w->multi)
 		curl_multi_cleanup(w->multi);
-	sqlite3_finalize(w->pos_put);
-	sqlite3_close_v2(w->pos);
+	store_hookpos_close(w->pos);
 	curl_global_cleanup();
 	pthread_mutex_destroy(&w->mu);
 	free(w);
