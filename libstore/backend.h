@@ -29,9 +29,9 @@ typedef struct store_ops {
 	int (*cursor_next)(store_cursor *c, store_event *ev, char *err, size_t errlen);
 	void (*cursor_close)(store_cursor *c);
 	int64_t (*min_seq)(store *s);
-	rk_err (*seq_range)(store *s, int64_t *min, int64_t *max, int64_t *count, char *err,
-			    size_t errlen);
+	rk_err (*stats)(store *s, store_stats *st, char *err, size_t errlen);
 	int64_t (*earliest_seq)(store *s);
+	int64_t (*first_recent)(store *s);
 	rk_err (*snapshot_at)(store *s, int64_t upto, int64_t *seq, char **json, size_t *len,
 			      char *err, size_t errlen);
 	rk_err (*snapshots)(store *s,
@@ -60,7 +60,7 @@ typedef struct store_ops {
 	rk_err (*commit)(store *s, char *err, size_t errlen);
 	void (*rollback)(store *s);
 	int (*wal_frames)(const store *s);
-	rk_err (*vacuum)(store *s, char *err, size_t errlen);
+	rk_err (*vacuum)(store *s, bool full, char *err, size_t errlen);
 } store_ops;
 
 /* The part of every handle the front (store.c) reads. */

@@ -510,6 +510,25 @@ int store_lock(const char *path, bool create, char *err, size_t errlen)
 	return fd;
 }
 
+int store_lock_new(const char *path, char *err, size_t errlen)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		int e = errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(e));
+		return e == EEXIST ? STORE_LOCK_EXISTS : -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		int e = errno;
+		snprintf(err, errlen, "%s is held by another roomd process (%s)", path,
+			 e == EWOULDBLOCK ? "locked" : strerror(e));
+		close(fd);
+		unlink(path);
+		return e == EWOULDBLOCK ? STORE_LOCK_HELD : -1;
+	}
+	return fd;
+}
+
 void store_unlock(int fd)
 {
 	if (fd >= 0)
@@ -757,22 +776,24 @@ static int64_t sq_min_seq(store *s)
 	return one_int(SQ(s)->db, "SELECT min(seq) FROM events", 0, 0);
 }
 
-static rk_err sq_seq_range(store *st, int64_t *min, int64_t *max, int64_t *count, char *err,
-			   size_t errlen)
+static rk_err sq_stats(store *st, store_stats *out, char *err, size_t errlen)
 {
 	sqlite3 *db = SQ(st)->db;
 	sqlite3_stmt *q;
-	*min = *max = *count = 0;
-	if (sqlite3_prepare_v2(db, "SELECT min(seq), max(seq), count(*) FROM events", -1, &q,
+	memset(out, 0, sizeof(*out));
+	if (sqlite3_prepare_v2(db, "SELECT min(seq), max(seq), count(*), max(ts),"
+			       " (SELECT count(*) FROM snapshots) FROM events", -1, &q,
 			       NULL) != SQLITE_OK) {
 		sql_err(db, "events", err, errlen);
 		return RK_EIO;
 	}
 	int step = sqlite3_step(q);
 	if (step == SQLITE_ROW) {
-		*min = sqlite3_column_int64(q, 0);
-		*max = sqlite3_column_int64(q, 1);
-		*count = sqlite3_column_int64(q, 2);
+		out->min_seq = sqlite3_column_int64(q, 0);
+		out->max_seq = sqlite3_column_int64(q, 1);
+		out->events = sqlite3_column_int64(q, 2);
+		out->last_ts = sqlite3_column_int64(q, 3);
+		out->snapshots = sqlite3_column_int64(q, 4);
 	} else {
 		sql_err(db, "events", err, errlen);
 	}
@@ -784,6 +805,16 @@ static int64_t sq_earliest_seq(store *s)
 {
 	return one_int(SQ(s)->db, "SELECT min(s) FROM (SELECT min(seq) AS s FROM snapshots"
 		       " UNION ALL SELECT min(seq) - 1 FROM events)", 0, 0);
+}
+
+static int64_t sq_first_recent(store *s)
+{
+	sqlite3 *db = SQ(s)->db;
+	int64_t last = one_int(db, "SELECT coalesce(max(seq), ?1) FROM events", 0, -1);
+	if (last < 0)
+		return 1;
+	return one_int(db, "SELECT min(seq) FROM events WHERE ts >= "
+		       "(SELECT max(ts) FROM events) - ?1", RK_IDEM_MS, last + 1);
 }
 
 static rk_err sq_snapshots(store *st,
@@ -1049,14 +1080,14 @@ static int sq_wal_frames(const store *s)
 	return ((const sq *)s)->wal_frames;
 }
 
-static rk_err sq_vacuum(store *st, char *err, size_t errlen)
+static rk_err sq_vacuum(store *st, bool full, char *err, size_t errlen)
 {
 	sq *s = SQ(st);
 	if (!writable(s, err, errlen))
 		return RK_EIO;
 	/* Give the freed pages back to the file system (VACUUM is atomic by
 	 * itself), then empty the WAL. */
-	return exec(s->db, "VACUUM", err, errlen) &&
+	return (!full || exec(s->db, "VACUUM", err, errlen)) &&
 			       exec(s->db, "PRAGMA wal_checkpoint(TRUNCATE)", err, errlen)
 		       ? RK_OK
 		       : RK_EIO;
@@ -1072,8 +1103,9 @@ static const store_ops sqlite_ops = {
 	.cursor_next = sq_cursor_next,
 	.cursor_close = sq_cursor_close,
 	.min_seq = sq_min_seq,
-	.seq_range = sq_seq_range,
+	.stats = sq_stats,
 	.earliest_seq = sq_earliest_seq,
+	.first_recent = sq_first_recent,
 	.snapshot_at = sq_snapshot_at,
 	.snapshots = sq_snapshots,
 	.alarms = sq_alarms,

@@ -160,10 +160,25 @@ int64_t store_min_seq(store *s)
 	return s->ops->min_seq(s);
 }
 
+rk_err store_get_stats(store *s, store_stats *st, char *err, size_t errlen)
+{
+	return s->ops->stats(s, st, err, errlen);
+}
+
 rk_err store_seq_range(store *s, int64_t *min, int64_t *max, int64_t *count, char *err,
 		       size_t errlen)
 {
-	return s->ops->seq_range(s, min, max, count, err, errlen);
+	store_stats st;
+	rk_err rc = store_get_stats(s, &st, err, errlen);
+	*min = st.min_seq;
+	*max = st.max_seq;
+	*count = st.events;
+	return rc;
+}
+
+int64_t store_first_recent(store *s)
+{
+	return s->ops->first_recent(s);
 }
 
 int64_t store_earliest_seq(store *s)
@@ -263,7 +278,7 @@ int store_wal_frames(const store *s)
 	return s->ops->wal_frames(s);
 }
 
-rk_err store_vacuum(store *s, char *err, size_t errlen)
+rk_err store_vacuum(store *s, bool full, char *err, size_t errlen)
 {
-	return s->ops->vacuum(s, err, errlen);
+	return s->ops->vacuum(s, full, err, errlen);
 }

@@ -104,6 +104,11 @@ bool store_path(const char *data_dir, const char *room, char *out, size_t cap);
  */
 #define STORE_LOCK_HELD (-2)
 int store_lock(const char *path, bool create, char *err, size_t errlen);
+/* The same for a room file that must not exist yet (roomctl import):
+ * created exclusively, then locked. The fd, or STORE_LOCK_EXISTS (the file
+ * exists), STORE_LOCK_HELD or -1, with one line in err. */
+#define STORE_LOCK_EXISTS (-3)
+int store_lock_new(const char *path, char *err, size_t errlen);
 /* Release a lock from store_lock; -1 is fine. Can't fail. */
 void store_unlock(int fd);
 
@@ -217,6 +222,15 @@ int64_t store_min_seq(store *s);
 /* min(seq), max(seq) and the number of events (0s if empty). RK_OK, RK_EIO. */
 rk_err store_seq_range(store *s, int64_t *min, int64_t *max, int64_t *count, char *err,
 		       size_t errlen);
+/* The same, with the number of snapshots and the newest event's ts. */
+typedef struct store_stats {
+	int64_t min_seq, max_seq, events, snapshots, last_ts;
+} store_stats;
+rk_err store_get_stats(store *s, store_stats *st, char *err, size_t errlen);
+/* The lowest seq of an event with ts within RK_IDEM_MS of the newest
+ * event's (retain.h: the idempotency window), or max seq + 1 if none; 1 if
+ * unreadable (keep everything). */
+int64_t store_first_recent(store *s);
 /* The lowest seq a replay can stop at: the oldest snapshot, or the event
  * just before the oldest kept one; 0 when empty or unreadable. */
 int64_t store_earliest_seq(store *s);
@@ -291,9 +305,10 @@ void store_rollback(store *s);
 
 /* Frames in the WAL after the last commit (to decide on a checkpoint). */
 int store_wal_frames(const store *s);
-/* Rewrite the file without its free pages (after a cut), then checkpoint
- * and truncate the WAL. Outside a batch; lock held. RK_OK, RK_EIO. */
-rk_err store_vacuum(store *s, char *err, size_t errlen);
+/* With full, rewrite the file without its free pages (after a cut); then
+ * checkpoint and truncate the WAL. Outside a batch; lock held. RK_OK,
+ * RK_EIO. */
+rk_err store_vacuum(store *s, bool full, char *err, size_t errlen);
 
 /* The outcome of store_file_checkpoint. */
 typedef struct store_ckpt_result {

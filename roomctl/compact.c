@@ -1,5 +1,6 @@
 /* compact.c - roomctl compact: write a snapshot at the last seq and
- * optionally drop old events, in one transaction under roomd's flock.
+ * optionally drop old events, in one batch under the room's single-writer
+ * lock (libstore: store_lock, store_open, store_cut, store_vacuum).
  *
  * Rule with --keep-events K (N = the last seq, cut = N - K): when events
  * with seq <= cut exist, they are deleted, a snapshot at cut is written
@@ -9,12 +10,8 @@
  * replay and roomd's store_load expect. The snapshot at N is always
  * written (K = 0 leaves only it and no events).
  */
-#include <errno.h>
-#include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "clock.h"
 #include "retain.h"
@@ -24,17 +21,6 @@ static const ctl_opt compact_opts[] = {
     {"--keep-events", true, false},
     {NULL, false, false},
 };
-
-static bool cx_exec(sqlite3 *db, const char *q, char *err, size_t errlen)
-{
-	char *msg = NULL;
-	if (sqlite3_exec(db, q, NULL, NULL, &msg) != SQLITE_OK) {
-		snprintf(err, errlen, "%s: %s", q, msg ? msg : sqlite3_errmsg(db));
-		sqlite3_free(msg);
-		return false;
-	}
-	return true;
-}
 
 /* Replay to upto and store the state as the snapshot at upto. */
 static bool cx_snapshot(rdb *d, int64_t upto, char *err, size_t errlen)
@@ -52,40 +38,12 @@ static bool cx_snapshot(rdb *d, int64_t upto, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return false;
 	}
-	sqlite3_stmt *q;
-	bool ok = sqlite3_prepare_v2(d->db,
-				     "INSERT OR REPLACE INTO snapshots(seq,ts,state)"
-				     " VALUES(?,?,?)",
-				     -1, &q, NULL) == SQLITE_OK;
-	if (ok) {
-		sqlite3_bind_int64(q, 1, upto);
-		sqlite3_bind_int64(q, 2, rk_wall_ms());
-		sqlite3_bind_text(q, 3, b.data, (int)b.len, SQLITE_STATIC);
-		ok = sqlite3_step(q) == SQLITE_DONE;
-		sqlite3_finalize(q);
-	}
+	char why[400];
+	bool ok = store_put_snapshot(d->s, upto, rk_wall_ms(), b.data, b.len, why,
+				     sizeof(why)) == RK_OK;
 	if (!ok)
-		snprintf(err, errlen, "snapshot at seq %lld: %s", (long long)upto,
-			 sqlite3_errmsg(d->db));
+		snprintf(err, errlen, "snapshot at seq %lld: %s", (long long)upto, why);
 	rk_buf_free(&b);
-	return ok;
-}
-
-/* DELETE ... WHERE seq < / <= bound; *n = rows deleted. */
-static bool cx_delete(sqlite3 *db, const char *q_text, int64_t bound, int64_t *n,
-		      char *err, size_t errlen)
-{
-	sqlite3_stmt *q;
-	bool ok = sqlite3_prepare_v2(db, q_text, -1, &q, NULL) == SQLITE_OK;
-	if (ok) {
-		sqlite3_bind_int64(q, 1, bound);
-		ok = sqlite3_step(q) == SQLITE_DONE;
-		sqlite3_finalize(q);
-	}
-	if (!ok)
-		snprintf(err, errlen, "%s", sqlite3_errmsg(db));
-	else
-		*n = sqlite3_changes64(db);
 	return ok;
 }
 
@@ -96,63 +54,54 @@ typedef struct cx_result {
 	bool windowed;		     /* the idempotency window kept more */
 } cx_result;
 
-/* The lowest seq of an event within RK_IDEM_MS of the newest, or last + 1. */
-static int64_t cx_first_recent(rdb *d, int64_t last)
-{
-	sqlite3_stmt *q;
-	int64_t v = last + 1;
-	if (sqlite3_prepare_v2(d->db, "SELECT min(seq) FROM events WHERE ts >= "
-			       "(SELECT max(ts) FROM events) - ?", -1, &q, NULL) != SQLITE_OK)
-		return 1; /* unknown: keep everything */
-	sqlite3_bind_int64(q, 1, RK_IDEM_MS);
-	if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_type(q, 0) != SQLITE_NULL)
-		v = sqlite3_column_int64(q, 0);
-	sqlite3_finalize(q);
-	return v;
-}
-
 /* The transaction: snapshot at N, and with keep >= 0 the cut. */
 static bool cx_run(rdb *d, int64_t keep, cx_result *res, char *err, size_t errlen)
 {
-	if (!cx_exec(d->db, "BEGIN IMMEDIATE", err, errlen))
+	char why[400];
+	if (store_begin(d->s, why, sizeof(why)) != RK_OK) {
+		snprintf(err, errlen, "%s", why);
 		return false;
-	int64_t min, max, count;
-	bool ok = rdb_seq_range(d, &min, &max, &count, err, errlen) == RC_OK;
+	}
+	store_stats st;
+	bool ok = store_get_stats(d->s, &st, why, sizeof(why)) == RK_OK;
+	if (!ok)
+		snprintf(err, errlen, "%s", why);
+	int64_t min = st.min_seq, max = st.max_seq;
 	res->last = max;
 	res->cut = -1;
-	if (ok && count == 0) {
+	if (ok && st.events == 0) {
 		/* No events (compacted with --keep-events 0): N is the newest
 		 * snapshot's seq, which is already there. */
-		sqlite3_stmt *q;
-		ok = sqlite3_prepare_v2(d->db, "SELECT coalesce(max(seq),0) FROM snapshots",
-					-1, &q, NULL) == SQLITE_OK &&
-		     sqlite3_step(q) == SQLITE_ROW;
-		if (ok)
-			res->last = sqlite3_column_int64(q, 0);
-		else
-			snprintf(err, errlen, "snapshots: %s", sqlite3_errmsg(d->db));
-		sqlite3_finalize(q);
+		char *json = NULL;
+		size_t len;
+		ok = store_snapshot_at(d->s, -1, &res->last, &json, &len, why, sizeof(why)) ==
+		     RK_OK;
+		free(json);
+		if (!ok)
+			snprintf(err, errlen, "snapshots: %s", why);
 	} else if (ok) {
 		ok = cx_snapshot(d, max, err, errlen);
 		res->snapshot = ok;
 		/* Never into the idempotency window (retain.h). */
-		int64_t cut = keep >= 0 ? rk_retain_cut(max, keep, cx_first_recent(d, max)) : 0;
+		int64_t cut = keep >= 0 ? rk_retain_cut(max, keep, store_first_recent(d->s)) : 0;
 		res->windowed = keep >= 0 && max - keep >= min && cut < max - keep;
 		if (ok && keep >= 0 && cut >= min) {
 			res->cut = cut;
 			if (res->cut < max)
 				ok = cx_snapshot(d, res->cut, err, errlen);
-			ok = ok &&
-			     cx_delete(d->db, "DELETE FROM events WHERE seq <= ?", res->cut,
-				       &res->events_deleted, err, errlen) &&
-			     cx_delete(d->db, "DELETE FROM snapshots WHERE seq < ?",
-				       res->cut, &res->snaps_deleted, err, errlen);
+			if (ok && store_cut(d->s, res->cut, &res->events_deleted,
+					    &res->snaps_deleted, why, sizeof(why)) != RK_OK) {
+				snprintf(err, errlen, "%s", why);
+				ok = false;
+			}
 		}
 	}
-	if (ok)
-		ok = cx_exec(d->db, "COMMIT", err, errlen);
-	if (!ok && !sqlite3_get_autocommit(d->db))
-		sqlite3_exec(d->db, "ROLLBACK", NULL, NULL, NULL);
+	if (ok && store_commit(d->s, why, sizeof(why)) != RK_OK) {
+		snprintf(err, errlen, "%s", why);
+		return false;
+	}
+	if (!ok)
+		store_rollback(d->s);
 	return ok;
 }
 
@@ -182,31 +131,21 @@ int cmd_compact(ctl_ctx *c, int argc, char **argv)
 	rdb d;
 	if (rdb_open(&d, path, false, err, sizeof(err)) != RC_OK) {
 		rdb_close(&d);
-		close(fd);
+		store_unlock(fd);
 		return ctl_fail(c, "%s", err);
 	}
-	sqlite3_close_v2(d.db);
-	d.db = NULL;
+	rdb_close(&d);
 	cx_result res;
 	memset(&res, 0, sizeof(res));
-	bool ok = sqlite3_open_v2(path, &d.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
-				  NULL) == SQLITE_OK;
-	if (!ok)
-		snprintf(err, sizeof(err), "%s",
-			 d.db ? sqlite3_errmsg(d.db) : "cannot open");
-	if (ok) {
-		sqlite3_busy_timeout(d.db, 5000);
-		ok = cx_run(&d, keep, &res, err, sizeof(err));
-	}
-	/* Give the freed pages back to the file system (outside the
-	 * transaction; VACUUM is atomic by itself), then empty the WAL. */
-	if (ok && res.events_deleted > 0)
-		ok = cx_exec(d.db, "VACUUM", err, sizeof(err));
+	bool ok = store_open(path, d.room, 5000, &d.s, err, sizeof(err)) == RK_OK;
 	if (ok)
-		ok = cx_exec(d.db, "PRAGMA wal_checkpoint(TRUNCATE)", err, sizeof(err));
+		ok = cx_run(&d, keep, &res, err, sizeof(err));
+	/* Give the freed pages back to the file system, then empty the WAL. */
+	if (ok)
+		ok = store_vacuum(d.s, res.events_deleted > 0, err, sizeof(err)) == RK_OK;
 	rdb_close(&d);
 	int64_t after = ctl_room_bytes(path, false);
-	close(fd);
+	store_unlock(fd);
 	if (!ok) /* rdb_replay's messages name the file already */
 		return strncmp(err, path, strlen(path)) == 0
 			   ? ctl_fail(c, "%s", err)

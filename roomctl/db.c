@@ -1,23 +1,21 @@
-/* db.c - read-only access to room files (PROTOCOL.md section 7) and replay.
+/* db.c - roomctl's access to room files, through libstore (store.h): the
+ * read-only open, the event cursor, replay, and the single-writer lock
+ * that compact, import and delete take before they write or remove a room
+ * file (libstore's store_lock, the same flock roomd holds).
  *
- * roomctl never links roomd's store.c: it reads the documented schema with
- * its own queries, through a SQLITE_OPEN_READONLY connection, so it can run
- * beside a live roomd (WAL readers see the last committed state and never
- * block the writer) and can never modify a room file.
+ * The read-only commands (inspect, events, replay, verify, diff, export,
+ * usage) open the file with store_open_ro: a SQLITE_OPEN_READONLY
+ * connection, so they can run beside a live roomd (WAL readers see the last
+ * committed state and never block the writer) and never modify the file.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "op.h"
 #include "roomctl.h"
-#include "roomid.h"
 
 void ctl_fmt_ms(int64_t ms, char *out, size_t cap)
 {
@@ -33,198 +31,25 @@ void ctl_fmt_ms(int64_t ms, char *out, size_t cap)
 	snprintf(out, cap, "%s.%03dZ", day, (int)(ms % 1000));
 }
 
-static bool table_exists(sqlite3 *db, const char *name, char *err, size_t errlen, int *rc)
-{
-	sqlite3_stmt *q;
-	*rc = sqlite3_prepare_v2(db,
-				 "SELECT 1 FROM sqlite_master WHERE type='table'"
-				 " AND name=?",
-				 -1, &q, NULL);
-	if (*rc != SQLITE_OK) {
-		snprintf(err, errlen, "%s", sqlite3_errmsg(db));
-		return false;
-	}
-	sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
-	int step = sqlite3_step(q);
-	if (step != SQLITE_ROW && step != SQLITE_DONE) {
-		snprintf(err, errlen, "%s", sqlite3_errmsg(db));
-		*rc = step;
-	}
-	sqlite3_finalize(q);
-	return step == SQLITE_ROW;
-}
-
-/* Read one meta value; 1 found, 0 absent, -1 error. */
-static int meta_get(sqlite3 *db, const char *key, char *out, size_t cap, char *err,
-		    size_t errlen)
-{
-	sqlite3_stmt *q;
-	if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key=?", -1, &q, NULL)) {
-		snprintf(err, errlen, "meta: %s", sqlite3_errmsg(db));
-		return -1;
-	}
-	sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
-	int step = sqlite3_step(q);
-	int found = 0;
-	if (step == SQLITE_ROW) {
-		const char *v = (const char *)sqlite3_column_text(q, 0);
-		snprintf(out, cap, "%s", v ? v : "");
-		found = 1;
-	} else if (step != SQLITE_DONE) {
-		snprintf(err, errlen, "meta: %s", sqlite3_errmsg(db));
-		found = -1;
-	}
-	sqlite3_finalize(q);
-	return found;
-}
-
 void rdb_close(rdb *d)
 {
-	if (d->db)
-		sqlite3_close_v2(d->db);
-	d->db = NULL;
-}
-
-/* "<path>-wal" into out. */
-static const char *wal_path(const char *path, char *out, size_t cap)
-{
-	snprintf(out, cap, "%s-wal", path);
-	return out;
-}
-
-/* A file: URI for path, read-only, immutable if asked; false if too long. */
-static bool file_uri(const char *path, bool immutable, char *out, size_t cap)
-{
-	size_t n = 0;
-	const char *pre = "file:";
-	for (const char *p = pre; *p; p++)
-		out[n++] = *p;
-	for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
-		if (n + 4 >= cap)
-			return false;
-		if (*p == '%' || *p == '?' || *p == '#' || *p < 0x20 || *p >= 0x7f)
-			n += (size_t)snprintf(out + n, cap - n, "%%%02X", *p);
-		else
-			out[n++] = (char)*p;
-	}
-	int k = snprintf(out + n, cap - n, "?mode=ro%s", immutable ? "&immutable=1" : "");
-	return k > 0 && (size_t)k < cap - n;
+	store_close(d->s);
+	d->s = NULL;
 }
 
 int rdb_open(rdb *d, const char *path, bool live, char *err, size_t errlen)
 {
 	memset(d, 0, sizeof(*d));
 	d->path = path;
-	struct stat sb;
-	if (stat(path, &sb) != 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	char why[400];
+	if (store_open_ro(path, live, &d->s, why, sizeof(why)) != RK_OK) {
+		snprintf(err, errlen, "%s: %s", path, why);
 		return RC_FAIL;
 	}
-	if (!S_ISREG(sb.st_mode)) {
-		snprintf(err, errlen, "%s: not a regular file", path);
-		return RC_FAIL;
-	}
-	/* Refuse anything that is not a SQLite file before SQLite sees it. */
-	FILE *f = fopen(path, "rb");
-	if (!f) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return RC_FAIL;
-	}
-	char magic[16];
-	size_t n = fread(magic, 1, sizeof(magic), f);
-	fclose(f);
-	if (n != sizeof(magic) || memcmp(magic, "SQLite format 3", 16) != 0) {
-		snprintf(err, errlen, "%s: not a SQLite database (not a room file)",
-			 path);
-		return RC_FAIL;
-	}
-	/*
-	 * A read-only connection to a WAL file creates the -wal and -shm files
-	 * when they are missing and cannot remove them again. No -wal file
-	 * means no process has the room open in WAL mode (roomd keeps its WAL
-	 * while it has the room), so a one-shot read opens the file as
-	 * immutable and leaves the directory exactly as it was. A live reader
-	 * (--follow) uses the normal WAL protocol to see later commits.
-	 */
-	char uri[PATH_MAX * 3 + 64];
-	bool immutable = !live && access(wal_path(path, uri, sizeof(uri)), F_OK) != 0;
-	if (!file_uri(path, immutable, uri, sizeof(uri))) {
-		snprintf(err, errlen, "%s: path too long", path);
-		return RC_FAIL;
-	}
-	if (sqlite3_open_v2(uri, &d->db,
-			    SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI,
-			    NULL) != SQLITE_OK) {
-		snprintf(err, errlen, "%s: %s", path,
-			 d->db ? sqlite3_errmsg(d->db) : "cannot open");
-		rdb_close(d);
-		return RC_FAIL;
-	}
-	sqlite3_extended_result_codes(d->db, 0);
-	sqlite3_busy_timeout(d->db, 5000);
-	char msg[256] = "";
-	int rc;
-	static const char *const need[] = {"meta", "events", "snapshots"};
-	for (size_t i = 0; i < RK_ARRAY_LEN(need); i++) {
-		if (!table_exists(d->db, need[i], msg, sizeof(msg), &rc)) {
-			if (rc != SQLITE_OK)
-				snprintf(err, errlen, "%s: %s", path, msg);
-			else
-				snprintf(err, errlen, "%s: not a room file (no %s table)",
-					 path, need[i]);
-			rdb_close(d);
-			return RC_FAIL;
-		}
-	}
-	d->has_alarms = table_exists(d->db, "alarms", msg, sizeof(msg), &rc);
-	sqlite3_stmt *q;
-	d->has_op_id = sqlite3_prepare_v2(d->db, "SELECT op_id FROM events LIMIT 0", -1,
-					  &q, NULL) == SQLITE_OK;
-	sqlite3_finalize(q);
-
-	char val[128];
-	int got = meta_get(d->db, "format", val, sizeof(val), msg, sizeof(msg));
-	if (got <= 0) {
-		snprintf(err, errlen, "%s: %s", path,
-			 got < 0 ? msg : "meta has no 'format' (not a room file?)");
-		rdb_close(d);
-		return RC_FAIL;
-	}
-	char *end;
-	long fmt = strtol(val, &end, 10);
-	if (!val[0] || *end || fmt < 1) {
-		snprintf(err, errlen, "%s: meta 'format' is '%s', not a format number",
-			 path, val);
-		rdb_close(d);
-		return RC_FAIL;
-	}
-	if (fmt > RDB_FORMAT) {
-		snprintf(err, errlen,
-			 "%s: room file format %ld is newer than this roomctl "
-			 "reads (%d)",
-			 path, fmt, RDB_FORMAT);
-		rdb_close(d);
-		return RC_FAIL;
-	}
-	got = meta_get(d->db, "room", val, sizeof(val), msg, sizeof(msg));
-	if (got <= 0 || !rk_roomid_validz(val)) {
-		snprintf(err, errlen, "%s: %s", path,
-			 got < 0    ? msg
-			 : got == 0 ? "meta has no 'room'"
-				    : "meta 'room' is not a valid room id");
-		rdb_close(d);
-		return RC_FAIL;
-	}
-	memcpy(d->room, val, strlen(val) + 1); /* valid id: <= RK_ROOM_ID_MAX */
-	got = meta_get(d->db, "epoch", d->epoch, sizeof(d->epoch), msg, sizeof(msg));
-	if (got <= 0 || !d->epoch[0]) {
-		snprintf(err, errlen, "%s: %s", path,
-			 got < 0 ? msg : "meta has no 'epoch'");
-		rdb_close(d);
-		return RC_FAIL;
-	}
-	if (meta_get(d->db, "created_ms", val, sizeof(val), msg, sizeof(msg)) > 0)
-		d->created_ms = strtoll(val, NULL, 10);
+	const store_meta *m = store_get_meta(d->s);
+	memcpy(d->room, m->room, sizeof(d->room));
+	memcpy(d->epoch, m->epoch, sizeof(d->epoch));
+	d->created_ms = m->created_ms;
 	return RC_OK;
 }
 
@@ -232,73 +57,38 @@ int rdb_iter_begin(rdb *d, rdb_iter *it, int64_t since, int64_t upto, const char
 		   char *err, size_t errlen)
 {
 	memset(it, 0, sizeof(*it));
-	char sql[256];
-	snprintf(sql, sizeof(sql),
-		 "SELECT seq, ts, session, user, %s, op FROM events WHERE seq > ?1 AND"
-		 " seq <= ?2%s ORDER BY seq",
-		 d->has_op_id ? "op_id" : "''", user ? " AND user = ?3" : "");
-	if (sqlite3_prepare_v2(d->db, sql, -1, &it->q, NULL) != SQLITE_OK) {
-		snprintf(err, errlen, "%s: events: %s", d->path, sqlite3_errmsg(d->db));
+	char why[400];
+	if (store_cursor_open(d->s, since, upto, user, &it->c, why, sizeof(why)) != RK_OK) {
+		snprintf(err, errlen, "%s: %s", d->path, why);
 		return RC_FAIL;
 	}
-	sqlite3_bind_int64(it->q, 1, since);
-	sqlite3_bind_int64(it->q, 2, upto < 0 ? INT64_MAX : upto);
-	if (user)
-		sqlite3_bind_text(it->q, 3, user, -1, SQLITE_TRANSIENT);
 	return RC_OK;
 }
 
 int rdb_iter_next(rdb *d, rdb_iter *it, char *err, size_t errlen)
 {
-	int step = sqlite3_step(it->q);
-	if (step == SQLITE_DONE)
-		return 0;
-	if (step != SQLITE_ROW) {
-		snprintf(err, errlen, "%s: events: %s", d->path, sqlite3_errmsg(d->db));
-		return -1;
-	}
-	rdb_event *ev = &it->ev;
-	ev->seq = sqlite3_column_int64(it->q, 0);
-	ev->ts = sqlite3_column_int64(it->q, 1);
-	ev->session = (const char *)sqlite3_column_text(it->q, 2);
-	ev->user = (const char *)sqlite3_column_text(it->q, 3);
-	ev->op_id = (const char *)sqlite3_column_text(it->q, 4);
-	ev->op = (const char *)sqlite3_column_text(it->q, 5);
-	ev->op_len = (size_t)sqlite3_column_bytes(it->q, 5);
-	if (!ev->session || !ev->user || !ev->op_id || !ev->op) {
-		snprintf(err, errlen, "%s: event %lld has a NULL column", d->path,
-			 (long long)ev->seq);
-		return -1;
-	}
-	return 1;
+	char why[400];
+	int r = store_cursor_next(it->c, &it->ev, why, sizeof(why));
+	if (r < 0)
+		snprintf(err, errlen, "%s: %s", d->path, why);
+	return r;
 }
 
 void rdb_iter_end(rdb_iter *it)
 {
-	sqlite3_finalize(it->q);
-	it->q = NULL;
+	store_cursor_close(it->c);
+	it->c = NULL;
 }
 
 int rdb_seq_range(rdb *d, int64_t *min, int64_t *max, int64_t *count, char *err,
 		  size_t errlen)
 {
-	sqlite3_stmt *q;
-	*min = *max = *count = 0;
-	if (sqlite3_prepare_v2(d->db, "SELECT min(seq), max(seq), count(*) FROM events",
-			       -1, &q, NULL) != SQLITE_OK) {
-		snprintf(err, errlen, "%s: %s", d->path, sqlite3_errmsg(d->db));
+	char why[400];
+	if (store_seq_range(d->s, min, max, count, why, sizeof(why)) != RK_OK) {
+		snprintf(err, errlen, "%s: %s", d->path, why);
 		return RC_FAIL;
 	}
-	int step = sqlite3_step(q);
-	if (step == SQLITE_ROW) {
-		*min = sqlite3_column_int64(q, 0);
-		*max = sqlite3_column_int64(q, 1);
-		*count = sqlite3_column_int64(q, 2);
-	} else {
-		snprintf(err, errlen, "%s: %s", d->path, sqlite3_errmsg(d->db));
-	}
-	sqlite3_finalize(q);
-	return step == SQLITE_ROW ? RC_OK : RC_FAIL;
+	return RC_OK;
 }
 
 int rdb_apply(rk_state *st, const rdb_event *ev, rk_buf *applied_json, char *err,
@@ -334,55 +124,24 @@ int rdb_apply(rk_state *st, const rdb_event *ev, rk_buf *applied_json, char *err
 static int load_snapshot(rdb *d, int64_t upto, rk_state **st, int64_t *seq, char *err,
 			 size_t errlen)
 {
-	sqlite3_stmt *q;
 	*st = NULL;
-	*seq = 0;
-	if (sqlite3_prepare_v2(d->db,
-			       "SELECT seq, state FROM snapshots WHERE seq <= ?"
-			       " ORDER BY seq DESC LIMIT 1",
-			       -1, &q, NULL) != SQLITE_OK) {
-		snprintf(err, errlen, "%s: snapshots: %s", d->path,
-			 sqlite3_errmsg(d->db));
+	char *json, why[400];
+	size_t len;
+	if (store_snapshot_at(d->s, upto, seq, &json, &len, why, sizeof(why)) != RK_OK) {
+		snprintf(err, errlen, "%s: snapshots: %s", d->path, why);
 		return RC_FAIL;
 	}
-	sqlite3_bind_int64(q, 1, upto < 0 ? INT64_MAX : upto);
-	int step = sqlite3_step(q);
+	if (!json)
+		return RC_OK;
+	char derr[200];
 	int rc = RC_OK;
-	if (step == SQLITE_ROW) {
-		*seq = sqlite3_column_int64(q, 0);
-		const char *json = (const char *)sqlite3_column_text(q, 1);
-		size_t len = (size_t)sqlite3_column_bytes(q, 1);
-		char derr[200];
-		if (rk_state_decode_text(json ? json : "", len, st, derr, sizeof(derr)) !=
-		    RK_OK) {
-			snprintf(err, errlen, "%s: snapshot at seq %lld is corrupt: %s",
-				 d->path, (long long)*seq, derr);
-			rc = RC_FAIL;
-		}
-	} else if (step != SQLITE_DONE) {
-		snprintf(err, errlen, "%s: snapshots: %s", d->path,
-			 sqlite3_errmsg(d->db));
+	if (rk_state_decode_text(json, len, st, derr, sizeof(derr)) != RK_OK) {
+		snprintf(err, errlen, "%s: snapshot at seq %lld is corrupt: %s", d->path,
+			 (long long)*seq, derr);
 		rc = RC_FAIL;
 	}
-	sqlite3_finalize(q);
+	free(json);
 	return rc;
-}
-
-/* The lowest seq a replay can stop at: the oldest snapshot, or the event just
- * before the oldest kept one; 0 when the log is empty (or unreadable). */
-static int64_t earliest_seq(rdb *d)
-{
-	sqlite3_stmt *q;
-	int64_t seq = 0;
-	if (sqlite3_prepare_v2(d->db,
-			       "SELECT min(s) FROM (SELECT min(seq) AS s FROM snapshots"
-			       " UNION ALL SELECT min(seq) - 1 FROM events)",
-			       -1, &q, NULL) != SQLITE_OK)
-		return 0;
-	if (sqlite3_step(q) == SQLITE_ROW)
-		seq = sqlite3_column_int64(q, 0);
-	sqlite3_finalize(q);
-	return seq;
 }
 
 int rdb_replay(rdb *d, int64_t upto, bool from_scratch, rk_state **out, int64_t *reached,
@@ -429,7 +188,7 @@ int rdb_replay(rdb *d, int64_t upto, bool from_scratch, rk_state **out, int64_t 
 	}
 	rdb_iter_end(&it);
 	if (r == 0 && upto >= 0 && seq < upto) {
-		int64_t first = seq == 0 ? earliest_seq(d) : 0;
+		int64_t first = seq == 0 ? store_earliest_seq(d->s) : 0;
 		if (first > upto)
 			snprintf(err, errlen,
 				 "%s: seq %lld was removed by compaction; the earliest"
@@ -451,20 +210,17 @@ int rdb_replay(rdb *d, int64_t upto, bool from_scratch, rk_state **out, int64_t 
 
 int ctl_lock_room(ctl_ctx *c, const char *path, int *fd)
 {
-	*fd = open(path, O_RDWR | O_CLOEXEC);
-	if (*fd < 0)
-		return ctl_fail(c, "%s: %s", path, strerror(errno));
-	if (flock(*fd, LOCK_EX | LOCK_NB) != 0) {
-		int e = errno;
-		close(*fd);
+	char why[600];
+	*fd = store_lock(path, false, why, sizeof(why));
+	if (*fd == STORE_LOCK_HELD) {
 		*fd = -1;
-		if (e == EWOULDBLOCK)
-			return ctl_fail(c,
-					"%s is held by a running roomd (stop it or wait "
-					"until the room is idle and unloaded)",
-					path);
-		return ctl_fail(c, "%s: flock: %s", path, strerror(e));
+		return ctl_fail(c,
+				"%s is held by a running roomd (stop it or wait "
+				"until the room is idle and unloaded)",
+				path);
 	}
+	if (*fd < 0)
+		return ctl_fail(c, "%s", why);
 	return RC_OK;
 }
 

@@ -1,8 +1,7 @@
 /* delete.c - roomctl delete: remove a room file with its -wal and -shm,
- * offline, under roomd's flock (refused while a roomd holds the room). The
+ * offline, under the room's single-writer lock (store_lock: refused while a
+ * roomd holds the room). The
  * removal order is libcommon/roomfiles.h's, the same as roomd's DELETE. */
-#include <unistd.h>
-
 #include "roomctl.h"
 #include "roomfiles.h"
 
@@ -30,7 +29,7 @@ int cmd_delete(ctl_ctx *c, int argc, char **argv)
 	if (rdb_open(&d, path, false, err, sizeof(err)) != RC_OK ||
 	    rdb_seq_range(&d, &min, &max, &count, err, sizeof(err)) != RC_OK) {
 		rdb_close(&d);
-		close(fd);
+		store_unlock(fd);
 		return ctl_fail(c, "%s (not deleted)", err);
 	}
 	char room[RK_ROOM_ID_MAX + 1], epoch[RK_EPOCH_MAX + 1];
@@ -39,7 +38,7 @@ int cmd_delete(ctl_ctx *c, int argc, char **argv)
 	rdb_close(&d);
 	int64_t bytes = ctl_room_bytes(path, true);
 	int ok = rk_room_files_remove(path, err, sizeof(err));
-	close(fd);
+	store_unlock(fd);
 	if (ok != 0)
 		return ctl_fail(c, "%s", err);
 	fprintf(c->out, "deleted %s: room %s, epoch %s, %lld events (last seq %lld), %lld bytes\n",

@@ -61,25 +61,6 @@ static void put_time_json(rk_buf *b, const char *key, int64_t ms)
 	rk_buf_put_jstrz(b, t);
 }
 
-/* One integer from sql on db (bound to the text arg1, arg2 if not NULL), or
- * fallback if the query fails or returns nothing. */
-static int64_t sql_int(sqlite3 *db, const char *sql, const char *arg1, const char *arg2,
-		       int64_t fallback)
-{
-	sqlite3_stmt *st = NULL;
-	int64_t v = fallback;
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
-		if (arg1)
-			sqlite3_bind_text(st, 1, arg1, -1, SQLITE_STATIC);
-		if (arg2)
-			sqlite3_bind_text(st, 2, arg2, -1, SQLITE_STATIC);
-		if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
-			v = sqlite3_column_int64(st, 0);
-	}
-	sqlite3_finalize(st);
-	return v;
-}
-
 /*
  * The webhook outbox of a room file (roomd --webhook-url): rows not yet
  * delivered, -1 if the file has no outbox. What roomd delivered is recorded
@@ -89,10 +70,6 @@ static int64_t sql_int(sqlite3 *db, const char *sql, const char *arg1, const cha
  */
 static int64_t outbox_backlog(rdb *d, int64_t *oldest_ms)
 {
-	*oldest_ms = 0;
-	if (sql_int(d->db, "SELECT count(*) FROM sqlite_master WHERE name = 'webhooks'", NULL,
-		    NULL, 0) == 0)
-		return -1;
 	/* <data>/rooms/<room>.db -> <data>/webhooks.db */
 	char pos[4096];
 	snprintf(pos, sizeof(pos), "%s", d->path);
@@ -106,19 +83,65 @@ static int64_t outbox_backlog(rdb *d, int64_t *oldest_ms)
 		strcpy(parent + 1, "webhooks.db");
 	else
 		snprintf(pos, sizeof(pos), "%s", slash ? "webhooks.db" : "../webhooks.db");
-	int64_t upto = 0;
-	sqlite3 *p = NULL;
-	if (sqlite3_open_v2(pos, &p, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK)
-		upto = sql_int(p, "SELECT upto FROM delivered WHERE room = ? AND epoch = ?", d->room,
-			       d->epoch, 0);
-	sqlite3_close_v2(p);
-	char q[160];
-	snprintf(q, sizeof(q), "SELECT count(*) FROM webhooks WHERE id > %lld", (long long)upto);
-	int64_t n = sql_int(d->db, q, NULL, NULL, 0);
-	snprintf(q, sizeof(q), "SELECT min(created_ms) FROM webhooks WHERE id > %lld",
-		 (long long)upto);
-	*oldest_ms = sql_int(d->db, q, NULL, NULL, 0);
+	int64_t n = -1;
+	char err[8];
+	*oldest_ms = 0;
+	if (store_outbox_backlog(d->s, 0, &n, oldest_ms, err, sizeof(err)) != RK_OK || n < 0)
+		return -1;
+	int64_t upto = store_hookpos_get(pos, d->room, d->epoch);
+	if (store_outbox_backlog(d->s, upto, &n, oldest_ms, err, sizeof(err)) != RK_OK)
+		return -1;
 	return n;
+}
+
+/* The lists inspect prints, gathered first (text or JSON). */
+typedef struct inspect_lists {
+	bool json;
+	rk_buf snaps, users, alarms;
+	int nsnaps, nusers, nalarms;
+} inspect_lists;
+
+static bool inspect_snap(void *arg, int64_t seq, int64_t ts, const char *json, size_t len)
+{
+	inspect_lists *l = arg;
+	(void)ts, (void)json, (void)len;
+	if (l->json)
+		rk_buf_printf(&l->snaps, "%s%lld", l->nsnaps ? "," : "", (long long)seq);
+	else
+		rk_buf_printf(&l->snaps, "%sseq %lld", l->nsnaps ? ", " : "", (long long)seq);
+	l->nsnaps++;
+	return true;
+}
+
+static bool inspect_user(void *arg, const char *user, int64_t events)
+{
+	inspect_lists *l = arg;
+	if (l->json) {
+		if (l->nusers)
+			rk_buf_putc(&l->users, ',');
+		rk_buf_put_jstrz(&l->users, user);
+		rk_buf_printf(&l->users, ":%lld", (long long)events);
+	} else {
+		rk_buf_printf(&l->users, "  %-14s %lld\n", user, (long long)events);
+	}
+	l->nusers++;
+	return true;
+}
+
+static bool inspect_alarm(void *arg, const char *poll, int64_t at)
+{
+	inspect_lists *l = arg;
+	if (l->json) {
+		rk_buf_puts(&l->alarms, l->nalarms ? ",{\"poll\":" : "{\"poll\":");
+		rk_buf_put_jstrz(&l->alarms, poll);
+		rk_buf_printf(&l->alarms, ",\"at_ms\":%lld}", (long long)at);
+	} else {
+		char t[40];
+		ctl_fmt_ms(at, t, sizeof(t));
+		rk_buf_printf(&l->alarms, "  poll %s closes at %s\n", poll, t);
+	}
+	l->nalarms++;
+	return true;
 }
 
 static int inspect_run(ctl_ctx *c, rdb *d, bool json)
@@ -147,18 +170,15 @@ static int inspect_run(ctl_ctx *c, rdb *d, bool json)
 	if (r < 0)
 		return ctl_fail(c, "%s", err);
 
-	sqlite3_stmt *snaps = NULL, *users = NULL, *alarms = NULL;
+	inspect_lists l = {.json = json};
+	rk_buf_init(&l.snaps, 0);
+	rk_buf_init(&l.users, 0);
+	rk_buf_init(&l.alarms, 0);
 	int rc = RC_FAIL;
-	if (sqlite3_prepare_v2(d->db, "SELECT seq FROM snapshots ORDER BY seq", -1,
-			       &snaps, NULL) ||
-	    sqlite3_prepare_v2(d->db,
-			       "SELECT user, count(*) FROM events GROUP BY user"
-			       " ORDER BY count(*) DESC, user",
-			       -1, &users, NULL) ||
-	    (d->has_alarms &&
-	     sqlite3_prepare_v2(d->db, "SELECT poll, at FROM alarms ORDER BY at, poll",
-				-1, &alarms, NULL))) {
-		ctl_fail(c, "%s: %s", d->path, sqlite3_errmsg(d->db));
+	if (store_snapshots(d->s, inspect_snap, &l, err, sizeof(err)) != RK_OK ||
+	    store_users(d->s, inspect_user, &l, err, sizeof(err)) != RK_OK ||
+	    store_alarms(d->s, inspect_alarm, &l, err, sizeof(err)) != RK_OK) {
+		ctl_fail(c, "%s: %s", d->path, err);
 		goto out;
 	}
 	rk_buf b;
@@ -178,9 +198,8 @@ static int inspect_run(ctl_ctx *c, rdb *d, bool json)
 			      (long long)in.file_bytes, (long long)in.wal_bytes,
 			      (long long)in.count, (long long)in.min_seq,
 			      (long long)in.max_seq);
-		for (int n = 0; sqlite3_step(snaps) == SQLITE_ROW; n++)
-			rk_buf_printf(&b, "%s%lld", n ? "," : "",
-				      (long long)sqlite3_column_int64(snaps, 0));
+		if (l.snaps.len)
+			rk_buf_put(&b, l.snaps.data, l.snaps.len);
 		rk_buf_puts(&b, "],\"ops\":{");
 		int n = 0;
 		for (int k = 1; k < RK_OP_KIND_COUNT; k++)
@@ -192,25 +211,14 @@ static int inspect_run(ctl_ctx *c, rdb *d, bool json)
 			rk_buf_printf(&b, "%s\"?\":%lld", n ? "," : "",
 				      (long long)in.kinds[0]);
 		rk_buf_puts(&b, "},\"users\":{");
-		for (n = 0; sqlite3_step(users) == SQLITE_ROW; n++) {
-			const char *u = (const char *)sqlite3_column_text(users, 0);
-			if (n)
-				rk_buf_putc(&b, ',');
-			rk_buf_put_jstrz(&b, u ? u : "");
-			rk_buf_printf(&b, ":%lld",
-				      (long long)sqlite3_column_int64(users, 1));
-		}
+		if (l.users.len)
+			rk_buf_put(&b, l.users.data, l.users.len);
 		rk_buf_puts(&b, "}");
 		put_time_json(&b, "first_activity", in.first_ts);
 		put_time_json(&b, "last_activity", in.last_ts);
 		rk_buf_puts(&b, ",\"alarms\":[");
-		for (n = 0; alarms && sqlite3_step(alarms) == SQLITE_ROW; n++) {
-			const char *p = (const char *)sqlite3_column_text(alarms, 0);
-			rk_buf_puts(&b, n ? ",{\"poll\":" : "{\"poll\":");
-			rk_buf_put_jstrz(&b, p ? p : "");
-			rk_buf_printf(&b, ",\"at_ms\":%lld}",
-				      (long long)sqlite3_column_int64(alarms, 1));
-		}
+		if (l.alarms.len)
+			rk_buf_put(&b, l.alarms.data, l.alarms.len);
 		rk_buf_puts(&b, "]");
 		int64_t oldest, backlog = outbox_backlog(d, &oldest);
 		if (backlog >= 0)
@@ -230,11 +238,9 @@ static int inspect_run(ctl_ctx *c, rdb *d, bool json)
 		else
 			rk_buf_puts(&b, "events:      0\n");
 		rk_buf_puts(&b, "snapshots:   ");
-		int n = 0;
-		for (; sqlite3_step(snaps) == SQLITE_ROW; n++)
-			rk_buf_printf(&b, "%sseq %lld", n ? ", " : "",
-				      (long long)sqlite3_column_int64(snaps, 0));
-		rk_buf_puts(&b, n ? "\n" : "none\n");
+		if (l.snaps.len)
+			rk_buf_put(&b, l.snaps.data, l.snaps.len);
+		rk_buf_puts(&b, l.nsnaps ? "\n" : "none\n");
 		ctl_fmt_ms(in.first_ts, t1, sizeof(t1));
 		ctl_fmt_ms(in.last_ts, t2, sizeof(t2));
 		rk_buf_printf(&b, "activity:    first %s, last %s\n", t1, t2);
@@ -247,27 +253,12 @@ static int inspect_run(ctl_ctx *c, rdb *d, bool json)
 		if (in.kinds[0])
 			rk_buf_printf(&b, "  %-14s %lld\n", "(unreadable)",
 				      (long long)in.kinds[0]);
-		rk_buf b2;
-		rk_buf_init(&b2, 0);
-		for (n = 0; sqlite3_step(users) == SQLITE_ROW; n++) {
-			const char *u = (const char *)sqlite3_column_text(users, 0);
-			rk_buf_printf(&b2, "  %-14s %lld\n", u ? u : "",
-				      (long long)sqlite3_column_int64(users, 1));
-		}
-		rk_buf_printf(&b, "users:       %d\n", n);
-		if (b2.len)
-			rk_buf_put(&b, b2.data, b2.len);
-		rk_buf_free(&b2);
-		rk_buf_init(&b2, 0);
-		for (n = 0; alarms && sqlite3_step(alarms) == SQLITE_ROW; n++) {
-			const char *p = (const char *)sqlite3_column_text(alarms, 0);
-			ctl_fmt_ms(sqlite3_column_int64(alarms, 1), t1, sizeof(t1));
-			rk_buf_printf(&b2, "  poll %s closes at %s\n", p ? p : "", t1);
-		}
-		rk_buf_printf(&b, "alarms:      %d pending\n", n);
-		if (b2.len)
-			rk_buf_put(&b, b2.data, b2.len);
-		rk_buf_free(&b2);
+		rk_buf_printf(&b, "users:       %d\n", l.nusers);
+		if (l.users.len)
+			rk_buf_put(&b, l.users.data, l.users.len);
+		rk_buf_printf(&b, "alarms:      %d pending\n", l.nalarms);
+		if (l.alarms.len)
+			rk_buf_put(&b, l.alarms.data, l.alarms.len);
 		int64_t oldest, backlog = outbox_backlog(d, &oldest);
 		if (backlog > 0) {
 			ctl_fmt_ms(oldest, t1, sizeof(t1));
@@ -277,7 +268,8 @@ static int inspect_run(ctl_ctx *c, rdb *d, bool json)
 			rk_buf_puts(&b, "webhook backlog: 0\n");
 		}
 	}
-	if (rk_buf_ok(&b) != RK_OK) {
+	if (rk_buf_ok(&b) != RK_OK || rk_buf_ok(&l.snaps) != RK_OK ||
+	    rk_buf_ok(&l.users) != RK_OK || rk_buf_ok(&l.alarms) != RK_OK) {
 		rk_buf_free(&b);
 		ctl_fail(c, "out of memory");
 		goto out;
@@ -286,9 +278,9 @@ static int inspect_run(ctl_ctx *c, rdb *d, bool json)
 	rk_buf_free(&b);
 	rc = RC_OK;
 out:
-	sqlite3_finalize(snaps);
-	sqlite3_finalize(users);
-	sqlite3_finalize(alarms);
+	rk_buf_free(&l.snaps);
+	rk_buf_free(&l.users);
+	rk_buf_free(&l.alarms);
 	return rc;
 }
 
@@ -484,39 +476,35 @@ typedef struct verify_run {
 	char problem[600];
 } verify_run;
 
+static bool verify_snap(void *arg, int64_t seq, int64_t ts, const char *json, size_t len)
+{
+	verify_run *v = arg;
+	(void)ts;
+	void *p = realloc(v->snaps, (v->nsnaps + 1) * sizeof(*v->snaps));
+	snap_row *s = p ? &((snap_row *)p)[v->nsnaps] : NULL;
+	if (p)
+		v->snaps = p;
+	if (!s || !(s->state = malloc(len + 1))) {
+		snprintf(v->problem, sizeof(v->problem), "snapshots: out of memory");
+		return false;
+	}
+	s->seq = seq;
+	s->len = len;
+	memcpy(s->state, json, len);
+	s->state[len] = '\0';
+	v->nsnaps++;
+	return true;
+}
+
 static bool verify_load_snaps(verify_run *v)
 {
-	sqlite3_stmt *q;
-	if (sqlite3_prepare_v2(v->d->db, "SELECT seq, state FROM snapshots ORDER BY seq",
-			       -1, &q, NULL)) {
-		snprintf(v->problem, sizeof(v->problem), "snapshots: %s",
-			 sqlite3_errmsg(v->d->db));
+	char err[400];
+	v->problem[0] = '\0';
+	if (store_snapshots(v->d->s, verify_snap, v, err, sizeof(err)) != RK_OK) {
+		snprintf(v->problem, sizeof(v->problem), "snapshots: %s", err);
 		return false;
 	}
-	int step;
-	while ((step = sqlite3_step(q)) == SQLITE_ROW) {
-		void *p = realloc(v->snaps, (v->nsnaps + 1) * sizeof(*v->snaps));
-		if (!p)
-			break;
-		v->snaps = p;
-		snap_row *s = &v->snaps[v->nsnaps];
-		const char *text = (const char *)sqlite3_column_text(q, 1);
-		s->seq = sqlite3_column_int64(q, 0);
-		s->len = (size_t)sqlite3_column_bytes(q, 1);
-		s->state = malloc(s->len + 1);
-		if (!s->state)
-			break;
-		memcpy(s->state, text ? text : "", s->len);
-		s->state[s->len] = '\0';
-		v->nsnaps++;
-	}
-	sqlite3_finalize(q);
-	if (step != SQLITE_DONE) {
-		snprintf(v->problem, sizeof(v->problem), "snapshots: %s",
-			 step == SQLITE_ROW ? "out of memory" : sqlite3_errmsg(v->d->db));
-		return false;
-	}
-	return true;
+	return !v->problem[0];
 }
 
 /* A snapshot of a file begun before revision 2 has chat posts without
@@ -577,46 +565,46 @@ static bool verify_snaps_at(verify_run *v, int64_t seq)
 	return true;
 }
 
+typedef struct alarm_check {
+	verify_run *v;
+	rk_omap seen;
+	bool ok;
+} alarm_check;
+
+/* One alarm row: it must be an open poll's, at the time the state says. */
+static bool verify_alarm(void *arg, const char *id, int64_t at)
+{
+	alarm_check *a = arg;
+	verify_run *v = a->v;
+	const rk_poll *p = rk_omap_get(&v->st->polls, id, strlen(id));
+	if (!p || p->closed || p->closes_at != at) {
+		char when[40];
+		ctl_fmt_ms(at, when, sizeof(when));
+		snprintf(v->problem, sizeof(v->problem),
+			 "alarm for poll '%s' at %s does not match the state (%s)", id, when,
+			 !p	     ? "no such poll"
+			 : p->closed ? "the poll is closed"
+				     : "the poll closes at another time");
+		a->ok = false;
+	} else if (rk_omap_put(&a->seen, id, strlen(id), (void *)1) != RK_OK) {
+		snprintf(v->problem, sizeof(v->problem), "out of memory");
+		a->ok = false;
+	}
+	return a->ok;
+}
+
 static bool verify_alarms(verify_run *v)
 {
-	sqlite3_stmt *q = NULL;
-	rk_omap seen;
-	rk_omap_init(&seen);
-	bool ok = true;
-	if (v->d->has_alarms) {
-		if (sqlite3_prepare_v2(v->d->db,
-				       "SELECT poll, at FROM alarms ORDER BY poll", -1,
-				       &q, NULL)) {
-			snprintf(v->problem, sizeof(v->problem), "alarms: %s",
-				 sqlite3_errmsg(v->d->db));
-			return false;
-		}
-		while (ok && sqlite3_step(q) == SQLITE_ROW) {
-			const char *id = (const char *)sqlite3_column_text(q, 0);
-			int64_t at = sqlite3_column_int64(q, 1);
-			id = id ? id : "";
-			const rk_poll *p = rk_omap_get(&v->st->polls, id, strlen(id));
-			if (!p || p->closed || p->closes_at != at) {
-				char when[40];
-				ctl_fmt_ms(at, when, sizeof(when));
-				snprintf(
-				    v->problem, sizeof(v->problem),
-				    "alarm for poll '%s' at %s does not match the state "
-				    "(%s)",
-				    id, when,
-				    !p		? "no such poll"
-				    : p->closed ? "the poll is closed"
-						: "the poll closes at another time");
-				ok = false;
-			}
-			if (ok &&
-			    rk_omap_put(&seen, id, strlen(id), (void *)1) != RK_OK) {
-				snprintf(v->problem, sizeof(v->problem), "out of memory");
-				ok = false;
-			}
-		}
-		sqlite3_finalize(q);
+	alarm_check a = {.v = v, .ok = true};
+	rk_omap_init(&a.seen);
+	char err[400];
+	if (store_alarms(v->d->s, verify_alarm, &a, err, sizeof(err)) != RK_OK) {
+		snprintf(v->problem, sizeof(v->problem), "alarms: %s", err);
+		rk_omap_free(&a.seen);
+		return false;
 	}
+	bool ok = a.ok;
+	rk_omap seen = a.seen;
 	size_t it = 0;
 	const rk_omap_entry *e;
 	while (ok && rk_omap_next(&v->st->polls, &it, &e)) {

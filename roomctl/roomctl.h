@@ -1,6 +1,7 @@
 /*
  * roomctl.h - roomctl's internal interfaces: the command context, option
- * parsing, read-only access to room files, and one entry point per command.
+ * parsing, room files (through libstore: store.h), and one entry point per
+ * command.
  *
  * Every command writes its result to ctx->out and its diagnostics to
  * ctx->err, and returns an exit status of the table below; nothing calls
@@ -11,11 +12,10 @@
 
 #include <stdio.h>
 
-#include <sqlite3.h>
-
 #include "buf.h"
 #include "rk_common.h"
 #include "state.h"
+#include "store.h"
 
 /* Exit status table (PROTOCOL.md section 10). */
 enum {
@@ -87,53 +87,43 @@ int ctl_int(ctl_ctx *c, const char *opt, const char *s, int64_t min, int64_t max
 
 /* ---- room files (db.c) -------------------------------------------------- */
 
-/* A room file opened read-only, with its meta checked. */
+/* A room file opened read-only through libstore (store_open_ro: the format
+ * and meta checks are libstore's), with its meta. */
 typedef struct rdb {
-	sqlite3 *db;
+	store *s;
 	const char *path;
 	char room[RK_ROOM_ID_MAX + 1];
 	char epoch[RK_EPOCH_MAX + 1];
 	int64_t created_ms;
-	bool has_alarms; /* the alarms table exists */
-	bool has_op_id;	 /* events.op_id exists */
 } rdb;
 
-/* The room file format this roomctl reads. */
-#define RDB_FORMAT 1
-
 /*
- * Open path read-only (SQLITE_OPEN_READONLY: never writes the file; WAL
- * readers never block roomd; a file without a -wal is opened immutable so
- * no -wal/-shm files are left behind; live: a reader that polls for later
- * commits, which always uses the WAL protocol) and check it is a room file: SQLite,
- * tables meta/events/snapshots, meta room/epoch/format, format not newer than RDB_FORMAT.
- * Returns RC_OK, or RC_FAIL with one line in err (missing file, not SQLite, not a room
- * file, newer format). rdb_close is safe either way.
+ * Open path read-only (never writes the file; WAL readers never block
+ * roomd; live: a reader that polls for later commits) and check it is a
+ * room file (store.h, FORMAT). Returns RC_OK, or RC_FAIL with one line,
+ * "<path>: <why>", in err (missing file, not SQLite, not a room file,
+ * newer format). rdb_close is safe either way.
  */
 int rdb_open(rdb *d, const char *path, bool live, char *err, size_t errlen);
 void rdb_close(rdb *d);
 
 /*
  * The rule of every command that writes or removes a room file: take
- * roomd's flock on path (LOCK_EX, non-blocking) first and hold it to the
- * end, so a room a roomd holds is never touched and roomd cannot take it
- * meanwhile. RC_OK with the locked fd in *fd (close it to release), or
- * RC_FAIL with an "Error:" line (missing file, held by a running roomd).
+ * the room's single-writer lock (store_lock) on path first and hold it to
+ * the end, so a room a roomd holds is never touched and roomd cannot take
+ * it meanwhile. RC_OK with the locked fd in *fd (store_unlock releases it),
+ * or RC_FAIL with an "Error:" line (missing file, held by a running roomd).
  */
 int ctl_lock_room(ctl_ctx *c, const char *path, int *fd);
 /* Bytes of path plus its -wal (and -shm if with_shm); 0 for missing files. */
 int64_t ctl_room_bytes(const char *path, bool with_shm);
 
-/* One row of the events table. Strings are valid until the next step. */
-typedef struct rdb_event {
-	int64_t seq, ts;
-	const char *session, *user, *op_id, *op;
-	size_t op_len;
-} rdb_event;
+/* One stored event (store.h). Strings are valid until the next step. */
+typedef store_event rdb_event;
 
 /* A cursor over events with seq in (since, upto], optionally one user's. */
 typedef struct rdb_iter {
-	sqlite3_stmt *q;
+	store_cursor *c;
 	rdb_event ev;
 } rdb_iter;
 

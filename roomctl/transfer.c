@@ -1,18 +1,18 @@
 /* transfer.c - roomctl export / import: a room's whole history as JSON
  * lines (a header, then every event as the `event` message), and back into
  * a new room file that roomd can serve. export reads read-only; import only
- * ever creates a new file (never overwrites), under roomd's flock. */
+ * ever creates a new file (never overwrites), under the room's
+ * single-writer lock, through libstore (store_lock_new, store_create, one
+ * batch). */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
 #include "proto.h"
 #include "roomctl.h"
+#include "roomfiles.h"
 #include "roomid.h"
 
 enum { SNAPSHOT_EVERY = 1000 }; /* roomd's default --snapshot-every */
@@ -30,7 +30,7 @@ static int export_to(ctl_ctx *c, rdb *d, FILE *f)
 	rk_buf_puts(&b, ",\"epoch\":");
 	rk_buf_put_jstrz(&b, d->epoch);
 	rk_buf_printf(&b, ",\"created_ms\":%lld,\"format\":%d}\n",
-		      (long long)d->created_ms, RDB_FORMAT);
+		      (long long)d->created_ms, STORE_FORMAT);
 	if (b.data)
 		fputs(b.data, f);
 	char err[512];
@@ -90,37 +90,13 @@ int cmd_export(ctl_ctx *c, int argc, char **argv)
 
 static const ctl_opt import_opts[] = {{"--room", true, false}, {NULL, false, false}};
 
-/* roomd's schema (roomd/store.c; PROTOCOL.md section 7 plus op_id and
- * alarms). */
-static const char schema_sql[] =
-    "PRAGMA journal_mode=WAL;"
-    "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT);"
-    "CREATE TABLE events(seq INTEGER PRIMARY KEY, ts INTEGER NOT NULL,"
-    " session TEXT NOT NULL, user TEXT NOT NULL, op TEXT NOT NULL,"
-    " op_id TEXT NOT NULL DEFAULT '');"
-    "CREATE TABLE snapshots(seq INTEGER PRIMARY KEY,"
-    " ts INTEGER NOT NULL, state TEXT NOT NULL);"
-    "CREATE TABLE alarms(poll TEXT PRIMARY KEY, at INTEGER NOT NULL);";
-
 typedef struct importer {
-	sqlite3 *db;
-	sqlite3_stmt *ins_event, *ins_snap;
+	store *s;     /* created at the header line, inside one batch */
+	const char *dest;
 	rk_state *st;
 	int64_t seq, ts, snap_seq;
 	char err[600];
 } importer;
-
-static bool im_exec(importer *im, const char *sql)
-{
-	char *msg = NULL;
-	if (sqlite3_exec(im->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-		snprintf(im->err, sizeof(im->err), "%s",
-			 msg ? msg : sqlite3_errmsg(im->db));
-		sqlite3_free(msg);
-		return false;
-	}
-	return true;
-}
 
 static bool im_snapshot(importer *im)
 {
@@ -128,17 +104,13 @@ static bool im_snapshot(importer *im)
 	rk_buf_init(&b, 0);
 	rk_state_encode(im->st, &b);
 	bool ok = rk_buf_ok(&b) == RK_OK;
-	if (ok) {
-		sqlite3_bind_int64(im->ins_snap, 1, im->seq);
-		sqlite3_bind_int64(im->ins_snap, 2, im->ts);
-		sqlite3_bind_text(im->ins_snap, 3, b.data, (int)b.len, SQLITE_STATIC);
-		ok = sqlite3_step(im->ins_snap) == SQLITE_DONE;
-		sqlite3_reset(im->ins_snap);
-		if (!ok)
-			snprintf(im->err, sizeof(im->err), "snapshot: %s",
-				 sqlite3_errmsg(im->db));
-	} else {
+	char why[400];
+	if (!ok)
 		snprintf(im->err, sizeof(im->err), "out of memory");
+	else if (store_put_snapshot(im->s, im->seq, im->ts, b.data, b.len, why, sizeof(why)) !=
+		 RK_OK) {
+		snprintf(im->err, sizeof(im->err), "snapshot: %s", why);
+		ok = false;
 	}
 	rk_buf_free(&b);
 	if (ok)
@@ -187,20 +159,12 @@ static bool im_event(importer *im, const char *line, size_t n, long lineno)
 		rk_buf_free(&op);
 		goto out;
 	}
-	sqlite3_stmt *q = im->ins_event;
-	sqlite3_bind_int64(q, 1, m.seq);
-	sqlite3_bind_int64(q, 2, m.ts);
-	sqlite3_bind_text(q, 3, m.session, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 4, m.user, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 5, op.data, (int)op.len, SQLITE_STATIC);
-	sqlite3_bind_text(q, 6, m.id, -1, SQLITE_STATIC);
-	ok = sqlite3_step(q) == SQLITE_DONE;
-	sqlite3_reset(q);
-	sqlite3_clear_bindings(q);
+	char why[400];
+	ok = store_append(im->s, m.seq, m.ts, m.session, m.user, m.id, op.data, op.len, why,
+			  sizeof(why)) == RK_OK;
 	rk_buf_free(&op);
 	if (!ok) {
-		snprintf(im->err, sizeof(im->err), "event %lld: %s", (long long)m.seq,
-			 sqlite3_errmsg(im->db));
+		snprintf(im->err, sizeof(im->err), "event %lld: %s", (long long)m.seq, why);
 		goto out;
 	}
 	im->seq = m.seq;
@@ -229,10 +193,10 @@ static bool im_header(importer *im, const char *line, size_t n, char *room, char
 	if (!ok) {
 		snprintf(im->err, sizeof(im->err),
 			 "line 1: not a roomctl export header ({\"t\":\"room\",...})");
-	} else if (cJSON_IsNumber(f) && f->valuedouble > RDB_FORMAT) {
+	} else if (cJSON_IsNumber(f) && f->valuedouble > STORE_FORMAT) {
 		snprintf(im->err, sizeof(im->err),
 			 "line 1: export format %g is newer than %d", f->valuedouble,
-			 RDB_FORMAT);
+			 STORE_FORMAT);
 		ok = false;
 	} else {
 		strcpy(room, r->valuestring);
@@ -275,12 +239,16 @@ static bool import_lines(importer *im, FILE *in, const char *want_room, const ch
 				ok = false;
 				break;
 			}
-			char *q = sqlite3_mprintf(
-			    "INSERT INTO meta VALUES('room',%Q),('epoch',%Q),"
-			    "('created_ms','%lld'),('format','%d')",
-			    room, epoch, (long long)created, RDB_FORMAT);
-			ok = q && im_exec(im, q);
-			sqlite3_free(q);
+			/* The new room file, with the exported meta, and the
+			 * batch every row goes into. */
+			store_meta meta = {.created_ms = created};
+			snprintf(meta.room, sizeof(meta.room), "%s", room);
+			snprintf(meta.epoch, sizeof(meta.epoch), "%s", epoch);
+			char why[400];
+			ok = store_create(dest, &meta, &im->s, why, sizeof(why)) == RK_OK &&
+			     store_begin(im->s, why, sizeof(why)) == RK_OK;
+			if (!ok)
+				snprintf(im->err, sizeof(im->err), "%s", why);
 			continue;
 		}
 		if (n == 0)
@@ -303,16 +271,15 @@ static bool import_alarms(importer *im)
 {
 	size_t it = 0;
 	const rk_omap_entry *e;
+	char why[400];
 	while (rk_omap_next(&im->st->polls, &it, &e)) {
 		const rk_poll *p = e->val;
 		if (p->closed || p->closes_at <= 0)
 			continue;
-		char *q = sqlite3_mprintf("INSERT INTO alarms VALUES(%Q,%lld)", p->id,
-					  (long long)p->closes_at);
-		bool ok = q && im_exec(im, q);
-		sqlite3_free(q);
-		if (!ok)
+		if (store_set_alarm(im->s, p->id, p->closes_at, why, sizeof(why)) != RK_OK) {
+			snprintf(im->err, sizeof(im->err), "alarm: %s", why);
 			return false;
+		}
 	}
 	return true;
 }
@@ -333,67 +300,53 @@ int cmd_import(ctl_ctx *c, int argc, char **argv)
 	FILE *in = strcmp(src, "-") == 0 ? stdin : fopen(src, "r");
 	if (!in)
 		return ctl_fail(c, "%s: %s", src, strerror(errno));
-	/* Create the file exclusively and hold roomd's lock while writing, so
-	 * a roomd on the same data dir cannot take the room half-imported. */
-	int fd = open(dest, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	/* Create the file exclusively and hold the room's lock while writing,
+	 * so a roomd on the same data dir cannot take the room half-imported. */
+	char why[600];
+	int fd = store_lock_new(dest, why, sizeof(why));
 	if (fd < 0) {
 		if (in != stdin)
 			fclose(in);
-		return ctl_fail(c, "%s: %s%s", dest, strerror(errno),
-				errno == EEXIST ? " (import never overwrites a room file)"
-						: "");
-	}
-	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-		close(fd);
-		unlink(dest);
-		if (in != stdin)
-			fclose(in);
-		return ctl_fail(c, "%s is locked by another process", dest);
+		if (fd == STORE_LOCK_HELD)
+			return ctl_fail(c, "%s is locked by another process", dest);
+		return ctl_fail(c, "%s%s", why,
+				fd == STORE_LOCK_EXISTS ? " (import never overwrites a room file)"
+							: "");
 	}
 	importer im;
 	memset(&im, 0, sizeof(im));
+	im.dest = dest;
 	bool ok = (im.st = rk_state_new()) != NULL;
 	if (!ok)
 		snprintf(im.err, sizeof(im.err), "out of memory");
-	if (ok &&
-	    sqlite3_open_v2(dest, &im.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
-			    NULL) != SQLITE_OK) {
-		snprintf(im.err, sizeof(im.err), "%s", sqlite3_errmsg(im.db));
-		ok = false;
-	}
-	ok = ok && im_exec(&im, schema_sql) && im_exec(&im, "BEGIN");
-	if (ok && (sqlite3_prepare_v2(im.db,
-				      "INSERT INTO events(seq,ts,session,user,op,op_id)"
-				      " VALUES(?,?,?,?,?,?)",
-				      -1, &im.ins_event, NULL) ||
-		   sqlite3_prepare_v2(im.db, "INSERT INTO snapshots VALUES(?,?,?)", -1,
-				      &im.ins_snap, NULL))) {
-		snprintf(im.err, sizeof(im.err), "%s", sqlite3_errmsg(im.db));
-		ok = false;
-	}
 	ok = ok && import_lines(&im, in, want_room, dest);
+	if (ok && !im.s) {
+		snprintf(im.err, sizeof(im.err), "the input is empty");
+		ok = false;
+	}
 	if (ok && im.seq > im.snap_seq)
 		ok = im_snapshot(&im);
-	ok = ok && import_alarms(&im) && im_exec(&im, "COMMIT");
-	sqlite3_finalize(im.ins_event);
-	sqlite3_finalize(im.ins_snap);
-	if (im.db)
-		sqlite3_close(im.db);
+	ok = ok && import_alarms(&im);
+	if (ok && store_commit(im.s, why, sizeof(why)) != RK_OK) {
+		snprintf(im.err, sizeof(im.err), "%s", why);
+		ok = false;
+	}
+	/* Durable before we say so: the WAL checkpointed into the file. */
+	if (ok && store_vacuum(im.s, false, why, sizeof(why)) != RK_OK) {
+		snprintf(im.err, sizeof(im.err), "%s", why);
+		ok = false;
+	}
+	store_close(im.s);
 	rk_state_free(im.st);
 	if (in != stdin)
 		fclose(in);
 	if (!ok) {
 		/* Nothing half-imported stays behind. */
-		char side[4200];
-		snprintf(side, sizeof(side), "%s-wal", dest);
-		unlink(side);
-		snprintf(side, sizeof(side), "%s-shm", dest);
-		unlink(side);
-		unlink(dest);
-		close(fd);
+		rk_room_files_remove(dest, why, sizeof(why));
+		store_unlock(fd);
 		return ctl_fail(c, "%s: %s", src, im.err);
 	}
-	close(fd);
+	store_unlock(fd);
 	fprintf(c->out, "imported %lld events into %s\n", (long long)im.seq, dest);
 	return RC_OK;
 }

@@ -22,17 +22,6 @@ static int64_t size_of(const char *path, const char *suffix)
 	return stat(p, &sb) == 0 ? (int64_t)sb.st_size : 0;
 }
 
-static int64_t scalar(sqlite3 *db, const char *q)
-{
-	sqlite3_stmt *st;
-	int64_t v = 0;
-	if (sqlite3_prepare_v2(db, q, -1, &st, NULL) == SQLITE_OK &&
-	    sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return v;
-}
-
 static void measure(const char *path, room_use *u)
 {
 	u->file_bytes = size_of(path, "");
@@ -46,11 +35,13 @@ static void measure(const char *path, room_use *u)
 		rdb_close(&d);
 		return;
 	}
-	int64_t min;
-	if (rdb_seq_range(&d, &min, &u->last_seq, &u->events, err, sizeof(err)) != RC_OK)
-		snprintf(u->error, sizeof(u->error), "%s", sqlite3_errmsg(d.db));
-	u->snapshots = scalar(d.db, "SELECT count(*) FROM snapshots");
-	u->last_ts = scalar(d.db, "SELECT max(ts) FROM events");
+	store_stats st;
+	if (store_get_stats(d.s, &st, err, sizeof(err)) != RK_OK)
+		snprintf(u->error, sizeof(u->error), "%.299s", err);
+	u->last_seq = st.max_seq;
+	u->events = st.events;
+	u->snapshots = st.snapshots;
+	u->last_ts = st.last_ts;
 	if (!u->last_ts)
 		u->last_ts = d.created_ms;
 	rdb_close(&d);

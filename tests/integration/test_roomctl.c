@@ -1010,7 +1010,7 @@ static void test_verify_corrupt(void **state)
 	    {"stray alarm", "INSERT INTO alarms VALUES('zz',5)", "alarm for poll 'zz'"},
 	    {"no meta", "DELETE FROM meta", "meta has no 'format'"},
 	    {"no epoch", "DELETE FROM meta WHERE key='epoch'", "meta has no 'epoch'"},
-	    {"no meta table", "DROP TABLE meta", "not a room file (no meta table)"},
+	    {"no meta table", "DROP TABLE meta", "not a room file (wrong schema): no meta table"},
 	    {"newer format", "UPDATE meta SET value='2' WHERE key='format'",
 	     "room file format 2 is newer than this roomctl reads (1)"},
 	    {"bad room", "UPDATE meta SET value='../x' WHERE key='room'",
