@@ -60,7 +60,7 @@ typedef struct store_ops {
 	rk_err (*commit)(store *s, char *err, size_t errlen);
 	void (*rollback)(store *s);
 	int (*wal_frames)(const store *s);
-	rk_err (*vacuum)(store *s, bool full, char *err, size_t errlen);
+	rk_err (*settle)(store *s, bool full, char *err, size_t errlen);
 } store_ops;
 
 /* The part of every handle the front (store.c) reads. */

@@ -1080,13 +1080,15 @@ static int sq_wal_frames(const store *s)
 	return ((const sq *)s)->wal_frames;
 }
 
-static rk_err sq_vacuum(store *st, bool full, char *err, size_t errlen)
+static rk_err sq_settle(store *st, bool full, char *err, size_t errlen)
 {
 	sq *s = SQ(st);
 	if (!writable(s, err, errlen))
 		return RK_EIO;
 	/* Give the freed pages back to the file system (VACUUM is atomic by
-	 * itself), then empty the WAL. */
+	 * itself), then empty the WAL; as the last connection, the close
+	 * checkpoints again and removes the -wal and -shm. */
+	sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 0, NULL);
 	return (!full || exec(s->db, "VACUUM", err, errlen)) &&
 			       exec(s->db, "PRAGMA wal_checkpoint(TRUNCATE)", err, errlen)
 		       ? RK_OK
@@ -1122,5 +1124,5 @@ static const store_ops sqlite_ops = {
 	.commit = sq_commit,
 	.rollback = sq_rollback,
 	.wal_frames = sq_wal_frames,
-	.vacuum = sq_vacuum,
+	.settle = sq_settle,
 };

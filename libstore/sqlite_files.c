@@ -288,7 +288,7 @@ store_hookpos *store_hookpos_open(const char *path,
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		const char *room = (const char *)sqlite3_column_text(st, 0);
 		const char *ep = (const char *)sqlite3_column_text(st, 1);
-		if (room && ep)
+		if (room && ep && cb)
 			cb(arg, room, ep, sqlite3_column_int64(st, 2));
 	}
 	sqlite3_finalize(st);

@@ -278,7 +278,7 @@ int store_wal_frames(const store *s)
 	return s->ops->wal_frames(s);
 }
 
-rk_err store_vacuum(store *s, bool full, char *err, size_t errlen)
+rk_err store_settle(store *s, bool full, char *err, size_t errlen)
 {
-	return s->ops->vacuum(s, full, err, errlen);
+	return s->ops->settle(s, full, err, errlen);
 }

@@ -305,10 +305,15 @@ void store_rollback(store *s);
 
 /* Frames in the WAL after the last commit (to decide on a checkpoint). */
 int store_wal_frames(const store *s);
-/* With full, rewrite the file without its free pages (after a cut); then
- * checkpoint and truncate the WAL. Outside a batch; lock held. RK_OK,
- * RK_EIO. */
-rk_err store_vacuum(store *s, bool full, char *err, size_t errlen);
+/*
+ * For an offline writer that is done (roomctl compact and import, test
+ * fixtures): with full, rewrite the file without its free pages (after a
+ * cut); then checkpoint everything into the file (which fsyncs it: the
+ * batches are durable) and let store_close remove the -wal and -shm, so
+ * the room is one file again. Outside a batch, lock held, no other handle
+ * open (roomd never calls it). RK_OK, RK_EIO.
+ */
+rk_err store_settle(store *s, bool full, char *err, size_t errlen);
 
 /* The outcome of store_file_checkpoint. */
 typedef struct store_ckpt_result {
@@ -374,7 +379,8 @@ rk_err store_outbox_backlog(store *s, int64_t after, int64_t *n, int64_t *oldest
 /*
  * <data>/webhooks.db: what the webhook worker delivered, per room and
  * epoch ("up to outbox id N"). store_hookpos_open creates it if missing
- * (WAL, synchronous=NORMAL) and calls cb for every recorded room; NULL with
+ * (WAL, synchronous=NORMAL) and calls cb (if not NULL) for every recorded
+ * room; NULL with
  * one line in err if it cannot. store_hookpos_put records one room's
  * progress (RK_OK, RK_EIO). store_hookpos_get reads one room's progress
  * read-only from the file at path (0 if none or unreadable; roomctl).

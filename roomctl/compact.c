@@ -1,6 +1,6 @@
 /* compact.c - roomctl compact: write a snapshot at the last seq and
  * optionally drop old events, in one batch under the room's single-writer
- * lock (libstore: store_lock, store_open, store_cut, store_vacuum).
+ * lock (libstore: store_lock, store_open, store_cut, store_settle).
  *
  * Rule with --keep-events K (N = the last seq, cut = N - K): when events
  * with seq <= cut exist, they are deleted, a snapshot at cut is written
@@ -142,7 +142,7 @@ int cmd_compact(ctl_ctx *c, int argc, char **argv)
 		ok = cx_run(&d, keep, &res, err, sizeof(err));
 	/* Give the freed pages back to the file system, then empty the WAL. */
 	if (ok)
-		ok = store_vacuum(d.s, res.events_deleted > 0, err, sizeof(err)) == RK_OK;
+		ok = store_settle(d.s, res.events_deleted > 0, err, sizeof(err)) == RK_OK;
 	rdb_close(&d);
 	int64_t after = ctl_room_bytes(path, false);
 	store_unlock(fd);

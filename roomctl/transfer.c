@@ -332,7 +332,7 @@ int cmd_import(ctl_ctx *c, int argc, char **argv)
 		ok = false;
 	}
 	/* Durable before we say so: the WAL checkpointed into the file. */
-	if (ok && store_vacuum(im.s, false, why, sizeof(why)) != RK_OK) {
+	if (ok && store_settle(im.s, false, why, sizeof(why)) != RK_OK) {
 		snprintf(im.err, sizeof(im.err), "%s", why);
 		ok = false;
 	}

@@ -30,6 +30,7 @@
 #include "clock.h"
 #include "proto.h"
 #include "state.h"
+#include "store.h"
 #include "token.h"
 #include "timescale.h"
 
@@ -157,10 +158,14 @@ static int nlines(const char *s)
 
 /* ---- fixture rooms ------------------------------------------------------ */
 
+/* A room file written through libstore (store.h), as roomd writes one:
+ * one batch from fx_open to fx_close. */
 typedef struct fx {
-	sqlite3 *db;
+	store *s;
+	int lock;
 	rk_state *st;
 	int64_t seq;
+	int64_t slow_after; /* events after this seq are 10 s apart (0: none) */
 } fx;
 
 static void sql(sqlite3 *db, const char *q)
@@ -170,26 +175,20 @@ static void sql(sqlite3 *db, const char *q)
 		fail_msg("sql %s: %s", q, msg);
 }
 
-/* A new room file with roomd's schema and meta (format as given). */
-static void fx_open(fx *f, const char *path, const char *room, const char *format)
+/* A new room file (epoch 00112233aabbccdd, created at TS0). */
+static void fx_open(fx *f, const char *path, const char *room)
 {
 	memset(f, 0, sizeof(*f));
 	unlink(path);
-	assert_int_equal(sqlite3_open(path, &f->db), SQLITE_OK);
-	sql(f->db, "PRAGMA journal_mode=WAL;"
-		   "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT);"
-		   "CREATE TABLE events(seq INTEGER PRIMARY KEY, ts INTEGER NOT NULL,"
-		   " session TEXT NOT NULL, user TEXT NOT NULL, op TEXT NOT NULL,"
-		   " op_id TEXT NOT NULL DEFAULT '');"
-		   "CREATE TABLE snapshots(seq INTEGER PRIMARY KEY,"
-		   " ts INTEGER NOT NULL, state TEXT NOT NULL);"
-		   "CREATE TABLE alarms(poll TEXT PRIMARY KEY, at INTEGER NOT NULL);");
-	char q[512];
-	snprintf(q, sizeof(q),
-		 "INSERT INTO meta VALUES('room','%s'),('epoch','00112233aabbccdd'),"
-		 "('created_ms','%lld'),('format','%s')",
-		 room, (long long)TS0, format);
-	sql(f->db, q);
+	char err[300];
+	f->lock = store_lock(path, true, err, sizeof(err));
+	if (f->lock < 0)
+		fail_msg("%s", err);
+	store_meta m = {.epoch = "00112233aabbccdd", .created_ms = TS0};
+	snprintf(m.room, sizeof(m.room), "%s", room);
+	if (store_create(path, &m, &f->s, err, sizeof(err)) != RK_OK ||
+	    store_begin(f->s, err, sizeof(err)) != RK_OK)
+		fail_msg("%s: %s", path, err);
 	f->st = rk_state_new();
 	assert_non_null(f->st);
 }
@@ -201,7 +200,8 @@ static void fx_op(fx *f, const char *user, const char *op_id, const char *json)
 	char msg[200];
 	assert_int_equal(rk_op_decode_text(json, strlen(json), &op, msg, sizeof(msg)),
 			 RK_REJ_NONE);
-	int64_t seq = f->seq + 1, ts = TS0 + seq * 1000;
+	int64_t seq = f->seq + 1;
+	int64_t ts = TS0 + seq * (f->slow_after && seq > f->slow_after ? 10000 : 1000);
 	rk_actor a = {.user = user, .role = RK_ROLE_OWNER, .seq = seq, .ts = ts, .id = op_id};
 	rk_reject rej = rk_state_apply(f->st, &op, &a, msg, sizeof(msg));
 	if (rej != RK_REJ_NONE)
@@ -210,31 +210,14 @@ static void fx_op(fx *f, const char *user, const char *op_id, const char *json)
 	rk_buf_init(&b, 0);
 	rk_op_encode(&op, &b);
 	assert_int_equal(rk_buf_ok(&b), RK_OK);
-	sqlite3_stmt *q;
-	assert_int_equal(sqlite3_prepare_v2(f->db,
-					    "INSERT INTO events(seq,ts,session,user,"
-					    "op,op_id) VALUES(?,?,?,?,?,?)",
-					    -1, &q, NULL),
-			 SQLITE_OK);
-	char session[32];
+	char session[32], err[300];
 	snprintf(session, sizeof(session), "s-%s", user);
-	sqlite3_bind_int64(q, 1, seq);
-	sqlite3_bind_int64(q, 2, ts);
-	sqlite3_bind_text(q, 3, session, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(q, 4, user, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 5, b.data, (int)b.len, SQLITE_STATIC);
-	sqlite3_bind_text(q, 6, op_id, -1, SQLITE_STATIC);
-	assert_int_equal(sqlite3_step(q), SQLITE_DONE);
-	sqlite3_finalize(q);
-	char alarm[256] = "";
-	if (op.k == RK_OP_POLL_CREATE && op.closes_at > 0)
-		snprintf(alarm, sizeof(alarm), "INSERT INTO alarms VALUES('%s',%lld)",
-			 op.id, (long long)op.closes_at);
-	else if (op.k == RK_OP_POLL_CLOSE)
-		snprintf(alarm, sizeof(alarm), "DELETE FROM alarms WHERE poll='%s'",
-			 op.id);
-	if (alarm[0])
-		sql(f->db, alarm);
+	if (store_append(f->s, seq, ts, session, user, op_id, b.data, b.len, err,
+			 sizeof(err)) != RK_OK ||
+	    (op.k == RK_OP_POLL_CREATE && op.closes_at > 0 &&
+	     store_set_alarm(f->s, op.id, op.closes_at, err, sizeof(err)) != RK_OK) ||
+	    (op.k == RK_OP_POLL_CLOSE && store_del_alarm(f->s, op.id, err, sizeof(err)) != RK_OK))
+		fail_msg("fixture op %lld: %s", (long long)seq, err);
 	rk_buf_free(&b);
 	rk_op_free(&op);
 	f->seq = seq;
@@ -251,23 +234,48 @@ static char *fx_encode(const fx *f)
 
 static void fx_snapshot(fx *f)
 {
-	char *s = fx_encode(f);
-	sqlite3_stmt *q;
-	assert_int_equal(sqlite3_prepare_v2(f->db, "INSERT INTO snapshots VALUES(?,?,?)",
-					    -1, &q, NULL),
-			 SQLITE_OK);
-	sqlite3_bind_int64(q, 1, f->seq);
-	sqlite3_bind_int64(q, 2, TS0 + f->seq * 1000);
-	sqlite3_bind_text(q, 3, s, -1, SQLITE_STATIC);
-	assert_int_equal(sqlite3_step(q), SQLITE_DONE);
-	sqlite3_finalize(q);
+	char *s = fx_encode(f), err[300];
+	if (store_put_snapshot(f->s, f->seq, TS0 + f->seq * 1000, s, strlen(s), err,
+			       sizeof(err)) != RK_OK)
+		fail_msg("fixture snapshot: %s", err);
 	free(s);
 }
 
+/* Commit, and leave one file (no -wal, no -shm), as a room nobody has open. */
 static void fx_close(fx *f)
 {
+	char err[300];
+	if (store_commit(f->s, err, sizeof(err)) != RK_OK ||
+	    store_settle(f->s, false, err, sizeof(err)) != RK_OK)
+		fail_msg("fixture commit: %s", err);
+	store_close(f->s);
+	store_unlock(f->lock);
 	rk_state_free(f->st);
-	assert_int_equal(sqlite3_close(f->db), SQLITE_OK);
+}
+
+/* A writer of the demo room that holds it as roomd does (the lock and a
+ * store_open handle, which never checkpoints): event seq, a chat post by
+ * dave, committed into the WAL. Close it with live_close. */
+static store *live_append(const char *path, int *lock, int64_t seq, const char *text)
+{
+	char err[300], op[128];
+	store *s = NULL;
+	*lock = store_lock(path, false, err, sizeof(err));
+	if (*lock < 0 || store_open(path, "demo", 0, &s, err, sizeof(err)) != RK_OK)
+		fail_msg("%s: %s", path, err);
+	snprintf(op, sizeof(op), "{\"k\":\"chat.post\",\"text\":\"%s\"}", text);
+	if (store_begin(s, err, sizeof(err)) != RK_OK ||
+	    store_append(s, seq, TS0 + seq * 1000, "s-dave", "dave", "d1", op, strlen(op), err,
+			 sizeof(err)) != RK_OK ||
+	    store_commit(s, err, sizeof(err)) != RK_OK)
+		fail_msg("%s: %s", path, err);
+	return s;
+}
+
+static void live_close(store *s, int lock)
+{
+	store_close(s);
+	store_unlock(lock);
 }
 
 /* The standard room: 12 events by alice, bob and carol (shapes, polls, chat)
@@ -303,7 +311,7 @@ static void build_demo(tctx *t, const char *path, const char *room)
 	    {"alice", "a7", "{\"k\":\"poll.close\",\"poll\":\"p2\"}"},
 	};
 	fx f;
-	fx_open(&f, path, room, "1");
+	fx_open(&f, path, room);
 	char *s0 = fx_encode(&f);
 	snprintf(t->states[0], sizeof(t->states[0]), "%s", s0);
 	free(s0);
@@ -891,12 +899,9 @@ static void test_events_follow(void **state)
 	while (!seen) {
 		char *out = slurp(outp, NULL);
 		if (out && !appended && strstr(out, "\"seq\":12,")) {
-			sqlite3 *db;
-			assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-			sql(db, "INSERT INTO events VALUES(13, 1700000013000, 's-dave', "
-				"'dave',"
-				" '{\"k\":\"chat.post\",\"text\":\"late\"}', 'd1')");
-			assert_int_equal(sqlite3_close(db), SQLITE_OK);
+			int lock;
+			store *w = live_append(path, &lock, 13, "late");
+			live_close(w, lock);
 			appended = true;
 		}
 		seen = out && strstr(out, "\"seq\":13,") && strstr(out, "late");
@@ -1121,11 +1126,8 @@ static void test_reads_wal(void **state)
 	char path[400];
 	snprintf(path, sizeof(path), "%s/live.db", t->dir);
 	copy_file(t->demo, path);
-	sqlite3 *db;
-	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	sql(db, "PRAGMA wal_autocheckpoint=0;"
-		"INSERT INTO events VALUES(13, 1700000013000, 's-dave', 'dave',"
-		" '{\"k\":\"chat.post\",\"text\":\"in the wal\"}', 'd1')");
+	int lock;
+	store *w = live_append(path, &lock, 13, "in the wal");
 	run_result r = CTL(t, "events", path, "--since", "12");
 	assert_int_equal(r.code, 0);
 	assert_non_null(strstr(r.out, "\"seq\":13,"));
@@ -1138,7 +1140,7 @@ static void test_reads_wal(void **state)
 	assert_int_equal(r.code, 0);
 	assert_non_null(strstr(r.out, "[13] dave: in the wal\n"));
 	run_free(&r);
-	assert_int_equal(sqlite3_close(db), SQLITE_OK);
+	live_close(w, lock);
 }
 
 /* diff names what changed between two seqs, and nothing for equal rooms. */
@@ -1175,7 +1177,7 @@ static void test_render_golden(void **state)
 	char path[400];
 	snprintf(path, sizeof(path), "%s/render.db", t->dir);
 	fx f;
-	fx_open(&f, path, "render", "1");
+	fx_open(&f, path, "render");
 	fx_op(&f, "alice", "1",
 	      "{\"k\":\"shape.add\",\"shape\":{\"id\":\"box\",\"type\":"
 	      "\"rect\",\"color\":1,\"points\":[[0,0],[30,8]]}}");
@@ -1478,8 +1480,10 @@ static void test_usage(void **state)
 static void build_big(const char *path, const char *room, int n)
 {
 	fx f;
-	fx_open(&f, path, room, "1");
-	sql(f.db, "PRAGMA synchronous=OFF"); /* a fixture: 10,300 rows */
+	fx_open(&f, path, room);
+	/* The tail 10 s apart: only events within 24 h of the newest are in
+	 * the idempotency window by time (seq >= 1660 here). */
+	f.slow_after = 300;
 	char op[256], id[32];
 	for (int i = 1; i <= n; i++) {
 		const char *user = i % 3 == 0 ? "alice" : i % 3 == 1 ? "bob" : "carol";
@@ -1508,9 +1512,6 @@ static void build_big(const char *path, const char *room, int n)
 		if (i == 100 || i == 200)
 			fx_snapshot(&f);
 	}
-	/* The tail 10 s apart: only events within 24 h of the newest are in
-	 * the idempotency window by time (seq >= 1660 here). */
-	sql(f.db, "UPDATE events SET ts = 1700000000000 + seq * 10000 WHERE seq > 300");
 	fx_close(&f);
 }
 

@@ -24,6 +24,7 @@
 #include <sqlite3.h>
 #include "clock.h"
 #include "roomtest.h"
+#include "store.h"
 
 #define NOBODY 65534
 
@@ -59,7 +60,22 @@ static void put_file(const char *path, const void *data, size_t n)
 	fclose(f);
 }
 
-/* Create a SQLite file at path with sql (rollback journal: one file). */
+/* A room file of room at path, written by libstore, one file (no -wal). */
+static void make_room(const char *path, const char *room)
+{
+	char err[300];
+	store_meta m = {.epoch = "e", .created_ms = 1};
+	snprintf(m.room, sizeof(m.room), "%s", room);
+	store *s = NULL;
+	int lock = store_lock(path, true, err, sizeof(err));
+	if (lock < 0 || store_create(path, &m, &s, err, sizeof(err)) != RK_OK ||
+	    store_settle(s, false, err, sizeof(err)) != RK_OK)
+		fail_msg("%s: %s", path, err);
+	store_close(s);
+	store_unlock(lock);
+}
+
+/* Change the SQLite file at path with sql. */
 static void make_db(const char *path, const char *sql)
 {
 	sqlite3 *db = NULL;
@@ -108,27 +124,30 @@ static void test_corrupt_room_files(void **state)
 	/* The first 60 bytes of a real SQLite file: a truncated header. */
 	char full[PATH_MAX + 64];
 	snprintf(full, sizeof(full), "%s/full.sqlite", rd->tmp_dir);
-	make_db(full, "CREATE TABLE t(x); INSERT INTO t VALUES(1);");
+	make_room(full, "full");
+	make_db(full, "PRAGMA journal_mode=DELETE"); /* see "foreign" below */
 	size_t n;
 	char *bytes = slurp(full, &n);
 	assert_true(n > 60);
 	put_file(rd_room_db(rd, "truncated", path, sizeof(path)), bytes, 60);
 	free(bytes);
-	make_db(rd_room_db(rd, "foreign", path, sizeof(path)),
-		"CREATE TABLE customers(id INTEGER PRIMARY KEY, name TEXT);"
-		"INSERT INTO customers VALUES(1, 'keep me');");
-	make_db(rd_room_db(rd, "wrongschema", path, sizeof(path)),
-		"CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT);"
-		"INSERT INTO meta VALUES('room','wrongschema'),('epoch','e'),('format','1');"
-		"CREATE TABLE events(seq INTEGER PRIMARY KEY, payload TEXT);");
-	make_db(rd_room_db(rd, "otherroom", path, sizeof(path)),
-		"CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT);"
-		"INSERT INTO meta VALUES('room','elsewhere'),('epoch','e'),('format','1');"
-		"CREATE TABLE events(seq INTEGER PRIMARY KEY, ts INTEGER NOT NULL,"
-		" session TEXT NOT NULL, user TEXT NOT NULL, op TEXT NOT NULL,"
-		" op_id TEXT NOT NULL DEFAULT '');"
-		"CREATE TABLE snapshots(seq INTEGER PRIMARY KEY, ts INTEGER NOT NULL,"
-		" state TEXT NOT NULL);");
+	/* Another program's SQLite database: a webhooks.db (libstore's
+	 * delivery record) with a row in it. These three leave WAL mode
+	 * (journal_mode=DELETE), so a -wal beside them after roomd looked
+	 * would show that roomd wrote to them. */
+	char err[300];
+	store_hookpos *hp = store_hookpos_open(rd_room_db(rd, "foreign", path, sizeof(path)),
+					       NULL, NULL, err, sizeof(err));
+	if (!hp || store_hookpos_put(hp, "keep-me", "e", 1, err, sizeof(err)) != RK_OK)
+		fail_msg("%s: %s", path, err);
+	store_hookpos_close(hp);
+	make_db(path, "PRAGMA journal_mode=DELETE");
+	/* A room file whose events lost a column roomd writes. */
+	make_room(rd_room_db(rd, "wrongschema", path, sizeof(path)), "wrongschema");
+	make_db(path, "PRAGMA journal_mode=DELETE; ALTER TABLE events DROP COLUMN op_id");
+	/* Another room's file under this room's name. */
+	make_room(rd_room_db(rd, "otherroom", path, sizeof(path)), "elsewhere");
+	make_db(path, "PRAGMA journal_mode=DELETE");
 	static const struct {
 		const char *room, *why;
 	} bad[] = {
