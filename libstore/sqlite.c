@@ -15,6 +15,7 @@
 #include "clock.h"
 #include "log.h"
 #include "retain.h"
+#include "sqlite_int.h"
 
 #define STR_(x) #x
 #define STR(x) STR_(x)
@@ -104,8 +105,7 @@ static bool exec(sqlite3 *db, const char *sql, char *err, size_t errlen)
 	return true;
 }
 
-/* One integer from sql (bound to arg), or dflt if it fails or is NULL. */
-static int64_t one_int(sqlite3 *db, const char *sql, int64_t arg, int64_t dflt)
+int64_t sq_one_int(sqlite3 *db, const char *sql, int64_t arg, int64_t dflt)
 {
 	sqlite3_stmt *q = NULL;
 	int64_t v = dflt;
@@ -773,7 +773,7 @@ static void sq_cursor_close(store_cursor *cb)
 
 static int64_t sq_min_seq(store *s)
 {
-	return one_int(SQ(s)->db, "SELECT min(seq) FROM events", 0, 0);
+	return sq_one_int(SQ(s)->db, "SELECT min(seq) FROM events", 0, 0);
 }
 
 static rk_err sq_stats(store *st, store_stats *out, char *err, size_t errlen)
@@ -803,17 +803,17 @@ static rk_err sq_stats(store *st, store_stats *out, char *err, size_t errlen)
 
 static int64_t sq_earliest_seq(store *s)
 {
-	return one_int(SQ(s)->db, "SELECT min(s) FROM (SELECT min(seq) AS s FROM snapshots"
+	return sq_one_int(SQ(s)->db, "SELECT min(s) FROM (SELECT min(seq) AS s FROM snapshots"
 		       " UNION ALL SELECT min(seq) - 1 FROM events)", 0, 0);
 }
 
 static int64_t sq_first_recent(store *s)
 {
 	sqlite3 *db = SQ(s)->db;
-	int64_t last = one_int(db, "SELECT coalesce(max(seq), ?1) FROM events", 0, -1);
+	int64_t last = sq_one_int(db, "SELECT coalesce(max(seq), ?1) FROM events", 0, -1);
 	if (last < 0)
 		return 1;
-	return one_int(db, "SELECT min(seq) FROM events WHERE ts >= "
+	return sq_one_int(db, "SELECT min(seq) FROM events WHERE ts >= "
 		       "(SELECT max(ts) FROM events) - ?1", RK_IDEM_MS, last + 1);
 }
 
@@ -1022,8 +1022,8 @@ static rk_err sq_outbox_backlog(store *st, int64_t after, int64_t *n, int64_t *o
 	*n = -1;
 	if (!table_exists(db, "webhooks"))
 		return RK_OK;
-	*n = one_int(db, "SELECT count(*) FROM webhooks WHERE id > ?1", after, 0);
-	*oldest_ms = one_int(db, "SELECT min(created_ms) FROM webhooks WHERE id > ?1", after, 0);
+	*n = sq_one_int(db, "SELECT count(*) FROM webhooks WHERE id > ?1", after, 0);
+	*oldest_ms = sq_one_int(db, "SELECT min(created_ms) FROM webhooks WHERE id > ?1", after, 0);
 	return RK_OK;
 }
 

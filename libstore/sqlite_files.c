@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include "log.h"
 #include "retain.h"
+#include "sqlite_int.h"
 #include "store.h"
 
 /* <data>/webhooks.db: delivery progress per room. */
@@ -16,19 +17,6 @@ static const char hookpos_sql[] =
 	"PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
 	"CREATE TABLE IF NOT EXISTS delivered(room TEXT PRIMARY KEY,"
 	" epoch TEXT NOT NULL, upto INTEGER NOT NULL);";
-
-static int64_t one_int(sqlite3 *db, const char *sql, int64_t arg, int64_t dflt)
-{
-	sqlite3_stmt *q = NULL;
-	int64_t v = dflt;
-	if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) == SQLITE_OK) {
-		sqlite3_bind_int64(q, 1, arg);
-		if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_type(q, 0) != SQLITE_NULL)
-			v = sqlite3_column_int64(q, 0);
-	}
-	sqlite3_finalize(q);
-	return v;
-}
 
 /* ---- checkpoints and retention -------------------------------------------- */
 
@@ -44,12 +32,12 @@ static int64_t retain_events(const char *path, sqlite3 *db, int64_t keep)
 {
 	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
 		return 0; /* busy (a reader's lock): next hibernation */
-	int64_t last = one_int(db, "SELECT coalesce(max(seq), ?1) FROM events", 0, 0);
-	int64_t first = one_int(db, "SELECT coalesce(min(seq), ?1) FROM events", 0, 0);
-	int64_t recent = one_int(db, "SELECT min(seq) FROM events WHERE ts >= "
+	int64_t last = sq_one_int(db, "SELECT coalesce(max(seq), ?1) FROM events", 0, 0);
+	int64_t first = sq_one_int(db, "SELECT coalesce(min(seq), ?1) FROM events", 0, 0);
+	int64_t recent = sq_one_int(db, "SELECT min(seq) FROM events WHERE ts >= "
 				 "(SELECT max(ts) FROM events) - ?1", RK_IDEM_MS, last + 1);
 	int64_t cut = rk_retain_cut(last, keep, recent);
-	int64_t snap = cut > 0 ? one_int(db, "SELECT coalesce(max(seq), 0) FROM snapshots"
+	int64_t snap = cut > 0 ? sq_one_int(db, "SELECT coalesce(max(seq), 0) FROM snapshots"
 					     " WHERE seq <= ?1", cut, 0) : 0;
 	int64_t n = 0;
 	bool ok = true;
@@ -223,7 +211,7 @@ int store_outbox_read(store_outbox *o, const char *known_epoch, int64_t after, c
 		return -1;
 	if (strcmp(epoch, known_epoch) != 0)
 		after = 0; /* a new file for this room (or the first look) */
-	*max = one_int(db, "SELECT max(id) FROM webhooks", 0, 0);
+	*max = sq_one_int(db, "SELECT max(id) FROM webhooks", 0, 0);
 	if (*max <= after)
 		return 0;
 	int found = 0;
