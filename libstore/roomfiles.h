@@ -12,8 +12,10 @@
  * (just created) .db, and its startup scan finishes removals a crash
  * interrupted.
  *
- * Plain POSIX file calls, no SQLite: shared by roomd (loader thread) and
- * roomctl delete, which both hold the room's flock while calling it.
+ * Plain POSIX file calls, no SQLite, part of libstore (the owner of the
+ * room files' layout): used by roomd (loader thread), roomctl delete and a
+ * failed roomctl import, which all hold the room's lock (store_lock) while
+ * calling it.
  */
 #ifndef RK_ROOMFILES_H
 #define RK_ROOMFILES_H
