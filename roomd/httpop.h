@@ -45,9 +45,11 @@ unsigned httpop_request(server *s, struct lws *wsi, conn *c, const char *room_id
 			const char *cors_origin, const char **why);
 /* LWS_CALLBACK_HTTP_BODY: append a chunk; 0, or 413 once it passes
  * --max-frame (the request is dropped; answer 413 and close). */
-int httpop_body(conn *c, const void *in, size_t len);
-/* LWS_CALLBACK_HTTP_BODY_COMPLETION: decode and submit, or answer at once. */
-int httpop_complete(conn *c);
+int httpop_body(conn *c, const void *in, size_t len) RK_WARN_UNUSED;
+/* LWS_CALLBACK_HTTP_BODY_COMPLETION: decode and submit (the op's message
+ * is the room's or freed here), or answer at once. Returns what the
+ * callback returns (0). */
+int httpop_complete(conn *c) RK_WARN_UNUSED;
 /* The answer of an httpop, handed to net.c to write. */
 typedef struct httpop_reply {
 	unsigned status;

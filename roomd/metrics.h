@@ -71,6 +71,7 @@ typedef struct metrics {
 	uint64_t room_delete_failures; /* files that could not be removed */
 } metrics;
 
+/* Count one batch commit that took us microseconds (the histogram). */
 void metrics_observe_commit(metrics *m, int64_t us);
 /* Count one connection closed with code (conn_close, the one caller). */
 void metrics_count_close(metrics *m, roomd_close code);

@@ -44,8 +44,11 @@ rk_err room_peek(room *r, store_info *info, char *err, size_t errlen) RK_WARN_UN
 
 /* ---- what others may read ---------------------------------------------- */
 
+/* These cannot fail. The id (lives as long as r). */
 const char *room_id(const room *r);
+/* Its state is in memory. */
 bool room_is_loaded(const room *r);
+/* A load is on the loader thread. */
 bool room_is_loading(const room *r);
 /* Its files' removal is on the loader thread: it does not exist for GET. */
 bool room_is_deleting(const room *r);
