@@ -714,7 +714,7 @@ int net_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 }
 
 static const struct lws_protocols protocols[] = {
-	/* rx_buffer_size 1024: how much of a frame one RECEIVE carries (conn.c
+	/* rx_buffer_size 1024: how much of a frame one RECEIVE carries (conn_in.c
 	 * reassembles); tx_packet_size: a whole coalesced batch per send. */
 	{RK_SUBPROTOCOL, net_callback, sizeof(conn), 1024, 0, NULL, WBUF_SIZE},
 	{NULL, NULL, 0, 0, 0, NULL, 0},
@@ -808,7 +808,7 @@ int net_start(server *s)
 	info.options = LWS_SERVER_OPTION_DISABLE_IPV6 | LWS_SERVER_OPTION_LIBUV;
 	/* No fd_limit_per_thread: below the process limit (main.c raises it)
 	 * lws 4.1 falls back to a linear fd lookup. No validity timer per
-	 * connection either: conn.c pings and times out idle peers itself, and
+	 * connection either: server.c pings and times out idle peers itself, and
 	 * lws 4.1 keeps timers in one sorted list whose insert walks it, which
 	 * made a burst of N connects cost O(N^2). */
 	static const lws_retry_bo_t no_validity_timer = {
@@ -823,7 +823,7 @@ int net_start(server *s)
 	info.max_http_header_pool = 256;
 	info.pt_serv_buf_size = 32768;
 	if (s->cfg.tls_cert) {
-		/* The port speaks TLS only. HTTP/1.1 only (no h2 in ALPN): conn.c
+		/* The port speaks TLS only. HTTP/1.1 only (no h2 in ALPN): conn_out.c
 		 * writes pre-framed WebSocket frames as raw bytes, which is right
 		 * on an HTTP/1.1 connection and wrong inside an h2 stream. */
 		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
