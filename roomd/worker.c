@@ -153,6 +153,19 @@ static void free_on_close(uv_handle_t *h)
 	free(h->data);
 }
 
+/* The thread is gone (or never ran): free w's locks, and w itself now, or
+ * once the loop has closed its async handle. */
+static void release(worker *w)
+{
+	pthread_mutex_destroy(&w->mu);
+	pthread_cond_destroy(&w->cv);
+	pthread_cond_destroy(&w->idle_cv);
+	if (w->has_loop)
+		uv_close((uv_handle_t *)&w->async, free_on_close);
+	else
+		free(w);
+}
+
 static void async_cb(uv_async_t *h)
 {
 	deliver(h->data);
@@ -177,14 +190,7 @@ worker *worker_start(uv_loop_t *loop, const worker_ops *ops, void *arg)
 	pthread_cond_init(&w->cv, NULL);
 	pthread_cond_init(&w->idle_cv, NULL);
 	if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
-		pthread_mutex_destroy(&w->mu);
-		pthread_cond_destroy(&w->cv);
-		pthread_cond_destroy(&w->idle_cv);
-		/* The handle is registered on the loop: free w when it is closed. */
-		if (w->has_loop)
-			uv_close((uv_handle_t *)&w->async, free_on_close);
-		else
-			free(w);
+		release(w);
 		return NULL;
 	}
 	return w;
@@ -315,11 +321,5 @@ void worker_stop(worker *w)
 	free_list(w, w->head);
 	free_list(w, w->done_head);
 	w->head = w->done_head = w->done_tail = NULL;
-	pthread_mutex_destroy(&w->mu);
-	pthread_cond_destroy(&w->cv);
-	pthread_cond_destroy(&w->idle_cv);
-	if (w->has_loop)
-		uv_close((uv_handle_t *)&w->async, free_on_close);
-	else
-		free(w);
+	release(w);
 }

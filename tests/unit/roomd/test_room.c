@@ -93,6 +93,20 @@ static void submit(fixture *f, conn *c, const char *json)
 
 #define CHAT(id) "{\"t\":\"op\",\"id\":\"" id "\",\"op\":{\"k\":\"chat.post\",\"text\":\"hi\"}}"
 
+/* The loader's result for r: a successful load of an empty room. */
+static void deliver_load(fixture *f)
+{
+	load_result res = {.kind = LOADER_LOAD, .rc = RK_OK, .lock_fd = -1};
+	snprintf(res.room, sizeof(res.room), "r1");
+	res.state = rk_state_new();
+	res.ids = opids_new();
+	char err[64];
+	assert_int_equal(store_open("p", "r1", 0, &res.st, err, sizeof(err)), RK_OK);
+	room_loaded(f->r, &res);
+	assert_null(res.state); /* taken */
+	assert_null(res.ids);
+}
+
 /* Load r through the loader path (room_join queues, the test delivers the
  * loader's result) and join both conns. */
 static void load_and_join(fixture *f)
@@ -100,15 +114,7 @@ static void load_and_join(fixture *f)
 	room_join(f->r, &f->a, NULL, NULL);
 	room_join(f->r, &f->b, NULL, NULL);
 	assert_int_equal(stubs.loads, 1);
-	load_result res = {.kind = LOADER_LOAD, .rc = RK_OK, .lock_fd = -1};
-	snprintf(res.room, sizeof(res.room), "r1");
-	res.state = rk_state_new();
-	res.ids = opids_new();
-	res.st = NULL;
-	char err[64];
-	assert_int_equal(store_open("p", "r1", 0, &res.st, err, sizeof(err)), RK_OK);
-	room_loaded(f->r, &res);
-	assert_null(res.state); /* taken */
+	deliver_load(f);
 	assert_true(room_is_loaded(f->r));
 	assert_true(f->a.joined && f->b.joined);
 }
@@ -197,13 +203,7 @@ static void test_loadq_runs_in_arrival_order(void **state)
 	assert_int_equal(stubs.nsent, 0);
 	assert_int_equal(stubs.loads, 1); /* one load for everything */
 
-	load_result res = {.kind = LOADER_LOAD, .rc = RK_OK, .lock_fd = -1};
-	snprintf(res.room, sizeof(res.room), "r1");
-	res.state = rk_state_new();
-	res.ids = opids_new();
-	char err[64];
-	assert_int_equal(store_open("p", "r1", 0, &res.st, err, sizeof(err)), RK_OK);
-	room_loaded(f->r, &res);
+	deliver_load(f);
 	assert_true(f->a.joined);
 	int welcome = sent_to(&f->a, "\"t\":\"welcome\"", 0);
 	assert_int_equal(welcome, 0);
@@ -240,13 +240,7 @@ static void test_loadq_leaver_drops_its_items(void **state)
 	room_leave(f->r, &f->a); /* a goes away while the room loads */
 	assert_null(f->a.room);
 	assert_int_equal(room_members(f->r), 1);
-	load_result res = {.kind = LOADER_LOAD, .rc = RK_OK, .lock_fd = -1};
-	snprintf(res.room, sizeof(res.room), "r1");
-	res.state = rk_state_new();
-	res.ids = opids_new();
-	char err[64];
-	assert_int_equal(store_open("p", "r1", 0, &res.st, err, sizeof(err)), RK_OK);
-	room_loaded(f->r, &res);
+	deliver_load(f);
 	assert_int_equal(sent_to(&f->a, "", 0), -1); /* nothing for the leaver */
 	assert_true(sent_to(&f->b, "\"t\":\"welcome\"", 0) >= 0);
 }
