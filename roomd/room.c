@@ -1046,12 +1046,11 @@ static void pend_drop(pending *p, size_t n);
 static void nd_drop(room *r);
 
 /* Close c with 4404 and forget that it was in (or waiting for) a room. */
-static void close_deleted(server *s, conn *c)
+static void close_deleted(conn *c)
 {
 	c->room = NULL;
 	c->joined = false;
 	c->rnext = c->rprev = NULL;
-	(void)s;
 	conn_close(c, CLOSE_DELETED, "room deleted");
 }
 
@@ -1068,7 +1067,7 @@ int room_delete(room *r, char *epoch, uint32_t *closed)
 	snprintf(epoch, RK_EPOCH_MAX + 1, "%s", r->epoch);
 	for (conn *c = r->conns, *next; c; c = next) {
 		next = c->rnext;
-		close_deleted(s, c);
+		close_deleted(c);
 		(*closed)++;
 	}
 	r->conns = NULL;
@@ -1077,7 +1076,7 @@ int room_delete(room *r, char *epoch, uint32_t *closed)
 		lq_item *it = r->lq_head;
 		r->lq_head = it->next;
 		if (it->c->room == r) {
-			close_deleted(s, it->c);
+			close_deleted(it->c);
 			(*closed)++;
 		}
 		lq_free(it);
