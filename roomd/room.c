@@ -73,7 +73,8 @@ struct room {
 	int64_t last_op_us;       /* monotonic, for hibernation */
 	int64_t ckpt_wait_us;     /* commits wait for a catch-up since (room_flush) */
 	conn *conns;              /* doubly linked through conn->rnext/rprev */
-	ghost *ghosts;
+	ghost *ghosts;            /* at most --max-room-conns */
+	uint32_t nghosts;
 	/* While loading: joins, ops and gated replies that wait for the state,
 	 * in arrival order; applied before anything else once loaded. At most
 	 * ROOM_LQ_MAX. */
@@ -623,6 +624,7 @@ static void join_loaded(room *r, conn *c, const char *since_s, const char *epoch
 				memcpy(c->peer.session, g->peer.session, sizeof(c->peer.session));
 				c->peer.color = g->peer.color;
 				*gp = g->next;
+				r->nghosts--;
 				free(g);
 				takeover = true;
 				break;
@@ -717,8 +719,10 @@ void room_leave(room *r, conn *c)
 			c->rnext->rprev = c->rprev;
 		r->nconns--;
 		c->joined = false;
+		/* Ghosts are capped like members: past the cap a drop is a
+		 * leave at once. */
 		bool graced = c->client[0] && !c->clean_close && s->cfg.grace_ms > 0 &&
-			      !s->draining;
+			      !s->draining && r->nghosts < (uint32_t)s->cfg.max_room_conns;
 		ghost *g = graced ? calloc(1, sizeof(*g)) : NULL;
 		if (g) {
 			memcpy(g->client, c->client, sizeof(g->client));
@@ -726,6 +730,7 @@ void room_leave(room *r, conn *c)
 			g->expires_us = rk_mono_us() + (int64_t)s->cfg.grace_ms * 1000;
 			g->next = r->ghosts;
 			r->ghosts = g;
+			r->nghosts++;
 		} else {
 			r->colors_used &= (uint8_t)~(1u << c->peer.color);
 			presence_leave(r, c->peer.session);
@@ -1089,6 +1094,7 @@ int room_delete(room *r, char *epoch, uint32_t *closed)
 		r->ghosts = g->next;
 		free(g);
 	}
+	r->nghosts = 0;
 	pend_drop(r->pend, r->npend);
 	r->npend = 0;
 	nd_drop(r);
@@ -1518,6 +1524,7 @@ bool room_tick(room *r, int64_t now, int64_t hib_us)
 			continue;
 		}
 		*gp = g->next;
+		r->nghosts--;
 		r->colors_used &= (uint8_t)~(1u << g->peer.color);
 		presence_leave(r, g->peer.session);
 		wh_presence(r, false, &g->peer);
