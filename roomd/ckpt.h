@@ -1,5 +1,5 @@
 /*
- * ckpt.h - the checkpointer: a thread that runs SQLite WAL checkpoints
+ * ckpt.h - the checkpointer: jobs of one worker thread (worker.h) that run SQLite WAL checkpoints
  * (which fsync) off the event loop. The loop hands it file paths; it opens
  * its own connection per job, reads the schema (a connection that has read
  * nothing does not know the file is in WAL mode: SQLite 3.40 then returns
@@ -54,7 +54,7 @@ typedef struct ckpt_stats {
  * before a TRUNCATE (no writer), the room's log is cut to the newest
  * snapshot that leaves the last retain events and the idempotency window
  * (retain.h); counted in ckpt_stats.retained. */
-ckpt *ckpt_start(int64_t retain);
+ckpt *ckpt_start(int64_t retain) RK_WARN_UNUSED;
 /* Queue a checkpoint of path (copied): PASSIVE, or TRUNCATE if truncate. A
  * queued job for the same path is reused (and becomes TRUNCATE if either
  * asks for it). Never blocks on I/O; a job lost to out of memory is only a

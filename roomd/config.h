@@ -8,6 +8,7 @@
 #define ROOMD_CONFIG_H
 
 #include <stdint.h>
+#include "rk_common.h"
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -72,7 +73,7 @@ enum {
  * usage error (a one-line "Error: ..." hint was printed; exit 2), 3 on a
  * runtime error such as an unreadable secret file (message printed; exit 1).
  */
-int config_parse(roomd_config *cfg, int argc, char **argv);
+int config_parse(roomd_config *cfg, int argc, char **argv) RK_WARN_UNUSED;
 /* Free what cfg owns (strings, the secret); cfg may be half-filled. */
 void config_free(roomd_config *cfg);
 

@@ -7,6 +7,8 @@
 #include "json.h"
 #include "log.h"
 #include "roomd.h"
+#include "server.h"
+#include "room.h"
 #include "route.h"
 
 #define BUCKETS_MAX 4096 /* rate-limit entries kept; then the table restarts */
@@ -125,7 +127,8 @@ static unsigned reply_status(const char *payload, size_t len, bool *retry)
 	return st;
 }
 
-void httpop_answer(conn *sender, rk_msg *m)
+/* The sender's answer (its sink's push): takes the message reference. */
+static void httpop_answer(conn *sender, rk_msg *m)
 {
 	httpop *h = sender->hop;
 	const char *p = (const char *)msg_payload(m);
@@ -143,12 +146,16 @@ void httpop_answer(conn *sender, rk_msg *m)
 	set_answer(h, body ? st : 500, body, body ? len : 0);
 }
 
-void httpop_fail(conn *sender, int code, const char *reason)
+/* The sender is refused (its sink's close): 503. */
+static void httpop_fail(conn *sender, int code, const char *reason)
 {
 	httpop *h = sender->hop;
 	rk_info("http op for room %s refused: %d %s", h->room, code, reason);
 	answer_json_error(h, 503, "unavailable", reason);
 }
+
+/* Where the room actor's conn_push / conn_close on a sender land. */
+static const conn_sink sender_sink = {.push = httpop_answer, .close = httpop_fail};
 
 /* ---- the request ------------------------------------------------------ */
 
@@ -208,7 +215,7 @@ unsigned httpop_request(server *s, struct lws *wsi, conn *c, const char *room_id
 	rk_buf_init(&h->body, s->cfg.max_frame);
 	h->sender.srv = s;
 	h->sender.hop = h;
-	h->sender.http_sender = true;
+	h->sender.sink = &sender_sink;
 	h->sender.role = RK_ROLE_OWNER;
 	snprintf(h->sender.peer.session, sizeof(h->sender.peer.session), "http");
 	snprintf(h->sender.peer.user, sizeof(h->sender.peer.user), "%s", user);
@@ -312,7 +319,7 @@ int httpop_complete(conn *c)
 		rk_cmsg_free(&m);
 		return 0;
 	}
-	room *r = room_get(s, h->room, true);
+	room *r = server_room_get(s, h->room, true);
 	if (!r) {
 		rk_cmsg_free(&m);
 		answer_json_error(h, 503, "unavailable", "out of memory");
@@ -325,23 +332,20 @@ int httpop_complete(conn *c)
 	return 0;
 }
 
-int httpop_writable(struct lws *wsi, conn *c)
+int httpop_take_answer(conn *c, httpop_reply *out)
 {
 	httpop *h = c->hop;
 	if (!h->status)
 		return 0; /* not answered yet */
-	char *body = h->answer;
-	size_t len = h->answer_len;
-	unsigned status = h->status;
-	int retry = h->retry_after ? 1 : 0;
-	char cors[sizeof(h->cors)];
-	memcpy(cors, h->cors, sizeof(cors));
+	out->body = h->answer;
+	out->len = h->answer_len;
+	out->status = h->status;
+	out->retry_after_s = h->retry_after ? 1 : 0;
+	memcpy(out->cors, h->cors, sizeof(out->cors));
 	h->answer = NULL;
 	c->hop = NULL;
 	op_free(h);
-	if (!body)
-		return -1;
-	return net_http_json(wsi, c, status, body, len, cors[0] ? cors : NULL, retry);
+	return out->body ? 1 : -1;
 }
 
 void httpop_closed(conn *c)

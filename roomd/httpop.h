@@ -6,8 +6,9 @@
  * `conn` that room.c treats like a WebSocket member's (room_submit, the
  * pending batch, the output gate, the load queue) but that is no member: it
  * gets no events and no presence, only its own answer. conn_push and
- * conn_close on that sender land here (httpop_answer / httpop_fail) and
- * become the HTTP answer:
+ * conn_close on that sender land here through its sink (roomd.h
+ * conn_sink: no call from the output side back into this file) and become
+ * the HTTP answer:
  *   ack                          -> 200 {"t":"ack",...}
  *   reject conflict, not_found   -> 409 {"t":"reject",...}
  *   reject rate_limited          -> 429 (with Retry-After)
@@ -29,6 +30,7 @@
 #define ROOMD_HTTPOP_H
 
 #include <libwebsockets.h>
+#include "rk_common.h"
 
 typedef struct server server;
 typedef struct conn conn;
@@ -43,21 +45,27 @@ unsigned httpop_request(server *s, struct lws *wsi, conn *c, const char *room_id
 			const char *cors_origin, const char **why);
 /* LWS_CALLBACK_HTTP_BODY: append a chunk; 0, or 413 once it passes
  * --max-frame (the request is dropped; answer 413 and close). */
-int httpop_body(conn *c, const void *in, size_t len);
-/* LWS_CALLBACK_HTTP_BODY_COMPLETION: decode and submit, or answer at once. */
-int httpop_complete(conn *c);
-/* LWS_CALLBACK_HTTP_WRITEABLE with c->hop set: start writing the answer if
- * it is ready. Returns what the writeable callback should return. */
-int httpop_writable(struct lws *wsi, conn *c);
+int httpop_body(conn *c, const void *in, size_t len) RK_WARN_UNUSED;
+/* LWS_CALLBACK_HTTP_BODY_COMPLETION: decode and submit (the op's message
+ * is the room's or freed here), or answer at once. Returns what the
+ * callback returns (0). */
+int httpop_complete(conn *c) RK_WARN_UNUSED;
+/* The answer of an httpop, handed to net.c to write. */
+typedef struct httpop_reply {
+	unsigned status;
+	char *body;               /* malloc'ed: the caller's (net_http_json takes it) */
+	size_t len;
+	int retry_after_s;        /* > 0: a Retry-After header */
+	char cors[512];           /* Access-Control-Allow-Origin, or "" */
+} httpop_reply;
+
+/* LWS_CALLBACK_HTTP_WRITEABLE with c->hop set: 0 if the answer is not
+ * ready; else the httpop is freed (c->hop NULL) and 1 with the answer in
+ * *out, or -1 if it had no body (out of memory: close the connection). */
+int httpop_take_answer(conn *c, httpop_reply *out) RK_WARN_UNUSED;
 /* LWS_CALLBACK_CLOSED_HTTP: the connection is gone (the op, if submitted,
  * still commits). */
 void httpop_closed(conn *c);
-
-/* The sender's answer (from conn_push): takes the message reference. */
-struct rk_msg;
-void httpop_answer(conn *sender, struct rk_msg *m);
-/* The sender is refused (from conn_close): 503. */
-void httpop_fail(conn *sender, int code, const char *reason);
 
 /* Free every httpop still waiting (shutdown, after the rooms are gone) and
  * the rate-limit table. */

@@ -43,8 +43,12 @@ typedef struct iplimit {
 	int64_t last_sweep_us;
 } iplimit;
 
+/* Zero l and set its limits (rate, burst: upgrades per second per address
+ * and bucket size, 0 rate: off; max_conns per address, 0: off). Allocates
+ * nothing (the table grows on use, bounded). Cannot fail. */
 void iplimit_init(iplimit *l, double rate, double burst, uint32_t max_conns,
 		  bool limit_loopback);
+/* Free the table. l may be initialized again. */
 void iplimit_free(iplimit *l);
 
 /* Whether a new upgrade from addr may go on at now_us; IPL_OK takes one
@@ -52,7 +56,9 @@ void iplimit_free(iplimit *l);
  * function can't fail (out of memory admits, as a full table does). */
 ipl_verdict iplimit_admit(iplimit *l, const char *addr, int64_t now_us, int *retry_after_s);
 
-/* Count an open WebSocket connection of addr, and its end. */
+/* Count an open WebSocket connection of addr, and its end (a closed
+ * without an opened is ignored). Cannot fail: out of memory, or a full
+ * table, leaves addr uncounted. */
 void iplimit_opened(iplimit *l, const char *addr);
 void iplimit_closed(iplimit *l, const char *addr);
 

@@ -1,6 +1,6 @@
-/* loader.c - room loads (flock, open/create, snapshot + replay) on a
- * background thread; results go back to the loop through a uv_async_t. */
-#include <pthread.h>
+/* loader.c - room loads (flock, open/create, snapshot + replay) and room
+ * deletions as jobs of one worker (worker.h): run in submission order,
+ * results back to the loop through the worker's uv_async_t. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,41 +8,38 @@
 #include "clock.h"
 #include "loader.h"
 #include "roomfiles.h"
+#include "worker.h"
 
 #define BUSY_MS 2000 /* wait for another process's lock on a room file */
 
+#define LOADER_MAX_QUEUED 65536 /* jobs waiting: beyond, a load is refused (503/1011) */
+
 /* A job carries its result from the start: a finished load never needs an
  * allocation on the worker, so it cannot be lost to out of memory (the room
- * would wait for it forever). res must stay the first member: a result is
- * freed as its job. */
+ * would wait for it forever). */
 typedef struct job {
+	worker_job wj;            /* key: res.room */
 	load_result res;
 	bool take_lock;
 	char path[];
 } job;
 
 struct loader {
-	uv_async_t async;         /* its data is the loader, freed when it closes */
-	pthread_t thread;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;        /* a job was queued, or stop */
-	pthread_cond_t done_cv;   /* a job finished (loader_wait) */
-	load_result *head, *tail; /* queued jobs */
-	load_result *done_head, *done_tail; /* finished, not yet delivered */
-	char running[RK_ROOM_ID_MAX + 1]; /* room of the job in progress, "" if none */
-	bool stop;
+	worker *w;
 	loader_done_fn done;
 	void *arg;
 	ckpt *ckpt;               /* quiesced for a room before its load */
 };
 
-static void result_free(load_result *r)
+static void job_free(worker_job *wj)
 {
+	job *j = (job *)wj;
+	load_result *r = &j->res;
 	store_close(r->st);
 	rk_state_free(r->state);
 	opids_free(r->ids);
 	store_unlock(r->lock_fd);
-	free(r);
+	free(j);
 }
 
 /* Remove the room's files under its flock (see loader_submit_delete). */
@@ -114,64 +111,25 @@ out:
 	r->took_us = rk_mono_us() - t0;
 }
 
-static void *loader_main(void *arg)
+static int run_cb(void *arg, worker_job *wj)
+{
+	run_job(arg, (job *)wj);
+	return 0;
+}
+
+static void done_cb(void *arg, worker_job *wj)
 {
 	loader *l = arg;
-	pthread_mutex_lock(&l->mu);
-	for (;;) {
-		while (!l->head && !l->stop)
-			pthread_cond_wait(&l->cv, &l->mu);
-		if (l->stop)
-			break; /* queued jobs are dropped by loader_stop */
-		load_result *r = l->head;
-		l->head = r->next;
-		if (!l->head)
-			l->tail = NULL;
-		r->next = NULL;
-		memcpy(l->running, r->room, sizeof(l->running));
-		pthread_mutex_unlock(&l->mu);
-		run_job(l, (job *)r);
-		pthread_mutex_lock(&l->mu);
-		l->running[0] = '\0';
-		if (l->done_tail)
-			l->done_tail->next = r;
-		else
-			l->done_head = r;
-		l->done_tail = r;
-		pthread_cond_broadcast(&l->done_cv);
-		/* Thread-safe; sends coalesce into one callback on the loop. The
-		 * handle is closed only after this thread is joined. */
-		uv_async_send(&l->async);
-	}
-	pthread_mutex_unlock(&l->mu);
-	return NULL;
+	l->done(l->arg, &((job *)wj)->res);
 }
 
-/* Hand every finished result to the loop-side callback, in order. */
-static void deliver(loader *l)
-{
-	pthread_mutex_lock(&l->mu);
-	load_result *r = l->done_head;
-	l->done_head = l->done_tail = NULL;
-	pthread_mutex_unlock(&l->mu);
-	while (r) {
-		load_result *next = r->next;
-		r->next = NULL;
-		l->done(l->arg, r);
-		result_free(r);
-		r = next;
-	}
-}
-
-static void free_on_close(uv_handle_t *h)
-{
-	free(h->data);
-}
-
-static void async_cb(uv_async_t *h)
-{
-	deliver(h->data);
-}
+static const worker_ops loader_ops = {
+	.run = run_cb,
+	.done = done_cb,
+	.free = job_free,
+	.drain_on_stop = false, /* the rooms are going away */
+	.max_queued = LOADER_MAX_QUEUED,
+};
 
 loader *loader_start(uv_loop_t *loop, ckpt *c, loader_done_fn done, void *arg)
 {
@@ -181,20 +139,9 @@ loader *loader_start(uv_loop_t *loop, ckpt *c, loader_done_fn done, void *arg)
 	l->ckpt = c;
 	l->done = done;
 	l->arg = arg;
-	if (uv_async_init(loop, &l->async, async_cb) != 0) {
+	l->w = worker_start(loop, &loader_ops, l);
+	if (!l->w) {
 		free(l);
-		return NULL;
-	}
-	l->async.data = l;
-	pthread_mutex_init(&l->mu, NULL);
-	pthread_cond_init(&l->cv, NULL);
-	pthread_cond_init(&l->done_cv, NULL);
-	if (pthread_create(&l->thread, NULL, loader_main, l) != 0) {
-		pthread_mutex_destroy(&l->mu);
-		pthread_cond_destroy(&l->cv);
-		pthread_cond_destroy(&l->done_cv);
-		/* The handle is registered on the loop: free l when it is closed. */
-		uv_close((uv_handle_t *)&l->async, free_on_close);
 		return NULL;
 	}
 	return l;
@@ -212,14 +159,12 @@ static rk_err submit(loader *l, loader_kind kind, const char *room, const char *
 	j->res.lock_fd = lock_fd;
 	j->take_lock = take_lock;
 	memcpy(j->path, path, n);
-	pthread_mutex_lock(&l->mu);
-	if (l->tail)
-		l->tail->next = &j->res;
-	else
-		l->head = &j->res;
-	l->tail = &j->res;
-	pthread_cond_signal(&l->cv);
-	pthread_mutex_unlock(&l->mu);
+	j->wj.key = j->res.room;
+	if (worker_submit(l->w, &j->wj) != RK_OK) {
+		j->res.lock_fd = -1; /* stays the caller's */
+		free(j);
+		return RK_ENOMEM;
+	}
 	return RK_OK;
 }
 
@@ -233,46 +178,15 @@ rk_err loader_submit_delete(loader *l, const char *room, const char *path, int l
 	return submit(l, LOADER_DELETE, room, path, false, lock_fd);
 }
 
-static bool busy_with(loader *l, const char *room)
-{
-	if (strcmp(l->running, room) == 0)
-		return true;
-	for (load_result *r = l->head; r; r = r->next)
-		if (strcmp(r->room, room) == 0)
-			return true;
-	return false;
-}
-
 void loader_wait(loader *l, const char *room)
 {
-	pthread_mutex_lock(&l->mu);
-	while (!l->stop && busy_with(l, room))
-		pthread_cond_wait(&l->done_cv, &l->mu);
-	pthread_mutex_unlock(&l->mu);
-	deliver(l);
+	worker_wait_key(l->w, room);
 }
 
 void loader_stop(loader *l)
 {
 	if (!l)
 		return;
-	pthread_mutex_lock(&l->mu);
-	l->stop = true;
-	pthread_cond_signal(&l->cv);
-	pthread_mutex_unlock(&l->mu);
-	pthread_join(l->thread, NULL);
-	/* Nothing is delivered any more: the rooms are going away. */
-	for (load_result *r = l->head, *next; r; r = next) {
-		next = r->next;
-		result_free(r);
-	}
-	for (load_result *r = l->done_head, *next; r; r = next) {
-		next = r->next;
-		result_free(r);
-	}
-	l->head = l->tail = l->done_head = l->done_tail = NULL;
-	pthread_mutex_destroy(&l->mu);
-	pthread_cond_destroy(&l->cv);
-	pthread_cond_destroy(&l->done_cv);
-	uv_close((uv_handle_t *)&l->async, free_on_close);
+	worker_stop(l->w);
+	free(l);
 }

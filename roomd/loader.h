@@ -1,8 +1,9 @@
 /*
- * loader.h - the room loader: a thread that opens (or creates) a room's
- * SQLite file and loads its state (store_lock if needed, store_open,
- * store_load) off the event loop, then hands the result back to the loop
- * through a uv_async_t.
+ * loader.h - the room loader: jobs of one worker thread (worker.h) that
+ * open (or create) a room's SQLite file and load its state (store_lock if
+ * needed, store_open, store_load) off the event loop, or remove a deleted
+ * room's files, then hand the result back to the loop through the worker's
+ * uv_async_t. Jobs run one at a time in submission order.
  *
  * The worker sees only what a job carries (room id, path, whether to take
  * the flock) and what it builds itself (store, state, lock fd); it never
@@ -30,7 +31,6 @@ typedef enum loader_kind {
 } loader_kind;
 
 typedef struct load_result {
-	struct load_result *next;
 	loader_kind kind;
 	char room[RK_ROOM_ID_MAX + 1];
 	rk_err rc;                /* RK_OK, or why it failed (err) */
@@ -51,10 +51,11 @@ typedef void (*loader_done_fn)(void *arg, load_result *res);
 /* Start the thread and register the async handle on loop; NULL on failure.
  * Before a room's file is opened, the worker quiesces the checkpointer c for
  * it (ckpt_quiesce), so no TRUNCATE checkpoint runs under its writer. */
-loader *loader_start(uv_loop_t *loop, ckpt *c, loader_done_fn done, void *arg);
+loader *loader_start(uv_loop_t *loop, ckpt *c, loader_done_fn done, void *arg) RK_WARN_UNUSED;
 /* Queue a load of room (file at path; take its flock first if take_lock).
- * Never blocks on I/O. RK_OK or RK_ENOMEM. */
-rk_err loader_submit(loader *l, const char *room, const char *path, bool take_lock);
+ * Never blocks on I/O. RK_OK, or RK_ENOMEM (out of memory, or the queue is
+ * at its cap): nothing was queued. */
+rk_err loader_submit(loader *l, const char *room, const char *path, bool take_lock) RK_WARN_UNUSED;
 /* Queue the removal of room's files (path: its .db). lock_fd is the
  * room's flock if the loop holds it (the job takes it over and closes it),
  * else -1 and the job takes the lock itself (a file held by another
@@ -63,13 +64,14 @@ rk_err loader_submit(loader *l, const char *room, const char *path, bool take_lo
  * with err). Jobs run in submission order, so a load queued after it
  * creates a new room. Never blocks on I/O. RK_OK or RK_ENOMEM (then
  * lock_fd stays the caller's). */
-rk_err loader_submit_delete(loader *l, const char *room, const char *path, int lock_fd);
+rk_err loader_submit_delete(loader *l, const char *room, const char *path,
+			    int lock_fd) RK_WARN_UNUSED;
 /* Block until no job for room is queued or running, then deliver every
  * finished result (the admin HTTP path, which may wait). */
 void loader_wait(loader *l, const char *room);
 /* Stop the thread (the running job finishes, queued ones are dropped), free
- * undelivered results and close the async handle; l is freed once the loop
- * has run the close callback. */
+ * undelivered results and close the async handle; l is freed now, the
+ * worker once the loop has run the close callback. NULL is a no-op. */
 void loader_stop(loader *l);
 
 #endif

@@ -15,7 +15,10 @@
 #include "clock.h"
 #include "log.h"
 #include "httpop.h"
+#include "conn_out.h"
+#include "net.h"
 #include "roomd.h"
+#include "server.h"
 
 #define TICK_US 250000
 #define DRAIN_TIMEOUT_MS 5000
@@ -36,7 +39,7 @@ static void flush_cb(uv_check_t *h)
 {
 	server *s = h->data;
 	server_flush_turn(s);
-	server_write_out(s);
+	conn_write_out(s);
 	if (s->draining && s->nconns == 0)
 		uv_stop(&s->loop);
 }
@@ -63,10 +66,16 @@ static void signal_cb(uv_signal_t *h, int signum)
 	 * acks and events of everything committed are queued before the 1001. */
 	server_flush_durable(s);
 	for (conn *c = s->conns; c; c = c->anext)
-		conn_close(c, 1001, "server shutting down");
+		conn_close(c, CLOSE_SHUTDOWN, "server shutting down");
 	uv_timer_start(&s->drain_timer, drain_timeout_cb, DRAIN_TIMEOUT_MS, 0);
 	if (s->nconns == 0)
 		uv_stop(&s->loop);
+}
+
+/* The alarm list's timer: fire what is due. */
+static void alarm_cb(void *arg)
+{
+	server_alarms(arg);
 }
 
 static int mkdir_p(const char *path)
@@ -171,9 +180,12 @@ int main(int argc, char **argv)
 	if (s->cfg.webhook_url &&
 	    !(s->wh = webhook_start(&s->cfg, s->cfg.data_dir, wh_err, sizeof(wh_err))))
 		rk_error("webhooks: %s", wh_err);
+	s->alarms.fire = alarm_cb;
+	s->alarms.arg = s;
 	if (!s->ckpt || !s->loader || (s->cfg.fsync && !s->syncer) ||
 	    (s->cfg.webhook_url && !s->wh) || server_scan_rooms(s) != 0 || net_start(s) != 0)
 		goto out;
+	s->alarms.lws = s->lws;
 
 	uv_check_start(&s->flush_check, flush_cb);
 	uv_signal_start(&s->sigterm, signal_cb, SIGTERM);
@@ -203,7 +215,7 @@ int main(int argc, char **argv)
 out:
 	if (s->lws) {
 		lws_sul_cancel(&s->tick_sul);
-		lws_sul_cancel(&s->alarm_sul);
+		lws_sul_cancel(&s->alarms.sul);
 		server_cancel_timers(s);
 		lws_context_destroy(s->lws);
 	}

@@ -15,6 +15,33 @@ void metrics_observe_commit(metrics *m, int64_t us)
 	m->commit_sum_s += (double)us / 1e6;
 }
 
+static const struct {
+	roomd_close code;
+	bool shown;
+} close_rows[METRICS_CLOSES] = {
+#define ROOMD_CLOSE_ROW(name, code, shown) {name, shown},
+	ROOMD_CLOSES(ROOMD_CLOSE_ROW)
+#undef ROOMD_CLOSE_ROW
+};
+
+static size_t close_index(roomd_close code)
+{
+	for (size_t i = 0; i < METRICS_CLOSES; i++)
+		if (close_rows[i].code == code)
+			return i;
+	return 0; /* cannot happen: every code is a row */
+}
+
+void metrics_count_close(metrics *m, roomd_close code)
+{
+	m->closes[close_index(code)]++;
+}
+
+uint64_t metrics_closes(const metrics *m, roomd_close code)
+{
+	return m->closes[close_index(code)];
+}
+
 static void counter(rk_buf *b, const char *name, const char *help, uint64_t v)
 {
 	rk_buf_printf(b, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", name, help,
@@ -76,18 +103,10 @@ void metrics_render(const metrics *m, rk_buf *b, uint64_t conns_now,
 			      (unsigned long long)m->errors[i]);
 	rk_buf_puts(b, "# HELP roomd_closes_total Connections closed by roomd, by close code.\n"
 		       "# TYPE roomd_closes_total counter\n");
-	const struct {
-		int code;
-		uint64_t v;
-	} closes[] = {
-		{1009, m->closes_1009}, {4400, m->closes_4400}, {4404, m->closes_4404},
-		{4408, m->closes_4408},
-		{4409, m->closes_4409}, {4429, m->closes_4429}, {4503, m->closes_4503},
-		{4507, m->closes_4507},
-	};
-	for (size_t i = 0; i < RK_ARRAY_LEN(closes); i++)
-		rk_buf_printf(b, "roomd_closes_total{code=\"%d\"} %llu\n", closes[i].code,
-			      (unsigned long long)closes[i].v);
+	for (size_t i = 0; i < METRICS_CLOSES; i++)
+		if (close_rows[i].shown)
+			rk_buf_printf(b, "roomd_closes_total{code=\"%d\"} %llu\n",
+				      (int)close_rows[i].code, (unsigned long long)m->closes[i]);
 
 	rk_buf_puts(b, "# HELP roomd_commit_seconds Latency of one batch commit.\n"
 		       "# TYPE roomd_commit_seconds histogram\n");
@@ -113,7 +132,8 @@ void metrics_render_limits(const metrics *m, rk_buf *b, uint64_t ip_entries,
 		      "roomd_connections_refused_total{reason=\"max_conns\"} %llu\n"
 		      "roomd_connections_refused_total{reason=\"conn_rate\"} %llu\n"
 		      "roomd_connections_refused_total{reason=\"max_conns_per_ip\"} %llu\n",
-		      (unsigned long long)m->closes_4503, (unsigned long long)m->refused_rate,
+		      (unsigned long long)metrics_closes(m, CLOSE_OVERLOADED),
+		      (unsigned long long)m->refused_rate,
 		      (unsigned long long)m->refused_ip_conns);
 	gauge(b, "roomd_ip_table_entries", "Client addresses tracked for per-IP limits.",
 	      ip_entries);

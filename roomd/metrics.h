@@ -11,6 +11,37 @@
 #include "op.h"
 #include "proto.h"
 
+/*
+ * Every close code roomd sends (PROTOCOL.md section 9), in one table: the
+ * enum, the index of its counter, and whether /metrics shows it
+ * (roomd_closes_total{code=...}). conn_close takes one of these and counts
+ * it once, when it is the connection's close (the first reason sticks).
+ *   X(name, code, shown)
+ */
+#define ROOMD_CLOSES(X)                                                              \
+	X(CLOSE_SHUTDOWN, 1001, false)   /* server shutting down (drain) */               \
+	X(CLOSE_TOO_BIG, 1009, true)     /* message larger than --max-frame */            \
+	X(CLOSE_INTERNAL, 1011, false)   /* out of memory, storage error, room unavailable */ \
+	X(CLOSE_BAD, 4400, true)         /* too many bad messages; identity refused */    \
+	X(CLOSE_DELETED, 4404, true)     /* room deleted */                               \
+	X(CLOSE_IDLE, 4408, true)        /* idle timeout */                               \
+	X(CLOSE_FULL, 4409, true)        /* room full */                                  \
+	X(CLOSE_RATE, 4429, true)        /* rate limit exceeded repeatedly */             \
+	X(CLOSE_OVERLOADED, 4503, true)  /* --max-conns */                                \
+	X(CLOSE_SLOW, 4507, true)        /* slow consumer: --max-queue */
+
+typedef enum roomd_close {
+#define ROOMD_CLOSE_ENUM(name, code, shown) name = code,
+	ROOMD_CLOSES(ROOMD_CLOSE_ENUM)
+#undef ROOMD_CLOSE_ENUM
+} roomd_close;
+
+enum {
+#define ROOMD_CLOSE_ONE(name, code, shown) +1
+	METRICS_CLOSES = 0 ROOMD_CLOSES(ROOMD_CLOSE_ONE)
+#undef ROOMD_CLOSE_ONE
+};
+
 /* Commit-batch latency buckets, microseconds (Prometheus "le" bounds). */
 #define METRICS_COMMIT_BUCKETS 12
 
@@ -28,9 +59,7 @@ typedef struct metrics {
 	uint64_t bytes_out;
 	uint64_t rejects[RK_REJ_COUNT];
 	uint64_t errors[RK_ERRC_COUNT];
-	uint64_t closes_4404;         /* room deleted */
-	uint64_t closes_4400, closes_4408, closes_4409, closes_4429, closes_4503,
-		closes_4507, closes_1009;
+	uint64_t closes[METRICS_CLOSES]; /* by ROOMD_CLOSES row: metrics_count_close */
 	uint64_t cursors_dropped;
 	uint64_t commit_batches;
 	uint64_t commit_buckets[METRICS_COMMIT_BUCKETS + 1]; /* last = +Inf */
@@ -42,7 +71,12 @@ typedef struct metrics {
 	uint64_t room_delete_failures; /* files that could not be removed */
 } metrics;
 
+/* Count one batch commit that took us microseconds (the histogram). */
 void metrics_observe_commit(metrics *m, int64_t us);
+/* Count one connection closed with code (conn_close, the one caller). */
+void metrics_count_close(metrics *m, roomd_close code);
+/* The count of code so far. */
+uint64_t metrics_closes(const metrics *m, roomd_close code);
 
 /* Append the Prometheus exposition; gauges are passed in. */
 void metrics_render(const metrics *m, rk_buf *b, uint64_t conns_now,

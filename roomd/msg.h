@@ -20,6 +20,7 @@ typedef struct rk_msg {
 	unsigned char data[];    /* LWS_PRE headroom, then the payload, then NUL */
 } rk_msg;
 
+/* The payload's first byte (LWS_PRE bytes of headroom before it). */
 static inline unsigned char *msg_payload(rk_msg *m)
 {
 	return m->data + LWS_PRE;
@@ -27,12 +28,15 @@ static inline unsigned char *msg_payload(rk_msg *m)
 
 /* A message holding a copy of payload, with one reference. NULL if out of
  * memory. */
-rk_msg *msg_new(const char *payload, size_t len, bool droppable);
+rk_msg *msg_new(const char *payload, size_t len, bool droppable) RK_WARN_UNUSED;
+/* One more reference to m (returned for chaining); the caller owns it and
+ * hands it on (conn_push) or drops it (msg_unref). */
 static inline rk_msg *msg_ref(rk_msg *m)
 {
 	m->refs++;
 	return m;
 }
+/* Drop one reference; the last one frees m. NULL is a no-op. */
 void msg_unref(rk_msg *m);
 
 /* A FIFO of message references with a byte count. */
@@ -44,7 +48,7 @@ typedef struct msgq {
 
 /* Append (taking over one reference). Returns false if out of memory, in
  * which case the reference is dropped. */
-bool msgq_push(msgq *q, rk_msg *m);
+bool msgq_push(msgq *q, rk_msg *m) RK_WARN_UNUSED;
 /* The oldest message (still queued), or NULL. */
 static inline rk_msg *msgq_peek(const msgq *q)
 {

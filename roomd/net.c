@@ -16,7 +16,12 @@
 #include "demo.h"
 #include "httpop.h"
 #include "log.h"
-#include "roomd.h"
+#include "conn.h"
+#include "conn_in.h"
+#include "conn_out.h"
+#include "net.h"
+#include "room.h"
+#include "server.h"
 #include "roomid.h"
 #include "route.h"
 
@@ -263,7 +268,7 @@ static void new_session(server *s, char *out)
 
 static void ws_established(server *s, conn *c, struct lws *wsi)
 {
-	conn_init(c, s, wsi);
+	server_conn_open(s, c, wsi);
 	s->m.conns_opened++;
 	ws_request q;
 	rk_ws_identity id;
@@ -272,7 +277,7 @@ static void ws_established(server *s, conn *c, struct lws *wsi)
 	ws_request_read(wsi, &q);
 	if (!q.room[0] || ws_identity(s, &q, &id, &why)) {
 		/* Checked at the upgrade already; only a racing expiry lands here. */
-		conn_close(c, 4400, "refused");
+		conn_close(c, CLOSE_BAD, "refused");
 		return;
 	}
 	const char *room_id = q.room;
@@ -284,18 +289,16 @@ static void ws_established(server *s, conn *c, struct lws *wsi)
 	lws_get_peer_simple(wsi, c->ip, sizeof(c->ip));
 	iplimit_opened(&s->ipl, c->ip);
 	if (s->nconns > (uint64_t)s->cfg.max_conns) {
-		s->m.closes_4503++;
-		conn_close(c, 4503, "server overloaded");
+		conn_close(c, CLOSE_OVERLOADED, "server overloaded");
 		return;
 	}
-	room *r = room_get(s, room_id, true);
+	room *r = server_room_get(s, room_id, true);
 	if (!r) {
-		conn_close(c, 1011, "out of memory");
+		conn_close(c, CLOSE_INTERNAL, "out of memory");
 		return;
 	}
-	if (r->nconns + r->nwaiting >= (uint32_t)s->cfg.max_room_conns) {
-		s->m.closes_4409++;
-		conn_close(c, 4409, "room full");
+	if (room_members(r) >= (uint32_t)s->cfg.max_room_conns) {
+		conn_close(c, CLOSE_FULL, "room full");
 		return;
 	}
 	rk_debug("conn %s open from %s to room %s as %s", c->peer.session, c->ip,
@@ -384,10 +387,7 @@ static int http_metrics(server *s, struct lws *wsi, conn *c)
 {
 	rk_buf b;
 	rk_buf_init(&b, 0);
-	size_t loaded = 0, it = 0;
-	const rk_omap_entry *e;
-	while (rk_omap_next(&s->rooms, &it, &e))
-		loaded += ((room *)e->val)->loaded;
+	size_t loaded = server_rooms_loaded(s);
 	metrics_render(&s->m, &b, s->nconns, loaded, rk_omap_count(&s->rooms) - loaded);
 	metrics_render_limits(&s->m, &b, rk_omap_count(&s->ipl.map), s->ipl.table_full);
 	ckpt_stats ck;
@@ -408,7 +408,7 @@ static int http_rooms(server *s, struct lws *wsi, conn *c, const http_extra *x)
 	const rk_omap_entry *e;
 	while (rk_omap_next(&s->rooms, &it, &e)) {
 		room *r = e->val;
-		if (r->deleting)
+		if (room_is_deleting(r))
 			continue;
 		if (n++)
 			rk_buf_putc(&b, ',');
@@ -422,8 +422,8 @@ static int http_rooms(server *s, struct lws *wsi, conn *c, const http_extra *x)
 static int http_room(server *s, struct lws *wsi, conn *c, const char *room_id,
 		     const http_extra *x)
 {
-	room *r = room_get(s, room_id, false);
-	if (!r || r->deleting)
+	room *r = server_room_get(s, room_id, false);
+	if (!r || room_is_deleting(r))
 		return http_fail(wsi, 404, "no such room", x);
 	/* Admin path: loads synchronously (waiting for a load in flight). */
 	char err[256];
@@ -433,7 +433,7 @@ static int http_room(server *s, struct lws *wsi, conn *c, const char *room_id,
 	}
 	/* The state shown is the one at its seq, the durable one: with
 	 * --fsync this admin path waits for the syncer too. */
-	if (r->dirty || r->nd_len > r->nd_head)
+	if (room_has_unsynced(r))
 		server_flush_durable(s);
 	rk_buf b;
 	rk_buf_init(&b, 0);
@@ -510,7 +510,7 @@ static int http_delete_room(server *s, struct lws *wsi, conn *c, const char *roo
 				 x);
 	char epoch[RK_EPOCH_MAX + 1];
 	uint32_t closed;
-	int rc = room_delete(s, room_id, epoch, &closed);
+	int rc = server_room_delete(s, room_id, epoch, &closed);
 	if (rc == 404)
 		return http_fail(wsi, 404, "no such room", x);
 	if (rc)
@@ -678,7 +678,7 @@ int net_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 	case LWS_CALLBACK_CLOSED:
 		if (c->peer.session[0])
 			rk_debug("conn %s closed", c->peer.session);
-		conn_destroy(c);
+		server_conn_gone(c);
 		return 0;
 	case LWS_CALLBACK_HTTP:
 		return http_request(s, wsi, c, in ? in : "");
@@ -691,11 +691,17 @@ int net_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
 		return c ? httpop_complete(c) : 0;
 	case LWS_CALLBACK_HTTP_WRITEABLE:
-		if (c->hop)
-			return httpop_writable(wsi, c);
+		if (c->hop) {
+			httpop_reply a;
+			int ready = httpop_take_answer(c, &a);
+			if (ready <= 0)
+				return ready;
+			return net_http_json(wsi, c, a.status, a.body, a.len,
+					     a.cors[0] ? a.cors : NULL, a.retry_after_s);
+		}
 		return http_writable(wsi, c);
 	case LWS_CALLBACK_CLOSED_HTTP:
-		if (c && !c->is_ws) {
+		if (c && !conn_is_ws(c)) {
 			httpop_closed(c);
 			free(c->http_body);
 			c->http_body = NULL;
@@ -708,7 +714,7 @@ int net_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 }
 
 static const struct lws_protocols protocols[] = {
-	/* rx_buffer_size 1024: how much of a frame one RECEIVE carries (conn.c
+	/* rx_buffer_size 1024: how much of a frame one RECEIVE carries (conn_in.c
 	 * reassembles); tx_packet_size: a whole coalesced batch per send. */
 	{RK_SUBPROTOCOL, net_callback, sizeof(conn), 1024, 0, NULL, WBUF_SIZE},
 	{NULL, NULL, 0, 0, 0, NULL, 0},
@@ -802,7 +808,7 @@ int net_start(server *s)
 	info.options = LWS_SERVER_OPTION_DISABLE_IPV6 | LWS_SERVER_OPTION_LIBUV;
 	/* No fd_limit_per_thread: below the process limit (main.c raises it)
 	 * lws 4.1 falls back to a linear fd lookup. No validity timer per
-	 * connection either: conn.c pings and times out idle peers itself, and
+	 * connection either: server.c pings and times out idle peers itself, and
 	 * lws 4.1 keeps timers in one sorted list whose insert walks it, which
 	 * made a burst of N connects cost O(N^2). */
 	static const lws_retry_bo_t no_validity_timer = {
@@ -817,7 +823,7 @@ int net_start(server *s)
 	info.max_http_header_pool = 256;
 	info.pt_serv_buf_size = 32768;
 	if (s->cfg.tls_cert) {
-		/* The port speaks TLS only. HTTP/1.1 only (no h2 in ALPN): conn.c
+		/* The port speaks TLS only. HTTP/1.1 only (no h2 in ALPN): conn_out.c
 		 * writes pre-framed WebSocket frames as raw bytes, which is right
 		 * on an HTTP/1.1 connection and wrong inside an h2 stream. */
 		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;

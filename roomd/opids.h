@@ -36,7 +36,7 @@
 typedef struct opids opids;
 
 /* An empty memory, or NULL if out of memory. */
-opids *opids_new(void);
+opids *opids_new(void) RK_WARN_UNUSED;
 /* Free o and everything it holds; NULL is fine. */
 void opids_free(opids *o);
 
@@ -57,7 +57,8 @@ RK_WARN_UNUSED rk_err opids_add(opids *o, const char *user, const char *id, int6
 RK_WARN_UNUSED rk_err opids_add_row(void *o, const char *user, const char *id, int64_t seq,
 				    int64_t ts);
 
-/* Entries held, and bytes allocated for them (for /metrics and logs). */
+/* Entries held, and bytes allocated for them (for /metrics and logs).
+ * Cannot fail. */
 size_t opids_count(const opids *o);
 size_t opids_bytes(const opids *o);
 

@@ -1,15 +1,13 @@
 /*
- * room.c - the room actor: registry, load/hibernate, join/leave with
- * presence and grace, op submission into the pending batch, the per-loop
- * flush (one transaction per dirty room, then the output gate opens),
- * cursor coalescing, alarms.
+ * room.c - the room actor (room.h): load/hibernate, join/leave with
+ * presence and grace, op submission into the pending batch, the commit of
+ * a dirty room (one transaction, then the output gate opens), cursor
+ * coalescing, its webhook rows.
  *
  * Loading runs on the loader thread (loader.h): what needs the state while
  * a room loads (joins, ops, replies gated behind those ops) waits in the
  * room's load queue and runs, in arrival order, when the load completes.
  */
-#include <dirent.h>
-#include <malloc.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,9 +16,8 @@
 #include "clock.h"
 #include "json.h"
 #include "log.h"
-#include "roomd.h"
-#include "roomfiles.h"
-#include "roomid.h"
+#include "conn_out.h"
+#include "room.h"
 
 #define CURSOR_INTERVAL_US 30000
 /* A loaded room's WAL is checkpointed (PASSIVE) past this many frames:
@@ -29,9 +26,85 @@
 #define CKPT_CATCHUP_FRAMES 256 /* a catch-up this short holds the room's commits */
 #define CKPT_PAUSE_US 250000 /* longest a room's commits wait for a catch-up */
 
-/* ---- registry --------------------------------------------------------- */
+/* One op applied to the in-memory state but not yet committed; or a reply
+ * that must wait behind such ops (output gate). */
+typedef struct pending {
+	int64_t seq;              /* 0 for a gated reply (reject) */
+	int64_t ts;
+	conn *sender;             /* NULL if the sender left, or a server op */
+	rk_msg *event;            /* framed event for everyone but the sender */
+	rk_msg *reply;            /* reject to the sender (seq == 0) */
+	size_t op_off, op_len;    /* the op JSON inside event's payload */
+	char id[RK_ID_MAX + 1];   /* client op id */
+	char session[RK_SESSION_MAX + 1];
+	char user[RK_NAME_BYTES + 1];
+	char alarm_poll[RK_ID_MAX + 1]; /* poll whose alarm to set / clear */
+	int64_t alarm_at;         /* > 0 set, 0 none, -1 clear */
+	int64_t gate_seq;         /* --fsync: released once this seq is durable */
+} pending;
 
-static room *room_new(server *s, const char *id)
+/* A peer that dropped without a clean close, kept present for the grace
+ * period so that a reconnect with the same ?client= does not flap. */
+typedef struct ghost {
+	struct ghost *next;
+	char client[RK_ID_MAX + 1];
+	rk_peer peer;
+	int64_t expires_us;
+} ghost;
+
+struct room {
+	char id[RK_ROOM_ID_MAX + 1];
+	int64_t seq;              /* last applied (== committed unless dirty) */
+	int64_t committed_seq;    /* last durable: welcome, pong, resume, /v1 */
+	int64_t last_active_ms;   /* wall time of the last op */
+	uint32_t nconns;
+	bool loaded;              /* state in memory */
+	bool loading;             /* a load is on the loader thread */
+	bool deleting;            /* its files' removal is on the loader thread */
+	server *srv;
+	char path[1200];
+	int lock_fd;              /* flock held while the room has conns or state */
+	store *st;                /* open while loaded */
+	rk_state *state;          /* NULL while hibernated */
+	opids *ids;               /* committed op ids; with state, NULL while hibernated */
+	char epoch[RK_EPOCH_MAX + 1];
+	int64_t snap_seq;         /* seq of the newest snapshot */
+	int64_t last_ts;          /* ts of the last op: ts never goes backwards */
+	int64_t last_op_us;       /* monotonic, for hibernation */
+	int64_t ckpt_wait_us;     /* commits wait for a catch-up since (room_flush) */
+	conn *conns;              /* doubly linked through conn->rnext/rprev */
+	ghost *ghosts;            /* at most --max-room-conns */
+	uint32_t nghosts;
+	/* While loading: joins, ops and gated replies that wait for the state,
+	 * in arrival order; applied before anything else once loaded. At most
+	 * ROOM_LQ_MAX. */
+	struct lq_item *lq_head, *lq_tail;
+	uint32_t nlq;
+	uint32_t nwaiting;        /* joins among them (count toward room full) */
+	pending *pend;            /* pending batch (at most ROOM_PEND_MAX) */
+	size_t npend, cappend;
+	/* --fsync: committed batches whose WAL frames the syncer has not made
+	 * durable yet, in production order (events, acks, gated replies); the
+	 * gate opens for nd[nd_head..nd_len) as their gate_seq is synced. At
+	 * most ROOM_ND_MAX. */
+	pending *nd;
+	size_t nd_head, nd_len, nd_cap;
+	room *dirty_next;         /* s->dirty list */
+	bool dirty;
+	bool cursor_armed;
+	bool rx_paused;           /* members' sockets not read (room_rx) */
+	uint8_t colors_used;      /* bitmask of colors of present peers */
+	lws_sorted_usec_list_t cursor_sul;
+	/* Webhooks: presence bodies waiting for the next flush to be written
+	 * to the outbox (at most WH_PRES_MAX), and the outbox id trimmed up to. */
+	char **wh_pres;
+	size_t wh_npres, wh_cappres;
+	int64_t wh_trimmed;
+};
+
+/* ---- life and accessors ------------------------------------------------ */
+
+room *room_new(server *s, const char *id)
 {
 	room *r = calloc(1, sizeof(*r));
 	if (!r)
@@ -39,75 +112,51 @@ static room *room_new(server *s, const char *id)
 	snprintf(r->id, sizeof(r->id), "%s", id);
 	r->srv = s;
 	r->lock_fd = -1;
-	if (!store_path(s->cfg.data_dir, id, r->path, sizeof(r->path)) ||
-	    rk_omap_put(&s->rooms, r->id, strlen(r->id), r) != RK_OK) {
+	if (!store_path(s->cfg.data_dir, id, r->path, sizeof(r->path))) {
 		free(r);
 		return NULL;
 	}
 	return r;
 }
 
-room *room_get(server *s, const char *id, bool create)
+const char *room_id(const room *r)
 {
-	room *r = rk_omap_get(&s->rooms, id, strlen(id));
-	if (r || !create)
-		return r;
-	if (!rk_roomid_validz(id)) /* never reached with a bad id; belt and braces */
-		return NULL;
-	return room_new(s, id);
+	return r->id;
 }
 
-static void alarm_add(server *s, const char *room_id, const char *poll, int64_t at);
-
-int server_scan_rooms(server *s)
+bool room_is_loaded(const room *r)
 {
-	DIR *d = opendir(s->rooms_dir);
-	if (!d) {
-		rk_error("cannot read %s: %s", s->rooms_dir, strerror(errno));
-		return -1;
-	}
-	struct dirent *de;
-	size_t n = 0;
-	while ((de = readdir(d))) {
-		size_t len = strlen(de->d_name);
-		if (len > 12 && strcmp(de->d_name + len - 12, ".db" RK_DELETING_SUFFIX) == 0) {
-			/* A room removal that did not finish (crash): finish it. */
-			char p[sizeof(s->rooms_dir) + 300], err[300];
-			snprintf(p, sizeof(p), "%s/%s", s->rooms_dir, de->d_name);
-			if (rk_room_files_finish(p, err, sizeof(err)) != 0)
-				rk_warn("%s", err);
-			else
-				rk_info("finished removing %s", p);
-			continue;
-		}
-		if (len < 4 || strcmp(de->d_name + len - 3, ".db") != 0)
-			continue;
-		char id[RK_ROOM_ID_MAX + 1];
-		if (len - 3 > RK_ROOM_ID_MAX)
-			continue;
-		memcpy(id, de->d_name, len - 3);
-		id[len - 3] = '\0';
-		if (!rk_roomid_validz(id))
-			continue;
-		room *r = room_get(s, id, true);
-		if (!r)
-			continue;
-		store_info info;
-		char err[256];
-		if (store_peek(r->path, &info, err, sizeof(err)) != RK_OK) {
-			rk_warn("room %s: %s (it will be refused when used)", id, err);
-			continue;
-		}
-		r->seq = r->committed_seq = info.seq;
-		r->last_active_ms = info.last_active_ms;
-		for (size_t i = 0; i < info.nalarms; i++)
-			alarm_add(s, id, info.alarms[i].poll, info.alarms[i].at);
-		free(info.alarms);
-		n++;
-	}
-	closedir(d);
-	rk_info("found %zu rooms in %s, %zu pending alarms", n, s->rooms_dir, s->nalarms);
-	return 0;
+	return r->loaded;
+}
+
+bool room_is_loading(const room *r)
+{
+	return r->loading;
+}
+
+bool room_is_deleting(const room *r)
+{
+	return r->deleting;
+}
+
+uint32_t room_members(const room *r)
+{
+	return r->nconns + r->nwaiting;
+}
+
+int64_t room_committed_seq(const room *r)
+{
+	return r->committed_seq;
+}
+
+rk_err room_peek(room *r, store_info *info, char *err, size_t errlen)
+{
+	rk_err rc = store_peek(r->path, info, err, errlen);
+	if (rc != RK_OK)
+		return rc;
+	r->seq = r->committed_seq = info->seq;
+	r->last_active_ms = info->last_active_ms;
+	return RK_OK;
 }
 
 /* ---- load queue ------------------------------------------------------- */
@@ -133,8 +182,12 @@ static void lq_free(lq_item *it)
 	free(it);
 }
 
-static void lq_push(room *r, lq_item *it)
+/* Append it; false (it stays the caller's) if r's queue is at its cap. */
+static bool lq_push(room *r, lq_item *it)
 {
+	if (r->nlq >= ROOM_LQ_MAX)
+		return false;
+	r->nlq++;
 	it->next = NULL;
 	if (r->lq_tail)
 		r->lq_tail->next = it;
@@ -143,6 +196,7 @@ static void lq_push(room *r, lq_item *it)
 	r->lq_tail = it;
 	if (it->kind == LQ_JOIN)
 		r->nwaiting++;
+	return true;
 }
 
 /* Drop what c queued (c is going away). */
@@ -158,6 +212,7 @@ static void lq_drop_conn(room *r, conn *c)
 		}
 		if (it->kind == LQ_JOIN)
 			r->nwaiting--;
+		r->nlq--;
 		*pp = it->next;
 		lq_free(it);
 	}
@@ -169,6 +224,11 @@ static size_t nd_count(const room *r)
 	return r->nd_len - r->nd_head;
 }
 
+bool room_has_unsynced(const room *r)
+{
+	return r->dirty || nd_count(r);
+}
+
 /* --fsync: a welcome carries the durable state, so a join to a room with
  * uncommitted or not yet durable ops waits in the room's queue until the
  * sync completes; so does anything queued behind such a join. */
@@ -177,9 +237,7 @@ static bool room_must_wait(const room *r)
 	return r->lq_head || nd_count(r) || (r->srv->syncer && r->dirty);
 }
 
-/* Hand r to the loader unless it is there already; false if out of memory
- * or the loader is stopped (shutdown). */
-static bool room_start_load(room *r)
+bool room_start_load(room *r)
 {
 	server *s = r->srv;
 	if (r->loading)
@@ -339,7 +397,6 @@ static void presence_leave(room *r, const char *session)
 
 #define WH_PRES_MAX 1024 /* presence webhooks waiting for a room's flush */
 
-static bool room_start_load(room *r);
 static void room_mark_dirty(room *r);
 
 /* A presence webhook: its body waits in r->wh_pres for the next flush,
@@ -375,8 +432,8 @@ static void wh_presence(room *r, bool join, const rk_peer *p)
 	r->wh_pres[r->wh_npres++] = body;
 	if (r->loaded)
 		room_mark_dirty(r);
-	else if (s->running)
-		room_start_load(r);
+	else if (s->running && !room_start_load(r))
+		rk_warn("room %s: cannot start its load for a presence webhook", r->id);
 }
 
 static rk_err wh_add(room *r, char *err, size_t errlen)
@@ -524,21 +581,40 @@ static void send_welcome(room *r, conn *c, bool resumed)
 	free(peers);
 	rk_msg *m = scratch_msg(s, false);
 	if (!m) {
-		conn_close(c, 1011, "out of memory");
+		conn_close(c, CLOSE_INTERNAL, "out of memory");
 		return;
 	}
 	conn_push(c, m);
+}
+
+static bool room_flush(room *r, bool defer_ok);
+
+/* Commit r's pending batch now, out of turn: r leaves the dirty list. */
+static void commit_now(room *r)
+{
+	if (!r->dirty)
+		return;
+	for (room **pp = &r->srv->dirty; *pp; pp = &(*pp)->dirty_next) {
+		if (*pp == r) {
+			*pp = r->dirty_next;
+			break;
+		}
+	}
+	r->dirty_next = NULL;
+	r->dirty = false;
+	(void)room_flush(r, false); /* never defers without defer_ok */
 }
 
 /* Join c to r, which is loaded. */
 static void join_loaded(room *r, conn *c, const char *since_s, const char *epoch)
 {
 	server *s = r->srv;
-	/* Welcome carries the committed state: commit what is pending first. */
-	if (r->dirty)
-		server_flush(s);
-	if (!r->loaded) { /* the flush failed and unloaded the room */
-		conn_close(c, 1011, "room unavailable");
+	/* Welcome carries the committed state: commit what r has pending
+	 * first. Only r's batch: the welcome shows nothing of other rooms, and
+	 * their batches wait for the end of the turn as usual. */
+	commit_now(r);
+	if (!r->loaded) { /* the commit failed and unloaded the room */
+		conn_close(c, CLOSE_INTERNAL, "room unavailable");
 		return;
 	}
 
@@ -552,6 +628,7 @@ static void join_loaded(room *r, conn *c, const char *since_s, const char *epoch
 				memcpy(c->peer.session, g->peer.session, sizeof(c->peer.session));
 				c->peer.color = g->peer.color;
 				*gp = g->next;
+				r->nghosts--;
 				free(g);
 				takeover = true;
 				break;
@@ -569,7 +646,7 @@ static void join_loaded(room *r, conn *c, const char *since_s, const char *epoch
 		replay_ctx x = {.c = c, .s = s, .ok = true};
 		if (store_events(r->st, since, r->committed_seq, replay_one, &x) != RK_OK ||
 		    !x.ok) {
-			conn_close(c, 1011, "resume failed");
+			conn_close(c, CLOSE_INTERNAL, "resume failed");
 			return;
 		}
 	}
@@ -613,12 +690,17 @@ void room_join(room *r, conn *c, const char *since_s, const char *epoch)
 			lq_free(it);
 		rk_error("room %s refused: cannot start its load (out of memory or stopping)",
 			 r->id);
-		conn_close(c, 1011, "room unavailable");
+		conn_close(c, CLOSE_INTERNAL, "room unavailable");
 		return;
 	}
 	it->kind = LQ_JOIN;
 	it->c = c;
-	lq_push(r, it);
+	if (!lq_push(r, it)) {
+		lq_free(it);
+		rk_error("room %s refused: %u items wait for its load", r->id, r->nlq);
+		conn_close(c, CLOSE_INTERNAL, "room unavailable");
+		return;
+	}
 	c->room = r; /* not joined: room_leave drops what it queued */
 }
 
@@ -641,8 +723,10 @@ void room_leave(room *r, conn *c)
 			c->rnext->rprev = c->rprev;
 		r->nconns--;
 		c->joined = false;
+		/* Ghosts are capped like members: past the cap a drop is a
+		 * leave at once. */
 		bool graced = c->client[0] && !c->clean_close && s->cfg.grace_ms > 0 &&
-			      !s->draining;
+			      !s->draining && r->nghosts < (uint32_t)s->cfg.max_room_conns;
 		ghost *g = graced ? calloc(1, sizeof(*g)) : NULL;
 		if (g) {
 			memcpy(g->client, c->client, sizeof(g->client));
@@ -650,6 +734,7 @@ void room_leave(room *r, conn *c)
 			g->expires_us = rk_mono_us() + (int64_t)s->cfg.grace_ms * 1000;
 			g->next = r->ghosts;
 			r->ghosts = g;
+			r->nghosts++;
 		} else {
 			r->colors_used &= (uint8_t)~(1u << c->peer.color);
 			presence_leave(r, c->peer.session);
@@ -680,6 +765,8 @@ static pending *pend_add(room *r)
 {
 	if (r->npend == r->cappend) {
 		size_t ncap = r->cappend ? r->cappend * 2 : 16;
+		if (ncap > ROOM_PEND_MAX)
+			return NULL;
 		pending *p = realloc(r->pend, ncap * sizeof(*p));
 		if (!p)
 			return NULL;
@@ -702,6 +789,8 @@ static pending *nd_push(room *r)
 			r->nd_head = 0;
 		} else {
 			size_t ncap = r->nd_cap ? r->nd_cap * 2 : 16;
+			if (ncap > ROOM_ND_MAX)
+				return NULL;
 			pending *p = realloc(r->nd, ncap * sizeof(*p));
 			if (!p)
 				return NULL;
@@ -748,7 +837,7 @@ static rk_reject room_apply(room *r, conn *c, const char *id, rk_op *op,
 		rk_error("room %s: out of memory queueing seq %lld; unloading", r->id,
 			 (long long)actor.seq);
 		for (conn *o = r->conns; o; o = o->rnext)
-			conn_close(o, 1011, "server out of memory");
+			conn_close(o, CLOSE_INTERNAL, "server out of memory");
 		if (!r->dirty)
 			room_unload(r);
 		snprintf(msg, msglen, "out of memory");
@@ -814,7 +903,10 @@ static void submit_loaded(room *r, conn *c, rk_cmsg *m)
 void room_submit(room *r, conn *c, rk_cmsg *m)
 {
 	if (c->role == RK_ROLE_VIEWER) {
-		conn_send_reject(c, m->id, RK_REJ_FORBIDDEN, "viewers cannot send ops");
+		server *s = r->srv;
+		rk_buf_reset(&s->scratch);
+		rk_enc_reject(&s->scratch, m->id, RK_REJ_FORBIDDEN, "viewers cannot send ops");
+		room_reply(r, c, scratch_msg(s, false));
 		return;
 	}
 	if (r->loaded && !r->lq_head) {
@@ -829,14 +921,20 @@ void room_submit(room *r, conn *c, rk_cmsg *m)
 		free(it);
 		rk_error("room %s refused: cannot start its load (out of memory or stopping)",
 			 r->id);
-		conn_close(c, 1011, "room unavailable");
+		conn_close(c, CLOSE_INTERNAL, "room unavailable");
 		return;
 	}
 	it->kind = LQ_OP;
 	it->c = c;
 	it->m = *m;
+	if (!lq_push(r, it)) {
+		it->m = (rk_cmsg){0}; /* m stays the caller's */
+		lq_free(it);
+		rk_error("room %s refused: %u items wait for its load", r->id, r->nlq);
+		conn_close(c, CLOSE_INTERNAL, "room unavailable");
+		return;
+	}
 	memset(m, 0, sizeof(*m)); /* the caller's rk_cmsg_free is a no-op now */
-	lq_push(r, it);
 }
 
 void room_reply(room *r, conn *c, rk_msg *m)
@@ -853,7 +951,11 @@ void room_reply(room *r, conn *c, rk_msg *m)
 		it->kind = LQ_REPLY;
 		it->c = c;
 		it->reply = m;
-		lq_push(r, it);
+		if (!lq_push(r, it)) {
+			it->reply = NULL;
+			lq_free(it);
+			conn_push(c, m);
+		}
 		return;
 	}
 	if (!r || (!r->dirty && !nd_count(r))) {
@@ -884,7 +986,6 @@ void room_reply(room *r, conn *c, rk_msg *m)
 
 /* ---- load completion ------------------------------------------------- */
 
-static void alarms_fail(server *s, room *r, const char *err);
 
 /* Run what waits in r's queue, in arrival order: after a load, or (--fsync)
  * once the sync r's waiting join needs is done. With --fsync it stops at a
@@ -894,8 +995,10 @@ static void alarms_fail(server *s, room *r, const char *err);
 static void room_run_queue(room *r)
 {
 	lq_item *q = r->lq_head;
+	uint32_t nq = r->nlq;
 	r->lq_head = r->lq_tail = NULL;
 	r->nwaiting = 0;
+	r->nlq = 0;
 	/* The items run with the queue detached, so a reply they produce is
 	 * not queued behind the items that follow them. */
 	while (q) {
@@ -915,16 +1018,18 @@ static void room_run_queue(room *r)
 				r->lq_tail = tail;
 			r->lq_head = q;
 			r->nwaiting += joins;
+			r->nlq += nq;
 			return;
 		}
 		q = it->next;
+		nq--;
 		if (it->kind == LQ_JOIN)
 			c->room = NULL; /* join_loaded sets it once c is a member */
 		if (!r->loaded) {
 			/* The load failed, or a commit while draining the queue
 			 * dropped the room: as a synchronous load failure did. */
 			if (it->kind != LQ_REPLY)
-				conn_close(c, 1011, "room unavailable");
+				conn_close(c, CLOSE_INTERNAL, "room unavailable");
 			lq_free(it);
 			continue;
 		}
@@ -948,36 +1053,21 @@ static void room_run_queue(room *r)
 
 static void pend_drop(pending *p, size_t n);
 static void nd_drop(room *r);
-static void alarm_arm(server *s);
 
 /* Close c with 4404 and forget that it was in (or waiting for) a room. */
-static void close_deleted(server *s, conn *c)
+static void close_deleted(conn *c)
 {
 	c->room = NULL;
 	c->joined = false;
 	c->rnext = c->rprev = NULL;
-	if (!c->close_code)
-		s->m.closes_4404++;
-	conn_close(c, 4404, "room deleted");
+	conn_close(c, CLOSE_DELETED, "room deleted");
 }
 
-int room_delete(server *s, const char *id, char *epoch, uint32_t *closed)
+int room_delete(room *r, char *epoch, uint32_t *closed)
 {
-	room *r = room_get(s, id, false);
+	server *s = r->srv;
 	*closed = 0;
-	if (!r || r->deleting)
-		return 404;
-	if (!s->loader)
-		return 503;
-	/* Admin path, may wait: a load in flight completes (its waiting joins
-	 * are welcomed, then closed below), and what is pending is committed
-	 * and, with --fsync, synced, so no commit or sync result of the old
-	 * room can reach a new one of the same name. */
-	if (r->loading)
-		loader_wait(s->loader, r->id);
-	if (r->dirty || nd_count(r))
-		server_flush_durable(s);
-	if (r->loading || r->dirty)
+	if (!s->loader || r->loading || r->dirty)
 		return 503; /* the loader stopped meanwhile (shutdown) */
 	if (loader_submit_delete(s->loader, r->id, r->path, r->lock_fd) != RK_OK)
 		return 503;
@@ -986,7 +1076,7 @@ int room_delete(server *s, const char *id, char *epoch, uint32_t *closed)
 	snprintf(epoch, RK_EPOCH_MAX + 1, "%s", r->epoch);
 	for (conn *c = r->conns, *next; c; c = next) {
 		next = c->rnext;
-		close_deleted(s, c);
+		close_deleted(c);
 		(*closed)++;
 	}
 	r->conns = NULL;
@@ -995,30 +1085,26 @@ int room_delete(server *s, const char *id, char *epoch, uint32_t *closed)
 		lq_item *it = r->lq_head;
 		r->lq_head = it->next;
 		if (it->c->room == r) {
-			close_deleted(s, it->c);
+			close_deleted(it->c);
 			(*closed)++;
 		}
 		lq_free(it);
 	}
 	r->lq_tail = NULL;
 	r->nwaiting = 0;
+	r->nlq = 0;
 	while (r->ghosts) {
 		ghost *g = r->ghosts;
 		r->ghosts = g->next;
 		free(g);
 	}
+	r->nghosts = 0;
 	pend_drop(r->pend, r->npend);
 	r->npend = 0;
 	nd_drop(r);
 	lws_sul_cancel(&r->cursor_sul);
 	r->cursor_armed = false;
-	for (size_t i = 0; i < s->nalarms;) {
-		if (strcmp(s->alarms[i].room, r->id) == 0)
-			s->alarms[i] = s->alarms[--s->nalarms];
-		else
-			i++;
-	}
-	alarm_arm(s);
+	alarm_drop_room(&s->alarms, r->id);
 	rk_state_free(r->state);
 	r->state = NULL;
 	opids_free(r->ids); /* a new room of this name shares no op id with it */
@@ -1037,12 +1123,11 @@ int room_delete(server *s, const char *id, char *epoch, uint32_t *closed)
 	return 0;
 }
 
-/* The loader removed (or failed to remove) r's files. */
-static void room_delete_done(server *s, load_result *res)
+bool room_deleted(room *r, const load_result *res)
 {
-	room *r = room_get(s, res->room, false);
-	if (!r || !r->deleting)
-		return; /* cannot happen: one deletion per room at a time */
+	server *s = r->srv;
+	if (!r->deleting)
+		return false; /* cannot happen: one deletion per room at a time */
 	r->deleting = false;
 	if (res->rc != RK_OK) {
 		s->m.room_delete_failures++;
@@ -1052,26 +1137,16 @@ static void room_delete_done(server *s, load_result *res)
 	}
 	/* Nobody came back meanwhile: the room is forgotten. A join that did
 	 * waits for the load queued behind the removal (a new room). */
-	if (!r->loading && !r->loaded && !r->conns && !r->lq_head && !r->ghosts &&
-	    r->lock_fd < 0) {
-		rk_omap_del(&s->rooms, r->id, strlen(r->id));
-		free(r->pend);
-		free(r->nd);
-		free(r);
-	}
+	return !r->loading && !r->loaded && !r->conns && !r->lq_head && !r->ghosts &&
+	       r->lock_fd < 0;
 }
 
 /* The loader finished r's load: install what room_load would have, then
  * run what waited for it, in arrival order, before anything else. */
-void server_room_loaded(void *arg, load_result *res)
+void room_loaded(room *r, load_result *res)
 {
-	server *s = arg;
-	if (res->kind == LOADER_DELETE) {
-		room_delete_done(s, res);
-		return;
-	}
-	room *r = room_get(s, res->room, false);
-	if (!r || !r->loading)
+	server *s = r->srv;
+	if (!r->loading)
 		return; /* cannot happen: one job per loading room */
 	r->loading = false;
 	if (res->rc == RK_OK) {
@@ -1102,10 +1177,6 @@ void server_room_loaded(void *arg, load_result *res)
 	if (r->loaded && r->wh_npres)
 		room_mark_dirty(r); /* presence webhooks waited for the load */
 	room_run_queue(r);
-	if (res->rc != RK_OK)
-		alarms_fail(s, r, res->err);
-	else if (s->nalarms)
-		server_alarms(s); /* alarms that waited for this load fire now */
 }
 
 /* ---- flush: commit, then open the output gate ------------------------- */
@@ -1114,8 +1185,8 @@ static void pend_drop(pending *p, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		/* An HTTP sender waits for this answer: it is refused (httpop.h). */
-		if (p[i].sender && p[i].sender->http_sender)
-			conn_close(p[i].sender, 1011, "storage error");
+		if (p[i].sender && p[i].sender->sink)
+			conn_close(p[i].sender, CLOSE_INTERNAL, "storage error");
 		msg_unref(p[i].event);
 		msg_unref(p[i].reply);
 	}
@@ -1137,7 +1208,7 @@ static void room_fail_batch(room *r, const char *err)
 	nd_drop(r);
 	/* Clients resume from the last durable seq when they reconnect. */
 	for (conn *c = r->conns; c; c = c->rnext)
-		conn_close(c, 1011, "storage error");
+		conn_close(c, CLOSE_INTERNAL, "storage error");
 	r->seq = r->committed_seq;
 	room_unload(r);
 }
@@ -1149,7 +1220,7 @@ static void gate_open(room *r, pending *p)
 	if (p->event) {
 		s->m.ops_committed++;
 		if (p->alarm_at > 0)
-			alarm_add(s, r->id, p->alarm_poll, p->alarm_at);
+			alarm_add(&s->alarms, r->id, p->alarm_poll, p->alarm_at);
 		fanout(r, p->event, p->sender, true);
 		if (p->sender) {
 			rk_buf_reset(&s->scratch);
@@ -1210,7 +1281,7 @@ static void room_fail_sync(room *r, const char *why)
 	r->npend = 0; /* a dirty room's flush then finds nothing */
 	nd_drop(r);
 	for (conn *c = r->conns; c; c = c->rnext)
-		conn_close(c, 1011, "storage error");
+		conn_close(c, CLOSE_INTERNAL, "storage error");
 	r->seq = r->committed_seq;
 	if (r->loaded)
 		room_unload(r);
@@ -1230,9 +1301,9 @@ static void room_rx(room *r, bool on)
 }
 
 /* Commit r's batch and open its output gate (or hand it to the syncer).
- * Returns false, doing nothing, when the batch should wait: see
- * server_flush_turn. */
-static bool room_flush(room *r)
+ * Returns false, doing nothing, when the batch should wait (only with
+ * defer_ok: see room_flush_dirty). */
+static bool room_flush(room *r, bool defer_ok)
 {
 	server *s = r->srv;
 	char err[256];
@@ -1258,7 +1329,7 @@ static bool room_flush(room *r)
 	if (!((ph == CKPT_CATCHUP && frames - copied <= CKPT_CATCHUP_FRAMES) ||
 	      (ph != CKPT_IDLE && frames > 2 * CKPT_FRAMES))) {
 		r->ckpt_wait_us = 0;
-	} else if (s->defer_ok) {
+	} else if (defer_ok) {
 		int64_t now = rk_mono_us();
 		if (!r->ckpt_wait_us)
 			r->ckpt_wait_us = now;
@@ -1342,12 +1413,8 @@ static bool room_flush(room *r)
 	return true;
 }
 
-void server_room_synced(void *arg, const char *room_id, int64_t seq, int err)
+void room_synced(room *r, int64_t seq, int err)
 {
-	server *s = arg;
-	room *r = room_get(s, room_id, false);
-	if (!r)
-		return;
 	if (err) {
 		if (!r->loaded)
 			return; /* failed already; a reload starts from the file */
@@ -1374,24 +1441,7 @@ void server_room_synced(void *arg, const char *room_id, int64_t seq, int err)
 		room_run_queue(r);
 }
 
-void server_flush_durable(server *s)
-{
-	do {
-		server_flush(s);
-		syncer_flush(s->syncer);
-	} while (s->dirty);
-}
-
-/* Retry deferred commits; the loop may have nothing else to wake it, so
- * this flushes and writes the output itself (as the end of a turn does). */
-static void defer_cb(lws_sorted_usec_list_t *sul)
-{
-	server *s = container_of(sul, server, defer_sul);
-	server_flush_turn(s);
-	server_write_out(s);
-}
-
-void server_flush(server *s)
+bool room_flush_dirty(server *s, bool defer_ok)
 {
 	room *later = NULL;
 	while (s->dirty) {
@@ -1399,23 +1449,14 @@ void server_flush(server *s)
 		s->dirty = r->dirty_next;
 		r->dirty_next = NULL;
 		r->dirty = false;
-		if (!room_flush(r)) {
+		if (!room_flush(r, defer_ok)) {
 			r->dirty = true;
 			r->dirty_next = later;
 			later = r;
 		}
 	}
-	if (!later)
-		return;
 	s->dirty = later;
-	lws_sul_schedule(s->lws, 0, &s->defer_sul, defer_cb, 1000);
-}
-
-void server_flush_turn(server *s)
-{
-	s->defer_ok = true;
-	server_flush(s);
-	s->defer_ok = false;
+	return later != NULL;
 }
 
 /* ---- ephemeral: cursor, signal ---------------------------------------- */
@@ -1454,193 +1495,56 @@ void room_signal(room *r, conn *c, const char *data, size_t len)
 	fanout(r, scratch_msg(r->srv, false), c, false);
 }
 
-/* ---- alarms ----------------------------------------------------------- */
+/* ---- alarms ---------------------------------------------------------- */
 
-static void alarm_cb(lws_sorted_usec_list_t *sul)
+void room_alarm_fire(room *r, const char *poll_id, int64_t at)
 {
-	server_alarms(container_of(sul, server, alarm_sul));
-}
-
-/* An alarm of a loading room waits for the load's completion, which runs
- * server_alarms (or alarms_fail): it must not keep the timer spinning. */
-static bool alarm_waits(server *s, const struct alarm *a)
-{
-	room *r = room_get(s, a->room, false);
-	return r && r->loading;
-}
-
-static void alarm_arm(server *s)
-{
-	bool any = false;
-	int64_t min = 0;
-	for (size_t i = 0; i < s->nalarms; i++) {
-		if (alarm_waits(s, &s->alarms[i]))
-			continue;
-		if (!any || s->alarms[i].at < min)
-			min = s->alarms[i].at;
-		any = true;
-	}
-	if (!any) {
-		lws_sul_cancel(&s->alarm_sul);
+	server *s = r->srv;
+	const rk_poll *p = rk_omap_get(&r->state->polls, poll_id, strlen(poll_id));
+	if (!p || p->closed || p->closes_at != at) {
+		/* Closed by hand already (its alarm row went with it), or moved. */
 		return;
 	}
-	int64_t delay_ms = min - rk_wall_ms();
-	if (delay_ms < 0)
-		delay_ms = 0;
-	if (delay_ms > 3600000) /* re-check hourly: wall clock may jump */
-		delay_ms = 3600000;
-	if (s->lws)
-		lws_sul_schedule(s->lws, 0, &s->alarm_sul, alarm_cb,
-				 (lws_usec_t)delay_ms * 1000 + 1000);
-}
-
-static void alarm_add(server *s, const char *room_id, const char *poll, int64_t at)
-{
-	for (size_t i = 0; i < s->nalarms; i++) {
-		if (strcmp(s->alarms[i].room, room_id) == 0 &&
-		    strcmp(s->alarms[i].poll, poll) == 0) {
-			s->alarms[i].at = at;
-			alarm_arm(s);
-			return;
-		}
-	}
-	if (s->nalarms == s->capalarms) {
-		size_t ncap = s->capalarms ? s->capalarms * 2 : 16;
-		void *p = realloc(s->alarms, ncap * sizeof(*s->alarms));
-		if (!p) {
-			rk_error("out of memory: alarm for poll %s in room %s not armed "
-				 "until restart", poll, room_id);
-			return;
-		}
-		s->alarms = p;
-		s->capalarms = ncap;
-	}
-	struct alarm *a = &s->alarms[s->nalarms++];
-	a->at = at;
-	snprintf(a->room, sizeof(a->room), "%s", room_id);
-	snprintf(a->poll, sizeof(a->poll), "%s", poll);
-	alarm_arm(s);
-}
-
-/* A room's load failed: its due alarms cannot fire (as before: they are
- * dropped; the alarm rows stay in the file for the next start). */
-static void alarms_fail(server *s, room *r, const char *err)
-{
-	int64_t now = rk_wall_ms();
-	for (size_t i = 0; i < s->nalarms;) {
-		struct alarm *a = &s->alarms[i];
-		if (a->at > now || strcmp(a->room, r->id) != 0) {
-			i++;
-			continue;
-		}
-		rk_error("alarm for poll %s in room %s cannot fire: %s", a->poll, a->room, err);
-		s->alarms[i] = s->alarms[--s->nalarms];
-	}
-	alarm_arm(s);
-}
-
-/* Fire every due alarm: the server commits poll.close as session "server",
- * user "roomd". An alarm of a hibernated room stays in the list while the
- * room loads; the load's completion calls here again. */
-void server_alarms(server *s)
-{
-	int64_t now = rk_wall_ms();
-	for (size_t i = 0; i < s->nalarms;) {
-		struct alarm a = s->alarms[i];
-		if (a.at > now) {
-			i++;
-			continue;
-		}
-		room *r = room_get(s, a.room, false);
-		if (r && !r->loaded && s->running && room_start_load(r)) {
-			i++;
-			continue;
-		}
-		s->alarms[i] = s->alarms[--s->nalarms];
-		char err[256];
-		snprintf(err, sizeof(err), "%s", r ? "cannot start its load" : "room unknown");
-		/* Before the loop runs (the alarms that came due while roomd was
-		 * down) nothing waits on it: load at once, as the startup scan
-		 * reads, so they are committed before roomd reports ready. */
-		if (!r || (!r->loaded && (s->running || room_load(r, err, sizeof(err)) != RK_OK))) {
-			rk_error("alarm for poll %s in room %s cannot fire: %s", a.poll, a.room,
-				 err);
-			continue;
-		}
-		const rk_poll *p = rk_omap_get(&r->state->polls, a.poll, strlen(a.poll));
-		if (!p || p->closed || p->closes_at != a.at) {
-			/* Closed by hand already (its alarm row went with it), or moved. */
-			continue;
-		}
-		rk_op op = {.k = RK_OP_POLL_CLOSE, .id = strdup(a.poll)};
-		char msg[RK_MSG_MSG_MAX + 1];
-		rk_reject rej = op.id ? room_apply(r, NULL, "alarm", &op, "server", "roomd",
-						   RK_ROLE_OWNER, msg, sizeof(msg))
-				      : RK_REJ_INVALID;
-		rk_op_free(&op);
-		if (rej != RK_REJ_NONE)
-			rk_warn("alarm for poll %s in room %s: %s", a.poll, a.room,
-				rk_reject_name(rej));
-		else
-			s->m.alarms_fired++;
-	}
-	server_flush(s);
-	alarm_arm(s);
+	rk_op op = {.k = RK_OP_POLL_CLOSE, .id = strdup(poll_id)};
+	char msg[RK_MSG_MSG_MAX + 1];
+	rk_reject rej = op.id ? room_apply(r, NULL, "alarm", &op, "server", "roomd",
+					   RK_ROLE_OWNER, msg, sizeof(msg))
+			      : RK_REJ_INVALID;
+	rk_op_free(&op);
+	if (rej != RK_REJ_NONE)
+		rk_warn("alarm for poll %s in room %s: %s", poll_id, r->id, rk_reject_name(rej));
+	else
+		s->m.alarms_fired++;
 }
 
 /* ---- housekeeping ----------------------------------------------------- */
 
-void server_tick(server *s)
+bool room_tick(room *r, int64_t now, int64_t hib_us)
 {
-	int64_t now = rk_mono_us();
-	int64_t idle_us = (int64_t)s->cfg.idle_timeout_ms * 1000;
-	int64_t ping_us = (int64_t)s->cfg.ping_interval_ms * 1000;
-	for (conn *c = s->conns; c; c = c->anext) {
-		if (c->close_code)
+	for (ghost **gp = &r->ghosts; *gp;) {
+		ghost *g = *gp;
+		if (g->expires_us > now) {
+			gp = &g->next;
 			continue;
-		if (now - c->last_rx_us > idle_us) {
-			s->m.closes_4408++;
-			conn_close(c, 4408, "idle timeout");
-		} else if (now - c->last_ping_us > ping_us) {
-			c->last_ping_us = now;
-			c->need_ping = true;
-			lws_callback_on_writable(c->wsi);
 		}
+		*gp = g->next;
+		r->nghosts--;
+		r->colors_used &= (uint8_t)~(1u << g->peer.color);
+		presence_leave(r, g->peer.session);
+		wh_presence(r, false, &g->peer);
+		free(g);
 	}
-	int64_t hib_us = s->cfg.hibernate_after_ms * 1000;
-	uint64_t hibernated = s->m.room_hibernations;
-	size_t it = 0;
-	const rk_omap_entry *e;
-	while (rk_omap_next(&s->rooms, &it, &e)) {
-		room *r = e->val;
-		for (ghost **gp = &r->ghosts; *gp;) {
-			ghost *g = *gp;
-			if (g->expires_us > now) {
-				gp = &g->next;
-				continue;
-			}
-			*gp = g->next;
-			r->colors_used &= (uint8_t)~(1u << g->peer.color);
-			presence_leave(r, g->peer.session);
-			wh_presence(r, false, &g->peer);
-			free(g);
-		}
-		/* Not while output waits for a sync, nor while joins wait. */
-		if (r->loaded && !r->dirty && !nd_count(r) && !r->lq_head &&
-		    now - r->last_op_us > hib_us)
-			room_hibernate(r);
-		else if (!r->loaded && !r->loading && !r->conns && !r->ghosts &&
-			 r->lock_fd >= 0) {
-			store_unlock(r->lock_fd);
-			r->lock_fd = -1;
-		}
+	/* Not while output waits for a sync, nor while joins wait. */
+	if (r->loaded && !r->dirty && !nd_count(r) && !r->lq_head &&
+	    now - r->last_op_us > hib_us) {
+		room_hibernate(r);
+		return true;
 	}
-#ifdef __GLIBC__
-	/* Hibernated rooms freed their state and SQLite handles; without a trim
-	 * glibc keeps the freed pages, and an idle server would never shrink. */
-	if (s->m.room_hibernations != hibernated)
-		malloc_trim(0);
-#endif
+	if (!r->loaded && !r->loading && !r->conns && !r->ghosts && r->lock_fd >= 0) {
+		store_unlock(r->lock_fd);
+		r->lock_fd = -1;
+	}
+	return false;
 }
 
 /* ---- description for the HTTP API ------------------------------------- */
@@ -1677,47 +1581,37 @@ void room_describe(room *r, rk_buf *b, bool detail)
 	rk_buf_putc(b, '}');
 }
 
-void server_cancel_timers(server *s)
+void room_cancel_timers(room *r)
 {
-	lws_sul_cancel(&s->defer_sul);
-	size_t it = 0;
-	const rk_omap_entry *e;
-	while (rk_omap_next(&s->rooms, &it, &e))
-		lws_sul_cancel(&((room *)e->val)->cursor_sul);
+	lws_sul_cancel(&r->cursor_sul);
 }
 
-void server_free_rooms(server *s)
+void room_free(room *r)
 {
-	size_t it = 0;
-	const rk_omap_entry *e;
-	while (rk_omap_next(&s->rooms, &it, &e)) {
-		room *r = e->val;
-		pend_drop(r->pend, r->npend);
-		free(r->pend);
-		nd_drop(r);
-		free(r->nd);
-		while (r->lq_head) { /* normally emptied as the conns closed */
-			lq_item *q = r->lq_head;
-			r->lq_head = q->next;
-			lq_free(q);
-		}
-		while (r->ghosts) {
-			ghost *g = r->ghosts;
-			r->ghosts = g->next;
-			free(g);
-		}
-		wh_pres_clear(r);
-		free(r->wh_pres);
-		rk_state_free(r->state);
-		opids_free(r->ids);
-		/* Shutdown: the WAL of a room that was loaded goes into its
-		 * database (ckpt_stop runs the queued jobs after this). */
-		if (r->st)
-			ckpt_request(s->ckpt, r->path, true);
-		store_close(r->st);
-		store_unlock(r->lock_fd);
-		free(r);
+	server *s = r->srv;
+	pend_drop(r->pend, r->npend);
+	free(r->pend);
+	nd_drop(r);
+	free(r->nd);
+	while (r->lq_head) { /* normally emptied as the conns closed */
+		lq_item *q = r->lq_head;
+		r->lq_head = q->next;
+		lq_free(q);
 	}
-	rk_omap_free(&s->rooms);
-	free(s->alarms);
+	while (r->ghosts) {
+		ghost *g = r->ghosts;
+		r->ghosts = g->next;
+		free(g);
+	}
+	wh_pres_clear(r);
+	free(r->wh_pres);
+	rk_state_free(r->state);
+	opids_free(r->ids);
+	/* Shutdown: the WAL of a room that was loaded goes into its database
+	 * (ckpt_stop runs the queued jobs after this). */
+	if (r->st)
+		ckpt_request(s->ckpt, r->path, true);
+	store_close(r->st);
+	store_unlock(r->lock_fd);
+	free(r);
 }

@@ -1,7 +1,7 @@
 /*
- * syncer.h - the syncer: a thread that makes committed WAL frames durable
- * (--fsync) off the event loop, then hands the result back to the loop
- * through a uv_async_t (the same shape as loader.h).
+ * syncer.h - the syncer: jobs of one worker thread (worker.h) that make
+ * committed WAL frames durable (--fsync) off the event loop, then hand the
+ * result back to the loop through the worker's uv_async_t.
  *
  * The loop's SQLite connections run synchronous=NORMAL: a commit writes its
  * frames to "<room>.db-wal" and returns without an fsync. A job {room, wal
@@ -27,16 +27,18 @@ typedef struct syncer syncer;
 typedef void (*syncer_done_fn)(void *arg, const char *room, int64_t seq, int err);
 
 /* Start the thread and register the async handle on loop; NULL on failure. */
-syncer *syncer_start(uv_loop_t *loop, syncer_done_fn done, void *arg);
+syncer *syncer_start(uv_loop_t *loop, syncer_done_fn done, void *arg) RK_WARN_UNUSED;
 /* Queue (or coalesce into the queued job of room) a sync of wal_path up to
- * seq. Never blocks on I/O. RK_OK or RK_ENOMEM. */
-rk_err syncer_submit(syncer *y, const char *room, const char *wal_path, int64_t seq);
+ * seq. Never blocks on I/O. RK_OK, or RK_ENOMEM (out of memory, or the
+ * queue at its cap): nothing queued, the caller fails the room. */
+rk_err syncer_submit(syncer *y, const char *room, const char *wal_path,
+		     int64_t seq) RK_WARN_UNUSED;
 /* Block until no job is queued or running, then deliver every finished
  * result (shutdown: the drain releases what became durable). */
 void syncer_flush(syncer *y);
 /* Finish the queued jobs, stop the thread, free undelivered results and
- * close the async handle; y is freed once the loop has run the close
- * callback. */
+ * close the async handle; y is freed now, its worker once the loop has run
+ * the close callback. NULL is a no-op. */
 void syncer_stop(syncer *y);
 
 #endif

@@ -36,7 +36,7 @@ typedef struct webhook webhook;
 /* Start the worker for cfg's URL, secret and limits (cfg must outlive it).
  * NULL with the reason in err (out of memory, thread, libcurl). */
 webhook *webhook_start(const roomd_config *cfg, const char *data_dir, char *err,
-		       size_t errlen);
+		       size_t errlen) RK_WARN_UNUSED;
 /* Stop and join the worker (requests in flight are abandoned and retried
  * at the next start). NULL is a no-op. */
 void webhook_stop(webhook *w);
