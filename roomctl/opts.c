@@ -1,10 +1,9 @@
 /* opts.c - a small option parser: "--name VALUE", "--name=VALUE", flags,
  * repeated options, positional arguments and "--" (no global state, unlike
  * getopt, so roomctl_main can run many times in one process). */
-#include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "roomctl.h"
 
 int ctl_opt_index(const ctl_opt *opts, const char *name)
@@ -89,12 +88,10 @@ int ctl_parse(ctl_ctx *c, int argc, char **argv, const ctl_opt *opts, int max_po
 int ctl_int(ctl_ctx *c, const char *opt, const char *s, int64_t min, int64_t max,
 	    int64_t *out)
 {
-	char *end;
-	errno = 0;
-	long long v = strtoll(s, &end, 10);
-	if (!*s || *end || errno || v < min || v > max)
-		return ctl_usage(c, "%s wants an integer from %lld to %lld, not '%s'",
-				 opt, (long long)min, (long long)max, s);
+	char why[256];
+	long long v;
+	if (!rk_cli_int(opt, s, min, max, &v, why, sizeof(why)))
+		return ctl_usage(c, "%s", why);
 	*out = v;
 	return RC_OK;
 }

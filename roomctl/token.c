@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "clock.h"
 #include "json.h"
 #include "roomctl.h"
@@ -12,17 +13,14 @@
 
 enum { SECRET_MAX = RK_SECRET_MAX };
 
-/* The secret file, read as every roomkit binary reads it (libcommon).
+/* The secret file, read as every roomkit binary reads it (libcli).
  * Returns the length, or 0 with an error printed. */
 static size_t read_secret(ctl_ctx *c, const char *path, unsigned char *buf, size_t cap)
 {
-	char err[256];
 	unsigned char *p = NULL;
 	size_t n = 0;
-	if (rk_secret_load(path, &p, &n, err, sizeof(err)) != RK_OK) {
-		ctl_fail(c, "%s", err);
+	if (rk_cli_secret(c->err, path, &p, &n) != RK_EXIT_OK)
 		return 0;
-	}
 	if (n > cap)
 		n = 0; /* cannot happen: cap is RK_SECRET_MAX */
 	else

@@ -6,6 +6,7 @@
 #include <strings.h>
 #include <openssl/crypto.h>
 
+#include "cli.h"
 #include "clock.h"
 #include "json.h"
 #include "roomctl.h"
@@ -114,11 +115,10 @@ int cmd_webhook(ctl_ctx *c, int argc, char **argv)
 	if (tol_s && ctl_int(c, "--tolerance", tol_s, -1, INT64_C(1) << 40, &tol))
 		return RC_USAGE;
 
-	char err[256];
 	unsigned char *secret = NULL;
 	size_t secret_len = 0;
-	if (rk_secret_load(secret_file, &secret, &secret_len, err, sizeof(err)) != RK_OK)
-		return ctl_fail(c, "%s", err);
+	if (rk_cli_secret(c->err, secret_file, &secret, &secret_len) != RK_EXIT_OK)
+		return RC_FAIL;
 	size_t len = 0;
 	char *data = body_file ? slurp_path(body_file, &len)
 			       : req_file ? slurp_path(req_file, &len) : slurp(stdin, &len);
