@@ -118,17 +118,17 @@ int rdb_open(rdb *d, const char *path, bool live, char *err, size_t errlen)
 	struct stat sb;
 	if (stat(path, &sb) != 0) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return RC_FAIL;
+		return RK_EXIT_FAIL;
 	}
 	if (!S_ISREG(sb.st_mode)) {
 		snprintf(err, errlen, "%s: not a regular file", path);
-		return RC_FAIL;
+		return RK_EXIT_FAIL;
 	}
 	/* Refuse anything that is not a SQLite file before SQLite sees it. */
 	FILE *f = fopen(path, "rb");
 	if (!f) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return RC_FAIL;
+		return RK_EXIT_FAIL;
 	}
 	char magic[16];
 	size_t n = fread(magic, 1, sizeof(magic), f);
@@ -136,7 +136,7 @@ int rdb_open(rdb *d, const char *path, bool live, char *err, size_t errlen)
 	if (n != sizeof(magic) || memcmp(magic, "SQLite format 3", 16) != 0) {
 		snprintf(err, errlen, "%s: not a SQLite database (not a room file)",
 			 path);
-		return RC_FAIL;
+		return RK_EXIT_FAIL;
 	}
 	/*
 	 * A read-only connection to a WAL file creates the -wal and -shm files
@@ -150,7 +150,7 @@ int rdb_open(rdb *d, const char *path, bool live, char *err, size_t errlen)
 	bool immutable = !live && access(wal_path(path, uri, sizeof(uri)), F_OK) != 0;
 	if (!file_uri(path, immutable, uri, sizeof(uri))) {
 		snprintf(err, errlen, "%s: path too long", path);
-		return RC_FAIL;
+		return RK_EXIT_FAIL;
 	}
 	if (sqlite3_open_v2(uri, &d->db,
 			    SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI,
@@ -158,7 +158,7 @@ int rdb_open(rdb *d, const char *path, bool live, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: %s", path,
 			 d->db ? sqlite3_errmsg(d->db) : "cannot open");
 		rdb_close(d);
-		return RC_FAIL;
+		return RK_EXIT_FAIL;
 	}
 	sqlite3_extended_result_codes(d->db, 0);
 	sqlite3_busy_timeout(d->db, 5000);
@@ -173,7 +173,7 @@ int rdb_open(rdb *d, const char *path, bool live, char *err, size_t errlen)
 				snprintf(err, errlen, "%s: not a room file (no %s table)",
 					 path, need[i]);
 			rdb_close(d);
-			return RC_FAIL;
+			return RK_EXIT_FAIL;
 		}
 	}
 	d->has_alarms = table_exists(d->db, "alarms", msg, sizeof(msg), &rc);
@@ -188,7 +188,7 @@ int rdb_open(rdb *d, const char *path, bool live, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: %s", path,
 			 got < 0 ? msg : "meta has no 'format' (not a room file?)");
 		rdb_close(d);
-		return RC_FAIL;
+		return RK_EXIT_FAIL;
 	}
 	char *end;
 	long fmt = strtol(val, &end, 10);
@@ -196,7 +196,7 @@ int rdb_open(rdb *d, const char *path, bool live, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: meta 'format' is '%s', not a format number",
 			 path, val);
 		rdb_close(d);
-		return RC_FAIL;
+		return RK_EXIT_FAIL;
 	}
 	if (fmt > RDB_FORMAT) {
 		snprintf(err, errlen,
@@ -204,7 +204,7 @@ int rdb_open(rdb *d, const char *path, bool live, char *err, size_t errlen)
 			 "reads (%d)",
 			 path, fmt, RDB_FORMAT);
 		rdb_close(d);
-		return RC_FAIL;
+		return RK_EXIT_FAIL;
 	}
 	got = meta_get(d->db, "room", val, sizeof(val), msg, sizeof(msg));
 	if (got <= 0 || !rk_roomid_validz(val)) {
@@ -213,7 +213,7 @@ int rdb_open(rdb *d, const char *path, bool live, char *err, size_t errlen)
 			 : got == 0 ? "meta has no 'room'"
 				    : "meta 'room' is not a valid room id");
 		rdb_close(d);
-		return RC_FAIL;
+		return RK_EXIT_FAIL;
 	}
 	memcpy(d->room, val, strlen(val) + 1); /* valid id: <= RK_ROOM_ID_MAX */
 	got = meta_get(d->db, "epoch", d->epoch, sizeof(d->epoch), msg, sizeof(msg));
@@ -221,11 +221,11 @@ int rdb_open(rdb *d, const char *path, bool live, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: %s", path,
 			 got < 0 ? msg : "meta has no 'epoch'");
 		rdb_close(d);
-		return RC_FAIL;
+		return RK_EXIT_FAIL;
 	}
 	if (meta_get(d->db, "created_ms", val, sizeof(val), msg, sizeof(msg)) > 0)
 		d->created_ms = strtoll(val, NULL, 10);
-	return RC_OK;
+	return RK_EXIT_OK;
 }
 
 int rdb_iter_begin(rdb *d, rdb_iter *it, int64_t since, int64_t upto, const char *user,
@@ -239,13 +239,13 @@ int rdb_iter_begin(rdb *d, rdb_iter *it, int64_t since, int64_t upto, const char
 		 d->has_op_id ? "op_id" : "''", user ? " AND user = ?3" : "");
 	if (sqlite3_prepare_v2(d->db, sql, -1, &it->q, NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "%s: events: %s", d->path, sqlite3_errmsg(d->db));
-		return RC_FAIL;
+		return RK_EXIT_FAIL;
 	}
 	sqlite3_bind_int64(it->q, 1, since);
 	sqlite3_bind_int64(it->q, 2, upto < 0 ? INT64_MAX : upto);
 	if (user)
 		sqlite3_bind_text(it->q, 3, user, -1, SQLITE_TRANSIENT);
-	return RC_OK;
+	return RK_EXIT_OK;
 }
 
 int rdb_iter_next(rdb *d, rdb_iter *it, char *err, size_t errlen)
@@ -287,7 +287,7 @@ int rdb_seq_range(rdb *d, int64_t *min, int64_t *max, int64_t *count, char *err,
 	if (sqlite3_prepare_v2(d->db, "SELECT min(seq), max(seq), count(*) FROM events",
 			       -1, &q, NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "%s: %s", d->path, sqlite3_errmsg(d->db));
-		return RC_FAIL;
+		return RK_EXIT_FAIL;
 	}
 	int step = sqlite3_step(q);
 	if (step == SQLITE_ROW) {
@@ -298,7 +298,7 @@ int rdb_seq_range(rdb *d, int64_t *min, int64_t *max, int64_t *count, char *err,
 		snprintf(err, errlen, "%s: %s", d->path, sqlite3_errmsg(d->db));
 	}
 	sqlite3_finalize(q);
-	return step == SQLITE_ROW ? RC_OK : RC_FAIL;
+	return step == SQLITE_ROW ? RK_EXIT_OK : RK_EXIT_FAIL;
 }
 
 int rdb_apply(rk_state *st, const rdb_event *ev, rk_buf *applied_json, char *err,
@@ -310,7 +310,7 @@ int rdb_apply(rk_state *st, const rdb_event *ev, rk_buf *applied_json, char *err
 	if (rej != RK_REJ_NONE) {
 		snprintf(err, errlen, "event %lld: op does not decode: %s: %s",
 			 (long long)ev->seq, rk_reject_name(rej), msg);
-		return RC_FAIL;
+		return RK_EXIT_FAIL;
 	}
 	/* roomd checked the sender's role when it accepted the op. */
 	rk_actor actor = {
@@ -322,12 +322,12 @@ int rdb_apply(rk_state *st, const rdb_event *ev, rk_buf *applied_json, char *err
 			 (long long)ev->seq, rk_op_kind_name(op.k), ev->user,
 			 rk_reject_name(rej), msg);
 		rk_op_free(&op);
-		return RC_FAIL;
+		return RK_EXIT_FAIL;
 	}
 	if (applied_json)
 		rk_op_encode(&op, applied_json);
 	rk_op_free(&op);
-	return RC_OK;
+	return RK_EXIT_OK;
 }
 
 /* Load the newest snapshot with seq <= upto into *st; *seq = 0 if none. */
@@ -343,11 +343,11 @@ static int load_snapshot(rdb *d, int64_t upto, rk_state **st, int64_t *seq, char
 			       -1, &q, NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "%s: snapshots: %s", d->path,
 			 sqlite3_errmsg(d->db));
-		return RC_FAIL;
+		return RK_EXIT_FAIL;
 	}
 	sqlite3_bind_int64(q, 1, upto < 0 ? INT64_MAX : upto);
 	int step = sqlite3_step(q);
-	int rc = RC_OK;
+	int rc = RK_EXIT_OK;
 	if (step == SQLITE_ROW) {
 		*seq = sqlite3_column_int64(q, 0);
 		const char *json = (const char *)sqlite3_column_text(q, 1);
@@ -357,12 +357,12 @@ static int load_snapshot(rdb *d, int64_t upto, rk_state **st, int64_t *seq, char
 		    RK_OK) {
 			snprintf(err, errlen, "%s: snapshot at seq %lld is corrupt: %s",
 				 d->path, (long long)*seq, derr);
-			rc = RC_FAIL;
+			rc = RK_EXIT_FAIL;
 		}
 	} else if (step != SQLITE_DONE) {
 		snprintf(err, errlen, "%s: snapshots: %s", d->path,
 			 sqlite3_errmsg(d->db));
-		rc = RC_FAIL;
+		rc = RK_EXIT_FAIL;
 	}
 	sqlite3_finalize(q);
 	return rc;
@@ -392,16 +392,16 @@ int rdb_replay(rdb *d, int64_t upto, bool from_scratch, rk_state **out, int64_t 
 	*reached = 0;
 	rk_state *st = NULL;
 	int64_t seq = 0;
-	if (!from_scratch && load_snapshot(d, upto, &st, &seq, err, errlen) != RC_OK)
-		return RC_FAIL;
+	if (!from_scratch && load_snapshot(d, upto, &st, &seq, err, errlen) != RK_EXIT_OK)
+		return RK_EXIT_FAIL;
 	if (!st && !(st = rk_state_new())) {
 		snprintf(err, errlen, "out of memory");
-		return RC_FAIL;
+		return RK_EXIT_FAIL;
 	}
 	rdb_iter it;
-	if (rdb_iter_begin(d, &it, seq, upto, NULL, err, errlen) != RC_OK) {
+	if (rdb_iter_begin(d, &it, seq, upto, NULL, err, errlen) != RK_EXIT_OK) {
 		rk_state_free(st);
-		return RC_FAIL;
+		return RK_EXIT_FAIL;
 	}
 	int r;
 	char msg[400];
@@ -420,7 +420,7 @@ int rdb_replay(rdb *d, int64_t upto, bool from_scratch, rk_state **out, int64_t 
 			r = -1;
 			break;
 		}
-		if (rdb_apply(st, &it.ev, NULL, msg, sizeof(msg)) != RC_OK) {
+		if (rdb_apply(st, &it.ev, NULL, msg, sizeof(msg)) != RK_EXIT_OK) {
 			snprintf(err, errlen, "%s: %s", d->path, msg);
 			r = -1;
 			break;
@@ -442,11 +442,11 @@ int rdb_replay(rdb *d, int64_t upto, bool from_scratch, rk_state **out, int64_t 
 	}
 	if (r != 0) {
 		rk_state_free(st);
-		return RC_FAIL;
+		return RK_EXIT_FAIL;
 	}
 	*out = st;
 	*reached = seq;
-	return RC_OK;
+	return RK_EXIT_OK;
 }
 
 int ctl_lock_room(ctl_ctx *c, const char *path, int *fd)
@@ -465,7 +465,7 @@ int ctl_lock_room(ctl_ctx *c, const char *path, int *fd)
 					path);
 		return ctl_fail(c, "%s: flock: %s", path, strerror(e));
 	}
-	return RC_OK;
+	return RK_EXIT_OK;
 }
 
 int64_t ctl_room_bytes(const char *path, bool with_shm)

@@ -48,7 +48,7 @@ int ctl_parse(ctl_ctx *c, int argc, char **argv, const ctl_opt *opts, int max_po
 		}
 		if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
 			ctl_help(c->out, c->cmd);
-			return RC_OK;
+			return RK_EXIT_OK;
 		}
 		const char *eq = strchr(arg, '=');
 		size_t nlen = eq ? (size_t)(eq - arg) : strlen(arg);
@@ -82,7 +82,7 @@ int ctl_parse(ctl_ctx *c, int argc, char **argv, const ctl_opt *opts, int max_po
 			return ctl_usage(c, "option %s given too often", opts[k].name);
 		a->opt[k].n++;
 	}
-	return CTL_GO;
+	return RK_CLI_GO;
 }
 
 int ctl_int(ctl_ctx *c, const char *opt, const char *s, int64_t min, int64_t max,
@@ -93,5 +93,5 @@ int ctl_int(ctl_ctx *c, const char *opt, const char *s, int64_t min, int64_t max
 	if (!rk_cli_int(opt, s, min, max, &v, why, sizeof(why)))
 		return ctl_usage(c, "%s", why);
 	*out = v;
-	return RC_OK;
+	return RK_EXIT_OK;
 }

@@ -39,7 +39,7 @@ static void measure(const char *path, room_use *u)
 	u->wal_bytes = size_of(path, "-wal");
 	rdb d;
 	char err[512];
-	if (rdb_open(&d, path, false, err, sizeof(err)) != RC_OK) {
+	if (rdb_open(&d, path, false, err, sizeof(err)) != RK_EXIT_OK) {
 		const char *msg =
 		    strncmp(err, path, strlen(path)) == 0 ? err + strlen(path) + 2 : err;
 		snprintf(u->error, sizeof(u->error), "%.299s", msg);
@@ -47,7 +47,7 @@ static void measure(const char *path, room_use *u)
 		return;
 	}
 	int64_t min;
-	if (rdb_seq_range(&d, &min, &u->last_seq, &u->events, err, sizeof(err)) != RC_OK)
+	if (rdb_seq_range(&d, &min, &u->last_seq, &u->events, err, sizeof(err)) != RK_EXIT_OK)
 		snprintf(u->error, sizeof(u->error), "%s", sqlite3_errmsg(d.db));
 	u->snapshots = scalar(d.db, "SELECT count(*) FROM snapshots");
 	u->last_ts = scalar(d.db, "SELECT max(ts) FROM events");
@@ -71,7 +71,7 @@ int cmd_usage(ctl_ctx *c, int argc, char **argv)
 {
 	ctl_args a;
 	int rc = ctl_parse(c, argc, argv, usage_opts, 1, &a);
-	if (rc != CTL_GO)
+	if (rc != RK_CLI_GO)
 		return rc;
 	if (a.npos != 1)
 		return ctl_usage(c, "which data directory? (roomctl usage DATA_DIR)");
@@ -166,5 +166,5 @@ int cmd_usage(ctl_ctx *c, int argc, char **argv)
 	if (bad)
 		return ctl_fail(c, "%zu room file%s could not be read", bad,
 				bad == 1 ? "" : "s");
-	return RC_OK;
+	return RK_EXIT_OK;
 }
