@@ -295,11 +295,9 @@ out:
 int cmd_inspect(ctl_ctx *c, int argc, char **argv)
 {
 	ctl_args a;
-	int rc = ctl_parse(c, argc, argv, inspect_opts, 1, &a);
+	int rc = ctl_parse_file(c, argc, argv, inspect_opts, &a);
 	if (rc != RK_CLI_GO)
 		return rc;
-	if (a.npos != 1)
-		return ctl_usage(c, "which room file? (roomctl inspect ROOM.db)");
 	rdb d;
 	if (open_or_fail(c, &d, a.pos[0], false))
 		return RK_EXIT_FAIL;
@@ -375,11 +373,9 @@ static int events_batch(ctl_ctx *c, rdb *d, events_q *q, int64_t *printed)
 int cmd_events(ctl_ctx *c, int argc, char **argv)
 {
 	ctl_args a;
-	int rc = ctl_parse(c, argc, argv, events_opts, 1, &a);
+	int rc = ctl_parse_file(c, argc, argv, events_opts, &a);
 	if (rc != RK_CLI_GO)
 		return rc;
-	if (a.npos != 1)
-		return ctl_usage(c, "which room file? (roomctl events ROOM.db)");
 	events_q q = {.since = 0, .until = -1, .limit = -1, .kind = RK_OP_NONE};
 	const char *s;
 	if ((s = ctl_get(events_opts, &a, "--since")) &&
@@ -429,11 +425,9 @@ static const ctl_opt replay_opts[] = {
 int cmd_replay(ctl_ctx *c, int argc, char **argv)
 {
 	ctl_args a;
-	int rc = ctl_parse(c, argc, argv, replay_opts, 1, &a);
+	int rc = ctl_parse_file(c, argc, argv, replay_opts, &a);
 	if (rc != RK_CLI_GO)
 		return rc;
-	if (a.npos != 1)
-		return ctl_usage(c, "which room file? (roomctl replay ROOM.db)");
 	int64_t upto = -1;
 	const char *s = ctl_get(replay_opts, &a, "--upto");
 	if (s && ctl_int(c, "--upto", s, 0, RK_INT_MAX, &upto))
@@ -737,11 +731,9 @@ static bool verify_log(verify_run *v, int64_t *nevents)
 int cmd_verify(ctl_ctx *c, int argc, char **argv)
 {
 	ctl_args a;
-	int rc = ctl_parse(c, argc, argv, NULL, 1, &a);
+	int rc = ctl_parse_file(c, argc, argv, NULL, &a);
 	if (rc != RK_CLI_GO)
 		return rc;
-	if (a.npos != 1)
-		return ctl_usage(c, "which room file? (roomctl verify ROOM.db)");
 	rdb d;
 	if (open_or_fail(c, &d, a.pos[0], false))
 		return RK_EXIT_FAIL;

@@ -95,3 +95,13 @@ int ctl_int(ctl_ctx *c, const char *opt, const char *s, int64_t min, int64_t max
 	*out = v;
 	return RK_EXIT_OK;
 }
+
+int ctl_parse_file(ctl_ctx *c, int argc, char **argv, const ctl_opt *opts, ctl_args *a)
+{
+	int rc = ctl_parse(c, argc, argv, opts, 1, a);
+	if (rc != RK_CLI_GO)
+		return rc;
+	if (a->npos != 1)
+		return ctl_usage(c, "which room file? (roomctl %s ROOM.db)", c->cmd);
+	return RK_CLI_GO;
+}

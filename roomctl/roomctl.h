@@ -73,6 +73,10 @@ typedef struct ctl_args {
  * was given (the command's help is printed), or RK_EXIT_USAGE (hint printed). */
 int ctl_parse(ctl_ctx *c, int argc, char **argv, const ctl_opt *opts, int max_pos,
 	      ctl_args *a);
+/* ctl_parse for a command of exactly one ROOM.db (a->pos[0]): RK_CLI_GO, or
+ * the exit status (RK_EXIT_USAGE with "which room file?" when it is not
+ * given once). */
+int ctl_parse_file(ctl_ctx *c, int argc, char **argv, const ctl_opt *opts, ctl_args *a);
 /* Index of an option in opts by name (it must exist). */
 int ctl_opt_index(const ctl_opt *opts, const char *name);
 /* The last value of option name, or NULL if it was not given. */
