@@ -14,8 +14,8 @@ bool rk_cli_int(const char *opt, const char *s, long long min, long long max,
 	errno = 0;
 	long long v = strtoll(s, &end, 10);
 	if (errno || end == s || *end || v < min || v > max) {
-		snprintf(err, errlen, "bad number for %s: '%s' (want %lld..%lld)", opt, s, min,
-			 max);
+		snprintf(err, errlen, "bad number for %s: '%s' (want %lld..%lld)", opt, s,
+			 min, max);
 		return false;
 	}
 	*out = v;
@@ -29,7 +29,8 @@ bool rk_cli_double(const char *opt, const char *s, double min, double max, doubl
 	errno = 0;
 	double v = strtod(s, &end);
 	if (errno || end == s || *end || !isfinite(v) || v < min || v > max) {
-		snprintf(err, errlen, "bad number for %s: '%s' (want %g..%g)", opt, s, min, max);
+		snprintf(err, errlen, "bad number for %s: '%s' (want %g..%g)", opt, s,
+			 min, max);
 		return false;
 	}
 	*out = v;

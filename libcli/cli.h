@@ -18,7 +18,7 @@
 
 /* The exit status of every roomkit binary (PROTOCOL.md section 10). */
 typedef enum rk_exit {
-	RK_EXIT_OK = 0,    /* success (also: --help was printed) */
+	RK_EXIT_OK = 0,	   /* success (also: --help was printed) */
 	RK_EXIT_FAIL = 1,  /* a runtime error or a failed check */
 	RK_EXIT_USAGE = 2, /* a bad command line; a one-line hint was printed */
 } rk_exit;

@@ -10,8 +10,8 @@ static bool host_byte_ok(unsigned char c)
 
 static bool v6_byte_ok(unsigned char c)
 {
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') ||
-	       c == ':' || c == '.';
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
+	       (c >= 'A' && c <= 'F') || c == ':' || c == '.';
 }
 
 /* The inside of "[...]": hex, ':' and '.', then an optional "%zone" of host

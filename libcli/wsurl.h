@@ -15,9 +15,9 @@
 enum { RK_WSURL_HOST_MAX = 255 }; /* bytes of a host name (DNS's limit) */
 
 typedef struct rk_wsurl {
-	bool tls;                         /* wss:// */
+	bool tls;			  /* wss:// */
 	char host[RK_WSURL_HOST_MAX + 1]; /* a name, IPv4, or IPv6 without its [] */
-	int port;                         /* 1..65535; 80 (ws) / 443 (wss) if not given */
+	int port;			  /* 1..65535; 80 (ws) / 443 (wss) if not given */
 } rk_wsurl;
 
 /*

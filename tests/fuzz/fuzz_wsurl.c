@@ -7,9 +7,9 @@
  * a port 1..65535, and is the input's own host: printing the result back as
  * a URL and parsing that gives the same result.
  */
-#include <string.h>
 #include "fuzz.h"
 #include "wsurl.h"
+#include <string.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -30,8 +30,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	char again[RK_WSURL_HOST_MAX + 32];
 	bool v6 = strchr(u.host, ':') != NULL;
-	snprintf(again, sizeof(again), "%s://%s%s%s:%d/", u.tls ? "wss" : "ws", v6 ? "[" : "",
-		 u.host, v6 ? "]" : "", u.port);
+	snprintf(again, sizeof(again), "%s://%s%s%s:%d/", u.tls ? "wss" : "ws",
+		 v6 ? "[" : "", u.host, v6 ? "]" : "", u.port);
 	rk_wsurl w;
 	FUZZ_CHECK(rk_wsurl_parse(again, &w));
 	FUZZ_CHECK(w.tls == u.tls && w.port == u.port && strcmp(w.host, u.host) == 0);

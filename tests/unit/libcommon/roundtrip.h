@@ -13,16 +13,17 @@
 #ifndef RK_TEST_ROUNDTRIP_H
 #define RK_TEST_ROUNDTRIP_H
 
+#include "rk_common.h"
 #include <stdlib.h>
 #include <string.h>
-#include "rk_common.h"
 
 #define RT_ROUNDTRIP(DEC, NAME, ENC, FREE, in, want, m, m2)                              \
 	do {                                                                             \
 		char msg_[RK_MSG_MSG_MAX + 1] = "";                                      \
 		int err_ = (int)DEC((in), (m), msg_, sizeof(msg_));                      \
 		if (err_ != 0)                                                           \
-			fail_msg("decode of %s failed: %s (%s)", (in), NAME(err_), msg_); \
+			fail_msg("decode of %s failed: %s (%s)", (in), NAME(err_),       \
+				 msg_);                                                  \
 		char *e1_ = ENC(m);                                                      \
 		if (strcmp(e1_, (want)) != 0)                                            \
 			fail_msg("encode of %s\n got  %s\n want %s", (in), e1_, (want)); \
