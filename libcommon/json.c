@@ -1,8 +1,9 @@
 /* json.c - bounded JSON parsing, typed getters and UTF-8 helpers. */
+#include "json.h"
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include "json.h"
 
 bool rk_utf8_valid(const char *s, size_t n)
 {
@@ -196,4 +197,15 @@ bool rk_jget_str(const cJSON *obj, const char *field, size_t max_chars,
 	}
 	*out = s;
 	return true;
+}
+
+int rk_jfail(char *msg, size_t msglen, int code, const char *fmt, ...)
+{
+	if (msg && msglen) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(msg, msglen, fmt, ap);
+		va_end(ap);
+	}
+	return code;
 }

@@ -41,6 +41,15 @@ bool rk_jget_int(const cJSON *obj, const char *field, int64_t min, int64_t max,
 		 int64_t *out, char *err, size_t errlen);
 bool rk_jget_str(const cJSON *obj, const char *field, size_t max_chars,
 		 bool allow_empty, const char **out, char *err, size_t errlen);
+/*
+ * The one writer of every decoder's error message (json.c, op_codec.c,
+ * proto.c, state.c): printf fmt into msg (msglen bytes, truncated; nothing
+ * is written if msg is NULL or msglen is 0), then return code, so a
+ * decoder says `return rk_jfail(msg, msglen, RK_EBADMSG, "%s: missing", f)`.
+ * code is the caller's own enum (rk_err, rk_reject). This function can't
+ * fail.
+ */
+int rk_jfail(char *msg, size_t msglen, int code, const char *fmt, ...) RK_PRINTF(4, 5);
 /* The integer value of a number node within [min,max]; false otherwise. */
 bool rk_jint(const cJSON *node, int64_t min, int64_t max, int64_t *out);
 

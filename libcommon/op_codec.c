@@ -13,7 +13,6 @@
 #include "json.h"
 #include "op.h"
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,23 +31,9 @@
 #define P_POLL "poll."
 #define P_NONE ""
 
-static rk_reject fail(char *msg, size_t msglen, rk_reject code, const char *fmt, ...)
-    RK_PRINTF(4, 5);
-
-static rk_reject fail(char *msg, size_t msglen, rk_reject code, const char *fmt, ...)
-{
-	if (msg && msglen) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(msg, msglen, fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
-
 static rk_reject oom(char *msg, size_t msglen)
 {
-	return fail(msg, msglen, RK_REJ_INVALID, "out of memory");
+	return rk_jfail(msg, msglen, RK_REJ_INVALID, "out of memory");
 }
 
 static const cJSON *field(const cJSON *obj, const char *name)
@@ -62,10 +47,11 @@ static rk_reject get_obj(const cJSON *obj, const char *prefix, const char *name,
 {
 	const cJSON *node = field(obj, name);
 	if (!node)
-		return fail(msg, msglen, RK_REJ_INVALID, "%s%s: missing", prefix, name);
+		return rk_jfail(msg, msglen, RK_REJ_INVALID, "%s%s: missing", prefix,
+				name);
 	if (!cJSON_IsObject(node))
-		return fail(msg, msglen, RK_REJ_INVALID, "%s%s: must be an object",
-			    prefix, name);
+		return rk_jfail(msg, msglen, RK_REJ_INVALID, "%s%s: must be an object",
+				prefix, name);
 	*out = node;
 	return RK_REJ_NONE;
 }
@@ -80,15 +66,16 @@ static rk_reject get_id(const cJSON *obj, const char *prefix, const char *name,
 {
 	const cJSON *node = field(obj, name);
 	if (!node)
-		return fail(msg, msglen, RK_REJ_INVALID, "%s%s: missing", prefix, name);
+		return rk_jfail(msg, msglen, RK_REJ_INVALID, "%s%s: missing", prefix,
+				name);
 	if (!cJSON_IsString(node) || !node->valuestring)
-		return fail(msg, msglen, RK_REJ_INVALID, "%s%s: must be a string", prefix,
-			    name);
+		return rk_jfail(msg, msglen, RK_REJ_INVALID, "%s%s: must be a string",
+				prefix, name);
 	size_t n = strlen(node->valuestring);
 	if (n == 0 || n > RK_ID_MAX || !rk_utf8_valid(node->valuestring, n))
-		return fail(msg, msglen, RK_REJ_INVALID,
-			    "%s%s: must be a string of 1..%d bytes", prefix, name,
-			    RK_ID_MAX);
+		return rk_jfail(msg, msglen, RK_REJ_INVALID,
+				"%s%s: must be a string of 1..%d bytes", prefix, name,
+				RK_ID_MAX);
 	*out = strdup(node->valuestring);
 	return *out ? RK_REJ_NONE : oom(msg, msglen);
 }
@@ -112,14 +99,14 @@ static rk_reject get_text(const cJSON *obj, const char *prefix, const char *name
 		bool big =
 		    cJSON_IsString(node) && node->valuestring &&
 		    rk_utf8_len(node->valuestring, strlen(node->valuestring)) > max_chars;
-		return fail(msg, msglen, big ? RK_REJ_TOO_LARGE : RK_REJ_INVALID, "%s%s",
-			    prefix, why);
+		return rk_jfail(msg, msglen, big ? RK_REJ_TOO_LARGE : RK_REJ_INVALID,
+				"%s%s", prefix, why);
 	}
 	/* Trees built by code rather than rk_json_parse may hold any bytes; the
 	 * encoder copies strings verbatim, so only valid UTF-8 gets through. */
 	if (!rk_utf8_valid(s, strlen(s)))
-		return fail(msg, msglen, RK_REJ_INVALID, "%s%s: must be valid UTF-8",
-			    prefix, name);
+		return rk_jfail(msg, msglen, RK_REJ_INVALID, "%s%s: must be valid UTF-8",
+				prefix, name);
 	*out = strdup(s);
 	return *out ? RK_REJ_NONE : oom(msg, msglen);
 }
@@ -129,7 +116,7 @@ static rk_reject get_int(const cJSON *obj, const char *prefix, const char *name,
 {
 	char why[RK_MSG_MSG_MAX];
 	if (!rk_jget_int(obj, name, min, max, out, why, sizeof(why)))
-		return fail(msg, msglen, RK_REJ_INVALID, "%s%s", prefix, why);
+		return rk_jfail(msg, msglen, RK_REJ_INVALID, "%s%s", prefix, why);
 	return RK_REJ_NONE;
 }
 
@@ -139,16 +126,17 @@ static rk_reject get_points(const cJSON *node, const char *name, rk_point **out,
 			    size_t *nout, char *msg, size_t msglen)
 {
 	if (!cJSON_IsArray(node))
-		return fail(msg, msglen, RK_REJ_INVALID,
-			    "%s: must be an array of [x, y] pairs", name);
+		return rk_jfail(msg, msglen, RK_REJ_INVALID,
+				"%s: must be an array of [x, y] pairs", name);
 	size_t n = 0;
 	for (const cJSON *c = node->child; c; c = c->next)
 		n++;
 	if (n == 0)
-		return fail(msg, msglen, RK_REJ_INVALID, "%s: must not be empty", name);
+		return rk_jfail(msg, msglen, RK_REJ_INVALID, "%s: must not be empty",
+				name);
 	if (n > RK_POINTS_MAX)
-		return fail(msg, msglen, RK_REJ_TOO_LARGE, "%s: more than %d points",
-			    name, RK_POINTS_MAX);
+		return rk_jfail(msg, msglen, RK_REJ_TOO_LARGE, "%s: more than %d points",
+				name, RK_POINTS_MAX);
 	rk_point *pts = malloc(n * sizeof(*pts));
 	if (!pts)
 		return oom(msg, msglen);
@@ -159,10 +147,10 @@ static rk_reject get_points(const cJSON *node, const char *name, rk_point **out,
 		if (!y || y->next || !rk_jint(x, -RK_INT_MAX, RK_INT_MAX, &pts[i].x) ||
 		    !rk_jint(y, -RK_INT_MAX, RK_INT_MAX, &pts[i].y)) {
 			free(pts);
-			return fail(msg, msglen, RK_REJ_INVALID,
-				    "%s[%zu]: must be an [x, y] pair of integers "
-				    "within +-2^53",
-				    name, i);
+			return rk_jfail(msg, msglen, RK_REJ_INVALID,
+					"%s[%zu]: must be an [x, y] pair of integers "
+					"within +-2^53",
+					name, i);
 		}
 	}
 	*out = pts;
@@ -181,13 +169,13 @@ static rk_reject dec_shape_add(const cJSON *obj, rk_op *op, char *msg, size_t ms
 
 	const cJSON *type = field(shape, "type");
 	if (!type)
-		return fail(msg, msglen, RK_REJ_INVALID, "shape.type: missing");
+		return rk_jfail(msg, msglen, RK_REJ_INVALID, "shape.type: missing");
 	for (int t = RK_SHAPE_STROKE; t <= RK_SHAPE_TEXT && cJSON_IsString(type); t++)
 		if (strcmp(type->valuestring, rk_shape_type_name((rk_shape_type)t)) == 0)
 			op->type = (rk_shape_type)t;
 	if (op->type == RK_SHAPE_NONE)
-		return fail(msg, msglen, RK_REJ_INVALID,
-			    "shape.type: must be one of stroke, line, rect, text");
+		return rk_jfail(msg, msglen, RK_REJ_INVALID,
+				"shape.type: must be one of stroke, line, rect, text");
 
 	int64_t color = 0;
 	r = get_int(shape, P_SHAPE, "color", 0, RK_COLORS - 1, &color, msg, msglen);
@@ -211,30 +199,30 @@ static rk_reject dec_shape_add(const cJSON *obj, rk_op *op, char *msg, size_t ms
 	switch (op->type) {
 	case RK_SHAPE_STROKE:
 		if (op->npoints < 1)
-			return fail(msg, msglen, RK_REJ_INVALID,
-				    "shape.points: a stroke needs at least 1 point");
+			return rk_jfail(msg, msglen, RK_REJ_INVALID,
+					"shape.points: a stroke needs at least 1 point");
 		break;
 	case RK_SHAPE_LINE:
 	case RK_SHAPE_RECT:
 		if (op->npoints != 2)
-			return fail(msg, msglen, RK_REJ_INVALID,
-				    "shape.points: a %s needs exactly 2 points",
-				    rk_shape_type_name(op->type));
+			return rk_jfail(msg, msglen, RK_REJ_INVALID,
+					"shape.points: a %s needs exactly 2 points",
+					rk_shape_type_name(op->type));
 		break;
 	case RK_SHAPE_TEXT:
 		if (op->npoints != 1)
-			return fail(msg, msglen, RK_REJ_INVALID,
-				    "shape.points: a text needs exactly 1 point");
+			return rk_jfail(msg, msglen, RK_REJ_INVALID,
+					"shape.points: a text needs exactly 1 point");
 		if (!op->text)
-			return fail(msg, msglen, RK_REJ_INVALID,
-				    "shape.text: missing (a text shape needs one)");
+			return rk_jfail(msg, msglen, RK_REJ_INVALID,
+					"shape.text: missing (a text shape needs one)");
 		break;
 	case RK_SHAPE_NONE:
 		break;
 	}
 	if (op->type != RK_SHAPE_TEXT && op->text)
-		return fail(msg, msglen, RK_REJ_INVALID,
-			    "shape.text: only a text shape may carry a text");
+		return rk_jfail(msg, msglen, RK_REJ_INVALID,
+				"shape.text: only a text shape may carry a text");
 	return RK_REJ_NONE;
 }
 
@@ -270,8 +258,8 @@ static rk_reject dec_shape_update(const cJSON *obj, rk_op *op, char *msg, size_t
 	if (op->text)
 		op->set |= RK_SET_TEXT;
 	if (!op->set)
-		return fail(msg, msglen, RK_REJ_INVALID,
-			    "set: must contain color, points or text");
+		return rk_jfail(msg, msglen, RK_REJ_INVALID,
+				"set: must contain color, points or text");
 	return RK_REJ_NONE;
 }
 
@@ -289,19 +277,20 @@ static rk_reject dec_poll_create(const cJSON *obj, rk_op *op, char *msg, size_t 
 
 	const cJSON *opts = field(poll, "options");
 	if (!opts)
-		return fail(msg, msglen, RK_REJ_INVALID, "poll.options: missing");
+		return rk_jfail(msg, msglen, RK_REJ_INVALID, "poll.options: missing");
 	if (!cJSON_IsArray(opts))
-		return fail(msg, msglen, RK_REJ_INVALID,
-			    "poll.options: must be an array of strings");
+		return rk_jfail(msg, msglen, RK_REJ_INVALID,
+				"poll.options: must be an array of strings");
 	size_t n = 0;
 	for (const cJSON *c = opts->child; c; c = c->next)
 		n++;
 	if (n > RK_OPTIONS_MAX)
-		return fail(msg, msglen, RK_REJ_TOO_LARGE,
-			    "poll.options: more than %d options", RK_OPTIONS_MAX);
+		return rk_jfail(msg, msglen, RK_REJ_TOO_LARGE,
+				"poll.options: more than %d options", RK_OPTIONS_MAX);
 	if (n < RK_OPTIONS_MIN)
-		return fail(msg, msglen, RK_REJ_INVALID,
-			    "poll.options: needs at least %d options", RK_OPTIONS_MIN);
+		return rk_jfail(msg, msglen, RK_REJ_INVALID,
+				"poll.options: needs at least %d options",
+				RK_OPTIONS_MIN);
 	op->options = calloc(n, sizeof(char *));
 	if (!op->options)
 		return oom(msg, msglen);
@@ -310,12 +299,13 @@ static rk_reject dec_poll_create(const cJSON *obj, rk_op *op, char *msg, size_t 
 		const char *s = cJSON_IsString(c) ? c->valuestring : NULL;
 		size_t len = s ? strlen(s) : 0;
 		if (!s || len == 0 || !rk_utf8_valid(s, len))
-			return fail(msg, msglen, RK_REJ_INVALID,
-				    "poll.options[%zu]: must be a non-empty string", i);
+			return rk_jfail(msg, msglen, RK_REJ_INVALID,
+					"poll.options[%zu]: must be a non-empty string",
+					i);
 		if (rk_utf8_len(s, len) > RK_OPTION_MAX)
-			return fail(msg, msglen, RK_REJ_TOO_LARGE,
-				    "poll.options[%zu]: longer than %d characters", i,
-				    RK_OPTION_MAX);
+			return rk_jfail(msg, msglen, RK_REJ_TOO_LARGE,
+					"poll.options[%zu]: longer than %d characters", i,
+					RK_OPTION_MAX);
 		op->options[i] = strdup(s);
 		op->noptions = i + 1; /* so rk_op_free releases what we have */
 		if (!op->options[i])
@@ -352,12 +342,12 @@ rk_reject rk_op_decode(const cJSON *obj, rk_op *op, char *msg, size_t msglen)
 	if (msg && msglen)
 		msg[0] = '\0';
 	if (!cJSON_IsObject(obj))
-		return fail(msg, msglen, RK_REJ_INVALID, "op: must be an object");
+		return rk_jfail(msg, msglen, RK_REJ_INVALID, "op: must be an object");
 	const cJSON *k = field(obj, "k");
 	if (!k)
-		return fail(msg, msglen, RK_REJ_INVALID, "k: missing");
+		return rk_jfail(msg, msglen, RK_REJ_INVALID, "k: missing");
 	if (!cJSON_IsString(k) || !k->valuestring)
-		return fail(msg, msglen, RK_REJ_INVALID, "k: must be a string");
+		return rk_jfail(msg, msglen, RK_REJ_INVALID, "k: must be a string");
 	op->k = rk_op_kind_parse(k->valuestring);
 
 	switch (op->k) {
@@ -386,7 +376,7 @@ rk_reject rk_op_decode(const cJSON *obj, rk_op *op, char *msg, size_t msglen)
 			     msglen);
 		break;
 	default:
-		r = fail(msg, msglen, RK_REJ_INVALID, "k: unknown op kind");
+		r = rk_jfail(msg, msglen, RK_REJ_INVALID, "k: unknown op kind");
 		break;
 	}
 	if (r != RK_REJ_NONE)
@@ -402,7 +392,7 @@ rk_reject rk_op_decode_text(const char *s, size_t n, rk_op *op, char *msg, size_
 	cJSON *root = rk_json_parse(s ? s : "", s ? n : 0, OP_TEXT_MAX, RK_JSON_DEPTH_MAX,
 				    why, sizeof(why));
 	if (!root)
-		return fail(msg, msglen, RK_REJ_INVALID, "op: %s", why);
+		return rk_jfail(msg, msglen, RK_REJ_INVALID, "op: %s", why);
 	rk_reject r = rk_op_decode(root, op, msg, msglen);
 	cJSON_Delete(root);
 	return r;

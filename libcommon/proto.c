@@ -8,7 +8,6 @@
  */
 #include "proto.h"
 #include "json.h"
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,20 +34,6 @@ rk_errcode rk_errcode_parse(const char *s)
 
 /* ---- shared helpers ----------------------------------------------------------- */
 
-static rk_err fail(char *msg, size_t msglen, rk_err err, const char *fmt, ...)
-    RK_PRINTF(4, 5);
-
-static rk_err fail(char *msg, size_t msglen, rk_err err, const char *fmt, ...)
-{
-	if (msg && msglen) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(msg, msglen, fmt, ap);
-		va_end(ap);
-	}
-	return err;
-}
-
 static const cJSON *field(const cJSON *obj, const char *name)
 {
 	return cJSON_GetObjectItemCaseSensitive(obj, name);
@@ -63,14 +48,14 @@ static rk_err get_fixed(const cJSON *obj, const char *name, size_t min, char *ds
 {
 	const cJSON *node = field(obj, name);
 	if (!node)
-		return fail(msg, msglen, RK_EBADMSG, "%s: missing", name);
+		return rk_jfail(msg, msglen, RK_EBADMSG, "%s: missing", name);
 	if (!cJSON_IsString(node) || !node->valuestring)
-		return fail(msg, msglen, RK_EBADMSG, "%s: must be a string", name);
+		return rk_jfail(msg, msglen, RK_EBADMSG, "%s: must be a string", name);
 	size_t n = strlen(node->valuestring);
 	if (n < min || n >= size || !rk_utf8_valid(node->valuestring, n))
-		return fail(msg, msglen, RK_EBADMSG,
-			    "%s: must be a string of %zu..%zu bytes", name, min,
-			    size - 1);
+		return rk_jfail(msg, msglen, RK_EBADMSG,
+				"%s: must be a string of %zu..%zu bytes", name, min,
+				size - 1);
 	memcpy(dst, node->valuestring, n + 1);
 	return RK_OK;
 }
@@ -132,8 +117,8 @@ static rk_err cmsg_op(const cJSON *root, rk_cmsg *m, rk_reject *rej, char *msg,
 	const cJSON *op = field(root, "op");
 	if (!cJSON_IsObject(op)) {
 		*rej = RK_REJ_INVALID;
-		return fail(msg, msglen, RK_EREJECT, "op: %s",
-			    op ? "must be an object" : "missing");
+		return rk_jfail(msg, msglen, RK_EREJECT, "op: %s",
+				op ? "must be an object" : "missing");
 	}
 	*rej = rk_op_decode(op, &m->op, msg, msglen);
 	return *rej == RK_REJ_NONE ? RK_OK : RK_EREJECT;
@@ -153,13 +138,13 @@ static rk_err cmsg_signal(const cJSON *root, rk_cmsg *m, char *msg, size_t msgle
 	m->t = RK_C_SIGNAL;
 	const cJSON *data = field(root, "data");
 	if (!data)
-		return fail(msg, msglen, RK_EBADMSG, "data: missing");
+		return rk_jfail(msg, msglen, RK_EBADMSG, "data: missing");
 	m->data = compact(data, &m->data_len);
 	if (!m->data)
-		return fail(msg, msglen, RK_ENOMEM, "data: out of memory");
+		return rk_jfail(msg, msglen, RK_ENOMEM, "data: out of memory");
 	if (m->data_len > RK_SIGNAL_MAX)
-		return fail(msg, msglen, RK_EBADMSG, "data: encoded size over %d bytes",
-			    RK_SIGNAL_MAX);
+		return rk_jfail(msg, msglen, RK_EBADMSG,
+				"data: encoded size over %d bytes", RK_SIGNAL_MAX);
 	return RK_OK;
 }
 
@@ -170,14 +155,14 @@ static rk_err cmsg_ping(const cJSON *root, rk_cmsg *m, char *msg, size_t msglen)
 	if (!id)
 		return RK_OK;
 	if (!is_scalar(id))
-		return fail(msg, msglen, RK_EBADMSG,
-			    "id: must be a string, number, boolean or null");
+		return rk_jfail(msg, msglen, RK_EBADMSG,
+				"id: must be a string, number, boolean or null");
 	if (cJSON_IsString(id) && strlen(id->valuestring) > RK_ID_MAX)
-		return fail(msg, msglen, RK_EBADMSG, "id: longer than %d bytes",
-			    RK_ID_MAX);
+		return rk_jfail(msg, msglen, RK_EBADMSG, "id: longer than %d bytes",
+				RK_ID_MAX);
 	m->ping_id = compact(id, NULL);
 	if (!m->ping_id)
-		return fail(msg, msglen, RK_ENOMEM, "id: out of memory");
+		return rk_jfail(msg, msglen, RK_ENOMEM, "id: out of memory");
 	return RK_OK;
 }
 
@@ -202,13 +187,13 @@ static rk_err cmsg_decode(const char *s, size_t n, size_t max_len, bool op_body,
 		return RK_EBADJSON;
 	const cJSON *t = field(root, "t");
 	if (!cJSON_IsObject(root))
-		err = fail(msg, msglen, RK_EBADMSG, "message: must be a JSON object");
+		err = rk_jfail(msg, msglen, RK_EBADMSG, "message: must be a JSON object");
 	else if (op_body)
 		err = cmsg_op(root, m, rej, msg, msglen);
 	else if (!t)
-		err = fail(msg, msglen, RK_EBADMSG, "t: missing");
+		err = rk_jfail(msg, msglen, RK_EBADMSG, "t: missing");
 	else if (!cJSON_IsString(t) || !t->valuestring)
-		err = fail(msg, msglen, RK_EBADMSG, "t: must be a string");
+		err = rk_jfail(msg, msglen, RK_EBADMSG, "t: must be a string");
 	else if (strcmp(t->valuestring, "op") == 0)
 		err = cmsg_op(root, m, rej, msg, msglen);
 	else if (strcmp(t->valuestring, "cursor") == 0)
@@ -218,7 +203,7 @@ static rk_err cmsg_decode(const char *s, size_t n, size_t max_len, bool op_body,
 	else if (strcmp(t->valuestring, "ping") == 0)
 		err = cmsg_ping(root, m, msg, msglen);
 	else
-		err = fail(msg, msglen, RK_EUNKNOWN, "t: unknown message type");
+		err = rk_jfail(msg, msglen, RK_EUNKNOWN, "t: unknown message type");
 	cJSON_Delete(root);
 
 	if (err == RK_EREJECT) {
@@ -452,7 +437,7 @@ static rk_err get_peer(const cJSON *node, const char *name, rk_peer *p, char *ms
 {
 	int64_t color = 0;
 	if (!cJSON_IsObject(node))
-		return fail(msg, msglen, RK_EBADMSG, "%s: must be an object", name);
+		return rk_jfail(msg, msglen, RK_EBADMSG, "%s: must be an object", name);
 	rk_err err =
 	    get_fixed(node, "session", 1, p->session, sizeof(p->session), msg, msglen);
 	if (!err)
@@ -472,7 +457,8 @@ static rk_err smsg_welcome(const cJSON *root, bool want_state, rk_smsg *m, char 
 	rk_err err;
 
 	if (get_int(root, "v", RK_PROTO_VERSION, RK_PROTO_VERSION, &v, msg, msglen))
-		return fail(msg, msglen, RK_EBADMSG, "v: unsupported protocol version");
+		return rk_jfail(msg, msglen, RK_EBADMSG,
+				"v: unsupported protocol version");
 	if ((err = get_fixed(root, "room", 1, w->room, sizeof(w->room), msg, msglen)) ||
 	    (err = get_fixed(root, "session", 1, w->session, sizeof(w->session), msg,
 			     msglen)) ||
@@ -484,23 +470,23 @@ static rk_err smsg_welcome(const cJSON *root, bool want_state, rk_smsg *m, char 
 		return RK_EBADMSG;
 	w->role = rk_role_parse(role);
 	if (w->role == RK_ROLE_NONE)
-		return fail(msg, msglen, RK_EBADMSG,
-			    "role: must be viewer, editor or owner");
+		return rk_jfail(msg, msglen, RK_EBADMSG,
+				"role: must be viewer, editor or owner");
 	const cJSON *resumed = field(root, "resumed");
 	if (!cJSON_IsBool(resumed))
-		return fail(msg, msglen, RK_EBADMSG, "resumed: must be a boolean");
+		return rk_jfail(msg, msglen, RK_EBADMSG, "resumed: must be a boolean");
 	w->resumed = cJSON_IsTrue(resumed);
 
 	const cJSON *peers = field(root, "peers");
 	if (!cJSON_IsArray(peers))
-		return fail(msg, msglen, RK_EBADMSG, "peers: must be an array");
+		return rk_jfail(msg, msglen, RK_EBADMSG, "peers: must be an array");
 	size_t n = 0;
 	for (const cJSON *c = peers->child; c; c = c->next)
 		n++;
 	if (n) {
 		w->peers = calloc(n, sizeof(*w->peers));
 		if (!w->peers)
-			return fail(msg, msglen, RK_ENOMEM, "peers: out of memory");
+			return rk_jfail(msg, msglen, RK_ENOMEM, "peers: out of memory");
 		w->npeers = n;
 	}
 	size_t i = 0;
@@ -510,7 +496,7 @@ static rk_err smsg_welcome(const cJSON *root, bool want_state, rk_smsg *m, char 
 
 	const cJSON *limits = field(root, "limits");
 	if (!cJSON_IsObject(limits))
-		return fail(msg, msglen, RK_EBADMSG, "limits: must be an object");
+		return rk_jfail(msg, msglen, RK_EBADMSG, "limits: must be an object");
 	if ((err = get_int(limits, "max_frame", 0, RK_INT_MAX, &w->max_frame, msg,
 			   msglen)) ||
 	    (err = get_int(limits, "ops_per_sec", 0, RK_INT_MAX, &w->ops_per_sec, msg,
@@ -523,8 +509,8 @@ static rk_err smsg_welcome(const cJSON *root, bool want_state, rk_smsg *m, char 
 		return RK_OK;
 	const cJSON *st = field(root, "state");
 	if (!cJSON_IsObject(st))
-		return fail(msg, msglen, RK_EBADMSG, "state: %s",
-			    st ? "must be an object" : "missing");
+		return rk_jfail(msg, msglen, RK_EBADMSG, "state: %s",
+				st ? "must be an object" : "missing");
 	if (!want_state)
 		return RK_OK;
 	return rk_state_decode(st, &m->state, msg, msglen);
@@ -544,11 +530,11 @@ static rk_err smsg_event(const cJSON *root, rk_smsg *m, char *msg, size_t msglen
 		return err;
 	const cJSON *op = field(root, "op");
 	if (!cJSON_IsObject(op))
-		return fail(msg, msglen, RK_EBADMSG, "op: %s",
-			    op ? "must be an object" : "missing");
+		return rk_jfail(msg, msglen, RK_EBADMSG, "op: %s",
+				op ? "must be an object" : "missing");
 	char why[RK_MSG_MSG_MAX];
 	if (rk_op_decode(op, &m->op, why, sizeof(why)) != RK_REJ_NONE)
-		return fail(msg, msglen, RK_EBADMSG, "op.%s", why);
+		return rk_jfail(msg, msglen, RK_EBADMSG, "op.%s", why);
 	return RK_OK;
 }
 
@@ -562,7 +548,7 @@ static rk_err smsg_reject(const cJSON *root, rk_smsg *m, char *msg, size_t msgle
 		return RK_EBADMSG;
 	m->reject = rk_reject_parse(code);
 	if (m->reject == RK_REJ_NONE)
-		return fail(msg, msglen, RK_EBADMSG, "code: unknown reject code");
+		return rk_jfail(msg, msglen, RK_EBADMSG, "code: unknown reject code");
 	if (!rk_jget_str(root, "msg", SIZE_MAX, true, &text, msg, msglen))
 		return RK_EBADMSG;
 	copy_trunc(m->msg, sizeof(m->msg), text);
@@ -576,7 +562,7 @@ static rk_err smsg_error(const cJSON *root, rk_smsg *m, char *msg, size_t msglen
 		return RK_EBADMSG;
 	m->errcode = rk_errcode_parse(code);
 	if (m->errcode == RK_ERRC_NONE)
-		return fail(msg, msglen, RK_EBADMSG, "code: unknown error code");
+		return rk_jfail(msg, msglen, RK_EBADMSG, "code: unknown error code");
 	if (!rk_jget_str(root, "msg", SIZE_MAX, true, &text, msg, msglen))
 		return RK_EBADMSG;
 	copy_trunc(m->msg, sizeof(m->msg), text);
@@ -588,8 +574,8 @@ static rk_err smsg_presence(const cJSON *root, rk_smsg *m, char *msg, size_t msg
 	const cJSON *join = field(root, "join");
 	const cJSON *leave = field(root, "leave");
 	if (!join == !leave)
-		return fail(msg, msglen, RK_EBADMSG,
-			    "presence: needs exactly one of join, leave");
+		return rk_jfail(msg, msglen, RK_EBADMSG,
+				"presence: needs exactly one of join, leave");
 	if (join) {
 		m->join = true;
 		return get_peer(join, "join", &m->peer, msg, msglen);
@@ -617,10 +603,10 @@ static rk_err smsg_signal(const cJSON *root, rk_smsg *m, char *msg, size_t msgle
 		return err;
 	const cJSON *data = field(root, "data");
 	if (!data)
-		return fail(msg, msglen, RK_EBADMSG, "data: missing");
+		return rk_jfail(msg, msglen, RK_EBADMSG, "data: missing");
 	m->data = compact(data, &m->data_len);
 	if (!m->data)
-		return fail(msg, msglen, RK_ENOMEM, "data: out of memory");
+		return rk_jfail(msg, msglen, RK_ENOMEM, "data: out of memory");
 	return RK_OK;
 }
 
@@ -634,11 +620,11 @@ static rk_err smsg_pong(const cJSON *root, rk_smsg *m, char *msg, size_t msglen)
 	if (!id || cJSON_IsNull(id))
 		return RK_OK;
 	if (!is_scalar(id))
-		return fail(msg, msglen, RK_EBADMSG,
-			    "id: must be a string, number, boolean or null");
+		return rk_jfail(msg, msglen, RK_EBADMSG,
+				"id: must be a string, number, boolean or null");
 	m->data = compact(id, &m->data_len);
 	if (!m->data)
-		return fail(msg, msglen, RK_ENOMEM, "id: out of memory");
+		return rk_jfail(msg, msglen, RK_ENOMEM, "id: out of memory");
 	return RK_OK;
 }
 
@@ -668,12 +654,12 @@ rk_err rk_smsg_decode(const char *s, size_t n, bool want_state, rk_smsg *m, char
 		return RK_EBADJSON;
 	const cJSON *t = field(root, "t");
 	if (!cJSON_IsObject(root)) {
-		rc = fail(err, errlen, RK_EBADMSG, "message: must be a JSON object");
+		rc = rk_jfail(err, errlen, RK_EBADMSG, "message: must be a JSON object");
 		goto out;
 	}
 	if (!cJSON_IsString(t) || !t->valuestring) {
-		rc = fail(err, errlen, RK_EBADMSG, "t: %s",
-			  t ? "must be a string" : "missing");
+		rc = rk_jfail(err, errlen, RK_EBADMSG, "t: %s",
+			      t ? "must be a string" : "missing");
 		goto out;
 	}
 	for (size_t i = 0; i < RK_ARRAY_LEN(types); i++)
@@ -719,7 +705,7 @@ rk_err rk_smsg_decode(const char *s, size_t n, bool want_state, rk_smsg *m, char
 		rc = smsg_error(root, m, err, errlen);
 		break;
 	default:
-		rc = fail(err, errlen, RK_EUNKNOWN, "t: unknown message type");
+		rc = rk_jfail(err, errlen, RK_EUNKNOWN, "t: unknown message type");
 		break;
 	}
 out:

@@ -1,6 +1,7 @@
 /*
  * rk_common.h - the few definitions every libcommon module shares:
- * the library-wide error enum, attribute macros and the free-and-NULL macro.
+ * the library-wide error enum, attribute macros, the free-and-NULL macro and
+ * container_of.
  *
  * libcommon is pure: no libwebsockets, no sqlite, no roomd structs. It may
  * use cJSON and OpenSSL (HMAC only) and libc. Every binary, test and fuzzer
@@ -20,6 +21,11 @@
 #define RK_FREE(p) do { free(p); (p) = NULL; } while (0)
 
 #define RK_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* The struct of type that holds ptr as its member (an embedded list node,
+ * timer or lws_sorted_usec_list_t back to its owner). */
+#define container_of(ptr, type, member) \
+	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
 
 /* Library-wide result codes. Functions say in their header which they return. */
 typedef enum rk_err {

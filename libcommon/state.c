@@ -18,29 +18,13 @@
  */
 #include "state.h"
 #include "json.h"
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* ---- small helpers ------------------------------------------------------ */
 
-static void set_msg(char *msg, size_t msglen, const char *fmt, ...) RK_PRINTF(3, 4);
-static void set_msg(char *msg, size_t msglen, const char *fmt, ...)
-{
-	if (!msg || msglen == 0)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, msglen, fmt, ap);
-	va_end(ap);
-}
-
-#define REJECT(code, ...)                                                                \
-	do {                                                                             \
-		set_msg(msg, msglen, __VA_ARGS__);                                       \
-		return (code);                                                           \
-	} while (0)
+#define REJECT(code, ...) return rk_jfail(msg, msglen, (code), __VA_ARGS__)
 
 #define OOM() REJECT(RK_REJ_INVALID, "out of memory")
 
@@ -1018,94 +1002,76 @@ static rk_err decode_chat(dctx *d, const cJSON *v, rk_chat *c)
 	return chat_fill(c, seq, ts, user, id, text) ? RK_OK : RK_ENOMEM;
 }
 
+/* The members of a snapshot's "shapes" (polls false) or "polls" object
+ * into map, each key once and each member decoded whole. Returns RK_OK, or
+ * RK_ECORRUPT / RK_ENOMEM with "<shape|poll> \"<key>\": <why>" in err for
+ * the first bad member (map keeps the members before it; the caller frees
+ * the state). */
+static rk_err decode_members(dctx *d, const cJSON *obj, bool polls, rk_omap *map, char *err,
+			     size_t errlen)
+{
+	const char *what = polls ? "poll" : "shape";
+	const cJSON *it;
+	cJSON_ArrayForEach(it, obj)
+	{
+		const char *key = it->string ? it->string : "";
+		size_t kl = strlen(key);
+		if (rk_omap_get(map, key, kl))
+			return rk_jfail(err, errlen, RK_ECORRUPT, "%s \"%.64s\": duplicate id",
+					what, key);
+		rk_shape *sh = NULL;
+		rk_poll *p = NULL;
+		rk_err rc = polls ? decode_poll(d, it, key, &p) : decode_shape(d, it, key, &sh);
+		if (rc != RK_OK)
+			return rk_jfail(err, errlen, rc, "%s \"%.64s\": %s", what, key,
+					rc == RK_ENOMEM ? "out of memory" : d->why);
+		if (rk_omap_put(map, key, kl, polls ? (void *)p : (void *)sh) != RK_OK) {
+			shape_free(sh);
+			poll_free(p);
+			return rk_jfail(err, errlen, RK_ENOMEM, "out of memory");
+		}
+	}
+	return RK_OK;
+}
+
 rk_err rk_state_decode(const cJSON *obj, rk_state **out, char *err, size_t errlen)
 {
 	static const char *const fields[] = {"shapes", "polls", "chat"};
 	dctx d = {{0}};
 	*out = NULL;
-	if (!cJSON_IsObject(obj)) {
-		set_msg(err, errlen, "state: must be an object");
-		return RK_ECORRUPT;
-	}
-	if (!keys_ok(&d, obj, fields, RK_ARRAY_LEN(fields))) {
-		set_msg(err, errlen, "state: %s", d.why);
-		return RK_ECORRUPT;
-	}
+	if (!cJSON_IsObject(obj))
+		return rk_jfail(err, errlen, RK_ECORRUPT, "state: must be an object");
+	if (!keys_ok(&d, obj, fields, RK_ARRAY_LEN(fields)))
+		return rk_jfail(err, errlen, RK_ECORRUPT, "state: %s", d.why);
 	const cJSON *shapes = cJSON_GetObjectItemCaseSensitive(obj, "shapes");
 	const cJSON *polls = cJSON_GetObjectItemCaseSensitive(obj, "polls");
 	const cJSON *chat = cJSON_GetObjectItemCaseSensitive(obj, "chat");
-	if (!cJSON_IsObject(shapes) || !cJSON_IsObject(polls) || !cJSON_IsArray(chat)) {
-		set_msg(
-		    err, errlen,
+	if (!cJSON_IsObject(shapes) || !cJSON_IsObject(polls) || !cJSON_IsArray(chat))
+		return rk_jfail(
+		    err, errlen, RK_ECORRUPT,
 		    "state: needs objects \"shapes\" and \"polls\" and array \"chat\"");
-		return RK_ECORRUPT;
-	}
 	rk_state *st = rk_state_new();
-	if (!st) {
-		set_msg(err, errlen, "out of memory");
-		return RK_ENOMEM;
-	}
-	rk_err rc = RK_OK;
+	if (!st)
+		return rk_jfail(err, errlen, RK_ENOMEM, "out of memory");
+	rk_err rc = decode_members(&d, shapes, false, &st->shapes, err, errlen);
+	if (rc == RK_OK)
+		rc = decode_members(&d, polls, true, &st->polls, err, errlen);
+	if (rc != RK_OK)
+		goto fail;
 	const cJSON *it;
-	cJSON_ArrayForEach(it, shapes)
-	{
-		const char *key = it->string ? it->string : "";
-		size_t kl = strlen(key);
-		if (rk_omap_get(&st->shapes, key, kl)) {
-			set_msg(err, errlen, "shape \"%.64s\": duplicate id", key);
-			rc = RK_ECORRUPT;
-			goto fail;
-		}
-		rk_shape *sh;
-		rc = decode_shape(&d, it, key, &sh);
-		if (rc != RK_OK) {
-			set_msg(err, errlen, "shape \"%.64s\": %s", key,
-				rc == RK_ENOMEM ? "out of memory" : d.why);
-			goto fail;
-		}
-		if (rk_omap_put(&st->shapes, key, kl, sh) != RK_OK) {
-			shape_free(sh);
-			set_msg(err, errlen, "out of memory");
-			rc = RK_ENOMEM;
-			goto fail;
-		}
-	}
-	cJSON_ArrayForEach(it, polls)
-	{
-		const char *key = it->string ? it->string : "";
-		size_t kl = strlen(key);
-		if (rk_omap_get(&st->polls, key, kl)) {
-			set_msg(err, errlen, "poll \"%.64s\": duplicate id", key);
-			rc = RK_ECORRUPT;
-			goto fail;
-		}
-		rk_poll *p;
-		rc = decode_poll(&d, it, key, &p);
-		if (rc != RK_OK) {
-			set_msg(err, errlen, "poll \"%.64s\": %s", key,
-				rc == RK_ENOMEM ? "out of memory" : d.why);
-			goto fail;
-		}
-		if (rk_omap_put(&st->polls, key, kl, p) != RK_OK) {
-			poll_free(p);
-			set_msg(err, errlen, "out of memory");
-			rc = RK_ENOMEM;
-			goto fail;
-		}
-	}
 	size_t i = 0;
 	cJSON_ArrayForEach(it, chat)
 	{
 		if (i == RK_CHAT_KEEP) {
-			set_msg(err, errlen, "chat: more than %d posts", RK_CHAT_KEEP);
-			rc = RK_ECORRUPT;
+			rc = rk_jfail(err, errlen, RK_ECORRUPT,
+				      "chat: more than %d posts", RK_CHAT_KEEP);
 			goto fail;
 		}
 		rk_chat c;
 		rc = decode_chat(&d, it, &c);
 		if (rc != RK_OK) {
-			set_msg(err, errlen, "chat[%zu]: %s", i,
-				rc == RK_ENOMEM ? "out of memory" : d.why);
+			rc = rk_jfail(err, errlen, rc, "chat[%zu]: %s", i,
+				      rc == RK_ENOMEM ? "out of memory" : d.why);
 			goto fail;
 		}
 		chat_push(st, &c);
@@ -1123,16 +1089,13 @@ rk_err rk_state_decode_text(const char *s, size_t n, rk_state **out, char *err,
 {
 	char jerr[RK_MSG_MSG_MAX];
 	*out = NULL;
-	if (!s) {
-		set_msg(err, errlen, "state: no text");
-		return RK_ECORRUPT;
-	}
+	if (!s)
+		return rk_jfail(err, errlen, RK_ECORRUPT, "state: no text");
 	cJSON *root =
 	    rk_json_parse(s, n, SIZE_MAX / 2, RK_JSON_DEPTH_MAX, jerr, sizeof(jerr));
 	if (!root) {
 		/* Stored text that does not parse is a corrupt snapshot. */
-		set_msg(err, errlen, "state: %s", jerr);
-		return RK_ECORRUPT;
+		return rk_jfail(err, errlen, RK_ECORRUPT, "state: %s", jerr);
 	}
 	rk_err rc = rk_state_decode(root, out, err, errlen);
 	cJSON_Delete(root);

@@ -336,7 +336,7 @@ int ctl_fail(ctl_ctx *c, const char *fmt, ...)
 	vfprintf(c->err, fmt, ap);
 	fputc('\n', c->err);
 	va_end(ap);
-	return RC_FAIL;
+	return RK_EXIT_FAIL;
 }
 
 int ctl_usage(ctl_ctx *c, const char *fmt, ...)
@@ -348,7 +348,7 @@ int ctl_usage(ctl_ctx *c, const char *fmt, ...)
 	fprintf(c->err, " (try 'roomctl %s%s--help')\n", c->cmd ? c->cmd : "",
 		c->cmd ? " " : "");
 	va_end(ap);
-	return RC_USAGE;
+	return RK_EXIT_USAGE;
 }
 
 int roomctl_main(int argc, char **argv, FILE *out, FILE *err)
@@ -359,14 +359,14 @@ int roomctl_main(int argc, char **argv, FILE *out, FILE *err)
 	const char *cmd = argv[1];
 	if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0) {
 		ctl_help(out, NULL);
-		return RC_OK;
+		return RK_EXIT_OK;
 	}
 	if (strcmp(cmd, "help") == 0) {
 		if (argc > 3)
 			return ctl_usage(&c, "help takes at most one command");
 		if (!ctl_help(out, argc == 3 ? argv[2] : NULL))
 			return ctl_usage(&c, "unknown command '%s'", argv[2]);
-		return RC_OK;
+		return RK_EXIT_OK;
 	}
 	for (size_t i = 0; i < RK_ARRAY_LEN(commands); i++) {
 		if (strcmp(commands[i].name, cmd) == 0) {

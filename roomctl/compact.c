@@ -27,7 +27,7 @@ static bool cx_snapshot(rdb *d, int64_t upto, char *err, size_t errlen)
 {
 	rk_state *st;
 	int64_t reached;
-	if (rdb_replay(d, upto, false, &st, &reached, err, errlen) != RC_OK)
+	if (rdb_replay(d, upto, false, &st, &reached, err, errlen) != RK_EXIT_OK)
 		return false;
 	rk_buf b;
 	rk_buf_init(&b, 0);
@@ -109,27 +109,27 @@ int cmd_compact(ctl_ctx *c, int argc, char **argv)
 {
 	ctl_args a;
 	int rc = ctl_parse(c, argc, argv, compact_opts, 1, &a);
-	if (rc != CTL_GO)
+	if (rc != RK_CLI_GO)
 		return rc;
 	if (a.npos != 1)
 		return ctl_usage(c, "which room file? (roomctl compact ROOM.db)");
 	int64_t keep = -1;
 	const char *s = ctl_get(compact_opts, &a, "--keep-events");
 	if (s && ctl_int(c, "--keep-events", s, 0, RK_INT_MAX, &keep))
-		return RC_USAGE;
+		return RK_EXIT_USAGE;
 	const char *path = a.pos[0];
 
 	/* roomd's lock first, held to the end: roomd cannot take the room
 	 * while it is rewritten, and a room roomd has is never touched. */
 	int fd;
 	rc = ctl_lock_room(c, path, &fd);
-	if (rc != RC_OK)
+	if (rc != RK_EXIT_OK)
 		return rc;
 	int64_t before = ctl_room_bytes(path, false);
 	char err[600];
 	/* Check it is a room file (read-only), then reopen it for writing. */
 	rdb d;
-	if (rdb_open(&d, path, false, err, sizeof(err)) != RC_OK) {
+	if (rdb_open(&d, path, false, err, sizeof(err)) != RK_EXIT_OK) {
 		rdb_close(&d);
 		store_unlock(fd);
 		return ctl_fail(c, "%s", err);
@@ -164,5 +164,5 @@ int cmd_compact(ctl_ctx *c, int argc, char **argv)
 		res.windowed ? "; kept the last " RK_IDEM_EVENTS_STR
 			       " events and those within 24 h of the newest (idempotent op ids)"
 			     : "");
-	return RC_OK;
+	return RK_EXIT_OK;
 }

@@ -44,13 +44,13 @@ int rdb_open(rdb *d, const char *path, bool live, char *err, size_t errlen)
 	char why[400];
 	if (store_open_ro(path, live, &d->s, why, sizeof(why)) != RK_OK) {
 		snprintf(err, errlen, "%s: %s", path, why);
-		return RC_FAIL;
+		return RK_EXIT_FAIL;
 	}
 	const store_meta *m = store_get_meta(d->s);
 	memcpy(d->room, m->room, sizeof(d->room));
 	memcpy(d->epoch, m->epoch, sizeof(d->epoch));
 	d->created_ms = m->created_ms;
-	return RC_OK;
+	return RK_EXIT_OK;
 }
 
 int rdb_iter_begin(rdb *d, rdb_iter *it, int64_t since, int64_t upto, const char *user,
@@ -60,9 +60,9 @@ int rdb_iter_begin(rdb *d, rdb_iter *it, int64_t since, int64_t upto, const char
 	char why[400];
 	if (store_cursor_open(d->s, since, upto, user, &it->c, why, sizeof(why)) != RK_OK) {
 		snprintf(err, errlen, "%s: %s", d->path, why);
-		return RC_FAIL;
+		return RK_EXIT_FAIL;
 	}
-	return RC_OK;
+	return RK_EXIT_OK;
 }
 
 int rdb_iter_next(rdb *d, rdb_iter *it, char *err, size_t errlen)
@@ -86,9 +86,9 @@ int rdb_seq_range(rdb *d, int64_t *min, int64_t *max, int64_t *count, char *err,
 	char why[400];
 	if (store_seq_range(d->s, min, max, count, why, sizeof(why)) != RK_OK) {
 		snprintf(err, errlen, "%s: %s", d->path, why);
-		return RC_FAIL;
+		return RK_EXIT_FAIL;
 	}
-	return RC_OK;
+	return RK_EXIT_OK;
 }
 
 int rdb_apply(rk_state *st, const rdb_event *ev, rk_buf *applied_json, char *err,
@@ -100,7 +100,7 @@ int rdb_apply(rk_state *st, const rdb_event *ev, rk_buf *applied_json, char *err
 	if (rej != RK_REJ_NONE) {
 		snprintf(err, errlen, "event %lld: op does not decode: %s: %s",
 			 (long long)ev->seq, rk_reject_name(rej), msg);
-		return RC_FAIL;
+		return RK_EXIT_FAIL;
 	}
 	/* roomd checked the sender's role when it accepted the op. */
 	rk_actor actor = {
@@ -112,12 +112,12 @@ int rdb_apply(rk_state *st, const rdb_event *ev, rk_buf *applied_json, char *err
 			 (long long)ev->seq, rk_op_kind_name(op.k), ev->user,
 			 rk_reject_name(rej), msg);
 		rk_op_free(&op);
-		return RC_FAIL;
+		return RK_EXIT_FAIL;
 	}
 	if (applied_json)
 		rk_op_encode(&op, applied_json);
 	rk_op_free(&op);
-	return RC_OK;
+	return RK_EXIT_OK;
 }
 
 /* Load the newest snapshot with seq <= upto into *st; *seq = 0 if none. */
@@ -129,16 +129,16 @@ static int load_snapshot(rdb *d, int64_t upto, rk_state **st, int64_t *seq, char
 	size_t len;
 	if (store_snapshot_at(d->s, upto, seq, &json, &len, why, sizeof(why)) != RK_OK) {
 		snprintf(err, errlen, "%s: snapshots: %s", d->path, why);
-		return RC_FAIL;
+		return RK_EXIT_FAIL;
 	}
 	if (!json)
-		return RC_OK;
+		return RK_EXIT_OK;
 	char derr[200];
-	int rc = RC_OK;
+	int rc = RK_EXIT_OK;
 	if (rk_state_decode_text(json, len, st, derr, sizeof(derr)) != RK_OK) {
 		snprintf(err, errlen, "%s: snapshot at seq %lld is corrupt: %s", d->path,
 			 (long long)*seq, derr);
-		rc = RC_FAIL;
+		rc = RK_EXIT_FAIL;
 	}
 	free(json);
 	return rc;
@@ -151,16 +151,16 @@ int rdb_replay(rdb *d, int64_t upto, bool from_scratch, rk_state **out, int64_t 
 	*reached = 0;
 	rk_state *st = NULL;
 	int64_t seq = 0;
-	if (!from_scratch && load_snapshot(d, upto, &st, &seq, err, errlen) != RC_OK)
-		return RC_FAIL;
+	if (!from_scratch && load_snapshot(d, upto, &st, &seq, err, errlen) != RK_EXIT_OK)
+		return RK_EXIT_FAIL;
 	if (!st && !(st = rk_state_new())) {
 		snprintf(err, errlen, "out of memory");
-		return RC_FAIL;
+		return RK_EXIT_FAIL;
 	}
 	rdb_iter it;
-	if (rdb_iter_begin(d, &it, seq, upto, NULL, err, errlen) != RC_OK) {
+	if (rdb_iter_begin(d, &it, seq, upto, NULL, err, errlen) != RK_EXIT_OK) {
 		rk_state_free(st);
-		return RC_FAIL;
+		return RK_EXIT_FAIL;
 	}
 	int r;
 	char msg[400];
@@ -179,7 +179,7 @@ int rdb_replay(rdb *d, int64_t upto, bool from_scratch, rk_state **out, int64_t 
 			r = -1;
 			break;
 		}
-		if (rdb_apply(st, &it.ev, NULL, msg, sizeof(msg)) != RC_OK) {
+		if (rdb_apply(st, &it.ev, NULL, msg, sizeof(msg)) != RK_EXIT_OK) {
 			snprintf(err, errlen, "%s: %s", d->path, msg);
 			r = -1;
 			break;
@@ -201,11 +201,11 @@ int rdb_replay(rdb *d, int64_t upto, bool from_scratch, rk_state **out, int64_t 
 	}
 	if (r != 0) {
 		rk_state_free(st);
-		return RC_FAIL;
+		return RK_EXIT_FAIL;
 	}
 	*out = st;
 	*reached = seq;
-	return RC_OK;
+	return RK_EXIT_OK;
 }
 
 int ctl_lock_room(ctl_ctx *c, const char *path, int *fd)
@@ -221,7 +221,7 @@ int ctl_lock_room(ctl_ctx *c, const char *path, int *fd)
 	}
 	if (*fd < 0)
 		return ctl_fail(c, "%s", why);
-	return RC_OK;
+	return RK_EXIT_OK;
 }
 
 int64_t ctl_room_bytes(const char *path, bool with_shm)

@@ -13,21 +13,21 @@ int cmd_delete(ctl_ctx *c, int argc, char **argv)
 {
 	ctl_args a;
 	int rc = ctl_parse(c, argc, argv, delete_opts, 1, &a);
-	if (rc != CTL_GO)
+	if (rc != RK_CLI_GO)
 		return rc;
 	if (a.npos != 1)
 		return ctl_usage(c, "which room file? (roomctl delete ROOM.db)");
 	const char *path = a.pos[0];
 	int fd;
 	rc = ctl_lock_room(c, path, &fd);
-	if (rc != RC_OK)
+	if (rc != RK_EXIT_OK)
 		return rc;
 	/* Only a room file: read its meta (read-only) before removing it. */
 	char err[600];
 	rdb d;
 	int64_t min = 0, max = 0, count = 0;
-	if (rdb_open(&d, path, false, err, sizeof(err)) != RC_OK ||
-	    rdb_seq_range(&d, &min, &max, &count, err, sizeof(err)) != RC_OK) {
+	if (rdb_open(&d, path, false, err, sizeof(err)) != RK_EXIT_OK ||
+	    rdb_seq_range(&d, &min, &max, &count, err, sizeof(err)) != RK_EXIT_OK) {
 		rdb_close(&d);
 		store_unlock(fd);
 		return ctl_fail(c, "%s (not deleted)", err);
@@ -43,5 +43,5 @@ int cmd_delete(ctl_ctx *c, int argc, char **argv)
 		return ctl_fail(c, "%s", err);
 	fprintf(c->out, "deleted %s: room %s, epoch %s, %lld events (last seq %lld), %lld bytes\n",
 		path, room, epoch, (long long)count, (long long)max, (long long)bytes);
-	return RC_OK;
+	return RK_EXIT_OK;
 }

@@ -127,20 +127,20 @@ static int load_state(ctl_ctx *c, const char *path, int64_t at, rk_state **st,
 {
 	rdb d;
 	char err[512];
-	if (rdb_open(&d, path, false, err, sizeof(err)) != RC_OK ||
-	    rdb_replay(&d, at, false, st, reached, err, sizeof(err)) != RC_OK) {
+	if (rdb_open(&d, path, false, err, sizeof(err)) != RK_EXIT_OK ||
+	    rdb_replay(&d, at, false, st, reached, err, sizeof(err)) != RK_EXIT_OK) {
 		rdb_close(&d);
 		return ctl_fail(c, "%s", err);
 	}
 	rdb_close(&d);
-	return RC_OK;
+	return RK_EXIT_OK;
 }
 
 int cmd_diff(ctl_ctx *c, int argc, char **argv)
 {
 	ctl_args a;
 	int rc = ctl_parse(c, argc, argv, diff_opts, 2, &a);
-	if (rc != CTL_GO)
+	if (rc != RK_CLI_GO)
 		return rc;
 	int at_i = ctl_opt_index(diff_opts, "--at");
 	int nat = a.opt[at_i].n;
@@ -153,7 +153,7 @@ int cmd_diff(ctl_ctx *c, int argc, char **argv)
 		pa = pb = a.pos[0];
 		if (ctl_int(c, "--at", a.opt[at_i].vals[0], 0, RK_INT_MAX, &at_a) ||
 		    ctl_int(c, "--at", a.opt[at_i].vals[1], 0, RK_INT_MAX, &at_b))
-			return RC_USAGE;
+			return RK_EXIT_USAGE;
 	} else {
 		return ctl_usage(c, "give two room files, or one with --at N --at M");
 	}
@@ -161,7 +161,7 @@ int cmd_diff(ctl_ctx *c, int argc, char **argv)
 	int64_t ra, rb;
 	if (load_state(c, pa, at_a, &sa, &ra) || load_state(c, pb, at_b, &sb, &rb)) {
 		rk_state_free(sa);
-		return RC_FAIL;
+		return RK_EXIT_FAIL;
 	}
 	if (pa == pb)
 		fprintf(c->out, "--- %s @ seq %lld\n+++ %s @ seq %lld\n", pa,
@@ -173,5 +173,5 @@ int cmd_diff(ctl_ctx *c, int argc, char **argv)
 		fputs("no differences\n", c->out);
 	rk_state_free(sa);
 	rk_state_free(sb);
-	return RC_OK;
+	return RK_EXIT_OK;
 }

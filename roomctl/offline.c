@@ -29,9 +29,9 @@ static rk_op_kind op_kind_of(const char *s, size_t n)
 static int open_or_fail(ctl_ctx *c, rdb *d, const char *path, bool live)
 {
 	char err[512];
-	if (rdb_open(d, path, live, err, sizeof(err)) != RC_OK)
+	if (rdb_open(d, path, live, err, sizeof(err)) != RK_EXIT_OK)
 		return ctl_fail(c, "%s", err);
-	return RC_OK;
+	return RK_EXIT_OK;
 }
 
 /* ---- inspect ------------------------------------------------------------ */
@@ -174,7 +174,7 @@ static int inspect_run(ctl_ctx *c, rdb *d, bool json)
 	rk_buf_init(&l.snaps, 0);
 	rk_buf_init(&l.users, 0);
 	rk_buf_init(&l.alarms, 0);
-	int rc = RC_FAIL;
+	int rc = RK_EXIT_FAIL;
 	if (store_snapshots(d->s, inspect_snap, &l, err, sizeof(err)) != RK_OK ||
 	    store_users(d->s, inspect_user, &l, err, sizeof(err)) != RK_OK ||
 	    store_alarms(d->s, inspect_alarm, &l, err, sizeof(err)) != RK_OK) {
@@ -276,7 +276,7 @@ static int inspect_run(ctl_ctx *c, rdb *d, bool json)
 	}
 	fputs(b.data, c->out);
 	rk_buf_free(&b);
-	rc = RC_OK;
+	rc = RK_EXIT_OK;
 out:
 	rk_buf_free(&l.snaps);
 	rk_buf_free(&l.users);
@@ -287,14 +287,12 @@ out:
 int cmd_inspect(ctl_ctx *c, int argc, char **argv)
 {
 	ctl_args a;
-	int rc = ctl_parse(c, argc, argv, inspect_opts, 1, &a);
-	if (rc != CTL_GO)
+	int rc = ctl_parse_file(c, argc, argv, inspect_opts, &a);
+	if (rc != RK_CLI_GO)
 		return rc;
-	if (a.npos != 1)
-		return ctl_usage(c, "which room file? (roomctl inspect ROOM.db)");
 	rdb d;
 	if (open_or_fail(c, &d, a.pos[0], false))
-		return RC_FAIL;
+		return RK_EXIT_FAIL;
 	rc = inspect_run(c, &d, ctl_flag(inspect_opts, &a, "--json"));
 	rdb_close(&d);
 	return rc;
@@ -316,7 +314,7 @@ typedef struct events_q {
 } events_q;
 
 /* Print the events after q->since that match; advance q->since. Returns
- * RC_OK (and *printed) or RC_FAIL (printed). */
+ * RK_EXIT_OK (and *printed) or RK_EXIT_FAIL (printed). */
 static int events_batch(ctl_ctx *c, rdb *d, events_q *q, int64_t *printed)
 {
 	char err[512];
@@ -326,7 +324,7 @@ static int events_batch(ctl_ctx *c, rdb *d, events_q *q, int64_t *printed)
 	rk_buf b;
 	rk_buf_init(&b, 0);
 	int r;
-	int rc = RC_OK;
+	int rc = RK_EXIT_OK;
 	while ((q->limit < 0 || *printed < q->limit) &&
 	       (r = rdb_iter_next(d, &it, err, sizeof(err))) == 1) {
 		const rdb_event *ev = &it.ev;
@@ -356,7 +354,7 @@ static int events_batch(ctl_ctx *c, rdb *d, events_q *q, int64_t *printed)
 		fputc('\n', c->out);
 		(*printed)++;
 	}
-	if (rc == RC_OK && r < 0)
+	if (rc == RK_EXIT_OK && r < 0)
 		rc = ctl_fail(c, "%s", err);
 	rk_buf_free(&b);
 	rdb_iter_end(&it);
@@ -367,22 +365,20 @@ static int events_batch(ctl_ctx *c, rdb *d, events_q *q, int64_t *printed)
 int cmd_events(ctl_ctx *c, int argc, char **argv)
 {
 	ctl_args a;
-	int rc = ctl_parse(c, argc, argv, events_opts, 1, &a);
-	if (rc != CTL_GO)
+	int rc = ctl_parse_file(c, argc, argv, events_opts, &a);
+	if (rc != RK_CLI_GO)
 		return rc;
-	if (a.npos != 1)
-		return ctl_usage(c, "which room file? (roomctl events ROOM.db)");
 	events_q q = {.since = 0, .until = -1, .limit = -1, .kind = RK_OP_NONE};
 	const char *s;
 	if ((s = ctl_get(events_opts, &a, "--since")) &&
 	    ctl_int(c, "--since", s, 0, RK_INT_MAX, &q.since))
-		return RC_USAGE;
+		return RK_EXIT_USAGE;
 	if ((s = ctl_get(events_opts, &a, "--until")) &&
 	    ctl_int(c, "--until", s, 0, RK_INT_MAX, &q.until))
-		return RC_USAGE;
+		return RK_EXIT_USAGE;
 	if ((s = ctl_get(events_opts, &a, "--limit")) &&
 	    ctl_int(c, "--limit", s, 0, RK_INT_MAX, &q.limit))
-		return RC_USAGE;
+		return RK_EXIT_USAGE;
 	if ((s = ctl_get(events_opts, &a, "--kind")) &&
 	    (q.kind = rk_op_kind_parse(s)) == RK_OP_NONE)
 		return ctl_usage(c,
@@ -394,12 +390,12 @@ int cmd_events(ctl_ctx *c, int argc, char **argv)
 	q.follow = ctl_flag(events_opts, &a, "--follow");
 	rdb d;
 	if (open_or_fail(c, &d, a.pos[0], q.follow))
-		return RC_FAIL;
+		return RK_EXIT_FAIL;
 	int64_t printed = 0;
 	rc = events_batch(c, &d, &q, &printed);
 	/* --follow: poll for rows committed since; each query is a fresh read
 	 * transaction, so it sees roomd's later commits. Ends on a signal. */
-	while (rc == RC_OK && q.follow && (q.limit < 0 || printed < q.limit) &&
+	while (rc == RK_EXIT_OK && q.follow && (q.limit < 0 || printed < q.limit) &&
 	       (q.until < 0 || q.since < q.until)) {
 		struct timespec ts = {0, 200 * 1000 * 1000};
 		nanosleep(&ts, NULL);
@@ -421,23 +417,21 @@ static const ctl_opt replay_opts[] = {
 int cmd_replay(ctl_ctx *c, int argc, char **argv)
 {
 	ctl_args a;
-	int rc = ctl_parse(c, argc, argv, replay_opts, 1, &a);
-	if (rc != CTL_GO)
+	int rc = ctl_parse_file(c, argc, argv, replay_opts, &a);
+	if (rc != RK_CLI_GO)
 		return rc;
-	if (a.npos != 1)
-		return ctl_usage(c, "which room file? (roomctl replay ROOM.db)");
 	int64_t upto = -1;
 	const char *s = ctl_get(replay_opts, &a, "--upto");
 	if (s && ctl_int(c, "--upto", s, 0, RK_INT_MAX, &upto))
-		return RC_USAGE;
+		return RK_EXIT_USAGE;
 	rdb d;
 	if (open_or_fail(c, &d, a.pos[0], false))
-		return RC_FAIL;
+		return RK_EXIT_FAIL;
 	rk_state *st;
 	int64_t reached;
 	char err[512];
 	if (rdb_replay(&d, upto, ctl_flag(replay_opts, &a, "--from-scratch"), &st,
-		       &reached, err, sizeof(err)) != RC_OK) {
+		       &reached, err, sizeof(err)) != RK_EXIT_OK) {
 		rdb_close(&d);
 		return ctl_fail(c, "%s", err);
 	}
@@ -457,7 +451,7 @@ int cmd_replay(ctl_ctx *c, int argc, char **argv)
 		rk_buf_free(&b);
 	}
 	rk_state_free(st);
-	return rc == CTL_GO ? RC_OK : rc;
+	return rc == RK_CLI_GO ? RK_EXIT_OK : rc;
 }
 
 /* ---- verify ------------------------------------------------------------- */
@@ -725,14 +719,12 @@ static bool verify_log(verify_run *v, int64_t *nevents)
 int cmd_verify(ctl_ctx *c, int argc, char **argv)
 {
 	ctl_args a;
-	int rc = ctl_parse(c, argc, argv, NULL, 1, &a);
-	if (rc != CTL_GO)
+	int rc = ctl_parse_file(c, argc, argv, NULL, &a);
+	if (rc != RK_CLI_GO)
 		return rc;
-	if (a.npos != 1)
-		return ctl_usage(c, "which room file? (roomctl verify ROOM.db)");
 	rdb d;
 	if (open_or_fail(c, &d, a.pos[0], false))
-		return RC_FAIL;
+		return RK_EXIT_FAIL;
 	verify_run v;
 	memset(&v, 0, sizeof(v));
 	v.d = &d;
@@ -748,5 +740,5 @@ int cmd_verify(ctl_ctx *c, int argc, char **argv)
 	free(v.snaps);
 	rk_state_free(v.st);
 	rdb_close(&d);
-	return ok ? RC_OK : RC_FAIL;
+	return ok ? RK_EXIT_OK : RK_EXIT_FAIL;
 }

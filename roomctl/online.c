@@ -31,7 +31,7 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
 
 /* GET server+path; an https:// server's certificate is verified against
  * ca (a PEM file) if not NULL, else against the system's trust store.
- * RC_OK with the status and body (free h->body), or RC_FAIL with the error
+ * RK_EXIT_OK with the status and body (free h->body), or RK_EXIT_FAIL with the error
  * printed (no connection, TLS refused, timeout, too big). */
 static int get(ctl_ctx *c, const char *server, const char *ca, const char *path,
 	       const char *token, http_get *h)
@@ -67,7 +67,7 @@ static int get(ctl_ctx *c, const char *server, const char *ca, const char *path,
 	if (ca)
 		curl_easy_setopt(cu, CURLOPT_CAINFO, ca);
 	CURLcode cc = curl_easy_perform(cu);
-	int rc = RC_OK;
+	int rc = RK_EXIT_OK;
 	if (cc != CURLE_OK) {
 		rc = ctl_fail(c, "GET %s: %s%s", url,
 			      errbuf[0] ? errbuf : curl_easy_strerror(cc),
@@ -81,7 +81,7 @@ static int get(ctl_ctx *c, const char *server, const char *ca, const char *path,
 	memset(auth, 0, sizeof(auth));
 	curl_slist_free_all(hdrs);
 	curl_easy_cleanup(cu);
-	if (rc != RC_OK)
+	if (rc != RK_EXIT_OK)
 		rk_buf_free(&h->body);
 	return rc;
 }
@@ -100,7 +100,7 @@ static void print_body(ctl_ctx *c, const http_get *h)
 static int check_status(ctl_ctx *c, const char *what, http_get *h)
 {
 	if (h->status == 200)
-		return RC_OK;
+		return RK_EXIT_OK;
 	const char *hint = "";
 	if (h->status == 401)
 		hint = " (roomd has a secret: pass an owner token with --token or "
@@ -120,7 +120,7 @@ static int check_status(ctl_ctx *c, const char *what, http_get *h)
 	cJSON_Delete(j);
 	ctl_fail(c, "%s: HTTP %ld %s%s", what, h->status, body, hint);
 	rk_buf_free(&h->body);
-	return RC_FAIL;
+	return RK_EXIT_FAIL;
 }
 
 static const ctl_opt api_opts[] = {
@@ -185,7 +185,7 @@ static int api_args(ctl_ctx *c, int argc, char **argv, int max_pos, bool json_ok
 		    bool raw_ok, bool token_ok, ctl_args *a)
 {
 	int rc = ctl_parse(c, argc, argv, api_opts, max_pos, a);
-	if (rc != CTL_GO)
+	if (rc != RK_CLI_GO)
 		return rc;
 	if (!json_ok && ctl_flag(api_opts, a, "--json"))
 		return ctl_usage(c, "unknown option '--json'");
@@ -193,23 +193,23 @@ static int api_args(ctl_ctx *c, int argc, char **argv, int max_pos, bool json_ok
 		return ctl_usage(c, "unknown option '--raw'");
 	if (!token_ok && ctl_flag(api_opts, a, "--token"))
 		return ctl_usage(c, "unknown option '--token'");
-	return CTL_GO;
+	return RK_CLI_GO;
 }
 
 int cmd_rooms(ctl_ctx *c, int argc, char **argv)
 {
 	ctl_args a;
 	int rc = api_args(c, argc, argv, 0, true, false, true, &a);
-	if (rc != CTL_GO)
+	if (rc != RK_CLI_GO)
 		return rc;
 	http_get h;
 	if (get(c, server_of(&a), ca_of(&a), "/v1/rooms", token_of(&a), &h) ||
 	    check_status(c, "GET /v1/rooms", &h))
-		return RC_FAIL;
+		return RK_EXIT_FAIL;
 	cJSON *j = parse_json(c, &h, true);
 	if (!j) {
 		rk_buf_free(&h.body);
-		return RC_FAIL;
+		return RK_EXIT_FAIL;
 	}
 	if (ctl_flag(api_opts, &a, "--json")) {
 		print_body(c, &h);
@@ -231,14 +231,14 @@ int cmd_rooms(ctl_ctx *c, int argc, char **argv)
 	}
 	cJSON_Delete(j);
 	rk_buf_free(&h.body);
-	return RC_OK;
+	return RK_EXIT_OK;
 }
 
 int cmd_room(ctl_ctx *c, int argc, char **argv)
 {
 	ctl_args a;
 	int rc = api_args(c, argc, argv, 1, true, false, true, &a);
-	if (rc != CTL_GO)
+	if (rc != RK_CLI_GO)
 		return rc;
 	if (a.npos != 1)
 		return ctl_usage(c, "which room? (roomctl room ROOM)");
@@ -248,11 +248,11 @@ int cmd_room(ctl_ctx *c, int argc, char **argv)
 	snprintf(path, sizeof(path), "/v1/rooms/%s", a.pos[0]);
 	http_get h;
 	if (get(c, server_of(&a), ca_of(&a), path, token_of(&a), &h) || check_status(c, path, &h))
-		return RC_FAIL;
+		return RK_EXIT_FAIL;
 	cJSON *j = parse_json(c, &h, false);
 	if (!j) {
 		rk_buf_free(&h.body);
-		return RC_FAIL;
+		return RK_EXIT_FAIL;
 	}
 	if (ctl_flag(api_opts, &a, "--json")) {
 		print_body(c, &h);
@@ -283,18 +283,18 @@ int cmd_room(ctl_ctx *c, int argc, char **argv)
 	}
 	cJSON_Delete(j);
 	rk_buf_free(&h.body);
-	return RC_OK;
+	return RK_EXIT_OK;
 }
 
 int cmd_health(ctl_ctx *c, int argc, char **argv)
 {
 	ctl_args a;
 	int rc = api_args(c, argc, argv, 0, false, false, false, &a);
-	if (rc != CTL_GO)
+	if (rc != RK_CLI_GO)
 		return rc;
 	http_get h;
 	if (get(c, server_of(&a), ca_of(&a), "/healthz", NULL, &h))
-		return RC_FAIL;
+		return RK_EXIT_FAIL;
 	if (h.status != 200) {
 		rk_buf_free(&h.body);
 		return ctl_fail(c, "%s is not healthy: HTTP %ld%s", server_of(&a),
@@ -302,7 +302,7 @@ int cmd_health(ctl_ctx *c, int argc, char **argv)
 	}
 	fputs("ok\n", c->out);
 	rk_buf_free(&h.body);
-	return RC_OK;
+	return RK_EXIT_OK;
 }
 
 /* ---- metrics digest ----------------------------------------------------- */
@@ -405,16 +405,16 @@ int cmd_metrics(ctl_ctx *c, int argc, char **argv)
 {
 	ctl_args a;
 	int rc = api_args(c, argc, argv, 0, false, true, false, &a);
-	if (rc != CTL_GO)
+	if (rc != RK_CLI_GO)
 		return rc;
 	http_get h;
 	if (get(c, server_of(&a), ca_of(&a), "/metrics", NULL, &h) ||
 	    check_status(c, "GET /metrics", &h))
-		return RC_FAIL;
+		return RK_EXIT_FAIL;
 	if (ctl_flag(api_opts, &a, "--raw")) {
 		print_body(c, &h);
 		rk_buf_free(&h.body);
-		return RC_OK;
+		return RK_EXIT_OK;
 	}
 	digest d;
 	memset(&d, 0, sizeof(d));
@@ -487,5 +487,5 @@ int cmd_metrics(ctl_ctx *c, int argc, char **argv)
 	} else {
 		fputs("commit latency:    no batches yet\n", o);
 	}
-	return RC_OK;
+	return RK_EXIT_OK;
 }

@@ -1,10 +1,9 @@
 /* opts.c - a small option parser: "--name VALUE", "--name=VALUE", flags,
  * repeated options, positional arguments and "--" (no global state, unlike
  * getopt, so roomctl_main can run many times in one process). */
-#include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "roomctl.h"
 
 int ctl_opt_index(const ctl_opt *opts, const char *name)
@@ -49,7 +48,7 @@ int ctl_parse(ctl_ctx *c, int argc, char **argv, const ctl_opt *opts, int max_po
 		}
 		if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
 			ctl_help(c->out, c->cmd);
-			return RC_OK;
+			return RK_EXIT_OK;
 		}
 		const char *eq = strchr(arg, '=');
 		size_t nlen = eq ? (size_t)(eq - arg) : strlen(arg);
@@ -83,18 +82,26 @@ int ctl_parse(ctl_ctx *c, int argc, char **argv, const ctl_opt *opts, int max_po
 			return ctl_usage(c, "option %s given too often", opts[k].name);
 		a->opt[k].n++;
 	}
-	return CTL_GO;
+	return RK_CLI_GO;
 }
 
 int ctl_int(ctl_ctx *c, const char *opt, const char *s, int64_t min, int64_t max,
 	    int64_t *out)
 {
-	char *end;
-	errno = 0;
-	long long v = strtoll(s, &end, 10);
-	if (!*s || *end || errno || v < min || v > max)
-		return ctl_usage(c, "%s wants an integer from %lld to %lld, not '%s'",
-				 opt, (long long)min, (long long)max, s);
+	char why[256];
+	long long v;
+	if (!rk_cli_int(opt, s, min, max, &v, why, sizeof(why)))
+		return ctl_usage(c, "%s", why);
 	*out = v;
-	return RC_OK;
+	return RK_EXIT_OK;
+}
+
+int ctl_parse_file(ctl_ctx *c, int argc, char **argv, const ctl_opt *opts, ctl_args *a)
+{
+	int rc = ctl_parse(c, argc, argv, opts, 1, a);
+	if (rc != RK_CLI_GO)
+		return rc;
+	if (a->npos != 1)
+		return ctl_usage(c, "which room file? (roomctl %s ROOM.db)", c->cmd);
+	return RK_CLI_GO;
 }

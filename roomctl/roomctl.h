@@ -13,16 +13,14 @@
 #include <stdio.h>
 
 #include "buf.h"
+#include "cli.h"
 #include "rk_common.h"
 #include "state.h"
 #include "store.h"
 
-/* Exit status table (PROTOCOL.md section 10). */
-enum {
-	RC_OK = 0,    /* success; verify: the room file is consistent */
-	RC_FAIL = 1,  /* a failed check or a runtime error */
-	RC_USAGE = 2, /* bad command line */
-};
+/* Exit statuses: libcli's rk_exit (PROTOCOL.md section 10): RK_EXIT_OK
+ * (verify: the room file is consistent), RK_EXIT_FAIL (a failed check or a
+ * runtime error), RK_EXIT_USAGE (bad command line). */
 
 typedef struct ctl_ctx {
 	FILE *out;	 /* results */
@@ -36,9 +34,9 @@ int roomctl_main(int argc, char **argv, FILE *out, FILE *err);
 
 /* ---- diagnostics (cli.c) ----------------------------------------------- */
 
-/* Print "Error: <msg>" on one line; returns RC_FAIL. */
+/* Print "Error: <msg>" on one line; returns RK_EXIT_FAIL. */
 int ctl_fail(ctl_ctx *c, const char *fmt, ...) RK_PRINTF(2, 3);
-/* Print "roomctl <cmd>: <msg>" and a one-line hint; returns RC_USAGE. */
+/* Print "roomctl <cmd>: <msg>" and a one-line hint; returns RK_EXIT_USAGE. */
 int ctl_usage(ctl_ctx *c, const char *fmt, ...) RK_PRINTF(2, 3);
 /* Print the help text of a command (NULL: the overview) to f; false if the
  * command is unknown. */
@@ -66,15 +64,19 @@ typedef struct ctl_args {
 	} opt[16];     /* parallel to the command's option table */
 } ctl_args;
 
-/* ctl_parse's "go on" result; any other result is the command's exit
- * status (RC_OK after printing the help for --help, RC_USAGE after a hint). */
-#define CTL_GO (-1)
+/* ctl_parse's "go on" result is libcli's RK_CLI_GO; any other result is
+ * the command's exit status (RK_EXIT_OK after printing the help for --help,
+ * RK_EXIT_USAGE after a hint). */
 
 /* Parse argv[0..argc) against opts (NULL-name terminated, at most 16) and at
- * most max_pos positional arguments. Returns CTL_GO, or RC_OK when --help
- * was given (the command's help is printed), or RC_USAGE (hint printed). */
+ * most max_pos positional arguments. Returns RK_CLI_GO, or RK_EXIT_OK when --help
+ * was given (the command's help is printed), or RK_EXIT_USAGE (hint printed). */
 int ctl_parse(ctl_ctx *c, int argc, char **argv, const ctl_opt *opts, int max_pos,
 	      ctl_args *a);
+/* ctl_parse for a command of exactly one ROOM.db (a->pos[0]): RK_CLI_GO, or
+ * the exit status (RK_EXIT_USAGE with "which room file?" when it is not
+ * given once). */
+int ctl_parse_file(ctl_ctx *c, int argc, char **argv, const ctl_opt *opts, ctl_args *a);
 /* Index of an option in opts by name (it must exist). */
 int ctl_opt_index(const ctl_opt *opts, const char *name);
 /* The last value of option name, or NULL if it was not given. */
@@ -100,7 +102,7 @@ typedef struct rdb {
 /*
  * Open path read-only (never writes the file; WAL readers never block
  * roomd; live: a reader that polls for later commits) and check it is a
- * room file (store.h, FORMAT). Returns RC_OK, or RC_FAIL with one line,
+ * room file (store.h, FORMAT). Returns RK_EXIT_OK, or RK_EXIT_FAIL with one line,
  * "<path>: <why>", in err (missing file, not SQLite, not a room file,
  * newer format). rdb_close is safe either way.
  */
@@ -111,8 +113,8 @@ void rdb_close(rdb *d);
  * The rule of every command that writes or removes a room file: take
  * the room's single-writer lock (store_lock) on path first and hold it to
  * the end, so a room a roomd holds is never touched and roomd cannot take
- * it meanwhile. RC_OK with the locked fd in *fd (store_unlock releases it),
- * or RC_FAIL with an "Error:" line (missing file, held by a running roomd).
+ * it meanwhile. RK_EXIT_OK with the locked fd in *fd (store_unlock releases it),
+ * or RK_EXIT_FAIL with an "Error:" line (missing file, held by a running roomd).
  */
 int ctl_lock_room(ctl_ctx *c, const char *path, int *fd);
 /* Bytes of path plus its -wal (and -shm if with_shm); 0 for missing files. */
@@ -141,14 +143,14 @@ int rdb_seq_range(rdb *d, int64_t *min, int64_t *max, int64_t *count, char *err,
  * The state after events 1..upto (upto < 0: every event). Starts from the
  * newest snapshot <= upto unless from_scratch, then applies the events after
  * it in order (user from the row, role owner: roomd checked roles when it
- * accepted them). Returns RC_OK with *out (caller frees) and the seq reached
- * in *reached, or RC_FAIL naming the first problem (a gap, an op that does
+ * accepted them). Returns RK_EXIT_OK with *out (caller frees) and the seq reached
+ * in *reached, or RK_EXIT_FAIL naming the first problem (a gap, an op that does
  * not decode or apply, a corrupt snapshot, upto beyond the log).
  */
 int rdb_replay(rdb *d, int64_t upto, bool from_scratch, rk_state **out, int64_t *reached,
 	       char *err, size_t errlen);
 
-/* Apply one stored event to st. RC_OK or RC_FAIL with the reason in err. If
+/* Apply one stored event to st. RK_EXIT_OK or RK_EXIT_FAIL with the reason in err. If
  * applied_json is not NULL the op as applied is encoded into it. */
 int rdb_apply(rk_state *st, const rdb_event *ev, rk_buf *applied_json, char *err,
 	      size_t errlen);

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "clock.h"
 #include "json.h"
 #include "roomctl.h"
@@ -12,17 +13,14 @@
 
 enum { SECRET_MAX = RK_SECRET_MAX };
 
-/* The secret file, read as every roomkit binary reads it (libcommon).
+/* The secret file, read as every roomkit binary reads it (libcli).
  * Returns the length, or 0 with an error printed. */
 static size_t read_secret(ctl_ctx *c, const char *path, unsigned char *buf, size_t cap)
 {
-	char err[256];
 	unsigned char *p = NULL;
 	size_t n = 0;
-	if (rk_secret_load(path, &p, &n, err, sizeof(err)) != RK_OK) {
-		ctl_fail(c, "%s", err);
+	if (rk_cli_secret(c->err, path, &p, &n) != RK_EXIT_OK)
 		return 0;
-	}
 	if (n > cap)
 		n = 0; /* cannot happen: cap is RK_SECRET_MAX */
 	else
@@ -52,7 +50,7 @@ int cmd_token(ctl_ctx *c, int argc, char **argv)
 {
 	ctl_args a;
 	int rc = ctl_parse(c, argc, argv, token_opts, 0, &a);
-	if (rc != CTL_GO)
+	if (rc != RK_CLI_GO)
 		return rc;
 	const char *secret_file = ctl_get(token_opts, &a, "--secret-file");
 	const char *room = ctl_get(token_opts, &a, "--room");
@@ -76,12 +74,12 @@ int cmd_token(ctl_ctx *c, int argc, char **argv)
 				 role_s);
 	int64_t ttl = 3600;
 	if (ttl_s && ctl_int(c, "--ttl", ttl_s, 1, INT64_C(100) * 365 * 86400, &ttl))
-		return RC_USAGE;
+		return RK_EXIT_USAGE;
 
 	unsigned char secret[SECRET_MAX];
 	size_t slen = read_secret(c, secret_file, secret, sizeof(secret));
 	if (!slen)
-		return RC_FAIL;
+		return RK_EXIT_FAIL;
 	rk_claims cl;
 	memset(&cl, 0, sizeof(cl));
 	snprintf(cl.sub, sizeof(cl.sub), "%s", user);
@@ -98,5 +96,5 @@ int cmd_token(ctl_ctx *c, int argc, char **argv)
 	}
 	fprintf(c->out, "%s\n", b.data);
 	rk_buf_free(&b);
-	return RC_OK;
+	return RK_EXIT_OK;
 }

@@ -58,20 +58,20 @@ static int export_to(ctl_ctx *c, rdb *d, FILE *f)
 		return ctl_fail(c, "%s", err);
 	if (fflush(f) != 0 || ferror(f))
 		return ctl_fail(c, "write error: %s", strerror(errno));
-	return RC_OK;
+	return RK_EXIT_OK;
 }
 
 int cmd_export(ctl_ctx *c, int argc, char **argv)
 {
 	ctl_args a;
 	int rc = ctl_parse(c, argc, argv, export_opts, 1, &a);
-	if (rc != CTL_GO)
+	if (rc != RK_CLI_GO)
 		return rc;
 	if (a.npos != 1)
 		return ctl_usage(c, "which room file? (roomctl export ROOM.db)");
 	rdb d;
 	char err[512];
-	if (rdb_open(&d, a.pos[0], false, err, sizeof(err)) != RC_OK)
+	if (rdb_open(&d, a.pos[0], false, err, sizeof(err)) != RK_EXIT_OK)
 		return ctl_fail(c, "%s", err);
 	const char *out = ctl_get(export_opts, &a, "--output");
 	FILE *f = out ? fopen(out, "w") : c->out;
@@ -80,7 +80,7 @@ int cmd_export(ctl_ctx *c, int argc, char **argv)
 		return ctl_fail(c, "%s: %s", out, strerror(errno));
 	}
 	rc = export_to(c, &d, f);
-	if (out && fclose(f) != 0 && rc == RC_OK)
+	if (out && fclose(f) != 0 && rc == RK_EXIT_OK)
 		rc = ctl_fail(c, "%s: %s", out, strerror(errno));
 	rdb_close(&d);
 	return rc;
@@ -288,7 +288,7 @@ int cmd_import(ctl_ctx *c, int argc, char **argv)
 {
 	ctl_args a;
 	int rc = ctl_parse(c, argc, argv, import_opts, 2, &a);
-	if (rc != CTL_GO)
+	if (rc != RK_CLI_GO)
 		return rc;
 	if (a.npos != 2)
 		return ctl_usage(c, "give the export and the new room file "
@@ -348,5 +348,5 @@ int cmd_import(ctl_ctx *c, int argc, char **argv)
 	}
 	store_unlock(fd);
 	fprintf(c->out, "imported %lld events into %s\n", (long long)im.seq, dest);
-	return RC_OK;
+	return RK_EXIT_OK;
 }

@@ -28,7 +28,7 @@ static void measure(const char *path, room_use *u)
 	u->wal_bytes = size_of(path, "-wal");
 	rdb d;
 	char err[512];
-	if (rdb_open(&d, path, false, err, sizeof(err)) != RC_OK) {
+	if (rdb_open(&d, path, false, err, sizeof(err)) != RK_EXIT_OK) {
 		const char *msg =
 		    strncmp(err, path, strlen(path)) == 0 ? err + strlen(path) + 2 : err;
 		snprintf(u->error, sizeof(u->error), "%.299s", msg);
@@ -62,7 +62,7 @@ int cmd_usage(ctl_ctx *c, int argc, char **argv)
 {
 	ctl_args a;
 	int rc = ctl_parse(c, argc, argv, usage_opts, 1, &a);
-	if (rc != CTL_GO)
+	if (rc != RK_CLI_GO)
 		return rc;
 	if (a.npos != 1)
 		return ctl_usage(c, "which data directory? (roomctl usage DATA_DIR)");
@@ -157,5 +157,5 @@ int cmd_usage(ctl_ctx *c, int argc, char **argv)
 	if (bad)
 		return ctl_fail(c, "%zu room file%s could not be read", bad,
 				bad == 1 ? "" : "s");
-	return RC_OK;
+	return RK_EXIT_OK;
 }

@@ -6,6 +6,7 @@
 #include <strings.h>
 #include <openssl/crypto.h>
 
+#include "cli.h"
 #include "clock.h"
 #include "json.h"
 #include "roomctl.h"
@@ -95,7 +96,7 @@ int cmd_webhook(ctl_ctx *c, int argc, char **argv)
 {
 	ctl_args a;
 	int rc = ctl_parse(c, argc, argv, verify_opts, 1, &a);
-	if (rc != CTL_GO)
+	if (rc != RK_CLI_GO)
 		return rc;
 	if (a.npos != 1 || strcmp(a.pos[0], "verify") != 0)
 		return ctl_usage(c, "the only subcommand is verify (roomctl webhook verify ...)");
@@ -112,20 +113,19 @@ int cmd_webhook(ctl_ctx *c, int argc, char **argv)
 		return ctl_usage(c, "give --body/--signature or --request, not both");
 	int64_t tol = 300;
 	if (tol_s && ctl_int(c, "--tolerance", tol_s, -1, INT64_C(1) << 40, &tol))
-		return RC_USAGE;
+		return RK_EXIT_USAGE;
 
-	char err[256];
 	unsigned char *secret = NULL;
 	size_t secret_len = 0;
-	if (rk_secret_load(secret_file, &secret, &secret_len, err, sizeof(err)) != RK_OK)
-		return ctl_fail(c, "%s", err);
+	if (rk_cli_secret(c->err, secret_file, &secret, &secret_len) != RK_EXIT_OK)
+		return RK_EXIT_FAIL;
 	size_t len = 0;
 	char *data = body_file ? slurp_path(body_file, &len)
 			       : req_file ? slurp_path(req_file, &len) : slurp(stdin, &len);
 	char sig[1024];
 	const char *body = data;
 	size_t blen = len;
-	rc = RC_FAIL;
+	rc = RK_EXIT_FAIL;
 	if (!data) {
 		ctl_fail(c, "cannot read %s", body_file ? body_file : req_file ? req_file : "stdin");
 		goto out;
@@ -153,7 +153,7 @@ int cmd_webhook(ctl_ctx *c, int argc, char **argv)
 		snprintf(desc, sizeof(desc), ": %s %s", type->valuestring, id->valuestring);
 	cJSON_Delete(j);
 	fprintf(c->out, "signature valid%s\n", desc);
-	rc = RC_OK;
+	rc = RK_EXIT_OK;
 out:
 	free(data);
 	OPENSSL_cleanse(secret, secret_len);

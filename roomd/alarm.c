@@ -6,12 +6,9 @@
 #include "clock.h"
 #include "log.h"
 
-#define container_of_alarms(ptr) \
-	((alarms *)(void *)((char *)(ptr) - offsetof(alarms, sul)))
-
 static void alarm_cb(lws_sorted_usec_list_t *sul)
 {
-	alarms *a = container_of_alarms(sul);
+	alarms *a = container_of(sul, alarms, sul);
 	a->fire(a->arg);
 }
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <curl/curl.h>
+#include "cli.h"
 #include "config.h"
 #include "log.h"
 #include "token.h"
@@ -200,42 +201,19 @@ static const opt opts[] = {
 
 enum { MAX_ORIGINS = 64 };
 
-static bool parse_num(const char *s, long long min, long long max, long long *out)
-{
-	char *end;
-	errno = 0;
-	long long v = strtoll(s, &end, 10);
-	if (errno || end == s || *end || v < min || v > max)
-		return false;
-	*out = v;
-	return true;
-}
-
 static bool parse_listen(roomd_config *cfg, const char *s)
 {
 	const char *colon = strrchr(s, ':');
 	if (!colon || colon == s || (size_t)(colon - s) >= sizeof(cfg->host))
 		return false;
 	long long port;
-	if (!parse_num(colon + 1, 0, 65535, &port))
+	char why[128];
+	if (!rk_cli_int("--listen", colon + 1, 0, 65535, &port, why, sizeof(why)))
 		return false;
 	memcpy(cfg->host, s, (size_t)(colon - s));
 	cfg->host[colon - s] = '\0';
 	cfg->port = (int)port;
 	return true;
-}
-
-/* The secret file, read as every roomkit binary reads it (libcommon). */
-static int load_secret(roomd_config *cfg, const char *path)
-{
-	char err[256];
-	free(cfg->secret);
-	cfg->secret = NULL;
-	if (rk_secret_load(path, &cfg->secret, &cfg->secret_len, err, sizeof(err)) != RK_OK) {
-		fprintf(stderr, "Error: %s\n", err);
-		return 3;
-	}
-	return 0;
 }
 
 /* Where a value came from, for messages: "FILE:LINE: " or "" (command line). */
@@ -255,7 +233,7 @@ static int usage_error(const origin_of *at, const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	fprintf(stderr, "\nTry 'roomd --help' for more information.\n");
 	va_end(ap);
-	return 2;
+	return RK_EXIT_USAGE;
 }
 
 static bool parse_bool(const char *v, bool *out)
@@ -279,9 +257,9 @@ static int add_origin(roomd_config *cfg, const char *v, const origin_of *at)
 	if (cfg->n_allow_origin >= MAX_ORIGINS)
 		return usage_error(at, "more than %d --allow-origin values", MAX_ORIGINS);
 	if (!cfg->allow_origin && !(cfg->allow_origin = calloc(MAX_ORIGINS, sizeof(char *))))
-		return 3;
+		return RK_EXIT_FAIL;
 	if (!(cfg->allow_origin[cfg->n_allow_origin] = strdup(v)))
-		return 3;
+		return RK_EXIT_FAIL;
 	cfg->n_allow_origin++;
 	return 0;
 }
@@ -347,7 +325,7 @@ static int apply_webhook(roomd_config *cfg, const opt *o, const char *v, const o
 			return usage_error(at, "--webhook-url wants an http:// or https:// URL "
 					       "with a host, got '%s'", v);
 		free(cfg->webhook_url);
-		return (cfg->webhook_url = strdup(v)) ? 0 : 3;
+		return (cfg->webhook_url = strdup(v)) ? 0 : RK_EXIT_FAIL;
 	case K_WH_SECRET:
 		free(cfg->webhook_secret);
 		cfg->webhook_secret = NULL;
@@ -365,7 +343,7 @@ static int apply_webhook(roomd_config *cfg, const opt *o, const char *v, const o
 
 /*
  * Set option o to value v (NULL for a flag without one on the command line).
- * Returns 0, 2 (usage error, printed) or 3 (runtime error, printed).
+ * Returns 0, RK_EXIT_USAGE or RK_EXIT_FAIL (either printed).
  */
 static int apply(roomd_config *cfg, const opt *o, const char *v, const origin_of *at)
 {
@@ -373,10 +351,11 @@ static int apply(roomd_config *cfg, const opt *o, const char *v, const origin_of
 	long long n;
 	bool b = true;
 	switch (o->kind) {
-	case K_NUM:
-		if (!parse_num(v, o->min, o->max, &n))
-			return usage_error(at, "bad number for --%s: '%s' (want %lld..%lld)",
-					   o->name, v, o->min, o->max);
+	case K_NUM: {
+		char name[64], why[256];
+		snprintf(name, sizeof(name), "--%s", o->name);
+		if (!rk_cli_int(name, v, o->min, o->max, &n, why, sizeof(why)))
+			return usage_error(at, "%s", why);
 		if (o->size == sizeof(int)) {
 			int i = (int)n;
 			memcpy(field, &i, sizeof(i));
@@ -385,6 +364,7 @@ static int apply(roomd_config *cfg, const opt *o, const char *v, const origin_of
 			memcpy(field, &i, sizeof(i));
 		}
 		return 0;
+	}
 	case K_BOOL:
 		if (v && !parse_bool(v, &b))
 			return usage_error(at, "--%s wants true or false, got '%s'", o->name, v);
@@ -398,7 +378,7 @@ static int apply(roomd_config *cfg, const opt *o, const char *v, const origin_of
 	case K_STR: {
 		char *copy = strdup(v);
 		if (!copy)
-			return 3;
+			return RK_EXIT_FAIL;
 		free(*(char **)field);
 		*(char **)field = copy;
 		return 0;
@@ -407,7 +387,7 @@ static int apply(roomd_config *cfg, const opt *o, const char *v, const origin_of
 		return parse_listen(cfg, v) ? 0
 					    : usage_error(at, "--listen wants HOST:PORT, got '%s'", v);
 	case K_SECRET:
-		return load_secret(cfg, v);
+		return rk_cli_secret(stderr, v, &cfg->secret, &cfg->secret_len);
 	case K_LOG_LEVEL: {
 		rk_log_level lvl;
 		if (!rk_log_parse_level(v, &lvl))
@@ -476,15 +456,15 @@ static char *config_value(char *v)
 
 /*
  * Read a config file: "key = value" lines, key = a long option without
- * "--" ('_' may stand for '-'), '#' comments, blank lines. Returns 0, 2 or 3
- * as apply().
+ * "--" ('_' may stand for '-'), '#' comments, blank lines. Returns 0,
+ * RK_EXIT_USAGE or RK_EXIT_FAIL as apply().
  */
 static int config_file(roomd_config *cfg, const char *path)
 {
 	FILE *f = fopen(path, "r");
 	if (!f) {
 		fprintf(stderr, "Error: --config %s: %s\n", path, strerror(errno));
-		return 3;
+		return RK_EXIT_FAIL;
 	}
 	char line[4096];
 	origin_of at = {path, 0};
@@ -520,7 +500,7 @@ static int config_file(roomd_config *cfg, const char *path)
 	}
 	if (!rc && ferror(f)) {
 		fprintf(stderr, "Error: --config %s: read error\n", path);
-		rc = 3;
+		rc = RK_EXIT_FAIL;
 	}
 	fclose(f);
 	return rc;
@@ -562,7 +542,7 @@ int config_parse(roomd_config *cfg, int argc, char **argv)
 		cfg->secret_len = strlen(env);
 		cfg->secret = malloc(cfg->secret_len);
 		if (!cfg->secret)
-			return 3;
+			return RK_EXIT_FAIL;
 		memcpy(cfg->secret, env, cfg->secret_len);
 	}
 
@@ -586,7 +566,7 @@ int config_parse(roomd_config *cfg, int argc, char **argv)
 		const opt *o = c >= 256 ? &opts[c - 256] : NULL;
 		if (c == 'h' || (o && o->kind == K_HELP)) {
 			fputs(usage_text, stdout);
-			return 1;
+			return RK_EXIT_OK;
 		}
 		if (o && o->kind == K_CONFIG)
 			config = optarg;
@@ -623,7 +603,7 @@ int config_parse(roomd_config *cfg, int argc, char **argv)
 					 "TLS, neither for plain ws/http)");
 	if (!cfg->webhook_url != !cfg->webhook_secret)
 		return usage_error(NULL, "--webhook-url and --webhook-secret-file go together");
-	return 0;
+	return RK_CLI_GO;
 }
 
 void config_free(roomd_config *cfg)

@@ -69,9 +69,10 @@ enum {
  * Fill cfg from argv: defaults first, then ROOMD_SECRET, then the --config
  * file, then the flags (a flag overrides the file; a repeatable flag
  * replaces the file's values).
- * Returns 0 on success, 1 if --help/--version was printed (exit 0), 2 on a
- * usage error (a one-line "Error: ..." hint was printed; exit 2), 3 on a
- * runtime error such as an unreadable secret file (message printed; exit 1).
+ * Returns RK_CLI_GO (cli.h) to run, or the rk_exit to leave with:
+ * RK_EXIT_OK after --help was printed, RK_EXIT_USAGE after a one-line
+ * "Error: ..." hint, RK_EXIT_FAIL after a runtime error such as an
+ * unreadable secret file (message printed).
  */
 int config_parse(roomd_config *cfg, int argc, char **argv) RK_WARN_UNUSED;
 /* Free what cfg owns (strings, the secret); cfg may be half-filled. */

@@ -12,6 +12,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <uv.h>
+#include "cli.h"
 #include "clock.h"
 #include "log.h"
 #include "httpop.h"
@@ -118,12 +119,12 @@ int main(int argc, char **argv)
 {
 	server *s = calloc(1, sizeof(*s));
 	if (!s)
-		return 1;
+		return RK_EXIT_FAIL;
 	int rc = config_parse(&s->cfg, argc, argv);
-	if (rc) {
+	if (rc != RK_CLI_GO) {
 		config_free(&s->cfg);
 		free(s);
-		return rc == 1 ? 0 : rc == 2 ? 2 : 1;
+		return rc;
 	}
 	rk_log_set_level((rk_log_level)s->cfg.log_level);
 	rk_log_set_format((rk_log_format)s->cfg.log_format);
@@ -132,7 +133,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "Error: %s\n", tls_err);
 		config_free(&s->cfg);
 		free(s);
-		return 1;
+		return RK_EXIT_FAIL;
 	}
 	set_nofile((unsigned)s->cfg.max_conns);
 	signal(SIGPIPE, SIG_IGN);
@@ -143,7 +144,7 @@ int main(int argc, char **argv)
 			strerror(errno));
 		config_free(&s->cfg);
 		free(s);
-		return 1;
+		return RK_EXIT_FAIL;
 	}
 	unsigned char rnd[3];
 	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
@@ -156,7 +157,7 @@ int main(int argc, char **argv)
 	s->wbuf = malloc(LWS_PRE + WBUF_SIZE);
 	if (!s->wbuf) {
 		free(s);
-		return 1;
+		return RK_EXIT_FAIL;
 	}
 	rk_omap_init(&s->rooms);
 	iplimit_init(&s->ipl, s->cfg.conn_rate, s->cfg.conn_burst,
@@ -165,7 +166,7 @@ int main(int argc, char **argv)
 		rk_warn("auth is OFF: no --secret-file or ROOMD_SECRET; every client is an "
 			"editor named by ?name=");
 
-	rc = 1;
+	rc = RK_EXIT_FAIL;
 	uv_loop_init(&s->loop);
 	uv_check_init(&s->loop, &s->flush_check);
 	uv_signal_init(&s->loop, &s->sigterm);
@@ -210,7 +211,7 @@ int main(int argc, char **argv)
 
 	uv_run(&s->loop, UV_RUN_DEFAULT);
 	server_flush_durable(s);
-	rc = 0;
+	rc = RK_EXIT_OK;
 	rk_info("stopped");
 out:
 	if (s->lws) {

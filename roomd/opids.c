@@ -12,18 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct entry {
-	uint64_t h1, h2; /* two independent hashes of (user, id) */
-	int64_t seq, ts;
-} entry;
-
-struct opids {
-	entry *ring;        /* cap entries, live ones at head .. head+count */
-	size_t cap, head, count;
-	uint32_t head_abs;  /* insertion number of ring[head], mod 2^32 */
-	uint32_t *slots;    /* nslots, each 0 or (insertion number + 1) */
-	size_t nslots;
-};
+typedef struct opids_entry entry;
 
 /* ---- hashing ------------------------------------------------------------ */
 

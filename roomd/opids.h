@@ -35,6 +35,21 @@
 
 typedef struct opids opids;
 
+/* Private: the layout (opids.c's top comment), here only so that the
+ * white-box test (tests/unit/roomd/test_opids.c) can start the insertion
+ * numbers near their wrap. Nothing else reads these fields. */
+struct opids_entry {
+	uint64_t h1, h2; /* two independent hashes of (user, id) */
+	int64_t seq, ts;
+};
+struct opids {
+	struct opids_entry *ring; /* cap entries, live ones at head .. head+count */
+	size_t cap, head, count;
+	uint32_t head_abs;        /* insertion number of ring[head], mod 2^32 */
+	uint32_t *slots;          /* nslots, each 0 or (insertion number + 1) */
+	size_t nslots;
+};
+
 /* An empty memory, or NULL if out of memory. */
 opids *opids_new(void) RK_WARN_UNUSED;
 /* Free o and everything it holds; NULL is fine. */

@@ -41,9 +41,6 @@
 #include "syncer.h"
 #include "webhook.h"
 
-#define container_of(ptr, type, member) \
-	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
-
 /* Bytes of frames coalesced into one write (conn_out.c), and the most lws may
  * hand to send()/SSL_write() at once (the protocol's tx_packet_size: left
  * at 0, lws would cut every write to rx_buffer_size bytes and send the rest

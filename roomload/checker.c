@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "rk_common.h"
 
 static const char *const kind_names[CHK_KIND_COUNT] = {
     [CHK_GAP] = "gap",
@@ -121,22 +122,25 @@ static uint32_t pow2_at_least(uint32_t n)
 	return p;
 }
 
-bool chk_ops_init(chk_ops *o, uint32_t size)
+/* A zeroed ring of at least size slots (a power of two) of elem bytes, its
+ * index mask in *mask; NULL (mask 0) if out of memory. */
+static void *ring_new(uint32_t size, size_t elem, uint32_t *mask)
 {
 	uint32_t n = pow2_at_least(size);
-	o->r = calloc(n, sizeof(*o->r));
-	if (!o->r) {
-		o->mask = 0;
-		return false;
-	}
-	o->mask = n - 1;
-	return true;
+	void *r = calloc(n, elem);
+	*mask = r ? n - 1 : 0;
+	return r;
+}
+
+bool chk_ops_init(chk_ops *o, uint32_t size)
+{
+	o->r = ring_new(size, sizeof(*o->r), &o->mask);
+	return o->r != NULL;
 }
 
 void chk_ops_free(chk_ops *o)
 {
-	free(o->r);
-	o->r = NULL;
+	RK_FREE(o->r);
 	o->mask = 0;
 }
 
@@ -161,20 +165,13 @@ chk_oprec *chk_op_find(chk_ops *o, uint32_t lseq)
 
 bool chk_room_init(chk_room *r, uint32_t size)
 {
-	uint32_t n = pow2_at_least(size);
-	r->r = calloc(n, sizeof(*r->r));
-	if (!r->r) {
-		r->mask = 0;
-		return false;
-	}
-	r->mask = n - 1;
-	return true;
+	r->r = ring_new(size, sizeof(*r->r), &r->mask);
+	return r->r != NULL;
 }
 
 void chk_room_free(chk_room *r)
 {
-	free(r->r);
-	r->r = NULL;
+	RK_FREE(r->r);
 	r->mask = 0;
 }
 

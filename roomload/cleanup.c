@@ -70,8 +70,8 @@ int cleanup_rooms(const load_config *cfg, FILE *log)
 	int deleted = 0, absent = 0, rc = 0;
 	for (int i = 0; i < cfg->rooms && rc == 0; i++) {
 		char url[600];
-		snprintf(url, sizeof(url), "%s://%s:%d/v1/rooms/%s%d", cfg->tls ? "https" : "http",
-			 cfg->host, cfg->port, cfg->prefix, i);
+		snprintf(url, sizeof(url), "%s://%s:%d/v1/rooms/%s%d", cfg->srv.tls ? "https" : "http",
+			 cfg->srv.host, cfg->srv.port, cfg->prefix, i);
 		curl_easy_setopt(cu, CURLOPT_URL, url);
 		errbuf[0] = '\0';
 		CURLcode cc = curl_easy_perform(cu);

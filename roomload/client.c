@@ -99,12 +99,12 @@ void client_connect(load *ld, client *cl)
 	struct lws_client_connect_info info;
 	memset(&info, 0, sizeof(info));
 	info.context = ld->lws;
-	info.address = cfg->host;
-	info.port = cfg->port;
-	info.ssl_connection = cfg->tls ? LCCSCF_USE_SSL : 0;
+	info.address = cfg->srv.host;
+	info.port = cfg->srv.port;
+	info.ssl_connection = cfg->srv.tls ? LCCSCF_USE_SSL : 0;
 	info.path = path;
-	info.host = cfg->host;
-	info.origin = cfg->host;
+	info.host = cfg->srv.host;
+	info.origin = cfg->srv.host;
 	info.protocol = RK_SUBPROTOCOL;
 	info.local_protocol_name = RK_SUBPROTOCOL;
 	info.userdata = cl;

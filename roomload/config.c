@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "cli.h"
 #include "config.h"
 #include "token.h"
 #include "rk_common.h"
@@ -198,90 +199,7 @@ static int usage_error(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputs(" (see roomload --help)\n", stderr);
-	return 2;
-}
-
-static bool parse_ll(const char *s, long long min, long long max, long long *out)
-{
-	char *end;
-	errno = 0;
-	long long v = strtoll(s, &end, 10);
-	if (errno || end == s || *end || v < min || v > max)
-		return false;
-	*out = v;
-	return true;
-}
-
-static bool parse_dbl(const char *s, double min, double max, double *out)
-{
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	if (errno || end == s || *end || !isfinite(v) || v < min || v > max)
-		return false;
-	*out = v;
-	return true;
-}
-
-/* ws://HOST:PORT[/...] or wss://... ; IPv6 literals in brackets. */
-static bool parse_url(load_config *cfg, const char *url)
-{
-	const char *p;
-	if (strncmp(url, "ws://", 5) == 0) {
-		p = url + 5;
-		cfg->tls = false;
-		cfg->port = 80;
-	} else if (strncmp(url, "wss://", 6) == 0) {
-		p = url + 6;
-		cfg->tls = true;
-		cfg->port = 443;
-	} else {
-		return false;
-	}
-	const char *end = p + strcspn(p, "/?");
-	const char *hend, *colon = NULL;
-	if (*p == '[') {
-		hend = memchr(p, ']', (size_t)(end - p));
-		if (!hend)
-			return false;
-		p++;
-		if (hend + 1 < end && hend[1] == ':')
-			colon = hend + 1;
-	} else {
-		colon = memchr(p, ':', (size_t)(end - p));
-		hend = colon ? colon : end;
-	}
-	if (hend == p || (size_t)(hend - p) >= sizeof(cfg->host))
-		return false;
-	memcpy(cfg->host, p, (size_t)(hend - p));
-	cfg->host[hend - p] = '\0';
-	if (colon) {
-		char port[8];
-		size_t n = (size_t)(end - colon - 1);
-		long long v;
-		if (n == 0 || n >= sizeof(port))
-			return false;
-		memcpy(port, colon + 1, n);
-		port[n] = '\0';
-		if (!parse_ll(port, 1, 65535, &v))
-			return false;
-		cfg->port = (int)v;
-	}
-	snprintf(cfg->url, sizeof(cfg->url), "%s", url);
-	return true;
-}
-
-/* The secret file, read as every roomkit binary reads it (libcommon). */
-static int load_secret(load_config *cfg, const char *path)
-{
-	char err[256];
-	free(cfg->secret);
-	cfg->secret = NULL;
-	if (rk_secret_load(path, &cfg->secret, &cfg->secret_len, err, sizeof(err)) != RK_OK) {
-		fprintf(stderr, "Error: %s\n", err);
-		return 3;
-	}
-	return 0;
+	return RK_EXIT_USAGE;
 }
 
 int config_parse(load_config *cfg, int argc, char **argv)
@@ -302,36 +220,41 @@ int config_parse(load_config *cfg, int argc, char **argv)
 	cfg->procs = 1;
 	bool have_url = false;
 	long long v;
+	char why[256];
 	int opt;
 	optind = 1;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":qh", long_opts, NULL)) != -1) {
 		switch (opt) {
 		case OPT_URL:
-			if (!parse_url(cfg, optarg))
-				return usage_error("--url wants ws://HOST:PORT or wss://HOST:PORT, got '%s'", optarg);
+			if (!rk_wsurl_parse(optarg, &cfg->srv) || strlen(optarg) >= sizeof(cfg->url))
+				return usage_error("--url wants ws://HOST[:PORT][/] or "
+						   "wss://HOST[:PORT][/], got '%s'",
+						   optarg);
+			snprintf(cfg->url, sizeof(cfg->url), "%s", optarg);
 			have_url = true;
 			break;
 		case OPT_CA:
 			cfg->ca_file = optarg;
 			break;
 		case OPT_ROOMS:
-			if (!parse_ll(optarg, 1, 100000, &v))
-				return usage_error("--rooms wants 1..100000");
+			if (!rk_cli_int("--rooms", optarg, 1, 100000, &v, why, sizeof(why)))
+				return usage_error("%s", why);
 			cfg->rooms = (int)v;
 			break;
 		case OPT_CLIENTS:
-			if (!parse_ll(optarg, 1, 100000, &v))
-				return usage_error("--clients wants 1..100000");
+			if (!rk_cli_int("--clients", optarg, 1, 100000, &v, why, sizeof(why)))
+				return usage_error("%s", why);
 			cfg->clients = (int)v;
 			break;
 		case OPT_RATE:
-			if (!parse_dbl(optarg, 0, 100000, &cfg->rate))
-				return usage_error("--rate wants a number 0..100000");
+			if (!rk_cli_double("--rate", optarg, 0, 100000, &cfg->rate, why, sizeof(why)))
+				return usage_error("%s", why);
 			break;
 		case OPT_DURATION:
-			if (!parse_dbl(optarg, 0, 86400, &cfg->duration))
-				return usage_error("--duration wants seconds 0..86400");
+			if (!rk_cli_double("--duration", optarg, 0, 86400, &cfg->duration, why,
+					   sizeof(why)))
+				return usage_error("%s", why);
 			break;
 		case OPT_SCENARIO: {
 			int i;
@@ -345,12 +268,12 @@ int config_parse(load_config *cfg, int argc, char **argv)
 			break;
 		}
 		case OPT_RAMP:
-			if (!parse_dbl(optarg, 0, 3600, &cfg->ramp))
-				return usage_error("--ramp wants seconds 0..3600");
+			if (!rk_cli_double("--ramp", optarg, 0, 3600, &cfg->ramp, why, sizeof(why)))
+				return usage_error("%s", why);
 			break;
 		case OPT_SIZE:
-			if (!parse_ll(optarg, 1, RK_TEXT_MAX, &v))
-				return usage_error("--size wants 1..%d bytes", RK_TEXT_MAX);
+			if (!rk_cli_int("--size", optarg, 1, RK_TEXT_MAX, &v, why, sizeof(why)))
+				return usage_error("%s", why);
 			cfg->size = (int)v;
 			break;
 		case OPT_CLEANUP:
@@ -361,42 +284,43 @@ int config_parse(load_config *cfg, int argc, char **argv)
 				return usage_error("--room-prefix is at most 40 characters");
 			snprintf(cfg->prefix, sizeof(cfg->prefix), "%s", optarg);
 			break;
-		case OPT_SECRET: {
-			int rc = load_secret(cfg, optarg);
-			if (rc)
-				return rc;
+		case OPT_SECRET:
+			if (rk_cli_secret(stderr, optarg, &cfg->secret, &cfg->secret_len))
+				return RK_EXIT_FAIL;
 			break;
-		}
 		case OPT_VIEWERS:
-			if (!parse_dbl(optarg, 0, 1, &cfg->viewers))
-				return usage_error("--viewers wants a fraction 0..1");
+			if (!rk_cli_double("--viewers", optarg, 0, 1, &cfg->viewers, why, sizeof(why)))
+				return usage_error("%s", why);
 			break;
 		case OPT_MAX_P99:
-			if (!parse_dbl(optarg, 0, 1e9, &cfg->max_p99_ms))
-				return usage_error("--max-p99 wants milliseconds");
+			if (!rk_cli_double("--max-p99", optarg, 0, 1e9, &cfg->max_p99_ms, why,
+					   sizeof(why)))
+				return usage_error("%s", why);
 			break;
 		case OPT_MIN_DELIVERED:
-			if (!parse_ll(optarg, 0, INT64_MAX / 2, &v))
-				return usage_error("--min-delivered wants a count");
+			if (!rk_cli_int("--min-delivered", optarg, 0, INT64_MAX / 2, &v, why,
+					sizeof(why)))
+				return usage_error("%s", why);
 			cfg->min_delivered = v;
 			break;
 		case OPT_MAX_CONNECTING:
-			if (!parse_ll(optarg, 1, 100000, &v))
-				return usage_error("--max-connecting wants 1..100000");
+			if (!rk_cli_int("--max-connecting", optarg, 1, 100000, &v, why, sizeof(why)))
+				return usage_error("%s", why);
 			cfg->max_connecting = (int)v;
 			break;
 		case OPT_SEED:
-			if (!parse_ll(optarg, 0, INT64_MAX, &v))
-				return usage_error("--seed wants a non-negative integer");
+			if (!rk_cli_int("--seed", optarg, 0, INT64_MAX, &v, why, sizeof(why)))
+				return usage_error("%s", why);
 			cfg->seed = (uint64_t)v;
 			break;
 		case OPT_RECONNECT:
-			if (!parse_dbl(optarg, 0.05, 86400, &cfg->reconnect_every))
-				return usage_error("--reconnect-every wants seconds 0.05..86400");
+			if (!rk_cli_double("--reconnect-every", optarg, 0.05, 86400,
+					   &cfg->reconnect_every, why, sizeof(why)))
+				return usage_error("%s", why);
 			break;
 		case OPT_PROCS:
-			if (!parse_ll(optarg, 1, 64, &v))
-				return usage_error("--procs wants 1..64");
+			if (!rk_cli_int("--procs", optarg, 1, 64, &v, why, sizeof(why)))
+				return usage_error("%s", why);
 			cfg->procs = (int)v;
 			break;
 		case OPT_CSV:
@@ -412,7 +336,7 @@ int config_parse(load_config *cfg, int argc, char **argv)
 			break;
 		case 'h':
 			fputs(usage_text, stdout);
-			return 1;
+			return RK_EXIT_OK;
 		case ':':
 			return usage_error("%s needs a value", argv[optind - 1]);
 		default:
@@ -423,11 +347,11 @@ int config_parse(load_config *cfg, int argc, char **argv)
 		return usage_error("unexpected argument '%s'", argv[optind]);
 	if (!have_url)
 		return usage_error("--url is required");
-	if (cfg->ca_file && !cfg->tls)
+	if (cfg->ca_file && !cfg->srv.tls)
 		return usage_error("--ca is for wss:// URLs");
 	if (cfg->ca_file && access(cfg->ca_file, R_OK) != 0) {
 		fprintf(stderr, "Error: --ca %s: %s\n", cfg->ca_file, strerror(errno));
-		return 3;
+		return RK_EXIT_FAIL;
 	}
 	char room[RK_ROOM_ID_MAX + 1];
 	snprintf(room, sizeof(room), "%s%d", cfg->prefix, cfg->rooms - 1);
@@ -441,7 +365,7 @@ int config_parse(load_config *cfg, int argc, char **argv)
 				   "live in one process)", cfg->procs, cfg->rooms);
 	if (!cfg->seed)
 		cfg->seed = ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)cfg;
-	return 0;
+	return RK_CLI_GO;
 }
 
 void config_free(load_config *cfg)

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "wsurl.h"
+
 typedef enum scenario {
 	SC_CHAT = 0, /* chat.post of --size characters */
 	SC_DRAW,     /* shape.add / shape.update / shape.delete cycle of own strokes */
@@ -23,9 +25,7 @@ typedef enum scenario {
 const char *scenario_name(scenario s);
 
 typedef struct load_config {
-	char host[256];          /* from --url */
-	int port;
-	bool tls;                /* wss:// */
+	rk_wsurl srv;            /* --url: host, port, wss:// or not */
 	const char *ca_file;     /* --ca FILE: trust anchors for wss:// (PEM);
 				  * NULL = the system's store only */
 	char url[300];           /* --url as given, for the report */
@@ -53,9 +53,11 @@ typedef struct load_config {
 } load_config;
 
 /*
- * Fill cfg from argv. Returns 0 on success, 1 if --help was printed (exit 0),
- * 2 on a usage error (a one-line "Error: ..." hint was printed; exit 2), 3 on
- * a runtime error such as an unreadable secret file (printed; exit 1).
+ * Fill cfg from argv. Returns RK_CLI_GO (cli.h) to run, or the rk_exit to
+ * leave with: RK_EXIT_OK after --help was printed, RK_EXIT_USAGE after a
+ * one-line "Error: ..." hint, RK_EXIT_FAIL after a runtime error such as an
+ * unreadable secret file (printed). cfg owns the secret either way
+ * (config_free).
  */
 int config_parse(load_config *cfg, int argc, char **argv);
 void config_free(load_config *cfg);

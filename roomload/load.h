@@ -24,9 +24,6 @@
 #include "proto.h"
 #include "theap.h"
 
-#define container_of(ptr, type, member) \
-	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
-
 #define RX_MAX (16u << 20) /* largest message reassembled (a welcome with state) */
 
 typedef struct load load;

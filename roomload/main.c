@@ -4,6 +4,7 @@
  * 2 usage error.
  */
 #include "cleanup.h"
+#include "cli.h"
 #include "load.h"
 #include "log.h"
 #include <stdlib.h>
@@ -13,32 +14,32 @@ int main(int argc, char **argv)
 {
 	load *ld = calloc(1, sizeof(*ld));
 	if (!ld)
-		return 1;
+		return RK_EXIT_FAIL;
 	rk_log_set_level(RK_LOG_WARN);
 	int rc = config_parse(&ld->cfg, argc, argv);
-	if (rc) {
+	if (rc != RK_CLI_GO) {
 		config_free(&ld->cfg);
 		free(ld);
-		return rc == 1 ? 0 : rc == 2 ? 2 : 1;
+		return rc;
 	}
 	if (ld->cfg.procs > 1) {
 		/* The report covers what the workers sent, even if one died. */
 		if (!report_csv_open(ld)) {
-			rc = 1;
+			rc = RK_EXIT_FAIL;
 		} else {
 			rc = procs_run(ld);
 			if (report_final(ld) != 0)
-				rc = 1;
+				rc = RK_EXIT_FAIL;
 		}
 	} else {
-		rc = report_csv_open(ld) ? run_load(ld) : 1;
+		rc = report_csv_open(ld) ? run_load(ld) : RK_EXIT_FAIL;
 		if (rc == 0)
 			rc = report_final(ld);
 	}
 	report_csv_close(ld);
 	/* After the report: its figures are the run's, not the cleanup's. */
 	if (ld->cfg.cleanup && cleanup_rooms(&ld->cfg, ld->cfg.json ? stderr : stdout) != 0)
-		rc = 1;
+		rc = RK_EXIT_FAIL;
 	load_free(ld);
 	free(ld);
 	return rc;

@@ -349,7 +349,7 @@ int run_load(load *ld)
 	memset(&info, 0, sizeof(info));
 	info.port = CONTEXT_PORT_NO_LISTEN;
 	info.protocols = roomload_protocols;
-	info.options = cfg->tls ? LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT : 0;
+	info.options = cfg->srv.tls ? LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT : 0;
 	info.client_ssl_ca_filepath = cfg->ca_file; /* besides the system store */
 	info.count_threads = 1;
 	info.timeout_secs = 30;

@@ -384,7 +384,7 @@ int app_run(tui_opts *o)
 		goto out;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	tn_config cfg = {o->host,  o->port, o->tls,	o->ca_file,
+	tn_config cfg = {o->srv.host,  o->srv.port, o->srv.tls,	o->ca_file,
 			 o->room,  o->name, o->token, a->client_id};
 	tn_handlers h = {on_message, on_net_state, on_resume};
 	a->net = tn_new(a->loop, &cfg, &h, a);
@@ -418,7 +418,7 @@ int app_run(tui_opts *o)
 	ev_signal_start(a->loop, &rn->hup);
 	ev_timer_start(a->loop, &rn->ping);
 	ev_prepare_start(a->loop, &rn->prep);
-	app_status(a, false, "connecting to %s:%d ...", o->host, o->port);
+	app_status(a, false, "connecting to %s:%d ...", o->srv.host, o->srv.port);
 	tn_start(a->net);
 	ev_run(a->loop, 0);
 	rc = a->exit_code;

@@ -3,6 +3,7 @@
  * is also the reference of every key (the '?' overlay shows the same keys).
  */
 #include "tui.h"
+#include "cli.h"
 #include "roomid.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,58 +74,15 @@ void tui_print_help(void *file)
 		fprintf(f, "%s\n", *l);
 }
 
-/* ws://HOST:PORT[/] or wss://...; HOST may be [v6]. */
-static bool parse_url(const char *url, tui_opts *o)
-{
-	const char *p;
-	if (strncmp(url, "ws://", 5) == 0) {
-		p = url + 5;
-		o->tls = false;
-	} else if (strncmp(url, "wss://", 6) == 0) {
-		p = url + 6;
-		o->tls = true;
-	} else {
-		return false;
-	}
-	const char *host = p, *host_end;
-	if (*p == '[') {
-		host = p + 1;
-		host_end = strchr(host, ']');
-		if (!host_end)
-			return false;
-		p = host_end + 1;
-	} else {
-		host_end = p + strcspn(p, ":/");
-		p = host_end;
-	}
-	size_t hl = (size_t)(host_end - host);
-	if (hl == 0 || hl >= sizeof(o->host))
-		return false;
-	memcpy(o->host, host, hl);
-	o->host[hl] = '\0';
-	o->port = o->tls ? 443 : 80;
-	if (*p == ':') {
-		char *end;
-		long port = strtol(p + 1, &end, 10);
-		if (end == p + 1 || port < 1 || port > 65535)
-			return false;
-		o->port = (int)port;
-		p = end;
-	}
-	return *p == '\0' || strcmp(p, "/") == 0;
-}
-
-int tui_parse_args(int argc, char **argv, tui_opts *o, char *err, size_t errlen,
-		   bool *help)
+int tui_parse_args(int argc, char **argv, tui_opts *o, char *err, size_t errlen)
 {
 	memset(o, 0, sizeof(*o));
-	*help = false;
 	const char *url = NULL;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-			*help = true;
-			return 0;
+			tui_print_help(stdout);
+			return RK_EXIT_OK;
 		}
 		const char **dst = NULL;
 		if (strcmp(a, "--url") == 0)
@@ -141,37 +99,37 @@ int tui_parse_args(int argc, char **argv, tui_opts *o, char *err, size_t errlen,
 			dst = &o->ca_file;
 		if (!dst) {
 			snprintf(err, errlen, "unknown option '%s'", a);
-			return 2;
+			return RK_EXIT_USAGE;
 		}
 		if (i + 1 >= argc) {
 			snprintf(err, errlen, "%s needs a value", a);
-			return 2;
+			return RK_EXIT_USAGE;
 		}
 		*dst = argv[++i];
 	}
 	if (!url || !o->room) {
 		snprintf(err, errlen, "--url and --room are required");
-		return 2;
+		return RK_EXIT_USAGE;
 	}
-	if (!parse_url(url, o)) {
-		snprintf(err, errlen, "--url must be ws://HOST:PORT or wss://HOST:PORT");
-		return 2;
+	if (!rk_wsurl_parse(url, &o->srv)) {
+		snprintf(err, errlen, "--url must be ws://HOST[:PORT][/] or wss://HOST[:PORT][/]");
+		return RK_EXIT_USAGE;
 	}
-	if (o->ca_file && !o->tls) {
+	if (o->ca_file && !o->srv.tls) {
 		snprintf(err, errlen, "--ca is for wss:// URLs");
-		return 2;
+		return RK_EXIT_USAGE;
 	}
 	if (!rk_roomid_validz(o->room)) {
 		snprintf(err, errlen, "--room: not a valid room id");
-		return 2;
+		return RK_EXIT_USAGE;
 	}
 	if (o->name && o->token) {
 		snprintf(err, errlen, "give --name or --token, not both");
-		return 2;
+		return RK_EXIT_USAGE;
 	}
 	if (o->name && (!*o->name || strlen(o->name) > RK_NAME_BYTES)) {
 		snprintf(err, errlen, "--name must be 1-32 characters");
-		return 2;
+		return RK_EXIT_USAGE;
 	}
-	return 0;
+	return RK_CLI_GO;
 }

@@ -10,6 +10,7 @@
 #include "model.h"
 #include "net.h"
 #include "render.h"
+#include "wsurl.h"
 
 #define TUI_PEERS_MAX 256
 #define TUI_INPUT_MAX 512	/* bytes of an input line */
@@ -17,9 +18,7 @@
 
 /* Parsed command line. */
 typedef struct tui_opts {
-	char host[256];
-	int port;
-	bool tls;
+	rk_wsurl srv; /* --url: host, port, wss:// or not */
 	const char *ca_file; /* --ca FILE (wss:// only), or NULL */
 	const char *room;
 	const char *name;  /* or NULL */
@@ -27,10 +26,10 @@ typedef struct tui_opts {
 	const char *log_path; /* --log FILE: stderr goes there, or NULL */
 } tui_opts;
 
-/* Parse argv. Returns 0 to run, 1 after --help (printed to out), 2 on a
- * usage error (one line written to err). */
-int tui_parse_args(int argc, char **argv, tui_opts *o, char *err, size_t errlen,
-		   bool *help);
+/* Parse argv. Returns RK_CLI_GO (cli.h) to run, RK_EXIT_OK after --help
+ * (printed to stdout), RK_EXIT_USAGE on a usage error (one line without a
+ * newline written to err, errlen bytes). o's strings point into argv. */
+int tui_parse_args(int argc, char **argv, tui_opts *o, char *err, size_t errlen);
 /* The --help text (also the key reference). */
 void tui_print_help(void *file);
 /* The key reference, one line each, NULL-terminated ('?' and --help). */

@@ -82,7 +82,7 @@ run() { # kind name command...
 }
 
 echo "== valgrind: unit tests =="
-for src in "$SRC"/tests/unit/test_*.c; do
+for src in "$SRC"/tests/unit/*/test_*.c; do
 	name=$(basename "$src" .c)
 	echo "$name" | grep -Eq -- "$FILTER" || continue
 	run unit "$name" valgrind $vg_opts --log-file="$VG/logs/$name.%p.log" \

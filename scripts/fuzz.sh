@@ -22,7 +22,7 @@ if [ -z "$BUILD" ] || [ -z "$SECS" ]; then
 fi
 shift 2
 SRC=$(cd "$(dirname "$0")/.." && pwd)
-TARGETS=${*:-cmsg smsg apply snapshot token url http}
+TARGETS=${*:-cmsg smsg apply snapshot token url http wsurl}
 mkdir -p "$BUILD/corpus" "$BUILD/crashes" "$BUILD/logs"
 status=0
 printf '%-10s %12s %10s %8s %8s %8s\n' target runs exec/s cov ft corpus

@@ -131,6 +131,16 @@ put url long-client "/ws/r?client=$(printf '%070d' 0)"
 put url control-name '/ws/r?name=a%01b&name=second'
 put url empty-name '/ws/r?name=&client=c'
 
+# ---- client --url values (roomload, roomtui: libcli/wsurl.h) ----
+put wsurl plain 'ws://127.0.0.1:8080'
+put wsurl slash 'ws://127.0.0.1:8080/'
+put wsurl tls-default-port 'wss://rooms.example.com'
+put wsurl v6 'ws://[::1]:9000/'
+put wsurl v6-zone 'wss://[fe80::1%eth0]:443'
+put wsurl bad-path 'ws://h:1/ws/room'
+put wsurl bad-port 'ws://h:65536'
+put wsurl bad-userinfo 'ws://u:p@h:1'
+
 # ---- HTTP requests (section 8): path, newline, Authorization ----
 put http healthz '/healthz'
 put http metrics '/metrics'

@@ -5,9 +5,9 @@
  * with the same invariants, and a killed worker fails the run; per-client
  * tokens and viewers work, and a missed --max-p99 makes roomload exit 1.
  *
- * roomd is started here on port 0 with a temp data dir; its ready line is
- * read from a pipe with a deadline (no sleeps). Both binaries come from the
- * environment (ROOMD_BIN, ROOMLOAD_BIN). */
+ * roomd is started by the shared launcher (tests/support/roomd_proc.h: port
+ * 0, a temp data dir, its ready line read with a deadline, no sleeps). Both
+ * binaries come from the environment (ROOMD_BIN, ROOMLOAD_BIN). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,7 +15,6 @@
 #include <stdbool.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -27,17 +26,19 @@
 #include <unistd.h>
 #include <cmocka.h>
 #include <cjson/cJSON.h>
+#include "roomd_proc.h"
+#include "roomtest.h"
 #include "timescale.h"
 
-#define READY_TIMEOUT_MS 10000
 #define RUN_TIMEOUT_MS 120000
 
+/* One test's roomd (the shared launcher, tests/support/roomd_proc.h) and
+ * the secret file it was given, if any. */
 typedef struct server {
-	pid_t pid;
-	int err_fd;        /* roomd's stderr, drained while we wait */
+	rd_proc *rd;
 	int port;
-	char dir[64];
-	char secret_path[96];
+	const char *dir;   /* a scratch directory that rd_cleanup removes */
+	char *secret_path; /* NULL without --secret-file (rt_temp_file's) */
 } server;
 
 static int64_t now_ms(void)
@@ -55,109 +56,32 @@ static const char *env_bin(const char *name)
 	return p;
 }
 
-static void drain(int fd)
-{
-	char buf[4096];
-	while (read(fd, buf, sizeof(buf)) > 0)
-		;
-}
-
 static void server_start(server *s, bool with_secret)
 {
 	memset(s, 0, sizeof(*s));
-	const char *bin = env_bin("ROOMD_BIN");
-	snprintf(s->dir, sizeof(s->dir), "/tmp/rk-roomload-XXXXXX");
-	assert_non_null(mkdtemp(s->dir));
-	if (with_secret) {
-		snprintf(s->secret_path, sizeof(s->secret_path), "%s/secret", s->dir);
-		FILE *f = fopen(s->secret_path, "w");
-		assert_non_null(f);
-		fputs("integration-test-secret-0123456789\n", f);
-		fclose(f);
-	}
-	int p[2];
-	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
-	s->pid = fork();
-	assert_true(s->pid >= 0);
-	if (s->pid == 0) {
-		dup2(p[1], 2);
-		char *argv[12];
-		int n = 0;
-		argv[n++] = (char *)bin;
-		argv[n++] = (char *)"--listen";
-		argv[n++] = (char *)"127.0.0.1:0";
-		argv[n++] = (char *)"--data";
-		argv[n++] = s->dir;
-		argv[n++] = (char *)"--log-level";
-		argv[n++] = (char *)"warn";
-		if (with_secret) {
-			argv[n++] = (char *)"--secret-file";
-			argv[n++] = s->secret_path;
-		}
-		argv[n] = NULL;
-		execv(bin, argv);
-		_exit(127);
-	}
-	close(p[1]);
-	s->err_fd = p[0];
-	/* Read stderr until the ready line, with a deadline. */
-	char log[8192];
-	size_t len = 0;
-	int64_t deadline = now_ms() + rt_scaled_ms(READY_TIMEOUT_MS);
-	for (;;) {
-		int64_t left = deadline - now_ms();
-		if (left <= 0)
-			fail_msg("roomd did not print its ready line in time: %.*s", (int)len, log);
-		struct pollfd pfd = {.fd = s->err_fd, .events = POLLIN};
-		if (poll(&pfd, 1, (int)left) <= 0)
-			continue;
-		ssize_t r = read(s->err_fd, log + len, sizeof(log) - 1 - len);
-		if (r <= 0)
-			fail_msg("roomd exited before it was ready: %.*s", (int)len, log);
-		len += (size_t)r;
-		log[len] = '\0';
-		const char *m = strstr(log, "roomd listening on ");
-		if (m && strchr(m, '\n')) {
-			const char *colon = strchr(m + 19, ':');
-			assert_non_null(colon);
-			s->port = atoi(colon + 1);
-			break;
-		}
-		if (len == sizeof(log) - 1)
-			len = 0; /* noise without a ready line: keep reading */
-	}
-	assert_true(s->port > 0);
-	fcntl(s->err_fd, F_SETFL, fcntl(s->err_fd, F_GETFL) | O_NONBLOCK);
+	if (with_secret)
+		s->secret_path = rt_temp_file("integration-test-secret-0123456789\n");
+	const char *const plain[] = {"--log-level", "warn", NULL};
+	const char *const secret[] = {"--log-level", "warn", "--secret-file", s->secret_path,
+				      NULL};
+	s->rd = rd_start(with_secret ? secret : plain, NULL);
+	assert_non_null(s->rd);
+	s->port = s->rd->port;
+	s->dir = s->rd->tmp_dir;
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
-{
-	(void)sb;
-	(void)type;
-	(void)ftw;
-	return remove(path);
-}
-
+/* Stop roomd with SIGTERM: it must drain and exit 0. */
 static void server_stop(server *s)
 {
-	kill(s->pid, SIGTERM);
-	int st = 0;
-	int64_t deadline = now_ms() + 10000;
-	pid_t r;
-	while ((r = waitpid(s->pid, &st, WNOHANG)) == 0 && now_ms() < deadline) {
-		struct pollfd pfd = {.fd = s->err_fd, .events = POLLIN};
-		poll(&pfd, 1, 50);
-		drain(s->err_fd);
+	int rc = rd_stop(s->rd, SIGTERM);
+	rd_cleanup(s->rd);
+	s->rd = NULL;
+	if (s->secret_path) {
+		unlink(s->secret_path);
+		free(s->secret_path);
+		s->secret_path = NULL;
 	}
-	if (r == 0) {
-		kill(s->pid, SIGKILL);
-		waitpid(s->pid, &st, 0);
-		fail_msg("roomd did not stop on SIGTERM");
-	}
-	close(s->err_fd);
-	nftw(s->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	assert_true(WIFEXITED(st));
-	assert_int_equal(WEXITSTATUS(st), 0);
+	assert_int_equal(rc, 0);
 }
 
 /* Run roomload with extra args; returns its exit status, *out its stdout. */
@@ -192,13 +116,10 @@ static int run_roomload(server *s, char **out, const char *const *extra)
 			kill(pid, SIGKILL);
 			fail_msg("roomload did not finish in time");
 		}
-		struct pollfd pfd[2] = {{.fd = p[0], .events = POLLIN},
-					{.fd = s->err_fd, .events = POLLIN}};
-		if (poll(pfd, 2, 100) <= 0)
+		struct pollfd pfd = {.fd = p[0], .events = POLLIN};
+		if (poll(&pfd, 1, 100) <= 0)
 			continue;
-		if (pfd[1].revents)
-			drain(s->err_fd);
-		if (pfd[0].revents) {
+		if (pfd.revents) {
 			if (len + 4096 > cap) {
 				cap *= 2;
 				buf = realloc(buf, cap);
@@ -346,7 +267,7 @@ static void test_chat_load_is_clean(void **state)
 	server *s = *state;
 	char *out;
 	RT_SKIP_UNDER_VALGRIND("counts ops sent and acked in a fixed 3 s run");
-	char csv[96];
+	char csv[PATH_MAX + 16];
 	snprintf(csv, sizeof(csv), "%s/one.csv", s->dir);
 	const char *const args[] = {"--rooms", "10", "--clients", "25", "--rate", "2",
 				    "--duration", "3", "--json", "-q", "--csv", csv, NULL};
@@ -367,7 +288,7 @@ static void test_procs_merge_into_one_report(void **state)
 {
 	server *s = *state;
 	char *out;
-	char csv[96];
+	char csv[PATH_MAX + 16];
 	snprintf(csv, sizeof(csv), "%s/procs.csv", s->dir);
 	const char *const args[] = {"--rooms", "10", "--clients", "30", "--rate", "2",
 				    "--duration", "3", "--procs", "2", "--json", "-q",
@@ -409,7 +330,7 @@ static pid_t child_of(pid_t ppid)
 static void test_procs_worker_crash_fails_the_run(void **state)
 {
 	server *s = *state;
-	char url[64], err_path[96];
+	char url[64], err_path[PATH_MAX + 16];
 	snprintf(url, sizeof(url), "ws://127.0.0.1:%d", s->port);
 	snprintf(err_path, sizeof(err_path), "%s/crash.err", s->dir);
 	const char *argv[] = {env_bin("ROOMLOAD_BIN"), "--url", url, "--rooms", "4",
@@ -440,10 +361,8 @@ static void test_procs_worker_crash_fails_the_run(void **state)
 	deadline = now_ms() + 30000;
 	int st = 0;
 	pid_t r;
-	while ((r = waitpid(pid, &st, WNOHANG)) == 0 && now_ms() < deadline) {
-		drain(s->err_fd);
+	while ((r = waitpid(pid, &st, WNOHANG)) == 0 && now_ms() < deadline)
 		poll(NULL, 0, 50);
-	}
 	if (r == 0) {
 		kill(pid, SIGKILL);
 		waitpid(pid, &st, 0);
@@ -499,7 +418,10 @@ static int room_files_left(const server *s, const char *prefix, int rooms)
 		for (int k = 0; k < 3; k++) {
 			char p[256];
 			struct stat sb;
-			snprintf(p, sizeof(p), "%s/rooms/%s%d.db%s", s->dir, prefix, i, sfx[k]);
+			char room[64];
+			snprintf(room, sizeof(room), "%s%d", prefix, i);
+			rd_room_db(s->rd, room, p, sizeof(p));
+			snprintf(p + strlen(p), sizeof(p) - strlen(p), "%s", sfx[k]);
 			left += stat(p, &sb) == 0;
 		}
 	}
@@ -616,7 +538,7 @@ static void test_churn_resumes_without_gaps(void **state)
 static void test_usage(void **state)
 {
 	(void)state;
-	server none = {.err_fd = -1, .port = 1};
+	server none = {.port = 1};
 	server *s = &none;
 	char *out;
 	const char *const help[] = {"--help", NULL};

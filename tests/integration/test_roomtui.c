@@ -166,6 +166,25 @@ static void mouse(ctx *c, int b, int x, int y, bool release)
 	tmux(c, "send-keys -t tui -l '\033[<%d;%d;%d%c'", b, x, y, release ? 'm' : 'M');
 }
 
+/* One mouse report (as mouse()) and what the screen shows once roomtui has
+ * read it (NULL: nothing to wait for). */
+typedef struct mstep {
+	int b, x, y;
+	bool release;
+	const char *shows;
+} mstep;
+
+/* A gesture, steps ending with b < 0: each report is seen on screen before
+ * the next is sent, as a hand on a mouse would space them. */
+static void gesture(ctx *c, const mstep *steps)
+{
+	for (const mstep *st = steps; st->b >= 0; st++) {
+		mouse(c, st->b, st->x, st->y, st->release);
+		if (st->shows)
+			screen_wait(c, st->shows);
+	}
+}
+
 /* Start roomd (extra args or NULL). */
 static void start_roomd(ctx *c, const char *const *args)
 {
@@ -442,15 +461,12 @@ static void test_tui_drawing(void **state)
 	 * before the next is typed, as a hand on a mouse would space them. */
 	tmux(c, "send-keys -t tui p 4");
 	screen_wait(c, "tool:pen color:4");
-	mouse(c, 0, 10, 5, false);
-	screen_wait(c, "pen:9,3 DOWN");
-	mouse(c, 32, 12, 5, false);
-	screen_wait(c, "pen:11,3 DOWN");
-	mouse(c, 32, 14, 6, false);
-	screen_wait(c, "pen:13,4 DOWN");
-	mouse(c, 32, 15, 8, false);
-	screen_wait(c, "pen:14,6 DOWN");
-	mouse(c, 0, 15, 8, true);
+	gesture(c, (const mstep[]){{0, 10, 5, false, "pen:9,3 DOWN"},
+				   {32, 12, 5, false, "pen:11,3 DOWN"},
+				   {32, 14, 6, false, "pen:13,4 DOWN"},
+				   {32, 15, 8, false, "pen:14,6 DOWN"},
+				   {0, 15, 8, true, NULL},
+				   {-1, 0, 0, false, NULL}});
 	expect_shape(c->peer, "stroke", 4, "[[9,3],[11,3],[13,4],[14,6]]", NULL);
 	screen_wait(c, "pending 0");
 
@@ -476,19 +492,18 @@ static void test_tui_drawing(void **state)
 	screen_wait(c, "tool:view");
 	tmux(c, "send-keys -t tui l");
 	screen_wait(c, "tool:line");
-	mouse(c, 0, 20, 10, false);
-	screen_wait(c, "pen:19,8 ");
-	mouse(c, 32, 25, 11, false);
-	screen_wait(c, "pen:24,9 ");
-	mouse(c, 0, 30, 12, true);
+	gesture(c, (const mstep[]){{0, 20, 10, false, "pen:19,8 "},
+				   {32, 25, 11, false, "pen:24,9 "},
+				   {0, 30, 12, true, NULL},
+				   {-1, 0, 0, false, NULL}});
 	expect_shape(c->peer, "line", 4, "[[19,8],[29,10]]", NULL);
 	tmux(c, "send-keys -t tui Escape");
 	screen_wait(c, "tool:view");
 	tmux(c, "send-keys -t tui r 2");
 	screen_wait(c, "tool:rect color:2");
-	mouse(c, 0, 40, 14, false);
-	screen_wait(c, "pen:39,12 ");
-	mouse(c, 0, 46, 17, true);
+	gesture(c, (const mstep[]){{0, 40, 14, false, "pen:39,12 "},
+				   {0, 46, 17, true, NULL},
+				   {-1, 0, 0, false, NULL}});
 	expect_shape(c->peer, "rect", 2, "[[39,12],[45,15]]", NULL);
 	screen_wait(c, "+-----+");
 
@@ -500,13 +515,11 @@ static void test_tui_drawing(void **state)
 	tmux(c, "send-keys -t tui Escape");
 	screen_wait(c, "tool:view");
 	screen_wait_at(c, 16, 60, "PANME"); /* board row 0 is screen row 1 */
-	mouse(c, 0, 31, 11, false);
-	screen_wait(c, "pen:30,9 ");
-	mouse(c, 32, 26, 10, false);
-	screen_wait(c, "view:5,1");
-	mouse(c, 32, 21, 9, false);
-	screen_wait(c, "view:10,2");
-	mouse(c, 0, 21, 9, true);
+	gesture(c, (const mstep[]){{0, 31, 11, false, "pen:30,9 "},
+				   {32, 26, 10, false, "view:5,1"},
+				   {32, 21, 9, false, "view:10,2"},
+				   {0, 21, 9, true, NULL},
+				   {-1, 0, 0, false, NULL}});
 	screen_wait_at(c, 14, 50, "PANME");
 	/* The wheel pans by three rows. */
 	mouse(c, 65, 21, 9, false);

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include "roundtrip.h"
 
 #include "buf.h"
 #include "json.h"
@@ -144,44 +145,24 @@ static char *senc(const rk_smsg *m)
 	return steal(&b);
 }
 
+/* cdec without the reject code (RT_ROUNDTRIP's decoder shape). */
+static rk_err cdec_msg(const char *s, rk_cmsg *m, char *msg, size_t msglen)
+{
+	rk_reject rej;
+	return cdec(s, m, &rej, msg, msglen);
+}
+
 /* decode -> encode == want -> decode -> encode identical. */
 static void c_roundtrip(const char *in, const char *want)
 {
 	rk_cmsg m, m2;
-	rk_reject rej;
-	char msg[RK_MSG_MSG_MAX + 1] = "";
-	rk_err err = cdec(in, &m, &rej, msg, sizeof(msg));
-	if (err != RK_OK)
-		fail_msg("%s: %s (%s)", in, rk_strerror(err), msg);
-	char *e1 = cenc(&m);
-	if (strcmp(e1, want) != 0)
-		fail_msg("%s\n got  %s\n want %s", in, e1, want);
-	assert_int_equal(cdec(e1, &m2, &rej, msg, sizeof(msg)), RK_OK);
-	char *e2 = cenc(&m2);
-	assert_string_equal(e1, e2);
-	free(e1);
-	free(e2);
-	rk_cmsg_free(&m);
-	rk_cmsg_free(&m2);
+	RT_ROUNDTRIP(cdec_msg, rk_strerror, cenc, rk_cmsg_free, in, want, &m, &m2);
 }
 
 static void s_roundtrip(const char *in, const char *want)
 {
 	rk_smsg m, m2;
-	char msg[RK_MSG_MSG_MAX + 1] = "";
-	rk_err err = sdec(in, &m, msg, sizeof(msg));
-	if (err != RK_OK)
-		fail_msg("%s: %s (%s)", in, rk_strerror(err), msg);
-	char *e1 = senc(&m);
-	if (strcmp(e1, want) != 0)
-		fail_msg("%s\n got  %s\n want %s", in, e1, want);
-	assert_int_equal(sdec(e1, &m2, msg, sizeof(msg)), RK_OK);
-	char *e2 = senc(&m2);
-	assert_string_equal(e1, e2);
-	free(e1);
-	free(e2);
-	rk_smsg_free(&m);
-	rk_smsg_free(&m2);
+	RT_ROUNDTRIP(sdec, rk_strerror, senc, rk_smsg_free, in, want, &m, &m2);
 }
 
 static bool cmsg_is_zero(const rk_cmsg *m)

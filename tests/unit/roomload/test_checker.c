@@ -9,8 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
-/* The checker is a self-contained module of roomload; compile it in. */
-#include "../../roomload/checker.c"
+#include "checker.h" /* compiled in: RK_UNIT_SRC_ in tests/CMakeLists.txt */
 
 /* ---- per-connection seq streams, as a table ---------------------------- */
 

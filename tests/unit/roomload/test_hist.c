@@ -10,8 +10,7 @@
 #include <string.h>
 #include <math.h>
 #include <cmocka.h>
-/* The histogram is a self-contained module of roomload; compile it in. */
-#include "../../roomload/hist.c"
+#include "hist.h" /* compiled in: RK_UNIT_SRC_ in tests/CMakeLists.txt */
 
 #define REL_BOUND (1.0 / 256.0)
 

@@ -10,11 +10,11 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
-/* The model is a pure module of roomtui; compile it in. */
-#include "../../roomtui/model.c"
+#include "model.h" /* compiled in: RK_UNIT_SRC_ in tests/CMakeLists.txt */
 
 static rk_op op_of(const char *json)
 {

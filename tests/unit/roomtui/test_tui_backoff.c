@@ -7,8 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
-/* A pure module of roomtui; compile it in. */
-#include "../../roomtui/backoff.c"
+#include "backoff.h" /* compiled in: RK_UNIT_SRC_ in tests/CMakeLists.txt */
 
 static void test_window_per_attempt(void **state)
 {

@@ -8,8 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
-/* The heap is a self-contained module of roomload; compile it in. */
-#include "../../roomload/theap.c"
+#include "theap.h" /* compiled in: RK_UNIT_SRC_ in tests/CMakeLists.txt */
 
 #define N 500
 

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include "roundtrip.h"
 
 #include "buf.h"
 #include "json.h"
@@ -102,20 +103,7 @@ static char *points_json(size_t n)
 static void expect_roundtrip(const char *in, const char *want)
 {
 	rk_op op, op2;
-	char msg[RK_MSG_MSG_MAX + 1] = "";
-	rk_reject r = decode_str(in, &op, msg, sizeof(msg));
-	if (r != RK_REJ_NONE)
-		fail_msg("decode of %s failed: %s (%s)", in, rk_reject_name(r), msg);
-	char *e1 = encode(&op);
-	if (strcmp(e1, want) != 0)
-		fail_msg("encode of %s\n got  %s\n want %s", in, e1, want);
-	assert_int_equal(decode_str(e1, &op2, msg, sizeof(msg)), RK_REJ_NONE);
-	char *e2 = encode(&op2);
-	assert_string_equal(e1, e2);
-	free(e1);
-	free(e2);
-	rk_op_free(&op);
-	rk_op_free(&op2);
+	RT_ROUNDTRIP(decode_str, rk_reject_name, encode, rk_op_free, in, want, &op, &op2);
 	assert_true(op_is_zero(&op));
 }
 

@@ -15,8 +15,7 @@
 #include "buf.h"
 #include "op.h"
 #include "proto.h"
-/* The fast decoder is a self-contained module of roomload; compile it in. */
-#include "../../roomload/fastdec.c"
+#include "fastdec.h" /* compiled in: RK_UNIT_SRC_ in tests/CMakeLists.txt */
 
 /* Full decode of b, which must succeed. */
 static void full_decode(const rk_buf *b, rk_smsg *m)

@@ -10,8 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
-/* The renderer is a pure module of roomtui; compile it in. */
-#include "../../roomtui/render.c"
+#include "render.h" /* compiled in: RK_UNIT_SRC_ in tests/CMakeLists.txt */
 
 static rk_state *state_of(const char *shapes_json)
 {
