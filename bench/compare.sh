@@ -1,43 +1,59 @@
 #!/usr/bin/env bash
-# floor.sh - roomd against the physical floor of this machine, with one
-# neutral load generator: ../shared/bench/loadgen.c drives
-#   floor        ../shared/bench/floor.c: the cheapest correct fan-out server
-#                (one thread, epoll, no parsing, no storage, one send() per
-#                delivery) - what the kernel charges
-#   floor-batch  the same with --batch (each connection's frames of one loop
-#                turn in one send()) - the best any real server can do
-#   roomd        roomd, every op durable (SQLite WAL; survives kill -9)
-#   roomd-fsync  roomd --fsync (survives power loss)
-#   node         bench/node-peer (Node's ws, in memory: no durability)
+# compare.sh - the side-by-side benchmark, one table: roomd against the
+# physical floor of this machine and against a Node `ws` peer, with one
+# neutral load generator (../shared/bench/loadgen.c) driving
+#   floor              ../shared/bench/floor.c: the cheapest correct fan-out
+#                      server (one thread, epoll, no parsing, no storage, one
+#                      send() per delivery) - what the kernel charges
+#   floor-batch        the same with --batch (each connection's frames of one
+#                      loop turn in one send()) - the best any server can do
+#   roomd              roomd, every op durable (SQLite WAL; survives kill -9)
+#   roomd-fsync        roomd --fsync (survives power loss)
+#   node               bench/node-peer (Node's ws, in memory: no durability)
+#   node-sqlite        node-peer --sqlite (WAL, synchronous=NORMAL)
+#   node-sqlite-fsync  node-peer --sqlite --fsync (synchronous=FULL)
 # The floor speaks loadgen's own protocol; roomd and node-peer speak
 # PROTOCOL.md (loadgen --proto room). floor.c and loadgen.c stay in shared/:
 # they are compiled into the work dir at every run, never copied here.
+# (bench/roomload-compare.sh is the older roomload-driven run against the
+# Node peers: protocol checks, ack latency, a saturation search.)
 #
 # Scenarios (the issue's shapes; 100-byte messages):
-#   S1    100 rooms x 10 clients x 5 msg/s
-#   sat   100 rooms x 10 clients x 10 msg/s
+#   S1    100 rooms x 10 clients x 5 msg/s    (45,000 deliveries/s)
+#   S1f   100 rooms x 10 clients x 7.5 msg/s  (67,500 deliveries/s: the
+#         --fsync target, p99 <= 50 ms)
+#   sat   100 rooms x 10 clients x 10 msg/s   (90,000 deliveries/s)
 #   S2    1 room x 500 clients x 1 msg/s (fan-out 499)
 #   idle  1,000 rooms x 10 idle connections: 10,000 connects, RSS per conn
-# Runs are interleaved (run 1 of every server, then run 2, ...) and the
-# table shows medians of RUNS. CPU us/delivery = server utime+stime while the
-# load ran (loadgen's cpu_s_run, from /proc/PID/stat) / deliveries.
+#         (loadgen: (VmRSS with all connected - before) / connections)
+# Runs are interleaved (run 1 of every server in every scenario, then run 2,
+# ...) and the table shows medians of RUNS. CPU us/delivery = server
+# utime+stime while the load ran (loadgen's cpu_s_run, from /proc/PID/stat)
+# / deliveries. The ratio columns divide roomd's and roomd-fsync's figure by
+# floor-batch's of the same runs (for p99: by floor-batch's p99).
 #
-# Usage: bench/floor.sh   (from the repo root, after `make build`)
+# Usage: bench/compare.sh   (from the repo root, after `make build`)
 # Environment:
 #   BUILD=build  RUNS=3  DURATION=10
+#   QUICK=1      RUNS=1 DURATION=5 (smoke run)
 #   SERVERS="floor floor-batch roomd roomd-fsync node"
-#   SCENARIOS="S1 sat S2 idle"
+#   SCENARIOS="S1 S1f sat S2 idle"
 #   SHARED=../shared/bench   where floor.c and loadgen.c are
 #   KEEP=1       keep the work dir (JSON lines, logs)
+# Needs: cc, jq, python3; node and npm for the node* servers.
 # Not a test (not part of `make test`); see docs/BENCHMARKS.md.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
+if [ "${QUICK:-0}" = 1 ]; then
+	RUNS=${RUNS:-1}
+	DURATION=${DURATION:-5}
+fi
 RUNS=${RUNS:-3}
 DURATION=${DURATION:-10}
 SERVERS=${SERVERS:-"floor floor-batch roomd roomd-fsync node"}
-SCENARIOS=${SCENARIOS:-"S1 sat S2 idle"}
+SCENARIOS=${SCENARIOS:-"S1 S1f sat S2 idle"}
 SHARED=${SHARED:-../shared/bench}
 ROOMD=$BUILD/roomd/roomd
 PEER=bench/node-peer
@@ -49,12 +65,18 @@ done
 for c in jq cc; do
 	command -v "$c" >/dev/null || { echo "Error: $c is required" >&2; exit 1; }
 done
-case " $SERVERS " in *" node "*)
-	command -v node >/dev/null || { echo "Error: node is required for the node server" >&2; exit 1; }
-	[ -d "$PEER/node_modules/ws" ] || (cd "$PEER" && npm ci --no-audit --no-fund --omit=optional >&2) ;;
+case " $SERVERS " in *" node"*)
+	command -v node >/dev/null || { echo "Error: node is required for the node servers" >&2; exit 1; }
+	[ -d "$PEER/node_modules/ws" ] || (cd "$PEER" && npm ci --no-audit --no-fund >&2) ;;
+esac
+case " $SERVERS " in *" node-sqlite"*)
+	(cd "$PEER" && node -e "require('better-sqlite3')" 2>/dev/null) || {
+		echo "Error: better-sqlite3 is not built in $PEER (run bench/roomload-compare.sh once: it builds it)" >&2
+		exit 1
+	} ;;
 esac
 
-WORK=$(mktemp -d /tmp/rk-floor-XXXXXX)
+WORK=$(mktemp -d /tmp/rk-compare-XXXXXX)
 RESULTS=$WORK/results.jsonl
 : >"$RESULTS"
 SPID=
@@ -96,6 +118,8 @@ start_server() {
 	roomd-fsync) "$ROOMD" --listen 127.0.0.1:0 --data "$DATA" --log-level warn --fsync \
 		--ops-per-sec 100000 --ops-burst 100000 --max-conns 20000 2>"$log" & ;;
 	node) node "$PEER/server.js" --listen 127.0.0.1:0 2>"$log" & ;;
+	node-sqlite) node "$PEER/server.js" --listen 127.0.0.1:0 --sqlite "$DATA/rooms" 2>"$log" & ;;
+	node-sqlite-fsync) node "$PEER/server.js" --listen 127.0.0.1:0 --sqlite "$DATA/rooms" --fsync 2>"$log" & ;;
 	*) echo "Error: unknown server $kind" >&2; exit 2 ;;
 	esac
 	SPID=$!
@@ -122,9 +146,11 @@ run_one() { # KIND SCENARIO RUN
 	local kind=$1 sc=$2 run=$3 args
 	case $sc in
 	S1) args="-R 100 -C 10 -M 5 -D $DURATION" ;;
+	S1f) args="-R 100 -C 10 -M 7.5 -D $DURATION" ;;
 	sat) args="-R 100 -C 10 -M 10 -D $DURATION" ;;
 	S2) args="-R 1 -C 500 -M 1 -D $DURATION" ;;
 	idle) args="-R 1000 -C 10 -M 0 -D 3" ;;
+	*) echo "Error: unknown scenario $sc" >&2; exit 2 ;;
 	esac
 	start_server "$kind" "$sc.$run"
 	local out=$DATA/loadgen.json
@@ -153,33 +179,37 @@ for run in $(seq 1 "$RUNS"); do
 done
 
 # ---- table: medians of RUNS ------------------------------------------------
+# Columns: every server, then roomd and roomd-fsync as ratios of floor-batch
+# (when those servers ran).
 jq -s -r --arg servers "$SERVERS" --arg scenarios "$SCENARIOS" '
-  def median: sort | if length == 0 then null elif length % 2 == 1 then .[length / 2 | floor]
-              else (.[length / 2 - 1] + .[length / 2]) / 2 end;
+  def median: map(select(. != null)) | sort
+              | if length == 0 then null elif length % 2 == 1 then .[length / 2 | floor]
+                else (.[length / 2 - 1] + .[length / 2]) / 2 end;
   def r2: if . == null then "-" else (. * 100 | round / 100 | tostring) end;
-  def r1: if . == null then "-" else (. * 10 | round / 10 | tostring) end;
   ($servers | split(" ") | map(select(length > 0))) as $sv
   | ($scenarios | split(" ") | map(select(length > 0))) as $scs
+  | ([("roomd", "roomd-fsync") | select(. as $x | $sv | index($x))]
+     | if ($sv | index("floor-batch")) then . else [] end) as $rs
   | . as $all
   | def cell($s; $sc; f): [$all[] | select(.server == $s and .scenario == $sc) | .r | f] | median;
     def us($s; $sc): cell($s; $sc; if .delivered > 0 then .server.cpu_s_run * 1e6 / .delivered else null end);
-  ("| | " + ($sv | join(" | ")) + " | roomd / floor-batch |"),
-  ("|---" + ($sv | map("|---:") | join("")) + "|---:|"),
+    def ratio($a; $b): if $a != null and $b != null and $b > 0 then ($a / $b | r2) + "x" else "-" end;
+    def row($lab; f):
+      "| \($lab) | " + ($sv | map(f | r2) | join(" | ")) + " |"
+      + ($rs | map(. as $r | " " + ratio($r | f; "floor-batch" | f) + " |") | join(""));
+    def row_nr($lab; f): "| \($lab) | " + ($sv | map(f) | join(" | ")) + " |" + ($rs | map(" |") | join(""));
+  ("| | " + ($sv | join(" | ")) + " |" + ($rs | map(" \(.) / floor-batch |") | join(""))),
+  ("|---" + ($sv | map("|---:") | join("")) + "|" + ($rs | map("---:|") | join(""))),
   ($scs[] as $sc |
     if $sc == "idle" then
-      ("| idle: RSS KiB per connection | " + ($sv | map(cell(.; $sc; .server.rss_per_conn_kb) | r2) | join(" | ")) + " | " +
-        ((cell("roomd"; $sc; .server.rss_per_conn_kb)) as $a | (cell("floor-batch"; $sc; .server.rss_per_conn_kb)) as $b
-         | if $a and $b and $b > 0 then ($a / $b | r1) + "x" else "-" end) + " |"),
-      ("| idle: 10,000 connects, s | " + ($sv | map(cell(.; $sc; .connect_s) | r2) | join(" | ")) + " | " +
-        ((cell("roomd"; $sc; .connect_s)) as $a | (cell("floor-batch"; $sc; .connect_s)) as $b
-         | if $a and $b and $b > 0 then ($a / $b | r2) + "x" else "-" end) + " |")
+      row("idle: RSS KiB per connection"; cell(.; $sc; .server.rss_per_conn_kb)),
+      row("idle: 10,000 connects, s"; cell(.; $sc; .connect_s))
     else
-      ("| \($sc): CPU us/delivery | " + ($sv | map(us(.; $sc) | r2) | join(" | ")) + " | " +
-        ((us("roomd"; $sc)) as $a | (us("floor-batch"; $sc)) as $b
-         | if $a and $b and $b > 0 then ($a / $b | r2) + "x" else "-" end) + " |"),
-      ("| \($sc): deliveries/s | " + ($sv | map(cell(.; $sc; .deliveries_per_s) | if . == null then "-" else (round | tostring) end) | join(" | ")) + " | |"),
-      ("| \($sc): p50 / p99 ms | " + ($sv | map((cell(.; $sc; .lat_ms.p50) | r2) + " / " + (cell(.; $sc; .lat_ms.p99) | r2)) | join(" | ")) + " | |"),
-      ("| \($sc): undelivered | " + ($sv | map(cell(.; $sc; .undelivered) | if . == null then "-" else tostring end) | join(" | ")) + " | |")
+      row("\($sc): CPU us/delivery"; us(.; $sc)),
+      row_nr("\($sc): deliveries/s"; cell(.; $sc; .deliveries_per_s) | if . == null then "-" else (round | tostring) end),
+      row_nr("\($sc): p50 ms"; cell(.; $sc; .lat_ms.p50) | r2),
+      row("\($sc): p99 ms"; cell(.; $sc; .lat_ms.p99)),
+      row_nr("\($sc): undelivered"; cell(.; $sc; .undelivered) | if . == null then "-" else tostring end)
     end)
 ' "$RESULTS"
-echo "(medians of $RUNS interleaved runs; $(nproc) cores; $(date -u +%Y-%m-%dT%H:%MZ))"
+echo "(medians of $RUNS interleaved runs, DURATION=$DURATION s; $(nproc) cores; $(date -u +%Y-%m-%dT%H:%MZ))"

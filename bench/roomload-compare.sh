@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# compare.sh - the side-by-side peer benchmark: the same roomload scenarios
+# roomload-compare.sh - the roomload-driven peer benchmark (bench/compare.sh
+# is the main one: roomd against the floor and node-peer in one table): the same roomload scenarios
 # against roomd and against bench/node-peer (a room server on Node's `ws`,
 # optionally persisting to SQLite with better-sqlite3), one table with ratios.
 # Not a test: it is not part of `make test`. See docs/BENCHMARKS.md.
@@ -26,7 +27,7 @@
 # including connect and drain) per delivered event, and server peak RSS
 # (VmHWM) of that server process.
 #
-# Usage: bench/compare.sh            (from the repo root, after cmake --build build)
+# Usage: bench/roomload-compare.sh            (from the repo root, after cmake --build build)
 # Environment:
 #   BUILD=build        build dir with roomd and roomload
 #   QUICK=1            smoke run (about 2 min): DURATION=5, IDLE_HOLD=1, no saturation search
