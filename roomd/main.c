@@ -16,6 +16,7 @@
 #include "log.h"
 #include "httpop.h"
 #include "roomd.h"
+#include "store.h"
 
 #define TICK_US 250000
 #define DRAIN_TIMEOUT_MS 5000
@@ -126,6 +127,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	set_nofile((unsigned)s->cfg.max_conns);
+	if (!store_global_init())
+		rk_warn("sqlite3_config refused: room handles use SQLite's default page cache");
 	signal(SIGPIPE, SIG_IGN);
 
 	snprintf(s->rooms_dir, sizeof(s->rooms_dir), "%s/rooms", s->cfg.data_dir);

@@ -35,6 +35,12 @@ typedef struct store store;
 /* Bytes a restarted WAL is cut back to (PRAGMA journal_size_limit). */
 #define STORE_WAL_LIMIT 4194304
 
+/* Process-wide SQLite settings for many small room handles; call once in
+ * main() before any thread opens a handle (sqlite3_config must precede
+ * sqlite3_initialize). Returns false if SQLite refused (already initialised):
+ * rooms then cost more memory but work the same. */
+bool store_global_init(void);
+
 /* Room path "<data>/rooms/<room>.db" into out (cap bytes); false if too long.
  * room must already be a valid room id. */
 bool store_path(const char *data_dir, const char *room, char *out, size_t cap);
