@@ -92,8 +92,10 @@ static void run_job(loader *l, job *j)
 				   sizeof(r->err));
 	if (r->rc == RK_OK)
 		r->rc = store_load_opids(r->st, &r->ids, r->err, sizeof(r->err));
-	if (r->rc == RK_OK)
+	if (r->rc == RK_OK) {
 		store_busy_timeout(r->st, 0);
+		store_trim_cache(r->st);
+	}
 	if (r->rc != RK_OK) {
 		/* A lock taken for this load is not kept: the room has no member
 		 * (it held no lock), and its waiting joins are refused. */

@@ -327,6 +327,11 @@ fail:
 	return rc;
 }
 
+void store_trim_cache(store *s)
+{
+	sqlite3_db_release_memory(s->db);
+}
+
 void store_busy_timeout(store *s, int ms)
 {
 	sqlite3_busy_timeout(s->db, ms);

@@ -64,6 +64,10 @@ void store_unlock(int fd);
 rk_err store_open(const char *path, const char *room, int busy_ms,
 		  store **out, char *err, size_t errlen);
 void store_busy_timeout(store *s, int ms);
+/* Free the handle's cached pages (no I/O; a later statement reads what it
+ * needs back from the file, normally the OS page cache). Loading a room
+ * reads its whole log through the cache; the loaded room needs a few pages. */
+void store_trim_cache(store *s);
 void store_close(store *s);
 
 const char *store_epoch(const store *s);
