@@ -23,6 +23,7 @@ struct store {
 	sqlite3_stmt *ins_snap;
 	sqlite3_stmt *set_alarm;
 	sqlite3_stmt *del_alarm;
+	sqlite3_stmt *begin, *commit; /* prepared once: exec would parse per batch */
 	sqlite3_stmt *ins_hook;    /* webhook outbox: prepared at first use */
 	sqlite3_stmt *trim_hook;
 	char epoch[RK_EPOCH_MAX + 1];
@@ -315,7 +316,11 @@ rk_err store_open(const char *path, const char *room, int busy_ms,
 	    sqlite3_prepare_v3(s->db, "INSERT OR REPLACE INTO alarms(poll,at) VALUES(?,?)",
 			       -1, SQLITE_PREPARE_PERSISTENT, &s->set_alarm, NULL) ||
 	    sqlite3_prepare_v3(s->db, "DELETE FROM alarms WHERE poll=?", -1,
-			       SQLITE_PREPARE_PERSISTENT, &s->del_alarm, NULL)) {
+			       SQLITE_PREPARE_PERSISTENT, &s->del_alarm, NULL) ||
+	    sqlite3_prepare_v3(s->db, "BEGIN", -1, SQLITE_PREPARE_PERSISTENT, &s->begin,
+			       NULL) ||
+	    sqlite3_prepare_v3(s->db, "COMMIT", -1, SQLITE_PREPARE_PERSISTENT, &s->commit,
+			       NULL)) {
 		sql_err(s->db, "prepare", err, errlen);
 		goto fail;
 	}
@@ -345,6 +350,8 @@ void store_close(store *s)
 	sqlite3_finalize(s->ins_snap);
 	sqlite3_finalize(s->set_alarm);
 	sqlite3_finalize(s->del_alarm);
+	sqlite3_finalize(s->begin);
+	sqlite3_finalize(s->commit);
 	sqlite3_finalize(s->ins_hook);
 	sqlite3_finalize(s->trim_hook);
 	sqlite3_close_v2(s->db);
@@ -457,9 +464,22 @@ fail:
 	return rc;
 }
 
+/* Run a statement without bindings or rows (BEGIN, COMMIT); the message
+ * on failure as exec() gives it. */
+static bool step_once(store *s, sqlite3_stmt *st, char *err, size_t errlen)
+{
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc == SQLITE_DONE)
+		return true;
+	snprintf(err, errlen, "%s", sqlite3_errmsg(s->db));
+	add_errno(s->db, err, errlen);
+	return false;
+}
+
 rk_err store_begin(store *s, char *err, size_t errlen)
 {
-	return exec(s->db, "BEGIN", err, errlen) ? RK_OK : RK_EIO;
+	return step_once(s, s->begin, err, errlen) ? RK_OK : RK_EIO;
 }
 
 static rk_err step_reset(store *s, sqlite3_stmt *st, const char *what, char *err,
@@ -556,7 +576,7 @@ rk_err store_outbox_trim(store *s, int64_t upto, char *err, size_t errlen)
 
 rk_err store_commit(store *s, char *err, size_t errlen)
 {
-	if (exec(s->db, "COMMIT", err, errlen))
+	if (step_once(s, s->commit, err, errlen))
 		return RK_OK;
 	store_rollback(s);
 	return RK_EIO;
