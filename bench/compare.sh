@@ -67,7 +67,7 @@ for c in jq cc; do
 done
 case " $SERVERS " in *" node"*)
 	command -v node >/dev/null || { echo "Error: node is required for the node servers" >&2; exit 1; }
-	[ -d "$PEER/node_modules/ws" ] || (cd "$PEER" && npm ci --no-audit --no-fund >&2) ;;
+	[ -d "$PEER/node_modules/ws" ] || (cd "$PEER" && npm ci --no-audit --no-fund --omit=optional >&2) ;;
 esac
 case " $SERVERS " in *" node-sqlite"*)
 	(cd "$PEER" && node -e "require('better-sqlite3')" 2>/dev/null) || {
@@ -76,19 +76,9 @@ case " $SERVERS " in *" node-sqlite"*)
 	} ;;
 esac
 
-WORK=$(mktemp -d /tmp/rk-compare-XXXXXX)
-RESULTS=$WORK/results.jsonl
-: >"$RESULTS"
-SPID=
-cleanup() {
-	if [ -n "$SPID" ]; then
-		kill "$SPID" 2>/dev/null || true
-		wait "$SPID" 2>/dev/null || true
-	fi
-	if [ "${KEEP:-0}" = 1 ]; then echo "Work dir kept: $WORK" >&2; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+bench_workdir
 
 cc -O2 -Wall -o "$WORK/floor" "$SHARED/floor.c" -lcrypto
 cc -O2 -Wall -o "$WORK/loadgen" "$SHARED/loadgen.c"
@@ -117,29 +107,12 @@ start_server() {
 		--ops-per-sec 100000 --ops-burst 100000 --max-conns 20000 2>"$log" & ;;
 	roomd-fsync) "$ROOMD" --listen 127.0.0.1:0 --data "$DATA" --log-level warn --fsync \
 		--ops-per-sec 100000 --ops-burst 100000 --max-conns 20000 2>"$log" & ;;
-	node) node "$PEER/server.js" --listen 127.0.0.1:0 2>"$log" & ;;
-	node-sqlite) node "$PEER/server.js" --listen 127.0.0.1:0 --sqlite "$DATA/rooms" 2>"$log" & ;;
-	node-sqlite-fsync) node "$PEER/server.js" --listen 127.0.0.1:0 --sqlite "$DATA/rooms" --fsync 2>"$log" & ;;
+	node*) start_node "$kind" "$log" || { echo "Error: unknown server $kind" >&2; exit 2; } ;;
 	*) echo "Error: unknown server $kind" >&2; exit 2 ;;
 	esac
-	SPID=$!
-	local i=0
-	until grep -q "listening" "$log"; do
-		i=$((i + 1))
-		if [ $i -gt 100 ] || ! kill -0 "$SPID" 2>/dev/null; then
-			echo "Error: $kind did not start:" >&2
-			cat "$log" >&2
-			exit 1
-		fi
-		sleep 0.1
-	done
+	[ -n "$SPID" ] || SPID=$!
+	wait_listening "$kind" "$log"
 	case $kind in floor*) ;; *) PORT=$(sed -n 's/.*listening on [^ ]*:\([0-9][0-9]*\).*/\1/p' "$log" | head -1) ;; esac
-}
-
-stop_server() {
-	kill -TERM "$SPID" 2>/dev/null || true
-	wait "$SPID" 2>/dev/null || true
-	SPID=
 }
 
 run_one() { # KIND SCENARIO RUN

@@ -87,23 +87,9 @@ if [ ! -d "$PEER/node_modules/ws" ] || [ ! -d "$PEER/node_modules/better-sqlite3
 	(cd "$PEER" && npm ci --no-audit --no-fund >&2)
 fi
 
-WORK=$(mktemp -d /tmp/rk-compare-XXXXXX)
-RESULTS=$WORK/results.jsonl
-: >"$RESULTS"
-SPID=
-cleanup() {
-	if [ -n "$SPID" ]; then
-		kill "$SPID" 2>/dev/null || true
-		wait "$SPID" 2>/dev/null || true
-	fi
-	if [ "${KEEP:-0}" = 1 ]; then
-		echo "Work dir kept: $WORK" >&2
-	else
-		rm -rf "$WORK"
-	fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+bench_workdir
 
 CLK_TCK=$(getconf CLK_TCK)
 
@@ -120,29 +106,12 @@ start_server() {
 	case $kind in
 	roomd) "$ROOMD" --listen 127.0.0.1:0 --data "$DATA" --log-level warn "$@" 2>"$log" & ;;
 	roomd-fsync) "$ROOMD" --listen 127.0.0.1:0 --data "$DATA" --log-level warn --fsync "$@" 2>"$log" & ;;
-	node) node "$PEER/server.js" --listen 127.0.0.1:0 2>"$log" & ;;
-	node-sqlite) node "$PEER/server.js" --listen 127.0.0.1:0 --sqlite "$DATA/rooms" 2>"$log" & ;;
-	node-sqlite-fsync) node "$PEER/server.js" --listen 127.0.0.1:0 --sqlite "$DATA/rooms" --fsync 2>"$log" & ;;
+	node*) start_node "$kind" "$log" || { echo "Error: unknown server $kind" >&2; exit 2; } ;;
 	*) echo "Error: unknown server $kind" >&2; exit 2 ;;
 	esac
-	SPID=$!
-	local i=0
-	PORT=
-	until PORT=$(sed -n 's/.*listening on [^ ]*:\([0-9][0-9]*\).*/\1/p' "$log") && [ -n "$PORT" ]; do
-		i=$((i + 1))
-		if [ $i -gt 100 ] || ! kill -0 "$SPID" 2>/dev/null; then
-			echo "Error: $kind did not start:" >&2
-			cat "$log" >&2
-			exit 1
-		fi
-		sleep 0.1
-	done
-}
-
-stop_server() {
-	kill -TERM "$SPID" 2>/dev/null || true
-	wait "$SPID" 2>/dev/null || true
-	SPID=
+	[ -n "$SPID" ] || SPID=$!
+	wait_listening "$kind" "$log"
+	PORT=$(sed -n 's/.*listening on [^ ]*:\([0-9][0-9]*\).*/\1/p' "$log" | head -1)
 }
 
 cpu_ticks() { sed 's/^.*) //' /proc/"$SPID"/stat | awk '{print $12 + $13}'; }
