@@ -1,4 +1,4 @@
-/* syncer.c - fdatasync of room WALs on a background thread (--fsync);
+/* syncer.c - fdatasync of room WALs on a small pool of threads (--fsync);
  * results go back to the loop through a uv_async_t. */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,13 +21,14 @@ typedef struct job {
 
 struct syncer {
 	uv_async_t async;         /* its data is the syncer, freed when it closes */
-	pthread_t thread;
+	pthread_t threads[SYNCER_THREADS];
+	int nthreads;             /* started */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;        /* a job was queued, or stop */
 	pthread_cond_t idle_cv;   /* a job finished (syncer_flush) */
 	job *head, *tail;         /* queued jobs */
 	job *done_head, *done_tail; /* finished, not yet delivered */
-	bool busy;                /* a job is running */
+	int busy;                 /* jobs running */
 	bool stop;
 	syncer_done_fn done;
 	void *arg;
@@ -57,11 +58,11 @@ static void *syncer_main(void *arg)
 		if (!y->head)
 			y->tail = NULL;
 		j->next = NULL;
-		y->busy = true;
+		y->busy++;
 		pthread_mutex_unlock(&y->mu);
 		j->err = sync_file(j->path);
 		pthread_mutex_lock(&y->mu);
-		y->busy = false;
+		y->busy--;
 		if (y->done_tail)
 			y->done_tail->next = j;
 		else
@@ -115,7 +116,10 @@ syncer *syncer_start(uv_loop_t *loop, syncer_done_fn done, void *arg)
 	pthread_mutex_init(&y->mu, NULL);
 	pthread_cond_init(&y->cv, NULL);
 	pthread_cond_init(&y->idle_cv, NULL);
-	if (pthread_create(&y->thread, NULL, syncer_main, y) != 0) {
+	while (y->nthreads < SYNCER_THREADS &&
+	       pthread_create(&y->threads[y->nthreads], NULL, syncer_main, y) == 0)
+		y->nthreads++;
+	if (y->nthreads == 0) {
 		pthread_mutex_destroy(&y->mu);
 		pthread_cond_destroy(&y->cv);
 		pthread_cond_destroy(&y->idle_cv);
@@ -173,9 +177,10 @@ void syncer_stop(syncer *y)
 		return;
 	pthread_mutex_lock(&y->mu);
 	y->stop = true;
-	pthread_cond_signal(&y->cv);
+	pthread_cond_broadcast(&y->cv);
 	pthread_mutex_unlock(&y->mu);
-	pthread_join(y->thread, NULL);
+	for (int i = 0; i < y->nthreads; i++)
+		pthread_join(y->threads[i], NULL);
 	/* The rooms are going away: nothing is delivered any more. */
 	for (job *j = y->done_head, *next; j; j = next) {
 		next = j->next;
