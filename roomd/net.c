@@ -708,12 +708,9 @@ int net_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 }
 
 static const struct lws_protocols protocols[] = {
-	/* rx_buffer_size 512: how much of a frame one RECEIVE carries (conn.c
-	 * reassembles). lws allocates it per connection for the connection's
-	 * life: 512 holds a typical op (a 100-char chat post is ~150 bytes)
-	 * and costs half of 1024 per idle connection. tx_packet_size: a whole
-	 * coalesced batch per send. */
-	{RK_SUBPROTOCOL, net_callback, sizeof(conn), 512, 0, NULL, WBUF_SIZE},
+	/* rx_buffer_size 1024: how much of a frame one RECEIVE carries (conn.c
+	 * reassembles); tx_packet_size: a whole coalesced batch per send. */
+	{RK_SUBPROTOCOL, net_callback, sizeof(conn), 1024, 0, NULL, WBUF_SIZE},
 	{NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
