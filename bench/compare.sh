@@ -1,377 +1,188 @@
 #!/usr/bin/env bash
-# compare.sh - the side-by-side peer benchmark: the same roomload scenarios
-# against roomd and against bench/node-peer (a room server on Node's `ws`,
-# optionally persisting to SQLite with better-sqlite3), one table with ratios.
-# Not a test: it is not part of `make test`. See docs/BENCHMARKS.md.
-#
-# Servers (each scenario gets a fresh server process and a fresh data dir;
-# the server is stopped with SIGTERM after the scenario):
-#   roomd              roomd, default durability (SQLite WAL, survives a crash)
-#   roomd-fsync        roomd --fsync (fsync before any reply: survives power loss)
-#   node               node-peer, in memory (no persistence: an upper bound)
+# compare.sh - the side-by-side benchmark, one table: roomd against the
+# physical floor of this machine and against a Node `ws` peer, with one
+# neutral load generator (../shared/bench/loadgen.c) driving
+#   floor              ../shared/bench/floor.c: the cheapest correct fan-out
+#                      server (one thread, epoll, no parsing, no storage, one
+#                      send() per delivery) - what the kernel charges
+#   floor-batch        the same with --batch (each connection's frames of one
+#                      loop turn in one send()) - the best any server can do
+#   roomd              roomd, every op durable (SQLite WAL; survives kill -9)
+#   roomd-fsync        roomd --fsync (survives power loss)
+#   node               bench/node-peer (Node's ws, in memory: no durability)
 #   node-sqlite        node-peer --sqlite (WAL, synchronous=NORMAL)
 #   node-sqlite-fsync  node-peer --sqlite --fsync (synchronous=FULL)
-# Scenarios (roomload chat of 100-char posts unless said otherwise):
-#   S1   100 rooms x 10 clients x 5 ops/s for DURATION s (1,000 connections)
-#   S2   1 room x 500 clients x 1 op/s for DURATION s (fan-out 499)
-#   S3   1,000 rooms x 10 idle connections (10,000) held IDLE_HOLD s: time to
-#        connect them all, server RSS per connection =
-#        (VmRSS while held - VmRSS before) / 10,000
-#   SAT  S1's shape with the per-client rate raised step by step (SAT_RATES)
-#        until delivery p99 > SAT_P99 ms, a check fails, or fewer than 95% of
-#        the expected deliveries arrive; reports the last step that held.
-#        roomd gets --ops-per-sec/--ops-burst 100000 here (its default per-
-#        connection limit of 50 ops/s would reject first; node-peer has none).
-# For every run: server CPU time (utime+stime from /proc/PID/stat, whole run
-# including connect and drain) per delivered event, and server peak RSS
-# (VmHWM) of that server process.
+# The floor speaks loadgen's own protocol; roomd and node-peer speak
+# PROTOCOL.md (loadgen --proto room). floor.c and loadgen.c stay in shared/:
+# they are compiled into the work dir at every run, never copied here.
+# (bench/roomload-compare.sh is the older roomload-driven run against the
+# Node peers: protocol checks, ack latency, a saturation search.)
 #
-# Usage: bench/compare.sh            (from the repo root, after cmake --build build)
+# Scenarios (the issue's shapes; 100-byte messages):
+#   S1    100 rooms x 10 clients x 5 msg/s    (45,000 deliveries/s)
+#   S1f   100 rooms x 10 clients x 7.5 msg/s  (67,500 deliveries/s: the
+#         --fsync target, p99 <= 50 ms)
+#   sat   100 rooms x 10 clients x 10 msg/s   (90,000 deliveries/s)
+#   S2    1 room x 500 clients x 1 msg/s (fan-out 499)
+#   idle  1,000 rooms x 10 idle connections: 10,000 connects, RSS per conn
+#         (loadgen: (VmRSS with all connected - before) / connections)
+# Runs are interleaved (run 1 of every server in every scenario, then run 2,
+# ...) and the table shows medians of RUNS. CPU us/delivery = server
+# utime+stime while the load ran (loadgen's cpu_s_run, from /proc/PID/stat)
+# / deliveries. The ratio columns divide roomd's and roomd-fsync's figure by
+# floor-batch's of the same runs (for p99: by floor-batch's p99).
+#
+# Usage: bench/compare.sh   (from the repo root, after `make build`)
 # Environment:
-#   BUILD=build        build dir with roomd and roomload
-#   QUICK=1            smoke run (about 2 min): DURATION=5, IDLE_HOLD=1, no saturation search
-#   DURATION=20        S1/S2 send window, seconds
-#   IDLE_HOLD=10       S3 hold time, seconds
-#   SAT=1              0 skips the saturation search
-#   SAT_DURATION=10    seconds per saturation step
-#   SAT_RATES="5 10 15 20 30 40 60 80 120 160"   per-client ops/s steps
-#   SAT_P99=50         delivery p99 limit, ms
-#   SERVERS="roomd roomd-fsync node node-sqlite node-sqlite-fsync"
-#   SCENARIOS="S1 S2 S3"
-#   KEEP=1             keep the work dir (JSON reports, logs) instead of deleting it
-# Needs: jq, python3, node >= 20 and npm (bench/node-peer is installed with
-# `npm ci` on first use; better-sqlite3 is compiled from source against the
-# local Node headers, about a minute on 2 cores).
+#   BUILD=build  RUNS=3  DURATION=10
+#   QUICK=1      RUNS=1 DURATION=5 (smoke run)
+#   SERVERS="floor floor-batch roomd roomd-fsync node"
+#   SCENARIOS="S1 S1f sat S2 idle"
+#   SHARED=../shared/bench   where floor.c and loadgen.c are
+#   KEEP=1       keep the work dir (JSON lines, logs)
+# Needs: cc, jq, python3; node and npm for the node* servers.
+# Not a test (not part of `make test`); see docs/BENCHMARKS.md.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
-QUICK=${QUICK:-0}
-if [ "$QUICK" = 1 ]; then
+if [ "${QUICK:-0}" = 1 ]; then
+	RUNS=${RUNS:-1}
 	DURATION=${DURATION:-5}
-	IDLE_HOLD=${IDLE_HOLD:-1}
-	SAT=${SAT:-0}
 fi
-DURATION=${DURATION:-20}
-IDLE_HOLD=${IDLE_HOLD:-10}
-SAT=${SAT:-1}
-SAT_DURATION=${SAT_DURATION:-10}
-SAT_RATES=${SAT_RATES:-"5 10 15 20 30 40 60 80 120 160"}
-SAT_P99=${SAT_P99:-50}
-SERVERS=${SERVERS:-"roomd roomd-fsync node node-sqlite node-sqlite-fsync"}
-SCENARIOS=${SCENARIOS-"S1 S2 S3"}
-[ "$SAT" = 1 ] && SCENARIOS="$SCENARIOS SAT"
-
+RUNS=${RUNS:-3}
+DURATION=${DURATION:-10}
+SERVERS=${SERVERS:-"floor floor-batch roomd roomd-fsync node"}
+SCENARIOS=${SCENARIOS:-"S1 S1f sat S2 idle"}
+SHARED=${SHARED:-../shared/bench}
 ROOMD=$BUILD/roomd/roomd
-ROOMLOAD=$BUILD/roomload/roomload
 PEER=bench/node-peer
-for b in "$ROOMD" "$ROOMLOAD"; do
-	[ -x "$b" ] || { echo "Error: $b not built (cmake -S . -B $BUILD && cmake --build $BUILD)" >&2; exit 1; }
+
+for f in "$SHARED/floor.c" "$SHARED/loadgen.c"; do
+	[ -f "$f" ] || { echo "Error: $f not found (set SHARED=)" >&2; exit 1; }
 done
-for c in jq python3 node npm; do
+[ -x "$ROOMD" ] || { echo "Error: $ROOMD not built (make build)" >&2; exit 1; }
+for c in jq cc; do
 	command -v "$c" >/dev/null || { echo "Error: $c is required" >&2; exit 1; }
 done
+case " $SERVERS " in *" node"*)
+	command -v node >/dev/null || { echo "Error: node is required for the node servers" >&2; exit 1; }
+	[ -d "$PEER/node_modules/ws" ] || (cd "$PEER" && npm ci --no-audit --no-fund --omit=optional >&2) ;;
+esac
+case " $SERVERS " in *" node-sqlite"*)
+	(cd "$PEER" && node -e "require('better-sqlite3')" 2>/dev/null) || {
+		echo "Error: better-sqlite3 is not built in $PEER (run bench/roomload-compare.sh once: it builds it)" >&2
+		exit 1
+	} ;;
+esac
 
-# ---- node-peer dependencies ------------------------------------------------
-if [ ! -d "$PEER/node_modules/ws" ] || [ ! -d "$PEER/node_modules/better-sqlite3" ] ||
-	! (cd "$PEER" && node -e "require('better-sqlite3')" 2>/dev/null); then
-	echo "Installing bench/node-peer dependencies (npm ci)..." >&2
-	# Build better-sqlite3 from source against this Node's headers: no
-	# prebuilt-binary or header download (only the npm registry is needed).
-	nodedir=$(dirname "$(dirname "$(readlink -f "$(command -v node)")")")
-	if [ -f "$nodedir/include/node/common.gypi" ]; then
-		export npm_config_nodedir=$nodedir
-	fi
-	export npm_config_build_from_source=true
-	(cd "$PEER" && npm ci --no-audit --no-fund >&2)
-fi
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+bench_workdir
 
-WORK=$(mktemp -d /tmp/rk-compare-XXXXXX)
-RESULTS=$WORK/results.jsonl
-: >"$RESULTS"
-SPID=
-cleanup() {
-	if [ -n "$SPID" ]; then
-		kill "$SPID" 2>/dev/null || true
-		wait "$SPID" 2>/dev/null || true
-	fi
-	if [ "${KEEP:-0}" = 1 ]; then
-		echo "Work dir kept: $WORK" >&2
-	else
-		rm -rf "$WORK"
-	fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+cc -O2 -Wall -o "$WORK/floor" "$SHARED/floor.c" -lcrypto
+cc -O2 -Wall -o "$WORK/loadgen" "$SHARED/loadgen.c"
+ulimit -n 20000
 
-CLK_TCK=$(getconf CLK_TCK)
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-# ---- servers ---------------------------------------------------------------
-
-# start_server KIND TAG [EXTRA roomd args...]: sets SPID, PORT, DATA.
+# start_server KIND TAG: sets SPID, PORT, PROTO.
 start_server() {
-	local kind=$1 tag=$2
-	shift 2
+	local kind=$1 tag=$2 log
 	DATA=$WORK/$kind.$tag
 	mkdir -p "$DATA"
-	local log=$DATA/server.log
-	: >"$log"
+	log=$DATA/server.log
+	PROTO=room
 	case $kind in
-	roomd) "$ROOMD" --listen 127.0.0.1:0 --data "$DATA" --log-level warn "$@" 2>"$log" & ;;
-	roomd-fsync) "$ROOMD" --listen 127.0.0.1:0 --data "$DATA" --log-level warn --fsync "$@" 2>"$log" & ;;
-	node) node "$PEER/server.js" --listen 127.0.0.1:0 2>"$log" & ;;
-	node-sqlite) node "$PEER/server.js" --listen 127.0.0.1:0 --sqlite "$DATA/rooms" 2>"$log" & ;;
-	node-sqlite-fsync) node "$PEER/server.js" --listen 127.0.0.1:0 --sqlite "$DATA/rooms" --fsync 2>"$log" & ;;
+	floor | floor-batch)
+		PROTO=anchor
+		PORT=$(free_port)
+		if [ "$kind" = floor-batch ]; then
+			"$WORK/floor" --batch --port "$PORT" >"$log" 2>&1 &
+		else
+			"$WORK/floor" --port "$PORT" >"$log" 2>&1 &
+		fi
+		;;
+	roomd) "$ROOMD" --listen 127.0.0.1:0 --data "$DATA" --log-level warn \
+		--ops-per-sec 100000 --ops-burst 100000 --max-conns 20000 2>"$log" & ;;
+	roomd-fsync) "$ROOMD" --listen 127.0.0.1:0 --data "$DATA" --log-level warn --fsync \
+		--ops-per-sec 100000 --ops-burst 100000 --max-conns 20000 2>"$log" & ;;
+	node*) start_node "$kind" "$log" || { echo "Error: unknown server $kind" >&2; exit 2; } ;;
 	*) echo "Error: unknown server $kind" >&2; exit 2 ;;
 	esac
-	SPID=$!
-	local i=0
-	PORT=
-	until PORT=$(sed -n 's/.*listening on [^ ]*:\([0-9][0-9]*\).*/\1/p' "$log") && [ -n "$PORT" ]; do
-		i=$((i + 1))
-		if [ $i -gt 100 ] || ! kill -0 "$SPID" 2>/dev/null; then
-			echo "Error: $kind did not start:" >&2
-			cat "$log" >&2
-			exit 1
-		fi
-		sleep 0.1
-	done
+	[ -n "$SPID" ] || SPID=$!
+	wait_listening "$kind" "$log"
+	case $kind in floor*) ;; *) PORT=$(sed -n 's/.*listening on [^ ]*:\([0-9][0-9]*\).*/\1/p' "$log" | head -1) ;; esac
 }
 
-stop_server() {
-	kill -TERM "$SPID" 2>/dev/null || true
-	wait "$SPID" 2>/dev/null || true
-	SPID=
-}
-
-cpu_ticks() { sed 's/^.*) //' /proc/"$SPID"/stat | awk '{print $12 + $13}'; }
-status_kb() { awk -v k="$1:" '$1 == k {print $2}' /proc/"$SPID"/status; }
-
-# load NAME ARGS...: run roomload against the current server, append one
-# result line (roomload's report plus server figures) to $RESULTS, and leave
-# the report in $LAST. Samples the server's VmRSS while roomload runs.
-load() {
-	local name=$1
-	shift
-	LAST=$DATA/$name.json
-	local rss0 cpu0 cpu1 rssmax=0 r rc=0 lpid
-	rss0=$(status_kb VmRSS)
-	cpu0=$(cpu_ticks)
-	"$ROOMLOAD" --url "ws://127.0.0.1:$PORT" "$@" --json -q >"$LAST" 2>"$DATA/$name.err" &
-	lpid=$!
-	while kill -0 "$lpid" 2>/dev/null; do
-		r=$(status_kb VmRSS)
-		[ "$r" -gt "$rssmax" ] && rssmax=$r
-		sleep 0.2
-	done
-	wait "$lpid" || rc=$?
-	cpu1=$(cpu_ticks)
-	if ! jq -e . "$LAST" >/dev/null 2>&1; then
-		echo "  roomload failed (exit $rc) without a report:" >&2
-		sed 's/^/    /' "$DATA/$name.err" | head -5 >&2
-		echo '{}' >"$LAST"
-	fi
-	jq -c --arg server "$SERVER" --arg scenario "$name" --argjson rc "$rc" \
-		--argjson cpu_s "$(awk -v a="$cpu0" -v b="$cpu1" -v t="$CLK_TCK" 'BEGIN {print (b - a) / t}')" \
-		--argjson rss0 "$rss0" --argjson rssmax "$rssmax" --argjson hwm "$(status_kb VmHWM)" \
-		'{server: $server, scenario: $scenario, rc: $rc, srv_cpu_s: $cpu_s,
-		  srv_rss0_kb: $rss0, srv_rss_held_kb: $rssmax, srv_hwm_kb: $hwm, report: .}' \
-		"$LAST" >>"$RESULTS"
-	jq -r --arg rc "$rc" --arg hwm "$(status_kb VmHWM)" --arg cpu "$(awk -v a="$cpu0" -v b="$cpu1" -v t="$CLK_TCK" 'BEGIN {print (b - a) / t}')" '
-	  "  \(.connections.established // 0)/\(.connections.target // "?") conns in \((.connections.connect_all_s // 0) * 100 | round / 100) s, "
-	  + "\(.deliveries_per_s // 0 | round) deliveries/s, delivery p99 \(.latency_ms.delivery.p99 // "-") ms, "
-	  + "violations \(.violations.total // "?"), exit \($rc); server CPU \($cpu) s, VmHWM \($hwm) KiB"' "$LAST" >&2
-}
-
-# ---- scenarios -------------------------------------------------------------
-
-scenario() { # KIND SCENARIO
-	local kind=$1 sc=$2
-	SERVER=$kind
+run_one() { # KIND SCENARIO RUN
+	local kind=$1 sc=$2 run=$3 args
 	case $sc in
-	S1)
-		start_server "$kind" s1
-		echo "[$kind] S1: 100 rooms x 10 clients x 5 ops/s, ${DURATION} s" >&2
-		load S1 --rooms 100 --clients 10 --rate 5 --duration "$DURATION" --room-prefix s1-
-		stop_server ;;
-	S2)
-		start_server "$kind" s2
-		echo "[$kind] S2: 1 room x 500 clients x 1 op/s, ${DURATION} s" >&2
-		load S2 --rooms 1 --clients 500 --rate 1 --duration "$DURATION" --room-prefix s2-
-		stop_server ;;
-	S3)
-		start_server "$kind" s3
-		sleep 0.5 # let the server settle before the RSS baseline
-		echo "[$kind] S3: 1,000 rooms x 10 idle connections, held ${IDLE_HOLD} s" >&2
-		load S3 --scenario idle --rooms 1000 --clients 10 --duration "$IDLE_HOLD" --room-prefix s3-
-		stop_server ;;
-	SAT)
-		local rate p99 ok
-		for rate in $SAT_RATES; do
-			case $kind in
-			roomd*) start_server "$kind" "sat$rate" --ops-per-sec 100000 --ops-burst 100000 ;;
-			*) start_server "$kind" "sat$rate" ;;
-			esac
-			echo "[$kind] SAT step: 100 rooms x 10 clients x $rate ops/s, ${SAT_DURATION} s" >&2
-			load "SAT@$rate" --rooms 100 --clients 10 --rate "$rate" --duration "$SAT_DURATION" --room-prefix sat-
-			stop_server
-			# Held: checks passed, delivery p99 within the limit, and at
-			# least 95% of the deliveries the schedule asks for arrived.
-			ok=$(jq -r --argjson lim "$SAT_P99" --argjson want "$((1000 * rate * 9))" '
-			  if (.passed == true) and ((.latency_ms.delivery.p99 // 1e9) <= $lim)
-			     and ((.deliveries_per_s // 0) >= 0.95 * $want) then "yes" else "no" end' "$LAST")
-			[ "$ok" = yes ] || break
-		done ;;
+	S1) args="-R 100 -C 10 -M 5 -D $DURATION" ;;
+	S1f) args="-R 100 -C 10 -M 7.5 -D $DURATION" ;;
+	sat) args="-R 100 -C 10 -M 10 -D $DURATION" ;;
+	S2) args="-R 1 -C 500 -M 1 -D $DURATION" ;;
+	idle) args="-R 1000 -C 10 -M 0 -D 3" ;;
+	*) echo "Error: unknown scenario $sc" >&2; exit 2 ;;
 	esac
+	start_server "$kind" "$sc.$run"
+	local out=$DATA/loadgen.json
+	# shellcheck disable=SC2086
+	"$WORK/loadgen" --url "ws://127.0.0.1:$PORT" --path '/ws/{room}' $args --pid "$SPID" \
+		--proto "$PROTO" --prefix "$sc$run-" --label "$kind" >"$out" 2>"$DATA/loadgen.err" || true
+	stop_server
+	if ! jq -e . "$out" >/dev/null 2>&1; then
+		echo "  [$kind $sc run $run] loadgen gave no report:" >&2
+		head -3 "$DATA/loadgen.err" >&2
+		return
+	fi
+	jq -c --arg s "$kind" --arg sc "$sc" --argjson run "$run" '{server: $s, scenario: $sc, run: $run, r: .}' \
+		"$out" >>"$RESULTS"
+	jq -r --arg s "$kind" --arg sc "$sc" --argjson run "$run" '
+	  "  [\($s) \($sc) run \($run)] \(.connected) conns in \(.connect_s) s, \(.deliveries_per_s | round) deliveries/s, "
+	  + "p50 \(.lat_ms.p50) p99 \(.lat_ms.p99) ms, undelivered \(.undelivered), server CPU \(.server.cpu_s_run) s"' "$out" >&2
 }
 
-nproc_n=$(nproc)
-cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
-echo "compare.sh: $(date -u '+%Y-%m-%d %H:%M UTC'), $nproc_n cores ($cpu_model), kernel $(uname -r)" >&2
-echo "NOTE: server and roomload share these $nproc_n cores; figures are for both on one box." >&2
-echo "servers: $SERVERS; scenarios: $SCENARIOS; DURATION=$DURATION IDLE_HOLD=$IDLE_HOLD" >&2
-
-for sc in $SCENARIOS; do
-	for kind in $SERVERS; do
-		scenario "$kind" "$sc"
+for run in $(seq 1 "$RUNS"); do
+	for sc in $SCENARIOS; do
+		for s in $SERVERS; do
+			run_one "$s" "$sc" "$run"
+		done
 	done
 done
 
-# ---- the table ---------------------------------------------------------------
-
-python3 - "$RESULTS" "$nproc_n" "$cpu_model" "$SERVERS" "$SAT_P99" <<'PY'
-import json, sys
-
-path, ncpu, model, servers, sat_p99 = sys.argv[1:6]
-servers = servers.split()
-rows = [json.loads(l) for l in open(path) if l.strip()]
-by = {}
-sat = {}
-for r in rows:
-    sc = r["scenario"]
-    if sc.startswith("SAT@"):
-        sat.setdefault(r["server"], []).append((int(sc[4:]), r))
-    else:
-        by[(r["server"], sc)] = r
-
-def rep(r, *keys):
-    v = r["report"]
-    for k in keys:
-        if not isinstance(v, dict) or k not in v:
-            return None
-        v = v[k]
-    return v
-
-def cpu_per_delivery(r):
-    ev = rep(r, "events_delivered")
-    return r["srv_cpu_s"] * 1e6 / ev if ev else None
-
-def checks(r):
-    if rep(r, "passed") is True and r["rc"] == 0:
-        return "ok"
-    v = rep(r, "violations") or {}
-    sent, acked = rep(r, "ops_sent") or 0, rep(r, "ops_acked") or 0
-    if v.get("total") and v.get("total") == v.get("diverged") and acked < sent:
-        # Only "diverged" with ops unanswered: the server was still behind
-        # when roomload's 10 s drain ended (overload), not an ordering bug.
-        return "behind(%d/%d acked)" % (acked, sent)
-    return "FAIL(v=%s,rc=%s)" % (v.get("total"), r["rc"])
-
-# metric: (label, function(result) -> number or str, better, format)
-common = [
-    ("deliveries/s", lambda r: rep(r, "deliveries_per_s"), "higher", "{:.0f}"),
-    ("delivery p50 ms", lambda r: rep(r, "latency_ms", "delivery", "p50"), "lower", "{:.2f}"),
-    ("delivery p99 ms", lambda r: rep(r, "latency_ms", "delivery", "p99"), "lower", "{:.2f}"),
-    ("ack p99 ms", lambda r: rep(r, "latency_ms", "ack", "p99"), "lower", "{:.2f}"),
-    ("server CPU us/delivery", cpu_per_delivery, "lower", "{:.2f}"),
-    ("server peak RSS MiB", lambda r: r["srv_hwm_kb"] / 1024, "lower", "{:.1f}"),
-    ("checks", checks, "", "{}"),
-]
-metrics = {
-    "S1": common,
-    "S2": common,
-    "S3": [
-        ("connect all s", lambda r: rep(r, "connections", "connect_all_s"), "lower", "{:.2f}"),
-        ("connect p99 ms", lambda r: rep(r, "connections", "connect_ms", "p99"), "lower", "{:.1f}"),
-        ("RSS/conn KiB", lambda r: (r["srv_rss_held_kb"] - r["srv_rss0_kb"]) / 10000, "lower", "{:.2f}"),
-        ("server peak RSS MiB", lambda r: r["srv_hwm_kb"] / 1024, "lower", "{:.1f}"),
-        ("checks", checks, "", "{}"),
-    ],
-}
-titles = {
-    "S1": "S1 100 rooms x 10 clients x 5 ops/s",
-    "S2": "S2 1 room x 500 clients x 1 op/s",
-    "S3": "S3 10,000 idle conns in 1,000 rooms",
-    "SAT": "SAT S1 shape, rate raised until delivery p99 > %s ms" % sat_p99,
-}
-pairs = [("roomd", "node-sqlite"), ("roomd-fsync", "node-sqlite-fsync"), ("roomd", "node")]
-pairs = [p for p in pairs if p[0] in servers and p[1] in servers]
-
-def fmt(v, f):
-    if v is None:
-        return "-"
-    if isinstance(v, str):
-        return v
-    return f.format(v)
-
-def ratio(a, b):
-    if not isinstance(a, (int, float)) or not isinstance(b, (int, float)) or not b:
-        return "-"
-    return "%.2fx" % (a / b)
-
-head = ["metric"] + servers + ["%s/%s" % p for p in pairs] + ["better"]
-table = []
-def section(title):
-    table.append([title] + [""] * (len(head) - 1))
-
-for sc in ["S1", "S2", "S3"]:
-    if not any((s, sc) in by for s in servers):
-        continue
-    section(titles[sc])
-    for label, fn, better, f in metrics[sc]:
-        vals = {s: (fn(by[(s, sc)]) if (s, sc) in by else None) for s in servers}
-        table.append(["  " + label] + [fmt(vals[s], f) for s in servers] +
-                     [ratio(vals[a], vals[b]) if better else "" for a, b in pairs] + [better])
-
-if sat:
-    section(titles["SAT"])
-    best = {}
-    for s in servers:
-        held = None
-        for rate, r in sorted(sat.get(s, []), key=lambda x: x[0]):
-            ok = (rep(r, "passed") is True and
-                  (rep(r, "latency_ms", "delivery", "p99") or 1e9) <= float(sat_p99) and
-                  (rep(r, "deliveries_per_s") or 0) >= 0.95 * 1000 * rate * 9)
-            if not ok:
-                break
-            held = (rate, r)
-        best[s] = held
-    rowdefs = [
-        ("max sustained deliveries/s", lambda h: rep(h[1], "deliveries_per_s"), "higher", "{:.0f}"),
-        ("  at ops/s per client", lambda h: h[0], "higher", "{}"),
-        ("  delivery p99 ms there", lambda h: rep(h[1], "latency_ms", "delivery", "p99"), "", "{:.2f}"),
-        ("  server CPU us/delivery there", lambda h: cpu_per_delivery(h[1]), "lower", "{:.2f}"),
-        ("  roomload send lag p99 ms there", lambda h: rep(h[1], "latency_ms", "send_lag", "p99"), "", "{:.2f}"),
-    ]
-    for label, fn, better, f in rowdefs:
-        vals = {s: (fn(best[s]) if best.get(s) else None) for s in servers}
-        table.append(["  " + label.strip()] + [fmt(vals[s], f) for s in servers] +
-                     [ratio(vals[a], vals[b]) if better else "" for a, b in pairs] + [better])
-
-widths = [max(len(str(row[i])) for row in [head] + table) for i in range(len(head))]
-def line(row):
-    return "| " + " | ".join(str(c).ljust(widths[i]) if i == 0 else str(c).rjust(widths[i])
-                             for i, c in enumerate(row)) + " |"
-print()
-print("Server and roomload share %s cores (%s): a pessimistic, same-box figure." % (ncpu, model))
-print(line(head))
-print("|" + "|".join(("-" * (w + 2)) if i == 0 else ("-" * (w + 1) + ":") for i, w in enumerate(widths)) + "|")
-for row in table:
-    print(line(row))
-print()
-print("Ratios are roomd / node-peer: above 1 means roomd is higher (better for")
-print("'higher', worse for 'lower'). CPU is the server's utime+stime over the whole")
-print("roomload run (connect, send, drain), divided by the events delivered.")
-print("checks: ok = every roomload check passed (no ordering violation); behind(a/s)")
-print("= the server had answered only a of s ops when roomload's 10 s drain ended.")
-PY
+# ---- table: medians of RUNS ------------------------------------------------
+# Columns: every server, then roomd and roomd-fsync as ratios of floor-batch
+# (when those servers ran).
+jq -s -r --arg servers "$SERVERS" --arg scenarios "$SCENARIOS" '
+  def median: map(select(. != null)) | sort
+              | if length == 0 then null elif length % 2 == 1 then .[length / 2 | floor]
+                else (.[length / 2 - 1] + .[length / 2]) / 2 end;
+  def r2: if . == null then "-" else (. * 100 | round / 100 | tostring) end;
+  ($servers | split(" ") | map(select(length > 0))) as $sv
+  | ($scenarios | split(" ") | map(select(length > 0))) as $scs
+  | ([("roomd", "roomd-fsync") | select(. as $x | $sv | index($x))]
+     | if ($sv | index("floor-batch")) then . else [] end) as $rs
+  | . as $all
+  | def cell($s; $sc; f): [$all[] | select(.server == $s and .scenario == $sc) | .r | f] | median;
+    def us($s; $sc): cell($s; $sc; if .delivered > 0 then .server.cpu_s_run * 1e6 / .delivered else null end);
+    def ratio($a; $b): if $a != null and $b != null and $b > 0 then ($a / $b | r2) + "x" else "-" end;
+    def row($lab; f):
+      "| \($lab) | " + ($sv | map(f | r2) | join(" | ")) + " |"
+      + ($rs | map(. as $r | " " + ratio($r | f; "floor-batch" | f) + " |") | join(""));
+    def row_nr($lab; f): "| \($lab) | " + ($sv | map(f) | join(" | ")) + " |" + ($rs | map(" |") | join(""));
+  ("| | " + ($sv | join(" | ")) + " |" + ($rs | map(" \(.) / floor-batch |") | join(""))),
+  ("|---" + ($sv | map("|---:") | join("")) + "|" + ($rs | map("---:|") | join(""))),
+  ($scs[] as $sc |
+    if $sc == "idle" then
+      row("idle: RSS KiB per connection"; cell(.; $sc; .server.rss_per_conn_kb)),
+      row("idle: 10,000 connects, s"; cell(.; $sc; .connect_s))
+    else
+      row("\($sc): CPU us/delivery"; us(.; $sc)),
+      row_nr("\($sc): deliveries/s"; cell(.; $sc; .deliveries_per_s) | if . == null then "-" else (round | tostring) end),
+      row_nr("\($sc): p50 ms"; cell(.; $sc; .lat_ms.p50) | r2),
+      row("\($sc): p99 ms"; cell(.; $sc; .lat_ms.p99)),
+      row_nr("\($sc): undelivered"; cell(.; $sc; .undelivered) | if . == null then "-" else tostring end)
+    end)
+' "$RESULTS"
+echo "(medians of $RUNS interleaved runs, DURATION=$DURATION s; $(nproc) cores; $(date -u +%Y-%m-%dT%H:%MZ))"

@@ -8,7 +8,7 @@
 # received event, time to connect, and the RSS of roomload and roomd.
 #
 # Usage: bench/run-roomd.sh [BUILD_DIR]   (default: build; needs jq)
-# For roomd side by side with a Node `ws` peer, see bench/compare.sh.
+# For roomd side by side with a Node `ws` peer, see bench/compare.sh and bench/roomload-compare.sh.
 # Both processes share the machine's cores: the figures are for roomd and
 # roomload together on one box, which is the pessimistic case.
 set -eu

@@ -21,6 +21,7 @@ typedef struct store_ops {
 	const char *name; /* "sqlite" */
 	void (*close)(store *s);
 	void (*busy_timeout)(store *s, int ms);
+	void (*trim_cache)(store *s);
 	rk_err (*load)(store *s, rk_state **st, int64_t *seq, int64_t *snap_seq, char *err,
 		       size_t errlen);
 	rk_err (*load_opids)(store *s, store_opid_fn add, void *arg, char *err, size_t errlen);

@@ -49,6 +49,7 @@ typedef struct sq {
 	sqlite3_stmt *ins_snap;
 	sqlite3_stmt *set_alarm;
 	sqlite3_stmt *del_alarm;
+	sqlite3_stmt *begin, *commit; /* prepared once: exec would parse per batch */
 	sqlite3_stmt *ins_hook;  /* webhook outbox: prepared at first use */
 	sqlite3_stmt *trim_hook;
 	bool has_op_id;          /* events.op_id exists (always when writable) */
@@ -271,6 +272,8 @@ static void sq_close(store *st)
 	sqlite3_finalize(s->ins_snap);
 	sqlite3_finalize(s->set_alarm);
 	sqlite3_finalize(s->del_alarm);
+	sqlite3_finalize(s->begin);
+	sqlite3_finalize(s->commit);
 	sqlite3_finalize(s->ins_hook);
 	sqlite3_finalize(s->trim_hook);
 	sqlite3_close_v2(s->db);
@@ -368,7 +371,10 @@ static rk_err open_rw(const char *path, const char *want_room, const store_meta 
 	    sqlite3_prepare_v3(s->db, "INSERT OR REPLACE INTO alarms(poll,at) VALUES(?,?)",
 			       -1, SQLITE_PREPARE_PERSISTENT, &s->set_alarm, NULL) ||
 	    sqlite3_prepare_v3(s->db, "DELETE FROM alarms WHERE poll=?", -1,
-			       SQLITE_PREPARE_PERSISTENT, &s->del_alarm, NULL)) {
+			       SQLITE_PREPARE_PERSISTENT, &s->del_alarm, NULL) ||
+	    sqlite3_prepare_v3(s->db, "BEGIN", -1, SQLITE_PREPARE_PERSISTENT, &s->begin, NULL) ||
+	    sqlite3_prepare_v3(s->db, "COMMIT", -1, SQLITE_PREPARE_PERSISTENT, &s->commit,
+			       NULL)) {
 		sql_err(s->db, "prepare", err, errlen);
 		goto fail;
 	}
@@ -471,6 +477,21 @@ rk_err store_open_ro(const char *path, bool live, store **out, char *err, size_t
 	}
 	*out = &s->base;
 	return RK_OK;
+}
+
+bool store_global_init(void)
+{
+	/* No bulk page-cache allocation per handle: by default every handle
+	 * mallocs (and touches) room for 20 pages, or cache_size if smaller,
+	 * at its first read: ~66 KiB of RSS per loaded room, most of it never
+	 * used by a room whose working set is a few pages. Pages are then
+	 * allocated one by one as used, up to cache_size. */
+	return sqlite3_config(SQLITE_CONFIG_PAGECACHE, NULL, 0, 0) == SQLITE_OK;
+}
+
+static void sq_trim_cache(store *s)
+{
+	sqlite3_db_release_memory(SQ(s)->db);
 }
 
 static void sq_busy_timeout(store *s, int ms)
@@ -896,9 +917,26 @@ static rk_err sq_users(store *st, bool (*cb)(void *arg, const char *user, int64_
 
 /* ---- one batch ------------------------------------------------------------- */
 
-static rk_err sq_begin(store *s, char *err, size_t errlen)
+/* BEGIN or COMMIT: the handle's prepared statement (writable handles; the
+ * batch path must not parse SQL per batch), else exec of sql; the message
+ * on failure as exec gives it. */
+static bool run_tx(sq *s, sqlite3_stmt *st, const char *sql, char *err, size_t errlen)
 {
-	return exec(SQ(s)->db, "BEGIN", err, errlen) ? RK_OK : RK_EIO;
+	if (!st)
+		return exec(s->db, sql, err, errlen);
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc == SQLITE_DONE)
+		return true;
+	snprintf(err, errlen, "%s", sqlite3_errmsg(s->db));
+	add_errno(s->db, err, errlen);
+	return false;
+}
+
+static rk_err sq_begin(store *st, char *err, size_t errlen)
+{
+	sq *s = SQ(st);
+	return run_tx(s, s->begin, "BEGIN", err, errlen) ? RK_OK : RK_EIO;
 }
 
 static rk_err step_reset(sq *s, sqlite3_stmt *st, const char *what, char *err, size_t errlen)
@@ -1069,7 +1107,7 @@ static void sq_rollback(store *st)
 
 static rk_err sq_commit(store *st, char *err, size_t errlen)
 {
-	if (exec(SQ(st)->db, "COMMIT", err, errlen))
+	if (run_tx(SQ(st), SQ(st)->commit, "COMMIT", err, errlen))
 		return RK_OK;
 	sq_rollback(st);
 	return RK_EIO;
@@ -1099,6 +1137,7 @@ static const store_ops sqlite_ops = {
 	.name = "sqlite",
 	.close = sq_close,
 	.busy_timeout = sq_busy_timeout,
+	.trim_cache = sq_trim_cache,
 	.load = sq_load,
 	.load_opids = sq_load_opids,
 	.cursor_open = sq_cursor_open,

@@ -91,6 +91,11 @@ void store_busy_timeout(store *s, int ms)
 	s->ops->busy_timeout(s, ms);
 }
 
+void store_trim_cache(store *s)
+{
+	s->ops->trim_cache(s);
+}
+
 void store_close(store *s)
 {
 	if (s)

@@ -114,6 +114,11 @@ void store_unlock(int fd);
 
 /* ---- opening ------------------------------------------------------------ */
 
+/* Process-wide settings for many small room handles; call once in main()
+ * before any thread opens a handle. Returns false if the backend refused
+ * (already initialised): rooms then cost more memory but work the same. */
+bool store_global_init(void);
+
 /*
  * Open room's log for writing (the lock must be held), creating the schema
  * and meta (room, a new random epoch, created_ms = now, STORE_FORMAT) if the
@@ -154,6 +159,11 @@ RK_WARN_UNUSED rk_err store_open_ro(const char *path, bool live, store **out, ch
 				    size_t errlen);
 
 void store_busy_timeout(store *s, int ms);
+/* Free the handle's cached pages (no I/O; a later statement reads what it
+ * needs back from the file, normally from the OS page cache). Loading a
+ * room reads its whole log through the cache; a loaded room needs a few
+ * pages. Can't fail. */
+void store_trim_cache(store *s);
 /* Close s (NULL is fine): an open batch is rolled back. Can't fail. */
 void store_close(store *s);
 

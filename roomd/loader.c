@@ -91,8 +91,10 @@ static void run_job(loader *l, job *j)
 		r->rc = (r->ids = opids_new())
 				? store_load_opids(r->st, opids_add_row, r->ids, r->err, sizeof(r->err))
 				: RK_ENOMEM;
-	if (r->rc == RK_OK)
+	if (r->rc == RK_OK) {
 		store_busy_timeout(r->st, 0);
+		store_trim_cache(r->st);
+	}
 	if (r->rc != RK_OK) {
 		/* A lock taken for this load is not kept: the room has no member
 		 * (it held no lock), and its waiting joins are refused. */

@@ -20,6 +20,7 @@
 #include "net.h"
 #include "roomd.h"
 #include "server.h"
+#include "store.h"
 
 #define TICK_US 250000
 #define DRAIN_TIMEOUT_MS 5000
@@ -136,6 +137,8 @@ int main(int argc, char **argv)
 		return RK_EXIT_FAIL;
 	}
 	set_nofile((unsigned)s->cfg.max_conns);
+	if (!store_global_init())
+		rk_warn("store_global_init refused: room handles use SQLite's default page cache");
 	signal(SIGPIPE, SIG_IGN);
 
 	snprintf(s->rooms_dir, sizeof(s->rooms_dir), "%s/rooms", s->cfg.data_dir);

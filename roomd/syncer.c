@@ -1,5 +1,5 @@
-/* syncer.c - fdatasync of room WALs (--fsync) as jobs of one worker
- * (worker.h), coalesced per room; results go back to the loop through the
+/* syncer.c - fdatasync of room WALs (--fsync) as jobs of a worker pool
+ * (worker.h, SYNCER_THREADS), coalesced per room; results go back to the loop through the
  * worker's uv_async_t. */
 #include <errno.h>
 #include <fcntl.h>
@@ -64,6 +64,7 @@ static const worker_ops syncer_ops = {
 	.free = job_free,
 	.drain_on_stop = true,
 	.max_queued = SYNCER_MAX_QUEUED,
+	.threads = SYNCER_THREADS,
 };
 
 syncer *syncer_start(uv_loop_t *loop, syncer_done_fn done, void *arg)

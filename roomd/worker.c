@@ -1,5 +1,6 @@
-/* worker.c - one background thread with a bounded job queue and, if asked
- * for, delivery back to the loop through one uv_async_t (see worker.h). */
+/* worker.c - background threads (one, or a small pool) on one bounded job
+ * queue and, if asked for, delivery back to the loop through one
+ * uv_async_t (see worker.h). */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,13 +11,15 @@
 struct worker {
 	uv_async_t async;         /* with a loop: its data is the worker, freed when it closes */
 	bool has_loop;
-	pthread_t thread;
+	pthread_t threads[WORKER_MAX_THREADS];
+	unsigned nthreads;        /* started */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;        /* a job was queued, or stop */
 	pthread_cond_t idle_cv;   /* a job finished */
 	worker_job *head;         /* queued, in order */
 	size_t nqueued;
-	worker_job *running;      /* the job in progress, or NULL */
+	worker_job *running[WORKER_MAX_THREADS]; /* jobs in progress (NULL: free slot) */
+	unsigned nrunning;
 	worker_job *done_head, *done_tail; /* finished, not yet delivered */
 	uint64_t runs;
 	bool stop;
@@ -117,11 +120,16 @@ static void *worker_main(void *arg)
 				timed_wait(w, wait_us);
 			continue;
 		}
-		w->running = j;
+		unsigned slot = 0;
+		while (w->running[slot])
+			slot++; /* a free one exists: at most nthreads jobs run */
+		w->running[slot] = j;
+		w->nrunning++;
 		pthread_mutex_unlock(&w->mu);
 		int outcome = w->ops->run(w->arg, j);
 		pthread_mutex_lock(&w->mu);
-		w->running = NULL;
+		w->running[slot] = NULL;
+		w->nrunning--;
 		w->runs++;
 		settle(w, j, outcome);
 		pthread_cond_broadcast(&w->idle_cv);
@@ -189,7 +197,13 @@ worker *worker_start(uv_loop_t *loop, const worker_ops *ops, void *arg)
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->cv, NULL);
 	pthread_cond_init(&w->idle_cv, NULL);
-	if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+	unsigned want = ops->threads ? ops->threads : 1;
+	if (want > WORKER_MAX_THREADS)
+		want = WORKER_MAX_THREADS;
+	while (w->nthreads < want &&
+	       pthread_create(&w->threads[w->nthreads], NULL, worker_main, w) == 0)
+		w->nthreads++;
+	if (w->nthreads == 0) {
 		release(w);
 		return NULL;
 	}
@@ -229,7 +243,19 @@ worker_job *worker_find_queued(worker *w, const char *key)
 
 worker_job *worker_running(worker *w)
 {
-	return w->running;
+	for (unsigned i = 0; i < WORKER_MAX_THREADS; i++)
+		if (w->running[i])
+			return w->running[i];
+	return NULL;
+}
+
+/* Lock held: is a job of key running? */
+static bool running_key(worker *w, const char *key)
+{
+	for (unsigned i = 0; i < WORKER_MAX_THREADS; i++)
+		if (w->running[i] && strcmp(w->running[i]->key, key) == 0)
+			return true;
+	return false;
 }
 
 void worker_wake(worker *w)
@@ -239,7 +265,7 @@ void worker_wake(worker *w)
 
 static bool busy_with(worker *w, const char *key)
 {
-	return (w->running && strcmp(w->running->key, key) == 0) || worker_find_queued(w, key);
+	return running_key(w, key) || worker_find_queued(w, key);
 }
 
 void worker_wait_key(worker *w, const char *key)
@@ -254,7 +280,7 @@ void worker_wait_key(worker *w, const char *key)
 void worker_wait_idle(worker *w)
 {
 	pthread_mutex_lock(&w->mu);
-	while (!w->stop && (w->head || w->running))
+	while (!w->stop && (w->head || w->nrunning))
 		pthread_cond_wait(&w->idle_cv, &w->mu);
 	pthread_mutex_unlock(&w->mu);
 	deliver(w);
@@ -279,7 +305,7 @@ void worker_quiesce(worker *w, const char *key)
 {
 	pthread_mutex_lock(&w->mu);
 	drop_key(w, key);
-	while (w->running && strcmp(w->running->key, key) == 0)
+	while (running_key(w, key))
 		pthread_cond_wait(&w->idle_cv, &w->mu);
 	/* What settle queued again for the job that just finished. */
 	drop_key(w, key);
@@ -314,9 +340,10 @@ void worker_stop(worker *w)
 		w->head = NULL;
 		w->nqueued = 0;
 	}
-	pthread_cond_signal(&w->cv);
+	pthread_cond_broadcast(&w->cv);
 	pthread_mutex_unlock(&w->mu);
-	pthread_join(w->thread, NULL);
+	for (unsigned i = 0; i < w->nthreads; i++)
+		pthread_join(w->threads[i], NULL);
 	/* Nothing is delivered any more: the owner is going away. */
 	free_list(w, w->head);
 	free_list(w, w->done_head);

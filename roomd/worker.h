@@ -1,9 +1,12 @@
 /*
- * worker.h - one background thread and its bounded job queue, the one
- * shape behind the loader (loader.h), the syncer (syncer.h) and the
- * checkpointer (ckpt.h): jobs go in from the loop, run on the thread in
- * queue order (a job may be due later: ckpt's retries), and, when the
- * owner asks for it, come back to the loop through one uv_async_t.
+ * worker.h - background threads on one bounded job queue, the one shape
+ * behind the loader (loader.h), the syncer (syncer.h) and the checkpointer
+ * (ckpt.h): jobs go in from the loop, run on a thread in queue order (a job
+ * may be due later: ckpt's retries), and, when the owner asks for it, come
+ * back to the loop through one uv_async_t. One thread by default (jobs run
+ * one at a time, in order); ops->threads > 1 makes a pool that takes jobs
+ * from the same queue (the syncer: several fdatasyncs in flight), where
+ * jobs start in queue order but may finish in any order.
  *
  * A job is the owner's struct with a worker_job as its first member (or
  * reached with container_of); it carries its own result, so finishing a
@@ -33,6 +36,8 @@
 #include "rk_common.h"
 
 typedef struct worker worker;
+
+#define WORKER_MAX_THREADS 8
 
 typedef struct worker_job {
 	struct worker_job *next;  /* the worker's */
@@ -67,9 +72,12 @@ typedef struct worker_ops {
 	/* Queued jobs at most (the running one not counted); worker_submit
 	 * refuses beyond it. */
 	size_t max_queued;
+	/* Threads taking jobs from the queue: 0 or 1 one, at most
+	 * WORKER_MAX_THREADS. */
+	unsigned threads;
 } worker_ops;
 
-/* Start the thread; with loop non-NULL also register the async handle
+/* Start the thread(s); with loop non-NULL also register the async handle
  * that delivers results (ops->done required then). ops and arg must
  * outlive the worker. NULL on failure (nothing left running). */
 worker *worker_start(uv_loop_t *loop, const worker_ops *ops, void *arg) RK_WARN_UNUSED;
@@ -85,7 +93,8 @@ void worker_unlock(worker *w);
  * stays the worker's; it may be changed only under the lock and only in
  * the owner's fields. Jobs are matched by strcmp of their keys. */
 worker_job *worker_find_queued(worker *w, const char *key);
-/* Lock held: the running job, or NULL. */
+/* Lock held: a running job (the running job of a one-thread worker), or
+ * NULL. */
 worker_job *worker_running(worker *w);
 /* Lock held: wake the thread to look at the queue again (after a queued
  * job's due_us was moved earlier). */
@@ -104,7 +113,7 @@ void worker_quiesce(worker *w, const char *key);
 uint64_t worker_runs(worker *w);
 /* Stop: the running job finishes; queued jobs run (drain_on_stop) or are
  * freed; finished, undelivered ones are freed, not delivered. Joins the
- * thread. Without a loop w is freed now; with one the async handle is
+ * threads. Without a loop w is freed now; with one the async handle is
  * closed and w freed by its close callback (run the loop once more). NULL
  * is a no-op. */
 void worker_stop(worker *w);

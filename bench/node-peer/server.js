@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // node-peer: a reference room server on Node's `ws` package, for
-// bench/compare.sh. It is what a careful Node developer would write for the
+// bench/compare.sh and bench/roomload-compare.sh. It is what a careful Node developer would write for the
 // same job: one process, one event loop, rooms in a Map, the event JSON
 // stringified once and sent to every other client, optional persistence in
 // one SQLite file per room (better-sqlite3, WAL) with the writes of one

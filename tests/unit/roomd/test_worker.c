@@ -3,7 +3,8 @@
  * syncer and the checkpointer: jobs run and come back in submission order,
  * a queued job of a key can be found and changed (the syncer's coalescing),
  * quiesce drops a key's queued jobs, settle can run a job again (ckpt's
- * catch-up), a full queue refuses, and stop drains or drops as asked.
+ * catch-up), a full queue refuses, stop drains or drops as asked, and a
+ * pool (the syncer's) runs jobs at once.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "worker.h"
 
 typedef struct tjob {
@@ -29,6 +31,7 @@ typedef struct owner {
 	pthread_cond_t cv;
 	bool gate_closed;
 	bool in_run;
+	int nin;                  /* jobs inside run right now */
 	int ran[64], nran;        /* ids in run order (values for "v" jobs) */
 	int done[64], ndone;      /* ids in delivery order */
 	int freed;
@@ -43,10 +46,12 @@ static int run_cb(void *arg, worker_job *wj)
 	tjob *j = (tjob *)wj;
 	pthread_mutex_lock(&o.mu);
 	o.in_run = true;
+	o.nin++;
 	pthread_cond_broadcast(&o.cv);
 	while (o.gate_closed)
 		pthread_cond_wait(&o.cv, &o.mu);
 	o.in_run = false;
+	o.nin--;
 	o.ran[o.nran++] = strcmp(j->key, "v") == 0 ? j->value : j->id;
 	j->runs++;
 	pthread_mutex_unlock(&o.mu);
@@ -119,6 +124,7 @@ static int setup(void **state)
 	pthread_cond_init(&o.cv, NULL);
 	ops.drain_on_stop = false;
 	ops.max_queued = 8;
+	ops.threads = 0;
 	fx *f = calloc(1, sizeof(*f));
 	assert_non_null(f);
 	assert_int_equal(uv_loop_init(&f->loop), 0);
@@ -289,6 +295,38 @@ static void test_stop_drops_or_drains(void **state)
 	assert_non_null(f->w);
 }
 
+/* A pool of two: two jobs are inside run at the same time (one thread
+ * would never get there: the wait below gives up after 10 s and fails). */
+static void test_pool_runs_jobs_at_once(void **state)
+{
+	fx *f = *state;
+	worker_stop(f->w);
+	ops.threads = 2;
+	f->w = worker_start(&f->loop, &ops, NULL);
+	assert_non_null(f->w);
+	gate(true);
+	submit(f->w, job("a", 1));
+	submit(f->w, job("b", 2));
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 10;
+	pthread_mutex_lock(&o.mu);
+	while (o.nin < 2 && pthread_cond_timedwait(&o.cv, &o.mu, &until) == 0)
+		;
+	int nin = o.nin;
+	pthread_mutex_unlock(&o.mu);
+	assert_int_equal(nin, 2);
+	submit(f->w, job("a", 3));
+	worker_lock(f->w);
+	assert_non_null(worker_find_queued(f->w, "a")); /* a runs and one is queued */
+	worker_unlock(f->w);
+	gate(false);
+	worker_wait_idle(f->w);
+	assert_int_equal(o.nran, 3);
+	assert_int_equal(o.ndone, 3);
+	assert_int_equal(o.freed, 3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -298,6 +336,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_quiesce_drops_queued, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_again_first_and_cap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stop_drops_or_drains, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pool_runs_jobs_at_once, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
