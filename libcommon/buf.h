@@ -13,11 +13,11 @@
 #include "rk_common.h"
 
 typedef struct rk_buf {
-	char *data;   /* the bytes; NULL until the first append */
-	size_t len;   /* bytes used, excluding the trailing NUL */
-	size_t cap;   /* bytes allocated */
-	size_t max;   /* cap on len; 0 means SIZE_MAX / 2 */
-	bool failed;  /* sticky: an append failed, content is incomplete */
+	char *data;  /* the bytes; NULL until the first append */
+	size_t len;  /* bytes used, excluding the trailing NUL */
+	size_t cap;  /* bytes allocated */
+	size_t max;  /* cap on len; 0 means SIZE_MAX / 2 */
+	bool failed; /* sticky: an append failed, content is incomplete */
 } rk_buf;
 
 /* Initialise an empty buffer that refuses to grow beyond max bytes
@@ -47,7 +47,10 @@ void rk_buf_put_jstr(rk_buf *b, const char *s, size_t n);
 void rk_buf_put_jstrz(rk_buf *b, const char *s);
 
 /* RK_OK if no append has failed, else RK_ENOMEM. */
-static inline rk_err rk_buf_ok(const rk_buf *b) { return b->failed ? RK_ENOMEM : RK_OK; }
+static inline rk_err rk_buf_ok(const rk_buf *b)
+{
+	return b->failed ? RK_ENOMEM : RK_OK;
+}
 
 /* Take ownership of the bytes (caller frees); the buffer becomes empty.
  * Returns NULL if the buffer is empty or failed. */

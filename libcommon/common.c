@@ -5,15 +5,24 @@
 const char *rk_strerror(rk_err err)
 {
 	switch (err) {
-	case RK_OK: return "success";
-	case RK_ENOMEM: return "out of memory or over a size limit";
-	case RK_EBADJSON: return "malformed JSON";
-	case RK_EBADMSG: return "malformed message";
-	case RK_EUNKNOWN: return "unknown message type";
-	case RK_EREJECT: return "op rejected";
-	case RK_ETOKEN: return "bad token";
-	case RK_EIO: return "I/O error";
-	case RK_ECORRUPT: return "corrupt stored data";
+	case RK_OK:
+		return "success";
+	case RK_ENOMEM:
+		return "out of memory or over a size limit";
+	case RK_EBADJSON:
+		return "malformed JSON";
+	case RK_EBADMSG:
+		return "malformed message";
+	case RK_EUNKNOWN:
+		return "unknown message type";
+	case RK_EREJECT:
+		return "op rejected";
+	case RK_ETOKEN:
+		return "bad token";
+	case RK_EIO:
+		return "I/O error";
+	case RK_ECORRUPT:
+		return "corrupt stored data";
 	}
 	return "unknown error";
 }

@@ -77,7 +77,8 @@ static int json_depth(const char *s, size_t n, int limit, bool *nul_escape)
 		char c = s[i];
 		if (in_str) {
 			if (c == '\\') {
-				if (i + 5 < n && s[i + 1] == 'u' && memcmp(s + i + 2, "0000", 4) == 0)
+				if (i + 5 < n && s[i + 1] == 'u' &&
+				    memcmp(s + i + 2, "0000", 4) == 0)
 					*nul_escape = true;
 				i++;
 			} else if (c == '"')
@@ -99,8 +100,8 @@ static int json_depth(const char *s, size_t n, int limit, bool *nul_escape)
 	return max;
 }
 
-cJSON *rk_json_parse(const char *s, size_t n, size_t max_len, int max_depth,
-		     char *err, size_t errlen)
+cJSON *rk_json_parse(const char *s, size_t n, size_t max_len, int max_depth, char *err,
+		     size_t errlen)
 {
 	if (n > max_len) {
 		snprintf(err, errlen, "message of %zu bytes exceeds %zu", n, max_len);
@@ -133,7 +134,8 @@ cJSON *rk_json_parse(const char *s, size_t n, size_t max_len, int max_depth,
 	/* cJSON stops after one value: only whitespace may follow. */
 	for (const char *p = end; p && p < s + n; p++) {
 		if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
-			snprintf(err, errlen, "trailing data after JSON value at byte %zu",
+			snprintf(err, errlen,
+				 "trailing data after JSON value at byte %zu",
 				 (size_t)(p - s));
 			cJSON_Delete(root);
 			return NULL;
@@ -173,8 +175,8 @@ bool rk_jget_int(const cJSON *obj, const char *field, int64_t min, int64_t max,
 	return true;
 }
 
-bool rk_jget_str(const cJSON *obj, const char *field, size_t max_chars,
-		 bool allow_empty, const char **out, char *err, size_t errlen)
+bool rk_jget_str(const cJSON *obj, const char *field, size_t max_chars, bool allow_empty,
+		 const char **out, char *err, size_t errlen)
 {
 	const cJSON *node = cJSON_GetObjectItemCaseSensitive(obj, field);
 	if (!node) {

@@ -18,8 +18,8 @@
  * if the text is larger than max_len, nested deeper than max_depth, not valid
  * UTF-8, or not exactly one JSON value.
  */
-cJSON *rk_json_parse(const char *s, size_t n, size_t max_len, int max_depth,
-		     char *err, size_t errlen);
+cJSON *rk_json_parse(const char *s, size_t n, size_t max_len, int max_depth, char *err,
+		     size_t errlen);
 
 /* True if the n bytes at s are valid UTF-8 (no overlongs, no surrogates). */
 bool rk_utf8_valid(const char *s, size_t n);
@@ -39,8 +39,8 @@ bool rk_text_printable(const char *s, size_t n, size_t max_chars);
  */
 bool rk_jget_int(const cJSON *obj, const char *field, int64_t min, int64_t max,
 		 int64_t *out, char *err, size_t errlen);
-bool rk_jget_str(const cJSON *obj, const char *field, size_t max_chars,
-		 bool allow_empty, const char **out, char *err, size_t errlen);
+bool rk_jget_str(const cJSON *obj, const char *field, size_t max_chars, bool allow_empty,
+		 const char **out, char *err, size_t errlen);
 /*
  * The one writer of every decoder's error message (json.c, op_codec.c,
  * proto.c, state.c): printf fmt into msg (msglen bytes, truncated; nothing

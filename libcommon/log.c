@@ -63,7 +63,9 @@ static void write_json(const char *ts, const char *level, const char *msg)
 	rk_buf_put_jstr(&b, msg, n);
 	rk_buf_puts(&b, "}\n");
 	/* One fputs of a complete line, so concurrent writers do not interleave. */
-	fputs(rk_buf_ok(&b) == RK_OK ? b.data : "{\"level\":\"error\",\"msg\":\"log: out of memory\"}\n",
+	fputs(rk_buf_ok(&b) == RK_OK
+		  ? b.data
+		  : "{\"level\":\"error\",\"msg\":\"log: out of memory\"}\n",
 	      stderr);
 	rk_buf_free(&b);
 }
@@ -79,7 +81,9 @@ void rk_log_write(rk_log_level lvl, const char *fmt, ...)
 		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
 		 tm.tm_sec, ts.tv_nsec / 1000000);
 	const char *level = level_names[lvl <= RK_LOG_DEBUG ? lvl : RK_LOG_DEBUG];
-	int n = log_format == RK_LOG_JSON ? 0 : snprintf(line, sizeof(line), "%s %-5s ", ts_s, level);
+	int n = log_format == RK_LOG_JSON
+		    ? 0
+		    : snprintf(line, sizeof(line), "%s %-5s ", ts_s, level);
 	va_list ap;
 	va_start(ap, fmt);
 	if (n >= 0 && (size_t)n < sizeof(line))

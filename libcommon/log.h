@@ -41,10 +41,10 @@ bool rk_log_parse_level(const char *s, rk_log_level *out);
 void rk_log_set_level(rk_log_level lvl);
 void rk_log_write(rk_log_level lvl, const char *fmt, ...) RK_PRINTF(2, 3);
 
-#define RK_LOG(lvl, ...)                                                       \
-	do {                                                                   \
-		if ((lvl) <= rk_log_threshold)                                 \
-			rk_log_write((lvl), __VA_ARGS__);                      \
+#define RK_LOG(lvl, ...)                                                                 \
+	do {                                                                             \
+		if ((lvl) <= rk_log_threshold)                                           \
+			rk_log_write((lvl), __VA_ARGS__);                                \
 	} while (0)
 #define rk_error(...) RK_LOG(RK_LOG_ERROR, __VA_ARGS__)
 #define rk_warn(...) RK_LOG(RK_LOG_WARN, __VA_ARGS__)
@@ -75,10 +75,10 @@ void rk_log_limit_flush(rk_log_limit *l, int64_t now_us);
 
 /* A line through limiter l: the level is checked first, so lines below the
  * threshold cost nothing and take no token. */
-#define rk_log_limited(l, lvl, now_us, ...)                                     \
-	do {                                                                    \
-		if ((lvl) <= rk_log_threshold && rk_log_limit_take((l), (now_us))) \
-			rk_log_write((lvl), __VA_ARGS__);                       \
+#define rk_log_limited(l, lvl, now_us, ...)                                              \
+	do {                                                                             \
+		if ((lvl) <= rk_log_threshold && rk_log_limit_take((l), (now_us)))       \
+			rk_log_write((lvl), __VA_ARGS__);                                \
 	} while (0)
 
 #endif

@@ -57,7 +57,8 @@ static uint64_t omap_hash(const rk_omap *m, const char *key, size_t klen)
 void rk_omap_init(rk_omap *m)
 {
 	memset(m, 0, sizeof(*m));
-	if (getrandom(&m->seed, sizeof(m->seed), GRND_NONBLOCK) != (ssize_t)sizeof(m->seed))
+	if (getrandom(&m->seed, sizeof(m->seed), GRND_NONBLOCK) !=
+	    (ssize_t)sizeof(m->seed))
 		m->seed = (uint64_t)(uintptr_t)m * UINT64_C(0x9e3779b97f4a7c15) ^
 			  (uint64_t)clock();
 }

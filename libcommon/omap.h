@@ -13,19 +13,19 @@
 #include "rk_common.h"
 
 typedef struct rk_omap_entry {
-	char *key;     /* owned copy; NULL for a deleted entry */
+	char *key; /* owned copy; NULL for a deleted entry */
 	size_t klen;
 	void *val;
 } rk_omap_entry;
 
 typedef struct rk_omap {
 	rk_omap_entry *ents; /* insertion order, with holes for deleted ones */
-	size_t nents;        /* entries used in ents (live + deleted) */
-	size_t cap;          /* entries allocated */
-	size_t live;         /* live entries */
-	int32_t *index;      /* open addressing: entry index, -1 empty, -2 deleted */
-	size_t nindex;       /* power of two */
-	uint64_t seed;       /* random per map: hash flooding resistance */
+	size_t nents;	     /* entries used in ents (live + deleted) */
+	size_t cap;	     /* entries allocated */
+	size_t live;	     /* live entries */
+	int32_t *index;	     /* open addressing: entry index, -1 empty, -2 deleted */
+	size_t nindex;	     /* power of two */
+	uint64_t seed;	     /* random per map: hash flooding resistance */
 } rk_omap;
 
 void rk_omap_init(rk_omap *m);

@@ -4,13 +4,13 @@
 #include "op.h"
 
 static const char *const kind_names[RK_OP_KIND_COUNT] = {
-	"?", "shape.add", "shape.update", "shape.delete", "board.clear",
-	"poll.create", "poll.vote", "poll.close", "chat.post",
+    "?",	   "shape.add", "shape.update", "shape.delete", "board.clear",
+    "poll.create", "poll.vote", "poll.close",	"chat.post",
 };
 
 static const char *const reject_names[RK_REJ_COUNT] = {
-	"?", "invalid", "forbidden", "conflict", "not_found",
-	"rate_limited", "too_large", "room_full",
+    "?",	 "invalid",	 "forbidden", "conflict",
+    "not_found", "rate_limited", "too_large", "room_full",
 };
 
 static const char *const shape_names[] = {"?", "stroke", "line", "rect", "text"};
@@ -90,12 +90,12 @@ rk_err rk_op_copy(rk_op *dst, const rk_op *src)
 	dst->options = NULL;
 	dst->tally = NULL;
 	dst->noptions = 0;
-	bool ok = dup_str(&dst->id, src->id) && dup_str(&dst->text, src->text) &&
-		  dup_str(&dst->question, src->question) &&
-		  dup_mem((void **)&dst->points, src->points,
-			  src->npoints * sizeof(rk_point)) &&
-		  dup_mem((void **)&dst->tally, src->tally,
-			  src->ntally * sizeof(int64_t));
+	bool ok =
+	    dup_str(&dst->id, src->id) && dup_str(&dst->text, src->text) &&
+	    dup_str(&dst->question, src->question) &&
+	    dup_mem((void **)&dst->points, src->points,
+		    src->npoints * sizeof(rk_point)) &&
+	    dup_mem((void **)&dst->tally, src->tally, src->ntally * sizeof(int64_t));
 	if (ok && src->noptions) {
 		dst->options = calloc(src->noptions, sizeof(char *));
 		ok = dst->options != NULL;

@@ -61,18 +61,18 @@ enum {
 typedef struct rk_op {
 	rk_op_kind k;
 	/* shape.add: the shape. shape.update/delete: id = target shape. */
-	char *id;              /* shape id, or poll id for poll.* ops */
-	rk_shape_type type;    /* shape.add */
-	int color;             /* shape.add; shape.update when RK_SET_COLOR */
-	rk_point *points;      /* shape.add (may be NULL); update when RK_SET_POINTS */
+	char *id;	    /* shape id, or poll id for poll.* ops */
+	rk_shape_type type; /* shape.add */
+	int color;	    /* shape.add; shape.update when RK_SET_COLOR */
+	rk_point *points;   /* shape.add (may be NULL); update when RK_SET_POINTS */
 	size_t npoints;
-	char *text;            /* shape.add/update (NULL: absent); chat.post */
-	unsigned set;          /* shape.update: RK_SET_* mask, never 0 */
+	char *text;   /* shape.add/update (NULL: absent); chat.post */
+	unsigned set; /* shape.update: RK_SET_* mask, never 0 */
 	/* poll.create */
 	char *question;
 	char **options;
 	size_t noptions;
-	int64_t closes_at;     /* ms since epoch; 0 = no alarm */
+	int64_t closes_at; /* ms since epoch; 0 = no alarm */
 	/* poll.vote */
 	int choice;
 	/* Filled by rk_state_apply for poll.vote ("as applied"), encoded when set. */
@@ -102,8 +102,7 @@ rk_reject rk_op_decode(const cJSON *obj, rk_op *op, char *msg, size_t msglen);
 
 /* Decode op JSON text (as stored in the events table). Same contract; the
  * text is parsed with the standard limits. */
-rk_reject rk_op_decode_text(const char *s, size_t n, rk_op *op, char *msg,
-			    size_t msglen);
+rk_reject rk_op_decode_text(const char *s, size_t n, rk_op *op, char *msg, size_t msglen);
 
 /*
  * Append the op as a JSON object to b. Key order is fixed per kind so the

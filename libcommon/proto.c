@@ -168,8 +168,8 @@ static rk_err cmsg_ping(const cJSON *root, rk_cmsg *m, char *msg, size_t msglen)
 
 /* Decode a client frame, or with op_body an `op` message without its `t`
  * (the body of POST /v1/rooms/<room>/ops): one path for both. */
-static rk_err cmsg_decode(const char *s, size_t n, size_t max_len, bool op_body, rk_cmsg *m,
-			  rk_reject *rej, char *msg, size_t msglen)
+static rk_err cmsg_decode(const char *s, size_t n, size_t max_len, bool op_body,
+			  rk_cmsg *m, rk_reject *rej, char *msg, size_t msglen)
 {
 	rk_reject rej_local = RK_REJ_NONE;
 	rk_err err;

@@ -26,7 +26,7 @@ typedef enum rk_errcode {
 	RK_ERRC_COUNT
 } rk_errcode;
 
-const char *rk_errcode_name(rk_errcode c);      /* "bad_json", ... */
+const char *rk_errcode_name(rk_errcode c); /* "bad_json", ... */
 rk_errcode rk_errcode_parse(const char *s);
 
 /* ---- client -> server ---------------------------------------------------- */
@@ -42,11 +42,12 @@ typedef enum rk_ctype {
 typedef struct rk_cmsg {
 	rk_ctype t;
 	char id[RK_ID_MAX + 1]; /* op: the client op id. ping: see ping_id */
-	rk_op op;               /* op: the decoded op */
-	int64_t x, y;           /* cursor */
-	char *data;             /* signal: compact JSON of `data`, owned */
+	rk_op op;		/* op: the decoded op */
+	int64_t x, y;		/* cursor */
+	char *data;		/* signal: compact JSON of `data`, owned */
 	size_t data_len;
-	char *ping_id;          /* ping: compact JSON of `id` (any scalar), owned; NULL if absent */
+	char
+	    *ping_id; /* ping: compact JSON of `id` (any scalar), owned; NULL if absent */
 } rk_cmsg;
 
 /*
@@ -62,8 +63,8 @@ typedef struct rk_cmsg {
  * In every non-OK case msg holds a human-readable reason naming the field,
  * and *m owns nothing that needs freeing (rk_cmsg_free is still safe).
  */
-rk_err rk_cmsg_decode(const char *s, size_t n, size_t max_len, rk_cmsg *m,
-		      rk_reject *rej, char *msg, size_t msglen);
+rk_err rk_cmsg_decode(const char *s, size_t n, size_t max_len, rk_cmsg *m, rk_reject *rej,
+		      char *msg, size_t msglen);
 /*
  * Decode the body of POST /v1/rooms/<room>/ops, `{"id": ..., "op": {...}}`,
  * through the same code as an `op` frame (a `t` field is ignored): the same
@@ -108,7 +109,7 @@ typedef struct rk_welcome {
 	int64_t seq;
 	char epoch[RK_EPOCH_MAX + 1];
 	bool resumed;
-	rk_peer *peers;      /* decode: owned array; encode: caller's */
+	rk_peer *peers; /* decode: owned array; encode: caller's */
 	size_t npeers;
 	int64_t max_frame;
 	int64_t ops_per_sec;
@@ -116,22 +117,22 @@ typedef struct rk_welcome {
 
 typedef struct rk_smsg {
 	rk_stype t;
-	rk_welcome welcome;   /* welcome (v is checked to be 1) */
-	rk_state *state;      /* welcome: the snapshot, owned; NULL when resumed */
-	int64_t seq;          /* event, ack, pong */
-	int64_t ts;           /* event */
+	rk_welcome welcome; /* welcome (v is checked to be 1) */
+	rk_state *state;    /* welcome: the snapshot, owned; NULL when resumed */
+	int64_t seq;	    /* event, ack, pong */
+	int64_t ts;	    /* event */
 	char session[RK_SESSION_MAX + 1]; /* event, cursor, signal, presence leave */
-	char user[RK_NAME_BYTES + 1];     /* event, signal */
-	char id[RK_ID_MAX + 1];           /* event, ack, reject */
-	bool dup;             /* ack: a duplicate of an op committed at seq */
-	rk_op op;             /* event: the op as applied */
-	rk_reject reject;     /* reject */
-	rk_errcode errcode;   /* error */
-	char msg[RK_MSG_MSG_MAX + 1]; /* reject, error */
-	bool join;            /* presence: true = join (peer), false = leave (session) */
-	rk_peer peer;         /* presence join */
-	int64_t x, y;         /* cursor */
-	char *data;           /* signal data / pong id as compact JSON, owned */
+	char user[RK_NAME_BYTES + 1];	  /* event, signal */
+	char id[RK_ID_MAX + 1];		  /* event, ack, reject */
+	bool dup;			  /* ack: a duplicate of an op committed at seq */
+	rk_op op;			  /* event: the op as applied */
+	rk_reject reject;		  /* reject */
+	rk_errcode errcode;		  /* error */
+	char msg[RK_MSG_MSG_MAX + 1];	  /* reject, error */
+	bool join;    /* presence: true = join (peer), false = leave (session) */
+	rk_peer peer; /* presence join */
+	int64_t x, y; /* cursor */
+	char *data;   /* signal data / pong id as compact JSON, owned */
 	size_t data_len;
 } rk_smsg;
 
@@ -141,16 +142,15 @@ typedef struct rk_smsg {
  * RK_ENOMEM with a message in err. With want_state false a welcome's state is
  * skipped (not decoded), which is what a load generator wants.
  */
-rk_err rk_smsg_decode(const char *s, size_t n, bool want_state, rk_smsg *m,
-		      char *err, size_t errlen);
+rk_err rk_smsg_decode(const char *s, size_t n, bool want_state, rk_smsg *m, char *err,
+		      size_t errlen);
 void rk_smsg_free(rk_smsg *m);
 
 /* Server encoders. `op_json` is the op already encoded by rk_op_encode (so an
  * event is encoded once and stored as-is). */
 void rk_enc_welcome(rk_buf *b, const rk_welcome *w, const rk_state *st);
 void rk_enc_event(rk_buf *b, int64_t seq, int64_t ts, const char *session,
-		  const char *user, const char *id, const char *op_json,
-		  size_t op_len);
+		  const char *user, const char *id, const char *op_json, size_t op_len);
 /* dup: the op had been committed before (idempotent ops): seq is that
  * earlier commit's and "dup":true is added. */
 void rk_enc_ack(rk_buf *b, const char *id, int64_t seq, bool dup);

@@ -66,7 +66,8 @@ unsigned rk_route_method(rk_route r, rk_method m, const char **allow)
 	}
 	if (r == RK_ROUTE_ROOM) {
 		*allow = "GET, DELETE, OPTIONS";
-		bool ok = m == RK_METHOD_GET || m == RK_METHOD_DELETE || m == RK_METHOD_OPTIONS;
+		bool ok =
+		    m == RK_METHOD_GET || m == RK_METHOD_DELETE || m == RK_METHOD_OPTIONS;
 		return ok ? 0 : 405;
 	}
 	*allow = api ? "GET, OPTIONS" : "GET";
@@ -82,16 +83,16 @@ static const struct {
 	const char *code;
 	const char *reason;
 } http_errors[] = {
-	{400, "bad_request", "Bad Request"},
-	{401, "unauthorized", "Unauthorized"},
-	{403, "forbidden", "Forbidden"},
-	{404, "not_found", "Not Found"},
-	{405, "method_not_allowed", "Method Not Allowed"},
-	{413, "too_large", "Payload Too Large"},
-	{426, "upgrade_required", "Upgrade Required"},
-	{429, "rate_limited", "Too Many Requests"},
-	{500, "internal", "Internal Server Error"},
-	{503, "unavailable", "Service Unavailable"},
+    {400, "bad_request", "Bad Request"},
+    {401, "unauthorized", "Unauthorized"},
+    {403, "forbidden", "Forbidden"},
+    {404, "not_found", "Not Found"},
+    {405, "method_not_allowed", "Method Not Allowed"},
+    {413, "too_large", "Payload Too Large"},
+    {426, "upgrade_required", "Upgrade Required"},
+    {429, "rate_limited", "Too Many Requests"},
+    {500, "internal", "Internal Server Error"},
+    {503, "unavailable", "Service Unavailable"},
 };
 
 const char *rk_http_error_code(unsigned status)
@@ -169,7 +170,8 @@ bool rk_origin_allowed(const char *origin, const char *host, const char *const *
 	}
 	char auth[300], h[300];
 	bool https;
-	if (!host || !*host || !origin_authority(origin, auth, sizeof(auth), &https) || !auth[0])
+	if (!host || !*host || !origin_authority(origin, auth, sizeof(auth), &https) ||
+	    !auth[0])
 		return false;
 	/* The Host header with the same scheme default dropped. */
 	snprintf(h, sizeof(h), "%s", host);
@@ -201,8 +203,8 @@ unsigned rk_route_auth_user(const void *secret, size_t secret_len, const char *a
 	if (!authz || strncmp(authz, "Bearer ", 7) != 0)
 		return 401;
 	rk_claims cl;
-	if (rk_token_verify(secret, secret_len, authz + 7, strlen(authz + 7), now_s, &cl) !=
-	    RK_TOK_OK)
+	if (rk_token_verify(secret, secret_len, authz + 7, strlen(authz + 7), now_s,
+			    &cl) != RK_TOK_OK)
 		return 401;
 	if (cl.role != RK_ROLE_OWNER)
 		return 403;
@@ -250,7 +252,8 @@ void rk_ws_args_parse(const char *const *frags, size_t n, rk_ws_args *a)
 		for (size_t k = 0; k < RK_ARRAY_LEN(args); k++) {
 			const char **slot = (const char **)((char *)a + args[k].off);
 			const char *v;
-			if (!*slot && (v = arg_value(frags[i], args[k].name, args[k].cap)))
+			if (!*slot &&
+			    (v = arg_value(frags[i], args[k].name, args[k].cap)))
 				*slot = v;
 		}
 	}

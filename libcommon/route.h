@@ -24,10 +24,10 @@ typedef enum rk_route {
 				 * upgrade: 426 */
 	RK_ROUTE_ROOM_OPS,	/* /v1/rooms/<room>/ops with a valid room id (POST) */
 	/* The demo page and its files (off with --no-demo: 404). */
-	RK_ROUTE_DEMO_PAGE,	/* / (the room comes from ?room= in the page) */
-	RK_ROUTE_DEMO_SDK,	/* /roomkit.js: the JS client's browser build */
-	RK_ROUTE_DEMO_JS,	/* /demo.js: the page's script */
-	RK_ROUTE_DEMO_CSS,	/* /demo.css */
+	RK_ROUTE_DEMO_PAGE, /* / (the room comes from ?room= in the page) */
+	RK_ROUTE_DEMO_SDK,  /* /roomkit.js: the JS client's browser build */
+	RK_ROUTE_DEMO_JS,   /* /demo.js: the page's script */
+	RK_ROUTE_DEMO_CSS,  /* /demo.css */
 } rk_route;
 
 /*

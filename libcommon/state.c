@@ -995,7 +995,8 @@ static rk_err decode_chat(dctx *d, const cJSON *v, rk_chat *c)
 		if (!get_str(d, v, "id", 1, RK_ID_MAX, &id))
 			return RK_ECORRUPT;
 		if (!id_ok(id)) {
-			snprintf(d->why, sizeof(d->why), "id: must be 1-%d bytes", RK_ID_MAX);
+			snprintf(d->why, sizeof(d->why), "id: must be 1-%d bytes",
+				 RK_ID_MAX);
 			return RK_ECORRUPT;
 		}
 	}
@@ -1007,8 +1008,8 @@ static rk_err decode_chat(dctx *d, const cJSON *v, rk_chat *c)
  * RK_ECORRUPT / RK_ENOMEM with "<shape|poll> \"<key>\": <why>" in err for
  * the first bad member (map keeps the members before it; the caller frees
  * the state). */
-static rk_err decode_members(dctx *d, const cJSON *obj, bool polls, rk_omap *map, char *err,
-			     size_t errlen)
+static rk_err decode_members(dctx *d, const cJSON *obj, bool polls, rk_omap *map,
+			     char *err, size_t errlen)
 {
 	const char *what = polls ? "poll" : "shape";
 	const cJSON *it;
@@ -1017,11 +1018,12 @@ static rk_err decode_members(dctx *d, const cJSON *obj, bool polls, rk_omap *map
 		const char *key = it->string ? it->string : "";
 		size_t kl = strlen(key);
 		if (rk_omap_get(map, key, kl))
-			return rk_jfail(err, errlen, RK_ECORRUPT, "%s \"%.64s\": duplicate id",
-					what, key);
+			return rk_jfail(err, errlen, RK_ECORRUPT,
+					"%s \"%.64s\": duplicate id", what, key);
 		rk_shape *sh = NULL;
 		rk_poll *p = NULL;
-		rk_err rc = polls ? decode_poll(d, it, key, &p) : decode_shape(d, it, key, &sh);
+		rk_err rc =
+		    polls ? decode_poll(d, it, key, &p) : decode_shape(d, it, key, &sh);
 		if (rc != RK_OK)
 			return rk_jfail(err, errlen, rc, "%s \"%.64s\": %s", what, key,
 					rc == RK_ENOMEM ? "out of memory" : d->why);

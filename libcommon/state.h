@@ -21,10 +21,10 @@ typedef struct rk_shape {
 	char *id;
 	rk_shape_type type;
 	int color;
-	rk_point *points;  /* NULL if none */
+	rk_point *points; /* NULL if none */
 	size_t npoints;
-	char *text;        /* NULL if none */
-	char *by;          /* user who added it */
+	char *text; /* NULL if none */
+	char *by;   /* user who added it */
 } rk_shape;
 
 typedef struct rk_poll {
@@ -32,25 +32,25 @@ typedef struct rk_poll {
 	char *question;
 	char **options;
 	size_t noptions;
-	int64_t *tally;    /* noptions counts */
-	rk_omap votes;     /* user -> (intptr_t)(choice + 1), in first-vote order */
+	int64_t *tally; /* noptions counts */
+	rk_omap votes;	/* user -> (intptr_t)(choice + 1), in first-vote order */
 	bool closed;
 	int64_t closes_at; /* 0 = no alarm */
-	char *by;          /* creator */
+	char *by;	   /* creator */
 } rk_poll;
 
 typedef struct rk_chat {
 	int64_t seq;
 	int64_t ts;
 	char *user;
-	char *id;          /* the post's op id; "" in snapshots older than
-			    * revision 2, which did not keep it */
+	char *id; /* the post's op id; "" in snapshots older than
+		   * revision 2, which did not keep it */
 	char *text;
 } rk_chat;
 
 typedef struct rk_state {
-	rk_omap shapes;    /* id -> rk_shape*, insertion order = z-order */
-	rk_omap polls;     /* id -> rk_poll*, creation order */
+	rk_omap shapes;		    /* id -> rk_shape*, insertion order = z-order */
+	rk_omap polls;		    /* id -> rk_poll*, creation order */
 	rk_chat chat[RK_CHAT_KEEP]; /* ring, oldest at chat_head */
 	size_t chat_head;
 	size_t chat_len;
@@ -58,11 +58,11 @@ typedef struct rk_state {
 
 /* Who performs an op, and the event context it is applied in. */
 typedef struct rk_actor {
-	const char *user;  /* "roomd" for the server's own ops */
-	rk_role role;      /* the server's own ops use RK_ROLE_OWNER */
-	int64_t seq;       /* the seq this op will get if applied */
-	int64_t ts;        /* the event's ts (ms since epoch) */
-	const char *id;    /* the op's client id (kept with chat posts); NULL = "" */
+	const char *user; /* "roomd" for the server's own ops */
+	rk_role role;	  /* the server's own ops use RK_ROLE_OWNER */
+	int64_t seq;	  /* the seq this op will get if applied */
+	int64_t ts;	  /* the event's ts (ms since epoch) */
+	const char *id;	  /* the op's client id (kept with chat posts); NULL = "" */
 } rk_actor;
 
 /* A new empty state, or NULL if out of memory. */
@@ -92,8 +92,8 @@ void rk_state_free(rk_state *st);
  * Out of memory is reported as RK_REJ_INVALID with msg "out of memory" and
  * leaves st unchanged.
  */
-rk_reject rk_state_apply(rk_state *st, rk_op *op, const rk_actor *actor,
-			 char *msg, size_t msglen);
+rk_reject rk_state_apply(rk_state *st, rk_op *op, const rk_actor *actor, char *msg,
+			 size_t msglen);
 
 /* Append the snapshot JSON of section 5 to b. Deterministic: maps in
  * insertion order, fixed key order; a chat post's "id" is written unless it

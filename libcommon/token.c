@@ -388,7 +388,8 @@ rk_err rk_secret_load(const char *path, unsigned char **out, size_t *len, char *
 	*len = 0;
 	FILE *f = fopen(path, "rb");
 	if (!f) {
-		snprintf(err, errlen, "cannot read secret file %s: %s", path, strerror(errno));
+		snprintf(err, errlen, "cannot read secret file %s: %s", path,
+			 strerror(errno));
 		return RK_EIO;
 	}
 	unsigned char buf[RK_SECRET_MAX];

@@ -17,15 +17,15 @@ typedef struct rk_claims {
 	char sub[RK_NAME_BYTES + 1];
 	char room[RK_ROOM_ID_MAX + 2]; /* id, or prefix + '*' */
 	rk_role role;
-	int64_t exp;                   /* seconds since the epoch */
+	int64_t exp; /* seconds since the epoch */
 } rk_claims;
 
 typedef enum rk_token_err {
 	RK_TOK_OK = 0,
-	RK_TOK_MALFORMED,  /* not three base64url parts of JSON, bad claims */
-	RK_TOK_BAD_ALG,    /* alg other than HS256 (none included) */
-	RK_TOK_BAD_SIG,    /* signature does not match */
-	RK_TOK_EXPIRED,    /* exp <= now */
+	RK_TOK_MALFORMED, /* not three base64url parts of JSON, bad claims */
+	RK_TOK_BAD_ALG,	  /* alg other than HS256 (none included) */
+	RK_TOK_BAD_SIG,	  /* signature does not match */
+	RK_TOK_EXPIRED,	  /* exp <= now */
 } rk_token_err;
 
 const char *rk_token_strerror(rk_token_err e);
@@ -37,9 +37,8 @@ RK_WARN_UNUSED rk_err rk_token_sign(const void *secret, size_t secret_len,
 
 /* Verify a token (n bytes) at time now_s (seconds). Fills *c on success. The
  * signature is checked before the claims are parsed. */
-rk_token_err rk_token_verify(const void *secret, size_t secret_len,
-			     const char *tok, size_t n, int64_t now_s,
-			     rk_claims *c);
+rk_token_err rk_token_verify(const void *secret, size_t secret_len, const char *tok,
+			     size_t n, int64_t now_s, rk_claims *c);
 
 /* True if the claims' room covers room (exact, or prefix match for "p*"). */
 bool rk_token_covers(const rk_claims *c, const char *room);

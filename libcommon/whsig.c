@@ -123,7 +123,8 @@ const char *rk_whsig_strerror(rk_whsig_result r)
 	case RK_WHSIG_OK:
 		return "signature valid";
 	case RK_WHSIG_MALFORMED:
-		return "malformed signature header: want t=<unix seconds>,v1=<64 hex digits>";
+		return "malformed signature header: want t=<unix seconds>,v1=<64 hex "
+		       "digits>";
 	case RK_WHSIG_MISMATCH:
 		return "signature does not match the body and secret";
 	case RK_WHSIG_STALE:

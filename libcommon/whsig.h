@@ -22,7 +22,7 @@ typedef enum rk_whsig_result {
 	RK_WHSIG_OK = 0,
 	RK_WHSIG_MALFORMED, /* not "t=<digits>,v1=<64 hex>" (in any order) */
 	RK_WHSIG_MISMATCH,  /* no v1 matches the body and secret */
-	RK_WHSIG_STALE,     /* t is more than tolerance_s away from now_s */
+	RK_WHSIG_STALE,	    /* t is more than tolerance_s away from now_s */
 } rk_whsig_result;
 
 /* Check a header value against body; tolerance_s < 0 skips the time check.

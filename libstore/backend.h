@@ -22,9 +22,10 @@ typedef struct store_ops {
 	void (*close)(store *s);
 	void (*busy_timeout)(store *s, int ms);
 	void (*trim_cache)(store *s);
-	rk_err (*load)(store *s, rk_state **st, int64_t *seq, int64_t *snap_seq, char *err,
-		       size_t errlen);
-	rk_err (*load_opids)(store *s, store_opid_fn add, void *arg, char *err, size_t errlen);
+	rk_err (*load)(store *s, rk_state **st, int64_t *seq, int64_t *snap_seq,
+		       char *err, size_t errlen);
+	rk_err (*load_opids)(store *s, store_opid_fn add, void *arg, char *err,
+			     size_t errlen);
 	rk_err (*cursor_open)(store *s, int64_t since, int64_t upto, const char *user,
 			      store_cursor **out, char *err, size_t errlen);
 	int (*cursor_next)(store_cursor *c, store_event *ev, char *err, size_t errlen);
@@ -33,11 +34,11 @@ typedef struct store_ops {
 	rk_err (*stats)(store *s, store_stats *st, char *err, size_t errlen);
 	int64_t (*earliest_seq)(store *s);
 	int64_t (*first_recent)(store *s);
-	rk_err (*snapshot_at)(store *s, int64_t upto, int64_t *seq, char **json, size_t *len,
-			      char *err, size_t errlen);
+	rk_err (*snapshot_at)(store *s, int64_t upto, int64_t *seq, char **json,
+			      size_t *len, char *err, size_t errlen);
 	rk_err (*snapshots)(store *s,
-			    bool (*cb)(void *arg, int64_t seq, int64_t ts, const char *json,
-				       size_t len),
+			    bool (*cb)(void *arg, int64_t seq, int64_t ts,
+				       const char *json, size_t len),
 			    void *arg, char *err, size_t errlen);
 	rk_err (*alarms)(store *s, bool (*cb)(void *arg, const char *poll, int64_t at),
 			 void *arg, char *err, size_t errlen);
@@ -45,11 +46,12 @@ typedef struct store_ops {
 			void *arg, char *err, size_t errlen);
 	rk_err (*begin)(store *s, char *err, size_t errlen);
 	rk_err (*append)(store *s, int64_t seq, int64_t ts, const char *session,
-			 const char *user, const char *op_id, const char *op_json, size_t op_len,
-			 char *err, size_t errlen);
-	rk_err (*put_snapshot)(store *s, int64_t seq, int64_t ts, const char *json, size_t len,
-			       char *err, size_t errlen);
-	rk_err (*set_alarm)(store *s, const char *poll, int64_t at, char *err, size_t errlen);
+			 const char *user, const char *op_id, const char *op_json,
+			 size_t op_len, char *err, size_t errlen);
+	rk_err (*put_snapshot)(store *s, int64_t seq, int64_t ts, const char *json,
+			       size_t len, char *err, size_t errlen);
+	rk_err (*set_alarm)(store *s, const char *poll, int64_t at, char *err,
+			    size_t errlen);
 	rk_err (*del_alarm)(store *s, const char *poll, char *err, size_t errlen);
 	rk_err (*outbox_add)(store *s, int64_t created_ms, const char *body, size_t len,
 			     char *err, size_t errlen);

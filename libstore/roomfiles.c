@@ -34,7 +34,8 @@ static int unlink_sidecars(const char *db, char *err, size_t errlen)
 int rk_room_files_remove(const char *db, char *err, size_t errlen)
 {
 	char gone[PATH_CAP];
-	if (snprintf(gone, sizeof(gone), "%s" RK_DELETING_SUFFIX, db) >= (int)sizeof(gone)) {
+	if (snprintf(gone, sizeof(gone), "%s" RK_DELETING_SUFFIX, db) >=
+	    (int)sizeof(gone)) {
 		snprintf(err, errlen, "path too long: %s", db);
 		return -1;
 	}

@@ -27,20 +27,20 @@
  * alarms(poll, at) (pending poll.close alarms, so they survive restarts
  * without loading every room). */
 static const char schema_sql[] =
-	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);"
-	"CREATE TABLE IF NOT EXISTS events(seq INTEGER PRIMARY KEY, ts INTEGER NOT NULL,"
-	" session TEXT NOT NULL, user TEXT NOT NULL, op TEXT NOT NULL,"
-	" op_id TEXT NOT NULL DEFAULT '');"
-	"CREATE TABLE IF NOT EXISTS snapshots(seq INTEGER PRIMARY KEY,"
-	" ts INTEGER NOT NULL, state TEXT NOT NULL);"
-	"CREATE TABLE IF NOT EXISTS alarms(poll TEXT PRIMARY KEY, at INTEGER NOT NULL);";
+    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);"
+    "CREATE TABLE IF NOT EXISTS events(seq INTEGER PRIMARY KEY, ts INTEGER NOT NULL,"
+    " session TEXT NOT NULL, user TEXT NOT NULL, op TEXT NOT NULL,"
+    " op_id TEXT NOT NULL DEFAULT '');"
+    "CREATE TABLE IF NOT EXISTS snapshots(seq INTEGER PRIMARY KEY,"
+    " ts INTEGER NOT NULL, state TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS alarms(poll TEXT PRIMARY KEY, at INTEGER NOT NULL);";
 
 /* The webhook outbox (store_outbox_add): created by the first batch that
  * needs it, so a room file of a roomd without webhooks has none. ids only
  * grow (AUTOINCREMENT: never reused, even once the table is empty). */
 static const char outbox_sql[] =
-	"CREATE TABLE IF NOT EXISTS webhooks(id INTEGER PRIMARY KEY AUTOINCREMENT,"
-	" created_ms INTEGER NOT NULL, body TEXT NOT NULL)";
+    "CREATE TABLE IF NOT EXISTS webhooks(id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " created_ms INTEGER NOT NULL, body TEXT NOT NULL)";
 
 typedef struct sq {
 	store base;
@@ -50,11 +50,11 @@ typedef struct sq {
 	sqlite3_stmt *set_alarm;
 	sqlite3_stmt *del_alarm;
 	sqlite3_stmt *begin, *commit; /* prepared once: exec would parse per batch */
-	sqlite3_stmt *ins_hook;  /* webhook outbox: prepared at first use */
+	sqlite3_stmt *ins_hook;	      /* webhook outbox: prepared at first use */
 	sqlite3_stmt *trim_hook;
-	bool has_op_id;          /* events.op_id exists (always when writable) */
-	bool has_alarms;         /* the alarms table exists */
-	int wal_frames;          /* from the WAL hook, after each commit */
+	bool has_op_id;	 /* events.op_id exists (always when writable) */
+	bool has_alarms; /* the alarms table exists */
+	int wal_frames;	 /* from the WAL hook, after each commit */
 } sq;
 
 typedef struct sq_cursor {
@@ -76,12 +76,14 @@ static sq *SQ(store *s)
  * next system call (its rollback), so the extended code is the clue. */
 static void add_errno(sqlite3 *db, char *err, size_t errlen)
 {
-	int x = db ? sqlite3_extended_errcode(db) : 0, e = db ? sqlite3_system_errno(db) : 0;
+	int x = db ? sqlite3_extended_errcode(db) : 0,
+	    e = db ? sqlite3_system_errno(db) : 0;
 	size_t n = strnlen(err, errlen);
 	if (n >= errlen)
 		return;
 	if (x == SQLITE_IOERR_WRITE || x == SQLITE_FULL)
-		snprintf(err + n, errlen - n, " (write failed: disk full or file size limit)");
+		snprintf(err + n, errlen - n,
+			 " (write failed: disk full or file size limit)");
 	else if (x == SQLITE_READONLY || (x & 0xff) == SQLITE_READONLY)
 		snprintf(err + n, errlen - n, " (read-only file or directory)");
 	else if (e)
@@ -112,7 +114,8 @@ int64_t sq_one_int(sqlite3 *db, const char *sql, int64_t arg, int64_t dflt)
 	int64_t v = dflt;
 	if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) == SQLITE_OK) {
 		sqlite3_bind_int64(q, 1, arg);
-		if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_type(q, 0) != SQLITE_NULL)
+		if (sqlite3_step(q) == SQLITE_ROW &&
+		    sqlite3_column_type(q, 0) != SQLITE_NULL)
 			v = sqlite3_column_int64(q, 0);
 	}
 	sqlite3_finalize(q);
@@ -143,8 +146,9 @@ static bool table_exists(sqlite3 *db, const char *name)
 {
 	sqlite3_stmt *q;
 	bool yes = false;
-	if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?",
-			       -1, &q, NULL) == SQLITE_OK) {
+	if (sqlite3_prepare_v2(
+		db, "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", -1, &q,
+		NULL) == SQLITE_OK) {
 		sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
 		yes = sqlite3_step(q) == SQLITE_ROW;
 	}
@@ -179,13 +183,15 @@ static rk_err check_room_file(sq *s, const char *want_room, bool writable, bool 
 	int tables = -1;
 	*fresh = false;
 	if (sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master", -1, &q, NULL) ==
-	    SQLITE_OK && sqlite3_step(q) == SQLITE_ROW)
+		SQLITE_OK &&
+	    sqlite3_step(q) == SQLITE_ROW)
 		tables = sqlite3_column_int(q, 0);
 	if (tables < 0) {
 		int code = sqlite3_errcode(db) & 0xff;
 		snprintf(err, errlen, "not a room file: %s", sqlite3_errmsg(db));
 		sqlite3_finalize(q);
-		return code == SQLITE_NOTADB || code == SQLITE_CORRUPT ? RK_ECORRUPT : RK_EIO;
+		return code == SQLITE_NOTADB || code == SQLITE_CORRUPT ? RK_ECORRUPT
+								       : RK_EIO;
 	}
 	sqlite3_finalize(q);
 	if (tables == 0 && writable) {
@@ -195,17 +201,18 @@ static rk_err check_room_file(sq *s, const char *want_room, bool writable, bool 
 	static const char *const need[] = {"meta", "events", "snapshots"};
 	for (size_t i = 0; i < RK_ARRAY_LEN(need); i++)
 		if (!table_exists(db, need[i])) {
-			snprintf(err, errlen, "not a room file (wrong schema): no %s table", need[i]);
+			snprintf(err, errlen,
+				 "not a room file (wrong schema): no %s table", need[i]);
 			return RK_ECORRUPT;
 		}
 	s->has_op_id = prepares(db, "SELECT op_id FROM events LIMIT 0");
 	s->has_alarms = table_exists(db, "alarms");
 	/* Every column this handle reads or writes must be there. */
 	const char *const probes[] = {
-		"SELECT key, value FROM meta",
-		writable ? "SELECT seq, ts, session, user, op, op_id FROM events"
-			 : "SELECT seq, ts, session, user, op FROM events",
-		"SELECT seq, ts, state FROM snapshots",
+	    "SELECT key, value FROM meta",
+	    writable ? "SELECT seq, ts, session, user, op, op_id FROM events"
+		     : "SELECT seq, ts, session, user, op FROM events",
+	    "SELECT seq, ts, state FROM snapshots",
 	};
 	for (size_t i = 0; i < RK_ARRAY_LEN(probes); i++) {
 		if (sqlite3_prepare_v2(db, probes[i], -1, &q, NULL) != SQLITE_OK) {
@@ -226,17 +233,19 @@ static rk_err check_room_file(sq *s, const char *want_room, bool writable, bool 
 		}
 	}
 	return store_meta_check(&s->base.meta, got[0] ? v[0] : NULL, got[1] ? v[1] : NULL,
-				got[2] ? v[2] : NULL, got[3] ? v[3] : NULL, want_room, err,
-				errlen);
+				got[2] ? v[2] : NULL, got[3] ? v[3] : NULL, want_room,
+				err, errlen);
 }
 
 /* Write the meta of a new room file (inside the creating transaction). */
 static rk_err write_meta(sq *s, char *err, size_t errlen)
 {
 	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(s->db, "INSERT INTO meta(key,value) VALUES"
-			       "('room',?1),('epoch',?2),('created_ms',?3),('format','"
-			       FORMAT_STR "')", -1, &st, NULL)) {
+	if (sqlite3_prepare_v2(
+		s->db,
+		"INSERT INTO meta(key,value) VALUES"
+		"('room',?1),('epoch',?2),('created_ms',?3),('format','" FORMAT_STR "')",
+		-1, &st, NULL)) {
 		sql_err(s->db, "meta", err, errlen);
 		return RK_EIO;
 	}
@@ -297,8 +306,10 @@ static rk_err open_rw(const char *path, const char *want_room, const store_meta 
 	}
 	s->base.ops = &sqlite_ops;
 	rk_err rc = RK_EIO;
-	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-			    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+	if (sqlite3_open_v2(path, &s->db,
+			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+				SQLITE_OPEN_NOMUTEX,
+			    NULL) != SQLITE_OK) {
 		sql_err(s->db, "open", err, errlen);
 		goto fail;
 	}
@@ -315,7 +326,8 @@ static rk_err open_rw(const char *path, const char *want_room, const store_meta 
 	if (rc != RK_OK)
 		goto fail;
 	if (create && !fresh) {
-		snprintf(err, errlen, "%s already holds room '%s'", path, s->base.meta.room);
+		snprintf(err, errlen, "%s already holds room '%s'", path,
+			 s->base.meta.room);
 		rc = RK_ECORRUPT;
 		goto fail;
 	}
@@ -324,10 +336,12 @@ static rk_err open_rw(const char *path, const char *want_room, const store_meta 
 	 * switched to WAL and given its schema with synchronous=OFF (a crash
 	 * in between leaves an empty room, recreated on the next open), then
 	 * the configured durability applies from the first op on. */
-	if (!exec(s->db, "PRAGMA synchronous=OFF; PRAGMA journal_mode=WAL;"
+	if (!exec(s->db,
+		  "PRAGMA synchronous=OFF; PRAGMA journal_mode=WAL;"
 		  "PRAGMA wal_autocheckpoint=0;"
 		  "PRAGMA journal_size_limit=" WAL_LIMIT_STR ";"
-		  "PRAGMA cache_size=-64; PRAGMA mmap_size=0;", err, errlen)) {
+		  "PRAGMA cache_size=-64; PRAGMA mmap_size=0;",
+		  err, errlen)) {
 		rc = strstr(err, "not a database") ? RK_ECORRUPT : RK_EIO;
 		goto fail;
 	}
@@ -335,7 +349,8 @@ static rk_err open_rw(const char *path, const char *want_room, const store_meta 
 		if (create) {
 			s->base.meta = *create;
 		} else {
-			snprintf(s->base.meta.room, sizeof(s->base.meta.room), "%s", want_room);
+			snprintf(s->base.meta.room, sizeof(s->base.meta.room), "%s",
+				 want_room);
 			store_new_epoch(s->base.meta.epoch);
 			s->base.meta.created_ms = rk_wall_ms();
 		}
@@ -362,17 +377,21 @@ static rk_err open_rw(const char *path, const char *want_room, const store_meta 
 	 * syncer thread fdatasyncs it off the loop (roomd/syncer.h). */
 	if (!exec(s->db, "PRAGMA synchronous=NORMAL", err, errlen))
 		goto fail;
-	if (sqlite3_prepare_v3(s->db, "INSERT INTO events(seq,ts,session,user,op,op_id)"
-			       " VALUES(?,?,?,?,?,?)", -1, SQLITE_PREPARE_PERSISTENT,
-			       &s->ins_event, NULL) ||
-	    sqlite3_prepare_v3(s->db, "INSERT OR REPLACE INTO snapshots(seq,ts,state)"
-			       " VALUES(?,?,?)", -1, SQLITE_PREPARE_PERSISTENT,
-			       &s->ins_snap, NULL) ||
-	    sqlite3_prepare_v3(s->db, "INSERT OR REPLACE INTO alarms(poll,at) VALUES(?,?)",
-			       -1, SQLITE_PREPARE_PERSISTENT, &s->set_alarm, NULL) ||
+	if (sqlite3_prepare_v3(s->db,
+			       "INSERT INTO events(seq,ts,session,user,op,op_id)"
+			       " VALUES(?,?,?,?,?,?)",
+			       -1, SQLITE_PREPARE_PERSISTENT, &s->ins_event, NULL) ||
+	    sqlite3_prepare_v3(s->db,
+			       "INSERT OR REPLACE INTO snapshots(seq,ts,state)"
+			       " VALUES(?,?,?)",
+			       -1, SQLITE_PREPARE_PERSISTENT, &s->ins_snap, NULL) ||
+	    sqlite3_prepare_v3(s->db,
+			       "INSERT OR REPLACE INTO alarms(poll,at) VALUES(?,?)", -1,
+			       SQLITE_PREPARE_PERSISTENT, &s->set_alarm, NULL) ||
 	    sqlite3_prepare_v3(s->db, "DELETE FROM alarms WHERE poll=?", -1,
 			       SQLITE_PREPARE_PERSISTENT, &s->del_alarm, NULL) ||
-	    sqlite3_prepare_v3(s->db, "BEGIN", -1, SQLITE_PREPARE_PERSISTENT, &s->begin, NULL) ||
+	    sqlite3_prepare_v3(s->db, "BEGIN", -1, SQLITE_PREPARE_PERSISTENT, &s->begin,
+			       NULL) ||
 	    sqlite3_prepare_v3(s->db, "COMMIT", -1, SQLITE_PREPARE_PERSISTENT, &s->commit,
 			       NULL)) {
 		sql_err(s->db, "prepare", err, errlen);
@@ -462,9 +481,11 @@ rk_err store_open_ro(const char *path, bool live, store **out, char *err, size_t
 		return RK_ENOMEM;
 	}
 	s->base.ops = &sqlite_ops;
-	if (sqlite3_open_v2(uri, &s->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX |
-			    SQLITE_OPEN_URI, NULL) != SQLITE_OK) {
-		snprintf(err, errlen, "%s", s->db ? sqlite3_errmsg(s->db) : "cannot open");
+	if (sqlite3_open_v2(uri, &s->db,
+			    SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI,
+			    NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "%s",
+			 s->db ? sqlite3_errmsg(s->db) : "cannot open");
 		sq_close(&s->base);
 		return RK_EIO;
 	}
@@ -558,16 +579,18 @@ void store_unlock(int fd)
 
 /* ---- reading -------------------------------------------------------------- */
 
-static rk_err sq_snapshot_at(store *st, int64_t upto, int64_t *seq, char **json, size_t *len,
-			     char *err, size_t errlen)
+static rk_err sq_snapshot_at(store *st, int64_t upto, int64_t *seq, char **json,
+			     size_t *len, char *err, size_t errlen)
 {
 	sq *s = SQ(st);
 	sqlite3_stmt *q;
 	*seq = 0;
 	*json = NULL;
 	*len = 0;
-	if (sqlite3_prepare_v2(s->db, "SELECT seq, state FROM snapshots WHERE seq <= ?"
-			       " ORDER BY seq DESC LIMIT 1", -1, &q, NULL)) {
+	if (sqlite3_prepare_v2(s->db,
+			       "SELECT seq, state FROM snapshots WHERE seq <= ?"
+			       " ORDER BY seq DESC LIMIT 1",
+			       -1, &q, NULL)) {
 		sql_err(s->db, "snapshots", err, errlen);
 		return RK_EIO;
 	}
@@ -596,8 +619,8 @@ static rk_err sq_snapshot_at(store *st, int64_t upto, int64_t *seq, char **json,
 	return rc;
 }
 
-static rk_err sq_load(store *st, rk_state **stp, int64_t *seq, int64_t *snap_seq, char *err,
-		      size_t errlen)
+static rk_err sq_load(store *st, rk_state **stp, int64_t *seq, int64_t *snap_seq,
+		      char *err, size_t errlen)
 {
 	sq *s = SQ(st);
 	*stp = NULL;
@@ -614,8 +637,8 @@ static rk_err sq_load(store *st, rk_state **stp, int64_t *seq, int64_t *snap_seq
 		rc = rk_state_decode_text(json, len, &state, derr, sizeof(derr));
 		free(json);
 		if (rc != RK_OK) {
-			snprintf(err, errlen, "snapshot at seq %lld: %s", (long long)*snap_seq,
-				 derr);
+			snprintf(err, errlen, "snapshot at seq %lld: %s",
+				 (long long)*snap_seq, derr);
 			return rc == RK_ENOMEM ? RK_ENOMEM : RK_ECORRUPT;
 		}
 	} else if (!(state = rk_state_new())) {
@@ -625,8 +648,10 @@ static rk_err sq_load(store *st, rk_state **stp, int64_t *seq, int64_t *snap_seq
 	*seq = *snap_seq;
 	sqlite3_stmt *q = NULL;
 	rc = RK_EIO;
-	if (sqlite3_prepare_v2(s->db, "SELECT seq, ts, user, op, op_id FROM events WHERE seq > ?"
-			       " ORDER BY seq", -1, &q, NULL)) {
+	if (sqlite3_prepare_v2(s->db,
+			       "SELECT seq, ts, user, op, op_id FROM events WHERE seq > ?"
+			       " ORDER BY seq",
+			       -1, &q, NULL)) {
 		sql_err(s->db, "load events", err, errlen);
 		goto fail;
 	}
@@ -645,11 +670,14 @@ static rk_err sq_load(store *st, rk_state **stp, int64_t *seq, int64_t *snap_seq
 		size_t oplen = (size_t)sqlite3_column_bytes(q, 3);
 		rk_op op;
 		char msg[RK_MSG_MSG_MAX + 1];
-		rk_reject rej = rk_op_decode_text(opj ? opj : "", oplen, &op, msg, sizeof(msg));
+		rk_reject rej =
+		    rk_op_decode_text(opj ? opj : "", oplen, &op, msg, sizeof(msg));
 		if (rej == RK_REJ_NONE) {
 			/* Logged ops were applied once; the role check passed then. */
-			rk_actor actor = {.user = user ? user : "", .role = RK_ROLE_OWNER,
-					  .seq = eseq, .ts = sqlite3_column_int64(q, 1),
+			rk_actor actor = {.user = user ? user : "",
+					  .role = RK_ROLE_OWNER,
+					  .seq = eseq,
+					  .ts = sqlite3_column_int64(q, 1),
 					  .id = (const char *)sqlite3_column_text(q, 4)};
 			rej = rk_state_apply(state, &op, &actor, msg, sizeof(msg));
 			rk_op_free(&op);
@@ -676,15 +704,16 @@ fail:
 	return rc;
 }
 
-static rk_err sq_load_opids(store *st, store_opid_fn add, void *arg, char *err, size_t errlen)
+static rk_err sq_load_opids(store *st, store_opid_fn add, void *arg, char *err,
+			    size_t errlen)
 {
 	sq *s = SQ(st);
 	sqlite3_stmt *q = NULL;
 	int step;
 	/* Newest first, seq and ts only (the primary key's order): find the
 	 * oldest event the window must still hold. */
-	if (sqlite3_prepare_v2(s->db, "SELECT seq, ts FROM events ORDER BY seq DESC", -1, &q,
-			       NULL))
+	if (sqlite3_prepare_v2(s->db, "SELECT seq, ts FROM events ORDER BY seq DESC", -1,
+			       &q, NULL))
 		goto sql_fail;
 	int64_t last = -1, last_ts = 0, from = 0;
 	while ((step = sqlite3_step(q)) == SQLITE_ROW) {
@@ -703,9 +732,11 @@ static rk_err sq_load_opids(store *st, store_opid_fn add, void *arg, char *err, 
 	q = NULL;
 	if (last < 0)
 		return RK_OK;
-	if (sqlite3_prepare_v2(s->db, "SELECT seq, ts, user, op_id FROM events"
+	if (sqlite3_prepare_v2(s->db,
+			       "SELECT seq, ts, user, op_id FROM events"
 			       " WHERE seq >= ? AND session <> 'server' AND op_id <> ''"
-			       " ORDER BY seq", -1, &q, NULL))
+			       " ORDER BY seq",
+			       -1, &q, NULL))
 		goto sql_fail;
 	sqlite3_bind_int64(q, 1, from);
 	while ((step = sqlite3_step(q)) == SQLITE_ROW) {
@@ -716,8 +747,9 @@ static rk_err sq_load_opids(store *st, store_opid_fn add, void *arg, char *err, 
 					       sqlite3_column_int64(q, 1));
 		if (rc != RK_OK) {
 			sqlite3_finalize(q);
-			snprintf(err, errlen, "%s", rc == RK_ENOMEM ? "out of memory"
-								    : "load op ids: refused");
+			snprintf(err, errlen, "%s",
+				 rc == RK_ENOMEM ? "out of memory"
+						 : "load op ids: refused");
 			return rc;
 		}
 	}
@@ -802,9 +834,10 @@ static rk_err sq_stats(store *st, store_stats *out, char *err, size_t errlen)
 	sqlite3 *db = SQ(st)->db;
 	sqlite3_stmt *q;
 	memset(out, 0, sizeof(*out));
-	if (sqlite3_prepare_v2(db, "SELECT min(seq), max(seq), count(*), max(ts),"
-			       " (SELECT count(*) FROM snapshots) FROM events", -1, &q,
-			       NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(db,
+			       "SELECT min(seq), max(seq), count(*), max(ts),"
+			       " (SELECT count(*) FROM snapshots) FROM events",
+			       -1, &q, NULL) != SQLITE_OK) {
 		sql_err(db, "events", err, errlen);
 		return RK_EIO;
 	}
@@ -824,8 +857,10 @@ static rk_err sq_stats(store *st, store_stats *out, char *err, size_t errlen)
 
 static int64_t sq_earliest_seq(store *s)
 {
-	return sq_one_int(SQ(s)->db, "SELECT min(s) FROM (SELECT min(seq) AS s FROM snapshots"
-		       " UNION ALL SELECT min(seq) - 1 FROM events)", 0, 0);
+	return sq_one_int(SQ(s)->db,
+			  "SELECT min(s) FROM (SELECT min(seq) AS s FROM snapshots"
+			  " UNION ALL SELECT min(seq) - 1 FROM events)",
+			  0, 0);
 }
 
 static int64_t sq_first_recent(store *s)
@@ -834,19 +869,21 @@ static int64_t sq_first_recent(store *s)
 	int64_t last = sq_one_int(db, "SELECT coalesce(max(seq), ?1) FROM events", 0, -1);
 	if (last < 0)
 		return 1;
-	return sq_one_int(db, "SELECT min(seq) FROM events WHERE ts >= "
-		       "(SELECT max(ts) FROM events) - ?1", RK_IDEM_MS, last + 1);
+	return sq_one_int(db,
+			  "SELECT min(seq) FROM events WHERE ts >= "
+			  "(SELECT max(ts) FROM events) - ?1",
+			  RK_IDEM_MS, last + 1);
 }
 
 static rk_err sq_snapshots(store *st,
-			   bool (*cb)(void *arg, int64_t seq, int64_t ts, const char *json,
-				      size_t len),
+			   bool (*cb)(void *arg, int64_t seq, int64_t ts,
+				      const char *json, size_t len),
 			   void *arg, char *err, size_t errlen)
 {
 	sqlite3 *db = SQ(st)->db;
 	sqlite3_stmt *q;
-	if (sqlite3_prepare_v2(db, "SELECT seq, ts, state FROM snapshots ORDER BY seq", -1, &q,
-			       NULL)) {
+	if (sqlite3_prepare_v2(db, "SELECT seq, ts, state FROM snapshots ORDER BY seq",
+			       -1, &q, NULL)) {
 		sql_err(db, "snapshots", err, errlen);
 		return RK_EIO;
 	}
@@ -854,7 +891,8 @@ static rk_err sq_snapshots(store *st,
 	while ((step = sqlite3_step(q)) == SQLITE_ROW) {
 		const char *text = (const char *)sqlite3_column_text(q, 2);
 		if (!cb(arg, sqlite3_column_int64(q, 0), sqlite3_column_int64(q, 1),
-			text ? text : "", text ? (size_t)sqlite3_column_bytes(q, 2) : 0)) {
+			text ? text : "",
+			text ? (size_t)sqlite3_column_bytes(q, 2) : 0)) {
 			step = SQLITE_DONE;
 			break;
 		}
@@ -872,8 +910,8 @@ static rk_err sq_alarms(store *st, bool (*cb)(void *arg, const char *poll, int64
 	sqlite3_stmt *q;
 	if (!s->has_alarms)
 		return RK_OK;
-	if (sqlite3_prepare_v2(s->db, "SELECT poll, at FROM alarms ORDER BY at, poll", -1, &q,
-			       NULL)) {
+	if (sqlite3_prepare_v2(s->db, "SELECT poll, at FROM alarms ORDER BY at, poll", -1,
+			       &q, NULL)) {
 		sql_err(s->db, "alarms", err, errlen);
 		return RK_EIO;
 	}
@@ -896,8 +934,10 @@ static rk_err sq_users(store *st, bool (*cb)(void *arg, const char *user, int64_
 {
 	sqlite3 *db = SQ(st)->db;
 	sqlite3_stmt *q;
-	if (sqlite3_prepare_v2(db, "SELECT user, count(*) FROM events GROUP BY user"
-			       " ORDER BY count(*) DESC, user", -1, &q, NULL)) {
+	if (sqlite3_prepare_v2(db,
+			       "SELECT user, count(*) FROM events GROUP BY user"
+			       " ORDER BY count(*) DESC, user",
+			       -1, &q, NULL)) {
 		sql_err(db, "events", err, errlen);
 		return RK_EIO;
 	}
@@ -939,7 +979,8 @@ static rk_err sq_begin(store *st, char *err, size_t errlen)
 	return run_tx(s, s->begin, "BEGIN", err, errlen) ? RK_OK : RK_EIO;
 }
 
-static rk_err step_reset(sq *s, sqlite3_stmt *st, const char *what, char *err, size_t errlen)
+static rk_err step_reset(sq *s, sqlite3_stmt *st, const char *what, char *err,
+			 size_t errlen)
 {
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
@@ -961,8 +1002,8 @@ static bool writable(sq *s, char *err, size_t errlen)
 }
 
 static rk_err sq_append(store *st, int64_t seq, int64_t ts, const char *session,
-			const char *user, const char *op_id, const char *op_json, size_t op_len,
-			char *err, size_t errlen)
+			const char *user, const char *op_id, const char *op_json,
+			size_t op_len, char *err, size_t errlen)
 {
 	sq *s = SQ(st);
 	if (!writable(s, err, errlen))
@@ -989,7 +1030,8 @@ static rk_err sq_put_snapshot(store *st, int64_t seq, int64_t ts, const char *js
 	return step_reset(s, s->ins_snap, "snapshot", err, errlen);
 }
 
-static rk_err sq_set_alarm(store *st, const char *poll, int64_t at, char *err, size_t errlen)
+static rk_err sq_set_alarm(store *st, const char *poll, int64_t at, char *err,
+			   size_t errlen)
 {
 	sq *s = SQ(st);
 	if (!writable(s, err, errlen))
@@ -1016,10 +1058,11 @@ static rk_err outbox_prepare(sq *s, char *err, size_t errlen)
 		return RK_OK;
 	if (!writable(s, err, errlen) || !exec(s->db, outbox_sql, err, errlen))
 		return RK_EIO;
-	if (sqlite3_prepare_v2(s->db, "INSERT INTO webhooks(created_ms, body) VALUES(?, ?)", -1,
+	if (sqlite3_prepare_v2(s->db,
+			       "INSERT INTO webhooks(created_ms, body) VALUES(?, ?)", -1,
 			       &s->ins_hook, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(s->db, "DELETE FROM webhooks WHERE id <= ?", -1, &s->trim_hook,
-			       NULL) != SQLITE_OK) {
+	    sqlite3_prepare_v2(s->db, "DELETE FROM webhooks WHERE id <= ?", -1,
+			       &s->trim_hook, NULL) != SQLITE_OK) {
 		sql_err(s->db, "prepare outbox", err, errlen);
 		sqlite3_finalize(s->ins_hook);
 		s->ins_hook = NULL;
@@ -1061,13 +1104,14 @@ static rk_err sq_outbox_backlog(store *st, int64_t after, int64_t *n, int64_t *o
 	if (!table_exists(db, "webhooks"))
 		return RK_OK;
 	*n = sq_one_int(db, "SELECT count(*) FROM webhooks WHERE id > ?1", after, 0);
-	*oldest_ms = sq_one_int(db, "SELECT min(created_ms) FROM webhooks WHERE id > ?1", after, 0);
+	*oldest_ms = sq_one_int(db, "SELECT min(created_ms) FROM webhooks WHERE id > ?1",
+				after, 0);
 	return RK_OK;
 }
 
 /* DELETE ... bound; *n = rows deleted. */
-static bool delete_upto(sqlite3 *db, const char *q_text, int64_t bound, int64_t *n, char *err,
-			size_t errlen)
+static bool delete_upto(sqlite3 *db, const char *q_text, int64_t bound, int64_t *n,
+			char *err, size_t errlen)
 {
 	sqlite3_stmt *q;
 	bool ok = sqlite3_prepare_v2(db, q_text, -1, &q, NULL) == SQLITE_OK;
@@ -1092,10 +1136,10 @@ static rk_err sq_cut(store *st, int64_t cut, int64_t *events, int64_t *snaps, ch
 		return RK_EIO;
 	return delete_upto(s->db, "DELETE FROM events WHERE seq <= ?", cut, events, err,
 			   errlen) &&
-			       delete_upto(s->db, "DELETE FROM snapshots WHERE seq < ?", cut,
-					   snaps, err, errlen)
-		       ? RK_OK
-		       : RK_EIO;
+		       delete_upto(s->db, "DELETE FROM snapshots WHERE seq < ?", cut,
+				   snaps, err, errlen)
+		   ? RK_OK
+		   : RK_EIO;
 }
 
 static void sq_rollback(store *st)
@@ -1128,40 +1172,40 @@ static rk_err sq_settle(store *st, bool full, char *err, size_t errlen)
 	 * checkpoints again and removes the -wal and -shm. */
 	sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 0, NULL);
 	return (!full || exec(s->db, "VACUUM", err, errlen)) &&
-			       exec(s->db, "PRAGMA wal_checkpoint(TRUNCATE)", err, errlen)
-		       ? RK_OK
-		       : RK_EIO;
+		       exec(s->db, "PRAGMA wal_checkpoint(TRUNCATE)", err, errlen)
+		   ? RK_OK
+		   : RK_EIO;
 }
 
 static const store_ops sqlite_ops = {
-	.name = "sqlite",
-	.close = sq_close,
-	.busy_timeout = sq_busy_timeout,
-	.trim_cache = sq_trim_cache,
-	.load = sq_load,
-	.load_opids = sq_load_opids,
-	.cursor_open = sq_cursor_open,
-	.cursor_next = sq_cursor_next,
-	.cursor_close = sq_cursor_close,
-	.min_seq = sq_min_seq,
-	.stats = sq_stats,
-	.earliest_seq = sq_earliest_seq,
-	.first_recent = sq_first_recent,
-	.snapshot_at = sq_snapshot_at,
-	.snapshots = sq_snapshots,
-	.alarms = sq_alarms,
-	.users = sq_users,
-	.begin = sq_begin,
-	.append = sq_append,
-	.put_snapshot = sq_put_snapshot,
-	.set_alarm = sq_set_alarm,
-	.del_alarm = sq_del_alarm,
-	.outbox_add = sq_outbox_add,
-	.outbox_trim = sq_outbox_trim,
-	.outbox_backlog = sq_outbox_backlog,
-	.cut = sq_cut,
-	.commit = sq_commit,
-	.rollback = sq_rollback,
-	.wal_frames = sq_wal_frames,
-	.settle = sq_settle,
+    .name = "sqlite",
+    .close = sq_close,
+    .busy_timeout = sq_busy_timeout,
+    .trim_cache = sq_trim_cache,
+    .load = sq_load,
+    .load_opids = sq_load_opids,
+    .cursor_open = sq_cursor_open,
+    .cursor_next = sq_cursor_next,
+    .cursor_close = sq_cursor_close,
+    .min_seq = sq_min_seq,
+    .stats = sq_stats,
+    .earliest_seq = sq_earliest_seq,
+    .first_recent = sq_first_recent,
+    .snapshot_at = sq_snapshot_at,
+    .snapshots = sq_snapshots,
+    .alarms = sq_alarms,
+    .users = sq_users,
+    .begin = sq_begin,
+    .append = sq_append,
+    .put_snapshot = sq_put_snapshot,
+    .set_alarm = sq_set_alarm,
+    .del_alarm = sq_del_alarm,
+    .outbox_add = sq_outbox_add,
+    .outbox_trim = sq_outbox_trim,
+    .outbox_backlog = sq_outbox_backlog,
+    .cut = sq_cut,
+    .commit = sq_commit,
+    .rollback = sq_rollback,
+    .wal_frames = sq_wal_frames,
+    .settle = sq_settle,
 };

@@ -14,9 +14,9 @@
 
 /* <data>/webhooks.db: delivery progress per room. */
 static const char hookpos_sql[] =
-	"PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-	"CREATE TABLE IF NOT EXISTS delivered(room TEXT PRIMARY KEY,"
-	" epoch TEXT NOT NULL, upto INTEGER NOT NULL);";
+    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+    "CREATE TABLE IF NOT EXISTS delivered(room TEXT PRIMARY KEY,"
+    " epoch TEXT NOT NULL, upto INTEGER NOT NULL);";
 
 /* ---- checkpoints and retention -------------------------------------------- */
 
@@ -34,25 +34,32 @@ static int64_t retain_events(const char *path, sqlite3 *db, int64_t keep)
 		return 0; /* busy (a reader's lock): next hibernation */
 	int64_t last = sq_one_int(db, "SELECT coalesce(max(seq), ?1) FROM events", 0, 0);
 	int64_t first = sq_one_int(db, "SELECT coalesce(min(seq), ?1) FROM events", 0, 0);
-	int64_t recent = sq_one_int(db, "SELECT min(seq) FROM events WHERE ts >= "
-				 "(SELECT max(ts) FROM events) - ?1", RK_IDEM_MS, last + 1);
+	int64_t recent = sq_one_int(db,
+				    "SELECT min(seq) FROM events WHERE ts >= "
+				    "(SELECT max(ts) FROM events) - ?1",
+				    RK_IDEM_MS, last + 1);
 	int64_t cut = rk_retain_cut(last, keep, recent);
-	int64_t snap = cut > 0 ? sq_one_int(db, "SELECT coalesce(max(seq), 0) FROM snapshots"
-					     " WHERE seq <= ?1", cut, 0) : 0;
+	int64_t snap = cut > 0 ? sq_one_int(db,
+					    "SELECT coalesce(max(seq), 0) FROM snapshots"
+					    " WHERE seq <= ?1",
+					    cut, 0)
+			       : 0;
 	int64_t n = 0;
 	bool ok = true;
 	if (first > 0 && snap >= first) {
 		sqlite3_stmt *q = NULL;
-		ok = sqlite3_prepare_v2(db, "DELETE FROM events WHERE seq <= ?1", -1, &q, NULL) ==
-			     SQLITE_OK &&
-		     sqlite3_bind_int64(q, 1, snap) == SQLITE_OK && sqlite3_step(q) == SQLITE_DONE;
+		ok = sqlite3_prepare_v2(db, "DELETE FROM events WHERE seq <= ?1", -1, &q,
+					NULL) == SQLITE_OK &&
+		     sqlite3_bind_int64(q, 1, snap) == SQLITE_OK &&
+		     sqlite3_step(q) == SQLITE_DONE;
 		sqlite3_finalize(q);
 		n = ok ? sqlite3_changes64(db) : 0;
 		q = NULL;
 		ok = ok &&
-		     sqlite3_prepare_v2(db, "DELETE FROM snapshots WHERE seq < ?1", -1, &q, NULL) ==
-			     SQLITE_OK &&
-		     sqlite3_bind_int64(q, 1, snap) == SQLITE_OK && sqlite3_step(q) == SQLITE_DONE;
+		     sqlite3_prepare_v2(db, "DELETE FROM snapshots WHERE seq < ?1", -1,
+					&q, NULL) == SQLITE_OK &&
+		     sqlite3_bind_int64(q, 1, snap) == SQLITE_OK &&
+		     sqlite3_step(q) == SQLITE_DONE;
 		sqlite3_finalize(q);
 	}
 	if (!ok || sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
@@ -61,9 +68,11 @@ static int64_t retain_events(const char *path, sqlite3 *db, int64_t keep)
 		return 0;
 	}
 	if (n)
-		rk_info("retention %s: %lld events up to seq %lld deleted (log now %lld..%lld, "
-			"snapshot at %lld)", path, (long long)n, (long long)snap,
-			(long long)snap + 1, (long long)last, (long long)snap);
+		rk_info("retention %s: %lld events up to seq %lld deleted (log now "
+			"%lld..%lld, "
+			"snapshot at %lld)",
+			path, (long long)n, (long long)snap, (long long)snap + 1,
+			(long long)last, (long long)snap);
 	return n;
 }
 
@@ -73,7 +82,8 @@ rk_err store_file_checkpoint(const char *path, bool truncate, int busy_ms, int64
 	memset(res, 0, sizeof(*res));
 	res->log = res->ckpted = -1;
 	sqlite3 *db = NULL;
-	int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+	int rc =
+	    sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
 		/* A room deleted meanwhile: nothing to do (never create it). */
 		res->missing = (rc & 0xff) == SQLITE_CANTOPEN;
@@ -113,19 +123,24 @@ rk_err store_peek(const char *path, store_info *info, char *err, size_t errlen)
 	sqlite3 *db = NULL;
 	sqlite3_stmt *q = NULL;
 	rk_err rc = RK_EIO;
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL)) {
-		snprintf(err, errlen, "open: %s", db ? sqlite3_errmsg(db) : "no database");
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
+			    NULL)) {
+		snprintf(err, errlen, "open: %s",
+			 db ? sqlite3_errmsg(db) : "no database");
 		goto out;
 	}
 	sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
 	/* A compacted room may keep its last seq only in a snapshot. */
-	if (sqlite3_prepare_v2(db, "SELECT max(coalesce((SELECT max(seq) FROM events), 0),"
+	if (sqlite3_prepare_v2(db,
+			       "SELECT max(coalesce((SELECT max(seq) FROM events), 0),"
 			       " coalesce((SELECT max(seq) FROM snapshots), 0)),"
 			       " coalesce((SELECT max(ts) FROM events),"
-			       " (SELECT max(ts) FROM snapshots))", -1, &q, NULL)) {
+			       " (SELECT max(ts) FROM snapshots))",
+			       -1, &q, NULL)) {
 		snprintf(err, errlen, "read: %s", sqlite3_errmsg(db));
 		rc = strstr(err, "no such table") || strstr(err, "not a database")
-			     ? RK_ECORRUPT : RK_EIO;
+			 ? RK_ECORRUPT
+			 : RK_EIO;
 		goto out;
 	}
 	if (sqlite3_step(q) == SQLITE_ROW) {
@@ -135,25 +150,28 @@ rk_err store_peek(const char *path, store_info *info, char *err, size_t errlen)
 	sqlite3_finalize(q);
 	q = NULL;
 	if (!info->last_active_ms &&
-	    sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key='created_ms'", -1, &q,
-			       NULL) == SQLITE_OK &&
+	    sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key='created_ms'", -1,
+			       &q, NULL) == SQLITE_OK &&
 	    sqlite3_step(q) == SQLITE_ROW && sqlite3_column_text(q, 0))
-		info->last_active_ms = strtoll((const char *)sqlite3_column_text(q, 0), NULL, 10);
+		info->last_active_ms =
+		    strtoll((const char *)sqlite3_column_text(q, 0), NULL, 10);
 	sqlite3_finalize(q);
 	q = NULL;
-	if (sqlite3_prepare_v2(db, "SELECT poll, at FROM alarms ORDER BY at", -1, &q, NULL)) {
+	if (sqlite3_prepare_v2(db, "SELECT poll, at FROM alarms ORDER BY at", -1, &q,
+			       NULL)) {
 		/* A file without the alarms table has no alarms. */
 		rc = RK_OK;
 		goto out;
 	}
 	while (sqlite3_step(q) == SQLITE_ROW) {
-		void *p = realloc(info->alarms, (info->nalarms + 1) * sizeof(*info->alarms));
+		void *p =
+		    realloc(info->alarms, (info->nalarms + 1) * sizeof(*info->alarms));
 		if (!p)
 			break;
 		info->alarms = p;
 		const char *poll = (const char *)sqlite3_column_text(q, 0);
-		snprintf(info->alarms[info->nalarms].poll, sizeof(info->alarms[0].poll), "%s",
-			 poll ? poll : "");
+		snprintf(info->alarms[info->nalarms].poll, sizeof(info->alarms[0].poll),
+			 "%s", poll ? poll : "");
 		info->alarms[info->nalarms].at = sqlite3_column_int64(q, 1);
 		info->nalarms++;
 	}
@@ -175,8 +193,8 @@ store_outbox *store_outbox_open(const char *path)
 	store_outbox *o = calloc(1, sizeof(*o));
 	if (!o)
 		return NULL;
-	if (sqlite3_open_v2(path, &o->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
-	    SQLITE_OK) {
+	if (sqlite3_open_v2(path, &o->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+			    NULL) != SQLITE_OK) {
 		store_outbox_close(o);
 		return NULL;
 	}
@@ -194,8 +212,9 @@ void store_outbox_close(store_outbox *o)
 	free(o);
 }
 
-int store_outbox_read(store_outbox *o, const char *known_epoch, int64_t after, char *epoch,
-		      int64_t *id, int64_t *created_ms, char **body, size_t *len, int64_t *max)
+int store_outbox_read(store_outbox *o, const char *known_epoch, int64_t after,
+		      char *epoch, int64_t *id, int64_t *created_ms, char **body,
+		      size_t *len, int64_t *max)
 {
 	sqlite3 *db = o->db;
 	sqlite3_stmt *st = NULL;
@@ -204,7 +223,8 @@ int store_outbox_read(store_outbox *o, const char *known_epoch, int64_t after, c
 	if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'epoch'", -1, &st,
 			       NULL) == SQLITE_OK &&
 	    sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
-		snprintf(epoch, RK_EPOCH_MAX + 1, "%s", (const char *)sqlite3_column_text(st, 0));
+		snprintf(epoch, RK_EPOCH_MAX + 1, "%s",
+			 (const char *)sqlite3_column_text(st, 0));
 	sqlite3_finalize(st);
 	st = NULL;
 	if (!epoch[0])
@@ -215,8 +235,10 @@ int store_outbox_read(store_outbox *o, const char *known_epoch, int64_t after, c
 	if (*max <= after)
 		return 0;
 	int found = 0;
-	if (sqlite3_prepare_v2(db, "SELECT id, created_ms, body FROM webhooks WHERE id > ?"
-			       " ORDER BY id LIMIT 1", -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(db,
+			       "SELECT id, created_ms, body FROM webhooks WHERE id > ?"
+			       " ORDER BY id LIMIT 1",
+			       -1, &st, NULL) != SQLITE_OK)
 		return -1;
 	sqlite3_bind_int64(st, 1, after);
 	if (sqlite3_step(st) == SQLITE_ROW) {
@@ -244,8 +266,8 @@ struct store_hookpos {
 };
 
 store_hookpos *store_hookpos_open(const char *path,
-				  void (*cb)(void *arg, const char *room, const char *epoch,
-					     int64_t upto),
+				  void (*cb)(void *arg, const char *room,
+					     const char *epoch, int64_t upto),
 				  void *arg, char *err, size_t errlen)
 {
 	store_hookpos *p = calloc(1, sizeof(*p));
@@ -254,7 +276,8 @@ store_hookpos *store_hookpos_open(const char *path,
 		return NULL;
 	}
 	if (sqlite3_open_v2(path, &p->db,
-			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+				SQLITE_OPEN_NOMUTEX,
 			    NULL) != SQLITE_OK ||
 	    sqlite3_exec(p->db, hookpos_sql, NULL, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(p->db,
@@ -262,7 +285,8 @@ store_hookpos *store_hookpos_open(const char *path,
 			       " ON CONFLICT(room) DO UPDATE SET epoch = excluded.epoch,"
 			       " upto = excluded.upto",
 			       -1, &p->put, NULL) != SQLITE_OK) {
-		snprintf(err, errlen, "%s", p->db ? sqlite3_errmsg(p->db) : "out of memory");
+		snprintf(err, errlen, "%s",
+			 p->db ? sqlite3_errmsg(p->db) : "out of memory");
 		store_hookpos_close(p);
 		return NULL;
 	}
@@ -283,8 +307,8 @@ store_hookpos *store_hookpos_open(const char *path,
 	return p;
 }
 
-rk_err store_hookpos_put(store_hookpos *p, const char *room, const char *epoch, int64_t upto,
-			 char *err, size_t errlen)
+rk_err store_hookpos_put(store_hookpos *p, const char *room, const char *epoch,
+			 int64_t upto, char *err, size_t errlen)
 {
 	sqlite3_bind_text(p->put, 1, room, -1, SQLITE_STATIC);
 	sqlite3_bind_text(p->put, 2, epoch, -1, SQLITE_STATIC);
@@ -314,11 +338,13 @@ int64_t store_hookpos_get(const char *path, const char *room, const char *epoch)
 	sqlite3_stmt *q = NULL;
 	int64_t upto = 0;
 	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
-	    sqlite3_prepare_v2(db, "SELECT upto FROM delivered WHERE room = ? AND epoch = ?", -1,
-			       &q, NULL) == SQLITE_OK) {
+	    sqlite3_prepare_v2(db,
+			       "SELECT upto FROM delivered WHERE room = ? AND epoch = ?",
+			       -1, &q, NULL) == SQLITE_OK) {
 		sqlite3_bind_text(q, 1, room, -1, SQLITE_STATIC);
 		sqlite3_bind_text(q, 2, epoch, -1, SQLITE_STATIC);
-		if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_type(q, 0) != SQLITE_NULL)
+		if (sqlite3_step(q) == SQLITE_ROW &&
+		    sqlite3_column_type(q, 0) != SQLITE_NULL)
 			upto = sqlite3_column_int64(q, 0);
 	}
 	sqlite3_finalize(q);

@@ -54,12 +54,14 @@ rk_err store_meta_check(store_meta *m, const char *format, const char *room,
 	}
 	long f = parse_format(format);
 	if (f < STORE_FORMAT_MIN) {
-		snprintf(err, errlen, "not a room file: meta 'format' is '%.40s', not a format number",
+		snprintf(err, errlen,
+			 "not a room file: meta 'format' is '%.40s', not a format number",
 			 format);
 		return RK_ECORRUPT;
 	}
 	if (f > STORE_FORMAT) {
-		snprintf(err, errlen, "room file format %ld is newer than this %s reads (%d)", f,
+		snprintf(err, errlen,
+			 "room file format %ld is newer than this %s reads (%d)", f,
 			 program_invocation_short_name, STORE_FORMAT);
 		return RK_ECORRUPT;
 	}
@@ -73,7 +75,8 @@ rk_err store_meta_check(store_meta *m, const char *format, const char *room,
 		return RK_ECORRUPT;
 	}
 	if (want_room && strcmp(room, want_room) != 0) {
-		snprintf(err, errlen, "room file belongs to room '%s', not '%s'", room, want_room);
+		snprintf(err, errlen, "room file belongs to room '%s', not '%s'", room,
+			 want_room);
 		return RK_ECORRUPT;
 	}
 	snprintf(m->room, sizeof(m->room), "%s", room);
@@ -205,8 +208,8 @@ rk_err store_snapshots(store *s,
 	return s->ops->snapshots(s, cb, arg, err, errlen);
 }
 
-rk_err store_alarms(store *s, bool (*cb)(void *arg, const char *poll, int64_t at), void *arg,
-		    char *err, size_t errlen)
+rk_err store_alarms(store *s, bool (*cb)(void *arg, const char *poll, int64_t at),
+		    void *arg, char *err, size_t errlen)
 {
 	return s->ops->alarms(s, cb, arg, err, errlen);
 }
@@ -222,11 +225,12 @@ rk_err store_begin(store *s, char *err, size_t errlen)
 	return s->ops->begin(s, err, errlen);
 }
 
-rk_err store_append(store *s, int64_t seq, int64_t ts, const char *session, const char *user,
-		    const char *op_id, const char *op_json, size_t op_len, char *err,
-		    size_t errlen)
+rk_err store_append(store *s, int64_t seq, int64_t ts, const char *session,
+		    const char *user, const char *op_id, const char *op_json,
+		    size_t op_len, char *err, size_t errlen)
 {
-	return s->ops->append(s, seq, ts, session, user, op_id, op_json, op_len, err, errlen);
+	return s->ops->append(s, seq, ts, session, user, op_id, op_json, op_len, err,
+			      errlen);
 }
 
 rk_err store_put_snapshot(store *s, int64_t seq, int64_t ts, const char *json, size_t len,
@@ -245,8 +249,8 @@ rk_err store_del_alarm(store *s, const char *poll, char *err, size_t errlen)
 	return s->ops->del_alarm(s, poll, err, errlen);
 }
 
-rk_err store_outbox_add(store *s, int64_t created_ms, const char *body, size_t len, char *err,
-			size_t errlen)
+rk_err store_outbox_add(store *s, int64_t created_ms, const char *body, size_t len,
+			char *err, size_t errlen)
 {
 	return s->ops->outbox_add(s, created_ms, body, len, err, errlen);
 }
@@ -256,8 +260,8 @@ rk_err store_outbox_trim(store *s, int64_t upto, char *err, size_t errlen)
 	return s->ops->outbox_trim(s, upto, err, errlen);
 }
 
-rk_err store_outbox_backlog(store *s, int64_t after, int64_t *n, int64_t *oldest_ms, char *err,
-			    size_t errlen)
+rk_err store_outbox_backlog(store *s, int64_t after, int64_t *n, int64_t *oldest_ms,
+			    char *err, size_t errlen)
 {
 	return s->ops->outbox_backlog(s, after, n, oldest_ms, err, errlen);
 }

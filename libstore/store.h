@@ -277,15 +277,18 @@ rk_err store_users(store *s, bool (*cb)(void *arg, const char *user, int64_t eve
 RK_WARN_UNUSED rk_err store_begin(store *s, char *err, size_t errlen);
 /* Append event seq (the next one: seqs are dense). */
 RK_WARN_UNUSED rk_err store_append(store *s, int64_t seq, int64_t ts, const char *session,
-				   const char *user, const char *op_id, const char *op_json,
-				   size_t op_len, char *err, size_t errlen);
+				   const char *user, const char *op_id,
+				   const char *op_json, size_t op_len, char *err,
+				   size_t errlen);
 /* The state after event seq (replaces a snapshot at the same seq). */
-RK_WARN_UNUSED rk_err store_put_snapshot(store *s, int64_t seq, int64_t ts, const char *json,
-					 size_t len, char *err, size_t errlen);
+RK_WARN_UNUSED rk_err store_put_snapshot(store *s, int64_t seq, int64_t ts,
+					 const char *json, size_t len, char *err,
+					 size_t errlen);
 /* A poll's close alarm, set (replacing) or deleted. */
 RK_WARN_UNUSED rk_err store_set_alarm(store *s, const char *poll, int64_t at, char *err,
 				      size_t errlen);
-RK_WARN_UNUSED rk_err store_del_alarm(store *s, const char *poll, char *err, size_t errlen);
+RK_WARN_UNUSED rk_err store_del_alarm(store *s, const char *poll, char *err,
+				      size_t errlen);
 /*
  * Webhook outbox (roomd/webhook.h): one row per webhook to deliver, written
  * in the batch of what it reports, so a committed op's webhook is as durable
@@ -327,8 +330,8 @@ rk_err store_settle(store *s, bool full, char *err, size_t errlen);
 
 /* The outcome of store_file_checkpoint. */
 typedef struct store_ckpt_result {
-	bool missing;     /* no such file: nothing done (never created) */
-	bool busy;        /* a reader or writer held it up (TRUNCATE: retry) */
+	bool missing;	  /* no such file: nothing done (never created) */
+	bool busy;	  /* a reader or writer held it up (TRUNCATE: retry) */
 	int log, ckpted;  /* WAL frames, frames copied (-1: unknown) */
 	int64_t retained; /* events deleted by retention */
 } store_ckpt_result;
@@ -355,7 +358,7 @@ typedef struct store_info {
 	struct {
 		char poll[RK_ID_MAX + 1];
 		int64_t at;
-	} *alarms;
+	} * alarms;
 	size_t nalarms;
 } store_info;
 
@@ -378,8 +381,9 @@ rk_err store_peek(const char *path, store_info *info, char *err, size_t errlen);
  */
 typedef struct store_outbox store_outbox;
 store_outbox *store_outbox_open(const char *path);
-int store_outbox_read(store_outbox *o, const char *known_epoch, int64_t after, char *epoch,
-		      int64_t *id, int64_t *created_ms, char **body, size_t *len, int64_t *max);
+int store_outbox_read(store_outbox *o, const char *known_epoch, int64_t after,
+		      char *epoch, int64_t *id, int64_t *created_ms, char **body,
+		      size_t *len, int64_t *max);
 void store_outbox_close(store_outbox *o);
 /* roomctl inspect: rows with id > after not yet delivered in the room file
  * s (*n, and *oldest_ms of the first), or *n = -1 if it has no outbox. */
@@ -397,11 +401,11 @@ rk_err store_outbox_backlog(store *s, int64_t after, int64_t *n, int64_t *oldest
  */
 typedef struct store_hookpos store_hookpos;
 store_hookpos *store_hookpos_open(const char *path,
-				  void (*cb)(void *arg, const char *room, const char *epoch,
-					     int64_t upto),
+				  void (*cb)(void *arg, const char *room,
+					     const char *epoch, int64_t upto),
 				  void *arg, char *err, size_t errlen);
-rk_err store_hookpos_put(store_hookpos *p, const char *room, const char *epoch, int64_t upto,
-			 char *err, size_t errlen);
+rk_err store_hookpos_put(store_hookpos *p, const char *room, const char *epoch,
+			 int64_t upto, char *err, size_t errlen);
 void store_hookpos_close(store_hookpos *p);
 int64_t store_hookpos_get(const char *path, const char *room, const char *epoch);
 

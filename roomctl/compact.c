@@ -48,10 +48,10 @@ static bool cx_snapshot(rdb *d, int64_t upto, char *err, size_t errlen)
 }
 
 typedef struct cx_result {
-	int64_t last, cut;	     /* N; events <= cut deleted (-1: none) */
+	int64_t last, cut; /* N; events <= cut deleted (-1: none) */
 	int64_t events_deleted, snaps_deleted;
-	bool snapshot;		     /* a snapshot at N was written */
-	bool windowed;		     /* the idempotency window kept more */
+	bool snapshot; /* a snapshot at N was written */
+	bool windowed; /* the idempotency window kept more */
 } cx_result;
 
 /* The transaction: snapshot at N, and with keep >= 0 the cut. */
@@ -74,8 +74,8 @@ static bool cx_run(rdb *d, int64_t keep, cx_result *res, char *err, size_t errle
 		 * snapshot's seq, which is already there. */
 		char *json = NULL;
 		size_t len;
-		ok = store_snapshot_at(d->s, -1, &res->last, &json, &len, why, sizeof(why)) ==
-		     RK_OK;
+		ok = store_snapshot_at(d->s, -1, &res->last, &json, &len, why,
+				       sizeof(why)) == RK_OK;
 		free(json);
 		if (!ok)
 			snprintf(err, errlen, "snapshots: %s", why);
@@ -83,14 +83,16 @@ static bool cx_run(rdb *d, int64_t keep, cx_result *res, char *err, size_t errle
 		ok = cx_snapshot(d, max, err, errlen);
 		res->snapshot = ok;
 		/* Never into the idempotency window (retain.h). */
-		int64_t cut = keep >= 0 ? rk_retain_cut(max, keep, store_first_recent(d->s)) : 0;
+		int64_t cut =
+		    keep >= 0 ? rk_retain_cut(max, keep, store_first_recent(d->s)) : 0;
 		res->windowed = keep >= 0 && max - keep >= min && cut < max - keep;
 		if (ok && keep >= 0 && cut >= min) {
 			res->cut = cut;
 			if (res->cut < max)
 				ok = cx_snapshot(d, res->cut, err, errlen);
-			if (ok && store_cut(d->s, res->cut, &res->events_deleted,
-					    &res->snaps_deleted, why, sizeof(why)) != RK_OK) {
+			if (ok &&
+			    store_cut(d->s, res->cut, &res->events_deleted,
+				      &res->snaps_deleted, why, sizeof(why)) != RK_OK) {
 				snprintf(err, errlen, "%s", why);
 				ok = false;
 			}
@@ -161,8 +163,9 @@ int cmd_compact(ctl_ctx *c, int argc, char **argv)
 		res.snapshot ? "written" : "unchanged (no events)",
 		(long long)res.events_deleted, kept, (long long)res.snaps_deleted,
 		(long long)before, (long long)after,
-		res.windowed ? "; kept the last " RK_IDEM_EVENTS_STR
-			       " events and those within 24 h of the newest (idempotent op ids)"
-			     : "");
+		res.windowed
+		    ? "; kept the last " RK_IDEM_EVENTS_STR
+		      " events and those within 24 h of the newest (idempotent op ids)"
+		    : "");
 	return RK_EXIT_OK;
 }

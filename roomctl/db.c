@@ -58,7 +58,8 @@ int rdb_iter_begin(rdb *d, rdb_iter *it, int64_t since, int64_t upto, const char
 {
 	memset(it, 0, sizeof(*it));
 	char why[400];
-	if (store_cursor_open(d->s, since, upto, user, &it->c, why, sizeof(why)) != RK_OK) {
+	if (store_cursor_open(d->s, since, upto, user, &it->c, why, sizeof(why)) !=
+	    RK_OK) {
 		snprintf(err, errlen, "%s: %s", d->path, why);
 		return RK_EXIT_FAIL;
 	}
@@ -103,9 +104,11 @@ int rdb_apply(rk_state *st, const rdb_event *ev, rk_buf *applied_json, char *err
 		return RK_EXIT_FAIL;
 	}
 	/* roomd checked the sender's role when it accepted the op. */
-	rk_actor actor = {
-	    .user = ev->user, .role = RK_ROLE_OWNER, .seq = ev->seq, .ts = ev->ts,
-	    .id = ev->op_id};
+	rk_actor actor = {.user = ev->user,
+			  .role = RK_ROLE_OWNER,
+			  .seq = ev->seq,
+			  .ts = ev->ts,
+			  .id = ev->op_id};
 	rej = rk_state_apply(st, &op, &actor, msg, sizeof(msg));
 	if (rej != RK_REJ_NONE) {
 		snprintf(err, errlen, "event %lld (%s by %s) does not apply: %s: %s",
@@ -195,8 +198,9 @@ int rdb_replay(rdb *d, int64_t upto, bool from_scratch, rk_state **out, int64_t 
 				 " seq replay can reach is %lld",
 				 d->path, (long long)upto, (long long)first);
 		else
-			snprintf(err, errlen, "%s: seq %lld is past the last event (%lld)",
-				 d->path, (long long)upto, (long long)seq);
+			snprintf(err, errlen,
+				 "%s: seq %lld is past the last event (%lld)", d->path,
+				 (long long)upto, (long long)seq);
 		r = -1;
 	}
 	if (r != 0) {

@@ -41,7 +41,9 @@ int cmd_delete(ctl_ctx *c, int argc, char **argv)
 	store_unlock(fd);
 	if (ok != 0)
 		return ctl_fail(c, "%s", err);
-	fprintf(c->out, "deleted %s: room %s, epoch %s, %lld events (last seq %lld), %lld bytes\n",
-		path, room, epoch, (long long)count, (long long)max, (long long)bytes);
+	fprintf(
+	    c->out,
+	    "deleted %s: room %s, epoch %s, %lld events (last seq %lld), %lld bytes\n",
+	    path, room, epoch, (long long)count, (long long)max, (long long)bytes);
 	return RK_EXIT_OK;
 }

@@ -82,11 +82,13 @@ static int64_t outbox_backlog(rdb *d, int64_t *oldest_ms)
 	if (parent)
 		strcpy(parent + 1, "webhooks.db");
 	else
-		snprintf(pos, sizeof(pos), "%s", slash ? "webhooks.db" : "../webhooks.db");
+		snprintf(pos, sizeof(pos), "%s",
+			 slash ? "webhooks.db" : "../webhooks.db");
 	int64_t n = -1;
 	char err[8];
 	*oldest_ms = 0;
-	if (store_outbox_backlog(d->s, 0, &n, oldest_ms, err, sizeof(err)) != RK_OK || n < 0)
+	if (store_outbox_backlog(d->s, 0, &n, oldest_ms, err, sizeof(err)) != RK_OK ||
+	    n < 0)
 		return -1;
 	int64_t upto = store_hookpos_get(pos, d->room, d->epoch);
 	if (store_outbox_backlog(d->s, upto, &n, oldest_ms, err, sizeof(err)) != RK_OK)
@@ -108,7 +110,8 @@ static bool inspect_snap(void *arg, int64_t seq, int64_t ts, const char *json, s
 	if (l->json)
 		rk_buf_printf(&l->snaps, "%s%lld", l->nsnaps ? "," : "", (long long)seq);
 	else
-		rk_buf_printf(&l->snaps, "%sseq %lld", l->nsnaps ? ", " : "", (long long)seq);
+		rk_buf_printf(&l->snaps, "%sseq %lld", l->nsnaps ? ", " : "",
+			      (long long)seq);
 	l->nsnaps++;
 	return true;
 }
@@ -222,8 +225,9 @@ static int inspect_run(ctl_ctx *c, rdb *d, bool json)
 		rk_buf_puts(&b, "]");
 		int64_t oldest, backlog = outbox_backlog(d, &oldest);
 		if (backlog >= 0)
-			rk_buf_printf(&b, ",\"webhook_backlog\":%lld,\"webhook_oldest_ms\":%lld",
-				      (long long)backlog, (long long)oldest);
+			rk_buf_printf(
+			    &b, ",\"webhook_backlog\":%lld,\"webhook_oldest_ms\":%lld",
+			    (long long)backlog, (long long)oldest);
 		rk_buf_puts(&b, "}\n");
 	} else {
 		ctl_fmt_ms(d->created_ms, t1, sizeof(t1));
@@ -262,7 +266,8 @@ static int inspect_run(ctl_ctx *c, rdb *d, bool json)
 		int64_t oldest, backlog = outbox_backlog(d, &oldest);
 		if (backlog > 0) {
 			ctl_fmt_ms(oldest, t1, sizeof(t1));
-			rk_buf_printf(&b, "webhook backlog: %lld undelivered (oldest %s)\n",
+			rk_buf_printf(&b,
+				      "webhook backlog: %lld undelivered (oldest %s)\n",
 				      (long long)backlog, t1);
 		} else if (backlog == 0) {
 			rk_buf_puts(&b, "webhook backlog: 0\n");
@@ -521,8 +526,8 @@ static bool same_as_legacy(const rk_state *replayed, const snap_row *s)
 		rk_buf_init(&b, 0);
 		rk_state_encode_legacy(replayed, &a);
 		rk_state_encode_legacy(stored, &b);
-		same = rk_buf_ok(&a) == RK_OK && rk_buf_ok(&b) == RK_OK && a.len == b.len &&
-		       memcmp(a.data, b.data, a.len) == 0;
+		same = rk_buf_ok(&a) == RK_OK && rk_buf_ok(&b) == RK_OK &&
+		       a.len == b.len && memcmp(a.data, b.data, a.len) == 0;
 		rk_buf_free(&a);
 		rk_buf_free(&b);
 	}
@@ -575,7 +580,8 @@ static bool verify_alarm(void *arg, const char *id, int64_t at)
 		char when[40];
 		ctl_fmt_ms(at, when, sizeof(when));
 		snprintf(v->problem, sizeof(v->problem),
-			 "alarm for poll '%s' at %s does not match the state (%s)", id, when,
+			 "alarm for poll '%s' at %s does not match the state (%s)", id,
+			 when,
 			 !p	     ? "no such poll"
 			 : p->closed ? "the poll is closed"
 				     : "the poll closes at another time");

@@ -125,7 +125,7 @@ static int check_status(ctl_ctx *c, const char *what, http_get *h)
 
 static const ctl_opt api_opts[] = {
     {"--server", true, false}, {"--token", true, false}, {"--json", false, false},
-    {"--raw", false, false},   {"--ca", true, false},    {NULL, false, false},
+    {"--raw", false, false},   {"--ca", true, false},	 {NULL, false, false},
 };
 
 static const char *server_of(const ctl_args *a)
@@ -247,7 +247,8 @@ int cmd_room(ctl_ctx *c, int argc, char **argv)
 	char path[128];
 	snprintf(path, sizeof(path), "/v1/rooms/%s", a.pos[0]);
 	http_get h;
-	if (get(c, server_of(&a), ca_of(&a), path, token_of(&a), &h) || check_status(c, path, &h))
+	if (get(c, server_of(&a), ca_of(&a), path, token_of(&a), &h) ||
+	    check_status(c, path, &h))
 		return RK_EXIT_FAIL;
 	cJSON *j = parse_json(c, &h, false);
 	if (!j) {

@@ -91,7 +91,7 @@ int cmd_export(ctl_ctx *c, int argc, char **argv)
 static const ctl_opt import_opts[] = {{"--room", true, false}, {NULL, false, false}};
 
 typedef struct importer {
-	store *s;     /* created at the header line, inside one batch */
+	store *s; /* created at the header line, inside one batch */
 	const char *dest;
 	rk_state *st;
 	int64_t seq, ts, snap_seq;
@@ -107,8 +107,8 @@ static bool im_snapshot(importer *im)
 	char why[400];
 	if (!ok)
 		snprintf(im->err, sizeof(im->err), "out of memory");
-	else if (store_put_snapshot(im->s, im->seq, im->ts, b.data, b.len, why, sizeof(why)) !=
-		 RK_OK) {
+	else if (store_put_snapshot(im->s, im->seq, im->ts, b.data, b.len, why,
+				    sizeof(why)) != RK_OK) {
 		snprintf(im->err, sizeof(im->err), "snapshot: %s", why);
 		ok = false;
 	}
@@ -160,11 +160,12 @@ static bool im_event(importer *im, const char *line, size_t n, long lineno)
 		goto out;
 	}
 	char why[400];
-	ok = store_append(im->s, m.seq, m.ts, m.session, m.user, m.id, op.data, op.len, why,
-			  sizeof(why)) == RK_OK;
+	ok = store_append(im->s, m.seq, m.ts, m.session, m.user, m.id, op.data, op.len,
+			  why, sizeof(why)) == RK_OK;
 	rk_buf_free(&op);
 	if (!ok) {
-		snprintf(im->err, sizeof(im->err), "event %lld: %s", (long long)m.seq, why);
+		snprintf(im->err, sizeof(im->err), "event %lld: %s", (long long)m.seq,
+			 why);
 		goto out;
 	}
 	im->seq = m.seq;
@@ -245,7 +246,8 @@ static bool import_lines(importer *im, FILE *in, const char *want_room, const ch
 			snprintf(meta.room, sizeof(meta.room), "%s", room);
 			snprintf(meta.epoch, sizeof(meta.epoch), "%s", epoch);
 			char why[400];
-			ok = store_create(dest, &meta, &im->s, why, sizeof(why)) == RK_OK &&
+			ok = store_create(dest, &meta, &im->s, why, sizeof(why)) ==
+				 RK_OK &&
 			     store_begin(im->s, why, sizeof(why)) == RK_OK;
 			if (!ok)
 				snprintf(im->err, sizeof(im->err), "%s", why);
@@ -276,7 +278,8 @@ static bool import_alarms(importer *im)
 		const rk_poll *p = e->val;
 		if (p->closed || p->closes_at <= 0)
 			continue;
-		if (store_set_alarm(im->s, p->id, p->closes_at, why, sizeof(why)) != RK_OK) {
+		if (store_set_alarm(im->s, p->id, p->closes_at, why, sizeof(why)) !=
+		    RK_OK) {
 			snprintf(im->err, sizeof(im->err), "alarm: %s", why);
 			return false;
 		}
@@ -310,8 +313,9 @@ int cmd_import(ctl_ctx *c, int argc, char **argv)
 		if (fd == STORE_LOCK_HELD)
 			return ctl_fail(c, "%s is locked by another process", dest);
 		return ctl_fail(c, "%s%s", why,
-				fd == STORE_LOCK_EXISTS ? " (import never overwrites a room file)"
-							: "");
+				fd == STORE_LOCK_EXISTS
+				    ? " (import never overwrites a room file)"
+				    : "");
 	}
 	importer im;
 	memset(&im, 0, sizeof(im));

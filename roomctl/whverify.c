@@ -54,8 +54,8 @@ static char *slurp_path(const char *path, size_t *len)
 /* Split a captured HTTP request: the Roomkit-Signature value into sig and
  * the body (after the blank line; Content-Length bytes of it when given).
  * false if there is no header/body boundary. */
-static bool split_request(char *req, size_t len, char *sig, size_t siglen, const char **body,
-			  size_t *blen)
+static bool split_request(char *req, size_t len, char *sig, size_t siglen,
+			  const char **body, size_t *blen)
 {
 	char *end = strstr(req, "\r\n\r\n");
 	size_t sep = 4;
@@ -99,7 +99,8 @@ int cmd_webhook(ctl_ctx *c, int argc, char **argv)
 	if (rc != RK_CLI_GO)
 		return rc;
 	if (a.npos != 1 || strcmp(a.pos[0], "verify") != 0)
-		return ctl_usage(c, "the only subcommand is verify (roomctl webhook verify ...)");
+		return ctl_usage(
+		    c, "the only subcommand is verify (roomctl webhook verify ...)");
 	const char *secret_file = ctl_get(verify_opts, &a, "--secret-file");
 	const char *body_file = ctl_get(verify_opts, &a, "--body");
 	const char *sig_arg = ctl_get(verify_opts, &a, "--signature");
@@ -120,20 +121,25 @@ int cmd_webhook(ctl_ctx *c, int argc, char **argv)
 	if (rk_cli_secret(c->err, secret_file, &secret, &secret_len) != RK_EXIT_OK)
 		return RK_EXIT_FAIL;
 	size_t len = 0;
-	char *data = body_file ? slurp_path(body_file, &len)
-			       : req_file ? slurp_path(req_file, &len) : slurp(stdin, &len);
+	char *data = body_file	? slurp_path(body_file, &len)
+		     : req_file ? slurp_path(req_file, &len)
+				: slurp(stdin, &len);
 	char sig[1024];
 	const char *body = data;
 	size_t blen = len;
 	rc = RK_EXIT_FAIL;
 	if (!data) {
-		ctl_fail(c, "cannot read %s", body_file ? body_file : req_file ? req_file : "stdin");
+		ctl_fail(c, "cannot read %s",
+			 body_file  ? body_file
+			 : req_file ? req_file
+				    : "stdin");
 		goto out;
 	}
 	if (sig_arg) {
 		snprintf(sig, sizeof(sig), "%s", sig_arg);
 	} else if (!split_request(data, len, sig, sizeof(sig), &body, &blen)) {
-		ctl_fail(c, "not an HTTP request: no blank line between headers and body");
+		ctl_fail(c,
+			 "not an HTTP request: no blank line between headers and body");
 		goto out;
 	} else if (!sig[0]) {
 		ctl_fail(c, "the request has no Roomkit-Signature header");
@@ -150,7 +156,8 @@ int cmd_webhook(ctl_ctx *c, int argc, char **argv)
 	const cJSON *id = j ? cJSON_GetObjectItemCaseSensitive(j, "id") : NULL;
 	const cJSON *type = j ? cJSON_GetObjectItemCaseSensitive(j, "type") : NULL;
 	if (cJSON_IsString(id) && cJSON_IsString(type))
-		snprintf(desc, sizeof(desc), ": %s %s", type->valuestring, id->valuestring);
+		snprintf(desc, sizeof(desc), ": %s %s", type->valuestring,
+			 id->valuestring);
 	cJSON_Delete(j);
 	fprintf(c->out, "signature valid%s\n", desc);
 	rc = RK_EXIT_OK;

@@ -54,7 +54,8 @@ rk_err alarm_add(alarms *a, const char *room, const char *poll, int64_t at)
 		void *p = ncap <= ALARMS_MAX ? realloc(a->v, ncap * sizeof(*a->v)) : NULL;
 		if (!p) {
 			rk_error("out of memory: alarm for poll %s in room %s not armed "
-				 "until restart", poll, room);
+				 "until restart",
+				 poll, room);
 			return RK_ENOMEM;
 		}
 		a->v = p;
@@ -94,7 +95,8 @@ void alarm_fail_room(alarms *a, const char *room, const char *err)
 			i++;
 			continue;
 		}
-		rk_error("alarm for poll %s in room %s cannot fire: %s", x->poll, x->room, err);
+		rk_error("alarm for poll %s in room %s cannot fire: %s", x->poll, x->room,
+			 err);
 		alarm_remove(a, i);
 	}
 	alarm_arm(a);

@@ -19,18 +19,18 @@
 #define ALARMS_MAX (1u << 20)
 
 typedef struct alarm {
-	int64_t at;                    /* wall ms */
+	int64_t at; /* wall ms */
 	char room[RK_ROOM_ID_MAX + 1];
 	char poll[RK_ID_MAX + 1];
-	bool waits;                    /* its room loads: the load's end fires it */
+	bool waits; /* its room loads: the load's end fires it */
 } alarm_entry;
 
 typedef struct alarms {
-	alarm_entry *v;                      /* unordered */
+	alarm_entry *v; /* unordered */
 	size_t n, cap;
-	struct lws_context *lws;       /* NULL until the loop runs: nothing armed */
+	struct lws_context *lws; /* NULL until the loop runs: nothing armed */
 	lws_sorted_usec_list_t sul;
-	void (*fire)(void *arg);       /* a due alarm: run the due ones */
+	void (*fire)(void *arg); /* a due alarm: run the due ones */
 	void *arg;
 } alarms;
 

@@ -15,19 +15,19 @@
 #define CKPT_MAX_QUEUED 65536 /* jobs coalesce per path: one per room at most */
 
 typedef struct job {
-	worker_job wj;        /* key: path */
+	worker_job wj; /* key: path */
 	bool truncate;
-	bool catchup;         /* PASSIVE second pass: the room's writer waits */
-	int base;             /* catch-up: the frames the first pass copied */
-	int tries;            /* TRUNCATE attempts that could not finish */
-	int log;              /* frames in the WAL when the last pass began */
-	int64_t due_us;       /* monotonic: not before (retries) */
+	bool catchup;	/* PASSIVE second pass: the room's writer waits */
+	int base;	/* catch-up: the frames the first pass copied */
+	int tries;	/* TRUNCATE attempts that could not finish */
+	int log;	/* frames in the WAL when the last pass began */
+	int64_t due_us; /* monotonic: not before (retries) */
 	char path[];
 } job;
 
 struct ckpt {
-	worker *w;                /* its lock guards st and the queued jobs' fields */
-	int64_t retain;           /* --retain-events; 0 = off */
+	worker *w;	/* its lock guards st and the queued jobs' fields */
+	int64_t retain; /* --retain-events; 0 = off */
 	ckpt_stats st;
 };
 
@@ -50,8 +50,9 @@ static run_outcome run_one(ckpt *c, job *j)
 	int64_t before = wal_bytes(path), t0 = rk_mono_us();
 	store_ckpt_result res;
 	char why[160];
-	rk_err rc = store_file_checkpoint(path, j->truncate, j->truncate ? CKPT_BUSY_MS : 0,
-					  c->retain, &res, why, sizeof(why));
+	rk_err rc =
+	    store_file_checkpoint(path, j->truncate, j->truncate ? CKPT_BUSY_MS : 0,
+				  c->retain, &res, why, sizeof(why));
 	if (res.missing)
 		return RUN_DONE; /* a room deleted meanwhile: nothing to do */
 	if (res.retained) {
@@ -90,13 +91,17 @@ static run_outcome run_one(ckpt *c, job *j)
 	worker_unlock(c->w);
 
 	if (nonempty && ckpted <= 0)
-		rk_warn("checkpoint %s copied nothing out of a %lld-byte WAL (%d frames): %s",
-			path, (long long)before, log,
-			busy ? "a reader or the writer holds it" : "SQLite reported no WAL");
+		rk_warn(
+		    "checkpoint %s copied nothing out of a %lld-byte WAL (%d frames): %s",
+		    path, (long long)before, log,
+		    busy ? "a reader or the writer holds it" : "SQLite reported no WAL");
 	else
 		rk_debug("checkpoint %s (%s): %d/%d frames in %lld us%s", path,
-			 j->truncate ? "truncate" : j->catchup ? "catch-up" : "passive", ckpted,
-			 log, (long long)(rk_mono_us() - t0), busy ? " (busy)" : "");
+			 j->truncate  ? "truncate"
+			 : j->catchup ? "catch-up"
+				      : "passive",
+			 ckpted, log, (long long)(rk_mono_us() - t0),
+			 busy ? " (busy)" : "");
 	return out;
 }
 
@@ -131,7 +136,8 @@ static worker_next settle_cb(void *arg, worker_job *wj, int outcome, bool stoppi
 	}
 	if (outcome == RUN_RETRY)
 		rk_warn("checkpoint %s: WAL not truncated after %d tries; it stays until "
-			"the room's next hibernation", j->path, CKPT_RETRIES);
+			"the room's next hibernation",
+			j->path, CKPT_RETRIES);
 	return WORKER_FREE;
 }
 
@@ -141,11 +147,11 @@ static void job_free(worker_job *wj)
 }
 
 static const worker_ops ckpt_ops = {
-	.run = run_cb,
-	.settle = settle_cb,
-	.free = job_free,
-	.drain_on_stop = true, /* retries waiting for their time are tried once now */
-	.max_queued = CKPT_MAX_QUEUED,
+    .run = run_cb,
+    .settle = settle_cb,
+    .free = job_free,
+    .drain_on_stop = true, /* retries waiting for their time are tried once now */
+    .max_queued = CKPT_MAX_QUEUED,
 };
 
 ckpt *ckpt_start(int64_t retain)

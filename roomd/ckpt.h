@@ -1,6 +1,6 @@
 /*
- * ckpt.h - the checkpointer: jobs of one worker thread (worker.h) that run SQLite WAL checkpoints
- * (which fsync) off the event loop. The loop hands it file paths; it opens
+ * ckpt.h - the checkpointer: jobs of one worker thread (worker.h) that run SQLite WAL
+ * checkpoints (which fsync) off the event loop. The loop hands it file paths; it opens
  * its own connection per job, reads the schema (a connection that has read
  * nothing does not know the file is in WAL mode: SQLite 3.40 then returns
  * SQLITE_OK from a checkpoint that did nothing, reporting -1/-1 frames),
@@ -13,9 +13,9 @@
  *    once everything is copied. Under back-to-back commits that moment never
  *    comes (each pass ends behind frames written while it ran), so a pass
  *    that copied anything is followed at once by a catch-up pass of the few
- *    frames written meanwhile (if any: else it costs no I/O), during which the room may hold
- *    its commits (ckpt_state; room.c decides): a pause of one short pass, after which the
- *    WAL restarts.
+ *    frames written meanwhile (if any: else it costs no I/O), during which the room may
+ * hold its commits (ckpt_state; room.c decides): a pause of one short pass, after which
+ * the WAL restarts.
  *  - TRUNCATE (a room that hibernated, or roomd shutting down): copies
  *    everything and truncates the WAL to 0 bytes. It blocks writers while it
  *    runs, so it is only asked for a room without a writer, and whoever is
@@ -32,22 +32,22 @@
 
 #include "rk_common.h"
 
-#define CKPT_BUSY_MS 200     /* a TRUNCATE waits this long for readers */
-#define CKPT_RETRY_MS 5000   /* then tries again this much later */
+#define CKPT_BUSY_MS 200   /* a TRUNCATE waits this long for readers */
+#define CKPT_RETRY_MS 5000 /* then tries again this much later */
 #define CKPT_RETRIES 12
 
 typedef struct ckpt ckpt;
 
 /* What the checkpointer did so far (a copy; see ckpt_stats). */
 typedef struct ckpt_stats {
-	uint64_t complete;    /* every frame of the WAL copied */
-	uint64_t partial;     /* some frames copied, not all (a reader or a
-			       * concurrent writer holds the rest) */
-	uint64_t noop;        /* nothing copied out of a non-empty WAL */
-	uint64_t failed;      /* an SQLite error (open, read, checkpoint) */
-	uint64_t frames;      /* frames copied into database files */
-	uint64_t truncated;   /* WALs truncated to 0 bytes */
-	uint64_t retained;    /* events deleted by --retain-events */
+	uint64_t complete;  /* every frame of the WAL copied */
+	uint64_t partial;   /* some frames copied, not all (a reader or a
+			     * concurrent writer holds the rest) */
+	uint64_t noop;	    /* nothing copied out of a non-empty WAL */
+	uint64_t failed;    /* an SQLite error (open, read, checkpoint) */
+	uint64_t frames;    /* frames copied into database files */
+	uint64_t truncated; /* WALs truncated to 0 bytes */
+	uint64_t retained;  /* events deleted by --retain-events */
 } ckpt_stats;
 
 /* Start the thread; NULL on failure. retain: --retain-events (0: off):

@@ -34,7 +34,8 @@ bool conn_set_state(conn *c, conn_state st)
 		break;
 	}
 	if (!ok) {
-		rk_warn("conn %s: no move from %s to %s", c->peer.session[0] ? c->peer.session : "-",
+		rk_warn("conn %s: no move from %s to %s",
+			c->peer.session[0] ? c->peer.session : "-",
 			conn_state_name(c->state), conn_state_name(st));
 		return false;
 	}

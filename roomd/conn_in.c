@@ -15,8 +15,8 @@
 #include "room.h"
 
 #define ABUSE_WINDOW_US 10000000 /* 10 s */
-#define MAX_BAD_MSGS 20          /* malformed messages per window -> 4400 */
-#define MAX_RATE_HITS 100        /* rate-limited ops per window -> 4429 */
+#define MAX_BAD_MSGS 20		 /* malformed messages per window -> 4400 */
+#define MAX_RATE_HITS 100	 /* rate-limited ops per window -> 4429 */
 
 /* Reply with what is in the scratch buffer, in production order. */
 static void push_scratch(conn *c)
@@ -86,7 +86,8 @@ static void handle_message(conn *c, const char *data, size_t len)
 	rk_cmsg m;
 	rk_reject rej = RK_REJ_NONE;
 	char msg[RK_MSG_MSG_MAX + 1];
-	rk_err rc = rk_cmsg_decode(data, len, s->cfg.max_frame, &m, &rej, msg, sizeof(msg));
+	rk_err rc =
+	    rk_cmsg_decode(data, len, s->cfg.max_frame, &m, &rej, msg, sizeof(msg));
 	switch (rc) {
 	case RK_OK:
 		break;
@@ -116,9 +117,11 @@ static void handle_message(conn *c, const char *data, size_t len)
 	case RK_C_OP:
 		if (!take_token(c)) {
 			s->m.rejects[RK_REJ_RATE_LIMITED]++;
-			send_reject(c, m.id, RK_REJ_RATE_LIMITED, "op rate limit exceeded");
+			send_reject(c, m.id, RK_REJ_RATE_LIMITED,
+				    "op rate limit exceeded");
 			if (strike(c, &c->rate_hits, MAX_RATE_HITS)) {
-				conn_close(c, CLOSE_RATE, "rate limit exceeded repeatedly");
+				conn_close(c, CLOSE_RATE,
+					   "rate limit exceeded repeatedly");
 			}
 			break;
 		}
@@ -160,7 +163,7 @@ void conn_rx(conn *c, const char *in, size_t len)
 		/* The common case: a whole message in one callback, no copy. */
 		if (lws_frame_is_binary(wsi)) {
 			send_error(c, RK_ERRC_BAD_MESSAGE,
-					"binary frames are not supported; send JSON text");
+				   "binary frames are not supported; send JSON text");
 			return;
 		}
 		handle_message(c, in, len);
@@ -176,9 +179,8 @@ void conn_rx(conn *c, const char *in, size_t len)
 		return;
 	if (lws_frame_is_binary(wsi))
 		send_error(c, RK_ERRC_BAD_MESSAGE,
-				"binary frames are not supported; send JSON text");
+			   "binary frames are not supported; send JSON text");
 	else
 		handle_message(c, c->rx.data, c->rx.len);
 	rk_buf_free(&c->rx); /* idle conns keep no buffer */
 }
-

@@ -11,7 +11,7 @@
 #include "conn.h"
 #include "conn_out.h"
 
-#define CURSOR_SOFT_QUEUE 65536  /* queued bytes above which cursors drop */
+#define CURSOR_SOFT_QUEUE 65536 /* queued bytes above which cursors drop */
 
 void conn_out_forget(conn *c)
 {
@@ -42,8 +42,9 @@ void conn_close(conn *c, roomd_close code, const char *reason)
 	snprintf(c->close_reason, sizeof(c->close_reason), "%s", reason);
 	/* Info only when the server ends it for a cause (a limit, a fault); a
 	 * normal close or shutdown is debug: one info line per connection. */
-	rk_log_limited(&c->srv->loglim, code >= 4000 || code == 1009 || code == 1011 ? RK_LOG_INFO
-										      : RK_LOG_DEBUG,
+	rk_log_limited(&c->srv->loglim,
+		       code >= 4000 || code == 1009 || code == 1011 ? RK_LOG_INFO
+								    : RK_LOG_DEBUG,
 		       rk_mono_us(), "conn %s closing: %d %s",
 		       c->peer.session[0] ? c->peer.session : "-", code, reason);
 	/* Queued messages go out first; a peer that does not read them within
@@ -59,7 +60,8 @@ void conn_push(conn *c, rk_msg *m)
 		c->sink->push(c, m);
 		return;
 	}
-	if (c->state != CONN_OPEN && !(c->state == CONN_CLOSING && c->close_code == CLOSE_SHUTDOWN)) {
+	if (c->state != CONN_OPEN &&
+	    !(c->state == CONN_CLOSING && c->close_code == CLOSE_SHUTDOWN)) {
 		msg_unref(m);
 		return;
 	}
@@ -72,8 +74,8 @@ void conn_push(conn *c, rk_msg *m)
 		/* Cursors go first; if that is not enough the reader is too slow. */
 		s->m.cursors_dropped += msgq_drop_droppable(&c->q);
 		if (c->q.bytes + m->len > s->cfg.max_queue) {
-			rk_debug("conn %s: %u messages, %zu bytes unsent", c->peer.session,
-				c->q.len, c->q.bytes);
+			rk_debug("conn %s: %u messages, %zu bytes unsent",
+				 c->peer.session, c->q.len, c->q.bytes);
 			msg_unref(m);
 			msgq_clear(&c->q);
 			conn_close(c, CLOSE_SLOW, "slow consumer");
@@ -165,8 +167,8 @@ void conn_write_out(server *s)
 		c->out_next = NULL;
 		/* Closing and backed-up conns are served from their WRITEABLE
 		 * callback; the rest are written now, without a POLLOUT turn. */
-		if (c->state == CONN_CLOSING || c->need_ping || lws_partial_buffered(c->wsi) ||
-		    write_queue(c) < 0 || c->q.len)
+		if (c->state == CONN_CLOSING || c->need_ping ||
+		    lws_partial_buffered(c->wsi) || write_queue(c) < 0 || c->q.len)
 			lws_callback_on_writable(c->wsi);
 	}
 }
@@ -181,7 +183,7 @@ int conn_writable(conn *c)
 		unsigned char frame[LWS_PRE + 4 + sizeof(c->close_reason)];
 		unsigned char *p = frame + LWS_PRE;
 		size_t rlen = strlen(c->close_reason); /* < 64: fits a short frame */
-		p[0] = 0x88; /* FIN | close */
+		p[0] = 0x88;			       /* FIN | close */
 		p[1] = (unsigned char)(2 + rlen);
 		p[2] = (unsigned char)(c->close_code >> 8);
 		p[3] = (unsigned char)c->close_code;

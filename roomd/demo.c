@@ -11,10 +11,12 @@ const demo_asset *demo_asset_for(rk_route route)
 {
 	static demo_asset assets[4];
 	static const char *const js = "text/javascript; charset=utf-8";
-	assets[0] = (demo_asset){demo_index_html, demo_index_html_len, "text/html; charset=utf-8"};
+	assets[0] = (demo_asset){demo_index_html, demo_index_html_len,
+				 "text/html; charset=utf-8"};
 	assets[1] = (demo_asset){demo_roomkit_js, demo_roomkit_js_len, js};
 	assets[2] = (demo_asset){demo_demo_js, demo_demo_js_len, js};
-	assets[3] = (demo_asset){demo_demo_css, demo_demo_css_len, "text/css; charset=utf-8"};
+	assets[3] =
+	    (demo_asset){demo_demo_css, demo_demo_css_len, "text/css; charset=utf-8"};
 	switch (route) {
 	case RK_ROUTE_DEMO_PAGE:
 		return &assets[0];

@@ -13,7 +13,7 @@
 typedef struct demo_asset {
 	const unsigned char *data; /* the file's bytes (static) */
 	size_t len;
-	const char *ctype;         /* its Content-Type */
+	const char *ctype; /* its Content-Type */
 } demo_asset;
 
 /* The embedded file a demo route serves, or NULL for any other route.
@@ -23,8 +23,9 @@ const demo_asset *demo_asset_for(rk_route route);
 /* The Content-Security-Policy every demo file is sent with: scripts and
  * styles from this server only (no inline script), WebSockets to it. */
 #define DEMO_CSP                                                                         \
-	"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " \
-	"connect-src 'self' ws: wss:; base-uri 'none'; form-action 'none'; "              \
+	"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' "       \
+	"data:; "                                                                        \
+	"connect-src 'self' ws: wss:; base-uri 'none'; form-action 'none'; "             \
 	"frame-ancestors 'none'"
 
 #endif

@@ -14,19 +14,19 @@
 #define BUCKETS_MAX 4096 /* rate-limit entries kept; then the table restarts */
 
 struct httpop {
-	conn sender;              /* what room.c sees; sender.hop == this */
-	conn *http;               /* the HTTP connection; NULL once it closed */
+	conn sender; /* what room.c sees; sender.hop == this */
+	conn *http;  /* the HTTP connection; NULL once it closed */
 	struct lws *wsi;
 	server *srv;
 	char room[RK_ROOM_ID_MAX + 1];
 	rk_buf body;
-	bool submitted;           /* handed to room_submit: an answer will come */
-	unsigned status;          /* the answer, once there (0: not yet) */
+	bool submitted;	 /* handed to room_submit: an answer will come */
+	unsigned status; /* the answer, once there (0: not yet) */
 	char *answer;
 	size_t answer_len;
 	bool retry_after;
-	char cors[512];           /* Access-Control-Allow-Origin of the answer, or "" */
-	httpop *next, *prev;      /* every live httpop (shutdown) */
+	char cors[512];	     /* Access-Control-Allow-Origin of the answer, or "" */
+	httpop *next, *prev; /* every live httpop (shutdown) */
 };
 
 typedef struct bucket {
@@ -88,7 +88,8 @@ static char *json_error(const char *code, const char *msg, size_t *len)
 	return rk_buf_steal(&b, len);
 }
 
-static void answer_json_error(httpop *h, unsigned status, const char *code, const char *msg)
+static void answer_json_error(httpop *h, unsigned status, const char *code,
+			      const char *msg)
 {
 	size_t len;
 	char *body = json_error(code, msg, &len);
@@ -166,12 +167,14 @@ static unsigned identify(server *s, struct lws *wsi, const char *room_id, char *
 {
 	char hdr[4200];
 	bool have = lws_hdr_copy(wsi, hdr, sizeof(hdr), WSI_TOKEN_HTTP_AUTHORIZATION) > 0;
-	unsigned st = rk_route_auth_user(s->cfg.secret, s->cfg.secret_len, have ? hdr : NULL,
-					 room_id, rk_wall_ms() / 1000, user);
+	unsigned st =
+	    rk_route_auth_user(s->cfg.secret, s->cfg.secret_len, have ? hdr : NULL,
+			       room_id, rk_wall_ms() / 1000, user);
 	if (st) {
-		*why = st == 401 ? "missing or invalid bearer token (Authorization: Bearer "
-				   "<owner token>)"
-				 : "the bearer token must have role owner and cover the room";
+		*why = st == 401
+			   ? "missing or invalid bearer token (Authorization: Bearer "
+			     "<owner token>)"
+			   : "the bearer token must have role owner and cover the room";
 		return st;
 	}
 	if (user[0])
@@ -311,7 +314,8 @@ int httpop_complete(conn *c)
 		return 0;
 	}
 	if (rc != RK_OK) {
-		answer_json_error(h, 400, rc == RK_EBADJSON ? "bad_json" : "bad_message", msg);
+		answer_json_error(h, 400, rc == RK_EBADJSON ? "bad_json" : "bad_message",
+				  msg);
 		return 0;
 	}
 	if (!take_token(s, h->sender.peer.user)) {

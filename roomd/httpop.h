@@ -53,10 +53,10 @@ int httpop_complete(conn *c) RK_WARN_UNUSED;
 /* The answer of an httpop, handed to net.c to write. */
 typedef struct httpop_reply {
 	unsigned status;
-	char *body;               /* malloc'ed: the caller's (net_http_json takes it) */
+	char *body; /* malloc'ed: the caller's (net_http_json takes it) */
 	size_t len;
-	int retry_after_s;        /* > 0: a Retry-After header */
-	char cors[512];           /* Access-Control-Allow-Origin, or "" */
+	int retry_after_s; /* > 0: a Retry-After header */
+	char cors[512];	   /* Access-Control-Allow-Origin, or "" */
 } httpop_reply;
 
 /* LWS_CALLBACK_HTTP_WRITEABLE with c->hop set: 0 if the answer is not

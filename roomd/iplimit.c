@@ -4,9 +4,9 @@
 #include "iplimit.h"
 
 typedef struct ipl_entry {
-	double tokens;             /* as of t_us */
+	double tokens; /* as of t_us */
 	int64_t t_us;
-	uint32_t conns;            /* open WebSocket connections */
+	uint32_t conns; /* open WebSocket connections */
 } ipl_entry;
 
 void iplimit_init(iplimit *l, double rate, double burst, uint32_t max_conns,
@@ -74,7 +74,8 @@ static ipl_entry *entry(iplimit *l, const char *addr, int64_t now_us)
 	return e;
 }
 
-ipl_verdict iplimit_admit(iplimit *l, const char *addr, int64_t now_us, int *retry_after_s)
+ipl_verdict iplimit_admit(iplimit *l, const char *addr, int64_t now_us,
+			  int *retry_after_s)
 {
 	*retry_after_s = 1;
 	if (exempt(l, addr))
@@ -123,7 +124,7 @@ void iplimit_sweep(iplimit *l, int64_t now_us)
 	l->last_sweep_us = now_us;
 	/* Collect first: the map must not change while it is iterated. */
 	size_t cap = rk_omap_count(&l->map), n = 0, it = 0;
-	char (*dead)[IPL_ADDR_MAX + 1] = malloc(cap * sizeof(*dead));
+	char(*dead)[IPL_ADDR_MAX + 1] = malloc(cap * sizeof(*dead));
 	if (!dead)
 		return;
 	const rk_omap_entry *me;
@@ -134,7 +135,8 @@ void iplimit_sweep(iplimit *l, int64_t now_us)
 		if (l->rate > 0)
 			refill(l, e, now_us);
 		if (l->rate <= 0 || e->tokens >= l->burst)
-			memcpy(dead[n++], me->key, me->klen + 1); /* klen <= IPL_ADDR_MAX */
+			memcpy(dead[n++], me->key,
+			       me->klen + 1); /* klen <= IPL_ADDR_MAX */
 	}
 	for (size_t i = 0; i < n; i++)
 		free(rk_omap_del(&l->map, dead[i], strlen(dead[i])));

@@ -23,23 +23,23 @@
 #include "omap.h"
 
 #define IPL_MAX_ENTRIES 65536
-#define IPL_ADDR_MAX 64            /* longest address text kept */
+#define IPL_ADDR_MAX 64 /* longest address text kept */
 
 typedef enum ipl_verdict {
 	IPL_OK = 0,
-	IPL_RATE,                  /* too many upgrades per second: 429 */
-	IPL_CONNS,                 /* too many open connections: 429 */
+	IPL_RATE,  /* too many upgrades per second: 429 */
+	IPL_CONNS, /* too many open connections: 429 */
 } ipl_verdict;
 
 typedef struct iplimit {
 	/* settings (read-only after iplimit_init) */
-	double rate;               /* upgrades per second per address; 0: off */
-	double burst;              /* bucket size */
-	uint32_t max_conns;        /* open connections per address; 0: off */
+	double rate;	    /* upgrades per second per address; 0: off */
+	double burst;	    /* bucket size */
+	uint32_t max_conns; /* open connections per address; 0: off */
 	bool limit_loopback;
 	/* state */
-	rk_omap map;               /* address -> struct ipl_entry * */
-	uint64_t table_full;       /* admissions unlimited because the table was full */
+	rk_omap map;	     /* address -> struct ipl_entry * */
+	uint64_t table_full; /* admissions unlimited because the table was full */
 	int64_t last_sweep_us;
 } iplimit;
 
@@ -54,7 +54,8 @@ void iplimit_free(iplimit *l);
 /* Whether a new upgrade from addr may go on at now_us; IPL_OK takes one
  * token. On a refusal *retry_after_s is when to try again (>= 1 s). This
  * function can't fail (out of memory admits, as a full table does). */
-ipl_verdict iplimit_admit(iplimit *l, const char *addr, int64_t now_us, int *retry_after_s);
+ipl_verdict iplimit_admit(iplimit *l, const char *addr, int64_t now_us,
+			  int *retry_after_s);
 
 /* Count an open WebSocket connection of addr, and its end (a closed
  * without an opened is ignored). Cannot fail: out of memory, or a full

@@ -18,7 +18,7 @@
  * allocation on the worker, so it cannot be lost to out of memory (the room
  * would wait for it forever). */
 typedef struct job {
-	worker_job wj;            /* key: res.room */
+	worker_job wj; /* key: res.room */
 	load_result res;
 	bool take_lock;
 	char path[];
@@ -28,7 +28,7 @@ struct loader {
 	worker *w;
 	loader_done_fn done;
 	void *arg;
-	ckpt *ckpt;               /* quiesced for a room before its load */
+	ckpt *ckpt; /* quiesced for a room before its load */
 };
 
 static void job_free(worker_job *wj)
@@ -82,15 +82,15 @@ static void run_job(loader *l, job *j)
 	ckpt_quiesce(l->ckpt, j->path);
 	/* Off the loop, a reader holding the file (roomctl, WAL recovery) may
 	 * be waited for; the loop's handle then never waits again. */
-	r->rc = store_open(j->path, r->room, BUSY_MS, &r->st, r->err,
-			   sizeof(r->err));
+	r->rc = store_open(j->path, r->room, BUSY_MS, &r->st, r->err, sizeof(r->err));
 	if (r->rc == RK_OK)
 		r->rc = store_load(r->st, &r->state, &r->seq, &r->snap_seq, r->err,
 				   sizeof(r->err));
 	if (r->rc == RK_OK)
 		r->rc = (r->ids = opids_new())
-				? store_load_opids(r->st, opids_add_row, r->ids, r->err, sizeof(r->err))
-				: RK_ENOMEM;
+			    ? store_load_opids(r->st, opids_add_row, r->ids, r->err,
+					       sizeof(r->err))
+			    : RK_ENOMEM;
 	if (r->rc == RK_OK) {
 		store_busy_timeout(r->st, 0);
 		store_trim_cache(r->st);
@@ -126,11 +126,11 @@ static void done_cb(void *arg, worker_job *wj)
 }
 
 static const worker_ops loader_ops = {
-	.run = run_cb,
-	.done = done_cb,
-	.free = job_free,
-	.drain_on_stop = false, /* the rooms are going away */
-	.max_queued = LOADER_MAX_QUEUED,
+    .run = run_cb,
+    .done = done_cb,
+    .free = job_free,
+    .drain_on_stop = false, /* the rooms are going away */
+    .max_queued = LOADER_MAX_QUEUED,
 };
 
 loader *loader_start(uv_loop_t *loop, ckpt *c, loader_done_fn done, void *arg)

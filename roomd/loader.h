@@ -26,19 +26,19 @@ typedef struct loader loader;
 
 /* What a job does. */
 typedef enum loader_kind {
-	LOADER_LOAD = 0,          /* lock, open or create, load */
-	LOADER_DELETE,            /* remove the room's files (roomfiles.h) */
+	LOADER_LOAD = 0, /* lock, open or create, load */
+	LOADER_DELETE,	 /* remove the room's files (roomfiles.h) */
 } loader_kind;
 
 typedef struct load_result {
 	loader_kind kind;
 	char room[RK_ROOM_ID_MAX + 1];
-	rk_err rc;                /* RK_OK, or why it failed (err) */
+	rk_err rc; /* RK_OK, or why it failed (err) */
 	char err[256];
-	int lock_fd;              /* flock taken by the worker, or -1 */
-	store *st;                /* open on success */
+	int lock_fd; /* flock taken by the worker, or -1 */
+	store *st;   /* open on success */
 	rk_state *state;
-	opids *ids;               /* committed op ids (idempotent ops) */
+	opids *ids; /* committed op ids (idempotent ops) */
 	int64_t seq, snap_seq;
 	int64_t took_us;
 } load_result;
@@ -51,11 +51,13 @@ typedef void (*loader_done_fn)(void *arg, load_result *res);
 /* Start the thread and register the async handle on loop; NULL on failure.
  * Before a room's file is opened, the worker quiesces the checkpointer c for
  * it (ckpt_quiesce), so no TRUNCATE checkpoint runs under its writer. */
-loader *loader_start(uv_loop_t *loop, ckpt *c, loader_done_fn done, void *arg) RK_WARN_UNUSED;
+loader *loader_start(uv_loop_t *loop, ckpt *c, loader_done_fn done,
+		     void *arg) RK_WARN_UNUSED;
 /* Queue a load of room (file at path; take its flock first if take_lock).
  * Never blocks on I/O. RK_OK, or RK_ENOMEM (out of memory, or the queue is
  * at its cap): nothing was queued. */
-rk_err loader_submit(loader *l, const char *room, const char *path, bool take_lock) RK_WARN_UNUSED;
+rk_err loader_submit(loader *l, const char *room, const char *path,
+		     bool take_lock) RK_WARN_UNUSED;
 /* Queue the removal of room's files (path: its .db). lock_fd is the
  * room's flock if the loop holds it (the job takes it over and closes it),
  * else -1 and the job takes the lock itself (a file held by another

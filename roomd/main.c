@@ -138,13 +138,14 @@ int main(int argc, char **argv)
 	}
 	set_nofile((unsigned)s->cfg.max_conns);
 	if (!store_global_init())
-		rk_warn("store_global_init refused: room handles use SQLite's default page cache");
+		rk_warn("store_global_init refused: room handles use SQLite's default "
+			"page cache");
 	signal(SIGPIPE, SIG_IGN);
 
 	snprintf(s->rooms_dir, sizeof(s->rooms_dir), "%s/rooms", s->cfg.data_dir);
 	if (mkdir_p(s->rooms_dir) != 0) {
-		fprintf(stderr, "Error: cannot create data directory %s: %s\n", s->rooms_dir,
-			strerror(errno));
+		fprintf(stderr, "Error: cannot create data directory %s: %s\n",
+			s->rooms_dir, strerror(errno));
 		config_free(&s->cfg);
 		free(s);
 		return RK_EXIT_FAIL;
@@ -166,8 +167,9 @@ int main(int argc, char **argv)
 	iplimit_init(&s->ipl, s->cfg.conn_rate, s->cfg.conn_burst,
 		     (uint32_t)s->cfg.max_conns_per_ip, s->cfg.limit_loopback);
 	if (!s->cfg.secret)
-		rk_warn("auth is OFF: no --secret-file or ROOMD_SECRET; every client is an "
-			"editor named by ?name=");
+		rk_warn(
+		    "auth is OFF: no --secret-file or ROOMD_SECRET; every client is an "
+		    "editor named by ?name=");
 
 	rc = RK_EXIT_FAIL;
 	uv_loop_init(&s->loop);
@@ -177,7 +179,8 @@ int main(int argc, char **argv)
 	uv_timer_init(&s->loop, &s->drain_timer);
 	s->flush_check.data = s->sigterm.data = s->sigint.data = s->drain_timer.data = s;
 	s->ckpt = ckpt_start(s->cfg.retain_events);
-	s->loader = !s->ckpt ? NULL : loader_start(&s->loop, s->ckpt, server_room_loaded, s);
+	s->loader =
+	    !s->ckpt ? NULL : loader_start(&s->loop, s->ckpt, server_room_loaded, s);
 	if (s->cfg.fsync)
 		s->syncer = syncer_start(&s->loop, server_room_synced, s);
 	char wh_err[256];
@@ -187,7 +190,8 @@ int main(int argc, char **argv)
 	s->alarms.fire = alarm_cb;
 	s->alarms.arg = s;
 	if (!s->ckpt || !s->loader || (s->cfg.fsync && !s->syncer) ||
-	    (s->cfg.webhook_url && !s->wh) || server_scan_rooms(s) != 0 || net_start(s) != 0)
+	    (s->cfg.webhook_url && !s->wh) || server_scan_rooms(s) != 0 ||
+	    net_start(s) != 0)
 		goto out;
 	s->alarms.lws = s->lws;
 
@@ -201,12 +205,13 @@ int main(int argc, char **argv)
 		s->cfg.fsync ? "fsync (power loss)" : "normal (process crash)",
 		(long long)s->cfg.hibernate_after_ms);
 	if (s->cfg.tls_cert)
-		rk_info("TLS on: wss:// and https:// only, certificate %s", s->cfg.tls_cert);
+		rk_info("TLS on: wss:// and https:// only, certificate %s",
+			s->cfg.tls_cert);
 	/* The ready line scripts and tests wait for (whatever --log-level; with
 	 * --log-format json a JSON line whose msg is the same text). */
 	if (s->cfg.log_format == RK_LOG_JSON)
-		rk_log_write(RK_LOG_INFO, "roomd listening on %s:%d%s", s->cfg.host, s->cfg.port,
-			     s->cfg.tls_cert ? " (TLS)" : "");
+		rk_log_write(RK_LOG_INFO, "roomd listening on %s:%d%s", s->cfg.host,
+			     s->cfg.port, s->cfg.tls_cert ? " (TLS)" : "");
 	else
 		fprintf(stderr, "roomd listening on %s:%d%s\n", s->cfg.host, s->cfg.port,
 			s->cfg.tls_cert ? " (TLS)" : "");

@@ -2,7 +2,7 @@
 #include "metrics.h"
 
 static const int64_t commit_bounds_us[METRICS_COMMIT_BUCKETS] = {
-	50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 500000,
+    50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 500000,
 };
 
 void metrics_observe_commit(metrics *m, int64_t us)
@@ -20,7 +20,7 @@ static const struct {
 	bool shown;
 } close_rows[METRICS_CLOSES] = {
 #define ROOMD_CLOSE_ROW(name, code, shown) {name, shown},
-	ROOMD_CLOSES(ROOMD_CLOSE_ROW)
+    ROOMD_CLOSES(ROOMD_CLOSE_ROW)
 #undef ROOMD_CLOSE_ROW
 };
 
@@ -44,8 +44,8 @@ uint64_t metrics_closes(const metrics *m, roomd_close code)
 
 static void counter(rk_buf *b, const char *name, const char *help, uint64_t v)
 {
-	rk_buf_printf(b, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", name, help,
-		      name, name, (unsigned long long)v);
+	rk_buf_printf(b, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", name, help, name,
+		      name, (unsigned long long)v);
 }
 
 static void gauge(rk_buf *b, const char *name, const char *help, uint64_t v)
@@ -59,8 +59,8 @@ void metrics_render(const metrics *m, rk_buf *b, uint64_t conns_now,
 {
 	gauge(b, "roomd_connections", "Open WebSocket connections.", conns_now);
 	gauge(b, "roomd_rooms_loaded", "Rooms whose state is in memory.", rooms_loaded);
-	gauge(b, "roomd_rooms_hibernated",
-	      "Known rooms whose state is not in memory.", rooms_hibernated);
+	gauge(b, "roomd_rooms_hibernated", "Known rooms whose state is not in memory.",
+	      rooms_hibernated);
 	counter(b, "roomd_connections_opened_total", "WebSocket connections accepted.",
 		m->conns_opened);
 	counter(b, "roomd_connections_closed_total", "WebSocket connections closed.",
@@ -69,11 +69,12 @@ void metrics_render(const metrics *m, rk_buf *b, uint64_t conns_now,
 		"WebSocket upgrades refused before the handshake.", m->conns_refused);
 	counter(b, "roomd_ops_committed_total", "Ops committed to room logs.",
 		m->ops_committed);
-	counter(b, "roomd_ops_duplicate_total",
-		"Ops whose id the user had already committed: acked with dup, not applied.",
-		m->ops_duplicate);
-	counter(b, "roomd_events_delivered_total",
-		"Event messages queued to recipients.", m->events_delivered);
+	counter(
+	    b, "roomd_ops_duplicate_total",
+	    "Ops whose id the user had already committed: acked with dup, not applied.",
+	    m->ops_duplicate);
+	counter(b, "roomd_events_delivered_total", "Event messages queued to recipients.",
+		m->events_delivered);
 	counter(b, "roomd_messages_out_total", "Messages written to clients.",
 		m->msgs_out);
 	counter(b, "roomd_bytes_in_total", "WebSocket payload bytes received.",
@@ -101,12 +102,14 @@ void metrics_render(const metrics *m, rk_buf *b, uint64_t conns_now,
 		rk_buf_printf(b, "roomd_errors_total{code=\"%s\"} %llu\n",
 			      rk_errcode_name((rk_errcode)i),
 			      (unsigned long long)m->errors[i]);
-	rk_buf_puts(b, "# HELP roomd_closes_total Connections closed by roomd, by close code.\n"
-		       "# TYPE roomd_closes_total counter\n");
+	rk_buf_puts(
+	    b, "# HELP roomd_closes_total Connections closed by roomd, by close code.\n"
+	       "# TYPE roomd_closes_total counter\n");
 	for (size_t i = 0; i < METRICS_CLOSES; i++)
 		if (close_rows[i].shown)
 			rk_buf_printf(b, "roomd_closes_total{code=\"%d\"} %llu\n",
-				      (int)close_rows[i].code, (unsigned long long)m->closes[i]);
+				      (int)close_rows[i].code,
+				      (unsigned long long)m->closes[i]);
 
 	rk_buf_puts(b, "# HELP roomd_commit_seconds Latency of one batch commit.\n"
 		       "# TYPE roomd_commit_seconds histogram\n");
@@ -119,22 +122,24 @@ void metrics_render(const metrics *m, rk_buf *b, uint64_t conns_now,
 	cum += m->commit_buckets[METRICS_COMMIT_BUCKETS];
 	rk_buf_printf(b, "roomd_commit_seconds_bucket{le=\"+Inf\"} %llu\n",
 		      (unsigned long long)cum);
-	rk_buf_printf(b, "roomd_commit_seconds_sum %.6f\nroomd_commit_seconds_count %llu\n",
+	rk_buf_printf(b,
+		      "roomd_commit_seconds_sum %.6f\nroomd_commit_seconds_count %llu\n",
 		      m->commit_sum_s, (unsigned long long)m->commit_batches);
 }
 
 void metrics_render_limits(const metrics *m, rk_buf *b, uint64_t ip_entries,
 			   uint64_t ip_table_full)
 {
-	rk_buf_printf(b, "# HELP roomd_connections_refused_total Connections refused by a "
-		      "process-wide limit, by reason.\n"
-		      "# TYPE roomd_connections_refused_total counter\n"
-		      "roomd_connections_refused_total{reason=\"max_conns\"} %llu\n"
-		      "roomd_connections_refused_total{reason=\"conn_rate\"} %llu\n"
-		      "roomd_connections_refused_total{reason=\"max_conns_per_ip\"} %llu\n",
-		      (unsigned long long)metrics_closes(m, CLOSE_OVERLOADED),
-		      (unsigned long long)m->refused_rate,
-		      (unsigned long long)m->refused_ip_conns);
+	rk_buf_printf(
+	    b,
+	    "# HELP roomd_connections_refused_total Connections refused by a "
+	    "process-wide limit, by reason.\n"
+	    "# TYPE roomd_connections_refused_total counter\n"
+	    "roomd_connections_refused_total{reason=\"max_conns\"} %llu\n"
+	    "roomd_connections_refused_total{reason=\"conn_rate\"} %llu\n"
+	    "roomd_connections_refused_total{reason=\"max_conns_per_ip\"} %llu\n",
+	    (unsigned long long)metrics_closes(m, CLOSE_OVERLOADED),
+	    (unsigned long long)m->refused_rate, (unsigned long long)m->refused_ip_conns);
 	gauge(b, "roomd_ip_table_entries", "Client addresses tracked for per-IP limits.",
 	      ip_entries);
 	counter(b, "roomd_ip_table_full_total",
@@ -144,23 +149,28 @@ void metrics_render_limits(const metrics *m, rk_buf *b, uint64_t ip_entries,
 
 void metrics_render_storage(const metrics *m, rk_buf *b, const ckpt_stats *ck)
 {
-	rk_buf_printf(b, "# HELP roomd_wal_checkpoints_total WAL checkpoints run by the "
-		      "checkpointer, by outcome (noop: nothing copied out of a non-empty WAL).\n"
-		      "# TYPE roomd_wal_checkpoints_total counter\n"
-		      "roomd_wal_checkpoints_total{result=\"complete\"} %llu\n"
-		      "roomd_wal_checkpoints_total{result=\"partial\"} %llu\n"
-		      "roomd_wal_checkpoints_total{result=\"noop\"} %llu\n"
-		      "roomd_wal_checkpoints_total{result=\"failed\"} %llu\n",
-		      (unsigned long long)ck->complete, (unsigned long long)ck->partial,
-		      (unsigned long long)ck->noop, (unsigned long long)ck->failed);
+	rk_buf_printf(
+	    b,
+	    "# HELP roomd_wal_checkpoints_total WAL checkpoints run by the "
+	    "checkpointer, by outcome (noop: nothing copied out of a non-empty WAL).\n"
+	    "# TYPE roomd_wal_checkpoints_total counter\n"
+	    "roomd_wal_checkpoints_total{result=\"complete\"} %llu\n"
+	    "roomd_wal_checkpoints_total{result=\"partial\"} %llu\n"
+	    "roomd_wal_checkpoints_total{result=\"noop\"} %llu\n"
+	    "roomd_wal_checkpoints_total{result=\"failed\"} %llu\n",
+	    (unsigned long long)ck->complete, (unsigned long long)ck->partial,
+	    (unsigned long long)ck->noop, (unsigned long long)ck->failed);
 	counter(b, "roomd_wal_checkpoint_frames_total",
 		"WAL frames copied into room databases by checkpoints.", ck->frames);
 	counter(b, "roomd_wal_truncations_total",
-		"WALs truncated to 0 bytes (rooms that hibernated, shutdown).", ck->truncated);
+		"WALs truncated to 0 bytes (rooms that hibernated, shutdown).",
+		ck->truncated);
 	counter(b, "roomd_retention_events_deleted_total",
-		"Events deleted by --retain-events (rooms that hibernated).", ck->retained);
-	counter(b, "roomd_rooms_deleted_total", "Rooms deleted (DELETE /v1/rooms/<room>).",
-		m->rooms_deleted);
+		"Events deleted by --retain-events (rooms that hibernated).",
+		ck->retained);
+	counter(b, "roomd_rooms_deleted_total",
+		"Rooms deleted (DELETE /v1/rooms/<room>).", m->rooms_deleted);
 	counter(b, "roomd_room_delete_failures_total",
-		"Room deletions whose files could not be removed.", m->room_delete_failures);
+		"Room deletions whose files could not be removed.",
+		m->room_delete_failures);
 }

@@ -18,17 +18,18 @@
  * it once, when it is the connection's close (the first reason sticks).
  *   X(name, code, shown)
  */
-#define ROOMD_CLOSES(X)                                                              \
-	X(CLOSE_SHUTDOWN, 1001, false)   /* server shutting down (drain) */               \
-	X(CLOSE_TOO_BIG, 1009, true)     /* message larger than --max-frame */            \
-	X(CLOSE_INTERNAL, 1011, false)   /* out of memory, storage error, room unavailable */ \
-	X(CLOSE_BAD, 4400, true)         /* too many bad messages; identity refused */    \
-	X(CLOSE_DELETED, 4404, true)     /* room deleted */                               \
-	X(CLOSE_IDLE, 4408, true)        /* idle timeout */                               \
-	X(CLOSE_FULL, 4409, true)        /* room full */                                  \
-	X(CLOSE_RATE, 4429, true)        /* rate limit exceeded repeatedly */             \
-	X(CLOSE_OVERLOADED, 4503, true)  /* --max-conns */                                \
-	X(CLOSE_SLOW, 4507, true)        /* slow consumer: --max-queue */
+#define ROOMD_CLOSES(X)                                                                  \
+	X(CLOSE_SHUTDOWN, 1001, false) /* server shutting down (drain) */                \
+	X(CLOSE_TOO_BIG, 1009, true)   /* message larger than --max-frame */             \
+	X(CLOSE_INTERNAL, 1011,                                                          \
+	  false)		 /* out of memory, storage error, room unavailable */    \
+	X(CLOSE_BAD, 4400, true) /* too many bad messages; identity refused */           \
+	X(CLOSE_DELETED, 4404, true)	/* room deleted */                               \
+	X(CLOSE_IDLE, 4408, true)	/* idle timeout */                               \
+	X(CLOSE_FULL, 4409, true)	/* room full */                                  \
+	X(CLOSE_RATE, 4429, true)	/* rate limit exceeded repeatedly */             \
+	X(CLOSE_OVERLOADED, 4503, true) /* --max-conns */                                \
+	X(CLOSE_SLOW, 4507, true)	/* slow consumer: --max-queue */
 
 typedef enum roomd_close {
 #define ROOMD_CLOSE_ENUM(name, code, shown) name = code,
@@ -46,15 +47,15 @@ enum {
 #define METRICS_COMMIT_BUCKETS 12
 
 typedef struct metrics {
-	uint64_t conns_opened;        /* WebSocket connections accepted */
+	uint64_t conns_opened; /* WebSocket connections accepted */
 	uint64_t conns_closed;
-	uint64_t conns_refused;       /* upgrades refused (400/401/403/429/503) */
-	uint64_t refused_rate;        /* 429: --conn-rate of the client's IP */
-	uint64_t refused_ip_conns;    /* 429: --max-conns-per-ip */
+	uint64_t conns_refused;	   /* upgrades refused (400/401/403/429/503) */
+	uint64_t refused_rate;	   /* 429: --conn-rate of the client's IP */
+	uint64_t refused_ip_conns; /* 429: --max-conns-per-ip */
 	uint64_t ops_committed;
-	uint64_t ops_duplicate;   /* ops acked as dup (idempotent ops), not applied */
-	uint64_t events_delivered;    /* event messages queued to recipients */
-	uint64_t msgs_out;            /* all messages written */
+	uint64_t ops_duplicate;	   /* ops acked as dup (idempotent ops), not applied */
+	uint64_t events_delivered; /* event messages queued to recipients */
+	uint64_t msgs_out;	   /* all messages written */
 	uint64_t bytes_in;
 	uint64_t bytes_out;
 	uint64_t rejects[RK_REJ_COUNT];
@@ -66,8 +67,8 @@ typedef struct metrics {
 	double commit_sum_s;
 	uint64_t room_loads, room_hibernations;
 	uint64_t alarms_fired;
-	uint64_t http_ops;            /* ops submitted by POST /v1/rooms/<room>/ops */
-	uint64_t rooms_deleted;       /* DELETE /v1/rooms/<room> accepted */
+	uint64_t http_ops;	       /* ops submitted by POST /v1/rooms/<room>/ops */
+	uint64_t rooms_deleted;	       /* DELETE /v1/rooms/<room> accepted */
 	uint64_t room_delete_failures; /* files that could not be removed */
 } metrics;
 

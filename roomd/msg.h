@@ -15,9 +15,9 @@
 
 typedef struct rk_msg {
 	uint32_t refs;
-	uint32_t len;            /* payload bytes */
-	bool droppable;          /* cursor: may be dropped for a slow consumer */
-	unsigned char data[];    /* LWS_PRE headroom, then the payload, then NUL */
+	uint32_t len;	      /* payload bytes */
+	bool droppable;	      /* cursor: may be dropped for a slow consumer */
+	unsigned char data[]; /* LWS_PRE headroom, then the payload, then NUL */
 } rk_msg;
 
 /* The payload's first byte (LWS_PRE bytes of headroom before it). */
@@ -41,9 +41,9 @@ void msg_unref(rk_msg *m);
 
 /* A FIFO of message references with a byte count. */
 typedef struct msgq {
-	rk_msg **ring;           /* NULL until the first push */
+	rk_msg **ring;		 /* NULL until the first push */
 	uint32_t head, len, cap; /* cap is a power of two */
-	size_t bytes;            /* payload bytes queued */
+	size_t bytes;		 /* payload bytes queued */
 } msgq;
 
 /* Append (taking over one reference). Returns false if out of memory, in

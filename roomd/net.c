@@ -37,7 +37,7 @@ static server *srv_of(struct lws *wsi)
  * copied into buf). */
 typedef struct ws_request {
 	char room[RK_ROOM_ID_MAX + 1]; /* empty if the path is not /ws/<room> */
-	rk_ws_args args;               /* pointers into buf */
+	rk_ws_args args;	       /* pointers into buf */
 	char buf[8192];
 } ws_request;
 
@@ -56,12 +56,14 @@ static void ws_request_read(struct lws *wsi, ws_request *q)
 		 * buffer tells them apart (-1: no fragment i). */
 		int len = lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i);
 		char one[1];
-		if (len <= 0 && lws_hdr_copy_fragment(wsi, one, 1, WSI_TOKEN_HTTP_URI_ARGS, i) < 0)
+		if (len <= 0 &&
+		    lws_hdr_copy_fragment(wsi, one, 1, WSI_TOKEN_HTTP_URI_ARGS, i) < 0)
 			break;
 		if (len < 0 || (size_t)len >= sizeof(q->buf) - off)
 			continue; /* too long for what is left: absent */
-		int n = lws_hdr_copy_fragment(wsi, q->buf + off, (int)(sizeof(q->buf) - off),
-					      WSI_TOKEN_HTTP_URI_ARGS, i);
+		int n =
+		    lws_hdr_copy_fragment(wsi, q->buf + off, (int)(sizeof(q->buf) - off),
+					  WSI_TOKEN_HTTP_URI_ARGS, i);
 		if (n < 0)
 			continue;
 		frags[nfrags++] = q->buf + off;
@@ -70,7 +72,8 @@ static void ws_request_read(struct lws *wsi, ws_request *q)
 	rk_ws_args_parse(frags, nfrags, &q->args);
 }
 
-static int ws_identity(server *s, const ws_request *q, rk_ws_identity *id, const char **why)
+static int ws_identity(server *s, const ws_request *q, rk_ws_identity *id,
+		       const char **why)
 {
 	return rk_ws_identify(s->cfg.secret, s->cfg.secret_len, &q->args, q->room,
 			      rk_wall_ms() / 1000, id, why);
@@ -92,7 +95,8 @@ static int add_header(struct lws *wsi, const char *name, const char *value,
 		      unsigned char **p, unsigned char *end)
 {
 	return lws_add_http_header_by_name(wsi, (const unsigned char *)name,
-					   (const unsigned char *)value, (int)strlen(value), p, end);
+					   (const unsigned char *)value,
+					   (int)strlen(value), p, end);
 }
 
 /* The headers of x after the status line; nonzero if they do not fit. */
@@ -102,9 +106,9 @@ static int add_extra(struct lws *wsi, const http_extra *x, unsigned char **p,
 	char ra[16];
 	snprintf(ra, sizeof(ra), "%d", x->retry_after_s);
 	return (x->allow && add_header(wsi, "allow:", x->allow, p, end)) ||
-	       (x->cors_origin &&
-		(add_header(wsi, "access-control-allow-origin:", x->cors_origin, p, end) ||
-		 add_header(wsi, "vary:", "Origin", p, end))) ||
+	       (x->cors_origin && (add_header(wsi, "access-control-allow-origin:",
+					      x->cors_origin, p, end) ||
+				   add_header(wsi, "vary:", "Origin", p, end))) ||
 	       (x->retry_after_s > 0 && add_header(wsi, "retry-after:", ra, p, end)) ||
 	       (x->upgrade && add_header(wsi, "upgrade:", "websocket", p, end)) ||
 	       (x->close && add_header(wsi, "connection:", "close", p, end));
@@ -131,7 +135,8 @@ static int status_line(unsigned status, unsigned char **p, unsigned char *end)
  * LWS_CALLBACK_HTTP_CONFIRM_UPGRADE, which WebSocket clients (Python's
  * websockets) refuse to parse. Returns 0 once written, -1 if it could not be.
  */
-static int http_error(struct lws *wsi, unsigned status, const char *msg, const http_extra *x)
+static int http_error(struct lws *wsi, unsigned status, const char *msg,
+		      const http_extra *x)
 {
 	unsigned char buf[LWS_PRE + 2048];
 	unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf) - 1;
@@ -147,9 +152,11 @@ static int http_error(struct lws *wsi, unsigned status, const char *msg, const h
 	int rc = -1;
 	if (status_line(status, &p, end) ||
 	    lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
-					 (const unsigned char *)"application/json", 16, &p, end) ||
+					 (const unsigned char *)"application/json", 16,
+					 &p, end) ||
 	    lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH,
-					 (const unsigned char *)len, (int)strlen(len), &p, end) ||
+					 (const unsigned char *)len, (int)strlen(len), &p,
+					 end) ||
 	    lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
 					 (const unsigned char *)"no-store", 8, &p, end) ||
 	    add_extra(wsi, x, &p, end) || lws_finalize_http_header(wsi, &p, end) ||
@@ -179,8 +186,9 @@ static int refuse_x(server *s, struct lws *wsi, unsigned status, const char *why
 	x->close = true;
 	char addr[IPL_ADDR_MAX + 1] = "";
 	lws_get_peer_simple(wsi, addr, sizeof(addr));
-	rk_log_limited(&s->loglim, status == 429 ? RK_LOG_DEBUG : RK_LOG_INFO, rk_mono_us(),
-		       "upgrade refused: %u %s (from %s)", status, why, addr);
+	rk_log_limited(&s->loglim, status == 429 ? RK_LOG_DEBUG : RK_LOG_INFO,
+		       rk_mono_us(), "upgrade refused: %u %s (from %s)", status, why,
+		       addr);
 	return http_error(wsi, status, why, x) ? -1 : 1;
 }
 
@@ -201,8 +209,9 @@ static int refuse_429(server *s, struct lws *wsi, int retry_s, const char *why)
 static const char *hdr_or_null(struct lws *wsi, enum lws_token_indexes tok, char *out,
 			       int n)
 {
-	return lws_hdr_total_length(wsi, tok) > 0 && lws_hdr_copy(wsi, out, n, tok) > 0 ? out
-											: NULL;
+	return lws_hdr_total_length(wsi, tok) > 0 && lws_hdr_copy(wsi, out, n, tok) > 0
+		   ? out
+		   : NULL;
 }
 
 enum { ORIGIN_MAX = 512 };
@@ -217,8 +226,9 @@ static bool origin_ok(server *s, struct lws *wsi, char *origin)
 		return true;
 	if (!hdr_or_null(wsi, WSI_TOKEN_ORIGIN, origin, ORIGIN_MAX))
 		return false; /* an Origin too long to be one we allow */
-	return rk_origin_allowed(origin, hdr_or_null(wsi, WSI_TOKEN_HOST, host, sizeof(host)),
-				 (const char *const *)s->cfg.allow_origin, s->cfg.n_allow_origin);
+	return rk_origin_allowed(
+	    origin, hdr_or_null(wsi, WSI_TOKEN_HOST, host, sizeof(host)),
+	    (const char *const *)s->cfg.allow_origin, s->cfg.n_allow_origin);
 }
 
 /* The per-IP limits (iplimit.h): 0 to go on, else the refusal's return. */
@@ -230,10 +240,12 @@ static int gate_ip(server *s, struct lws *wsi)
 	switch (iplimit_admit(&s->ipl, addr, rk_mono_us(), &retry_s)) {
 	case IPL_RATE:
 		s->m.refused_rate++;
-		return refuse_429(s, wsi, retry_s, "connection rate limit for your address");
+		return refuse_429(s, wsi, retry_s,
+				  "connection rate limit for your address");
 	case IPL_CONNS:
 		s->m.refused_ip_conns++;
-		return refuse_429(s, wsi, retry_s, "too many connections from your address");
+		return refuse_429(s, wsi, retry_s,
+				  "too many connections from your address");
 	default:
 		return 0;
 	}
@@ -252,8 +264,9 @@ static int confirm_upgrade(server *s, struct lws *wsi)
 	ws_request q;
 	ws_request_read(wsi, &q);
 	if (!q.room[0])
-		return refuse(s, wsi, 400, "bad room id: want /ws/<room> with room matching "
-					    "[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}");
+		return refuse(s, wsi, 400,
+			      "bad room id: want /ws/<room> with room matching "
+			      "[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}");
 	rk_ws_identity id;
 	const char *why = "";
 	int status = ws_identity(s, &q, &id, &why);
@@ -301,8 +314,8 @@ static void ws_established(server *s, conn *c, struct lws *wsi)
 		conn_close(c, CLOSE_FULL, "room full");
 		return;
 	}
-	rk_debug("conn %s open from %s to room %s as %s", c->peer.session, c->ip,
-		room_id, c->peer.user);
+	rk_debug("conn %s open from %s to room %s as %s", c->peer.session, c->ip, room_id,
+		 c->peer.user);
 	room_join(r, c, q.args.since, q.args.epoch);
 }
 
@@ -319,10 +332,12 @@ static int http_answer(struct lws *wsi, conn *c, unsigned status, const char *ct
 	c->http_body = body;
 	c->http_len = len;
 	c->http_off = 0;
-	if (lws_add_http_common_headers(wsi, status, ctype, (lws_filepos_t)len, &p, end) ||
+	if (lws_add_http_common_headers(wsi, status, ctype, (lws_filepos_t)len, &p,
+					end) ||
 	    lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
 					 (const unsigned char *)"no-store", 8, &p, end) ||
-	    (x && add_extra(wsi, x, &p, end)) || lws_finalize_write_http_header(wsi, start, &p, end))
+	    (x && add_extra(wsi, x, &p, end)) ||
+	    lws_finalize_write_http_header(wsi, start, &p, end))
 		return -1;
 	lws_callback_on_writable(wsi);
 	return 0;
@@ -355,7 +370,8 @@ static int http_text(struct lws *wsi, conn *c, const char *text)
  * coming and waits for the connection's next request, or closes it (HTTP/1.0,
  * "Connection: close", or x->close).
  */
-static int http_fail(struct lws *wsi, unsigned status, const char *msg, const http_extra *x)
+static int http_fail(struct lws *wsi, unsigned status, const char *msg,
+		     const http_extra *x)
 {
 	http_extra none = {0};
 	if (http_error(wsi, status, msg, x ? x : &none) || (x && x->close))
@@ -449,9 +465,12 @@ static rk_method http_method(struct lws *wsi)
 		enum lws_token_indexes tok;
 		rk_method m;
 	} methods[] = {
-	    {WSI_TOKEN_GET_URI, RK_METHOD_GET},	      {WSI_TOKEN_POST_URI, RK_METHOD_POST},
-	    {WSI_TOKEN_OPTIONS_URI, RK_METHOD_OPTIONS}, {WSI_TOKEN_PUT_URI, RK_METHOD_PUT},
-	    {WSI_TOKEN_PATCH_URI, RK_METHOD_PATCH},     {WSI_TOKEN_DELETE_URI, RK_METHOD_DELETE},
+	    {WSI_TOKEN_GET_URI, RK_METHOD_GET},
+	    {WSI_TOKEN_POST_URI, RK_METHOD_POST},
+	    {WSI_TOKEN_OPTIONS_URI, RK_METHOD_OPTIONS},
+	    {WSI_TOKEN_PUT_URI, RK_METHOD_PUT},
+	    {WSI_TOKEN_PATCH_URI, RK_METHOD_PATCH},
+	    {WSI_TOKEN_DELETE_URI, RK_METHOD_DELETE},
 	    {WSI_TOKEN_HEAD_URI, RK_METHOD_HEAD},
 	};
 	for (size_t i = 0; i < RK_ARRAY_LEN(methods); i++)
@@ -480,10 +499,10 @@ static int http_preflight(struct lws *wsi, const http_extra *x)
 	unsigned char hdr[LWS_PRE + 1024];
 	unsigned char *start = hdr + LWS_PRE, *p = start, *end = hdr + sizeof(hdr) - 1;
 	if (status_line(204, &p, end) ||
-	    add_header(wsi, "access-control-allow-methods:", "GET, POST, DELETE", &p, end) ||
-	    add_header(wsi, "access-control-allow-headers:",
-		       "Authorization, Content-Type, X-Roomkit-User", &p,
+	    add_header(wsi, "access-control-allow-methods:", "GET, POST, DELETE", &p,
 		       end) ||
+	    add_header(wsi, "access-control-allow-headers:",
+		       "Authorization, Content-Type, X-Roomkit-User", &p, end) ||
 	    add_header(wsi, "access-control-max-age:", "600", &p, end) ||
 	    add_extra(wsi, x, &p, end) ||
 	    lws_add_http_header_content_length(wsi, 0, &p, end) ||
@@ -499,15 +518,17 @@ static int http_delete_room(server *s, struct lws *wsi, conn *c, const char *roo
 	char hdr[4200], addr[IPL_ADDR_MAX + 1] = "";
 	bool have = lws_hdr_copy(wsi, hdr, sizeof(hdr), WSI_TOKEN_HTTP_AUTHORIZATION) > 0;
 	lws_get_peer_simple(wsi, addr, sizeof(addr));
-	unsigned st = rk_route_delete_auth(s->cfg.secret, s->cfg.secret_len, have ? hdr : NULL,
-					   room_id, rk_wall_ms() / 1000, iplimit_is_loopback(addr));
+	unsigned st =
+	    rk_route_delete_auth(s->cfg.secret, s->cfg.secret_len, have ? hdr : NULL,
+				 room_id, rk_wall_ms() / 1000, iplimit_is_loopback(addr));
 	if (st)
-		return http_fail(wsi, st,
-				 st == 401 ? "missing or invalid bearer token "
-					     "(Authorization: Bearer <owner token>)"
-					   : "an owner token for the room, or (without --secret-file) "
-					     "a loopback client",
-				 x);
+		return http_fail(
+		    wsi, st,
+		    st == 401 ? "missing or invalid bearer token "
+				"(Authorization: Bearer <owner token>)"
+			      : "an owner token for the room, or (without --secret-file) "
+				"a loopback client",
+		    x);
 	char epoch[RK_EPOCH_MAX + 1];
 	uint32_t closed;
 	int rc = server_room_delete(s, room_id, epoch, &closed);
@@ -544,7 +565,8 @@ static int http_asset(struct lws *wsi, conn *c, const demo_asset *a)
 	c->http_body = body;
 	c->http_len = a->len;
 	c->http_off = 0;
-	if (lws_add_http_common_headers(wsi, 200, a->ctype, (lws_filepos_t)a->len, &p, end) ||
+	if (lws_add_http_common_headers(wsi, 200, a->ctype, (lws_filepos_t)a->len, &p,
+					end) ||
 	    add_header(wsi, "content-security-policy:", DEMO_CSP, &p, end) ||
 	    add_header(wsi, "x-content-type-options:", "nosniff", &p, end) ||
 	    add_header(wsi, "referrer-policy:", "no-referrer", &p, end) ||
@@ -563,8 +585,8 @@ static int http_request(server *s, struct lws *wsi, conn *c, const char *uri)
 	rk_route route = rk_route_http(uri, room_id);
 	http_extra x = {0};
 	/* An op's body may be as large as a WebSocket frame (--max-frame). */
-	long long body_max = route == RK_ROUTE_ROOM_OPS ? (long long)s->cfg.max_frame
-							: RK_HTTP_BODY_MAX;
+	long long body_max =
+	    route == RK_ROUTE_ROOM_OPS ? (long long)s->cfg.max_frame : RK_HTTP_BODY_MAX;
 	if (http_body_len(wsi) > body_max) {
 		/* Not read: the connection is closed after the answer. */
 		x.close = true;
@@ -573,7 +595,8 @@ static int http_request(server *s, struct lws *wsi, conn *c, const char *uri)
 	char origin[ORIGIN_MAX];
 	if (rk_route_is_api(route)) {
 		if (!origin_ok(s, wsi, origin))
-			return http_fail(wsi, 403, "origin not allowed (roomd --allow-origin)", &x);
+			return http_fail(wsi, 403,
+					 "origin not allowed (roomd --allow-origin)", &x);
 		x.cors_origin = origin[0] ? origin : NULL;
 	}
 	rk_method m = http_method(wsi);
@@ -585,7 +608,8 @@ static int http_request(server *s, struct lws *wsi, conn *c, const char *uri)
 	unsigned st;
 	switch (route) {
 	case RK_ROUTE_HEALTHZ:
-		return s->draining ? http_fail(wsi, 503, "draining", NULL) : http_text(wsi, c, "ok\n");
+		return s->draining ? http_fail(wsi, 503, "draining", NULL)
+				   : http_text(wsi, c, "ok\n");
 	case RK_ROUTE_METRICS:
 		return http_metrics(s, wsi, c);
 	case RK_ROUTE_BAD_ROOM:
@@ -596,25 +620,28 @@ static int http_request(server *s, struct lws *wsi, conn *c, const char *uri)
 			return http_delete_room(s, wsi, c, room_id, &x);
 		st = http_auth(s, wsi, route == RK_ROUTE_ROOM ? room_id : NULL);
 		if (st)
-			return http_fail(wsi, st,
-					 st == 401 ? "missing or invalid bearer token "
-						     "(Authorization: Bearer <owner token>)"
-						   : "the bearer token must have role owner and "
-						     "cover the room ('*' for the list)",
-					 &x);
+			return http_fail(
+			    wsi, st,
+			    st == 401 ? "missing or invalid bearer token "
+					"(Authorization: Bearer <owner token>)"
+				      : "the bearer token must have role owner and "
+					"cover the room ('*' for the list)",
+			    &x);
 		return route == RK_ROUTE_ROOM ? http_room(s, wsi, c, room_id, &x)
 					      : http_rooms(s, wsi, c, &x);
 	case RK_ROUTE_ROOM_OPS: {
 		const char *why = "";
-		unsigned refused = httpop_request(s, wsi, c, room_id, x.cors_origin, &why);
+		unsigned refused =
+		    httpop_request(s, wsi, c, room_id, x.cors_origin, &why);
 		return refused ? http_fail(wsi, refused, why, &x) : 0;
 	}
 	case RK_ROUTE_WS:
 		x.upgrade = true;
-		return http_fail(wsi, 426,
-				 "this is a WebSocket endpoint: connect with a WebSocket client "
-				 "(ws://HOST:PORT/ws/<room>, Upgrade: websocket)",
-				 &x);
+		return http_fail(
+		    wsi, 426,
+		    "this is a WebSocket endpoint: connect with a WebSocket client "
+		    "(ws://HOST:PORT/ws/<room>, Upgrade: websocket)",
+		    &x);
 	case RK_ROUTE_DEMO_PAGE:
 	case RK_ROUTE_DEMO_SDK:
 	case RK_ROUTE_DEMO_JS:
@@ -639,8 +666,8 @@ static int http_writable(struct lws *wsi, conn *c)
 	memcpy(buf + LWS_PRE, c->http_body + c->http_off, n);
 	c->http_off += n;
 	bool last = c->http_off == c->http_len;
-	if (lws_write(wsi, buf + LWS_PRE, n, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) !=
-	    (int)n)
+	if (lws_write(wsi, buf + LWS_PRE, n,
+		      last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) != (int)n)
 		return -1;
 	if (!last) {
 		lws_callback_on_writable(wsi);
@@ -651,15 +678,16 @@ static int http_writable(struct lws *wsi, conn *c)
 	return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
-int net_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
-		 void *in, size_t len)
+int net_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+		 size_t len)
 {
 	server *s = srv_of(wsi);
 	conn *c = user;
 	switch (reason) {
 	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
 		if (!in || strcmp(in, "websocket") != 0)
-			return refuse(s, wsi, 400, "only websocket upgrades are supported");
+			return refuse(s, wsi, 400,
+				      "only websocket upgrades are supported");
 		return confirm_upgrade(s, wsi);
 	case LWS_CALLBACK_ESTABLISHED:
 		ws_established(s, c, wsi);
@@ -685,7 +713,8 @@ int net_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 	case LWS_CALLBACK_HTTP_BODY:
 		if (c && httpop_body(c, in, len)) {
 			http_extra x = {.close = true};
-			return http_fail(wsi, 413, "request body larger than --max-frame", &x);
+			return http_fail(wsi, 413, "request body larger than --max-frame",
+					 &x);
 		}
 		return 0;
 	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
@@ -714,10 +743,10 @@ int net_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 }
 
 static const struct lws_protocols protocols[] = {
-	/* rx_buffer_size 1024: how much of a frame one RECEIVE carries (conn_in.c
-	 * reassembles); tx_packet_size: a whole coalesced batch per send. */
-	{RK_SUBPROTOCOL, net_callback, sizeof(conn), 1024, 0, NULL, WBUF_SIZE},
-	{NULL, NULL, 0, 0, 0, NULL, 0},
+    /* rx_buffer_size 1024: how much of a frame one RECEIVE carries (conn_in.c
+     * reassembles); tx_packet_size: a whole coalesced batch per send. */
+    {RK_SUBPROTOCOL, net_callback, sizeof(conn), 1024, 0, NULL, WBUF_SIZE},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
 static void lws_log_bridge(int level, const char *line)
@@ -784,7 +813,8 @@ int net_tls_check(const roomd_config *cfg, char *err, size_t errlen)
 		goto out;
 	}
 	if (X509_cmp_current_time(X509_get0_notAfter(x)) < 0)
-		rk_warn("--tls-cert %s has expired: clients will refuse it", cfg->tls_cert);
+		rk_warn("--tls-cert %s has expired: clients will refuse it",
+			cfg->tls_cert);
 	rc = 0;
 out:
 	X509_free(x);
@@ -812,8 +842,8 @@ int net_start(server *s)
 	 * lws 4.1 keeps timers in one sorted list whose insert walks it, which
 	 * made a burst of N connects cost O(N^2). */
 	static const lws_retry_bo_t no_validity_timer = {
-		.secs_since_valid_ping = 0,
-		.secs_since_valid_hangup = 0,
+	    .secs_since_valid_ping = 0,
+	    .secs_since_valid_hangup = 0,
 	};
 	info.retry_and_idle_policy = &no_validity_timer;
 	/* lws drops a connection that has not completed its HTTP request or

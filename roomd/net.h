@@ -24,7 +24,7 @@ int net_start(server *s) RK_WARN_UNUSED;
 int net_http_json(struct lws *wsi, conn *c, unsigned status, char *body, size_t len,
 		  const char *cors_origin, int retry_after_s) RK_WARN_UNUSED;
 /* The protocol's lws callback (user: the conn). */
-int net_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
-		 void *in, size_t len);
+int net_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+		 size_t len);
 
 #endif

@@ -11,9 +11,9 @@
  * Where it lives: in memory, next to the room's state, and nowhere else.
  * The events table already holds (seq, ts, user, op_id) of every op, so the
  * memory is rebuilt from the tail of the log when a room loads
- * (libstore's store_load_opids reads it and calls opids_add_row) and the hot path writes nothing extra: the check is one
- * hash lookup, the insert one slot. Compaction and retention therefore keep
- * every event inside the window (store.h, roomctl compact).
+ * (libstore's store_load_opids reads it and calls opids_add_row) and the hot path writes
+ * nothing extra: the check is one hash lookup, the insert one slot. Compaction and
+ * retention therefore keep every event inside the window (store.h, roomctl compact).
  *
  * Keys are not stored: each (user, id) is kept as two independent 64-bit
  * hashes (128 bits), so an entry costs 40 bytes whatever the strings' length
@@ -45,8 +45,8 @@ struct opids_entry {
 struct opids {
 	struct opids_entry *ring; /* cap entries, live ones at head .. head+count */
 	size_t cap, head, count;
-	uint32_t head_abs;        /* insertion number of ring[head], mod 2^32 */
-	uint32_t *slots;          /* nslots, each 0 or (insertion number + 1) */
+	uint32_t head_abs; /* insertion number of ring[head], mod 2^32 */
+	uint32_t *slots;   /* nslots, each 0 or (insertion number + 1) */
 	size_t nslots;
 };
 
@@ -69,8 +69,8 @@ RK_WARN_UNUSED rk_err opids_add(opids *o, const char *user, const char *id, int6
 
 /* opids_add as a libstore store_opid_fn (arg is the opids): the loader's
  * and room.c's rebuild of the memory from the log's tail. */
-RK_WARN_UNUSED rk_err opids_add_row(void *o, const char *user, const char *id, int64_t seq,
-				    int64_t ts);
+RK_WARN_UNUSED rk_err opids_add_row(void *o, const char *user, const char *id,
+				    int64_t seq, int64_t ts);
 
 /* Entries held, and bytes allocated for them (for /metrics and logs).
  * Cannot fail. */

@@ -24,23 +24,23 @@
  * ~4 MB at 4 KiB pages; STORE_WAL_LIMIT truncates it back when it restarts. */
 #define CKPT_FRAMES 1000
 #define CKPT_CATCHUP_FRAMES 256 /* a catch-up this short holds the room's commits */
-#define CKPT_PAUSE_US 250000 /* longest a room's commits wait for a catch-up */
+#define CKPT_PAUSE_US 250000	/* longest a room's commits wait for a catch-up */
 
 /* One op applied to the in-memory state but not yet committed; or a reply
  * that must wait behind such ops (output gate). */
 typedef struct pending {
-	int64_t seq;              /* 0 for a gated reply (reject) */
+	int64_t seq; /* 0 for a gated reply (reject) */
 	int64_t ts;
-	conn *sender;             /* NULL if the sender left, or a server op */
-	rk_msg *event;            /* framed event for everyone but the sender */
-	rk_msg *reply;            /* reject to the sender (seq == 0) */
-	size_t op_off, op_len;    /* the op JSON inside event's payload */
-	char id[RK_ID_MAX + 1];   /* client op id */
+	conn *sender;		/* NULL if the sender left, or a server op */
+	rk_msg *event;		/* framed event for everyone but the sender */
+	rk_msg *reply;		/* reject to the sender (seq == 0) */
+	size_t op_off, op_len;	/* the op JSON inside event's payload */
+	char id[RK_ID_MAX + 1]; /* client op id */
 	char session[RK_SESSION_MAX + 1];
 	char user[RK_NAME_BYTES + 1];
 	char alarm_poll[RK_ID_MAX + 1]; /* poll whose alarm to set / clear */
-	int64_t alarm_at;         /* > 0 set, 0 none, -1 clear */
-	int64_t gate_seq;         /* --fsync: released once this seq is durable */
+	int64_t alarm_at;		/* > 0 set, 0 none, -1 clear */
+	int64_t gate_seq;		/* --fsync: released once this seq is durable */
 } pending;
 
 /* A peer that dropped without a clean close, kept present for the grace
@@ -54,34 +54,34 @@ typedef struct ghost {
 
 struct room {
 	char id[RK_ROOM_ID_MAX + 1];
-	int64_t seq;              /* last applied (== committed unless dirty) */
-	int64_t committed_seq;    /* last durable: welcome, pong, resume, /v1 */
-	int64_t last_active_ms;   /* wall time of the last op */
+	int64_t seq;		/* last applied (== committed unless dirty) */
+	int64_t committed_seq;	/* last durable: welcome, pong, resume, /v1 */
+	int64_t last_active_ms; /* wall time of the last op */
 	uint32_t nconns;
-	bool loaded;              /* state in memory */
-	bool loading;             /* a load is on the loader thread */
-	bool deleting;            /* its files' removal is on the loader thread */
+	bool loaded;   /* state in memory */
+	bool loading;  /* a load is on the loader thread */
+	bool deleting; /* its files' removal is on the loader thread */
 	server *srv;
 	char path[1200];
-	int lock_fd;              /* flock held while the room has conns or state */
-	store *st;                /* open while loaded */
-	rk_state *state;          /* NULL while hibernated */
-	opids *ids;               /* committed op ids; with state, NULL while hibernated */
+	int lock_fd;	 /* flock held while the room has conns or state */
+	store *st;	 /* open while loaded */
+	rk_state *state; /* NULL while hibernated */
+	opids *ids;	 /* committed op ids; with state, NULL while hibernated */
 	char epoch[RK_EPOCH_MAX + 1];
-	int64_t snap_seq;         /* seq of the newest snapshot */
-	int64_t last_ts;          /* ts of the last op: ts never goes backwards */
-	int64_t last_op_us;       /* monotonic, for hibernation */
-	int64_t ckpt_wait_us;     /* commits wait for a catch-up since (room_flush) */
-	conn *conns;              /* doubly linked through conn->rnext/rprev */
-	ghost *ghosts;            /* at most --max-room-conns */
+	int64_t snap_seq;     /* seq of the newest snapshot */
+	int64_t last_ts;      /* ts of the last op: ts never goes backwards */
+	int64_t last_op_us;   /* monotonic, for hibernation */
+	int64_t ckpt_wait_us; /* commits wait for a catch-up since (room_flush) */
+	conn *conns;	      /* doubly linked through conn->rnext/rprev */
+	ghost *ghosts;	      /* at most --max-room-conns */
 	uint32_t nghosts;
 	/* While loading: joins, ops and gated replies that wait for the state,
 	 * in arrival order; applied before anything else once loaded. At most
 	 * ROOM_LQ_MAX. */
 	struct lq_item *lq_head, *lq_tail;
 	uint32_t nlq;
-	uint32_t nwaiting;        /* joins among them (count toward room full) */
-	pending *pend;            /* pending batch (at most ROOM_PEND_MAX) */
+	uint32_t nwaiting; /* joins among them (count toward room full) */
+	pending *pend;	   /* pending batch (at most ROOM_PEND_MAX) */
 	size_t npend, cappend;
 	/* --fsync: committed batches whose WAL frames the syncer has not made
 	 * durable yet, in production order (events, acks, gated replies); the
@@ -89,11 +89,11 @@ struct room {
 	 * most ROOM_ND_MAX. */
 	pending *nd;
 	size_t nd_head, nd_len, nd_cap;
-	room *dirty_next;         /* s->dirty list */
+	room *dirty_next; /* s->dirty list */
 	bool dirty;
 	bool cursor_armed;
-	bool rx_paused;           /* members' sockets not read (room_rx) */
-	uint8_t colors_used;      /* bitmask of colors of present peers */
+	bool rx_paused;	     /* members' sockets not read (room_rx) */
+	uint8_t colors_used; /* bitmask of colors of present peers */
 	lws_sorted_usec_list_t cursor_sul;
 	/* Webhooks: presence bodies waiting for the next flush to be written
 	 * to the outbox (at most WH_PRES_MAX), and the outbox id trimmed up to. */
@@ -168,9 +168,9 @@ typedef struct lq_item {
 	struct lq_item *next;
 	lq_kind kind;
 	conn *c;
-	char *since, *epoch;      /* LQ_JOIN: resume arguments (copies) or NULL */
-	rk_cmsg m;                /* LQ_OP: the decoded op, owned */
-	rk_msg *reply;            /* LQ_REPLY: the reference */
+	char *since, *epoch; /* LQ_JOIN: resume arguments (copies) or NULL */
+	rk_cmsg m;	     /* LQ_OP: the decoded op, owned */
+	rk_msg *reply;	     /* LQ_REPLY: the reference */
 } lq_item;
 
 static void lq_free(lq_item *it)
@@ -245,7 +245,8 @@ bool room_start_load(room *r)
 	/* The worker takes the flock only if the room does not hold it (a
 	 * hibernated room with members keeps it); while loading, nothing but
 	 * the completion changes lock_fd. */
-	if (!s->loader || loader_submit(s->loader, r->id, r->path, r->lock_fd < 0) != RK_OK)
+	if (!s->loader ||
+	    loader_submit(s->loader, r->id, r->path, r->lock_fd < 0) != RK_OK)
 		return false;
 	r->loading = true;
 	return true;
@@ -273,9 +274,9 @@ rk_err room_load(room *r, char *err, size_t errlen)
 	if (rc == RK_OK)
 		rc = store_load(r->st, &r->state, &r->seq, &r->snap_seq, err, errlen);
 	if (rc == RK_OK)
-		rc = (r->ids = opids_new()) ? store_load_opids(r->st, opids_add_row, r->ids, err,
-							       errlen)
-					    : (snprintf(err, errlen, "out of memory"), RK_ENOMEM);
+		rc = (r->ids = opids_new())
+			 ? store_load_opids(r->st, opids_add_row, r->ids, err, errlen)
+			 : (snprintf(err, errlen, "out of memory"), RK_ENOMEM);
 	if (rc != RK_OK) {
 		opids_free(r->ids);
 		r->ids = NULL;
@@ -297,7 +298,8 @@ rk_err room_load(room *r, char *err, size_t errlen)
 		r->last_active_ms = store_created_ms(r->st);
 	s->m.room_loads++;
 	rk_info("room %s loaded: seq %lld (snapshot %lld) in %lld us", r->id,
-		(long long)r->seq, (long long)r->snap_seq, (long long)(rk_mono_us() - t0));
+		(long long)r->seq, (long long)r->snap_seq,
+		(long long)(rk_mono_us() - t0));
 	return RK_OK;
 }
 
@@ -327,8 +329,9 @@ static rk_err write_snapshot(room *r, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory encoding snapshot");
 		return RK_ENOMEM;
 	}
-	rk_err rc = store_put_snapshot(r->st, r->seq, r->last_ts ? r->last_ts : rk_wall_ms(),
-				       s->scratch.data, s->scratch.len, err, errlen);
+	rk_err rc =
+	    store_put_snapshot(r->st, r->seq, r->last_ts ? r->last_ts : rk_wall_ms(),
+			       s->scratch.data, s->scratch.len, err, errlen);
 	if (rc == RK_OK)
 		r->snap_seq = r->seq;
 	return rc;
@@ -342,7 +345,8 @@ static void room_hibernate(room *r)
 		    write_snapshot(r, err, sizeof(err)) != RK_OK ||
 		    store_commit(r->st, err, sizeof(err)) != RK_OK) {
 			store_rollback(r->st);
-			rk_warn("room %s: snapshot before hibernation failed: %s", r->id, err);
+			rk_warn("room %s: snapshot before hibernation failed: %s", r->id,
+				err);
 		}
 	}
 	room_unload(r);
@@ -408,12 +412,14 @@ static void wh_presence(room *r, bool join, const rk_peer *p)
 	if (!s->wh || !(s->cfg.webhook_types & WH_TYPE_PRESENCE))
 		return;
 	if (r->wh_npres >= WH_PRES_MAX) {
-		rk_warn("room %s: %zu presence webhooks wait for a flush; %s of %s dropped",
-			r->id, r->wh_npres, join ? "join" : "leave", p->session);
+		rk_warn(
+		    "room %s: %zu presence webhooks wait for a flush; %s of %s dropped",
+		    r->id, r->wh_npres, join ? "join" : "leave", p->session);
 		return;
 	}
 	rk_buf_reset(&s->wh_scratch);
-	webhook_enc_presence(&s->wh_scratch, r->id, rk_wall_ms(), join, p->session, p->user);
+	webhook_enc_presence(&s->wh_scratch, r->id, rk_wall_ms(), join, p->session,
+			     p->user);
 	if (r->wh_npres == r->wh_cappres) {
 		size_t ncap = r->wh_cappres ? r->wh_cappres * 2 : 4;
 		char **list = realloc(r->wh_pres, ncap * sizeof(*list));
@@ -454,8 +460,9 @@ static rk_err wh_op_rows(room *r, pending *p, char *err, size_t errlen)
 	rk_err rc = RK_OK;
 	if (types & WH_TYPE_OP) {
 		rk_buf_reset(&s->wh_scratch);
-		webhook_enc_op(&s->wh_scratch, r->id, r->epoch, p->seq, p->ts, p->session, p->user,
-			       p->id, (const char *)msg_payload(p->event) + p->op_off, p->op_len);
+		webhook_enc_op(
+		    &s->wh_scratch, r->id, r->epoch, p->seq, p->ts, p->session, p->user,
+		    p->id, (const char *)msg_payload(p->event) + p->op_off, p->op_len);
 		rc = wh_add(r, err, errlen);
 	}
 	if (rc == RK_OK && (types & WH_TYPE_POLL_CLOSED) && p->alarm_at < 0) {
@@ -463,8 +470,8 @@ static rk_err wh_op_rows(room *r, pending *p, char *err, size_t errlen)
 		    rk_omap_get(&r->state->polls, p->alarm_poll, strlen(p->alarm_poll));
 		if (poll && poll->closed) {
 			rk_buf_reset(&s->wh_scratch);
-			webhook_enc_poll_closed(&s->wh_scratch, r->id, r->epoch, p->seq, p->ts,
-						p->user, poll);
+			webhook_enc_poll_closed(&s->wh_scratch, r->id, r->epoch, p->seq,
+						p->ts, p->user, poll);
 			rc = wh_add(r, err, errlen);
 		}
 	}
@@ -625,7 +632,8 @@ static void join_loaded(room *r, conn *c, const char *since_s, const char *epoch
 			ghost *g = *gp;
 			if (strcmp(g->client, c->client) == 0 &&
 			    strcmp(g->peer.user, c->peer.user) == 0) {
-				memcpy(c->peer.session, g->peer.session, sizeof(c->peer.session));
+				memcpy(c->peer.session, g->peer.session,
+				       sizeof(c->peer.session));
 				c->peer.color = g->peer.color;
 				*gp = g->next;
 				r->nghosts--;
@@ -644,7 +652,8 @@ static void join_loaded(room *r, conn *c, const char *since_s, const char *epoch
 	send_welcome(r, c, resumed);
 	if (resumed && since < r->committed_seq) {
 		replay_ctx x = {.c = c, .s = s, .ok = true};
-		if (store_events(r->st, since, r->committed_seq, replay_one, &x) != RK_OK ||
+		if (store_events(r->st, since, r->committed_seq, replay_one, &x) !=
+			RK_OK ||
 		    !x.ok) {
 			conn_close(c, CLOSE_INTERNAL, "resume failed");
 			return;
@@ -660,8 +669,9 @@ static void join_loaded(room *r, conn *c, const char *since_s, const char *epoch
 	c->room = r;
 	/* The connection's one info line (the others are debug). */
 	rk_log_limited(&r->srv->loglim, RK_LOG_INFO, rk_mono_us(),
-		       "conn %s from %s joined room %s as %s (%s)%s%s", c->peer.session, c->ip,
-		       r->id, c->peer.user, rk_role_name(c->role), resumed ? ", resumed" : "",
+		       "conn %s from %s joined room %s as %s (%s)%s%s", c->peer.session,
+		       c->ip, r->id, c->peer.user, rk_role_name(c->role),
+		       resumed ? ", resumed" : "",
 		       takeover ? ", reconnected within grace" : "");
 	if (!takeover) {
 		presence_join(r, c);
@@ -688,8 +698,9 @@ void room_join(room *r, conn *c, const char *since_s, const char *epoch)
 	if (!it || (!r->loaded && !room_start_load(r))) {
 		if (it)
 			lq_free(it);
-		rk_error("room %s refused: cannot start its load (out of memory or stopping)",
-			 r->id);
+		rk_error(
+		    "room %s refused: cannot start its load (out of memory or stopping)",
+		    r->id);
 		conn_close(c, CLOSE_INTERNAL, "room unavailable");
 		return;
 	}
@@ -726,7 +737,8 @@ void room_leave(room *r, conn *c)
 		/* Ghosts are capped like members: past the cap a drop is a
 		 * leave at once. */
 		bool graced = c->client[0] && !c->clean_close && s->cfg.grace_ms > 0 &&
-			      !s->draining && r->nghosts < (uint32_t)s->cfg.max_room_conns;
+			      !s->draining &&
+			      r->nghosts < (uint32_t)s->cfg.max_room_conns;
 		ghost *g = graced ? calloc(1, sizeof(*g)) : NULL;
 		if (g) {
 			memcpy(g->client, c->client, sizeof(g->client));
@@ -736,7 +748,7 @@ void room_leave(room *r, conn *c)
 			r->ghosts = g;
 			r->nghosts++;
 		} else {
-			r->colors_used &= (uint8_t)~(1u << c->peer.color);
+			r->colors_used &= (uint8_t) ~(1u << c->peer.color);
 			presence_leave(r, c->peer.session);
 			wh_presence(r, false, &c->peer);
 		}
@@ -816,7 +828,8 @@ static rk_reject room_apply(room *r, conn *c, const char *id, rk_op *op,
 	int64_t ts = rk_wall_ms();
 	if (ts < r->last_ts)
 		ts = r->last_ts; /* ts never goes backwards within a room */
-	rk_actor actor = {.user = user, .role = role, .seq = r->seq + 1, .ts = ts, .id = id};
+	rk_actor actor = {
+	    .user = user, .role = role, .seq = r->seq + 1, .ts = ts, .id = id};
 	rk_reject rej = rk_state_apply(r->state, op, &actor, msg, msglen);
 	if (rej != RK_REJ_NONE)
 		return rej;
@@ -826,8 +839,8 @@ static rk_reject room_apply(room *r, conn *c, const char *id, rk_op *op,
 	rk_buf *op_json = &s->op_scratch; /* reused: no allocation per op */
 	rk_buf_reset(op_json);
 	rk_op_encode(op, op_json);
-	rk_enc_event(&s->scratch, actor.seq, ts, session, user, id, op_json->data ? op_json->data : "{}",
-		     op_json->len);
+	rk_enc_event(&s->scratch, actor.seq, ts, session, user, id,
+		     op_json->data ? op_json->data : "{}", op_json->len);
 	rk_msg *ev = rk_buf_ok(op_json) == RK_OK ? scratch_msg(s, false) : NULL;
 	pending *p = ev ? pend_add(r) : NULL;
 	if (!p) {
@@ -905,7 +918,8 @@ void room_submit(room *r, conn *c, rk_cmsg *m)
 	if (c->role == RK_ROLE_VIEWER) {
 		server *s = r->srv;
 		rk_buf_reset(&s->scratch);
-		rk_enc_reject(&s->scratch, m->id, RK_REJ_FORBIDDEN, "viewers cannot send ops");
+		rk_enc_reject(&s->scratch, m->id, RK_REJ_FORBIDDEN,
+			      "viewers cannot send ops");
 		room_reply(r, c, scratch_msg(s, false));
 		return;
 	}
@@ -919,8 +933,9 @@ void room_submit(room *r, conn *c, rk_cmsg *m)
 	lq_item *it = calloc(1, sizeof(*it));
 	if (!it || (!r->loaded && !room_start_load(r))) {
 		free(it);
-		rk_error("room %s refused: cannot start its load (out of memory or stopping)",
-			 r->id);
+		rk_error(
+		    "room %s refused: cannot start its load (out of memory or stopping)",
+		    r->id);
 		conn_close(c, CLOSE_INTERNAL, "room unavailable");
 		return;
 	}
@@ -985,7 +1000,6 @@ void room_reply(room *r, conn *c, rk_msg *m)
 }
 
 /* ---- load completion ------------------------------------------------- */
-
 
 /* Run what waits in r's queue, in arrival order: after a load, or (--fsync)
  * once the sync r's waiting join needs is done. With --fsync it stops at a
@@ -1118,8 +1132,8 @@ int room_delete(room *r, char *epoch, uint32_t *closed)
 	r->epoch[0] = '\0';
 	r->colors_used = 0;
 	s->m.rooms_deleted++;
-	rk_info("room %s deleted (epoch %s): %u connections closed with 4404", r->id, epoch,
-		*closed);
+	rk_info("room %s deleted (epoch %s): %u connections closed with 4404", r->id,
+		epoch, *closed);
 	return 0;
 }
 
@@ -1133,7 +1147,8 @@ bool room_deleted(room *r, const load_result *res)
 		s->m.room_delete_failures++;
 		rk_error("room %s: removing its files failed: %s", r->id, res->err);
 	} else {
-		rk_info("room %s: files removed in %lld us", r->id, (long long)res->took_us);
+		rk_info("room %s: files removed in %lld us", r->id,
+			(long long)res->took_us);
 	}
 	/* Nobody came back meanwhile: the room is forgotten. A join that did
 	 * waits for the load queued behind the removal (a new room). */
@@ -1168,9 +1183,10 @@ void room_loaded(room *r, load_result *res)
 		if (!r->last_active_ms)
 			r->last_active_ms = store_created_ms(r->st);
 		s->m.room_loads++;
-		rk_info("room %s loaded: seq %lld (snapshot %lld) in %lld us (loader thread)",
-			r->id, (long long)r->seq, (long long)r->snap_seq,
-			(long long)res->took_us);
+		rk_info(
+		    "room %s loaded: seq %lld (snapshot %lld) in %lld us (loader thread)",
+		    r->id, (long long)r->seq, (long long)r->snap_seq,
+		    (long long)res->took_us);
 	} else {
 		rk_error("room %s refused: %s", r->id, res->err);
 	}
@@ -1276,7 +1292,8 @@ static bool nd_take_batch(room *r)
 static void room_fail_sync(room *r, const char *why)
 {
 	rk_error("room %s: %s; %zu committed entries not made durable, %zu pending "
-		 "dropped, closing its connections", r->id, why, nd_count(r), r->npend);
+		 "dropped, closing its connections",
+		 r->id, why, nd_count(r), r->npend);
 	pend_drop(r->pend, r->npend);
 	r->npend = 0; /* a dirty room's flush then finds nothing */
 	nd_drop(r);
@@ -1297,7 +1314,8 @@ static void room_rx(room *r, bool on)
 	for (conn *c = r->conns; c; c = c->rnext)
 		lws_rx_flow_control(c->wsi, (on ? LWS_RXFLOW_REASON_APPLIES_ENABLE
 						: LWS_RXFLOW_REASON_APPLIES_DISABLE) |
-						    LWS_RXFLOW_REASON_FLAG_PROCESS_NOW | (1 << 1));
+						LWS_RXFLOW_REASON_FLAG_PROCESS_NOW |
+						(1 << 1));
 }
 
 /* Commit r's batch and open its output gate (or hand it to the syncer).
@@ -1325,7 +1343,8 @@ static bool room_flush(room *r, bool defer_ok)
 	 * about that. CKPT_PAUSE_US is a safety valve for a disk that stalls:
 	 * past it the room commits and its WAL grows meanwhile. */
 	int frames = store_wal_frames(r->st), copied = 0;
-	ckpt_phase ph = frames > CKPT_FRAMES ? ckpt_state(s->ckpt, r->path, &copied) : CKPT_IDLE;
+	ckpt_phase ph =
+	    frames > CKPT_FRAMES ? ckpt_state(s->ckpt, r->path, &copied) : CKPT_IDLE;
 	if (!((ph == CKPT_CATCHUP && frames - copied <= CKPT_CATCHUP_FRAMES) ||
 	      (ph != CKPT_IDLE && frames > 2 * CKPT_FRAMES))) {
 		r->ckpt_wait_us = 0;
@@ -1353,14 +1372,16 @@ static bool room_flush(room *r, bool defer_ok)
 			pending *p = &r->pend[i];
 			if (!p->event)
 				continue;
-			rc = store_append(r->st, p->seq, p->ts, p->session, p->user, p->id,
-					  (const char *)msg_payload(p->event) + p->op_off,
-					  p->op_len, err, sizeof(err));
+			rc =
+			    store_append(r->st, p->seq, p->ts, p->session, p->user, p->id,
+					 (const char *)msg_payload(p->event) + p->op_off,
+					 p->op_len, err, sizeof(err));
 			if (rc == RK_OK && p->alarm_at > 0)
-				rc = store_set_alarm(r->st, p->alarm_poll, p->alarm_at, err,
-						     sizeof(err));
+				rc = store_set_alarm(r->st, p->alarm_poll, p->alarm_at,
+						     err, sizeof(err));
 			else if (rc == RK_OK && p->alarm_at < 0)
-				rc = store_del_alarm(r->st, p->alarm_poll, err, sizeof(err));
+				rc = store_del_alarm(r->st, p->alarm_poll, err,
+						     sizeof(err));
 			if (rc == RK_OK && s->wh)
 				rc = wh_op_rows(r, p, err, sizeof(err));
 		}
@@ -1419,8 +1440,9 @@ void room_synced(room *r, int64_t seq, int err)
 		if (!r->loaded)
 			return; /* failed already; a reload starts from the file */
 		char why[128];
-		snprintf(why, sizeof(why), "fdatasync of its WAL up to seq %lld failed: %s",
-			 (long long)seq, strerror(err));
+		snprintf(why, sizeof(why),
+			 "fdatasync of its WAL up to seq %lld failed: %s", (long long)seq,
+			 strerror(err));
 		room_fail_sync(r, why);
 		return;
 	}
@@ -1512,7 +1534,8 @@ void room_alarm_fire(room *r, const char *poll_id, int64_t at)
 			      : RK_REJ_INVALID;
 	rk_op_free(&op);
 	if (rej != RK_REJ_NONE)
-		rk_warn("alarm for poll %s in room %s: %s", poll_id, r->id, rk_reject_name(rej));
+		rk_warn("alarm for poll %s in room %s: %s", poll_id, r->id,
+			rk_reject_name(rej));
 	else
 		s->m.alarms_fired++;
 }
@@ -1529,7 +1552,7 @@ bool room_tick(room *r, int64_t now, int64_t hib_us)
 		}
 		*gp = g->next;
 		r->nghosts--;
-		r->colors_used &= (uint8_t)~(1u << g->peer.color);
+		r->colors_used &= (uint8_t) ~(1u << g->peer.color);
 		presence_leave(r, g->peer.session);
 		wh_presence(r, false, &g->peer);
 		free(g);
@@ -1553,8 +1576,10 @@ void room_describe(room *r, rk_buf *b, bool detail)
 {
 	rk_buf_puts(b, "{\"room\":");
 	rk_buf_put_jstrz(b, r->id);
-	rk_buf_printf(b, ",\"connections\":%u,\"seq\":%lld,\"loaded\":%s,"
-		      "\"last_active_ms\":%lld", r->nconns, (long long)r->committed_seq,
+	rk_buf_printf(b,
+		      ",\"connections\":%u,\"seq\":%lld,\"loaded\":%s,"
+		      "\"last_active_ms\":%lld",
+		      r->nconns, (long long)r->committed_seq,
 		      r->loaded ? "true" : "false", (long long)r->last_active_ms);
 	if (detail) {
 		rk_buf_puts(b, ",\"epoch\":");

@@ -59,47 +59,48 @@ typedef struct conn conn;
  * reports it closed, and while roomd drains (1001) it still gets output.
  */
 typedef enum conn_state {
-	CONN_HTTP = 0,            /* not a WebSocket */
-	CONN_OPEN,                /* a WebSocket: reads, writes */
-	CONN_CLOSING,             /* close_code chosen: nothing read, the queue drains, then the close frame */
-	CONN_CLOSED,              /* terminal: lws closed it, it is in no list */
+	CONN_HTTP = 0, /* not a WebSocket */
+	CONN_OPEN,     /* a WebSocket: reads, writes */
+	CONN_CLOSING, /* close_code chosen: nothing read, the queue drains, then the close
+			 frame */
+	CONN_CLOSED,  /* terminal: lws closed it, it is in no list */
 } conn_state;
 
 /* Where the output of a conn without a socket goes (an httpop's sender):
  * conn_push and conn_close call these instead of queueing. */
 typedef struct conn_sink {
-	void (*push)(conn *c, rk_msg *m);  /* takes the reference */
+	void (*push)(conn *c, rk_msg *m); /* takes the reference */
 	void (*close)(conn *c, int code, const char *reason);
 } conn_sink;
 
 struct conn {
-	conn_state state;         /* conn_set_state only */
+	conn_state state; /* conn_set_state only */
 	struct lws *wsi;
 	server *srv;
 	room *room;
-	conn *rnext, *rprev;      /* room's list */
-	conn *anext, *aprev;      /* server's list of all WebSocket conns */
-	msgq q;                   /* outbound messages */
-	rk_buf rx;                /* reassembly of fragmented messages (capped: --max-frame) */
-	rk_peer peer;             /* session, user, color */
+	conn *rnext, *rprev; /* room's list */
+	conn *anext, *aprev; /* server's list of all WebSocket conns */
+	msgq q;		     /* outbound messages */
+	rk_buf rx;	     /* reassembly of fragmented messages (capped: --max-frame) */
+	rk_peer peer;	     /* session, user, color */
 	char client[RK_ID_MAX + 1];
-	char ip[IPL_ADDR_MAX + 1];  /* peer address (iplimit, logs) */
+	char ip[IPL_ADDR_MAX + 1]; /* peer address (iplimit, logs) */
 	rk_role role;
 	int64_t last_rx_us;
 	int64_t last_ping_us;
-	int64_t bucket_us;        /* token bucket: time the bucket was last full-adjusted */
+	int64_t bucket_us; /* token bucket: time the bucket was last full-adjusted */
 	double tokens;
-	int64_t abuse_window_us;  /* start of the current 10 s abuse window */
-	uint32_t bad_msgs;        /* malformed messages in the window */
-	uint32_t rate_hits;       /* rate-limited ops in the window */
-	int close_code;           /* CONN_CLOSING: close with it once the queue drained */
+	int64_t abuse_window_us; /* start of the current 10 s abuse window */
+	uint32_t bad_msgs;	 /* malformed messages in the window */
+	uint32_t rate_hits;	 /* rate-limited ops in the window */
+	int close_code;		 /* CONN_CLOSING: close with it once the queue drained */
 	char close_reason[64];
-	int64_t cx, cy;           /* latest cursor, pending coalesced relay */
+	int64_t cx, cy; /* latest cursor, pending coalesced relay */
 	bool cursor_dirty;
 	bool need_ping;
-	bool joined;              /* in the room's conns and welcomed (room.c) */
-	bool clean_close;         /* peer sent a close frame */
-	bool out_listed;          /* in server->out: has output to write this turn */
+	bool joined;	  /* in the room's conns and welcomed (room.c) */
+	bool clean_close; /* peer sent a close frame */
+	bool out_listed;  /* in server->out: has output to write this turn */
 	conn *out_next;
 	/* HTTP response in progress */
 	char *http_body;
@@ -107,7 +108,7 @@ struct conn {
 	/* POST /v1/rooms/<room>/ops (httpop.h): on an HTTP connection the
 	 * request in progress; on an httpop's sender conn its own httpop. */
 	struct httpop *hop;
-	const conn_sink *sink;    /* an httpop's sender: no socket, output goes here */
+	const conn_sink *sink; /* an httpop's sender: no socket, output goes here */
 };
 
 struct server {
@@ -115,33 +116,33 @@ struct server {
 	struct lws_context *lws;
 	struct lws_vhost *vhost;
 	metrics m;
-	iplimit ipl;              /* per-IP upgrade rate and connections */
-	rk_log_limit loglim;      /* per-connection and refusal log lines (log.h) */
-	rk_omap rooms;            /* id -> room*, every known room (server.c) */
-	room *dirty;              /* rooms with uncommitted ops (room.c links them) */
-	conn *conns;              /* all WebSocket connections (server.c) */
-	conn *out;                /* conns with new output this turn (conn_out.c) */
+	iplimit ipl;	     /* per-IP upgrade rate and connections */
+	rk_log_limit loglim; /* per-connection and refusal log lines (log.h) */
+	rk_omap rooms;	     /* id -> room*, every known room (server.c) */
+	room *dirty;	     /* rooms with uncommitted ops (room.c links them) */
+	conn *conns;	     /* all WebSocket connections (server.c) */
+	conn *out;	     /* conns with new output this turn (conn_out.c) */
 	uint64_t nconns;
 	uint64_t session_seq;
 	char session_prefix[8];
 	char rooms_dir[1100];
 	bool draining;
-	bool running;             /* the loop runs: rooms load on the loader thread */
-	uv_loop_t loop;           /* the one event loop (lws runs on it) */
-	uv_check_t flush_check;   /* end of every loop turn: server_end_turn */
+	bool running;		/* the loop runs: rooms load on the loader thread */
+	uv_loop_t loop;		/* the one event loop (lws runs on it) */
+	uv_check_t flush_check; /* end of every loop turn: server_end_turn */
 	uv_signal_t sigterm, sigint;
 	uv_timer_t drain_timer;
 	ckpt *ckpt;
-	loader *loader;           /* NULL once stopped */
-	syncer *syncer;           /* --fsync only; NULL once stopped */
-	webhook *wh;              /* --webhook-url only */
-	rk_buf wh_scratch;        /* one webhook body while it is written */
-	rk_buf scratch;           /* encoder scratch, reused */
-	rk_buf op_scratch;        /* one op's JSON while its event is built */
-	unsigned char *wbuf;      /* LWS_PRE + WBUF_SIZE: coalesced frames (conn_out.c) */
+	loader *loader;	     /* NULL once stopped */
+	syncer *syncer;	     /* --fsync only; NULL once stopped */
+	webhook *wh;	     /* --webhook-url only */
+	rk_buf wh_scratch;   /* one webhook body while it is written */
+	rk_buf scratch;	     /* encoder scratch, reused */
+	rk_buf op_scratch;   /* one op's JSON while its event is built */
+	unsigned char *wbuf; /* LWS_PRE + WBUF_SIZE: coalesced frames (conn_out.c) */
 	lws_sorted_usec_list_t tick_sul;
 	lws_sorted_usec_list_t defer_sul; /* wakes the loop for deferred commits */
-	alarms alarms;            /* poll alarms (alarm.h) */
+	alarms alarms;			  /* poll alarms (alarm.h) */
 };
 
 #endif

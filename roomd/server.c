@@ -98,7 +98,8 @@ int server_scan_rooms(server *s)
 	size_t n = 0;
 	while ((de = readdir(d))) {
 		size_t len = strlen(de->d_name);
-		if (len > 12 && strcmp(de->d_name + len - 12, ".db" RK_DELETING_SUFFIX) == 0) {
+		if (len > 12 &&
+		    strcmp(de->d_name + len - 12, ".db" RK_DELETING_SUFFIX) == 0) {
 			/* A room removal that did not finish (crash): finish it. */
 			char p[sizeof(s->rooms_dir) + 300], err[300];
 			snprintf(p, sizeof(p), "%s/%s", s->rooms_dir, de->d_name);
@@ -127,15 +128,16 @@ int server_scan_rooms(server *s)
 			continue;
 		}
 		for (size_t i = 0; i < info.nalarms; i++)
-			(void)alarm_add(&s->alarms, id, info.alarms[i].poll, info.alarms[i].at);
+			(void)alarm_add(&s->alarms, id, info.alarms[i].poll,
+					info.alarms[i].at);
 		free(info.alarms);
 		n++;
 	}
 	closedir(d);
-	rk_info("found %zu rooms in %s, %zu pending alarms", n, s->rooms_dir, s->alarms.n);
+	rk_info("found %zu rooms in %s, %zu pending alarms", n, s->rooms_dir,
+		s->alarms.n);
 	return 0;
 }
-
 
 int server_room_delete(server *s, const char *id, char *epoch, uint32_t *closed)
 {
@@ -245,14 +247,15 @@ void server_alarms(server *s)
 		}
 		alarm_remove(al, i);
 		char err[256];
-		snprintf(err, sizeof(err), "%s", r ? "cannot start its load" : "room unknown");
+		snprintf(err, sizeof(err), "%s",
+			 r ? "cannot start its load" : "room unknown");
 		/* Before the loop runs (the alarms that came due while roomd was
 		 * down) nothing waits on it: load at once, as the startup scan
 		 * reads, so they are committed before roomd reports ready. */
 		if (!r || (!room_is_loaded(r) &&
 			   (s->running || room_load(r, err, sizeof(err)) != RK_OK))) {
-			rk_error("alarm for poll %s in room %s cannot fire: %s", a.poll, a.room,
-				 err);
+			rk_error("alarm for poll %s in room %s cannot fire: %s", a.poll,
+				 a.room, err);
 			continue;
 		}
 		room_alarm_fire(r, a.poll, a.at);

@@ -45,7 +45,8 @@ size_t server_rooms_loaded(server *s);
  * *closed), 404 if there is no such room (or it is being deleted), 503 if
  * the loader is stopped or out of memory (nothing changed).
  */
-int server_room_delete(server *s, const char *id, char *epoch, uint32_t *closed) RK_WARN_UNUSED;
+int server_room_delete(server *s, const char *id, char *epoch,
+		       uint32_t *closed) RK_WARN_UNUSED;
 /* The loader's completion callback (arg is the server), on the loop: the
  * room's load (then its alarms that waited fire, or fail) or removal. */
 void server_room_loaded(void *arg, load_result *res);

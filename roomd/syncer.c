@@ -15,9 +15,9 @@
 /* A job is its own result: finishing one never allocates, so a result
  * cannot be lost to out of memory (the room's output would wait forever). */
 typedef struct job {
-	worker_job wj;            /* key: room */
+	worker_job wj; /* key: room */
 	char room[RK_ROOM_ID_MAX + 1];
-	int64_t seq;              /* written under the worker lock while queued */
+	int64_t seq; /* written under the worker lock while queued */
 	int err;
 	char path[];
 } job;
@@ -59,12 +59,12 @@ static void job_free(worker_job *wj)
 }
 
 static const worker_ops syncer_ops = {
-	.run = run_cb,
-	.done = done_cb,
-	.free = job_free,
-	.drain_on_stop = true,
-	.max_queued = SYNCER_MAX_QUEUED,
-	.threads = SYNCER_THREADS,
+    .run = run_cb,
+    .done = done_cb,
+    .free = job_free,
+    .drain_on_stop = true,
+    .max_queued = SYNCER_MAX_QUEUED,
+    .threads = SYNCER_THREADS,
 };
 
 syncer *syncer_start(uv_loop_t *loop, syncer_done_fn done, void *arg)

@@ -35,7 +35,8 @@ typedef struct syncer syncer;
 #define SYNCER_THREADS 4
 
 /* Called on the loop thread for every finished job, in completion order
- * (per room not necessarily seq order, see above): seq is durable for room if err == 0, else err is the errno that failed. */
+ * (per room not necessarily seq order, see above): seq is durable for room if err == 0,
+ * else err is the errno that failed. */
 typedef void (*syncer_done_fn)(void *arg, const char *room, int64_t seq, int err);
 
 /* Start the threads and register the async handle on loop; NULL on failure. */

@@ -20,19 +20,19 @@
 typedef struct wroom {
 	char id[RK_ROOM_ID_MAX + 1];
 	char epoch[RK_EPOCH_MAX + 1]; /* (mu) of the file upto refers to */
-	int64_t upto;                 /* (mu) delivered up to this outbox id */
-	int64_t backlog;              /* (mu) rows waiting, as of the last read */
+	int64_t upto;		      /* (mu) delivered up to this outbox id */
+	int64_t backlog;	      /* (mu) rows waiting, as of the last read */
 	int64_t head_created_ms;      /* (mu) of the oldest waiting row */
-	bool work;                    /* rows may be waiting */
+	bool work;		      /* rows may be waiting */
 	bool inflight;
-	int attempts;                 /* failed attempts of the head row */
-	int64_t next_ms;              /* monotonic: no attempt before */
+	int attempts;	 /* failed attempts of the head row */
+	int64_t next_ms; /* monotonic: no attempt before */
 	int64_t head_id;
-	char *body;                   /* the head row while in flight */
+	char *body; /* the head row while in flight */
 	size_t body_len;
 	CURL *easy;
 	struct curl_slist *hdrs;
-	store_outbox *db;             /* the room file's outbox, open while rows flow */
+	store_outbox *db; /* the room file's outbox, open while rows flow */
 } wroom;
 
 struct webhook {
@@ -42,12 +42,12 @@ struct webhook {
 	pthread_t thr;
 	bool started;
 	pthread_mutex_t mu;
-	bool stop;                    /* (mu) */
-	rk_omap noted;                /* (mu) room ids with new rows */
-	rk_omap rooms;                /* id -> wroom*; inserted under mu */
-	uint64_t delivered, failed;   /* (mu) */
+	bool stop;		    /* (mu) */
+	rk_omap noted;		    /* (mu) room ids with new rows */
+	rk_omap rooms;		    /* id -> wroom*; inserted under mu */
+	uint64_t delivered, failed; /* (mu) */
 	CURLM *multi;
-	store_hookpos *pos;           /* <data>/webhooks.db */
+	store_hookpos *pos; /* <data>/webhooks.db */
 	int ninflight;
 	unsigned seed;
 };
@@ -65,9 +65,9 @@ static void enc_head(rk_buf *b, const char *type, const char *room, int64_t ts)
 	rk_buf_puts(b, ",\"data\":{");
 }
 
-void webhook_enc_op(rk_buf *b, const char *room, const char *epoch, int64_t seq, int64_t ts,
-		    const char *session, const char *user, const char *op_id, const char *op,
-		    size_t op_len)
+void webhook_enc_op(rk_buf *b, const char *room, const char *epoch, int64_t seq,
+		    int64_t ts, const char *session, const char *user, const char *op_id,
+		    const char *op, size_t op_len)
 {
 	rk_buf_printf(b, "{\"id\":\"op:%s:%s:%lld", room, epoch, (long long)seq);
 	enc_head(b, "op", room, ts);
@@ -113,9 +113,11 @@ void webhook_notify(webhook *w, const char *room)
 {
 	pthread_mutex_lock(&w->mu);
 	size_t n = strlen(room);
-	if (!rk_omap_get(&w->noted, room, n) && rk_omap_put(&w->noted, room, n, w) != RK_OK)
+	if (!rk_omap_get(&w->noted, room, n) &&
+	    rk_omap_put(&w->noted, room, n, w) != RK_OK)
 		rk_warn("webhooks: out of memory noting room %s (its rows go at the next "
-			"notice or restart)", room);
+			"notice or restart)",
+			room);
 	pthread_mutex_unlock(&w->mu);
 	curl_multi_wakeup(w->multi);
 }
@@ -151,26 +153,27 @@ void webhook_render_metrics(webhook *w, rk_buf *b)
 	double age = oldest ? (double)(rk_wall_ms() - oldest) / 1000.0 : 0.0;
 	if (age < 0)
 		age = 0;
-	rk_buf_printf(b,
-		      "# HELP roomd_webhooks_delivered_total Webhooks answered 2xx.\n"
-		      "# TYPE roomd_webhooks_delivered_total counter\n"
-		      "roomd_webhooks_delivered_total %llu\n"
-		      "# HELP roomd_webhook_attempts_failed_total Delivery attempts that failed "
-		      "(error, timeout or non-2xx).\n"
-		      "# TYPE roomd_webhook_attempts_failed_total counter\n"
-		      "roomd_webhook_attempts_failed_total %llu\n"
-		      "# HELP roomd_webhook_backlog_max Undelivered webhooks of the room with "
-		      "the most.\n# TYPE roomd_webhook_backlog_max gauge\n"
-		      "roomd_webhook_backlog_max %lld\n"
-		      "# HELP roomd_webhook_backlog Undelivered webhooks, all rooms.\n"
-		      "# TYPE roomd_webhook_backlog gauge\nroomd_webhook_backlog %lld\n"
-		      "# HELP roomd_webhook_backlog_rooms Rooms with undelivered webhooks.\n"
-		      "# TYPE roomd_webhook_backlog_rooms gauge\nroomd_webhook_backlog_rooms %lld\n"
-		      "# HELP roomd_webhook_oldest_age_seconds Age of the oldest undelivered "
-		      "webhook.\n# TYPE roomd_webhook_oldest_age_seconds gauge\n"
-		      "roomd_webhook_oldest_age_seconds %.3f\n",
-		      (unsigned long long)delivered, (unsigned long long)failed, (long long)max,
-		      (long long)total, (long long)rooms, age);
+	rk_buf_printf(
+	    b,
+	    "# HELP roomd_webhooks_delivered_total Webhooks answered 2xx.\n"
+	    "# TYPE roomd_webhooks_delivered_total counter\n"
+	    "roomd_webhooks_delivered_total %llu\n"
+	    "# HELP roomd_webhook_attempts_failed_total Delivery attempts that failed "
+	    "(error, timeout or non-2xx).\n"
+	    "# TYPE roomd_webhook_attempts_failed_total counter\n"
+	    "roomd_webhook_attempts_failed_total %llu\n"
+	    "# HELP roomd_webhook_backlog_max Undelivered webhooks of the room with "
+	    "the most.\n# TYPE roomd_webhook_backlog_max gauge\n"
+	    "roomd_webhook_backlog_max %lld\n"
+	    "# HELP roomd_webhook_backlog Undelivered webhooks, all rooms.\n"
+	    "# TYPE roomd_webhook_backlog gauge\nroomd_webhook_backlog %lld\n"
+	    "# HELP roomd_webhook_backlog_rooms Rooms with undelivered webhooks.\n"
+	    "# TYPE roomd_webhook_backlog_rooms gauge\nroomd_webhook_backlog_rooms %lld\n"
+	    "# HELP roomd_webhook_oldest_age_seconds Age of the oldest undelivered "
+	    "webhook.\n# TYPE roomd_webhook_oldest_age_seconds gauge\n"
+	    "roomd_webhook_oldest_age_seconds %.3f\n",
+	    (unsigned long long)delivered, (unsigned long long)failed, (long long)max,
+	    (long long)total, (long long)rooms, age);
 }
 
 /* ---- worker: rooms and progress --------------------------------------- */
@@ -223,9 +226,11 @@ static bool pos_open(webhook *w)
 static void pos_save(webhook *w, const wroom *r)
 {
 	char err[300];
-	if (store_hookpos_put(w->pos, r->id, r->epoch, r->upto, err, sizeof(err)) != RK_OK)
-		rk_warn("webhooks: cannot record delivery in %s: %s (it may be sent again)",
-			w->pos_path, err);
+	if (store_hookpos_put(w->pos, r->id, r->epoch, r->upto, err, sizeof(err)) !=
+	    RK_OK)
+		rk_warn(
+		    "webhooks: cannot record delivery in %s: %s (it may be sent again)",
+		    w->pos_path, err);
 }
 
 /* Every room file may hold backlog from an earlier run. */
@@ -237,7 +242,8 @@ static void scan_rooms(webhook *w)
 	struct dirent *de;
 	while ((de = readdir(d))) {
 		size_t len = strlen(de->d_name);
-		if (len < 4 || len - 3 > RK_ROOM_ID_MAX || strcmp(de->d_name + len - 3, ".db") != 0)
+		if (len < 4 || len - 3 > RK_ROOM_ID_MAX ||
+		    strcmp(de->d_name + len - 3, ".db") != 0)
 			continue;
 		char id[RK_ROOM_ID_MAX + 1];
 		memcpy(id, de->d_name, len - 3);
@@ -287,8 +293,8 @@ static bool read_head(webhook *w, wroom *r)
 	int64_t id = 0, created = 0, max = 0;
 	char *body = NULL;
 	size_t len = 0;
-	int got = store_outbox_read(r->db, r->epoch, r->upto, epoch, &id, &created, &body, &len,
-				    &max);
+	int got = store_outbox_read(r->db, r->epoch, r->upto, epoch, &id, &created, &body,
+				    &len, &max);
 	if (got >= 0 && strcmp(epoch, r->epoch) != 0) {
 		/* A new file for this room (or the first look): from its start. */
 		pthread_mutex_lock(&w->mu);
@@ -325,8 +331,8 @@ static void start(webhook *w, wroom *r)
 		return;
 	}
 	char sig[RK_WHSIG_MAX], hdr[RK_WHSIG_MAX + 32];
-	if (!rk_whsig_sign(w->cfg->webhook_secret, w->cfg->webhook_secret_len, rk_wall_ms() / 1000,
-			   r->body, r->body_len, sig))
+	if (!rk_whsig_sign(w->cfg->webhook_secret, w->cfg->webhook_secret_len,
+			   rk_wall_ms() / 1000, r->body, r->body_len, sig))
 		sig[0] = '\0';
 	snprintf(hdr, sizeof(hdr), "Roomkit-Signature: %s", sig);
 	r->hdrs = curl_slist_append(NULL, "Content-Type: application/json");
@@ -389,8 +395,9 @@ static void finish(webhook *w, wroom *r, CURLcode cc)
 	delay = delay / 2 + (int64_t)(rand_r(&w->seed) % (unsigned)(delay / 2 + 1));
 	r->next_ms = rk_mono_us() / 1000 + delay;
 	rk_debug("webhooks: room %s row %lld: %s (HTTP %ld), attempt %d, next in %lld ms",
-		 r->id, (long long)r->head_id, cc == CURLE_OK ? "refused" : curl_easy_strerror(cc),
-		 status, r->attempts, (long long)delay);
+		 r->id, (long long)r->head_id,
+		 cc == CURLE_OK ? "refused" : curl_easy_strerror(cc), status, r->attempts,
+		 (long long)delay);
 }
 
 /* ---- worker: the loop -------------------------------------------------- */
@@ -399,7 +406,7 @@ static void take_notes(webhook *w)
 {
 	pthread_mutex_lock(&w->mu);
 	size_t n = rk_omap_count(&w->noted);
-	char (*ids)[RK_ROOM_ID_MAX + 1] = n ? calloc(n, sizeof(*ids)) : NULL;
+	char(*ids)[RK_ROOM_ID_MAX + 1] = n ? calloc(n, sizeof(*ids)) : NULL;
 	size_t k = 0, it = 0;
 	const rk_omap_entry *e;
 	while (ids && rk_omap_next(&w->noted, &it, &e))
@@ -419,8 +426,9 @@ static void *worker(void *arg)
 {
 	webhook *w = arg;
 	if (!pos_open(w))
-		rk_error("webhooks: progress is not recorded: every row is sent again after "
-			 "a restart");
+		rk_error(
+		    "webhooks: progress is not recorded: every row is sent again after "
+		    "a restart");
 	scan_rooms(w);
 	for (;;) {
 		pthread_mutex_lock(&w->mu);

@@ -53,9 +53,9 @@ void webhook_render_metrics(webhook *w, rk_buf *b);
 /* Bodies: {"id","type","room","ts","data"}. ids are stable across retries:
  * op "op:<room>:<epoch>:<seq>", poll.closed "poll.closed:<room>:<epoch>:<seq>"
  * (the seq of the close), presence "presence:<room>:<session>:join|leave". */
-void webhook_enc_op(rk_buf *b, const char *room, const char *epoch, int64_t seq, int64_t ts,
-		    const char *session, const char *user, const char *op_id, const char *op,
-		    size_t op_len);
+void webhook_enc_op(rk_buf *b, const char *room, const char *epoch, int64_t seq,
+		    int64_t ts, const char *session, const char *user, const char *op_id,
+		    const char *op, size_t op_len);
 /* poll: encoded as in the state snapshot (rk_state_encode_poll). */
 void webhook_enc_poll_closed(rk_buf *b, const char *room, const char *epoch, int64_t seq,
 			     int64_t ts, const char *by, const rk_poll *p);

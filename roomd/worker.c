@@ -9,14 +9,14 @@
 #include "worker.h"
 
 struct worker {
-	uv_async_t async;         /* with a loop: its data is the worker, freed when it closes */
+	uv_async_t async; /* with a loop: its data is the worker, freed when it closes */
 	bool has_loop;
 	pthread_t threads[WORKER_MAX_THREADS];
-	unsigned nthreads;        /* started */
+	unsigned nthreads; /* started */
 	pthread_mutex_t mu;
-	pthread_cond_t cv;        /* a job was queued, or stop */
-	pthread_cond_t idle_cv;   /* a job finished */
-	worker_job *head;         /* queued, in order */
+	pthread_cond_t cv;	/* a job was queued, or stop */
+	pthread_cond_t idle_cv; /* a job finished */
+	worker_job *head;	/* queued, in order */
 	size_t nqueued;
 	worker_job *running[WORKER_MAX_THREADS]; /* jobs in progress (NULL: free slot) */
 	unsigned nrunning;

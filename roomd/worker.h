@@ -40,17 +40,17 @@ typedef struct worker worker;
 #define WORKER_MAX_THREADS 8
 
 typedef struct worker_job {
-	struct worker_job *next;  /* the worker's */
-	const char *key;          /* the owner's: set before submit, inside the job */
-	int64_t due_us;           /* monotonic; 0: now. Not before this (ckpt retries) */
+	struct worker_job *next; /* the worker's */
+	const char *key;	 /* the owner's: set before submit, inside the job */
+	int64_t due_us;		 /* monotonic; 0: now. Not before this (ckpt retries) */
 } worker_job;
 
 /* What becomes of a job once it ran (ops->settle's answer). */
 typedef enum worker_next {
-	WORKER_DELIVER = 0,       /* to the loop: ops->done, then ops->free */
-	WORKER_FREE,              /* ops->free now, nothing delivered */
-	WORKER_AGAIN_FIRST,       /* run again next, ahead of every queued job */
-	WORKER_AGAIN_LATER,       /* run again at its due_us, behind the queue */
+	WORKER_DELIVER = 0, /* to the loop: ops->done, then ops->free */
+	WORKER_FREE,	    /* ops->free now, nothing delivered */
+	WORKER_AGAIN_FIRST, /* run again next, ahead of every queued job */
+	WORKER_AGAIN_LATER, /* run again at its due_us, behind the queue */
 } worker_next;
 
 typedef struct worker_ops {

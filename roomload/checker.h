@@ -25,60 +25,60 @@
 #include <stdint.h>
 
 typedef enum chk_kind {
-	CHK_GAP = 0,     /* a connection skipped seqs */
-	CHK_DUP,         /* a connection saw a seq twice */
-	CHK_REORDER,     /* a skipped seq arrived later, or a seq went backwards */
-	CHK_SEQ_OP,      /* two different ops observed at one seq of a room */
-	CHK_ACK_EVENT,   /* an op's ack seq differs from its event seq */
-	CHK_UNKNOWN_OP,  /* an ack or our-id event for an op never sent */
-	CHK_DIVERGED,    /* at the end, connections of a room disagree on the last seq */
+	CHK_GAP = 0,	/* a connection skipped seqs */
+	CHK_DUP,	/* a connection saw a seq twice */
+	CHK_REORDER,	/* a skipped seq arrived later, or a seq went backwards */
+	CHK_SEQ_OP,	/* two different ops observed at one seq of a room */
+	CHK_ACK_EVENT,	/* an op's ack seq differs from its event seq */
+	CHK_UNKNOWN_OP, /* an ack or our-id event for an op never sent */
+	CHK_DIVERGED,	/* at the end, connections of a room disagree on the last seq */
 	CHK_KIND_COUNT
 } chk_kind;
 
-#define CHK_FIRST_MAX 8     /* violations kept with detail */
+#define CHK_FIRST_MAX 8 /* violations kept with detail */
 #define CHK_DETAIL_LEN 200
-#define CHK_MISSING_MAX 64  /* skipped seqs remembered per stream */
+#define CHK_MISSING_MAX 64 /* skipped seqs remembered per stream */
 
 typedef struct chk_stream {
-	int64_t last;                      /* highest seq seen; -1 before welcome */
-	int64_t missing[CHK_MISSING_MAX];  /* seqs skipped by a gap, not yet seen */
+	int64_t last;			  /* highest seq seen; -1 before welcome */
+	int64_t missing[CHK_MISSING_MAX]; /* seqs skipped by a gap, not yet seen */
 	int nmissing;
 } chk_stream;
 
 typedef struct chk_oprec {
-	uint32_t lseq;      /* local sequence number; 0 = slot empty */
-	bool setup;         /* a setup op (not counted in the load figures) */
-	bool done;          /* ack or reject arrived */
-	int64_t sent_ns;    /* intended send time (open loop), monotonic */
-	int64_t ack_seq;    /* seq of the ack, 0 until acked */
-	int64_t event_seq;  /* seq of the first event seen for it, 0 if none */
+	uint32_t lseq;	   /* local sequence number; 0 = slot empty */
+	bool setup;	   /* a setup op (not counted in the load figures) */
+	bool done;	   /* ack or reject arrived */
+	int64_t sent_ns;   /* intended send time (open loop), monotonic */
+	int64_t ack_seq;   /* seq of the ack, 0 until acked */
+	int64_t event_seq; /* seq of the first event seen for it, 0 if none */
 } chk_oprec;
 
 typedef struct chk_ops {
-	chk_oprec *r;       /* ring, indexed by lseq & mask; owned */
-	uint32_t mask;      /* ring size - 1 (size is a power of two) */
+	chk_oprec *r;  /* ring, indexed by lseq & mask; owned */
+	uint32_t mask; /* ring size - 1 (size is a power of two) */
 } chk_ops;
 
 typedef struct chk_seqrec {
-	int64_t seq;        /* 0 = slot empty */
-	uint32_t client;    /* global client index of the op's sender */
-	uint32_t lseq;      /* sender's local sequence number */
+	int64_t seq;	 /* 0 = slot empty */
+	uint32_t client; /* global client index of the op's sender */
+	uint32_t lseq;	 /* sender's local sequence number */
 } chk_seqrec;
 
 typedef struct chk_room {
-	chk_seqrec *r;      /* ring, indexed by seq & mask; owned */
+	chk_seqrec *r; /* ring, indexed by seq & mask; owned */
 	uint32_t mask;
 } chk_room;
 
 typedef struct checker {
-	uint64_t counts[CHK_KIND_COUNT];   /* violations by kind */
-	uint64_t total;                    /* sum of counts */
-	uint64_t unchecked;                /* observations outside a ring window */
+	uint64_t counts[CHK_KIND_COUNT]; /* violations by kind */
+	uint64_t total;			 /* sum of counts */
+	uint64_t unchecked;		 /* observations outside a ring window */
 	char first[CHK_FIRST_MAX][CHK_DETAIL_LEN]; /* the first violations */
 	int nfirst;
 } checker;
 
-const char *chk_kind_name(chk_kind k);   /* "gap", "duplicate", ... */
+const char *chk_kind_name(chk_kind k); /* "gap", "duplicate", ... */
 
 void chk_init(checker *c);
 /* Add src's counts into dst and append its first violations while dst has

@@ -24,8 +24,8 @@ static bool owner_token(const load_config *cfg, char *out, size_t cap)
 	cl.exp = rk_wall_ms() / 1000 + 600;
 	rk_buf b;
 	rk_buf_init(&b, 0);
-	bool ok = rk_token_sign(cfg->secret, cfg->secret_len, &cl, &b) == RK_OK &&
-		  b.len < cap;
+	bool ok =
+	    rk_token_sign(cfg->secret, cfg->secret_len, &cl, &b) == RK_OK && b.len < cap;
 	if (ok)
 		snprintf(out, cap, "%.*s", (int)b.len, b.data);
 	rk_buf_free(&b);
@@ -70,8 +70,9 @@ int cleanup_rooms(const load_config *cfg, FILE *log)
 	int deleted = 0, absent = 0, rc = 0;
 	for (int i = 0; i < cfg->rooms && rc == 0; i++) {
 		char url[600];
-		snprintf(url, sizeof(url), "%s://%s:%d/v1/rooms/%s%d", cfg->srv.tls ? "https" : "http",
-			 cfg->srv.host, cfg->srv.port, cfg->prefix, i);
+		snprintf(url, sizeof(url), "%s://%s:%d/v1/rooms/%s%d",
+			 cfg->srv.tls ? "https" : "http", cfg->srv.host, cfg->srv.port,
+			 cfg->prefix, i);
 		curl_easy_setopt(cu, CURLOPT_URL, url);
 		errbuf[0] = '\0';
 		CURLcode cc = curl_easy_perform(cu);
@@ -84,12 +85,15 @@ int cleanup_rooms(const load_config *cfg, FILE *log)
 			absent++; /* never created (or deleted already) */
 		} else {
 			fprintf(stderr, "Error: --cleanup: DELETE %s: %s%s\n", url,
-				cc != CURLE_OK ? (errbuf[0] ? errbuf : curl_easy_strerror(cc))
-					       : "HTTP status ",
-				cc != CURLE_OK ? "" : status == 401 || status == 403
-				? "401/403 (give roomload the server's --secret-file; without a "
-				  "secret roomd lets only a loopback client delete)"
-				: "other than 202");
+				cc != CURLE_OK
+				    ? (errbuf[0] ? errbuf : curl_easy_strerror(cc))
+				    : "HTTP status ",
+				cc != CURLE_OK ? ""
+				: status == 401 || status == 403
+				    ? "401/403 (give roomload the server's "
+				      "--secret-file; without a "
+				      "secret roomd lets only a loopback client delete)"
+				    : "other than 202");
 			rc = 1;
 		}
 	}
@@ -98,7 +102,7 @@ int cleanup_rooms(const load_config *cfg, FILE *log)
 	memset(tok, 0, sizeof(tok));
 	memset(auth, 0, sizeof(auth));
 	if (log)
-		fprintf(log, "cleanup: %d rooms deleted, %d not found%s\n", deleted, absent,
-			rc ? " (stopped at an error)" : "");
+		fprintf(log, "cleanup: %d rooms deleted, %d not found%s\n", deleted,
+			absent, rc ? " (stopped at an error)" : "");
 	return rc;
 }

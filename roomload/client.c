@@ -48,10 +48,9 @@ static void set_state(client *cl, cstate st)
  * insert walks it, and a validity timer per connection, re-armed as traffic
  * arrives, made that walk O(connections). */
 static const lws_retry_bo_t no_validity_timer = {
-	.secs_since_valid_ping = 0,
-	.secs_since_valid_hangup = 0,
+    .secs_since_valid_ping = 0,
+    .secs_since_valid_hangup = 0,
 };
-
 
 void client_connect(load *ld, client *cl)
 {
@@ -61,7 +60,8 @@ void client_connect(load *ld, client *cl)
 	if (cfg->secret) {
 		rk_claims cl_claims;
 		memset(&cl_claims, 0, sizeof(cl_claims));
-		snprintf(cl_claims.sub, sizeof(cl_claims.sub), "c%u-%s", cl->idx, ld->run);
+		snprintf(cl_claims.sub, sizeof(cl_claims.sub), "c%u-%s", cl->idx,
+			 ld->run);
 		snprintf(cl_claims.room, sizeof(cl_claims.room), "%s", r->name);
 		cl_claims.role = cl->viewer ? RK_ROLE_VIEWER : RK_ROLE_EDITOR;
 		cl_claims.exp =
@@ -76,7 +76,8 @@ void client_connect(load *ld, client *cl)
 		}
 		snprintf(path, sizeof(path), "/ws/%s?token=%s", r->name, ld->enc.data);
 	} else {
-		snprintf(path, sizeof(path), "/ws/%s?name=c%u-%s", r->name, cl->idx, ld->run);
+		snprintf(path, sizeof(path), "/ws/%s?name=c%u-%s", r->name, cl->idx,
+			 ld->run);
 	}
 	if (cl->reconnecting && cl->epoch[0]) {
 		/* Resume from the last seq this connection saw. */
@@ -347,8 +348,7 @@ static void on_welcome(load *ld, client *cl, const rl_msg *m, int64_t now)
 		if (m->resumed)
 			ld->c.resumed++;
 		else
-			chk_stream_welcome(&ld->chk, &cl->stream, cl->idx,
-					   m->seq);
+			chk_stream_welcome(&ld->chk, &cl->stream, cl->idx, m->seq);
 		set_state(cl, CS_READY);
 		if (cl->due)
 			lws_callback_on_writable(cl->wsi);
@@ -603,8 +603,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		if (!len && user && !ld->first_connect_error[0]) {
 			int e = X509_STORE_CTX_get_error(user);
 			snprintf(ld->first_connect_error, sizeof(ld->first_connect_error),
-				 "client c%u: TLS: server certificate rejected: %s%s", cl->idx,
-				 X509_verify_cert_error_string(e), tls_hint(e));
+				 "client c%u: TLS: server certificate rejected: %s%s",
+				 cl->idx, X509_verify_cert_error_string(e), tls_hint(e));
 		}
 		return 0; /* 0: no objection of ours */
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:

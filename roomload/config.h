@@ -25,31 +25,31 @@ typedef enum scenario {
 const char *scenario_name(scenario s);
 
 typedef struct load_config {
-	rk_wsurl srv;            /* --url: host, port, wss:// or not */
-	const char *ca_file;     /* --ca FILE: trust anchors for wss:// (PEM);
-				  * NULL = the system's store only */
-	char url[300];           /* --url as given, for the report */
-	int rooms;               /* --rooms R */
-	int clients;             /* --clients C, per room */
-	double rate;             /* --rate, ops (or cursors) per second per client */
-	double duration;         /* --duration SECONDS of sending */
-	double ramp;             /* --ramp SECONDS over which connections open */
-	int size;                /* --size BYTES of chat text / stroke payload */
-	char prefix[48];         /* --room-prefix: rooms are PREFIX0..PREFIX(R-1) */
-	unsigned char *secret;   /* --secret-file: mint tokens; NULL = ?name= */
+	rk_wsurl srv;	       /* --url: host, port, wss:// or not */
+	const char *ca_file;   /* --ca FILE: trust anchors for wss:// (PEM);
+				* NULL = the system's store only */
+	char url[300];	       /* --url as given, for the report */
+	int rooms;	       /* --rooms R */
+	int clients;	       /* --clients C, per room */
+	double rate;	       /* --rate, ops (or cursors) per second per client */
+	double duration;       /* --duration SECONDS of sending */
+	double ramp;	       /* --ramp SECONDS over which connections open */
+	int size;	       /* --size BYTES of chat text / stroke payload */
+	char prefix[48];       /* --room-prefix: rooms are PREFIX0..PREFIX(R-1) */
+	unsigned char *secret; /* --secret-file: mint tokens; NULL = ?name= */
 	size_t secret_len;
-	double viewers;          /* --viewers FRACTION of each room's clients */
-	double max_p99_ms;       /* --max-p99 MS; < 0 = no check */
+	double viewers;		 /* --viewers FRACTION of each room's clients */
+	double max_p99_ms;	 /* --max-p99 MS; < 0 = no check */
 	long long min_delivered; /* --min-delivered N; < 0 = no check */
-	int max_connecting;      /* --max-connecting N handshakes in flight */
-	scenario sc;             /* --scenario */
-	bool json;               /* --json: the report as JSON on stdout */
-	bool quiet;              /* -q: no progress lines */
-	uint64_t seed;           /* --seed for the schedule offsets */
-	double reconnect_every;  /* --reconnect-every SECONDS (churn), mean interval */
-	int procs;               /* --procs N worker processes (1 = this process) */
-	char csv[1024];          /* --csv FILE; "" = none */
-	bool cleanup;            /* --cleanup: DELETE the rooms at the end */
+	int max_connecting;	 /* --max-connecting N handshakes in flight */
+	scenario sc;		 /* --scenario */
+	bool json;		 /* --json: the report as JSON on stdout */
+	bool quiet;		 /* -q: no progress lines */
+	uint64_t seed;		 /* --seed for the schedule offsets */
+	double reconnect_every;	 /* --reconnect-every SECONDS (churn), mean interval */
+	int procs;		 /* --procs N worker processes (1 = this process) */
+	char csv[1024];		 /* --csv FILE; "" = none */
+	bool cleanup;		 /* --cleanup: DELETE the rooms at the end */
 } load_config;
 
 /*

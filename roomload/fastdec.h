@@ -26,16 +26,16 @@
 
 /* What the checks need from one server frame. */
 typedef struct rl_msg {
-	rk_stype t;      /* RK_S_EVENT, RK_S_ACK, RK_S_CURSOR, RK_S_PRESENCE,
-			  * RK_S_WELCOME (fast path); any type from the full
-			  * decoder */
-	int64_t seq;     /* event, ack, welcome */
-	bool resumed;    /* welcome */
+	rk_stype t;		      /* RK_S_EVENT, RK_S_ACK, RK_S_CURSOR, RK_S_PRESENCE,
+				       * RK_S_WELCOME (fast path); any type from the full
+				       * decoder */
+	int64_t seq;		      /* event, ack, welcome */
+	bool resumed;		      /* welcome */
 	char epoch[RK_EPOCH_MAX + 1]; /* welcome */
-	bool ours;       /* event, ack, reject: the id has our form cIDX.SEQ */
-	uint32_t cidx;   /* ours: the sender's client index */
-	uint32_t lseq;   /* ours: the sender's local sequence number */
-	int64_t x, y;    /* cursor */
+	bool ours;     /* event, ack, reject: the id has our form cIDX.SEQ */
+	uint32_t cidx; /* ours: the sender's client index */
+	uint32_t lseq; /* ours: the sender's local sequence number */
+	int64_t x, y;  /* cursor */
 } rl_msg;
 
 /* Parse one of our op ids, "cIDX.SEQ" (decimal, no sign, no leading '+'),

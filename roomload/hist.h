@@ -15,17 +15,18 @@
 #include <stdint.h>
 
 #define RK_HIST_SUB_BITS 7
-#define RK_HIST_SUB (1 << RK_HIST_SUB_BITS)          /* 128 sub-buckets */
-#define RK_HIST_MAX_US INT64_C(60000000)             /* 60 s */
-#define RK_HIST_TOP_BIT 25                           /* 2^25 <= 60e6 < 2^26 */
-#define RK_HIST_BUCKETS (RK_HIST_SUB + (RK_HIST_TOP_BIT - RK_HIST_SUB_BITS + 1) * RK_HIST_SUB)
+#define RK_HIST_SUB (1 << RK_HIST_SUB_BITS) /* 128 sub-buckets */
+#define RK_HIST_MAX_US INT64_C(60000000)    /* 60 s */
+#define RK_HIST_TOP_BIT 25		    /* 2^25 <= 60e6 < 2^26 */
+#define RK_HIST_BUCKETS                                                                  \
+	(RK_HIST_SUB + (RK_HIST_TOP_BIT - RK_HIST_SUB_BITS + 1) * RK_HIST_SUB)
 
 typedef struct rk_hist {
 	uint64_t counts[RK_HIST_BUCKETS]; /* per bucket */
-	uint64_t n;                       /* values recorded */
-	uint64_t overflow;                /* values above RK_HIST_MAX_US (clamped) */
-	int64_t min, max;                 /* exact extremes (min valid when n > 0) */
-	double sum;                       /* for the mean */
+	uint64_t n;			  /* values recorded */
+	uint64_t overflow;		  /* values above RK_HIST_MAX_US (clamped) */
+	int64_t min, max;		  /* exact extremes (min valid when n > 0) */
+	double sum;			  /* for the mean */
 } rk_hist;
 
 /* Reset to empty. This function can't fail. */

@@ -31,141 +31,141 @@ struct ev_loop;
 
 /* A client's connection state. DONE is terminal: once there, it sticks. */
 typedef enum cstate {
-	CS_NEW = 0,     /* not connected yet */
-	CS_CONNECTING,  /* connect issued, no welcome yet */
-	CS_READY,       /* welcomed: receiving, and sending in the run phase */
-	CS_CLOSING,     /* we asked to close (clean close 1000 at next writable) */
-	CS_DONE,        /* closed or failed */
+	CS_NEW = 0,    /* not connected yet */
+	CS_CONNECTING, /* connect issued, no welcome yet */
+	CS_READY,      /* welcomed: receiving, and sending in the run phase */
+	CS_CLOSING,    /* we asked to close (clean close 1000 at next writable) */
+	CS_DONE,       /* closed or failed */
 } cstate;
 
 typedef struct client {
-	load *ld;                   /* the run this client belongs to */
-	struct lws *wsi;            /* the connection; NULL when not connected */
-	uint32_t idx;               /* global index (room * clients + i); op ids cIDX.SEQ */
-	uint32_t room;              /* index of its room in load.rooms */
-	uint32_t in_room;           /* position within the room (0 creates the poll) */
-	cstate state;               /* see cstate; set only through client_set_state */
-	bool viewer;                /* only watches: sends no ops */
-	bool failed;                /* never got its welcome (connect error/refusal) */
-	bool setup_due;             /* a setup op (poll.create) is waiting to be written */
-	int close_code;             /* close code the server sent, 0 if none */
-	int64_t connect_ns;         /* when the connect was issued (monotonic) */
-	int64_t period_ns;          /* 1e9 / rate; 0 = never sends */
-	int64_t next_send_ns;       /* scheduled time of the next message (open loop) */
-	uint32_t due;               /* messages scheduled but not yet written */
-	uint32_t lseq;              /* local sequence of the last message written */
-	uint32_t unanswered;        /* ops written and neither acked nor rejected */
-	rl_timer send_t;            /* in load.sendq at next_send_ns while sending */
+	load *ld;	      /* the run this client belongs to */
+	struct lws *wsi;      /* the connection; NULL when not connected */
+	uint32_t idx;	      /* global index (room * clients + i); op ids cIDX.SEQ */
+	uint32_t room;	      /* index of its room in load.rooms */
+	uint32_t in_room;     /* position within the room (0 creates the poll) */
+	cstate state;	      /* see cstate; set only through client_set_state */
+	bool viewer;	      /* only watches: sends no ops */
+	bool failed;	      /* never got its welcome (connect error/refusal) */
+	bool setup_due;	      /* a setup op (poll.create) is waiting to be written */
+	int close_code;	      /* close code the server sent, 0 if none */
+	int64_t connect_ns;   /* when the connect was issued (monotonic) */
+	int64_t period_ns;    /* 1e9 / rate; 0 = never sends */
+	int64_t next_send_ns; /* scheduled time of the next message (open loop) */
+	uint32_t due;	      /* messages scheduled but not yet written */
+	uint32_t lseq;	      /* local sequence of the last message written */
+	uint32_t unanswered;  /* ops written and neither acked nor rejected */
+	rl_timer send_t;      /* in load.sendq at next_send_ns while sending */
 	lws_sorted_usec_list_t churn_sul; /* churn: fires at the next reconnect */
-	bool reconnecting;          /* churn: closing to reconnect, not to stop */
-	char epoch[RK_EPOCH_MAX + 1]; /* from the last welcome, for resume */
-	chk_stream stream;          /* seqs seen on this connection */
-	chk_ops ops;                /* recent ops: send time, ack/event seqs */
-	rk_buf rx;                  /* reassembly of a fragmented message */
+	bool reconnecting;		  /* churn: closing to reconnect, not to stop */
+	char epoch[RK_EPOCH_MAX + 1];	  /* from the last welcome, for resume */
+	chk_stream stream;		  /* seqs seen on this connection */
+	chk_ops ops;			  /* recent ops: send time, ack/event seqs */
+	rk_buf rx;			  /* reassembly of a fragmented message */
 } client;
 
 typedef struct room_info {
 	char name[RK_ROOM_ID_MAX + 1]; /* PREFIX + index */
-	chk_room chk;                  /* seq -> op agreement */
+	chk_room chk;		       /* seq -> op agreement */
 } room_info;
 
 typedef enum phase {
 	PH_CONNECT = 0, /* opening connections */
-	PH_RUN,         /* sending for --duration */
-	PH_DRAIN,       /* no new sends; waiting for answers and agreement */
-	PH_CLOSE,       /* closing every connection */
-	PH_END,         /* leave the loop */
+	PH_RUN,		/* sending for --duration */
+	PH_DRAIN,	/* no new sends; waiting for answers and agreement */
+	PH_CLOSE,	/* closing every connection */
+	PH_END,		/* leave the loop */
 } phase;
 
 #define CLOSE_CODES_MAX 16
 
 /* Counters; monotonic over the run. */
 typedef struct counters {
-	uint64_t connects_issued;   /* connect calls */
-	uint64_t established;       /* welcomes received */
-	uint64_t connect_failed;    /* refused / errored before the welcome */
-	uint64_t closed_by_server;  /* closed after the welcome, not by us */
-	uint64_t sent;              /* load ops written (setup ops excluded) */
-	uint64_t acked;             /* acks for load ops */
-	uint64_t rejected;          /* rejects for load ops */
-	uint64_t events;            /* events of load ops delivered to other clients */
-	uint64_t setup_ops;         /* setup ops written (poll.create) */
-	uint64_t setup_msgs;        /* acks, rejects and events of setup ops */
-	uint64_t foreign_events;    /* events whose id is not one of ours */
-	uint64_t cursors_sent;      /* cursor messages written */
-	uint64_t cursors_recv;      /* cursor messages received */
-	uint64_t presence;          /* presence messages received */
-	uint64_t server_errors;     /* `error` messages received */
-	uint64_t decode_errors;     /* frames we could not decode */
-	uint64_t msgs_recv;         /* every message received */
-	uint64_t reconnects;        /* churn: reconnections welcomed */
-	uint64_t resumed;           /* churn: of those, resumed (events replayed) */
-	uint64_t own_replayed;      /* churn: own ops whose ack was lost to the
-				     * reconnect and came back as a replayed event */
+	uint64_t connects_issued;  /* connect calls */
+	uint64_t established;	   /* welcomes received */
+	uint64_t connect_failed;   /* refused / errored before the welcome */
+	uint64_t closed_by_server; /* closed after the welcome, not by us */
+	uint64_t sent;		   /* load ops written (setup ops excluded) */
+	uint64_t acked;		   /* acks for load ops */
+	uint64_t rejected;	   /* rejects for load ops */
+	uint64_t events;	   /* events of load ops delivered to other clients */
+	uint64_t setup_ops;	   /* setup ops written (poll.create) */
+	uint64_t setup_msgs;	   /* acks, rejects and events of setup ops */
+	uint64_t foreign_events;   /* events whose id is not one of ours */
+	uint64_t cursors_sent;	   /* cursor messages written */
+	uint64_t cursors_recv;	   /* cursor messages received */
+	uint64_t presence;	   /* presence messages received */
+	uint64_t server_errors;	   /* `error` messages received */
+	uint64_t decode_errors;	   /* frames we could not decode */
+	uint64_t msgs_recv;	   /* every message received */
+	uint64_t reconnects;	   /* churn: reconnections welcomed */
+	uint64_t resumed;	   /* churn: of those, resumed (events replayed) */
+	uint64_t own_replayed;	   /* churn: own ops whose ack was lost to the
+				    * reconnect and came back as a replayed event */
 	uint64_t rejects[RK_REJ_COUNT]; /* by code, load and setup ops */
 	struct {
 		int code;
 		uint64_t n;
-	} closes[CLOSE_CODES_MAX];  /* close codes received from the server */
+	} closes[CLOSE_CODES_MAX]; /* close codes received from the server */
 	int ncloses;
 } counters;
 
 struct load {
-	load_config cfg;            /* the command line */
-	struct lws_context *lws;    /* the one client event loop */
-	struct ev_loop *evloop;     /* libev loop lws runs on (epoll); NULL = lws's poll() */
-	client *clients;            /* rooms * clients, room-major */
+	load_config cfg;	 /* the command line */
+	struct lws_context *lws; /* the one client event loop */
+	struct ev_loop *evloop;	 /* libev loop lws runs on (epoll); NULL = lws's poll() */
+	client *clients;	 /* rooms * clients, room-major */
 	uint32_t nclients;
-	room_info *rooms;           /* cfg.rooms */
-	phase ph;                   /* current phase */
-	int64_t t0_ns;              /* start of the connect phase */
-	int64_t run_start_ns;       /* start of the run phase (0 before) */
-	int64_t run_end_ns;         /* end of sending */
-	int64_t phase_deadline_ns;  /* when the current phase gives up */
-	uint32_t next_connect;      /* next client index to connect */
-	uint32_t next_close;        /* close phase: next client index to close */
-	uint32_t closing;           /* clients in CS_CLOSING */
-	uint32_t connecting;        /* handshakes in flight */
-	uint32_t live;              /* connections not DONE (issued ones) */
-	uint64_t rng;               /* xorshift state for offsets */
-	counters c;                 /* everything counted */
-	counters c_prev;            /* at the last progress line */
-	rk_hist h_ack;              /* send -> ack, load ops */
-	rk_hist h_delivery;         /* send -> event at each other client */
-	rk_hist h_cursor;           /* send -> cursor relay at each other client */
-	rk_hist h_connect;          /* connect call -> welcome */
-	rk_hist h_lag;              /* scheduled send time -> actual write: roomload's
-				     * own delay (it is part of every latency) */
-	rk_hist h_win;              /* deliveries (or acks) of the last second */
-	checker chk;                /* ordering violations */
+	room_info *rooms;	       /* cfg.rooms */
+	phase ph;		       /* current phase */
+	int64_t t0_ns;		       /* start of the connect phase */
+	int64_t run_start_ns;	       /* start of the run phase (0 before) */
+	int64_t run_end_ns;	       /* end of sending */
+	int64_t phase_deadline_ns;     /* when the current phase gives up */
+	uint32_t next_connect;	       /* next client index to connect */
+	uint32_t next_close;	       /* close phase: next client index to close */
+	uint32_t closing;	       /* clients in CS_CLOSING */
+	uint32_t connecting;	       /* handshakes in flight */
+	uint32_t live;		       /* connections not DONE (issued ones) */
+	uint64_t rng;		       /* xorshift state for offsets */
+	counters c;		       /* everything counted */
+	counters c_prev;	       /* at the last progress line */
+	rk_hist h_ack;		       /* send -> ack, load ops */
+	rk_hist h_delivery;	       /* send -> event at each other client */
+	rk_hist h_cursor;	       /* send -> cursor relay at each other client */
+	rk_hist h_connect;	       /* connect call -> welcome */
+	rk_hist h_lag;		       /* scheduled send time -> actual write: roomload's
+					* own delay (it is part of every latency) */
+	rk_hist h_win;		       /* deliveries (or acks) of the last second */
+	checker chk;		       /* ordering violations */
 	char first_connect_error[160]; /* detail of the first failed connect */
-	char run[8];                /* this run's tag (load_begin): users are
-				     * c<idx>-<run>, so that two runs against one
-				     * room never share a (user, op id): roomd
-				     * acks a repeated one as a duplicate */
-	int64_t last_progress_ns;   /* last progress line */
-	int64_t connect_done_ns;    /* when the last connection got its welcome */
-	struct rusage ru0;          /* at start, for CPU per event */
-	rk_buf enc;                 /* encoder scratch, reused */
-	char *text;                 /* chat text of cfg.size characters */
-	rk_point *points;           /* stroke points for the draw scenario */
+	char run[8];		       /* this run's tag (load_begin): users are
+					* c<idx>-<run>, so that two runs against one
+					* room never share a (user, op id): roomd
+					* acks a repeated one as a duplicate */
+	int64_t last_progress_ns;      /* last progress line */
+	int64_t connect_done_ns;       /* when the last connection got its welcome */
+	struct rusage ru0;	       /* at start, for CPU per event */
+	rk_buf enc;		       /* encoder scratch, reused */
+	char *text;		       /* chat text of cfg.size characters */
+	rk_point *points;	       /* stroke points for the draw scenario */
 	size_t npoints;
-	lws_sorted_usec_list_t tick_sul; /* the control tick */
-	rl_theap sendq;             /* clients by next send time (theap.h) */
+	lws_sorted_usec_list_t tick_sul;  /* the control tick */
+	rl_theap sendq;			  /* clients by next send time (theap.h) */
 	lws_sorted_usec_list_t sendq_sul; /* fires when the earliest is due */
-	int64_t sendq_armed_ns;     /* when sendq_sul fires; 0 = not armed */
-	int exit_code;              /* decided by report_checks */
-	FILE *csv;                  /* --csv: per-second rows; NULL = none */
+	int64_t sendq_armed_ns;		  /* when sendq_sul fires; 0 = not armed */
+	int exit_code;			  /* decided by report_checks */
+	FILE *csv;			  /* --csv: per-second rows; NULL = none */
 	/* --procs (procs.c). In a worker: */
-	bool worker;                /* this process runs a share of the rooms */
-	uint32_t room_base;         /* global index of rooms[0] (room names) */
-	uint32_t idx_base;          /* global index of clients[0] (names, op ids) */
-	int to_parent;              /* worker: pipe of records to the parent */
-	int from_parent;            /* worker: the parent's "go" byte */
-	bool connected_sent;        /* worker: told the parent it is connected */
+	bool worker;	     /* this process runs a share of the rooms */
+	uint32_t room_base;  /* global index of rooms[0] (room names) */
+	uint32_t idx_base;   /* global index of clients[0] (names, op ids) */
+	int to_parent;	     /* worker: pipe of records to the parent */
+	int from_parent;     /* worker: the parent's "go" byte */
+	bool connected_sent; /* worker: told the parent it is connected */
 	/* In the parent of workers (the merged figures): */
-	double cpu_extra_s;         /* the workers' CPU seconds */
-	long rss_extra_kb;          /* the sum of the workers' peak RSS */
+	double cpu_extra_s; /* the workers' CPU seconds */
+	long rss_extra_kb;  /* the sum of the workers' peak RSS */
 };
 
 /* client.c */
@@ -193,9 +193,9 @@ bool scenario_init(load *ld);
 void scenario_free(load *ld);
 
 /* run.c */
-int run_load(load *ld);       /* 0, or 1 on a runtime error (printed) */
-void load_begin(load *ld);    /* signals blocked, histograms + checker reset */
-bool load_signalled(void);    /* a pending SIGINT/SIGTERM, taken */
+int run_load(load *ld);	   /* 0, or 1 on a runtime error (printed) */
+void load_begin(load *ld); /* signals blocked, histograms + checker reset */
+bool load_signalled(void); /* a pending SIGINT/SIGTERM, taken */
 /* Release everything the run owns (the config included). */
 void load_free(load *ld);
 

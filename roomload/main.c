@@ -38,7 +38,8 @@ int main(int argc, char **argv)
 	}
 	report_csv_close(ld);
 	/* After the report: its figures are the run's, not the cleanup's. */
-	if (ld->cfg.cleanup && cleanup_rooms(&ld->cfg, ld->cfg.json ? stderr : stdout) != 0)
+	if (ld->cfg.cleanup &&
+	    cleanup_rooms(&ld->cfg, ld->cfg.json ? stderr : stdout) != 0)
 		rc = RK_EXIT_FAIL;
 	load_free(ld);
 	free(ld);

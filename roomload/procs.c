@@ -35,10 +35,10 @@ typedef struct rec_hdr {
 } rec_hdr;
 
 typedef struct rec_progress {
-	int phase;              /* the worker's phase */
-	counters c;             /* cumulative */
-	uint64_t violations;    /* cumulative */
-	rk_hist h_win;          /* latencies of the interval */
+	int phase;	     /* the worker's phase */
+	counters c;	     /* cumulative */
+	uint64_t violations; /* cumulative */
+	rk_hist h_win;	     /* latencies of the interval */
 } rec_progress;
 
 typedef struct rec_final {
@@ -47,18 +47,18 @@ typedef struct rec_final {
 	checker chk;
 	char first_connect_error[160];
 	int64_t run_start_ns, run_end_ns, connect_done_ns; /* CLOCK_MONOTONIC */
-	double cpu_s;           /* user + system of the worker's run */
-	long rss_kb;            /* its peak RSS */
+	double cpu_s; /* user + system of the worker's run */
+	long rss_kb;  /* its peak RSS */
 } rec_final;
 
 typedef struct worker {
 	pid_t pid;
-	int up, down;           /* parent's ends; -1 once closed */
+	int up, down; /* parent's ends; -1 once closed */
 	bool connected, final, eof;
 	int phase;
-	counters c;             /* latest progress */
+	counters c; /* latest progress */
 	uint64_t violations;
-	rec_final *fin;         /* FINAL, owned */
+	rec_final *fin; /* FINAL, owned */
 } worker;
 
 static bool write_full(int fd, const void *p, size_t n)
@@ -137,8 +137,8 @@ static double cpu_since(const struct rusage *ru0, long *maxrss)
 	struct rusage ru;
 	getrusage(RUSAGE_SELF, &ru);
 	*maxrss = ru.ru_maxrss;
-	return (double)(ru.ru_utime.tv_sec - ru0->ru_utime.tv_sec +
-			ru.ru_stime.tv_sec - ru0->ru_stime.tv_sec) +
+	return (double)(ru.ru_utime.tv_sec - ru0->ru_utime.tv_sec + ru.ru_stime.tv_sec -
+			ru0->ru_stime.tv_sec) +
 	       (double)(ru.ru_utime.tv_usec - ru0->ru_utime.tv_usec +
 			ru.ru_stime.tv_usec - ru0->ru_stime.tv_usec) /
 		   1e6;
@@ -337,7 +337,8 @@ static bool start_workers(load *ld, worker *w, int n)
 		w[i].phase = PH_CONNECT;
 		continue;
 	fail:
-		fprintf(stderr, "Error: cannot start worker %d: %s\n", i, strerror(errno));
+		fprintf(stderr, "Error: cannot start worker %d: %s\n", i,
+			strerror(errno));
 		for (int k = i; k < n; k++)
 			w[k].eof = true;
 		return false;
@@ -370,7 +371,8 @@ int procs_run(load *ld)
 		stop_workers(w, n);
 	}
 	if (!cfg->quiet)
-		fprintf(stderr, "roomload: %d workers, %u connections\n", n, ld->nclients);
+		fprintf(stderr, "roomload: %d workers, %u connections\n", n,
+			ld->nclients);
 
 	bool go_sent = false, stopping = rc != 0;
 	for (;;) {
@@ -412,8 +414,8 @@ int procs_run(load *ld)
 				fprintf(stderr,
 					"Error: worker %d (rooms %d..%d) died before its "
 					"results: %s\n",
-					i, cfg->rooms * i / n, cfg->rooms * (i + 1) / n - 1,
-					why);
+					i, cfg->rooms * i / n,
+					cfg->rooms * (i + 1) / n - 1, why);
 				rc = 1;
 				if (!stopping) {
 					stopping = true;
@@ -454,7 +456,8 @@ int procs_run(load *ld)
 			waitpid(w[i].pid, &status, 0);
 			if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
 				describe_status(status, why, sizeof(why));
-				fprintf(stderr, "Error: worker %d ended with %s\n", i, why);
+				fprintf(stderr, "Error: worker %d ended with %s\n", i,
+					why);
 				rc = 1;
 			}
 		}

@@ -70,8 +70,8 @@ void report_interval(load *ld, int64_t now_ns)
 			(unsigned long long)delivered,
 			(unsigned long long)(c->acked - p->acked),
 			(unsigned long long)(errors - perrors),
-			(unsigned long long)ld->chk.total, ms(rk_hist_pct(&ld->h_win, 50)),
-			ms(rk_hist_pct(&ld->h_win, 99)));
+			(unsigned long long)ld->chk.total,
+			ms(rk_hist_pct(&ld->h_win, 50)), ms(rk_hist_pct(&ld->h_win, 99)));
 		fflush(ld->csv);
 	}
 	ld->c_prev = ld->c;
@@ -109,7 +109,7 @@ static void summarize(const load *ld, summary *s)
 	getrusage(RUSAGE_SELF, &ru);
 	s->cpu_s = (tv_us(ru.ru_utime) - tv_us(ld->ru0.ru_utime) + tv_us(ru.ru_stime) -
 		    tv_us(ld->ru0.ru_stime)) /
-			   1e6 +
+		       1e6 +
 		   ld->cpu_extra_s;
 	uint64_t ev = ld->c.events + ld->c.cursors_recv;
 	if (ev)

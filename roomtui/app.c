@@ -178,9 +178,11 @@ static void on_welcome(tui_app *a, rk_smsg *m)
 		app_status(a, false, "joined %s read-only (viewer): drawing keys are off",
 			   a->opts->room);
 	else if (dropped)
-		app_status(a, true, "reconnected: %zu pending change(s) dropped "
-			   "(they conflict now, or the room cannot tell if they were saved)",
-			   dropped);
+		app_status(
+		    a, true,
+		    "reconnected: %zu pending change(s) dropped "
+		    "(they conflict now, or the room cannot tell if they were saved)",
+		    dropped);
 	else
 		app_status(a, false, "%s %s as %s. Press ? for keys.",
 			   m->welcome.resumed ? "resumed" : "joined", a->opts->room,
@@ -384,8 +386,8 @@ int app_run(tui_opts *o)
 		goto out;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	tn_config cfg = {o->srv.host,  o->srv.port, o->srv.tls,	o->ca_file,
-			 o->room,  o->name, o->token, a->client_id};
+	tn_config cfg = {o->srv.host, o->srv.port, o->srv.tls, o->ca_file,
+			 o->room,     o->name,	   o->token,   a->client_id};
 	tn_handlers h = {on_message, on_net_state, on_resume};
 	a->net = tn_new(a->loop, &cfg, &h, a);
 	if (!a->net)

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <wchar.h>
 
-#define KEY_CTRL(c) ((c) & 0x1f)
+#define KEY_CTRL(c) ((c)&0x1f)
 #define KEY_ESC 27
 
 static const char viewer_msg[] = "read-only: you joined as a viewer, drawing and "
@@ -166,7 +166,8 @@ static void prompt_key(tui_app *a, bool fn, wint_t k)
 		case P_QUESTION:
 			if (!a->input_len)
 				return;
-			snprintf(a->form_question, sizeof(a->form_question), "%s", a->input);
+			snprintf(a->form_question, sizeof(a->form_question), "%s",
+				 a->input);
 			a->form_nopts = 0;
 			a->prompt = P_OPTION;
 			break;
@@ -306,7 +307,8 @@ static void select_step(tui_app *a, int dir)
 		app_status(a, false, "no shape in view");
 		return;
 	}
-	size_t next = cur == SIZE_MAX ? (dir > 0 ? 0 : n - 1) : (cur + n + (size_t)dir) % n;
+	size_t next =
+	    cur == SIZE_MAX ? (dir > 0 ? 0 : n - 1) : (cur + n + (size_t)dir) % n;
 	snprintf(a->selected, sizeof(a->selected), "%s", vis[next]->id);
 	app_status(a, false, "selected %s by %s (x deletes)",
 		   rk_shape_type_name(vis[next]->type), vis[next]->by);
@@ -318,14 +320,30 @@ static void board_key(tui_app *a, bool fn, wint_t k)
 	int dx = 0, dy = 0;
 	if (fn) {
 		switch (k) {
-		case KEY_LEFT: dx = -1; break;
-		case KEY_RIGHT: dx = 1; break;
-		case KEY_UP: dy = -1; break;
-		case KEY_DOWN: dy = 1; break;
-		case KEY_SLEFT: dx = -8; break;
-		case KEY_SRIGHT: dx = 8; break;
-		case KEY_PPAGE: dy = -8; break;
-		case KEY_NPAGE: dy = 8; break;
+		case KEY_LEFT:
+			dx = -1;
+			break;
+		case KEY_RIGHT:
+			dx = 1;
+			break;
+		case KEY_UP:
+			dy = -1;
+			break;
+		case KEY_DOWN:
+			dy = 1;
+			break;
+		case KEY_SLEFT:
+			dx = -8;
+			break;
+		case KEY_SRIGHT:
+			dx = 8;
+			break;
+		case KEY_PPAGE:
+			dy = -8;
+			break;
+		case KEY_NPAGE:
+			dy = 8;
+			break;
 		case KEY_DC:
 			goto delete;
 		default:
@@ -341,15 +359,32 @@ static void board_key(tui_app *a, bool fn, wint_t k)
 	}
 	if (a->tool != T_VIEW) {
 		switch (k) {
-		case 'h': dx = -step; break;
-		case 'l': dx = step; break;
-		case 'k': dy = -step; break;
-		case 'j': dy = step; break;
-		case 'H': dx = -8; break;
-		case 'L': dx = 8; break;
-		case 'K': dy = -8; break;
-		case 'J': dy = 8; break;
-		default: break;
+		case 'h':
+			dx = -step;
+			break;
+		case 'l':
+			dx = step;
+			break;
+		case 'k':
+			dy = -step;
+			break;
+		case 'j':
+			dy = step;
+			break;
+		case 'H':
+			dx = -8;
+			break;
+		case 'L':
+			dx = 8;
+			break;
+		case 'K':
+			dy = -8;
+			break;
+		case 'J':
+			dy = 8;
+			break;
+		default:
+			break;
 		}
 		if (dx || dy) {
 			move_pen(a, dx, dy);
@@ -357,11 +392,20 @@ static void board_key(tui_app *a, bool fn, wint_t k)
 		}
 	} else {
 		switch (k) {
-		case 'H': a->vx -= 8; return;
-		case 'L': a->vx += 8; return;
-		case 'K': a->vy -= 8; return;
-		case 'J': a->vy += 8; return;
-		default: break;
+		case 'H':
+			a->vx -= 8;
+			return;
+		case 'L':
+			a->vx += 8;
+			return;
+		case 'K':
+			a->vy -= 8;
+			return;
+		case 'J':
+			a->vy += 8;
+			return;
+		default:
+			break;
 		}
 	}
 	switch (k) {
@@ -447,9 +491,7 @@ static void board_key(tui_app *a, bool fn, wint_t k)
 		break;
 	}
 	return;
-delete:
-	if (!can_edit(a))
-		return;
+	delete : if (!can_edit(a)) return;
 	if (!a->selected[0]) {
 		app_status(a, false, "select a shape first (n, N or s)");
 		return;

@@ -59,8 +59,8 @@ static void pending_remove(tui_model *m, size_t i, rk_op *out)
 
 /* Apply a copy of op to st as user (role owner: what we apply was committed
  * or is a prediction the server will judge). */
-static rk_reject apply_copy(rk_state *st, const rk_op *op, const char *user,
-			    rk_role role, int64_t seq, int64_t ts, char *msg, size_t msglen)
+static rk_reject apply_copy(rk_state *st, const rk_op *op, const char *user, rk_role role,
+			    int64_t seq, int64_t ts, char *msg, size_t msglen)
 {
 	rk_op c;
 	if (rk_op_copy(&c, op) != RK_OK) {
@@ -86,10 +86,10 @@ static size_t rebuild(tui_model *m, bool drop)
 	for (size_t i = 0; i < m->npend;) {
 		/* Predicted ops carry a provisional seq/ts past the confirmed
 		 * ones; only chat posts keep them. */
-		rk_reject r = apply_copy(m->view, &m->pend[i].op,
-					 m->user[0] ? m->user : "me",
-					 m->role ? m->role : RK_ROLE_EDITOR,
-					 m->seq + 1 + (int64_t)i, 0, msg, sizeof(msg));
+		rk_reject r =
+		    apply_copy(m->view, &m->pend[i].op, m->user[0] ? m->user : "me",
+			       m->role ? m->role : RK_ROLE_EDITOR,
+			       m->seq + 1 + (int64_t)i, 0, msg, sizeof(msg));
 		if (r != RK_REJ_NONE && drop) {
 			if (!m->pend[i].tried)
 				dropped++;
@@ -139,7 +139,8 @@ static void settle_from_state(tui_model *m, bool same_history)
 		if (k < st->chat_len)
 			pending_remove(m, i, NULL);
 		else
-			i++; /* resent: if it was committed, the server acks it as a dup */
+			i++; /* resent: if it was committed, the server acks it as a dup
+			      */
 	}
 }
 
@@ -203,8 +204,11 @@ bool tm_event(tui_model *m, rk_smsg *msg)
 	if (strcmp(msg->user, m->user) == 0 && pending_find(m, msg->id, &idx))
 		pending_remove(m, idx, NULL);
 	char err[RK_MSG_MSG_MAX + 1];
-	rk_actor a = {.user = msg->user, .role = RK_ROLE_OWNER, .seq = msg->seq,
-		      .ts = msg->ts, .id = msg->id};
+	rk_actor a = {.user = msg->user,
+		      .role = RK_ROLE_OWNER,
+		      .seq = msg->seq,
+		      .ts = msg->ts,
+		      .id = msg->id};
 	rk_reject r = rk_state_apply(m->confirmed, &msg->op, &a, err, sizeof(err));
 	m->seq = msg->seq;
 	m->dirty = true;
@@ -220,8 +224,11 @@ bool tm_ack(tui_model *m, const char *id, int64_t seq, int64_t ts)
 	pending_remove(m, idx, &op);
 	if (seq > m->seq) {
 		char err[RK_MSG_MSG_MAX + 1];
-		rk_actor a = {.user = m->user, .role = RK_ROLE_OWNER, .seq = seq,
-			      .ts = ts, .id = id};
+		rk_actor a = {.user = m->user,
+			      .role = RK_ROLE_OWNER,
+			      .seq = seq,
+			      .ts = ts,
+			      .id = id};
 		rk_state_apply(m->confirmed, &op, &a, err, sizeof(err));
 		m->seq = seq;
 	}

@@ -51,21 +51,21 @@ typedef struct tm_pending {
 
 typedef struct tui_model {
 	/* read-only */
-	rk_state *confirmed;	       /* committed state up to seq (never NULL after init) */
-	int64_t seq;		       /* last seq applied to confirmed */
-	char epoch[RK_EPOCH_MAX + 1];  /* from the last welcome, "" before */
-	char user[RK_NAME_BYTES + 1];  /* our user name, from the welcome */
-	rk_role role;		       /* our role, from the welcome */
-	tm_pending *pend;	       /* pending ops, in send order */
+	rk_state *confirmed; /* committed state up to seq (never NULL after init) */
+	int64_t seq;	     /* last seq applied to confirmed */
+	char epoch[RK_EPOCH_MAX + 1]; /* from the last welcome, "" before */
+	char user[RK_NAME_BYTES + 1]; /* our user name, from the welcome */
+	rk_role role;		      /* our role, from the welcome */
+	tm_pending *pend;	      /* pending ops, in send order */
 	size_t npend;
 	size_t cap;
-	int64_t resume_until;	       /* hold resends until seq >= this */
-	bool joined;		       /* a welcome arrived since the last drop */
+	int64_t resume_until; /* hold resends until seq >= this */
+	bool joined;	      /* a welcome arrived since the last drop */
 	/* private */
-	rk_state *view;		/* confirmed + pending; rebuilt when dirty */
+	rk_state *view; /* confirmed + pending; rebuilt when dirty */
 	bool dirty;
-	char prefix[24];	/* op id prefix: this client's id */
-	uint64_t next_id;	/* op id counter */
+	char prefix[24];  /* op id prefix: this client's id */
+	uint64_t next_id; /* op id counter */
 } tui_model;
 
 /* Initialise with an op id prefix (the client id: random per process, so

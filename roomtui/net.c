@@ -29,21 +29,21 @@ typedef struct frame {
 struct tn_net {
 	struct ev_loop *loop;
 	struct lws_context *lws;
-	struct lws *wsi;	/* the connection, or NULL */
+	struct lws *wsi; /* the connection, or NULL */
 	tn_config cfg;
 	tn_handlers h;
 	void *ud;
 	tn_state state;
-	bool closing;		/* close on the next WRITEABLE */
-	char reason[128];	/* why the last connection ended */
-	bool final;		/* the server closed for good (4404): no reconnect */
-	tb_backoff backoff;	/* reconnect delays since the last welcome */
-	char tls_error[120];	/* why the handshake's certificate check failed */
+	bool closing;	     /* close on the next WRITEABLE */
+	char reason[128];    /* why the last connection ended */
+	bool final;	     /* the server closed for good (4404): no reconnect */
+	tb_backoff backoff;  /* reconnect delays since the last welcome */
+	char tls_error[120]; /* why the handshake's certificate check failed */
 	ev_timer retry;
-	int64_t retry_at_us;	/* rk_mono_us of the scheduled reconnect */
-	frame q[QUEUE_MAX];	/* outbound ring */
+	int64_t retry_at_us; /* rk_mono_us of the scheduled reconnect */
+	frame q[QUEUE_MAX];  /* outbound ring */
 	size_t qhead, qlen;
-	rk_buf rx;		/* reassembly of a fragmented message */
+	rk_buf rx; /* reassembly of a fragmented message */
 };
 
 static void queue_clear(tn_net *n)
@@ -252,7 +252,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		if (!len && user)
 			snprintf(n->tls_error, sizeof(n->tls_error),
 				 "TLS: server certificate rejected: %s",
-				 X509_verify_cert_error_string(X509_STORE_CTX_get_error(user)));
+				 X509_verify_cert_error_string(
+				     X509_STORE_CTX_get_error(user)));
 		return 0; /* 0: no objection of ours */
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR: {
 		if (n->tls_error[0]) {
@@ -287,8 +288,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 				snprintf(n->reason, sizeof(n->reason),
 					 "room deleted (4404): not reconnecting");
 			else
-				snprintf(n->reason, sizeof(n->reason), "closed by server (%d)",
-					 code);
+				snprintf(n->reason, sizeof(n->reason),
+					 "closed by server (%d)", code);
 		}
 		return 0;
 	case LWS_CALLBACK_CLIENT_CLOSED:
@@ -318,8 +319,7 @@ static void lws_quiet(int level, const char *line)
 	/* The terminal belongs to curses: lws says nothing there. */
 }
 
-tn_net *tn_new(struct ev_loop *loop, const tn_config *cfg, const tn_handlers *h,
-	       void *ud)
+tn_net *tn_new(struct ev_loop *loop, const tn_config *cfg, const tn_handlers *h, void *ud)
 {
 	tn_net *n = calloc(1, sizeof(*n));
 	if (!n)

@@ -16,18 +16,18 @@
 struct ev_loop;
 
 typedef enum tn_state {
-	TN_IDLE = 0,	/* before tn_start */
-	TN_CONNECTING,	/* TCP + upgrade in progress */
-	TN_OPEN,	/* upgraded: frames flow */
-	TN_WAITING,	/* dropped; a reconnect is scheduled (tn_retry_ms) */
-	TN_STOPPED,	/* tn_stop: terminal */
+	TN_IDLE = 0,   /* before tn_start */
+	TN_CONNECTING, /* TCP + upgrade in progress */
+	TN_OPEN,       /* upgraded: frames flow */
+	TN_WAITING,    /* dropped; a reconnect is scheduled (tn_retry_ms) */
+	TN_STOPPED,    /* tn_stop: terminal */
 } tn_state;
 
 typedef struct tn_config {
 	const char *host;
 	int port;
 	bool tls;
-	const char *ca_file;   /* extra trust anchors (PEM) for tls, or NULL */
+	const char *ca_file; /* extra trust anchors (PEM) for tls, or NULL */
 	const char *room;
 	const char *name;      /* or NULL */
 	const char *token;     /* or NULL */

@@ -112,7 +112,8 @@ int tui_parse_args(int argc, char **argv, tui_opts *o, char *err, size_t errlen)
 		return RK_EXIT_USAGE;
 	}
 	if (!rk_wsurl_parse(url, &o->srv)) {
-		snprintf(err, errlen, "--url must be ws://HOST[:PORT][/] or wss://HOST[:PORT][/]");
+		snprintf(err, errlen,
+			 "--url must be ws://HOST[:PORT][/] or wss://HOST[:PORT][/]");
 		return RK_EXIT_USAGE;
 	}
 	if (o->ca_file && !o->srv.tls) {

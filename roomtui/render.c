@@ -89,7 +89,8 @@ static void segment(const pen *p, rk_point a, rk_point b, char ch)
 		int64_t hi = min64(max64(a.x, b.x), p->vx + p->g->w - 1);
 		for (int64_t x = lo; x <= hi; x++) {
 			__int128 num = (__int128)(x - a.x) * dy;
-			int64_t y = a.y + (dx > 0 ? div_round(num, dx) : div_round(-num, -dx));
+			int64_t y =
+			    a.y + (dx > 0 ? div_round(num, dx) : div_round(-num, -dx));
 			plot(p, x, y, ch);
 		}
 	} else {
@@ -97,7 +98,8 @@ static void segment(const pen *p, rk_point a, rk_point b, char ch)
 		int64_t hi = min64(max64(a.y, b.y), p->vy + p->g->h - 1);
 		for (int64_t y = lo; y <= hi; y++) {
 			__int128 num = (__int128)(y - a.y) * dx;
-			int64_t x = a.x + (dy > 0 ? div_round(num, dy) : div_round(-num, -dy));
+			int64_t x =
+			    a.x + (dy > 0 ? div_round(num, dy) : div_round(-num, -dy));
 			plot(p, x, y, ch);
 		}
 	}
@@ -189,8 +191,8 @@ void tr_board(tr_grid *g, const rk_state *st, int64_t vx, int64_t vy,
 void tr_preview(tr_grid *g, int64_t vx, int64_t vy, rk_shape_type type,
 		const rk_point *pts, size_t n, int color)
 {
-	rk_shape s = {.type = type, .color = color, .points = (rk_point *)pts,
-		      .npoints = n};
+	rk_shape s = {
+	    .type = type, .color = color, .points = (rk_point *)pts, .npoints = n};
 	pen p = {g, vx, vy, (unsigned char)(color & 7), TR_ATTR_PENDING};
 	shape(&p, &s);
 }

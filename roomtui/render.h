@@ -21,7 +21,7 @@ enum {
 };
 
 typedef struct tr_cell {
-	char ch;	  /* ' ' when empty */
+	char ch;	     /* ' ' when empty */
 	unsigned char color; /* 0..7, or TR_COLOR_NONE */
 	unsigned char attr;  /* TR_ATTR_* */
 } tr_cell;

@@ -13,16 +13,16 @@
 #include "wsurl.h"
 
 #define TUI_PEERS_MAX 256
-#define TUI_INPUT_MAX 512	/* bytes of an input line */
-#define TUI_STROKE_MAX 4096	/* points of a pen stroke (RK_POINTS_MAX) */
+#define TUI_INPUT_MAX 512   /* bytes of an input line */
+#define TUI_STROKE_MAX 4096 /* points of a pen stroke (RK_POINTS_MAX) */
 
 /* Parsed command line. */
 typedef struct tui_opts {
-	rk_wsurl srv; /* --url: host, port, wss:// or not */
+	rk_wsurl srv;	     /* --url: host, port, wss:// or not */
 	const char *ca_file; /* --ca FILE (wss:// only), or NULL */
 	const char *room;
-	const char *name;  /* or NULL */
-	const char *token; /* or NULL */
+	const char *name;     /* or NULL */
+	const char *token;    /* or NULL */
 	const char *log_path; /* --log FILE: stderr goes there, or NULL */
 } tui_opts;
 
@@ -69,41 +69,41 @@ typedef struct tui_app {
 	char session[RK_SESSION_MAX + 1];
 	tui_peer peers[TUI_PEERS_MAX];
 	size_t npeers;
-	int64_t rtt_ms;	       /* last ping round trip, -1 if none */
-	int64_t ping_sent_us;  /* outstanding ping, 0 if none */
+	int64_t rtt_ms;	      /* last ping round trip, -1 if none */
+	int64_t ping_sent_us; /* outstanding ping, 0 if none */
 	char drop_reason[128];
 	bool quit;
 	int exit_code;
 	/* board */
-	int64_t vx, vy;	       /* viewport top-left on the board */
-	int64_t px, py;	       /* the pen */
+	int64_t vx, vy; /* viewport top-left on the board */
+	int64_t px, py; /* the pen */
 	tui_tool tool;
-	int color;	       /* 0..7 */
+	int color; /* 0..7 */
 	bool pen_down;
-	rk_point *stroke;      /* points of the stroke being drawn */
+	rk_point *stroke; /* points of the stroke being drawn */
 	size_t nstroke;
-	bool have_anchor;      /* line/rect: first point set */
+	bool have_anchor; /* line/rect: first point set */
 	rk_point anchor;
 	char selected[RK_ID_MAX + 1]; /* selected shape id, or "" */
-	bool mouse_pan;	       /* view tool: button 1 holds the board */
-	int pan_x, pan_y;      /* where it was grabbed (screen cells) */
-	int64_t pan_vx, pan_vy; /* the viewport when it was grabbed */
-	int64_t cursor_sent_us; /* last cursor message */
-	bool cursor_due;       /* a cursor move not yet sent */
+	bool mouse_pan;		      /* view tool: button 1 holds the board */
+	int pan_x, pan_y;	      /* where it was grabbed (screen cells) */
+	int64_t pan_vx, pan_vy;	      /* the viewport when it was grabbed */
+	int64_t cursor_sent_us;	      /* last cursor message */
+	bool cursor_due;	      /* a cursor move not yet sent */
 	/* panels */
 	tui_focus focus;
 	char input[TUI_INPUT_MAX]; /* chat input or prompt input */
 	size_t input_len;
-	int chat_scroll;       /* lines scrolled back from the end */
-	size_t poll_sel;       /* selected poll (index in the view) */
+	int chat_scroll; /* lines scrolled back from the end */
+	size_t poll_sel; /* selected poll (index in the view) */
 	tui_prompt prompt;
 	char form_question[TUI_INPUT_MAX];
 	char form_options[RK_OPTIONS_MAX][TUI_INPUT_MAX];
 	size_t form_nopts;
-	bool help;	       /* the help overlay is shown */
-	char status[256];      /* the message line (reasons, hints) */
+	bool help;	  /* the help overlay is shown */
+	char status[256]; /* the message line (reasons, hints) */
 	bool status_error;
-	bool dirty;	       /* redraw before the loop sleeps */
+	bool dirty; /* redraw before the loop sleeps */
 	struct ui *ui;
 } tui_app;
 
@@ -123,10 +123,10 @@ void app_status(tui_app *a, bool error, const char *fmt, ...) RK_PRINTF(3, 4);
 int app_user_color(const tui_app *a, const char *user);
 
 /* ui.c */
-struct ui *ui_init(tui_app *a);	/* NULL if the terminal cannot be used */
+struct ui *ui_init(tui_app *a); /* NULL if the terminal cannot be used */
 void ui_end(struct ui *u);	/* restore the terminal and free */
 void ui_draw(tui_app *a);
-void ui_input(tui_app *a);	/* read every pending key */
+void ui_input(tui_app *a); /* read every pending key */
 /* After SIGWINCH or KEY_RESIZE: adopt the terminal's size; a no-op (no
  * repaint) when it has not changed. */
 void ui_resize(tui_app *a);

@@ -37,16 +37,16 @@ static volatile sig_atomic_t have_saved_tty;
 struct ui {
 	SCREEN *scr;
 	WINDOW *board, *side, *chat, *msg, *status, *help;
-	int h, w;	   /* terminal size */
+	int h, w;	      /* terminal size */
 	int board_w, board_h; /* board grid (below its title row) */
 	tr_grid grid;
-	int help_top;	   /* first help line shown */
+	int help_top; /* first help line shown */
 	bool colors;
 };
 
 static const short palette[RK_COLORS] = {
-    -1, COLOR_RED, COLOR_GREEN, COLOR_YELLOW, COLOR_BLUE, COLOR_MAGENTA, COLOR_CYAN,
-    COLOR_WHITE,
+    -1,		COLOR_RED,     COLOR_GREEN, COLOR_YELLOW,
+    COLOR_BLUE, COLOR_MAGENTA, COLOR_CYAN,  COLOR_WHITE,
 };
 
 static attr_t color_attr(const struct ui *u, int color)
@@ -155,7 +155,7 @@ struct ui *ui_init(tui_app *a)
 	 * (xterm 1003, SGR 1006 where terminfo says so): drags arrive as
 	 * motion events between press and release. */
 	mousemask(BUTTON1_PRESSED | BUTTON1_RELEASED | BUTTON4_PRESSED | BUTTON5_PRESSED |
-			  REPORT_MOUSE_POSITION,
+		      REPORT_MOUSE_POSITION,
 		  NULL);
 	mouseinterval(0);
 	a->ui = u;
@@ -370,7 +370,8 @@ static void draw_side(tui_app *a, const rk_state *v)
 			char bar[128];
 			tr_bar(bar, bar_w > 120 ? 120 : bar_w, p->tally[k], max);
 			wmove(w, row++, 2);
-			wprintw(w, "%c%zu ", (int64_t)k == mine ? '*' : ' ', (k + 1) % 10);
+			wprintw(w, "%c%zu ", (int64_t)k == mine ? '*' : ' ',
+				(k + 1) % 10);
 			int y, x;
 			getyx(w, y, x);
 			put_clipped(w, p->options[k], label_w);
@@ -432,9 +433,11 @@ static void draw_chat(tui_app *a, const rk_state *v)
 			wmove(w, y--, 0);
 			/* Row r of "user: text": the name is on row 0. */
 			if (r == 0) {
-				wattron(w, color_attr(u, app_user_color(a, c->user)) | A_BOLD);
+				wattron(w, color_attr(u, app_user_color(a, c->user)) |
+					       A_BOLD);
 				put_clipped(w, c->user, wd);
-				wattroff(w, color_attr(u, app_user_color(a, c->user)) | A_BOLD);
+				wattroff(w, color_attr(u, app_user_color(a, c->user)) |
+						A_BOLD);
 				waddstr(w, ": ");
 				int rest = wd - (int)ul - 2;
 				if (rest > 0)

@@ -20,7 +20,8 @@
 
 static const char SEED_STATE[] =
     "{\"shapes\":{"
-    "\"s1\":{\"id\":\"s1\",\"type\":\"stroke\",\"color\":1,\"points\":[[0,0],[1,1],[2,4]],"
+    "\"s1\":{\"id\":\"s1\",\"type\":\"stroke\",\"color\":1,\"points\":[[0,0],[1,1],[2,4]]"
+    ","
     "\"by\":\"alice\"},"
     "\"r1\":{\"id\":\"r1\",\"type\":\"rect\",\"color\":2,\"points\":[[-5,-5],[5,5]],"
     "\"by\":\"bob\"},"
@@ -28,7 +29,8 @@ static const char SEED_STATE[] =
     "\"text\":\"h\\u00e9llo\",\"by\":\"alice\"}},"
     "\"polls\":{"
     "\"p1\":{\"id\":\"p1\",\"question\":\"lunch?\",\"options\":[\"pizza\",\"soup\"],"
-    "\"tally\":[1,0],\"votes\":{\"alice\":0},\"closed\":false,\"closes_at\":1700000100000,"
+    "\"tally\":[1,0],\"votes\":{\"alice\":0},\"closed\":false,\"closes_at\":"
+    "1700000100000,"
     "\"by\":\"alice\"},"
     "\"p2\":{\"id\":\"p2\",\"question\":\"done?\",\"options\":[\"y\",\"n\",\"maybe\"],"
     "\"tally\":[0,1,0],\"votes\":{\"bob\":1},\"closed\":true,\"by\":\"bob\"}},"
@@ -60,7 +62,8 @@ static void check_op_json(const rk_op *op)
 	FUZZ_CHECK(rk_buf_ok(&a) == RK_OK);
 	rk_op op2;
 	char msg[RK_MSG_MSG_MAX + 1];
-	FUZZ_CHECK(rk_op_decode_text(a.data, a.len, &op2, msg, sizeof(msg)) == RK_REJ_NONE);
+	FUZZ_CHECK(rk_op_decode_text(a.data, a.len, &op2, msg, sizeof(msg)) ==
+		   RK_REJ_NONE);
 	/* The decoder ignores tally (it is recomputed on apply). */
 	rk_op tmp = *op;
 	tmp.tally = NULL;
@@ -131,8 +134,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* Every reachable state survives a snapshot round trip. */
 	encode(st, &before);
 	rk_state *back = NULL;
-	FUZZ_CHECK(rk_state_decode_text(before.data, before.len, &back, err, sizeof(err)) ==
-		   RK_OK);
+	FUZZ_CHECK(rk_state_decode_text(before.data, before.len, &back, err,
+					sizeof(err)) == RK_OK);
 	encode(back, &after);
 	FUZZ_CHECK(same(&before, &after));
 	rk_state_free(back);

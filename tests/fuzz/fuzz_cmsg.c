@@ -27,8 +27,8 @@ static void check_op_round_trip(const rk_cmsg *m)
 	rk_cmsg m2;
 	rk_reject rej = RK_REJ_NONE;
 	char msg[RK_MSG_MSG_MAX + 1];
-	rk_err e = rk_cmsg_decode(frame.data, frame.len, SIZE_MAX, &m2, &rej, msg,
-				  sizeof(msg));
+	rk_err e =
+	    rk_cmsg_decode(frame.data, frame.len, SIZE_MAX, &m2, &rej, msg, sizeof(msg));
 	FUZZ_CHECK(e == RK_OK && m2.t == RK_C_OP && strcmp(m2.id, m->id) == 0);
 	rk_op_encode(&m2.op, &b);
 	FUZZ_CHECK(a.len == b.len && memcmp(a.data, b.data, a.len) == 0);

@@ -49,7 +49,8 @@ static void check_methods(rk_route r)
 		const char *allow = NULL;
 		unsigned st = rk_route_method(r, (rk_method)m, &allow);
 		bool ops = r == RK_ROUTE_ROOM_OPS;
-		FUZZ_CHECK(allow && strncmp(allow, ops ? "POST" : "GET", ops ? 4 : 3) == 0);
+		FUZZ_CHECK(allow &&
+			   strncmp(allow, ops ? "POST" : "GET", ops ? 4 : 3) == 0);
 		bool ok = ops ? m == RK_METHOD_POST || m == RK_METHOD_OPTIONS
 			      : m == RK_METHOD_GET ||
 				    (m == RK_METHOD_OPTIONS && rk_route_is_api(r)) ||
@@ -71,7 +72,8 @@ static void check_error_body(const char *msg, size_t size)
 	FUZZ_CHECK(j);
 	const cJSON *e = cJSON_GetObjectItem(j, "error");
 	const cJSON *m = cJSON_GetObjectItem(j, "msg");
-	FUZZ_CHECK(cJSON_IsString(e) && strcmp(e->valuestring, rk_http_error_code(status)) == 0);
+	FUZZ_CHECK(cJSON_IsString(e) &&
+		   strcmp(e->valuestring, rk_http_error_code(status)) == 0);
 	FUZZ_CHECK(cJSON_IsString(m));
 	if (rk_utf8_valid(msg, strlen(msg)))
 		FUZZ_CHECK(strcmp(m->valuestring, msg) == 0);
@@ -98,8 +100,9 @@ static void check_delete_auth(const char *authz, const char *room)
 	FUZZ_CHECK(rk_route_delete_auth(NULL, 0, authz, room, FUZZ_NOW_S, true) == 0);
 	FUZZ_CHECK(rk_route_delete_auth(NULL, 0, authz, room, FUZZ_NOW_S, false) == 403);
 	for (int lo = 0; lo < 2; lo++)
-		FUZZ_CHECK(rk_route_delete_auth(FUZZ_SECRET, sl, authz, room, FUZZ_NOW_S, lo) ==
-			   rk_route_auth(FUZZ_SECRET, sl, authz, room, FUZZ_NOW_S));
+		FUZZ_CHECK(
+		    rk_route_delete_auth(FUZZ_SECRET, sl, authz, room, FUZZ_NOW_S, lo) ==
+		    rk_route_auth(FUZZ_SECRET, sl, authz, room, FUZZ_NOW_S));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -125,13 +128,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_auth(authz, NULL);
 		break;
 	case RK_ROUTE_ROOM_OPS:
-		FUZZ_CHECK(under_rooms && rk_roomid_validz(room) && idn == strlen(room) + 4 &&
+		FUZZ_CHECK(under_rooms && rk_roomid_validz(room) &&
+			   idn == strlen(room) + 4 &&
 			   memcmp(room, s + 10, strlen(room)) == 0 &&
 			   strcmp(s + 10 + strlen(room), "/ops") == 0);
 		check_auth(authz, room);
 		break;
 	case RK_ROUTE_BAD_ROOM:
-		FUZZ_CHECK(under_rooms && room[0] == '\0' && !rk_roomid_valid(s + 10, idn));
+		FUZZ_CHECK(under_rooms && room[0] == '\0' &&
+			   !rk_roomid_valid(s + 10, idn));
 		break;
 	case RK_ROUTE_WS:
 		FUZZ_CHECK(strncmp(s, "/ws/", 4) == 0 && room[0] == '\0');

@@ -52,7 +52,8 @@ static void check_event(const rk_smsg *m)
 	rk_buf_init(&op2, 0);
 	rk_op_encode(&m->op, &op1);
 	FUZZ_CHECK(rk_buf_ok(&op1) == RK_OK);
-	rk_enc_event(&frame, m->seq, m->ts, m->session, m->user, m->id, op1.data, op1.len);
+	rk_enc_event(&frame, m->seq, m->ts, m->session, m->user, m->id, op1.data,
+		     op1.len);
 	FUZZ_CHECK(rk_buf_ok(&frame) == RK_OK);
 	rk_smsg m2;
 	FUZZ_CHECK(rk_smsg_decode(frame.data, frame.len, false, &m2, NULL, 0) == RK_OK);
@@ -73,7 +74,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		rk_smsg m;
 		rk_err e = rk_smsg_decode((const char *)data, size, want_state, &m, err,
 					  sizeof(err));
-		if (e == RK_OK && m.t == RK_S_WELCOME && (want_state || m.welcome.resumed))
+		if (e == RK_OK && m.t == RK_S_WELCOME &&
+		    (want_state || m.welcome.resumed))
 			check_welcome(&m);
 		if (e == RK_OK && m.t == RK_S_EVENT)
 			check_event(&m);

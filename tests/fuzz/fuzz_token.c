@@ -35,13 +35,13 @@ static void check_signed(const rk_claims *c, const rk_buf *tok)
 {
 	rk_claims out;
 	if (c->exp > FUZZ_NOW_S) {
-		FUZZ_CHECK(rk_token_verify(SECRET, SECRET_LEN, tok->data, tok->len, FUZZ_NOW_S,
-					   &out) == RK_TOK_OK);
+		FUZZ_CHECK(rk_token_verify(SECRET, SECRET_LEN, tok->data, tok->len,
+					   FUZZ_NOW_S, &out) == RK_TOK_OK);
 		FUZZ_CHECK(same_claims(c, &out));
 	}
 	if (c->exp > INT64_MIN)
-		FUZZ_CHECK(rk_token_verify(SECRET, SECRET_LEN, tok->data, tok->len, c->exp,
-					   &out) == RK_TOK_EXPIRED);
+		FUZZ_CHECK(rk_token_verify(SECRET, SECRET_LEN, tok->data, tok->len,
+					   c->exp, &out) == RK_TOK_EXPIRED);
 	FUZZ_CHECK(rk_token_verify("other", 5, tok->data, tok->len, FUZZ_NOW_S, &out) ==
 		   RK_TOK_BAD_SIG);
 	/* Flip a bit of the signature's first character (always a data bit). */

@@ -22,8 +22,7 @@ enum { MAX_FRAGS = 32 };
 
 /* v is NULL, or the value of one fragment "<name>=<value>" of at most cap
  * bytes. */
-static void check_arg(const char *v, const char *name, size_t cap, char **frags,
-		      size_t n)
+static void check_arg(const char *v, const char *name, size_t cap, char **frags, size_t n)
 {
 	if (!v)
 		return;
@@ -83,16 +82,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			check_identity(&id);
 			FUZZ_CHECK(id.role == RK_ROLE_EDITOR);
 		}
-		st = rk_ws_identify(FUZZ_SECRET, strlen(FUZZ_SECRET), &a, room, FUZZ_NOW_S,
-				    &id, &why);
+		st = rk_ws_identify(FUZZ_SECRET, strlen(FUZZ_SECRET), &a, room,
+				    FUZZ_NOW_S, &id, &why);
 		FUZZ_CHECK(st == 0 || ((st == 401 || st == 403) && why));
 		if (st == 0) {
 			check_identity(&id);
 			rk_claims c;
-			FUZZ_CHECK(rk_token_verify(FUZZ_SECRET, strlen(FUZZ_SECRET), a.token,
-						   strlen(a.token), FUZZ_NOW_S,
+			FUZZ_CHECK(rk_token_verify(FUZZ_SECRET, strlen(FUZZ_SECRET),
+						   a.token, strlen(a.token), FUZZ_NOW_S,
 						   &c) == RK_TOK_OK);
-			FUZZ_CHECK(rk_token_covers(&c, room) && strcmp(c.sub, id.user) == 0);
+			FUZZ_CHECK(rk_token_covers(&c, room) &&
+				   strcmp(c.sub, id.user) == 0);
 		}
 	}
 	free(s);

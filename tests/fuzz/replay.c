@@ -119,7 +119,8 @@ int main(int argc, char **argv)
 			perror(argv[i]);
 			return 1;
 		}
-		long n = S_ISDIR(st.st_mode) ? run_dir(argv[i]) : (run_file(argv[i]) ? -1 : 1);
+		long n =
+		    S_ISDIR(st.st_mode) ? run_dir(argv[i]) : (run_file(argv[i]) ? -1 : 1);
 		if (n < 0)
 			return 1;
 		printf("%s: %ld inputs\n", argv[i], n);

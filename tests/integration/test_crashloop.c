@@ -30,10 +30,10 @@
 
 enum {
 	ROOMS = 3,
-	CLIENTS = 6,         /* client i is in room i % ROOMS */
+	CLIENTS = 6, /* client i is in room i % ROOMS */
 	MIN_CYCLES = 20,
-	WINDOW = 40,         /* ops a client has in flight at most */
-	MAX_ACKED = 100000,  /* acked ops remembered over the whole run */
+	WINDOW = 40,	    /* ops a client has in flight at most */
+	MAX_ACKED = 100000, /* acked ops remembered over the whole run */
 	CYCLE_TIMEOUT_US = 30000000,
 };
 
@@ -46,8 +46,8 @@ typedef struct acked_op {
 typedef struct client {
 	struct ws *w;
 	int room;
-	int64_t last;        /* highest seq applied (welcome, event, ack) */
-	int sent, acked;     /* this cycle */
+	int64_t last;	 /* highest seq applied (welcome, event, ack) */
+	int sent, acked; /* this cycle */
 	char epoch[64];
 } client;
 
@@ -64,7 +64,7 @@ typedef struct run {
 	acked_op *acks;
 	size_t nacks;
 	unsigned seed;
-	long long replayed;  /* events received by resuming clients */
+	long long replayed; /* events received by resuming clients */
 } run;
 
 static const char *room_name(int r)
@@ -130,27 +130,31 @@ static void connect_all(run *x, int cycle)
 			snprintf(cl->epoch, sizeof(cl->epoch), "%s", rt_str(w, "epoch"));
 		} else {
 			if (!cJSON_IsTrue(cJSON_GetObjectItem(w, "resumed")))
-				fail_msg("cycle %d: client %d (since %lld) not resumed, room at %lld",
+				fail_msg("cycle %d: client %d (since %lld) not resumed, "
+					 "room at %lld",
 					 cycle, i, (long long)cl->last, (long long)seq);
 			assert_string_equal(rt_str(w, "epoch"), cl->epoch);
 			if (seq < cl->last)
-				fail_msg("cycle %d: room %s restarted at seq %lld, client saw %lld",
+				fail_msg("cycle %d: room %s restarted at seq %lld, "
+					 "client saw %lld",
 					 cycle, room_name(cl->room), (long long)seq,
 					 (long long)cl->last);
 			/* Exactly the events after since, in order (take checks the
 			 * order), each as in the log. */
 			const room_log *lg = &x->log[cl->room];
 			if (seq != lg->n)
-				fail_msg("cycle %d: welcome seq %lld, log ends at %lld", cycle,
-					 (long long)seq, (long long)lg->n);
+				fail_msg("cycle %d: welcome seq %lld, log ends at %lld",
+					 cycle, (long long)seq, (long long)lg->n);
 			while (cl->last < seq) {
 				cJSON *e = ws_recv_type(cl->w, "event", RT_TIMEOUT_MS);
 				if (!e)
-					fail_msg("cycle %d: client %d resumed at %lld of %lld: %s",
-						 cycle, i, (long long)cl->last, (long long)seq,
-						 ws_error(cl->w));
+					fail_msg("cycle %d: client %d resumed at %lld of "
+						 "%lld: %s",
+						 cycle, i, (long long)cl->last,
+						 (long long)seq, ws_error(cl->w));
 				take(x, cl, e); /* checks it is cl->last + 1 */
-				assert_string_equal(rt_str(e, "id"), lg->ids[cl->last - 1]);
+				assert_string_equal(rt_str(e, "id"),
+						    lg->ids[cl->last - 1]);
 				cJSON_Delete(e);
 				x->replayed++;
 			}
@@ -173,17 +177,23 @@ static int load_and_kill(run *x, int cycle, int target)
 			client *cl = &x->c[i];
 			while (cl->sent - cl->acked < WINDOW) {
 				int k = cl->sent++;
-				/* Mixed ops: chat posts and shapes (snapshots carry both). */
+				/* Mixed ops: chat posts and shapes (snapshots carry
+				 * both). */
 				if (k % 3 == 2)
-					ws_send_textf(cl->w, "{\"t\":\"op\",\"id\":\"c%d-%d-%d\",\"op\":"
-						      "{\"k\":\"shape.add\",\"shape\":{\"id\":\"s%d-%d-%d\","
-						      "\"type\":\"rect\",\"color\":%d,\"points\":"
-						      "[[0,0],[%d,%d]]}}}", i, cycle, k, i, cycle, k, k % 8,
-						      k, cycle);
+					ws_send_textf(
+					    cl->w,
+					    "{\"t\":\"op\",\"id\":\"c%d-%d-%d\",\"op\":"
+					    "{\"k\":\"shape.add\",\"shape\":{\"id\":\"s%"
+					    "d-%d-%d\","
+					    "\"type\":\"rect\",\"color\":%d,\"points\":"
+					    "[[0,0],[%d,%d]]}}}",
+					    i, cycle, k, i, cycle, k, k % 8, k, cycle);
 				else
-					ws_send_textf(cl->w, "{\"t\":\"op\",\"id\":\"c%d-%d-%d\",\"op\":"
-						      "{\"k\":\"chat.post\",\"text\":\"m%d\"}}", i, cycle,
-						      k, k);
+					ws_send_textf(
+					    cl->w,
+					    "{\"t\":\"op\",\"id\":\"c%d-%d-%d\",\"op\":"
+					    "{\"k\":\"chat.post\",\"text\":\"m%d\"}}",
+					    i, cycle, k, k);
 			}
 		}
 		got = 0;
@@ -219,7 +229,8 @@ static void read_log(const char *db_path, room_log *lg)
 			fail_msg("%s: seq %lld follows %lld", db_path, (long long)seq,
 				 (long long)lg->n);
 		if (lg->n % 1024 == 0) {
-			lg->ids = realloc(lg->ids, (size_t)(lg->n + 1024) * sizeof(*lg->ids));
+			lg->ids =
+			    realloc(lg->ids, (size_t)(lg->n + 1024) * sizeof(*lg->ids));
 			assert_non_null(lg->ids);
 		}
 		const char *id = (const char *)sqlite3_column_text(q, 1);
@@ -242,14 +253,16 @@ static size_t check_logs(run *x, int cycle)
 		const char *args[] = {"verify", db, NULL};
 		int code = rt_roomctl(args, out, sizeof(out));
 		if (code != 0)
-			fail_msg("cycle %d: roomctl verify %s: exit %d: %s", cycle, db, code, out);
+			fail_msg("cycle %d: roomctl verify %s: exit %d: %s", cycle, db,
+				 code, out);
 	}
 	for (size_t i = 0; i < x->nacks; i++) {
 		acked_op *a = &x->acks[i];
 		const room_log *lg = &x->log[a->room];
 		const char *got = a->seq <= lg->n ? lg->ids[a->seq - 1] : "(none)";
 		if (strcmp(got, a->id) != 0) {
-			fprintf(stderr, "cycle %d: %s acked at seq %lld of %s, log has '%s'\n",
+			fprintf(stderr,
+				"cycle %d: %s acked at seq %lld of %s, log has '%s'\n",
 				cycle, a->id, (long long)a->seq, room_name(a->room), got);
 			lost++;
 		}
@@ -274,8 +287,14 @@ static void crashloop(bool fsync)
 	fflush(stdout);
 	srand(x->seed);
 	/* Snapshots every 50 events: verify checks them too. */
-	const char *args[] = {"--ops-per-sec", "100000", "--ops-burst", "100000",
-			      "--snapshot-every", "50", fsync ? "--fsync" : NULL, NULL};
+	const char *args[] = {"--ops-per-sec",
+			      "100000",
+			      "--ops-burst",
+			      "100000",
+			      "--snapshot-every",
+			      "50",
+			      fsync ? "--fsync" : NULL,
+			      NULL};
 	x->rd = rt_start(args);
 	for (int i = 0; i < CLIENTS; i++)
 		x->c[i].room = i % ROOMS;
@@ -287,17 +306,20 @@ static void crashloop(bool fsync)
 		int got = load_and_kill(x, cycle, target);
 		assert_int_equal(rd_restart(x->rd, NULL), 0);
 		lost += check_logs(x, cycle);
-		printf("crashloop: cycle %d: killed after %d acks (target %d), %zu acked in "
-		       "total\n", cycle + 1, got, target, x->nacks);
+		printf(
+		    "crashloop: cycle %d: killed after %d acks (target %d), %zu acked in "
+		    "total\n",
+		    cycle + 1, got, target, x->nacks);
 	}
 	/* One last resume proves the final restart too. */
 	connect_all(x, cycles);
 	for (int i = 0; i < CLIENTS; i++)
 		rt_free(x->c[i].w);
-	printf("crashloop%s: seed %u: %d cycles, %zu ops acked, %zu ops lost, %lld events "
-	       "replayed to resuming clients, %.1f s\n", fsync ? " --fsync" : "", x->seed,
-	       cycles, x->nacks, lost,
-	       x->replayed, (double)(rk_mono_us() - t0) / 1e6);
+	printf(
+	    "crashloop%s: seed %u: %d cycles, %zu ops acked, %zu ops lost, %lld events "
+	    "replayed to resuming clients, %.1f s\n",
+	    fsync ? " --fsync" : "", x->seed, cycles, x->nacks, lost, x->replayed,
+	    (double)(rk_mono_us() - t0) / 1e6);
 	assert_int_equal(lost, 0);
 	rd_cleanup(x->rd);
 	for (int r = 0; r < ROOMS; r++)
@@ -323,8 +345,8 @@ static void test_crashloop_fsync(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_crashloop),
-		cmocka_unit_test(test_crashloop_fsync),
+	    cmocka_unit_test(test_crashloop),
+	    cmocka_unit_test(test_crashloop_fsync),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

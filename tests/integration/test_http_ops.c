@@ -56,8 +56,9 @@ static void test_post_while_members_watch(void **state)
 	cJSON_Delete(e);
 
 	cJSON *ack = NULL;
-	assert_int_equal(post(rd, "watch", NULL, BODY("srv-1", CHAT("system message")), &ack,
-			      NULL), 200);
+	assert_int_equal(
+	    post(rd, "watch", NULL, BODY("srv-1", CHAT("system message")), &ack, NULL),
+	    200);
 	assert_string_equal(rt_str(ack, "t"), "ack");
 	assert_string_equal(rt_str(ack, "id"), "srv-1");
 	assert_int_equal(rt_int(ack, "seq"), 2);
@@ -75,7 +76,8 @@ static void test_post_while_members_watch(void **state)
 	}
 
 	/* The same id again (another body even): committed once, acked dup. */
-	assert_int_equal(post(rd, "watch", NULL, BODY("srv-1", CHAT("again")), &ack, NULL), 200);
+	assert_int_equal(
+	    post(rd, "watch", NULL, BODY("srv-1", CHAT("again")), &ack, NULL), 200);
 	assert_int_equal(rt_int(ack, "seq"), 2);
 	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(ack, "dup")));
 	cJSON_Delete(ack);
@@ -86,13 +88,15 @@ static void test_post_while_members_watch(void **state)
 
 	/* Without a secret, X-Roomkit-User names the user. */
 	assert_int_equal(post(rd, "watch", "X-Roomkit-User: billing-bot",
-			      BODY("srv-2", CHAT("invoice sent")), &ack, NULL), 200);
+			      BODY("srv-2", CHAT("invoice sent")), &ack, NULL),
+			 200);
 	cJSON_Delete(ack);
 	e = rt_expect(b, "event");
 	assert_string_equal(rt_str(e, "user"), "billing-bot");
 	cJSON_Delete(e);
-	assert_int_equal(post(rd, "watch", "X-Roomkit-User: ", BODY("srv-3", CHAT("x")), NULL,
-			      NULL), 400);
+	assert_int_equal(
+	    post(rd, "watch", "X-Roomkit-User: ", BODY("srv-3", CHAT("x")), NULL, NULL),
+	    400);
 
 	rt_free(a);
 	rt_free(b);
@@ -104,29 +108,37 @@ static void test_rejects_and_refusals(void **state)
 	(void)state;
 	rd_proc *rd = rt_start((const char *const[]){"--max-frame", "1024", NULL});
 	cJSON *j = NULL;
-	assert_int_equal(post(rd, "rej", NULL,
-			      BODY("p1", "{\"k\":\"poll.create\",\"poll\":{\"id\":\"q\","
-					 "\"question\":\"?\",\"options\":[\"a\",\"b\"]}}"),
-			      NULL, NULL), 200);
-	assert_int_equal(post(rd, "rej", NULL,
-			      BODY("p1b", "{\"k\":\"poll.create\",\"poll\":{\"id\":\"q\","
-					  "\"question\":\"?\",\"options\":[\"a\",\"b\"]}}"),
-			      &j, NULL), 409);
+	assert_int_equal(
+	    post(rd, "rej", NULL,
+		 BODY("p1", "{\"k\":\"poll.create\",\"poll\":{\"id\":\"q\","
+			    "\"question\":\"?\",\"options\":[\"a\",\"b\"]}}"),
+		 NULL, NULL),
+	    200);
+	assert_int_equal(
+	    post(rd, "rej", NULL,
+		 BODY("p1b", "{\"k\":\"poll.create\",\"poll\":{\"id\":\"q\","
+			     "\"question\":\"?\",\"options\":[\"a\",\"b\"]}}"),
+		 &j, NULL),
+	    409);
 	assert_string_equal(rt_str(j, "t"), "reject");
 	assert_string_equal(rt_str(j, "code"), "conflict");
 	cJSON_Delete(j);
-	assert_int_equal(post(rd, "rej", NULL, BODY("p2", "{\"k\":\"poll.close\",\"poll\":\"zz\"}"),
-			      &j, NULL), 409);
+	assert_int_equal(post(rd, "rej", NULL,
+			      BODY("p2", "{\"k\":\"poll.close\",\"poll\":\"zz\"}"), &j,
+			      NULL),
+			 409);
 	assert_string_equal(rt_str(j, "code"), "not_found");
 	cJSON_Delete(j);
-	assert_int_equal(post(rd, "rej", NULL, BODY("p3", "{\"k\":\"nope\"}"), &j, NULL), 422);
+	assert_int_equal(post(rd, "rej", NULL, BODY("p3", "{\"k\":\"nope\"}"), &j, NULL),
+			 422);
 	assert_string_equal(rt_str(j, "code"), "invalid");
 	assert_string_equal(rt_str(j, "id"), "p3");
 	cJSON_Delete(j);
 	assert_int_equal(post(rd, "rej", NULL, "{\"id\":", &j, NULL), 400);
 	assert_string_equal(rt_str(j, "error"), "bad_json");
 	cJSON_Delete(j);
-	assert_int_equal(post(rd, "rej", NULL, "{\"op\":{\"k\":\"board.clear\"}}", &j, NULL), 400);
+	assert_int_equal(
+	    post(rd, "rej", NULL, "{\"op\":{\"k\":\"board.clear\"}}", &j, NULL), 400);
 	assert_string_equal(rt_str(j, "error"), "bad_message");
 	cJSON_Delete(j);
 	/* Over --max-frame: 413 before the body is read. */
@@ -135,7 +147,8 @@ static void test_rejects_and_refusals(void **state)
 	big[sizeof(big) - 1] = '\0';
 	assert_int_equal(post(rd, "rej", NULL, big, NULL, NULL), 413);
 	assert_int_equal(post(rd, "bad!id", NULL, BODY("x", CHAT("x")), NULL, NULL), 400);
-	assert_int_equal(post(rd, "rej/extra", NULL, BODY("x", CHAT("x")), NULL, NULL), 400);
+	assert_int_equal(post(rd, "rej/extra", NULL, BODY("x", CHAT("x")), NULL, NULL),
+			 400);
 	http_reply r;
 	assert_int_equal(rt_post(rd, "/v1/rooms", NULL, "{}", RT_TIMEOUT_MS, &r), 405);
 	http_reply_free(&r);
@@ -152,7 +165,8 @@ static void test_rejects_and_refusals(void **state)
 static void test_rate_limit(void **state)
 {
 	(void)state;
-	rd_proc *rd = rt_start((const char *const[]){"--ops-per-sec", "1", "--ops-burst", "2", NULL});
+	rd_proc *rd = rt_start(
+	    (const char *const[]){"--ops-per-sec", "1", "--ops-burst", "2", NULL});
 	char ra[16];
 	cJSON *j = NULL;
 	assert_int_equal(post(rd, "rl", NULL, BODY("r1", CHAT("1")), NULL, NULL), 200);
@@ -162,8 +176,9 @@ static void test_rate_limit(void **state)
 	assert_string_equal(ra, "1");
 	cJSON_Delete(j);
 	/* The bucket is per user: another user still passes. */
-	assert_int_equal(post(rd, "rl", "X-Roomkit-User: other", BODY("r3", CHAT("3")), NULL,
-			      NULL), 200);
+	assert_int_equal(
+	    post(rd, "rl", "X-Roomkit-User: other", BODY("r3", CHAT("3")), NULL, NULL),
+	    200);
 	rd_cleanup(rd);
 }
 
@@ -173,15 +188,18 @@ static void test_new_and_hibernated_rooms(void **state)
 	(void)state;
 	rd_proc *rd = rt_start((const char *const[]){"--hibernate-after", "200", NULL});
 	cJSON *ack = NULL;
-	assert_int_equal(post(rd, "fresh", NULL, BODY("f1", CHAT("first")), &ack, NULL), 200);
+	assert_int_equal(post(rd, "fresh", NULL, BODY("f1", CHAT("first")), &ack, NULL),
+			 200);
 	assert_int_equal(rt_int(ack, "seq"), 1);
 	cJSON_Delete(ack);
 	assert_true(rd_log_wait(rd, "room fresh hibernated", 10000));
-	assert_int_equal(post(rd, "fresh", NULL, BODY("f2", CHAT("second")), &ack, NULL), 200);
+	assert_int_equal(post(rd, "fresh", NULL, BODY("f2", CHAT("second")), &ack, NULL),
+			 200);
 	assert_int_equal(rt_int(ack, "seq"), 2);
 	cJSON_Delete(ack);
 	/* The id memory survived the hibernation. */
-	assert_int_equal(post(rd, "fresh", NULL, BODY("f1", CHAT("first")), &ack, NULL), 200);
+	assert_int_equal(post(rd, "fresh", NULL, BODY("f1", CHAT("first")), &ack, NULL),
+			 200);
 	assert_int_equal(rt_int(ack, "seq"), 1);
 	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(ack, "dup")));
 	cJSON_Delete(ack);
@@ -197,17 +215,19 @@ static void test_new_and_hibernated_rooms(void **state)
 static void test_cors(void **state)
 {
 	(void)state;
-	rd_proc *rd = rt_start((const char *const[]){"--allow-origin", "https://app.example",
-						     NULL});
+	rd_proc *rd = rt_start(
+	    (const char *const[]){"--allow-origin", "https://app.example", NULL});
 	http_reply r;
 	assert_int_equal(rt_post(rd, "/v1/rooms/cors/ops", "Origin: https://app.example",
-				 BODY("o1", CHAT("from a page")), RT_TIMEOUT_MS, &r), 200);
+				 BODY("o1", CHAT("from a page")), RT_TIMEOUT_MS, &r),
+			 200);
 	char v[128];
 	assert_true(http_reply_header(&r, "Access-Control-Allow-Origin", v, sizeof(v)));
 	assert_string_equal(v, "https://app.example");
 	http_reply_free(&r);
 	assert_int_equal(rt_post(rd, "/v1/rooms/cors/ops", "Origin: https://evil.example",
-				 BODY("o2", CHAT("no")), RT_TIMEOUT_MS, &r), 403);
+				 BODY("o2", CHAT("no")), RT_TIMEOUT_MS, &r),
+			 403);
 	http_reply_free(&r);
 	char db[PATH_MAX + 64];
 	rd_room_db(rd, "cors", db, sizeof(db));
@@ -225,7 +245,8 @@ static void test_fsync(void **state)
 	cJSON *ack = NULL;
 	for (int i = 1; i <= 5; i++) {
 		char body[128];
-		snprintf(body, sizeof(body), "{\"id\":\"d%d\",\"op\":" CHAT("synced") "}", i);
+		snprintf(body, sizeof(body), "{\"id\":\"d%d\",\"op\":" CHAT("synced") "}",
+			 i);
 		assert_int_equal(post(rd, "durable", NULL, body, &ack, NULL), 200);
 		assert_int_equal(rt_int(ack, "seq"), i);
 		cJSON_Delete(ack);
@@ -242,13 +263,15 @@ static void post_and_hang_up(rd_proc *rd, const char *room, const char *body)
 {
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 	assert_true(fd >= 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)rd->port)};
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_port = htons((uint16_t)rd->port)};
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
 	char req[512];
-	int n = snprintf(req, sizeof(req),
-			 "POST /v1/rooms/%s/ops HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n\r\n%s",
-			 room, strlen(body), body);
+	int n = snprintf(
+	    req, sizeof(req),
+	    "POST /v1/rooms/%s/ops HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n\r\n%s",
+	    room, strlen(body), body);
 	assert_int_equal(write(fd, req, (size_t)n), n);
 	close(fd);
 }
@@ -269,8 +292,9 @@ static void test_hang_up_before_answer(void **state)
 		snprintf(room, sizeof(room), "gone-%d", i);
 		/* The resend finds it committed (or commits it now): seq 1 either way. */
 		cJSON *ack = NULL;
-		assert_int_equal(post(rd, room, NULL, BODY("h1", CHAT("nobody waits")), &ack, NULL),
-				 200);
+		assert_int_equal(
+		    post(rd, room, NULL, BODY("h1", CHAT("nobody waits")), &ack, NULL),
+		    200);
 		assert_int_equal(rt_int(ack, "seq"), 1);
 		cJSON_Delete(ack);
 		char db[PATH_MAX + 64];
@@ -307,15 +331,19 @@ static void test_owner_token(void **state)
 	char *owner = bearer("http-ops-secret", "team-*", "scheduler", RK_ROLE_OWNER);
 	char *editor = bearer("http-ops-secret", "team-*", "ed", RK_ROLE_EDITOR);
 	char *wrong = bearer("other-secret", "team-*", "scheduler", RK_ROLE_OWNER);
-	assert_int_equal(post(rd, "team-a", NULL, BODY("t1", CHAT("x")), NULL, NULL), 401);
-	assert_int_equal(post(rd, "team-a", wrong, BODY("t1", CHAT("x")), NULL, NULL), 401);
-	assert_int_equal(post(rd, "team-a", editor, BODY("t1", CHAT("x")), NULL, NULL), 403);
-	assert_int_equal(post(rd, "other", owner, BODY("t1", CHAT("x")), NULL, NULL), 403);
+	assert_int_equal(post(rd, "team-a", NULL, BODY("t1", CHAT("x")), NULL, NULL),
+			 401);
+	assert_int_equal(post(rd, "team-a", wrong, BODY("t1", CHAT("x")), NULL, NULL),
+			 401);
+	assert_int_equal(post(rd, "team-a", editor, BODY("t1", CHAT("x")), NULL, NULL),
+			 403);
+	assert_int_equal(post(rd, "other", owner, BODY("t1", CHAT("x")), NULL, NULL),
+			 403);
 	/* The owner's sub is the user; X-Roomkit-User does not override it. */
 	char hdr[4400];
 	snprintf(hdr, sizeof(hdr), "%s\r\nX-Roomkit-User: mallory", owner);
-	assert_int_equal(post(rd, "team-a", hdr, BODY("t1", CHAT("meeting starts")), NULL, NULL),
-			 200);
+	assert_int_equal(
+	    post(rd, "team-a", hdr, BODY("t1", CHAT("meeting starts")), NULL, NULL), 200);
 	char db[PATH_MAX + 64], user[64];
 	rd_room_db(rd, "team-a", db, sizeof(db));
 	rt_sql_text(db, "SELECT user FROM events WHERE seq = 1", user, sizeof(user));
@@ -331,14 +359,14 @@ static void test_owner_token(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_post_while_members_watch),
-		cmocka_unit_test(test_rejects_and_refusals),
-		cmocka_unit_test(test_rate_limit),
-		cmocka_unit_test(test_new_and_hibernated_rooms),
-		cmocka_unit_test(test_owner_token),
-		cmocka_unit_test(test_hang_up_before_answer),
-		cmocka_unit_test(test_fsync),
-		cmocka_unit_test(test_cors),
+	    cmocka_unit_test(test_post_while_members_watch),
+	    cmocka_unit_test(test_rejects_and_refusals),
+	    cmocka_unit_test(test_rate_limit),
+	    cmocka_unit_test(test_new_and_hibernated_rooms),
+	    cmocka_unit_test(test_owner_token),
+	    cmocka_unit_test(test_hang_up_before_answer),
+	    cmocka_unit_test(test_fsync),
+	    cmocka_unit_test(test_cors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

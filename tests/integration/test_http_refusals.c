@@ -53,7 +53,8 @@ static cJSON *probe(rd_proc *rd, const char *path, const char *origin)
 
 /* The refusal reached both of the library's clients with this status, as
  * HTTP/1.1 JSON {"error": code, "msg": containing msg_part}. */
-static void expect_refusal(const cJSON *p, int status, const char *code, const char *msg_part)
+static void expect_refusal(const cJSON *p, int status, const char *code,
+			   const char *msg_part)
 {
 	char *dump = cJSON_PrintUnformatted(p);
 	const cJSON *st = cJSON_GetObjectItem(p, "status");
@@ -71,8 +72,8 @@ static void expect_refusal(const cJSON *p, int status, const char *code, const c
 		fail_msg("body is not JSON: %s", dump);
 	const cJSON *e = cJSON_GetObjectItem(body, "error");
 	const cJSON *m = cJSON_GetObjectItem(body, "msg");
-	if (!cJSON_IsString(e) || strcmp(e->valuestring, code) != 0 || !cJSON_IsString(m) ||
-	    !strstr(m->valuestring, msg_part))
+	if (!cJSON_IsString(e) || strcmp(e->valuestring, code) != 0 ||
+	    !cJSON_IsString(m) || !strstr(m->valuestring, msg_part))
 		fail_msg("want error %s with msg '%s': %s", code, msg_part, dump);
 	cJSON_Delete(body);
 	free(dump);
@@ -87,8 +88,8 @@ static const char *header(const cJSON *p, const char *name)
 static char *token(const char *room, const char *role)
 {
 	char *secret = rt_temp_file(SECRET "\n");
-	const char *args[] = {"token", "--secret-file", secret, "--room", room, "--user", "ann",
-			      "--role", role, NULL};
+	const char *args[] = {"token",	"--secret-file", secret,   "--room", room,
+			      "--user", "ann",		 "--role", role,     NULL};
 	char out[4096];
 	assert_int_equal(rt_roomctl(args, out, sizeof(out)), 0);
 	unlink(secret);
@@ -169,8 +170,8 @@ static void test_429_carries_retry_after(void **state)
 static void test_503_while_draining(void **state)
 {
 	(void)state;
-	const char *args[] = {"--ops-per-sec", "1000000", "--ops-burst", "1000000",
-			      "--max-queue", "1073741824", NULL};
+	const char *args[] = {"--ops-per-sec", "1000000",    "--ops-burst", "1000000",
+			      "--max-queue",   "1073741824", NULL};
 	rd_proc *rd = rt_start(args);
 	/* A client that reads nothing while 32 MiB of signals are sent to it:
 	 * its queue cannot drain, so roomd keeps draining (up to 5 s). */
@@ -195,9 +196,9 @@ static void test_503_while_draining(void **state)
 
 /* curl's view of one request: status, the head (lower-cased), the body. */
 typedef struct curl_answer {
-	int rc;	      /* curl's exit status */
-	int status;   /* from the status line */
-	char *head;   /* status line and headers, lower-cased */
+	int rc;	    /* curl's exit status */
+	int status; /* from the status line */
+	char *head; /* status line and headers, lower-cased */
 	char *body;
 } curl_answer;
 
@@ -239,8 +240,10 @@ static curl_answer curl_do(rd_proc *rd, const char *path, const char *const *arg
 /* curl got the whole answer: exit 0, HTTP/1.1 status, JSON error body. */
 static void expect_curl_error(const curl_answer *a, int status, const char *code)
 {
-	if (a->rc != 0 || a->status != status || !strstr(a->head, "content-type: application/json"))
-		fail_msg("want %d JSON, curl exit %d:\n%s\n\n%s", status, a->rc, a->head, a->body);
+	if (a->rc != 0 || a->status != status ||
+	    !strstr(a->head, "content-type: application/json"))
+		fail_msg("want %d JSON, curl exit %d:\n%s\n\n%s", status, a->rc, a->head,
+			 a->body);
 	cJSON *b = cJSON_Parse(a->body);
 	const cJSON *e = cJSON_GetObjectItem(b, "error");
 	if (!cJSON_IsString(e) || strcmp(e->valuestring, code) != 0 ||
@@ -346,34 +349,41 @@ static void test_origin_default(void **state)
 static void test_allow_origin_and_cors(void **state)
 {
 	(void)state;
-	const char *args[] = {"--allow-origin", "https://app.example.com", "--allow-origin",
-			      "http://localhost:5173", NULL};
+	const char *args[] = {"--allow-origin", "https://app.example.com",
+			      "--allow-origin", "http://localhost:5173", NULL};
 	rd_proc *rd = rt_start(args);
-	assert_int_equal(probe_status(rd, "/ws/a?name=a", "https://app.example.com"), 101);
+	assert_int_equal(probe_status(rd, "/ws/a?name=a", "https://app.example.com"),
+			 101);
 	assert_int_equal(probe_status(rd, "/ws/a?name=a", "http://localhost:5173"), 101);
 	assert_int_equal(probe_status(rd, "/ws/a?name=a", "http://localhost:5174"), 403);
 
 	/* Preflight of an authorised call from the app. */
-	const char *pre[] = {"-X", "OPTIONS", "-H", "Origin: https://app.example.com", "-H",
-			     "Access-Control-Request-Method: GET", "-H",
-			     "Access-Control-Request-Headers: authorization", NULL};
+	const char *pre[] = {"-X", "OPTIONS",
+			     "-H", "Origin: https://app.example.com",
+			     "-H", "Access-Control-Request-Method: GET",
+			     "-H", "Access-Control-Request-Headers: authorization",
+			     NULL};
 	curl_answer a = curl_do(rd, "/v1/rooms", pre);
-	if (a.rc != 0 || a.status != 204 || strncmp(a.head, "http/1.1 204 no content\r\n", 25) != 0 ||
+	if (a.rc != 0 || a.status != 204 ||
+	    strncmp(a.head, "http/1.1 204 no content\r\n", 25) != 0 ||
 	    !strstr(a.head, "access-control-allow-origin: https://app.example.com") ||
-	    !strstr(a.head, "access-control-allow-headers: authorization, content-type") ||
+	    !strstr(a.head,
+		    "access-control-allow-headers: authorization, content-type") ||
 	    !strstr(a.head, "access-control-allow-methods: get, post, delete"))
 		fail_msg("preflight: curl %d\n%s", a.rc, a.head);
 	curl_free(&a);
 	const char *get[] = {"-H", "Origin: https://app.example.com", NULL};
 	a = curl_do(rd, "/v1/rooms", get);
 	assert_int_equal(a.status, 200);
-	assert_non_null(strstr(a.head, "access-control-allow-origin: https://app.example.com"));
+	assert_non_null(
+	    strstr(a.head, "access-control-allow-origin: https://app.example.com"));
 	assert_non_null(strstr(a.head, "vary: origin"));
 	curl_free(&a);
 	/* An error answer carries it too, so the app can read why. */
 	a = curl_do(rd, "/v1/rooms/nosuchroom", get);
 	expect_curl_error(&a, 404, "not_found");
-	assert_non_null(strstr(a.head, "access-control-allow-origin: https://app.example.com"));
+	assert_non_null(
+	    strstr(a.head, "access-control-allow-origin: https://app.example.com"));
 	curl_free(&a);
 	const char *evil[] = {"-H", "Origin: http://evil.example", NULL};
 	a = curl_do(rd, "/v1/rooms", evil);

@@ -46,7 +46,7 @@ static void install_into(const char *destdir)
 {
 	char de[PATH_MAX + 16];
 	snprintf(de, sizeof(de), "DESTDIR=%s", destdir);
-	const char *argv[] = {"/usr/bin/env", de, env("RK_CMAKE"), "--install",
+	const char *argv[] = {"/usr/bin/env",	   de,	env("RK_CMAKE"), "--install",
 			      env("RK_BUILD_DIR"), NULL};
 	char *out = NULL;
 	int rc = rt_run(argv, 120000, &out);
@@ -84,18 +84,21 @@ static void test_install_tree(void **state)
 	/* The unit: where roomd and its config are, and the sandbox. */
 	const char *pre = env("RK_PREFIX");
 	char unit_path[PATH_MAX], want_bin[PATH_MAX], want_conf[PATH_MAX];
-	snprintf(unit_path, sizeof(unit_path), "%s%s/lib/systemd/system/roomd.service", dest, pre);
+	snprintf(unit_path, sizeof(unit_path), "%s%s/lib/systemd/system/roomd.service",
+		 dest, pre);
 	snprintf(want_bin, sizeof(want_bin), "%s/bin/roomd", pre);
 	snprintf(want_conf, sizeof(want_conf), "%s/etc/roomkit/roomd.conf",
 		 strcmp(pre, "/usr") == 0 ? "" : pre);
 	char *unit = slurp(unit_path);
 	static const char *const sandbox[][2] = {
-	    {"DynamicUser", "yes"},	{"StateDirectory", "roomd"}, {"ProtectSystem", "strict"},
-	    {"NoNewPrivileges", "yes"}, {"ProtectHome", "yes"},	     {"PrivateTmp", "yes"},
+	    {"DynamicUser", "yes"},	 {"StateDirectory", "roomd"},
+	    {"ProtectSystem", "strict"}, {"NoNewPrivileges", "yes"},
+	    {"ProtectHome", "yes"},	 {"PrivateTmp", "yes"},
 	};
 	char v[PATH_MAX];
 	for (size_t i = 0; i < sizeof(sandbox) / sizeof(sandbox[0]); i++)
-		if (!unit_value(unit, sandbox[i][0], v, sizeof(v)) || strcmp(v, sandbox[i][1]) != 0)
+		if (!unit_value(unit, sandbox[i][0], v, sizeof(v)) ||
+		    strcmp(v, sandbox[i][1]) != 0)
 			fail_msg("unit: want %s=%s", sandbox[i][0], sandbox[i][1]);
 	assert_true(unit_value(unit, "ExecStart", v, sizeof(v)));
 	char roomd[PATH_MAX], conf[PATH_MAX];
@@ -113,7 +116,8 @@ static void test_install_tree(void **state)
 		if (rt_run(argv, 10000, &out) != 0 || !strstr(out, "Usage:"))
 			fail_msg("%s --help: %s", bin, out);
 		free(out);
-		snprintf(man, sizeof(man), "%s%s/share/man/man1/%s.1", dest, pre, bins[i]);
+		snprintf(man, sizeof(man), "%s%s/share/man/man1/%s.1", dest, pre,
+			 bins[i]);
 		char *page = slurp(man);
 		snprintf(th, sizeof(th), ".TH %s ", bins[i]);
 		for (char *c = th; *c; c++)
@@ -152,7 +156,7 @@ static void test_install_tree(void **state)
 		free(copy);
 		snprintf(manpath, sizeof(manpath), "MANPATH=%s%s/share/man", dest, pre);
 		const char *argv[] = {"/usr/bin/env", manpath, "/usr/bin/systemd-analyze",
-				      "verify", vunit, NULL};
+				      "verify",	      vunit,   NULL};
 		char *out = NULL;
 		int rc = rt_run(argv, 60000, &out);
 		if (rc != 0 || out[0])

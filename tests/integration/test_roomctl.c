@@ -202,7 +202,8 @@ static void fx_op(fx *f, const char *user, const char *op_id, const char *json)
 			 RK_REJ_NONE);
 	int64_t seq = f->seq + 1;
 	int64_t ts = TS0 + seq * (f->slow_after && seq > f->slow_after ? 10000 : 1000);
-	rk_actor a = {.user = user, .role = RK_ROLE_OWNER, .seq = seq, .ts = ts, .id = op_id};
+	rk_actor a = {
+	    .user = user, .role = RK_ROLE_OWNER, .seq = seq, .ts = ts, .id = op_id};
 	rk_reject rej = rk_state_apply(f->st, &op, &a, msg, sizeof(msg));
 	if (rej != RK_REJ_NONE)
 		fail_msg("fixture op %lld rejected: %s", (long long)seq, msg);
@@ -216,7 +217,8 @@ static void fx_op(fx *f, const char *user, const char *op_id, const char *json)
 			 sizeof(err)) != RK_OK ||
 	    (op.k == RK_OP_POLL_CREATE && op.closes_at > 0 &&
 	     store_set_alarm(f->s, op.id, op.closes_at, err, sizeof(err)) != RK_OK) ||
-	    (op.k == RK_OP_POLL_CLOSE && store_del_alarm(f->s, op.id, err, sizeof(err)) != RK_OK))
+	    (op.k == RK_OP_POLL_CLOSE &&
+	     store_del_alarm(f->s, op.id, err, sizeof(err)) != RK_OK))
 		fail_msg("fixture op %lld: %s", (long long)seq, err);
 	rk_buf_free(&b);
 	rk_op_free(&op);
@@ -265,8 +267,8 @@ static store *live_append(const char *path, int *lock, int64_t seq, const char *
 		fail_msg("%s: %s", path, err);
 	snprintf(op, sizeof(op), "{\"k\":\"chat.post\",\"text\":\"%s\"}", text);
 	if (store_begin(s, err, sizeof(err)) != RK_OK ||
-	    store_append(s, seq, TS0 + seq * 1000, "s-dave", "dave", "d1", op, strlen(op), err,
-			 sizeof(err)) != RK_OK ||
+	    store_append(s, seq, TS0 + seq * 1000, "s-dave", "dave", "d1", op, strlen(op),
+			 err, sizeof(err)) != RK_OK ||
 	    store_commit(s, err, sizeof(err)) != RK_OK)
 		fail_msg("%s: %s", path, err);
 	return s;
@@ -603,7 +605,7 @@ static void test_help_and_usage(void **state)
 	assert_non_null(strstr(r.out, "verify"));
 	run_free(&r);
 	static const char *const cmds[] = {
-	    "token", "inspect", "events",  "replay", "verify", "diff",	"rooms",
+	    "token", "inspect", "events",  "replay", "verify", "diff",	 "rooms",
 	    "room",  "health",	"metrics", "usage",  "export", "import", "compact"};
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
 		r = CTL(t, cmds[i], "--help");
@@ -963,9 +965,10 @@ static void test_verify_ok(void **state)
 	 * op id (the replay has them); it verifies all the same. */
 	char path[400];
 	snprintf(path, sizeof(path), "%s/legacy.db", t->dir);
-	corrupt_copy(t, path,
-		     "UPDATE snapshots SET state=replace(replace(state,',\"id\":\"a2\"',''),"
-		     "',\"id\":\"b3\"','')");
+	corrupt_copy(
+	    t, path,
+	    "UPDATE snapshots SET state=replace(replace(state,',\"id\":\"a2\"',''),"
+	    "',\"id\":\"b3\"','')");
 	assert_int_equal(sql_int(path, "SELECT count(*) FROM snapshots WHERE state LIKE "
 				       "'%\"id\":\"a2\"%'"),
 			 0);
@@ -1015,7 +1018,8 @@ static void test_verify_corrupt(void **state)
 	    {"stray alarm", "INSERT INTO alarms VALUES('zz',5)", "alarm for poll 'zz'"},
 	    {"no meta", "DELETE FROM meta", "meta has no 'format'"},
 	    {"no epoch", "DELETE FROM meta WHERE key='epoch'", "meta has no 'epoch'"},
-	    {"no meta table", "DROP TABLE meta", "not a room file (wrong schema): no meta table"},
+	    {"no meta table", "DROP TABLE meta",
+	     "not a room file (wrong schema): no meta table"},
 	    {"newer format", "UPDATE meta SET value='2' WHERE key='format'",
 	     "room file format 2 is newer than this roomctl reads (1)"},
 	    {"bad room", "UPDATE meta SET value='../x' WHERE key='room'",
@@ -1497,10 +1501,11 @@ static void build_big(const char *path, const char *room, int n)
 				 "{\"k\":\"poll.vote\",\"poll\":\"p1\",\"choice\":%d}",
 				 i % 2);
 		else if (i % 2 == 0)
-			snprintf(op, sizeof(op),
-				 "{\"k\":\"shape.add\",\"shape\":{\"id\":\"s%d\",\"type\":"
-				 "\"line\",\"color\":%d,\"points\":[[%d,0],[0,%d]]}}",
-				 i, i % 8, i, i);
+			snprintf(
+			    op, sizeof(op),
+			    "{\"k\":\"shape.add\",\"shape\":{\"id\":\"s%d\",\"type\":"
+			    "\"line\",\"color\":%d,\"points\":[[%d,0],[0,%d]]}}",
+			    i, i % 8, i, i);
 		else
 			snprintf(op, sizeof(op), "{\"k\":\"chat.post\",\"text\":\"m%d\"}",
 				 i);
@@ -1584,13 +1589,16 @@ static void test_compact(void **state)
 	assert_int_equal(r.code, 0);
 	assert_int_equal(nlines(r.out), 1);
 	assert_non_null(strstr(r.out, "seq 10300, snapshot written, 300 events deleted"));
-	assert_non_null(strstr(r.out, "kept the last 10000 events and those within 24 h of the newest"));
+	assert_non_null(strstr(
+	    r.out, "kept the last 10000 events and those within 24 h of the newest"));
 	run_free(&r);
 	assert_int_equal(sql_int(path, "SELECT count(*) FROM events"), 10000);
 	assert_int_equal(sql_int(path, "SELECT min(seq) FROM events"), 301);
 	assert_int_equal(sql_int(path, "SELECT max(seq) FROM events"), BIG_N);
-	assert_int_equal(sql_int(path, "SELECT count(*) FROM snapshots WHERE seq=10300"), 1);
-	assert_int_equal(sql_int(path, "SELECT count(*) FROM snapshots WHERE seq<300"), 0);
+	assert_int_equal(sql_int(path, "SELECT count(*) FROM snapshots WHERE seq=10300"),
+			 1);
+	assert_int_equal(sql_int(path, "SELECT count(*) FROM snapshots WHERE seq<300"),
+			 0);
 	char side[500];
 	snprintf(side, sizeof(side), "%s-wal", path);
 	assert_int_equal(access(side, F_OK), -1);

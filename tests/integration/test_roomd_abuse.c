@@ -107,49 +107,59 @@ static void test_hostile_messages(void **state)
 	pair_join(rd, &p, "hostile");
 	pair_check(&p);
 	char *deep = nested("", 3000, "");
-	char *deep_op = nested("{\"t\":\"op\",\"id\":\"n\",\"op\":{\"k\":\"chat.post\",\"text\":"
-			       "\"x\",\"extra\":", 2000, "}}");
+	char *deep_op =
+	    nested("{\"t\":\"op\",\"id\":\"n\",\"op\":{\"k\":\"chat.post\",\"text\":"
+		   "\"x\",\"extra\":",
+		   2000, "}}");
 	char long_text[2200];
-	snprintf(long_text, sizeof(long_text), "{\"t\":\"op\",\"id\":\"big\",\"op\":{\"k\":"
-		 "\"chat.post\",\"text\":\"%02001d\"}}", 0);
+	snprintf(long_text, sizeof(long_text),
+		 "{\"t\":\"op\",\"id\":\"big\",\"op\":{\"k\":"
+		 "\"chat.post\",\"text\":\"%02001d\"}}",
+		 0);
 	char too_long_id[200];
-	snprintf(too_long_id, sizeof(too_long_id), "{\"t\":\"op\",\"id\":\"%070d\",\"op\":{\"k\":"
-		 "\"chat.post\",\"text\":\"x\"}}", 0);
+	snprintf(too_long_id, sizeof(too_long_id),
+		 "{\"t\":\"op\",\"id\":\"%070d\",\"op\":{\"k\":"
+		 "\"chat.post\",\"text\":\"x\"}}",
+		 0);
 	char over_frame[9000];
-	snprintf(over_frame, sizeof(over_frame), "{\"t\":\"signal\",\"data\":\"%08900d\"}", 0);
+	snprintf(over_frame, sizeof(over_frame),
+		 "{\"t\":\"signal\",\"data\":\"%08900d\"}", 0);
 	static const unsigned char bin[] = {0x00, 0xff, 0x7b, 0x7d};
 	const struct {
 		const char *name;
-		int opcode;      /* WS_OP_TEXT or WS_OP_BINARY */
+		int opcode; /* WS_OP_TEXT or WS_OP_BINARY */
 		const char *frame;
-		size_t len;      /* 0: strlen */
-		const char *t;   /* reply type (when close is 0) */
+		size_t len;	  /* 0: strlen */
+		const char *t;	  /* reply type (when close is 0) */
 		const char *code; /* error/reject code */
 		int close;
 	} cases[] = {
-		{"binary frame", WS_OP_BINARY, (const char *)bin, sizeof(bin), "error",
-		 "bad_message", 0},
-		{"invalid UTF-8", WS_OP_TEXT, "{\"t\":\"ping\",\"id\":\"\xc3\x28\"}", 0, "error",
-		 "bad_json", 0},
-		{"overlong UTF-8", WS_OP_TEXT, "{\"t\":\"ping\",\"id\":\"\xc0\xaf\"}", 0, "error",
-		 "bad_json", 0},
-		{"3000-deep JSON", WS_OP_TEXT, deep, 0, "error", "bad_json", 0},
-		{"2000-deep JSON in an op", WS_OP_TEXT, deep_op, 0, "error", "bad_json", 0},
-		{"op text over 2000 chars", WS_OP_TEXT, long_text, 0, "reject", "too_large", 0},
-		{"op id over 64 bytes", WS_OP_TEXT, too_long_id, 0, "error", "bad_message", 0},
-		{"frame over --max-frame", WS_OP_TEXT, over_frame, 0, NULL, NULL, 1009},
+	    {"binary frame", WS_OP_BINARY, (const char *)bin, sizeof(bin), "error",
+	     "bad_message", 0},
+	    {"invalid UTF-8", WS_OP_TEXT, "{\"t\":\"ping\",\"id\":\"\xc3\x28\"}", 0,
+	     "error", "bad_json", 0},
+	    {"overlong UTF-8", WS_OP_TEXT, "{\"t\":\"ping\",\"id\":\"\xc0\xaf\"}", 0,
+	     "error", "bad_json", 0},
+	    {"3000-deep JSON", WS_OP_TEXT, deep, 0, "error", "bad_json", 0},
+	    {"2000-deep JSON in an op", WS_OP_TEXT, deep_op, 0, "error", "bad_json", 0},
+	    {"op text over 2000 chars", WS_OP_TEXT, long_text, 0, "reject", "too_large",
+	     0},
+	    {"op id over 64 bytes", WS_OP_TEXT, too_long_id, 0, "error", "bad_message",
+	     0},
+	    {"frame over --max-frame", WS_OP_TEXT, over_frame, 0, NULL, NULL, 1009},
 	};
 	for (size_t i = 0; i < RK_ARRAY_LEN(cases); i++) {
 		struct ws *a = rt_join(rd, "hostile", "name=mallory", NULL);
 		size_t len = cases[i].len ? cases[i].len : strlen(cases[i].frame);
-		assert_int_equal(ws_send_frame(a, cases[i].opcode, true, cases[i].frame, len), 0);
+		assert_int_equal(
+		    ws_send_frame(a, cases[i].opcode, true, cases[i].frame, len), 0);
 		if (cases[i].close) {
 			rt_expect_close(a, cases[i].close, NULL);
 		} else {
 			cJSON *m = rt_expect(a, cases[i].t);
 			if (strcmp(rt_str(m, "code"), cases[i].code) != 0) {
-				fail_msg("%s: code %s, want %s", cases[i].name, rt_str(m, "code"),
-					 cases[i].code);
+				fail_msg("%s: code %s, want %s", cases[i].name,
+					 rt_str(m, "code"), cases[i].code);
 			}
 			cJSON_Delete(m);
 			/* The attacker's connection stays usable. */
@@ -161,8 +171,8 @@ static void test_hostile_messages(void **state)
 	}
 	/* A flood of bad messages: 4400, the room goes on. */
 	struct ws *a = rt_join(rd, "hostile", "name=mallory", NULL);
-	for (int i = 0; i < 100 && ws_send_frame(a, WS_OP_BINARY, true, bin, sizeof(bin)) == 0;
-	     i++)
+	for (int i = 0;
+	     i < 100 && ws_send_frame(a, WS_OP_BINARY, true, bin, sizeof(bin)) == 0; i++)
 		;
 	rt_expect_close(a, 4400, NULL);
 	rt_free(a);
@@ -220,7 +230,8 @@ static int raw_connect(rd_proc *rd)
 {
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	assert_true(fd >= 0);
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)rd->port)};
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+				 .sin_port = htons((uint16_t)rd->port)};
 	inet_pton(AF_INET, rd->host, &sa.sin_addr);
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
 		fail_msg("connect: %s", strerror(errno));
@@ -265,22 +276,27 @@ static void test_connect_drop_cycles(void **state)
 			break;
 		}
 		case 1: {
-			struct ws *w = ws_connect(rd->host, rd->port, "/ws/churn?name=d", NULL, 3000);
+			struct ws *w = ws_connect(rd->host, rd->port, "/ws/churn?name=d",
+						  NULL, 3000);
 			assert_non_null(w);
 			ws_free(w);
 			break;
 		}
 		case 2:
-			assert_int_equal(ws_connect_status(rd->host, rd->port, "/ws/..%2fx", NULL,
-							   3000, NULL), 400);
+			assert_int_equal(ws_connect_status(rd->host, rd->port,
+							   "/ws/..%2fx", NULL, 3000,
+							   NULL),
+					 400);
 			break;
 		case 3:
 			close(raw_connect(rd));
 			break;
 		default: {
 			int fd = raw_connect(rd);
-			static const char half[] = "GET /ws/half-open HTTP/1.1\r\nHost: x\r\nUpg";
-			assert_int_equal(write(fd, half, sizeof(half) - 1), (ssize_t)sizeof(half) - 1);
+			static const char half[] =
+			    "GET /ws/half-open HTTP/1.1\r\nHost: x\r\nUpg";
+			assert_int_equal(write(fd, half, sizeof(half) - 1),
+					 (ssize_t)sizeof(half) - 1);
 			close(fd);
 			break;
 		}
@@ -297,8 +313,9 @@ static void test_connect_drop_cycles(void **state)
 		fds = fd_count(rd->pid);
 	}
 	long rss = rss_kb(rd->pid);
-	printf("connect/drop: %d cycles in %.1f s; roomd fds %d -> %d, RSS %ld -> %ld KiB\n",
-	       CYCLES, secs, fd0, fds, rss0, rss);
+	printf(
+	    "connect/drop: %d cycles in %.1f s; roomd fds %d -> %d, RSS %ld -> %ld KiB\n",
+	    CYCLES, secs, fd0, fds, rss0, rss);
 	if (fds > fd0 + 4)
 		fail_msg("roomd has %d fds, %d before the cycles", fds, fd0);
 	/* Under valgrind RSS is mostly memcheck's own (shadow memory, code
@@ -341,9 +358,10 @@ static void test_slowloris(void **state)
 	pair_join(rd, &p, "steady");
 	enum { SLOW = 20, SILENT = 5 };
 	static const char req[] =
-		"GET /ws/loris?name=slow HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
-		"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-		"Sec-WebSocket-Version: 13\r\n\r\n";
+	    "GET /ws/loris?name=slow HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: "
+	    "websocket\r\n"
+	    "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+	    "Sec-WebSocket-Version: 13\r\n\r\n";
 	int fds[SLOW + SILENT];
 	bool gone[SLOW + SILENT] = {false};
 	for (int i = 0; i < SLOW + SILENT; i++)
@@ -374,8 +392,8 @@ static void test_slowloris(void **state)
 		usleep(250000);
 	}
 	printf("slowloris: %d dripping + %d silent connections dropped by %.1f s "
-	       "(--handshake-timeout 2), after %zu of %zu request bytes\n", SLOW, SILENT,
-	       last_drop_s, pos, sizeof(req) - 1);
+	       "(--handshake-timeout 2), after %zu of %zu request bytes\n",
+	       SLOW, SILENT, last_drop_s, pos, sizeof(req) - 1);
 	assert_true(last_drop_s >= 1.0);
 	for (int i = 0; i < SLOW + SILENT; i++)
 		close(fds[i]);
@@ -397,7 +415,8 @@ static int upgrade_from(rd_proc *rd, const char *src, const char *path, struct w
 	int st = w ? 101 : r.status;
 	char ra[16];
 	if (retry_after)
-		*retry_after = http_reply_header(&r, "Retry-After", ra, sizeof(ra)) ? atoi(ra) : -1;
+		*retry_after =
+		    http_reply_header(&r, "Retry-After", ra, sizeof(ra)) ? atoi(ra) : -1;
 	if (!w && st == 0)
 		fail_msg("upgrade from %s: %s", src, r.error);
 	http_reply_free(&r);
@@ -416,7 +435,8 @@ static int upgrade_from(rd_proc *rd, const char *src, const char *path, struct w
 static void test_per_ip_limits(void **state)
 {
 	(void)state;
-	const char *args[] = {"--conn-rate", "2", "--conn-burst", "5", "--limit-loopback", NULL};
+	const char *args[] = {"--conn-rate",	  "2", "--conn-burst", "5",
+			      "--limit-loopback", NULL};
 	rd_proc *rd = rt_start(args);
 	pair p;
 	pair_join(rd, &p, "local"); /* 2 of 127.0.0.1's 5 */
@@ -443,30 +463,36 @@ static void test_per_ip_limits(void **state)
 	}
 	double secs = (double)(rk_mono_us() - t0) / 1e6;
 	/* 5 at once, 2 more per second of the flood. */
-	printf("per-IP rate: 40 upgrades from 127.0.0.2 in %.2f s: %d accepted, %d refused "
-	       "with 429 (Retry-After %d)\n", secs, ok, refused, retry);
+	printf(
+	    "per-IP rate: 40 upgrades from 127.0.0.2 in %.2f s: %d accepted, %d refused "
+	    "with 429 (Retry-After %d)\n",
+	    secs, ok, refused, retry);
 	assert_true(ok >= 5 && ok <= 5 + (int)(secs * 2) + 1);
 	assert_true(refused >= 40 - 5 - (int)(secs * 2) - 1);
-	assert_int_equal(metric(rd, "roomd_connections_refused_total{reason=\"conn_rate\"} "),
-			 refused);
+	assert_int_equal(
+	    metric(rd, "roomd_connections_refused_total{reason=\"conn_rate\"} "),
+	    refused);
 	/* 127.0.0.1 is unaffected: it joins, and its room goes on. */
 	struct ws *l = rt_join(rd, "local", "name=late", NULL);
 	pair_check(&p);
 	rt_free(l);
 	usleep((useconds_t)retry * 1000000);
-	assert_int_equal(upgrade_from(rd, "127.0.0.2", "/ws/local?name=back", NULL, NULL), 101);
+	assert_int_equal(upgrade_from(rd, "127.0.0.2", "/ws/local?name=back", NULL, NULL),
+			 101);
 
 	/* At most 3 open connections per address. */
-	const char *args2[] = {"--conn-rate", "0", "--max-conns-per-ip", "3",
+	const char *args2[] = {"--conn-rate",	   "0", "--max-conns-per-ip", "3",
 			       "--limit-loopback", NULL};
 	pair_free(&p);
 	assert_int_equal(rd_restart(rd, args2), 0);
 	struct ws *c[3];
 	for (int i = 0; i < 3; i++)
-		assert_int_equal(upgrade_from(rd, "127.0.0.2", "/ws/cap?name=c", &c[i], NULL),
-				 101);
-	assert_int_equal(upgrade_from(rd, "127.0.0.2", "/ws/cap?name=c", NULL, NULL), 429);
-	assert_int_equal(upgrade_from(rd, "127.0.0.3", "/ws/cap?name=c", NULL, NULL), 101);
+		assert_int_equal(
+		    upgrade_from(rd, "127.0.0.2", "/ws/cap?name=c", &c[i], NULL), 101);
+	assert_int_equal(upgrade_from(rd, "127.0.0.2", "/ws/cap?name=c", NULL, NULL),
+			 429);
+	assert_int_equal(upgrade_from(rd, "127.0.0.3", "/ws/cap?name=c", NULL, NULL),
+			 101);
 	ws_close(c[0], 1000);
 	ws_free(c[0]);
 	int st = 429;
@@ -475,8 +501,9 @@ static void test_per_ip_limits(void **state)
 		st = upgrade_from(rd, "127.0.0.2", "/ws/cap?name=c", &c[0], NULL);
 	}
 	assert_int_equal(st, 101);
-	assert_true(metric(rd, "roomd_connections_refused_total{reason=\"max_conns_per_ip\"} ") >=
-		    1);
+	assert_true(
+	    metric(rd, "roomd_connections_refused_total{reason=\"max_conns_per_ip\"} ") >=
+	    1);
 	for (int i = 0; i < 3; i++)
 		ws_free(c[i]);
 
@@ -484,17 +511,18 @@ static void test_per_ip_limits(void **state)
 	const char *args3[] = {"--conn-rate", "1", "--conn-burst", "1", NULL};
 	assert_int_equal(rd_restart(rd, args3), 0);
 	for (int i = 0; i < 20; i++)
-		assert_int_equal(upgrade_from(rd, "127.0.0.2", "/ws/lo?name=x", NULL, NULL), 101);
+		assert_int_equal(
+		    upgrade_from(rd, "127.0.0.2", "/ws/lo?name=x", NULL, NULL), 101);
 	rd_cleanup(rd);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_hostile_messages),
-		cmocka_unit_test(test_connect_drop_cycles),
-		cmocka_unit_test(test_slowloris),
-		cmocka_unit_test(test_per_ip_limits),
+	    cmocka_unit_test(test_hostile_messages),
+	    cmocka_unit_test(test_connect_drop_cycles),
+	    cmocka_unit_test(test_slowloris),
+	    cmocka_unit_test(test_per_ip_limits),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -40,16 +40,42 @@ static void test_help(void **state)
 	char *out = NULL;
 	assert_int_equal(rt_run(argv, 10000, &out), 0);
 	assert_non_null(strstr(out, "Usage: roomd [OPTIONS]"));
-	static const char *const opts[] = {
-	    "--listen", "--data", "--secret-file", "--hibernate-after", "--fsync",
-	    "--log-level", "--max-frame", "--ops-per-sec", "--ops-burst",
-	    "--max-room-conns", "--max-conns", "--max-queue", "--idle-timeout",
-	    "--ping-interval", "--presence-grace", "--snapshot-every", "--resume-max",
-	    "--conn-rate", "--conn-burst", "--max-conns-per-ip", "--limit-loopback",
-	    "--handshake-timeout", "--tls-cert", "--tls-key", "--config", "--allow-origin",
-	    "--log-format", "--webhook-url", "--webhook-secret-file", "--webhook-types",
-	    "--webhook-timeout", "--webhook-concurrency", "--webhook-retry-max", "--retain-events", "--no-demo",
-	    "Exit status"};
+	static const char *const opts[] = {"--listen",
+					   "--data",
+					   "--secret-file",
+					   "--hibernate-after",
+					   "--fsync",
+					   "--log-level",
+					   "--max-frame",
+					   "--ops-per-sec",
+					   "--ops-burst",
+					   "--max-room-conns",
+					   "--max-conns",
+					   "--max-queue",
+					   "--idle-timeout",
+					   "--ping-interval",
+					   "--presence-grace",
+					   "--snapshot-every",
+					   "--resume-max",
+					   "--conn-rate",
+					   "--conn-burst",
+					   "--max-conns-per-ip",
+					   "--limit-loopback",
+					   "--handshake-timeout",
+					   "--tls-cert",
+					   "--tls-key",
+					   "--config",
+					   "--allow-origin",
+					   "--log-format",
+					   "--webhook-url",
+					   "--webhook-secret-file",
+					   "--webhook-types",
+					   "--webhook-timeout",
+					   "--webhook-concurrency",
+					   "--webhook-retry-max",
+					   "--retain-events",
+					   "--no-demo",
+					   "Exit status"};
 	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
 		if (!strstr(out, opts[i]))
 			fail_msg("--help does not mention %s", opts[i]);
@@ -63,21 +89,25 @@ static void test_bad_values_name_the_option(void **state)
 	char dir[] = "/tmp/roomkit-cli-XXXXXX";
 	assert_non_null(mkdtemp(dir));
 	static const char *const num[] = {
-	    "--hibernate-after", "--max-frame", "--ops-per-sec", "--ops-burst",
-	    "--max-room-conns", "--max-conns", "--max-queue", "--idle-timeout",
-	    "--ping-interval", "--presence-grace", "--snapshot-every", "--resume-max",
-	    "--conn-rate", "--conn-burst", "--max-conns-per-ip", "--handshake-timeout",
-	    "--webhook-timeout", "--webhook-concurrency", "--webhook-retry-max", "--retain-events"};
+	    "--hibernate-after",   "--max-frame",	"--ops-per-sec",
+	    "--ops-burst",	   "--max-room-conns",	"--max-conns",
+	    "--max-queue",	   "--idle-timeout",	"--ping-interval",
+	    "--presence-grace",	   "--snapshot-every",	"--resume-max",
+	    "--conn-rate",	   "--conn-burst",	"--max-conns-per-ip",
+	    "--handshake-timeout", "--webhook-timeout", "--webhook-concurrency",
+	    "--webhook-retry-max", "--retain-events"};
 	static const char *const bad[] = {"x12", "-5", "99999999999999999999"};
 	for (size_t i = 0; i < sizeof(num) / sizeof(num[0]); i++)
 		for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
-			const char *argv[] = {roomd_bin(), "--data", dir, num[i], bad[k], NULL};
+			const char *argv[] = {roomd_bin(), "--data", dir,
+					      num[i],	   bad[k],   NULL};
 			char *out = NULL;
 			int rc = rt_run(argv, 10000, &out);
-			if (rc != 2 || lines(out) != 2 || strncmp(out, "Error: ", 7) != 0 || !strstr(out, num[i]) ||
+			if (rc != 2 || lines(out) != 2 ||
+			    strncmp(out, "Error: ", 7) != 0 || !strstr(out, num[i]) ||
 			    !strstr(out, bad[k]))
-				fail_msg("roomd %s %s: exit %d, said: %s", num[i], bad[k], rc,
-					 out);
+				fail_msg("roomd %s %s: exit %d, said: %s", num[i], bad[k],
+					 rc, out);
 			free(out);
 		}
 	const char *unknown[] = {roomd_bin(), "--data", dir, "--no-such-flag", NULL};
@@ -114,16 +144,17 @@ static void test_config_file_errors(void **state)
 {
 	(void)state;
 	static const char *const num[] = {
-	    "hibernate-after", "max-frame", "ops-per-sec", "ops-burst", "max-room-conns",
-	    "max-conns", "max-queue", "idle-timeout", "ping-interval", "presence-grace",
-	    "snapshot-every", "resume-max", "conn-rate", "conn-burst", "max-conns-per-ip",
-	    "handshake-timeout"};
+	    "hibernate-after", "max-frame",	 "ops-per-sec",	     "ops-burst",
+	    "max-room-conns",  "max-conns",	 "max-queue",	     "idle-timeout",
+	    "ping-interval",   "presence-grace", "snapshot-every",   "resume-max",
+	    "conn-rate",       "conn-burst",	 "max-conns-per-ip", "handshake-timeout"};
 	for (size_t i = 0; i < sizeof(num) / sizeof(num[0]); i++) {
 		char text[256], want[300];
 		snprintf(text, sizeof(text), "# line 1\n\n%s = 12x\n", num[i]);
 		char *out = NULL, *path = NULL;
 		int rc = run_config(text, NULL, &out, &path);
-		snprintf(want, sizeof(want), "Error: %s:3: bad number for --%s: '12x'", path, num[i]);
+		snprintf(want, sizeof(want), "Error: %s:3: bad number for --%s: '12x'",
+			 path, num[i]);
 		if (rc != 2 || strncmp(out, want, strlen(want)) != 0)
 			fail_msg("config '%s': exit %d, said: %s", num[i], rc, out);
 		unlink(path);
@@ -139,7 +170,8 @@ static void test_config_file_errors(void **state)
 	    {"fsync = maybe\n", ":1: --fsync wants true or false, got 'maybe'"},
 	    {"config = other.conf\n", ":1: unknown key 'config'"},
 	    {"log-format = xml\n", ":1: unknown --log-format 'xml'"},
-	    {"allow-origin = example.com\n", ":1: --allow-origin wants scheme://host[:port]"},
+	    {"allow-origin = example.com\n",
+	     ":1: --allow-origin wants scheme://host[:port]"},
 	    {"listen = nowhere\n", ":1: --listen wants HOST:PORT"},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -152,7 +184,8 @@ static void test_config_file_errors(void **state)
 		free(path);
 		free(out);
 	}
-	const char *missing[] = {roomd_bin(), "--config", "/nonexistent/roomd.conf", NULL};
+	const char *missing[] = {roomd_bin(), "--config", "/nonexistent/roomd.conf",
+				 NULL};
 	char *out = NULL;
 	assert_int_equal(rt_run(missing, 10000, &out), 1);
 	assert_non_null(strstr(out, "Error: --config /nonexistent/roomd.conf"));
@@ -195,10 +228,12 @@ static void test_config_file_applies(void **state)
 	assert_int_equal(upgrade_status(rd, "https://c.example"), 403);
 	/* --log-format json: the log lines are JSON objects. */
 	assert_true(rd_log_wait(rd, "{\"ts\":\"", RT_TIMEOUT_MS));
-	assert_true(rd_log_contains(rd, "\"level\":\"info\",\"msg\":\"roomd listening on "));
+	assert_true(
+	    rd_log_contains(rd, "\"level\":\"info\",\"msg\":\"roomd listening on "));
 
 	/* A repeatable flag replaces the file's list. */
-	const char *more[] = {"--config", path, "--allow-origin", "https://c.example", NULL};
+	const char *more[] = {"--config", path, "--allow-origin", "https://c.example",
+			      NULL};
 	assert_int_equal(rd_restart(rd, more), 0);
 	assert_int_equal(upgrade_status(rd, "https://b.example"), 403);
 	assert_int_equal(upgrade_status(rd, "https://c.example"), 101);

@@ -125,8 +125,9 @@ static void test_delete_loaded_room(void **state)
 static void test_delete_races(void **state)
 {
 	(void)state;
-	rd_proc *rd = rt_start((const char *const[]){"--hibernate-after", "300", "--ops-per-sec",
-						     "100000", "--ops-burst", "100000", NULL});
+	rd_proc *rd =
+	    rt_start((const char *const[]){"--hibernate-after", "300", "--ops-per-sec",
+					   "100000", "--ops-burst", "100000", NULL});
 	/* In flight. */
 	struct ws *a = rt_join(rd, "busy", "name=alice", NULL);
 	for (int i = 0; i < 200; i++) {
@@ -178,7 +179,8 @@ static void test_delete_races(void **state)
 	assert_int_equal(del(rd, "never-was", NULL), 404);
 	assert_int_equal(rt_http_method(rd, "DELETE", "/v1/rooms", NULL, NULL), 405);
 	assert_int_equal(rt_http_method(rd, "DELETE", "/healthz", NULL, NULL), 405);
-	assert_int_equal(rt_http_method(rd, "DELETE", "/v1/rooms/a%2fb", NULL, NULL), 400);
+	assert_int_equal(rt_http_method(rd, "DELETE", "/v1/rooms/a%2fb", NULL, NULL),
+			 400);
 	assert_int_equal(rt_http_method(rd, "PUT", "/v1/rooms/busy", NULL, NULL), 405);
 	rt_free(a);
 	rt_free(h);
@@ -198,26 +200,27 @@ static void test_roomctl_delete(void **state)
 	rd_room_db(rd, "off", db, sizeof(db));
 	struct ws *a = rt_join(rd, "off", "name=alice", NULL);
 	assert_int_equal(rt_op(a, "o1", CHAT, NULL), 1);
-	assert_int_equal(rt_roomctl((const char *const[]){"delete", db, NULL}, out, sizeof(out)),
-			 1);
+	assert_int_equal(
+	    rt_roomctl((const char *const[]){"delete", db, NULL}, out, sizeof(out)), 1);
 	assert_non_null(strstr(out, "Error: "));
 	assert_non_null(strstr(out, "held by a running roomd"));
 	assert_true(exists(db));
 	rt_free(a);
 	assert_int_equal(rd_stop(rd, SIGTERM), 0);
 
-	assert_int_equal(rt_roomctl((const char *const[]){"delete", NULL}, out, sizeof(out)), 2);
+	assert_int_equal(
+	    rt_roomctl((const char *const[]){"delete", NULL}, out, sizeof(out)), 2);
 	char junk[PATH_MAX + 64];
 	snprintf(junk, sizeof(junk), "%s/rooms/junk.db", rd->data_dir);
 	FILE *f = fopen(junk, "w");
 	fputs("not sqlite", f);
 	fclose(f);
-	assert_int_equal(rt_roomctl((const char *const[]){"delete", junk, NULL}, out, sizeof(out)),
-			 1);
+	assert_int_equal(
+	    rt_roomctl((const char *const[]){"delete", junk, NULL}, out, sizeof(out)), 1);
 	assert_true(exists(junk));
 	unlink(junk);
-	assert_int_equal(rt_roomctl((const char *const[]){"delete", db, NULL}, out, sizeof(out)),
-			 0);
+	assert_int_equal(
+	    rt_roomctl((const char *const[]){"delete", db, NULL}, out, sizeof(out)), 0);
 	assert_non_null(strstr(out, "deleted "));
 	assert_non_null(strstr(out, "room off"));
 	assert_true(wait_files_gone(db, 1000));
@@ -247,9 +250,9 @@ static void test_roomctl_delete(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_delete_loaded_room),
-		cmocka_unit_test(test_delete_races),
-		cmocka_unit_test(test_roomctl_delete),
+	    cmocka_unit_test(test_delete_loaded_room),
+	    cmocka_unit_test(test_delete_races),
+	    cmocka_unit_test(test_roomctl_delete),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -95,7 +95,8 @@ static bool file_exists(const char *path)
 /* An op in `good` reaches the bystander: the other room is undisturbed. */
 static void good_room_works(struct ws *a, struct ws *b, const char *id)
 {
-	assert_true(rt_op(a, id, "{\"k\":\"chat.post\",\"text\":\"still fine\"}", NULL) > 0);
+	assert_true(rt_op(a, id, "{\"k\":\"chat.post\",\"text\":\"still fine\"}", NULL) >
+		    0);
 	cJSON *e = rt_expect(b, "event");
 	assert_string_equal(rt_str(e, "id"), id);
 	cJSON_Delete(e);
@@ -136,8 +137,8 @@ static void test_corrupt_room_files(void **state)
 	 * (journal_mode=DELETE), so a -wal beside them after roomd looked
 	 * would show that roomd wrote to them. */
 	char err[300];
-	store_hookpos *hp = store_hookpos_open(rd_room_db(rd, "foreign", path, sizeof(path)),
-					       NULL, NULL, err, sizeof(err));
+	store_hookpos *hp = store_hookpos_open(
+	    rd_room_db(rd, "foreign", path, sizeof(path)), NULL, NULL, err, sizeof(err));
 	if (!hp || store_hookpos_put(hp, "keep-me", "e", 1, err, sizeof(err)) != RK_OK)
 		fail_msg("%s: %s", path, err);
 	store_hookpos_close(hp);
@@ -151,18 +152,19 @@ static void test_corrupt_room_files(void **state)
 	static const struct {
 		const char *room, *why;
 	} bad[] = {
-		{"garbage", "not a room file"},
-		{"truncated", "not a room file"},
-		{"foreign", "not a room file (wrong schema)"},
-		{"wrongschema", "not a room file (wrong schema)"},
-		{"otherroom", "room file belongs to room 'elsewhere'"},
+	    {"garbage", "not a room file"},
+	    {"truncated", "not a room file"},
+	    {"foreign", "not a room file (wrong schema)"},
+	    {"wrongschema", "not a room file (wrong schema)"},
+	    {"otherroom", "room file belongs to room 'elsewhere'"},
 	};
 	for (int run = 0; run < 2; run++) {
 		if (run == 1) {
 			/* Again after a restart: the scan warns, loads refuse. */
 			assert_int_equal(rd_restart(rd, NULL), 0);
-			assert_true(rd_log_contains(rd, "room garbage: read: file is not a "
-						    "database (it will be refused when used)"));
+			assert_true(rd_log_contains(
+			    rd, "room garbage: read: file is not a "
+				"database (it will be refused when used)"));
 			rt_free(a);
 			rt_free(b);
 			a = rt_join(rd, "good", "name=a", NULL);
@@ -254,8 +256,8 @@ static void test_readonly_data_dir(void **state)
 			setenv("ROOMD_BIN", bin_copy, 1);
 		}
 	}
-	rd_proc *rd = rd_start_ex((const char *const[]){"--hibernate-after", "300", NULL}, NULL,
-				  &o);
+	rd_proc *rd = rd_start_ex((const char *const[]){"--hibernate-after", "300", NULL},
+				  NULL, &o);
 	if (saved_bin) {
 		setenv("ROOMD_BIN", saved_bin, 1);
 		free(saved_bin);
@@ -297,7 +299,8 @@ static void test_readonly_data_dir(void **state)
 
 	assert_int_equal(chmod(rooms, 0755), 0);
 	struct ws *d = rt_join(rd, "fresh", "name=d", NULL);
-	assert_int_equal(rt_op(d, "f1", "{\"k\":\"chat.post\",\"text\":\"now\"}", NULL), 1);
+	assert_int_equal(rt_op(d, "f1", "{\"k\":\"chat.post\",\"text\":\"now\"}", NULL),
+			 1);
 	rt_free(a);
 	rt_free(b);
 	rt_free(d);
@@ -332,8 +335,9 @@ static void test_disk_full(void **state)
 {
 	(void)state;
 	rd_opts o = {.fsize = 2 << 20};
-	rd_proc *rd = rd_start_ex((const char *const[]){"--ops-per-sec", "100000", "--ops-burst",
-					"100000", NULL}, NULL, &o);
+	rd_proc *rd = rd_start_ex((const char *const[]){"--ops-per-sec", "100000",
+							"--ops-burst", "100000", NULL},
+				  NULL, &o);
 	assert_non_null(rd);
 	struct ws *a = rt_join(rd, "full", "name=a", NULL);
 	struct ws *b = rt_join(rd, "full", "name=b", NULL);
@@ -354,7 +358,8 @@ static void test_disk_full(void **state)
 			cJSON *m = ws_recv_json(a, RT_TIMEOUT_MS);
 			if (!m) {
 				if (ws_last_result(a) != WS_CLOSED)
-					fail_msg("op %s: no reply and no close: %s", id, ws_error(a));
+					fail_msg("op %s: no reply and no close: %s", id,
+						 ws_error(a));
 				assert_int_equal(ws_close_code(a), 1011);
 				assert_string_equal(ws_close_reason(a), "storage error");
 				failed_at = i;
@@ -373,8 +378,10 @@ static void test_disk_full(void **state)
 	}
 	if (failed_at < 0)
 		fail_msg("%d ops of 2 KB fit under a 2 MiB file size limit", MAX_OPS);
-	printf("disk full: commit of op %d failed, %d acked before\n", failed_at, failed_at);
-	assert_true(rd_log_wait(rd, "room full: commit failed, 1 ops not acknowledged", 5000));
+	printf("disk full: commit of op %d failed, %d acked before\n", failed_at,
+	       failed_at);
+	assert_true(
+	    rd_log_wait(rd, "room full: commit failed, 1 ops not acknowledged", 5000));
 	assert_true(rd_log_contains(rd, "write failed: disk full or file size limit"));
 	/* The bystander saw every acked op and nothing of the failed one. */
 	for (int i = 0; i < failed_at; i++) {
@@ -420,7 +427,8 @@ static void test_disk_full(void **state)
 		assert_string_equal(got, want);
 	}
 	char sql[96];
-	snprintf(sql, sizeof(sql), "SELECT count(*) FROM events WHERE op_id='big%d'", failed_at);
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM events WHERE op_id='big%d'",
+		 failed_at);
 	assert_int_equal(rt_sql_int(db, sql), 0);
 	struct ws *c = rt_join(rd, "full", "name=c", NULL);
 	assert_int_equal(rt_op(c, "after", "{\"k\":\"chat.post\",\"text\":\"x\"}", NULL),
@@ -434,9 +442,9 @@ static void test_disk_full(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_corrupt_room_files),
-		cmocka_unit_test(test_readonly_data_dir),
-		cmocka_unit_test(test_disk_full),
+	    cmocka_unit_test(test_corrupt_room_files),
+	    cmocka_unit_test(test_readonly_data_dir),
+	    cmocka_unit_test(test_disk_full),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -42,8 +42,9 @@ static void expect_event(struct ws *w, int64_t seq, const char *id)
 {
 	cJSON *e = rt_expect(w, "event");
 	if (rt_int(e, "seq") != seq || strcmp(rt_str(e, "id"), id) != 0)
-		fail_msg("event seq %lld id %s, want seq %lld id %s", (long long)rt_int(e, "seq"),
-			 rt_str(e, "id"), (long long)seq, id);
+		fail_msg("event seq %lld id %s, want seq %lld id %s",
+			 (long long)rt_int(e, "seq"), rt_str(e, "id"), (long long)seq,
+			 id);
 	cJSON_Delete(e);
 }
 
@@ -95,7 +96,8 @@ static void test_dup_after_reconnect_and_other_user(void **state)
 	char db[PATH_MAX + 64];
 	rd_room_db(rd, "idem", db, sizeof(db));
 	assert_int_equal(rt_sql_int(db, "SELECT count(*) FROM events"), 3);
-	assert_int_equal(rt_sql_int(db, "SELECT count(*) FROM events WHERE op_id='x1'"), 2);
+	assert_int_equal(rt_sql_int(db, "SELECT count(*) FROM events WHERE op_id='x1'"),
+			 2);
 	char *body = NULL;
 	assert_int_equal(rt_http(rd, "/metrics", NULL, &body), 200);
 	assert_non_null(strstr(body, "roomd_ops_duplicate_total 2\n"));
@@ -186,7 +188,7 @@ static void test_dup_after_hibernation(void **state)
  * seq. */
 static void kill9_resend(bool fsync)
 {
-	const char *args[] = {"--ops-per-sec", "100000", "--ops-burst", "100000",
+	const char *args[] = {"--ops-per-sec",		"100000", "--ops-burst", "100000",
 			      fsync ? "--fsync" : NULL, NULL};
 	rd_proc *rd = rt_start(args);
 	enum { OPS = 600 };
@@ -197,15 +199,19 @@ static void kill9_resend(bool fsync)
 	bool killed = false;
 	while (!killed) {
 		for (int j = 0; j < 20 && sent < OPS; j++, sent++)
-			ws_send_textf(a, "{\"t\":\"op\",\"id\":\"cA:%d\",\"op\":{\"k\":"
-				      "\"chat.post\",\"text\":\"m%d\"}}", sent, sent);
+			ws_send_textf(a,
+				      "{\"t\":\"op\",\"id\":\"cA:%d\",\"op\":{\"k\":"
+				      "\"chat.post\",\"text\":\"m%d\"}}",
+				      sent, sent);
 		cJSON *m = ws_recv_json(a, sent == OPS ? RT_TIMEOUT_MS : 0);
 		if (!m && sent == OPS)
-			fail_msg("no ack in %d ms after %d of %d", RT_TIMEOUT_MS, nacked, OPS);
+			fail_msg("no ack in %d ms after %d of %d", RT_TIMEOUT_MS, nacked,
+				 OPS);
 		while (m) {
 			const char *t = cJSON_GetStringValue(cJSON_GetObjectItem(m, "t"));
 			int i;
-			if (t && strcmp(t, "ack") == 0 && sscanf(rt_str(m, "id"), "cA:%d", &i) == 1) {
+			if (t && strcmp(t, "ack") == 0 &&
+			    sscanf(rt_str(m, "id"), "cA:%d", &i) == 1) {
 				acked[i] = rt_int(m, "seq");
 				if (++nacked >= 150 && !killed) {
 					assert_int_equal(rd_stop(rd, SIGKILL), 137);
@@ -222,8 +228,10 @@ static void kill9_resend(bool fsync)
 
 	a = rt_join(rd, "k9", "name=alice&client=cA", NULL);
 	for (int i = 0; i < sent; i++)
-		ws_send_textf(a, "{\"t\":\"op\",\"id\":\"cA:%d\",\"op\":{\"k\":"
-			      "\"chat.post\",\"text\":\"m%d\"}}", i, i);
+		ws_send_textf(a,
+			      "{\"t\":\"op\",\"id\":\"cA:%d\",\"op\":{\"k\":"
+			      "\"chat.post\",\"text\":\"m%d\"}}",
+			      i, i);
 	int dups = 0, fresh = 0;
 	for (int got = 0; got < sent;) {
 		cJSON *m = rt_expect(a, "ack");
@@ -245,12 +253,14 @@ static void kill9_resend(bool fsync)
 	rd_room_db(rd, "k9", db, sizeof(db));
 	/* Exactly once: one event per op id, no gap. */
 	assert_int_equal(rt_sql_int(db, "SELECT count(*) FROM events"), sent);
-	assert_int_equal(rt_sql_int(db, "SELECT count(DISTINCT op_id) FROM events"), sent);
+	assert_int_equal(rt_sql_int(db, "SELECT count(DISTINCT op_id) FROM events"),
+			 sent);
 	assert_int_equal(rt_sql_int(db, "SELECT max(seq) FROM events"), sent);
 	assert_true(dups >= nacked);
-	print_message("kill -9%s: %d ops sent, %d acked before the crash; after it %d acked "
-		      "as duplicates, %d committed fresh; %d events in the log\n",
-		      fsync ? " (--fsync)" : "", sent, nacked, dups, fresh, sent);
+	print_message(
+	    "kill -9%s: %d ops sent, %d acked before the crash; after it %d acked "
+	    "as duplicates, %d committed fresh; %d events in the log\n",
+	    fsync ? " (--fsync)" : "", sent, nacked, dups, fresh, sent);
 	verify_room(rd, "k9");
 	rd_cleanup(rd);
 }

@@ -20,15 +20,16 @@
 #include "clock.h"
 #include "roomtest.h"
 
-static char *join_query(const char *name, const char *client, int64_t since, const char *epoch)
+static char *join_query(const char *name, const char *client, int64_t since,
+			const char *epoch)
 {
 	static char q[256];
 	int n = snprintf(q, sizeof(q), "name=%s", name);
 	if (client)
 		n += snprintf(q + n, sizeof(q) - (size_t)n, "&client=%s", client);
 	if (epoch)
-		snprintf(q + n, sizeof(q) - (size_t)n, "&since=%lld&epoch=%s", (long long)since,
-			 epoch);
+		snprintf(q + n, sizeof(q) - (size_t)n, "&since=%lld&epoch=%s",
+			 (long long)since, epoch);
 	return q;
 }
 
@@ -36,7 +37,8 @@ static void chat(struct ws *w, const char *id, int64_t want_seq)
 {
 	int64_t seq = rt_op(w, id, "{\"k\":\"chat.post\",\"text\":\"x\"}", NULL);
 	if (want_seq && seq != want_seq)
-		fail_msg("op %s got seq %lld, want %lld", id, (long long)seq, (long long)want_seq);
+		fail_msg("op %s got seq %lld, want %lld", id, (long long)seq,
+			 (long long)want_seq);
 }
 
 /* Section 4: a matching epoch resumes with the missed events only; a stale
@@ -78,7 +80,8 @@ static void test_resume(void **state)
 	struct ws *a3 = rt_join(rd, "res", join_query("alice", NULL, 2, "0000dead"), &w3);
 	assert_true(cJSON_IsFalse(cJSON_GetObjectItem(w3, "resumed")));
 	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(
-				 cJSON_GetObjectItem(w3, "state"), "chat")), 6);
+			     cJSON_GetObjectItem(w3, "state"), "chat")),
+			 6);
 	cJSON *w4 = NULL;
 	struct ws *a4 = rt_join(rd, "res", join_query("alice", NULL, 99, epoch), &w4);
 	assert_true(cJSON_IsFalse(cJSON_GetObjectItem(w4, "resumed")));
@@ -113,7 +116,8 @@ static void test_presence_grace(void **state)
 	/* obs sees neither leave nor join. */
 	cJSON *m = ws_recv_json(obs, 1500);
 	if (m)
-		fail_msg("observer got %s during a graced reconnect", cJSON_PrintUnformatted(m));
+		fail_msg("observer got %s during a graced reconnect",
+			 cJSON_PrintUnformatted(m));
 	rt_free(a2);
 	int64_t t0 = rk_mono_us();
 	cJSON *pl = rt_expect(obs, "presence");
@@ -134,8 +138,11 @@ static void test_hibernation(void **state)
 	const char *args[] = {"--hibernate-after", "300", NULL};
 	rd_proc *rd = rt_start(args);
 	struct ws *a = rt_join(rd, "hib", "name=alice", NULL);
-	assert_int_equal(rt_op(a, "s", "{\"k\":\"shape.add\",\"shape\":{\"id\":\"s1\",\"type\":"
-			       "\"rect\",\"color\":4,\"points\":[[0,0],[9,9]]}}", NULL), 1);
+	assert_int_equal(rt_op(a, "s",
+			       "{\"k\":\"shape.add\",\"shape\":{\"id\":\"s1\",\"type\":"
+			       "\"rect\",\"color\":4,\"points\":[[0,0],[9,9]]}}",
+			       NULL),
+			 1);
 	chat(a, "c", 2);
 	assert_true(rd_log_wait(rd, "room hib hibernated", 5000));
 	char *body = NULL;
@@ -150,8 +157,8 @@ static void test_hibernation(void **state)
 	chat(a, "c2", 3);
 	cJSON *wb = NULL;
 	struct ws *b = rt_join(rd, "hib", "name=bob", &wb);
-	cJSON *s1 = cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(wb, "state"),
-							    "shapes"), "s1");
+	cJSON *s1 = cJSON_GetObjectItem(
+	    cJSON_GetObjectItem(cJSON_GetObjectItem(wb, "state"), "shapes"), "s1");
 	assert_non_null(s1);
 	assert_int_equal(rt_int(s1, "color"), 4);
 	assert_int_equal(rt_int(wb, "seq"), 3);
@@ -187,7 +194,8 @@ static void test_restart_and_drain(void **state)
 	assert_string_equal(rt_str(w1, "epoch"), rt_str(w2, "epoch"));
 	assert_int_equal(rt_int(w2, "seq"), 5);
 	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(
-				 cJSON_GetObjectItem(w2, "state"), "chat")), 5);
+			     cJSON_GetObjectItem(w2, "state"), "chat")),
+			 5);
 	chat(b, "c6", 6);
 	rt_free(b);
 	cJSON_Delete(w1);
@@ -215,11 +223,13 @@ static void test_alarms(void **state)
 	rd_proc *rd = rt_start(args);
 	char op[256];
 	struct ws *a = rt_join(rd, "al", "name=alice", NULL);
-	snprintf(op, sizeof(op), "{\"k\":\"poll.create\",\"poll\":{\"id\":\"p1\",\"question\":"
+	snprintf(op, sizeof(op),
+		 "{\"k\":\"poll.create\",\"poll\":{\"id\":\"p1\",\"question\":"
 		 "\"q\",\"options\":[\"a\",\"b\"],\"closes_at\":%lld}}",
 		 (long long)(rk_wall_ms() + 1200));
 	assert_int_equal(rt_op(a, "o1", op, NULL), 1);
-	snprintf(op, sizeof(op), "{\"k\":\"poll.create\",\"poll\":{\"id\":\"p2\",\"question\":"
+	snprintf(op, sizeof(op),
+		 "{\"k\":\"poll.create\",\"poll\":{\"id\":\"p2\",\"question\":"
 		 "\"q\",\"options\":[\"a\",\"b\"],\"closes_at\":%lld}}",
 		 (long long)(rk_wall_ms() + 4000));
 	assert_int_equal(rt_op(a, "o2", op, NULL), 2);
@@ -227,8 +237,11 @@ static void test_alarms(void **state)
 	rt_free(a);
 	char db[PATH_MAX + 64];
 	rd_room_db(rd, "al", db, sizeof(db));
-	assert_true(wait_sql(db, "SELECT count(*) FROM events WHERE seq=3 AND session='server'"
-			     " AND user='roomd' AND op LIKE '%poll.close%p1%'", 1, 5000));
+	assert_true(
+	    wait_sql(db,
+		     "SELECT count(*) FROM events WHERE seq=3 AND session='server'"
+		     " AND user='roomd' AND op LIKE '%poll.close%p1%'",
+		     1, 5000));
 	/* p2's alarm is still pending; stop before it is due, restart after. */
 	assert_int_equal(rd_stop(rd, SIGTERM), 0);
 	int64_t due = rt_sql_int(db, "SELECT at FROM alarms WHERE poll='p2'");
@@ -236,14 +249,18 @@ static void test_alarms(void **state)
 	while (rk_wall_ms() < due + 100)
 		usleep(50000);
 	assert_int_equal(rd_restart(rd, NULL), 0);
-	assert_true(wait_sql(db, "SELECT count(*) FROM events WHERE seq=4 AND user='roomd'"
-			     " AND op LIKE '%poll.close%p2%'", 1, 5000));
+	assert_true(wait_sql(db,
+			     "SELECT count(*) FROM events WHERE seq=4 AND user='roomd'"
+			     " AND op LIKE '%poll.close%p2%'",
+			     1, 5000));
 	assert_int_equal(rt_sql_int(db, "SELECT count(*) FROM alarms"), 0);
 	cJSON *w = NULL;
 	struct ws *b = rt_join(rd, "al", "name=bob", &w);
 	cJSON *polls = cJSON_GetObjectItem(cJSON_GetObjectItem(w, "state"), "polls");
-	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(polls, "p1"), "closed")));
-	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(polls, "p2"), "closed")));
+	assert_true(cJSON_IsTrue(
+	    cJSON_GetObjectItem(cJSON_GetObjectItem(polls, "p1"), "closed")));
+	assert_true(cJSON_IsTrue(
+	    cJSON_GetObjectItem(cJSON_GetObjectItem(polls, "p2"), "closed")));
 	rt_free(b);
 	cJSON_Delete(w);
 	rd_cleanup(rd);
@@ -254,7 +271,7 @@ static void test_alarms(void **state)
  * the log has no gap. */
 static void kill9_run(bool fsync)
 {
-	const char *args[] = {"--ops-per-sec", "100000", "--ops-burst", "100000",
+	const char *args[] = {"--ops-per-sec",		"100000", "--ops-burst", "100000",
 			      fsync ? "--fsync" : NULL, NULL};
 	rd_proc *rd = rt_start(args);
 	enum { CLIENTS = 3, OPS = 1500 };
@@ -270,15 +287,19 @@ static void kill9_run(bool fsync)
 	bool killed = false;
 	for (int k = 0; k < OPS; k++) {
 		for (int i = 0; i < CLIENTS; i++)
-			ws_send_textf(c[i], "{\"t\":\"op\",\"id\":\"c%d-%d\",\"op\":{\"k\":"
-				      "\"chat.post\",\"text\":\"m%d\"}}", i, k, k);
+			ws_send_textf(c[i],
+				      "{\"t\":\"op\",\"id\":\"c%d-%d\",\"op\":{\"k\":"
+				      "\"chat.post\",\"text\":\"m%d\"}}",
+				      i, k, k);
 		for (int i = 0; i < CLIENTS; i++) {
 			cJSON *m;
 			while ((m = ws_recv_json(c[i], 0))) {
-				const char *t = cJSON_GetStringValue(cJSON_GetObjectItem(m, "t"));
+				const char *t =
+				    cJSON_GetStringValue(cJSON_GetObjectItem(m, "t"));
 				if (t && strcmp(t, "ack") == 0) {
 					int ci, ki;
-					if (sscanf(rt_str(m, "id"), "c%d-%d", &ci, &ki) == 2) {
+					if (sscanf(rt_str(m, "id"), "c%d-%d", &ci, &ki) ==
+					    2) {
 						acked[ci][ki] = rt_int(m, "seq");
 						nacked++;
 					}
@@ -341,7 +362,8 @@ static void kill9_run(bool fsync)
 			if (!acked[i][k])
 				continue;
 			char sql[160], got[80], want[80];
-			snprintf(sql, sizeof(sql), "SELECT op_id FROM events WHERE seq=%lld",
+			snprintf(sql, sizeof(sql),
+				 "SELECT op_id FROM events WHERE seq=%lld",
 				 (long long)acked[i][k]);
 			rt_sql_text(db, sql, got, sizeof(got));
 			snprintf(want, sizeof(want), "c%d-%d", i, k);
@@ -440,7 +462,8 @@ static void test_wake_keeps_order(void **state)
 	while (acks < OPS) {
 		cJSON *m = ws_recv_json(a, RT_TIMEOUT_MS);
 		if (!m)
-			fail_msg("after %d acks: %s (close %d)", acks, ws_error(a), ws_close_code(a));
+			fail_msg("after %d acks: %s (close %d)", acks, ws_error(a),
+				 ws_close_code(a));
 		const char *t = msg_type(m);
 		if (strcmp(t, "ack") == 0) {
 			char want[16];
@@ -449,7 +472,8 @@ static void test_wake_keeps_order(void **state)
 			assert_int_equal(rt_int(m, "seq"), N + 1 + acks);
 			acks++;
 		} else if (strcmp(t, "pong") == 0) {
-			assert_int_equal(acks, PING_AFTER); /* behind the ops sent before it */
+			assert_int_equal(acks,
+					 PING_AFTER); /* behind the ops sent before it */
 			ponged = true;
 		} else if (strcmp(t, "reject") == 0 || strcmp(t, "error") == 0) {
 			fail_msg("got %s", cJSON_PrintUnformatted(m));
@@ -472,7 +496,8 @@ static void test_wake_keeps_order(void **state)
 	for (int i = 0; i < OPS; i++) {
 		char want[16];
 		snprintf(want, sizeof(want), "o%d", i);
-		snprintf(sql, sizeof(sql), "SELECT op_id FROM events WHERE seq=%d", N + 1 + i);
+		snprintf(sql, sizeof(sql), "SELECT op_id FROM events WHERE seq=%d",
+			 N + 1 + i);
 		rt_sql_text(db, sql, got, sizeof(got));
 		assert_string_equal(got, want);
 	}
@@ -527,7 +552,8 @@ static void test_join_race_new_room(void **state)
 		}
 		char db[PATH_MAX + 64], epoch[80];
 		rd_room_db(rd, room, db, sizeof(db));
-		rt_sql_text(db, "SELECT value FROM meta WHERE key='epoch'", epoch, sizeof(epoch));
+		rt_sql_text(db, "SELECT value FROM meta WHERE key='epoch'", epoch,
+			    sizeof(epoch));
 		assert_string_equal(rt_str(wa, "epoch"), epoch);
 		cJSON_Delete(wa);
 		cJSON_Delete(wb);
@@ -543,8 +569,8 @@ static void test_join_race_new_room(void **state)
 static void test_fsync_pipelined_order(void **state)
 {
 	(void)state;
-	const char *args[] = {"--fsync", "--ops-per-sec", "100000", "--ops-burst", "100000",
-			      NULL};
+	const char *args[] = {"--fsync",     "--ops-per-sec", "100000",
+			      "--ops-burst", "100000",	      NULL};
 	rd_proc *rd = rt_start(args);
 	enum { ROOMS = 2, OPS = 300, PING_AFTER = 150 };
 	struct ws *a[ROOMS], *b[ROOMS];
@@ -557,7 +583,8 @@ static void test_fsync_pipelined_order(void **state)
 	for (int i = 0; i < OPS; i++) {
 		for (int r = 0; r < ROOMS; r++) {
 			if (i == PING_AFTER)
-				assert_int_equal(RT_SEND(a[r], "{\"t\":\"ping\",\"id\":\"pp\"}"), 0);
+				assert_int_equal(
+				    RT_SEND(a[r], "{\"t\":\"ping\",\"id\":\"pp\"}"), 0);
 			char id[16];
 			snprintf(id, sizeof(id), "o%d", i);
 			rt_send_op(a[r], id, "{\"k\":\"chat.post\",\"text\":\"p\"}");
@@ -611,8 +638,8 @@ static void test_fsync_pipelined_order(void **state)
 static void test_fsync_join_consistent(void **state)
 {
 	(void)state;
-	const char *args[] = {"--fsync", "--ops-per-sec", "100000", "--ops-burst", "100000",
-			      NULL};
+	const char *args[] = {"--fsync",     "--ops-per-sec", "100000",
+			      "--ops-burst", "100000",	      NULL};
 	rd_proc *rd = rt_start(args);
 	enum { JOINS = 6, OPS_PER = 20 }; /* 120 posts: under the 200 kept */
 	struct ws *a = rt_join(rd, "fj", "name=alice", NULL);
@@ -632,13 +659,16 @@ static void test_fsync_join_consistent(void **state)
 	for (int k = 0; k < JOINS; k++) {
 		cJSON *w = rt_expect(j[k], "welcome");
 		int64_t seq = rt_int(w, "seq");
-		cJSON *chatv = cJSON_GetObjectItem(cJSON_GetObjectItem(w, "state"), "chat");
+		cJSON *chatv =
+		    cJSON_GetObjectItem(cJSON_GetObjectItem(w, "state"), "chat");
 		assert_non_null(chatv);
 		int n = cJSON_GetArraySize(chatv);
 		if (n != seq)
-			fail_msg("join %d: welcome seq %lld with %d chat posts", k, (long long)seq, n);
+			fail_msg("join %d: welcome seq %lld with %d chat posts", k,
+				 (long long)seq, n);
 		if (n > 0)
-			assert_int_equal(rt_int(cJSON_GetArrayItem(chatv, n - 1), "seq"), seq);
+			assert_int_equal(rt_int(cJSON_GetArrayItem(chatv, n - 1), "seq"),
+					 seq);
 		/* The events after the welcome continue from its seq. */
 		for (int64_t want = seq + 1; want <= sent; want++) {
 			cJSON *e = rt_expect(j[k], "event");
@@ -678,8 +708,10 @@ static void test_compacted_room_seq(void **state)
 	assert_int_equal(rt_sql_int(db, "SELECT max(seq) FROM snapshots"), 4);
 	sqlite3 *h = NULL;
 	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(h, "DELETE FROM events; DELETE FROM snapshots WHERE seq < 4",
-				      NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_exec(h, "DELETE FROM events; DELETE FROM snapshots WHERE seq < 4",
+			 NULL, NULL, NULL),
+	    SQLITE_OK);
 	sqlite3_close(h);
 	assert_int_equal(rd_restart(rd, NULL), 0);
 	char *body = NULL;
@@ -700,19 +732,19 @@ static void test_compacted_room_seq(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_resume),
-		cmocka_unit_test(test_presence_grace),
-		cmocka_unit_test(test_hibernation),
-		cmocka_unit_test(test_restart_and_drain),
-		cmocka_unit_test(test_alarms),
-		cmocka_unit_test(test_kill9),
-		cmocka_unit_test(test_kill9_fsync),
-		cmocka_unit_test(test_room_lock),
-		cmocka_unit_test(test_compacted_room_seq),
-		cmocka_unit_test(test_wake_keeps_order),
-		cmocka_unit_test(test_join_race_new_room),
-		cmocka_unit_test(test_fsync_pipelined_order),
-		cmocka_unit_test(test_fsync_join_consistent),
+	    cmocka_unit_test(test_resume),
+	    cmocka_unit_test(test_presence_grace),
+	    cmocka_unit_test(test_hibernation),
+	    cmocka_unit_test(test_restart_and_drain),
+	    cmocka_unit_test(test_alarms),
+	    cmocka_unit_test(test_kill9),
+	    cmocka_unit_test(test_kill9_fsync),
+	    cmocka_unit_test(test_room_lock),
+	    cmocka_unit_test(test_compacted_room_seq),
+	    cmocka_unit_test(test_wake_keeps_order),
+	    cmocka_unit_test(test_join_race_new_room),
+	    cmocka_unit_test(test_fsync_pipelined_order),
+	    cmocka_unit_test(test_fsync_join_consistent),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -37,7 +37,8 @@ static char *mint(const char *room, const char *user, const char *role, int64_t 
 static int status_with_token(rd_proc *rd, const char *room, const char *tok)
 {
 	char path[8192];
-	snprintf(path, sizeof(path), "/ws/%s%s%s", room, tok ? "?token=" : "", tok ? tok : "");
+	snprintf(path, sizeof(path), "/ws/%s%s%s", room, tok ? "?token=" : "",
+		 tok ? tok : "");
 	return ws_connect_status(rd->host, rd->port, path, NULL, 3000, NULL);
 }
 
@@ -69,8 +70,8 @@ static void test_auth(void **state)
 	/* alg:none with the same claims. */
 	char none[4096];
 	const char *dot = strchr(editor, '.');
-	snprintf(none, sizeof(none), "eyJhbGciOiJub25lIn0%.*s.", (int)(strchr(dot + 1, '.') - dot),
-		 dot);
+	snprintf(none, sizeof(none), "eyJhbGciOiJub25lIn0%.*s.",
+		 (int)(strchr(dot + 1, '.') - dot), dot);
 	assert_int_equal(status_with_token(rd, "team-1", none), 401);
 
 	char q[4200];
@@ -87,18 +88,23 @@ static void test_auth(void **state)
 	struct ws *o = rt_join(rd, "team-1", q, NULL);
 
 	char code[64];
-	assert_int_equal(rt_op(v, "v1", "{\"k\":\"chat.post\",\"text\":\"hi\"}", code), 0);
+	assert_int_equal(rt_op(v, "v1", "{\"k\":\"chat.post\",\"text\":\"hi\"}", code),
+			 0);
 	assert_string_equal(code, "forbidden");
 	/* Viewers may still ping, cursor and signal. */
 	assert_int_equal(RT_SEND(v, "{\"t\":\"ping\",\"id\":\"p\"}"), 0);
 	cJSON_Delete(rt_expect(v, "pong"));
-	assert_int_equal(rt_op(e, "e1", "{\"k\":\"poll.create\",\"poll\":{\"id\":\"p\","
-			       "\"question\":\"q\",\"options\":[\"a\",\"b\"]}}", NULL), 1);
+	assert_int_equal(rt_op(e, "e1",
+			       "{\"k\":\"poll.create\",\"poll\":{\"id\":\"p\","
+			       "\"question\":\"q\",\"options\":[\"a\",\"b\"]}}",
+			       NULL),
+			 1);
 	assert_int_equal(rt_op(e, "e2", "{\"k\":\"board.clear\"}", code), 0);
 	assert_string_equal(code, "forbidden");
 	assert_int_equal(rt_op(o, "o1", "{\"k\":\"board.clear\"}", NULL), 2);
 	/* An owner may close someone else's poll. */
-	assert_int_equal(rt_op(o, "o2", "{\"k\":\"poll.close\",\"poll\":\"p\"}", NULL), 3);
+	assert_int_equal(rt_op(o, "o2", "{\"k\":\"poll.close\",\"poll\":\"p\"}", NULL),
+			 3);
 
 	char hdr[4200];
 	assert_int_equal(rt_http(rd, "/v1/rooms", NULL, NULL), 401);
@@ -114,13 +120,18 @@ static void test_auth(void **state)
 	assert_false(rd_log_contains(rd, "auth is OFF"));
 
 	/* DELETE needs an owner token covering the room, loopback or not. */
-	assert_int_equal(rt_http_method(rd, "DELETE", "/v1/rooms/team-1", NULL, NULL), 401);
+	assert_int_equal(rt_http_method(rd, "DELETE", "/v1/rooms/team-1", NULL, NULL),
+			 401);
 	snprintf(hdr, sizeof(hdr), "Authorization: Bearer %s", editor);
-	assert_int_equal(rt_http_method(rd, "DELETE", "/v1/rooms/team-1", hdr, NULL), 403);
+	assert_int_equal(rt_http_method(rd, "DELETE", "/v1/rooms/team-1", hdr, NULL),
+			 403);
 	snprintf(hdr, sizeof(hdr), "Authorization: Bearer %s", owner);
-	assert_int_equal(rt_http_method(rd, "DELETE", "/v1/rooms/team-2", hdr, NULL), 403);
-	assert_int_equal(rt_http(rd, "/v1/rooms/team-1", hdr, NULL), 200); /* still there */
-	assert_int_equal(rt_http_method(rd, "DELETE", "/v1/rooms/team-1", hdr, NULL), 202);
+	assert_int_equal(rt_http_method(rd, "DELETE", "/v1/rooms/team-2", hdr, NULL),
+			 403);
+	assert_int_equal(rt_http(rd, "/v1/rooms/team-1", hdr, NULL),
+			 200); /* still there */
+	assert_int_equal(rt_http_method(rd, "DELETE", "/v1/rooms/team-1", hdr, NULL),
+			 202);
 	rt_expect_close(e, 4404, "room deleted");
 	rt_expect_close(v, 4404, "room deleted");
 	rt_expect_close(o, 4404, "room deleted");
@@ -156,9 +167,11 @@ static void test_frame_limit(void **state)
 	/* Fragmented past the limit too. */
 	struct ws *c = rt_join(rd, "f", "name=c", NULL);
 	for (int i = 0; i < 3; i++)
-		assert_int_equal(ws_send_frame(c, i ? WS_OP_CONT : WS_OP_TEXT, false, big, 600), 0);
+		assert_int_equal(
+		    ws_send_frame(c, i ? WS_OP_CONT : WS_OP_TEXT, false, big, 600), 0);
 	rt_expect_close(c, 1009, NULL);
-	assert_int_equal(rt_op(b, "ok", "{\"k\":\"chat.post\",\"text\":\"fine\"}", NULL), 1);
+	assert_int_equal(rt_op(b, "ok", "{\"k\":\"chat.post\",\"text\":\"fine\"}", NULL),
+			 1);
 	rt_free(a);
 	rt_free(b);
 	rt_free(c);
@@ -191,8 +204,10 @@ static void test_abuse_limits(void **state)
 	assert_true(acks >= 5 && acks <= 7);
 	assert_true(limited >= 1);
 	for (int i = 0; i < 200; i++)
-		ws_send_textf(f, "{\"t\":\"op\",\"id\":\"y%d\",\"op\":{\"k\":\"chat.post\","
-			      "\"text\":\"y\"}}", i);
+		ws_send_textf(f,
+			      "{\"t\":\"op\",\"id\":\"y%d\",\"op\":{\"k\":\"chat.post\","
+			      "\"text\":\"y\"}}",
+			      i);
 	rt_expect_close(f, 4429, NULL);
 	/* The bystander is untouched. */
 	RT_SEND(ok, "{\"t\":\"ping\"}");
@@ -212,8 +227,9 @@ static void test_capacity_and_idle(void **state)
 	 * welcome. */
 	char idle[16];
 	snprintf(idle, sizeof(idle), "%d", rt_scaled_ms(600));
-	const char *args[] = {"--max-room-conns", "2", "--max-conns", "3",
-			      "--idle-timeout", idle, "--ping-interval", "100000", NULL};
+	const char *args[] = {
+	    "--max-room-conns", "2",	  "--max-conns", "3", "--idle-timeout", idle,
+	    "--ping-interval",	"100000", NULL};
 	rd_proc *rd = rt_start(args);
 	struct ws *a = rt_join(rd, "cap", "name=a", NULL);
 	struct ws *b = rt_join(rd, "cap", "name=b", NULL);
@@ -244,7 +260,8 @@ static void test_capacity_and_idle(void **state)
 	rt_http(rd, "/metrics", NULL, &body);
 	assert_non_null(strstr(body, "roomd_closes_total{code=\"4409\"} 1"));
 	assert_non_null(strstr(body, "roomd_closes_total{code=\"4503\"} 1"));
-	assert_non_null(strstr(body, "roomd_connections_refused_total{reason=\"max_conns\"} 1"));
+	assert_non_null(
+	    strstr(body, "roomd_connections_refused_total{reason=\"max_conns\"} 1"));
 	assert_non_null(strstr(body, "roomd_closes_total{code=\"4408\"} 2"));
 	free(body);
 	rt_free(a);
@@ -258,10 +275,12 @@ static void test_capacity_and_idle(void **state)
 static void test_slow_consumer(void **state)
 {
 	(void)state;
-	RT_SKIP_UNDER_VALGRIND("roomd gives a closing reader 5 s of wall time to take its "
-			       "close frame, which it spends on the 5000-op flood");
-	const char *args[] = {"--max-queue", "1048576", "--ops-per-sec", "100000",
-			      "--ops-burst", "100000", NULL};
+	RT_SKIP_UNDER_VALGRIND(
+	    "roomd gives a closing reader 5 s of wall time to take its "
+	    "close frame, which it spends on the 5000-op flood");
+	const char *args[] = {"--max-queue", "1048576",	    "--ops-per-sec",
+			      "100000",	     "--ops-burst", "100000",
+			      NULL};
 	rd_proc *rd = rt_start(args);
 	struct ws *slow = rt_join(rd, "slow", "name=slow", NULL);
 	int small = 4096;
@@ -319,11 +338,11 @@ static void test_slow_consumer(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_auth),
-		cmocka_unit_test(test_frame_limit),
-		cmocka_unit_test(test_abuse_limits),
-		cmocka_unit_test(test_capacity_and_idle),
-		cmocka_unit_test(test_slow_consumer),
+	    cmocka_unit_test(test_auth),
+	    cmocka_unit_test(test_frame_limit),
+	    cmocka_unit_test(test_abuse_limits),
+	    cmocka_unit_test(test_capacity_and_idle),
+	    cmocka_unit_test(test_slow_consumer),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

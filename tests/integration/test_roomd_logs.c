@@ -72,13 +72,14 @@ static void test_flood_is_capped(void **state)
 	rd_proc *rd = rt_start(NULL);
 	int64_t t0 = rk_mono_us();
 	for (int i = 0; i < 600; i++) {
-		struct ws *w = ws_connect(rd->host, rd->port, "/ws/flood?name=a", NULL, 5000);
+		struct ws *w =
+		    ws_connect(rd->host, rd->port, "/ws/flood?name=a", NULL, 5000);
 		assert_non_null(w);
 		ws_free(w);
 	}
 	for (int i = 0; i < 300; i++)
-		assert_int_equal(ws_connect_status(rd->host, rd->port, "/ws/bad%20id", NULL, 5000,
-						   NULL),
+		assert_int_equal(ws_connect_status(rd->host, rd->port, "/ws/bad%20id",
+						   NULL, 5000, NULL),
 				 400);
 	wait_room_empty(rd, "flood");
 	double secs = (double)(rk_mono_us() - t0) / 1e6;
@@ -86,12 +87,15 @@ static void test_flood_is_capped(void **state)
 	/* More lines than the cap were asked for, so some were left out and a
 	 * summary says so (written by the tick a second after the first). */
 	if (900 > cap)
-		assert_true(rd_log_wait(rd, "lines suppressed in the last", rt_scaled_ms(5000)));
+		assert_true(
+		    rd_log_wait(rd, "lines suppressed in the last", rt_scaled_ms(5000)));
 	int lines = log_lines_with(rd, " joined room flood ") +
 		    log_lines_with(rd, "upgrade refused: 400");
-	print_message("900 connects in %.2f s: %d log lines (cap %d)\n", secs, lines, cap);
+	print_message("900 connects in %.2f s: %d log lines (cap %d)\n", secs, lines,
+		      cap);
 	if (lines > cap)
-		fail_msg("%d log lines for 900 connects in %.2f s (cap %d)", lines, secs, cap);
+		fail_msg("%d log lines for 900 connects in %.2f s (cap %d)", lines, secs,
+			 cap);
 	rd_cleanup(rd);
 }
 

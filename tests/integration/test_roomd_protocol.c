@@ -37,24 +37,36 @@ static void test_room_ids(void **state)
 	(void)state;
 	rd_proc *rd = rt_start(NULL);
 	const char *bad[] = {
-		"/ws/..", "/ws/.", "/ws/.hidden", "/ws/a/b", "/ws/a%2fb", "/ws/%2e%2e",
-		"/ws/%C3%A9", "/ws/", "/ws", "/nows/room",
-		"/ws/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", /* 65 */
+	    "/ws/..",
+	    "/ws/.",
+	    "/ws/.hidden",
+	    "/ws/a/b",
+	    "/ws/a%2fb",
+	    "/ws/%2e%2e",
+	    "/ws/%C3%A9",
+	    "/ws/",
+	    "/ws",
+	    "/nows/room",
+	    "/ws/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", /* 65
+										      */
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char *body = NULL;
-		int st = ws_connect_status(rd->host, rd->port, bad[i], "room.v1", 3000, &body);
+		int st =
+		    ws_connect_status(rd->host, rd->port, bad[i], "room.v1", 3000, &body);
 		if (st != 400)
 			fail_msg("%s: status %d, want 400", bad[i], st);
 		free(body);
 	}
 	assert_int_equal(count_room_files(rd), 0);
 
-	const char *id64 = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa._";
+	const char *id64 =
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa._";
 	assert_int_equal(strlen(id64), 64);
 	char path[128];
 	snprintf(path, sizeof(path), "/ws/%s", id64);
-	assert_int_equal(ws_connect_status(rd->host, rd->port, path, NULL, 3000, NULL), 101);
+	assert_int_equal(ws_connect_status(rd->host, rd->port, path, NULL, 3000, NULL),
+			 101);
 
 	struct ws *w = ws_connect(rd->host, rd->port, "/ws/sub?name=a", "room.v1", 3000);
 	assert_non_null(w);
@@ -87,8 +99,8 @@ static void test_query_arguments(void **state)
 		cJSON *wel = NULL;
 		struct ws *w = rt_join(rd, "args", cases[i].query, &wel);
 		if (strcmp(rt_str(wel, "user"), cases[i].user) != 0)
-			fail_msg("?%.40s: user %s, want %s", cases[i].query, rt_str(wel, "user"),
-				 cases[i].user);
+			fail_msg("?%.40s: user %s, want %s", cases[i].query,
+				 rt_str(wel, "user"), cases[i].user);
 		cJSON_Delete(wel);
 		rt_free(w);
 	}
@@ -164,7 +176,8 @@ static const char *reject_of(struct ws *w, const char *id, const char *op)
 	static char code[64];
 	int64_t seq = rt_op(w, id, op, code);
 	if (seq != 0)
-		fail_msg("op %s was acked with seq %lld, want a reject", id, (long long)seq);
+		fail_msg("op %s was acked with seq %lld, want a reject", id,
+			 (long long)seq);
 	return code;
 }
 
@@ -180,8 +193,11 @@ static void test_ops(void **state)
 	struct ws *b = rt_join(rd, "board", "name=bob", NULL);
 	cJSON_Delete(rt_expect(a, "presence"));
 
-	assert_int_equal(rt_op(a, "o1", "{\"k\":\"shape.add\",\"shape\":{\"id\":\"s1\",\"type\":"
-				 "\"stroke\",\"color\":2,\"points\":[[0,0],[5,5]]}}", NULL), 1);
+	assert_int_equal(rt_op(a, "o1",
+			       "{\"k\":\"shape.add\",\"shape\":{\"id\":\"s1\",\"type\":"
+			       "\"stroke\",\"color\":2,\"points\":[[0,0],[5,5]]}}",
+			       NULL),
+			 1);
 	cJSON *ev = rt_expect(b, "event");
 	assert_int_equal(rt_int(ev, "seq"), 1);
 	assert_string_equal(rt_str(ev, "session"), rt_str(wa, "session"));
@@ -194,45 +210,77 @@ static void test_ops(void **state)
 	assert_string_equal(rt_str(cJSON_GetObjectItem(op, "shape"), "id"), "s1");
 	cJSON_Delete(ev);
 
-	assert_int_equal(rt_op(a, "o2", "{\"k\":\"shape.update\",\"id\":\"s1\",\"set\":"
-				 "{\"color\":3}}", NULL), 2);
-	assert_int_equal(rt_op(a, "o3", "{\"k\":\"shape.add\",\"shape\":{\"id\":\"t1\",\"type\":"
-				 "\"text\",\"color\":0,\"points\":[[1,1]],\"text\":\"hi\"}}", NULL), 3);
-	assert_int_equal(rt_op(a, "o4", "{\"k\":\"shape.delete\",\"id\":\"t1\"}", NULL), 4);
-	assert_int_equal(rt_op(a, "o5", "{\"k\":\"poll.create\",\"poll\":{\"id\":\"p1\","
-				 "\"question\":\"Lunch?\",\"options\":[\"pizza\",\"sushi\"]}}", NULL), 5);
-	assert_int_equal(rt_op(b, "b1", "{\"k\":\"poll.vote\",\"poll\":\"p1\",\"choice\":1}",
-			       NULL), 6);
-	assert_int_equal(rt_op(a, "o6", "{\"k\":\"chat.post\",\"text\":\"hello\"}", NULL), 7);
+	assert_int_equal(rt_op(a, "o2",
+			       "{\"k\":\"shape.update\",\"id\":\"s1\",\"set\":"
+			       "{\"color\":3}}",
+			       NULL),
+			 2);
+	assert_int_equal(
+	    rt_op(a, "o3",
+		  "{\"k\":\"shape.add\",\"shape\":{\"id\":\"t1\",\"type\":"
+		  "\"text\",\"color\":0,\"points\":[[1,1]],\"text\":\"hi\"}}",
+		  NULL),
+	    3);
+	assert_int_equal(rt_op(a, "o4", "{\"k\":\"shape.delete\",\"id\":\"t1\"}", NULL),
+			 4);
+	assert_int_equal(
+	    rt_op(a, "o5",
+		  "{\"k\":\"poll.create\",\"poll\":{\"id\":\"p1\","
+		  "\"question\":\"Lunch?\",\"options\":[\"pizza\",\"sushi\"]}}",
+		  NULL),
+	    5);
+	assert_int_equal(
+	    rt_op(b, "b1", "{\"k\":\"poll.vote\",\"poll\":\"p1\",\"choice\":1}", NULL),
+	    6);
+	assert_int_equal(rt_op(a, "o6", "{\"k\":\"chat.post\",\"text\":\"hello\"}", NULL),
+			 7);
 
 	/* Rejects, one per rule. */
-	assert_string_equal(reject_of(a, "r1", "{\"k\":\"shape.add\",\"shape\":{\"id\":\"s1\","
-				      "\"type\":\"stroke\",\"color\":1,\"points\":[[0,0]]}}"), "conflict");
-	assert_string_equal(reject_of(a, "r2", "{\"k\":\"shape.delete\",\"id\":\"nope\"}"),
+	assert_string_equal(
+	    reject_of(a, "r1",
+		      "{\"k\":\"shape.add\",\"shape\":{\"id\":\"s1\","
+		      "\"type\":\"stroke\",\"color\":1,\"points\":[[0,0]]}}"),
+	    "conflict");
+	assert_string_equal(
+	    reject_of(a, "r2", "{\"k\":\"shape.delete\",\"id\":\"nope\"}"), "not_found");
+	assert_string_equal(reject_of(a, "r3",
+				      "{\"k\":\"shape.update\",\"id\":\"nope\","
+				      "\"set\":{\"color\":1}}"),
 			    "not_found");
-	assert_string_equal(reject_of(a, "r3", "{\"k\":\"shape.update\",\"id\":\"nope\","
-				      "\"set\":{\"color\":1}}"), "not_found");
-	assert_string_equal(reject_of(a, "r4", "{\"k\":\"shape.add\",\"shape\":{\"id\":\"x\","
-				      "\"type\":\"stroke\",\"color\":9,\"points\":[[0,0]]}}"), "invalid");
+	assert_string_equal(
+	    reject_of(a, "r4",
+		      "{\"k\":\"shape.add\",\"shape\":{\"id\":\"x\","
+		      "\"type\":\"stroke\",\"color\":9,\"points\":[[0,0]]}}"),
+	    "invalid");
 	assert_string_equal(reject_of(a, "r5", "{\"k\":\"board.clear\"}"), "forbidden");
-	assert_string_equal(reject_of(a, "r6", "{\"k\":\"poll.vote\",\"poll\":\"nope\","
-				      "\"choice\":0}"), "not_found");
-	assert_string_equal(reject_of(a, "r7", "{\"k\":\"poll.vote\",\"poll\":\"p1\","
-				      "\"choice\":5}"), "invalid");
+	assert_string_equal(reject_of(a, "r6",
+				      "{\"k\":\"poll.vote\",\"poll\":\"nope\","
+				      "\"choice\":0}"),
+			    "not_found");
+	assert_string_equal(reject_of(a, "r7",
+				      "{\"k\":\"poll.vote\",\"poll\":\"p1\","
+				      "\"choice\":5}"),
+			    "invalid");
 	assert_string_equal(reject_of(b, "r8", "{\"k\":\"poll.close\",\"poll\":\"p1\"}"),
 			    "forbidden");
 	assert_string_equal(reject_of(a, "r9", "{\"k\":\"nope\"}"), "invalid");
 	char big[2100 + 64];
 	snprintf(big, sizeof(big), "{\"k\":\"chat.post\",\"text\":\"%02001d\"}", 0);
 	assert_string_equal(reject_of(a, "r10", big), "too_large");
-	assert_int_equal(rt_op(a, "o7", "{\"k\":\"poll.close\",\"poll\":\"p1\"}", NULL), 8);
-	assert_string_equal(reject_of(b, "r11", "{\"k\":\"poll.vote\",\"poll\":\"p1\","
-				      "\"choice\":0}"), "forbidden");
-	assert_string_equal(reject_of(a, "r12", "{\"k\":\"poll.create\",\"poll\":{\"id\":\"p1\","
-				      "\"question\":\"Again?\",\"options\":[\"a\",\"b\"]}}"), "conflict");
+	assert_int_equal(rt_op(a, "o7", "{\"k\":\"poll.close\",\"poll\":\"p1\"}", NULL),
+			 8);
+	assert_string_equal(reject_of(b, "r11",
+				      "{\"k\":\"poll.vote\",\"poll\":\"p1\","
+				      "\"choice\":0}"),
+			    "forbidden");
+	assert_string_equal(
+	    reject_of(a, "r12",
+		      "{\"k\":\"poll.create\",\"poll\":{\"id\":\"p1\","
+		      "\"question\":\"Again?\",\"options\":[\"a\",\"b\"]}}"),
+	    "conflict");
 
-	/* b saw a's events (1 checked above) 2..5, 7, 8 in order, its own vote only as an ack;
-	 * the vote event (to a) carries the tally. */
+	/* b saw a's events (1 checked above) 2..5, 7, 8 in order, its own vote only as an
+	 * ack; the vote event (to a) carries the tally. */
 	int64_t want[] = {2, 3, 4, 5, 7, 8};
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
 		cJSON *e = rt_expect(b, "event");
@@ -276,7 +324,8 @@ static void test_ops(void **state)
 	assert_int_equal(rt_sql_int(db, "SELECT max(seq) - min(seq) + 1 FROM events"), 8);
 	char text[512];
 	rt_sql_text(db, "SELECT op FROM events WHERE seq=6", text, sizeof(text));
-	assert_string_equal(text, "{\"k\":\"poll.vote\",\"poll\":\"p1\",\"choice\":1,\"tally\":[0,1]}");
+	assert_string_equal(
+	    text, "{\"k\":\"poll.vote\",\"poll\":\"p1\",\"choice\":1,\"tally\":[0,1]}");
 	rt_sql_text(db, "SELECT user FROM events WHERE seq=6", text, sizeof(text));
 	assert_string_equal(text, "bob");
 	rt_sql_text(db, "SELECT value FROM meta WHERE key='epoch'", text, sizeof(text));
@@ -306,21 +355,22 @@ static void test_errors(void **state)
 		const char *frame;
 		const char *code;
 	} cases[] = {
-		{"{bad", "bad_json"},
-		{"[1,2", "bad_json"},
-		{"\"just a string\"", "bad_message"},
-		{"{\"x\":1}", "bad_message"},
-		{"{\"t\":5}", "bad_message"},
-		{"{\"t\":\"nope\"}", "unknown_type"},
-		{"{\"t\":\"op\",\"op\":{\"k\":\"chat.post\",\"text\":\"x\"}}", "bad_message"},
-		{"{\"t\":\"cursor\",\"x\":\"1\",\"y\":2}", "bad_message"},
+	    {"{bad", "bad_json"},
+	    {"[1,2", "bad_json"},
+	    {"\"just a string\"", "bad_message"},
+	    {"{\"x\":1}", "bad_message"},
+	    {"{\"t\":5}", "bad_message"},
+	    {"{\"t\":\"nope\"}", "unknown_type"},
+	    {"{\"t\":\"op\",\"op\":{\"k\":\"chat.post\",\"text\":\"x\"}}", "bad_message"},
+	    {"{\"t\":\"cursor\",\"x\":\"1\",\"y\":2}", "bad_message"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		assert_int_equal(ws_send_text(a, cases[i].frame, strlen(cases[i].frame)), 0);
+		assert_int_equal(ws_send_text(a, cases[i].frame, strlen(cases[i].frame)),
+				 0);
 		cJSON *e = rt_expect(a, "error");
 		if (strcmp(rt_str(e, "code"), cases[i].code) != 0)
-			fail_msg("%s: code %s, want %s", cases[i].frame, rt_str(e, "code"),
-				 cases[i].code);
+			fail_msg("%s: code %s, want %s", cases[i].frame,
+				 rt_str(e, "code"), cases[i].code);
 		assert_true(strlen(rt_str(e, "msg")) > 0);
 		cJSON_Delete(e);
 	}
@@ -340,7 +390,8 @@ static void test_errors(void **state)
 	assert_string_equal(rt_str(p, "id"), "f");
 	cJSON_Delete(p);
 	/* Still usable, and nothing was written for the refused input. */
-	assert_int_equal(rt_op(a, "ok", "{\"k\":\"chat.post\",\"text\":\"still here\"}", NULL), 1);
+	assert_int_equal(
+	    rt_op(a, "ok", "{\"k\":\"chat.post\",\"text\":\"still here\"}", NULL), 1);
 	char db[PATH_MAX + 64];
 	rd_room_db(rd, "err", db, sizeof(db));
 	assert_int_equal(rt_sql_int(db, "SELECT count(*) FROM events"), 1);
@@ -357,8 +408,10 @@ static void test_ephemeral(void **state)
 	struct ws *a = rt_join(rd, "eph", "name=alice", &wa);
 	struct ws *b = rt_join(rd, "eph", "name=bob", NULL);
 	for (int i = 1; i <= 50; i++)
-		assert_int_equal(ws_send_textf(a, "{\"t\":\"cursor\",\"x\":%d,\"y\":%d}", i, -i), 0);
-	assert_int_equal(RT_SEND(a, "{\"t\":\"signal\",\"data\":{\"emoji\":\"wave\"}}"), 0);
+		assert_int_equal(
+		    ws_send_textf(a, "{\"t\":\"cursor\",\"x\":%d,\"y\":%d}", i, -i), 0);
+	assert_int_equal(RT_SEND(a, "{\"t\":\"signal\",\"data\":{\"emoji\":\"wave\"}}"),
+			 0);
 	cJSON *sig = rt_expect(b, "signal");
 	assert_string_equal(rt_str(sig, "session"), rt_str(wa, "session"));
 	assert_string_equal(rt_str(sig, "user"), "alice");
@@ -409,15 +462,22 @@ static void test_http(void **state)
 	struct ws *a = rt_join(rd, "h1", "name=alice", NULL);
 	assert_int_equal(rt_op(a, "o1", "{\"k\":\"chat.post\",\"text\":\"x\"}", NULL), 1);
 	char code[64];
-	assert_int_equal(rt_op(a, "o2", "{\"k\":\"shape.delete\",\"id\":\"x\"}", code), 0);
+	assert_int_equal(rt_op(a, "o2", "{\"k\":\"shape.delete\",\"id\":\"x\"}", code),
+			 0);
 
 	assert_int_equal(rt_http(rd, "/metrics", NULL, &body), 200);
 	const char *want[] = {
-		"roomd_connections 1", "roomd_rooms_loaded 1", "roomd_rooms_hibernated 0",
-		"roomd_ops_committed_total 1", "roomd_events_delivered_total 0",
-		"roomd_rejects_total{code=\"not_found\"} 1", "roomd_commit_seconds_bucket{le=\"+Inf\"} 1",
-		"roomd_commit_seconds_count 1", "# TYPE roomd_commit_seconds histogram",
-		"roomd_bytes_in_total", "roomd_bytes_out_total",
+	    "roomd_connections 1",
+	    "roomd_rooms_loaded 1",
+	    "roomd_rooms_hibernated 0",
+	    "roomd_ops_committed_total 1",
+	    "roomd_events_delivered_total 0",
+	    "roomd_rejects_total{code=\"not_found\"} 1",
+	    "roomd_commit_seconds_bucket{le=\"+Inf\"} 1",
+	    "roomd_commit_seconds_count 1",
+	    "# TYPE roomd_commit_seconds histogram",
+	    "roomd_bytes_in_total",
+	    "roomd_bytes_out_total",
 	};
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
 		if (!strstr(body, want[i]))
@@ -457,13 +517,13 @@ static void test_http(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_room_ids),
-		cmocka_unit_test(test_query_arguments),
-		cmocka_unit_test(test_welcome_and_presence),
-		cmocka_unit_test(test_ops),
-		cmocka_unit_test(test_errors),
-		cmocka_unit_test(test_ephemeral),
-		cmocka_unit_test(test_http),
+	    cmocka_unit_test(test_room_ids),
+	    cmocka_unit_test(test_query_arguments),
+	    cmocka_unit_test(test_welcome_and_presence),
+	    cmocka_unit_test(test_ops),
+	    cmocka_unit_test(test_errors),
+	    cmocka_unit_test(test_ephemeral),
+	    cmocka_unit_test(test_http),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -40,7 +40,9 @@ static void test_thousand_connections(void **state)
 	for (int r = 0; r < ROOMS; r++) {
 		char id[16];
 		snprintf(id, sizeof(id), "r%d", r);
-		assert_int_equal(rt_op(c[r], id, "{\"k\":\"chat.post\",\"text\":\"hi all\"}", NULL), 1);
+		assert_int_equal(
+		    rt_op(c[r], id, "{\"k\":\"chat.post\",\"text\":\"hi all\"}", NULL),
+		    1);
 	}
 	for (int i = ROOMS; i < TOTAL; i++) {
 		cJSON *e = rt_expect(c[i], "event");
@@ -64,7 +66,7 @@ static void test_thousand_connections(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_thousand_connections),
+	    cmocka_unit_test(test_thousand_connections),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -82,8 +82,10 @@ static long long db_alone_events(const char *db)
 	snprintf(uri, sizeof(uri), "file:%s?immutable=1", copy);
 	sqlite3 *h = NULL;
 	sqlite3_stmt *q = NULL;
-	if (sqlite3_open_v2(uri, &h, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL) == SQLITE_OK &&
-	    sqlite3_prepare_v2(h, "SELECT count(*) FROM events", -1, &q, NULL) == SQLITE_OK &&
+	if (sqlite3_open_v2(uri, &h, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL) ==
+		SQLITE_OK &&
+	    sqlite3_prepare_v2(h, "SELECT count(*) FROM events", -1, &q, NULL) ==
+		SQLITE_OK &&
 	    sqlite3_step(q) == SQLITE_ROW)
 		n = sqlite3_column_int64(q, 0);
 	sqlite3_finalize(q);
@@ -138,7 +140,8 @@ static void chat_ops(struct ws *w, int from, int n, const char *db, long long *m
 	for (int i = from; i < from + n; i++) {
 		char id[24];
 		snprintf(id, sizeof(id), "c%d", i);
-		if (rt_op(w, id, "{\"k\":\"chat.post\",\"text\":\"hello, this is a chat line\"}",
+		if (rt_op(w, id,
+			  "{\"k\":\"chat.post\",\"text\":\"hello, this is a chat line\"}",
 			  NULL) != i)
 			fail_msg("op %d not acked with its seq", i);
 		if (max_wal && i % 100 == 0) {
@@ -164,15 +167,20 @@ static void test_wal_bounded_under_ops(void **state)
 	chat_ops(a, 1, N, db, &max_wal);
 	/* Everything but the tail since the last WAL restart is in the .db. */
 	if (!wait_db_events(db, N / 2, 10000))
-		fail_msg("the .db alone holds %lld of %d events (WAL %lld bytes): the WAL "
-			 "was not checkpointed", db_alone_events(db), N, wal_size(db));
+		fail_msg(
+		    "the .db alone holds %lld of %d events (WAL %lld bytes): the WAL "
+		    "was not checkpointed",
+		    db_alone_events(db), N, wal_size(db));
 	if (max_wal > WAL_BOUND || wal_size(db) > WAL_BOUND)
-		fail_msg("WAL reached %lld bytes (now %lld), bound %lld", max_wal, wal_size(db),
-			 WAL_BOUND);
-	print_message("WAL at most %lld bytes during %d ops, %lld at the end; .db alone holds "
-		      "%lld events\n", max_wal, N, wal_size(db), db_alone_events(db));
+		fail_msg("WAL reached %lld bytes (now %lld), bound %lld", max_wal,
+			 wal_size(db), WAL_BOUND);
+	print_message(
+	    "WAL at most %lld bytes during %d ops, %lld at the end; .db alone holds "
+	    "%lld events\n",
+	    max_wal, N, wal_size(db), db_alone_events(db));
 	assert_true(metric(rd, "roomd_wal_checkpoints_total{result=\"complete\"}") +
-			    metric(rd, "roomd_wal_checkpoints_total{result=\"partial\"}") >= 1);
+			metric(rd, "roomd_wal_checkpoints_total{result=\"partial\"}") >=
+		    1);
 	assert_int_equal(metric(rd, "roomd_wal_checkpoints_total{result=\"noop\"}"), 0);
 	assert_true(metric(rd, "roomd_wal_checkpoint_frames_total") > 0);
 	rt_free(a);
@@ -186,7 +194,8 @@ static void test_wal_truncated_at_hibernation(void **state)
 {
 	(void)state;
 	enum { N = 1500 };
-	rd_proc *rd = rt_start((const char *const[]){FAST_OPS, "--hibernate-after", "300", NULL});
+	rd_proc *rd =
+	    rt_start((const char *const[]){FAST_OPS, "--hibernate-after", "300", NULL});
 	char db[PATH_MAX + 64];
 	rd_room_db(rd, "hib", db, sizeof(db));
 	struct ws *a = rt_join(rd, "hib", "name=alice", NULL);
@@ -200,8 +209,10 @@ static void test_wal_truncated_at_hibernation(void **state)
 
 	char exp[PATH_MAX + 64];
 	snprintf(exp, sizeof(exp), "%s/export.jsonl", rd->tmp_dir);
-	assert_int_equal(rt_roomctl((const char *const[]){"export", db, "--output", exp, NULL},
-				    NULL, 0), 0);
+	assert_int_equal(
+	    rt_roomctl((const char *const[]){"export", db, "--output", exp, NULL}, NULL,
+		       0),
+	    0);
 	long long files = room_bytes(db), export_bytes = fsize(exp);
 	print_message("room files %lld bytes, export %lld bytes (factor %.2f)\n", files,
 		      export_bytes, (double)files / (double)export_bytes);
@@ -239,7 +250,8 @@ static void test_wal_truncated_at_shutdown(void **state)
 static void test_noop_checkpoint_is_visible(void **state)
 {
 	(void)state;
-	rd_proc *rd = rt_start((const char *const[]){FAST_OPS, "--hibernate-after", "300", NULL});
+	rd_proc *rd =
+	    rt_start((const char *const[]){FAST_OPS, "--hibernate-after", "300", NULL});
 	char db[PATH_MAX + 64];
 	rd_room_db(rd, "held", db, sizeof(db));
 	struct ws *a = rt_join(rd, "held", "name=alice", NULL);
@@ -251,8 +263,9 @@ static void test_noop_checkpoint_is_visible(void **state)
 	/* A read transaction on the checkpointed file. */
 	sqlite3 *h = NULL;
 	assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(h, "BEGIN; SELECT count(*) FROM events", NULL, NULL, NULL),
-			 SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_exec(h, "BEGIN; SELECT count(*) FROM events", NULL, NULL, NULL),
+	    SQLITE_OK);
 	chat_ops(a, 51, 50, db, NULL); /* wakes the room, which hibernates again */
 	assert_true(rd_log_wait(rd, "copied nothing out of a", rt_scaled_ms(10000)));
 	assert_true(metric(rd, "roomd_wal_checkpoints_total{result=\"noop\"}") >= 1);
@@ -260,7 +273,8 @@ static void test_noop_checkpoint_is_visible(void **state)
 	sqlite3_exec(h, "COMMIT", NULL, NULL, NULL);
 	sqlite3_close(h);
 	if (!wait_wal_at_most(db, 0, 15000))
-		fail_msg("WAL not truncated after the reader left: %lld bytes", wal_size(db));
+		fail_msg("WAL not truncated after the reader left: %lld bytes",
+			 wal_size(db));
 	assert_int_equal(db_alone_events(db), 100);
 	rt_free(a);
 	rd_cleanup(rd);
@@ -276,17 +290,21 @@ static void import_room(const char *data_dir, const char *room, int n, int recen
 	snprintf(db, sizeof(db), "%s/rooms/%s.db", data_dir, room);
 	FILE *f = fopen(exp, "w");
 	assert_non_null(f);
-	fprintf(f, "{\"t\":\"room\",\"v\":1,\"room\":\"%s\",\"epoch\":\"00112233aabbccdd\","
-		   "\"created_ms\":1700000000000,\"format\":1}\n", room);
+	fprintf(f,
+		"{\"t\":\"room\",\"v\":1,\"room\":\"%s\",\"epoch\":\"00112233aabbccdd\","
+		"\"created_ms\":1700000000000,\"format\":1}\n",
+		room);
 	long long now = (long long)rk_wall_ms();
 	for (int i = 1; i <= n; i++)
-		fprintf(f, "{\"t\":\"event\",\"seq\":%d,\"ts\":%lld,\"session\":\"s1\","
-			   "\"user\":\"alice\",\"id\":\"o%d\",\"op\":{\"k\":\"chat.post\","
-			   "\"text\":\"m%d\"}}\n", i,
-			i < recent_from ? 1700000000000LL + i : now, i, i);
+		fprintf(f,
+			"{\"t\":\"event\",\"seq\":%d,\"ts\":%lld,\"session\":\"s1\","
+			"\"user\":\"alice\",\"id\":\"o%d\",\"op\":{\"k\":\"chat.post\","
+			"\"text\":\"m%d\"}}\n",
+			i, i < recent_from ? 1700000000000LL + i : now, i, i);
 	fclose(f);
 	char out[512];
-	if (rt_roomctl((const char *const[]){"import", exp, db, NULL}, out, sizeof(out)) != 0)
+	if (rt_roomctl((const char *const[]){"import", exp, db, NULL}, out,
+		       sizeof(out)) != 0)
 		fail_msg("import: %s", out);
 	unlink(exp);
 }
@@ -307,7 +325,8 @@ static void test_retention_keeps_the_window(void **state)
 	import_room(dir, "old", 12500, 12501);
 	import_room(dir, "recent", 12500, 1501);
 	rd_proc *rd = rd_start((const char *const[]){"--retain-events", "100",
-						   "--hibernate-after", "300", NULL}, dir);
+						     "--hibernate-after", "300", NULL},
+			       dir);
 	assert_non_null(rd);
 	const struct {
 		const char *room;
@@ -321,25 +340,32 @@ static void test_retention_keeps_the_window(void **state)
 		assert_int_equal(rt_int(w, "seq"), cases[i].n);
 		cJSON_Delete(w);
 		snprintf(q, sizeof(q), "n%zu", i);
-		assert_int_equal(rt_op(a, q, "{\"k\":\"chat.post\",\"text\":\"new\"}", NULL),
-				 cases[i].n + 1);
+		assert_int_equal(
+		    rt_op(a, q, "{\"k\":\"chat.post\",\"text\":\"new\"}", NULL),
+		    cases[i].n + 1);
 		snprintf(line, sizeof(line), "events up to seq %d deleted", cases[i].cut);
 		assert_true(rd_log_wait(rd, line, rt_scaled_ms(10000)));
 		assert_true(wait_wal_at_most(db, 0, 10000));
-		assert_int_equal(rt_sql_int(db, "SELECT min(seq) FROM events"), cases[i].cut + 1);
-		assert_int_equal(rt_sql_int(db, "SELECT min(seq) FROM snapshots"), cases[i].cut);
+		assert_int_equal(rt_sql_int(db, "SELECT min(seq) FROM events"),
+				 cases[i].cut + 1);
+		assert_int_equal(rt_sql_int(db, "SELECT min(seq) FROM snapshots"),
+				 cases[i].cut);
 		char out[4096];
-		assert_int_equal(rt_roomctl((const char *const[]){"verify", db, NULL}, out,
-					    sizeof(out)), 0);
+		assert_int_equal(rt_roomctl((const char *const[]){"verify", db, NULL},
+					    out, sizeof(out)),
+				 0);
 		char upto[16];
 		snprintf(upto, sizeof(upto), "%d", cases[i].cut - 1);
-		assert_int_equal(rt_roomctl((const char *const[]){"replay", db, "--upto", upto,
-								   NULL}, out, sizeof(out)), 1);
+		assert_int_equal(
+		    rt_roomctl((const char *const[]){"replay", db, "--upto", upto, NULL},
+			       out, sizeof(out)),
+		    1);
 		assert_non_null(strstr(out, "removed by compaction"));
 		/* It wakes at its seq. */
 		snprintf(q, sizeof(q), "m%zu", i);
-		assert_int_equal(rt_op(a, q, "{\"k\":\"chat.post\",\"text\":\"again\"}", NULL),
-				 cases[i].n + 2);
+		assert_int_equal(
+		    rt_op(a, q, "{\"k\":\"chat.post\",\"text\":\"again\"}", NULL),
+		    cases[i].n + 2);
 		rt_free(a);
 	}
 	assert_int_equal(metric(rd, "roomd_retention_events_deleted_total"), 3000);
@@ -352,11 +378,11 @@ static void test_retention_keeps_the_window(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_wal_bounded_under_ops),
-		cmocka_unit_test(test_wal_truncated_at_hibernation),
-		cmocka_unit_test(test_wal_truncated_at_shutdown),
-		cmocka_unit_test(test_noop_checkpoint_is_visible),
-		cmocka_unit_test(test_retention_keeps_the_window),
+	    cmocka_unit_test(test_wal_bounded_under_ops),
+	    cmocka_unit_test(test_wal_truncated_at_hibernation),
+	    cmocka_unit_test(test_wal_truncated_at_shutdown),
+	    cmocka_unit_test(test_noop_checkpoint_is_visible),
+	    cmocka_unit_test(test_retention_keeps_the_window),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

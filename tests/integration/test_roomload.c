@@ -62,8 +62,8 @@ static void server_start(server *s, bool with_secret)
 	if (with_secret)
 		s->secret_path = rt_temp_file("integration-test-secret-0123456789\n");
 	const char *const plain[] = {"--log-level", "warn", NULL};
-	const char *const secret[] = {"--log-level", "warn", "--secret-file", s->secret_path,
-				      NULL};
+	const char *const secret[] = {"--log-level", "warn", "--secret-file",
+				      s->secret_path, NULL};
 	s->rd = rd_start(with_secret ? secret : plain, NULL);
 	assert_non_null(s->rd);
 	s->port = s->rd->port;
@@ -184,7 +184,8 @@ static void assert_clean(const cJSON *j, int rooms, int clients, int senders_per
 	assert_true(num(j, "events_delivered") == acked * (clients - 1));
 	assert_true(num(j, "latency_ms.ack.count") == acked);
 	assert_true(num(j, "latency_ms.delivery.count") == acked * (clients - 1));
-	double p50 = num(j, "latency_ms.delivery.p50"), p99 = num(j, "latency_ms.delivery.p99");
+	double p50 = num(j, "latency_ms.delivery.p50"),
+	       p99 = num(j, "latency_ms.delivery.p99");
 	assert_true(p50 > 0 && p50 <= p99 && p99 <= num(j, "latency_ms.delivery.max"));
 	assert_true(num(j, "connections.connect_ms.p50") > 0);
 	assert_true(num(j, "cpu_us_per_event") > 0);
@@ -238,8 +239,8 @@ static void assert_csv(const char *path, const cJSON *j)
 	while (fgets(line, sizeof(line), f)) {
 		double t, conns, se, de, ac, er, vi, p50, p99;
 		char ph[16];
-		int n = sscanf(line, "%lf,%15[a-z],%lf,%lf,%lf,%lf,%lf,%lf,%lf,%lf", &t, ph,
-			       &conns, &se, &de, &ac, &er, &vi, &p50, &p99);
+		int n = sscanf(line, "%lf,%15[a-z],%lf,%lf,%lf,%lf,%lf,%lf,%lf,%lf", &t,
+			       ph, &conns, &se, &de, &ac, &er, &vi, &p50, &p99);
 		if (n != 10)
 			fail_msg("bad --csv row: %s", line);
 		assert_true(t > last_t);
@@ -269,8 +270,9 @@ static void test_chat_load_is_clean(void **state)
 	RT_SKIP_UNDER_VALGRIND("counts ops sent and acked in a fixed 3 s run");
 	char csv[PATH_MAX + 16];
 	snprintf(csv, sizeof(csv), "%s/one.csv", s->dir);
-	const char *const args[] = {"--rooms", "10", "--clients", "25", "--rate", "2",
-				    "--duration", "3", "--json", "-q", "--csv", csv, NULL};
+	const char *const args[] = {"--rooms",	  "10", "--clients", "25", "--rate", "2",
+				    "--duration", "3",	"--json",    "-q", "--csv",  csv,
+				    NULL};
 	int rc = run_roomload(s, &out, args);
 	cJSON *j = parse_report(out);
 	assert_int_equal(rc, 0);
@@ -290,9 +292,9 @@ static void test_procs_merge_into_one_report(void **state)
 	char *out;
 	char csv[PATH_MAX + 16];
 	snprintf(csv, sizeof(csv), "%s/procs.csv", s->dir);
-	const char *const args[] = {"--rooms", "10", "--clients", "30", "--rate", "2",
-				    "--duration", "3", "--procs", "2", "--json", "-q",
-				    "--csv", csv, NULL};
+	const char *const args[] = {"--rooms",	  "10", "--clients", "30", "--rate", "2",
+				    "--duration", "3",	"--procs",   "2",  "--json", "-q",
+				    "--csv",	  csv,	NULL};
 	int rc = run_roomload(s, &out, args);
 	cJSON *j = parse_report(out);
 	assert_int_equal(rc, 0);
@@ -333,9 +335,21 @@ static void test_procs_worker_crash_fails_the_run(void **state)
 	char url[64], err_path[PATH_MAX + 16];
 	snprintf(url, sizeof(url), "ws://127.0.0.1:%d", s->port);
 	snprintf(err_path, sizeof(err_path), "%s/crash.err", s->dir);
-	const char *argv[] = {env_bin("ROOMLOAD_BIN"), "--url", url, "--rooms", "4",
-			      "--clients", "5", "--rate", "2", "--duration", "60",
-			      "--procs", "2", "-q", NULL};
+	const char *argv[] = {env_bin("ROOMLOAD_BIN"),
+			      "--url",
+			      url,
+			      "--rooms",
+			      "4",
+			      "--clients",
+			      "5",
+			      "--rate",
+			      "2",
+			      "--duration",
+			      "60",
+			      "--procs",
+			      "2",
+			      "-q",
+			      NULL};
 	pid_t pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
@@ -385,10 +399,25 @@ static void test_tokens_viewers_and_poll(void **state)
 	server *s = *state;
 	char *out;
 	/* 20 % viewers: 4 of 20 per room watch; a poll per room (setup op). */
-	const char *const args[] = {"--rooms", "4", "--clients", "20", "--rate", "2",
-				    "--duration", "3", "--scenario", "poll",
-				    "--viewers", "0.2", "--secret-file", s->secret_path,
-				    "--room-prefix", "tok-", "--json", "-q", NULL};
+	const char *const args[] = {"--rooms",
+				    "4",
+				    "--clients",
+				    "20",
+				    "--rate",
+				    "2",
+				    "--duration",
+				    "3",
+				    "--scenario",
+				    "poll",
+				    "--viewers",
+				    "0.2",
+				    "--secret-file",
+				    s->secret_path,
+				    "--room-prefix",
+				    "tok-",
+				    "--json",
+				    "-q",
+				    NULL};
 	int rc = run_roomload(s, &out, args);
 	cJSON *j = parse_report(out);
 	assert_int_equal(rc, 0);
@@ -398,8 +427,8 @@ static void test_tokens_viewers_and_poll(void **state)
 	free(out);
 
 	/* Without tokens the secured server refuses every connection: exit 1. */
-	const char *const bad[] = {"--rooms", "1", "--clients", "2", "--duration", "0",
-				   "--json", "-q", NULL};
+	const char *const bad[] = {"--rooms", "1",	"--clients", "2", "--duration",
+				   "0",	      "--json", "-q",	     NULL};
 	rc = run_roomload(s, &out, bad);
 	j = parse_report(out);
 	assert_int_equal(rc, 1);
@@ -435,9 +464,22 @@ static void test_cleanup_deletes_the_rooms(void **state)
 {
 	server *s = *state;
 	char *out;
-	const char *const args[] = {"--rooms", "3", "--clients", "2", "--rate", "5",
-				    "--duration", "1", "--secret-file", s->secret_path,
-				    "--room-prefix", "cl-", "--cleanup", "--json", "-q", NULL};
+	const char *const args[] = {"--rooms",
+				    "3",
+				    "--clients",
+				    "2",
+				    "--rate",
+				    "5",
+				    "--duration",
+				    "1",
+				    "--secret-file",
+				    s->secret_path,
+				    "--room-prefix",
+				    "cl-",
+				    "--cleanup",
+				    "--json",
+				    "-q",
+				    NULL};
 	int rc = run_roomload(s, &out, args);
 	cJSON *j = parse_report(out);
 	assert_int_equal(rc, 0);
@@ -456,13 +498,14 @@ static void test_cleanup_without_secret(void **state)
 {
 	server *s = *state;
 	char *out;
-	const char *const keep[] = {"--rooms", "1", "--clients", "1", "--duration", "0",
-				    "--room-prefix", "keep-", "-q", NULL};
+	const char *const keep[] = {"--rooms",	  "1", "--clients",	"1",
+				    "--duration", "0", "--room-prefix", "keep-",
+				    "-q",	  NULL};
 	assert_int_equal(run_roomload(s, &out, keep), 0);
 	free(out);
-	const char *const args[] = {"--rooms", "2", "--clients", "1", "--rate", "5",
-				    "--duration", "0.5", "--room-prefix", "cl-", "--cleanup",
-				    "-q", NULL};
+	const char *const args[] = {
+	    "--rooms",	     "2",   "--clients", "1",  "--rate", "5", "--duration", "0.5",
+	    "--room-prefix", "cl-", "--cleanup", "-q", NULL};
 	assert_int_equal(run_roomload(s, &out, args), 0);
 	assert_non_null(strstr(out, "cleanup: 2 rooms deleted, 0 not found\n"));
 	free(out);
@@ -477,9 +520,9 @@ static void test_missed_p99_exits_1(void **state)
 {
 	server *s = *state;
 	char *out;
-	const char *const args[] = {"--rooms", "2", "--clients", "5", "--rate", "5",
-				    "--duration", "1", "--max-p99", "0.001", "--json",
-				    "-q", NULL};
+	const char *const args[] = {
+	    "--rooms", "2",	    "--clients", "5",	   "--rate", "5", "--duration",
+	    "1",       "--max-p99", "0.001",	 "--json", "-q",     NULL};
 	int rc = run_roomload(s, &out, args);
 	cJSON *j = parse_report(out);
 	assert_int_equal(rc, 1);
@@ -490,17 +533,18 @@ static void test_missed_p99_exits_1(void **state)
 	free(out);
 
 	/* The same load with a generous bound passes. */
-	const char *const ok[] = {"--rooms", "2", "--clients", "5", "--rate", "5",
-				  "--duration", "1", "--max-p99", "10000", "--min-delivered",
-				  "1", "--json", "-q", NULL};
+	const char *const ok[] = {
+	    "--rooms",	  "2",	"--clients", "5",     "--rate",		 "5",
+	    "--duration", "1",	"--max-p99", "10000", "--min-delivered", "1",
+	    "--json",	  "-q", NULL};
 	rc = run_roomload(s, &out, ok);
 	assert_int_equal(rc, 0);
 	free(out);
 
 	/* --min-delivered above what can be delivered fails. */
-	const char *const few[] = {"--rooms", "1", "--clients", "2", "--rate", "2",
-				   "--duration", "1", "--min-delivered", "1000000", "-q",
-				   NULL};
+	const char *const few[] = {"--rooms",	      "1",	 "--clients",  "2",
+				   "--rate",	      "2",	 "--duration", "1",
+				   "--min-delivered", "1000000", "-q",	       NULL};
 	rc = run_roomload(s, &out, few);
 	assert_int_equal(rc, 1);
 	free(out);
@@ -514,9 +558,21 @@ static void test_churn_resumes_without_gaps(void **state)
 	/* Every client drops and resumes about every 0.5 s while chat goes on:
 	 * the replay must fill every gap (the stream checks see no gap and no
 	 * duplicate), so each op still reaches each other client exactly once. */
-	const char *const args[] = {"--rooms", "4", "--clients", "8", "--rate", "4",
-				    "--duration", "3", "--scenario", "churn",
-				    "--reconnect-every", "0.5", "--json", "-q", NULL};
+	const char *const args[] = {"--rooms",
+				    "4",
+				    "--clients",
+				    "8",
+				    "--rate",
+				    "4",
+				    "--duration",
+				    "3",
+				    "--scenario",
+				    "churn",
+				    "--reconnect-every",
+				    "0.5",
+				    "--json",
+				    "-q",
+				    NULL};
 	int rc = run_roomload(s, &out, args);
 	cJSON *j = parse_report(out);
 	assert_int_equal(rc, 0);
@@ -558,23 +614,23 @@ int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_usage),
-		cmocka_unit_test_setup_teardown(test_chat_load_is_clean, setup_plain,
-						teardown_server),
-		cmocka_unit_test_setup_teardown(test_procs_merge_into_one_report,
-						setup_plain, teardown_server),
-		cmocka_unit_test_setup_teardown(test_procs_worker_crash_fails_the_run,
-						setup_plain, teardown_server),
-		cmocka_unit_test_setup_teardown(test_cleanup_deletes_the_rooms, setup_secret,
-						teardown_server),
-		cmocka_unit_test_setup_teardown(test_cleanup_without_secret, setup_plain,
-						teardown_server),
-		cmocka_unit_test_setup_teardown(test_tokens_viewers_and_poll, setup_secret,
-						teardown_server),
-		cmocka_unit_test_setup_teardown(test_missed_p99_exits_1, setup_plain,
-						teardown_server),
-		cmocka_unit_test_setup_teardown(test_churn_resumes_without_gaps, setup_plain,
-						teardown_server),
+	    cmocka_unit_test(test_usage),
+	    cmocka_unit_test_setup_teardown(test_chat_load_is_clean, setup_plain,
+					    teardown_server),
+	    cmocka_unit_test_setup_teardown(test_procs_merge_into_one_report, setup_plain,
+					    teardown_server),
+	    cmocka_unit_test_setup_teardown(test_procs_worker_crash_fails_the_run,
+					    setup_plain, teardown_server),
+	    cmocka_unit_test_setup_teardown(test_cleanup_deletes_the_rooms, setup_secret,
+					    teardown_server),
+	    cmocka_unit_test_setup_teardown(test_cleanup_without_secret, setup_plain,
+					    teardown_server),
+	    cmocka_unit_test_setup_teardown(test_tokens_viewers_and_poll, setup_secret,
+					    teardown_server),
+	    cmocka_unit_test_setup_teardown(test_missed_p99_exits_1, setup_plain,
+					    teardown_server),
+	    cmocka_unit_test_setup_teardown(test_churn_resumes_without_gaps, setup_plain,
+					    teardown_server),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

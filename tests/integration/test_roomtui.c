@@ -35,9 +35,9 @@
 
 typedef struct ctx {
 	rd_proc *rd;
-	char sock[64];	   /* tmux -L socket name */
+	char sock[64]; /* tmux -L socket name */
 	struct ws *peer;
-	char screen[16384]; /* the last capture */
+	char screen[16384];  /* the last capture */
 	char exit_path[128]; /* roomtui's exit code is written here */
 	char err_path[128];  /* and its stderr (sanitizer reports) */
 } ctx;
@@ -57,7 +57,8 @@ static int tmux(ctx *c, const char *fmt, ...)
 static void capture(ctx *c)
 {
 	char cmd[256];
-	snprintf(cmd, sizeof(cmd), "tmux -f /dev/null -L %s capture-pane -p -t tui 2>/dev/null", c->sock);
+	snprintf(cmd, sizeof(cmd),
+		 "tmux -f /dev/null -L %s capture-pane -p -t tui 2>/dev/null", c->sock);
 	FILE *f = popen(cmd, "r");
 	size_t n = 0;
 	if (f) {
@@ -151,7 +152,8 @@ static void screen_wait_at(ctx *c, int row, int col, const char *s)
 			return;
 		if (rk_mono_us() > deadline) {
 			fprintf(stderr, "last screen:\n%s", c->screen);
-			fail_msg("screen never showed \"%s\" at row %d col %d", s, row, col);
+			fail_msg("screen never showed \"%s\" at row %d col %d", s, row,
+				 col);
 		}
 		struct timespec ts = {0, 30 * 1000 * 1000};
 		nanosleep(&ts, NULL);
@@ -200,10 +202,12 @@ static void launch(ctx *c, int w, int h, const char *auth)
 	const char *bin = getenv("ROOMTUI_BIN");
 	if (!bin)
 		fail_msg("ROOMTUI_BIN is not set");
-	int rc = tmux(c, "new-session -d -s tui -x %d -y %d "
-			 "'TERM=xterm-256color LC_ALL=C.UTF-8 %s --url ws://127.0.0.1:%d --room " ROOM
-			 " %s 2>%s; echo $? >%s; read keep_the_pane'",
-		      w, h, bin, c->rd->port, auth, c->err_path, c->exit_path);
+	int rc = tmux(
+	    c,
+	    "new-session -d -s tui -x %d -y %d "
+	    "'TERM=xterm-256color LC_ALL=C.UTF-8 %s --url ws://127.0.0.1:%d --room " ROOM
+	    " %s 2>%s; echo $? >%s; read keep_the_pane'",
+	    w, h, bin, c->rd->port, auth, c->err_path, c->exit_path);
 	assert_int_equal(rc, 0);
 }
 
@@ -231,10 +235,11 @@ static void wait_exit(ctx *c, char *code, size_t n)
 static void assert_terminal_restored(ctx *c)
 {
 	char cmd[256], flags[64] = "";
-	snprintf(cmd, sizeof(cmd),
-		 "tmux -f /dev/null -L %s display -p -t tui "
-		 "'#{alternate_on} #{mouse_any_flag} #{mouse_button_flag} #{cursor_flag}'",
-		 c->sock);
+	snprintf(
+	    cmd, sizeof(cmd),
+	    "tmux -f /dev/null -L %s display -p -t tui "
+	    "'#{alternate_on} #{mouse_any_flag} #{mouse_button_flag} #{cursor_flag}'",
+	    c->sock);
 	int64_t deadline = rk_mono_us() + SCREEN_TIMEOUT_MS * 1000;
 	while (rk_mono_us() < deadline) {
 		FILE *f = popen(cmd, "r");
@@ -322,17 +327,19 @@ static void test_tui_end_to_end(void **state)
 	screen_wait(c, "tui: hello from the tui");
 
 	/* A peer's rect appears on the board. */
-	assert_true(rt_op(c->peer, "r1",
-			  "{\"k\":\"shape.add\",\"shape\":{\"id\":\"box\",\"type\":\"rect\","
-			  "\"color\":3,\"points\":[[2,2],[12,5]]}}",
-			  NULL) > 0);
+	assert_true(
+	    rt_op(c->peer, "r1",
+		  "{\"k\":\"shape.add\",\"shape\":{\"id\":\"box\",\"type\":\"rect\","
+		  "\"color\":3,\"points\":[[2,2],[12,5]]}}",
+		  NULL) > 0);
 	screen_wait(c, "+---------+");
 
 	/* A vote from the TUI changes the tally the peer sees. */
-	assert_true(rt_op(c->peer, "p1",
-			  "{\"k\":\"poll.create\",\"poll\":{\"id\":\"lunch\",\"question\":"
-			  "\"Lunch?\",\"options\":[\"pizza\",\"sushi\"]}}",
-			  NULL) > 0);
+	assert_true(
+	    rt_op(c->peer, "p1",
+		  "{\"k\":\"poll.create\",\"poll\":{\"id\":\"lunch\",\"question\":"
+		  "\"Lunch?\",\"options\":[\"pizza\",\"sushi\"]}}",
+		  NULL) > 0);
 	screen_wait(c, "Lunch?");
 	tmux(c, "send-keys -t tui Tab"); /* chat -> polls */
 	screen_wait(c, "focus:polls");
@@ -403,8 +410,8 @@ static void test_tui_end_to_end(void **state)
 	/* Back on the same port: live again, board and seq intact. */
 	char listen[64];
 	snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
-	assert_int_equal(rd_restart(c->rd, (const char *const[]){"--listen", listen, NULL}),
-			 0);
+	assert_int_equal(
+	    rd_restart(c->rd, (const char *const[]){"--listen", listen, NULL}), 0);
 	screen_wait(c, "| live |");
 	screen_wait(c, "+---------+");
 	/* The offline stroke is sent after the resume, and committed once. */
@@ -412,12 +419,13 @@ static void test_tui_end_to_end(void **state)
 	screen_wait(c, "pending 0");
 	char db[4200];
 	rd_room_db(c->rd, ROOM, db, sizeof(db));
-	assert_int_equal(rt_sql_int(db, "SELECT count(*) FROM events WHERE op LIKE '%\"stroke\"%'"),
-			 1);
+	assert_int_equal(
+	    rt_sql_int(db, "SELECT count(*) FROM events WHERE op LIKE '%\"stroke\"%'"),
+	    1);
 	/* New events arrive after the reconnect. */
 	c->peer = rt_join(c->rd, ROOM, "name=peer2", NULL);
-	assert_true(rt_op(c->peer, "c2", "{\"k\":\"chat.post\",\"text\":\"after restart\"}",
-			  NULL) > 0);
+	assert_true(rt_op(c->peer, "c2",
+			  "{\"k\":\"chat.post\",\"text\":\"after restart\"}", NULL) > 0);
 	screen_wait(c, "peer2: after restart");
 	screen_wait(c, "| seq 8 |");
 	/* The votes and the closed poll survived too. */
@@ -508,10 +516,11 @@ static void test_tui_drawing(void **state)
 	screen_wait(c, "+-----+");
 
 	/* View tool: dragging pans (the grabbed point follows the pointer). */
-	assert_true(rt_op(c->peer, "t1",
-			  "{\"k\":\"shape.add\",\"shape\":{\"id\":\"label\",\"type\":\"text\","
-			  "\"color\":5,\"points\":[[60,15]],\"text\":\"PANME\"}}",
-			  NULL) > 0);
+	assert_true(
+	    rt_op(c->peer, "t1",
+		  "{\"k\":\"shape.add\",\"shape\":{\"id\":\"label\",\"type\":\"text\","
+		  "\"color\":5,\"points\":[[60,15]],\"text\":\"PANME\"}}",
+		  NULL) > 0);
 	tmux(c, "send-keys -t tui Escape");
 	screen_wait(c, "tool:view");
 	screen_wait_at(c, 16, 60, "PANME"); /* board row 0 is screen row 1 */
@@ -543,8 +552,9 @@ static char *token(const char *secret_file, const char *user, const char *role)
 	if (!bin)
 		fail_msg("ROOMCTL_BIN is not set");
 	char cmd[2048];
-	snprintf(cmd, sizeof(cmd), "%s token --secret-file %s --room " ROOM " --user %s --role %s",
-		 bin, secret_file, user, role);
+	snprintf(cmd, sizeof(cmd),
+		 "%s token --secret-file %s --room " ROOM " --user %s --role %s", bin,
+		 secret_file, user, role);
 	FILE *f = popen(cmd, "r");
 	assert_non_null(f);
 	char buf[4096];
@@ -570,10 +580,11 @@ static void test_tui_viewer(void **state)
 	screen_wait(c, "vic (viewer)");
 	snprintf(q, sizeof(q), "token=%s", etok);
 	c->peer = rt_join(c->rd, ROOM, q, NULL);
-	assert_true(rt_op(c->peer, "p1",
-			  "{\"k\":\"poll.create\",\"poll\":{\"id\":\"lunch\",\"question\":"
-			  "\"Lunch?\",\"options\":[\"pizza\",\"sushi\"]}}",
-			  NULL) == 1);
+	assert_true(
+	    rt_op(c->peer, "p1",
+		  "{\"k\":\"poll.create\",\"poll\":{\"id\":\"lunch\",\"question\":"
+		  "\"Lunch?\",\"options\":[\"pizza\",\"sushi\"]}}",
+		  NULL) == 1);
 	screen_wait(c, "Lunch?");
 
 	/* Every kind of change is refused on the spot, with the reason. A
@@ -585,16 +596,16 @@ static void test_tui_viewer(void **state)
 		const char *keys; /* tmux send-keys arguments */
 		int tabs;	  /* Tabs from the board to its panel */
 	} refused[] = {
-	    {"p", 0},			 /* pen tool */
-	    {"-l hello", 0},		 /* 'l': line tool */
-	    {"r", 0},			 /* rect tool */
-	    {"t", 0},			 /* text tool */
-	    {"Space", 0},		 /* the tool's action */
-	    {"x", 0},			 /* delete */
+	    {"p", 0},			/* pen tool */
+	    {"-l hello", 0},		/* 'l': line tool */
+	    {"r", 0},			/* rect tool */
+	    {"t", 0},			/* text tool */
+	    {"Space", 0},		/* the tool's action */
+	    {"x", 0},			/* delete */
 	    {"-l 'viewer says hi'", 1}, /* a chat line (and Enter) */
-	    {"1", 2},			 /* vote */
-	    {"x", 2},			 /* close */
-	    {"c", 2},			 /* create */
+	    {"1", 2},			/* vote */
+	    {"x", 2},			/* close */
+	    {"c", 2},			/* create */
 	};
 	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
 		char color[16];
@@ -636,7 +647,8 @@ static void test_tui_viewer(void **state)
 			continue;
 		const char *t = rt_str(m, "t");
 		assert_string_not_equal(t, "event");
-		if (strcmp(t, "cursor") == 0 && rt_int(m, "x") == 45 && rt_int(m, "y") == 10)
+		if (strcmp(t, "cursor") == 0 && rt_int(m, "x") == 45 &&
+		    rt_int(m, "y") == 10)
 			seen = true;
 		cJSON_Delete(m);
 	}
@@ -700,14 +712,16 @@ static void test_tui_layout_and_resize(void **state)
 	screen_wait(c, "| live |");
 	/* Something in every panel, so stale cells would show. */
 	c->peer = rt_join(c->rd, ROOM, "name=peer", NULL);
-	assert_true(rt_op(c->peer, "r1",
-			  "{\"k\":\"shape.add\",\"shape\":{\"id\":\"box\",\"type\":\"rect\","
-			  "\"color\":3,\"points\":[[2,2],[12,5]]}}",
-			  NULL) > 0);
-	assert_true(rt_op(c->peer, "p1",
-			  "{\"k\":\"poll.create\",\"poll\":{\"id\":\"lunch\",\"question\":"
-			  "\"Lunch?\",\"options\":[\"pizza\",\"sushi\"]}}",
-			  NULL) > 0);
+	assert_true(
+	    rt_op(c->peer, "r1",
+		  "{\"k\":\"shape.add\",\"shape\":{\"id\":\"box\",\"type\":\"rect\","
+		  "\"color\":3,\"points\":[[2,2],[12,5]]}}",
+		  NULL) > 0);
+	assert_true(
+	    rt_op(c->peer, "p1",
+		  "{\"k\":\"poll.create\",\"poll\":{\"id\":\"lunch\",\"question\":"
+		  "\"Lunch?\",\"options\":[\"pizza\",\"sushi\"]}}",
+		  NULL) > 0);
 	assert_true(rt_op(c->peer, "c1", "{\"k\":\"chat.post\",\"text\":\"hi there\"}",
 			  NULL) > 0);
 	screen_wait(c, "peer: hi there");
@@ -739,7 +753,8 @@ static void test_tui_reject_rolls_back(void **state)
 	ctx *c = *state;
 	/* One op per second, no burst: the second of two quick posts is
 	 * rejected by roomd, after the TUI has already shown it. */
-	start_roomd(c, (const char *const[]){"--ops-per-sec", "1", "--ops-burst", "1", NULL});
+	start_roomd(
+	    c, (const char *const[]){"--ops-per-sec", "1", "--ops-burst", "1", NULL});
 	launch(c, 100, 30, "--name tui");
 	screen_wait(c, "| live |");
 	tmux(c, "send-keys -t tui Tab");
@@ -761,7 +776,8 @@ static void test_tui_room_deleted_is_final(void **state)
 	start_roomd(c, NULL);
 	launch(c, 100, 30, "--name tui");
 	screen_wait(c, "| live |");
-	assert_int_equal(rt_http_method(c->rd, "DELETE", "/v1/rooms/" ROOM, NULL, NULL), 202);
+	assert_int_equal(rt_http_method(c->rd, "DELETE", "/v1/rooms/" ROOM, NULL, NULL),
+			 202);
 	screen_wait(c, "room deleted");
 	/* Waiting for something not to happen: several backoff periods (250 ms,
 	 * then doubling) pass without a new attempt. */
@@ -783,8 +799,8 @@ static void test_tui_crash_restores_terminal(void **state)
 	screen_wait(c, "| live |");
 	/* roomtui is the child of the pane's shell. */
 	char cmd[256], line[64] = "";
-	snprintf(cmd, sizeof(cmd), "tmux -f /dev/null -L %s display -p -t tui '#{pane_pid}'",
-		 c->sock);
+	snprintf(cmd, sizeof(cmd),
+		 "tmux -f /dev/null -L %s display -p -t tui '#{pane_pid}'", c->sock);
 	FILE *f = popen(cmd, "r");
 	assert_non_null(f);
 	if (!fgets(line, sizeof(line), f))
@@ -814,8 +830,10 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_tui_viewer, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_tui_layout_and_resize, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_tui_reject_rolls_back, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_tui_room_deleted_is_final, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_tui_crash_restores_terminal, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_tui_room_deleted_is_final, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_tui_crash_restores_terminal, setup,
+					    teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

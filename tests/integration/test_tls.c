@@ -57,10 +57,10 @@ static int group_setup(void **state)
 		return -1;
 	snprintf(t->dir, sizeof(t->dir), "/tmp/rk-tls-XXXXXX");
 	if (!mkdtemp(t->dir) ||
-	    tls_make_cert(t->dir, "server", "127.0.0.1", "IP:127.0.0.1,DNS:localhost", t->cert,
-			  t->key, sizeof(t->cert)) != 0 ||
-	    tls_make_cert(t->dir, "other", "example.com", "DNS:example.com", t->other_cert,
-			  t->other_key, sizeof(t->other_cert)) != 0) {
+	    tls_make_cert(t->dir, "server", "127.0.0.1", "IP:127.0.0.1,DNS:localhost",
+			  t->cert, t->key, sizeof(t->cert)) != 0 ||
+	    tls_make_cert(t->dir, "other", "example.com", "DNS:example.com",
+			  t->other_cert, t->other_key, sizeof(t->other_cert)) != 0) {
 		free(t);
 		return -1;
 	}
@@ -132,12 +132,14 @@ static void test_wss_clients_see_each_other(void **state)
 	cJSON *pj = rt_expect(a, "presence");
 	cJSON_Delete(pj);
 
-	int64_t s1 = rt_op(a, "a1", "{\"k\":\"chat.post\",\"text\":\"hello over tls\"}", NULL);
+	int64_t s1 =
+	    rt_op(a, "a1", "{\"k\":\"chat.post\",\"text\":\"hello over tls\"}", NULL);
 	assert_true(s1 > 0);
 	cJSON *ev = expect_event(b, "chat.post");
 	assert_int_equal(rt_int(ev, "seq"), s1);
 	assert_string_equal(rt_str(ev, "user"), "alice");
-	assert_string_equal(rt_str(cJSON_GetObjectItem(ev, "op"), "text"), "hello over tls");
+	assert_string_equal(rt_str(cJSON_GetObjectItem(ev, "op"), "text"),
+			    "hello over tls");
 	cJSON_Delete(ev);
 
 	int64_t s2 = rt_op(b, "b1", "{\"k\":\"chat.post\",\"text\":\"hi alice\"}", NULL);
@@ -157,8 +159,9 @@ static void test_wss_clients_see_each_other(void **state)
 static void big_stroke(rk_buf *op)
 {
 	rk_buf_init(op, 0);
-	rk_buf_puts(op, "{\"k\":\"shape.add\",\"shape\":{\"id\":\"s1\",\"type\":\"stroke\","
-			"\"color\":1,\"points\":[");
+	rk_buf_puts(op,
+		    "{\"k\":\"shape.add\",\"shape\":{\"id\":\"s1\",\"type\":\"stroke\","
+		    "\"color\":1,\"points\":[");
 	for (int i = 0; i < BIG_POINTS; i++)
 		rk_buf_printf(op, "%s[%d,%d]", i ? "," : "", 100000 + i, -100000 - i);
 	rk_buf_puts(op, "]}}");
@@ -179,12 +182,12 @@ static void test_big_event_over_tls(void **state)
 	rt_send_op(a, "big", op.data);
 	rt_send_op(a, "small", "{\"k\":\"chat.post\",\"text\":\"after the big one\"}");
 	cJSON *ev = expect_event(b, "shape.add");
-	const cJSON *pts =
-	    cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(ev, "op"), "shape"),
-				"points");
+	const cJSON *pts = cJSON_GetObjectItem(
+	    cJSON_GetObjectItem(cJSON_GetObjectItem(ev, "op"), "shape"), "points");
 	assert_int_equal(cJSON_GetArraySize(pts), npoints);
 	const cJSON *last = cJSON_GetArrayItem(pts, npoints - 1);
-	assert_int_equal((int)cJSON_GetArrayItem(last, 0)->valuedouble, 100000 + npoints - 1);
+	assert_int_equal((int)cJSON_GetArrayItem(last, 0)->valuedouble,
+			 100000 + npoints - 1);
 	int64_t seq = rt_int(ev, "seq");
 	cJSON_Delete(ev);
 	ev = expect_event(b, "chat.post");
@@ -213,14 +216,15 @@ static void test_https_endpoints(void **state)
 	assert_int_equal(status, 200);
 	assert_string_equal(body, "ok\n");
 	free(body);
-	assert_int_equal(http_get_tls("127.0.0.1", t->rd->port, t->cert, "/v1/rooms", NULL,
-				      RT_TIMEOUT_MS, &status, &body),
+	assert_int_equal(http_get_tls("127.0.0.1", t->rd->port, t->cert, "/v1/rooms",
+				      NULL, RT_TIMEOUT_MS, &status, &body),
 			 0);
 	assert_int_equal(status, 200);
 	assert_non_null(strstr(body, "\"room\":\"tls-http\""));
 	free(body);
-	assert_int_equal(http_get_tls("127.0.0.1", t->rd->port, t->cert, "/v1/rooms/tls-http",
-				      NULL, RT_TIMEOUT_MS, &status, &body),
+	assert_int_equal(http_get_tls("127.0.0.1", t->rd->port, t->cert,
+				      "/v1/rooms/tls-http", NULL, RT_TIMEOUT_MS, &status,
+				      &body),
 			 0);
 	assert_int_equal(status, 200);
 	char last[64];
@@ -229,16 +233,16 @@ static void test_https_endpoints(void **state)
 	assert_non_null(strstr(body, last)); /* the whole state, to its last point */
 	free(body);
 
-	const char *health[] = {bin("ROOMCTL_BIN"), "health", "--server", t->https,
-				"--ca", t->cert, NULL};
+	const char *health[] = {
+	    bin("ROOMCTL_BIN"), "health", "--server", t->https, "--ca", t->cert, NULL};
 	expect_run(health, 0, "ok\n");
-	const char *rooms[] = {bin("ROOMCTL_BIN"), "rooms", "--server", t->https, "--json",
-			       NULL};
+	const char *rooms[] = {bin("ROOMCTL_BIN"), "rooms",  "--server",
+			       t->https,	   "--json", NULL};
 	setenv("ROOMCTL_CA", t->cert, 1);
 	expect_run(rooms, 0, "\"room\":\"tls-http\"");
 	unsetenv("ROOMCTL_CA");
-	const char *room[] = {bin("ROOMCTL_BIN"), "room",     "tls-http", "--server",
-			      t->https,		    "--ca",	t->cert,    NULL};
+	const char *room[] = {bin("ROOMCTL_BIN"), "room", "tls-http", "--server",
+			      t->https,		  "--ca", t->cert,    NULL};
 	expect_run(room, 0, "connections:  1");
 	rt_free(a);
 }
@@ -254,43 +258,61 @@ static void test_refused_clients_and_roomd_goes_on(void **state)
 	/* The test client, trusting the wrong certificate. */
 	http_reply r;
 	ws_opts o = {.tls_ca = t->other_cert, .timeout_ms = 5000};
-	assert_null(ws_connect_ex("127.0.0.1", t->rd->port, "/ws/tls-stay?name=x", &o, &r));
+	assert_null(
+	    ws_connect_ex("127.0.0.1", t->rd->port, "/ws/tls-stay?name=x", &o, &r));
 	assert_int_equal(r.status, 0);
 	assert_non_null(strstr(r.error, "certificate rejected"));
 	http_reply_free(&r);
 	/* Plain WebSocket and plain HTTP on the TLS port: no HTTP answer. */
 	o = (ws_opts){.timeout_ms = 5000};
-	assert_null(ws_connect_ex("127.0.0.1", t->rd->port, "/ws/tls-stay?name=x", &o, &r));
+	assert_null(
+	    ws_connect_ex("127.0.0.1", t->rd->port, "/ws/tls-stay?name=x", &o, &r));
 	assert_int_equal(r.status, 0);
 	http_reply_free(&r);
 	const char get[] = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
-	assert_int_equal(http_request("127.0.0.1", t->rd->port, get, strlen(get), 5000, &r), -1);
+	assert_int_equal(
+	    http_request("127.0.0.1", t->rd->port, get, strlen(get), 5000, &r), -1);
 	http_reply_free(&r);
 
 	/* The tools without --ca: the system's store does not know our CA. */
 	const char *ctl[] = {bin("ROOMCTL_BIN"), "health", "--server", t->https, NULL};
-	expect_run(ctl, 1, "certificate problem: self-signed certificate (pass the "
-			   "server's CA certificate with --ca");
-	const char *load[] = {bin("ROOMLOAD_BIN"), "--url", t->url, "--rooms", "1",
-			      "--clients", "2", "--rate", "1", "--duration", "1", "-q", NULL};
+	expect_run(ctl, 1,
+		   "certificate problem: self-signed certificate (pass the "
+		   "server's CA certificate with --ca");
+	const char *load[] = {bin("ROOMLOAD_BIN"),
+			      "--url",
+			      t->url,
+			      "--rooms",
+			      "1",
+			      "--clients",
+			      "2",
+			      "--rate",
+			      "1",
+			      "--duration",
+			      "1",
+			      "-q",
+			      NULL};
 	expect_run(load, 1, "TLS: server certificate rejected: self-signed certificate");
 	/* --ca of a plain URL is a usage error; an unreadable one a runtime one. */
 	char ws_url[64];
 	snprintf(ws_url, sizeof(ws_url), "ws://127.0.0.1:%d", t->rd->port);
-	const char *load_ws[] = {bin("ROOMLOAD_BIN"), "--url", ws_url, "--ca", t->cert, NULL};
+	const char *load_ws[] = {
+	    bin("ROOMLOAD_BIN"), "--url", ws_url, "--ca", t->cert, NULL};
 	expect_run(load_ws, 2, "--ca is for wss:// URLs");
-	const char *load_noca[] = {bin("ROOMLOAD_BIN"), "--url", t->url, "--ca",
+	const char *load_noca[] = {bin("ROOMLOAD_BIN"),	  "--url", t->url, "--ca",
 				   "/nonexistent/ca.pem", NULL};
 	expect_run(load_noca, 1, "Error: --ca /nonexistent/ca.pem");
-	const char *tui_ws[] = {bin("ROOMTUI_BIN"), "--url", ws_url, "--room", "r",
-				"--ca", t->cert, NULL};
+	const char *tui_ws[] = {
+	    bin("ROOMTUI_BIN"), "--url", ws_url, "--room", "r", "--ca", t->cert, NULL};
 	expect_run(tui_ws, 2, "--ca is for wss:// URLs");
 
 	/* roomd is fine: the old connection works, new ones are accepted. */
 	assert_true(rd_alive(t->rd));
-	assert_true(rt_op(stay, "s1", "{\"k\":\"chat.post\",\"text\":\"still here\"}", NULL) > 0);
+	assert_true(
+	    rt_op(stay, "s1", "{\"k\":\"chat.post\",\"text\":\"still here\"}", NULL) > 0);
 	struct ws *late = join(t, t->rd, "tls-stay", "late");
-	assert_true(rt_op(late, "l1", "{\"k\":\"chat.post\",\"text\":\"me too\"}", NULL) > 0);
+	assert_true(rt_op(late, "l1", "{\"k\":\"chat.post\",\"text\":\"me too\"}", NULL) >
+		    0);
 	rt_free(late);
 	rt_free(stay);
 }
@@ -300,17 +322,31 @@ static void test_refused_clients_and_roomd_goes_on(void **state)
 static void test_wrong_name_refused(void **state)
 {
 	tctx *t = *state;
-	const char *args[] = {"--tls-cert", t->other_cert, "--tls-key", t->other_key, NULL};
+	const char *args[] = {"--tls-cert", t->other_cert, "--tls-key", t->other_key,
+			      NULL};
 	rd_proc *rd = rt_start(args);
 	char url[64], https[64];
 	snprintf(url, sizeof(url), "wss://127.0.0.1:%d", rd->port);
 	snprintf(https, sizeof(https), "https://127.0.0.1:%d", rd->port);
-	const char *load[] = {bin("ROOMLOAD_BIN"), "--url",	url, "--ca", t->other_cert,
-			      "--rooms",	   "1",		"--clients", "1", "--rate", "1",
-			      "--duration",	   "1",		"-q",	     NULL};
-	expect_run(load, 1, "IP address mismatch (the certificate is not for the --url host)");
-	const char *ctl[] = {bin("ROOMCTL_BIN"), "health", "--server", https,
-			     "--ca", t->other_cert, NULL};
+	const char *load[] = {bin("ROOMLOAD_BIN"),
+			      "--url",
+			      url,
+			      "--ca",
+			      t->other_cert,
+			      "--rooms",
+			      "1",
+			      "--clients",
+			      "1",
+			      "--rate",
+			      "1",
+			      "--duration",
+			      "1",
+			      "-q",
+			      NULL};
+	expect_run(load, 1,
+		   "IP address mismatch (the certificate is not for the --url host)");
+	const char *ctl[] = {bin("ROOMCTL_BIN"), "health", "--server", https, "--ca",
+			     t->other_cert,	 NULL};
 	expect_run(ctl, 1, "Error: GET https://");
 	rd_cleanup(rd);
 }
@@ -321,10 +357,24 @@ static void test_roomload_over_wss(void **state)
 {
 	tctx *t = *state;
 	char *out = NULL;
-	const char *load[] = {bin("ROOMLOAD_BIN"), "--url",   t->url, "--ca",	    t->cert,
-			      "--rooms",	   "4",	      "--clients", "5", "--rate", "10",
-			      "--duration",	   "3",	      "--room-prefix", "tls-load-",
-			      "--json",		   "-q",      NULL};
+	const char *load[] = {bin("ROOMLOAD_BIN"),
+			      "--url",
+			      t->url,
+			      "--ca",
+			      t->cert,
+			      "--rooms",
+			      "4",
+			      "--clients",
+			      "5",
+			      "--rate",
+			      "10",
+			      "--duration",
+			      "3",
+			      "--room-prefix",
+			      "tls-load-",
+			      "--json",
+			      "-q",
+			      NULL};
 	int rc = rt_run(load, RUN_TIMEOUT_MS, &out);
 	if (rc != 0)
 		fail_msg("roomload exited %d:\n%s", rc, out);
@@ -334,7 +384,8 @@ static void test_roomload_over_wss(void **state)
 	assert_non_null(rep);
 	const cJSON *conns = cJSON_GetObjectItem(rep, "connections");
 	assert_int_equal((int)cJSON_GetObjectItem(conns, "established")->valuedouble, 20);
-	assert_int_equal((int)cJSON_GetObjectItem(conns, "closed_by_server")->valuedouble, 0);
+	assert_int_equal((int)cJSON_GetObjectItem(conns, "closed_by_server")->valuedouble,
+			 0);
 	const cJSON *viol = cJSON_GetObjectItem(rep, "violations");
 	assert_int_equal((int)cJSON_GetObjectItem(viol, "total")->valuedouble, 0);
 	double sent = cJSON_GetObjectItem(rep, "ops_sent")->valuedouble;
@@ -376,7 +427,8 @@ static void screen_wait(const char *sock, const char *s)
 		if (strstr(screen, s))
 			return;
 		if (rk_mono_us() > deadline)
-			fail_msg("screen never showed \"%s\"; last screen:\n%s", s, screen);
+			fail_msg("screen never showed \"%s\"; last screen:\n%s", s,
+				 screen);
 		struct timespec ts = {0, 30 * 1000 * 1000};
 		nanosleep(&ts, NULL);
 	}
@@ -408,23 +460,26 @@ static void test_roomtui_over_wss(void **state)
 	tui_sock(sock, sizeof(sock), 'a');
 	unsetenv("TMUX");
 	const char *tui = bin("ROOMTUI_BIN");
-	int rc = tmux(sock,
-		      "new-session -d -s tui -x 110 -y 30 'TERM=xterm-256color LC_ALL=C.UTF-8 "
-		      "%s --url %s --ca %s --room tls-tui --name tui'",
-		      tui, t->url, t->cert);
+	int rc =
+	    tmux(sock,
+		 "new-session -d -s tui -x 110 -y 30 'TERM=xterm-256color LC_ALL=C.UTF-8 "
+		 "%s --url %s --ca %s --room tls-tui --name tui'",
+		 tui, t->url, t->cert);
 	assert_int_equal(rc, 0);
 	screen_wait(sock, "| live |");
 	struct ws *peer = join(t, t->rd, "tls-tui", "peer");
-	assert_true(rt_op(peer, "p1", "{\"k\":\"chat.post\",\"text\":\"hello tui over tls\"}",
+	assert_true(rt_op(peer, "p1",
+			  "{\"k\":\"chat.post\",\"text\":\"hello tui over tls\"}",
 			  NULL) > 0);
 	screen_wait(sock, "peer: hello tui over tls");
 	rt_free(peer);
 
 	tui_sock(sock, sizeof(sock), 'b');
-	rc = tmux(sock,
-		  "new-session -d -s tui -x 110 -y 30 'TERM=xterm-256color LC_ALL=C.UTF-8 "
-		  "%s --url %s --room tls-tui --name tui'",
-		  tui, t->url);
+	rc =
+	    tmux(sock,
+		 "new-session -d -s tui -x 110 -y 30 'TERM=xterm-256color LC_ALL=C.UTF-8 "
+		 "%s --url %s --room tls-tui --name tui'",
+		 tui, t->url);
 	assert_int_equal(rc, 0);
 	screen_wait(sock, "disconnected: TLS: server certificate rejected: self-signed");
 	screen_wait(sock, "reconnecting");
@@ -512,8 +567,8 @@ static void read_all_events(struct ws *w, int64_t from, int64_t upto)
 	while (seen < upto) {
 		cJSON *m = ws_recv_type(w, "event", 10000);
 		if (!m)
-			fail_msg("reader stopped at seq %lld of %lld: %s", (long long)seen,
-				 (long long)upto, ws_error(w));
+			fail_msg("reader stopped at seq %lld of %lld: %s",
+				 (long long)seen, (long long)upto, ws_error(w));
 		assert_int_equal(rt_int(m, "seq"), seen + 1);
 		seen = rt_int(m, "seq");
 		cJSON_Delete(m);
@@ -526,8 +581,9 @@ static void read_all_events(struct ws *w, int64_t from, int64_t upto)
 static void test_backpressure_no_loss(void **state)
 {
 	tctx *t = *state;
-	const char *args[] = {"--tls-cert", t->cert, "--tls-key", t->key, "--ops-per-sec",
-			      "100000", "--ops-burst", "100000", NULL};
+	const char *args[] = {"--tls-cert",  t->cert,	      "--tls-key",
+			      t->key,	     "--ops-per-sec", "100000",
+			      "--ops-burst", "100000",	      NULL};
 	rd_proc *rd = rt_start(args);
 	struct ws *lazy = join(t, rd, "tls-bp", "lazy");
 	int small = 4096;
@@ -565,11 +621,12 @@ static void test_backpressure_no_loss(void **state)
 static void test_slow_consumer_over_tls(void **state)
 {
 	tctx *t = *state;
-	RT_SKIP_UNDER_VALGRIND("as test_slow_consumer: roomd gives a closing reader 5 s of "
-			       "wall time to take its close frame");
-	const char *args[] = {"--tls-cert", t->cert,	"--tls-key",	t->key,
-			      "--max-queue", "1048576", "--ops-per-sec", "100000",
-			      "--ops-burst", "100000",	NULL};
+	RT_SKIP_UNDER_VALGRIND(
+	    "as test_slow_consumer: roomd gives a closing reader 5 s of "
+	    "wall time to take its close frame");
+	const char *args[] = {
+	    "--tls-cert",    t->cert,  "--tls-key",   t->key,	"--max-queue", "1048576",
+	    "--ops-per-sec", "100000", "--ops-burst", "100000", NULL};
 	rd_proc *rd = rt_start(args);
 	struct ws *slow = join(t, rd, "tls-slow", "slow");
 	int small = 4096;
@@ -600,7 +657,8 @@ static void test_slow_consumer_over_tls(void **state)
 		if (r == WS_MSG)
 			continue;
 		if (r != WS_CLOSED)
-			fail_msg("want close 4507, got result %d (%s)", r, ws_error(slow));
+			fail_msg("want close 4507, got result %d (%s)", r,
+				 ws_error(slow));
 		assert_int_equal(ws_close_code(slow), 4507);
 		break;
 	}
@@ -613,16 +671,16 @@ static void test_slow_consumer_over_tls(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_wss_clients_see_each_other),
-		cmocka_unit_test(test_big_event_over_tls),
-		cmocka_unit_test(test_https_endpoints),
-		cmocka_unit_test(test_refused_clients_and_roomd_goes_on),
-		cmocka_unit_test(test_wrong_name_refused),
-		cmocka_unit_test(test_roomload_over_wss),
-		cmocka_unit_test_teardown(test_roomtui_over_wss, tui_teardown),
-		cmocka_unit_test(test_bad_tls_files),
-		cmocka_unit_test(test_backpressure_no_loss),
-		cmocka_unit_test(test_slow_consumer_over_tls),
+	    cmocka_unit_test(test_wss_clients_see_each_other),
+	    cmocka_unit_test(test_big_event_over_tls),
+	    cmocka_unit_test(test_https_endpoints),
+	    cmocka_unit_test(test_refused_clients_and_roomd_goes_on),
+	    cmocka_unit_test(test_wrong_name_refused),
+	    cmocka_unit_test(test_roomload_over_wss),
+	    cmocka_unit_test_teardown(test_roomtui_over_wss, tui_teardown),
+	    cmocka_unit_test(test_bad_tls_files),
+	    cmocka_unit_test(test_backpressure_no_loss),
+	    cmocka_unit_test(test_slow_consumer_over_tls),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

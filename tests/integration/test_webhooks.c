@@ -55,13 +55,22 @@ static int teardown(void **state)
 }
 
 /* Start roomd with webhooks to the receiver, plus extra (may be NULL). */
-static rd_proc *start_with_hooks(fixture *f, const char *a1, const char *a2, const char *a3,
-				 const char *a4)
+static rd_proc *start_with_hooks(fixture *f, const char *a1, const char *a2,
+				 const char *a3, const char *a4)
 {
 	static char url[64];
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/hook", hr_port(f->hr));
-	const char *args[] = {"--webhook-url", url, "--webhook-secret-file", f->secret_file,
-			      "--webhook-retry-max", "500", a1, a2, a3, a4, NULL};
+	const char *args[] = {"--webhook-url",
+			      url,
+			      "--webhook-secret-file",
+			      f->secret_file,
+			      "--webhook-retry-max",
+			      "500",
+			      a1,
+			      a2,
+			      a3,
+			      a4,
+			      NULL};
 	f->rd = rt_start(args);
 	return f->rd;
 }
@@ -72,8 +81,8 @@ static cJSON *delivered(fixture *f, size_t i)
 	char *body = hr_ok_body(f->hr, i), *sig = hr_ok_sig(f->hr, i);
 	if (!body)
 		fail_msg("no delivery %zu", i);
-	rk_whsig_result r = rk_whsig_verify(SECRET, strlen(SECRET), sig, body, strlen(body),
-					    time(NULL), 300);
+	rk_whsig_result r = rk_whsig_verify(SECRET, strlen(SECRET), sig, body,
+					    strlen(body), time(NULL), 300);
 	if (r != RK_WHSIG_OK)
 		fail_msg("delivery %zu: %s (%s)", i, rk_whsig_strerror(r), sig);
 	cJSON *j = cJSON_Parse(body);
@@ -135,11 +144,17 @@ static void test_signed_in_order_once(void **state)
 	cJSON *k = rt_expect(a, "ack");
 	assert_int_equal(rt_int(k, "seq"), 20);
 	cJSON_Delete(k);
-	assert_int_equal(rt_op(a, "p1", "{\"k\":\"poll.create\",\"poll\":{\"id\":\"q\",\"question\":"
-				     "\"lunch?\",\"options\":[\"yes\",\"no\"]}}", NULL), 21);
-	assert_int_equal(rt_op(a, "p2", "{\"k\":\"poll.vote\",\"poll\":\"q\",\"choice\":0}", NULL),
-			 22);
-	assert_int_equal(rt_op(a, "p3", "{\"k\":\"poll.close\",\"poll\":\"q\"}", NULL), 23);
+	assert_int_equal(
+	    rt_op(a, "p1",
+		  "{\"k\":\"poll.create\",\"poll\":{\"id\":\"q\",\"question\":"
+		  "\"lunch?\",\"options\":[\"yes\",\"no\"]}}",
+		  NULL),
+	    21);
+	assert_int_equal(
+	    rt_op(a, "p2", "{\"k\":\"poll.vote\",\"poll\":\"q\",\"choice\":0}", NULL),
+	    22);
+	assert_int_equal(rt_op(a, "p3", "{\"k\":\"poll.close\",\"poll\":\"q\"}", NULL),
+			 23);
 	rt_free(a);
 	/* presence join + 23 ops + poll.closed + presence leave */
 	assert_true(hr_wait_ok(f->hr, 26, 10000));
@@ -166,7 +181,8 @@ static void test_signed_in_order_once(void **state)
 	assert_string_equal(rt_str(h, "type"), "poll.closed");
 	const cJSON *poll = cJSON_GetObjectItem(data_of(h), "poll");
 	assert_string_equal(rt_str(poll, "id"), "q");
-	assert_int_equal(cJSON_GetArrayItem(cJSON_GetObjectItem(poll, "tally"), 0)->valueint, 1);
+	assert_int_equal(
+	    cJSON_GetArrayItem(cJSON_GetObjectItem(poll, "tally"), 0)->valueint, 1);
 	assert_int_equal(rt_int(cJSON_GetObjectItem(poll, "votes"), "alice"), 0);
 	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(poll, "closed")));
 	cJSON_Delete(h);
@@ -183,24 +199,29 @@ static void test_signed_in_order_once(void **state)
 	 * request or as body + header, and refuses another secret or body. */
 	char *body = hr_ok_body(f->hr, 3), *sig = hr_ok_sig(f->hr, 3);
 	char *req = malloc(strlen(body) + strlen(sig) + 256);
-	sprintf(req, "POST /hook HTTP/1.1\r\nHost: x\r\nRoomkit-Signature: %s\r\n"
-		     "Content-Length: %zu\r\n\r\n%s", sig, strlen(body), body);
+	sprintf(req,
+		"POST /hook HTTP/1.1\r\nHost: x\r\nRoomkit-Signature: %s\r\n"
+		"Content-Length: %zu\r\n\r\n%s",
+		sig, strlen(body), body);
 	char *req_file = rt_temp_file(req), *body_file = rt_temp_file(body);
 	char *other = rt_temp_file("not-the-secret");
 	char out[1024];
-	const char *v1[] = {"webhook", "verify", "--secret-file", f->secret_file, "--request",
-			    req_file, NULL};
+	const char *v1[] = {
+	    "webhook", "verify", "--secret-file", f->secret_file, "--request",
+	    req_file,  NULL};
 	assert_int_equal(rt_roomctl(v1, out, sizeof(out)), 0);
 	assert_non_null(strstr(out, "signature valid: op op:hooks:"));
-	const char *v2[] = {"webhook", "verify", "--secret-file", f->secret_file, "--body",
-			    body_file, "--signature", sig, NULL};
+	const char *v2[] = {"webhook",	    "verify", "--secret-file",
+			    f->secret_file, "--body", body_file,
+			    "--signature",  sig,      NULL};
 	assert_int_equal(rt_roomctl(v2, out, sizeof(out)), 0);
-	const char *v3[] = {"webhook", "verify", "--secret-file", other, "--request", req_file,
-			    NULL};
+	const char *v3[] = {"webhook", "verify", "--secret-file", other, "--request",
+			    req_file,  NULL};
 	assert_int_equal(rt_roomctl(v3, out, sizeof(out)), 1);
 	assert_non_null(strstr(out, "Error: signature does not match"));
-	const char *v4[] = {"webhook", "verify", "--secret-file", f->secret_file, "--body",
-			    req_file, "--signature", sig, NULL};
+	const char *v4[] = {"webhook",	    "verify", "--secret-file",
+			    f->secret_file, "--body", req_file,
+			    "--signature",  sig,      NULL};
 	assert_int_equal(rt_roomctl(v4, out, sizeof(out)), 1);
 	const char *v5[] = {"webhook", "verify", "--body", body_file, NULL};
 	assert_int_equal(rt_roomctl(v5, out, sizeof(out)), 2);
@@ -273,7 +294,8 @@ static void test_hanging_receiver(void **state)
 {
 	fixture *f = *state;
 	hr_set_mode(f->hr, HR_HANG);
-	rd_proc *rd = start_with_hooks(f, "--webhook-timeout", "1000", "--webhook-types", "op");
+	rd_proc *rd =
+	    start_with_hooks(f, "--webhook-timeout", "1000", "--webhook-types", "op");
 	struct ws *a = rt_join(rd, "slow", "name=alice", NULL);
 	int64_t worst = 0;
 	for (int i = 1; i <= 40; i++) {
@@ -308,8 +330,8 @@ static void test_alarm_closed_poll(void **state)
 		 "\"options\":[\"a\",\"b\"],\"closes_at\":%lld}}",
 		 (long long)(time(NULL) * 1000 + 1500));
 	assert_int_equal(rt_op(a, "c", op, NULL), 1);
-	assert_int_equal(rt_op(a, "v", "{\"k\":\"poll.vote\",\"poll\":\"t\",\"choice\":1}",
-			       NULL), 2);
+	assert_int_equal(
+	    rt_op(a, "v", "{\"k\":\"poll.vote\",\"poll\":\"t\",\"choice\":1}", NULL), 2);
 	rt_free(a);
 	assert_true(hr_wait_ok(f->hr, 1, 10000));
 	cJSON *h = delivered(f, 0);
@@ -317,7 +339,8 @@ static void test_alarm_closed_poll(void **state)
 	assert_string_equal(rt_str(data_of(h), "closed_by"), "roomd");
 	assert_int_equal(rt_int(data_of(h), "seq"), 3);
 	const cJSON *poll = cJSON_GetObjectItem(data_of(h), "poll");
-	assert_int_equal(cJSON_GetArrayItem(cJSON_GetObjectItem(poll, "tally"), 1)->valueint, 1);
+	assert_int_equal(
+	    cJSON_GetArrayItem(cJSON_GetObjectItem(poll, "tally"), 1)->valueint, 1);
 	cJSON_Delete(h);
 	assert_false(hr_wait_ok(f->hr, 2, 300));
 }
@@ -352,14 +375,20 @@ static void test_backlog_rss_and_drain(void **state)
 	fixture *f = *state;
 	hr_down(f->hr);
 	rt_asan_quarantine(8);
-	rd_proc *rd = start_with_hooks(f, "--ops-per-sec", "1000000", "--ops-burst", "1000000");
+	rd_proc *rd =
+	    start_with_hooks(f, "--ops-per-sec", "1000000", "--ops-burst", "1000000");
 	struct ws *a = rt_join(rd, "big", "name=alice", NULL);
 	/* Votes replace each other: the room's state stays one poll, so what
 	 * grows is only what the webhooks cost. */
-	assert_int_equal(rt_op(a, "p", "{\"k\":\"poll.create\",\"poll\":{\"id\":\"q\",\"question\":"
-				    "\"?\",\"options\":[\"a\",\"b\"]}}", NULL), 1);
-	assert_int_equal(rt_op(a, "warm", "{\"k\":\"poll.vote\",\"poll\":\"q\",\"choice\":0}",
-			       NULL), 2);
+	assert_int_equal(
+	    rt_op(a, "p",
+		  "{\"k\":\"poll.create\",\"poll\":{\"id\":\"q\",\"question\":"
+		  "\"?\",\"options\":[\"a\",\"b\"]}}",
+		  NULL),
+	    1);
+	assert_int_equal(
+	    rt_op(a, "warm", "{\"k\":\"poll.vote\",\"poll\":\"q\",\"choice\":0}", NULL),
+	    2);
 	int64_t before = rss_kib(rd->pid);
 	enum { WINDOW = 200 };
 	int sent = 0, acked = 0;
@@ -367,7 +396,8 @@ static void test_backlog_rss_and_drain(void **state)
 		while (sent < BACKLOG && sent - acked < WINDOW) {
 			char id[16], op[80];
 			snprintf(id, sizeof(id), "v%d", sent);
-			snprintf(op, sizeof(op), "{\"k\":\"poll.vote\",\"poll\":\"q\",\"choice\":%d}",
+			snprintf(op, sizeof(op),
+				 "{\"k\":\"poll.vote\",\"poll\":\"q\",\"choice\":%d}",
 				 sent % 2);
 			rt_send_op(a, id, op);
 			sent++;
@@ -380,9 +410,10 @@ static void test_backlog_rss_and_drain(void **state)
 	char db[PATH_MAX + 64];
 	rd_room_db(rd, "big", db, sizeof(db));
 	int64_t backlog = rt_sql_int(db, "SELECT count(*) FROM webhooks");
-	print_message("webhook backlog %lld, RSS %lld KiB -> %lld KiB (+%lld, bound %d)\n",
-		      (long long)backlog, (long long)before, (long long)after,
-		      (long long)(after - before), RSS_BOUND_KIB);
+	print_message(
+	    "webhook backlog %lld, RSS %lld KiB -> %lld KiB (+%lld, bound %d)\n",
+	    (long long)backlog, (long long)before, (long long)after,
+	    (long long)(after - before), RSS_BOUND_KIB);
 	assert_int_equal(backlog, BACKLOG + 3); /* presence join, 2 ops, BACKLOG ops */
 	if (after - before > RSS_BOUND_KIB)
 		fail_msg("RSS grew by %lld KiB with %d queued webhooks (bound %d KiB)",
@@ -404,13 +435,18 @@ static void test_command_line(void **state)
 	const char *bin = getenv("ROOMD_BIN");
 	assert_non_null(bin);
 	char *out = NULL;
-	const char *bad_url[] = {bin, "--webhook-url", "ftp://x/y", "--webhook-secret-file",
-				 f->secret_file, NULL};
+	const char *bad_url[] = {
+	    bin, "--webhook-url", "ftp://x/y", "--webhook-secret-file", f->secret_file,
+	    NULL};
 	assert_int_equal(rt_run(bad_url, 10000, &out), 2);
 	assert_non_null(strstr(out, "Error: --webhook-url"));
 	free(out);
-	const char *bad_secret[] = {bin, "--webhook-url", "http://127.0.0.1:1/h",
-				    "--webhook-secret-file", "/nonexistent/secret", NULL};
+	const char *bad_secret[] = {bin,
+				    "--webhook-url",
+				    "http://127.0.0.1:1/h",
+				    "--webhook-secret-file",
+				    "/nonexistent/secret",
+				    NULL};
 	assert_int_equal(rt_run(bad_secret, 10000, &out), 2);
 	assert_non_null(strstr(out, "Error: --webhook-secret-file"));
 	free(out);
@@ -426,12 +462,12 @@ static void test_command_line(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_signed_in_order_once, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_down_kill9_restart, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_hanging_receiver, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_alarm_closed_poll, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_backlog_rss_and_drain, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_command_line, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_signed_in_order_once, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_down_kill9_restart, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_hanging_receiver, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_alarm_closed_poll, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_backlog_rss_and_drain, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_command_line, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -29,11 +29,11 @@ struct hookrecv {
 	pthread_cond_t cv;
 	int lfd;
 	int port;
-	bool stop;     /* (mu) */
-	hr_mode mode;  /* (mu) */
-	rec *ok;       /* (mu) requests answered 2xx */
+	bool stop;    /* (mu) */
+	hr_mode mode; /* (mu) */
+	rec *ok;      /* (mu) requests answered 2xx */
 	size_t nok, capok;
-	size_t seen;   /* (mu) */
+	size_t seen; /* (mu) */
 	int hung[MAX_HUNG];
 	size_t nhung;
 };
@@ -145,10 +145,11 @@ static void serve(hookrecv *h, int fd)
 			close(fd);
 		return;
 	}
-	const char *resp = mode == HR_OK
-			       ? "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-			       : "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n"
-				 "Connection: close\r\n\r\n";
+	const char *resp =
+	    mode == HR_OK
+		? "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+		: "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n"
+		  "Connection: close\r\n\r\n";
 	ssize_t w = write(fd, resp, strlen(resp));
 	(void)w;
 	close(fd);
@@ -188,7 +189,8 @@ static bool listen_on(hookrecv *h, int port)
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	socklen_t al = sizeof(a);
-	if (bind(h->lfd, (struct sockaddr *)&a, sizeof(a)) != 0 || listen(h->lfd, 128) != 0 ||
+	if (bind(h->lfd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+	    listen(h->lfd, 128) != 0 ||
 	    getsockname(h->lfd, (struct sockaddr *)&a, &al) != 0) {
 		close(h->lfd);
 		h->lfd = -1;

@@ -553,7 +553,8 @@ rd_proc *rd_start_ex(const char *const *extra_args, const char *data_dir_or_NULL
 	if (p->opts.set_uid &&
 	    (chown(rd->tmp_dir, p->opts.uid, (gid_t)p->opts.uid) != 0 ||
 	     chown(rd->data_dir, p->opts.uid, (gid_t)p->opts.uid) != 0)) {
-		fprintf(stderr, "rd_start: chown to %d: %s\n", (int)p->opts.uid, strerror(errno));
+		fprintf(stderr, "rd_start: chown to %d: %s\n", (int)p->opts.uid,
+			strerror(errno));
 		goto fail;
 	}
 	snprintf(rd->log_path, sizeof(rd->log_path), "%.*s/roomd.log",

@@ -56,16 +56,16 @@ rd_proc *rd_start(const char *const *extra_args, const char *data_dir_or_NULL);
 
 /* How to run roomd, for the storage-fault tests (rd_start_ex). */
 typedef struct rd_opts {
-	uid_t uid;	   /* with set_uid: run roomd as this user (and its
-			    * group = uid), after chowning the temporary and
-			    * data directories to it; needs root */
+	uid_t uid; /* with set_uid: run roomd as this user (and its
+		    * group = uid), after chowning the temporary and
+		    * data directories to it; needs root */
 	bool set_uid;
-	long long fsize;   /* > 0: RLIMIT_FSIZE soft limit in bytes, with
-			    * SIGXFSZ ignored, so a write past it fails with
-			    * EFBIG: a full disk for every file roomd writes
-			    * (its output goes to a pipe, not a file). The
-			    * hard limit is left alone so the test may raise
-			    * the soft one with prlimit(2) */
+	long long fsize; /* > 0: RLIMIT_FSIZE soft limit in bytes, with
+			  * SIGXFSZ ignored, so a write past it fails with
+			  * EFBIG: a full disk for every file roomd writes
+			  * (its output goes to a pipe, not a file). The
+			  * hard limit is left alone so the test may raise
+			  * the soft one with prlimit(2) */
 } rd_opts;
 
 /* rd_start with opts (NULL: as rd_start); every rd_restart keeps them. */
@@ -97,7 +97,8 @@ bool rd_alive(rd_proc *rd);
 int rd_restart(rd_proc *rd, const char *const *extra_args_or_NULL);
 
 /* rd_restart with new rd_opts (NULL: none) from now on. */
-int rd_restart_ex(rd_proc *rd, const char *const *extra_args_or_NULL, const rd_opts *opts);
+int rd_restart_ex(rd_proc *rd, const char *const *extra_args_or_NULL,
+		  const rd_opts *opts);
 
 /* Kill roomd if it still runs (SIGKILL), remove tmp_dir (unless RK_KEEP_TMP
  * is set, then its path is printed) and free rd. NULL is a no-op. */

@@ -37,7 +37,8 @@ struct ws *rt_join_ex(rd_proc *rd, const char *room, const char *query,
 		      const ws_opts *opts, cJSON **welcome)
 {
 	char path[1024];
-	snprintf(path, sizeof(path), "/ws/%s%s%s", room, query ? "?" : "", query ? query : "");
+	snprintf(path, sizeof(path), "/ws/%s%s%s", room, query ? "?" : "",
+		 query ? query : "");
 	http_reply reply = {0};
 	struct ws *w = ws_connect_ex(rd->host, rd->port, path, opts, &reply);
 	if (!w) {
@@ -47,7 +48,8 @@ struct ws *rt_join_ex(rd_proc *rd, const char *room, const char *query,
 	http_reply_free(&reply);
 	cJSON *wel = ws_recv_type(w, "welcome", RT_TIMEOUT_MS);
 	if (!wel)
-		fail_msg("no welcome on %s: %s (close %d)", path, ws_error(w), ws_close_code(w));
+		fail_msg("no welcome on %s: %s (close %d)", path, ws_error(w),
+			 ws_close_code(w));
 	if (welcome)
 		*welcome = wel;
 	else
@@ -163,8 +165,8 @@ cJSON *rt_expect(struct ws *w, const char *t)
 	if (!m)
 		m = ws_recv_type(w, t, RT_TIMEOUT_MS);
 	if (!m)
-		fail_msg("expected a '%s' message: %s (result %d, close %d)", t, ws_error(w),
-			 ws_last_result(w), ws_close_code(w));
+		fail_msg("expected a '%s' message: %s (result %d, close %d)", t,
+			 ws_error(w), ws_last_result(w), ws_close_code(w));
 	return m;
 }
 
@@ -258,11 +260,12 @@ int rt_post(rd_proc *rd, const char *path, const char *headers, const char *body
 	char *req = malloc(cap);
 	if (!req)
 		fail_msg("out of memory");
-	int n = snprintf(req, cap,
-			 "POST %s HTTP/1.1\r\nHost: %s:%d\r\nContent-Type: application/json\r\n"
-			 "Content-Length: %zu\r\nConnection: close\r\n%s%s\r\n%s",
-			 path, rd->host, rd->port, blen, headers ? headers : "",
-			 headers && *headers ? "\r\n" : "", body);
+	int n = snprintf(
+	    req, cap,
+	    "POST %s HTTP/1.1\r\nHost: %s:%d\r\nContent-Type: application/json\r\n"
+	    "Content-Length: %zu\r\nConnection: close\r\n%s%s\r\n%s",
+	    path, rd->host, rd->port, blen, headers ? headers : "",
+	    headers && *headers ? "\r\n" : "", body);
 	http_reply r;
 	memset(&r, 0, sizeof(r));
 	int rc = http_request(rd->host, rd->port, req, (size_t)n, timeout_ms, &r);
@@ -281,9 +284,10 @@ int rt_http_method(rd_proc *rd, const char *method, const char *path, const char
 		   char **body)
 {
 	char req[8192];
-	int n = snprintf(req, sizeof(req), "%s %s HTTP/1.1\r\nHost: %s:%d\r\n"
-			 "Connection: close\r\nContent-Length: 0\r\n%s%s\r\n", method, path,
-			 rd->host, rd->port, headers ? headers : "",
+	int n = snprintf(req, sizeof(req),
+			 "%s %s HTTP/1.1\r\nHost: %s:%d\r\n"
+			 "Connection: close\r\nContent-Length: 0\r\n%s%s\r\n",
+			 method, path, rd->host, rd->port, headers ? headers : "",
 			 headers && *headers ? "\r\n" : "");
 	if (n <= 0 || (size_t)n >= sizeof(req))
 		fail_msg("request too long");
@@ -306,10 +310,13 @@ void rt_expect_close(struct ws *w, int code, const char *reason)
 		if (r == WS_MSG)
 			continue;
 		if (r != WS_CLOSED)
-			fail_msg("want close %d, got result %d (%s)", code, r, ws_error(w));
-		if (ws_close_code(w) != code || (reason && strcmp(ws_close_reason(w), reason)))
-			fail_msg("want close %d %s, got %d %s", code, reason ? reason : "",
-				 ws_close_code(w), ws_close_reason(w));
+			fail_msg("want close %d, got result %d (%s)", code, r,
+				 ws_error(w));
+		if (ws_close_code(w) != code ||
+		    (reason && strcmp(ws_close_reason(w), reason)))
+			fail_msg("want close %d %s, got %d %s", code,
+				 reason ? reason : "", ws_close_code(w),
+				 ws_close_reason(w));
 		return;
 	}
 }
@@ -396,7 +403,8 @@ int rt_roomctl(const char *const *args, char *out, size_t n)
 void rt_tmux_kill(const char *sock)
 {
 	char cmd[256], path[512];
-	snprintf(cmd, sizeof(cmd), "tmux -f /dev/null -L %s kill-server 2>/dev/null", sock);
+	snprintf(cmd, sizeof(cmd), "tmux -f /dev/null -L %s kill-server 2>/dev/null",
+		 sock);
 	if (system(cmd) == -1)
 		return;
 	const char *dir = getenv("TMUX_TMPDIR");

@@ -28,12 +28,12 @@ int rt_timeout_scale(void);
  */
 bool rt_under_valgrind(void);
 
-#define RT_SKIP_UNDER_VALGRIND(reason)                                       \
-	do {                                                                 \
-		if (rt_under_valgrind()) {                                   \
-			fprintf(stderr, "skipped under valgrind: %s\n", reason); \
-			skip();                                              \
-		}                                                            \
+#define RT_SKIP_UNDER_VALGRIND(reason)                                                   \
+	do {                                                                             \
+		if (rt_under_valgrind()) {                                               \
+			fprintf(stderr, "skipped under valgrind: %s\n", reason);         \
+			skip();                                                          \
+		}                                                                        \
 	} while (0)
 
 #endif

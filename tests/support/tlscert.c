@@ -47,11 +47,12 @@ int tls_make_cert(const char *dir, const char *name, const char *cn, const char 
 		goto out;
 	X509_NAME *subj = X509_get_subject_name(x);
 	if (!X509_set_version(x, 2) ||
-	    !ASN1_INTEGER_set(X509_get_serialNumber(x), (long)(time(NULL) & 0x7fffffff)) ||
+	    !ASN1_INTEGER_set(X509_get_serialNumber(x),
+			      (long)(time(NULL) & 0x7fffffff)) ||
 	    !X509_gmtime_adj(X509_getm_notBefore(x), -60) ||
 	    !X509_gmtime_adj(X509_getm_notAfter(x), 86400) || !X509_set_pubkey(x, k) ||
-	    !X509_NAME_add_entry_by_txt(subj, "CN", MBSTRING_ASC, (const unsigned char *)cn,
-					-1, -1, 0) ||
+	    !X509_NAME_add_entry_by_txt(subj, "CN", MBSTRING_ASC,
+					(const unsigned char *)cn, -1, -1, 0) ||
 	    !X509_set_issuer_name(x, subj))
 		goto out;
 	if (add_ext(x, NID_basic_constraints, "critical,CA:TRUE") ||

@@ -73,7 +73,8 @@ struct ws {
  * file passes here, scaled by RK_TIMEOUT_SCALE (timescale.h). */
 static int64_t deadline_after(int timeout_ms)
 {
-	return timeout_ms < 0 ? -1 : rk_mono_us() + (int64_t)rt_scaled_ms(timeout_ms) * 1000;
+	return timeout_ms < 0 ? -1
+			      : rk_mono_us() + (int64_t)rt_scaled_ms(timeout_ms) * 1000;
 }
 
 /* Milliseconds left until the deadline, for poll(): -1 for none, rounded
@@ -131,7 +132,8 @@ static int tcp_connect(const char *host, int port, const char *bind_addr,
 			struct sockaddr_in src = {.sin_family = AF_INET};
 			if (inet_pton(AF_INET, bind_addr, &src.sin_addr) != 1 ||
 			    bind(fd, (struct sockaddr *)&src, sizeof(src)) != 0) {
-				snprintf(err, errlen, "bind %s: %s", bind_addr, strerror(errno));
+				snprintf(err, errlen, "bind %s: %s", bind_addr,
+					 strerror(errno));
 				close(fd);
 				fd = -1;
 				continue;
@@ -171,7 +173,8 @@ static int tcp_connect(const char *host, int port, const char *bind_addr,
  * 0 timeout (errno ETIMEDOUT), -1 error. */
 static int tls_wait(io *c, int ssl_err, int64_t deadline)
 {
-	int r = wait_fd(c->fd, ssl_err == SSL_ERROR_WANT_WRITE ? POLLOUT : POLLIN, deadline);
+	int r =
+	    wait_fd(c->fd, ssl_err == SSL_ERROR_WANT_WRITE ? POLLOUT : POLLIN, deadline);
 	if (r == 0)
 		errno = ETIMEDOUT;
 	return r;
@@ -651,15 +654,16 @@ int http_get_tls(const char *host, int port, const char *tls_ca_or_NULL, const c
 	put_extra_headers(&req, headers_or_NULL);
 	rk_buf_puts(&req, "\r\n");
 	http_reply r;
-	int rc = http_request_tls(host, port, tls_ca_or_NULL, req.data, req.len, timeout_ms, &r);
+	int rc = http_request_tls(host, port, tls_ca_or_NULL, req.data, req.len,
+				  timeout_ms, &r);
 	rk_buf_free(&req);
 	if (rc == 0 && r.error[0] == '\0') {
 		*status = r.status;
 		*body = r.body;
 		r.body = NULL;
 	} else {
-		fprintf(stderr, "http_get %s%s:%d%s: %s\n", tls_ca_or_NULL ? "(TLS) " : "", host,
-			port, path, r.error);
+		fprintf(stderr, "http_get %s%s:%d%s: %s\n",
+			tls_ca_or_NULL ? "(TLS) " : "", host, port, path, r.error);
 		rc = -1;
 	}
 	http_reply_free(&r);
@@ -669,7 +673,8 @@ int http_get_tls(const char *host, int port, const char *tls_ca_or_NULL, const c
 int http_get(const char *host, int port, const char *path, const char *headers_or_NULL,
 	     int timeout_ms, int *status, char **body)
 {
-	return http_get_tls(host, port, NULL, path, headers_or_NULL, timeout_ms, status, body);
+	return http_get_tls(host, port, NULL, path, headers_or_NULL, timeout_ms, status,
+			    body);
 }
 
 /* ---- frames ---- */
@@ -930,8 +935,8 @@ static ws_result parse_frame(struct ws *ws, bool *complete, int *op)
 
 /* ws_recv with an absolute deadline (deadline_after), so that callers that
  * loop over it scale their timeout once. */
-static ws_result recv_until(struct ws *ws, int64_t deadline, int *opcode, const char **data,
-			    size_t *len)
+static ws_result recv_until(struct ws *ws, int64_t deadline, int *opcode,
+			    const char **data, size_t *len)
 {
 	int op_s;
 	const char *data_s;
@@ -1078,8 +1083,8 @@ struct ws *ws_connect_ex(const char *host, int port, const char *path_and_query,
 	rk_buf_init(&w->msg, 0);
 	rk_buf_init(&w->ctl, 0);
 
-	if (io_connect(&w->io, host, port, opts.bind_addr, opts.tls_ca, deadline, r->error,
-		       sizeof(r->error)) != 0)
+	if (io_connect(&w->io, host, port, opts.bind_addr, opts.tls_ca, deadline,
+		       r->error, sizeof(r->error)) != 0)
 		goto fail;
 
 	unsigned char nonce[16];

@@ -30,25 +30,31 @@ static void test_int(void **state)
 		const char *s;
 		long long min, max, want;
 	} ok[] = {
-		{"0", 0, 10, 0}, {"10", 0, 10, 10}, {"-5", -5, 5, -5}, {"007", 0, 10, 7},
-		{"9223372036854775807", 0, INT64_MAX, INT64_MAX},
+	    {"0", 0, 10, 0},
+	    {"10", 0, 10, 10},
+	    {"-5", -5, 5, -5},
+	    {"007", 0, 10, 7},
+	    {"9223372036854775807", 0, INT64_MAX, INT64_MAX},
 	};
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
 		long long v = -1;
 		char err[128] = "";
-		assert_true(rk_cli_int("--n", ok[i].s, ok[i].min, ok[i].max, &v, err, sizeof(err)));
+		assert_true(rk_cli_int("--n", ok[i].s, ok[i].min, ok[i].max, &v, err,
+				       sizeof(err)));
 		assert_int_equal(v, ok[i].want);
 		assert_string_equal(err, "");
 	}
-	static const char *const bad[] = {"", "x", "12x", "x12", "1.5", "11", "-1",
-					  "99999999999999999999", "1 ", "0x5"};
+	static const char *const bad[] = {"",	 "x",  "12x", "x12",
+					  "1.5", "11", "-1",  "99999999999999999999",
+					  "1 ",	 "0x5"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		long long v = 42;
 		char err[128], want[128];
 		if (rk_cli_int("--rooms", bad[i], 0, 10, &v, err, sizeof(err)))
 			fail_msg("accepted '%s'", bad[i]);
 		assert_int_equal(v, 42);
-		snprintf(want, sizeof(want), "bad number for --rooms: '%s' (want 0..10)", bad[i]);
+		snprintf(want, sizeof(want), "bad number for --rooms: '%s' (want 0..10)",
+			 bad[i]);
 		assert_string_equal(err, want);
 	}
 	/* A short buffer truncates the message, never overruns. */
@@ -68,14 +74,16 @@ static void test_double(void **state)
 	assert_true(rk_cli_double("--rate", "1e1", 0, 10, &v, err, sizeof(err)));
 	assert_true(v == 10);
 	assert_true(rk_cli_double("--rate", "0.05", 0.05, 1, &v, err, sizeof(err)));
-	static const char *const bad[] = {"", "x", "2.5s", "inf", "nan", "-0.1", "10.5", "1e400"};
+	static const char *const bad[] = {"",	 "x",	 "2.5s", "inf",
+					  "nan", "-0.1", "10.5", "1e400"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		v = 42;
 		if (rk_cli_double("--rate", bad[i], 0, 10, &v, err, sizeof(err)))
 			fail_msg("accepted '%s'", bad[i]);
 		assert_true(v == 42);
 		char want[128];
-		snprintf(want, sizeof(want), "bad number for --rate: '%s' (want 0..10)", bad[i]);
+		snprintf(want, sizeof(want), "bad number for --rate: '%s' (want 0..10)",
+			 bad[i]);
 		assert_string_equal(err, want);
 	}
 }
@@ -112,7 +120,8 @@ static void test_secret(void **state)
 	assert_string_equal(slurp(err), "");
 
 	/* A missing file: one "Error:" line, nothing kept. */
-	assert_int_equal(rk_cli_secret(err, "/nonexistent/secret", &sec, &len), RK_EXIT_FAIL);
+	assert_int_equal(rk_cli_secret(err, "/nonexistent/secret", &sec, &len),
+			 RK_EXIT_FAIL);
 	assert_null(sec);
 	assert_int_equal(len, 0);
 	char *out = slurp(err);
@@ -131,10 +140,10 @@ static void test_secret(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_exit_codes),
-		cmocka_unit_test(test_int),
-		cmocka_unit_test(test_double),
-		cmocka_unit_test(test_secret),
+	    cmocka_unit_test(test_exit_codes),
+	    cmocka_unit_test(test_int),
+	    cmocka_unit_test(test_double),
+	    cmocka_unit_test(test_secret),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,9 +11,12 @@
 #include "wsurl.h"
 
 #define H255                                                                             \
-	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" \
-	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" \
-	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" \
+	"aaaaaa"                                                                         \
+	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" \
+	"aaaaaa"                                                                         \
+	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" \
+	"aaaaaaaaa"
 
 static const struct {
 	const char *url;
@@ -21,29 +24,64 @@ static const struct {
 	const char *host;
 	int port;
 } good[] = {
-	{"ws://127.0.0.1:8080", false, "127.0.0.1", 8080},
-	{"ws://127.0.0.1:8080/", false, "127.0.0.1", 8080},
-	{"wss://rooms.example.com", true, "rooms.example.com", 443},
-	{"wss://rooms.example.com/", true, "rooms.example.com", 443},
-	{"ws://localhost", false, "localhost", 80},
-	{"ws://h:1", false, "h", 1},
-	{"wss://h:65535", true, "h", 65535},
-	{"ws://h:080", false, "h", 80},
-	{"ws://[::1]:9000", false, "::1", 9000},
-	{"wss://[::1]", true, "::1", 443},
-	{"ws://[fe80::1%eth0]:1/", false, "fe80::1%eth0", 1},
-	{"ws://[::ffff:127.0.0.1]:2", false, "::ffff:127.0.0.1", 2},
-	{"ws://" H255 ":5", false, H255, 5},
+    {"ws://127.0.0.1:8080", false, "127.0.0.1", 8080},
+    {"ws://127.0.0.1:8080/", false, "127.0.0.1", 8080},
+    {"wss://rooms.example.com", true, "rooms.example.com", 443},
+    {"wss://rooms.example.com/", true, "rooms.example.com", 443},
+    {"ws://localhost", false, "localhost", 80},
+    {"ws://h:1", false, "h", 1},
+    {"wss://h:65535", true, "h", 65535},
+    {"ws://h:080", false, "h", 80},
+    {"ws://[::1]:9000", false, "::1", 9000},
+    {"wss://[::1]", true, "::1", 443},
+    {"ws://[fe80::1%eth0]:1/", false, "fe80::1%eth0", 1},
+    {"ws://[::ffff:127.0.0.1]:2", false, "::ffff:127.0.0.1", 2},
+    {"ws://" H255 ":5", false, H255, 5},
 };
 
 static const char *const bad[] = {
-	"", "ws:", "ws://", "wss://", "ws:///", "ws://:80", "http://h:80", "WS://h:80",
-	"ws:/h", "wss//h", " ws://h", "ws://h:", "ws://h:0", "ws://h:65536", "ws://h:123456",
-	"ws://h:+80", "ws://h:-1", "ws://h: 80", "ws://h:80x", "ws://h:80//", "ws://h/ws/room",
-	"ws://h:80/ws", "ws://h?x=1", "ws://h:80/?x", "ws://h#f", "ws://u@h", "ws://u:p@h:1",
-	"ws://h h", "ws://h\t", "ws://[::1", "ws://[]", "ws://[::1]x", "ws://[::1]:",
-	"ws://[g::1]", "ws://[::1]]", "ws://a]b", "ws://a[b", "ws://a\\b", "ws://\x7f",
-	"ws://h\xc3\xa9", "ws://" H255 "a", "ws://[::1%]x",
+    "",
+    "ws:",
+    "ws://",
+    "wss://",
+    "ws:///",
+    "ws://:80",
+    "http://h:80",
+    "WS://h:80",
+    "ws:/h",
+    "wss//h",
+    " ws://h",
+    "ws://h:",
+    "ws://h:0",
+    "ws://h:65536",
+    "ws://h:123456",
+    "ws://h:+80",
+    "ws://h:-1",
+    "ws://h: 80",
+    "ws://h:80x",
+    "ws://h:80//",
+    "ws://h/ws/room",
+    "ws://h:80/ws",
+    "ws://h?x=1",
+    "ws://h:80/?x",
+    "ws://h#f",
+    "ws://u@h",
+    "ws://u:p@h:1",
+    "ws://h h",
+    "ws://h\t",
+    "ws://[::1",
+    "ws://[]",
+    "ws://[::1]x",
+    "ws://[::1]:",
+    "ws://[g::1]",
+    "ws://[::1]]",
+    "ws://a]b",
+    "ws://a[b",
+    "ws://a\\b",
+    "ws://\x7f",
+    "ws://h\xc3\xa9",
+    "ws://" H255 "a",
+    "ws://[::1%]x",
 };
 
 static void test_good_table(void **state)
@@ -55,8 +93,8 @@ static void test_good_table(void **state)
 			fail_msg("refused: \"%s\"", good[i].url);
 		if (u.tls != good[i].tls || strcmp(u.host, good[i].host) != 0 ||
 		    u.port != good[i].port)
-			fail_msg("\"%s\": tls %d host \"%s\" port %d", good[i].url, u.tls, u.host,
-				 u.port);
+			fail_msg("\"%s\": tls %d host \"%s\" port %d", good[i].url, u.tls,
+				 u.host, u.port);
 	}
 }
 
@@ -67,7 +105,8 @@ static void test_bad_table(void **state)
 		rk_wsurl u;
 		memset(&u, 0x5a, sizeof(u));
 		if (rk_wsurl_parse(bad[i], &u))
-			fail_msg("accepted: \"%s\" (host \"%s\" port %d)", bad[i], u.host, u.port);
+			fail_msg("accepted: \"%s\" (host \"%s\" port %d)", bad[i], u.host,
+				 u.port);
 		/* Nothing half-parsed is left behind. */
 		assert_false(u.tls);
 		assert_int_equal(u.port, 0);
@@ -78,8 +117,8 @@ static void test_bad_table(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_good_table),
-		cmocka_unit_test(test_bad_table),
+	    cmocka_unit_test(test_good_table),
+	    cmocka_unit_test(test_bad_table),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -155,18 +155,18 @@ static void test_i64_extremes(void **state)
 		int64_t v;
 		const char *s;
 	} cases[] = {
-		{0, "0"},
-		{1, "1"},
-		{-1, "-1"},
-		{9, "9"},
-		{10, "10"},
-		{-10, "-10"},
-		{INT64_MAX, "9223372036854775807"},
-		{INT64_MIN, "-9223372036854775808"},
-		{INT64_MIN + 1, "-9223372036854775807"},
-		{INT64_C(9007199254740991), "9007199254740991"},
-		{INT64_C(-9007199254740991), "-9007199254740991"},
-		{INT64_C(1700000000000), "1700000000000"},
+	    {0, "0"},
+	    {1, "1"},
+	    {-1, "-1"},
+	    {9, "9"},
+	    {10, "10"},
+	    {-10, "-10"},
+	    {INT64_MAX, "9223372036854775807"},
+	    {INT64_MIN, "-9223372036854775808"},
+	    {INT64_MIN + 1, "-9223372036854775807"},
+	    {INT64_C(9007199254740991), "9007199254740991"},
+	    {INT64_C(-9007199254740991), "-9007199254740991"},
+	    {INT64_C(1700000000000), "1700000000000"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		rk_buf b;
@@ -185,19 +185,19 @@ static void test_jstr_escaping(void **state)
 		size_t n;
 		const char *out;
 	} cases[] = {
-		{"", 0, "\"\""},
-		{"plain", 5, "\"plain\""},
-		{"a\"b", 3, "\"a\\\"b\""},
-		{"a\\b", 3, "\"a\\\\b\""},
-		{"/", 1, "\"/\""},
-		{"\n\r\t\b\f", 5, "\"\\n\\r\\t\\b\\f\""},
-		{"\x01\x1f", 2, "\"\\u0001\\u001f\""},
-		{"\x7f", 1, "\"\\u007f\""},
-		{"a\0b", 3, "\"a\\u0000b\""},
-		{"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 9,
-		 "\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\""},
-		{"\x1b[31mred", 8, "\"\\u001b[31mred\""},
-		{"</script>", 9, "\"</script>\""},
+	    {"", 0, "\"\""},
+	    {"plain", 5, "\"plain\""},
+	    {"a\"b", 3, "\"a\\\"b\""},
+	    {"a\\b", 3, "\"a\\\\b\""},
+	    {"/", 1, "\"/\""},
+	    {"\n\r\t\b\f", 5, "\"\\n\\r\\t\\b\\f\""},
+	    {"\x01\x1f", 2, "\"\\u0001\\u001f\""},
+	    {"\x7f", 1, "\"\\u007f\""},
+	    {"a\0b", 3, "\"a\\u0000b\""},
+	    {"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 9,
+	     "\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\""},
+	    {"\x1b[31mred", 8, "\"\\u001b[31mred\""},
+	    {"</script>", 9, "\"</script>\""},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		rk_buf b;
@@ -278,15 +278,15 @@ static void test_steal(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_appends),
-		cmocka_unit_test(test_embedded_nul),
-		cmocka_unit_test(test_cap_sticky),
-		cmocka_unit_test(test_cap_printf_and_jstr),
-		cmocka_unit_test(test_reserve_huge),
-		cmocka_unit_test(test_i64_extremes),
-		cmocka_unit_test(test_jstr_escaping),
-		cmocka_unit_test(test_jstr_round_trip),
-		cmocka_unit_test(test_steal),
+	    cmocka_unit_test(test_appends),
+	    cmocka_unit_test(test_embedded_nul),
+	    cmocka_unit_test(test_cap_sticky),
+	    cmocka_unit_test(test_cap_printf_and_jstr),
+	    cmocka_unit_test(test_reserve_huge),
+	    cmocka_unit_test(test_i64_extremes),
+	    cmocka_unit_test(test_jstr_escaping),
+	    cmocka_unit_test(test_jstr_round_trip),
+	    cmocka_unit_test(test_steal),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -34,55 +34,58 @@ struct utf8_case {
 	const char *what;
 };
 
-#define U(lit, ok, what) {lit, sizeof(lit) - 1, ok, what}
+#define U(lit, ok, what)                                                                 \
+	{                                                                                \
+		lit, sizeof(lit) - 1, ok, what                                           \
+	}
 
 static const struct utf8_case utf8_cases[] = {
-	U("", true, "empty"),
-	U("ascii ~\x7f", true, "ASCII incl. DEL"),
-	U("\x00", true, "NUL is valid UTF-8"),
-	U("\xc2\x80", true, "U+0080, smallest 2-byte"),
-	U("\xdf\xbf", true, "U+07FF, largest 2-byte"),
-	U("\xe0\xa0\x80", true, "U+0800, smallest 3-byte"),
-	U("\xed\x9f\xbf", true, "U+D7FF, below the surrogates"),
-	U("\xee\x80\x80", true, "U+E000, above the surrogates"),
-	U("\xef\xbf\xbf", true, "U+FFFF"),
-	U("\xef\xbb\xbf", true, "BOM"),
-	U("\xf0\x90\x80\x80", true, "U+10000, smallest 4-byte"),
-	U("\xf0\x9f\x98\x80", true, "emoji"),
-	U("\xf4\x8f\xbf\xbf", true, "U+10FFFF, largest"),
-	U("caf\xc3\xa9 \xe2\x82\xac", true, "mixed"),
-	U("\x80", false, "lone continuation"),
-	U("\xbf", false, "lone continuation"),
-	U("a\x80z", false, "continuation inside ASCII"),
-	U("\xc0\x80", false, "overlong NUL (2-byte)"),
-	U("\xc0\xaf", false, "overlong '/'"),
-	U("\xc1\xbf", false, "overlong 2-byte"),
-	U("\xe0\x80\x80", false, "overlong NUL (3-byte)"),
-	U("\xe0\x80\xaf", false, "overlong '/' (3-byte)"),
-	U("\xe0\x9f\xbf", false, "overlong U+07FF (3-byte)"),
-	U("\xf0\x80\x80\x80", false, "overlong NUL (4-byte)"),
-	U("\xf0\x8f\xbf\xbf", false, "overlong U+FFFF (4-byte)"),
-	U("\xed\xa0\x80", false, "U+D800, high surrogate"),
-	U("\xed\xaf\xbf", false, "U+DBFF"),
-	U("\xed\xb0\x80", false, "U+DC00, low surrogate"),
-	U("\xed\xbf\xbf", false, "U+DFFF"),
-	U("\xed\xa0\xbd\xed\xb8\x80", false, "CESU-8 surrogate pair"),
-	U("\xf4\x90\x80\x80", false, "U+110000, past the end"),
-	U("\xf5\x80\x80\x80", false, "lead 0xF5"),
-	U("\xf7\xbf\xbf\xbf", false, "lead 0xF7"),
-	U("\xf8\x88\x80\x80\x80", false, "5-byte form"),
-	U("\xfc\x84\x80\x80\x80\x80", false, "6-byte form"),
-	U("\xfe", false, "0xFE"),
-	U("\xff", false, "0xFF"),
-	U("\xc3", false, "truncated 2-byte"),
-	U("\xe2\x82", false, "truncated 3-byte"),
-	U("\xf0\x9f\x98", false, "truncated 4-byte"),
-	U("\xc3z", false, "2-byte with ASCII continuation"),
-	U("\xe2\x28\xa1", false, "3-byte with bad second byte"),
-	U("\xe2\x82\x28", false, "3-byte with bad third byte"),
-	U("\xf0\x9f\x28\x80", false, "4-byte with bad third byte"),
-	U("\xf0\x9f\x98\x28", false, "4-byte with bad fourth byte"),
-	U("\xc3\xa9\xc3", false, "valid then truncated"),
+    U("", true, "empty"),
+    U("ascii ~\x7f", true, "ASCII incl. DEL"),
+    U("\x00", true, "NUL is valid UTF-8"),
+    U("\xc2\x80", true, "U+0080, smallest 2-byte"),
+    U("\xdf\xbf", true, "U+07FF, largest 2-byte"),
+    U("\xe0\xa0\x80", true, "U+0800, smallest 3-byte"),
+    U("\xed\x9f\xbf", true, "U+D7FF, below the surrogates"),
+    U("\xee\x80\x80", true, "U+E000, above the surrogates"),
+    U("\xef\xbf\xbf", true, "U+FFFF"),
+    U("\xef\xbb\xbf", true, "BOM"),
+    U("\xf0\x90\x80\x80", true, "U+10000, smallest 4-byte"),
+    U("\xf0\x9f\x98\x80", true, "emoji"),
+    U("\xf4\x8f\xbf\xbf", true, "U+10FFFF, largest"),
+    U("caf\xc3\xa9 \xe2\x82\xac", true, "mixed"),
+    U("\x80", false, "lone continuation"),
+    U("\xbf", false, "lone continuation"),
+    U("a\x80z", false, "continuation inside ASCII"),
+    U("\xc0\x80", false, "overlong NUL (2-byte)"),
+    U("\xc0\xaf", false, "overlong '/'"),
+    U("\xc1\xbf", false, "overlong 2-byte"),
+    U("\xe0\x80\x80", false, "overlong NUL (3-byte)"),
+    U("\xe0\x80\xaf", false, "overlong '/' (3-byte)"),
+    U("\xe0\x9f\xbf", false, "overlong U+07FF (3-byte)"),
+    U("\xf0\x80\x80\x80", false, "overlong NUL (4-byte)"),
+    U("\xf0\x8f\xbf\xbf", false, "overlong U+FFFF (4-byte)"),
+    U("\xed\xa0\x80", false, "U+D800, high surrogate"),
+    U("\xed\xaf\xbf", false, "U+DBFF"),
+    U("\xed\xb0\x80", false, "U+DC00, low surrogate"),
+    U("\xed\xbf\xbf", false, "U+DFFF"),
+    U("\xed\xa0\xbd\xed\xb8\x80", false, "CESU-8 surrogate pair"),
+    U("\xf4\x90\x80\x80", false, "U+110000, past the end"),
+    U("\xf5\x80\x80\x80", false, "lead 0xF5"),
+    U("\xf7\xbf\xbf\xbf", false, "lead 0xF7"),
+    U("\xf8\x88\x80\x80\x80", false, "5-byte form"),
+    U("\xfc\x84\x80\x80\x80\x80", false, "6-byte form"),
+    U("\xfe", false, "0xFE"),
+    U("\xff", false, "0xFF"),
+    U("\xc3", false, "truncated 2-byte"),
+    U("\xe2\x82", false, "truncated 3-byte"),
+    U("\xf0\x9f\x98", false, "truncated 4-byte"),
+    U("\xc3z", false, "2-byte with ASCII continuation"),
+    U("\xe2\x28\xa1", false, "3-byte with bad second byte"),
+    U("\xe2\x82\x28", false, "3-byte with bad third byte"),
+    U("\xf0\x9f\x28\x80", false, "4-byte with bad third byte"),
+    U("\xf0\x9f\x98\x28", false, "4-byte with bad fourth byte"),
+    U("\xc3\xa9\xc3", false, "valid then truncated"),
 };
 
 static void test_utf8_table(void **state)
@@ -91,7 +94,8 @@ static void test_utf8_table(void **state)
 	for (size_t i = 0; i < sizeof(utf8_cases) / sizeof(utf8_cases[0]); i++) {
 		const struct utf8_case *c = &utf8_cases[i];
 		if (rk_utf8_valid(c->s, c->n) != c->valid)
-			fail_msg("%s: expected %s", c->what, c->valid ? "valid" : "invalid");
+			fail_msg("%s: expected %s", c->what,
+				 c->valid ? "valid" : "invalid");
 	}
 }
 
@@ -113,8 +117,8 @@ static void test_utf8_in_json(void **state)
 			fail_msg("%s in JSON: expected %s", c->what,
 				 c->valid ? "accepted" : "refused");
 		if (j)
-			assert_memory_equal(cJSON_GetObjectItem(j, "s")->valuestring, c->s,
-					    c->n);
+			assert_memory_equal(cJSON_GetObjectItem(j, "s")->valuestring,
+					    c->s, c->n);
 		cJSON_Delete(j);
 	}
 }
@@ -201,9 +205,10 @@ static void test_trailing_and_empty(void **state)
 {
 	(void)state;
 	static const char *const bad[] = {
-		"", " ", "\n", "{} x", "{}{}", "{},", "1 2", "[] ]", "{}\x01", "\"a\"b",
-		"{", "}", "{\"a\":}", "{'a':1}", "[1,]", "{\"a\":1,}", "nul", "NaN",
-		"Infinity", "0x10", "{a:1}", "// c\n{}", "{}/**/",
+	    "",		" ",	   "\n",     "{} x",	   "{}{}",   "{},",
+	    "1 2",	"[] ]",	   "{}\x01", "\"a\"b",	   "{",	     "}",
+	    "{\"a\":}", "{'a':1}", "[1,]",   "{\"a\":1,}", "nul",    "NaN",
+	    "Infinity", "0x10",	   "{a:1}",  "// c\n{}",   "{}/**/",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		cJSON *j = parsez(bad[i]);
@@ -213,8 +218,10 @@ static void test_trailing_and_empty(void **state)
 		}
 	}
 	static const char *const good[] = {
-		"{}", " {} ", "{}\n", "\t[]\r\n", "1", "\"s\"", "null", "true",
-		"{\"a\":[1,2,{\"b\":null}]}", "-0.5e3",
+	    "{}",	" {} ", "{}\n",
+	    "\t[]\r\n", "1",	"\"s\"",
+	    "null",	"true", "{\"a\":[1,2,{\"b\":null}]}",
+	    "-0.5e3",
 	};
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
 		cJSON *j = parsez(good[i]);
@@ -260,9 +267,10 @@ static void test_nul_escape(void **state)
 static void test_jget_int(void **state)
 {
 	(void)state;
-	cJSON *j = parsez("{\"i\":42,\"neg\":-3,\"f\":1.5,\"s\":\"1\",\"b\":true,\"n\":null,"
-			  "\"big\":9007199254740991,\"nbig\":-9007199254740991,"
-			  "\"over\":9007199254740992,\"e\":1e3,\"inf\":1e400}");
+	cJSON *j =
+	    parsez("{\"i\":42,\"neg\":-3,\"f\":1.5,\"s\":\"1\",\"b\":true,\"n\":null,"
+		   "\"big\":9007199254740991,\"nbig\":-9007199254740991,"
+		   "\"over\":9007199254740992,\"e\":1e3,\"inf\":1e400}");
 	assert_non_null(j);
 	char err[64];
 	int64_t v = 0;
@@ -282,9 +290,10 @@ static void test_jget_int(void **state)
 		const char *field;
 		int64_t min, max;
 	} bad[] = {
-		{"i", 0, 41},  {"i", 43, 100}, {"neg", 0, 10}, {"f", 0, 10},
-		{"s", 0, 10},  {"b", 0, 10},   {"n", 0, 10},   {"over", 0, INT64_MAX},
-		{"inf", 0, INT64_MAX}, {"missing", 0, 10},
+	    {"i", 0, 41},	{"i", 43, 100},		{"neg", 0, 10},
+	    {"f", 0, 10},	{"s", 0, 10},		{"b", 0, 10},
+	    {"n", 0, 10},	{"over", 0, INT64_MAX}, {"inf", 0, INT64_MAX},
+	    {"missing", 0, 10},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		v = 77;
@@ -350,30 +359,31 @@ static void test_text_printable(void **state)
 		size_t max;
 		bool ok;
 	} cases[] = {
-		{"alice", 32, true},
-		{"Alice Smith", 32, true},
-		{"a", 1, true},
-		{"ab", 1, false},
-		{"", 32, false},
-		{"\xc3\xa9\xc3\xa9", 2, true}, /* 2 chars, 4 bytes */
-		{"\xc3\xa9\xc3\xa9\xc3\xa9", 2, false},
-		{"\xf0\x9f\x98\x80", 1, true},
-		{"a\tb", 32, false},
-		{"a\nb", 32, false},
-		{"a\rb", 32, false},
-		{"\x1b[31m", 32, false},
-		{"a\x7f", 32, false},
-		{"\x1f", 32, false},
-		{"\xc3", 32, false},
-		{"\xc0\xaf", 32, false},
-		{"\xed\xa0\x80", 32, false},
-		{" ", 32, true},
-		{"~!@#$%^&*()", 32, true},
+	    {"alice", 32, true},
+	    {"Alice Smith", 32, true},
+	    {"a", 1, true},
+	    {"ab", 1, false},
+	    {"", 32, false},
+	    {"\xc3\xa9\xc3\xa9", 2, true}, /* 2 chars, 4 bytes */
+	    {"\xc3\xa9\xc3\xa9\xc3\xa9", 2, false},
+	    {"\xf0\x9f\x98\x80", 1, true},
+	    {"a\tb", 32, false},
+	    {"a\nb", 32, false},
+	    {"a\rb", 32, false},
+	    {"\x1b[31m", 32, false},
+	    {"a\x7f", 32, false},
+	    {"\x1f", 32, false},
+	    {"\xc3", 32, false},
+	    {"\xc0\xaf", 32, false},
+	    {"\xed\xa0\x80", 32, false},
+	    {" ", 32, true},
+	    {"~!@#$%^&*()", 32, true},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		if (rk_text_printable(cases[i].s, strlen(cases[i].s), cases[i].max) !=
 		    cases[i].ok)
-			fail_msg("case %zu: expected %s", i, cases[i].ok ? "ok" : "refused");
+			fail_msg("case %zu: expected %s", i,
+				 cases[i].ok ? "ok" : "refused");
 	/* NUL within the counted bytes is a control character. */
 	assert_false(rk_text_printable("a\0b", 3, 32));
 	/* Exactly 32 and 33 characters. */
@@ -386,17 +396,17 @@ static void test_text_printable(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_utf8_table),
-		cmocka_unit_test(test_utf8_in_json),
-		cmocka_unit_test(test_utf8_len),
-		cmocka_unit_test(test_size_limit),
-		cmocka_unit_test(test_depth_limit),
-		cmocka_unit_test(test_trailing_and_empty),
-		cmocka_unit_test(test_nul_bytes),
-		cmocka_unit_test(test_nul_escape),
-		cmocka_unit_test(test_jget_int),
-		cmocka_unit_test(test_jget_str),
-		cmocka_unit_test(test_text_printable),
+	    cmocka_unit_test(test_utf8_table),
+	    cmocka_unit_test(test_utf8_in_json),
+	    cmocka_unit_test(test_utf8_len),
+	    cmocka_unit_test(test_size_limit),
+	    cmocka_unit_test(test_depth_limit),
+	    cmocka_unit_test(test_trailing_and_empty),
+	    cmocka_unit_test(test_nul_bytes),
+	    cmocka_unit_test(test_nul_escape),
+	    cmocka_unit_test(test_jget_int),
+	    cmocka_unit_test(test_jget_str),
+	    cmocka_unit_test(test_text_printable),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -130,51 +130,57 @@ struct rt_case {
 };
 
 static const struct rt_case rt_cases[] = {
-	/* shape.add, every type */
-	{"{\"k\":\"shape.add\",\"shape\":{\"id\":\"a\",\"type\":\"stroke\",\"color\":1,"
-	 "\"points\":[[0,0],[1,1]]}}", NULL},
-	{"{\"k\":\"shape.add\",\"shape\":{\"id\":\"l\",\"type\":\"line\",\"color\":0,"
-	 "\"points\":[[-9007199254740991,9007199254740991],[3,-4]]}}", NULL},
-	{"{\"k\":\"shape.add\",\"shape\":{\"id\":\"r\",\"type\":\"rect\",\"color\":7,"
-	 "\"points\":[[10,20],[30,40]]}}", NULL},
-	{"{\"k\":\"shape.add\",\"shape\":{\"id\":\"t\",\"type\":\"text\",\"color\":3,"
-	 "\"points\":[[5,5]],\"text\":\"hello\"}}", NULL},
-	/* key order, whitespace, extra fields, -0, 1.0 and 1e1 are normalised */
-	{" { \"zz\" : [1, {\"a\":null}], \"shape\" : { \"points\" : [ [ -0 , 1.0 ] ] ,"
-	 " \"color\" : 1e0, \"extra\": true, \"type\" : \"stroke\", \"id\" : \"s1\" } ,"
-	 " \"k\" : \"shape.add\" }\n",
-	 "{\"k\":\"shape.add\",\"shape\":{\"id\":\"s1\",\"type\":\"stroke\",\"color\":1,"
-	 "\"points\":[[0,1]]}}"},
-	/* escapes and non-ASCII: decoded, re-encoded minimally */
-	{"{\"k\":\"shape.add\",\"shape\":{\"id\":\"\\u00e9\\/x\",\"type\":\"text\","
-	 "\"color\":2,\"points\":[[1e1,0]],\"text\":\"q\\\"\\\\\\n\\t\\u0001\\u007f"
-	 "\\ud83d\\ude00\xc3\xa9\"}}",
-	 "{\"k\":\"shape.add\",\"shape\":{\"id\":\"\xc3\xa9/x\",\"type\":\"text\","
-	 "\"color\":2,\"points\":[[10,0]],\"text\":\"q\\\"\\\\\\n\\t\\u0001\\u007f"
-	 "\xf0\x9f\x98\x80\xc3\xa9\"}}"},
-	/* shape.update: each field alone, all together (in canonical order) */
-	{"{\"k\":\"shape.update\",\"id\":\"a\",\"set\":{\"color\":2}}", NULL},
-	{"{\"k\":\"shape.update\",\"id\":\"a\",\"set\":{\"points\":[[1,2],[3,4],[5,6]]}}",
-	 NULL},
-	{"{\"k\":\"shape.update\",\"id\":\"a\",\"set\":{\"text\":\"new\"}}", NULL},
-	{"{\"set\":{\"text\":\"x\",\"points\":[[1,1]],\"color\":0},\"id\":\"a\","
-	 "\"k\":\"shape.update\"}",
-	 "{\"k\":\"shape.update\",\"id\":\"a\",\"set\":{\"color\":0,\"points\":[[1,1]],"
-	 "\"text\":\"x\"}}"},
-	{"{\"k\":\"shape.delete\",\"id\":\"a\"}", NULL},
-	{"{\"k\":\"board.clear\",\"id\":\"ignored\"}", "{\"k\":\"board.clear\"}"},
-	{"{\"k\":\"poll.create\",\"poll\":{\"id\":\"p\",\"question\":\"q?\","
-	 "\"options\":[\"a\",\"b\"]}}", NULL},
-	{"{\"k\":\"poll.create\",\"poll\":{\"id\":\"p\",\"question\":\"q?\","
-	 "\"options\":[\"a\",\"b\",\"c\"],\"closes_at\":1700000000000}}", NULL},
-	{"{\"k\":\"poll.vote\",\"poll\":\"p\",\"choice\":1}", NULL},
-	/* tally in input (an op from the log) is accepted and ignored */
-	{"{\"k\":\"poll.vote\",\"poll\":\"p\",\"choice\":0,\"tally\":[3,1]}",
-	 "{\"k\":\"poll.vote\",\"poll\":\"p\",\"choice\":0}"},
-	{"{\"k\":\"poll.vote\",\"poll\":\"p\",\"choice\":0,\"tally\":\"junk\"}",
-	 "{\"k\":\"poll.vote\",\"poll\":\"p\",\"choice\":0}"},
-	{"{\"k\":\"poll.close\",\"poll\":\"p\"}", NULL},
-	{"{\"k\":\"chat.post\",\"text\":\"hi \xe2\x9c\x93\"}", NULL},
+    /* shape.add, every type */
+    {"{\"k\":\"shape.add\",\"shape\":{\"id\":\"a\",\"type\":\"stroke\",\"color\":1,"
+     "\"points\":[[0,0],[1,1]]}}",
+     NULL},
+    {"{\"k\":\"shape.add\",\"shape\":{\"id\":\"l\",\"type\":\"line\",\"color\":0,"
+     "\"points\":[[-9007199254740991,9007199254740991],[3,-4]]}}",
+     NULL},
+    {"{\"k\":\"shape.add\",\"shape\":{\"id\":\"r\",\"type\":\"rect\",\"color\":7,"
+     "\"points\":[[10,20],[30,40]]}}",
+     NULL},
+    {"{\"k\":\"shape.add\",\"shape\":{\"id\":\"t\",\"type\":\"text\",\"color\":3,"
+     "\"points\":[[5,5]],\"text\":\"hello\"}}",
+     NULL},
+    /* key order, whitespace, extra fields, -0, 1.0 and 1e1 are normalised */
+    {" { \"zz\" : [1, {\"a\":null}], \"shape\" : { \"points\" : [ [ -0 , 1.0 ] ] ,"
+     " \"color\" : 1e0, \"extra\": true, \"type\" : \"stroke\", \"id\" : \"s1\" } ,"
+     " \"k\" : \"shape.add\" }\n",
+     "{\"k\":\"shape.add\",\"shape\":{\"id\":\"s1\",\"type\":\"stroke\",\"color\":1,"
+     "\"points\":[[0,1]]}}"},
+    /* escapes and non-ASCII: decoded, re-encoded minimally */
+    {"{\"k\":\"shape.add\",\"shape\":{\"id\":\"\\u00e9\\/x\",\"type\":\"text\","
+     "\"color\":2,\"points\":[[1e1,0]],\"text\":\"q\\\"\\\\\\n\\t\\u0001\\u007f"
+     "\\ud83d\\ude00\xc3\xa9\"}}",
+     "{\"k\":\"shape.add\",\"shape\":{\"id\":\"\xc3\xa9/x\",\"type\":\"text\","
+     "\"color\":2,\"points\":[[10,0]],\"text\":\"q\\\"\\\\\\n\\t\\u0001\\u007f"
+     "\xf0\x9f\x98\x80\xc3\xa9\"}}"},
+    /* shape.update: each field alone, all together (in canonical order) */
+    {"{\"k\":\"shape.update\",\"id\":\"a\",\"set\":{\"color\":2}}", NULL},
+    {"{\"k\":\"shape.update\",\"id\":\"a\",\"set\":{\"points\":[[1,2],[3,4],[5,6]]}}",
+     NULL},
+    {"{\"k\":\"shape.update\",\"id\":\"a\",\"set\":{\"text\":\"new\"}}", NULL},
+    {"{\"set\":{\"text\":\"x\",\"points\":[[1,1]],\"color\":0},\"id\":\"a\","
+     "\"k\":\"shape.update\"}",
+     "{\"k\":\"shape.update\",\"id\":\"a\",\"set\":{\"color\":0,\"points\":[[1,1]],"
+     "\"text\":\"x\"}}"},
+    {"{\"k\":\"shape.delete\",\"id\":\"a\"}", NULL},
+    {"{\"k\":\"board.clear\",\"id\":\"ignored\"}", "{\"k\":\"board.clear\"}"},
+    {"{\"k\":\"poll.create\",\"poll\":{\"id\":\"p\",\"question\":\"q?\","
+     "\"options\":[\"a\",\"b\"]}}",
+     NULL},
+    {"{\"k\":\"poll.create\",\"poll\":{\"id\":\"p\",\"question\":\"q?\","
+     "\"options\":[\"a\",\"b\",\"c\"],\"closes_at\":1700000000000}}",
+     NULL},
+    {"{\"k\":\"poll.vote\",\"poll\":\"p\",\"choice\":1}", NULL},
+    /* tally in input (an op from the log) is accepted and ignored */
+    {"{\"k\":\"poll.vote\",\"poll\":\"p\",\"choice\":0,\"tally\":[3,1]}",
+     "{\"k\":\"poll.vote\",\"poll\":\"p\",\"choice\":0}"},
+    {"{\"k\":\"poll.vote\",\"poll\":\"p\",\"choice\":0,\"tally\":\"junk\"}",
+     "{\"k\":\"poll.vote\",\"poll\":\"p\",\"choice\":0}"},
+    {"{\"k\":\"poll.close\",\"poll\":\"p\"}", NULL},
+    {"{\"k\":\"chat.post\",\"text\":\"hi \xe2\x9c\x93\"}", NULL},
 };
 
 static void test_roundtrip_table(void **state)
@@ -264,8 +270,12 @@ static void test_encode_from_struct(void **state)
 	free(s);
 
 	char *opts[] = {(char *)"a", (char *)"b"};
-	rk_op pc = {.k = RK_OP_POLL_CREATE, .id = (char *)"p", .question = (char *)"q",
-		    .options = opts, .noptions = 2, .closes_at = 123};
+	rk_op pc = {.k = RK_OP_POLL_CREATE,
+		    .id = (char *)"p",
+		    .question = (char *)"q",
+		    .options = opts,
+		    .noptions = 2,
+		    .closes_at = 123};
 	s = encode(&pc);
 	assert_string_equal(s, "{\"k\":\"poll.create\",\"poll\":{\"id\":\"p\","
 			       "\"question\":\"q\",\"options\":[\"a\",\"b\"],"
@@ -273,11 +283,16 @@ static void test_encode_from_struct(void **state)
 	free(s);
 
 	rk_point pts[] = {{0, 0}, {1, 1}};
-	rk_op sa = {.k = RK_OP_SHAPE_ADD, .id = (char *)"a", .type = RK_SHAPE_STROKE,
-		    .color = 1, .points = pts, .npoints = 2};
+	rk_op sa = {.k = RK_OP_SHAPE_ADD,
+		    .id = (char *)"a",
+		    .type = RK_SHAPE_STROKE,
+		    .color = 1,
+		    .points = pts,
+		    .npoints = 2};
 	s = encode(&sa);
-	assert_string_equal(s, "{\"k\":\"shape.add\",\"shape\":{\"id\":\"a\","
-			       "\"type\":\"stroke\",\"color\":1,\"points\":[[0,0],[1,1]]}}");
+	assert_string_equal(s,
+			    "{\"k\":\"shape.add\",\"shape\":{\"id\":\"a\","
+			    "\"type\":\"stroke\",\"color\":1,\"points\":[[0,0],[1,1]]}}");
 	free(s);
 
 	rk_op cl = {.k = RK_OP_BOARD_CLEAR};
@@ -306,8 +321,9 @@ static void test_encode_failures(void **state)
 static void test_copy_encodes_identically(void **state)
 {
 	rk_op op, cp;
-	const char *in = "{\"k\":\"poll.create\",\"poll\":{\"id\":\"p\",\"question\":\"q\","
-			 "\"options\":[\"a\",\"b\"],\"closes_at\":9}}";
+	const char *in =
+	    "{\"k\":\"poll.create\",\"poll\":{\"id\":\"p\",\"question\":\"q\","
+	    "\"options\":[\"a\",\"b\"],\"closes_at\":9}}";
 	assert_int_equal(decode_str(in, &op, NULL, 0), RK_REJ_NONE);
 	assert_int_equal(rk_op_copy(&cp, &op), RK_OK);
 	rk_op_free(&op);
@@ -335,174 +351,173 @@ struct rej_case {
 #define VOTE(choice) "{\"k\":\"poll.vote\",\"poll\":\"p\",\"choice\":" choice "}"
 
 static const struct rej_case rej_cases[] = {
-	/* the op object and its kind */
-	{"[]", INV, "op"},
-	{"\"shape.add\"", INV, "op"},
-	{"null", INV, "op"},
-	{"{}", INV, "k"},
-	{"{\"k\":1}", INV, "k"},
-	{"{\"k\":null}", INV, "k"},
-	{"{\"k\":\"shape.move\"}", INV, "k"},
-	{"{\"k\":\"Shape.Add\"}", INV, "k"},
-	{"{\"K\":\"board.clear\"}", INV, "k"},
-	/* shape.add: the shape object */
-	{"{\"k\":\"shape.add\"}", INV, "shape"},
-	{SA("[]"), INV, "shape"},
-	{SA("\"a\""), INV, "shape"},
-	/* shape.id */
-	{SA("{\"type\":\"stroke\",\"color\":1,\"points\":[[0,0]]}"), INV, "shape.id"},
-	{SA("{\"id\":\"\",\"type\":\"stroke\",\"color\":1,\"points\":[[0,0]]}"), INV,
-	 "shape.id"},
-	{SA("{\"id\":7,\"type\":\"stroke\",\"color\":1,\"points\":[[0,0]]}"), INV,
-	 "shape.id"},
-	{SA("{\"id\":null,\"type\":\"stroke\",\"color\":1,\"points\":[[0,0]]}"), INV,
-	 "shape.id"},
-	/* shape.type */
-	{SA("{\"id\":\"a\",\"color\":1,\"points\":[[0,0]]}"), INV, "shape.type"},
-	{SA("{\"id\":\"a\",\"type\":\"circle\",\"color\":1,\"points\":[[0,0]]}"), INV,
-	 "shape.type"},
-	{SA("{\"id\":\"a\",\"type\":2,\"color\":1,\"points\":[[0,0]]}"), INV,
-	 "shape.type"},
-	{SA("{\"id\":\"a\",\"type\":\"\",\"color\":1,\"points\":[[0,0]]}"), INV,
-	 "shape.type"},
-	/* shape.color */
-	{SA("{\"id\":\"a\",\"type\":\"stroke\",\"points\":[[0,0]]}"), INV, "shape.color"},
-	{SA("{\"id\":\"a\",\"type\":\"stroke\",\"color\":8,\"points\":[[0,0]]}"), INV,
-	 "shape.color"},
-	{SA("{\"id\":\"a\",\"type\":\"stroke\",\"color\":-1,\"points\":[[0,0]]}"), INV,
-	 "shape.color"},
-	{SA("{\"id\":\"a\",\"type\":\"stroke\",\"color\":1.5,\"points\":[[0,0]]}"), INV,
-	 "shape.color"},
-	{SA("{\"id\":\"a\",\"type\":\"stroke\",\"color\":\"1\",\"points\":[[0,0]]}"),
-	 INV, "shape.color"},
-	{SA("{\"id\":\"a\",\"type\":\"stroke\",\"color\":true,\"points\":[[0,0]]}"),
-	 INV, "shape.color"},
-	{SA("{\"id\":\"a\",\"type\":\"stroke\",\"color\":1e400,\"points\":[[0,0]]}"),
-	 INV, "shape.color"},
-	/* shape.points: shape of the list */
-	{SA_OK_BUT(""), INV, "shape.points"},
-	{SA_OK_BUT(",\"points\":[]"), INV, "shape.points"},
-	{SA_OK_BUT(",\"points\":{}"), INV, "shape.points"},
-	{SA_OK_BUT(",\"points\":null"), INV, "shape.points"},
-	{SA_OK_BUT(",\"points\":[1,2]"), INV, "shape.points[0]"},
-	{SA_OK_BUT(",\"points\":[[1]]"), INV, "shape.points[0]"},
-	{SA_OK_BUT(",\"points\":[[]]"), INV, "shape.points[0]"},
-	{SA_OK_BUT(",\"points\":[[0,0],[1,2,3]]"), INV, "shape.points[1]"},
-	{SA_OK_BUT(",\"points\":[[0,0],{\"x\":1,\"y\":2}]"), INV, "shape.points[1]"},
-	{SA_OK_BUT(",\"points\":[[1,\"2\"]]"), INV, "shape.points[0]"},
-	{SA_OK_BUT(",\"points\":[[1,null]]"), INV, "shape.points[0]"},
-	/* shape.points: integer edge cases */
-	{SA_OK_BUT(",\"points\":[[1,1.5]]"), INV, "shape.points[0]"},
-	{SA_OK_BUT(",\"points\":[[1e400,0]]"), INV, "shape.points[0]"},
-	{SA_OK_BUT(",\"points\":[[0,-1e400]]"), INV, "shape.points[0]"},
-	{SA_OK_BUT(",\"points\":[[9007199254740992,0]]"), INV, "shape.points[0]"},
-	{SA_OK_BUT(",\"points\":[[9007199254740993,0]]"), INV, "shape.points[0]"},
-	{SA_OK_BUT(",\"points\":[[0,-9007199254740993]]"), INV, "shape.points[0]"},
-	{SA_OK_BUT(",\"points\":[[0,0],[0,0],[1e20,0]]"), INV, "shape.points[2]"},
-	/* type rules (ours) */
-	{SA("{\"id\":\"a\",\"type\":\"line\",\"color\":1,\"points\":[[0,0]]}"), INV,
-	 "shape.points"},
-	{SA("{\"id\":\"a\",\"type\":\"line\",\"color\":1,\"points\":[[0,0],[1,1],[2,2]]}"),
-	 INV, "shape.points"},
-	{SA("{\"id\":\"a\",\"type\":\"line\",\"color\":1}"), INV, "shape.points"},
-	{SA("{\"id\":\"a\",\"type\":\"rect\",\"color\":1,\"points\":[[0,0]]}"), INV,
-	 "shape.points"},
-	{SA("{\"id\":\"a\",\"type\":\"text\",\"color\":1,\"points\":[[0,0],[1,1]],"
-	    "\"text\":\"x\"}"),
-	 INV, "shape.points"},
-	{SA("{\"id\":\"a\",\"type\":\"text\",\"color\":1,\"text\":\"x\"}"), INV,
-	 "shape.points"},
-	{SA("{\"id\":\"a\",\"type\":\"text\",\"color\":1,\"points\":[[0,0]]}"), INV,
-	 "shape.text"},
-	{SA("{\"id\":\"a\",\"type\":\"text\",\"color\":1,\"points\":[[0,0]],"
-	    "\"text\":\"\"}"),
-	 INV, "shape.text"},
-	{SA("{\"id\":\"a\",\"type\":\"text\",\"color\":1,\"points\":[[0,0]],"
-	    "\"text\":5}"),
-	 INV, "shape.text"},
-	{SA_OK_BUT(",\"points\":[[0,0]],\"text\":\"x\""), INV, "shape.text"},
-	{SA("{\"id\":\"a\",\"type\":\"rect\",\"color\":1,\"points\":[[0,0],[1,1]],"
-	    "\"text\":\"x\"}"),
-	 INV, "shape.text"},
-	{SA_OK_BUT(",\"points\":[[0,0]],\"text\":null"), INV, "shape.text"},
-	/* shape.update */
-	{"{\"k\":\"shape.update\",\"set\":{\"color\":1}}", INV, "id"},
-	{"{\"k\":\"shape.update\",\"id\":1,\"set\":{\"color\":1}}", INV, "id"},
-	{"{\"k\":\"shape.update\",\"id\":\"a\"}", INV, "set"},
-	{"{\"k\":\"shape.update\",\"id\":\"a\",\"set\":[]}", INV, "set"},
-	{UPD("{}"), INV, "set"},
-	{UPD("{\"colour\":1}"), INV, "set"},
-	{UPD("{\"color\":8}"), INV, "set.color"},
-	{UPD("{\"color\":null}"), INV, "set.color"},
-	{UPD("{\"color\":0.5}"), INV, "set.color"},
-	{UPD("{\"points\":[]}"), INV, "set.points"},
-	{UPD("{\"points\":\"x\"}"), INV, "set.points"},
-	{UPD("{\"points\":[[0,0],[1]]}"), INV, "set.points[1]"},
-	{UPD("{\"text\":\"\"}"), INV, "set.text"},
-	{UPD("{\"text\":7}"), INV, "set.text"},
-	{UPD("{\"color\":1,\"text\":false}"), INV, "set.text"},
-	/* shape.delete */
-	{"{\"k\":\"shape.delete\"}", INV, "id"},
-	{"{\"k\":\"shape.delete\",\"id\":\"\"}", INV, "id"},
-	{"{\"k\":\"shape.delete\",\"id\":[\"a\"]}", INV, "id"},
-	{"{\"k\":\"shape.delete\",\"id\":\"0123456789012345678901234567890123456789"
-	 "01234567890123456789012345\"}",
-	 INV, "id"},
-	/* poll.create */
-	{"{\"k\":\"poll.create\"}", INV, "poll"},
-	{"{\"k\":\"poll.create\",\"poll\":\"p\"}", INV, "poll"},
-	{PC("{\"question\":\"q\",\"options\":[\"a\",\"b\"]}"), INV, "poll.id"},
-	{PC("{\"id\":\"p\",\"options\":[\"a\",\"b\"]}"), INV, "poll.question"},
-	{PC("{\"id\":\"p\",\"question\":\"\",\"options\":[\"a\",\"b\"]}"), INV,
-	 "poll.question"},
-	{PC("{\"id\":\"p\",\"question\":[],\"options\":[\"a\",\"b\"]}"), INV,
-	 "poll.question"},
-	{PC("{\"id\":\"p\",\"question\":\"q\"}"), INV, "poll.options"},
-	{PC_OPTS("\"a,b\""), INV, "poll.options"},
-	{PC_OPTS("[]"), INV, "poll.options"},
-	{PC_OPTS("[\"a\"]"), INV, "poll.options"},
-	{PC_OPTS("[\"a\",\"\"]"), INV, "poll.options[1]"},
-	{PC_OPTS("[\"a\",2]"), INV, "poll.options[1]"},
-	{PC_OPTS("[null,\"b\"]"), INV, "poll.options[0]"},
-	{PC_OPTS("[\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\",\"8\",\"9\",\"10\",\"11\"]"),
-	 BIG, "poll.options"},
-	{PC("{\"id\":\"p\",\"question\":\"q\",\"options\":[\"a\",\"b\"],"
-	    "\"closes_at\":0}"),
-	 INV, "poll.closes_at"},
-	{PC("{\"id\":\"p\",\"question\":\"q\",\"options\":[\"a\",\"b\"],"
-	    "\"closes_at\":-5}"),
-	 INV, "poll.closes_at"},
-	{PC("{\"id\":\"p\",\"question\":\"q\",\"options\":[\"a\",\"b\"],"
-	    "\"closes_at\":1.5}"),
-	 INV, "poll.closes_at"},
-	{PC("{\"id\":\"p\",\"question\":\"q\",\"options\":[\"a\",\"b\"],"
-	    "\"closes_at\":\"1700000000000\"}"),
-	 INV, "poll.closes_at"},
-	{PC("{\"id\":\"p\",\"question\":\"q\",\"options\":[\"a\",\"b\"],"
-	    "\"closes_at\":null}"),
-	 INV, "poll.closes_at"},
-	{PC("{\"id\":\"p\",\"question\":\"q\",\"options\":[\"a\",\"b\"],"
-	    "\"closes_at\":9007199254740993}"),
-	 INV, "poll.closes_at"},
-	/* poll.vote */
-	{"{\"k\":\"poll.vote\",\"choice\":0}", INV, "poll"},
-	{"{\"k\":\"poll.vote\",\"poll\":{\"id\":\"p\"},\"choice\":0}", INV, "poll"},
-	{"{\"k\":\"poll.vote\",\"poll\":\"p\"}", INV, "choice"},
-	{VOTE("-1"), INV, "choice"},
-	{VOTE("1.5"), INV, "choice"},
-	{VOTE("1e400"), INV, "choice"},
-	{VOTE("\"0\""), INV, "choice"},
-	{VOTE("null"), INV, "choice"},
-	{VOTE("2147483648"), INV, "choice"},
-	{VOTE("9007199254740993"), INV, "choice"},
-	/* poll.close */
-	{"{\"k\":\"poll.close\"}", INV, "poll"},
-	{"{\"k\":\"poll.close\",\"poll\":true}", INV, "poll"},
-	/* chat.post */
-	{"{\"k\":\"chat.post\"}", INV, "text"},
-	{"{\"k\":\"chat.post\",\"text\":\"\"}", INV, "text"},
-	{"{\"k\":\"chat.post\",\"text\":12}", INV, "text"},
-	{"{\"k\":\"chat.post\",\"text\":[\"hi\"]}", INV, "text"},
+    /* the op object and its kind */
+    {"[]", INV, "op"},
+    {"\"shape.add\"", INV, "op"},
+    {"null", INV, "op"},
+    {"{}", INV, "k"},
+    {"{\"k\":1}", INV, "k"},
+    {"{\"k\":null}", INV, "k"},
+    {"{\"k\":\"shape.move\"}", INV, "k"},
+    {"{\"k\":\"Shape.Add\"}", INV, "k"},
+    {"{\"K\":\"board.clear\"}", INV, "k"},
+    /* shape.add: the shape object */
+    {"{\"k\":\"shape.add\"}", INV, "shape"},
+    {SA("[]"), INV, "shape"},
+    {SA("\"a\""), INV, "shape"},
+    /* shape.id */
+    {SA("{\"type\":\"stroke\",\"color\":1,\"points\":[[0,0]]}"), INV, "shape.id"},
+    {SA("{\"id\":\"\",\"type\":\"stroke\",\"color\":1,\"points\":[[0,0]]}"), INV,
+     "shape.id"},
+    {SA("{\"id\":7,\"type\":\"stroke\",\"color\":1,\"points\":[[0,0]]}"), INV,
+     "shape.id"},
+    {SA("{\"id\":null,\"type\":\"stroke\",\"color\":1,\"points\":[[0,0]]}"), INV,
+     "shape.id"},
+    /* shape.type */
+    {SA("{\"id\":\"a\",\"color\":1,\"points\":[[0,0]]}"), INV, "shape.type"},
+    {SA("{\"id\":\"a\",\"type\":\"circle\",\"color\":1,\"points\":[[0,0]]}"), INV,
+     "shape.type"},
+    {SA("{\"id\":\"a\",\"type\":2,\"color\":1,\"points\":[[0,0]]}"), INV, "shape.type"},
+    {SA("{\"id\":\"a\",\"type\":\"\",\"color\":1,\"points\":[[0,0]]}"), INV,
+     "shape.type"},
+    /* shape.color */
+    {SA("{\"id\":\"a\",\"type\":\"stroke\",\"points\":[[0,0]]}"), INV, "shape.color"},
+    {SA("{\"id\":\"a\",\"type\":\"stroke\",\"color\":8,\"points\":[[0,0]]}"), INV,
+     "shape.color"},
+    {SA("{\"id\":\"a\",\"type\":\"stroke\",\"color\":-1,\"points\":[[0,0]]}"), INV,
+     "shape.color"},
+    {SA("{\"id\":\"a\",\"type\":\"stroke\",\"color\":1.5,\"points\":[[0,0]]}"), INV,
+     "shape.color"},
+    {SA("{\"id\":\"a\",\"type\":\"stroke\",\"color\":\"1\",\"points\":[[0,0]]}"), INV,
+     "shape.color"},
+    {SA("{\"id\":\"a\",\"type\":\"stroke\",\"color\":true,\"points\":[[0,0]]}"), INV,
+     "shape.color"},
+    {SA("{\"id\":\"a\",\"type\":\"stroke\",\"color\":1e400,\"points\":[[0,0]]}"), INV,
+     "shape.color"},
+    /* shape.points: shape of the list */
+    {SA_OK_BUT(""), INV, "shape.points"},
+    {SA_OK_BUT(",\"points\":[]"), INV, "shape.points"},
+    {SA_OK_BUT(",\"points\":{}"), INV, "shape.points"},
+    {SA_OK_BUT(",\"points\":null"), INV, "shape.points"},
+    {SA_OK_BUT(",\"points\":[1,2]"), INV, "shape.points[0]"},
+    {SA_OK_BUT(",\"points\":[[1]]"), INV, "shape.points[0]"},
+    {SA_OK_BUT(",\"points\":[[]]"), INV, "shape.points[0]"},
+    {SA_OK_BUT(",\"points\":[[0,0],[1,2,3]]"), INV, "shape.points[1]"},
+    {SA_OK_BUT(",\"points\":[[0,0],{\"x\":1,\"y\":2}]"), INV, "shape.points[1]"},
+    {SA_OK_BUT(",\"points\":[[1,\"2\"]]"), INV, "shape.points[0]"},
+    {SA_OK_BUT(",\"points\":[[1,null]]"), INV, "shape.points[0]"},
+    /* shape.points: integer edge cases */
+    {SA_OK_BUT(",\"points\":[[1,1.5]]"), INV, "shape.points[0]"},
+    {SA_OK_BUT(",\"points\":[[1e400,0]]"), INV, "shape.points[0]"},
+    {SA_OK_BUT(",\"points\":[[0,-1e400]]"), INV, "shape.points[0]"},
+    {SA_OK_BUT(",\"points\":[[9007199254740992,0]]"), INV, "shape.points[0]"},
+    {SA_OK_BUT(",\"points\":[[9007199254740993,0]]"), INV, "shape.points[0]"},
+    {SA_OK_BUT(",\"points\":[[0,-9007199254740993]]"), INV, "shape.points[0]"},
+    {SA_OK_BUT(",\"points\":[[0,0],[0,0],[1e20,0]]"), INV, "shape.points[2]"},
+    /* type rules (ours) */
+    {SA("{\"id\":\"a\",\"type\":\"line\",\"color\":1,\"points\":[[0,0]]}"), INV,
+     "shape.points"},
+    {SA("{\"id\":\"a\",\"type\":\"line\",\"color\":1,\"points\":[[0,0],[1,1],[2,2]]}"),
+     INV, "shape.points"},
+    {SA("{\"id\":\"a\",\"type\":\"line\",\"color\":1}"), INV, "shape.points"},
+    {SA("{\"id\":\"a\",\"type\":\"rect\",\"color\":1,\"points\":[[0,0]]}"), INV,
+     "shape.points"},
+    {SA("{\"id\":\"a\",\"type\":\"text\",\"color\":1,\"points\":[[0,0],[1,1]],"
+	"\"text\":\"x\"}"),
+     INV, "shape.points"},
+    {SA("{\"id\":\"a\",\"type\":\"text\",\"color\":1,\"text\":\"x\"}"), INV,
+     "shape.points"},
+    {SA("{\"id\":\"a\",\"type\":\"text\",\"color\":1,\"points\":[[0,0]]}"), INV,
+     "shape.text"},
+    {SA("{\"id\":\"a\",\"type\":\"text\",\"color\":1,\"points\":[[0,0]],"
+	"\"text\":\"\"}"),
+     INV, "shape.text"},
+    {SA("{\"id\":\"a\",\"type\":\"text\",\"color\":1,\"points\":[[0,0]],"
+	"\"text\":5}"),
+     INV, "shape.text"},
+    {SA_OK_BUT(",\"points\":[[0,0]],\"text\":\"x\""), INV, "shape.text"},
+    {SA("{\"id\":\"a\",\"type\":\"rect\",\"color\":1,\"points\":[[0,0],[1,1]],"
+	"\"text\":\"x\"}"),
+     INV, "shape.text"},
+    {SA_OK_BUT(",\"points\":[[0,0]],\"text\":null"), INV, "shape.text"},
+    /* shape.update */
+    {"{\"k\":\"shape.update\",\"set\":{\"color\":1}}", INV, "id"},
+    {"{\"k\":\"shape.update\",\"id\":1,\"set\":{\"color\":1}}", INV, "id"},
+    {"{\"k\":\"shape.update\",\"id\":\"a\"}", INV, "set"},
+    {"{\"k\":\"shape.update\",\"id\":\"a\",\"set\":[]}", INV, "set"},
+    {UPD("{}"), INV, "set"},
+    {UPD("{\"colour\":1}"), INV, "set"},
+    {UPD("{\"color\":8}"), INV, "set.color"},
+    {UPD("{\"color\":null}"), INV, "set.color"},
+    {UPD("{\"color\":0.5}"), INV, "set.color"},
+    {UPD("{\"points\":[]}"), INV, "set.points"},
+    {UPD("{\"points\":\"x\"}"), INV, "set.points"},
+    {UPD("{\"points\":[[0,0],[1]]}"), INV, "set.points[1]"},
+    {UPD("{\"text\":\"\"}"), INV, "set.text"},
+    {UPD("{\"text\":7}"), INV, "set.text"},
+    {UPD("{\"color\":1,\"text\":false}"), INV, "set.text"},
+    /* shape.delete */
+    {"{\"k\":\"shape.delete\"}", INV, "id"},
+    {"{\"k\":\"shape.delete\",\"id\":\"\"}", INV, "id"},
+    {"{\"k\":\"shape.delete\",\"id\":[\"a\"]}", INV, "id"},
+    {"{\"k\":\"shape.delete\",\"id\":\"0123456789012345678901234567890123456789"
+     "01234567890123456789012345\"}",
+     INV, "id"},
+    /* poll.create */
+    {"{\"k\":\"poll.create\"}", INV, "poll"},
+    {"{\"k\":\"poll.create\",\"poll\":\"p\"}", INV, "poll"},
+    {PC("{\"question\":\"q\",\"options\":[\"a\",\"b\"]}"), INV, "poll.id"},
+    {PC("{\"id\":\"p\",\"options\":[\"a\",\"b\"]}"), INV, "poll.question"},
+    {PC("{\"id\":\"p\",\"question\":\"\",\"options\":[\"a\",\"b\"]}"), INV,
+     "poll.question"},
+    {PC("{\"id\":\"p\",\"question\":[],\"options\":[\"a\",\"b\"]}"), INV,
+     "poll.question"},
+    {PC("{\"id\":\"p\",\"question\":\"q\"}"), INV, "poll.options"},
+    {PC_OPTS("\"a,b\""), INV, "poll.options"},
+    {PC_OPTS("[]"), INV, "poll.options"},
+    {PC_OPTS("[\"a\"]"), INV, "poll.options"},
+    {PC_OPTS("[\"a\",\"\"]"), INV, "poll.options[1]"},
+    {PC_OPTS("[\"a\",2]"), INV, "poll.options[1]"},
+    {PC_OPTS("[null,\"b\"]"), INV, "poll.options[0]"},
+    {PC_OPTS("[\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\",\"8\",\"9\",\"10\",\"11\"]"),
+     BIG, "poll.options"},
+    {PC("{\"id\":\"p\",\"question\":\"q\",\"options\":[\"a\",\"b\"],"
+	"\"closes_at\":0}"),
+     INV, "poll.closes_at"},
+    {PC("{\"id\":\"p\",\"question\":\"q\",\"options\":[\"a\",\"b\"],"
+	"\"closes_at\":-5}"),
+     INV, "poll.closes_at"},
+    {PC("{\"id\":\"p\",\"question\":\"q\",\"options\":[\"a\",\"b\"],"
+	"\"closes_at\":1.5}"),
+     INV, "poll.closes_at"},
+    {PC("{\"id\":\"p\",\"question\":\"q\",\"options\":[\"a\",\"b\"],"
+	"\"closes_at\":\"1700000000000\"}"),
+     INV, "poll.closes_at"},
+    {PC("{\"id\":\"p\",\"question\":\"q\",\"options\":[\"a\",\"b\"],"
+	"\"closes_at\":null}"),
+     INV, "poll.closes_at"},
+    {PC("{\"id\":\"p\",\"question\":\"q\",\"options\":[\"a\",\"b\"],"
+	"\"closes_at\":9007199254740993}"),
+     INV, "poll.closes_at"},
+    /* poll.vote */
+    {"{\"k\":\"poll.vote\",\"choice\":0}", INV, "poll"},
+    {"{\"k\":\"poll.vote\",\"poll\":{\"id\":\"p\"},\"choice\":0}", INV, "poll"},
+    {"{\"k\":\"poll.vote\",\"poll\":\"p\"}", INV, "choice"},
+    {VOTE("-1"), INV, "choice"},
+    {VOTE("1.5"), INV, "choice"},
+    {VOTE("1e400"), INV, "choice"},
+    {VOTE("\"0\""), INV, "choice"},
+    {VOTE("null"), INV, "choice"},
+    {VOTE("2147483648"), INV, "choice"},
+    {VOTE("9007199254740993"), INV, "choice"},
+    /* poll.close */
+    {"{\"k\":\"poll.close\"}", INV, "poll"},
+    {"{\"k\":\"poll.close\",\"poll\":true}", INV, "poll"},
+    /* chat.post */
+    {"{\"k\":\"chat.post\"}", INV, "text"},
+    {"{\"k\":\"chat.post\",\"text\":\"\"}", INV, "text"},
+    {"{\"k\":\"chat.post\",\"text\":12}", INV, "text"},
+    {"{\"k\":\"chat.post\",\"text\":[\"hi\"]}", INV, "text"},
 };
 
 static void test_reject_table(void **state)
@@ -556,8 +571,9 @@ static void test_text_limits(void **state)
 			     "\"points\":[[0,0]],\"text\":\"%s\"}"),
 			  "shape.text", RK_TEXT_MAX);
 	expect_text_limit(UPD("{\"text\":\"%s\"}"), "set.text", RK_TEXT_MAX);
-	expect_text_limit(PC("{\"id\":\"p\",\"question\":\"%s\",\"options\":[\"a\",\"b\"]}"),
-			  "poll.question", RK_QUESTION_MAX);
+	expect_text_limit(
+	    PC("{\"id\":\"p\",\"question\":\"%s\",\"options\":[\"a\",\"b\"]}"),
+	    "poll.question", RK_QUESTION_MAX);
 	expect_text_limit(PC_OPTS("[\"a\",\"%s\"]"), "poll.options[1]", RK_OPTION_MAX);
 	/* a too-long text on a stroke: the size rule fires first */
 	char *t = rep("a", RK_TEXT_MAX + 1);
@@ -650,8 +666,9 @@ static void test_integer_edges_accepted(void **state)
 /* Every proper prefix of a valid op is refused cleanly. */
 static void test_truncated_prefixes(void **state)
 {
-	const char *full = "{\"k\":\"shape.add\",\"shape\":{\"id\":\"t\",\"type\":\"text\","
-			   "\"color\":3,\"points\":[[5,-5]],\"text\":\"h\xc3\xa9\\n\"}}";
+	const char *full =
+	    "{\"k\":\"shape.add\",\"shape\":{\"id\":\"t\",\"type\":\"text\","
+	    "\"color\":3,\"points\":[[5,-5]],\"text\":\"h\xc3\xa9\\n\"}}";
 	size_t n = strlen(full);
 	for (size_t i = 0; i < n; i++) {
 		rk_op op;
@@ -674,26 +691,26 @@ static void test_truncated_prefixes(void **state)
 
 struct hostile_case {
 	const char *in;
-	size_t n; /* 0: strlen */
+	size_t n;	    /* 0: strlen */
 	const char *needle; /* expected in msg */
 };
 
 static const struct hostile_case hostile_cases[] = {
-	{"", 0, "op:"},
-	{"   ", 0, "op:"},
-	{"{\"k\":\"chat.post\",\"text\":\"\xff\"}", 0, "UTF-8"},
-	{"{\"k\":\"chat.post\",\"text\":\"\xc0\xaf\"}", 0, "UTF-8"},    /* overlong */
-	{"{\"k\":\"chat.post\",\"text\":\"\xed\xa0\x80\"}", 0, "UTF-8"}, /* surrogate */
-	{"{\"k\":\"chat.post\",\"text\":\"\xf4\x90\x80\x80\"}", 0, "UTF-8"},
-	{"{\"k\":\"chat.post\",\"text\":\"a\0b\"}", 30, "NUL"},
-	{"{\"k\":\"chat.post\"}\0", 18, "NUL"},
-	{"{\"k\":\"chat.post\",\"text\":\"\\ud800\"}", 0, "op:"},
-	{"{\"k\":\"chat.post\",\"text\":\"hi\"} x", 0, "trailing"},
-	{"{\"k\":\"chat.post\",\"text\":\"hi\"}{}", 0, "trailing"},
-	{"{\"k\":\"poll.vote\",\"poll\":\"p\",\"choice\":NaN}", 0, "op:"},
-	{"{\"k\":\"poll.vote\",\"poll\":\"p\",\"choice\":Infinity}", 0, "op:"},
-	{"{\"k\":\"poll.vote\",\"poll\":\"p\",\"choice\":+1}", 0, "op:"},
-	{"{'k':'board.clear'}", 0, "op:"},
+    {"", 0, "op:"},
+    {"   ", 0, "op:"},
+    {"{\"k\":\"chat.post\",\"text\":\"\xff\"}", 0, "UTF-8"},
+    {"{\"k\":\"chat.post\",\"text\":\"\xc0\xaf\"}", 0, "UTF-8"},     /* overlong */
+    {"{\"k\":\"chat.post\",\"text\":\"\xed\xa0\x80\"}", 0, "UTF-8"}, /* surrogate */
+    {"{\"k\":\"chat.post\",\"text\":\"\xf4\x90\x80\x80\"}", 0, "UTF-8"},
+    {"{\"k\":\"chat.post\",\"text\":\"a\0b\"}", 30, "NUL"},
+    {"{\"k\":\"chat.post\"}\0", 18, "NUL"},
+    {"{\"k\":\"chat.post\",\"text\":\"\\ud800\"}", 0, "op:"},
+    {"{\"k\":\"chat.post\",\"text\":\"hi\"} x", 0, "trailing"},
+    {"{\"k\":\"chat.post\",\"text\":\"hi\"}{}", 0, "trailing"},
+    {"{\"k\":\"poll.vote\",\"poll\":\"p\",\"choice\":NaN}", 0, "op:"},
+    {"{\"k\":\"poll.vote\",\"poll\":\"p\",\"choice\":Infinity}", 0, "op:"},
+    {"{\"k\":\"poll.vote\",\"poll\":\"p\",\"choice\":+1}", 0, "op:"},
+    {"{'k':'board.clear'}", 0, "op:"},
 };
 
 static void test_hostile_table(void **state)
@@ -783,25 +800,25 @@ static void test_tree_with_bad_utf8(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_roundtrip_table),
-		cmocka_unit_test(test_roundtrip_covers_every_kind),
-		cmocka_unit_test(test_decode_fields),
-		cmocka_unit_test(test_encode_from_struct),
-		cmocka_unit_test(test_encode_failures),
-		cmocka_unit_test(test_copy_encodes_identically),
-		cmocka_unit_test(test_reject_table),
-		cmocka_unit_test(test_reject_msg_text),
-		cmocka_unit_test(test_text_limits),
-		cmocka_unit_test(test_points_limit),
-		cmocka_unit_test(test_options_limit),
-		cmocka_unit_test(test_id_limit),
-		cmocka_unit_test(test_integer_edges_accepted),
-		cmocka_unit_test(test_truncated_prefixes),
-		cmocka_unit_test(test_hostile_table),
-		cmocka_unit_test(test_deep_nesting),
-		cmocka_unit_test(test_huge_input),
-		cmocka_unit_test(test_small_msg_buffer),
-		cmocka_unit_test(test_tree_with_bad_utf8),
+	    cmocka_unit_test(test_roundtrip_table),
+	    cmocka_unit_test(test_roundtrip_covers_every_kind),
+	    cmocka_unit_test(test_decode_fields),
+	    cmocka_unit_test(test_encode_from_struct),
+	    cmocka_unit_test(test_encode_failures),
+	    cmocka_unit_test(test_copy_encodes_identically),
+	    cmocka_unit_test(test_reject_table),
+	    cmocka_unit_test(test_reject_msg_text),
+	    cmocka_unit_test(test_text_limits),
+	    cmocka_unit_test(test_points_limit),
+	    cmocka_unit_test(test_options_limit),
+	    cmocka_unit_test(test_id_limit),
+	    cmocka_unit_test(test_integer_edges_accepted),
+	    cmocka_unit_test(test_truncated_prefixes),
+	    cmocka_unit_test(test_hostile_table),
+	    cmocka_unit_test(test_deep_nesting),
+	    cmocka_unit_test(test_huge_input),
+	    cmocka_unit_test(test_small_msg_buffer),
+	    cmocka_unit_test(test_tree_with_bad_utf8),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -200,32 +200,37 @@ struct rt_case {
 };
 
 static const struct rt_case c_rt_cases[] = {
-	{"{\"t\":\"op\",\"id\":\"c1\",\"op\":{\"k\":\"shape.add\",\"shape\":{\"id\":\"a\","
-	 "\"type\":\"stroke\",\"color\":1,\"points\":[[0,0],[1,1]]}}}", NULL},
-	{"{\"t\":\"op\",\"id\":\"c2\",\"op\":{\"k\":\"shape.update\",\"id\":\"a\","
-	 "\"set\":{\"color\":2,\"points\":[[5,5]],\"text\":\"t\"}}}", NULL},
-	{"{\"t\":\"op\",\"id\":\"c3\",\"op\":{\"k\":\"shape.delete\",\"id\":\"a\"}}", NULL},
-	{"{\"t\":\"op\",\"id\":\"c4\",\"op\":{\"k\":\"board.clear\"}}", NULL},
-	{"{\"t\":\"op\",\"id\":\"c5\",\"op\":{\"k\":\"poll.create\",\"poll\":{\"id\":\"p\","
-	 "\"question\":\"q\",\"options\":[\"a\",\"b\"],\"closes_at\":123}}}", NULL},
-	{"{\"t\":\"op\",\"id\":\"c6\",\"op\":{\"k\":\"poll.vote\",\"poll\":\"p\","
-	 "\"choice\":1}}", NULL},
-	{"{\"t\":\"op\",\"id\":\"c7\",\"op\":{\"k\":\"poll.close\",\"poll\":\"p\"}}", NULL},
-	{"{\"t\":\"op\",\"id\":\"c8\",\"op\":{\"k\":\"chat.post\",\"text\":\"hi\"}}", NULL},
-	/* key order, whitespace and unknown fields are normalised */
-	{" {\"op\" : {\"text\":\"hi\",\"k\":\"chat.post\"}, \"x\":[{}], \"id\":\"c9\","
-	 " \"t\":\"op\"} ",
-	 "{\"t\":\"op\",\"id\":\"c9\",\"op\":{\"k\":\"chat.post\",\"text\":\"hi\"}}"},
-	{"{\"t\":\"cursor\",\"x\":-5,\"y\":9007199254740991}", NULL},
-	{"{\"y\":-0,\"x\":1e3,\"t\":\"cursor\",\"z\":1}", "{\"t\":\"cursor\",\"x\":1000,\"y\":0}"},
-	{"{\"t\":\"signal\",\"data\":{\"a\":[1,\"two\",true,null],\"b\":{}}}", NULL},
-	{"{\"t\":\"signal\",\"data\": [ 1 , 2 ]}", "{\"t\":\"signal\",\"data\":[1,2]}"},
-	{"{\"t\":\"signal\",\"data\":\"just a string \\u00e9\"}",
-	 "{\"t\":\"signal\",\"data\":\"just a string \xc3\xa9\"}"},
-	{"{\"t\":\"signal\",\"data\":null}", NULL},
-	{"{\"t\":\"signal\",\"data\":42}", NULL},
-	{"{\"t\":\"ping\",\"id\":\"p-1\"}", NULL},
-	{"{\"t\":\"ping\"}", NULL},
+    {"{\"t\":\"op\",\"id\":\"c1\",\"op\":{\"k\":\"shape.add\",\"shape\":{\"id\":\"a\","
+     "\"type\":\"stroke\",\"color\":1,\"points\":[[0,0],[1,1]]}}}",
+     NULL},
+    {"{\"t\":\"op\",\"id\":\"c2\",\"op\":{\"k\":\"shape.update\",\"id\":\"a\","
+     "\"set\":{\"color\":2,\"points\":[[5,5]],\"text\":\"t\"}}}",
+     NULL},
+    {"{\"t\":\"op\",\"id\":\"c3\",\"op\":{\"k\":\"shape.delete\",\"id\":\"a\"}}", NULL},
+    {"{\"t\":\"op\",\"id\":\"c4\",\"op\":{\"k\":\"board.clear\"}}", NULL},
+    {"{\"t\":\"op\",\"id\":\"c5\",\"op\":{\"k\":\"poll.create\",\"poll\":{\"id\":\"p\","
+     "\"question\":\"q\",\"options\":[\"a\",\"b\"],\"closes_at\":123}}}",
+     NULL},
+    {"{\"t\":\"op\",\"id\":\"c6\",\"op\":{\"k\":\"poll.vote\",\"poll\":\"p\","
+     "\"choice\":1}}",
+     NULL},
+    {"{\"t\":\"op\",\"id\":\"c7\",\"op\":{\"k\":\"poll.close\",\"poll\":\"p\"}}", NULL},
+    {"{\"t\":\"op\",\"id\":\"c8\",\"op\":{\"k\":\"chat.post\",\"text\":\"hi\"}}", NULL},
+    /* key order, whitespace and unknown fields are normalised */
+    {" {\"op\" : {\"text\":\"hi\",\"k\":\"chat.post\"}, \"x\":[{}], \"id\":\"c9\","
+     " \"t\":\"op\"} ",
+     "{\"t\":\"op\",\"id\":\"c9\",\"op\":{\"k\":\"chat.post\",\"text\":\"hi\"}}"},
+    {"{\"t\":\"cursor\",\"x\":-5,\"y\":9007199254740991}", NULL},
+    {"{\"y\":-0,\"x\":1e3,\"t\":\"cursor\",\"z\":1}",
+     "{\"t\":\"cursor\",\"x\":1000,\"y\":0}"},
+    {"{\"t\":\"signal\",\"data\":{\"a\":[1,\"two\",true,null],\"b\":{}}}", NULL},
+    {"{\"t\":\"signal\",\"data\": [ 1 , 2 ]}", "{\"t\":\"signal\",\"data\":[1,2]}"},
+    {"{\"t\":\"signal\",\"data\":\"just a string \\u00e9\"}",
+     "{\"t\":\"signal\",\"data\":\"just a string \xc3\xa9\"}"},
+    {"{\"t\":\"signal\",\"data\":null}", NULL},
+    {"{\"t\":\"signal\",\"data\":42}", NULL},
+    {"{\"t\":\"ping\",\"id\":\"p-1\"}", NULL},
+    {"{\"t\":\"ping\"}", NULL},
 };
 
 static void test_client_roundtrips(void **state)
@@ -252,9 +257,9 @@ static void test_client_fields(void **state)
 	rk_cmsg_free(&m);
 	assert_true(cmsg_is_zero(&m));
 
-	assert_int_equal(cdec("{\"t\":\"cursor\",\"x\":-9007199254740991,\"y\":7}", &m,
-			      NULL, NULL, 0),
-			 RK_OK);
+	assert_int_equal(
+	    cdec("{\"t\":\"cursor\",\"x\":-9007199254740991,\"y\":7}", &m, NULL, NULL, 0),
+	    RK_OK);
 	assert_int_equal(m.t, RK_C_CURSOR);
 	assert_true(m.x == -RK_INT_MAX);
 	assert_int_equal(m.y, 7);
@@ -268,14 +273,14 @@ static void test_ping_ids(void **state)
 		const char *in;
 		const char *want; /* NULL: absent */
 	} cases[] = {
-		{"{\"t\":\"ping\",\"id\":\"abc\"}", "\"abc\""},
-		{"{\"t\":\"ping\",\"id\":17}", "17"},
-		{"{\"t\":\"ping\",\"id\":1.5}", "1.5"},
-		{"{\"t\":\"ping\",\"id\":true}", "true"},
-		{"{\"t\":\"ping\",\"id\":false}", "false"},
-		{"{\"t\":\"ping\",\"id\":null}", "null"},
-		{"{\"t\":\"ping\",\"id\":\"q\\\"\\n\"}", "\"q\\\"\\n\""},
-		{"{\"t\":\"ping\"}", NULL},
+	    {"{\"t\":\"ping\",\"id\":\"abc\"}", "\"abc\""},
+	    {"{\"t\":\"ping\",\"id\":17}", "17"},
+	    {"{\"t\":\"ping\",\"id\":1.5}", "1.5"},
+	    {"{\"t\":\"ping\",\"id\":true}", "true"},
+	    {"{\"t\":\"ping\",\"id\":false}", "false"},
+	    {"{\"t\":\"ping\",\"id\":null}", "null"},
+	    {"{\"t\":\"ping\",\"id\":\"q\\\"\\n\"}", "\"q\\\"\\n\""},
+	    {"{\"t\":\"ping\"}", NULL},
 	};
 	for (size_t i = 0; i < RK_ARRAY_LEN(cases); i++) {
 		rk_cmsg m;
@@ -338,80 +343,80 @@ static void test_signal_size(void **state)
 struct c_case {
 	const char *in;
 	rk_err err;
-	rk_reject rej;     /* for RK_EREJECT */
+	rk_reject rej;	   /* for RK_EREJECT */
 	const char *field; /* msg starts with "<field>:" (NULL: not checked) */
 };
 
 #define COP(op) "{\"t\":\"op\",\"id\":\"c1\",\"op\":" op "}"
 
 static const struct c_case c_cases[] = {
-	/* not JSON */
-	{"", RK_EBADJSON, 0, NULL},
-	{"{", RK_EBADJSON, 0, NULL},
-	{"{\"t\":\"ping\"", RK_EBADJSON, 0, NULL},
-	{"{\"t\":\"ping\"}}", RK_EBADJSON, 0, NULL},
-	{"{t:\"ping\"}", RK_EBADJSON, 0, NULL},
-	{"{\"t\":\"ping\",}", RK_EBADJSON, 0, NULL},
-	{"{\"t\":'ping'}", RK_EBADJSON, 0, NULL},
-	{"{\"t\":\"ping\",\"id\":\"\xff\"}", RK_EBADJSON, 0, NULL},
-	{"{\"t\":\"ping\",\"id\":NaN}", RK_EBADJSON, 0, NULL},
-	/* JSON, not a message */
-	{"[]", RK_EBADMSG, 0, "message"},
-	{"\"ping\"", RK_EBADMSG, 0, "message"},
-	{"null", RK_EBADMSG, 0, "message"},
-	{"42", RK_EBADMSG, 0, "message"},
-	{"{}", RK_EBADMSG, 0, "t"},
-	{"{\"type\":\"ping\"}", RK_EBADMSG, 0, "t"},
-	{"{\"t\":1}", RK_EBADMSG, 0, "t"},
-	{"{\"t\":null}", RK_EBADMSG, 0, "t"},
-	{"{\"t\":[\"ping\"]}", RK_EBADMSG, 0, "t"},
-	/* unknown type */
-	{"{\"t\":\"hello\"}", RK_EUNKNOWN, 0, "t"},
-	{"{\"t\":\"\"}", RK_EUNKNOWN, 0, "t"},
-	{"{\"t\":\"Ping\"}", RK_EUNKNOWN, 0, "t"},
-	{"{\"t\":\"welcome\"}", RK_EUNKNOWN, 0, "t"},
-	/* op: the id decides between error and reject */
-	{"{\"t\":\"op\",\"op\":{\"k\":\"board.clear\"}}", RK_EBADMSG, 0, "id"},
-	{"{\"t\":\"op\",\"id\":\"\",\"op\":{\"k\":\"board.clear\"}}", RK_EBADMSG, 0, "id"},
-	{"{\"t\":\"op\",\"id\":7,\"op\":{\"k\":\"board.clear\"}}", RK_EBADMSG, 0, "id"},
-	{"{\"t\":\"op\",\"id\":null,\"op\":{\"k\":\"board.clear\"}}", RK_EBADMSG, 0, "id"},
-	{"{\"t\":\"op\",\"id\":\"01234567890123456789012345678901234567890123456789"
-	 "012345678901234\",\"op\":{\"k\":\"board.clear\"}}",
-	 RK_EBADMSG, 0, "id"},
-	{"{\"t\":\"op\",\"id\":\"c1\"}", RK_EREJECT, RK_REJ_INVALID, "op"},
-	{COP("[]"), RK_EREJECT, RK_REJ_INVALID, "op"},
-	{COP("\"board.clear\""), RK_EREJECT, RK_REJ_INVALID, "op"},
-	{COP("{}"), RK_EREJECT, RK_REJ_INVALID, "k"},
-	{COP("{\"k\":\"shape.rotate\"}"), RK_EREJECT, RK_REJ_INVALID, "k"},
-	{COP("{\"k\":\"chat.post\",\"text\":\"\"}"), RK_EREJECT, RK_REJ_INVALID, "text"},
-	{COP("{\"k\":\"poll.vote\",\"poll\":\"p\",\"choice\":1.5}"), RK_EREJECT,
-	 RK_REJ_INVALID, "choice"},
-	{COP("{\"k\":\"shape.add\",\"shape\":{\"id\":\"a\",\"type\":\"stroke\","
-	     "\"color\":8,\"points\":[[0,0]]}}"),
-	 RK_EREJECT, RK_REJ_INVALID, "shape.color"},
-	{COP("{\"k\":\"poll.create\",\"poll\":{\"id\":\"p\",\"question\":\"q\","
-	     "\"options\":[\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\",\"8\",\"9\",\"10\","
-	     "\"11\"]}}"),
-	 RK_EREJECT, RK_REJ_TOO_LARGE, "poll.options"},
-	/* cursor */
-	{"{\"t\":\"cursor\",\"y\":1}", RK_EBADMSG, 0, "x"},
-	{"{\"t\":\"cursor\",\"x\":1}", RK_EBADMSG, 0, "y"},
-	{"{\"t\":\"cursor\",\"x\":1.5,\"y\":1}", RK_EBADMSG, 0, "x"},
-	{"{\"t\":\"cursor\",\"x\":1e400,\"y\":1}", RK_EBADMSG, 0, "x"},
-	{"{\"t\":\"cursor\",\"x\":-1e400,\"y\":1}", RK_EBADMSG, 0, "x"},
-	{"{\"t\":\"cursor\",\"x\":1,\"y\":9007199254740993}", RK_EBADMSG, 0, "y"},
-	{"{\"t\":\"cursor\",\"x\":1,\"y\":9007199254740992}", RK_EBADMSG, 0, "y"},
-	{"{\"t\":\"cursor\",\"x\":\"1\",\"y\":1}", RK_EBADMSG, 0, "x"},
-	{"{\"t\":\"cursor\",\"x\":null,\"y\":1}", RK_EBADMSG, 0, "x"},
-	{"{\"t\":\"cursor\",\"x\":[1],\"y\":1}", RK_EBADMSG, 0, "x"},
-	/* signal */
-	{"{\"t\":\"signal\"}", RK_EBADMSG, 0, "data"},
-	/* ping */
-	{"{\"t\":\"ping\",\"id\":{}}", RK_EBADMSG, 0, "id"},
-	{"{\"t\":\"ping\",\"id\":[1]}", RK_EBADMSG, 0, "id"},
-	{"{\"t\":\"ping\",\"id\":\"01234567890123456789012345678901234567890123456789"
-	 "012345678901234\"}",
-	 RK_EBADMSG, 0, "id"},
+    /* not JSON */
+    {"", RK_EBADJSON, 0, NULL},
+    {"{", RK_EBADJSON, 0, NULL},
+    {"{\"t\":\"ping\"", RK_EBADJSON, 0, NULL},
+    {"{\"t\":\"ping\"}}", RK_EBADJSON, 0, NULL},
+    {"{t:\"ping\"}", RK_EBADJSON, 0, NULL},
+    {"{\"t\":\"ping\",}", RK_EBADJSON, 0, NULL},
+    {"{\"t\":'ping'}", RK_EBADJSON, 0, NULL},
+    {"{\"t\":\"ping\",\"id\":\"\xff\"}", RK_EBADJSON, 0, NULL},
+    {"{\"t\":\"ping\",\"id\":NaN}", RK_EBADJSON, 0, NULL},
+    /* JSON, not a message */
+    {"[]", RK_EBADMSG, 0, "message"},
+    {"\"ping\"", RK_EBADMSG, 0, "message"},
+    {"null", RK_EBADMSG, 0, "message"},
+    {"42", RK_EBADMSG, 0, "message"},
+    {"{}", RK_EBADMSG, 0, "t"},
+    {"{\"type\":\"ping\"}", RK_EBADMSG, 0, "t"},
+    {"{\"t\":1}", RK_EBADMSG, 0, "t"},
+    {"{\"t\":null}", RK_EBADMSG, 0, "t"},
+    {"{\"t\":[\"ping\"]}", RK_EBADMSG, 0, "t"},
+    /* unknown type */
+    {"{\"t\":\"hello\"}", RK_EUNKNOWN, 0, "t"},
+    {"{\"t\":\"\"}", RK_EUNKNOWN, 0, "t"},
+    {"{\"t\":\"Ping\"}", RK_EUNKNOWN, 0, "t"},
+    {"{\"t\":\"welcome\"}", RK_EUNKNOWN, 0, "t"},
+    /* op: the id decides between error and reject */
+    {"{\"t\":\"op\",\"op\":{\"k\":\"board.clear\"}}", RK_EBADMSG, 0, "id"},
+    {"{\"t\":\"op\",\"id\":\"\",\"op\":{\"k\":\"board.clear\"}}", RK_EBADMSG, 0, "id"},
+    {"{\"t\":\"op\",\"id\":7,\"op\":{\"k\":\"board.clear\"}}", RK_EBADMSG, 0, "id"},
+    {"{\"t\":\"op\",\"id\":null,\"op\":{\"k\":\"board.clear\"}}", RK_EBADMSG, 0, "id"},
+    {"{\"t\":\"op\",\"id\":\"01234567890123456789012345678901234567890123456789"
+     "012345678901234\",\"op\":{\"k\":\"board.clear\"}}",
+     RK_EBADMSG, 0, "id"},
+    {"{\"t\":\"op\",\"id\":\"c1\"}", RK_EREJECT, RK_REJ_INVALID, "op"},
+    {COP("[]"), RK_EREJECT, RK_REJ_INVALID, "op"},
+    {COP("\"board.clear\""), RK_EREJECT, RK_REJ_INVALID, "op"},
+    {COP("{}"), RK_EREJECT, RK_REJ_INVALID, "k"},
+    {COP("{\"k\":\"shape.rotate\"}"), RK_EREJECT, RK_REJ_INVALID, "k"},
+    {COP("{\"k\":\"chat.post\",\"text\":\"\"}"), RK_EREJECT, RK_REJ_INVALID, "text"},
+    {COP("{\"k\":\"poll.vote\",\"poll\":\"p\",\"choice\":1.5}"), RK_EREJECT,
+     RK_REJ_INVALID, "choice"},
+    {COP("{\"k\":\"shape.add\",\"shape\":{\"id\":\"a\",\"type\":\"stroke\","
+	 "\"color\":8,\"points\":[[0,0]]}}"),
+     RK_EREJECT, RK_REJ_INVALID, "shape.color"},
+    {COP("{\"k\":\"poll.create\",\"poll\":{\"id\":\"p\",\"question\":\"q\","
+	 "\"options\":[\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\",\"8\",\"9\",\"10\","
+	 "\"11\"]}}"),
+     RK_EREJECT, RK_REJ_TOO_LARGE, "poll.options"},
+    /* cursor */
+    {"{\"t\":\"cursor\",\"y\":1}", RK_EBADMSG, 0, "x"},
+    {"{\"t\":\"cursor\",\"x\":1}", RK_EBADMSG, 0, "y"},
+    {"{\"t\":\"cursor\",\"x\":1.5,\"y\":1}", RK_EBADMSG, 0, "x"},
+    {"{\"t\":\"cursor\",\"x\":1e400,\"y\":1}", RK_EBADMSG, 0, "x"},
+    {"{\"t\":\"cursor\",\"x\":-1e400,\"y\":1}", RK_EBADMSG, 0, "x"},
+    {"{\"t\":\"cursor\",\"x\":1,\"y\":9007199254740993}", RK_EBADMSG, 0, "y"},
+    {"{\"t\":\"cursor\",\"x\":1,\"y\":9007199254740992}", RK_EBADMSG, 0, "y"},
+    {"{\"t\":\"cursor\",\"x\":\"1\",\"y\":1}", RK_EBADMSG, 0, "x"},
+    {"{\"t\":\"cursor\",\"x\":null,\"y\":1}", RK_EBADMSG, 0, "x"},
+    {"{\"t\":\"cursor\",\"x\":[1],\"y\":1}", RK_EBADMSG, 0, "x"},
+    /* signal */
+    {"{\"t\":\"signal\"}", RK_EBADMSG, 0, "data"},
+    /* ping */
+    {"{\"t\":\"ping\",\"id\":{}}", RK_EBADMSG, 0, "id"},
+    {"{\"t\":\"ping\",\"id\":[1]}", RK_EBADMSG, 0, "id"},
+    {"{\"t\":\"ping\",\"id\":\"01234567890123456789012345678901234567890123456789"
+     "012345678901234\"}",
+     RK_EBADMSG, 0, "id"},
 };
 
 static void test_client_classification(void **state)
@@ -432,8 +437,8 @@ static void test_client_classification(void **state)
 			fail_msg("%s: msg \"%s\" does not name %s", c->in, msg, c->field);
 		if (err == RK_EREJECT) {
 			if (rej != c->rej)
-				fail_msg("%s: reject %s, want %s", c->in, rk_reject_name(rej),
-					 rk_reject_name(c->rej));
+				fail_msg("%s: reject %s, want %s", c->in,
+					 rk_reject_name(rej), rk_reject_name(c->rej));
 			/* enough to send the reject: t and id, nothing owned */
 			assert_int_equal(m.t, RK_C_OP);
 			assert_string_equal(m.id, "c1");
@@ -475,9 +480,12 @@ static void test_op_body(void **state)
 	char msg[256];
 	const char *body = "{\"id\":\"b1\",\"op\":{\"k\":\"chat.post\",\"text\":\"hi\"}}";
 	assert_int_equal(rk_cmsg_decode_op_body(body, strlen(body), MAXLEN, &m, &rej, msg,
-						sizeof(msg)), RK_OK);
+						sizeof(msg)),
+			 RK_OK);
 	assert_int_equal(cdec("{\"t\":\"op\",\"id\":\"b1\",\"op\":{\"k\":\"chat.post\","
-			      "\"text\":\"hi\"}}", &f, &rej, msg, sizeof(msg)), RK_OK);
+			      "\"text\":\"hi\"}}",
+			      &f, &rej, msg, sizeof(msg)),
+			 RK_OK);
 	assert_int_equal(m.t, RK_C_OP);
 	assert_string_equal(m.id, "b1");
 	assert_int_equal(m.op.k, f.op.k);
@@ -487,28 +495,34 @@ static void test_op_body(void **state)
 	/* a `t` is ignored, whatever it says */
 	body = "{\"t\":\"ping\",\"id\":\"b2\",\"op\":{\"k\":\"board.clear\"}}";
 	assert_int_equal(rk_cmsg_decode_op_body(body, strlen(body), MAXLEN, &m, &rej, msg,
-						sizeof(msg)), RK_OK);
+						sizeof(msg)),
+			 RK_OK);
 	assert_int_equal(m.op.k, RK_OP_BOARD_CLEAR);
 	rk_cmsg_free(&m);
 	body = "{\"id\":\"b3\",\"op\":{\"k\":\"chat.post\",\"text\":\"\"}}";
 	assert_int_equal(rk_cmsg_decode_op_body(body, strlen(body), MAXLEN, &m, &rej, msg,
-						sizeof(msg)), RK_EREJECT);
+						sizeof(msg)),
+			 RK_EREJECT);
 	assert_int_equal(rej, RK_REJ_INVALID);
 	assert_string_equal(m.id, "b3");
 	rk_cmsg_free(&m);
 	body = "{\"op\":{\"k\":\"board.clear\"}}";
 	assert_int_equal(rk_cmsg_decode_op_body(body, strlen(body), MAXLEN, &m, &rej, msg,
-						sizeof(msg)), RK_EBADMSG);
+						sizeof(msg)),
+			 RK_EBADMSG);
 	assert_non_null(strstr(msg, "id"));
 	body = "{\"id\":\"b4\",";
 	assert_int_equal(rk_cmsg_decode_op_body(body, strlen(body), MAXLEN, &m, &rej, msg,
-						sizeof(msg)), RK_EBADJSON);
+						sizeof(msg)),
+			 RK_EBADJSON);
 	body = "[1]";
 	assert_int_equal(rk_cmsg_decode_op_body(body, strlen(body), MAXLEN, &m, &rej, msg,
-						sizeof(msg)), RK_EBADMSG);
+						sizeof(msg)),
+			 RK_EBADMSG);
 	body = "{\"id\":\"b5\",\"op\":{\"k\":\"chat.post\",\"text\":\"x\"}}";
-	assert_int_equal(rk_cmsg_decode_op_body(body, strlen(body), 10, &m, &rej, msg,
-						sizeof(msg)), RK_EBADJSON);
+	assert_int_equal(
+	    rk_cmsg_decode_op_body(body, strlen(body), 10, &m, &rej, msg, sizeof(msg)),
+	    RK_EBADJSON);
 }
 
 static void test_client_prefixes(void **state)
@@ -569,23 +583,23 @@ static void test_client_limits(void **state)
 
 	/* NUL inside and after */
 	static const char nul1[] = "{\"t\":\"ping\",\"id\":\"a\0b\"}";
-	assert_int_equal(rk_cmsg_decode(nul1, sizeof(nul1) - 1, MAXLEN, &m, NULL, msg,
-					sizeof(msg)),
-			 RK_EBADJSON);
+	assert_int_equal(
+	    rk_cmsg_decode(nul1, sizeof(nul1) - 1, MAXLEN, &m, NULL, msg, sizeof(msg)),
+	    RK_EBADJSON);
 	assert_non_null(strstr(msg, "NUL"));
 	static const char nul2[] = "{\"t\":\"ping\"}\0";
-	assert_int_equal(rk_cmsg_decode(nul2, sizeof(nul2) - 1, MAXLEN, &m, NULL, msg,
-					sizeof(msg)),
-			 RK_EBADJSON);
+	assert_int_equal(
+	    rk_cmsg_decode(nul2, sizeof(nul2) - 1, MAXLEN, &m, NULL, msg, sizeof(msg)),
+	    RK_EBADJSON);
 
 	/* bad UTF-8 of several kinds */
 	static const char *const bad[] = {
-		"{\"t\":\"ping\",\"id\":\"\x80\"}",
-		"{\"t\":\"ping\",\"id\":\"\xc3\"}",
-		"{\"t\":\"ping\",\"id\":\"\xe0\x80\xaf\"}",
-		"{\"t\":\"ping\",\"id\":\"\xed\xbf\xbf\"}",
-		"{\"t\":\"ping\",\"id\":\"\xf8\x88\x80\x80\x80\"}",
-		"{\"t\":\"p\xffng\"}",
+	    "{\"t\":\"ping\",\"id\":\"\x80\"}",
+	    "{\"t\":\"ping\",\"id\":\"\xc3\"}",
+	    "{\"t\":\"ping\",\"id\":\"\xe0\x80\xaf\"}",
+	    "{\"t\":\"ping\",\"id\":\"\xed\xbf\xbf\"}",
+	    "{\"t\":\"ping\",\"id\":\"\xf8\x88\x80\x80\x80\"}",
+	    "{\"t\":\"p\xffng\"}",
 	};
 	for (size_t i = 0; i < RK_ARRAY_LEN(bad); i++) {
 		assert_int_equal(cdec(bad[i], &m, NULL, msg, sizeof(msg)), RK_EBADJSON);
@@ -616,14 +630,16 @@ static void test_server_encoders(void **state)
 	assert_string_equal(s, "{\"t\":\"ack\",\"id\":\"c1\",\"seq\":7,\"dup\":true}");
 	rk_smsg d;
 	char err[128];
-	assert_int_equal(rk_smsg_decode(s, strlen(s), false, &d, err, sizeof(err)), RK_OK);
+	assert_int_equal(rk_smsg_decode(s, strlen(s), false, &d, err, sizeof(err)),
+			 RK_OK);
 	assert_true(d.dup);
 	assert_int_equal(d.seq, 7);
 	rk_smsg_free(&d);
 	free(s);
 	const char *bad_dup = "{\"t\":\"ack\",\"id\":\"c1\",\"seq\":7,\"dup\":1}";
-	assert_int_equal(rk_smsg_decode(bad_dup, strlen(bad_dup), false, &d, err, sizeof(err)),
-			 RK_EBADMSG);
+	assert_int_equal(
+	    rk_smsg_decode(bad_dup, strlen(bad_dup), false, &d, err, sizeof(err)),
+	    RK_EBADMSG);
 	rk_smsg_free(&d);
 
 	rk_enc_reject(&b, "c2", RK_REJ_NOT_FOUND, "id: no such shape");
@@ -670,7 +686,8 @@ static void test_server_encoders(void **state)
 			       "\"msg\":\"t: unknown message type\"}");
 	free(s);
 
-	const char *op = "{\"k\":\"poll.vote\",\"poll\":\"p\",\"choice\":1,\"tally\":[3,1]}";
+	const char *op =
+	    "{\"k\":\"poll.vote\",\"poll\":\"p\",\"choice\":1,\"tally\":[3,1]}";
 	rk_enc_event(&b, 12, 1700000000000, "s1", "alice", "c3", op, strlen(op));
 	s = steal(&b);
 	assert_string_equal(s, "{\"t\":\"event\",\"seq\":12,\"ts\":1700000000000,"
@@ -680,18 +697,26 @@ static void test_server_encoders(void **state)
 	free(s);
 
 	rk_peer peers[] = {p, {.session = "s2", .user = "bob", .color = 0}};
-	rk_welcome w = {.room = "r1", .session = "s9", .user = "carol",
-			.role = RK_ROLE_OWNER, .seq = 77, .epoch = "e1", .resumed = true,
-			.peers = peers, .npeers = 2, .max_frame = 262144,
+	rk_welcome w = {.room = "r1",
+			.session = "s9",
+			.user = "carol",
+			.role = RK_ROLE_OWNER,
+			.seq = 77,
+			.epoch = "e1",
+			.resumed = true,
+			.peers = peers,
+			.npeers = 2,
+			.max_frame = 262144,
 			.ops_per_sec = 50};
 	rk_enc_welcome(&b, &w, NULL);
 	s = steal(&b);
-	assert_string_equal(s, "{\"t\":\"welcome\",\"v\":1,\"room\":\"r1\",\"session\":\"s9\","
-			       "\"user\":\"carol\",\"role\":\"owner\",\"seq\":77,"
-			       "\"epoch\":\"e1\",\"resumed\":true,\"peers\":["
-			       "{\"session\":\"s1\",\"user\":\"alice\",\"color\":3},"
-			       "{\"session\":\"s2\",\"user\":\"bob\",\"color\":0}],"
-			       "\"limits\":{\"max_frame\":262144,\"ops_per_sec\":50}}");
+	assert_string_equal(
+	    s, "{\"t\":\"welcome\",\"v\":1,\"room\":\"r1\",\"session\":\"s9\","
+	       "\"user\":\"carol\",\"role\":\"owner\",\"seq\":77,"
+	       "\"epoch\":\"e1\",\"resumed\":true,\"peers\":["
+	       "{\"session\":\"s1\",\"user\":\"alice\",\"color\":3},"
+	       "{\"session\":\"s2\",\"user\":\"bob\",\"color\":0}],"
+	       "\"limits\":{\"max_frame\":262144,\"ops_per_sec\":50}}");
 	free(s);
 
 	/* not resumed and no state at hand: the empty snapshot */
@@ -700,11 +725,12 @@ static void test_server_encoders(void **state)
 	w.role = RK_ROLE_VIEWER;
 	rk_enc_welcome(&b, &w, NULL);
 	s = steal(&b);
-	assert_string_equal(s, "{\"t\":\"welcome\",\"v\":1,\"room\":\"r1\",\"session\":\"s9\","
-			       "\"user\":\"carol\",\"role\":\"viewer\",\"seq\":77,"
-			       "\"epoch\":\"e1\",\"resumed\":false,\"state\":{\"shapes\":{},"
-			       "\"polls\":{},\"chat\":[]},\"peers\":[],"
-			       "\"limits\":{\"max_frame\":262144,\"ops_per_sec\":50}}");
+	assert_string_equal(
+	    s, "{\"t\":\"welcome\",\"v\":1,\"room\":\"r1\",\"session\":\"s9\","
+	       "\"user\":\"carol\",\"role\":\"viewer\",\"seq\":77,"
+	       "\"epoch\":\"e1\",\"resumed\":false,\"state\":{\"shapes\":{},"
+	       "\"polls\":{},\"chat\":[]},\"peers\":[],"
+	       "\"limits\":{\"max_frame\":262144,\"ops_per_sec\":50}}");
 	free(s);
 	rk_buf_free(&b);
 }
@@ -736,7 +762,8 @@ static void test_server_msg_truncation(void **state)
 	free(s);
 
 	/* the decoder, too, cuts a long incoming msg on a boundary */
-	char *in = fmt("{\"t\":\"error\",\"code\":\"bad_json\",\"msg\":\"%s\"}", long_msg);
+	char *in =
+	    fmt("{\"t\":\"error\",\"code\":\"bad_json\",\"msg\":\"%s\"}", long_msg);
 	assert_int_equal(sdec(in, &m, NULL, 0), RK_OK);
 	assert_int_equal(strlen(m.msg), 159);
 	rk_smsg_free(&m);
@@ -744,57 +771,66 @@ static void test_server_msg_truncation(void **state)
 	free(long_msg);
 }
 
-/* ---- server messages: round trips and fields ----------------------------------------- */
+/* ---- server messages: round trips and fields -----------------------------------------
+ */
 
 static const struct rt_case s_rt_cases[] = {
-	{"{\"t\":\"welcome\",\"v\":1,\"room\":\"r1\",\"session\":\"s9\",\"user\":\"carol\","
-	 "\"role\":\"editor\",\"seq\":0,\"epoch\":\"e1\",\"resumed\":true,\"peers\":[],"
-	 "\"limits\":{\"max_frame\":1,\"ops_per_sec\":2}}", NULL},
-	{"{\"t\":\"welcome\",\"v\":1,\"room\":\"r1\",\"session\":\"s9\",\"user\":\"carol\","
-	 "\"role\":\"owner\",\"seq\":5,\"epoch\":\"e1\",\"resumed\":true,\"peers\":["
-	 "{\"session\":\"s1\",\"user\":\"\xc3\xa9ve\",\"color\":7}],"
-	 "\"limits\":{\"max_frame\":65536,\"ops_per_sec\":50,\"future\":1}}",
-	 "{\"t\":\"welcome\",\"v\":1,\"room\":\"r1\",\"session\":\"s9\",\"user\":\"carol\","
-	 "\"role\":\"owner\",\"seq\":5,\"epoch\":\"e1\",\"resumed\":true,\"peers\":["
-	 "{\"session\":\"s1\",\"user\":\"\xc3\xa9ve\",\"color\":7}],"
-	 "\"limits\":{\"max_frame\":65536,\"ops_per_sec\":50}}"},
-	/* event of every op kind; tally is dropped by the op decoder */
-	{"{\"t\":\"event\",\"seq\":1,\"ts\":2,\"session\":\"s\",\"user\":\"u\",\"id\":\"i\","
-	 "\"op\":{\"k\":\"shape.add\",\"shape\":{\"id\":\"a\",\"type\":\"rect\",\"color\":1,"
-	 "\"points\":[[0,0],[2,2]]}}}", NULL},
-	{"{\"t\":\"event\",\"seq\":1,\"ts\":2,\"session\":\"s\",\"user\":\"u\",\"id\":\"i\","
-	 "\"op\":{\"k\":\"shape.update\",\"id\":\"a\",\"set\":{\"text\":\"x\"}}}", NULL},
-	{"{\"t\":\"event\",\"seq\":1,\"ts\":2,\"session\":\"s\",\"user\":\"u\",\"id\":\"i\","
-	 "\"op\":{\"k\":\"shape.delete\",\"id\":\"a\"}}", NULL},
-	{"{\"t\":\"event\",\"seq\":1,\"ts\":2,\"session\":\"s\",\"user\":\"u\",\"id\":\"i\","
-	 "\"op\":{\"k\":\"board.clear\"}}", NULL},
-	{"{\"t\":\"event\",\"seq\":1,\"ts\":2,\"session\":\"s\",\"user\":\"u\",\"id\":\"i\","
-	 "\"op\":{\"k\":\"poll.create\",\"poll\":{\"id\":\"p\",\"question\":\"q\","
-	 "\"options\":[\"a\",\"b\"]}}}", NULL},
-	{"{\"t\":\"event\",\"seq\":1,\"ts\":2,\"session\":\"s\",\"user\":\"u\",\"id\":\"i\","
-	 "\"op\":{\"k\":\"poll.vote\",\"poll\":\"p\",\"choice\":1,\"tally\":[0,1]}}",
-	 "{\"t\":\"event\",\"seq\":1,\"ts\":2,\"session\":\"s\",\"user\":\"u\",\"id\":\"i\","
-	 "\"op\":{\"k\":\"poll.vote\",\"poll\":\"p\",\"choice\":1}}"},
-	{"{\"t\":\"event\",\"seq\":9007199254740991,\"ts\":0,\"session\":\"server\","
-	 "\"user\":\"roomd\",\"id\":\"\",\"op\":{\"k\":\"poll.close\",\"poll\":\"p\"}}",
-	 NULL},
-	{"{\"t\":\"event\",\"seq\":1,\"ts\":2,\"session\":\"s\",\"user\":\"u\",\"id\":\"i\","
-	 "\"op\":{\"k\":\"chat.post\",\"text\":\"hello\"}}", NULL},
-	{"{\"t\":\"ack\",\"id\":\"c1\",\"seq\":3}", NULL},
-	{"{\"seq\":3.0,\"id\":\"c1\",\"t\":\"ack\"}", "{\"t\":\"ack\",\"id\":\"c1\",\"seq\":3}"},
-	{"{\"t\":\"reject\",\"id\":\"c1\",\"code\":\"forbidden\",\"msg\":\"viewer\"}", NULL},
-	{"{\"t\":\"reject\",\"id\":\"c1\",\"code\":\"room_full\",\"msg\":\"\"}", NULL},
-	{"{\"t\":\"presence\",\"join\":{\"session\":\"s1\",\"user\":\"a\",\"color\":0}}",
-	 NULL},
-	{"{\"t\":\"presence\",\"leave\":\"s1\"}", NULL},
-	{"{\"t\":\"cursor\",\"session\":\"s1\",\"x\":-9007199254740991,\"y\":0}", NULL},
-	{"{\"t\":\"signal\",\"session\":\"s1\",\"user\":\"a\",\"data\":{\"k\":[1,{}]}}",
-	 NULL},
-	{"{\"t\":\"pong\",\"id\":\"x\",\"seq\":4}", NULL},
-	{"{\"t\":\"pong\",\"id\":12,\"seq\":4}", NULL},
-	{"{\"t\":\"pong\",\"id\":null,\"seq\":4}", NULL},
-	{"{\"t\":\"pong\",\"seq\":4}", "{\"t\":\"pong\",\"id\":null,\"seq\":4}"},
-	{"{\"t\":\"error\",\"code\":\"bad_message\",\"msg\":\"x: missing\"}", NULL},
+    {"{\"t\":\"welcome\",\"v\":1,\"room\":\"r1\",\"session\":\"s9\",\"user\":\"carol\","
+     "\"role\":\"editor\",\"seq\":0,\"epoch\":\"e1\",\"resumed\":true,\"peers\":[],"
+     "\"limits\":{\"max_frame\":1,\"ops_per_sec\":2}}",
+     NULL},
+    {"{\"t\":\"welcome\",\"v\":1,\"room\":\"r1\",\"session\":\"s9\",\"user\":\"carol\","
+     "\"role\":\"owner\",\"seq\":5,\"epoch\":\"e1\",\"resumed\":true,\"peers\":["
+     "{\"session\":\"s1\",\"user\":\"\xc3\xa9ve\",\"color\":7}],"
+     "\"limits\":{\"max_frame\":65536,\"ops_per_sec\":50,\"future\":1}}",
+     "{\"t\":\"welcome\",\"v\":1,\"room\":\"r1\",\"session\":\"s9\",\"user\":\"carol\","
+     "\"role\":\"owner\",\"seq\":5,\"epoch\":\"e1\",\"resumed\":true,\"peers\":["
+     "{\"session\":\"s1\",\"user\":\"\xc3\xa9ve\",\"color\":7}],"
+     "\"limits\":{\"max_frame\":65536,\"ops_per_sec\":50}}"},
+    /* event of every op kind; tally is dropped by the op decoder */
+    {"{\"t\":\"event\",\"seq\":1,\"ts\":2,\"session\":\"s\",\"user\":\"u\",\"id\":\"i\","
+     "\"op\":{\"k\":\"shape.add\",\"shape\":{\"id\":\"a\",\"type\":\"rect\",\"color\":1,"
+     "\"points\":[[0,0],[2,2]]}}}",
+     NULL},
+    {"{\"t\":\"event\",\"seq\":1,\"ts\":2,\"session\":\"s\",\"user\":\"u\",\"id\":\"i\","
+     "\"op\":{\"k\":\"shape.update\",\"id\":\"a\",\"set\":{\"text\":\"x\"}}}",
+     NULL},
+    {"{\"t\":\"event\",\"seq\":1,\"ts\":2,\"session\":\"s\",\"user\":\"u\",\"id\":\"i\","
+     "\"op\":{\"k\":\"shape.delete\",\"id\":\"a\"}}",
+     NULL},
+    {"{\"t\":\"event\",\"seq\":1,\"ts\":2,\"session\":\"s\",\"user\":\"u\",\"id\":\"i\","
+     "\"op\":{\"k\":\"board.clear\"}}",
+     NULL},
+    {"{\"t\":\"event\",\"seq\":1,\"ts\":2,\"session\":\"s\",\"user\":\"u\",\"id\":\"i\","
+     "\"op\":{\"k\":\"poll.create\",\"poll\":{\"id\":\"p\",\"question\":\"q\","
+     "\"options\":[\"a\",\"b\"]}}}",
+     NULL},
+    {"{\"t\":\"event\",\"seq\":1,\"ts\":2,\"session\":\"s\",\"user\":\"u\",\"id\":\"i\","
+     "\"op\":{\"k\":\"poll.vote\",\"poll\":\"p\",\"choice\":1,\"tally\":[0,1]}}",
+     "{\"t\":\"event\",\"seq\":1,\"ts\":2,\"session\":\"s\",\"user\":\"u\",\"id\":\"i\","
+     "\"op\":{\"k\":\"poll.vote\",\"poll\":\"p\",\"choice\":1}}"},
+    {"{\"t\":\"event\",\"seq\":9007199254740991,\"ts\":0,\"session\":\"server\","
+     "\"user\":\"roomd\",\"id\":\"\",\"op\":{\"k\":\"poll.close\",\"poll\":\"p\"}}",
+     NULL},
+    {"{\"t\":\"event\",\"seq\":1,\"ts\":2,\"session\":\"s\",\"user\":\"u\",\"id\":\"i\","
+     "\"op\":{\"k\":\"chat.post\",\"text\":\"hello\"}}",
+     NULL},
+    {"{\"t\":\"ack\",\"id\":\"c1\",\"seq\":3}", NULL},
+    {"{\"seq\":3.0,\"id\":\"c1\",\"t\":\"ack\"}",
+     "{\"t\":\"ack\",\"id\":\"c1\",\"seq\":3}"},
+    {"{\"t\":\"reject\",\"id\":\"c1\",\"code\":\"forbidden\",\"msg\":\"viewer\"}", NULL},
+    {"{\"t\":\"reject\",\"id\":\"c1\",\"code\":\"room_full\",\"msg\":\"\"}", NULL},
+    {"{\"t\":\"presence\",\"join\":{\"session\":\"s1\",\"user\":\"a\",\"color\":0}}",
+     NULL},
+    {"{\"t\":\"presence\",\"leave\":\"s1\"}", NULL},
+    {"{\"t\":\"cursor\",\"session\":\"s1\",\"x\":-9007199254740991,\"y\":0}", NULL},
+    {"{\"t\":\"signal\",\"session\":\"s1\",\"user\":\"a\",\"data\":{\"k\":[1,{}]}}",
+     NULL},
+    {"{\"t\":\"pong\",\"id\":\"x\",\"seq\":4}", NULL},
+    {"{\"t\":\"pong\",\"id\":12,\"seq\":4}", NULL},
+    {"{\"t\":\"pong\",\"id\":null,\"seq\":4}", NULL},
+    {"{\"t\":\"pong\",\"seq\":4}", "{\"t\":\"pong\",\"id\":null,\"seq\":4}"},
+    {"{\"t\":\"error\",\"code\":\"bad_message\",\"msg\":\"x: missing\"}", NULL},
 };
 
 static void test_server_roundtrips(void **state)
@@ -817,13 +853,14 @@ static void test_server_roundtrips(void **state)
 static void test_server_fields(void **state)
 {
 	rk_smsg m;
-	assert_int_equal(sdec("{\"t\":\"welcome\",\"v\":1,\"room\":\"r1\",\"session\":\"s9\","
-			      "\"user\":\"carol\",\"role\":\"viewer\",\"seq\":5,"
-			      "\"epoch\":\"e1\",\"resumed\":false,\"state\":{\"junk\":1},"
-			      "\"peers\":[{\"session\":\"s1\",\"user\":\"a\",\"color\":2}],"
-			      "\"limits\":{\"max_frame\":100,\"ops_per_sec\":3}}",
-			      &m, NULL, 0),
-			 RK_OK);
+	assert_int_equal(
+	    sdec("{\"t\":\"welcome\",\"v\":1,\"room\":\"r1\",\"session\":\"s9\","
+		 "\"user\":\"carol\",\"role\":\"viewer\",\"seq\":5,"
+		 "\"epoch\":\"e1\",\"resumed\":false,\"state\":{\"junk\":1},"
+		 "\"peers\":[{\"session\":\"s1\",\"user\":\"a\",\"color\":2}],"
+		 "\"limits\":{\"max_frame\":100,\"ops_per_sec\":3}}",
+		 &m, NULL, 0),
+	    RK_OK);
 	assert_int_equal(m.t, RK_S_WELCOME);
 	assert_string_equal(m.welcome.room, "r1");
 	assert_string_equal(m.welcome.session, "s9");
@@ -873,7 +910,8 @@ static void test_server_fields(void **state)
 	assert_int_equal(m.peer.color, 6);
 	rk_smsg_free(&m);
 
-	assert_int_equal(sdec("{\"t\":\"presence\",\"leave\":\"s1\"}", &m, NULL, 0), RK_OK);
+	assert_int_equal(sdec("{\"t\":\"presence\",\"leave\":\"s1\"}", &m, NULL, 0),
+			 RK_OK);
 	assert_false(m.join);
 	assert_string_equal(m.session, "s1");
 	rk_smsg_free(&m);
@@ -885,9 +923,9 @@ static void test_server_fields(void **state)
 	assert_int_equal(m.seq, 4);
 	rk_smsg_free(&m);
 
-	assert_int_equal(sdec("{\"t\":\"error\",\"code\":\"bad_json\",\"msg\":\"m\"}", &m,
-			      NULL, 0),
-			 RK_OK);
+	assert_int_equal(
+	    sdec("{\"t\":\"error\",\"code\":\"bad_json\",\"msg\":\"m\"}", &m, NULL, 0),
+	    RK_OK);
 	assert_int_equal(m.errcode, RK_ERRC_BAD_JSON);
 	rk_smsg_free(&m);
 }
@@ -900,104 +938,107 @@ struct s_case {
 	const char *field;
 };
 
-#define WEL(body)                                                                  \
-	"{\"t\":\"welcome\",\"room\":\"r1\",\"session\":\"s9\",\"user\":\"c\","  \
+#define WEL(body)                                                                        \
+	"{\"t\":\"welcome\",\"room\":\"r1\",\"session\":\"s9\",\"user\":\"c\","          \
 	"\"epoch\":\"e1\",\"seq\":1," body "}"
-#define WEL_OK_BUT(rest)                                                           \
-	WEL("\"v\":1,\"role\":\"editor\",\"resumed\":true,\"peers\":[],"            \
+#define WEL_OK_BUT(rest)                                                                 \
+	WEL("\"v\":1,\"role\":\"editor\",\"resumed\":true,\"peers\":[],"                 \
 	    "\"limits\":{\"max_frame\":1,\"ops_per_sec\":1}" rest)
-#define EV(rest) "{\"t\":\"event\",\"seq\":1,\"ts\":2,\"session\":\"s\",\"user\":\"u\"," rest "}"
+#define EV(rest)                                                                         \
+	"{\"t\":\"event\",\"seq\":1,\"ts\":2,\"session\":\"s\",\"user\":\"u\"," rest "}"
 
 static const struct s_case s_cases[] = {
-	{"", RK_EBADJSON, NULL},
-	{"{\"t\":\"ack\"", RK_EBADJSON, NULL},
-	{"[1]", RK_EBADMSG, "message"},
-	{"{}", RK_EBADMSG, "t"},
-	{"{\"t\":5}", RK_EBADMSG, "t"},
-	{"{\"t\":\"op\"}", RK_EUNKNOWN, "t"},
-	{"{\"t\":\"goodbye\"}", RK_EUNKNOWN, "t"},
-	/* welcome */
-	{WEL("\"role\":\"editor\",\"resumed\":true,\"peers\":[],"
-	     "\"limits\":{\"max_frame\":1,\"ops_per_sec\":1}"),
-	 RK_EBADMSG, "v"},
-	{WEL("\"v\":2,\"role\":\"editor\",\"resumed\":true,\"peers\":[],"
-	     "\"limits\":{\"max_frame\":1,\"ops_per_sec\":1}"),
-	 RK_EBADMSG, "v"},
-	{WEL("\"v\":1,\"role\":\"admin\",\"resumed\":true,\"peers\":[],"
-	     "\"limits\":{\"max_frame\":1,\"ops_per_sec\":1}"),
-	 RK_EBADMSG, "role"},
-	{WEL("\"v\":1,\"role\":\"editor\",\"resumed\":1,\"peers\":[],"
-	     "\"limits\":{\"max_frame\":1,\"ops_per_sec\":1}"),
-	 RK_EBADMSG, "resumed"},
-	{WEL("\"v\":1,\"role\":\"editor\",\"resumed\":true,\"peers\":{},"
-	     "\"limits\":{\"max_frame\":1,\"ops_per_sec\":1}"),
-	 RK_EBADMSG, "peers"},
-	{WEL("\"v\":1,\"role\":\"editor\",\"resumed\":true,\"peers\":[1],"
-	     "\"limits\":{\"max_frame\":1,\"ops_per_sec\":1}"),
-	 RK_EBADMSG, "peers[]"},
-	{WEL("\"v\":1,\"role\":\"editor\",\"resumed\":true,"
-	     "\"peers\":[{\"session\":\"s\",\"user\":\"u\",\"color\":8}],"
-	     "\"limits\":{\"max_frame\":1,\"ops_per_sec\":1}"),
-	 RK_EBADMSG, "color"},
-	{WEL("\"v\":1,\"role\":\"editor\",\"resumed\":true,\"peers\":[]"), RK_EBADMSG,
-	 "limits"},
-	{WEL("\"v\":1,\"role\":\"editor\",\"resumed\":true,\"peers\":[],"
-	     "\"limits\":{\"max_frame\":1}"),
-	 RK_EBADMSG, "ops_per_sec"},
-	{WEL("\"v\":1,\"role\":\"editor\",\"resumed\":false,\"peers\":[],"
-	     "\"limits\":{\"max_frame\":1,\"ops_per_sec\":1}"),
-	 RK_EBADMSG, "state"},
-	{WEL("\"v\":1,\"role\":\"editor\",\"resumed\":false,\"state\":[],\"peers\":[],"
-	     "\"limits\":{\"max_frame\":1,\"ops_per_sec\":1}"),
-	 RK_EBADMSG, "state"},
-	{"{\"t\":\"welcome\",\"v\":1,\"session\":\"s9\",\"user\":\"c\",\"epoch\":\"e\","
-	 "\"seq\":1,\"role\":\"editor\",\"resumed\":true,\"peers\":[],"
-	 "\"limits\":{\"max_frame\":1,\"ops_per_sec\":1}}",
-	 RK_EBADMSG, "room"},
-	{"{\"t\":\"welcome\",\"v\":1,\"room\":\"r\",\"session\":\"s9\",\"user\":\"c\","
-	 "\"epoch\":\"e\",\"seq\":-1,\"role\":\"editor\",\"resumed\":true,\"peers\":[],"
-	 "\"limits\":{\"max_frame\":1,\"ops_per_sec\":1}}",
-	 RK_EBADMSG, "seq"},
-	/* event */
-	{EV("\"id\":\"i\""), RK_EBADMSG, "op"},
-	{EV("\"id\":\"i\",\"op\":[]"), RK_EBADMSG, "op"},
-	{EV("\"id\":\"i\",\"op\":{\"k\":\"chat.post\"}"), RK_EBADMSG, "op.text"},
-	{EV("\"id\":\"i\",\"op\":{\"k\":\"shape.add\",\"shape\":{\"id\":\"a\","
-	    "\"type\":\"line\",\"color\":1,\"points\":[[0,0]]}}"),
-	 RK_EBADMSG, "op.shape.points"},
-	{EV("\"op\":{\"k\":\"board.clear\"}"), RK_EBADMSG, "id"},
-	{"{\"t\":\"event\",\"seq\":0,\"ts\":2,\"session\":\"s\",\"user\":\"u\",\"id\":\"i\","
-	 "\"op\":{\"k\":\"board.clear\"}}",
-	 RK_EBADMSG, "seq"},
-	{"{\"t\":\"event\",\"seq\":1,\"ts\":1.5,\"session\":\"s\",\"user\":\"u\",\"id\":\"i\","
-	 "\"op\":{\"k\":\"board.clear\"}}",
-	 RK_EBADMSG, "ts"},
-	{"{\"t\":\"event\",\"seq\":1e400,\"ts\":1,\"session\":\"s\",\"user\":\"u\","
-	 "\"id\":\"i\",\"op\":{\"k\":\"board.clear\"}}",
-	 RK_EBADMSG, "seq"},
-	{"{\"t\":\"event\",\"seq\":1,\"ts\":1,\"session\":\"\",\"user\":\"u\",\"id\":\"i\","
-	 "\"op\":{\"k\":\"board.clear\"}}",
-	 RK_EBADMSG, "session"},
-	/* others */
-	{"{\"t\":\"ack\",\"seq\":1}", RK_EBADMSG, "id"},
-	{"{\"t\":\"ack\",\"id\":\"c\"}", RK_EBADMSG, "seq"},
-	{"{\"t\":\"ack\",\"id\":\"c\",\"seq\":9007199254740993}", RK_EBADMSG, "seq"},
-	{"{\"t\":\"reject\",\"id\":\"c\",\"code\":\"nope\",\"msg\":\"\"}", RK_EBADMSG, "code"},
-	{"{\"t\":\"reject\",\"id\":\"c\",\"code\":\"invalid\"}", RK_EBADMSG, "msg"},
-	{"{\"t\":\"reject\",\"code\":\"invalid\",\"msg\":\"m\"}", RK_EBADMSG, "id"},
-	{"{\"t\":\"presence\"}", RK_EBADMSG, "presence"},
-	{"{\"t\":\"presence\",\"leave\":\"s\",\"join\":{\"session\":\"s\",\"user\":\"u\","
-	 "\"color\":0}}",
-	 RK_EBADMSG, "presence"},
-	{"{\"t\":\"presence\",\"leave\":3}", RK_EBADMSG, "leave"},
-	{"{\"t\":\"presence\",\"join\":{\"session\":\"s\",\"color\":0}}", RK_EBADMSG, "user"},
-	{"{\"t\":\"cursor\",\"session\":\"s\",\"x\":0.5,\"y\":0}", RK_EBADMSG, "x"},
-	{"{\"t\":\"cursor\",\"x\":0,\"y\":0}", RK_EBADMSG, "session"},
-	{"{\"t\":\"signal\",\"session\":\"s\",\"user\":\"u\"}", RK_EBADMSG, "data"},
-	{"{\"t\":\"pong\",\"id\":1}", RK_EBADMSG, "seq"},
-	{"{\"t\":\"pong\",\"id\":[1],\"seq\":1}", RK_EBADMSG, "id"},
-	{"{\"t\":\"error\",\"code\":\"oops\",\"msg\":\"m\"}", RK_EBADMSG, "code"},
-	{"{\"t\":\"error\",\"code\":\"bad_json\",\"msg\":1}", RK_EBADMSG, "msg"},
+    {"", RK_EBADJSON, NULL},
+    {"{\"t\":\"ack\"", RK_EBADJSON, NULL},
+    {"[1]", RK_EBADMSG, "message"},
+    {"{}", RK_EBADMSG, "t"},
+    {"{\"t\":5}", RK_EBADMSG, "t"},
+    {"{\"t\":\"op\"}", RK_EUNKNOWN, "t"},
+    {"{\"t\":\"goodbye\"}", RK_EUNKNOWN, "t"},
+    /* welcome */
+    {WEL("\"role\":\"editor\",\"resumed\":true,\"peers\":[],"
+	 "\"limits\":{\"max_frame\":1,\"ops_per_sec\":1}"),
+     RK_EBADMSG, "v"},
+    {WEL("\"v\":2,\"role\":\"editor\",\"resumed\":true,\"peers\":[],"
+	 "\"limits\":{\"max_frame\":1,\"ops_per_sec\":1}"),
+     RK_EBADMSG, "v"},
+    {WEL("\"v\":1,\"role\":\"admin\",\"resumed\":true,\"peers\":[],"
+	 "\"limits\":{\"max_frame\":1,\"ops_per_sec\":1}"),
+     RK_EBADMSG, "role"},
+    {WEL("\"v\":1,\"role\":\"editor\",\"resumed\":1,\"peers\":[],"
+	 "\"limits\":{\"max_frame\":1,\"ops_per_sec\":1}"),
+     RK_EBADMSG, "resumed"},
+    {WEL("\"v\":1,\"role\":\"editor\",\"resumed\":true,\"peers\":{},"
+	 "\"limits\":{\"max_frame\":1,\"ops_per_sec\":1}"),
+     RK_EBADMSG, "peers"},
+    {WEL("\"v\":1,\"role\":\"editor\",\"resumed\":true,\"peers\":[1],"
+	 "\"limits\":{\"max_frame\":1,\"ops_per_sec\":1}"),
+     RK_EBADMSG, "peers[]"},
+    {WEL("\"v\":1,\"role\":\"editor\",\"resumed\":true,"
+	 "\"peers\":[{\"session\":\"s\",\"user\":\"u\",\"color\":8}],"
+	 "\"limits\":{\"max_frame\":1,\"ops_per_sec\":1}"),
+     RK_EBADMSG, "color"},
+    {WEL("\"v\":1,\"role\":\"editor\",\"resumed\":true,\"peers\":[]"), RK_EBADMSG,
+     "limits"},
+    {WEL("\"v\":1,\"role\":\"editor\",\"resumed\":true,\"peers\":[],"
+	 "\"limits\":{\"max_frame\":1}"),
+     RK_EBADMSG, "ops_per_sec"},
+    {WEL("\"v\":1,\"role\":\"editor\",\"resumed\":false,\"peers\":[],"
+	 "\"limits\":{\"max_frame\":1,\"ops_per_sec\":1}"),
+     RK_EBADMSG, "state"},
+    {WEL("\"v\":1,\"role\":\"editor\",\"resumed\":false,\"state\":[],\"peers\":[],"
+	 "\"limits\":{\"max_frame\":1,\"ops_per_sec\":1}"),
+     RK_EBADMSG, "state"},
+    {"{\"t\":\"welcome\",\"v\":1,\"session\":\"s9\",\"user\":\"c\",\"epoch\":\"e\","
+     "\"seq\":1,\"role\":\"editor\",\"resumed\":true,\"peers\":[],"
+     "\"limits\":{\"max_frame\":1,\"ops_per_sec\":1}}",
+     RK_EBADMSG, "room"},
+    {"{\"t\":\"welcome\",\"v\":1,\"room\":\"r\",\"session\":\"s9\",\"user\":\"c\","
+     "\"epoch\":\"e\",\"seq\":-1,\"role\":\"editor\",\"resumed\":true,\"peers\":[],"
+     "\"limits\":{\"max_frame\":1,\"ops_per_sec\":1}}",
+     RK_EBADMSG, "seq"},
+    /* event */
+    {EV("\"id\":\"i\""), RK_EBADMSG, "op"},
+    {EV("\"id\":\"i\",\"op\":[]"), RK_EBADMSG, "op"},
+    {EV("\"id\":\"i\",\"op\":{\"k\":\"chat.post\"}"), RK_EBADMSG, "op.text"},
+    {EV("\"id\":\"i\",\"op\":{\"k\":\"shape.add\",\"shape\":{\"id\":\"a\","
+	"\"type\":\"line\",\"color\":1,\"points\":[[0,0]]}}"),
+     RK_EBADMSG, "op.shape.points"},
+    {EV("\"op\":{\"k\":\"board.clear\"}"), RK_EBADMSG, "id"},
+    {"{\"t\":\"event\",\"seq\":0,\"ts\":2,\"session\":\"s\",\"user\":\"u\",\"id\":\"i\","
+     "\"op\":{\"k\":\"board.clear\"}}",
+     RK_EBADMSG, "seq"},
+    {"{\"t\":\"event\",\"seq\":1,\"ts\":1.5,\"session\":\"s\",\"user\":\"u\",\"id\":"
+     "\"i\","
+     "\"op\":{\"k\":\"board.clear\"}}",
+     RK_EBADMSG, "ts"},
+    {"{\"t\":\"event\",\"seq\":1e400,\"ts\":1,\"session\":\"s\",\"user\":\"u\","
+     "\"id\":\"i\",\"op\":{\"k\":\"board.clear\"}}",
+     RK_EBADMSG, "seq"},
+    {"{\"t\":\"event\",\"seq\":1,\"ts\":1,\"session\":\"\",\"user\":\"u\",\"id\":\"i\","
+     "\"op\":{\"k\":\"board.clear\"}}",
+     RK_EBADMSG, "session"},
+    /* others */
+    {"{\"t\":\"ack\",\"seq\":1}", RK_EBADMSG, "id"},
+    {"{\"t\":\"ack\",\"id\":\"c\"}", RK_EBADMSG, "seq"},
+    {"{\"t\":\"ack\",\"id\":\"c\",\"seq\":9007199254740993}", RK_EBADMSG, "seq"},
+    {"{\"t\":\"reject\",\"id\":\"c\",\"code\":\"nope\",\"msg\":\"\"}", RK_EBADMSG,
+     "code"},
+    {"{\"t\":\"reject\",\"id\":\"c\",\"code\":\"invalid\"}", RK_EBADMSG, "msg"},
+    {"{\"t\":\"reject\",\"code\":\"invalid\",\"msg\":\"m\"}", RK_EBADMSG, "id"},
+    {"{\"t\":\"presence\"}", RK_EBADMSG, "presence"},
+    {"{\"t\":\"presence\",\"leave\":\"s\",\"join\":{\"session\":\"s\",\"user\":\"u\","
+     "\"color\":0}}",
+     RK_EBADMSG, "presence"},
+    {"{\"t\":\"presence\",\"leave\":3}", RK_EBADMSG, "leave"},
+    {"{\"t\":\"presence\",\"join\":{\"session\":\"s\",\"color\":0}}", RK_EBADMSG, "user"},
+    {"{\"t\":\"cursor\",\"session\":\"s\",\"x\":0.5,\"y\":0}", RK_EBADMSG, "x"},
+    {"{\"t\":\"cursor\",\"x\":0,\"y\":0}", RK_EBADMSG, "session"},
+    {"{\"t\":\"signal\",\"session\":\"s\",\"user\":\"u\"}", RK_EBADMSG, "data"},
+    {"{\"t\":\"pong\",\"id\":1}", RK_EBADMSG, "seq"},
+    {"{\"t\":\"pong\",\"id\":[1],\"seq\":1}", RK_EBADMSG, "id"},
+    {"{\"t\":\"error\",\"code\":\"oops\",\"msg\":\"m\"}", RK_EBADMSG, "code"},
+    {"{\"t\":\"error\",\"code\":\"bad_json\",\"msg\":1}", RK_EBADMSG, "msg"},
 };
 
 static void test_server_validation(void **state)
@@ -1026,10 +1067,10 @@ static void test_server_validation(void **state)
 static void test_server_prefixes(void **state)
 {
 	const char *frames[] = {
-		"{\"t\":\"event\",\"seq\":12,\"ts\":1700000000000,\"session\":\"s1\","
-		"\"user\":\"alice\",\"id\":\"c3\",\"op\":{\"k\":\"poll.vote\",\"poll\":\"p\","
-		"\"choice\":1,\"tally\":[3,1]}}",
-		WEL_OK_BUT(""),
+	    "{\"t\":\"event\",\"seq\":12,\"ts\":1700000000000,\"session\":\"s1\","
+	    "\"user\":\"alice\",\"id\":\"c3\",\"op\":{\"k\":\"poll.vote\",\"poll\":\"p\","
+	    "\"choice\":1,\"tally\":[3,1]}}",
+	    WEL_OK_BUT(""),
 	};
 	for (size_t f = 0; f < RK_ARRAY_LEN(frames); f++) {
 		size_t n = strlen(frames[f]);
@@ -1042,7 +1083,8 @@ static void test_server_prefixes(void **state)
 			rk_err err = rk_smsg_decode(p, i, true, &m, msg, sizeof(msg));
 			free(p);
 			if (err != RK_EBADJSON)
-				fail_msg("frame %zu prefix %zu: %s", f, i, rk_strerror(err));
+				fail_msg("frame %zu prefix %zu: %s", f, i,
+					 rk_strerror(err));
 			assert_true(smsg_is_zero(&m));
 		}
 	}
@@ -1056,15 +1098,16 @@ static void test_server_hostile(void **state)
 	assert_int_equal(sdec(deep, &m, msg, sizeof(msg)), RK_EBADJSON);
 	free(deep);
 	static const char nul[] = "{\"t\":\"ack\",\"id\":\"c\0\",\"seq\":1}";
-	assert_int_equal(rk_smsg_decode(nul, sizeof(nul) - 1, false, &m, msg, sizeof(msg)),
-			 RK_EBADJSON);
-	assert_int_equal(sdec("{\"t\":\"ack\",\"id\":\"\xc0\x80\",\"seq\":1}", &m, msg,
-			      sizeof(msg)),
-			 RK_EBADJSON);
+	assert_int_equal(
+	    rk_smsg_decode(nul, sizeof(nul) - 1, false, &m, msg, sizeof(msg)),
+	    RK_EBADJSON);
+	assert_int_equal(
+	    sdec("{\"t\":\"ack\",\"id\":\"\xc0\x80\",\"seq\":1}", &m, msg, sizeof(msg)),
+	    RK_EBADJSON);
 	assert_int_equal(rk_smsg_decode(NULL, 0, false, &m, NULL, 0), RK_EBADJSON);
 	/* -0 and 2.0 are integers; 1.5 and 1e400 are not */
-	assert_int_equal(sdec("{\"t\":\"cursor\",\"session\":\"s\",\"x\":-0,\"y\":2.0}", &m,
-			      msg, sizeof(msg)),
+	assert_int_equal(sdec("{\"t\":\"cursor\",\"session\":\"s\",\"x\":-0,\"y\":2.0}",
+			      &m, msg, sizeof(msg)),
 			 RK_OK);
 	assert_int_equal(m.x, 0);
 	assert_int_equal(m.y, 2);
@@ -1074,23 +1117,23 @@ static void test_server_hostile(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_errcode_names),
-		cmocka_unit_test(test_client_roundtrips),
-		cmocka_unit_test(test_op_body),
-		cmocka_unit_test(test_client_fields),
-		cmocka_unit_test(test_ping_ids),
-		cmocka_unit_test(test_signal_size),
-		cmocka_unit_test(test_client_classification),
-		cmocka_unit_test(test_client_id_limit),
-		cmocka_unit_test(test_client_prefixes),
-		cmocka_unit_test(test_client_limits),
-		cmocka_unit_test(test_server_encoders),
-		cmocka_unit_test(test_server_msg_truncation),
-		cmocka_unit_test(test_server_roundtrips),
-		cmocka_unit_test(test_server_fields),
-		cmocka_unit_test(test_server_validation),
-		cmocka_unit_test(test_server_prefixes),
-		cmocka_unit_test(test_server_hostile),
+	    cmocka_unit_test(test_errcode_names),
+	    cmocka_unit_test(test_client_roundtrips),
+	    cmocka_unit_test(test_op_body),
+	    cmocka_unit_test(test_client_fields),
+	    cmocka_unit_test(test_ping_ids),
+	    cmocka_unit_test(test_signal_size),
+	    cmocka_unit_test(test_client_classification),
+	    cmocka_unit_test(test_client_id_limit),
+	    cmocka_unit_test(test_client_prefixes),
+	    cmocka_unit_test(test_client_limits),
+	    cmocka_unit_test(test_server_encoders),
+	    cmocka_unit_test(test_server_msg_truncation),
+	    cmocka_unit_test(test_server_roundtrips),
+	    cmocka_unit_test(test_server_fields),
+	    cmocka_unit_test(test_server_validation),
+	    cmocka_unit_test(test_server_prefixes),
+	    cmocka_unit_test(test_server_hostile),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -38,10 +38,11 @@ static void apply(rk_state *st, const char *user, int64_t seq, const char *op_js
 {
 	rk_op op;
 	char msg[RK_MSG_MSG_MAX + 1] = "";
-	assert_int_equal(rk_op_decode_text(op_json, strlen(op_json), &op, msg, sizeof(msg)),
-			 RK_REJ_NONE);
-	rk_actor a = {.user = user, .role = RK_ROLE_EDITOR, .seq = seq,
-		      .ts = 1700000000000 + seq};
+	assert_int_equal(
+	    rk_op_decode_text(op_json, strlen(op_json), &op, msg, sizeof(msg)),
+	    RK_REJ_NONE);
+	rk_actor a = {
+	    .user = user, .role = RK_ROLE_EDITOR, .seq = seq, .ts = 1700000000000 + seq};
 	rk_reject r = rk_state_apply(st, &op, &a, msg, sizeof(msg));
 	if (r != RK_REJ_NONE)
 		fail_msg("apply %s: %s (%s)", op_json, rk_reject_name(r), msg);
@@ -62,7 +63,8 @@ static rk_state *sample_state(void)
 	apply(st, "alice", 3,
 	      "{\"k\":\"shape.add\",\"shape\":{\"id\":\"r1\",\"type\":\"rect\","
 	      "\"color\":0,\"points\":[[0,0],[9,9]]}}");
-	apply(st, "bob", 4, "{\"k\":\"shape.update\",\"id\":\"s1\",\"set\":{\"color\":6}}");
+	apply(st, "bob", 4,
+	      "{\"k\":\"shape.update\",\"id\":\"s1\",\"set\":{\"color\":6}}");
 	apply(st, "bob", 5, "{\"k\":\"shape.delete\",\"id\":\"r1\"}");
 	apply(st, "alice", 6,
 	      "{\"k\":\"poll.create\",\"poll\":{\"id\":\"p1\",\"question\":\"lunch?\","
@@ -75,9 +77,17 @@ static rk_state *sample_state(void)
 }
 
 static const rk_welcome sample_welcome = {
-	.room = "room-1", .session = "s9", .user = "carol", .role = RK_ROLE_EDITOR,
-	.seq = 10, .epoch = "ep0", .resumed = false, .peers = NULL, .npeers = 0,
-	.max_frame = 262144, .ops_per_sec = 50,
+    .room = "room-1",
+    .session = "s9",
+    .user = "carol",
+    .role = RK_ROLE_EDITOR,
+    .seq = 10,
+    .epoch = "ep0",
+    .resumed = false,
+    .peers = NULL,
+    .npeers = 0,
+    .max_frame = 262144,
+    .ops_per_sec = 50,
 };
 
 static char *welcome_json(const rk_welcome *w, const rk_state *st)
@@ -194,18 +204,19 @@ static void test_welcome_resumed(void **state)
 static void test_welcome_corrupt_state(void **state)
 {
 	static const char *const states[] = {
-		"{\"shapes\":[],\"polls\":{},\"chat\":[]}",
-		"{\"shapes\":{\"a\":{\"id\":\"a\",\"type\":\"blob\",\"color\":1,"
-		"\"points\":[[0,0]],\"by\":\"x\"}},\"polls\":{},\"chat\":[]}",
-		"{\"shapes\":{},\"polls\":{},\"chat\":[{\"seq\":\"one\"}]}",
-		"{}",
+	    "{\"shapes\":[],\"polls\":{},\"chat\":[]}",
+	    "{\"shapes\":{\"a\":{\"id\":\"a\",\"type\":\"blob\",\"color\":1,"
+	    "\"points\":[[0,0]],\"by\":\"x\"}},\"polls\":{},\"chat\":[]}",
+	    "{\"shapes\":{},\"polls\":{},\"chat\":[{\"seq\":\"one\"}]}",
+	    "{}",
 	};
 	for (size_t i = 0; i < RK_ARRAY_LEN(states); i++) {
 		rk_buf b;
 		rk_buf_init(&b, 0);
-		rk_buf_puts(&b, "{\"t\":\"welcome\",\"v\":1,\"room\":\"r\",\"session\":\"s\","
-				"\"user\":\"u\",\"role\":\"owner\",\"seq\":1,\"epoch\":\"e\","
-				"\"resumed\":false,\"state\":");
+		rk_buf_puts(&b,
+			    "{\"t\":\"welcome\",\"v\":1,\"room\":\"r\",\"session\":\"s\","
+			    "\"user\":\"u\",\"role\":\"owner\",\"seq\":1,\"epoch\":\"e\","
+			    "\"resumed\":false,\"state\":");
 		rk_buf_puts(&b, states[i]);
 		rk_buf_puts(&b, ",\"peers\":[],\"limits\":{\"max_frame\":1,"
 				"\"ops_per_sec\":1}}");
@@ -248,12 +259,12 @@ static void test_welcome_prefixes(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_welcome_state_roundtrip),
-		cmocka_unit_test(test_welcome_skip_state),
-		cmocka_unit_test(test_welcome_empty_state),
-		cmocka_unit_test(test_welcome_resumed),
-		cmocka_unit_test(test_welcome_corrupt_state),
-		cmocka_unit_test(test_welcome_prefixes),
+	    cmocka_unit_test(test_welcome_state_roundtrip),
+	    cmocka_unit_test(test_welcome_skip_state),
+	    cmocka_unit_test(test_welcome_empty_state),
+	    cmocka_unit_test(test_welcome_resumed),
+	    cmocka_unit_test(test_welcome_corrupt_state),
+	    cmocka_unit_test(test_welcome_prefixes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,14 +12,15 @@
 #define ID65 ID64 "x"
 
 static const char *const valid_ids[] = {
-	"a", "Z", "0", "_", "-", "room", "team-1", "a.b", "a..b", "a.", "_hidden",
-	"-x", "Room_42.v2", ID64,
+    "a",   "Z",	   "0",	 "_",	    "-",  "room",	"team-1",
+    "a.b", "a..b", "a.", "_hidden", "-x", "Room_42.v2", ID64,
 };
 
 static const char *const invalid_ids[] = {
-	".", "..", ".hidden", "...", "a/b", "/a", "a/", "a\\b", ID65, "\xc3\xa9",
-	"caf\xc3\xa9", "a b", " a", "a ", "%2e%2e", "a%2fb", "a?b", "a#b", "a*",
-	"*", "a:b", "a\tb", "a\nb", "a~b", "a+b",
+    ".",      "..",    ".hidden",  "...",	  "a/b", "/a", "a/",
+    "a\\b",   ID65,    "\xc3\xa9", "caf\xc3\xa9", "a b", " a", "a ",
+    "%2e%2e", "a%2fb", "a?b",	   "a#b",	  "a*",	 "*",  "a:b",
+    "a\tb",   "a\nb",  "a~b",	   "a+b",
 };
 
 static void test_valid_table(void **state)
@@ -86,39 +87,39 @@ struct path_case {
 };
 
 static const struct path_case path_cases[] = {
-	{"/ws/room", "/ws/", "room"},
-	{"/ws/team-1?token=abc&since=3", "/ws/", "team-1"},
-	{"/ws/a.b?", "/ws/", "a.b"},
-	{"/ws/" ID64, "/ws/", ID64},
-	{"/ws/" ID64 "?x=/../", "/ws/", ID64},
-	{"/v1/rooms/r1", "/v1/rooms/", "r1"},
-	{"/v1/rooms/r1?x=1", "/v1/rooms/", "r1"},
-	{"/ws/", "/ws/", NULL},
-	{"/ws/?token=x", "/ws/", NULL},
-	{"/ws", "/ws/", NULL},
-	{"/ws/room/", "/ws/", NULL},
-	{"/ws/room/x", "/ws/", NULL},
-	{"/ws//room", "/ws/", NULL},
-	{"/ws/..", "/ws/", NULL},
-	{"/ws/.", "/ws/", NULL},
-	{"/ws/../etc", "/ws/", NULL},
-	{"/ws/%2e%2e", "/ws/", NULL},
-	{"/ws/%2E%2E", "/ws/", NULL},
-	{"/ws/a%2fb", "/ws/", NULL},
-	{"/ws/.hidden", "/ws/", NULL},
-	{"/ws/" ID65, "/ws/", NULL},
-	{"/ws/" ID65 "?q", "/ws/", NULL},
-	{"/ws/room#frag", "/ws/", NULL},
-	{"/ws/caf\xc3\xa9", "/ws/", NULL},
-	{"/ws/a b", "/ws/", NULL},
-	{"/WS/room", "/ws/", NULL},
-	{"/x/ws/room", "/ws/", NULL},
-	{"ws/room", "/ws/", NULL},
-	{"/v1/rooms/", "/v1/rooms/", NULL},
-	{"/v1/rooms", "/v1/rooms/", NULL},
-	{"/v1/rooms/r1/", "/v1/rooms/", NULL},
-	{"/ws/r1", "/v1/rooms/", NULL},
-	{"", "/ws/", NULL},
+    {"/ws/room", "/ws/", "room"},
+    {"/ws/team-1?token=abc&since=3", "/ws/", "team-1"},
+    {"/ws/a.b?", "/ws/", "a.b"},
+    {"/ws/" ID64, "/ws/", ID64},
+    {"/ws/" ID64 "?x=/../", "/ws/", ID64},
+    {"/v1/rooms/r1", "/v1/rooms/", "r1"},
+    {"/v1/rooms/r1?x=1", "/v1/rooms/", "r1"},
+    {"/ws/", "/ws/", NULL},
+    {"/ws/?token=x", "/ws/", NULL},
+    {"/ws", "/ws/", NULL},
+    {"/ws/room/", "/ws/", NULL},
+    {"/ws/room/x", "/ws/", NULL},
+    {"/ws//room", "/ws/", NULL},
+    {"/ws/..", "/ws/", NULL},
+    {"/ws/.", "/ws/", NULL},
+    {"/ws/../etc", "/ws/", NULL},
+    {"/ws/%2e%2e", "/ws/", NULL},
+    {"/ws/%2E%2E", "/ws/", NULL},
+    {"/ws/a%2fb", "/ws/", NULL},
+    {"/ws/.hidden", "/ws/", NULL},
+    {"/ws/" ID65, "/ws/", NULL},
+    {"/ws/" ID65 "?q", "/ws/", NULL},
+    {"/ws/room#frag", "/ws/", NULL},
+    {"/ws/caf\xc3\xa9", "/ws/", NULL},
+    {"/ws/a b", "/ws/", NULL},
+    {"/WS/room", "/ws/", NULL},
+    {"/x/ws/room", "/ws/", NULL},
+    {"ws/room", "/ws/", NULL},
+    {"/v1/rooms/", "/v1/rooms/", NULL},
+    {"/v1/rooms", "/v1/rooms/", NULL},
+    {"/v1/rooms/r1/", "/v1/rooms/", NULL},
+    {"/ws/r1", "/v1/rooms/", NULL},
+    {"", "/ws/", NULL},
 };
 
 static void test_from_path(void **state)
@@ -154,12 +155,9 @@ static void test_from_path_null(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_valid_table),
-		cmocka_unit_test(test_invalid_table),
-		cmocka_unit_test(test_empty_null_nul),
-		cmocka_unit_test(test_length_bound),
-		cmocka_unit_test(test_from_path),
-		cmocka_unit_test(test_from_path_null),
+	    cmocka_unit_test(test_valid_table),	   cmocka_unit_test(test_invalid_table),
+	    cmocka_unit_test(test_empty_null_nul), cmocka_unit_test(test_length_bound),
+	    cmocka_unit_test(test_from_path),	   cmocka_unit_test(test_from_path_null),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -25,44 +25,44 @@ struct route_case {
 };
 
 static const struct route_case route_cases[] = {
-	{"/healthz", RK_ROUTE_HEALTHZ, NULL},
-	{"/metrics", RK_ROUTE_METRICS, NULL},
-	{"/v1/rooms", RK_ROUTE_ROOMS, NULL},
-	{"/v1/rooms/", RK_ROUTE_ROOMS, NULL},
-	{"/v1/rooms/demo", RK_ROUTE_ROOM, "demo"},
-	{"/v1/rooms/team-1.a?x=1", RK_ROUTE_ROOM, "team-1.a"},
-	{"/v1/rooms/..", RK_ROUTE_BAD_ROOM, NULL},
-	{"/v1/rooms/a/b", RK_ROUTE_BAD_ROOM, NULL},
-	{"/v1/rooms/%2e%2e", RK_ROUTE_BAD_ROOM, NULL},
-	{"/v1/rooms//", RK_ROUTE_BAD_ROOM, NULL},
-	{"/v1/rooms/demo/ops", RK_ROUTE_ROOM_OPS, "demo"},
-	{"/v1/rooms/a.b-c_1/ops", RK_ROUTE_ROOM_OPS, "a.b-c_1"},
-	{"/v1/rooms/../ops", RK_ROUTE_BAD_ROOM, NULL},
-	{"/v1/rooms/a/b/ops", RK_ROUTE_BAD_ROOM, NULL},
-	{"/v1/rooms//ops", RK_ROUTE_BAD_ROOM, NULL},
-	{"/v1/rooms/ops", RK_ROUTE_ROOM, "ops"},
-	{"/v1/rooms/demo/ops/", RK_ROUTE_BAD_ROOM, NULL},
-	{"/v1/rooms/xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx/ops",
-	 RK_ROUTE_BAD_ROOM, NULL},
-	{"/healthz/", RK_ROUTE_NOT_FOUND, NULL},
-	{"/HEALTHZ", RK_ROUTE_NOT_FOUND, NULL},
-	{"/metrics?x", RK_ROUTE_NOT_FOUND, NULL},
-	{"/v1/roomsx", RK_ROUTE_NOT_FOUND, NULL},
-	{"/v1", RK_ROUTE_NOT_FOUND, NULL},
-	{"/ws/demo", RK_ROUTE_WS, NULL},
-	{"/ws/", RK_ROUTE_WS, NULL},
-	{"/ws", RK_ROUTE_NOT_FOUND, NULL},
-	{"/", RK_ROUTE_DEMO_PAGE, NULL},
-	{"/roomkit.js", RK_ROUTE_DEMO_SDK, NULL},
-	{"/demo.js", RK_ROUTE_DEMO_JS, NULL},
-	{"/demo.css", RK_ROUTE_DEMO_CSS, NULL},
-	{"//", RK_ROUTE_NOT_FOUND, NULL},
-	{"/index.html", RK_ROUTE_NOT_FOUND, NULL},
-	{"/roomkit.js/", RK_ROUTE_NOT_FOUND, NULL},
-	{"/../roomkit.js", RK_ROUTE_NOT_FOUND, NULL},
-	{"/ROOMKIT.JS", RK_ROUTE_NOT_FOUND, NULL},
-	{"", RK_ROUTE_NOT_FOUND, NULL},
-	{NULL, RK_ROUTE_NOT_FOUND, NULL},
+    {"/healthz", RK_ROUTE_HEALTHZ, NULL},
+    {"/metrics", RK_ROUTE_METRICS, NULL},
+    {"/v1/rooms", RK_ROUTE_ROOMS, NULL},
+    {"/v1/rooms/", RK_ROUTE_ROOMS, NULL},
+    {"/v1/rooms/demo", RK_ROUTE_ROOM, "demo"},
+    {"/v1/rooms/team-1.a?x=1", RK_ROUTE_ROOM, "team-1.a"},
+    {"/v1/rooms/..", RK_ROUTE_BAD_ROOM, NULL},
+    {"/v1/rooms/a/b", RK_ROUTE_BAD_ROOM, NULL},
+    {"/v1/rooms/%2e%2e", RK_ROUTE_BAD_ROOM, NULL},
+    {"/v1/rooms//", RK_ROUTE_BAD_ROOM, NULL},
+    {"/v1/rooms/demo/ops", RK_ROUTE_ROOM_OPS, "demo"},
+    {"/v1/rooms/a.b-c_1/ops", RK_ROUTE_ROOM_OPS, "a.b-c_1"},
+    {"/v1/rooms/../ops", RK_ROUTE_BAD_ROOM, NULL},
+    {"/v1/rooms/a/b/ops", RK_ROUTE_BAD_ROOM, NULL},
+    {"/v1/rooms//ops", RK_ROUTE_BAD_ROOM, NULL},
+    {"/v1/rooms/ops", RK_ROUTE_ROOM, "ops"},
+    {"/v1/rooms/demo/ops/", RK_ROUTE_BAD_ROOM, NULL},
+    {"/v1/rooms/xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx/ops",
+     RK_ROUTE_BAD_ROOM, NULL},
+    {"/healthz/", RK_ROUTE_NOT_FOUND, NULL},
+    {"/HEALTHZ", RK_ROUTE_NOT_FOUND, NULL},
+    {"/metrics?x", RK_ROUTE_NOT_FOUND, NULL},
+    {"/v1/roomsx", RK_ROUTE_NOT_FOUND, NULL},
+    {"/v1", RK_ROUTE_NOT_FOUND, NULL},
+    {"/ws/demo", RK_ROUTE_WS, NULL},
+    {"/ws/", RK_ROUTE_WS, NULL},
+    {"/ws", RK_ROUTE_NOT_FOUND, NULL},
+    {"/", RK_ROUTE_DEMO_PAGE, NULL},
+    {"/roomkit.js", RK_ROUTE_DEMO_SDK, NULL},
+    {"/demo.js", RK_ROUTE_DEMO_JS, NULL},
+    {"/demo.css", RK_ROUTE_DEMO_CSS, NULL},
+    {"//", RK_ROUTE_NOT_FOUND, NULL},
+    {"/index.html", RK_ROUTE_NOT_FOUND, NULL},
+    {"/roomkit.js/", RK_ROUTE_NOT_FOUND, NULL},
+    {"/../roomkit.js", RK_ROUTE_NOT_FOUND, NULL},
+    {"/ROOMKIT.JS", RK_ROUTE_NOT_FOUND, NULL},
+    {"", RK_ROUTE_NOT_FOUND, NULL},
+    {NULL, RK_ROUTE_NOT_FOUND, NULL},
 };
 
 static void test_route_table(void **state)
@@ -74,16 +74,17 @@ static void test_route_table(void **state)
 		memset(room, 'X', sizeof(room));
 		rk_route got = rk_route_http(c->path, room);
 		if (got != c->want)
-			fail_msg("\"%s\": route %d, want %d", c->path ? c->path : "(null)",
-				 (int)got, (int)c->want);
+			fail_msg("\"%s\": route %d, want %d",
+				 c->path ? c->path : "(null)", (int)got, (int)c->want);
 		if (strcmp(room, c->room ? c->room : "") != 0)
-			fail_msg("\"%s\": room \"%s\"", c->path ? c->path : "(null)", room);
+			fail_msg("\"%s\": room \"%s\"", c->path ? c->path : "(null)",
+				 room);
 	}
 }
 
 /* A token signed with SECRET (or another secret); caller frees. */
-static char *token_with(const char *secret, const char *room, const char *sub, rk_role role,
-			int64_t exp)
+static char *token_with(const char *secret, const char *room, const char *sub,
+			rk_role role, int64_t exp)
 {
 	rk_claims c;
 	memset(&c, 0, sizeof(c));
@@ -158,10 +159,11 @@ static void test_auth(void **state)
 	assert_int_equal(auth(editor, NULL), 403);
 	/* The POST ops path takes the user from the token's sub. */
 	char user[RK_NAME_BYTES + 1] = "x";
-	assert_int_equal(rk_route_auth_user(SECRET, strlen(SECRET), team, "team-a", NOW, user), 0);
+	assert_int_equal(
+	    rk_route_auth_user(SECRET, strlen(SECRET), team, "team-a", NOW, user), 0);
 	assert_string_equal(user, "admin");
-	assert_int_equal(rk_route_auth_user(SECRET, strlen(SECRET), editor, "demo", NOW, user),
-			 403);
+	assert_int_equal(
+	    rk_route_auth_user(SECRET, strlen(SECRET), editor, "demo", NOW, user), 403);
 	assert_string_equal(user, "");
 	assert_int_equal(rk_route_auth_user(NULL, 0, NULL, "demo", NOW, user), 0);
 	assert_string_equal(user, "");
@@ -180,16 +182,16 @@ static void test_delete_method(void **state)
 		rk_route route;
 		unsigned want;
 	} cases[] = {
-		{"/v1/rooms/demo", RK_ROUTE_ROOM, 0},
-		{"/v1/rooms/demo?x=1", RK_ROUTE_ROOM, 0},
-		{"/v1/rooms/..", RK_ROUTE_BAD_ROOM, 0},
-		{"/v1/rooms/a/b", RK_ROUTE_BAD_ROOM, 0},
-		{"/v1/rooms", RK_ROUTE_ROOMS, 405},
-		{"/v1/rooms/", RK_ROUTE_ROOMS, 405},
-		{"/healthz", RK_ROUTE_HEALTHZ, 405},
-		{"/metrics", RK_ROUTE_METRICS, 405},
-		{"/nowhere", RK_ROUTE_NOT_FOUND, 405},
-		{"/v1/rooms/demo/ops", RK_ROUTE_ROOM_OPS, 405},
+	    {"/v1/rooms/demo", RK_ROUTE_ROOM, 0},
+	    {"/v1/rooms/demo?x=1", RK_ROUTE_ROOM, 0},
+	    {"/v1/rooms/..", RK_ROUTE_BAD_ROOM, 0},
+	    {"/v1/rooms/a/b", RK_ROUTE_BAD_ROOM, 0},
+	    {"/v1/rooms", RK_ROUTE_ROOMS, 405},
+	    {"/v1/rooms/", RK_ROUTE_ROOMS, 405},
+	    {"/healthz", RK_ROUTE_HEALTHZ, 405},
+	    {"/metrics", RK_ROUTE_METRICS, 405},
+	    {"/nowhere", RK_ROUTE_NOT_FOUND, 405},
+	    {"/v1/rooms/demo/ops", RK_ROUTE_ROOM_OPS, 405},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char room[RK_ROOM_ID_MAX + 1];
@@ -198,7 +200,8 @@ static void test_delete_method(void **state)
 		unsigned st = rk_route_method(r, RK_METHOD_DELETE, &allow);
 		if (r != cases[i].route || st != cases[i].want)
 			fail_msg("DELETE %s: route %d status %u, want route %d status %u",
-				 cases[i].path, (int)r, st, (int)cases[i].route, cases[i].want);
+				 cases[i].path, (int)r, st, (int)cases[i].route,
+				 cases[i].want);
 	}
 	const char *allow = NULL;
 	assert_int_equal(rk_route_method(RK_ROUTE_ROOM, RK_METHOD_PUT, &allow), 405);
@@ -220,7 +223,8 @@ static void test_delete_auth(void **state)
 	assert_int_equal(rk_route_delete_auth(SECRET, sl, all, "demo", NOW, false), 0);
 	assert_int_equal(rk_route_delete_auth(SECRET, sl, team, "team-a", NOW, false), 0);
 	assert_int_equal(rk_route_delete_auth(SECRET, sl, team, "demo", NOW, true), 403);
-	assert_int_equal(rk_route_delete_auth(SECRET, sl, editor, "demo", NOW, true), 403);
+	assert_int_equal(rk_route_delete_auth(SECRET, sl, editor, "demo", NOW, true),
+			 403);
 	free(all);
 	free(team);
 	free(editor);
@@ -237,8 +241,8 @@ static rk_ws_args parse(const char *const *frags, size_t n)
 static void test_args(void **state)
 {
 	(void)state;
-	const char *const f[] = {"name=alice", "client=c1", "since=12", "epoch=e-1",
-				 "token=t.t.t", "name=second", NULL, "junk"};
+	const char *const f[] = {"name=alice",	"client=c1",   "since=12", "epoch=e-1",
+				 "token=t.t.t", "name=second", NULL,	   "junk"};
 	rk_ws_args a = parse(f, RK_ARRAY_LEN(f));
 	assert_ptr_equal(a.name, f[0] + 5); /* the first one wins */
 	assert_string_equal(a.client, "c1");
@@ -284,7 +288,8 @@ static int identify(const char *secret, const char *const *frags, size_t n,
 	rk_ws_args a;
 	rk_ws_args_parse(frags, n, &a);
 	*why = NULL;
-	return rk_ws_identify(secret, secret ? strlen(secret) : 0, &a, room, NOW, id, why);
+	return rk_ws_identify(secret, secret ? strlen(secret) : 0, &a, room, NOW, id,
+			      why);
 }
 
 static void test_identify_no_secret(void **state)
@@ -347,7 +352,8 @@ static void test_methods(void **state)
 	(void)state;
 	const char *allow = NULL;
 	assert_int_equal(rk_route_method(RK_ROUTE_HEALTHZ, RK_METHOD_GET, &allow), 0);
-	assert_int_equal(rk_route_method(RK_ROUTE_HEALTHZ, RK_METHOD_OPTIONS, &allow), 405);
+	assert_int_equal(rk_route_method(RK_ROUTE_HEALTHZ, RK_METHOD_OPTIONS, &allow),
+			 405);
 	assert_string_equal(allow, "GET");
 	assert_int_equal(rk_route_method(RK_ROUTE_ROOMS, RK_METHOD_OPTIONS, &allow), 0);
 	assert_int_equal(rk_route_method(RK_ROUTE_ROOMS, RK_METHOD_POST, &allow), 405);
@@ -355,13 +361,15 @@ static void test_methods(void **state)
 	assert_int_equal(rk_route_method(RK_ROUTE_ROOM, RK_METHOD_POST, &allow), 405);
 	assert_string_equal(allow, "GET, DELETE, OPTIONS");
 	assert_int_equal(rk_route_method(RK_ROUTE_ROOM_OPS, RK_METHOD_POST, &allow), 0);
-	assert_int_equal(rk_route_method(RK_ROUTE_ROOM_OPS, RK_METHOD_OPTIONS, &allow), 0);
+	assert_int_equal(rk_route_method(RK_ROUTE_ROOM_OPS, RK_METHOD_OPTIONS, &allow),
+			 0);
 	assert_int_equal(rk_route_method(RK_ROUTE_ROOM_OPS, RK_METHOD_GET, &allow), 405);
 	assert_string_equal(allow, "POST, OPTIONS");
 	assert_true(rk_route_is_api(RK_ROUTE_ROOM_OPS));
 	/* A bad room id is 400 whatever the method (an ops path too). */
 	assert_int_equal(rk_route_method(RK_ROUTE_BAD_ROOM, RK_METHOD_POST, &allow), 0);
-	assert_int_equal(rk_route_method(RK_ROUTE_NOT_FOUND, RK_METHOD_DELETE, &allow), 405);
+	assert_int_equal(rk_route_method(RK_ROUTE_NOT_FOUND, RK_METHOD_DELETE, &allow),
+			 405);
 	assert_int_equal(rk_route_method(RK_ROUTE_WS, RK_METHOD_HEAD, &allow), 405);
 	assert_true(rk_route_is_api(RK_ROUTE_BAD_ROOM));
 	assert_false(rk_route_is_api(RK_ROUTE_METRICS));
@@ -374,8 +382,9 @@ static void test_error_body(void **state)
 	rk_buf b;
 	rk_buf_init(&b, 0);
 	rk_http_error_body(&b, 400, "bad room id: want /ws/<room> \"x\"\n");
-	assert_string_equal(b.data, "{\"error\":\"bad_request\",\"msg\":\"bad room id: want "
-				    "/ws/<room> \\\"x\\\"\\n\"}\n");
+	assert_string_equal(b.data,
+			    "{\"error\":\"bad_request\",\"msg\":\"bad room id: want "
+			    "/ws/<room> \\\"x\\\"\\n\"}\n");
 	rk_buf_reset(&b);
 	rk_http_error_body(&b, 429, "\xff\xfe"); /* not UTF-8: left out */
 	assert_string_equal(b.data, "{\"error\":\"rate_limited\",\"msg\":\"\"}\n");
@@ -384,10 +393,14 @@ static void test_error_body(void **state)
 		unsigned st;
 		const char *code, *reason;
 	} codes[] = {
-	    {401, "unauthorized", "Unauthorized"},   {403, "forbidden", "Forbidden"},
-	    {404, "not_found", "Not Found"},	     {405, "method_not_allowed", "Method Not Allowed"},
-	    {413, "too_large", "Payload Too Large"}, {426, "upgrade_required", "Upgrade Required"},
-	    {503, "unavailable", "Service Unavailable"}, {418, "error", "Error"},
+	    {401, "unauthorized", "Unauthorized"},
+	    {403, "forbidden", "Forbidden"},
+	    {404, "not_found", "Not Found"},
+	    {405, "method_not_allowed", "Method Not Allowed"},
+	    {413, "too_large", "Payload Too Large"},
+	    {426, "upgrade_required", "Upgrade Required"},
+	    {503, "unavailable", "Service Unavailable"},
+	    {418, "error", "Error"},
 	};
 	for (size_t i = 0; i < RK_ARRAY_LEN(codes); i++) {
 		assert_string_equal(rk_http_error_code(codes[i].st), codes[i].code);
@@ -402,22 +415,22 @@ struct origin_case {
 
 /* Without --allow-origin: no Origin, or the same origin as the Host. */
 static const struct origin_case same_origin[] = {
-	{NULL, "127.0.0.1:8080", true},
-	{NULL, NULL, true},
-	{"http://127.0.0.1:8080", "127.0.0.1:8080", true},
-	{"http://127.0.0.1:8080/", "127.0.0.1:8080", true},
-	{"HTTP://Example.COM", "example.com", true},
-	{"http://example.com", "example.com:80", true},
-	{"https://example.com", "example.com:443", true},
-	{"https://example.com:443", "example.com", true},
-	{"http://example.com:443", "example.com", false},
-	{"http://127.0.0.1:8081", "127.0.0.1:8080", false},
-	{"http://evil.example", "127.0.0.1:8080", false},
-	{"http://127.0.0.1:8080.evil", "127.0.0.1:8080", false},
-	{"null", "127.0.0.1:8080", false},
-	{"", "127.0.0.1:8080", false},
-	{"http://127.0.0.1:8080", NULL, false},
-	{"http://127.0.0.1:8080", "", false},
+    {NULL, "127.0.0.1:8080", true},
+    {NULL, NULL, true},
+    {"http://127.0.0.1:8080", "127.0.0.1:8080", true},
+    {"http://127.0.0.1:8080/", "127.0.0.1:8080", true},
+    {"HTTP://Example.COM", "example.com", true},
+    {"http://example.com", "example.com:80", true},
+    {"https://example.com", "example.com:443", true},
+    {"https://example.com:443", "example.com", true},
+    {"http://example.com:443", "example.com", false},
+    {"http://127.0.0.1:8081", "127.0.0.1:8080", false},
+    {"http://evil.example", "127.0.0.1:8080", false},
+    {"http://127.0.0.1:8080.evil", "127.0.0.1:8080", false},
+    {"null", "127.0.0.1:8080", false},
+    {"", "127.0.0.1:8080", false},
+    {"http://127.0.0.1:8080", NULL, false},
+    {"http://127.0.0.1:8080", "", false},
 };
 
 static void test_origin(void **state)
@@ -426,14 +439,17 @@ static void test_origin(void **state)
 	for (size_t i = 0; i < RK_ARRAY_LEN(same_origin); i++) {
 		const struct origin_case *c = &same_origin[i];
 		if (rk_origin_allowed(c->origin, c->host, NULL, 0) != c->allowed)
-			fail_msg("Origin %s, Host %s: want %s", c->origin ? c->origin : "(none)",
-				 c->host ? c->host : "(none)", c->allowed ? "allowed" : "refused");
+			fail_msg("Origin %s, Host %s: want %s",
+				 c->origin ? c->origin : "(none)",
+				 c->host ? c->host : "(none)",
+				 c->allowed ? "allowed" : "refused");
 	}
 	const char *list[] = {"https://app.example.com/", "http://localhost:5173"};
 	assert_true(rk_origin_allowed("https://app.example.com", "roomd:8080", list, 2));
 	assert_true(rk_origin_allowed("http://LOCALHOST:5173", "roomd:8080", list, 2));
 	assert_false(rk_origin_allowed("http://localhost:5174", "roomd:8080", list, 2));
-	assert_false(rk_origin_allowed("https://app.example.com.evil", "roomd:8080", list, 2));
+	assert_false(
+	    rk_origin_allowed("https://app.example.com.evil", "roomd:8080", list, 2));
 	const char *star[] = {"*"};
 	assert_true(rk_origin_allowed("http://anything", "roomd:8080", star, 1));
 	assert_true(rk_origin_allowed("null", NULL, star, 1));
@@ -442,17 +458,17 @@ static void test_origin(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_route_table),
-		cmocka_unit_test(test_methods),
-		cmocka_unit_test(test_error_body),
-		cmocka_unit_test(test_origin),
-		cmocka_unit_test(test_auth),
-		cmocka_unit_test(test_delete_method),
-		cmocka_unit_test(test_delete_auth),
-		cmocka_unit_test(test_args),
-		cmocka_unit_test(test_args_caps),
-		cmocka_unit_test(test_identify_no_secret),
-		cmocka_unit_test(test_identify_secret),
+	    cmocka_unit_test(test_route_table),
+	    cmocka_unit_test(test_methods),
+	    cmocka_unit_test(test_error_body),
+	    cmocka_unit_test(test_origin),
+	    cmocka_unit_test(test_auth),
+	    cmocka_unit_test(test_delete_method),
+	    cmocka_unit_test(test_delete_auth),
+	    cmocka_unit_test(test_args),
+	    cmocka_unit_test(test_args_caps),
+	    cmocka_unit_test(test_identify_no_secret),
+	    cmocka_unit_test(test_identify_secret),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

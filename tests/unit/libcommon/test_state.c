@@ -1128,13 +1128,15 @@ static void test_chat_post_keeps_op_id(void **state)
 	assert_string_equal(s1, s2);
 	rk_state *d;
 	char err[160];
-	assert_int_equal(rk_state_decode_text(s1, strlen(s1), &d, err, sizeof(err)), RK_OK);
+	assert_int_equal(rk_state_decode_text(s1, strlen(s1), &d, err, sizeof(err)),
+			 RK_OK);
 	assert_string_equal(rk_state_chat_at(d, 0)->id, "c7:41");
 	/* Legacy: no id in, none out; the legacy encoding of st is that. */
 	const char *old = "{\"shapes\":{},\"polls\":{},\"chat\":[{\"seq\":7,"
 			  "\"ts\":1700000000007,\"user\":\"alice\",\"text\":\"hi\"}]}";
 	rk_state *o;
-	assert_int_equal(rk_state_decode_text(old, strlen(old), &o, err, sizeof(err)), RK_OK);
+	assert_int_equal(rk_state_decode_text(old, strlen(old), &o, err, sizeof(err)),
+			 RK_OK);
 	assert_string_equal(rk_state_chat_at(o, 0)->id, "");
 	char *s3 = snap(o);
 	assert_string_equal(s3, old);
@@ -1153,13 +1155,15 @@ static void test_chat_post_keeps_op_id(void **state)
 	    "{\"shapes\":{},\"polls\":{},\"chat\":[{\"seq\":1,\"ts\":1,\"user\":\"a\","
 	    "\"id\":5,\"text\":\"x\"}]}",
 	    "{\"shapes\":{},\"polls\":{},\"chat\":[{\"seq\":1,\"ts\":1,\"user\":\"a\","
-	    "\"id\":\"0123456789012345678901234567890123456789012345678901234567890123456789\","
+	    "\"id\":"
+	    "\"0123456789012345678901234567890123456789012345678901234567890123456789\","
 	    "\"text\":\"x\"}]}",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		rk_state *x = NULL;
-		assert_int_equal(rk_state_decode_text(bad[i], strlen(bad[i]), &x, err, sizeof(err)),
-				 RK_ECORRUPT);
+		assert_int_equal(
+		    rk_state_decode_text(bad[i], strlen(bad[i]), &x, err, sizeof(err)),
+		    RK_ECORRUPT);
 		assert_null(x);
 	}
 	a.seq = 8;

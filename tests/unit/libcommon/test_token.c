@@ -18,9 +18,9 @@
 #define NOW INT64_C(1700000000)
 
 /* A reference token made with Python's hmac + base64 for these claims. */
-#define REF_TOKEN                                                              \
-	"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9."                                \
-	"eyJzdWIiOiJhbGljZSIsInJvb20iOiJ0ZWFtLTEiLCJyb2xlIjoiZWRpdG9yIiwiZXhwIjoy" \
+#define REF_TOKEN                                                                        \
+	"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9."                                          \
+	"eyJzdWIiOiJhbGljZSIsInJvb20iOiJ0ZWFtLTEiLCJyb2xlIjoiZWRpdG9yIiwiZXhwIjoy"       \
 	"MDAwMDAwMDAwfQ.k6PPizYHqc51_Gi5omes3bXuF0ViIq_l-zzEpg72hNk"
 
 static rk_claims claims(const char *sub, const char *room, rk_role role, int64_t exp)
@@ -80,7 +80,8 @@ static char *forge(const char *header, const char *payload)
 }
 
 #define HS256 "{\"alg\":\"HS256\",\"typ\":\"JWT\"}"
-#define GOOD_CLAIMS "{\"sub\":\"bob\",\"room\":\"r1\",\"role\":\"owner\",\"exp\":1800000000}"
+#define GOOD_CLAIMS                                                                      \
+	"{\"sub\":\"bob\",\"room\":\"r1\",\"role\":\"owner\",\"exp\":1800000000}"
 
 static rk_token_err verify_forged(const char *header, const char *payload)
 {
@@ -98,9 +99,15 @@ static void test_b64url_vectors(void **state)
 	(void)state;
 	/* RFC 4648 section 10, without padding. */
 	static const char *const vec[][2] = {
-		{"", ""}, {"f", "Zg"}, {"fo", "Zm8"}, {"foo", "Zm9v"},
-		{"foob", "Zm9vYg"}, {"fooba", "Zm9vYmE"}, {"foobar", "Zm9vYmFy"},
-		{"\xfb\xff", "-_8"}, {"\xff\xff\xff", "____"},
+	    {"", ""},
+	    {"f", "Zg"},
+	    {"fo", "Zm8"},
+	    {"foo", "Zm9v"},
+	    {"foob", "Zm9vYg"},
+	    {"fooba", "Zm9vYmE"},
+	    {"foobar", "Zm9vYmFy"},
+	    {"\xfb\xff", "-_8"},
+	    {"\xff\xff\xff", "____"},
 	};
 	for (size_t i = 0; i < sizeof(vec) / sizeof(vec[0]); i++) {
 		rk_buf b;
@@ -120,17 +127,17 @@ static void test_b64url_decode_strict(void **state)
 	(void)state;
 	char out[16];
 	static const char *const bad[] = {
-		"Z",       /* 4k+1 characters cannot be a byte string */
-		"Zm9vY",   /* idem */
-		"Zg==",    /* padding */
-		"Zm8=",    /* padding */
-		"Zm+v",    /* '+' is standard base64, not base64url */
-		"Zm/v",    /* '/' idem */
-		"Zm9 v",   /* whitespace */
-		"Zm9v\n",  /* newline */
-		"Zh",      /* non-zero unused bits: a second spelling of "f" */
-		"Zm9",     /* idem for "fo" */
-		"Zm.v",
+	    "Z",      /* 4k+1 characters cannot be a byte string */
+	    "Zm9vY",  /* idem */
+	    "Zg==",   /* padding */
+	    "Zm8=",   /* padding */
+	    "Zm+v",   /* '+' is standard base64, not base64url */
+	    "Zm/v",   /* '/' idem */
+	    "Zm9 v",  /* whitespace */
+	    "Zm9v\n", /* newline */
+	    "Zh",     /* non-zero unused bits: a second spelling of "f" */
+	    "Zm9",    /* idem for "fo" */
+	    "Zm.v",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		if (rk_b64url_decode(bad[i], strlen(bad[i]), out, sizeof(out)) != -1)
@@ -187,12 +194,13 @@ static void test_reference_token(void **state)
 
 	/* The jwt.io example: the signature is good, the claims are not ours. */
 	static const char jwtio[] =
-		"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6"
-		"IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_"
-		"adQssw5c";
+	    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6"
+	    "IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_"
+	    "adQssw5c";
 	const char *key = "your-256-bit-secret";
-	assert_int_equal(rk_token_verify(key, strlen(key), jwtio, strlen(jwtio), NOW, &out),
-			 RK_TOK_MALFORMED);
+	assert_int_equal(
+	    rk_token_verify(key, strlen(key), jwtio, strlen(jwtio), NOW, &out),
+	    RK_TOK_MALFORMED);
 	assert_int_equal(verify(jwtio, &out), RK_TOK_BAD_SIG);
 }
 
@@ -213,8 +221,9 @@ static void test_expired(void **state)
 	assert_int_equal(verify(t, &out), RK_TOK_OK);
 	free(t);
 	/* Negative and zero exp are valid numbers, just long expired. */
-	assert_int_equal(verify_forged(HS256, "{\"sub\":\"a\",\"room\":\"r\",\"role\":\"owner\","
-					      "\"exp\":-5}"),
+	assert_int_equal(verify_forged(HS256,
+				       "{\"sub\":\"a\",\"room\":\"r\",\"role\":\"owner\","
+				       "\"exp\":-5}"),
 			 RK_TOK_EXPIRED);
 }
 
@@ -259,11 +268,12 @@ static void test_wrong_secret(void **state)
 	assert_int_equal(rk_token_verify(other, strlen(other), t, strlen(t), NOW, &out),
 			 RK_TOK_BAD_SIG);
 	/* A prefix of the secret, and an empty secret, are not the secret. */
-	assert_int_equal(rk_token_verify(SECRET, strlen(SECRET) - 1, t, strlen(t), NOW,
-					 &out),
-			 RK_TOK_BAD_SIG);
+	assert_int_equal(
+	    rk_token_verify(SECRET, strlen(SECRET) - 1, t, strlen(t), NOW, &out),
+	    RK_TOK_BAD_SIG);
 	assert_int_equal(rk_token_verify("", 0, t, strlen(t), NOW, &out), RK_TOK_BAD_SIG);
-	assert_int_equal(rk_token_verify(NULL, 0, t, strlen(t), NOW, &out), RK_TOK_BAD_SIG);
+	assert_int_equal(rk_token_verify(NULL, 0, t, strlen(t), NOW, &out),
+			 RK_TOK_BAD_SIG);
 	free(t);
 	/* Nobody signs with an empty secret either. */
 	rk_buf b;
@@ -344,46 +354,47 @@ static void test_bad_alg(void **state)
 {
 	(void)state;
 	static const char *const headers[] = {
-		"{\"alg\":\"HS512\",\"typ\":\"JWT\"}",
-		"{\"alg\":\"HS384\"}",
-		"{\"alg\":\"RS256\"}",
-		"{\"alg\":\"hs256\"}",
-		"{\"alg\":\"HS256 \"}",
-		"{\"alg\":\"NONE\"}",
-		"{\"alg\":\"\"}",
-		"{\"alg\":null}",
-		"{\"alg\":256}",
-		"{\"alg\":[\"HS256\"]}",
-		"{\"ALG\":\"HS256\"}",
-		"{\"typ\":\"JWT\"}",
-		"{}",
+	    "{\"alg\":\"HS512\",\"typ\":\"JWT\"}",
+	    "{\"alg\":\"HS384\"}",
+	    "{\"alg\":\"RS256\"}",
+	    "{\"alg\":\"hs256\"}",
+	    "{\"alg\":\"HS256 \"}",
+	    "{\"alg\":\"NONE\"}",
+	    "{\"alg\":\"\"}",
+	    "{\"alg\":null}",
+	    "{\"alg\":256}",
+	    "{\"alg\":[\"HS256\"]}",
+	    "{\"ALG\":\"HS256\"}",
+	    "{\"typ\":\"JWT\"}",
+	    "{}",
 	};
 	for (size_t i = 0; i < sizeof(headers) / sizeof(headers[0]); i++)
 		if (verify_forged(headers[i], GOOD_CLAIMS) != RK_TOK_BAD_ALG)
 			fail_msg("header %s not refused as BAD_ALG", headers[i]);
 	/* A header with no typ is fine. */
 	assert_int_equal(verify_forged("{\"alg\":\"HS256\"}", GOOD_CLAIMS), RK_TOK_OK);
-	assert_int_equal(verify_forged("{\"typ\":\"JWT\",\"alg\":\"HS256\",\"kid\":\"1\"}",
-				       GOOD_CLAIMS),
-			 RK_TOK_OK);
+	assert_int_equal(
+	    verify_forged("{\"typ\":\"JWT\",\"alg\":\"HS256\",\"kid\":\"1\"}",
+			  GOOD_CLAIMS),
+	    RK_TOK_OK);
 }
 
 static void test_bad_header(void **state)
 {
 	(void)state;
 	static const char *const headers[] = {
-		"{\"alg\":\"HS256\",\"typ\":\"JWS\"}",
-		"{\"alg\":\"HS256\",\"typ\":null}",
-		"{\"alg\":\"HS256\",\"crit\":[\"exp\"]}",
-		"{\"alg\":\"HS256\",\"alg\":\"none\"}", /* duplicate key */
-		"[\"HS256\"]",
-		"\"HS256\"",
-		"{\"alg\":\"HS256\"",
-		"{\"alg\":\"HS256\"} x",
-		"not json",
-		"",
-		"{\"alg\":\"HS256\",\"x\":\"\xc3\x28\"}", /* bad UTF-8 */
-		"{\"alg\":\"HS256\",\"x\":[[[[[[[[[[]]]]]]]]]]}", /* too deep */
+	    "{\"alg\":\"HS256\",\"typ\":\"JWS\"}",
+	    "{\"alg\":\"HS256\",\"typ\":null}",
+	    "{\"alg\":\"HS256\",\"crit\":[\"exp\"]}",
+	    "{\"alg\":\"HS256\",\"alg\":\"none\"}", /* duplicate key */
+	    "[\"HS256\"]",
+	    "\"HS256\"",
+	    "{\"alg\":\"HS256\"",
+	    "{\"alg\":\"HS256\"} x",
+	    "not json",
+	    "",
+	    "{\"alg\":\"HS256\",\"x\":\"\xc3\x28\"}",	      /* bad UTF-8 */
+	    "{\"alg\":\"HS256\",\"x\":[[[[[[[[[[]]]]]]]]]]}", /* too deep */
 	};
 	for (size_t i = 0; i < sizeof(headers) / sizeof(headers[0]); i++)
 		if (verify_forged(headers[i], GOOD_CLAIMS) != RK_TOK_MALFORMED)
@@ -403,7 +414,8 @@ static void test_truncated(void **state)
 		if (e != RK_TOK_MALFORMED)
 			fail_msg("prefix of %zu bytes: %s", k, rk_token_strerror(e));
 	}
-	assert_int_equal(rk_token_verify(SECRET, strlen(SECRET), t, n, NOW, &out), RK_TOK_OK);
+	assert_int_equal(rk_token_verify(SECRET, strlen(SECRET), t, n, NOW, &out),
+			 RK_TOK_OK);
 	assert_int_equal(rk_token_verify(SECRET, strlen(SECRET), NULL, 0, NOW, &out),
 			 RK_TOK_MALFORMED);
 	free(t);
@@ -422,7 +434,8 @@ static void test_extra_parts(void **state)
 		memcpy(x, t, n);
 		size_t sl = suffixes[i][0] ? strlen(suffixes[i]) : 1;
 		memcpy(x + n, suffixes[i], sl);
-		rk_token_err e = rk_token_verify(SECRET, strlen(SECRET), x, n + sl, NOW, &out);
+		rk_token_err e =
+		    rk_token_verify(SECRET, strlen(SECRET), x, n + sl, NOW, &out);
 		if (e != RK_TOK_MALFORMED)
 			fail_msg("suffix %zu: %s", i, rk_token_strerror(e));
 	}
@@ -469,7 +482,7 @@ static void test_padding_and_bad_chars(void **state)
 	memcpy(x, t, n + 1);
 	char *last = x + n - 1;
 	static const char alpha[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 	size_t v = (size_t)(strchr(alpha, *last) - alpha);
 	*last = alpha[v | 1];
 	if (v != (v | 1))
@@ -484,55 +497,60 @@ static void test_padding_and_bad_chars(void **state)
 static void test_bad_claims(void **state)
 {
 	(void)state;
-#define P(sub, room, role, exp)                                                \
+#define P(sub, room, role, exp)                                                          \
 	"{\"sub\":" sub ",\"room\":" room ",\"role\":" role ",\"exp\":" exp "}"
 	static const char *const payloads[] = {
-		/* role */
-		P("\"a\"", "\"r\"", "\"admin\"", "1800000000"),
-		P("\"a\"", "\"r\"", "\"Owner\"", "1800000000"),
-		P("\"a\"", "\"r\"", "\"\"", "1800000000"),
-		P("\"a\"", "\"r\"", "1", "1800000000"),
-		P("\"a\"", "\"r\"", "null", "1800000000"),
-		/* exp */
-		"{\"sub\":\"a\",\"room\":\"r\",\"role\":\"owner\"}",
-		P("\"a\"", "\"r\"", "\"owner\"", "\"1800000000\""),
-		P("\"a\"", "\"r\"", "\"owner\"", "1800000000.5"),
-		P("\"a\"", "\"r\"", "\"owner\"", "1e300"),
-		P("\"a\"", "\"r\"", "\"owner\"", "9007199254740993"),
-		P("\"a\"", "\"r\"", "\"owner\"", "null"),
-		P("\"a\"", "\"r\"", "\"owner\"", "true"),
-		/* sub */
-		"{\"room\":\"r\",\"role\":\"owner\",\"exp\":1800000000}",
-		P("\"\"", "\"r\"", "\"owner\"", "1800000000"),
-		P("\"a\\nb\"", "\"r\"", "\"owner\"", "1800000000"),
-		P("\"a\\u007fb\"", "\"r\"", "\"owner\"", "1800000000"),
-		P("\"ab\\u0000cd\"", "\"r\"", "\"owner\"", "1800000000"),
-		P("\"abcdefghijklmnopqrstuvwxyz0123456\"", "\"r\"", "\"owner\"", "1800000000"),
-		P("7", "\"r\"", "\"owner\"", "1800000000"),
-		P("[\"a\"]", "\"r\"", "\"owner\"", "1800000000"),
-		/* room */
-		"{\"sub\":\"a\",\"role\":\"owner\",\"exp\":1800000000}",
-		P("\"a\"", "\"\"", "\"owner\"", "1800000000"),
-		P("\"a\"", "\"..\"", "\"owner\"", "1800000000"),
-		P("\"a\"", "\"../x\"", "\"owner\"", "1800000000"),
-		P("\"a\"", "\"a/b\"", "\"owner\"", "1800000000"),
-		P("\"a\"", "\"**\"", "\"owner\"", "1800000000"),
-		P("\"a\"", "\"a*b\"", "\"owner\"", "1800000000"),
-		P("\"a\"", "\".x*\"", "\"owner\"", "1800000000"),
-		P("\"a\"", "\"r\\u0000x\"", "\"owner\"", "1800000000"),
-		P("\"a\"", "\"r1\"", "\"owner\"", "1800000000") "x",
-		/* 65 characters, and a 64-character prefix with '*' */
-		P("\"a\"", "\"abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_-x\"",
-		  "\"owner\"", "1800000000"),
-		P("\"a\"", "\"abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_-*\"",
-		  "\"owner\"", "1800000000"),
-		/* structure */
-		"{\"sub\":\"a\",\"sub\":\"b\",\"room\":\"r\",\"role\":\"owner\",\"exp\":1800000000}",
-		"{\"sub\":\"a\",\"room\":\"*\",\"room\":\"r\",\"role\":\"owner\",\"exp\":1800000000}",
-		"[]",
-		"null",
-		"",
-		"{\"sub\":\"a\",\"room\":\"r\",\"role\":\"owner\",\"exp\":1800000000",
+	    /* role */
+	    P("\"a\"", "\"r\"", "\"admin\"", "1800000000"),
+	    P("\"a\"", "\"r\"", "\"Owner\"", "1800000000"),
+	    P("\"a\"", "\"r\"", "\"\"", "1800000000"),
+	    P("\"a\"", "\"r\"", "1", "1800000000"),
+	    P("\"a\"", "\"r\"", "null", "1800000000"),
+	    /* exp */
+	    "{\"sub\":\"a\",\"room\":\"r\",\"role\":\"owner\"}",
+	    P("\"a\"", "\"r\"", "\"owner\"", "\"1800000000\""),
+	    P("\"a\"", "\"r\"", "\"owner\"", "1800000000.5"),
+	    P("\"a\"", "\"r\"", "\"owner\"", "1e300"),
+	    P("\"a\"", "\"r\"", "\"owner\"", "9007199254740993"),
+	    P("\"a\"", "\"r\"", "\"owner\"", "null"),
+	    P("\"a\"", "\"r\"", "\"owner\"", "true"),
+	    /* sub */
+	    "{\"room\":\"r\",\"role\":\"owner\",\"exp\":1800000000}",
+	    P("\"\"", "\"r\"", "\"owner\"", "1800000000"),
+	    P("\"a\\nb\"", "\"r\"", "\"owner\"", "1800000000"),
+	    P("\"a\\u007fb\"", "\"r\"", "\"owner\"", "1800000000"),
+	    P("\"ab\\u0000cd\"", "\"r\"", "\"owner\"", "1800000000"),
+	    P("\"abcdefghijklmnopqrstuvwxyz0123456\"", "\"r\"", "\"owner\"",
+	      "1800000000"),
+	    P("7", "\"r\"", "\"owner\"", "1800000000"),
+	    P("[\"a\"]", "\"r\"", "\"owner\"", "1800000000"),
+	    /* room */
+	    "{\"sub\":\"a\",\"role\":\"owner\",\"exp\":1800000000}",
+	    P("\"a\"", "\"\"", "\"owner\"", "1800000000"),
+	    P("\"a\"", "\"..\"", "\"owner\"", "1800000000"),
+	    P("\"a\"", "\"../x\"", "\"owner\"", "1800000000"),
+	    P("\"a\"", "\"a/b\"", "\"owner\"", "1800000000"),
+	    P("\"a\"", "\"**\"", "\"owner\"", "1800000000"),
+	    P("\"a\"", "\"a*b\"", "\"owner\"", "1800000000"),
+	    P("\"a\"", "\".x*\"", "\"owner\"", "1800000000"),
+	    P("\"a\"", "\"r\\u0000x\"", "\"owner\"", "1800000000"),
+	    P("\"a\"", "\"r1\"", "\"owner\"", "1800000000") "x",
+	    /* 65 characters, and a 64-character prefix with '*' */
+	    P("\"a\"",
+	      "\"abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_-x\"",
+	      "\"owner\"", "1800000000"),
+	    P("\"a\"",
+	      "\"abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_-*\"",
+	      "\"owner\"", "1800000000"),
+	    /* structure */
+	    "{\"sub\":\"a\",\"sub\":\"b\",\"room\":\"r\",\"role\":\"owner\",\"exp\":"
+	    "1800000000}",
+	    "{\"sub\":\"a\",\"room\":\"*\",\"room\":\"r\",\"role\":\"owner\",\"exp\":"
+	    "1800000000}",
+	    "[]",
+	    "null",
+	    "",
+	    "{\"sub\":\"a\",\"room\":\"r\",\"role\":\"owner\",\"exp\":1800000000",
 	};
 	for (size_t i = 0; i < sizeof(payloads) / sizeof(payloads[0]); i++) {
 		rk_token_err e = verify_forged(HS256, payloads[i]);
@@ -541,15 +559,19 @@ static void test_bad_claims(void **state)
 	}
 	/* The boundaries that are accepted. */
 	static const char *const ok[] = {
-		P("\"abcdefghijklmnopqrstuvwxyz012345\"", "\"r\"", "\"viewer\"", "1800000000"),
-		P("\"a\"", "\"abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_-\"",
-		  "\"owner\"", "1800000000"),
-		P("\"a\"", "\"abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_*\"",
-		  "\"owner\"", "1800000000"),
-		P("\"a\"", "\"*\"", "\"editor\"", "9007199254740991"),
-		P("\"a\"", "\"r\"", "\"owner\"", "1.8e9"),
-		P("\"\\u00e9\"", "\"r\"", "\"owner\"", "1800000000"),
-		"{\"exp\":1800000000,\"role\":\"owner\",\"room\":\"r\",\"sub\":\"a\",\"iat\":1}",
+	    P("\"abcdefghijklmnopqrstuvwxyz012345\"", "\"r\"", "\"viewer\"",
+	      "1800000000"),
+	    P("\"a\"",
+	      "\"abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_-\"",
+	      "\"owner\"", "1800000000"),
+	    P("\"a\"",
+	      "\"abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_*\"",
+	      "\"owner\"", "1800000000"),
+	    P("\"a\"", "\"*\"", "\"editor\"", "9007199254740991"),
+	    P("\"a\"", "\"r\"", "\"owner\"", "1.8e9"),
+	    P("\"\\u00e9\"", "\"r\"", "\"owner\"", "1800000000"),
+	    "{\"exp\":1800000000,\"role\":\"owner\",\"room\":\"r\",\"sub\":\"a\",\"iat\":"
+	    "1}",
 	};
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
 		rk_token_err e = verify_forged(HS256, ok[i]);
@@ -563,17 +585,17 @@ static void test_sign_refuses_bad_claims(void **state)
 {
 	(void)state;
 	const rk_claims bad[] = {
-		claims("", "r", RK_ROLE_OWNER, NOW),
-		claims("a\nb", "r", RK_ROLE_OWNER, NOW),
-		claims("abcdefghijklmnopqrstuvwxyz0123456", "r", RK_ROLE_OWNER, NOW),
-		claims("\xc3\x28", "r", RK_ROLE_OWNER, NOW),
-		claims("a", "", RK_ROLE_OWNER, NOW),
-		claims("a", "..", RK_ROLE_OWNER, NOW),
-		claims("a", "a/b", RK_ROLE_OWNER, NOW),
-		claims("a", "**", RK_ROLE_OWNER, NOW),
-		claims("a", "r", RK_ROLE_NONE, NOW),
-		claims("a", "r", (rk_role)7, NOW),
-		claims("a", "r", RK_ROLE_OWNER, RK_INT_MAX + 1),
+	    claims("", "r", RK_ROLE_OWNER, NOW),
+	    claims("a\nb", "r", RK_ROLE_OWNER, NOW),
+	    claims("abcdefghijklmnopqrstuvwxyz0123456", "r", RK_ROLE_OWNER, NOW),
+	    claims("\xc3\x28", "r", RK_ROLE_OWNER, NOW),
+	    claims("a", "", RK_ROLE_OWNER, NOW),
+	    claims("a", "..", RK_ROLE_OWNER, NOW),
+	    claims("a", "a/b", RK_ROLE_OWNER, NOW),
+	    claims("a", "**", RK_ROLE_OWNER, NOW),
+	    claims("a", "r", RK_ROLE_NONE, NOW),
+	    claims("a", "r", (rk_role)7, NOW),
+	    claims("a", "r", RK_ROLE_OWNER, RK_INT_MAX + 1),
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		rk_buf b;
@@ -625,8 +647,10 @@ static void test_huge_token(void **state)
 	size_t lens[2] = {0, 0};
 	for (size_t fill = 2700; fill < 3100; fill++) {
 		rk_buf_init(&p, 0);
-		rk_buf_puts(&p, "{\"sub\":\"a\",\"room\":\"r\",\"role\":\"owner\",\"exp\":1800000000,"
-				"\"pad\":\"");
+		rk_buf_puts(
+		    &p,
+		    "{\"sub\":\"a\",\"room\":\"r\",\"role\":\"owner\",\"exp\":1800000000,"
+		    "\"pad\":\"");
 		for (size_t i = 0; i < fill; i++)
 			rk_buf_putc(&p, 'x');
 		rk_buf_puts(&p, "\"}");
@@ -711,35 +735,35 @@ static void test_secret_load(void **state)
 	free(sec);
 	unlink(p);
 
-	assert_int_equal(rk_secret_load("/nonexistent/secret", &sec, &len, err, sizeof(err)),
-			 RK_EIO);
+	assert_int_equal(
+	    rk_secret_load("/nonexistent/secret", &sec, &len, err, sizeof(err)), RK_EIO);
 	assert_non_null(strstr(err, "cannot read"));
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_b64url_vectors),
-		cmocka_unit_test(test_b64url_decode_strict),
-		cmocka_unit_test(test_round_trip),
-		cmocka_unit_test(test_reference_token),
-		cmocka_unit_test(test_expired),
-		cmocka_unit_test(test_bad_signature),
-		cmocka_unit_test(test_wrong_secret),
-		cmocka_unit_test(test_covers),
-		cmocka_unit_test(test_wrong_room),
-		cmocka_unit_test(test_alg_none),
-		cmocka_unit_test(test_bad_alg),
-		cmocka_unit_test(test_bad_header),
-		cmocka_unit_test(test_truncated),
-		cmocka_unit_test(test_extra_parts),
-		cmocka_unit_test(test_padding_and_bad_chars),
-		cmocka_unit_test(test_bad_claims),
-		cmocka_unit_test(test_sign_refuses_bad_claims),
-		cmocka_unit_test(test_sign_appends),
-		cmocka_unit_test(test_huge_token),
-		cmocka_unit_test(test_strerror),
-		cmocka_unit_test(test_secret_load),
+	    cmocka_unit_test(test_b64url_vectors),
+	    cmocka_unit_test(test_b64url_decode_strict),
+	    cmocka_unit_test(test_round_trip),
+	    cmocka_unit_test(test_reference_token),
+	    cmocka_unit_test(test_expired),
+	    cmocka_unit_test(test_bad_signature),
+	    cmocka_unit_test(test_wrong_secret),
+	    cmocka_unit_test(test_covers),
+	    cmocka_unit_test(test_wrong_room),
+	    cmocka_unit_test(test_alg_none),
+	    cmocka_unit_test(test_bad_alg),
+	    cmocka_unit_test(test_bad_header),
+	    cmocka_unit_test(test_truncated),
+	    cmocka_unit_test(test_extra_parts),
+	    cmocka_unit_test(test_padding_and_bad_chars),
+	    cmocka_unit_test(test_bad_claims),
+	    cmocka_unit_test(test_sign_refuses_bad_claims),
+	    cmocka_unit_test(test_sign_appends),
+	    cmocka_unit_test(test_huge_token),
+	    cmocka_unit_test(test_strerror),
+	    cmocka_unit_test(test_secret_load),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

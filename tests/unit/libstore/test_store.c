@@ -95,10 +95,11 @@ static void append_chat(store *s, int64_t n0, int64_t n1, int64_t ts0)
 	char err[300], op[64], id[32];
 	assert_int_equal(store_begin(s, err, sizeof(err)), RK_OK);
 	for (int64_t seq = n0; seq <= n1; seq++) {
-		snprintf(op, sizeof(op), "{\"k\":\"chat.post\",\"text\":\"m%lld\"}", (long long)seq);
+		snprintf(op, sizeof(op), "{\"k\":\"chat.post\",\"text\":\"m%lld\"}",
+			 (long long)seq);
 		snprintf(id, sizeof(id), "a%lld", (long long)seq);
-		if (store_append(s, seq, ts0 + seq, "s1", "alice", id, op, strlen(op), err,
-				 sizeof(err)) != RK_OK)
+		if (store_append(s, seq, ts0 + seq, "s1", "alice", id, op, strlen(op),
+				 err, sizeof(err)) != RK_OK)
 			fail_msg("append %lld: %s", (long long)seq, err);
 	}
 	assert_int_equal(store_commit(s, err, sizeof(err)), RK_OK);
@@ -191,30 +192,31 @@ static void test_meta_check_table(void **state)
 		rk_err rc;
 		const char *msg;
 	} cases[] = {
-		{"1", "r", "e", NULL, RK_OK, NULL},
-		{"1", "r", "e", "r", RK_OK, NULL},
-		{NULL, "r", "e", NULL, RK_ECORRUPT, "not a room file: meta has no 'format'"},
-		{"2", "r", "e", NULL, RK_ECORRUPT,
-		 "room file format 2 is newer than this test_store reads (1)"},
-		{"17", "r", "e", NULL, RK_ECORRUPT, "room file format 17 is newer"},
-		{"0", "r", "e", NULL, RK_ECORRUPT, "not a format number"},
-		{"01", "r", "e", NULL, RK_ECORRUPT, "not a format number"},
-		{" 1", "r", "e", NULL, RK_ECORRUPT, "not a format number"},
-		{"1.0", "r", "e", NULL, RK_ECORRUPT, "not a format number"},
-		{"-1", "r", "e", NULL, RK_ECORRUPT, "not a format number"},
-		{"", "r", "e", NULL, RK_ECORRUPT, "not a format number"},
-		{"99999999999", "r", "e", NULL, RK_ECORRUPT, "not a format number"},
-		{"1", NULL, "e", NULL, RK_ECORRUPT, "meta has no 'room'"},
-		{"1", "../x", "e", NULL, RK_ECORRUPT, "meta 'room' is not a valid room id"},
-		{"1", "r", "e", "q", RK_ECORRUPT, "room file belongs to room 'r', not 'q'"},
-		{"1", "r", NULL, NULL, RK_ECORRUPT, "meta has no 'epoch'"},
-		{"1", "r", "", NULL, RK_ECORRUPT, "meta has no 'epoch'"},
+	    {"1", "r", "e", NULL, RK_OK, NULL},
+	    {"1", "r", "e", "r", RK_OK, NULL},
+	    {NULL, "r", "e", NULL, RK_ECORRUPT, "not a room file: meta has no 'format'"},
+	    {"2", "r", "e", NULL, RK_ECORRUPT,
+	     "room file format 2 is newer than this test_store reads (1)"},
+	    {"17", "r", "e", NULL, RK_ECORRUPT, "room file format 17 is newer"},
+	    {"0", "r", "e", NULL, RK_ECORRUPT, "not a format number"},
+	    {"01", "r", "e", NULL, RK_ECORRUPT, "not a format number"},
+	    {" 1", "r", "e", NULL, RK_ECORRUPT, "not a format number"},
+	    {"1.0", "r", "e", NULL, RK_ECORRUPT, "not a format number"},
+	    {"-1", "r", "e", NULL, RK_ECORRUPT, "not a format number"},
+	    {"", "r", "e", NULL, RK_ECORRUPT, "not a format number"},
+	    {"99999999999", "r", "e", NULL, RK_ECORRUPT, "not a format number"},
+	    {"1", NULL, "e", NULL, RK_ECORRUPT, "meta has no 'room'"},
+	    {"1", "../x", "e", NULL, RK_ECORRUPT, "meta 'room' is not a valid room id"},
+	    {"1", "r", "e", "q", RK_ECORRUPT, "room file belongs to room 'r', not 'q'"},
+	    {"1", "r", NULL, NULL, RK_ECORRUPT, "meta has no 'epoch'"},
+	    {"1", "r", "", NULL, RK_ECORRUPT, "meta has no 'epoch'"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		store_meta m;
 		char err[200] = "";
-		rk_err rc = store_meta_check(&m, cases[i].format, cases[i].room, cases[i].epoch,
-					     "12", cases[i].want, err, sizeof(err));
+		rk_err rc =
+		    store_meta_check(&m, cases[i].format, cases[i].room, cases[i].epoch,
+				     "12", cases[i].want, err, sizeof(err));
 		if (rc != cases[i].rc || (cases[i].msg && !strstr(err, cases[i].msg)))
 			fail_msg("case %zu (format '%s'): rc %d, '%s'", i,
 				 cases[i].format ? cases[i].format : "(none)", rc, err);
@@ -234,15 +236,19 @@ static void test_newer_format_refused(void **state)
 	char err[300];
 	assert_int_equal(store_settle(s, false, err, sizeof(err)), RK_OK);
 	store_close(s);
-	edit(t->path, "PRAGMA journal_mode=DELETE; UPDATE meta SET value='2' WHERE key='format'");
+	edit(t->path,
+	     "PRAGMA journal_mode=DELETE; UPDATE meta SET value='2' WHERE key='format'");
 	size_t n0, n1;
 	char *before = slurp(t->path, &n0);
 	s = NULL;
 	assert_int_equal(store_open(t->path, "r1", 0, &s, err, sizeof(err)), RK_ECORRUPT);
 	assert_null(s);
-	assert_string_equal(err, "room file format 2 is newer than this test_store reads (1)");
-	assert_int_equal(store_open_ro(t->path, false, &s, err, sizeof(err)), RK_ECORRUPT);
-	assert_string_equal(err, "room file format 2 is newer than this test_store reads (1)");
+	assert_string_equal(err,
+			    "room file format 2 is newer than this test_store reads (1)");
+	assert_int_equal(store_open_ro(t->path, false, &s, err, sizeof(err)),
+			 RK_ECORRUPT);
+	assert_string_equal(err,
+			    "room file format 2 is newer than this test_store reads (1)");
 	char *after = slurp(t->path, &n1);
 	assert_int_equal(n0, n1);
 	assert_memory_equal(before, after, n0);
@@ -253,7 +259,8 @@ static void test_newer_format_refused(void **state)
 	edit(t->path, "DELETE FROM meta WHERE key='format'");
 	assert_int_equal(store_open(t->path, "r1", 0, &s, err, sizeof(err)), RK_ECORRUPT);
 	assert_non_null(strstr(err, "not a room file: meta has no 'format'"));
-	assert_int_equal(store_open_ro(t->path, false, &s, err, sizeof(err)), RK_ECORRUPT);
+	assert_int_equal(store_open_ro(t->path, false, &s, err, sizeof(err)),
+			 RK_ECORRUPT);
 	assert_non_null(strstr(err, "not a room file: meta has no 'format'"));
 }
 
@@ -266,7 +273,8 @@ static void test_not_room_files(void **state)
 	for (int i = 0; i < 5000; i++)
 		fputc((i * 7919) & 0xff, f);
 	fclose(f);
-	assert_int_equal(store_open_ro(t->path, false, &s, err, sizeof(err)), RK_ECORRUPT);
+	assert_int_equal(store_open_ro(t->path, false, &s, err, sizeof(err)),
+			 RK_ECORRUPT);
 	assert_non_null(strstr(err, "not a SQLite database (not a room file)"));
 	assert_int_equal(store_open(t->path, "r1", 0, &s, err, sizeof(err)), RK_ECORRUPT);
 	assert_non_null(strstr(err, "not a room file"));
@@ -274,9 +282,11 @@ static void test_not_room_files(void **state)
 	/* An empty SQLite database is a new room to a writer, not to a reader. */
 	unlink(t->path);
 	edit(t->path, "PRAGMA user_version=1");
-	assert_int_equal(store_open_ro(t->path, false, &s, err, sizeof(err)), RK_ECORRUPT);
+	assert_int_equal(store_open_ro(t->path, false, &s, err, sizeof(err)),
+			 RK_ECORRUPT);
 	assert_non_null(strstr(err, "not a room file (wrong schema): no meta table"));
-	assert_int_equal(store_open_ro("/nonexistent/x.db", false, &s, err, sizeof(err)), RK_EIO);
+	assert_int_equal(store_open_ro("/nonexistent/x.db", false, &s, err, sizeof(err)),
+			 RK_EIO);
 	assert_non_null(strstr(err, "No such file"));
 }
 
@@ -322,7 +332,8 @@ static void test_batch_read_back(void **state)
 	rk_state_free(st);
 	/* Bounds: (since, upto]. */
 	char *e = events_of(s, 0, 5);
-	assert_non_null(strstr(e, "1:s1:alice:a1:{\"k\":\"chat.post\",\"text\":\"m1\"};"));
+	assert_non_null(
+	    strstr(e, "1:s1:alice:a1:{\"k\":\"chat.post\",\"text\":\"m1\"};"));
 	assert_non_null(strstr(e, "5:s1:alice:a5:"));
 	free(e);
 	e = events_of(s, 1, 2);
@@ -373,15 +384,18 @@ static void test_rollback_leaves_nothing(void **state)
 	char err[300];
 	const char *op = "{\"k\":\"chat.post\",\"text\":\"x\"}";
 	assert_int_equal(store_begin(s, err, sizeof(err)), RK_OK);
-	assert_int_equal(store_append(s, 3, 3, "s", "u", "x3", op, strlen(op), err, sizeof(err)),
-			 RK_OK);
+	assert_int_equal(
+	    store_append(s, 3, 3, "s", "u", "x3", op, strlen(op), err, sizeof(err)),
+	    RK_OK);
 	assert_int_equal(store_set_alarm(s, "p1", 99, err, sizeof(err)), RK_OK);
 	store_rollback(s);
 	assert_int_equal(store_begin(s, err, sizeof(err)), RK_OK);
-	assert_int_equal(store_append(s, 3, 3, "s", "u", "x3", op, strlen(op), err, sizeof(err)),
-			 RK_OK);
-	assert_int_equal(store_append(s, 2, 3, "s", "u", "x4", op, strlen(op), err, sizeof(err)),
-			 RK_EIO);
+	assert_int_equal(
+	    store_append(s, 3, 3, "s", "u", "x3", op, strlen(op), err, sizeof(err)),
+	    RK_OK);
+	assert_int_equal(
+	    store_append(s, 2, 3, "s", "u", "x4", op, strlen(op), err, sizeof(err)),
+	    RK_EIO);
 	assert_non_null(strstr(err, "append event"));
 	store_rollback(s);
 	store_rollback(s); /* no batch open: fine */
@@ -398,8 +412,9 @@ static void test_rollback_leaves_nothing(void **state)
 	free(info.alarms);
 	/* Closing with a batch open rolls it back. */
 	assert_int_equal(store_begin(s, err, sizeof(err)), RK_OK);
-	assert_int_equal(store_append(s, 3, 3, "s", "u", "x3", op, strlen(op), err, sizeof(err)),
-			 RK_OK);
+	assert_int_equal(
+	    store_append(s, 3, 3, "s", "u", "x3", op, strlen(op), err, sizeof(err)),
+	    RK_OK);
 	store_close(s);
 	s = open_room(t->path, "r1");
 	assert_int_equal(store_min_seq(s), 1);
@@ -425,18 +440,21 @@ static void test_snapshot_round_trip(void **state)
 	rk_state_encode(st, &b);
 	assert_int_equal(rk_buf_ok(&b), RK_OK);
 	assert_int_equal(store_begin(s, err, sizeof(err)), RK_OK);
-	assert_int_equal(store_put_snapshot(s, 3, 77, b.data, b.len, err, sizeof(err)), RK_OK);
+	assert_int_equal(store_put_snapshot(s, 3, 77, b.data, b.len, err, sizeof(err)),
+			 RK_OK);
 	assert_int_equal(store_commit(s, err, sizeof(err)), RK_OK);
 	append_chat(s, 4, 6, 0);
 	char *json;
 	size_t len;
 	int64_t at;
-	assert_int_equal(store_snapshot_at(s, -1, &at, &json, &len, err, sizeof(err)), RK_OK);
+	assert_int_equal(store_snapshot_at(s, -1, &at, &json, &len, err, sizeof(err)),
+			 RK_OK);
 	assert_int_equal(at, 3);
 	assert_int_equal(len, b.len);
 	assert_memory_equal(json, b.data, len);
 	free(json);
-	assert_int_equal(store_snapshot_at(s, 2, &at, &json, &len, err, sizeof(err)), RK_OK);
+	assert_int_equal(store_snapshot_at(s, 2, &at, &json, &len, err, sizeof(err)),
+			 RK_OK);
 	assert_int_equal(at, 0);
 	assert_null(json);
 	/* Load = the snapshot + the events after it; the same state as a
@@ -472,7 +490,8 @@ static void test_snapshot_round_trip(void **state)
 	rk_state_free(st3);
 	/* A snapshot that does not decode: load names it. */
 	assert_int_equal(store_begin(s, err, sizeof(err)), RK_OK);
-	assert_int_equal(store_put_snapshot(s, 6, 1, "{nope", 5, err, sizeof(err)), RK_OK);
+	assert_int_equal(store_put_snapshot(s, 6, 1, "{nope", 5, err, sizeof(err)),
+			 RK_OK);
 	assert_int_equal(store_commit(s, err, sizeof(err)), RK_OK);
 	assert_int_equal(store_load(s, &st, &seq, &snap, err, sizeof(err)), RK_ECORRUPT);
 	assert_null(st);
@@ -495,7 +514,8 @@ static void test_alarms(void **state)
 	assert_int_equal(store_set_alarm(s, "p1", 300, err, sizeof(err)), RK_OK);
 	assert_int_equal(store_set_alarm(s, "p2", 200, err, sizeof(err)), RK_OK);
 	assert_int_equal(store_set_alarm(s, "p3", 100, err, sizeof(err)), RK_OK);
-	assert_int_equal(store_set_alarm(s, "p1", 150, err, sizeof(err)), RK_OK); /* replaces */
+	assert_int_equal(store_set_alarm(s, "p1", 150, err, sizeof(err)),
+			 RK_OK); /* replaces */
 	assert_int_equal(store_del_alarm(s, "p3", err, sizeof(err)), RK_OK);
 	assert_int_equal(store_del_alarm(s, "nope", err, sizeof(err)), RK_OK);
 	assert_int_equal(store_commit(s, err, sizeof(err)), RK_OK);
@@ -555,10 +575,12 @@ static void test_opids_source(void **state)
 	const char *op = "{\"k\":\"chat.post\",\"text\":\"x\"}";
 	int64_t n = 10 + RK_IDEM_EVENTS;
 	assert_int_equal(store_begin(s, err, sizeof(err)), RK_OK);
-	assert_int_equal(store_append(s, n + 1, now + n + 1, "server", "alice", "a-srv", op,
-				      strlen(op), err, sizeof(err)), RK_OK);
-	assert_int_equal(store_append(s, n + 2, now + n + 2, "s1", "alice", "", op, strlen(op),
-				      err, sizeof(err)), RK_OK);
+	assert_int_equal(store_append(s, n + 1, now + n + 1, "server", "alice", "a-srv",
+				      op, strlen(op), err, sizeof(err)),
+			 RK_OK);
+	assert_int_equal(store_append(s, n + 2, now + n + 2, "s1", "alice", "", op,
+				      strlen(op), err, sizeof(err)),
+			 RK_OK);
 	assert_int_equal(store_commit(s, err, sizeof(err)), RK_OK);
 	assert_int_equal(store_load_opids(s, count_opid, &r, err, sizeof(err)), RK_OK);
 	assert_int_equal(r.first, 11);
@@ -575,7 +597,8 @@ static void test_opids_source(void **state)
 	assert_int_equal(r.n, n);
 	/* The callback's failure stops the read and is returned. */
 	r = (opid_rows){.fail_at_two = true};
-	assert_int_equal(store_load_opids(s2, count_opid, &r, err, sizeof(err)), RK_ENOMEM);
+	assert_int_equal(store_load_opids(s2, count_opid, &r, err, sizeof(err)),
+			 RK_ENOMEM);
 	assert_int_equal(r.n, 1);
 	assert_string_equal(err, "out of memory");
 	store_close(s2);
@@ -599,8 +622,9 @@ static void test_read_only(void **state)
 	assert_string_equal(store_get_meta(ro)->room, "r1");
 	assert_int_equal(store_begin(ro, err, sizeof(err)), RK_OK);
 	const char *op = "{\"k\":\"chat.post\",\"text\":\"x\"}";
-	assert_int_equal(store_append(ro, 4, 4, "s", "u", "i", op, strlen(op), err, sizeof(err)),
-			 RK_EIO);
+	assert_int_equal(
+	    store_append(ro, 4, 4, "s", "u", "i", op, strlen(op), err, sizeof(err)),
+	    RK_EIO);
 	assert_non_null(strstr(err, "read-only"));
 	store_rollback(ro);
 	store_close(ro);
@@ -612,7 +636,8 @@ static void test_read_only(void **state)
 	s = open_room(t->path, "r1");
 	append_chat(s, 4, 4, 0);
 	int64_t min, max, count;
-	assert_int_equal(store_seq_range(ro, &min, &max, &count, err, sizeof(err)), RK_OK);
+	assert_int_equal(store_seq_range(ro, &min, &max, &count, err, sizeof(err)),
+			 RK_OK);
 	assert_int_equal(max, 4);
 	store_close(ro);
 	store_close(s);
@@ -624,11 +649,14 @@ static void test_outbox(void **state)
 	store *s = open_room(t->path, "r1");
 	char err[300];
 	int64_t n, oldest;
-	assert_int_equal(store_outbox_backlog(s, 0, &n, &oldest, err, sizeof(err)), RK_OK);
+	assert_int_equal(store_outbox_backlog(s, 0, &n, &oldest, err, sizeof(err)),
+			 RK_OK);
 	assert_int_equal(n, -1); /* no outbox yet */
 	assert_int_equal(store_begin(s, err, sizeof(err)), RK_OK);
-	assert_int_equal(store_outbox_add(s, 10, "{\"a\":1}", 7, err, sizeof(err)), RK_OK);
-	assert_int_equal(store_outbox_add(s, 20, "{\"b\":2}", 7, err, sizeof(err)), RK_OK);
+	assert_int_equal(store_outbox_add(s, 10, "{\"a\":1}", 7, err, sizeof(err)),
+			 RK_OK);
+	assert_int_equal(store_outbox_add(s, 20, "{\"b\":2}", 7, err, sizeof(err)),
+			 RK_OK);
 	assert_int_equal(store_commit(s, err, sizeof(err)), RK_OK);
 	store_outbox *o = store_outbox_open(t->path);
 	assert_non_null(o);
@@ -637,20 +665,22 @@ static void test_outbox(void **state)
 	char *body;
 	size_t len;
 	/* Unknown epoch: from the first row whatever after says. */
-	assert_int_equal(store_outbox_read(o, "", 1, epoch, &id, &created, &body, &len, &max), 1);
+	assert_int_equal(
+	    store_outbox_read(o, "", 1, epoch, &id, &created, &body, &len, &max), 1);
 	assert_string_equal(epoch, store_epoch(s));
 	assert_int_equal(id, 1);
 	assert_int_equal(created, 10);
 	assert_string_equal(body, "{\"a\":1}");
 	assert_int_equal(max, 2);
 	free(body);
-	assert_int_equal(store_outbox_read(o, epoch, 1, epoch, &id, &created, &body, &len, &max),
-			 1);
+	assert_int_equal(
+	    store_outbox_read(o, epoch, 1, epoch, &id, &created, &body, &len, &max), 1);
 	assert_int_equal(id, 2);
 	free(body);
-	assert_int_equal(store_outbox_read(o, epoch, 2, epoch, &id, &created, &body, &len, &max),
-			 0);
-	assert_int_equal(store_outbox_backlog(s, 1, &n, &oldest, err, sizeof(err)), RK_OK);
+	assert_int_equal(
+	    store_outbox_read(o, epoch, 2, epoch, &id, &created, &body, &len, &max), 0);
+	assert_int_equal(store_outbox_backlog(s, 1, &n, &oldest, err, sizeof(err)),
+			 RK_OK);
 	assert_int_equal(n, 1);
 	assert_int_equal(oldest, 20);
 	/* Trimmed rows go; ids are never reused. */
@@ -658,8 +688,8 @@ static void test_outbox(void **state)
 	assert_int_equal(store_outbox_trim(s, 2, err, sizeof(err)), RK_OK);
 	assert_int_equal(store_outbox_add(s, 30, "{}", 2, err, sizeof(err)), RK_OK);
 	assert_int_equal(store_commit(s, err, sizeof(err)), RK_OK);
-	assert_int_equal(store_outbox_read(o, epoch, 0, epoch, &id, &created, &body, &len, &max),
-			 1);
+	assert_int_equal(
+	    store_outbox_read(o, epoch, 0, epoch, &id, &created, &body, &len, &max), 1);
 	assert_int_equal(id, 3);
 	free(body);
 	store_outbox_close(o);
@@ -682,21 +712,24 @@ static void test_checkpoint(void **state)
 	tctx *t = *state;
 	store_ckpt_result res;
 	char err[300];
-	assert_int_equal(store_file_checkpoint(t->path, false, 0, 0, &res, err, sizeof(err)), RK_OK);
+	assert_int_equal(
+	    store_file_checkpoint(t->path, false, 0, 0, &res, err, sizeof(err)), RK_OK);
 	assert_true(res.missing);
 	assert_false(exists(t->path, "")); /* never created */
 	store *s = open_room(t->path, "r1");
 	append_chat(s, 1, 50, 0);
 	int frames = store_wal_frames(s);
 	assert_true(frames > 0);
-	assert_int_equal(store_file_checkpoint(t->path, false, 0, 0, &res, err, sizeof(err)), RK_OK);
+	assert_int_equal(
+	    store_file_checkpoint(t->path, false, 0, 0, &res, err, sizeof(err)), RK_OK);
 	assert_false(res.missing);
 	assert_int_equal(res.log, frames);
 	assert_int_equal(res.ckpted, frames);
 	store_close(s);
 	/* TRUNCATE with retention on a room without a writer: keeps the last
 	 * events and the idempotency window (all of them here: one second). */
-	assert_int_equal(store_file_checkpoint(t->path, true, 200, 5, &res, err, sizeof(err)), RK_OK);
+	assert_int_equal(
+	    store_file_checkpoint(t->path, true, 200, 5, &res, err, sizeof(err)), RK_OK);
 	assert_false(res.busy);
 	assert_int_equal(res.retained, 0);
 	struct stat sb;
@@ -709,19 +742,20 @@ static void test_checkpoint(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_create_and_reopen, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_lock_exclusion, setup, teardown),
-		cmocka_unit_test(test_meta_check_table),
-		cmocka_unit_test_setup_teardown(test_newer_format_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_not_room_files, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_batch_read_back, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rollback_leaves_nothing, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_snapshot_round_trip, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_alarms, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_opids_source, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_read_only, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_outbox, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_checkpoint, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_create_and_reopen, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_lock_exclusion, setup, teardown),
+	    cmocka_unit_test(test_meta_check_table),
+	    cmocka_unit_test_setup_teardown(test_newer_format_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_not_room_files, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_batch_read_back, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rollback_leaves_nothing, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_snapshot_round_trip, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_alarms, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_opids_source, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_read_only, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_outbox, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_checkpoint, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -67,8 +67,8 @@ void store_unlock(int fd)
 {
 	(void)fd;
 }
-rk_err store_open(const char *path, const char *room_id, int busy_ms, store **out, char *err,
-		  size_t errlen)
+rk_err store_open(const char *path, const char *room_id, int busy_ms, store **out,
+		  char *err, size_t errlen)
 {
 	(void)path, (void)room_id, (void)busy_ms, (void)err, (void)errlen;
 	*out = &the_store;
@@ -107,11 +107,12 @@ rk_err store_begin(store *s, char *err, size_t errlen)
 	stubs.begins++;
 	return RK_OK;
 }
-rk_err store_append(store *s, int64_t seq, int64_t ts, const char *session, const char *user,
-		    const char *op_id, const char *op_json, size_t op_len, char *err,
-		    size_t errlen)
+rk_err store_append(store *s, int64_t seq, int64_t ts, const char *session,
+		    const char *user, const char *op_id, const char *op_json,
+		    size_t op_len, char *err, size_t errlen)
 {
-	(void)s, (void)ts, (void)session, (void)user, (void)op_id, (void)op_json, (void)op_len;
+	(void)s, (void)ts, (void)session, (void)user, (void)op_id, (void)op_json,
+	    (void)op_len;
 	if (stubs.fail_append) {
 		snprintf(err, errlen, "disk on fire");
 		return RK_EIO;
@@ -135,8 +136,8 @@ rk_err store_del_alarm(store *s, const char *poll, char *err, size_t errlen)
 	(void)s, (void)poll, (void)err, (void)errlen;
 	return RK_OK;
 }
-rk_err store_outbox_add(store *s, int64_t created_ms, const char *body, size_t len, char *err,
-			size_t errlen)
+rk_err store_outbox_add(store *s, int64_t created_ms, const char *body, size_t len,
+			char *err, size_t errlen)
 {
 	(void)s, (void)created_ms, (void)body, (void)len, (void)err, (void)errlen;
 	return RK_OK;
@@ -239,15 +240,17 @@ int64_t webhook_delivered(webhook *w, const char *room_id, const char *epoch)
 	(void)w, (void)room_id, (void)epoch;
 	return 0;
 }
-void webhook_enc_op(rk_buf *b, const char *room_id, const char *epoch, int64_t seq, int64_t ts,
-		    const char *session, const char *user, const char *op_id, const char *op,
-		    size_t op_len)
+void webhook_enc_op(rk_buf *b, const char *room_id, const char *epoch, int64_t seq,
+		    int64_t ts, const char *session, const char *user, const char *op_id,
+		    const char *op, size_t op_len)
 {
-	(void)b, (void)room_id, (void)epoch, (void)seq, (void)ts, (void)session, (void)user;
+	(void)b, (void)room_id, (void)epoch, (void)seq, (void)ts, (void)session,
+	    (void)user;
 	(void)op_id, (void)op, (void)op_len;
 }
-void webhook_enc_poll_closed(rk_buf *b, const char *room_id, const char *epoch, int64_t seq,
-			     int64_t ts, const char *user, const rk_poll *poll)
+void webhook_enc_poll_closed(rk_buf *b, const char *room_id, const char *epoch,
+			     int64_t seq, int64_t ts, const char *user,
+			     const rk_poll *poll)
 {
 	(void)b, (void)room_id, (void)epoch, (void)seq, (void)ts, (void)user, (void)poll;
 }

@@ -8,19 +8,19 @@
 
 typedef struct stub_sent {
 	conn *c;
-	char *text;               /* the message's JSON (malloc'ed) */
+	char *text; /* the message's JSON (malloc'ed) */
 } stub_sent;
 
 typedef struct stub_log {
 	stub_sent sent[STUB_MAX]; /* conn_push, in call order */
 	size_t nsent;
-	int closes;               /* conn_close that closed a conn */
+	int closes; /* conn_close that closed a conn */
 	int begins, commits, rollbacks;
-	int64_t appended;         /* last seq store_append wrote */
-	bool fail_append;         /* store_append fails (RK_EIO) */
-	int loads;                /* loader_submit */
-	int syncs;                /* syncer_submit */
-	int64_t sync_seq;         /* its seq */
+	int64_t appended; /* last seq store_append wrote */
+	bool fail_append; /* store_append fails (RK_EIO) */
+	int loads;	  /* loader_submit */
+	int syncs;	  /* syncer_submit */
+	int64_t sync_seq; /* its seq */
 } stub_log;
 
 extern stub_log stubs;

@@ -86,7 +86,8 @@ static void test_loopback(void **state)
 	(void)state;
 	iplimit l;
 	iplimit_init(&l, 1, 1, 1, false);
-	static const char *const lo[] = {"127.0.0.1", "127.0.0.2", "::1", "::ffff:127.0.0.1"};
+	static const char *const lo[] = {"127.0.0.1", "127.0.0.2", "::1",
+					 "::ffff:127.0.0.1"};
 	for (size_t i = 0; i < sizeof(lo) / sizeof(lo[0]); i++)
 		for (int k = 0; k < 10; k++)
 			assert_int_equal(admit(&l, lo[i], SEC, NULL), IPL_OK);
@@ -117,7 +118,8 @@ static void test_sweep_and_bound(void **state)
 	char addr[32];
 	int64_t t = SEC;
 	for (int i = 0; i < IPL_MAX_ENTRIES; i++) {
-		snprintf(addr, sizeof(addr), "10.%d.%d.%d", i >> 16, (i >> 8) & 255, i & 255);
+		snprintf(addr, sizeof(addr), "10.%d.%d.%d", i >> 16, (i >> 8) & 255,
+			 i & 255);
 		assert_int_equal(admit(&l, addr, t, NULL), IPL_OK);
 	}
 	assert_int_equal(rk_omap_count(&l.map), IPL_MAX_ENTRIES);
@@ -141,10 +143,10 @@ static void test_sweep_and_bound(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_rate),
-		cmocka_unit_test(test_conns),
-		cmocka_unit_test(test_loopback),
-		cmocka_unit_test(test_sweep_and_bound),
+	    cmocka_unit_test(test_rate),
+	    cmocka_unit_test(test_conns),
+	    cmocka_unit_test(test_loopback),
+	    cmocka_unit_test(test_sweep_and_bound),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

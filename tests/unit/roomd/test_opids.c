@@ -88,7 +88,8 @@ static void test_random_against_model(void **state)
 			assert_int_equal(opids_find(o, "u1", other), 0);
 		}
 	}
-	assert_true(opids_count(o) > OPIDS_KEEP_OPS && opids_count(o) < N); /* both rules acted */
+	assert_true(opids_count(o) > OPIDS_KEEP_OPS &&
+		    opids_count(o) < N); /* both rules acted */
 	opids_free(o);
 	free(ops);
 }
@@ -104,7 +105,8 @@ static void test_count_window_bounds_memory(void **state)
 	size_t bytes_at_30k = 0;
 	for (int64_t seq = 1; seq <= 60000; seq++) {
 		snprintf(id, sizeof(id), "x:%lld", (long long)seq);
-		assert_int_equal(opids_add(o, "alice", id, seq, seq * OPIDS_KEEP_MS), RK_OK);
+		assert_int_equal(opids_add(o, "alice", id, seq, seq * OPIDS_KEEP_MS),
+				 RK_OK);
 		if (seq == 30000)
 			bytes_at_30k = opids_bytes(o);
 	}
@@ -132,7 +134,8 @@ static void test_time_window_keeps_more(void **state)
 	assert_int_equal(opids_count(o), 25000);
 	assert_int_equal(opids_find(o, "bob", "y:1"), 1);
 	/* A day later the old ones go as new ones come. */
-	assert_int_equal(opids_add(o, "bob", "late", 25001, 1000 + OPIDS_KEEP_MS + 1), RK_OK);
+	assert_int_equal(opids_add(o, "bob", "late", 25001, 1000 + OPIDS_KEEP_MS + 1),
+			 RK_OK);
 	assert_int_equal(opids_count(o), OPIDS_KEEP_OPS);
 	assert_int_equal(opids_find(o, "bob", "y:1"), 0);
 	assert_int_equal(opids_find(o, "bob", "late"), 25001);

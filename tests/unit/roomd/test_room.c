@@ -45,7 +45,8 @@ static int setup(void **state)
 		cs[i]->srv = s;
 		cs[i]->state = CONN_OPEN;
 		cs[i]->role = RK_ROLE_EDITOR;
-		snprintf(cs[i]->peer.session, sizeof(cs[i]->peer.session), "s%s", names[i]);
+		snprintf(cs[i]->peer.session, sizeof(cs[i]->peer.session), "s%s",
+			 names[i]);
 		snprintf(cs[i]->peer.user, sizeof(cs[i]->peer.user), "u%s", names[i]);
 	}
 	f->r = room_new(s, "r1");
@@ -85,13 +86,14 @@ static void submit(fixture *f, conn *c, const char *json)
 	rk_cmsg m;
 	rk_reject rej = RK_REJ_NONE;
 	char msg[RK_MSG_MSG_MAX + 1];
-	assert_int_equal(rk_cmsg_decode(json, strlen(json), 65536, &m, &rej, msg, sizeof(msg)),
-			 RK_OK);
+	assert_int_equal(
+	    rk_cmsg_decode(json, strlen(json), 65536, &m, &rej, msg, sizeof(msg)), RK_OK);
 	room_submit(f->r, c, &m);
 	rk_cmsg_free(&m);
 }
 
-#define CHAT(id) "{\"t\":\"op\",\"id\":\"" id "\",\"op\":{\"k\":\"chat.post\",\"text\":\"hi\"}}"
+#define CHAT(id)                                                                         \
+	"{\"t\":\"op\",\"id\":\"" id "\",\"op\":{\"k\":\"chat.post\",\"text\":\"hi\"}}"
 
 /* The loader's result for r: a successful load of an empty room. */
 static void deliver_load(fixture *f)
@@ -138,7 +140,8 @@ static void test_gate_holds_output_until_commit(void **state)
 	int ack = sent_to(&f->a, "\"t\":\"ack\"", before);
 	int ev = sent_to(&f->b, "\"t\":\"event\"", before);
 	assert_true(ack >= 0 && ev >= 0);
-	assert_int_equal(sent_to(&f->a, "\"t\":\"event\"", before), -1); /* not to its sender */
+	assert_int_equal(sent_to(&f->a, "\"t\":\"event\"", before),
+			 -1); /* not to its sender */
 	assert_false(room_has_unsynced(f->r));
 }
 
@@ -193,8 +196,9 @@ static void test_loadq_runs_in_arrival_order(void **state)
 	rk_cmsg m;
 	rk_reject rej;
 	char msg[RK_MSG_MSG_MAX + 1];
-	assert_int_equal(rk_cmsg_decode(CHAT("op1"), strlen(CHAT("op1")), 65536, &m, &rej, msg,
-					sizeof(msg)), RK_OK);
+	assert_int_equal(rk_cmsg_decode(CHAT("op1"), strlen(CHAT("op1")), 65536, &m, &rej,
+					msg, sizeof(msg)),
+			 RK_OK);
 	room_submit(f->r, &f->a, &m);
 	assert_int_equal(m.t, 0); /* moved into the queue: the caller's free is a no-op */
 	assert_string_equal(m.id, "");
@@ -302,17 +306,22 @@ static void test_fsync_failed_sync_fails_room(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_gate_holds_output_until_commit, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_gate_reply_waits_behind_pending_ack, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_gate_failed_commit_sends_nothing, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_loadq_runs_in_arrival_order, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_loadq_failed_load_refuses_waiters, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_loadq_leaver_drops_its_items, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_fsync_output_waits_for_sync, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_fsync_failed_sync_fails_room, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_gate_holds_output_until_commit, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_gate_reply_waits_behind_pending_ack,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_gate_failed_commit_sends_nothing, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_loadq_runs_in_arrival_order, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_loadq_failed_load_refuses_waiters, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_loadq_leaver_drops_its_items, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_fsync_output_waits_for_sync, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_fsync_failed_sync_fails_room, setup,
+					    teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -21,7 +21,7 @@ typedef struct tjob {
 	worker_job wj;
 	char key[16];
 	int id;
-	int value;                /* changed under the lock while queued */
+	int value; /* changed under the lock while queued */
 	int runs;
 } tjob;
 
@@ -31,11 +31,11 @@ typedef struct owner {
 	pthread_cond_t cv;
 	bool gate_closed;
 	bool in_run;
-	int nin;                  /* jobs inside run right now */
-	int ran[64], nran;        /* ids in run order (values for "v" jobs) */
-	int done[64], ndone;      /* ids in delivery order */
+	int nin;	     /* jobs inside run right now */
+	int ran[64], nran;   /* ids in run order (values for "v" jobs) */
+	int done[64], ndone; /* ids in delivery order */
 	int freed;
-	int again;                /* settle: run the next job this many more times */
+	int again; /* settle: run the next job this many more times */
 } owner;
 
 static owner o;
@@ -81,8 +81,12 @@ static void free_cb(worker_job *wj)
 }
 
 static worker_ops ops = {
-	.run = run_cb, .settle = settle_cb, .done = done_cb, .free = free_cb,
-	.drain_on_stop = false, .max_queued = 8,
+    .run = run_cb,
+    .settle = settle_cb,
+    .done = done_cb,
+    .free = free_cb,
+    .drain_on_stop = false,
+    .max_queued = 8,
 };
 
 static tjob *job(const char *key, int id)
@@ -273,7 +277,7 @@ static void test_stop_drops_or_drains(void **state)
 	}
 	gate(false);
 	assert_int_equal(pthread_join(t, NULL), 0);
-	assert_int_equal(o.nran, 1); /* drain_on_stop false: y, z never run */
+	assert_int_equal(o.nran, 1);  /* drain_on_stop false: y, z never run */
 	assert_int_equal(o.ndone, 0); /* nothing delivered after stop */
 	assert_int_equal(o.freed, 3 + extra);
 	/* The same with draining: the queued jobs run, due or not. */
@@ -330,13 +334,14 @@ static void test_pool_runs_jobs_at_once(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_order_and_delivery, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_delivery_through_the_loop, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_find_queued_coalesces, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_quiesce_drops_queued, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_again_first_and_cap, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_stop_drops_or_drains, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_pool_runs_jobs_at_once, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_order_and_delivery, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_delivery_through_the_loop, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_find_queued_coalesces, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_quiesce_drops_queued, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_again_first_and_cap, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_stop_drops_or_drains, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pool_runs_jobs_at_once, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,20 +15,20 @@
 
 typedef struct stream_case {
 	const char *name;
-	int64_t welcome;        /* -1: no welcome */
-	int64_t seqs[8];        /* 0-terminated */
+	int64_t welcome; /* -1: no welcome */
+	int64_t seqs[8]; /* 0-terminated */
 	uint64_t want[CHK_KIND_COUNT];
 } stream_case;
 
 static const stream_case stream_cases[] = {
-	{"clean", 5, {6, 7, 8, 9}, {0}},
-	{"clean from zero", 0, {1, 2, 3}, {0}},
-	{"gap", 5, {6, 8, 9}, {[CHK_GAP] = 1}},
-	{"duplicate", 5, {6, 6, 7}, {[CHK_DUP] = 1}},
-	{"old seq again", 5, {6, 7, 8, 6}, {[CHK_DUP] = 1}},
-	{"reorder", 5, {7, 6, 8}, {[CHK_GAP] = 1, [CHK_REORDER] = 1}},
-	{"seq before welcome", -1, {3}, {[CHK_REORDER] = 1}},
-	{"welcome seq repeated", 5, {5, 6}, {[CHK_DUP] = 1}},
+    {"clean", 5, {6, 7, 8, 9}, {0}},
+    {"clean from zero", 0, {1, 2, 3}, {0}},
+    {"gap", 5, {6, 8, 9}, {[CHK_GAP] = 1}},
+    {"duplicate", 5, {6, 6, 7}, {[CHK_DUP] = 1}},
+    {"old seq again", 5, {6, 7, 8, 6}, {[CHK_DUP] = 1}},
+    {"reorder", 5, {7, 6, 8}, {[CHK_GAP] = 1, [CHK_REORDER] = 1}},
+    {"seq before welcome", -1, {3}, {[CHK_REORDER] = 1}},
+    {"welcome seq repeated", 5, {5, 6}, {[CHK_DUP] = 1}},
 };
 
 static void test_streams(void **state)
@@ -48,7 +48,8 @@ static void test_streams(void **state)
 		for (int k = 0; k < CHK_KIND_COUNT; k++) {
 			if (c.counts[k] != tc->want[k])
 				fail_msg("%s: %s count %llu, want %llu", tc->name,
-					 chk_kind_name((chk_kind)k), (unsigned long long)c.counts[k],
+					 chk_kind_name((chk_kind)k),
+					 (unsigned long long)c.counts[k],
 					 (unsigned long long)tc->want[k]);
 			total += tc->want[k];
 		}
@@ -245,18 +246,18 @@ static void test_merge(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_streams),
-		cmocka_unit_test(test_detail_kept),
-		cmocka_unit_test_setup_teardown(test_clean_ops, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ack_event_mismatch, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_event_then_wrong_ack, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_two_events_disagree, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_two_ops_one_seq, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_unknown_and_double_ack, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ring_window_is_not_a_violation, setup,
-						teardown),
-		cmocka_unit_test(test_final_agreement),
-		cmocka_unit_test(test_merge),
+	    cmocka_unit_test(test_streams),
+	    cmocka_unit_test(test_detail_kept),
+	    cmocka_unit_test_setup_teardown(test_clean_ops, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ack_event_mismatch, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_event_then_wrong_ack, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_two_events_disagree, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_two_ops_one_seq, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_unknown_and_double_ack, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ring_window_is_not_a_violation, setup,
+					    teardown),
+	    cmocka_unit_test(test_final_agreement),
+	    cmocka_unit_test(test_merge),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -144,7 +144,8 @@ static void enc_welcome(rk_buf *b, int64_t seq, bool resumed, size_t npeers,
 		op.k = RK_OP_CHAT_POST;
 		op.text = strdup("a [chat] {message} with \"quotes\"");
 		char msg[128];
-		assert_int_equal(rk_state_apply(st, &op, &a, msg, sizeof(msg)), RK_REJ_NONE);
+		assert_int_equal(rk_state_apply(st, &op, &a, msg, sizeof(msg)),
+				 RK_REJ_NONE);
 		rk_op_free(&op);
 	}
 	rk_buf_reset(b);
@@ -162,9 +163,13 @@ static void test_agrees_with_full_decoder(void **state)
 		int64_t seq;
 		const char *id;
 	} ev[] = {
-	    {1, "c0.1"}, {42, "c12.34"}, {9007199254740991, "c4294967295.4294967295"},
-	    {7, ""} /* a server op: no client id */, {8, "other-client-op"},
-	    {9, "c1.2.3"}, {10, "c-1.2"},
+	    {1, "c0.1"},
+	    {42, "c12.34"},
+	    {9007199254740991, "c4294967295.4294967295"},
+	    {7, ""} /* a server op: no client id */,
+	    {8, "other-client-op"},
+	    {9, "c1.2.3"},
+	    {10, "c-1.2"},
 	};
 	for (size_t i = 0; i < sizeof(ev) / sizeof(ev[0]); i++) {
 		enc_chat_event(&b, ev[i].seq, "alice", ev[i].id, "hello, world");
@@ -181,8 +186,8 @@ static void test_agrees_with_full_decoder(void **state)
 		rk_enc_ack(&b, acks[i], (int64_t)i + 1, i % 2 == 1);
 		agree(&b);
 	}
-	static const int64_t xy[][2] = {{0, 0}, {5, 7}, {-1, -9007199254740991},
-					 {9007199254740991, 1}};
+	static const int64_t xy[][2] = {
+	    {0, 0}, {5, 7}, {-1, -9007199254740991}, {9007199254740991, 1}};
 	for (size_t i = 0; i < 4; i++) {
 		rk_buf_reset(&b);
 		rk_enc_cursor(&b, "s-xyz", xy[i][0], xy[i][1]);
@@ -278,50 +283,50 @@ static void test_declines_malformed(void **state)
 	    "",
 	    "not json",
 	    "{\"t\":\"event\"}",
-	    "{\"t\":\"ack\",\"id\":\"c1.2\",\"seq\":0}",            /* seq must be >= 1 */
+	    "{\"t\":\"ack\",\"id\":\"c1.2\",\"seq\":0}", /* seq must be >= 1 */
 	    "{\"t\":\"ack\",\"id\":\"c1.2\",\"seq\":-3}",
-	    "{\"t\":\"ack\",\"id\":\"c1.2\",\"seq\":01}",           /* leading zero */
+	    "{\"t\":\"ack\",\"id\":\"c1.2\",\"seq\":01}", /* leading zero */
 	    "{\"t\":\"ack\",\"id\":\"c1.2\",\"seq\":1e3}",
 	    "{\"t\":\"ack\",\"id\":\"c1.2\",\"seq\":1.5}",
 	    "{\"t\":\"ack\",\"id\":\"c1.2\",\"seq\":9007199254740992}", /* > RK_INT_MAX */
 	    "{\"t\":\"ack\",\"id\":\"c1.2\",\"seq\":123456789012345678901}",
-	    "{\"t\":\"ack\",\"id\":\"c1.2\",\"seq\": 1}",           /* whitespace */
-	    "{\"t\":\"ack\",\"id\":\"c1.2\",\"seq\":1,\"x\":1}",     /* extra field */
-	    "{\"t\":\"ack\",\"seq\":1,\"id\":\"c1.2\"}",            /* other order */
-	    "{\"t\":\"ack\",\"id\":\"\",\"seq\":1}",                /* empty id */
-	    "{\"t\":\"ack\",\"id\":\"c1.2,\"seq\":1}",              /* broken quote */
+	    "{\"t\":\"ack\",\"id\":\"c1.2\",\"seq\": 1}",	 /* whitespace */
+	    "{\"t\":\"ack\",\"id\":\"c1.2\",\"seq\":1,\"x\":1}", /* extra field */
+	    "{\"t\":\"ack\",\"seq\":1,\"id\":\"c1.2\"}",	 /* other order */
+	    "{\"t\":\"ack\",\"id\":\"\",\"seq\":1}",		 /* empty id */
+	    "{\"t\":\"ack\",\"id\":\"c1.2,\"seq\":1}",		 /* broken quote */
 	    "{\"t\":\"ack\",\"id\":\"c1.2\",\"seq\":1}}",
 	    "{\"t\":\"event\",\"seq\":1,\"ts\":2,\"session\":\"\",\"user\":\"u\","
-	    "\"id\":\"c1.2\",\"op\":{}}",                            /* empty session */
+	    "\"id\":\"c1.2\",\"op\":{}}", /* empty session */
 	    "{\"t\":\"event\",\"seq\":1,\"ts\":-2,\"session\":\"s\",\"user\":\"u\","
-	    "\"id\":\"c1.2\",\"op\":{}}",                            /* negative ts */
+	    "\"id\":\"c1.2\",\"op\":{}}", /* negative ts */
 	    "{\"t\":\"event\",\"seq\":1,\"ts\":2,\"session\":\"s\",\"user\":\"u\","
 	    "\"id\":\"c1.2\",\"op\":[]}",
 	    "{\"t\":\"event\",\"seq\":1,\"ts\":2,\"session\":\"s\",\"user\":\"u\","
-	    "\"id\":\"c1.2\",\"op\":{}",                             /* unclosed */
+	    "\"id\":\"c1.2\",\"op\":{}", /* unclosed */
 	    "{\"t\":\"cursor\",\"session\":\"s\",\"x\":-,\"y\":1}",
 	    "{\"t\":\"cursor\",\"session\":\"s\",\"x\":1,\"y\":-9007199254740992}",
 	    "{\"t\":\"presence\",\"leave\":\"\"}",
 	    "{\"t\":\"presence\",\"other\":1}",
-	    "{\"t\":\"presence\",\"join\":{\"a\":{}}",          /* unbalanced */
+	    "{\"t\":\"presence\",\"join\":{\"a\":{}}", /* unbalanced */
 	    "{\"t\":\"event\",\"seq\":1,\"ts\":2,\"session\":\"s\",\"user\":\"u\","
-	    "\"id\":\"c1.2\",\"op\":{\"a\":\"}}\"}",          /* braces in a string */
+	    "\"id\":\"c1.2\",\"op\":{\"a\":\"}}\"}", /* braces in a string */
 	    "{\"t\":\"event\",\"seq\":1,\"ts\":2,\"session\":\"s\",\"user\":\"u\","
-	    "\"id\":\"c1.2\",\"op\":{}}{}",                      /* run-on */
+	    "\"id\":\"c1.2\",\"op\":{}}{}", /* run-on */
 	    "{\"t\":\"eventx\",\"seq\":1}",
 	    "{\"t\" :\"ack\",\"id\":\"c1.2\",\"seq\":1}",
 	    "{\"t\":\"welcome\",\"v\":2,\"room\":\"r\",\"session\":\"s\",\"user\":\"u\","
 	    "\"role\":\"editor\",\"seq\":1,\"epoch\":\"e\",\"resumed\":true,"
-	    "\"peers\":[],\"limits\":{}}",                         /* version 2 */
+	    "\"peers\":[],\"limits\":{}}", /* version 2 */
 	    "{\"t\":\"welcome\",\"v\":1,\"room\":\"r\",\"session\":\"s\",\"user\":\"u\","
 	    "\"role\":\"editor\",\"seq\":1,\"epoch\":\"e\",\"resumed\":yes,"
 	    "\"peers\":[],\"limits\":{}}",
 	    "{\"t\":\"welcome\",\"v\":1,\"room\":\"r\",\"session\":\"s\",\"user\":\"u\","
 	    "\"role\":\"editor\",\"seq\":1,\"epoch\":\"\",\"resumed\":true,"
-	    "\"peers\":[],\"limits\":{}}",                         /* empty epoch */
+	    "\"peers\":[],\"limits\":{}}", /* empty epoch */
 	    "{\"t\":\"welcome\",\"v\":1,\"room\":\"r\",\"session\":\"s\",\"user\":\"u\","
 	    "\"role\":\"editor\",\"seq\":1,\"epoch\":\"e\",\"resumed\":true,"
-	    "\"peers\":[{]}",                                        /* unbalanced */
+	    "\"peers\":[{]}", /* unbalanced */
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		declines(bad[i], strlen(bad[i]));

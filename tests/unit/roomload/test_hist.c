@@ -63,7 +63,8 @@ static void check_against_exact(int64_t *v, size_t n)
 			assert_int_equal(got, want);
 		else if (err > REL_BOUND * (double)want)
 			fail_msg("p%g: got %lld, want %lld (error %.4f%%)", qs[i],
-				 (long long)got, (long long)want, 100 * err / (double)want);
+				 (long long)got, (long long)want,
+				 100 * err / (double)want);
 	}
 	assert_int_equal(rk_hist_pct(h, 100), v[n - 1]);
 	free(h);
@@ -164,7 +165,8 @@ static void test_overflow_and_empty(void **state)
 static void test_merge(void **state)
 {
 	(void)state;
-	rk_hist *a = malloc(sizeof(*a)), *b = malloc(sizeof(*b)), *all = malloc(sizeof(*all));
+	rk_hist *a = malloc(sizeof(*a)), *b = malloc(sizeof(*b)),
+		*all = malloc(sizeof(*all));
 	assert_true(a && b && all);
 	rk_hist_init(a);
 	rk_hist_init(b);
@@ -197,13 +199,13 @@ static void test_merge(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_constant),
-		cmocka_unit_test(test_uniform),
-		cmocka_unit_test(test_exponential),
-		cmocka_unit_test(test_small_values_exact),
-		cmocka_unit_test(test_buckets_contiguous),
-		cmocka_unit_test(test_overflow_and_empty),
-		cmocka_unit_test(test_merge),
+	    cmocka_unit_test(test_constant),
+	    cmocka_unit_test(test_uniform),
+	    cmocka_unit_test(test_exponential),
+	    cmocka_unit_test(test_small_values_exact),
+	    cmocka_unit_test(test_buckets_contiguous),
+	    cmocka_unit_test(test_overflow_and_empty),
+	    cmocka_unit_test(test_merge),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,8 +15,8 @@ static void test_window_per_attempt(void **state)
 	static const struct {
 		unsigned attempt;
 		int64_t d;
-	} cases[] = {{0, 250}, {1, 500}, {2, 1000}, {3, 2000},
-		     {4, 4000}, {5, 8000}, {6, 8000}, {40, 8000}, {1000, 8000}};
+	} cases[] = {{0, 250},	{1, 500},  {2, 1000},  {3, 2000},   {4, 4000},
+		     {5, 8000}, {6, 8000}, {40, 8000}, {1000, 8000}};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		int64_t d = cases[i].d;
 		/* r = 0 gives the low end, r = d/2 the high end. */

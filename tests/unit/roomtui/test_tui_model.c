@@ -80,8 +80,10 @@ static void test_pending_then_ack(void **state)
 	assert_int_equal(tm_init(&m, "tX"), RK_OK);
 	welcome(&m, "alice", RK_ROLE_EDITOR, 0, "e1", false, NULL);
 	char id[RK_ID_MAX + 1];
-	local(&m, "{\"k\":\"shape.add\",\"shape\":{\"id\":\"s1\",\"type\":\"line\","
-		  "\"color\":2,\"points\":[[0,0],[4,0]]}}", id);
+	local(&m,
+	      "{\"k\":\"shape.add\",\"shape\":{\"id\":\"s1\",\"type\":\"line\","
+	      "\"color\":2,\"points\":[[0,0],[4,0]]}}",
+	      id);
 	assert_int_equal(m.npend, 1);
 	assert_true(has_shape(tm_view(&m), "s1"));
 	assert_false(has_shape(m.confirmed, "s1"));
@@ -147,8 +149,10 @@ static void test_resume_dedup(void **state)
 	welcome(&m, "alice", RK_ROLE_EDITOR, 3, "e1", false, NULL);
 	char a[RK_ID_MAX + 1], b[RK_ID_MAX + 1];
 	local(&m, "{\"k\":\"chat.post\",\"text\":\"committed before the drop\"}", a);
-	local(&m, "{\"k\":\"shape.add\",\"shape\":{\"id\":\"s9\",\"type\":\"rect\","
-		  "\"color\":1,\"points\":[[0,0],[3,3]]}}", b);
+	local(&m,
+	      "{\"k\":\"shape.add\",\"shape\":{\"id\":\"s9\",\"type\":\"rect\","
+	      "\"color\":1,\"points\":[[0,0],[3,3]]}}",
+	      b);
 	m.pend[0].sent = m.pend[1].sent = true;
 	tm_disconnected(&m);
 	assert_false(tm_resend_ready(&m));
@@ -157,7 +161,8 @@ static void test_resume_dedup(void **state)
 	welcome(&m, "alice", RK_ROLE_EDITOR, 5, "e1", true, NULL);
 	assert_int_equal(m.seq, 3);
 	assert_false(tm_resend_ready(&m));
-	event(&m, 4, "alice", a, "{\"k\":\"chat.post\",\"text\":\"committed before the drop\"}");
+	event(&m, 4, "alice", a,
+	      "{\"k\":\"chat.post\",\"text\":\"committed before the drop\"}");
 	assert_int_equal(m.npend, 1);
 	assert_string_equal(m.pend[0].id, b);
 	assert_false(tm_resend_ready(&m));
@@ -233,12 +238,18 @@ static void test_full_welcome_settles_committed_shapes(void **state)
 	assert_int_equal(tm_init(&m, "tX"), RK_OK);
 	welcome(&m, "alice", RK_ROLE_EDITOR, 0, "e1", false, NULL);
 	char a[RK_ID_MAX + 1], b[RK_ID_MAX + 1], c[RK_ID_MAX + 1];
-	local(&m, "{\"k\":\"shape.add\",\"shape\":{\"id\":\"s1\",\"type\":\"line\","
-		  "\"color\":1,\"points\":[[0,0],[1,1]]}}", a);
-	local(&m, "{\"k\":\"shape.add\",\"shape\":{\"id\":\"s2\",\"type\":\"line\","
-		  "\"color\":1,\"points\":[[0,0],[1,1]]}}", b);
-	local(&m, "{\"k\":\"shape.add\",\"shape\":{\"id\":\"s3\",\"type\":\"rect\","
-		  "\"color\":1,\"points\":[[0,0],[1,1]]}}", c);
+	local(&m,
+	      "{\"k\":\"shape.add\",\"shape\":{\"id\":\"s1\",\"type\":\"line\","
+	      "\"color\":1,\"points\":[[0,0],[1,1]]}}",
+	      a);
+	local(&m,
+	      "{\"k\":\"shape.add\",\"shape\":{\"id\":\"s2\",\"type\":\"line\","
+	      "\"color\":1,\"points\":[[0,0],[1,1]]}}",
+	      b);
+	local(&m,
+	      "{\"k\":\"shape.add\",\"shape\":{\"id\":\"s3\",\"type\":\"rect\","
+	      "\"color\":1,\"points\":[[0,0],[1,1]]}}",
+	      c);
 	char d[RK_ID_MAX + 1];
 	local(&m, "{\"k\":\"shape.delete\",\"id\":\"s3\"}", d);
 	all_sent(&m);
@@ -279,8 +290,8 @@ static void test_full_welcome_drops_moot_and_conflicting(void **state)
 	tm_disconnected(&m);
 	/* b was never sent: it conflicts with the new state, a real loss. */
 	local(&m, "{\"k\":\"shape.update\",\"id\":\"s8\",\"set\":{\"color\":3}}", b);
-	size_t dropped = full_welcome(&m, "e1", 4,
-				      "{\"shapes\":{},\"polls\":{},\"chat\":[]}");
+	size_t dropped =
+	    full_welcome(&m, "e1", 4, "{\"shapes\":{},\"polls\":{},\"chat\":[]}");
 	assert_int_equal(dropped, 1);
 	assert_int_equal(m.npend, 0);
 	tm_free(&m);
@@ -347,8 +358,10 @@ static void test_full_welcome_chat_pushed_out_or_new_epoch(void **state)
 	rk_buf_init(&s, 0);
 	rk_buf_puts(&s, "{\"shapes\":{},\"polls\":{},\"chat\":[");
 	for (int i = 0; i < RK_CHAT_KEEP; i++)
-		rk_buf_printf(&s, "%s{\"seq\":%d,\"ts\":1700000000000,\"user\":\"bob\","
-			      "\"text\":\"x\"}", i ? "," : "", 10 + i);
+		rk_buf_printf(&s,
+			      "%s{\"seq\":%d,\"ts\":1700000000000,\"user\":\"bob\","
+			      "\"text\":\"x\"}",
+			      i ? "," : "", 10 + i);
 	rk_buf_puts(&s, "]}");
 	assert_int_equal(rk_buf_ok(&s), RK_OK);
 	size_t dropped = full_welcome(&m, "e1", 10 + RK_CHAT_KEEP - 1, s.data);

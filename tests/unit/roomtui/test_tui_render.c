@@ -19,7 +19,8 @@ static rk_state *state_of(const char *shapes_json)
 	rk_buf_printf(&b, "{\"shapes\":{%s},\"polls\":{},\"chat\":[]}", shapes_json);
 	rk_state *st;
 	char err[160];
-	assert_int_equal(rk_state_decode_text(b.data, b.len, &st, err, sizeof(err)), RK_OK);
+	assert_int_equal(rk_state_decode_text(b.data, b.len, &st, err, sizeof(err)),
+			 RK_OK);
 	rk_buf_free(&b);
 	return st;
 }
@@ -39,18 +40,18 @@ static void golden(const rk_state *st, int w, int h, int64_t vx, int64_t vy,
 	tr_grid_free(&g);
 }
 
-#define SHAPE(id, type, color, pts, extra)                                     \
-	"\"" id "\":{\"id\":\"" id "\",\"type\":\"" type "\",\"color\":" #color  \
+#define SHAPE(id, type, color, pts, extra)                                               \
+	"\"" id "\":{\"id\":\"" id "\",\"type\":\"" type "\",\"color\":" #color          \
 	",\"points\":" pts extra ",\"by\":\"t\"}"
 
 static void test_each_type(void **state)
 {
-	rk_state *st = state_of(
-	    SHAPE("r", "rect", 1, "[[1,1],[6,4]]", "") ","
-	    SHAPE("l", "line", 2, "[[8,0],[11,3]]", "") ","
-	    SHAPE("h", "line", 2, "[[8,5],[11,5]]", "") ","
-	    SHAPE("s", "stroke", 3, "[[0,6],[2,6],[2,7]]", "") ","
-	    SHAPE("t", "text", 4, "[[4,7]]", ",\"text\":\"hi \xc3\xa9!\""));
+	rk_state *st = state_of(SHAPE("r", "rect", 1, "[[1,1],[6,4]]", "") "," SHAPE(
+	    "l", "line", 2, "[[8,0],[11,3]]",
+	    "") "," SHAPE("h", "line", 2, "[[8,5],[11,5]]",
+			  "") "," SHAPE("s", "stroke", 3, "[[0,6],[2,6],[2,7]]",
+					"") "," SHAPE("t", "text", 4, "[[4,7]]",
+						      ",\"text\":\"hi \xc3\xa9!\""));
 	golden(st, 12, 8, 0, 0,
 	       "        \\   \n"
 	       " +----+  \\  \n"
@@ -66,9 +67,9 @@ static void test_each_type(void **state)
 static void test_clip_and_pan(void **state)
 {
 	/* A rect far bigger than the viewport, and a diagonal line crossing it. */
-	rk_state *st = state_of(
-	    SHAPE("big", "rect", 0, "[[-1000000000000,-3],[1000000000000,2]]", "") ","
-	    SHAPE("d", "line", 5, "[[-100,-100],[100,100]]", ""));
+	rk_state *st =
+	    state_of(SHAPE("big", "rect", 0, "[[-1000000000000,-3],[1000000000000,2]]",
+			   "") "," SHAPE("d", "line", 5, "[[-100,-100],[100,100]]", ""));
 	golden(st, 6, 6, -2, -4,
 	       "      \n"
 	       "------\n"
@@ -89,8 +90,8 @@ static void test_clip_and_pan(void **state)
 
 static void test_z_order_attrs_markers(void **state)
 {
-	rk_state *st = state_of(SHAPE("a", "line", 1, "[[0,0],[4,0]]", "") ","
-				SHAPE("b", "text", 2, "[[2,0]]", ",\"text\":\"XY\""));
+	rk_state *st = state_of(SHAPE("a", "line", 1, "[[0,0],[4,0]]", "") "," SHAPE(
+	    "b", "text", 2, "[[2,0]]", ",\"text\":\"XY\""));
 	tr_grid g;
 	assert_int_equal(tr_grid_init(&g, 8, 2), RK_OK);
 	tr_board_opts o = {.selected = "b"};
@@ -140,8 +141,8 @@ static void test_bars(void **state)
 		int64_t count, max;
 		const char *want;
 	} cases[] = {
-	    {8, 0, 0, "........"},  {8, 4, 4, "########"}, {8, 2, 4, "####...."},
-	    {8, 1, 100, "#......."}, {4, 3, 4, "###."},     {0, 3, 4, ""},
+	    {8, 0, 0, "........"},   {8, 4, 4, "########"}, {8, 2, 4, "####...."},
+	    {8, 1, 100, "#......."}, {4, 3, 4, "###."},	    {0, 3, 4, ""},
 	};
 	for (size_t i = 0; i < RK_ARRAY_LEN(cases); i++) {
 		char out[16];
