@@ -4,11 +4,8 @@
  * online commands against a real roomd on an ephemeral port.
  *
  * roomctl and roomd are the binaries named by ROOMCTL_BIN and ROOMD_BIN. */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -18,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -33,6 +29,8 @@
 #include "store.h"
 #include "token.h"
 #include "timescale.h"
+#include "roomd_proc.h"
+#include "wsclient.h"
 
 #define TS0 INT64_C(1700000000000)
 #define SECRET "roomctl-test-secret"
@@ -386,210 +384,84 @@ static int group_teardown(void **state)
 /* ---- roomd --------------------------------------------------------------- */
 
 typedef struct roomd {
-	pid_t pid;
+	rd_proc *rd; /* the shared launcher's (tests/support/roomd_proc.h) */
 	int port;
 	char url[64];
 } roomd;
 
-/* Start roomd on an ephemeral port with its log in DIR/roomd.log, and wait
- * (up to 10 s) for its ready line "roomd listening on 127.0.0.1:PORT". Its
- * data dir is a fresh DIR/srv holding a copy of the demo room (roomd writes
- * to rooms it loads; the offline tests keep the original). */
+/* Start roomd through the shared launcher on an ephemeral port. Its data dir
+ * is a fresh DIR/srv holding a copy of the demo room (roomd writes to rooms
+ * it loads; the offline tests keep the original). */
 static void roomd_start(const tctx *t, roomd *r, const char *secret_file)
 {
-	const char *bin = getenv("ROOMD_BIN");
-	assert_non_null(bin);
 	char data[300], cmd[700], room[400];
 	snprintf(data, sizeof(data), "%s/srv", t->dir);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s' && mkdir -p '%s/rooms'", data, data);
 	assert_int_equal(system(cmd), 0);
 	snprintf(room, sizeof(room), "%s/rooms/demo.db", data);
 	copy_file(t->demo, room);
-	char logp[400];
-	snprintf(logp, sizeof(logp), "%s/roomd.log", t->dir);
-	unlink(logp);
-	r->pid = fork();
-	assert_true(r->pid >= 0);
-	if (r->pid == 0) {
-		int fd = open(logp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		if (fd < 0)
-			_exit(127);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		const char *argv[] = {bin,	     "--listen",
-				      "127.0.0.1:0", "--data",
-				      data,	     secret_file ? "--secret-file" : NULL,
-				      secret_file,   NULL};
-		execv(bin, (char *const *)argv);
-		_exit(127);
-	}
-	int64_t end = rk_mono_us() + (int64_t)rt_scaled_ms(10000) * 1000;
-	r->port = 0;
-	while (!r->port) {
-		char *log = slurp(logp, NULL);
-		const char *p = log ? strstr(log, "roomd listening on 127.0.0.1:") : NULL;
-		if (p && strchr(p, '\n'))
-			r->port = atoi(p + strlen("roomd listening on 127.0.0.1:"));
-		free(log);
-		if (r->port)
-			break;
-		int st;
-		if (waitpid(r->pid, &st, WNOHANG) == r->pid)
-			fail_msg("roomd exited before it was ready (see %s)", logp);
-		if (rk_mono_us() > end) {
-			kill(r->pid, SIGKILL);
-			waitpid(r->pid, &st, 0);
-			fail_msg("roomd not ready within 10 s");
-		}
-		sleep_ms(10);
-	}
+	const char *const args[] = {secret_file ? "--secret-file" : NULL, secret_file,
+				    NULL};
+	r->rd = rd_start(args, data);
+	assert_non_null(r->rd);
+	r->port = r->rd->port;
 	snprintf(r->url, sizeof(r->url), "http://127.0.0.1:%d", r->port);
 }
 
+/* SIGTERM: a clean shutdown (exit 0); the data dir stays for the test. */
 static void roomd_stop(roomd *r)
 {
-	kill(r->pid, SIGTERM);
-	assert_int_equal(wait_exit(r->pid, 10000), 0);
+	assert_int_equal(rd_stop(r->rd, SIGTERM), 0);
+	rd_cleanup(r->rd);
+	r->rd = NULL;
 }
 
-/* A minimal blocking WebSocket client (enough for these tests: text frames
- * up to 1 MiB, no fragmentation). */
-typedef struct ws {
-	int fd;
-	char *buf; /* bytes received and not consumed */
-	size_t len;
-	size_t cap;
-} ws;
-
-static void ws_fill(ws *w)
+/* ws://127.0.0.1:PORT/ws/ROOM?QUERY through tests/support/wsclient.h; NULL
+ * if the upgrade was refused (its status in *status if not NULL). */
+static struct ws *ws_open(int port, const char *room, const char *query, int *status)
 {
-	assert_true(w->len < w->cap - 1);
-	ssize_t k = read(w->fd, w->buf + w->len, w->cap - 1 - w->len);
-	assert_true(k > 0);
-	w->len += (size_t)k;
-	w->buf[w->len] = '\0';
+	char path[3000];
+	snprintf(path, sizeof(path), "/ws/%s?%s", room, query);
+	http_reply reply = {0};
+	struct ws *w = ws_connect_ex("127.0.0.1", port, path, NULL, &reply);
+	if (status)
+		*status = w ? 101 : reply.status;
+	http_reply_free(&reply);
+	return w;
 }
 
-/* Open ws://127.0.0.1:PORT/ws/ROOM?QUERY. Returns the HTTP status of the
- * upgrade (101 on success; anything else closes the socket). */
-static int ws_open(ws *w, int port, const char *room, const char *query)
-{
-	memset(w, 0, sizeof(*w));
-	w->cap = 1 << 20;
-	w->buf = malloc(w->cap);
-	assert_non_null(w->buf);
-	w->fd = socket(AF_INET, SOCK_STREAM, 0);
-	assert_true(w->fd >= 0);
-	struct timeval tv = {10, 0};
-	setsockopt(w->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	struct sockaddr_in sa = {.sin_family = AF_INET,
-				 .sin_port = htons((uint16_t)port)};
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(connect(w->fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	char req[4096];
-	int n = snprintf(req, sizeof(req),
-			 "GET /ws/%s?%s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
-			 "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-			 "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-			 "Sec-WebSocket-Version: 13\r\n\r\n",
-			 room, query, port);
-	assert_int_equal(write(w->fd, req, (size_t)n), n);
-	char *end;
-	do
-		ws_fill(w);
-	while (!(end = strstr(w->buf, "\r\n\r\n")));
-	int status = atoi(w->buf + 9);
-	size_t hdr = (size_t)(end + 4 - w->buf);
-	memmove(w->buf, w->buf + hdr, w->len - hdr);
-	w->len -= hdr;
-	return status;
-}
-
-/* The next text frame's payload (caller frees); other frames are skipped. */
-static char *ws_read(ws *w)
-{
-	for (;;) {
-		while (w->len < 2)
-			ws_fill(w);
-		uint64_t plen = (unsigned char)w->buf[1] & 0x7f;
-		size_t hlen = plen == 126 ? 4 : plen == 127 ? 10 : 2;
-		while (w->len < hlen)
-			ws_fill(w);
-		if (plen >= 126) {
-			plen = 0;
-			for (size_t i = 2; i < hlen; i++)
-				plen = plen << 8 | (unsigned char)w->buf[i];
-		}
-		assert_true(plen < w->cap - 16);
-		while (w->len < hlen + plen)
-			ws_fill(w);
-		int opcode = w->buf[0] & 0x0f;
-		char *msg = NULL;
-		if (opcode == 1) {
-			msg = malloc(plen + 1);
-			assert_non_null(msg);
-			memcpy(msg, w->buf + hlen, plen);
-			msg[plen] = '\0';
-		}
-		memmove(w->buf, w->buf + hlen + plen, w->len - hlen - plen);
-		w->len -= hlen + plen;
-		if (msg)
-			return msg;
-	}
-}
-
-/* The next text frame whose "t" is t (others are dropped). */
-static char *ws_read_type(ws *w, const char *t)
+/* The next text message whose "t" is t, byte for byte as roomd sent it
+ * (caller frees); others are dropped. Fails the test after 10 s. */
+static char *ws_read_type(struct ws *w, const char *t)
 {
 	char want[32];
 	snprintf(want, sizeof(want), "{\"t\":\"%s\"", t);
 	for (;;) {
-		char *m = ws_read(w);
-		if (strncmp(m, want, strlen(want)) == 0)
-			return m;
-		free(m);
+		int op;
+		const char *data;
+		size_t len;
+		assert_int_equal(ws_recv(w, rt_scaled_ms(10000), &op, &data, &len),
+				 WS_MSG);
+		if (op == WS_OP_TEXT && strncmp(data, want, strlen(want)) == 0)
+			return strndup(data, len);
 	}
-}
-
-/* Send one masked text frame. */
-static void ws_send(ws *w, const char *text)
-{
-	size_t n = strlen(text);
-	assert_true(n < 65536);
-	unsigned char *f = malloc(n + 8);
-	assert_non_null(f);
-	size_t h = 0;
-	f[h++] = 0x81;
-	if (n < 126) {
-		f[h++] = (unsigned char)(0x80 | n);
-	} else {
-		f[h++] = 0x80 | 126;
-		f[h++] = (unsigned char)(n >> 8);
-		f[h++] = (unsigned char)n;
-	}
-	static const unsigned char mask[4] = {0x12, 0x34, 0x56, 0x78};
-	memcpy(f + h, mask, 4);
-	h += 4;
-	for (size_t i = 0; i < n; i++)
-		f[h + i] = (unsigned char)text[i] ^ mask[i % 4];
-	assert_int_equal(write(w->fd, f, h + n), (ssize_t)(h + n));
-	free(f);
-}
-
-static void ws_close(ws *w)
-{
-	close(w->fd);
-	free(w->buf);
 }
 
 /* Upgrade and read the first message (the welcome) into *msg (NULL unless
  * the status is 101). Returns the HTTP status. */
 static int ws_first_message(int port, const char *room, const char *query, char **msg)
 {
-	ws w;
-	int status = ws_open(&w, port, room, query);
-	*msg = status == 101 ? ws_read(&w) : NULL;
-	ws_close(&w);
+	int status;
+	struct ws *w = ws_open(port, room, query, &status);
+	*msg = NULL;
+	if (w) {
+		int op;
+		const char *data;
+		size_t len;
+		if (ws_recv(w, rt_scaled_ms(10000), &op, &data, &len) == WS_MSG)
+			*msg = strndup(data, len);
+		ws_free(w);
+	}
 	return status;
 }
 
@@ -1298,11 +1170,12 @@ static void test_roomd_written_room(void **state)
 	tctx *t = *state;
 	roomd d;
 	roomd_start(t, &d, NULL);
-	ws a, b;
-	assert_int_equal(ws_open(&a, d.port, "fresh", "name=alice"), 101);
-	free(ws_read_type(&a, "welcome"));
-	assert_int_equal(ws_open(&b, d.port, "fresh", "name=bob"), 101);
-	free(ws_read_type(&b, "welcome"));
+	struct ws *a = ws_open(d.port, "fresh", "name=alice", NULL);
+	assert_non_null(a);
+	free(ws_read_type(a, "welcome"));
+	struct ws *b = ws_open(d.port, "fresh", "name=bob", NULL);
+	assert_non_null(b);
+	free(ws_read_type(b, "welcome"));
 	static const char *const ops[] = {
 	    "{\"t\":\"op\",\"id\":\"o1\",\"op\":{\"k\":\"chat.post\",\"text\":\"hi\"}}",
 	    "{\"t\":\"op\",\"id\":\"o2\",\"op\":{\"k\":\"shape.add\",\"shape\":{\"id\":"
@@ -1315,9 +1188,9 @@ static void test_roomd_written_room(void **state)
 	rk_buf seen;
 	rk_buf_init(&seen, 0);
 	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
-		ws_send(&a, ops[i]);
-		free(ws_read_type(&a, "ack"));
-		char *ev = ws_read_type(&b, "event");
+		assert_int_equal(ws_send_text(a, ops[i], strlen(ops[i])), 0);
+		free(ws_read_type(a, "ack"));
+		char *ev = ws_read_type(b, "event");
 		rk_buf_puts(&seen, ev);
 		rk_buf_putc(&seen, '\n');
 		free(ev);
@@ -1349,8 +1222,8 @@ static void test_roomd_written_room(void **state)
 	free(replayed);
 	run_free(&r);
 	rk_buf_free(&seen);
-	ws_close(&a);
-	ws_close(&b);
+	ws_free(a);
+	ws_free(b);
 	roomd_stop(&d);
 	/* roomd wrote a snapshot when it stopped; it verifies too. */
 	r = CTL(t, "verify", path);
