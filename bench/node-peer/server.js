@@ -201,7 +201,7 @@ function onMessage(ws, data, isBinary) {
 		return ws.send(JSON.stringify({ t: 'pong', id: m.id ?? null, seq: ws.room.seq }));
 	case 'cursor':
 	case 'signal':
-		return; // ephemeral traffic: not implemented, silently dropped
+		return; // ephemeral traffic is dropped: the peer compares op logs, and no compared scenario sends cursors or signals
 	default:
 		return sendError(ws, 'unknown_type', 't: unknown message type');
 	}
