@@ -110,11 +110,9 @@ static bool cx_run(rdb *d, int64_t keep, cx_result *res, char *err, size_t errle
 int cmd_compact(ctl_ctx *c, int argc, char **argv)
 {
 	ctl_args a;
-	int rc = ctl_parse(c, argc, argv, compact_opts, 1, &a);
+	int rc = ctl_parse_file(c, argc, argv, compact_opts, &a);
 	if (rc != RK_CLI_GO)
 		return rc;
-	if (a.npos != 1)
-		return ctl_usage(c, "which room file? (roomctl compact ROOM.db)");
 	int64_t keep = -1;
 	const char *s = ctl_get(compact_opts, &a, "--keep-events");
 	if (s && ctl_int(c, "--keep-events", s, 0, RK_INT_MAX, &keep))

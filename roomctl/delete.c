@@ -12,11 +12,9 @@ static const ctl_opt delete_opts[] = {
 int cmd_delete(ctl_ctx *c, int argc, char **argv)
 {
 	ctl_args a;
-	int rc = ctl_parse(c, argc, argv, delete_opts, 1, &a);
+	int rc = ctl_parse_file(c, argc, argv, delete_opts, &a);
 	if (rc != RK_CLI_GO)
 		return rc;
-	if (a.npos != 1)
-		return ctl_usage(c, "which room file? (roomctl delete ROOM.db)");
 	const char *path = a.pos[0];
 	int fd;
 	rc = ctl_lock_room(c, path, &fd);

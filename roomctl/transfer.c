@@ -64,11 +64,9 @@ static int export_to(ctl_ctx *c, rdb *d, FILE *f)
 int cmd_export(ctl_ctx *c, int argc, char **argv)
 {
 	ctl_args a;
-	int rc = ctl_parse(c, argc, argv, export_opts, 1, &a);
+	int rc = ctl_parse_file(c, argc, argv, export_opts, &a);
 	if (rc != RK_CLI_GO)
 		return rc;
-	if (a.npos != 1)
-		return ctl_usage(c, "which room file? (roomctl export ROOM.db)");
 	rdb d;
 	char err[512];
 	if (rdb_open(&d, a.pos[0], false, err, sizeof(err)) != RK_EXIT_OK)
