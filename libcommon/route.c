@@ -117,8 +117,13 @@ const char *rk_http_reason(unsigned status)
 
 void rk_http_error_body(rk_buf *b, unsigned status, const char *msg)
 {
+	rk_http_error_body_code(b, rk_http_error_code(status), msg);
+}
+
+void rk_http_error_body_code(rk_buf *b, const char *code, const char *msg)
+{
 	rk_buf_puts(b, "{\"error\":");
-	rk_buf_put_jstrz(b, rk_http_error_code(status));
+	rk_buf_put_jstrz(b, code);
 	rk_buf_puts(b, ",\"msg\":");
 	/* msg may carry what a client sent: escaped, and never invalid UTF-8
 	 * (rk_buf_put_jstr assumes valid UTF-8). */

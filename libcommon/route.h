@@ -85,6 +85,9 @@ const char *rk_http_reason(unsigned status);
 /* Append the JSON error body for status with msg (any bytes: JSON-escaped)
  * and a newline to b. Failure is b's sticky error. */
 void rk_http_error_body(rk_buf *b, unsigned status, const char *msg);
+/* The same body with an error code of the endpoint's own (POST ops:
+ * "bad_json", "bad_message", ...; code is ASCII) instead of the status's. */
+void rk_http_error_body_code(rk_buf *b, const char *code, const char *msg);
 
 /*
  * The Origin check for upgrades and the /v1 API (docs/PROTOCOL-NOTES.md,

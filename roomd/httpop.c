@@ -79,11 +79,7 @@ static char *json_error(const char *code, const char *msg, size_t *len)
 {
 	rk_buf b;
 	rk_buf_init(&b, 0);
-	rk_buf_puts(&b, "{\"error\":");
-	rk_buf_put_jstrz(&b, code);
-	rk_buf_puts(&b, ",\"msg\":");
-	rk_buf_put_jstrz(&b, msg);
-	rk_buf_puts(&b, "}\n");
+	rk_http_error_body_code(&b, code, msg);
 	*len = 0;
 	return rk_buf_steal(&b, len);
 }

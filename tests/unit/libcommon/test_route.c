@@ -388,6 +388,14 @@ static void test_error_body(void **state)
 	rk_buf_reset(&b);
 	rk_http_error_body(&b, 429, "\xff\xfe"); /* not UTF-8: left out */
 	assert_string_equal(b.data, "{\"error\":\"rate_limited\",\"msg\":\"\"}\n");
+	/* An endpoint's own code (POST ops), with the same escaping. */
+	rk_buf_reset(&b);
+	rk_http_error_body_code(&b, "bad_json", "line \"1\"\xff");
+	assert_string_equal(b.data, "{\"error\":\"bad_json\",\"msg\":\"\"}\n");
+	rk_buf_reset(&b);
+	rk_http_error_body_code(&b, "bad_message", "k: \"x\"");
+	assert_string_equal(b.data,
+			    "{\"error\":\"bad_message\",\"msg\":\"k: \\\"x\\\"\"}\n");
 	rk_buf_free(&b);
 	static const struct {
 		unsigned st;
