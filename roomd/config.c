@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "config.h"
 #include "log.h"
+#include "pg.h"
 #include "token.h"
 
 static const char usage_text[] =
@@ -91,6 +92,23 @@ static const char usage_text[] =
     "  --webhook-concurrency N deliveries in flight, one per room (default 16)\n"
     "  --webhook-retry-max MS  longest wait between attempts; waits double from\n"
     "                          250 ms, with jitter (default 60000)\n"
+    "\n"
+    "Cluster mode (docs/CLUSTER.md; several roomd behind HAProxy):\n"
+    "  --pg URL                room logs live in PostgreSQL at URL (a libpq\n"
+    "                          connection string or postgres:// URL) instead of\n"
+    "                          --data; nodes sharing a URL form one cluster: one\n"
+    "                          writer per room (a lease with a fencing token\n"
+    "                          checked in every commit), a dead node's rooms\n"
+    "                          taken over. Acks leave once PostgreSQL committed\n"
+    "  --node NAME             this node's unique name ([A-Za-z0-9._-], at most\n"
+    "                          63; required with --pg)\n"
+    "  --lease MS              a node that has not heartbeaten for MS loses its\n"
+    "                          rooms to the others (default 5000; heartbeats\n"
+    "                          every MS/4)\n"
+    "  --pg-timeout MS         longest wait for one PostgreSQL statement\n"
+    "                          (default 10000)\n"
+    "                          Not with --pg: --fsync (PostgreSQL's commit is the\n"
+    "                          durability), --retain-events, --webhook-url\n"
     "\n"
     "Limits (the reply or close code a client sees is in brackets):\n"
     "  --max-frame BYTES       largest message (default 65536) [close 1009]\n"
@@ -195,6 +213,10 @@ static const opt opts[] = {
     {"webhook-concurrency", K_NUM, F(webhook_concurrency), 1, 1024},
     {"webhook-retry-max", K_NUM, F(webhook_retry_max_ms), 250, 86400000},
     {"no-demo", K_BOOL, F(no_demo), 0, 0},
+    {"pg", K_STR, F(pg_url), 0, 0},
+    {"node", K_STR, F(node), 0, 0},
+    {"lease", K_NUM, F(lease_ms), 200, 3600000},
+    {"pg-timeout", K_NUM, F(pg_timeout_ms), 100, 3600000},
     {"help", K_HELP, 0, 0, 0, 0},
 };
 #undef F
@@ -551,6 +573,8 @@ static void set_defaults(roomd_config *cfg)
 	cfg->webhook_types = WH_TYPE_ALL;
 	cfg->webhook_timeout_ms = 10000;
 	cfg->webhook_concurrency = 16;
+	cfg->lease_ms = 5000;
+	cfg->pg_timeout_ms = 10000;
 	cfg->webhook_retry_max_ms = 60000;
 }
 
@@ -626,6 +650,19 @@ int config_parse(roomd_config *cfg, int argc, char **argv)
 	if (!cfg->webhook_url != !cfg->webhook_secret)
 		return usage_error(NULL,
 				   "--webhook-url and --webhook-secret-file go together");
+	if (!cfg->pg_url != !cfg->node)
+		return usage_error(NULL, "--pg and --node go together");
+	if (cfg->node && !store_pg_node_valid(cfg->node))
+		return usage_error(NULL,
+				   "--node wants 1 to 63 of A-Z a-z 0-9 . _ -, got '%s'",
+				   cfg->node);
+	if (cfg->pg_url && (cfg->fsync || cfg->retain_events || cfg->webhook_url))
+		return usage_error(NULL, "--pg does not go with %s",
+				   cfg->fsync ? "--fsync (PostgreSQL's commit is "
+						"the durability)"
+				   : cfg->retain_events ? "--retain-events"
+							: "--webhook-url (not supported "
+							  "in cluster mode yet)");
 	return RK_CLI_GO;
 }
 
@@ -641,4 +678,7 @@ void config_free(roomd_config *cfg)
 	free(cfg->webhook_secret);
 	cfg->webhook_url = NULL;
 	cfg->webhook_secret = NULL;
+	free(cfg->pg_url);
+	free(cfg->node);
+	cfg->pg_url = cfg->node = NULL;
 }

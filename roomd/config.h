@@ -55,6 +55,11 @@ typedef struct roomd_config {
 	int webhook_concurrency;  /* --webhook-concurrency N: requests in flight */
 	int webhook_retry_max_ms; /* --webhook-retry-max MS: longest backoff */
 	bool no_demo;		  /* --no-demo: no demo page (/, /roomkit.js, ...: 404) */
+	/* Cluster mode (docs/CLUSTER.md); off while pg_url is NULL */
+	char *pg_url;	   /* --pg URL: room logs in PostgreSQL */
+	char *node;	   /* --node NAME (required with --pg) */
+	int lease_ms;	   /* --lease MS: a dead node's rooms move after it */
+	int pg_timeout_ms; /* --pg-timeout MS: one statement's limit */
 } roomd_config;
 
 /* Webhook types (--webhook-types; PROTOCOL.md section 11). */

@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include "clock.h"
 #include "loader.h"
+#include "pg.h"
 #include "roomfiles.h"
 #include "worker.h"
 
@@ -29,6 +30,10 @@ struct loader {
 	loader_done_fn done;
 	void *arg;
 	ckpt *ckpt; /* quiesced for a room before its load */
+	/* Cluster mode: */
+	char *url, *node;
+	int lease_ms, timeout_ms, tail;
+	store_pg *pg; /* the worker thread's */
 };
 
 static void job_free(worker_job *wj)
@@ -39,6 +44,7 @@ static void job_free(worker_job *wj)
 	rk_state_free(r->state);
 	opids_free(r->ids);
 	store_unlock(r->lock_fd);
+	free(r->alarms);
 	free(j);
 }
 
@@ -61,10 +67,90 @@ static void run_delete(loader *l, job *j)
 	r->lock_fd = -1;
 }
 
+/* The worker thread's connection, (re)connected. */
+static bool pg_conn(loader *l, char *err, size_t errlen)
+{
+	if (l->pg && store_pg_alive(l->pg))
+		return true;
+	store_pg_close(l->pg);
+	l->pg = NULL;
+	return store_pg_connect(l->url, l->timeout_ms, &l->pg, err, errlen) == RK_OK;
+}
+
+static bool add_alarm(void *arg, const char *poll, int64_t at)
+{
+	load_result *r = arg;
+	load_alarm *a = realloc(r->alarms, (r->nalarms + 1) * sizeof(*a));
+	if (!a)
+		return false;
+	r->alarms = a;
+	snprintf(a[r->nalarms].poll, sizeof(a->poll), "%s", poll);
+	a[r->nalarms++].at = at;
+	return true;
+}
+
+/* Cluster mode: acquire the room in PostgreSQL, then load it from there. */
+static void run_pg_load(loader *l, job *j)
+{
+	load_result *r = &j->res;
+	if (!pg_conn(l, r->err, sizeof(r->err))) {
+		r->rc = RK_EIO;
+		return;
+	}
+	store_pg_acq acq;
+	r->rc =
+	    store_pg_acquire(l->pg, r->room, l->node, l->lease_ms, l->tail, &acq, &r->st,
+			     r->owner, sizeof(r->owner), r->err, sizeof(r->err));
+	if (r->rc == RK_OK && acq == STORE_PG_OWNED) {
+		r->moving = true;
+		r->rc = RK_EIO;
+		snprintf(r->err, sizeof(r->err),
+			 "node %s holds it: asked it to hand the room over", r->owner);
+		return;
+	}
+	if (r->rc == RK_OK) {
+		r->taken_over = acq == STORE_PG_TAKEN_OVER;
+		r->token = store_pg_token(r->st);
+		r->rc = store_load(r->st, &r->state, &r->seq, &r->snap_seq, r->err,
+				   sizeof(r->err));
+	}
+	if (r->rc == RK_OK)
+		r->rc = (r->ids = opids_new())
+			    ? store_load_opids(r->st, opids_add_row, r->ids, r->err,
+					       sizeof(r->err))
+			    : RK_ENOMEM;
+	if (r->rc == RK_OK)
+		r->rc = store_alarms(r->st, add_alarm, r, r->err, sizeof(r->err));
+	if (r->rc == RK_OK) {
+		store_pg_detach(r->st);
+		return;
+	}
+	store_close(r->st);
+	r->st = NULL;
+	rk_state_free(r->state);
+	r->state = NULL;
+	opids_free(r->ids);
+	r->ids = NULL;
+	if (!r->err[0])
+		snprintf(r->err, sizeof(r->err), "out of memory");
+}
+
 static void run_job(loader *l, job *j)
 {
 	load_result *r = &j->res;
 	int64_t t0 = rk_mono_us();
+	if (l->url) {
+		if (r->kind == LOADER_DELETE) {
+			r->rc = pg_conn(l, r->err, sizeof(r->err))
+				    ? store_pg_delete(l->pg, r->room, l->node, 0, r->err,
+						      sizeof(r->err))
+				    : RK_EIO;
+		} else {
+			run_pg_load(l, j);
+		}
+		r->took_us = rk_mono_us() - t0;
+		return;
+	}
 	if (r->kind == LOADER_DELETE) {
 		run_delete(l, j);
 		r->took_us = rk_mono_us() - t0;
@@ -185,10 +271,26 @@ void loader_wait(loader *l, const char *room)
 	worker_wait_key(l->w, room);
 }
 
+rk_err loader_set_cluster(loader *l, const char *url, const char *node, int lease_ms,
+			  int timeout_ms, int tail)
+{
+	free(l->url);
+	free(l->node);
+	l->url = strdup(url);
+	l->node = strdup(node);
+	l->lease_ms = lease_ms;
+	l->timeout_ms = timeout_ms;
+	l->tail = tail;
+	return l->url && l->node ? RK_OK : RK_ENOMEM;
+}
+
 void loader_stop(loader *l)
 {
 	if (!l)
 		return;
 	worker_stop(l->w);
+	store_pg_close(l->pg);
+	free(l->url);
+	free(l->node);
 	free(l);
 }

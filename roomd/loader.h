@@ -30,6 +30,11 @@ typedef enum loader_kind {
 	LOADER_DELETE,	 /* remove the room's files (roomfiles.h) */
 } loader_kind;
 
+typedef struct load_alarm {
+	char poll[RK_ID_MAX + 1];
+	int64_t at;
+} load_alarm;
+
 typedef struct load_result {
 	loader_kind kind;
 	char room[RK_ROOM_ID_MAX + 1];
@@ -41,6 +46,14 @@ typedef struct load_result {
 	opids *ids; /* committed op ids (idempotent ops) */
 	int64_t seq, snap_seq;
 	int64_t took_us;
+	/* Cluster mode (loader_set_cluster): */
+	int64_t token;	    /* the fencing token st was acquired with */
+	bool taken_over;    /* from a node whose lease had expired */
+	bool moving;	    /* refused: a live node owns it (owner), asked to hand
+			     * it over: its joins are told to try again (1013) */
+	char owner[64];	    /* moving: that node */
+	load_alarm *alarms; /* the room's pending alarms (loaded rooms) */
+	size_t nalarms;
 } load_result;
 
 /* Called on the loop thread for every finished job, in completion order.
@@ -68,6 +81,17 @@ rk_err loader_submit(loader *l, const char *room, const char *path,
  * lock_fd stays the caller's). */
 rk_err loader_submit_delete(loader *l, const char *room, const char *path,
 			    int lock_fd) RK_WARN_UNUSED;
+/*
+ * Cluster mode (--pg, before the first submit): loads acquire the room in
+ * PostgreSQL for node (pg.h store_pg_acquire: created if new, taken over
+ * from a node whose lease expired, or refused as `moving` while a live node
+ * holds it) and load it from there, keeping the last `tail` events in the
+ * handle for resumes; deletions remove its rows. The worker thread keeps
+ * its own connection (reconnected when broken). Strings are copied. RK_OK
+ * or RK_ENOMEM.
+ */
+rk_err loader_set_cluster(loader *l, const char *url, const char *node, int lease_ms,
+			  int timeout_ms, int tail) RK_WARN_UNUSED;
 /* Block until no job for room is queued or running, then deliver every
  * finished result (the admin HTTP path, which may wait). */
 void loader_wait(loader *l, const char *room);

@@ -116,6 +116,37 @@ static void set_nofile(unsigned max_conns)
 	}
 }
 
+/* Largest tail of events a cluster room keeps in memory for resumes
+ * (pg.h): resumes of longer gaps get a full state. */
+#define CLUSTER_TAIL 1024
+
+/* Cluster mode (--pg): the first heartbeat (a node that cannot reach its
+ * database does not start), the group commit, the heartbeat thread and the
+ * loader's connection. 0, or -1 with the error logged. */
+static int cluster_start(server *s)
+{
+	char err[512];
+	const roomd_config *c = &s->cfg;
+	if (lease_first_beat(c->pg_url, c->node, c->pg_timeout_ms, err, sizeof(err)) !=
+	    RK_OK) {
+		rk_error("cluster: cannot reach PostgreSQL: %s", err);
+		return -1;
+	}
+	int tail = c->resume_max < CLUSTER_TAIL ? c->resume_max : CLUSTER_TAIL;
+	s->pgc = pgcommit_start(&s->loop, c->pg_url, c->node, c->pg_timeout_ms,
+				server_room_committed, s);
+	s->lease = s->pgc ? lease_start(&s->loop, c->pg_url, c->node, c->lease_ms,
+					c->pg_timeout_ms, server_lease_report, s)
+			  : NULL;
+	if (!s->lease || !s->loader ||
+	    loader_set_cluster(s->loader, c->pg_url, c->node, c->lease_ms,
+			       c->pg_timeout_ms, tail) != RK_OK) {
+		rk_error("cluster: out of memory starting its threads");
+		return -1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	server *s = calloc(1, sizeof(*s));
@@ -143,7 +174,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	snprintf(s->rooms_dir, sizeof(s->rooms_dir), "%s/rooms", s->cfg.data_dir);
-	if (mkdir_p(s->rooms_dir) != 0) {
+	if (!s->cfg.pg_url && mkdir_p(s->rooms_dir) != 0) {
 		fprintf(stderr, "Error: cannot create data directory %s: %s\n",
 			s->rooms_dir, strerror(errno));
 		config_free(&s->cfg);
@@ -183,6 +214,8 @@ int main(int argc, char **argv)
 	    !s->ckpt ? NULL : loader_start(&s->loop, s->ckpt, server_room_loaded, s);
 	if (s->cfg.fsync)
 		s->syncer = syncer_start(&s->loop, server_room_synced, s);
+	if (s->cfg.pg_url && cluster_start(s) != 0)
+		goto out;
 	char wh_err[256];
 	if (s->cfg.webhook_url &&
 	    !(s->wh = webhook_start(&s->cfg, s->cfg.data_dir, wh_err, sizeof(wh_err))))
@@ -190,8 +223,8 @@ int main(int argc, char **argv)
 	s->alarms.fire = alarm_cb;
 	s->alarms.arg = s;
 	if (!s->ckpt || !s->loader || (s->cfg.fsync && !s->syncer) ||
-	    (s->cfg.webhook_url && !s->wh) || server_scan_rooms(s) != 0 ||
-	    net_start(s) != 0)
+	    (s->cfg.webhook_url && !s->wh) ||
+	    (!s->cfg.pg_url && server_scan_rooms(s) != 0) || net_start(s) != 0)
 		goto out;
 	s->alarms.lws = s->lws;
 
@@ -201,9 +234,16 @@ int main(int argc, char **argv)
 	lws_sul_schedule(s->lws, 0, &s->tick_sul, tick_cb, TICK_US);
 	server_alarms(s); /* fire what came due while we were down, arm the rest */
 	s->running = true;
-	rk_info("data in %s, durability %s, hibernate after %lld ms", s->cfg.data_dir,
-		s->cfg.fsync ? "fsync (power loss)" : "normal (process crash)",
-		(long long)s->cfg.hibernate_after_ms);
+	if (s->cfg.pg_url)
+		rk_info("cluster node %s: room logs in PostgreSQL, lease %d ms, "
+			"hibernate after %lld ms",
+			s->cfg.node, s->cfg.lease_ms,
+			(long long)s->cfg.hibernate_after_ms);
+	else
+		rk_info("data in %s, durability %s, hibernate after %lld ms",
+			s->cfg.data_dir,
+			s->cfg.fsync ? "fsync (power loss)" : "normal (process crash)",
+			(long long)s->cfg.hibernate_after_ms);
 	if (s->cfg.tls_cert)
 		rk_info("TLS on: wss:// and https:// only, certificate %s",
 			s->cfg.tls_cert);
@@ -233,12 +273,18 @@ out:
 	 * lws_context_destroy() once its handles have closed. The loader goes
 	 * first: its thread is joined (a load in progress finishes, queued ones
 	 * and undelivered results are freed) before its async handle closes. */
+	lease_stop(s->lease); /* no heartbeat: the drain below releases the rooms */
+	s->lease = NULL;
 	loader_stop(s->loader);
 	s->loader = NULL;
 	/* Likewise the syncer: queued jobs finish, results are not delivered
 	 * (server_flush_durable released everything before the teardown). */
 	syncer_stop(s->syncer);
 	s->syncer = NULL;
+	/* Cluster mode: after a clean drain (everything committed) the node
+	 * releases its rooms, so others take them at once, not after a lease. */
+	pgcommit_stop(s->pgc, rc == RK_EXIT_OK);
+	s->pgc = NULL;
 	uv_close((uv_handle_t *)&s->flush_check, NULL);
 	uv_close((uv_handle_t *)&s->sigterm, NULL);
 	uv_close((uv_handle_t *)&s->sigint, NULL);

@@ -1,5 +1,6 @@
 /* metrics.c - Prometheus text rendering of roomd's counters. */
 #include "metrics.h"
+#include "pgcommit.h"
 
 static const int64_t commit_bounds_us[METRICS_COMMIT_BUCKETS] = {
     50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 500000,
@@ -173,4 +174,46 @@ void metrics_render_storage(const metrics *m, rk_buf *b, const ckpt_stats *ck)
 	counter(b, "roomd_room_delete_failures_total",
 		"Room deletions whose files could not be removed.",
 		m->room_delete_failures);
+}
+
+void metrics_render_cluster(const metrics *m, rk_buf *b, uint64_t owned,
+			    const pgcommit_stats *pc)
+{
+	gauge(b, "roomd_cluster_rooms_owned",
+	      "Rooms this node holds loaded under its lease (cluster mode).", owned);
+	counter(b, "roomd_cluster_takeovers_total",
+		"Rooms taken over from a node whose lease had expired.",
+		m->cluster_takeovers);
+	counter(b, "roomd_cluster_fencing_rejections_total",
+		"Commits refused because another node holds the room (fencing token).",
+		pc->fenced);
+	counter(b, "roomd_cluster_rooms_lost_total",
+		"Rooms dropped because this node lost its lease or no longer owned them.",
+		m->cluster_lost);
+	counter(b, "roomd_cluster_handovers_total",
+		"Rooms released to another node that asked for them.",
+		m->cluster_handovers);
+	counter(b, "roomd_pg_commit_batches_total",
+		"Room batches committed to PostgreSQL.", pc->batches);
+	counter(b, "roomd_pg_commit_retries_total",
+		"Group commits tried again (PostgreSQL failed or was unreachable).",
+		pc->retries);
+	static const double le_ms[12] = {0.5, 1,   2,	5,   10,   20,
+					 50,  100, 200, 500, 1000, 5000};
+	rk_buf_puts(b, "# HELP roomd_pg_commit_seconds Latency of one group commit "
+		       "(one transaction, one round trip, many rooms).\n"
+		       "# TYPE roomd_pg_commit_seconds histogram\n");
+	uint64_t cum = 0;
+	for (int i = 0; i < 12; i++) {
+		cum += pc->buckets[i];
+		rk_buf_printf(b, "roomd_pg_commit_seconds_bucket{le=\"%g\"} %llu\n",
+			      le_ms[i] / 1e3, (unsigned long long)cum);
+	}
+	cum += pc->buckets[12];
+	rk_buf_printf(b, "roomd_pg_commit_seconds_bucket{le=\"+Inf\"} %llu\n",
+		      (unsigned long long)cum);
+	rk_buf_printf(b,
+		      "roomd_pg_commit_seconds_sum %.6f\nroomd_pg_commit_seconds_count "
+		      "%llu\n",
+		      pc->sum_s, (unsigned long long)pc->rounds);
 }

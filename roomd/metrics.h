@@ -21,6 +21,7 @@
 #define ROOMD_CLOSES(X)                                                                  \
 	X(CLOSE_SHUTDOWN, 1001, false) /* server shutting down (drain) */                \
 	X(CLOSE_TOO_BIG, 1009, true)   /* message larger than --max-frame */             \
+	X(CLOSE_RETRY, 1013, true)     /* cluster: room moving between nodes */          \
 	X(CLOSE_INTERNAL, 1011,                                                          \
 	  false)		 /* out of memory, storage error, room unavailable */    \
 	X(CLOSE_BAD, 4400, true) /* too many bad messages; identity refused */           \
@@ -70,6 +71,10 @@ typedef struct metrics {
 	uint64_t http_ops;	       /* ops submitted by POST /v1/rooms/<room>/ops */
 	uint64_t rooms_deleted;	       /* DELETE /v1/rooms/<room> accepted */
 	uint64_t room_delete_failures; /* files that could not be removed */
+	/* Cluster mode (--pg) */
+	uint64_t cluster_takeovers; /* rooms acquired from a node whose lease expired */
+	uint64_t cluster_lost;	    /* rooms dropped: lease lost / not owned */
+	uint64_t cluster_handovers; /* rooms released to a node that asked */
 } metrics;
 
 /* Count one batch commit that took us microseconds (the histogram). */
@@ -84,6 +89,11 @@ void metrics_render(const metrics *m, rk_buf *b, uint64_t conns_now,
 		    uint64_t rooms_loaded, uint64_t rooms_hibernated);
 /* Storage: the checkpointer's counters (ckpt.h) and room deletions. */
 void metrics_render_storage(const metrics *m, rk_buf *b, const ckpt_stats *ck);
+/* Cluster mode: rooms owned (loaded under a token), the ownership
+ * counters and the group commit's (pgcommit.h). */
+struct pgcommit_stats;
+void metrics_render_cluster(const metrics *m, rk_buf *b, uint64_t owned,
+			    const struct pgcommit_stats *pc);
 /* The process-wide limits: refusals by reason, and the per-IP table. */
 void metrics_render_limits(const metrics *m, rk_buf *b, uint64_t ip_entries,
 			   uint64_t ip_table_full);

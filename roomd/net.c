@@ -411,6 +411,8 @@ static int http_metrics(server *s, struct lws *wsi, conn *c)
 	metrics_render_storage(&s->m, &b, &ck);
 	if (s->wh)
 		webhook_render_metrics(s->wh, &b);
+	if (s->pgc)
+		metrics_render_cluster(&s->m, &b, loaded, pgcommit_get_stats(s->pgc));
 	return http_buf(wsi, c, "text/plain; version=0.0.4", &b, NULL);
 }
 

@@ -61,10 +61,12 @@ struct room {
 	bool loaded;   /* state in memory */
 	bool loading;  /* a load is on the loader thread */
 	bool deleting; /* its files' removal is on the loader thread */
+	bool moving;   /* cluster: its last load found it held by a live node */
 	server *srv;
 	char path[1200];
 	int lock_fd;	 /* flock held while the room has conns or state */
 	store *st;	 /* open while loaded */
+	int64_t token;	 /* cluster: the fencing token st holds (0: none) */
 	rk_state *state; /* NULL while hibernated */
 	opids *ids;	 /* committed op ids; with state, NULL while hibernated */
 	char epoch[RK_EPOCH_MAX + 1];
@@ -218,6 +220,21 @@ static void lq_drop_conn(room *r, conn *c)
 	}
 }
 
+/* Cluster mode (--pg): the log is in PostgreSQL (pg.h), the commit of a
+ * batch is the pgcommit round's, and there are no files, locks or WAL
+ * checkpoints. */
+static bool cluster(const server *s)
+{
+	return s->cfg.pg_url != NULL;
+}
+
+/* Output waits for a durability report after the commit: --fsync's
+ * fdatasync, or cluster mode's PostgreSQL commit. */
+static bool gated_later(const server *s)
+{
+	return s->syncer || s->pgc;
+}
+
 /* Entries of r committed but not yet durable (--fsync). */
 static size_t nd_count(const room *r)
 {
@@ -234,7 +251,7 @@ bool room_has_unsynced(const room *r)
  * sync completes; so does anything queued behind such a join. */
 static bool room_must_wait(const room *r)
 {
-	return r->lq_head || nd_count(r) || (r->srv->syncer && r->dirty);
+	return r->lq_head || nd_count(r) || (gated_later(r->srv) && r->dirty);
 }
 
 bool room_start_load(room *r)
@@ -245,8 +262,8 @@ bool room_start_load(room *r)
 	/* The worker takes the flock only if the room does not hold it (a
 	 * hibernated room with members keeps it); while loading, nothing but
 	 * the completion changes lock_fd. */
-	if (!s->loader ||
-	    loader_submit(s->loader, r->id, r->path, r->lock_fd < 0) != RK_OK)
+	if (!s->loader || loader_submit(s->loader, r->id, r->path,
+					!cluster(s) && r->lock_fd < 0) != RK_OK)
 		return false;
 	r->loading = true;
 	return true;
@@ -263,6 +280,18 @@ rk_err room_load(room *r, char *err, size_t errlen)
 		loader_wait(s->loader, r->id);
 	if (r->loaded)
 		return RK_OK;
+	if (cluster(s)) {
+		/* The database is the loader thread's: wait for its load. */
+		if (!room_start_load(r)) {
+			snprintf(err, errlen, "cannot start its load");
+			return RK_ENOMEM;
+		}
+		loader_wait(s->loader, r->id);
+		if (r->loaded)
+			return RK_OK;
+		snprintf(err, errlen, "its load failed (see the log)");
+		return RK_EIO;
+	}
 	if (r->lock_fd < 0) {
 		r->lock_fd = store_lock(r->path, true, err, errlen);
 		if (r->lock_fd < 0)
@@ -313,6 +342,7 @@ static void room_unload(room *r)
 	r->ids = NULL;
 	store_close(r->st);
 	r->st = NULL;
+	r->token = 0; /* results of its commits still in flight are stale */
 	r->loaded = false;
 	if (!r->conns && !r->ghosts) {
 		store_unlock(r->lock_fd);
@@ -337,6 +367,21 @@ static rk_err write_snapshot(room *r, char *err, size_t errlen)
 	return rc;
 }
 
+/* Cluster mode: hand r's staged batches to the group commit (their
+ * output waits for its report, server_room_committed). false if out of
+ * memory: then the batches are dropped, not committed. */
+static bool pg_submit(room *r)
+{
+	store_pg_batch *b = store_pg_take(r->st);
+	if (!b)
+		return true;
+	if (pgcommit_submit(r->srv->pgc, b, r->token) != RK_OK) {
+		store_pg_batch_free(b);
+		return false;
+	}
+	return true;
+}
+
 static void room_hibernate(room *r)
 {
 	char err[256];
@@ -347,12 +392,15 @@ static void room_hibernate(room *r)
 			store_rollback(r->st);
 			rk_warn("room %s: snapshot before hibernation failed: %s", r->id,
 				err);
+		} else if (cluster(r->srv)) {
+			pg_submit(r);
 		}
 	}
 	room_unload(r);
 	/* Nobody writes the file now (a reload first waits for this job,
 	 * ckpt_quiesce): copy the WAL into the database and truncate it. */
-	ckpt_request(r->srv->ckpt, r->path, true);
+	if (!cluster(r->srv))
+		ckpt_request(r->srv->ckpt, r->path, true);
 	r->srv->m.room_hibernations++;
 	rk_info("room %s hibernated at seq %lld (%u connections stay)", r->id,
 		(long long)r->seq, r->nconns);
@@ -1018,7 +1066,7 @@ static void room_run_queue(room *r)
 	while (q) {
 		lq_item *it = q;
 		conn *c = it->c;
-		if (r->loaded && it->kind == LQ_JOIN && r->srv->syncer &&
+		if (r->loaded && it->kind == LQ_JOIN && gated_later(r->srv) &&
 		    (r->dirty || nd_count(r))) {
 			/* Put the rest back, in front of anything queued meanwhile. */
 			lq_item *tail = q;
@@ -1042,7 +1090,9 @@ static void room_run_queue(room *r)
 		if (!r->loaded) {
 			/* The load failed, or a commit while draining the queue
 			 * dropped the room: as a synchronous load failure did. */
-			if (it->kind != LQ_REPLY)
+			if (it->kind != LQ_REPLY && r->moving)
+				conn_close(c, CLOSE_RETRY, "room moving between nodes");
+			else if (it->kind != LQ_REPLY)
 				conn_close(c, CLOSE_INTERNAL, "room unavailable");
 			lq_free(it);
 			continue;
@@ -1179,6 +1229,16 @@ void room_loaded(room *r, load_result *res)
 		r->snap_seq = res->snap_seq;
 		snprintf(r->epoch, sizeof(r->epoch), "%s", store_epoch(r->st));
 		r->loaded = true;
+		r->token = res->token;
+		for (size_t i = 0; i < res->nalarms; i++)
+			(void)alarm_add(&s->alarms, r->id, res->alarms[i].poll,
+					res->alarms[i].at);
+		if (res->taken_over) {
+			s->m.cluster_takeovers++;
+			rk_info("room %s taken over (its node's lease expired): seq "
+				"%lld, token %lld",
+				r->id, (long long)res->seq, (long long)res->token);
+		}
 		r->last_op_us = rk_mono_us();
 		if (!r->last_active_ms)
 			r->last_active_ms = store_created_ms(r->st);
@@ -1187,9 +1247,12 @@ void room_loaded(room *r, load_result *res)
 		    "room %s loaded: seq %lld (snapshot %lld) in %lld us (loader thread)",
 		    r->id, (long long)r->seq, (long long)r->snap_seq,
 		    (long long)res->took_us);
+	} else if (res->moving) {
+		rk_info("room %s: %s; its joins are told to try again", r->id, res->err);
 	} else {
 		rk_error("room %s refused: %s", r->id, res->err);
 	}
+	r->moving = res->moving;
 	if (r->loaded && r->wh_npres)
 		room_mark_dirty(r); /* presence webhooks waited for the load */
 	room_run_queue(r);
@@ -1406,14 +1469,17 @@ static bool room_flush(room *r, bool defer_ok)
 		if (store_wal_frames(r->st) > CKPT_FRAMES)
 			ckpt_request(s->ckpt, r->path, false);
 	}
-	if (s->syncer && (have_events || nd_count(r))) {
+	if (gated_later(s) && (have_events || nd_count(r))) {
 		/* Committed to the WAL, not durable: the output waits for the
 		 * syncer (replies too, behind earlier acks: production order). */
 		if (!nd_take_batch(r)) {
 			room_fail_sync(r, "out of memory queueing output for its sync");
 			return true;
 		}
-		if (have_events) {
+		if (have_events && s->pgc) {
+			if (!pg_submit(r))
+				room_fail_sync(r, "out of memory queueing its commit");
+		} else if (have_events) {
 			char wal[sizeof(r->path) + 8];
 			snprintf(wal, sizeof(wal), "%s-wal", r->path);
 			if (syncer_submit(s->syncer, r->id, wal, r->seq) != RK_OK)
@@ -1461,6 +1527,69 @@ void room_synced(room *r, int64_t seq, int err)
 		r->committed_seq = seq;
 	if (r->lq_head && r->loaded)
 		room_run_queue(r);
+}
+
+/* ---- cluster mode: ownership ------------------------------------------ */
+
+/* r is not this node's any more (or may not be): what is not acknowledged
+ * is dropped (the clients resend it to the new owner: ops are idempotent by
+ * id), its members are closed with 1001 so that they reconnect through the
+ * router, and its state goes. Joins waiting for it are told to try again. */
+static void room_drop_owned(room *r, const char *why)
+{
+	rk_warn("room %s: %s: %zu ops not acknowledged, closing its %u connections "
+		"with 1001",
+		r->id, why, nd_count(r) + r->npend, r->nconns);
+	pend_drop(r->pend, r->npend);
+	r->npend = 0;
+	nd_drop(r);
+	for (conn *c = r->conns; c; c = c->rnext)
+		conn_close(c, CLOSE_SHUTDOWN, "room moved to another node");
+	r->seq = r->committed_seq;
+	if (r->loaded)
+		room_unload(r);
+	r->moving = true;
+	room_run_queue(r);
+}
+
+void room_committed(room *r, int64_t token, int64_t seq, bool fenced)
+{
+	if (!r->loaded || token != r->token)
+		return; /* the room was dropped or loaded again since */
+	if (fenced) {
+		room_drop_owned(r, "another node holds it now (commit fenced)");
+		return;
+	}
+	room_synced(r, seq, 0);
+}
+
+int64_t room_token(const room *r)
+{
+	return r->loaded ? r->token : 0;
+}
+
+void room_lost(room *r, const char *why)
+{
+	if (!r->loaded)
+		return;
+	r->srv->m.cluster_lost++;
+	room_drop_owned(r, why);
+}
+
+void room_handover(room *r, int64_t token)
+{
+	server *s = r->srv;
+	if (r->loading || (r->loaded && r->token != token))
+		return; /* loading, or loaded again since: the next beat asks again */
+	if (r->loaded) {
+		commit_now(r); /* its last batch goes first, then the release */
+		if (r->loaded)
+			room_drop_owned(r, "handed over to the node that asked for it");
+	}
+	if (pgcommit_release(s->pgc, r->id, token) != RK_OK)
+		rk_error("room %s: out of memory queueing its release", r->id);
+	else
+		s->m.cluster_handovers++;
 }
 
 bool room_flush_dirty(server *s, bool defer_ok)
@@ -1634,7 +1763,7 @@ void room_free(room *r)
 	opids_free(r->ids);
 	/* Shutdown: the WAL of a room that was loaded goes into its database
 	 * (ckpt_stop runs the queued jobs after this). */
-	if (r->st)
+	if (r->st && !cluster(s))
 		ckpt_request(s->ckpt, r->path, true);
 	store_close(r->st);
 	store_unlock(r->lock_fd);

@@ -76,6 +76,25 @@ void room_loaded(room *r, load_result *res);
  * meanwhile, the caller unregisters r and frees it with room_free. */
 bool room_deleted(room *r, const load_result *res) RK_WARN_UNUSED;
 
+/* ---- cluster mode (--pg) -------------------------------------------------- */
+
+/* The group commit's report for r's batch up to seq under token: durable
+ * (room_synced), or fenced (another node holds r: r is dropped, see
+ * room_lost). A stale report (another token) does nothing. */
+void room_committed(room *r, int64_t token, int64_t seq, bool fenced);
+/* The fencing token r is loaded under (0: not loaded). */
+int64_t room_token(const room *r);
+/* r may be another node's now (this node lost its lease, or r is not among
+ * the rooms it owns): what is not acknowledged is dropped, its members are
+ * closed with 1001 (they reconnect through the router), its state goes. A
+ * room not loaded: nothing. */
+void room_lost(room *r, const char *why);
+/* Another node asked for r, which this node owns under token: its pending
+ * batch is committed, then released (in that order, by the group commit),
+ * and its members are closed with 1001. Loading, or loaded under another
+ * token: nothing (the next heartbeat asks again). */
+void room_handover(room *r, int64_t token);
+
 /* ---- members ---------------------------------------------------------- */
 
 /* Join c to r. If r is loaded (and, with --fsync, nothing waits for a

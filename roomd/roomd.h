@@ -39,6 +39,8 @@
 #include "state.h"
 #include "store.h"
 #include "syncer.h"
+#include "pgcommit.h"
+#include "lease.h"
 #include "webhook.h"
 
 /* Bytes of frames coalesced into one write (conn_out.c), and the most lws may
@@ -135,6 +137,8 @@ struct server {
 	ckpt *ckpt;
 	loader *loader;	     /* NULL once stopped */
 	syncer *syncer;	     /* --fsync only; NULL once stopped */
+	pgcommit *pgc;	     /* --pg only: the group commit (pgcommit.h) */
+	lease *lease;	     /* --pg only: the heartbeat (lease.h) */
 	webhook *wh;	     /* --webhook-url only */
 	rk_buf wh_scratch;   /* one webhook body while it is written */
 	rk_buf scratch;	     /* encoder scratch, reused */

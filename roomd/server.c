@@ -219,7 +219,83 @@ void server_flush_durable(server *s)
 	do {
 		server_flush(s);
 		syncer_flush(s->syncer);
+		pgcommit_flush(s->pgc);
 	} while (s->dirty);
+}
+
+/* ---- cluster mode -------------------------------------------------------- */
+
+void server_room_committed(void *arg, const char *room_id, int64_t token, int64_t seq,
+			   bool fenced)
+{
+	server *s = arg;
+	room *r = server_room_get(s, room_id, false);
+	if (r)
+		room_committed(r, token, seq, fenced);
+}
+
+static int cmp_lease_room(const void *a, const void *b)
+{
+	return strcmp(((const lease_room *)a)->room, ((const lease_room *)b)->room);
+}
+
+void server_lease_report(void *arg, const lease_report *rep)
+{
+	server *s = arg;
+	/* Rooms whose ownership is in doubt go first: nothing of theirs may be
+	 * served from this node's memory any more. */
+	if (rep->lost || rep->checked) {
+		lease_room *owned = NULL;
+		if (rep->checked && rep->nowned) {
+			owned = malloc(rep->nowned * sizeof(*owned));
+			if (!owned)
+				return; /* the next check after a gap looks again */
+			memcpy(owned, rep->owned, rep->nowned * sizeof(*owned));
+			qsort(owned, rep->nowned, sizeof(*owned), cmp_lease_room);
+		}
+		size_t lost = 0;
+		size_t it = 0;
+		const rk_omap_entry *e;
+		while (rk_omap_next(&s->rooms, &it, &e)) {
+			room *r = e->val;
+			int64_t token = room_token(r);
+			if (!token)
+				continue;
+			lease_room key;
+			snprintf(key.room, sizeof(key.room), "%s", room_id(r));
+			const lease_room *o =
+			    owned ? bsearch(&key, owned, rep->nowned, sizeof(*owned),
+					    cmp_lease_room)
+				  : NULL;
+			if (rep->lost) {
+				room_lost(r, "this node lost its lease (no heartbeat)");
+				lost++;
+			} else if (!o || o->token != token) {
+				room_lost(r, "another node took it over while this node "
+					     "was paused or cut off");
+				lost++;
+			}
+		}
+		free(owned);
+		if (lost)
+			rk_warn("cluster: %zu rooms dropped after the heartbeat check",
+				lost);
+	}
+	for (size_t i = 0; i < rep->nwanted; i++) {
+		room *r = server_room_get(s, rep->wanted[i].room, true);
+		if (r)
+			room_handover(r, rep->wanted[i].token);
+	}
+	/* Rooms of dead nodes with alarms pending: load them here so that their
+	 * alarms fire (the load registers them; server_room_loaded fires the
+	 * due ones). */
+	for (size_t i = 0; i < rep->norphans && s->running; i++) {
+		room *r = server_room_get(s, rep->orphans[i].room, true);
+		if (r && !room_is_loaded(r) && !room_is_loading(r) && !room_start_load(r))
+			rk_warn("room %s: cannot start its load for its alarms",
+				rep->orphans[i].room);
+	}
+	server_flush(s);
 }
 
 /* ---- alarms ------------------------------------------------------------ */

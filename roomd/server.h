@@ -55,6 +55,16 @@ void server_room_loaded(void *arg, load_result *res);
  * failed (its conns closed with 1011, the room unloaded). */
 void server_room_synced(void *arg, const char *room, int64_t seq, int err);
 
+/* Cluster mode: the group commit's completion callback (pgcommit.h; arg
+ * is the server), routed to room_committed. */
+void server_room_committed(void *arg, const char *room, int64_t token, int64_t seq,
+			   bool fenced);
+/* Cluster mode: a heartbeat's report (lease.h; arg is the server): rooms
+ * lost (every loaded one if the lease was lost; after a gap, those not
+ * owned under their token any more) are dropped with 1001, rooms another
+ * node asked for are handed over, orphaned rooms with alarms are loaded. */
+void server_lease_report(void *arg, const lease_report *rep);
+
 /* ---- the end of a turn --------------------------------------------------- */
 
 /* Commit every dirty room now (room_flush_dirty without deferral). */

@@ -205,6 +205,17 @@ rk_err syncer_submit(syncer *y, const char *room_id, const char *wal_path, int64
 	stubs.sync_seq = seq;
 	return RK_OK;
 }
+/* Cluster mode is not exercised here (s->pgc is NULL): never called. */
+rk_err pgcommit_submit(pgcommit *p, store_pg_batch *b, int64_t token)
+{
+	(void)p, (void)b, (void)token;
+	return RK_ENOMEM;
+}
+rk_err pgcommit_release(pgcommit *p, const char *room_id, int64_t token)
+{
+	(void)p, (void)room_id, (void)token;
+	return RK_ENOMEM;
+}
 void ckpt_request(ckpt *c, const char *path, bool truncate)
 {
 	(void)c, (void)path, (void)truncate;
