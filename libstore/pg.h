@@ -75,6 +75,12 @@ void store_pg_close(store_pg *pg);
  * again). Can't fail. */
 bool store_pg_alive(store_pg *pg);
 
+/* The lease store_pg_rooms judges owners by (owner_alive: a beat within
+ * it) when the caller does not say (store_pg_set_lease). */
+#define STORE_PG_LEASE_MS 10000
+/* Set that lease for pg (<= 0: STORE_PG_LEASE_MS). Can't fail. */
+void store_pg_set_lease(store_pg *pg, int lease_ms);
+
 /* ---- liveness and ownership --------------------------------------------- */
 
 /* Record that node is alive now (upsert its beat). RK_OK, RK_EIO. */
