@@ -118,13 +118,20 @@ static PGresult *run(store_pg *pg, const char *sql, int n, const char *const *p,
 	return NULL;
 }
 
-/* run() for statements whose result is not needed. */
+/* run() for statements whose result is not needed: true if it ran. */
 static bool run_ok(store_pg *pg, const char *sql, int n, const char *const *p,
 		   const char *what, char *err, size_t errlen)
 {
 	PGresult *r = run(pg, sql, n, p, what, err, errlen);
 	PQclear(r);
 	return r != NULL;
+}
+
+/* run_ok() as the rk_err of a call that only runs sql: RK_OK or RK_EIO. */
+static rk_err run_rc(store_pg *pg, const char *sql, int n, const char *const *p,
+		     const char *what, char *err, size_t errlen)
+{
+	return run_ok(pg, sql, n, p, what, err, errlen) ? RK_OK : RK_EIO;
 }
 
 static void rollback(store_pg *pg)
@@ -169,7 +176,7 @@ rk_err store_pg_connect(const char *url, int timeout_ms, store_pg **out, char *e
 		store_pg_close(pg);
 		return RK_EIO;
 	}
-	char sql[64];
+	char sql[128];
 	/* No NOTICEs ("relation ... already exists, skipping") on stderr. */
 	snprintf(sql, sizeof(sql),
 		 "SET statement_timeout = %d; SET client_min_messages = warning",
@@ -218,12 +225,10 @@ void store_pg_set_lease(store_pg *pg, int lease_ms)
 rk_err store_pg_heartbeat(store_pg *pg, const char *node, char *err, size_t errlen)
 {
 	const char *p[1] = {node};
-	return run_ok(pg,
+	return run_rc(pg,
 		      "INSERT INTO rk_nodes(name, beat) VALUES($1, now())"
 		      " ON CONFLICT (name) DO UPDATE SET beat = now()",
-		      1, p, "heartbeat", err, errlen)
-		   ? RK_OK
-		   : RK_EIO;
+		      1, p, "heartbeat", err, errlen);
 }
 
 /* A new handle on pg for room (meta m). */
@@ -367,23 +372,19 @@ rk_err store_pg_release(store_pg *pg, const char *room, const char *node, int64_
 	char t[24];
 	i64s(t, token);
 	const char *p[3] = {room, node, t};
-	return run_ok(pg,
+	return run_rc(pg,
 		      "UPDATE rk_rooms SET owner = NULL, wanted_by = NULL"
 		      " WHERE room = $1 AND owner = $2 AND token = $3::bigint",
-		      3, p, "release", err, errlen)
-		   ? RK_OK
-		   : RK_EIO;
+		      3, p, "release", err, errlen);
 }
 
 rk_err store_pg_leave(store_pg *pg, const char *node, char *err, size_t errlen)
 {
 	const char *p[1] = {node};
-	return run_ok(pg,
+	return run_rc(pg,
 		      "WITH r AS (UPDATE rk_rooms SET owner = NULL, wanted_by = NULL"
 		      " WHERE owner = $1) DELETE FROM rk_nodes WHERE name = $1",
-		      1, p, "leave", err, errlen)
-		   ? RK_OK
-		   : RK_EIO;
+		      1, p, "leave", err, errlen);
 }
 
 /* Call cb(room, token) for each row of the query on node. */
@@ -477,6 +478,17 @@ rk_err store_pg_open_ro(store_pg *pg, const char *room, store **out, char *err,
 	return RK_OK;
 }
 
+rk_err store_pg_read_begin(store_pg *pg, char *err, size_t errlen)
+{
+	return run_rc(pg, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL,
+		      "read", err, errlen);
+}
+
+void store_pg_read_end(store_pg *pg)
+{
+	rollback(pg);
+}
+
 rk_err store_pg_rooms(store_pg *pg, bool (*cb)(void *arg, const store_pg_room *r),
 		      void *arg, char *err, size_t errlen)
 {
@@ -513,16 +525,14 @@ rk_err store_pg_delete(store_pg *pg, const char *room, const char *node, int64_t
 	char t[24];
 	i64s(t, token);
 	const char *p[3] = {room, node ? node : "", t};
-	return run_ok(
-		   pg,
-		   "WITH r AS (DELETE FROM rk_rooms WHERE room = $1 AND ($3::bigint = 0"
-		   " OR (owner = $2 AND token = $3::bigint)) RETURNING room),"
-		   " e AS (DELETE FROM rk_events WHERE room IN (SELECT room FROM r)),"
-		   " s AS (DELETE FROM rk_snapshots WHERE room IN (SELECT room FROM r))"
-		   " DELETE FROM rk_alarms WHERE room IN (SELECT room FROM r)",
-		   3, p, "delete", err, errlen)
-		   ? RK_OK
-		   : RK_EIO;
+	return run_rc(
+	    pg,
+	    "WITH r AS (DELETE FROM rk_rooms WHERE room = $1 AND ($3::bigint = 0"
+	    " OR (owner = $2 AND token = $3::bigint)) RETURNING room),"
+	    " e AS (DELETE FROM rk_events WHERE room IN (SELECT room FROM r)),"
+	    " s AS (DELETE FROM rk_snapshots WHERE room IN (SELECT room FROM r))"
+	    " DELETE FROM rk_alarms WHERE room IN (SELECT room FROM r)",
+	    3, p, "delete", err, errlen);
 }
 
 /* ---- the tail ------------------------------------------------------------ */

@@ -16,18 +16,28 @@
 #error "RK_PGTMP_SCRIPT (the path of scripts/pgtmp.sh) must be defined"
 #endif
 
-/* Run the script with cmd on dir; its stdout's first line into out. */
-static bool script(const char *cmd, const char *dir, char *out, size_t cap)
+/* A pipe (close-on-exec) and a child: the child's pid (0 in the child),
+ * or -1 with nothing left open. */
+static pid_t fork_pipe(int fds[2])
 {
-	int fds[2];
 	if (pipe2(fds, O_CLOEXEC) != 0)
-		return false;
+		return -1;
+	fflush(NULL);
 	pid_t pid = fork();
 	if (pid < 0) {
 		close(fds[0]);
 		close(fds[1]);
-		return false;
 	}
+	return pid;
+}
+
+/* Run the script with cmd on dir; its stdout's first line into out. */
+static bool script(const char *cmd, const char *dir, char *out, size_t cap)
+{
+	int fds[2];
+	pid_t pid = fork_pipe(fds);
+	if (pid < 0)
+		return false;
 	if (pid == 0) {
 		dup2(fds[1], 1);
 		execlp("sh", "sh", RK_PGTMP_SCRIPT, cmd, dir, (char *)NULL);
@@ -80,15 +90,9 @@ bool pgtmp_start(pgtmp *p)
 		return false;
 	}
 	int fds[2];
-	if (pipe2(fds, O_CLOEXEC) != 0)
+	pid_t pid = fork_pipe(fds);
+	if (pid < 0)
 		return false;
-	fflush(NULL);
-	pid_t pid = fork();
-	if (pid < 0) {
-		close(fds[0]);
-		close(fds[1]);
-		return false;
-	}
 	if (pid == 0) {
 		close(fds[1]);
 		watchdog(fds[0], p->dir);
