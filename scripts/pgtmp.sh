@@ -13,7 +13,9 @@
 #                                    the next start)
 #   sh scripts/pgtmp.sh restart DIR  stop fast, start again on the same port
 #
-# DIR holds pgdata/, port, pg.log and the Unix socket. Exit 0, or 1 with one
+# DIR holds pgdata/, port, pg.log and the Unix socket; its parents must be
+# searchable by the postgres user (a directory under /tmp is; one under a
+# root-only mkdtemp directory is not). Exit 0, or 1 with one
 # "Error: ..." line (and the end of pg.log) on stderr. Stopping a stopped
 # server is exit 0.
 set -eu

@@ -75,9 +75,25 @@ static void watchdog(int rfd, const char *dir)
 	char c = 0;
 	while (read(rfd, &c, 1) < 0 && errno == EINTR)
 		;
-	script(c == 's' ? "stop" : "kill", dir, NULL, 0);
-	execlp("rm", "rm", "-rf", dir, (char *)NULL);
-	_exit(1);
+	/* A test killed while its start was still running leaves the start
+	 * going (initdb, then maybe a server): stop and remove again until
+	 * the directory stays gone. */
+	for (int i = 0; i < 60; i++) {
+		script(c == 's' ? "stop" : "kill", dir, NULL, 0);
+		pid_t pid = fork();
+		if (pid == 0) {
+			execlp("rm", "rm", "-rf", dir, (char *)NULL);
+			_exit(127);
+		}
+		int st;
+		while (pid > 0 && waitpid(pid, &st, 0) < 0 && errno == EINTR)
+			;
+		if (c != 's')
+			usleep(500 * 1000); /* let a start still running show itself */
+		if (access(dir, F_OK) != 0)
+			break;
+	}
+	_exit(0);
 }
 
 bool pgtmp_start(pgtmp *p)
