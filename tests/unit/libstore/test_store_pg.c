@@ -930,6 +930,58 @@ static void test_tail_after_detach(void **state)
 	store_close(s);
 }
 
+/* A group larger than the pipeline's flush interval, and PostgreSQL
+ * restarted under a connection: the commit fails whole (nothing written,
+ * the connection reported dead), and the same batches commit on a new
+ * connection. */
+static void test_big_group_and_restart(void **state)
+{
+	(void)state;
+	char err[300], op[64];
+	store_pg *pg = connect_pg();
+	beat(pg, "n1");
+	store *h[2] = {acquire(pg, "big-1", "n1", 10, STORE_PG_ACQUIRED),
+		       acquire(pg, "big-2", "n1", 10, STORE_PG_ACQUIRED)};
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(store_begin(h[i], err, sizeof(err)), RK_OK);
+		for (int q = 1; q <= 1500; q++) {
+			int n = snprintf(op, sizeof(op),
+					 "{\"k\":\"chat.post\",\"text\":\"m%d\"}", q);
+			assert_int_equal(store_append(h[i], q, q, "s", "u", "", op,
+						      (size_t)n, err, sizeof(err)),
+					 RK_OK);
+		}
+		assert_int_equal(store_commit(h[i], err, sizeof(err)), RK_OK);
+	}
+	store_pg_res res[2];
+	assert_int_equal(commit(pg, h, 2, res), RK_OK);
+	assert_int_equal(res[0], STORE_PG_COMMITTED);
+	assert_int_equal(res[1], STORE_PG_COMMITTED);
+	assert_int_equal(row_of(pg, "big-2").seq, 1500);
+	/* The server restarts: the old connection fails the group. */
+	assert_int_equal(store_begin(h[0], err, sizeof(err)), RK_OK);
+	assert_int_equal(store_append(h[0], 1501, 1501, "s", "u", "",
+				      "{\"k\":\"board.clear\"}", 19, err, sizeof(err)),
+			 RK_OK);
+	assert_int_equal(store_commit(h[0], err, sizeof(err)), RK_OK);
+	store_pg_batch *b = store_pg_take(h[0]);
+	assert_true(pgtmp_ctl(&server, "restart"));
+	store_pg_res r1 = STORE_PG_COMMITTED;
+	assert_int_equal(store_pg_commit_group(pg, &b, 1, &r1, err, sizeof(err)), RK_EIO);
+	assert_int_equal(r1, STORE_PG_FAILED);
+	assert_false(store_pg_alive(pg));
+	store_close(h[0]);
+	store_close(h[1]);
+	store_pg_close(pg);
+	pg = connect_pg();
+	assert_int_equal(row_of(pg, "big-1").seq, 1500);
+	assert_int_equal(store_pg_commit_group(pg, &b, 1, &r1, err, sizeof(err)), RK_OK);
+	assert_int_equal(r1, STORE_PG_COMMITTED);
+	assert_int_equal(row_of(pg, "big-1").seq, 1501);
+	store_pg_batch_free(b);
+	store_pg_close(pg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -944,6 +996,7 @@ int main(void)
 	    cmocka_unit_test(test_open_ro_cursor_stats),
 	    cmocka_unit_test(test_delete),
 	    cmocka_unit_test(test_tail_after_detach),
+	    cmocka_unit_test(test_big_group_and_restart),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
