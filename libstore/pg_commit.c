@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "pg_int.h"
 
 /* The fencing check opens each batch: it locks the room's row, refuses
@@ -27,6 +28,14 @@ static const struct {
     {"rk_ev",
      "INSERT INTO rk_events(room, seq, ts, session, \"user\", op_id, op)"
      " SELECT $1, $2::bigint, $3::bigint, $4, $5, $6, $7"
+     " WHERE current_setting('rk.apply', true) = 'on'",
+     7},
+    /* a run of events of a batch in one statement (arrays, one per column) */
+    {"rk_evs",
+     "INSERT INTO rk_events(room, seq, ts, session, \"user\", op_id, op)"
+     " SELECT $1, u.seq, u.ts, u.session, u.usr, u.op_id, u.op"
+     " FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[],"
+     " $7::text[]) AS u(seq, ts, session, usr, op_id, op)"
      " WHERE current_setting('rk.apply', true) = 'on'",
      7},
     {"rk_snap",
@@ -51,7 +60,7 @@ static const struct {
      " AND current_setting('rk.apply', true) = 'on'",
      2},
 };
-enum { ST_FENCE, ST_EV, ST_SNAP, ST_ASET, ST_ADEL, ST_CUT };
+enum { ST_FENCE, ST_EV, ST_EVS, ST_SNAP, ST_ASET, ST_ADEL, ST_CUT };
 
 /* Flush the pipeline every this many statements, reading what came back
  * meanwhile, so neither side's socket buffer fills up. */
@@ -306,6 +315,45 @@ static void i64s(char *out, int64_t v)
 	snprintf(out, 24, "%" PRId64, v);
 }
 
+/* Append s to a PostgreSQL array literal as a quoted element. */
+static void arr_text(rk_buf *b, const char *s, bool first)
+{
+	rk_buf_puts(b, first ? "\"" : ",\"");
+	for (const char *p = s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			rk_buf_putc(b, '\\');
+		rk_buf_putc(b, *p);
+	}
+	rk_buf_putc(b, '"');
+}
+
+/* Queue events w[0..n) as one statement: six array parameters. */
+static bool send_events(PGconn *c, const char *room, const pgw *w, size_t n)
+{
+	rk_buf a[6];
+	for (int k = 0; k < 6; k++) {
+		rk_buf_init(&a[k], 0);
+		rk_buf_putc(&a[k], '{');
+	}
+	for (size_t i = 0; i < n; i++) {
+		rk_buf_printf(&a[0], "%s%" PRId64, i ? "," : "", w[i].seq);
+		rk_buf_printf(&a[1], "%s%" PRId64, i ? "," : "", w[i].ts);
+		for (int k = 0; k < 4; k++)
+			arr_text(&a[2 + k], w[i].s[k], i == 0);
+	}
+	bool ok = true;
+	const char *p[7] = {room};
+	for (int k = 0; k < 6; k++) {
+		rk_buf_puts(&a[k], "}");
+		ok = ok && rk_buf_ok(&a[k]) == RK_OK;
+		p[1 + k] = a[k].data;
+	}
+	ok = ok && PQsendQueryPrepared(c, stmts[ST_EVS].name, 7, p, NULL, NULL, 0);
+	for (int k = 0; k < 6; k++)
+		rk_buf_free(&a[k]);
+	return ok;
+}
+
 /* Queue the statements of one batch; the number queued into *nq. */
 static bool send_batch(store_pg *pg, const store_pg_batch *b, size_t *nq)
 {
@@ -319,8 +367,20 @@ static bool send_batch(store_pg *pg, const store_pg_batch *b, size_t *nq)
 	if (!PQsendQueryPrepared(c, stmts[ST_FENCE].name, 5, fp, NULL, NULL, 0))
 		return false;
 	(*nq)++;
-	for (size_t i = 0; i < b->n; i++) {
+	for (size_t i = 0; i < b->n;) {
 		const pgw *w = &b->w[i];
+		/* A run of events goes in one statement. */
+		size_t run = 0;
+		while (i + run < b->n && b->w[i + run].k == PGW_EVENT)
+			run++;
+		if (run > 1) {
+			if (!send_events(c, b->room, w, run))
+				return false;
+			i += run;
+			if (++*nq % PUMP_EVERY == 0 && pump(pg) < 0)
+				return false;
+			continue;
+		}
 		const char *p[7] = {b->room};
 		int st;
 		i64s(n1, w->seq);
@@ -348,6 +408,7 @@ static bool send_batch(store_pg *pg, const store_pg_batch *b, size_t *nq)
 			p[1] = n1;
 			break;
 		}
+		i++;
 		if (!PQsendQueryPrepared(c, stmts[st].name, stmts[st].nparams, p, NULL,
 					 NULL, 0))
 			return false;
