@@ -32,6 +32,9 @@ static const char schema_sql[] =
     " token bigint NOT NULL DEFAULT 0, seq bigint NOT NULL DEFAULT 0, wanted_by text,"
     " last_active_ms bigint NOT NULL DEFAULT 0);"
     "CREATE INDEX IF NOT EXISTS rk_rooms_owner ON rk_rooms(owner);"
+    /* Tokens come from one sequence: never reused, even by a room deleted
+     * and made again, so a stale handle's token never matches by chance. */
+    "CREATE SEQUENCE IF NOT EXISTS rk_tokens;"
     "CREATE TABLE IF NOT EXISTS rk_events(room text NOT NULL, seq bigint NOT NULL,"
     " ts bigint NOT NULL, session text NOT NULL, \"user\" text NOT NULL,"
     " op_id text NOT NULL DEFAULT '', op text NOT NULL, PRIMARY KEY(room, seq));"
@@ -325,11 +328,11 @@ rk_err store_pg_acquire(store_pg *pg, const char *room, const char *node, int le
 		*acq = STORE_PG_OWNED;
 		return RK_OK;
 	}
-	if (!(r = run(
-		  pg,
-		  "UPDATE rk_rooms SET owner = $2, token = token + 1, wanted_by = NULL"
-		  " WHERE room = $1 RETURNING token",
-		  2, pn, "acquire", err, errlen)))
+	if (!(r = run(pg,
+		      "UPDATE rk_rooms SET owner = $2, token = nextval('rk_tokens'), "
+		      "wanted_by = NULL"
+		      " WHERE room = $1 RETURNING token",
+		      2, pn, "acquire", err, errlen)))
 		goto fail;
 	int64_t token = col64(r, 0, 0);
 	PQclear(r);
