@@ -1,13 +1,13 @@
 /* test_store_pg.c - libstore's PostgreSQL backend (libstore/pg.h) against a
- * real throwaway PostgreSQL (tests/support/pgtmp.c): the schema and meta
- * made by acquire; a log committed through the group commit loads to the
- * same state, seq and op-id memory as the SQLite backend fed the same ops;
- * several rooms in one group; fencing (a node paused past its lease
- * commits nothing more, while its other rooms commit); repeats of a commit
- * are harmless; handover, release, leave, owned rooms and orphan alarms;
- * read-only opens, cursors, stats, the rooms list and delete; the tail a
- * detached handle answers from without its connection. PostgreSQL must
- * start: nothing is skipped. */
+ * real throwaway PostgreSQL (tests/support/pgtmp.c): nodes connecting
+ * together to an empty database; the schema and meta made by acquire; a log committed
+ * through the group commit loads to the same state, seq and op-id memory as the SQLite
+ * backend fed the same ops; several rooms in one group; fencing (a node paused past its
+ * lease commits nothing more, while its other rooms commit); repeats of a commit are
+ * harmless; handover, release, leave, owned rooms and orphan alarms; read-only opens,
+ * cursors, stats, the rooms list and delete; the tail a detached handle answers from
+ * without its connection; a large group, and a PostgreSQL restart under a connection.
+ * PostgreSQL must start: nothing is skipped. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -930,6 +931,53 @@ static void test_tail_after_detach(void **state)
 	store_close(s);
 }
 
+/* Nodes starting together on an empty database: every connect creates
+ * the schema or finds it (the advisory lock serialises them), none fails. */
+static void test_concurrent_first_connects(void **state)
+{
+	(void)state;
+	char cmd[512], url[200];
+	snprintf(cmd, sizeof(cmd), "psql -q '%s' -c 'CREATE DATABASE fresh' >/dev/null",
+		 server.url);
+	assert_int_equal(system(cmd), 0);
+	snprintf(url, sizeof(url), "%.*sfresh",
+		 (int)(strrchr(server.url, '/') - server.url + 1), server.url);
+	enum { N = 6 };
+	pid_t kids[N];
+	int pipes[N][2];
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(pipe(pipes[i]), 0);
+		fflush(NULL);
+		kids[i] = fork();
+		assert_true(kids[i] >= 0);
+		if (kids[i] == 0) {
+			char go;
+			close(pipes[i][1]);
+			if (read(pipes[i][0], &go, 1) != 1) /* all at once */
+				_exit(3);
+			store_pg *pg;
+			char err[300];
+			if (store_pg_connect(url, 5000, &pg, err, sizeof(err)) != RK_OK) {
+				fprintf(stderr, "child %d: %s\n", i, err);
+				_exit(1);
+			}
+			store_pg_close(pg);
+			_exit(0);
+		}
+		close(pipes[i][0]);
+	}
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(write(pipes[i][1], "g", 1), 1);
+		close(pipes[i][1]);
+	}
+	for (int i = 0; i < N; i++) {
+		int st;
+		assert_int_equal(waitpid(kids[i], &st, 0), kids[i]);
+		assert_true(WIFEXITED(st));
+		assert_int_equal(WEXITSTATUS(st), 0);
+	}
+}
+
 /* A group larger than the pipeline's flush interval, and PostgreSQL
  * restarted under a connection: the commit fails whole (nothing written,
  * the connection reported dead), and the same batches commit on a new
@@ -986,6 +1034,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_connect_errors),
+	    cmocka_unit_test(test_concurrent_first_connects),
 	    cmocka_unit_test(test_acquire_creates_meta),
 	    cmocka_unit_test(test_same_as_sqlite),
 	    cmocka_unit_test(test_group_of_rooms),
