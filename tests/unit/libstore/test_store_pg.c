@@ -23,6 +23,7 @@
 #include "buf.h"
 #include "pg.h"
 #include "pgtmp.h"
+#include "retain.h"
 #include "store.h"
 
 #define LEASE_MS 300
@@ -427,6 +428,69 @@ static void test_same_as_sqlite(void **state)
 	assert_int_equal(ps, NOPS);
 	assert_int_equal(pn, 6);
 	free(pe);
+	store_close(s);
+	store_pg_close(pg);
+	store_close(q);
+	store_unlock(fd);
+	unlink(path);
+	rmdir(dir);
+}
+
+/* Events 1..n of chat posts with ts(seq), in one batch. */
+static void write_chats(store *s, int n, int64_t (*ts)(int64_t seq))
+{
+	char err[300], op[64], id[16];
+	assert_int_equal(store_begin(s, err, sizeof(err)), RK_OK);
+	for (int q = 1; q <= n; q++) {
+		int len =
+		    snprintf(op, sizeof(op), "{\"k\":\"chat.post\",\"text\":\"m%d\"}", q);
+		snprintf(id, sizeof(id), "c%d", q);
+		assert_int_equal(store_append(s, q, ts(q), q % 10 ? "s1" : "server", "u",
+					      id, op, (size_t)len, err, sizeof(err)),
+				 RK_OK);
+	}
+	assert_int_equal(store_commit(s, err, sizeof(err)), RK_OK);
+}
+
+/* Old events, then a day later the rest: the op-id window is the last
+ * RK_IDEM_EVENTS events and those within a day of the newest. */
+static int64_t window_ts(int64_t seq)
+{
+	return seq < 30 ? 1000 : 2 * RK_IDEM_MS + seq;
+}
+
+/* The op-id window over more events than one page of the walk: the same
+ * op ids as the SQLite backend, from the same first seq. */
+static void test_opid_window_same_as_sqlite(void **state)
+{
+	(void)state;
+	enum { N = RK_IDEM_EVENTS + 50 };
+	char dir[] = "/tmp/test_store_pg.XXXXXX", path[64], err[300];
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/win-1.db", dir);
+	int fd = store_lock(path, true, err, sizeof(err));
+	assert_true(fd >= 0);
+	store *q;
+	assert_int_equal(store_open(path, "win-1", 0, &q, err, sizeof(err)), RK_OK);
+	write_chats(q, N, window_ts);
+	store_pg *pg = connect_pg();
+	beat(pg, "n1");
+	store *s = acquire(pg, "win-1", "n1", 10, STORE_PG_ACQUIRED);
+	write_chats(s, N, window_ts);
+	commit_one(pg, s);
+	char *qo = opids_of(q), *po = opids_of(s);
+	assert_non_null(strstr(po, "u/c31/31/"));
+	assert_null(strstr(po, "u/c29/"));
+	assert_string_equal(po, qo);
+	free(qo);
+	free(po);
+	assert_int_equal(store_first_recent(s), store_first_recent(q));
+	int64_t ps, pn, qs, qn;
+	char *pe = load_enc(s, &ps, &pn), *qe = load_enc(q, &qs, &qn);
+	assert_int_equal(ps, N);
+	assert_string_equal(pe, qe);
+	free(pe);
+	free(qe);
 	store_close(s);
 	store_pg_close(pg);
 	store_close(q);
@@ -1037,6 +1101,7 @@ int main(void)
 	    cmocka_unit_test(test_concurrent_first_connects),
 	    cmocka_unit_test(test_acquire_creates_meta),
 	    cmocka_unit_test(test_same_as_sqlite),
+	    cmocka_unit_test(test_opid_window_same_as_sqlite),
 	    cmocka_unit_test(test_group_of_rooms),
 	    cmocka_unit_test(test_fencing),
 	    cmocka_unit_test(test_repeat_harmless),
