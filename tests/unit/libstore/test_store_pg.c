@@ -176,6 +176,16 @@ static void commit_one(store_pg *pg, store *s)
 	assert_int_equal(res, STORE_PG_COMMITTED);
 }
 
+/* Room acquired by node n1 (alive) with events 1..n of ops[] committed. */
+static store *room_with(store_pg *pg, const char *room, int tail, int n)
+{
+	beat(pg, "n1");
+	store *w = acquire(pg, room, "n1", tail, STORE_PG_ACQUIRED);
+	write_ops(w, 1, n);
+	commit_one(pg, w);
+	return w;
+}
+
 /* The encoded state, seq and snapshot seq a load gives. */
 static char *load_enc(store *s, int64_t *seq, int64_t *snap)
 {
@@ -346,17 +356,41 @@ static void test_acquire_creates_meta(void **state)
 	store_pg_close(pg);
 }
 
+/* The reference: room in a SQLite room file of its own (temp dir). */
+typedef struct sqref {
+	char dir[32], path[64];
+	int fd;
+	store *s;
+} sqref;
+
+static store *sqref_open(sqref *r, const char *room)
+{
+	char err[300];
+	snprintf(r->dir, sizeof(r->dir), "/tmp/test_store_pg.XXXXXX");
+	assert_non_null(mkdtemp(r->dir));
+	snprintf(r->path, sizeof(r->path), "%s/%s.db", r->dir, room);
+	r->fd = store_lock(r->path, true, err, sizeof(err));
+	assert_true(r->fd >= 0);
+	if (store_open(r->path, room, 0, &r->s, err, sizeof(err)) != RK_OK)
+		fail_msg("%s: %s", r->path, err);
+	return r->s;
+}
+
+static void sqref_close(sqref *r)
+{
+	store_close(r->s);
+	store_unlock(r->fd);
+	unlink(r->path);
+	rmdir(r->dir);
+}
+
 static void test_same_as_sqlite(void **state)
 {
 	(void)state;
 	/* SQLite: the reference. */
-	char dir[] = "/tmp/test_store_pg.XXXXXX", path[64], err[300];
-	assert_non_null(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/cmp-1.db", dir);
-	int fd = store_lock(path, true, err, sizeof(err));
-	assert_true(fd >= 0);
-	store *q;
-	assert_int_equal(store_open(path, "cmp-1", 0, &q, err, sizeof(err)), RK_OK);
+	char err[300];
+	sqref ref;
+	store *q = sqref_open(&ref, "cmp-1");
 	write_ops(q, 1, 6);
 	write_snapshot(q);
 	write_ops(q, 7, NOPS);
@@ -430,10 +464,7 @@ static void test_same_as_sqlite(void **state)
 	free(pe);
 	store_close(s);
 	store_pg_close(pg);
-	store_close(q);
-	store_unlock(fd);
-	unlink(path);
-	rmdir(dir);
+	sqref_close(&ref);
 }
 
 /* Events 1..n of chat posts with ts(seq), in one batch. */
@@ -465,13 +496,8 @@ static void test_opid_window_same_as_sqlite(void **state)
 {
 	(void)state;
 	enum { N = RK_IDEM_EVENTS + 50 };
-	char dir[] = "/tmp/test_store_pg.XXXXXX", path[64], err[300];
-	assert_non_null(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/win-1.db", dir);
-	int fd = store_lock(path, true, err, sizeof(err));
-	assert_true(fd >= 0);
-	store *q;
-	assert_int_equal(store_open(path, "win-1", 0, &q, err, sizeof(err)), RK_OK);
+	sqref ref;
+	store *q = sqref_open(&ref, "win-1");
 	write_chats(q, N, window_ts);
 	store_pg *pg = connect_pg();
 	beat(pg, "n1");
@@ -493,10 +519,7 @@ static void test_opid_window_same_as_sqlite(void **state)
 	free(qe);
 	store_close(s);
 	store_pg_close(pg);
-	store_close(q);
-	store_unlock(fd);
-	unlink(path);
-	rmdir(dir);
+	sqref_close(&ref);
 }
 
 static void test_group_of_rooms(void **state)
@@ -682,17 +705,22 @@ static void test_repeat_harmless(void **state)
 	store_pg_close(pg);
 }
 
+/* What a callback of rooms (store_pg_owned, _handover_wanted,
+ * _orphan_alarms) was given: "room;room;..." and the first and last
+ * numbers (token, alarm time). */
 typedef struct seen {
-	char rooms[256];
-	int64_t token;
+	char rooms[512];
+	int64_t first, token;
 } seen;
 
-static void seen_cb(void *arg, const char *room, int64_t token)
+static void seen_cb(void *arg, const char *room, int64_t v)
 {
 	seen *s = arg;
 	size_t n = strlen(s->rooms);
+	if (!n)
+		s->first = v;
 	snprintf(s->rooms + n, sizeof(s->rooms) - n, "%s;", room);
-	s->token = token;
+	s->token = v;
 }
 
 static void test_handover_release_leave(void **state)
@@ -754,20 +782,6 @@ static void test_handover_release_leave(void **state)
 	store_pg_close(b);
 }
 
-typedef struct orphans {
-	char rooms[512];
-	int64_t at;
-} orphans;
-
-static void orphan_cb(void *arg, const char *room, int64_t at)
-{
-	orphans *o = arg;
-	size_t n = strlen(o->rooms);
-	snprintf(o->rooms + n, sizeof(o->rooms) - n, "%s;", room);
-	if (!o->at)
-		o->at = at;
-}
-
 static bool has_room(const char *list, const char *room)
 {
 	char want[80];
@@ -787,27 +801,26 @@ static void test_orphan_alarms(void **state)
 	store *s = acquire(a, "orph-1", "oa", 10, STORE_PG_ACQUIRED);
 	write_ops(s, 1, 3); /* sets the alarm of poll p */
 	commit_one(a, s);
-	orphans o = {.at = 0};
+	seen o = {.token = 0};
 	assert_int_equal(
-	    store_pg_orphan_alarms(a, LEASE_MS, 1000, orphan_cb, &o, err, sizeof(err)),
+	    store_pg_orphan_alarms(a, LEASE_MS, 1000, seen_cb, &o, err, sizeof(err)),
 	    RK_OK);
 	assert_false(has_room(o.rooms, "orph-1")); /* its owner is alive */
 	sleep_ms(LEASE_MS + 200);
 	memset(&o, 0, sizeof(o));
 	assert_int_equal(
-	    store_pg_orphan_alarms(a, LEASE_MS, 1000, orphan_cb, &o, err, sizeof(err)),
+	    store_pg_orphan_alarms(a, LEASE_MS, 1000, seen_cb, &o, err, sizeof(err)),
 	    RK_OK);
 	assert_true(has_room(o.rooms, "orph-1"));
 	/* Earliest first, at most limit rooms. */
 	memset(&o, 0, sizeof(o));
 	assert_int_equal(
-	    store_pg_orphan_alarms(a, LEASE_MS, 1, orphan_cb, &o, err, sizeof(err)),
-	    RK_OK);
+	    store_pg_orphan_alarms(a, LEASE_MS, 1, seen_cb, &o, err, sizeof(err)), RK_OK);
 	assert_int_equal(strchr(o.rooms, ';') - o.rooms + 1, strlen(o.rooms));
 	beat(a, "oa");
 	memset(&o, 0, sizeof(o));
 	assert_int_equal(
-	    store_pg_orphan_alarms(a, LEASE_MS, 1000, orphan_cb, &o, err, sizeof(err)),
+	    store_pg_orphan_alarms(a, LEASE_MS, 1000, seen_cb, &o, err, sizeof(err)),
 	    RK_OK);
 	assert_false(has_room(o.rooms, "orph-1"));
 	store_close(s);
@@ -838,10 +851,7 @@ static void test_open_ro_cursor_stats(void **state)
 	(void)state;
 	char err[300];
 	store_pg *pg = connect_pg();
-	beat(pg, "n1");
-	store *w = acquire(pg, "ro-1", "n1", 10, STORE_PG_ACQUIRED);
-	write_ops(w, 1, 4);
-	commit_one(pg, w);
+	store *w = room_with(pg, "ro-1", 10, 4);
 	write_snapshot(w);
 	commit_one(pg, w);
 	store *s;
@@ -907,10 +917,7 @@ static void test_delete(void **state)
 	(void)state;
 	char err[300];
 	store_pg *pg = connect_pg();
-	beat(pg, "n1");
-	store *w = acquire(pg, "del-1", "n1", 10, STORE_PG_ACQUIRED);
-	write_ops(w, 1, 3);
-	commit_one(pg, w);
+	store *w = room_with(pg, "del-1", 10, 3);
 	int64_t token = store_pg_token(w);
 	/* Not its owner, or not its token: nothing goes. */
 	assert_int_equal(store_pg_delete(pg, "del-1", "n2", token, err, sizeof(err)),
@@ -947,11 +954,7 @@ static void test_tail_after_detach(void **state)
 	(void)state;
 	char err[300];
 	store_pg *pg = connect_pg();
-	beat(pg, "n1");
-	store *w = acquire(pg, "tail-1", "n1", 0, STORE_PG_ACQUIRED);
-	write_ops(w, 1, 8);
-	commit_one(pg, w);
-	store_close(w);
+	store_close(room_with(pg, "tail-1", 0, 8));
 	/* A tail of 5: the last 5 events loaded, then those staged. */
 	store *s = acquire(pg, "tail-1", "n1", 5, STORE_PG_ACQUIRED);
 	int64_t seq, snap;
