@@ -39,7 +39,7 @@ static const char overview_text[] =
     "  delete    remove a room file with its -wal and -shm (refused while\n"
     "            roomd has the room)\n"
     "\n"
-    "Cluster (roomd --pg: room logs in PostgreSQL; read-only):\n"
+    "Cluster (roomd --pg: room logs in PostgreSQL; the rooms are only read):\n"
     "  pull      a cluster room's log as a standard room file\n"
     "  rooms --pg URL   the cluster's rooms with their owner node\n"
     "\n"

@@ -1,7 +1,8 @@
 /* cluster.c - roomctl's commands on a cluster's PostgreSQL (roomd --pg,
  * libstore/pg.h): pull (a room's log as a standard room file, so every
  * offline command applies) and rooms --pg (the rooms with their owner
- * node). Both only read the database. */
+ * node). Both only read the rooms (connecting creates the empty schema in
+ * a database that has none, as a node's first connect does). */
 #include <string.h>
 
 #include "pg.h"

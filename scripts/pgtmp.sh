@@ -91,6 +91,8 @@ try_start() {
 do_start() {
 	mkdir -p "$DIR" || die "cannot create $DIR"
 	[ "$(id -u)" -eq 0 ] && chown postgres:postgres "$DIR"
+	as_pg test -w "$DIR" ||
+		die "$DIR is not reachable by the postgres user (a parent directory is not searchable: use a directory under /tmp, or chmod o+x its parents)"
 	if [ ! -f "$DIR/pgdata/PG_VERSION" ]; then
 		rm -rf "$DIR/pgdata"
 		as_pg "$PGBIN/initdb" -D "$DIR/pgdata" -A trust -U postgres --no-locale \
