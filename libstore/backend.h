@@ -90,4 +90,28 @@ rk_err store_meta_check(store_meta *m, const char *format, const char *room,
 /* A new random epoch (16 hex digits) into out (at least 17 bytes). */
 void store_new_epoch(char *out);
 
+/*
+ * store_load for every backend (load.c), through s's snapshot_at and
+ * cursor ops: the newest snapshot (or an empty state), then every event
+ * after it applied in seq order (role owner). The contract of store_load:
+ * RK_OK with *st, or RK_ECORRUPT naming the first bad row ("log gap: seq N
+ * follows M", "event N does not apply: ...", "snapshot at seq N: ..."),
+ * RK_EIO, RK_ENOMEM with *st NULL.
+ */
+rk_err store_load_log(store *s, rk_state **st, int64_t *seq, int64_t *snap_seq, char *err,
+		      size_t errlen);
+
+/*
+ * The op-id memory's window (store_load_opids; libcommon/retain.h), walked
+ * over (seq, ts) from the newest event down: store_idem_step returns false
+ * at the first event outside the window (stop there); w->from is then the
+ * lowest seq inside it (w->last < 0: no event seen). Can't fail.
+ */
+typedef struct store_idem_walk {
+	int64_t last, last_ts; /* the newest event's seq (-1: none yet) and ts */
+	int64_t from;	       /* the lowest seq inside the window so far */
+} store_idem_walk;
+void store_idem_init(store_idem_walk *w);
+bool store_idem_step(store_idem_walk *w, int64_t seq, int64_t ts);
+
 #endif

@@ -75,6 +75,12 @@ void store_pg_close(store_pg *pg);
  * again). Can't fail. */
 bool store_pg_alive(store_pg *pg);
 
+/* The lease store_pg_rooms judges owners by (owner_alive: a beat within
+ * it) when the caller does not say (store_pg_set_lease). */
+#define STORE_PG_LEASE_MS 10000
+/* Set that lease for pg (<= 0: STORE_PG_LEASE_MS). Can't fail. */
+void store_pg_set_lease(store_pg *pg, int lease_ms);
+
 /* ---- liveness and ownership --------------------------------------------- */
 
 /* Record that node is alive now (upsert its beat). RK_OK, RK_EIO. */
@@ -190,6 +196,12 @@ RK_WARN_UNUSED rk_err store_pg_commit_group(store_pg *pg, store_pg_batch **b, si
  * not exist. */
 RK_WARN_UNUSED rk_err store_pg_open_ro(store_pg *pg, const char *room, store **out,
 				       char *err, size_t errlen);
+/* From store_pg_read_begin to store_pg_read_end, every read on pg (of
+ * any handle on it) sees one snapshot of the database (a REPEATABLE READ,
+ * READ ONLY transaction): roomctl pull copies a live room consistently.
+ * RK_OK, RK_EIO. store_pg_read_end can't fail. */
+RK_WARN_UNUSED rk_err store_pg_read_begin(store_pg *pg, char *err, size_t errlen);
+void store_pg_read_end(store_pg *pg);
 /* Every room with its owner ("" if none), whether that owner is alive,
  * its seq and last activity, by room id. RK_OK, RK_EIO. */
 typedef struct store_pg_room {

@@ -619,91 +619,6 @@ static rk_err sq_snapshot_at(store *st, int64_t upto, int64_t *seq, char **json,
 	return rc;
 }
 
-static rk_err sq_load(store *st, rk_state **stp, int64_t *seq, int64_t *snap_seq,
-		      char *err, size_t errlen)
-{
-	sq *s = SQ(st);
-	*stp = NULL;
-	*seq = 0;
-	*snap_seq = 0;
-	rk_state *state = NULL;
-	char *json;
-	size_t len;
-	rk_err rc = sq_snapshot_at(st, -1, snap_seq, &json, &len, err, errlen);
-	if (rc != RK_OK)
-		return rc;
-	if (json) {
-		char derr[160];
-		rc = rk_state_decode_text(json, len, &state, derr, sizeof(derr));
-		free(json);
-		if (rc != RK_OK) {
-			snprintf(err, errlen, "snapshot at seq %lld: %s",
-				 (long long)*snap_seq, derr);
-			return rc == RK_ENOMEM ? RK_ENOMEM : RK_ECORRUPT;
-		}
-	} else if (!(state = rk_state_new())) {
-		snprintf(err, errlen, "out of memory");
-		return RK_ENOMEM;
-	}
-	*seq = *snap_seq;
-	sqlite3_stmt *q = NULL;
-	rc = RK_EIO;
-	if (sqlite3_prepare_v2(s->db,
-			       "SELECT seq, ts, user, op, op_id FROM events WHERE seq > ?"
-			       " ORDER BY seq",
-			       -1, &q, NULL)) {
-		sql_err(s->db, "load events", err, errlen);
-		goto fail;
-	}
-	sqlite3_bind_int64(q, 1, *snap_seq);
-	int step;
-	while ((step = sqlite3_step(q)) == SQLITE_ROW) {
-		int64_t eseq = sqlite3_column_int64(q, 0);
-		if (eseq != *seq + 1) {
-			snprintf(err, errlen, "log gap: seq %lld follows %lld",
-				 (long long)eseq, (long long)*seq);
-			rc = RK_ECORRUPT;
-			goto fail;
-		}
-		const char *user = (const char *)sqlite3_column_text(q, 2);
-		const char *opj = (const char *)sqlite3_column_text(q, 3);
-		size_t oplen = (size_t)sqlite3_column_bytes(q, 3);
-		rk_op op;
-		char msg[RK_MSG_MSG_MAX + 1];
-		rk_reject rej =
-		    rk_op_decode_text(opj ? opj : "", oplen, &op, msg, sizeof(msg));
-		if (rej == RK_REJ_NONE) {
-			/* Logged ops were applied once; the role check passed then. */
-			rk_actor actor = {.user = user ? user : "",
-					  .role = RK_ROLE_OWNER,
-					  .seq = eseq,
-					  .ts = sqlite3_column_int64(q, 1),
-					  .id = (const char *)sqlite3_column_text(q, 4)};
-			rej = rk_state_apply(state, &op, &actor, msg, sizeof(msg));
-			rk_op_free(&op);
-		}
-		if (rej != RK_REJ_NONE) {
-			snprintf(err, errlen, "event %lld does not apply: %s: %s",
-				 (long long)eseq, rk_reject_name(rej), msg);
-			rc = RK_ECORRUPT;
-			goto fail;
-		}
-		*seq = eseq;
-	}
-	if (step != SQLITE_DONE) {
-		sql_err(s->db, "load events", err, errlen);
-		rc = RK_EIO;
-		goto fail;
-	}
-	sqlite3_finalize(q);
-	*stp = state;
-	return RK_OK;
-fail:
-	sqlite3_finalize(q);
-	rk_state_free(state);
-	return rc;
-}
-
 static rk_err sq_load_opids(store *st, store_opid_fn add, void *arg, char *err,
 			    size_t errlen)
 {
@@ -715,22 +630,17 @@ static rk_err sq_load_opids(store *st, store_opid_fn add, void *arg, char *err,
 	if (sqlite3_prepare_v2(s->db, "SELECT seq, ts FROM events ORDER BY seq DESC", -1,
 			       &q, NULL))
 		goto sql_fail;
-	int64_t last = -1, last_ts = 0, from = 0;
-	while ((step = sqlite3_step(q)) == SQLITE_ROW) {
-		int64_t seq = sqlite3_column_int64(q, 0), ts = sqlite3_column_int64(q, 1);
-		if (last < 0) {
-			last = seq;
-			last_ts = ts;
-		}
-		if (seq <= last - RK_IDEM_EVENTS && ts < last_ts - RK_IDEM_MS)
-			break;
-		from = seq;
-	}
+	store_idem_walk w;
+	store_idem_init(&w);
+	while (
+	    (step = sqlite3_step(q)) == SQLITE_ROW &&
+	    store_idem_step(&w, sqlite3_column_int64(q, 0), sqlite3_column_int64(q, 1)))
+		;
 	if (step != SQLITE_ROW && step != SQLITE_DONE)
 		goto sql_fail;
 	sqlite3_finalize(q);
 	q = NULL;
-	if (last < 0)
+	if (w.last < 0)
 		return RK_OK;
 	if (sqlite3_prepare_v2(s->db,
 			       "SELECT seq, ts, user, op_id FROM events"
@@ -738,7 +648,7 @@ static rk_err sq_load_opids(store *st, store_opid_fn add, void *arg, char *err,
 			       " ORDER BY seq",
 			       -1, &q, NULL))
 		goto sql_fail;
-	sqlite3_bind_int64(q, 1, from);
+	sqlite3_bind_int64(q, 1, w.from);
 	while ((step = sqlite3_step(q)) == SQLITE_ROW) {
 		const char *user = (const char *)sqlite3_column_text(q, 2);
 		const char *id = (const char *)sqlite3_column_text(q, 3);
@@ -1182,7 +1092,7 @@ static const store_ops sqlite_ops = {
     .close = sq_close,
     .busy_timeout = sq_busy_timeout,
     .trim_cache = sq_trim_cache,
-    .load = sq_load,
+    .load = store_load_log,
     .load_opids = sq_load_opids,
     .cursor_open = sq_cursor_open,
     .cursor_next = sq_cursor_next,

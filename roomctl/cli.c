@@ -39,6 +39,10 @@ static const char overview_text[] =
     "  delete    remove a room file with its -wal and -shm (refused while\n"
     "            roomd has the room)\n"
     "\n"
+    "Cluster (roomd --pg: room logs in PostgreSQL; the rooms are only read):\n"
+    "  pull      a cluster room's log as a standard room file\n"
+    "  rooms --pg URL   the cluster's rooms with their owner node\n"
+    "\n"
     "  help [COMMAND]   show this text or a command's help\n"
     "\n"
     "Run 'roomctl <command> --help' for a command's options.\n"
@@ -163,9 +167,16 @@ static const char diff_text[] =
 
 static const char rooms_text[] =
     "Usage: roomctl rooms [--server URL] [--ca FILE] [--token TOKEN] [--json]\n"
+    "       roomctl rooms --pg URL [--lease MS] [--json]\n"
     "\n"
     "List the rooms of a running roomd (GET /v1/rooms) as a table: room,\n"
     "connections, seq, loaded, last activity.\n"
+    "\n"
+    "With --pg, list a cluster's rooms from its PostgreSQL (roomd --pg URL)\n"
+    "instead: room, owner node, whether the owner is alive (its last\n"
+    "heartbeat within --lease MS, default 10000), seq, last activity; --json\n"
+    "prints one JSON object per line (room, owner, owner_alive, seq,\n"
+    "last_active_ms, token).\n"
     "\n"
     "Options:\n"
     "  --server URL   roomd's base URL, http:// or https:// (env\n"
@@ -286,6 +297,27 @@ static const char delete_text[] =
     "(it closes the room's clients with 4404). Prints one line: the room, its\n"
     "epoch, event count and last seq, and the bytes removed.\n";
 
+static const char pull_text[] =
+    "Usage: roomctl pull --pg URL ROOM -o ROOM.db\n"
+    "\n"
+    "Write a cluster room's log (roomd --pg: PostgreSQL at URL, a libpq\n"
+    "connection string or postgres:// URL) to a new standard room file, so\n"
+    "that inspect, events, replay, verify, diff and export apply to it. The\n"
+    "file gets the room's meta (its epoch included), every event, snapshot\n"
+    "and pending alarm, as of one moment (one database snapshot: a live room\n"
+    "is copied consistently). Only reads the database. The file must not\n"
+    "exist (pull never overwrites); on any error nothing is left behind.\n"
+    "Prints one line: the room, its epoch and what was copied. Exit 1 if\n"
+    "the room does not exist or the database cannot be read.\n"
+    "\n"
+    "Options:\n"
+    "  --pg URL               the cluster's database (required)\n"
+    "  -o, --output ROOM.db   the file to create (required)\n"
+    "\n"
+    "Example:\n"
+    "  roomctl pull --pg postgresql://roomd@db/roomkit team-1 -o team-1.db\n"
+    "  roomctl verify team-1.db\n";
+
 typedef int (*cmd_fn)(ctl_ctx *c, int argc, char **argv);
 
 static const struct {
@@ -310,6 +342,7 @@ static const struct {
 	{"import",  cmd_import,  import_text},
 	{"compact", cmd_compact, compact_text},
 	{"delete",  cmd_delete,  delete_text},
+	{"pull",    cmd_pull,    pull_text},
     /* clang-format on */
 };
 

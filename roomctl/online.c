@@ -198,6 +198,9 @@ static int api_args(ctl_ctx *c, int argc, char **argv, int max_pos, bool json_ok
 
 int cmd_rooms(ctl_ctx *c, int argc, char **argv)
 {
+	for (int i = 0; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "--pg") == 0 || strncmp(argv[i], "--pg=", 5) == 0)
+			return ctl_rooms_pg(c, argc, argv);
 	ctl_args a;
 	int rc = api_args(c, argc, argv, 0, true, false, true, &a);
 	if (rc != RK_CLI_GO)

@@ -178,6 +178,9 @@ int cmd_export(ctl_ctx *c, int argc, char **argv);
 int cmd_import(ctl_ctx *c, int argc, char **argv);
 int cmd_compact(ctl_ctx *c, int argc, char **argv);
 int cmd_delete(ctl_ctx *c, int argc, char **argv);
+int cmd_pull(ctl_ctx *c, int argc, char **argv);
+/* roomctl rooms --pg URL: the cluster's rooms (cluster.c). */
+int ctl_rooms_pg(ctl_ctx *c, int argc, char **argv);
 
 /* Draw st as ASCII art (board, polls, last chat lines) to f (render.c). */
 void ctl_render(FILE *f, const rk_state *st);

@@ -5,6 +5,7 @@
 set -eu
 
 PKGS="build-essential cmake pkg-config libwebsockets-dev libsqlite3-dev sqlite3
+libpq-dev postgresql-15 postgresql-client-15
 libuv1-dev libwebsockets-evlib-uv libev-dev libwebsockets-evlib-ev libcjson-dev libncurses-dev libcurl4-openssl-dev libcmocka-dev libssl-dev tmux
 clang libclang-rt-14-dev clang-format valgrind
 python3-websockets curl help2man

@@ -24,6 +24,8 @@
 #include <sqlite3.h>
 
 #include "clock.h"
+#include "pg.h"
+#include "pgtmp.h"
 #include "proto.h"
 #include "state.h"
 #include "store.h"
@@ -278,45 +280,47 @@ static void live_close(store *s, int lock)
 	store_unlock(lock);
 }
 
-/* The standard room: 12 events by alice, bob and carol (shapes, polls, chat)
- * with snapshots at seqs 4 and 8. Records the state after every seq. */
+/* The standard room's ops: 12 events by alice, bob and carol (shapes, polls,
+ * chat). */
+static const struct {
+	const char *user, *id, *op;
+} demo_ops[NSEQ] = {
+    {"alice", "a1",
+     "{\"k\":\"shape.add\",\"shape\":{\"id\":\"s1\",\"type\":"
+     "\"stroke\",\"color\":1,\"points\":[[0,0],[5,5],[10,0]]}}"},
+    {"bob", "b1",
+     "{\"k\":\"shape.add\",\"shape\":{\"id\":\"r1\",\"type\":\"rect\","
+     "\"color\":2,\"points\":[[2,1],[8,4]]}}"},
+    {"alice", "a2", "{\"k\":\"chat.post\",\"text\":\"hello\"}"},
+    {"alice", "a3",
+     "{\"k\":\"poll.create\",\"poll\":{\"id\":\"p1\",\"question\":"
+     "\"Lunch?\",\"options\":[\"pizza\",\"sushi\"],"
+     "\"closes_at\":4000000000000}}"},
+    {"bob", "b2", "{\"k\":\"poll.vote\",\"poll\":\"p1\",\"choice\":1}"},
+    {"carol", "c1", "{\"k\":\"poll.vote\",\"poll\":\"p1\",\"choice\":1}"},
+    {"alice", "a4", "{\"k\":\"shape.update\",\"id\":\"s1\",\"set\":{\"color\":3}}"},
+    {"bob", "b3", "{\"k\":\"chat.post\",\"text\":\"hi alice\"}"},
+    {"alice", "a5",
+     "{\"k\":\"shape.add\",\"shape\":{\"id\":\"t1\",\"type\":\"text\","
+     "\"color\":0,\"points\":[[1,6]],\"text\":\"Hi\"}}"},
+    {"bob", "b4", "{\"k\":\"shape.delete\",\"id\":\"r1\"}"},
+    {"alice", "a6",
+     "{\"k\":\"poll.create\",\"poll\":{\"id\":\"p2\",\"question\":"
+     "\"Done?\",\"options\":[\"yes\",\"no\"]}}"},
+    {"alice", "a7", "{\"k\":\"poll.close\",\"poll\":\"p2\"}"},
+};
+
+/* The standard room: demo_ops with snapshots at seqs 4 and 8. Records the
+ * state after every seq. */
 static void build_demo(tctx *t, const char *path, const char *room)
 {
-	static const struct {
-		const char *user, *id, *op;
-	} ops[NSEQ] = {
-	    {"alice", "a1",
-	     "{\"k\":\"shape.add\",\"shape\":{\"id\":\"s1\",\"type\":"
-	     "\"stroke\",\"color\":1,\"points\":[[0,0],[5,5],[10,0]]}}"},
-	    {"bob", "b1",
-	     "{\"k\":\"shape.add\",\"shape\":{\"id\":\"r1\",\"type\":\"rect\","
-	     "\"color\":2,\"points\":[[2,1],[8,4]]}}"},
-	    {"alice", "a2", "{\"k\":\"chat.post\",\"text\":\"hello\"}"},
-	    {"alice", "a3",
-	     "{\"k\":\"poll.create\",\"poll\":{\"id\":\"p1\",\"question\":"
-	     "\"Lunch?\",\"options\":[\"pizza\",\"sushi\"],"
-	     "\"closes_at\":4000000000000}}"},
-	    {"bob", "b2", "{\"k\":\"poll.vote\",\"poll\":\"p1\",\"choice\":1}"},
-	    {"carol", "c1", "{\"k\":\"poll.vote\",\"poll\":\"p1\",\"choice\":1}"},
-	    {"alice", "a4",
-	     "{\"k\":\"shape.update\",\"id\":\"s1\",\"set\":{\"color\":3}}"},
-	    {"bob", "b3", "{\"k\":\"chat.post\",\"text\":\"hi alice\"}"},
-	    {"alice", "a5",
-	     "{\"k\":\"shape.add\",\"shape\":{\"id\":\"t1\",\"type\":\"text\","
-	     "\"color\":0,\"points\":[[1,6]],\"text\":\"Hi\"}}"},
-	    {"bob", "b4", "{\"k\":\"shape.delete\",\"id\":\"r1\"}"},
-	    {"alice", "a6",
-	     "{\"k\":\"poll.create\",\"poll\":{\"id\":\"p2\",\"question\":"
-	     "\"Done?\",\"options\":[\"yes\",\"no\"]}}"},
-	    {"alice", "a7", "{\"k\":\"poll.close\",\"poll\":\"p2\"}"},
-	};
 	fx f;
 	fx_open(&f, path, room);
 	char *s0 = fx_encode(&f);
 	snprintf(t->states[0], sizeof(t->states[0]), "%s", s0);
 	free(s0);
 	for (int i = 0; i < NSEQ; i++) {
-		fx_op(&f, ops[i].user, ops[i].id, ops[i].op);
+		fx_op(&f, demo_ops[i].user, demo_ops[i].id, demo_ops[i].op);
 		if (f.seq == 4 || f.seq == 8)
 			fx_snapshot(&f);
 		char *s = fx_encode(&f);
@@ -1555,6 +1559,178 @@ static void test_compact(void **state)
 	run_free(&pre);
 }
 
+/* ---- cluster rooms (roomd --pg) ------------------------------------------ */
+
+/* Commit f's batch through the group commit, with the staged batch of
+ * other (may be NULL) in the same group, and open the next batch. */
+static void fx_commit_pg(fx *f, store_pg *pg, store *other)
+{
+	char err[300];
+	if (store_commit(f->s, err, sizeof(err)) != RK_OK)
+		fail_msg("fixture commit: %s", err);
+	store_pg_batch *b[2] = {store_pg_take(f->s), other ? store_pg_take(other) : NULL};
+	store_pg_res res[2];
+	size_t n = other ? 2 : 1;
+	if (store_pg_commit_group(pg, b, n, res, err, sizeof(err)) != RK_OK)
+		fail_msg("group commit: %s", err);
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(res[i], STORE_PG_COMMITTED);
+		store_pg_batch_free(b[i]);
+	}
+	assert_int_equal(store_begin(f->s, err, sizeof(err)), RK_OK);
+}
+
+/* The demo room's ops written into the cluster as room by node (a roomd
+ * --pg does it so), in two group commits, snapshots at 4 and 8. Its epoch
+ * into epoch (RK_EPOCH_MAX + 1 bytes). */
+static void build_demo_pg(store_pg *pg, const char *room, const char *node, char *epoch)
+{
+	char err[300], owner[80];
+	store_pg_acq acq;
+	fx f;
+	memset(&f, 0, sizeof(f));
+	f.lock = -1;
+	assert_int_equal(store_pg_heartbeat(pg, node, err, sizeof(err)), RK_OK);
+	if (store_pg_acquire(pg, room, node, 10000, 10, &acq, &f.s, owner, sizeof(owner),
+			     err, sizeof(err)) != RK_OK)
+		fail_msg("acquire: %s", err);
+	assert_int_equal(acq, STORE_PG_ACQUIRED);
+	snprintf(epoch, RK_EPOCH_MAX + 1, "%s", store_epoch(f.s));
+	/* Another room of the node, committed in the same group. */
+	store *other;
+	assert_int_equal(store_pg_acquire(pg, "side", node, 10000, 10, &acq, &other,
+					  owner, sizeof(owner), err, sizeof(err)),
+			 RK_OK);
+	assert_int_equal(store_begin(other, err, sizeof(err)), RK_OK);
+	const char *op = "{\"k\":\"chat.post\",\"text\":\"side\"}";
+	assert_int_equal(store_append(other, 1, TS0, "s-x", "x", "x1", op, strlen(op),
+				      err, sizeof(err)),
+			 RK_OK);
+	assert_int_equal(store_commit(other, err, sizeof(err)), RK_OK);
+	f.st = rk_state_new();
+	assert_non_null(f.st);
+	assert_int_equal(store_begin(f.s, err, sizeof(err)), RK_OK);
+	for (int i = 0; i < NSEQ; i++) {
+		fx_op(&f, demo_ops[i].user, demo_ops[i].id, demo_ops[i].op);
+		if (f.seq == 4 || f.seq == 8)
+			fx_snapshot(&f);
+		if (f.seq == 6)
+			fx_commit_pg(&f, pg, other);
+	}
+	fx_commit_pg(&f, pg, NULL);
+	store_rollback(f.s);
+	store_close(f.s);
+	store_close(other);
+	rk_state_free(f.st);
+}
+
+/* roomctl pull writes a cluster room as a standard room file that every
+ * offline command reads as it reads the same log written by one roomd;
+ * rooms --pg lists the cluster's rooms with their owner. */
+static void test_cluster_pull_and_rooms(void **state)
+{
+	tctx *t = *state;
+	pgtmp srv;
+	if (!pgtmp_start(&srv))
+		fail_msg("PostgreSQL did not start");
+	store_pg *pg;
+	char err[300], epoch[RK_EPOCH_MAX + 1], out[400];
+	if (store_pg_connect(srv.url, 5000, &pg, err, sizeof(err)) != RK_OK)
+		fail_msg("connect: %s", err);
+	build_demo_pg(pg, "team-1", "node-1", epoch);
+	snprintf(out, sizeof(out), "%s/team-1.db", t->dir);
+	unlink(out);
+
+	run_result r = CTL(t, "pull", "--pg", srv.url, "team-1", "-o", out);
+	assert_int_equal(r.code, 0);
+	assert_non_null(strstr(r.out, "12 events, 2 snapshots, 1 alarms"));
+	assert_non_null(strstr(r.out, epoch));
+	run_free(&r);
+	r = CTL(t, "verify", out);
+	assert_int_equal(r.code, 0);
+	assert_non_null(strstr(r.out, "ok: 12 events, 2 snapshots"));
+	run_free(&r);
+	/* The same events and state as the demo room written by one roomd. */
+	run_result want = CTL(t, "events", t->demo);
+	r = CTL(t, "events", out);
+	assert_int_equal(r.code, 0);
+	assert_int_equal(nlines(r.out), NSEQ);
+	assert_string_equal(r.out, want.out);
+	run_free(&r);
+	run_free(&want);
+	r = CTL(t, "replay", out, "--upto", "7");
+	assert_int_equal(r.code, 0);
+	assert_non_null(strstr(r.out, t->states[7]));
+	run_free(&r);
+	/* The room's meta, the epoch above all. */
+	store *s;
+	assert_int_equal(store_open_ro(out, false, &s, err, sizeof(err)), RK_OK);
+	assert_string_equal(store_epoch(s), epoch);
+	assert_string_equal(store_get_meta(s)->room, "team-1");
+	store_close(s);
+
+	/* An existing file is left as it is; a missing room makes no file. */
+	struct stat before, after;
+	assert_int_equal(stat(out, &before), 0);
+	r = CTL(t, "pull", "--pg", srv.url, "team-1", "-o", out);
+	assert_int_equal(r.code, 1);
+	assert_non_null(strstr(r.err, "never overwrites"));
+	run_free(&r);
+	assert_int_equal(stat(out, &after), 0);
+	assert_int_equal(after.st_size, before.st_size);
+	assert_int_equal(after.st_mtime, before.st_mtime);
+	char none[400];
+	snprintf(none, sizeof(none), "%s/none.db", t->dir);
+	r = CTL(t, "pull", "--pg", srv.url, "none", "-o", none);
+	assert_int_equal(r.code, 1);
+	assert_non_null(strstr(r.err, "no such room"));
+	run_free(&r);
+	assert_int_not_equal(access(none, F_OK), 0);
+	r = CTL(t, "pull", "--pg", srv.url, "team-1");
+	assert_int_equal(r.code, 2);
+	run_free(&r);
+	r = CTL(t, "pull", "--pg", srv.url, "bad room", "-o", none);
+	assert_int_equal(r.code, 2);
+	run_free(&r);
+	r = CTL(t, "pull", "--help");
+	assert_int_equal(r.code, 0);
+	assert_non_null(strstr(r.out, "Usage: roomctl pull --pg URL ROOM -o ROOM.db"));
+	run_free(&r);
+	r = CTL(t, "pull", "--pg", "postgresql://postgres@127.0.0.1:1/postgres", "team-1",
+		"-o", none);
+	assert_int_equal(r.code, 1);
+	assert_non_null(strstr(r.err, "Error: connect"));
+	run_free(&r);
+
+	/* The cluster's rooms, with their owner. */
+	r = CTL(t, "rooms", "--pg", srv.url);
+	assert_int_equal(r.code, 0);
+	assert_non_null(strstr(r.out, "OWNER"));
+	char *line = strstr(r.out, "team-1 ");
+	assert_non_null(line);
+	line[strcspn(line, "\n")] = '\0';
+	assert_non_null(strstr(line, "node-1"));
+	assert_non_null(strstr(line, "yes"));
+	assert_non_null(strstr(line, " 12 "));
+	run_free(&r);
+	r = CTL(t, "rooms", "--pg", srv.url, "--json");
+	assert_int_equal(r.code, 0);
+	assert_int_equal(nlines(r.out), 2);
+	assert_non_null(strstr(r.out, "{\"room\":\"team-1\",\"owner\":\"node-1\","
+				      "\"owner_alive\":true,\"seq\":12,"));
+	assert_non_null(strstr(r.out, "{\"room\":\"side\",\"owner\":\"node-1\","));
+	run_free(&r);
+	/* After the node left: no owner. */
+	assert_int_equal(store_pg_leave(pg, "node-1", err, sizeof(err)), RK_OK);
+	r = CTL(t, "rooms", "--pg", srv.url, "--json");
+	assert_non_null(strstr(r.out, "{\"room\":\"team-1\",\"owner\":\"\","
+				      "\"owner_alive\":false,"));
+	run_free(&r);
+	store_pg_close(pg);
+	unlink(out);
+	pgtmp_stop(&srv);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1576,6 +1752,7 @@ int main(void)
 	    cmocka_unit_test(test_online),
 	    cmocka_unit_test(test_roomd_written_room),
 	    cmocka_unit_test(test_compact),
+	    cmocka_unit_test(test_cluster_pull_and_rooms),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
