@@ -176,21 +176,7 @@ static round *open_round(pgcommit *p)
 	return j && j->n < ROUND_MAX_BATCHES ? j : NULL;
 }
 
-/* A new round, queued; NULL if out of memory or the queue is full. */
-static round *new_round(pgcommit *p)
-{
-	round *j = calloc(1, sizeof(*j));
-	if (!j)
-		return NULL;
-	j->wj.key = "round";
-	if (worker_submit(p->w, &j->wj) != RK_OK) {
-		free(j);
-		return NULL;
-	}
-	return j;
-}
-
-/* Lock held: room for one more batch in j. */
+/* Room for one more batch in j (lock held, or j not queued yet). */
 static bool grow(round *j)
 {
 	if (j->n < j->cap)
@@ -210,57 +196,66 @@ static bool grow(round *j)
 	return true;
 }
 
+static bool add_batch(round *j, store_pg_batch *b, int64_t token)
+{
+	if (!grow(j))
+		return false;
+	j->b[j->n] = b;
+	j->tok[j->n] = token;
+	j->res[j->n] = STORE_PG_FAILED;
+	j->n++;
+	return true;
+}
+
+static bool add_release(round *j, const char *room, int64_t token)
+{
+	if (j->nrel == j->caprel) {
+		size_t cap = j->caprel ? j->caprel * 2 : 4;
+		rel *r = realloc(j->rel, cap * sizeof(*r));
+		if (!r)
+			return false;
+		j->rel = r;
+		j->caprel = cap;
+	}
+	snprintf(j->rel[j->nrel].room, sizeof(j->rel[0].room), "%s", room);
+	j->rel[j->nrel++].token = token;
+	return true;
+}
+
+/* Queue a new round holding the batch b (or, b NULL, the release of room).
+ * RK_OK or RK_ENOMEM (nothing kept: b stays the caller's). The loop thread
+ * alone submits, so a round queued here is behind every earlier one. */
+static rk_err queue_new(pgcommit *p, store_pg_batch *b, int64_t token, const char *room)
+{
+	round *j = calloc(1, sizeof(*j));
+	if (!j)
+		return RK_ENOMEM;
+	j->wj.key = "round";
+	bool ok = b ? add_batch(j, b, token) : add_release(j, room, token);
+	if (!ok || worker_submit(p->w, &j->wj) != RK_OK) {
+		j->n = 0; /* b stays the caller's */
+		job_free(&j->wj);
+		return RK_ENOMEM;
+	}
+	return RK_OK;
+}
+
 rk_err pgcommit_submit(pgcommit *p, store_pg_batch *b, int64_t token)
 {
-	for (int pass = 0; pass < 2; pass++) {
-		worker_lock(p->w);
-		round *j = open_round(p);
-		if (j && grow(j)) {
-			j->b[j->n] = b;
-			j->tok[j->n] = token;
-			j->res[j->n] = STORE_PG_FAILED;
-			j->n++;
-			worker_unlock(p->w);
-			return RK_OK;
-		}
-		worker_unlock(p->w);
-		if (j || pass)
-			return RK_ENOMEM;
-		/* None queued (or it is full): queue an empty one and add to it
-		 * (the thread may have taken it meanwhile: then another). */
-		if (!new_round(p))
-			return RK_ENOMEM;
-	}
-	return RK_ENOMEM;
+	worker_lock(p->w);
+	round *j = open_round(p);
+	bool added = j && add_batch(j, b, token);
+	worker_unlock(p->w);
+	return added ? RK_OK : queue_new(p, b, token, NULL);
 }
 
 rk_err pgcommit_release(pgcommit *p, const char *room, int64_t token)
 {
-	for (int pass = 0; pass < 2; pass++) {
-		worker_lock(p->w);
-		round *j = (round *)worker_find_queued(p->w, "round");
-		if (j) {
-			if (j->nrel == j->caprel) {
-				size_t cap = j->caprel ? j->caprel * 2 : 4;
-				rel *r = realloc(j->rel, cap * sizeof(*r));
-				if (!r) {
-					worker_unlock(p->w);
-					return RK_ENOMEM;
-				}
-				j->rel = r;
-				j->caprel = cap;
-			}
-			snprintf(j->rel[j->nrel].room, sizeof(j->rel[0].room), "%s",
-				 room);
-			j->rel[j->nrel++].token = token;
-			worker_unlock(p->w);
-			return RK_OK;
-		}
-		worker_unlock(p->w);
-		if (pass || !new_round(p))
-			return RK_ENOMEM;
-	}
-	return RK_ENOMEM;
+	worker_lock(p->w);
+	round *j = (round *)worker_find_queued(p->w, "round");
+	bool added = j && add_release(j, room, token);
+	worker_unlock(p->w);
+	return added ? RK_OK : queue_new(p, NULL, token, room);
 }
 
 void pgcommit_flush(pgcommit *p)

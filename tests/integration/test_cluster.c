@@ -91,7 +91,7 @@ static int teardown(void **state)
  * terminated, may be NULL). */
 static cl_nodes *start_nodes(world *w, int n, const char *const *more)
 {
-	const char *args[32] = {"--pg",	   w->pg.url, "--node",	  "{node}",
+	const char *args[32] = {"--pg",	   w->pg.url, "--node",	     "{node}",
 				"--lease", LEASE_S,   "--log-level", "info"};
 	int k = 8;
 	for (int i = 0; more && more[i] && k < 31; i++)
@@ -183,9 +183,9 @@ static cl_load *start_load(world *w, const char *prefix, const char *rooms,
 	char url[64];
 	snprintf(url, sizeof(url), "ws://127.0.0.1:%d", w->hx->port);
 	cl_load *l = cl_load_start(
-	    url, (const char *const[]){"--rooms", rooms, "--clients", clients, "--rate", "10",
-				       "--duration", duration, "--reconnect", "--room-prefix",
-				       prefix, "-q", NULL});
+	    url, (const char *const[]){"--rooms", rooms, "--clients", clients, "--rate",
+				       "10", "--duration", duration, "--reconnect",
+				       "--room-prefix", prefix, "-q", NULL});
 	assert_non_null(l);
 	return l;
 }
@@ -238,8 +238,9 @@ static void test_kill9_under_load(void **state)
 	/* Moves are invisible: every reconnect resumed from its seq. */
 	assert_true(cl_num(rep, "full_state_welcomes") == 0);
 	double outage = cl_num(rep, "max_outage_ms");
-	fprintf(stderr, "failover: node %s killed, longest client outage %.0f ms "
-			"(lease %d ms)\n",
+	fprintf(stderr,
+		"failover: node %s killed, longest client outage %.0f ms "
+		"(lease %d ms)\n",
 		victim, outage, LEASE_MS);
 	assert_true(outage < rt_scaled_ms(LEASE_MS + 5000));
 	cJSON_Delete(rep);
@@ -283,7 +284,8 @@ static void test_paused_owner_is_fenced(void **state)
 	w->nodes = start_nodes(w, 2, NULL);
 	cJSON *wa = NULL, *wb = NULL;
 	struct ws *a = rt_join(w->nodes->rd[0], "fence", "name=alice", &wa);
-	assert_int_equal(rt_op(a, "a1", "{\"k\":\"chat.post\",\"text\":\"one\"}", NULL), 1);
+	assert_int_equal(rt_op(a, "a1", "{\"k\":\"chat.post\",\"text\":\"one\"}", NULL),
+			 1);
 	char epoch[80];
 	snprintf(epoch, sizeof(epoch), "%s", rt_str(wa, "epoch"));
 
@@ -298,7 +300,8 @@ static void test_paused_owner_is_fenced(void **state)
 	/* The log is shared: same epoch, same seq. */
 	assert_string_equal(rt_str(wb, "epoch"), epoch);
 	assert_int_equal(rt_int(wb, "seq"), 1);
-	assert_int_equal(rt_op(b, "b1", "{\"k\":\"chat.post\",\"text\":\"two\"}", NULL), 2);
+	assert_int_equal(rt_op(b, "b1", "{\"k\":\"chat.post\",\"text\":\"two\"}", NULL),
+			 2);
 
 	/* alice's op waits in n1's socket; n1 wakes up. */
 	rt_send_op(a, "a2", "{\"k\":\"chat.post\",\"text\":\"stale\"}");
@@ -311,13 +314,15 @@ static void test_paused_owner_is_fenced(void **state)
 		const cJSON *id = cJSON_GetObjectItem(m, "id");
 		if (cJSON_IsString(t) && strcmp(t->valuestring, "ack") == 0 &&
 		    cJSON_IsString(id) && strcmp(id->valuestring, "a2") == 0)
-			fail_msg("the stale node acknowledged an op after it lost the room");
+			fail_msg(
+			    "the stale node acknowledged an op after it lost the room");
 		cJSON_Delete(m);
 	}
 	assert_int_equal(ws_last_result(a), WS_CLOSED);
 	assert_int_equal(ws_close_code(a), 1001);
 	/* n2 goes on. */
-	assert_int_equal(rt_op(b, "b2", "{\"k\":\"chat.post\",\"text\":\"three\"}", NULL), 3);
+	assert_int_equal(rt_op(b, "b2", "{\"k\":\"chat.post\",\"text\":\"three\"}", NULL),
+			 3);
 	assert_true(metric_sum(w->nodes, "roomd_cluster_fencing_rejections_total") +
 			metric_sum(w->nodes, "roomd_cluster_rooms_lost_total") >=
 		    1);
@@ -325,14 +330,14 @@ static void test_paused_owner_is_fenced(void **state)
 	/* One history: a1, b1, b2; nothing of the stale a2. */
 	char path[256], out[8192];
 	assert_true(pull_room(w, "fence", path, sizeof(path)));
-	assert_int_equal(rt_roomctl((const char *const[]){"verify", path, NULL}, out,
-				    sizeof(out)),
-			 0);
+	assert_int_equal(
+	    rt_roomctl((const char *const[]){"verify", path, NULL}, out, sizeof(out)), 0);
 	assert_int_equal(rt_sql_int(path, "SELECT count(*) FROM events"), 3);
-	assert_int_equal(rt_sql_int(path, "SELECT count(*) FROM events WHERE "
-					  "op_id IN ('a1','b1','b2') AND seq = "
-					  "CASE op_id WHEN 'a1' THEN 1 WHEN 'b1' THEN 2 ELSE 3 END"),
-			 3);
+	assert_int_equal(
+	    rt_sql_int(path, "SELECT count(*) FROM events WHERE "
+			     "op_id IN ('a1','b1','b2') AND seq = "
+			     "CASE op_id WHEN 'a1' THEN 1 WHEN 'b1' THEN 2 ELSE 3 END"),
+	    3);
 	cJSON_Delete(wa);
 	cJSON_Delete(wb);
 	rt_free(a);
@@ -399,7 +404,8 @@ static void test_cluster_flags(void **state)
 	const char *roomd = getenv("ROOMD_BIN");
 	assert_non_null(roomd);
 	char *out = NULL;
-	int rc = rt_run((const char *const[]){roomd, "--pg", w->pg.url, NULL}, 10000, &out);
+	int rc =
+	    rt_run((const char *const[]){roomd, "--pg", w->pg.url, NULL}, 10000, &out);
 	assert_int_equal(rc, 2);
 	assert_non_null(strstr(out, "--pg and --node go together"));
 	free(out);
@@ -409,9 +415,9 @@ static void test_cluster_flags(void **state)
 	assert_int_equal(rc, 2);
 	assert_non_null(strstr(out, "--fsync"));
 	free(out);
-	rc = rt_run((const char *const[]){roomd, "--pg", w->pg.url, "--node", "bad name",
-					  NULL},
-		    10000, &out);
+	rc = rt_run(
+	    (const char *const[]){roomd, "--pg", w->pg.url, "--node", "bad name", NULL},
+	    10000, &out);
 	assert_int_equal(rc, 2);
 	free(out);
 	/* A database that does not answer: a clear error, exit 1. */
