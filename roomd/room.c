@@ -1248,7 +1248,11 @@ void room_loaded(room *r, load_result *res)
 		    r->id, (long long)r->seq, (long long)r->snap_seq,
 		    (long long)res->took_us);
 	} else if (res->moving) {
-		rk_info("room %s: %s; its joins are told to try again", r->id, res->err);
+		/* Clients retry until the owner lets go: one line per retry
+		 * would flood the log. */
+		rk_log_limited(&s->loglim, RK_LOG_INFO, rk_mono_us(),
+			       "room %s: %s; its joins are told to try again (1013)",
+			       r->id, res->err);
 	} else {
 		rk_error("room %s refused: %s", r->id, res->err);
 	}
