@@ -24,7 +24,7 @@
  * are text (valid UTF-8 JSON). */
 static const char schema_sql[] =
     "BEGIN;"
-    "SELECT pg_advisory_xact_lock(32199634624718189);"
+    "SELECT pg_advisory_xact_lock(32206290678211949);"
     "CREATE TABLE IF NOT EXISTS rk_nodes(name text PRIMARY KEY,"
     " beat timestamptz NOT NULL);"
     "CREATE TABLE IF NOT EXISTS rk_rooms(room text PRIMARY KEY, epoch text NOT NULL,"
