@@ -704,6 +704,28 @@ static void test_reconnect_survives_sigkill(void **state)
 	assert_int_equal(rd_stop(s->rd, SIGTERM), 0);
 	long checked = cl_check_acked(s->load->acked_path, room_db_of, s->rd);
 	assert_int_equal(checked, (long)lines);
+
+	/* The check can fail: an op the log does not have at its seq, and a
+	 * seq past the log's end. */
+	char room[80], id[80], why[512];
+	long long seq;
+	FILE *f = fopen(s->load->acked_path, "r");
+	assert_non_null(f);
+	assert_int_equal(fscanf(f, "%79s %lld %79s", room, &seq, id), 3);
+	fclose(f);
+	char bad[256];
+	snprintf(bad, sizeof(bad), "%s %lld c999999.1\n", room, seq);
+	char *path = rt_temp_file(bad);
+	assert_int_equal(cl_acked_verify(path, room_db_of, s->rd, why, sizeof(why)), -1);
+	assert_non_null(strstr(why, "but the log has"));
+	unlink(path);
+	free(path);
+	snprintf(bad, sizeof(bad), "%s %lld %s\n", room, seq + 1000000, id);
+	path = rt_temp_file(bad);
+	assert_int_equal(cl_acked_verify(path, room_db_of, s->rd, why, sizeof(why)), -1);
+	assert_non_null(strstr(why, "has nothing there"));
+	unlink(path);
+	free(path);
 }
 
 static void test_usage(void **state)

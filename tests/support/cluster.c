@@ -772,8 +772,12 @@ static void room_log_free(room_log *g)
 	memset(g, 0, sizeof(*g));
 }
 
-static void room_log_read(room_log *g, const char *room, const char *db)
+/* Read room's log from `roomctl events db`. false with why if it has a seq
+ * or a (user, id) twice; a roomctl that fails fails the test. */
+static bool room_log_read(room_log *g, const char *room, const char *db, char *why,
+			  size_t whylen)
 {
+	memset(g, 0, sizeof(*g));
 	const char *bin = getenv("ROOMCTL_BIN");
 	if (!bin || !*bin)
 		fail_msg("ROOMCTL_BIN is not set");
@@ -785,9 +789,9 @@ static void room_log_read(room_log *g, const char *room, const char *db)
 		free(out);
 		fail_msg("roomctl events %s (room %s) exited %d", db, room, rc);
 	}
-	memset(g, 0, sizeof(*g));
 	size_t cap = 0;
-	for (char *save = NULL, *ln = strtok_r(out, "\n", &save); ln;
+	bool ok = true;
+	for (char *save = NULL, *ln = strtok_r(out, "\n", &save); ln && ok;
 	     ln = strtok_r(NULL, "\n", &save)) {
 		cJSON *e = cJSON_Parse(ln);
 		const cJSON *seq = cJSON_GetObjectItemCaseSensitive(e, "seq");
@@ -797,53 +801,63 @@ static void room_log_read(room_log *g, const char *room, const char *db)
 		    !cJSON_IsString(user) || seq->valuedouble < 1) {
 			cJSON_Delete(e);
 			free(out);
-			fail_msg("roomctl events %s: not an event line: %s", db, ln);
+			fail_msg("roomctl events %s: not an event line", db);
 		}
 		long long s = (long long)seq->valuedouble;
-		if (s > g->max_seq) {
+		if (s > g->max_seq || !g->ids) {
 			char **ids = realloc(g->ids, (size_t)(s + 1) * sizeof(*ids));
 			if (!ids)
 				fail_msg("out of memory");
-			memset(ids + (g->ids ? g->max_seq + 1 : 0), 0,
-			       (size_t)(s - (g->ids ? g->max_seq : -1)) * sizeof(*ids));
+			long long from = g->ids ? g->max_seq + 1 : 0;
+			memset(ids + from, 0, (size_t)(s + 1 - from) * sizeof(*ids));
 			g->ids = ids;
 			g->max_seq = s;
 		}
 		if (g->ids[s]) {
-			cJSON_Delete(e);
-			free(out);
-			fail_msg("room %s: seq %lld is in the log twice", room, s);
-		}
-		g->ids[s] = strdup(id->valuestring);
-		if (g->nkeys == cap) {
-			cap = cap ? cap * 2 : 1024;
-			g->keys = realloc(g->keys, cap * sizeof(*g->keys));
-			if (!g->keys)
+			snprintf(why, whylen, "room %s: seq %lld is in the log twice",
+				 room, s);
+			ok = false;
+		} else {
+			g->ids[s] = strdup(id->valuestring);
+			if (g->nkeys == cap) {
+				cap = cap ? cap * 2 : 1024;
+				g->keys = realloc(g->keys, cap * sizeof(*g->keys));
+				if (!g->keys)
+					fail_msg("out of memory");
+			}
+			size_t kl =
+			    strlen(user->valuestring) + strlen(id->valuestring) + 2;
+			g->keys[g->nkeys] = malloc(kl);
+			if (!g->keys[g->nkeys] || !g->ids[s])
 				fail_msg("out of memory");
+			snprintf(g->keys[g->nkeys++], kl, "%s\n%s", user->valuestring,
+				 id->valuestring);
 		}
-		size_t kl = strlen(user->valuestring) + strlen(id->valuestring) + 2;
-		g->keys[g->nkeys] = malloc(kl);
-		if (!g->keys[g->nkeys] || !g->ids[s])
-			fail_msg("out of memory");
-		snprintf(g->keys[g->nkeys++], kl, "%s\n%s", user->valuestring,
-			 id->valuestring);
 		cJSON_Delete(e);
 	}
 	free(out);
+	if (!ok)
+		return false;
 	qsort(g->keys, g->nkeys, sizeof(*g->keys), by_str);
-	for (size_t i = 1; i < g->nkeys; i++)
+	for (size_t i = 1; i < g->nkeys; i++) {
 		if (strcmp(g->keys[i - 1], g->keys[i]) == 0) {
 			const char *nl = strchr(g->keys[i], '\n');
-			fail_msg("room %s: op %s of user %.*s is in the log twice", room,
+			snprintf(why, whylen,
+				 "room %s: op %s of user %.*s is in the log twice", room,
 				 nl + 1, (int)(nl - g->keys[i]), g->keys[i]);
+			return false;
 		}
+	}
+	return true;
 }
 
-long cl_check_acked(const char *acked_path, cl_room_db_fn room_db, void *ctx)
+long cl_acked_verify(const char *acked_path, cl_room_db_fn room_db, void *ctx, char *why,
+		     size_t whylen)
 {
+	why[0] = '\0';
 	FILE *f = fopen(acked_path, "r");
 	if (!f)
-		fail_msg("cl_check_acked: %s: %s", acked_path, strerror(errno));
+		fail_msg("cl_acked_verify: %s: %s", acked_path, strerror(errno));
 	acked_line *v = NULL;
 	size_t n = 0, cap = 0;
 	char line[512];
@@ -858,47 +872,63 @@ long cl_check_acked(const char *acked_path, cl_room_db_fn room_db, void *ctx)
 		}
 		acked_line *a = &v[n];
 		char extra;
-		if (sscanf(line, "%64s %lld %64s %c", a->room, &a->seq, a->id, &extra) !=
-			3 ||
-		    a->seq < 1) {
+		int got =
+		    sscanf(line, "%64s %lld %64s %c", a->room, &a->seq, a->id, &extra);
+		if (got != 3 || a->seq < 1) {
+			snprintf(why, whylen, "%s:%ld: not 'ROOM SEQ OP_ID': %.200s",
+				 acked_path, lineno, line);
 			fclose(f);
-			fail_msg("%s:%ld: not 'ROOM SEQ OP_ID': %s", acked_path, lineno,
-				 line);
+			free(v);
+			return -1;
 		}
 		a->lineno = lineno;
 		n++;
 	}
 	fclose(f);
-	qsort(v, n, sizeof(*v), by_room);
+	if (n)
+		qsort(v, n, sizeof(*v), by_room);
 	for (size_t i = 0; i < n;) {
 		size_t j = i;
 		while (j < n && strcmp(v[j].room, v[i].room) == 0)
 			j++;
 		char db[1024];
-		if (!room_db(ctx, v[i].room, db, sizeof(db)))
-			fail_msg("room %s (%zu acked ops) has no stored log", v[i].room,
-				 j - i);
 		room_log g;
-		room_log_read(&g, v[i].room, db);
-		for (size_t k = i; k < j; k++) {
+		if (!room_db(ctx, v[i].room, db, sizeof(db))) {
+			snprintf(why, whylen, "room %s (%zu acked ops) has no stored log",
+				 v[i].room, j - i);
+			free(v);
+			return -1;
+		}
+		bool ok = room_log_read(&g, v[i].room, db, why, whylen);
+		for (size_t k = i; ok && k < j; k++) {
 			const acked_line *a = &v[k];
 			const char *got = a->seq <= g.max_seq ? g.ids[a->seq] : NULL;
 			if (!got || strcmp(got, a->id) != 0) {
-				char msg[300];
 				snprintf(
-				    msg, sizeof(msg),
+				    why, whylen,
 				    "%s:%ld: op %s acked at seq %lld of room %s, but the "
 				    "log has %s there (log ends at %lld)",
 				    acked_path, a->lineno, a->id, a->seq, a->room,
 				    got ? got : "nothing", g.max_seq);
-				room_log_free(&g);
-				free(v);
-				fail_msg("%s", msg);
+				ok = false;
 			}
 		}
 		room_log_free(&g);
+		if (!ok) {
+			free(v);
+			return -1;
+		}
 		i = j;
 	}
 	free(v);
 	return (long)n;
+}
+
+long cl_check_acked(const char *acked_path, cl_room_db_fn room_db, void *ctx)
+{
+	char why[512];
+	long n = cl_acked_verify(acked_path, room_db, ctx, why, sizeof(why));
+	if (n < 0)
+		fail_msg("%s", why);
+	return n;
 }

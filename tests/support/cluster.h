@@ -195,4 +195,11 @@ typedef bool (*cl_room_db_fn)(void *ctx, const char *room, char *path, size_t n)
  */
 long cl_check_acked(const char *acked_path, cl_room_db_fn room_db, void *ctx);
 
+/* cl_check_acked without failing the test on a finding: the number of
+ * lines checked, or -1 with why (whylen bytes) set to the first line not
+ * in its log, a log with a seq or a (user, id) twice, a room without a log
+ * or a malformed line. Still fails the test if roomctl cannot be run. */
+long cl_acked_verify(const char *acked_path, cl_room_db_fn room_db, void *ctx, char *why,
+		     size_t whylen);
+
 #endif
