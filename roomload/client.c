@@ -470,6 +470,7 @@ static void on_welcome(load *ld, client *cl, const rl_msg *m, int64_t now)
 			if (us > ld->c.max_outage_us)
 				ld->c.max_outage_us = us;
 			cl->down_ns = 0;
+			ld->c.recovered++;
 		}
 		chk_stream_rewelcome(&ld->chk, &cl->stream, cl->idx, m->seq, m->resumed);
 		set_state(cl, CS_READY);

@@ -116,6 +116,7 @@ typedef struct counters {
 				    * reconnect and came back as a replayed event */
 	uint64_t drops;		   /* --reconnect: connections the server closed
 				    * (or reset) with a code that reconnects */
+	uint64_t recovered;	   /* --reconnect: drops welcomed again */
 	uint64_t reconnect_failed; /* --reconnect: attempts refused or failed */
 	uint64_t full_state;	   /* reconnects welcomed with a full state */
 	uint64_t resent;	   /* --reconnect: unanswered ops sent again */

@@ -55,7 +55,10 @@ void report_interval(load *ld, int64_t now_ns)
 			   p->decode_errors + p->rejected;
 	uint64_t sent = c->sent + c->cursors_sent - p->sent - p->cursors_sent;
 	uint64_t delivered = c->events + c->cursors_recv - p->events - p->cursors_recv;
-	unsigned long long conns = c->established - c->closed_by_server;
+	/* Open now: welcomed, less those closed for good and those dropped
+	 * and not back yet (--reconnect). */
+	unsigned long long conns =
+	    c->established - c->closed_by_server - (c->drops - c->recovered);
 	double t = (double)(now_ns - ld->t0_ns) / 1e9;
 	if (!ld->cfg.quiet)
 		fprintf(stderr,

@@ -105,9 +105,33 @@ static int node_has_room(fixture *f, int i, const char *room)
 	return st;
 }
 
+/* The node that answers POST /v1/rooms/<room>/ops through HAProxy (its
+ * X-Roomkit-Node; whatever roomd answers, an op or a refusal). */
+static const char *post_node(fixture *f, const char *room)
+{
+	static char node[32];
+	char req[512];
+	static const char body[] =
+	    "{\"id\":\"x\",\"op\":{\"k\":\"chat.post\",\"text\":\"hi\"}}";
+	int len =
+	    snprintf(req, sizeof(req),
+		     "POST /v1/rooms/%s/ops HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+		     "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+		     room, sizeof(body) - 1, body);
+	http_reply r;
+	memset(&r, 0, sizeof(r));
+	if (http_request("127.0.0.1", f->hx->port, req, (size_t)len,
+			 rt_scaled_ms(RT_TIMEOUT_MS), &r) != 0 ||
+	    !http_reply_header(&r, "X-Roomkit-Node", node, sizeof(node)))
+		fail_msg("POST /v1/rooms/%s/ops through haproxy: no node answered (%s)",
+			 room, r.error);
+	http_reply_free(&r);
+	return node;
+}
+
 /* (a) Joins to one room through HAProxy always land on the same node, the
- * one its HTTP path (/v1/rooms/<room>) hashes to as well; that node (and
- * only it) then has the room; twenty rooms use both nodes. */
+ * one its HTTP paths (/v1/rooms/<room> and .../ops) hash to as well; that
+ * node (and only it) then has the room; twenty rooms use both nodes. */
 static void test_rooms_stick_and_spread(void **state)
 {
 	fixture *f = *state;
@@ -132,6 +156,7 @@ static void test_rooms_stick_and_spread(void **state)
 			w[k] = hx_join(f->hx, room, q, node, sizeof(node));
 			assert_string_equal(node, f->nodes->name[home]);
 		}
+		assert_string_equal(post_node(f, room), f->nodes->name[home]);
 		assert_int_equal(node_has_room(f, home, room), 200);
 		assert_int_equal(node_has_room(f, 1 - home, room), 404);
 		for (int k = 0; k < 3; k++)
