@@ -728,6 +728,41 @@ static void test_reconnect_survives_sigkill(void **state)
 	free(path);
 }
 
+/* --reconnect fails a run whose server lost committed ops: roomd is
+ * killed and started again on its port with an empty data directory (every
+ * room's history gone, a new epoch). The clients reconnect to a full state
+ * behind the seqs they had seen: rewound, and roomload exits 1. */
+static void test_reconnect_to_lost_history_fails(void **state)
+{
+	server *s = *state;
+	char url[64];
+	snprintf(url, sizeof(url), "ws://127.0.0.1:%d", s->port);
+	const char *const args[] = {"--rooms", "2",	      "--clients",  "2",
+				    "--rate",  "20",	      "--duration", "2",
+				    "-q",      "--reconnect", NULL};
+	s->load = cl_load_start(url, args);
+	assert_non_null(s->load);
+	wait_rooms_busy(s, 2, 10);
+	assert_int_equal(rd_stop(s->rd, SIGKILL), 137);
+	char listen[32], empty[PATH_MAX];
+	snprintf(listen, sizeof(listen), "127.0.0.1:%d", s->port);
+	snprintf(empty, sizeof(empty), "%.*s/empty", (int)sizeof(empty) - 8,
+		 s->rd->tmp_dir);
+	assert_int_equal(mkdir(empty, 0700), 0);
+	const char *const again[] = {"--log-level", "warn", "--listen", listen,
+				     "--data",	    empty,  NULL};
+	assert_int_equal(rd_restart(s->rd, again), 0);
+
+	int status;
+	cJSON *j = cl_load_wait(s->load, RUN_TIMEOUT_MS, &status);
+	assert_int_equal(status, 1);
+	assert_false(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "passed")));
+	assert_int_equal((int)cl_num(j, "reconnects"), 4);
+	assert_int_equal((int)cl_num(j, "full_state_welcomes"), 4);
+	assert_int_equal((int)cl_num(j, "violations.rewound"), 4);
+	cJSON_Delete(j);
+}
+
 static void test_usage(void **state)
 {
 	(void)state;
@@ -737,6 +772,8 @@ static void test_usage(void **state)
 	const char *const help[] = {"--help", NULL};
 	assert_int_equal(run_roomload(s, &out, help), 0);
 	assert_non_null(strstr(out, "open loop"));
+	assert_non_null(strstr(out, "--reconnect"));
+	assert_non_null(strstr(out, "--acked-file FILE"));
 	assert_non_null(strstr(out, "coordinated omission"));
 	free(out);
 	const char *const bad[] = {"--rooms", "zero", NULL};
@@ -744,6 +781,9 @@ static void test_usage(void **state)
 	free(out);
 	const char *const sc[] = {"--scenario", "nope", NULL};
 	assert_int_equal(run_roomload(s, &out, sc), 2);
+	free(out);
+	const char *const acked[] = {"--acked-file", "", NULL};
+	assert_int_equal(run_roomload(s, &out, acked), 2);
 	free(out);
 }
 
@@ -770,6 +810,8 @@ int main(void)
 					    teardown_server),
 	    cmocka_unit_test_setup_teardown(test_reconnect_survives_sigkill, setup_plain,
 					    teardown_stopped),
+	    cmocka_unit_test_setup_teardown(test_reconnect_to_lost_history_fails,
+					    setup_plain, teardown_stopped),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
