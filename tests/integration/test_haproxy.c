@@ -6,7 +6,8 @@
  * connections go to the other node, and they come back once it runs again
  * (SIGCONT); and roomload --reconnect through HAProxy, while one node is
  * killed (SIGKILL) and restarted, exits 0 with every op it reports
- * committed in the stored logs.
+ * committed in the stored logs; a node that joins takes its share of the
+ * rooms and no other room moves.
  *
  * The harness is tests/support/cluster.h: HAProxy runs as a child of the
  * test on a free port, with a config generated from deploy/haproxy.cfg
@@ -35,7 +36,7 @@ typedef struct fixture {
 	cl_load *load;
 } fixture;
 
-static int start(void **state, const hx_opts *opts)
+static int start(void **state, const hx_opts *opts, bool joiner)
 {
 	fixture *f = calloc(1, sizeof(*f));
 	if (!f)
@@ -45,13 +46,20 @@ static int start(void **state, const hx_opts *opts)
 	f->nodes = cl_nodes_start(NODES, args);
 	if (!f->nodes)
 		return -1;
-	f->hx = hx_start(f->nodes->port, NULL, NODES, opts);
+	if (joiner) /* a third node HAProxy knows of, started by the test */
+		cl_node_reserve(f->nodes);
+	f->hx = hx_start(f->nodes->port, NULL, f->nodes->n, opts);
 	return f->hx ? 0 : -1;
 }
 
 static int setup(void **state)
 {
-	return start(state, NULL);
+	return start(state, NULL, false);
+}
+
+static int setup_joiner(void **state)
+{
+	return start(state, NULL, true);
 }
 
 /* A room's log lives only on its node here (SQLite, no shared storage):
@@ -62,7 +70,7 @@ static int setup(void **state)
 static int setup_no_move(void **state)
 {
 	const hx_opts opts = {.fall = 40};
-	return start(state, &opts);
+	return start(state, &opts, false);
 }
 
 static int teardown(void **state)
@@ -233,6 +241,43 @@ static void test_healthz_failover(void **state)
 	assert_int_equal(route(f, other), 1);
 }
 
+/* (d) A node that joins takes its share of the rooms and nothing else
+ * moves (hash-type consistent): HAProxy knows a third server that is not
+ * running (marked down), the rooms spread over the two others; once the
+ * third runs and is marked up, some rooms go to it, and every room that
+ * moved, moved to it. */
+static void test_joining_node_takes_only_its_share(void **state)
+{
+	fixture *f = *state;
+	enum { ROOMS = 40 };
+	int n3 = NODES; /* the reserved node */
+	char down[64], up[64];
+	snprintf(down, sizeof(down), "Server roomd/%s is DOWN", f->nodes->name[n3]);
+	snprintf(up, sizeof(up), "Server roomd/%s is UP", f->nodes->name[n3]);
+	assert_true(hx_wait_log(f->hx, down, 1, 5000) >= 0);
+	int before[ROOMS];
+	for (int r = 0; r < ROOMS; r++) {
+		char room[32];
+		snprintf(room, sizeof(room), "join-%d", r);
+		before[r] = route(f, room);
+		assert_true(before[r] != n3);
+	}
+	cl_node_restart(f->nodes, n3);
+	assert_true(hx_wait_log(f->hx, up, 1, 5000) >= 0);
+	int moved = 0;
+	for (int r = 0; r < ROOMS; r++) {
+		char room[32];
+		snprintf(room, sizeof(room), "join-%d", r);
+		int now = route(f, room);
+		if (now != before[r]) {
+			assert_int_equal(now, n3);
+			moved++;
+		}
+	}
+	fprintf(stderr, "%d of %d rooms moved to the joining node\n", moved, ROOMS);
+	assert_true(moved > 0 && moved < ROOMS);
+}
+
 /* The room file, on whichever node has it: exactly one may. */
 static bool room_db_on_nodes(void *ctx, const char *room, char *path, size_t n)
 {
@@ -345,6 +390,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_healthz_failover, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_load_through_a_node_kill, setup_no_move,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(test_joining_node_takes_only_its_share,
+					    setup_joiner, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

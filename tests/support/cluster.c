@@ -612,9 +612,17 @@ void cl_node_restart(cl_nodes *c, int i)
 		fail_msg("cl_node_restart: out of memory");
 	int64_t deadline = now_ms() + rt_scaled_ms(RESTART_TRY_MS);
 	int rc;
-	while ((rc = rd_restart(c->rd[i], (const char *const *)a)) != 0 &&
-	       now_ms() < deadline)
+	for (;;) {
+		if (!c->rd[i]) { /* reserved, never started */
+			c->rd[i] = rd_start((const char *const *)a, NULL);
+			rc = c->rd[i] ? 0 : -1;
+		} else {
+			rc = rd_restart(c->rd[i], (const char *const *)a);
+		}
+		if (rc == 0 || now_ms() >= deadline)
+			break;
 		sleep_ms(200);
+	}
 	free_args(a);
 	if (rc != 0)
 		fail_msg("cl_node_restart: node %s did not come back on port %d",
@@ -622,6 +630,20 @@ void cl_node_restart(cl_nodes *c, int i)
 	if (c->rd[i]->port != c->port[i])
 		fail_msg("cl_node_restart: node %s listens on %d, not %d", c->name[i],
 			 c->rd[i]->port, c->port[i]);
+}
+
+int cl_node_reserve(cl_nodes *c)
+{
+	if (c->n >= CL_NODES_MAX)
+		fail_msg("cl_node_reserve: already %d nodes", c->n);
+	int i = c->n;
+	c->port[i] = free_port();
+	if (!c->port[i])
+		fail_msg("cl_node_reserve: no free port");
+	snprintf(c->name[i], sizeof(c->name[i]), "n%d", i + 1);
+	c->rd[i] = NULL;
+	c->n++;
+	return i;
 }
 
 int cl_node_index(const cl_nodes *c, const char *name)

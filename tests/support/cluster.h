@@ -111,7 +111,8 @@ struct ws *hx_join(const hx_proc *hx, const char *room, const char *query, char 
 typedef struct cl_nodes {
 	int n;
 	rd_proc *rd[CL_NODES_MAX];   /* roomd_proc.h; rd[i]->pid is 0 while
-				      * node i is down */
+				      * node i is down; NULL for a reserved
+				      * node not started yet */
 	int port[CL_NODES_MAX];	     /* fixed for the node's life: a restart
 				      * listens on it again */
 	char name[CL_NODES_MAX][16]; /* "n1", "n2", ... */
@@ -139,9 +140,19 @@ void cl_nodes_stop(cl_nodes *c);
 int cl_node_signal(cl_nodes *c, int i, int sig);
 
 /* Start node i again, stopped first with SIGTERM if it runs, on its port
- * and data directory with its arguments. Fails the test if it does not
- * come up (the port may be taken for a moment: retried for 5 s). */
+ * and data directory with its arguments; or for the first time, a node
+ * cl_node_reserve made. Fails the test if it does not come up (the port
+ * may be taken for a moment: retried for 5 s). */
 void cl_node_restart(cl_nodes *c, int i);
+
+/*
+ * One more node, not started: a name (the next nI) and a free port, so that
+ * HAProxy can be given its server line before it runs (it is then marked
+ * down, and takes its share of the rooms once cl_node_restart starts it:
+ * a node joining the cluster). Returns its index; fails the test if all
+ * CL_NODES_MAX are used. rd[i] stays NULL until it is started.
+ */
+int cl_node_reserve(cl_nodes *c);
 
 /* The index of the node called name, or -1. */
 int cl_node_index(const cl_nodes *c, const char *name);
