@@ -102,14 +102,14 @@ static uint32_t ops_ring_size(const load_config *cfg, bool sends)
 {
 	if (!sends)
 		return 16;
-	double n = cfg->rate * 30 + 16;
+	double n = cfg->rate * 30 + 16, cap = 65536;
 	if (cfg->acked_file[0]) {
 		double all = cfg->rate * (cfg->duration + 1) + 16;
 		if (all > n)
-			n = all > (1 << 20) ? (1 << 20) : all;
-		return (uint32_t)n;
+			n = all;
+		cap = 1 << 20;
 	}
-	return n > 65536 ? 65536 : (uint32_t)n;
+	return n > cap ? (uint32_t)cap : (uint32_t)n;
 }
 
 static bool setup_clients(load *ld)
