@@ -248,7 +248,8 @@ static bool write_config(const hx_proc *hx, const int *ports, const char *const 
 {
 	const char *src = getenv("RK_SRC_DIR");
 	char tpl[1024];
-	snprintf(tpl, sizeof(tpl), "%s/deploy/haproxy.cfg", src && *src ? src : ".");
+	snprintf(tpl, sizeof(tpl), "%s/deploy/haproxy.cfg",
+		 src && *src ? src : RK_SOURCE_DIR);
 	FILE *in = fopen(tpl, "r");
 	if (!in) {
 		fprintf(stderr, "hx_start: %s: %s (is RK_SRC_DIR set?)\n", tpl,
@@ -360,8 +361,9 @@ hx_proc *hx_start(const int *ports, const char *const *names, int n, const hx_op
 	snprintf(hx->cfg_path, sizeof(hx->cfg_path), "%s/haproxy.cfg", hx->dir);
 	snprintf(hx->log_path, sizeof(hx->log_path), "%s/haproxy.log", hx->dir);
 	const char *bin = getenv("HAPROXY_BIN");
-	if (!bin || !*bin)
-		bin = "haproxy";
+	if (!bin || !*bin) /* Debian's, which a plain user's PATH lacks */
+		bin = access("/usr/sbin/haproxy", X_OK) == 0 ? "/usr/sbin/haproxy"
+							     : "haproxy";
 	for (int attempt = 0; attempt < HX_BIND_TRIES; attempt++) {
 		hx->port = free_port();
 		if (!hx->port || !write_config(hx, ports, names, n, opts))

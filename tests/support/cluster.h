@@ -27,7 +27,9 @@
  * return NULL with the reason on stderr; the others fail the current test
  * (fail_msg), as roomtest.h does. Binaries come from the environment:
  * ROOMD_BIN, ROOMLOAD_BIN, ROOMCTL_BIN (set by ctest), HAPROXY_BIN (else
- * `haproxy` on PATH), and the config from RK_SRC_DIR/deploy/haproxy.cfg.
+ * /usr/sbin/haproxy, else `haproxy` on PATH), and the config from
+ * $RK_SRC_DIR/deploy/haproxy.cfg (else the source tree the harness was
+ * built from).
  */
 #ifndef RK_CLUSTER_H
 #define RK_CLUSTER_H
