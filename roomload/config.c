@@ -87,6 +87,10 @@ static const char usage_text[] =
     "                          sender's replay included), for checking against\n"
     "                          the stored log (roomctl events). The op records\n"
     "                          then cover the whole run, not the last 30 s\n"
+    "  --drain SECONDS         longest wait after sending for every answer,\n"
+    "                          reconnect and replay (default 10): longer when an\n"
+    "                          outage may outlast the run (a failover, a database\n"
+    "                          restart); what is still missing then fails the run\n"
     "  --seed N                seed for the send-time offsets (default: random)\n"
     "  --procs N               run N worker processes (default 1; at most --rooms),\n"
     "                          each with its own event loop and a contiguous share\n"
@@ -122,7 +126,7 @@ static const char usage_text[] =
     "  -h, --help              show this help and exit\n"
     "\n"
     "How it runs. Phases: connect (all connections, spread over --ramp), run\n"
-    "(--duration seconds of sending), drain (up to 10 s until every op is\n"
+    "(--duration seconds of sending), drain (up to --drain s until every op is\n"
     "answered and every connection of a room has reached the same seq), close.\n"
     "Sending starts only once every connection is welcomed, so for chat every op\n"
     "is delivered to all C-1 other clients of its room: events delivered =\n"
@@ -210,6 +214,7 @@ enum {
 	OPT_CA,
 	OPT_FAILOVER,
 	OPT_ACKED_FILE,
+	OPT_DRAIN,
 };
 
 static const struct option long_opts[] = {
@@ -235,6 +240,7 @@ static const struct option long_opts[] = {
     {"csv", required_argument, NULL, OPT_CSV},
     {"reconnect", no_argument, NULL, OPT_FAILOVER},
     {"acked-file", required_argument, NULL, OPT_ACKED_FILE},
+    {"drain", required_argument, NULL, OPT_DRAIN},
     {"json", no_argument, NULL, OPT_JSON},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
@@ -269,6 +275,7 @@ int config_parse(load_config *cfg, int argc, char **argv)
 	cfg->seed = 0;
 	cfg->reconnect_every = 2;
 	cfg->procs = 1;
+	cfg->drain = 10;
 	bool have_url = false;
 	long long v;
 	char why[256];
@@ -398,6 +405,11 @@ int config_parse(load_config *cfg, int argc, char **argv)
 			if (!optarg[0] || strlen(optarg) >= sizeof(cfg->acked_file))
 				return usage_error("--acked-file wants a file name");
 			snprintf(cfg->acked_file, sizeof(cfg->acked_file), "%s", optarg);
+			break;
+		case OPT_DRAIN:
+			if (!rk_cli_double("--drain", optarg, 0, 3600, &cfg->drain, why,
+					   sizeof(why)))
+				return usage_error("%s", why);
 			break;
 		case OPT_JSON:
 			cfg->json = true;

@@ -54,6 +54,7 @@ typedef struct load_config {
 				  * (1001, 1006, 1011, 1012, 1013) reconnects,
 				  * resumes and resends its unanswered ops */
 	char acked_file[1024];	 /* --acked-file FILE; "" = none */
+	double drain;		 /* --drain SECONDS: longest drain phase */
 } load_config;
 
 /*

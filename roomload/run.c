@@ -19,7 +19,6 @@
 
 #define TICK_US 10000			      /* control tick */
 #define CONNECT_GRACE_NS INT64_C(30000000000) /* connect phase: ramp + 30 s */
-#define DRAIN_NS INT64_C(10000000000)	      /* drain at most 10 s */
 #define CLOSE_NS INT64_C(10000000000)	      /* close at most 10 s */
 
 uint64_t load_rand(load *ld)
@@ -298,7 +297,7 @@ static void tick_cb(lws_sorted_usec_list_t *sul)
 	case PH_RUN:
 		if (now >= ld->run_end_ns) {
 			ld->ph = PH_DRAIN;
-			ld->phase_deadline_ns = now + DRAIN_NS;
+			ld->phase_deadline_ns = now + (int64_t)(ld->cfg.drain * 1e9);
 			for (uint32_t i = 0; i < ld->nclients; i++)
 				client_stop_sending(&ld->clients[i]);
 		}

@@ -785,6 +785,9 @@ static void test_usage(void **state)
 	const char *const acked[] = {"--acked-file", "", NULL};
 	assert_int_equal(run_roomload(s, &out, acked), 2);
 	free(out);
+	const char *const drain[] = {"--drain", "-1", NULL};
+	assert_int_equal(run_roomload(s, &out, drain), 2);
+	free(out);
 }
 
 int main(void)
