@@ -16,6 +16,7 @@ static const char *const kind_names[CHK_KIND_COUNT] = {
     [CHK_ACK_EVENT] = "ack_event_mismatch",
     [CHK_UNKNOWN_OP] = "unknown_op",
     [CHK_DIVERGED] = "diverged",
+    [CHK_REWOUND] = "rewound",
 };
 
 const char *chk_kind_name(chk_kind k)
@@ -68,6 +69,18 @@ void chk_stream_welcome(checker *c, chk_stream *s, uint32_t conn, int64_t seq)
 	(void)conn;
 	s->last = seq;
 	s->nmissing = 0;
+}
+
+void chk_stream_rewelcome(checker *c, chk_stream *s, uint32_t conn, int64_t seq,
+			  bool resumed)
+{
+	if (s->last >= 0 && seq < s->last)
+		violation(c, CHK_REWOUND,
+			  "conn %u: reconnected at seq %lld after seeing %lld (%s)", conn,
+			  (long long)seq, (long long)s->last,
+			  resumed ? "resumed" : "full state");
+	if (!resumed || s->last < 0)
+		chk_stream_welcome(c, s, conn, seq);
 }
 
 static bool take_missing(chk_stream *s, int64_t seq)
@@ -161,6 +174,23 @@ chk_oprec *chk_op_find(chk_ops *o, uint32_t lseq)
 		return NULL;
 	chk_oprec *r = &o->r[lseq & o->mask];
 	return r->lseq == lseq ? r : NULL;
+}
+
+int64_t chk_op_seq(const chk_oprec *r)
+{
+	return r->ack_seq ? r->ack_seq : r->event_seq;
+}
+
+uint32_t chk_ops_next_open(const chk_ops *o, uint32_t from, uint32_t to)
+{
+	if (!o->r)
+		return 0;
+	for (uint32_t l = from ? from : 1; l <= to && l != 0; l++) {
+		const chk_oprec *r = &o->r[l & o->mask];
+		if (r->lseq == l && !r->done)
+			return l;
+	}
+	return 0;
 }
 
 bool chk_room_init(chk_room *r, uint32_t size)

@@ -32,6 +32,8 @@ typedef enum chk_kind {
 	CHK_ACK_EVENT,	/* an op's ack seq differs from its event seq */
 	CHK_UNKNOWN_OP, /* an ack or our-id event for an op never sent */
 	CHK_DIVERGED,	/* at the end, connections of a room disagree on the last seq */
+	CHK_REWOUND,	/* a reconnect's welcome is behind a seq the client already saw:
+			 * the room lost committed (acked or delivered) ops */
 	CHK_KIND_COUNT
 } chk_kind;
 
@@ -90,6 +92,17 @@ void chk_stream_init(chk_stream *s);
 void chk_stream_welcome(checker *c, chk_stream *s, uint32_t conn, int64_t seq);
 /* An event or ack with this seq arrived on the connection. */
 void chk_stream_seq(checker *c, chk_stream *s, uint32_t conn, int64_t seq);
+/*
+ * The welcome of a reconnection of the same client (--reconnect, churn): its
+ * stream goes on. Every seq the stream saw was committed before the new
+ * connection was opened, so a welcome seq below the stream's last is
+ * CHK_REWOUND (the room lost ops it had acked or delivered), resumed or not.
+ * resumed: the stream carries on from its last seq (the replay follows and
+ * is checked for gaps as usual); otherwise (a full state) it restarts at
+ * seq. Can't fail.
+ */
+void chk_stream_rewelcome(checker *c, chk_stream *s, uint32_t conn, int64_t seq,
+			  bool resumed);
 
 /* Op rings: size is rounded up to a power of two (min 16). Returns false
  * when out of memory (nothing allocated). chk_ops_free is safe on zeroed. */
@@ -99,6 +112,15 @@ void chk_ops_free(chk_ops *o);
 void chk_op_sent(chk_ops *o, uint32_t lseq, int64_t sent_ns, bool setup);
 /* The record of an op still in the ring, or NULL. */
 chk_oprec *chk_op_find(chk_ops *o, uint32_t lseq);
+/* The seq the server reported op r committed at: its ack's (an ack.dup
+ * included), else the first event seen for it (by any client, its sender's
+ * replay included); 0 if neither came. */
+int64_t chk_op_seq(const chk_oprec *r);
+/* The smallest lseq in [from, to] whose op is still in the ring and not
+ * done (neither acked, rejected nor seen as its own replayed event; a
+ * cursor is done once written): what a reconnected client resends, in
+ * order. 0 if none. Can't fail. */
+uint32_t chk_ops_next_open(const chk_ops *o, uint32_t from, uint32_t to);
 
 /* Room rings; same contract as the op rings. */
 bool chk_room_init(chk_room *r, uint32_t size);

@@ -43,6 +43,37 @@ static void set_state(client *cl, cstate st)
 
 /* ---- connecting --------------------------------------------------------- */
 
+static void retry_cb(lws_sorted_usec_list_t *sul);
+
+/* --reconnect: the next attempt in 100..400 ms (random, so that the
+ * clients of a dead node do not come back in lockstep). */
+static void backoff(load *ld, client *cl)
+{
+	cl->wsi = NULL;
+	set_state(cl, CS_BACKOFF);
+	lws_usec_t us = (lws_usec_t)(100000 + load_rand(ld) % 300001);
+	lws_sul_schedule(ld->lws, 0, &cl->retry_sul, retry_cb, us);
+}
+
+/* A connection attempt failed (refused, errored, closed before its
+ * welcome): with --reconnect a reconnection tries again; anything else is
+ * a failed connect, and the client is done. */
+static void connect_failed(load *ld, client *cl, const char *what, size_t len)
+{
+	if (ld->cfg.reconnect && cl->reconnecting && ld->ph < PH_CLOSE) {
+		ld->c.reconnect_failed++;
+		backoff(ld, cl);
+		return;
+	}
+	ld->c.connect_failed++;
+	cl->failed = true;
+	if (!ld->first_connect_error[0])
+		snprintf(ld->first_connect_error, sizeof(ld->first_connect_error),
+			 "client c%u: %.*s", cl->idx, (int)len, what);
+	cl->wsi = NULL;
+	set_state(cl, CS_DONE);
+}
+
 /* No lws validity (idle ping/hangup) timer per connection: roomd pings us
  * and lws answers by itself. lws 4.1 keeps timers in one sorted list whose
  * insert walks it, and a validity timer per connection, re-armed as traffic
@@ -113,18 +144,38 @@ void client_connect(load *ld, client *cl)
 	info.pwsi = &cl->wsi;
 	info.retry_and_idle_policy = &no_validity_timer;
 	cl->connect_ns = rk_mono_ns();
+	cl->close_code = 0;
 	set_state(cl, CS_CONNECTING);
 	ld->c.connects_issued++;
 	if (!lws_client_connect_via_info(&info) && cl->state == CS_CONNECTING) {
 		/* Refused synchronously without a CONNECTION_ERROR callback. */
-		ld->c.connect_failed++;
-		cl->failed = true;
-		if (!ld->first_connect_error[0])
-			snprintf(ld->first_connect_error, sizeof(ld->first_connect_error),
-				 "client c%u: connect failed immediately", cl->idx);
-		cl->wsi = NULL;
-		set_state(cl, CS_DONE);
+		static const char why[] = "connect failed immediately";
+		connect_failed(ld, cl, why, sizeof(why) - 1);
 	}
+}
+
+static void retry_cb(lws_sorted_usec_list_t *sul)
+{
+	client *cl = container_of(sul, client, retry_sul);
+	load *ld = cl->ld;
+	if (cl->state != CS_BACKOFF)
+		return;
+	if (ld->ph >= PH_CLOSE) {
+		ld->c.unrecovered++;
+		set_state(cl, CS_DONE);
+		return;
+	}
+	client_connect(ld, cl);
+}
+
+/* Close codes after which --reconnect reconnects: the server went away
+ * (1001), the connection was dropped or reset without a close frame
+ * (1006: no code), a server fault (1011), restart (1012), try again later
+ * (1013). Any other code is the server's verdict on this client. */
+static bool drop_code(int code)
+{
+	return code == 0 || code == 1001 || code == 1006 || code == 1011 ||
+	       code == 1012 || code == 1013;
 }
 
 /* ---- sending ------------------------------------------------------------ */
@@ -243,11 +294,24 @@ void client_stop_sending(client *cl)
 	lws_sul_cancel(&cl->churn_sul);
 }
 
+void client_cancel(client *cl)
+{
+	client_stop_sending(cl);
+	lws_sul_cancel(&cl->retry_sul);
+}
+
 void client_close(client *cl)
 {
 	if (cl->state == CS_DONE || cl->state == CS_NEW)
 		return;
 	client_stop_sending(cl);
+	if (cl->state == CS_BACKOFF) {
+		/* Never got back: counted where the run's checks see it. */
+		lws_sul_cancel(&cl->retry_sul);
+		cl->ld->c.unrecovered++;
+		set_state(cl, CS_DONE);
+		return;
+	}
 	set_state(cl, CS_CLOSING);
 	if (cl->wsi)
 		lws_callback_on_writable(cl->wsi);
@@ -259,7 +323,51 @@ void client_free(client *cl)
 	rk_buf_free(&cl->rx);
 }
 
-/* Write one message: a pending setup op first, else the oldest due one. */
+/* Encode message lseq of cl (a setup op or the scenario's) into ld->enc
+ * behind LWS_PRE and write it whole. 0, or -1 on failure (the connection is
+ * then closed); *is_op: an op, not a cursor. The encoding depends only on
+ * (client, lseq), so a resend is the same op. */
+static int write_op(load *ld, client *cl, struct lws *wsi, uint32_t lseq, bool setup,
+		    bool *is_op)
+{
+	rk_buf *b = &ld->enc;
+	rk_buf_reset(b);
+	if (rk_buf_reserve(b, LWS_PRE) != RK_OK)
+		return -1;
+	b->len = LWS_PRE;
+	*is_op = scenario_encode(ld, cl, lseq, setup, b);
+	if (rk_buf_ok(b) != RK_OK)
+		return -1;
+	size_t n = b->len - LWS_PRE;
+	if (lws_write(wsi, (unsigned char *)b->data + LWS_PRE, n, LWS_WRITE_TEXT) <
+	    (int)n)
+		return -1;
+	return 0;
+}
+
+/* --reconnect: the next op with no answer, with its old id (its record, and
+ * so its send time, stays as it was). */
+static int client_resend(load *ld, client *cl, struct lws *wsi)
+{
+	uint32_t lseq = chk_ops_next_open(&cl->ops, cl->resend_next, cl->resend_last);
+	if (!lseq) {
+		cl->resend_next = cl->resend_last + 1;
+		if (cl->due || cl->setup_due)
+			lws_callback_on_writable(wsi);
+		return 0;
+	}
+	const chk_oprec *r = chk_op_find(&cl->ops, lseq);
+	bool is_op;
+	if (write_op(ld, cl, wsi, lseq, r->setup, &is_op) != 0)
+		return -1;
+	cl->resend_next = lseq + 1;
+	ld->c.resent++;
+	lws_callback_on_writable(wsi); /* the next resend, or the due ops */
+	return 0;
+}
+
+/* Write one message: a pending resend first, then a pending setup op, else
+ * the oldest due one. */
 static int client_writable(load *ld, client *cl, struct lws *wsi)
 {
 	if (cl->state == CS_CLOSING) {
@@ -268,8 +376,10 @@ static int client_writable(load *ld, client *cl, struct lws *wsi)
 				 sizeof(bye) - 1);
 		return -1;
 	}
-	if (cl->state != CS_READY)
-		return 0;
+	if (cl->state != CS_READY || cl->resync)
+		return 0; /* after a reconnect: nothing until the replay caught up */
+	if (cl->resend_last && cl->resend_next <= cl->resend_last)
+		return client_resend(ld, cl, wsi);
 	bool setup = cl->setup_due;
 	if (!setup && cl->due == 0)
 		return 0;
@@ -278,17 +388,8 @@ static int client_writable(load *ld, client *cl, struct lws *wsi)
 		/* The oldest due slot was scheduled `due` periods before the next. */
 		intended = cl->next_send_ns - (int64_t)cl->due * cl->period_ns;
 	uint32_t lseq = cl->lseq + 1;
-	rk_buf *b = &ld->enc;
-	rk_buf_reset(b);
-	if (rk_buf_reserve(b, LWS_PRE) != RK_OK)
-		return -1;
-	b->len = LWS_PRE;
-	bool is_op = scenario_encode(ld, cl, lseq, setup, b);
-	if (rk_buf_ok(b) != RK_OK)
-		return -1;
-	size_t n = b->len - LWS_PRE;
-	if (lws_write(wsi, (unsigned char *)b->data + LWS_PRE, n, LWS_WRITE_TEXT) <
-	    (int)n)
+	bool is_op;
+	if (write_op(ld, cl, wsi, lseq, setup, &is_op) != 0)
 		return -1;
 	cl->lseq = lseq;
 	chk_op_sent(&cl->ops, lseq, intended, setup);
@@ -332,6 +433,21 @@ static int64_t us_since(int64_t then_ns, int64_t now_ns)
 	return (now_ns - then_ns) / 1000;
 }
 
+/* After a reconnect's welcome: once the stream has reached the welcome's
+ * seq (the replay is complete), queue the resends of every unanswered op
+ * still in the ring, oldest first; new ops wait for them. */
+static void client_caught_up(client *cl)
+{
+	if (!cl->resync || cl->stream.last < cl->catchup_seq)
+		return;
+	cl->resync = false;
+	uint32_t span = cl->ops.mask + 1;
+	cl->resend_next = cl->lseq >= span ? cl->lseq - span + 1 : 1;
+	cl->resend_last = cl->lseq;
+	if (cl->wsi)
+		lws_callback_on_writable(cl->wsi);
+}
+
 static void on_welcome(load *ld, client *cl, const rl_msg *m, int64_t now)
 {
 	if (cl->state != CS_CONNECTING) {
@@ -348,8 +464,25 @@ static void on_welcome(load *ld, client *cl, const rl_msg *m, int64_t now)
 		if (m->resumed)
 			ld->c.resumed++;
 		else
-			chk_stream_welcome(&ld->chk, &cl->stream, cl->idx, m->seq);
+			ld->c.full_state++;
+		if (cl->down_ns) {
+			int64_t us = us_since(cl->down_ns, now);
+			if (us > ld->c.max_outage_us)
+				ld->c.max_outage_us = us;
+			cl->down_ns = 0;
+			ld->c.recovered++;
+		}
+		chk_stream_rewelcome(&ld->chk, &cl->stream, cl->idx, m->seq, m->resumed);
 		set_state(cl, CS_READY);
+		if (ld->cfg.reconnect) {
+			/* Resend what has no answer once the replay is in: an op
+			 * the server did commit comes back in it as our own event
+			 * (a full state has none: a resent committed op is acked
+			 * with dup). */
+			cl->resync = true;
+			cl->catchup_seq = m->seq;
+			client_caught_up(cl);
+		}
 		if (cl->due)
 			lws_callback_on_writable(cl->wsi);
 		if (ld->ph == PH_RUN || cl->due)
@@ -380,6 +513,8 @@ static void on_ack(load *ld, client *cl, const rl_msg *m, int64_t now)
 			       s == cl ? lseq : 0, m->seq);
 	if (cl->unanswered)
 		cl->unanswered--;
+	if (m->dup)
+		ld->c.ack_dups++;
 	if (r && r->setup) {
 		ld->c.setup_msgs++;
 		return;
@@ -475,9 +610,11 @@ static void dispatch(load *ld, client *cl, const rl_msg *m, const rk_smsg *full,
 		break;
 	case RK_S_ACK:
 		on_ack(ld, cl, m, now);
+		client_caught_up(cl);
 		break;
 	case RK_S_EVENT:
 		on_event(ld, cl, m, now);
+		client_caught_up(cl);
 		break;
 	case RK_S_REJECT:
 		on_reject(ld, cl, full, m);
@@ -520,6 +657,7 @@ static void on_message(load *ld, client *cl, const char *data, size_t len)
 	m.t = full.t;
 	m.seq = full.t == RK_S_WELCOME ? full.welcome.seq : full.seq;
 	m.resumed = full.welcome.resumed;
+	m.dup = full.t == RK_S_ACK && full.dup;
 	snprintf(m.epoch, sizeof(m.epoch), "%s", full.welcome.epoch);
 	m.x = full.x;
 	m.y = full.y;
@@ -551,6 +689,8 @@ static void client_rx(load *ld, client *cl, struct lws *wsi, const char *in, siz
 
 static void on_closed(load *ld, client *cl)
 {
+	if (cl->state == CS_BACKOFF)
+		return; /* a late word on a connection already given up */
 	if (cl->reconnecting && cl->state == CS_CLOSING && ld->ph < PH_CLOSE) {
 		cl->wsi = NULL;
 		client_connect(ld, cl);
@@ -558,13 +698,25 @@ static void on_closed(load *ld, client *cl)
 	}
 	if (cl->state == CS_CONNECTING) {
 		/* Closed before its welcome: a failed connect. */
-		ld->c.connect_failed++;
-		cl->failed = true;
-		if (!ld->first_connect_error[0])
-			snprintf(ld->first_connect_error, sizeof(ld->first_connect_error),
-				 "client c%u: closed before welcome (close code %d)",
-				 cl->idx, cl->close_code);
-	} else if (cl->state == CS_READY) {
+		char why[64];
+		int n = snprintf(why, sizeof(why),
+				 "closed before welcome (close code %d)", cl->close_code);
+		connect_failed(ld, cl, why, (size_t)n);
+		return;
+	}
+	if (cl->state == CS_READY) {
+		if (ld->cfg.reconnect && ld->ph < PH_CLOSE && drop_code(cl->close_code)) {
+			/* Dropped by the server: come back, resume, resend. */
+			ld->c.drops++;
+			if (!cl->close_code)
+				load_count_close(ld, 1006);
+			cl->down_ns = rk_mono_ns();
+			cl->reconnecting = true;
+			cl->resync = false;
+			cl->resend_last = 0;
+			backoff(ld, cl);
+			return;
+		}
 		ld->c.closed_by_server++;
 	}
 	rl_theap_del(&ld->sendq, &cl->send_t);
@@ -608,14 +760,11 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		}
 		return 0; /* 0: no objection of ours */
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+		if (cl->state == CS_BACKOFF)
+			return 0; /* a late word on a connection already given up */
 		if (cl->state == CS_CONNECTING) {
-			ld->c.connect_failed++;
-			cl->failed = true;
-			if (!ld->first_connect_error[0])
-				snprintf(ld->first_connect_error,
-					 sizeof(ld->first_connect_error),
-					 "client c%u: %.*s", cl->idx, in ? (int)len : 0,
-					 in ? (const char *)in : "");
+			connect_failed(ld, cl, in ? (const char *)in : "", in ? len : 0);
+			return 0;
 		}
 		cl->wsi = NULL;
 		set_state(cl, CS_DONE);

@@ -63,6 +63,34 @@ static const char usage_text[] =
     "                          (viewer tokens with --secret-file; they send no ops)\n"
     "  --reconnect-every S     churn: mean seconds between a client's reconnects\n"
     "                          (default 2)\n"
+    "  --reconnect             failover mode: a connection the server closes\n"
+    "                          with 1001 (going away), 1006 (dropped, reset, no\n"
+    "                          close frame), 1011, 1012 or 1013 is not a failure:\n"
+    "                          the client reconnects after a random 100..400 ms\n"
+    "                          (again after each refused or failed attempt, until\n"
+    "                          it is welcomed or the run ends), resumes with\n"
+    "                          since=<last seq seen>&epoch=<epoch>, waits for the\n"
+    "                          replay to catch up, then resends every op it has\n"
+    "                          no answer for (neither an ack nor its own replayed\n"
+    "                          event) with the SAME op id, before any new op:\n"
+    "                          roomd commits an id once and acks a repeat with\n"
+    "                          dup. The checker keeps each room's seq -> op\n"
+    "                          memory across reconnects, so a server that lost a\n"
+    "                          committed op (another op at its seq, a welcome\n"
+    "                          behind a seq already seen, a gap) is a violation.\n"
+    "                          Drain also waits for reconnecting clients. Fails\n"
+    "                          the run: a client still reconnecting at the end,\n"
+    "                          an op never answered, any other close code\n"
+    "  --acked-file FILE       at the end write one line per op the server\n"
+    "                          reported committed: 'ROOM SEQ OP_ID' (acked, or\n"
+    "                          ack.dup, or seen as an event by any client: its\n"
+    "                          sender's replay included), for checking against\n"
+    "                          the stored log (roomctl events). The op records\n"
+    "                          then cover the whole run, not the last 30 s\n"
+    "  --drain SECONDS         longest wait after sending for every answer,\n"
+    "                          reconnect and replay (default 10): longer when an\n"
+    "                          outage may outlast the run (a failover, a database\n"
+    "                          restart); what is still missing then fails the run\n"
     "  --seed N                seed for the send-time offsets (default: random)\n"
     "  --procs N               run N worker processes (default 1; at most --rooms),\n"
     "                          each with its own event loop and a contiguous share\n"
@@ -77,7 +105,8 @@ static const char usage_text[] =
     "  --max-p99 MS            99th percentile of ack and delivery latency\n"
     "  --min-delivered N       events delivered to clients, at least N\n"
     "  Always: no ordering violations, every connection established, none\n"
-    "  closed by the server.\n"
+    "  closed by the server (with --reconnect: none left closed, and every op\n"
+    "  answered).\n"
     "\n"
     "Output:\n"
     "  --json                  print the final report as one JSON object on stdout\n"
@@ -97,7 +126,7 @@ static const char usage_text[] =
     "  -h, --help              show this help and exit\n"
     "\n"
     "How it runs. Phases: connect (all connections, spread over --ramp), run\n"
-    "(--duration seconds of sending), drain (up to 10 s until every op is\n"
+    "(--duration seconds of sending), drain (up to --drain s until every op is\n"
     "answered and every connection of a room has reached the same seq), close.\n"
     "Sending starts only once every connection is welcomed, so for chat every op\n"
     "is delivered to all C-1 other clients of its room: events delivered =\n"
@@ -130,7 +159,12 @@ static const char usage_text[] =
     "second, ack and delivery latency p50/p90/p99/p99.9/max, connect p50/p99,\n"
     "rejects by code, close codes, violations, and CPU microseconds per received\n"
     "event (getrusage; with --procs the workers' CPU is added and peak RSS is the\n"
-    "sum of the processes'). Progress: one line per second on stderr.\n"
+    "sum of the processes'). With --reconnect (or churn): drops (connections the\n"
+    "server closed or reset), reconnects (welcomed again), resumed (welcome\n"
+    "resumed=true) and full_state_welcomes (a full state instead), failed\n"
+    "reconnect attempts, ops resent, ack_dups (acks with dup: true), the longest\n"
+    "outage (max_outage_ms: from a drop to the next welcome), clients never back\n"
+    "and ops never answered. Progress: one line per second on stderr.\n"
     "\n"
     "Received frames: events, acks, cursors and presence in roomd's own encoding\n"
     "are read by a fast path that takes only the fields the checks need; any\n"
@@ -178,6 +212,9 @@ enum {
 	OPT_PROCS,
 	OPT_CSV,
 	OPT_CA,
+	OPT_FAILOVER,
+	OPT_ACKED_FILE,
+	OPT_DRAIN,
 };
 
 static const struct option long_opts[] = {
@@ -201,6 +238,9 @@ static const struct option long_opts[] = {
     {"reconnect-every", required_argument, NULL, OPT_RECONNECT},
     {"procs", required_argument, NULL, OPT_PROCS},
     {"csv", required_argument, NULL, OPT_CSV},
+    {"reconnect", no_argument, NULL, OPT_FAILOVER},
+    {"acked-file", required_argument, NULL, OPT_ACKED_FILE},
+    {"drain", required_argument, NULL, OPT_DRAIN},
     {"json", no_argument, NULL, OPT_JSON},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
@@ -235,6 +275,7 @@ int config_parse(load_config *cfg, int argc, char **argv)
 	cfg->seed = 0;
 	cfg->reconnect_every = 2;
 	cfg->procs = 1;
+	cfg->drain = 10;
 	bool have_url = false;
 	long long v;
 	char why[256];
@@ -356,6 +397,19 @@ int config_parse(load_config *cfg, int argc, char **argv)
 			if (!optarg[0] || strlen(optarg) >= sizeof(cfg->csv))
 				return usage_error("--csv wants a file name");
 			snprintf(cfg->csv, sizeof(cfg->csv), "%s", optarg);
+			break;
+		case OPT_FAILOVER:
+			cfg->reconnect = true;
+			break;
+		case OPT_ACKED_FILE:
+			if (!optarg[0] || strlen(optarg) >= sizeof(cfg->acked_file))
+				return usage_error("--acked-file wants a file name");
+			snprintf(cfg->acked_file, sizeof(cfg->acked_file), "%s", optarg);
+			break;
+		case OPT_DRAIN:
+			if (!rk_cli_double("--drain", optarg, 0, 3600, &cfg->drain, why,
+					   sizeof(why)))
+				return usage_error("%s", why);
 			break;
 		case OPT_JSON:
 			cfg->json = true;

@@ -50,6 +50,11 @@ typedef struct load_config {
 	int procs;		 /* --procs N worker processes (1 = this process) */
 	char csv[1024];		 /* --csv FILE; "" = none */
 	bool cleanup;		 /* --cleanup: DELETE the rooms at the end */
+	bool reconnect;		 /* --reconnect: a connection the server drops
+				  * (1001, 1006, 1011, 1012, 1013) reconnects,
+				  * resumes and resends its unanswered ops */
+	char acked_file[1024];	 /* --acked-file FILE; "" = none */
+	double drain;		 /* --drain SECONDS: longest drain phase */
 } load_config;
 
 /*

@@ -165,7 +165,7 @@ static bool ack(cur *c, rl_msg *m)
 	if (!LIT(c, "\"id\":\"") || !str(c, RK_ID_MAX, &id, &idn) || idn == 0 ||
 	    !LIT(c, ",\"seq\":") || !num(c, 1, RK_INT_MAX, &m->seq))
 		return false;
-	(void)LIT(c, ",\"dup\":true"); /* a duplicate is acked like the op */
+	m->dup = LIT(c, ",\"dup\":true"); /* a duplicate: acked like the op */
 	if (!LIT(c, "}") || c->p != c->end)
 		return false;
 	m->t = RK_S_ACK;

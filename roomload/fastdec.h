@@ -30,6 +30,7 @@ typedef struct rl_msg {
 				       * RK_S_WELCOME (fast path); any type from the full
 				       * decoder */
 	int64_t seq;		      /* event, ack, welcome */
+	bool dup;		      /* ack: "dup":true (already committed) */
 	bool resumed;		      /* welcome */
 	char epoch[RK_EPOCH_MAX + 1]; /* welcome */
 	bool ours;     /* event, ack, reject: the id has our form cIDX.SEQ */

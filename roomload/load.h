@@ -10,6 +10,7 @@
  *   scenario.c what a client sends next (encodes one message)
  *   report.c   progress lines, the final report (text and --json), checks
  *   hist.c     latency histograms          checker.c  ordering checks
+ *   acked.c    --acked-file: the ops the server reported committed
  */
 #ifndef ROOMLOAD_LOAD_H
 #define ROOMLOAD_LOAD_H
@@ -35,6 +36,8 @@ typedef enum cstate {
 	CS_CONNECTING, /* connect issued, no welcome yet */
 	CS_READY,      /* welcomed: receiving, and sending in the run phase */
 	CS_CLOSING,    /* we asked to close (clean close 1000 at next writable) */
+	CS_BACKOFF,    /* --reconnect: dropped by the server; the next attempt
+			* is due at retry_sul */
 	CS_DONE,       /* closed or failed */
 } cstate;
 
@@ -57,7 +60,16 @@ typedef struct client {
 	uint32_t unanswered;  /* ops written and neither acked nor rejected */
 	rl_timer send_t;      /* in load.sendq at next_send_ns while sending */
 	lws_sorted_usec_list_t churn_sul; /* churn: fires at the next reconnect */
-	bool reconnecting;		  /* churn: closing to reconnect, not to stop */
+	bool reconnecting;		  /* churn: closing to reconnect, not to stop;
+					   * --reconnect: dropped, not welcomed again yet */
+	lws_sorted_usec_list_t retry_sul; /* --reconnect: the next connect attempt */
+	int64_t down_ns;		  /* --reconnect: when it was dropped; 0 = not */
+	bool resync;			  /* --reconnect: welcomed again, new ops wait
+					   * until the replay reaches catchup_seq and
+					   * the unanswered ops are resent */
+	int64_t catchup_seq;		  /* the reconnect welcome's seq */
+	uint32_t resend_next;		  /* next lseq to look at for a resend */
+	uint32_t resend_last;		  /* last lseq to resend; next > last: none */
 	char epoch[RK_EPOCH_MAX + 1];	  /* from the last welcome, for resume */
 	chk_stream stream;		  /* seqs seen on this connection */
 	chk_ops ops;			  /* recent ops: send time, ack/event seqs */
@@ -102,12 +114,23 @@ typedef struct counters {
 	uint64_t resumed;	   /* churn: of those, resumed (events replayed) */
 	uint64_t own_replayed;	   /* churn: own ops whose ack was lost to the
 				    * reconnect and came back as a replayed event */
+	uint64_t drops;		   /* --reconnect: connections the server closed
+				    * (or reset) with a code that reconnects */
+	uint64_t recovered;	   /* --reconnect: drops welcomed again */
+	uint64_t reconnect_failed; /* --reconnect: attempts refused or failed */
+	uint64_t full_state;	   /* reconnects welcomed with a full state */
+	uint64_t resent;	   /* --reconnect: unanswered ops sent again */
+	uint64_t ack_dups;	   /* acks with dup: true */
+	uint64_t unrecovered;	   /* --reconnect: still reconnecting at the end */
+	uint64_t unanswered_end;   /* ops with no answer when the run ended */
+	uint64_t acked_lines;	   /* --acked-file lines written */
 	uint64_t rejects[RK_REJ_COUNT]; /* by code, load and setup ops */
 	struct {
 		int code;
 		uint64_t n;
 	} closes[CLOSE_CODES_MAX]; /* close codes received from the server */
 	int ncloses;
+	int64_t max_outage_us; /* longest drop -> welcome again (merged as a max) */
 } counters;
 
 struct load {
@@ -176,6 +199,9 @@ void client_connect(load *ld, client *cl);
 void client_start_sending(load *ld, client *cl);
 /* Stop scheduling new messages (already due ones are still written). */
 void client_stop_sending(client *cl);
+/* At the end of the run: stop every timer of the client (sends, churn,
+ * reconnect attempts). */
+void client_cancel(client *cl);
 /* Ask a client to close cleanly (1000); a no-op unless connected. */
 void client_close(client *cl);
 void client_free(client *cl);
@@ -184,7 +210,9 @@ void client_sendq_cancel(load *ld);
 
 /* scenario.c: encode the client's next message (local seq lseq) into b.
  * Returns true if it is an op (answered by ack/reject), false if ephemeral
- * (cursor). setup: the poll.create of the room's first client. */
+ * (cursor). setup: the poll.create of the room's first client. The bytes
+ * depend only on (cl, lseq, setup) and the run's seed: a resend
+ * (--reconnect) is the same op under the same id. */
 bool scenario_encode(load *ld, client *cl, uint32_t lseq, bool setup, rk_buf *b);
 /* Does this scenario need a setup op from the room's first client? */
 bool scenario_needs_setup(const load *ld);
@@ -209,6 +237,14 @@ void report_csv_close(load *ld);
 /* Print the final report (text on stderr/stdout, or JSON on stdout) and
  * return the exit status: 0 if every check passed, else 1. */
 int report_final(load *ld);
+
+/* acked.c: --acked-file. Create (truncate) the file before the run:
+ * false (printed) if it cannot be written. */
+bool acked_file_reset(const load_config *cfg);
+/* Append this process's lines ("ROOM SEQ OP_ID") in one write (so that
+ * --procs workers never interleave within a line), counted in
+ * ld->c.acked_lines. false (printed) on a write error. */
+bool acked_file_write(load *ld);
 
 /* procs.c: run --procs workers and merge their results into ld (the
  * parent's), ready for report_final. 0, or 1 on a runtime error such as a

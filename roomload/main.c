@@ -22,7 +22,9 @@ int main(int argc, char **argv)
 		free(ld);
 		return rc;
 	}
-	if (ld->cfg.procs > 1) {
+	if (!acked_file_reset(&ld->cfg)) {
+		rc = RK_EXIT_FAIL;
+	} else if (ld->cfg.procs > 1) {
 		/* The report covers what the workers sent, even if one died. */
 		if (!report_csv_open(ld)) {
 			rc = RK_EXIT_FAIL;

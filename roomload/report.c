@@ -55,7 +55,10 @@ void report_interval(load *ld, int64_t now_ns)
 			   p->decode_errors + p->rejected;
 	uint64_t sent = c->sent + c->cursors_sent - p->sent - p->cursors_sent;
 	uint64_t delivered = c->events + c->cursors_recv - p->events - p->cursors_recv;
-	unsigned long long conns = c->established - c->closed_by_server;
+	/* Open now: welcomed, less those closed for good and those dropped
+	 * and not back yet (--reconnect). */
+	unsigned long long conns =
+	    c->established - c->closed_by_server - (c->drops - c->recovered);
 	double t = (double)(now_ns - ld->t0_ns) / 1e9;
 	if (!ld->cfg.quiet)
 		fprintf(stderr,
@@ -145,6 +148,21 @@ static int checks(const load *ld)
 			(unsigned long long)ld->c.closed_by_server);
 		rc = 1;
 	}
+	if (ld->c.unrecovered) {
+		fprintf(stderr,
+			"FAILED: %llu dropped connections were not back when the run "
+			"ended\n",
+			(unsigned long long)ld->c.unrecovered);
+		rc = 1;
+	}
+	if (cfg->reconnect && ld->c.unanswered_end) {
+		fprintf(
+		    stderr,
+		    "FAILED: %llu ops were never answered (no ack, reject or replayed "
+		    "event, resends included)\n",
+		    (unsigned long long)ld->c.unanswered_end);
+		rc = 1;
+	}
 	if (cfg->max_p99_ms >= 0) {
 		double a = ms(rk_hist_pct(&ld->h_ack, 99));
 		double d = ms(rk_hist_pct(&ld->h_delivery, 99));
@@ -208,13 +226,28 @@ static void report_text(const load *ld, const summary *s, FILE *f)
 	fprintf(
 	    f, "events:    %llu delivered, %.0f deliveries/s, %.0f acks/s over %.2f s\n",
 	    (unsigned long long)c->events, s->deliveries_per_s, s->acks_per_s, s->run_s);
-	if (c->reconnects)
+	if (c->reconnects && !cfg->reconnect)
 		fprintf(
 		    f,
 		    "churn:     %llu reconnects, %llu resumed; %llu own ops answered by "
 		    "a replayed event\n",
 		    (unsigned long long)c->reconnects, (unsigned long long)c->resumed,
 		    (unsigned long long)c->own_replayed);
+	if (cfg->reconnect)
+		fprintf(f,
+			"reconnect: %llu drops, %llu reconnects (%llu resumed, %llu full "
+			"state), %llu failed attempts, %llu not back; %llu ops resent, "
+			"%llu ack.dup, %llu answered by a replayed event; longest outage "
+			"%.0f ms\n",
+			(unsigned long long)c->drops, (unsigned long long)c->reconnects,
+			(unsigned long long)c->resumed, (unsigned long long)c->full_state,
+			(unsigned long long)c->reconnect_failed,
+			(unsigned long long)c->unrecovered, (unsigned long long)c->resent,
+			(unsigned long long)c->ack_dups,
+			(unsigned long long)c->own_replayed, ms(c->max_outage_us));
+	if (cfg->acked_file[0])
+		fprintf(f, "acked:     %llu ops written to %s\n",
+			(unsigned long long)c->acked_lines, cfg->acked_file);
 	if (c->cursors_sent || c->cursors_recv)
 		fprintf(f, "cursors:   %llu sent, %llu relayed\n",
 			(unsigned long long)c->cursors_sent,
@@ -311,6 +344,15 @@ static void report_json(const load *ld, const summary *s, int rc)
 	cJSON_AddNumberToObject(o, "reconnects", (double)c->reconnects);
 	cJSON_AddNumberToObject(o, "resumed", (double)c->resumed);
 	cJSON_AddNumberToObject(o, "own_replayed", (double)c->own_replayed);
+	cJSON_AddNumberToObject(o, "full_state_welcomes", (double)c->full_state);
+	cJSON_AddNumberToObject(o, "drops", (double)c->drops);
+	cJSON_AddNumberToObject(o, "reconnect_failed", (double)c->reconnect_failed);
+	cJSON_AddNumberToObject(o, "unrecovered", (double)c->unrecovered);
+	cJSON_AddNumberToObject(o, "resent", (double)c->resent);
+	cJSON_AddNumberToObject(o, "ack_dups", (double)c->ack_dups);
+	cJSON_AddNumberToObject(o, "max_outage_ms", ms(c->max_outage_us));
+	cJSON_AddNumberToObject(o, "unanswered_at_end", (double)c->unanswered_end);
+	cJSON_AddNumberToObject(o, "acked_file_lines", (double)c->acked_lines);
 	cJSON *lat = cJSON_AddObjectToObject(o, "latency_ms");
 	cJSON_AddItemToObject(lat, "ack", json_lat(&ld->h_ack));
 	cJSON_AddItemToObject(lat, "delivery", json_lat(&ld->h_delivery));

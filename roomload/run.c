@@ -19,7 +19,6 @@
 
 #define TICK_US 10000			      /* control tick */
 #define CONNECT_GRACE_NS INT64_C(30000000000) /* connect phase: ramp + 30 s */
-#define DRAIN_NS INT64_C(10000000000)	      /* drain at most 10 s */
 #define CLOSE_NS INT64_C(10000000000)	      /* close at most 10 s */
 
 uint64_t load_rand(load *ld)
@@ -76,6 +75,8 @@ void load_counters_add(counters *dst, const counters *src)
 		}
 		dst->closes[k].n += src->closes[i].n;
 	}
+	if (src->max_outage_us > dst->max_outage_us)
+		dst->max_outage_us = src->max_outage_us;
 }
 
 static void raise_nofile(uint32_t need)
@@ -93,13 +94,21 @@ static void raise_nofile(uint32_t need)
 			(unsigned long long)rl.rlim_cur, need);
 }
 
-/* Op ring per client: 30 s of its sends (at least 16); none if it never sends. */
+/* Op ring per client: 30 s of its sends (at least 16); none if it never
+ * sends. --acked-file lists every op the server committed: the ring then
+ * covers the whole run (up to 2^20 ops a client). */
 static uint32_t ops_ring_size(const load_config *cfg, bool sends)
 {
 	if (!sends)
 		return 16;
-	double n = cfg->rate * 30 + 16;
-	return n > 65536 ? 65536 : (uint32_t)n;
+	double n = cfg->rate * 30 + 16, cap = 65536;
+	if (cfg->acked_file[0]) {
+		double all = cfg->rate * (cfg->duration + 1) + 16;
+		if (all > n)
+			n = all;
+		cap = 1 << 20;
+	}
+	return n > cap ? (uint32_t)cap : (uint32_t)n;
 }
 
 static bool setup_clients(load *ld)
@@ -170,7 +179,8 @@ static void start_close(load *ld, int64_t now)
 	close_some(ld);
 }
 
-/* Drain is over when every op is answered and each room's live connections
+/* Drain is over when every op is answered (resends included), no client is
+ * reconnecting or catching up on a replay, and each room's live connections
  * have reached the same seq. */
 static bool drained(load *ld)
 {
@@ -182,7 +192,7 @@ static bool drained(load *ld)
 			return false;
 		if (cl->state != CS_READY)
 			continue;
-		if (cl->due || cl->unanswered || cl->setup_due)
+		if (cl->due || cl->unanswered || cl->setup_due || cl->resync)
 			return false;
 		if (cl->room != room) {
 			room = cl->room;
@@ -194,9 +204,12 @@ static bool drained(load *ld)
 	return true;
 }
 
-/* The final agreement check over each room's live connections. */
+/* The final agreement check over each room's live connections; what is
+ * still unanswered. */
 static void final_checks(load *ld)
 {
+	for (uint32_t i = 0; i < ld->nclients; i++)
+		ld->c.unanswered_end += ld->clients[i].unanswered;
 	int64_t *last = calloc((size_t)ld->cfg.clients, sizeof(*last));
 	if (!last)
 		return;
@@ -284,7 +297,7 @@ static void tick_cb(lws_sorted_usec_list_t *sul)
 	case PH_RUN:
 		if (now >= ld->run_end_ns) {
 			ld->ph = PH_DRAIN;
-			ld->phase_deadline_ns = now + DRAIN_NS;
+			ld->phase_deadline_ns = now + (int64_t)(ld->cfg.drain * 1e9);
 			for (uint32_t i = 0; i < ld->nclients; i++)
 				client_stop_sending(&ld->clients[i]);
 		}
@@ -386,11 +399,11 @@ int run_load(load *ld)
 	while (ld->ph != PH_END)
 		if (lws_service(ld->lws, 0) < 0)
 			break;
-	rc = 0;
+	rc = acked_file_write(ld) ? 0 : 1;
 out:
 	if (ld->lws) {
 		for (uint32_t i = 0; i < ld->nclients; i++)
-			client_stop_sending(&ld->clients[i]);
+			client_cancel(&ld->clients[i]);
 		lws_sul_cancel(&ld->tick_sul);
 		client_sendq_cancel(ld);
 		/* Destroying the context closes what is left; callbacks still

@@ -49,6 +49,18 @@ bool scenario_needs_setup(const load *ld)
 	return ld->cfg.sc == SC_POLL || ld->cfg.sc == SC_MIXED;
 }
 
+/* A random number that depends only on (run seed, client, lseq): an op
+ * resent after a reconnect (--reconnect) is encoded exactly as the first
+ * time. splitmix64. */
+static uint64_t op_rand(const load *ld, const client *cl, uint32_t lseq)
+{
+	uint64_t z = ld->cfg.seed ^ ((uint64_t)cl->idx << 32 | lseq);
+	z += UINT64_C(0x9E3779B97F4A7C15);
+	z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+	z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
+	return z ^ (z >> 31);
+}
+
 static void enc_op(rk_buf *b, uint32_t idx, uint32_t lseq, const rk_op *op)
 {
 	char id[RK_ID_MAX + 1];
@@ -71,7 +83,7 @@ static void enc_vote(load *ld, client *cl, uint32_t lseq, rk_buf *b)
 	memset(&op, 0, sizeof(op));
 	op.k = RK_OP_POLL_VOTE;
 	op.id = (char *)POLL_ID;
-	op.choice = (int)(load_rand(ld) % POLL_OPTIONS);
+	op.choice = (int)((op_rand(ld, cl, lseq) >> 32) % POLL_OPTIONS);
 	enc_op(b, cl->idx, lseq, &op);
 }
 
@@ -145,7 +157,7 @@ bool scenario_encode(load *ld, client *cl, uint32_t lseq, bool setup, rk_buf *b)
 		rk_enc_c_cursor(b, cl->idx, lseq);
 		return false;
 	case SC_MIXED: {
-		uint64_t r = load_rand(ld) % 10;
+		uint64_t r = op_rand(ld, cl, lseq) % 10;
 		if (r < 6)
 			enc_chat(ld, cl, lseq, b);
 		else if (r < 9)

@@ -61,6 +61,8 @@ EXCLUDE=""
 #       5 s of wall time to take its close frame; under valgrind it spends
 #       them on the test's 5000-op flood
 #   test_tls test_slow_consumer_over_tls           the same over TLS
+#   test_haproxy test_healthz_failover             times HAProxy's marking down
+#       of a stopped roomd, whose /healthz answers are 10-50 times slower
 # roomload itself still runs under valgrind in the other test_roomload tests.
 RK_UNDER_VALGRIND=1
 export RK_UNDER_VALGRIND

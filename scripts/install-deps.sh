@@ -9,7 +9,7 @@ libpq-dev postgresql-15 postgresql-client-15
 libuv1-dev libwebsockets-evlib-uv libev-dev libwebsockets-evlib-ev libcjson-dev libncurses-dev libcurl4-openssl-dev libcmocka-dev libssl-dev tmux
 clang libclang-rt-14-dev clang-format valgrind
 python3-websockets curl help2man
-chromium"
+chromium haproxy"
 
 # Node.js for clients/js (the JS client, the demo page built into roomd, their
 # tests). A node already on PATH is used as it is (the development machines

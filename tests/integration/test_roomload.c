@@ -3,7 +3,10 @@
  * other clients of its room with zero ordering violations, and its --csv
  * rows add up to the report; --procs 2 merges two workers into one report
  * with the same invariants, and a killed worker fails the run; per-client
- * tokens and viewers work, and a missed --max-p99 makes roomload exit 1.
+ * tokens and viewers work, and a missed --max-p99 makes roomload exit 1;
+ * with --reconnect a roomd killed (SIGKILL) mid-run and started again costs
+ * nothing: every client resumes, and every op roomload reports committed
+ * (--acked-file) is in the room files at its seq.
  *
  * roomd is started by the shared launcher (tests/support/roomd_proc.h: port
  * 0, a temp data dir, its ready line read with a deadline, no sleeps). Both
@@ -26,6 +29,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 #include <cjson/cJSON.h>
+#include "cluster.h"
 #include "roomd_proc.h"
 #include "roomtest.h"
 #include "timescale.h"
@@ -39,6 +43,7 @@ typedef struct server {
 	int port;
 	const char *dir;   /* a scratch directory that rd_cleanup removes */
 	char *secret_path; /* NULL without --secret-file (rt_temp_file's) */
+	cl_load *load;	   /* a roomload in the background, or NULL */
 } server;
 
 static int64_t now_ms(void)
@@ -218,6 +223,18 @@ static int teardown_server(void **state)
 	server *s = *state;
 	if (s)
 		server_stop(s);
+	free(s);
+	return 0;
+}
+
+/* For a test that stops (or kills) roomd itself: whatever state it is in. */
+static int teardown_stopped(void **state)
+{
+	server *s = *state;
+	if (s) {
+		cl_load_free(s->load);
+		rd_cleanup(s->rd);
+	}
 	free(s);
 	return 0;
 }
@@ -591,6 +608,161 @@ static void test_churn_resumes_without_gaps(void **state)
 	free(out);
 }
 
+/* Until every room load-0..load-(rooms-1) has committed at least min ops
+ * (GET /v1/rooms): the load is running. Fails the test after 20 s. */
+static void wait_rooms_busy(server *s, int rooms, int64_t min)
+{
+	int64_t deadline = now_ms() + rt_scaled_ms(20000);
+	for (;;) {
+		char *body = NULL;
+		int busy = 0;
+		if (rt_http(s->rd, "/v1/rooms", NULL, &body) == 200) {
+			cJSON *list = cJSON_Parse(body);
+			const cJSON *r;
+			cJSON_ArrayForEach(r, list)
+			{
+				const cJSON *name =
+				    cJSON_GetObjectItemCaseSensitive(r, "room");
+				const cJSON *seq =
+				    cJSON_GetObjectItemCaseSensitive(r, "seq");
+				if (cJSON_IsString(name) &&
+				    !strncmp(name->valuestring, "load-", 5) &&
+				    cJSON_IsNumber(seq) &&
+				    seq->valuedouble >= (double)min)
+					busy++;
+			}
+			cJSON_Delete(list);
+		}
+		free(body);
+		if (busy >= rooms)
+			return;
+		if (now_ms() > deadline)
+			fail_msg("the load did not reach seq %lld in %d rooms",
+				 (long long)min, rooms);
+		struct timespec ts = {0, 50 * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* The room file of one roomd, for cl_check_acked. */
+static bool room_db_of(void *ctx, const char *room, char *path, size_t n)
+{
+	rd_room_db(ctx, room, path, n);
+	return access(path, R_OK) == 0;
+}
+
+/* --reconnect: roomd is killed with SIGKILL mid-run and started again on
+ * the same port and data directory about 1 s later. Every client is
+ * dropped once and comes back resumed (the room files keep the epoch and
+ * every committed event), ops in flight are resent, nothing is a
+ * violation, roomload exits 0; and every op it reports committed is in the
+ * room's log at that seq, read with roomctl events once roomd has stopped. */
+static void test_reconnect_survives_sigkill(void **state)
+{
+	server *s = *state;
+	char url[64];
+	snprintf(url, sizeof(url), "ws://127.0.0.1:%d", s->port);
+	const char *const args[] = {"--rooms", "4",	      "--clients",  "4",
+				    "--rate",  "25",	      "--duration", "4",
+				    "-q",      "--reconnect", NULL};
+	s->load = cl_load_start(url, args);
+	assert_non_null(s->load);
+	wait_rooms_busy(s, 4, 20);
+	assert_int_equal(rd_stop(s->rd, SIGKILL), 137);
+	struct timespec outage = {1, 0};
+	nanosleep(&outage, NULL);
+	char listen[32];
+	snprintf(listen, sizeof(listen), "127.0.0.1:%d", s->port);
+	const char *const again[] = {"--log-level", "warn", "--listen", listen, NULL};
+	assert_int_equal(rd_restart(s->rd, again), 0);
+	assert_int_equal(s->rd->port, s->port);
+
+	int status;
+	cJSON *j = cl_load_wait(s->load, RUN_TIMEOUT_MS, &status);
+	assert_int_equal(status, 0);
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "passed")));
+	assert_int_equal((int)cl_num(j, "violations.total"), 0);
+	assert_int_equal((int)cl_num(j, "connections.established"), 16);
+	assert_int_equal((int)cl_num(j, "connections.closed_by_server"), 0);
+	/* Each of the 16 connections was dropped once and came back resumed. */
+	assert_int_equal((int)cl_num(j, "drops"), 16);
+	assert_int_equal((int)cl_num(j, "reconnects"), 16);
+	assert_int_equal((int)cl_num(j, "resumed"), 16);
+	assert_int_equal((int)cl_num(j, "full_state_welcomes"), 0);
+	assert_int_equal((int)cl_num(j, "unrecovered"), 0);
+	assert_int_equal((int)cl_num(j, "unanswered_at_end"), 0);
+	/* The outage lasted the second we waited, at least. */
+	assert_true(cl_num(j, "max_outage_ms") >= 900);
+	assert_true(cl_num(j, "reconnect_failed") > 0); /* refused meanwhile */
+	double acked = cl_num(j, "ops_acked"), lines = cl_num(j, "acked_file_lines");
+	assert_true(acked > 0);
+	/* Every acked op is a line; so is an op answered only by its replay. */
+	assert_true(lines >= acked);
+	assert_true(lines <= cl_num(j, "ops_sent"));
+	cJSON_Delete(j);
+
+	assert_int_equal(rd_stop(s->rd, SIGTERM), 0);
+	long checked = cl_check_acked(s->load->acked_path, room_db_of, s->rd);
+	assert_int_equal(checked, (long)lines);
+
+	/* The check can fail: an op the log does not have at its seq, and a
+	 * seq past the log's end. */
+	char room[80], id[80], why[512];
+	long long seq;
+	FILE *f = fopen(s->load->acked_path, "r");
+	assert_non_null(f);
+	assert_int_equal(fscanf(f, "%79s %lld %79s", room, &seq, id), 3);
+	fclose(f);
+	char bad[256];
+	snprintf(bad, sizeof(bad), "%s %lld c999999.1\n", room, seq);
+	char *path = rt_temp_file(bad);
+	assert_int_equal(cl_acked_verify(path, room_db_of, s->rd, why, sizeof(why)), -1);
+	assert_non_null(strstr(why, "but the log has"));
+	unlink(path);
+	free(path);
+	snprintf(bad, sizeof(bad), "%s %lld %s\n", room, seq + 1000000, id);
+	path = rt_temp_file(bad);
+	assert_int_equal(cl_acked_verify(path, room_db_of, s->rd, why, sizeof(why)), -1);
+	assert_non_null(strstr(why, "has nothing there"));
+	unlink(path);
+	free(path);
+}
+
+/* --reconnect fails a run whose server lost committed ops: roomd is
+ * killed and started again on its port with an empty data directory (every
+ * room's history gone, a new epoch). The clients reconnect to a full state
+ * behind the seqs they had seen: rewound, and roomload exits 1. */
+static void test_reconnect_to_lost_history_fails(void **state)
+{
+	server *s = *state;
+	char url[64];
+	snprintf(url, sizeof(url), "ws://127.0.0.1:%d", s->port);
+	const char *const args[] = {"--rooms", "2",	      "--clients",  "2",
+				    "--rate",  "20",	      "--duration", "2",
+				    "-q",      "--reconnect", NULL};
+	s->load = cl_load_start(url, args);
+	assert_non_null(s->load);
+	wait_rooms_busy(s, 2, 10);
+	assert_int_equal(rd_stop(s->rd, SIGKILL), 137);
+	char listen[32], empty[PATH_MAX];
+	snprintf(listen, sizeof(listen), "127.0.0.1:%d", s->port);
+	snprintf(empty, sizeof(empty), "%.*s/empty", (int)sizeof(empty) - 8,
+		 s->rd->tmp_dir);
+	assert_int_equal(mkdir(empty, 0700), 0);
+	const char *const again[] = {"--log-level", "warn", "--listen", listen,
+				     "--data",	    empty,  NULL};
+	assert_int_equal(rd_restart(s->rd, again), 0);
+
+	int status;
+	cJSON *j = cl_load_wait(s->load, RUN_TIMEOUT_MS, &status);
+	assert_int_equal(status, 1);
+	assert_false(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "passed")));
+	assert_int_equal((int)cl_num(j, "reconnects"), 4);
+	assert_int_equal((int)cl_num(j, "full_state_welcomes"), 4);
+	assert_int_equal((int)cl_num(j, "violations.rewound"), 4);
+	cJSON_Delete(j);
+}
+
 static void test_usage(void **state)
 {
 	(void)state;
@@ -600,6 +772,8 @@ static void test_usage(void **state)
 	const char *const help[] = {"--help", NULL};
 	assert_int_equal(run_roomload(s, &out, help), 0);
 	assert_non_null(strstr(out, "open loop"));
+	assert_non_null(strstr(out, "--reconnect"));
+	assert_non_null(strstr(out, "--acked-file FILE"));
 	assert_non_null(strstr(out, "coordinated omission"));
 	free(out);
 	const char *const bad[] = {"--rooms", "zero", NULL};
@@ -607,6 +781,12 @@ static void test_usage(void **state)
 	free(out);
 	const char *const sc[] = {"--scenario", "nope", NULL};
 	assert_int_equal(run_roomload(s, &out, sc), 2);
+	free(out);
+	const char *const acked[] = {"--acked-file", "", NULL};
+	assert_int_equal(run_roomload(s, &out, acked), 2);
+	free(out);
+	const char *const drain[] = {"--drain", "-1", NULL};
+	assert_int_equal(run_roomload(s, &out, drain), 2);
 	free(out);
 }
 
@@ -631,6 +811,10 @@ int main(void)
 					    teardown_server),
 	    cmocka_unit_test_setup_teardown(test_churn_resumes_without_gaps, setup_plain,
 					    teardown_server),
+	    cmocka_unit_test_setup_teardown(test_reconnect_survives_sigkill, setup_plain,
+					    teardown_stopped),
+	    cmocka_unit_test_setup_teardown(test_reconnect_to_lost_history_fails,
+					    setup_plain, teardown_stopped),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,10 @@
 /* test_checker.c - roomload's ordering checker flags each kind of fault
  * (gap, duplicate, reorder, two ops at one seq, ack seq != event seq, an
- * unknown op, connections ending at different seqs) exactly where it is,
- * a clean stream gives zero violations, and two checkers merge into one. */
+ * unknown op, connections ending at different seqs, a reconnect behind a
+ * seq already seen) exactly where it is, a clean stream gives zero
+ * violations, a room's seq -> op memory outlives a reconnect, --reconnect
+ * resends exactly the unanswered ops still in the ring, and two checkers
+ * merge into one. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -243,6 +246,111 @@ static void test_merge(void **state)
 	assert_int_equal(a.total, one.total);
 }
 
+/* ---- reconnects (--reconnect, churn) ---------------------------------- */
+
+typedef struct rewelcome_case {
+	const char *name;
+	int64_t last;	 /* the stream's last seq before the drop; -1: none */
+	int64_t welcome; /* the reconnect's welcome seq */
+	bool resumed;
+	int64_t seqs[8]; /* then, 0-terminated */
+	uint64_t want[CHK_KIND_COUNT];
+} rewelcome_case;
+
+static const rewelcome_case rewelcome_cases[] = {
+    {"resumed, replay then live", 10, 12, true, {11, 12, 13}, {0}},
+    {"resumed, nothing missed", 10, 10, true, {11}, {0}},
+    {"full state ahead", 10, 15, false, {16, 17}, {0}},
+    {"full state at the same seq", 10, 10, false, {11}, {0}},
+    {"full state behind: ops lost", 10, 8, false, {9}, {[CHK_REWOUND] = 1}},
+    {"resumed but behind", 10, 8, true, {0}, {[CHK_REWOUND] = 1}},
+    {"resumed, replay with a hole", 10, 13, true, {11, 13}, {[CHK_GAP] = 1}},
+    {"resumed, replay repeats a seq", 10, 12, true, {10, 11, 12}, {[CHK_DUP] = 1}},
+    {"no stream yet", -1, 4, false, {5}, {0}},
+};
+
+static void test_rewelcome(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(rewelcome_cases) / sizeof(rewelcome_cases[0]);
+	     i++) {
+		const rewelcome_case *tc = &rewelcome_cases[i];
+		checker c;
+		chk_stream s;
+		chk_init(&c);
+		chk_stream_init(&s);
+		if (tc->last >= 0)
+			chk_stream_welcome(&c, &s, 3, tc->last);
+		chk_stream_rewelcome(&c, &s, 3, tc->welcome, tc->resumed);
+		for (int j = 0; tc->seqs[j]; j++)
+			chk_stream_seq(&c, &s, 3, tc->seqs[j]);
+		for (int k = 0; k < CHK_KIND_COUNT; k++)
+			if (c.counts[k] != tc->want[k])
+				fail_msg("%s: %s count %llu, want %llu", tc->name,
+					 chk_kind_name((chk_kind)k),
+					 (unsigned long long)c.counts[k],
+					 (unsigned long long)tc->want[k]);
+	}
+}
+
+/* A node that lost acked ops and reuses their seqs: the client that saw
+ * them reconnects behind them (rewound), and the room's seq -> op memory,
+ * which is the room's and not the connection's, flags the other op now at
+ * an acked seq. */
+static void test_lost_op_seen_across_reconnect(void **state)
+{
+	fixture *f = *state;
+	chk_stream s;
+	chk_stream_init(&s);
+	chk_stream_welcome(&f->c, &s, 0, 0);
+	for (uint32_t l = 1; l <= 3; l++) {
+		chk_op_sent(&f->a, l, 0, false);
+		chk_stream_seq(&f->c, &s, 0, l);
+		chk_ack(&f->c, &f->room, &f->a, 0, l, l);
+	}
+	assert_int_equal(f->c.total, 0);
+	/* The node comes back with seq 1 only, full state. */
+	chk_stream_rewelcome(&f->c, &s, 0, 1, false);
+	assert_int_equal(f->c.counts[CHK_REWOUND], 1);
+	/* b's new op is committed at seq 2, a's acked op's seq. */
+	chk_op_sent(&f->b, 1, 0, false);
+	chk_stream_seq(&f->c, &s, 0, 2);
+	chk_event(&f->c, &f->room, &f->b, 1, 1, 2);
+	assert_int_equal(f->c.counts[CHK_SEQ_OP], 1);
+	assert_int_equal(f->c.total, 2);
+	assert_non_null(strstr(f->c.first[0], "reconnected at seq 1 after seeing 3"));
+}
+
+static void test_committed_seq_and_resends(void **state)
+{
+	fixture *f = *state;
+	for (uint32_t l = 1; l <= 5; l++)
+		chk_op_sent(&f->a, l, 0, false);
+	assert_int_equal(chk_ops_next_open(&f->a, 1, 5), 1);
+	chk_ack(&f->c, &f->room, &f->a, 0, 1, 7);   /* acked */
+	chk_ack(&f->c, &f->room, &f->a, 0, 2, 8);   /* acked */
+	chk_op_find(&f->a, 3)->done = true;	    /* rejected */
+	chk_event(&f->c, &f->room, &f->a, 0, 4, 9); /* others saw it */
+	assert_int_equal(chk_op_seq(chk_op_find(&f->a, 1)), 7);
+	assert_int_equal(chk_op_seq(chk_op_find(&f->a, 3)), 0);
+	assert_int_equal(chk_op_seq(chk_op_find(&f->a, 4)), 9);
+	assert_int_equal(chk_op_seq(chk_op_find(&f->a, 5)), 0);
+	/* 4 was committed but its sender has no answer yet: resent (a dup
+	 * ack will settle it), as is 5; 1..3 are answered. */
+	assert_int_equal(chk_ops_next_open(&f->a, 1, 5), 4);
+	assert_int_equal(chk_ops_next_open(&f->a, 5, 5), 5);
+	assert_int_equal(chk_ops_next_open(&f->a, 6, 5), 0);
+	assert_int_equal(chk_ops_next_open(&f->a, 0, 0), 0);
+	/* The ack of the resend (dup, same seq) is no violation. */
+	chk_ack(&f->c, &f->room, &f->a, 0, 4, 9);
+	assert_int_equal(chk_op_seq(chk_op_find(&f->a, 4)), 9);
+	assert_int_equal(f->c.total, 0);
+	/* Ops that fell out of the ring (16 slots) are not resendable. */
+	for (uint32_t l = 6; l <= 40; l++)
+		chk_op_sent(&f->a, l, 0, false);
+	assert_int_equal(chk_ops_next_open(&f->a, 1, 40), 25);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -258,6 +366,11 @@ int main(void)
 					    teardown),
 	    cmocka_unit_test(test_final_agreement),
 	    cmocka_unit_test(test_merge),
+	    cmocka_unit_test(test_rewelcome),
+	    cmocka_unit_test_setup_teardown(test_lost_op_seen_across_reconnect, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_committed_seq_and_resends, setup,
+					    teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

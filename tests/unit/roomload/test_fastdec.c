@@ -46,6 +46,8 @@ static void agree(const rk_buf *b)
 			assert_int_equal(f.lseq, l);
 		}
 	}
+	if (m.t == RK_S_ACK)
+		assert_int_equal(f.dup, m.dup); /* --reconnect counts ack.dup */
 	if (m.t == RK_S_CURSOR) {
 		assert_int_equal(f.x, m.x);
 		assert_int_equal(f.y, m.y);
