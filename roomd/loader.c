@@ -89,6 +89,32 @@ static bool add_alarm(void *arg, const char *poll, int64_t at)
 	return true;
 }
 
+/* With r->st open: its state and op-id memory (both backends). */
+static rk_err load_state(load_result *r)
+{
+	rk_err rc =
+	    store_load(r->st, &r->state, &r->seq, &r->snap_seq, r->err, sizeof(r->err));
+	if (rc == RK_OK)
+		rc = (r->ids = opids_new())
+			 ? store_load_opids(r->st, opids_add_row, r->ids, r->err,
+					    sizeof(r->err))
+			 : RK_ENOMEM;
+	return rc;
+}
+
+/* A failed load keeps nothing (its waiting joins are refused). */
+static void drop_loaded(load_result *r)
+{
+	store_close(r->st);
+	r->st = NULL;
+	rk_state_free(r->state);
+	r->state = NULL;
+	opids_free(r->ids);
+	r->ids = NULL;
+	if (!r->err[0])
+		snprintf(r->err, sizeof(r->err), "out of memory");
+}
+
 /* Cluster mode: acquire the room in PostgreSQL, then load it from there. */
 static void run_pg_load(loader *l, job *j)
 {
@@ -111,28 +137,14 @@ static void run_pg_load(loader *l, job *j)
 	if (r->rc == RK_OK) {
 		r->taken_over = acq == STORE_PG_TAKEN_OVER;
 		r->token = store_pg_token(r->st);
-		r->rc = store_load(r->st, &r->state, &r->seq, &r->snap_seq, r->err,
-				   sizeof(r->err));
+		r->rc = load_state(r);
 	}
-	if (r->rc == RK_OK)
-		r->rc = (r->ids = opids_new())
-			    ? store_load_opids(r->st, opids_add_row, r->ids, r->err,
-					       sizeof(r->err))
-			    : RK_ENOMEM;
 	if (r->rc == RK_OK)
 		r->rc = store_alarms(r->st, add_alarm, r, r->err, sizeof(r->err));
-	if (r->rc == RK_OK) {
+	if (r->rc == RK_OK)
 		store_pg_detach(r->st);
-		return;
-	}
-	store_close(r->st);
-	r->st = NULL;
-	rk_state_free(r->state);
-	r->state = NULL;
-	opids_free(r->ids);
-	r->ids = NULL;
-	if (!r->err[0])
-		snprintf(r->err, sizeof(r->err), "out of memory");
+	else
+		drop_loaded(r);
 }
 
 static void run_job(loader *l, job *j)
@@ -170,13 +182,7 @@ static void run_job(loader *l, job *j)
 	 * be waited for; the loop's handle then never waits again. */
 	r->rc = store_open(j->path, r->room, BUSY_MS, &r->st, r->err, sizeof(r->err));
 	if (r->rc == RK_OK)
-		r->rc = store_load(r->st, &r->state, &r->seq, &r->snap_seq, r->err,
-				   sizeof(r->err));
-	if (r->rc == RK_OK)
-		r->rc = (r->ids = opids_new())
-			    ? store_load_opids(r->st, opids_add_row, r->ids, r->err,
-					       sizeof(r->err))
-			    : RK_ENOMEM;
+		r->rc = load_state(r);
 	if (r->rc == RK_OK) {
 		store_busy_timeout(r->st, 0);
 		store_trim_cache(r->st);
@@ -184,16 +190,9 @@ static void run_job(loader *l, job *j)
 	if (r->rc != RK_OK) {
 		/* A lock taken for this load is not kept: the room has no member
 		 * (it held no lock), and its waiting joins are refused. */
-		store_close(r->st);
-		r->st = NULL;
-		rk_state_free(r->state);
-		r->state = NULL;
-		opids_free(r->ids);
-		r->ids = NULL;
+		drop_loaded(r);
 		store_unlock(r->lock_fd);
 		r->lock_fd = -1;
-		if (!r->err[0])
-			snprintf(r->err, sizeof(r->err), "out of memory");
 	}
 out:
 	r->took_us = rk_mono_us() - t0;
