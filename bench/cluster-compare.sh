@@ -34,6 +34,7 @@ for c in jq haproxy curl; do
 done
 
 WORK=$(mktemp -d /tmp/rk-cluster-XXXXXX)
+chmod 755 "$WORK" # the postgres user runs the throwaway PostgreSQL in it
 PIDS=()
 PGDIR=
 cleanup() {
@@ -108,10 +109,12 @@ run_setup() {
 			local hport
 			hport=$(free_port)
 			{
-				printf 'global\n  maxconn 20000\ndefaults\n  mode http\n  timeout connect 2s\n  timeout client 30s\n  timeout server 30s\n  timeout tunnel 1h\n'
-				printf 'frontend fe\n  bind 127.0.0.1:%s\n  default_backend rooms\n' "$hport"
-				printf 'backend rooms\n  balance uri path-only\n  hash-type consistent\n  option httpchk GET /healthz\n'
-				for i in 0 1 2; do printf '  server n%d 127.0.0.1:%s check inter 500ms fall 2 rise 2\n' "$((i + 1))" "${ports[$i]}"; done
+				# deploy/haproxy.cfg as shipped, in the foreground here:
+				# without its daemon/chroot/user/log lines, our bind and
+				# servers.
+				grep -vE '^\s*(daemon|chroot|user|group|log /dev/log)|^\s*server ' deploy/haproxy.cfg |
+					sed "s/^\(\s*bind\) .*/\1 127.0.0.1:$hport/"
+				for i in 0 1 2; do printf '    server n%d 127.0.0.1:%s check\n' "$((i + 1))" "${ports[$i]}"; done
 			} >"$dir/haproxy.cfg"
 			haproxy -db -f "$dir/haproxy.cfg" >"$dir/haproxy.log" 2>&1 &
 			hpid=$!
