@@ -14,6 +14,8 @@
  *    lost or doubled;
  *  - PostgreSQL restarts under load: nodes stop acking, then go on without
  *    a restart, nothing acked lost;
+ *  - a poll's alarm fires once, on its room's owner; one due after its
+ *    owner was killed fires once, on the node that takes the room over;
  *  - the command line: --pg without --node, with --fsync, an unreachable
  *    database.
  * After each test every room is pulled (roomctl pull) and verified
@@ -412,6 +414,61 @@ static void test_pg_restart_under_load(void **state)
 	assert_true(cl_check_acked(w->load->acked_path, pull_room, w) > 0);
 }
 
+/* ---- alarms fire once, on the owner ---------------------------------------- */
+
+/* The number of poll.close events in room's pulled log (pulled again). */
+static int64_t closes_in_log(world *w, const char *room)
+{
+	char path[256];
+	snprintf(path, sizeof(path), "%s/%s.db", w->pulls, room);
+	unlink(path);
+	assert_true(pull_room(w, room, path, sizeof(path)));
+	return rt_sql_int(path, "SELECT count(*) FROM events WHERE op LIKE "
+				"'%\"k\":\"poll.close\"%'");
+}
+
+static void test_alarm_fires_once_after_owner_dies(void **state)
+{
+	world *w = *state;
+	w->nodes = start_nodes(w, 2, NULL);
+	/* Two polls on n1: one closes while n1 lives (it fires there, once:
+	 * n2 must not), the other after n1 is killed (a live node picks the
+	 * room up and fires it, once). */
+	struct ws *a = rt_join(w->nodes->rd[0], "alarm", "name=alice", NULL);
+	char op[256];
+	snprintf(op, sizeof(op),
+		 "{\"k\":\"poll.create\",\"poll\":{\"id\":\"p1\",\"question\":"
+		 "\"q\",\"options\":[\"a\",\"b\"],\"closes_at\":%lld}}",
+		 (long long)(rk_wall_ms() + 800));
+	assert_int_equal(rt_op(a, "o1", op, NULL), 1);
+	snprintf(op, sizeof(op),
+		 "{\"k\":\"poll.create\",\"poll\":{\"id\":\"p2\",\"question\":"
+		 "\"q\",\"options\":[\"a\",\"b\"],\"closes_at\":%lld}}",
+		 (long long)(rk_wall_ms() + 2500));
+	assert_int_equal(rt_op(a, "o2", op, NULL), 2);
+	cJSON *ev = rt_expect(a, "event"); /* p1's close, by the server */
+	assert_int_equal(rt_int(ev, "seq"), 3);
+	assert_string_equal(rt_str(ev, "session"), "server");
+	cJSON_Delete(ev);
+	rt_free(a);
+	assert_int_equal(cl_node_signal(w->nodes, 0, SIGKILL), 137);
+	/* p2 comes due on nobody; n2's heartbeat finds the orphaned alarm
+	 * once n1's lease is over, takes the room and fires it. */
+	int64_t end = rk_mono_us() + (int64_t)rt_scaled_ms(LEASE_MS * 6 + 2500) * 1000;
+	int64_t closes = 0;
+	while (rk_mono_us() < end && (closes = closes_in_log(w, "alarm")) < 2)
+		usleep(200000);
+	assert_int_equal(closes, 2);
+	/* Exactly once each, even after more heartbeats. */
+	sleep_ms(LEASE_MS);
+	assert_int_equal(closes_in_log(w, "alarm"), 2);
+	assert_true(metric_sum(w->nodes, "roomd_cluster_takeovers_total") >= 1);
+	char path[256], out[2048];
+	snprintf(path, sizeof(path), "%s/alarm.db", w->pulls);
+	assert_int_equal(
+	    rt_roomctl((const char *const[]){"verify", path, NULL}, out, sizeof(out)), 0);
+}
+
 /* ---- the command line --------------------------------------------------------- */
 
 static void test_cluster_flags(void **state)
@@ -455,6 +512,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_join_and_drain_under_load, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_pg_restart_under_load, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_alarm_fires_once_after_owner_dies, setup,
+					    teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
