@@ -70,7 +70,7 @@ struct room {
 	bool deleting; /* its files' removal is on the loader thread */
 	bool moving;   /* cluster: its last load found it held by a live node */
 	server *srv;
-	char path[1200];
+	char *path;	 /* its .db (store_path), owned */
 	int lock_fd;	 /* flock held while the room has conns or state */
 	store *st;	 /* open while loaded, unless dozing (ROOM_DOZE_US) */
 	int64_t token;	 /* cluster: the fencing token st holds (0: none) */
@@ -121,7 +121,9 @@ room *room_new(server *s, const char *id)
 	snprintf(r->id, sizeof(r->id), "%s", id);
 	r->srv = s;
 	r->lock_fd = -1;
-	if (!store_path(s->cfg.data_dir, id, r->path, sizeof(r->path))) {
+	char path[1200];
+	if (!store_path(s->cfg.data_dir, id, path, sizeof(path)) ||
+	    !(r->path = strdup(path))) {
 		free(r);
 		return NULL;
 	}
@@ -1544,7 +1546,7 @@ static bool room_flush(room *r, bool defer_ok)
 			if (!pg_submit(r))
 				room_fail_sync(r, "out of memory queueing its commit");
 		} else if (have_events) {
-			char wal[sizeof(r->path) + 8];
+			char wal[1200 + 8];
 			snprintf(wal, sizeof(wal), "%s-wal", r->path);
 			if (syncer_submit(s->syncer, r->id, wal, r->seq) != RK_OK)
 				room_fail_sync(r, "out of memory queueing its sync");
@@ -1841,5 +1843,6 @@ void room_free(room *r)
 		ckpt_request(s->ckpt, r->path, true);
 	store_close(r->st);
 	store_unlock(r->lock_fd);
+	free(r->path);
 	free(r);
 }

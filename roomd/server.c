@@ -348,6 +348,7 @@ void server_tick(server *s)
 	int64_t idle_us = (int64_t)s->cfg.idle_timeout_ms * 1000;
 	int64_t ping_us = (int64_t)s->cfg.ping_interval_ms * 1000;
 	for (conn *c = s->conns; c; c = c->anext) {
+		msgq_trim(&c->q); /* idle: its ring goes (~80 B a connection) */
 		if (c->state != CONN_OPEN)
 			continue;
 		if (now - c->last_rx_us > idle_us) {
