@@ -366,8 +366,9 @@ void server_tick(server *s)
 	while (rk_omap_next(&s->rooms, &it, &e))
 		hibernated |= room_tick(e->val, now, hib_us);
 #ifdef __GLIBC__
-	/* Hibernated rooms freed their state and SQLite handles; without a trim
-	 * glibc keeps the freed pages, and an idle server would never shrink. */
+	/* Hibernated rooms freed their state and SQLite handles (dozing ones
+	 * their handles); without a trim glibc keeps the freed pages, and an
+	 * idle server would never shrink. */
 	if (hibernated)
 		malloc_trim(0);
 #else
