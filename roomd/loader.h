@@ -1,9 +1,10 @@
 /*
  * loader.h - the room loader: jobs of one worker thread (worker.h) that
  * open (or create) a room's SQLite file and load its state (store_lock if
- * needed, store_open, store_load) off the event loop, or remove a deleted
- * room's files, then hand the result back to the loop through the worker's
- * uv_async_t. Jobs run one at a time in submission order.
+ * needed, store_open, store_load) off the event loop, reopen the file of a
+ * loaded room that closed its handle while quiet (room.c: dozing), or
+ * remove a deleted room's files, then hand the result back to the loop
+ * through the worker's uv_async_t. Jobs run one at a time in submission order.
  *
  * The worker sees only what a job carries (room id, path, whether to take
  * the flock) and what it builds itself (store, state, lock fd); it never
