@@ -249,17 +249,24 @@ static void chat_clear(rk_chat *c)
 	memset(c, 0, sizeof(*c));
 }
 
-/* Append a filled post to the ring, dropping the oldest when full. */
-static void chat_push(rk_state *st, const rk_chat *c)
+/* Append a filled post to the ring (taking c's block), dropping the oldest
+ * when full. false if out of memory allocating the ring: then c's block is
+ * freed and st is unchanged. */
+static bool chat_push(rk_state *st, rk_chat *c)
 {
+	if (!st->chat && !(st->chat = calloc(RK_CHAT_KEEP, sizeof(*st->chat)))) {
+		chat_clear(c);
+		return false;
+	}
 	if (st->chat_len < RK_CHAT_KEEP) {
 		st->chat[(st->chat_head + st->chat_len) % RK_CHAT_KEEP] = *c;
 		st->chat_len++;
-		return;
+		return true;
 	}
 	chat_clear(&st->chat[st->chat_head]);
 	st->chat[st->chat_head] = *c;
 	st->chat_head = (st->chat_head + 1) % RK_CHAT_KEEP;
+	return true;
 }
 
 const rk_chat *rk_state_chat_at(const rk_state *st, size_t i)
@@ -298,8 +305,9 @@ void rk_state_free(rk_state *st)
 	for (size_t i = 0; rk_omap_next(&st->polls, &i, &e);)
 		poll_free(e->val);
 	rk_omap_free(&st->polls);
-	for (size_t i = 0; i < RK_CHAT_KEEP; i++)
+	for (size_t i = 0; st->chat && i < RK_CHAT_KEEP; i++)
 		free(st->chat[i].user);
+	free(st->chat);
 	free(st);
 }
 
@@ -520,7 +528,8 @@ static rk_reject apply_chat_post(rk_state *st, const rk_op *op, const rk_actor *
 	rk_chat c;
 	if (!chat_fill(&c, a->seq, a->ts, a->user, a->id ? a->id : "", op->text))
 		OOM();
-	chat_push(st, &c);
+	if (!chat_push(st, &c))
+		OOM();
 	return RK_REJ_NONE;
 }
 
@@ -1076,7 +1085,11 @@ rk_err rk_state_decode(const cJSON *obj, rk_state **out, char *err, size_t errle
 				      rc == RK_ENOMEM ? "out of memory" : d.why);
 			goto fail;
 		}
-		chat_push(st, &c);
+		if (!chat_push(st, &c)) {
+			rc = rk_jfail(err, errlen, RK_ENOMEM, "chat[%zu]: out of memory",
+				      i);
+			goto fail;
+		}
 		i++;
 	}
 	*out = st;
@@ -1156,7 +1169,8 @@ rk_state *rk_state_clone(const rk_state *st)
 		rk_chat ch;
 		if (!chat_fill(&ch, src->seq, src->ts, src->user, src->id, src->text))
 			goto fail;
-		chat_push(c, &ch);
+		if (!chat_push(c, &ch))
+			goto fail;
 	}
 	return c;
 fail:

@@ -49,9 +49,10 @@ typedef struct rk_chat {
 } rk_chat;
 
 typedef struct rk_state {
-	rk_omap shapes;		    /* id -> rk_shape*, insertion order = z-order */
-	rk_omap polls;		    /* id -> rk_poll*, creation order */
-	rk_chat chat[RK_CHAT_KEEP]; /* ring, oldest at chat_head */
+	rk_omap shapes; /* id -> rk_shape*, insertion order = z-order */
+	rk_omap polls;	/* id -> rk_poll*, creation order */
+	rk_chat *chat;	/* ring of RK_CHAT_KEEP, oldest at chat_head; allocated at
+			 * the first post (a room without chat: 4 KiB less) */
 	size_t chat_head;
 	size_t chat_len;
 } rk_state;

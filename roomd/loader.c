@@ -157,6 +157,9 @@ static void run_job(loader *l, job *j)
 				    ? store_pg_delete(l->pg, r->room, l->node, 0, r->err,
 						      sizeof(r->err))
 				    : RK_EIO;
+		} else if (r->kind == LOADER_REOPEN) { /* room.c never asks */
+			r->rc = RK_EIO;
+			snprintf(r->err, sizeof(r->err), "no reopen in cluster mode");
 		} else {
 			run_pg_load(l, j);
 		}
@@ -181,6 +184,10 @@ static void run_job(loader *l, job *j)
 	/* Off the loop, a reader holding the file (roomctl, WAL recovery) may
 	 * be waited for; the loop's handle then never waits again. */
 	r->rc = store_open(j->path, r->room, BUSY_MS, &r->st, r->err, sizeof(r->err));
+	if (r->rc == RK_OK && r->kind == LOADER_REOPEN) {
+		store_busy_timeout(r->st, 0); /* the state is the room's already */
+		goto out;
+	}
 	if (r->rc == RK_OK)
 		r->rc = load_state(r);
 	if (r->rc == RK_OK) {
@@ -258,6 +265,11 @@ static rk_err submit(loader *l, loader_kind kind, const char *room, const char *
 rk_err loader_submit(loader *l, const char *room, const char *path, bool take_lock)
 {
 	return submit(l, LOADER_LOAD, room, path, take_lock, -1);
+}
+
+rk_err loader_submit_reopen(loader *l, const char *room, const char *path)
+{
+	return submit(l, LOADER_REOPEN, room, path, false, -1);
 }
 
 rk_err loader_submit_delete(loader *l, const char *room, const char *path, int lock_fd)

@@ -1,9 +1,10 @@
 /*
  * loader.h - the room loader: jobs of one worker thread (worker.h) that
  * open (or create) a room's SQLite file and load its state (store_lock if
- * needed, store_open, store_load) off the event loop, or remove a deleted
- * room's files, then hand the result back to the loop through the worker's
- * uv_async_t. Jobs run one at a time in submission order.
+ * needed, store_open, store_load) off the event loop, reopen the file of a
+ * loaded room that closed its handle while quiet (room.c: dozing), or
+ * remove a deleted room's files, then hand the result back to the loop
+ * through the worker's uv_async_t. Jobs run one at a time in submission order.
  *
  * The worker sees only what a job carries (room id, path, whether to take
  * the flock) and what it builds itself (store, state, lock fd); it never
@@ -28,6 +29,8 @@ typedef struct loader loader;
 typedef enum loader_kind {
 	LOADER_LOAD = 0, /* lock, open or create, load */
 	LOADER_DELETE,	 /* remove the room's files (roomfiles.h) */
+	LOADER_REOPEN,	 /* open the file of a loaded room whose handle was
+			  * closed while it was quiet (no lock, no load) */
 } loader_kind;
 
 typedef struct load_alarm {
@@ -71,6 +74,11 @@ loader *loader_start(uv_loop_t *loop, ckpt *c, loader_done_fn done,
  * at its cap): nothing was queued. */
 rk_err loader_submit(loader *l, const char *room, const char *path,
 		     bool take_lock) RK_WARN_UNUSED;
+/* Queue the reopening of the handle of a loaded room (file at path) that
+ * closed it while quiet: the result (kind LOADER_REOPEN) carries st only
+ * (its flock is the room's already; nothing is loaded). File mode only.
+ * Never blocks on I/O. RK_OK or RK_ENOMEM (nothing was queued). */
+rk_err loader_submit_reopen(loader *l, const char *room, const char *path) RK_WARN_UNUSED;
 /* Queue the removal of room's files (path: its .db). lock_fd is the
  * room's flock if the loop holds it (the job takes it over and closes it),
  * else -1 and the job takes the lock itself (a file held by another

@@ -87,6 +87,11 @@ void metrics_render(const metrics *m, rk_buf *b, uint64_t conns_now,
 	counter(b, "roomd_room_loads_total", "Rooms loaded from disk.", m->room_loads);
 	counter(b, "roomd_room_hibernations_total", "Rooms hibernated.",
 		m->room_hibernations);
+	counter(b, "roomd_room_dozes_total",
+		"Loaded rooms that closed their SQLite handle while quiet.",
+		m->room_dozes);
+	counter(b, "roomd_room_wakes_total", "Dozing rooms that reopened their handle.",
+		m->room_wakes);
 	counter(b, "roomd_alarms_fired_total", "Poll alarms fired.", m->alarms_fired);
 	counter(b, "roomd_http_ops_total", "Ops submitted by POST /v1/rooms/<room>/ops.",
 		m->http_ops);

@@ -67,6 +67,7 @@ typedef struct metrics {
 	uint64_t commit_buckets[METRICS_COMMIT_BUCKETS + 1]; /* last = +Inf */
 	double commit_sum_s;
 	uint64_t room_loads, room_hibernations;
+	uint64_t room_dozes, room_wakes; /* handles closed while quiet, reopened */
 	uint64_t alarms_fired;
 	uint64_t http_ops;	       /* ops submitted by POST /v1/rooms/<room>/ops */
 	uint64_t rooms_deleted;	       /* DELETE /v1/rooms/<room> accepted */

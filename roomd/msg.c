@@ -46,6 +46,16 @@ bool msgq_push(msgq *q, rk_msg *m)
 	return true;
 }
 
+void msgq_trim(msgq *q)
+{
+	if (q->len)
+		return;
+	free(q->ring);
+	q->ring = NULL;
+	q->cap = 0;
+	q->head = 0;
+}
+
 void msgq_pop(msgq *q)
 {
 	if (!q->len)

@@ -58,6 +58,9 @@ static inline rk_msg *msgq_peek(const msgq *q)
 void msgq_pop(msgq *q);
 /* Drop every droppable message; returns how many were dropped. */
 uint32_t msgq_drop_droppable(msgq *q);
+/* Free the ring if nothing is queued (an idle connection keeps none; the
+ * next push allocates it again). */
+void msgq_trim(msgq *q);
 /* Drop everything and free the ring. */
 void msgq_clear(msgq *q);
 

@@ -25,6 +25,13 @@
 #define CKPT_FRAMES 1000
 #define CKPT_CATCHUP_FRAMES 256 /* a catch-up this short holds the room's commits */
 #define CKPT_PAUSE_US 250000	/* longest a room's commits wait for a catch-up */
+/* A loaded room (file mode) with no op for this long closes its SQLite
+ * handle (~23 KB of heap and its 32 KiB -shm mapping) and keeps its state:
+ * it "dozes". Its next op, resume or snapshot reopens the handle on the
+ * loader thread (room_wake); meanwhile ops apply to the state and their
+ * output waits behind the commit as always, and joins wait in the load
+ * queue. Long enough that a room in use keeps its handle between ops. */
+#define ROOM_DOZE_US 1500000
 
 /* One op applied to the in-memory state but not yet committed; or a reply
  * that must wait behind such ops (output gate). */
@@ -59,13 +66,13 @@ struct room {
 	int64_t last_active_ms; /* wall time of the last op */
 	uint32_t nconns;
 	bool loaded;   /* state in memory */
-	bool loading;  /* a load is on the loader thread */
+	bool loading;  /* a load (or, loaded, a reopen) is on the loader thread */
 	bool deleting; /* its files' removal is on the loader thread */
 	bool moving;   /* cluster: its last load found it held by a live node */
 	server *srv;
-	char path[1200];
+	char *path;	 /* its .db (store_path), owned */
 	int lock_fd;	 /* flock held while the room has conns or state */
-	store *st;	 /* open while loaded */
+	store *st;	 /* open while loaded, unless dozing (ROOM_DOZE_US) */
 	int64_t token;	 /* cluster: the fencing token st holds (0: none) */
 	rk_state *state; /* NULL while hibernated */
 	opids *ids;	 /* committed op ids; with state, NULL while hibernated */
@@ -114,7 +121,9 @@ room *room_new(server *s, const char *id)
 	snprintf(r->id, sizeof(r->id), "%s", id);
 	r->srv = s;
 	r->lock_fd = -1;
-	if (!store_path(s->cfg.data_dir, id, r->path, sizeof(r->path))) {
+	char path[1200];
+	if (!store_path(s->cfg.data_dir, id, path, sizeof(path)) ||
+	    !(r->path = strdup(path))) {
 		free(r);
 		return NULL;
 	}
@@ -251,7 +260,30 @@ bool room_has_unsynced(const room *r)
  * sync completes; so does anything queued behind such a join. */
 static bool room_must_wait(const room *r)
 {
-	return r->lq_head || nd_count(r) || (gated_later(r->srv) && r->dirty);
+	return r->lq_head || nd_count(r) || (gated_later(r->srv) && r->dirty) ||
+	       r->loading;
+}
+
+/* r is loaded and dozing (no handle): reopen its handle on the loader
+ * thread (r->loading until room_loaded), or here if the loader cannot take
+ * it (stopping, out of memory). false if neither worked (logged). */
+static bool room_wake(room *r)
+{
+	server *s = r->srv;
+	char err[256];
+	if (r->loading || r->st)
+		return true;
+	if (s->loader && loader_submit_reopen(s->loader, r->id, r->path) == RK_OK) {
+		r->loading = true;
+		return true;
+	}
+	ckpt_quiesce(s->ckpt, r->path);
+	if (store_open(r->path, r->id, 0, &r->st, err, sizeof(err)) == RK_OK) {
+		s->m.room_wakes++;
+		return true;
+	}
+	rk_error("room %s: cannot reopen its file: %s", r->id, err);
+	return false;
 }
 
 bool room_start_load(room *r)
@@ -385,7 +417,7 @@ static bool pg_submit(room *r)
 static void room_hibernate(room *r)
 {
 	char err[256];
-	if (r->seq > r->snap_seq) {
+	if (r->st && r->seq > r->snap_seq) {
 		if (store_begin(r->st, err, sizeof(err)) != RK_OK ||
 		    write_snapshot(r, err, sizeof(err)) != RK_OK ||
 		    store_commit(r->st, err, sizeof(err)) != RK_OK) {
@@ -729,6 +761,11 @@ static void join_loaded(room *r, conn *c, const char *since_s, const char *epoch
 
 void room_join(room *r, conn *c, const char *since_s, const char *epoch)
 {
+	/* A resume reads the log: a dozing room reopens its file first. */
+	if (r->loaded && !r->st && since_s && !room_wake(r)) {
+		conn_close(c, CLOSE_INTERNAL, "room unavailable");
+		return;
+	}
 	if (r->loaded && !room_must_wait(r)) {
 		join_loaded(r, c, since_s, epoch);
 		return;
@@ -814,6 +851,8 @@ void room_leave(room *r, conn *c)
 
 static void room_mark_dirty(room *r)
 {
+	if (r->loaded && !r->st)
+		(void)room_wake(r); /* else its flush fails the batch */
 	if (!r->dirty) {
 		r->dirty = true;
 		r->dirty_next = r->srv->dirty;
@@ -1117,6 +1156,7 @@ static void room_run_queue(room *r)
 
 static void pend_drop(pending *p, size_t n);
 static void nd_drop(room *r);
+static void room_fail_batch(room *r, const char *err);
 
 /* Close c with 4404 and forget that it was in (or waiting for) a room. */
 static void close_deleted(conn *c)
@@ -1214,6 +1254,22 @@ void room_loaded(room *r, load_result *res)
 	if (!r->loading)
 		return; /* cannot happen: one job per loading room */
 	r->loading = false;
+	if (res->kind == LOADER_REOPEN) {
+		if (res->rc == RK_OK && r->loaded && !r->st) {
+			r->st = res->st;
+			res->st = NULL;
+			s->m.room_wakes++;
+			if (r->npend || r->wh_npres)
+				room_mark_dirty(r); /* the batch waited for it */
+		} else if (res->rc != RK_OK && r->loaded) {
+			room_fail_batch(r, res->err);
+		}
+		/* Unloaded meanwhile (out of memory): what waits needs a load. */
+		if (!r->loaded && r->lq_head && room_start_load(r))
+			return;
+		room_run_queue(r);
+		return;
+	}
 	if (res->rc == RK_OK) {
 		if (res->lock_fd >= 0) {
 			r->lock_fd = res->lock_fd;
@@ -1397,6 +1453,12 @@ static bool room_flush(room *r, bool defer_ok)
 		r->npend = 0;
 		return true;
 	}
+	if (!r->st) { /* dozing: the batch waits for the reopen (room_loaded) */
+		if (r->loading || room_wake(r))
+			return r->st ? room_flush(r, defer_ok) : true;
+		room_fail_batch(r, "cannot reopen its file");
+		return true;
+	}
 	/* Back-to-back commits never leave the checkpointer a moment with
 	 * nothing new in the WAL, so it never copies all of it and the WAL
 	 * grows without bound. While a short catch-up pass runs (at most
@@ -1484,7 +1546,7 @@ static bool room_flush(room *r, bool defer_ok)
 			if (!pg_submit(r))
 				room_fail_sync(r, "out of memory queueing its commit");
 		} else if (have_events) {
-			char wal[sizeof(r->path) + 8];
+			char wal[1200 + 8];
 			snprintf(wal, sizeof(wal), "%s-wal", r->path);
 			if (syncer_submit(s->syncer, r->id, wal, r->seq) != RK_OK)
 				room_fail_sync(r, "out of memory queueing its sync");
@@ -1691,10 +1753,20 @@ bool room_tick(room *r, int64_t now, int64_t hib_us)
 		free(g);
 	}
 	/* Not while output waits for a sync, nor while joins wait. */
-	if (r->loaded && !r->dirty && !nd_count(r) && !r->lq_head &&
+	if (r->loaded && !r->dirty && !nd_count(r) && !r->lq_head && !r->loading &&
 	    now - r->last_op_us > hib_us) {
+		/* A dozing room's snapshot needs its handle: reopened first. */
+		if (!r->st && r->seq > r->snap_seq && room_wake(r) && !r->st)
+			return false;
 		room_hibernate(r);
 		return true;
+	}
+	if (r->loaded && r->st && !cluster(r->srv) && !r->dirty && !nd_count(r) &&
+	    !r->lq_head && !r->loading && now - r->last_op_us > ROOM_DOZE_US) {
+		store_close(r->st);
+		r->st = NULL;
+		r->srv->m.room_dozes++;
+		return true; /* its heap goes back to the system (server_tick) */
 	}
 	if (!r->loaded && !r->loading && !r->conns && !r->ghosts && r->lock_fd >= 0) {
 		store_unlock(r->lock_fd);
@@ -1767,9 +1839,10 @@ void room_free(room *r)
 	opids_free(r->ids);
 	/* Shutdown: the WAL of a room that was loaded goes into its database
 	 * (ckpt_stop runs the queued jobs after this). */
-	if (r->st && !cluster(s))
+	if ((r->st || r->loaded) && !cluster(s))
 		ckpt_request(s->ckpt, r->path, true);
 	store_close(r->st);
 	store_unlock(r->lock_fd);
+	free(r->path);
 	free(r);
 }

@@ -155,9 +155,12 @@ void room_synced(room *r, int64_t seq, int err);
  * still loads or is dirty (the loader stopped meanwhile) or the loader
  * refuses the job (nothing changed). */
 int room_delete(room *r, char *epoch, uint32_t *closed) RK_WARN_UNUSED;
-/* Once a second: expire ghosts (presence leave), hibernate r if idle for
- * hib_us and nothing waits, release the flock of an unloaded room nobody
- * uses. Returns true if r hibernated. */
+/* At every housekeeping tick: expire ghosts (presence leave), hibernate r
+ * if idle for hib_us and nothing waits (a dozing room behind its snapshot
+ * reopens its handle first and hibernates at a later tick), else close
+ * its handle if it had no op for ROOM_DOZE_US (room.c: it dozes), release
+ * the flock of an unloaded room nobody uses. Returns true if r hibernated
+ * or dozed (memory was freed: the caller may trim the heap). */
 bool room_tick(room *r, int64_t now_us, int64_t hib_us);
 /* Cancel r's lws timers (before the lws context goes). */
 void room_cancel_timers(room *r);

@@ -348,6 +348,7 @@ void server_tick(server *s)
 	int64_t idle_us = (int64_t)s->cfg.idle_timeout_ms * 1000;
 	int64_t ping_us = (int64_t)s->cfg.ping_interval_ms * 1000;
 	for (conn *c = s->conns; c; c = c->anext) {
+		msgq_trim(&c->q); /* idle: its ring goes (~80 B a connection) */
 		if (c->state != CONN_OPEN)
 			continue;
 		if (now - c->last_rx_us > idle_us) {
@@ -365,8 +366,9 @@ void server_tick(server *s)
 	while (rk_omap_next(&s->rooms, &it, &e))
 		hibernated |= room_tick(e->val, now, hib_us);
 #ifdef __GLIBC__
-	/* Hibernated rooms freed their state and SQLite handles; without a trim
-	 * glibc keeps the freed pages, and an idle server would never shrink. */
+	/* Hibernated rooms freed their state and SQLite handles (dozing ones
+	 * their handles); without a trim glibc keeps the freed pages, and an
+	 * idle server would never shrink. */
 	if (hibernated)
 		malloc_trim(0);
 #else

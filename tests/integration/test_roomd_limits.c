@@ -164,11 +164,15 @@ static void test_frame_limit(void **state)
 	snprintf(big, sizeof(big), "{\"t\":\"signal\",\"data\":\"%01900d\"}", 0);
 	assert_int_equal(ws_send_text(a, big, strlen(big)), 0);
 	rt_expect_close(a, 1009, NULL);
-	/* Fragmented past the limit too. */
+	/* Fragmented past the limit too: the first two fragments (1200 bytes)
+	 * pass it, so roomd may close before the third is sent (then that send
+	 * may fail: not asserted). */
 	struct ws *c = rt_join(rd, "f", "name=c", NULL);
-	for (int i = 0; i < 3; i++)
-		assert_int_equal(
-		    ws_send_frame(c, i ? WS_OP_CONT : WS_OP_TEXT, false, big, 600), 0);
+	for (int i = 0; i < 3; i++) {
+		int rc = ws_send_frame(c, i ? WS_OP_CONT : WS_OP_TEXT, false, big, 600);
+		if (i < 2)
+			assert_int_equal(rc, 0);
+	}
 	rt_expect_close(c, 1009, NULL);
 	assert_int_equal(rt_op(b, "ok", "{\"k\":\"chat.post\",\"text\":\"fine\"}", NULL),
 			 1);

@@ -5,7 +5,8 @@
  * SIGTERM'd roomd's are truncated, a room's files stay within a factor of
  * its export, a checkpoint that copies nothing is a metric and a warning,
  * and --retain-events cuts a hibernating room's log but never into the
- * idempotency window.
+ * idempotency window; a quiet loaded room closes its file (dozes) and its
+ * next op reopens it, nothing lost.
  *
  * Bounds stated here (roomd/room.c CKPT_FRAMES = 1000 frames of 4 KiB + 24
  * bytes, store.h STORE_WAL_LIMIT = 4 MiB): a loaded room's WAL never
@@ -375,6 +376,64 @@ static void test_retention_keeps_the_window(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* Open descriptors of roomd on the room's -wal or -shm (its SQLite handle;
+ * the flock is on the .db itself and stays while the room has members). */
+static int handle_fds(rd_proc *rd, const char *db)
+{
+	char dir[64], p[PATH_MAX + 80], target[PATH_MAX + 80];
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)rd->pid);
+	int n = 0;
+	for (int fd = 0; fd < 1024; fd++) {
+		snprintf(p, sizeof(p), "%s/%d", dir, fd);
+		ssize_t len = readlink(p, target, sizeof(target) - 1);
+		if (len <= 0)
+			continue;
+		target[len] = '\0';
+		size_t dl = strlen(db);
+		if (strncmp(target, db, dl) == 0 && (strcmp(target + dl, "-wal") == 0 ||
+						     strcmp(target + dl, "-shm") == 0))
+			n++;
+	}
+	return n;
+}
+
+/* A loaded room with no op for 1.5 s (room.c ROOM_DOZE_US) closes its
+ * SQLite handle but stays loaded (no hibernation: --hibernate-after is
+ * long); its next op reopens it and is acked with the next seq, and
+ * everything is in the file after a restart. */
+static void test_quiet_room_closes_its_file(void **state)
+{
+	(void)state;
+	rd_proc *rd = rt_start(
+	    (const char *const[]){FAST_OPS, "--hibernate-after", "600000", NULL});
+	char db[PATH_MAX + 64];
+	rd_room_db(rd, "quiet", db, sizeof(db));
+	struct ws *a = rt_join(rd, "quiet", "name=alice", NULL);
+	struct ws *b = rt_join(rd, "quiet", "name=bob", NULL);
+	chat_ops(a, 1, 5, db, NULL);
+	assert_true(handle_fds(rd, db) > 0);
+	int64_t until = rk_mono_us() + rt_scaled_ms(10000) * 1000LL;
+	while ((metric(rd, "roomd_room_dozes_total") < 1 || handle_fds(rd, db) > 0) &&
+	       rk_mono_us() < until)
+		usleep(100000);
+	assert_int_equal(metric(rd, "roomd_room_dozes_total"), 1);
+	assert_int_equal(handle_fds(rd, db), 0);
+	assert_int_equal(metric(rd, "roomd_rooms_loaded"), 1);
+	assert_int_equal(metric(rd, "roomd_room_hibernations_total"), 0);
+	/* The next op (from the other member) wakes it: acked with seq 6. */
+	chat_ops(b, 6, 1, db, NULL);
+	assert_int_equal(metric(rd, "roomd_room_wakes_total"), 1);
+	assert_true(handle_fds(rd, db) > 0);
+	chat_ops(a, 7, 2, db, NULL);
+	rt_free(a);
+	rt_free(b);
+	/* kill -9: every acked op is in the file (its WAL). */
+	assert_int_equal(rd_stop(rd, SIGKILL), 137);
+	assert_int_equal(rt_sql_int(db, "SELECT count(*) FROM events"), 8);
+	assert_int_equal(rt_sql_int(db, "SELECT max(seq) FROM events"), 8);
+	rd_cleanup(rd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -383,6 +442,7 @@ int main(void)
 	    cmocka_unit_test(test_wal_truncated_at_shutdown),
 	    cmocka_unit_test(test_noop_checkpoint_is_visible),
 	    cmocka_unit_test(test_retention_keeps_the_window),
+	    cmocka_unit_test(test_quiet_room_closes_its_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -629,7 +629,9 @@ static void test_chat_ring(void **state)
 	(void)state;
 	rk_state *st = rk_state_new();
 	assert_non_null(st);
+	assert_null(st->chat); /* the ring comes with the first post */
 	apply_ok(st, op_chat("hi"), actor("alice", RK_ROLE_EDITOR, 12, 1700000000000));
+	assert_non_null(st->chat);
 	assert_snap(st, "{\"shapes\":{},\"polls\":{},\"chat\":[{\"seq\":12,"
 			"\"ts\":1700000000000,\"user\":\"alice\",\"text\":\"hi\"}]}");
 	rk_state_free(st);

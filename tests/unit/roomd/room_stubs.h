@@ -19,6 +19,8 @@ typedef struct stub_log {
 	int64_t appended; /* last seq store_append wrote */
 	bool fail_append; /* store_append fails (RK_EIO) */
 	int loads;	  /* loader_submit */
+	int reopens;	  /* loader_submit_reopen */
+	int store_closes; /* store_close of an open store */
 	int syncs;	  /* syncer_submit */
 	int64_t sync_seq; /* its seq */
 } stub_log;

@@ -5,7 +5,9 @@
  * the load queue (what arrives while a room loads runs in arrival order
  * once it is loaded, or is refused if the load fails) and the --fsync
  * queue (committed output leaves only once the syncer reports its seq
- * durable; a failed sync fails the room).
+ * durable; a failed sync fails the room), and dozing (a quiet loaded room
+ * closes its handle; its next op reopens it through the loader, the op's
+ * output waiting for the commit after the reopen).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "clock.h"
 #include "room.h"
 #include "room_stubs.h"
 
@@ -303,6 +306,115 @@ static void test_fsync_failed_sync_fails_room(void **state)
 	assert_int_equal(room_committed_seq(f->r), 0);
 }
 
+/* ---- dozing ---- */
+
+/* The loader's result for r's reopen. */
+static void deliver_reopen(fixture *f, rk_err rc)
+{
+	load_result res = {.kind = LOADER_REOPEN, .rc = rc, .lock_fd = -1};
+	snprintf(res.room, sizeof(res.room), "r1");
+	char err[64];
+	if (rc == RK_OK)
+		assert_int_equal(store_open("p", "r1", 0, &res.st, err, sizeof(err)),
+				 RK_OK);
+	else
+		snprintf(res.err, sizeof(res.err), "disk gone");
+	room_loaded(f->r, &res);
+	assert_null(res.st); /* taken (or none) */
+}
+
+/* Doze: 1.5 s after the last op (ROOM_DOZE_US in room.c). */
+#define DOZE_AFTER_US 1600000
+
+static void test_doze_reopens_on_next_op(void **state)
+{
+	fixture *f = *state;
+	load_and_join(f);
+	submit(f, &f->a, CHAT("op1"));
+	assert_false(room_flush_dirty(&f->s, false));
+	assert_int_equal(stubs.commits, 1);
+	/* Quiet: the handle is closed, the state stays loaded. */
+	int64_t now = rk_mono_us();
+	assert_false(room_tick(f->r, now, INT64_C(1) << 40));
+	assert_int_equal(stubs.store_closes, 0);
+	assert_true(room_tick(f->r, now + DOZE_AFTER_US, INT64_C(1) << 40));
+	assert_int_equal(stubs.store_closes, 1);
+	assert_true(room_is_loaded(f->r));
+	assert_int_equal(stubs.reopens, 0);
+	/* The next op is applied and reopens the handle; nothing of it leaves
+	 * before its commit, which waits for the reopen. */
+	size_t sent = stubs.nsent;
+	submit(f, &f->b, CHAT("op2"));
+	assert_int_equal(stubs.reopens, 1);
+	assert_false(room_flush_dirty(&f->s, false));
+	assert_int_equal(stubs.commits, 1);
+	assert_int_equal(sent_to(&f->b, "\"t\":\"ack\"", sent), -1);
+	assert_int_equal(sent_to(&f->a, "\"t\":\"event\"", sent), -1);
+	/* A join meanwhile waits for the reopen too (its welcome carries the
+	 * committed state). */
+	conn c = {.srv = &f->s, .state = CONN_OPEN, .role = RK_ROLE_EDITOR};
+	snprintf(c.peer.session, sizeof(c.peer.session), "sC");
+	snprintf(c.peer.user, sizeof(c.peer.user), "uC");
+	room_join(f->r, &c, NULL, NULL);
+	assert_false(c.joined);
+	assert_int_equal(stubs.reopens, 1);
+	deliver_reopen(f, RK_OK);
+	assert_true(c.joined);
+	assert_false(room_flush_dirty(&f->s, false));
+	assert_int_equal(stubs.commits, 2);
+	assert_int_equal(stubs.appended, 2);
+	int ack = sent_to(&f->b, "\"t\":\"ack\"", sent);
+	assert_true(ack >= 0);
+	assert_true(sent_to(&f->a, "\"t\":\"event\"", sent) >= 0);
+	/* The welcome came after the commit of op2: it carries seq 2. */
+	int welcome = sent_to(&c, "\"t\":\"welcome\"", sent);
+	assert_true(welcome >= 0);
+	assert_non_null(strstr(stubs.sent[welcome].text, "\"seq\":2"));
+	assert_int_equal(room_committed_seq(f->r), 2);
+	room_leave(f->r, &c);
+}
+
+static void test_doze_failed_reopen_acks_nothing(void **state)
+{
+	fixture *f = *state;
+	load_and_join(f);
+	assert_true(room_tick(f->r, rk_mono_us() + DOZE_AFTER_US, INT64_C(1) << 40));
+	size_t sent = stubs.nsent;
+	submit(f, &f->a, CHAT("op1"));
+	assert_int_equal(stubs.reopens, 1);
+	assert_false(room_flush_dirty(&f->s, false));
+	deliver_reopen(f, RK_EIO);
+	assert_false(room_flush_dirty(&f->s, false));
+	assert_int_equal(stubs.commits, 0);
+	assert_int_equal(sent_to(&f->a, "\"t\":\"ack\"", sent), -1);
+	assert_int_equal(sent_to(&f->b, "\"t\":\"event\"", sent), -1);
+	assert_int_equal(f->a.close_code, CLOSE_INTERNAL);
+	assert_false(room_is_loaded(f->r));
+	assert_int_equal(room_committed_seq(f->r), 0);
+}
+
+/* A dozing room due to hibernate with ops since its snapshot reopens first
+ * (the snapshot needs the handle), then hibernates. */
+static void test_doze_hibernation_reopens_for_snapshot(void **state)
+{
+	fixture *f = *state;
+	load_and_join(f);
+	submit(f, &f->a, CHAT("op1"));
+	assert_false(room_flush_dirty(&f->s, false));
+	int64_t now = rk_mono_us() + DOZE_AFTER_US;
+	assert_true(room_tick(f->r, now, INT64_C(1) << 40));
+	assert_int_equal(stubs.store_closes, 1);
+	int commits = stubs.commits;
+	assert_false(room_tick(f->r, now + 1000, 1000)); /* hibernation due */
+	assert_int_equal(stubs.reopens, 1);
+	assert_true(room_is_loaded(f->r));
+	deliver_reopen(f, RK_OK);
+	assert_true(room_tick(f->r, now + 2000, 1000));
+	assert_false(room_is_loaded(f->r));
+	assert_int_equal(stubs.commits, commits + 1); /* the snapshot */
+	assert_int_equal(stubs.store_closes, 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -322,6 +434,12 @@ int main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_fsync_failed_sync_fails_room, setup,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(test_doze_reopens_on_next_op, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_doze_failed_reopen_acks_nothing, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_doze_hibernation_reopens_for_snapshot,
+					    setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
