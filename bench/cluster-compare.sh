@@ -2,6 +2,7 @@
 # cluster-compare.sh - issue 13's benchmark: the same roomload run against
 #   sqlite1   one roomd, embedded default (one SQLite file per room)
 #   pg1       one roomd --pg (PostgreSQL, no router): PostgreSQL's cost alone
+#   pg1h      one roomd --pg behind HAProxy: the router's cost alone
 #   pg3       three roomd --pg nodes behind HAProxy (balance by room)
 # all on this box, one table. Not a test (not part of `make test`); see
 # docs/CLUSTER.md "Performance".
@@ -94,7 +95,7 @@ run_setup() {
 	sqlite1)
 		read -r pid port < <(start_roomd "$dir/roomd.log" --data "$dir/data")
 		pids=("$pid"); ports=("$port"); url=ws://127.0.0.1:$port ;;
-	pg1 | pg3)
+	pg1 | pg1h | pg3)
 		PGDIR=$dir/pg
 		local pgurl
 		pgurl=$(sh scripts/pgtmp.sh start "$PGDIR")
@@ -105,7 +106,7 @@ run_setup() {
 			pids+=("$pid"); ports+=("$port")
 		done
 		url=ws://127.0.0.1:${ports[0]}
-		if [ "$setup" = pg3 ]; then
+		if [ "$setup" != pg1 ]; then
 			local hport
 			hport=$(free_port)
 			{
@@ -114,7 +115,7 @@ run_setup() {
 				# servers.
 				grep -vE '^\s*(daemon|chroot|user|group|log /dev/log)|^\s*server ' deploy/haproxy.cfg |
 					sed "s/^\(\s*bind\) .*/\1 127.0.0.1:$hport/"
-				for i in 0 1 2; do printf '    server n%d 127.0.0.1:%s check\n' "$((i + 1))" "${ports[$i]}"; done
+				for i in $(seq 0 $((n - 1))); do printf '    server n%d 127.0.0.1:%s check\n' "$((i + 1))" "${ports[$i]}"; done
 			} >"$dir/haproxy.cfg"
 			haproxy -db -f "$dir/haproxy.cfg" >"$dir/haproxy.log" 2>&1 &
 			hpid=$!
