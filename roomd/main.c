@@ -64,6 +64,10 @@ static void signal_cb(uv_signal_t *h, int signum)
 	rk_info("signal %d: draining %llu connections", signum,
 		(unsigned long long)s->nconns);
 	s->draining = true;
+	/* Cluster mode: a drain waits for PostgreSQL at most --pg-timeout;
+	 * what is not committed by then is dropped (never acked). */
+	if (s->pgc)
+		pgcommit_give_up_after(s->pgc, s->cfg.pg_timeout_ms);
 	/* With --fsync this waits (once, at shutdown) for the syncer, so the
 	 * acks and events of everything committed are queued before the 1001. */
 	server_flush_durable(s);
@@ -260,6 +264,13 @@ int main(int argc, char **argv)
 	uv_run(&s->loop, UV_RUN_DEFAULT);
 	server_flush_durable(s);
 	rc = RK_EXIT_OK;
+	if (s->pgc && pgcommit_dropped(s->pgc)) {
+		rk_error("cluster: %llu batches not committed at shutdown (PostgreSQL "
+			 "did not answer within --pg-timeout): their ops were never "
+			 "acknowledged; clients resend them to the next owner",
+			 (unsigned long long)pgcommit_dropped(s->pgc));
+		rc = RK_EXIT_FAIL;
+	}
 	rk_info("stopped");
 out:
 	if (s->lws) {

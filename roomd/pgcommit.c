@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdatomic.h>
 #include <time.h>
 #include "clock.h"
 #include "log.h"
@@ -42,6 +43,8 @@ struct pgcommit {
 	pgcommit_done_fn done;
 	void *arg;
 	bool failing; /* the thread logged a failure, not yet its recovery */
+	_Atomic int64_t give_up_us; /* monotonic; 0: never (pgcommit_give_up_after) */
+	uint64_t dropped;	    /* batches given up (loop thread) */
 	pgcommit_stats st;
 };
 
@@ -80,6 +83,12 @@ static int run_cb(void *arg, worker_job *wj)
 		ok = store_pg_release(p->pg, j->rel[i].room, p->node, j->rel[i].token,
 				      err, sizeof(err)) == RK_OK;
 	j->took_us = rk_mono_us() - t0;
+	int64_t give_up = atomic_load(&p->give_up_us);
+	if (!ok && give_up && rk_mono_us() >= give_up) {
+		rk_error("cluster: giving up a commit of %zu batches at shutdown: %s",
+			 j->n, err);
+		return 1; /* delivered with every batch FAILED: dropped */
+	}
 	if (!ok) {
 		if (!p->failing)
 			rk_error(
@@ -119,8 +128,10 @@ static void done_cb(void *arg, worker_job *wj)
 	p->st.sum_s += (double)j->took_us / 1e6;
 	for (i = 0; i < j->n; i++) {
 		bool fenced = j->res[i] == STORE_PG_FENCED;
-		if (j->res[i] == STORE_PG_FAILED)
-			continue; /* stopping: never committed, never delivered */
+		if (j->res[i] == STORE_PG_FAILED) {
+			p->dropped++; /* given up (or stopping): never committed */
+			continue;
+		}
 		p->st.batches++;
 		p->st.fenced += fenced;
 		p->done(p->arg, store_pg_batch_room(j->b[i]), j->tok[i],
@@ -262,6 +273,16 @@ void pgcommit_flush(pgcommit *p)
 {
 	if (p)
 		worker_wait_idle(p->w);
+}
+
+void pgcommit_give_up_after(pgcommit *p, int ms)
+{
+	atomic_store(&p->give_up_us, rk_mono_us() + (int64_t)ms * 1000);
+}
+
+uint64_t pgcommit_dropped(const pgcommit *p)
+{
+	return p->dropped;
 }
 
 const pgcommit_stats *pgcommit_get_stats(const pgcommit *p)

@@ -61,6 +61,12 @@ rk_err pgcommit_release(pgcommit *p, const char *room, int64_t token) RK_WARN_UN
  * admin path and shutdown). While PostgreSQL is down this waits for it. */
 void pgcommit_flush(pgcommit *p);
 const pgcommit_stats *pgcommit_get_stats(const pgcommit *p);
+/* A drain: from now on a round still failing ms from now is dropped (its
+ * batches not committed and never acknowledged; pgcommit_dropped counts
+ * them), so a node told to stop while PostgreSQL is down stops. */
+void pgcommit_give_up_after(pgcommit *p, int ms);
+/* Batches dropped so far (pgcommit_give_up_after). */
+uint64_t pgcommit_dropped(const pgcommit *p);
 /* Stop the thread (queued rounds are tried once more, not delivered); with
  * leave, then release every room of the node and remove it from rk_nodes
  * (store_pg_leave: a drain, so others take its rooms at once). NULL is

@@ -16,6 +16,8 @@
  *    a restart, nothing acked lost;
  *  - a poll's alarm fires once, on its room's owner; one due after its
  *    owner was killed fires once, on the node that takes the room over;
+ *  - a drain (SIGTERM) while PostgreSQL is down ends after --pg-timeout
+ *    with exit 1, and what was never committed was never acked;
  *  - the command line: --pg without --node, with --fsync, an unreachable
  *    database.
  * After each test every room is pulled (roomctl pull) and verified
@@ -469,6 +471,42 @@ static void test_alarm_fires_once_after_owner_dies(void **state)
 	    rt_roomctl((const char *const[]){"verify", path, NULL}, out, sizeof(out)), 0);
 }
 
+/* ---- a drain while PostgreSQL is down ---------------------------------------- */
+
+static void test_drain_with_database_down(void **state)
+{
+	world *w = *state;
+	w->nodes = start_nodes(w, 1, (const char *const[]){"--pg-timeout", "1000", NULL});
+	struct ws *a = rt_join(w->nodes->rd[0], "down", "name=alice", NULL);
+	assert_int_equal(rt_op(a, "a1", "{\"k\":\"chat.post\",\"text\":\"kept\"}", NULL),
+			 1);
+	assert_true(pgtmp_ctl(&w->pg, "stop"));
+	/* Applied, never committed: it must not be acked. */
+	rt_send_op(a, "a2", "{\"k\":\"chat.post\",\"text\":\"never acked\"}");
+	sleep_ms(300);
+	/* The drain gives up on the database after --pg-timeout and says so
+	 * with its exit status. */
+	int64_t t0 = rk_mono_us();
+	assert_int_equal(cl_node_signal(w->nodes, 0, SIGTERM), 1);
+	assert_true(rk_mono_us() - t0 < (int64_t)rt_scaled_ms(8000) * 1000);
+	for (;;) {
+		cJSON *m = ws_recv_json(a, rt_scaled_ms(2000));
+		if (!m)
+			break;
+		const cJSON *t = cJSON_GetObjectItem(m, "t");
+		assert_false(cJSON_IsString(t) && strcmp(t->valuestring, "ack") == 0);
+		cJSON_Delete(m);
+	}
+	rt_free(a);
+	/* Back up: the log has what was acked, nothing else. */
+	assert_true(pgtmp_ctl(&w->pg, "restart"));
+	char path[256];
+	assert_true(pull_room(w, "down", path, sizeof(path)));
+	assert_int_equal(rt_sql_int(path, "SELECT count(*) FROM events"), 1);
+	assert_int_equal(
+	    rt_sql_int(path, "SELECT count(*) FROM events WHERE op_id = 'a1'"), 1);
+}
+
 /* ---- the command line --------------------------------------------------------- */
 
 static void test_cluster_flags(void **state)
@@ -513,6 +551,8 @@ int main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_pg_restart_under_load, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_alarm_fires_once_after_owner_dies, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_drain_with_database_down, setup,
 					    teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
