@@ -1338,18 +1338,31 @@ static void nd_drop(room *r)
 	r->nd_head = r->nd_len = 0;
 }
 
+/* The one way a loaded room gives up what it has not made durable (a
+ * failed commit or sync, or cluster mode: the room is another node's now):
+ * its pending batch and its entries waiting for a sync are dropped, never
+ * acknowledged (clients resend them: ops are idempotent by id), its members
+ * are closed with code, its state goes, and what waits in its queue is
+ * refused (1013 if r->moving, else 1011). Clients resume from the last
+ * durable seq when they reconnect. The caller logs why. */
+static void room_drop_unacked(room *r, roomd_close code, const char *reason)
+{
+	pend_drop(r->pend, r->npend);
+	r->npend = 0; /* a dirty room's flush then finds nothing */
+	nd_drop(r);
+	for (conn *c = r->conns; c; c = c->rnext)
+		conn_close(c, code, reason);
+	r->seq = r->committed_seq;
+	if (r->loaded)
+		room_unload(r);
+	room_run_queue(r); /* not loaded: what waits is refused */
+}
+
 static void room_fail_batch(room *r, const char *err)
 {
 	rk_error("room %s: commit failed, %zu ops not acknowledged: %s", r->id, r->npend,
 		 err);
-	pend_drop(r->pend, r->npend);
-	r->npend = 0;
-	nd_drop(r);
-	/* Clients resume from the last durable seq when they reconnect. */
-	for (conn *c = r->conns; c; c = c->rnext)
-		conn_close(c, CLOSE_INTERNAL, "storage error");
-	r->seq = r->committed_seq;
-	room_unload(r);
+	room_drop_unacked(r, CLOSE_INTERNAL, "storage error");
 }
 
 /* The output gate opens for one durable entry (events in seq order). */
@@ -1417,15 +1430,7 @@ static void room_fail_sync(room *r, const char *why)
 	rk_error("room %s: %s; %zu committed entries not made durable, %zu pending "
 		 "dropped, closing its connections",
 		 r->id, why, nd_count(r), r->npend);
-	pend_drop(r->pend, r->npend);
-	r->npend = 0; /* a dirty room's flush then finds nothing */
-	nd_drop(r);
-	for (conn *c = r->conns; c; c = c->rnext)
-		conn_close(c, CLOSE_INTERNAL, "storage error");
-	r->seq = r->committed_seq;
-	if (r->loaded)
-		room_unload(r);
-	room_run_queue(r); /* not loaded: what waits is refused */
+	room_drop_unacked(r, CLOSE_INTERNAL, "storage error");
 }
 
 /* Stop (on false) or resume reading r's members' sockets. */
@@ -1606,16 +1611,8 @@ static void room_drop_owned(room *r, const char *why)
 	rk_warn("room %s: %s: %zu ops not acknowledged, closing its %u connections "
 		"with 1001",
 		r->id, why, nd_count(r) + r->npend, r->nconns);
-	pend_drop(r->pend, r->npend);
-	r->npend = 0;
-	nd_drop(r);
-	for (conn *c = r->conns; c; c = c->rnext)
-		conn_close(c, CLOSE_SHUTDOWN, "room moved to another node");
-	r->seq = r->committed_seq;
-	if (r->loaded)
-		room_unload(r);
-	r->moving = true;
-	room_run_queue(r);
+	r->moving = true; /* its waiting joins: 1013, try again */
+	room_drop_unacked(r, CLOSE_SHUTDOWN, "room moved to another node");
 }
 
 void room_committed(room *r, int64_t token, int64_t seq, bool fenced)
