@@ -218,6 +218,19 @@ bool store_pg_alive(store_pg *pg)
 	return pg && !pg->broken && PQstatus(pg->conn) == CONNECTION_OK;
 }
 
+bool store_pg_ensure(store_pg **pg, const char *url, int timeout_ms, char *err,
+		     size_t errlen)
+{
+	if (store_pg_alive(*pg))
+		return true;
+	store_pg_close(*pg);
+	*pg = NULL;
+	if (store_pg_connect(url, timeout_ms, pg, err, errlen) == RK_OK)
+		return true;
+	*pg = NULL;
+	return false;
+}
+
 void store_pg_set_lease(store_pg *pg, int lease_ms)
 {
 	pg->lease_ms = lease_ms > 0 ? lease_ms : STORE_PG_LEASE_MS;

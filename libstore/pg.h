@@ -74,6 +74,11 @@ void store_pg_close(store_pg *pg);
 /* False once the connection is broken (the caller closes it and connects
  * again). Can't fail. */
 bool store_pg_alive(store_pg *pg);
+/* A thread's own connection, kept: if *pg is NULL or broken, close it and
+ * connect to url again (store_pg_connect). true with *pg alive; false with
+ * libpq's message in err and *pg NULL (try again later). */
+bool store_pg_ensure(store_pg **pg, const char *url, int timeout_ms, char *err,
+		     size_t errlen);
 
 /* The lease store_pg_rooms judges owners by (owner_alive: a beat within
  * it) when the caller does not say (store_pg_set_lease). */

@@ -84,14 +84,8 @@ static int run_cb(void *arg, worker_job *wj)
 	beat *b = (beat *)wj;
 	char err[512] = "";
 	int64_t now = rk_mono_us();
-	if (!l->pg || !store_pg_alive(l->pg)) {
-		store_pg_close(l->pg);
-		l->pg = NULL;
-		if (store_pg_connect(l->url, l->timeout_ms, &l->pg, err, sizeof(err)) !=
-		    RK_OK)
-			l->pg = NULL;
-	}
-	bool ok = l->pg && store_pg_heartbeat(l->pg, l->node, err, sizeof(err)) == RK_OK;
+	bool ok = store_pg_ensure(&l->pg, l->url, l->timeout_ms, err, sizeof(err)) &&
+		  store_pg_heartbeat(l->pg, l->node, err, sizeof(err)) == RK_OK;
 	int64_t gap = rk_mono_us() - l->last_ok_us;
 	if (!ok) {
 		if (!l->failing)

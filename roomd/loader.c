@@ -70,11 +70,7 @@ static void run_delete(loader *l, job *j)
 /* The worker thread's connection, (re)connected. */
 static bool pg_conn(loader *l, char *err, size_t errlen)
 {
-	if (l->pg && store_pg_alive(l->pg))
-		return true;
-	store_pg_close(l->pg);
-	l->pg = NULL;
-	return store_pg_connect(l->url, l->timeout_ms, &l->pg, err, errlen) == RK_OK;
+	return store_pg_ensure(&l->pg, l->url, l->timeout_ms, err, errlen);
 }
 
 static bool add_alarm(void *arg, const char *poll, int64_t at)

@@ -59,11 +59,7 @@ static void sleep_ms(int ms)
 
 static bool ensure_conn(pgcommit *p, char *err, size_t errlen)
 {
-	if (p->pg && store_pg_alive(p->pg))
-		return true;
-	store_pg_close(p->pg);
-	p->pg = NULL;
-	return store_pg_connect(p->url, p->timeout_ms, &p->pg, err, errlen) == RK_OK;
+	return store_pg_ensure(&p->pg, p->url, p->timeout_ms, err, errlen);
 }
 
 static int run_cb(void *arg, worker_job *wj)
