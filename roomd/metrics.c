@@ -117,7 +117,8 @@ void metrics_render(const metrics *m, rk_buf *b, uint64_t conns_now,
 				      (int)close_rows[i].code,
 				      (unsigned long long)m->closes[i]);
 
-	rk_buf_puts(b, "# HELP roomd_commit_seconds Latency of one batch commit.\n"
+	rk_buf_puts(b, "# HELP roomd_commit_seconds Latency of one batch commit to a "
+		       "room file (SQLite; cluster mode: roomd_pg_commit_seconds).\n"
 		       "# TYPE roomd_commit_seconds histogram\n");
 	uint64_t cum = 0;
 	for (int i = 0; i < METRICS_COMMIT_BUCKETS; i++) {

@@ -1531,7 +1531,10 @@ static bool room_flush(room *r, bool defer_ok)
 			room_fail_batch(r, err);
 			return true;
 		}
-		metrics_observe_commit(&s->m, rk_mono_us() - t0);
+		/* Cluster mode: this only staged the batch in memory; its
+		 * commit is the group commit's (roomd_pg_commit_seconds). */
+		if (!s->pgc)
+			metrics_observe_commit(&s->m, rk_mono_us() - t0);
 		if (wh_rows) {
 			wh_pres_clear(r);
 			r->wh_trimmed = trimmed;
