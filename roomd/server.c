@@ -295,7 +295,8 @@ void server_lease_report(void *arg, const lease_report *rep)
 			rk_warn("room %s: cannot start its load for its alarms",
 				rep->orphans[i].room);
 	}
-	server_flush(s);
+	/* A hand-over committed its room's batch itself (commit_now); other
+	 * dirty rooms wait for the end of this loop turn as always. */
 }
 
 /* ---- alarms ------------------------------------------------------------ */
