@@ -443,6 +443,9 @@ static int http_room(server *s, struct lws *wsi, conn *c, const char *room_id,
 	room *r = server_room_get(s, room_id, false);
 	if (!r || room_is_deleting(r))
 		return http_fail(wsi, 404, "no such room", x);
+	/* Cluster mode: never wait for PostgreSQL on the loop. */
+	if (!server_admin_may_wait(s, r))
+		return http_fail(wsi, 503, "room not ready on this node; retry", x);
 	/* Admin path: loads synchronously (waiting for a load in flight). */
 	char err[256];
 	if (room_load(r, err, sizeof(err)) != RK_OK) {

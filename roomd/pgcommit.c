@@ -42,7 +42,7 @@ struct pgcommit {
 	int timeout_ms;
 	pgcommit_done_fn done;
 	void *arg;
-	bool failing; /* the thread logged a failure, not yet its recovery */
+	_Atomic bool failing;	    /* the last round failed, not yet committed again */
 	_Atomic int64_t give_up_us; /* monotonic; 0: never (pgcommit_give_up_after) */
 	uint64_t dropped;	    /* batches given up (loop thread) */
 	pgcommit_stats st;
@@ -269,6 +269,11 @@ void pgcommit_flush(pgcommit *p)
 {
 	if (p)
 		worker_wait_idle(p->w);
+}
+
+bool pgcommit_failing(pgcommit *p)
+{
+	return atomic_load(&p->failing);
 }
 
 void pgcommit_give_up_after(pgcommit *p, int ms)

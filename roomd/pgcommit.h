@@ -61,6 +61,10 @@ rk_err pgcommit_release(pgcommit *p, const char *room, int64_t token) RK_WARN_UN
  * admin path and shutdown). While PostgreSQL is down this waits for it. */
 void pgcommit_flush(pgcommit *p);
 const pgcommit_stats *pgcommit_get_stats(const pgcommit *p);
+/* The last round failed and none has committed since (PostgreSQL down or
+ * unreachable): the admin paths answer 503 instead of waiting for it on
+ * the loop. Any thread. */
+bool pgcommit_failing(pgcommit *p);
 /* A drain: from now on a round still failing ms from now is dropped (its
  * batches not committed and never acknowledged; pgcommit_dropped counts
  * them), so a node told to stop while PostgreSQL is down stops. */

@@ -313,15 +313,9 @@ rk_err room_load(room *r, char *err, size_t errlen)
 	if (r->loaded)
 		return RK_OK;
 	if (cluster(s)) {
-		/* The database is the loader thread's: wait for its load. */
-		if (!room_start_load(r)) {
-			snprintf(err, errlen, "cannot start its load");
-			return RK_ENOMEM;
-		}
-		loader_wait(s->loader, r->id);
-		if (r->loaded)
-			return RK_OK;
-		snprintf(err, errlen, "its load failed (see the log)");
+		/* The loop never waits for PostgreSQL: the admin paths start
+		 * the load and answer 503 (server_admin_may_wait). */
+		snprintf(err, errlen, "cluster mode loads on the loader thread only");
 		return RK_EIO;
 	}
 	if (r->lock_fd < 0) {

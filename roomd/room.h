@@ -63,7 +63,8 @@ bool room_has_unsynced(const room *r);
 
 /* Load r now, on the loop (the admin HTTP path and startup only: it waits
  * for a load in flight first). RK_OK, or the store's error with err; on
- * error nothing changed. */
+ * error nothing changed. Room files only: in cluster mode it refuses
+ * (RK_EIO), the loop never waits for PostgreSQL (server_admin_may_wait). */
 rk_err room_load(room *r, char *err, size_t errlen) RK_WARN_UNUSED;
 /* Hand r to the loader unless it is there already. false if out of memory
  * or the loader is stopped (shutdown); then nothing changed. */

@@ -139,13 +139,27 @@ int server_scan_rooms(server *s)
 	return 0;
 }
 
+bool server_admin_may_wait(server *s, room *r)
+{
+	if (!s->pgc)
+		return true;
+	if (pgcommit_failing(s->pgc))
+		return false;
+	if (!room_is_loaded(r) && !room_is_loading(r)) {
+		if (!room_start_load(r)) /* ready for the client's retry */
+			rk_warn("room %s: cannot start its load", room_id(r));
+		return false;
+	}
+	return !room_is_loading(r);
+}
+
 int server_room_delete(server *s, const char *id, char *epoch, uint32_t *closed)
 {
 	room *r = server_room_get(s, id, false);
 	*closed = 0;
 	if (!r || room_is_deleting(r))
 		return 404;
-	if (!s->loader)
+	if (!s->loader || !server_admin_may_wait(s, r))
 		return 503;
 	/* Admin path, may wait: a load in flight completes (its waiting joins
 	 * are welcomed, then closed by room_delete), and what is pending is

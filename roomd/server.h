@@ -47,6 +47,15 @@ size_t server_rooms_loaded(server *s);
  */
 int server_room_delete(server *s, const char *id, char *epoch,
 		       uint32_t *closed) RK_WARN_UNUSED;
+/*
+ * May an admin path (GET /v1/rooms/<room>, DELETE) wait on the loop for r's
+ * load and its pending commits? Always with SQLite (local disk, as
+ * --fsync's fdatasync). In cluster mode only when that needs no network
+ * round trip that could stall the loop: false while PostgreSQL is failing,
+ * or while r is not loaded (its load is started, so a retry finds it
+ * ready): the caller answers 503 then.
+ */
+bool server_admin_may_wait(server *s, room *r);
 /* The loader's completion callback (arg is the server), on the loop: the
  * room's load (then its alarms that waited fire, or fail) or removal. */
 void server_room_loaded(void *arg, load_result *res);
