@@ -28,6 +28,15 @@ void store_new_epoch(char *out)
 		sprintf(out + 2 * i, "%02x", r[i]);
 }
 
+void store_fresh_meta(const char *room, store_meta *out)
+{
+	memset(out, 0, sizeof(*out));
+	snprintf(out->room, sizeof(out->room), "%s", room);
+	store_new_epoch(out->epoch);
+	out->created_ms = rk_wall_ms();
+	out->format = STORE_FORMAT;
+}
+
 /* Only "1", "2", ...: a number as this build writes it (no sign, spaces or
  * leading zeros), so two readers can never disagree on what it says. */
 static long parse_format(const char *v)

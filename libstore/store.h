@@ -137,12 +137,21 @@ RK_WARN_UNUSED rk_err store_open(const char *path, const char *room, int busy_ms
 /*
  * Create a new room file at path with the meta given (room, epoch,
  * created_ms; format is ignored: STORE_FORMAT is written), for roomctl
- * import and test fixtures. The file must not exist or be empty, and its
- * lock must be held. Returns like store_open (RK_ECORRUPT if the file
+ * import, roomd's first commit of a room and test fixtures. The file must not exist or be
+ * empty, and its lock must be held. Returns like store_open (RK_ECORRUPT if the file
  * already holds a room).
  */
 RK_WARN_UNUSED rk_err store_create(const char *path, const store_meta *meta, store **out,
 				   char *err, size_t errlen);
+
+/*
+ * The meta of a room that has no file yet (roomd creates a room's file at
+ * its first commit, not at its first join): room, a new random epoch,
+ * created_ms now, STORE_FORMAT. The caller keeps it and passes it to
+ * store_create when the file is made, so the epoch its clients were given
+ * is the file's. Can't fail.
+ */
+void store_fresh_meta(const char *room, store_meta *out);
 
 /*
  * Open a room file read-only (roomctl's offline commands): never writes

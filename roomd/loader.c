@@ -1,6 +1,8 @@
-/* loader.c - room loads (flock, open/create, snapshot + replay) and room
+/* loader.c - room loads (flock, open, snapshot + replay; or a new room
+ * with no file yet), the creation of a new room's file, and room
  * deletions as jobs of one worker (worker.h): run in submission order,
  * results back to the loop through the worker's uv_async_t. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,7 +155,7 @@ static void run_job(loader *l, job *j)
 				    ? store_pg_delete(l->pg, r->room, l->node, 0, r->err,
 						      sizeof(r->err))
 				    : RK_EIO;
-		} else if (r->kind == LOADER_REOPEN) { /* room.c never asks */
+		} else if (r->kind != LOADER_LOAD) { /* room.c never asks */
 			r->rc = RK_EIO;
 			snprintf(r->err, sizeof(r->err), "no reopen in cluster mode");
 		} else {
@@ -167,7 +169,20 @@ static void run_job(loader *l, job *j)
 		r->took_us = rk_mono_us() - t0;
 		return;
 	}
-	if (j->take_lock) {
+	if (r->kind == LOADER_LOAD && j->take_lock && access(j->path, F_OK) != 0 &&
+	    errno == ENOENT) {
+		/* A new room: its file waits for its first commit (no file,
+		 * lock or SQLite handle for a room nobody has written to). */
+		r->fresh = true;
+		store_fresh_meta(r->room, &r->meta);
+		r->state = rk_state_new();
+		r->ids = opids_new();
+		r->rc = r->state && r->ids ? RK_OK : RK_ENOMEM;
+		if (r->rc != RK_OK)
+			drop_loaded(r);
+		goto out;
+	}
+	if (j->take_lock || r->kind == LOADER_CREATE) {
 		r->lock_fd = store_lock(j->path, true, r->err, sizeof(r->err));
 		if (r->lock_fd < 0) {
 			r->rc = RK_EIO;
@@ -179,7 +194,20 @@ static void run_job(loader *l, job *j)
 	ckpt_quiesce(l->ckpt, j->path);
 	/* Off the loop, a reader holding the file (roomctl, WAL recovery) may
 	 * be waited for; the loop's handle then never waits again. */
-	r->rc = store_open(j->path, r->room, BUSY_MS, &r->st, r->err, sizeof(r->err));
+	if (r->kind == LOADER_CREATE)
+		r->rc = store_create(j->path, &r->meta, &r->st, r->err, sizeof(r->err));
+	else
+		r->rc =
+		    store_open(j->path, r->room, BUSY_MS, &r->st, r->err, sizeof(r->err));
+	if (r->rc == RK_OK && r->kind == LOADER_CREATE) {
+		store_busy_timeout(r->st, 0);
+		goto out;
+	}
+	if (r->rc != RK_OK && r->kind == LOADER_CREATE) {
+		store_unlock(r->lock_fd);
+		r->lock_fd = -1;
+		goto out;
+	}
 	if (r->rc == RK_OK && r->kind == LOADER_REOPEN) {
 		store_busy_timeout(r->st, 0); /* the state is the room's already */
 		goto out;
@@ -238,7 +266,7 @@ loader *loader_start(uv_loop_t *loop, ckpt *c, loader_done_fn done, void *arg)
 }
 
 static rk_err submit(loader *l, loader_kind kind, const char *room, const char *path,
-		     bool take_lock, int lock_fd)
+		     bool take_lock, int lock_fd, const store_meta *meta)
 {
 	size_t n = strlen(path) + 1;
 	job *j = calloc(1, sizeof(*j) + n);
@@ -248,6 +276,8 @@ static rk_err submit(loader *l, loader_kind kind, const char *room, const char *
 	snprintf(j->res.room, sizeof(j->res.room), "%s", room);
 	j->res.lock_fd = lock_fd;
 	j->take_lock = take_lock;
+	if (meta)
+		j->res.meta = *meta;
 	memcpy(j->path, path, n);
 	j->wj.key = j->res.room;
 	if (worker_submit(l->w, &j->wj) != RK_OK) {
@@ -260,17 +290,23 @@ static rk_err submit(loader *l, loader_kind kind, const char *room, const char *
 
 rk_err loader_submit(loader *l, const char *room, const char *path, bool take_lock)
 {
-	return submit(l, LOADER_LOAD, room, path, take_lock, -1);
+	return submit(l, LOADER_LOAD, room, path, take_lock, -1, NULL);
 }
 
 rk_err loader_submit_reopen(loader *l, const char *room, const char *path)
 {
-	return submit(l, LOADER_REOPEN, room, path, false, -1);
+	return submit(l, LOADER_REOPEN, room, path, false, -1, NULL);
+}
+
+rk_err loader_submit_create(loader *l, const char *room, const char *path,
+			    const store_meta *meta)
+{
+	return submit(l, LOADER_CREATE, room, path, false, -1, meta);
 }
 
 rk_err loader_submit_delete(loader *l, const char *room, const char *path, int lock_fd)
 {
-	return submit(l, LOADER_DELETE, room, path, false, lock_fd);
+	return submit(l, LOADER_DELETE, room, path, false, lock_fd, NULL);
 }
 
 void loader_wait(loader *l, const char *room)

@@ -1,9 +1,12 @@
 /*
  * loader.h - the room loader: jobs of one worker thread (worker.h) that
- * open (or create) a room's SQLite file and load its state (store_lock if
- * needed, store_open, store_load) off the event loop, reopen the file of a
- * loaded room that closed its handle while quiet (room.c: dozing), or
- * remove a deleted room's files, then hand the result back to the loop
+ * open a room's SQLite file and load its state (store_lock if needed,
+ * store_open, store_load) off the event loop, or find that the room has no
+ * file yet (a new room: its file is created by its first commit, not its
+ * first join); create the file of such a room once it has something to
+ * commit; reopen the file of a loaded room that closed its handle while
+ * quiet (room.c: dozing); or remove a deleted room's files, then hand the
+ * result back to the loop
  * through the worker's uv_async_t. Jobs run one at a time in submission order.
  *
  * The worker sees only what a job carries (room id, path, whether to take
@@ -27,10 +30,12 @@ typedef struct loader loader;
 
 /* What a job does. */
 typedef enum loader_kind {
-	LOADER_LOAD = 0, /* lock, open or create, load */
+	LOADER_LOAD = 0, /* lock, open, load; or: no file yet (fresh) */
 	LOADER_DELETE,	 /* remove the room's files (roomfiles.h) */
 	LOADER_REOPEN,	 /* open the file of a loaded room whose handle was
 			  * closed while it was quiet (no lock, no load) */
+	LOADER_CREATE,	 /* lock and create the file of a fresh room (its
+			  * meta given), for its first commit */
 } loader_kind;
 
 typedef struct load_alarm {
@@ -48,6 +53,12 @@ typedef struct load_result {
 	rk_state *state;
 	opids *ids; /* committed op ids (idempotent ops) */
 	int64_t seq, snap_seq;
+	/* File mode: LOADER_LOAD found no file: the room is new and empty
+	 * (state and ids empty, seq 0, no st, no lock) and meta is what its
+	 * file will hold (a new epoch); LOADER_CREATE: the meta it was
+	 * created with. */
+	bool fresh;
+	store_meta meta;
 	int64_t took_us;
 	/* Cluster mode (loader_set_cluster): */
 	int64_t token;	    /* the fencing token st was acquired with */
@@ -79,6 +90,14 @@ rk_err loader_submit(loader *l, const char *room, const char *path,
  * (its flock is the room's already; nothing is loaded). File mode only.
  * Never blocks on I/O. RK_OK or RK_ENOMEM (nothing was queued). */
 rk_err loader_submit_reopen(loader *l, const char *room, const char *path) RK_WARN_UNUSED;
+/* Queue the creation of the file of a loaded fresh room (file at path,
+ * meta copied): the worker takes its flock (store_lock) and creates it
+ * (store_create, which refuses a file that already holds a room: another
+ * writer created it meanwhile). The result (kind LOADER_CREATE) carries st
+ * and lock_fd. File mode only. Never blocks on I/O. RK_OK or RK_ENOMEM
+ * (nothing was queued). */
+rk_err loader_submit_create(loader *l, const char *room, const char *path,
+			    const store_meta *meta) RK_WARN_UNUSED;
 /* Queue the removal of room's files (path: its .db). lock_fd is the
  * room's flock if the loop holds it (the job takes it over and closes it),
  * else -1 and the job takes the lock itself (a file held by another

@@ -92,6 +92,9 @@ void metrics_render(const metrics *m, rk_buf *b, uint64_t conns_now,
 		m->room_dozes);
 	counter(b, "roomd_room_wakes_total", "Dozing rooms that reopened their handle.",
 		m->room_wakes);
+	counter(b, "roomd_room_files_created_total",
+		"Room files created (a new room's, at its first commit).",
+		m->room_files_created);
 	counter(b, "roomd_alarms_fired_total", "Poll alarms fired.", m->alarms_fired);
 	counter(b, "roomd_http_ops_total", "Ops submitted by POST /v1/rooms/<room>/ops.",
 		m->http_ops);

@@ -68,6 +68,7 @@ typedef struct metrics {
 	double commit_sum_s;
 	uint64_t room_loads, room_hibernations;
 	uint64_t room_dozes, room_wakes; /* handles closed while quiet, reopened */
+	uint64_t room_files_created;	 /* new rooms' files, at their first commit */
 	uint64_t alarms_fired;
 	uint64_t http_ops;	       /* ops submitted by POST /v1/rooms/<room>/ops */
 	uint64_t rooms_deleted;	       /* DELETE /v1/rooms/<room> accepted */

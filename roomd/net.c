@@ -426,7 +426,7 @@ static int http_rooms(server *s, struct lws *wsi, conn *c, const http_extra *x)
 	const rk_omap_entry *e;
 	while (rk_omap_next(&s->rooms, &it, &e)) {
 		room *r = e->val;
-		if (room_is_deleting(r))
+		if (!room_exists(r))
 			continue;
 		if (n++)
 			rk_buf_putc(&b, ',');
@@ -441,7 +441,7 @@ static int http_room(server *s, struct lws *wsi, conn *c, const char *room_id,
 		     const http_extra *x)
 {
 	room *r = server_room_get(s, room_id, false);
-	if (!r || room_is_deleting(r))
+	if (!r || !room_exists(r))
 		return http_fail(wsi, 404, "no such room", x);
 	/* Cluster mode: never wait for PostgreSQL on the loop. */
 	if (!server_admin_may_wait(s, r))

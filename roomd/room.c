@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include "clock.h"
 #include "json.h"
 #include "log.h"
@@ -69,6 +70,11 @@ struct room {
 	bool loading;  /* a load (or, loaded, a reopen) is on the loader thread */
 	bool deleting; /* its files' removal is on the loader thread */
 	bool moving;   /* cluster: its last load found it held by a live node */
+	/* File mode: a new room nobody has committed to has no file, lock or
+	 * handle (st NULL while loaded); its epoch and created_ms live here
+	 * until its first commit creates the file with them (room_wake). */
+	bool fileless;
+	int64_t created_ms;
 	server *srv;
 	char *path;	 /* its .db (store_path), owned */
 	int lock_fd;	 /* flock held while the room has conns or state */
@@ -106,7 +112,7 @@ struct room {
 	lws_sorted_usec_list_t cursor_sul;
 	/* Webhooks: presence bodies waiting for the next flush to be written
 	 * to the outbox (at most WH_PRES_MAX), and the outbox id trimmed up to. */
-	char **wh_pres;
+	struct wh_pres *wh_pres;
 	size_t wh_npres, wh_cappres;
 	int64_t wh_trimmed;
 };
@@ -148,6 +154,11 @@ bool room_is_loading(const room *r)
 bool room_is_deleting(const room *r)
 {
 	return r->deleting;
+}
+
+bool room_exists(const room *r)
+{
+	return !r->deleting && (!r->fileless || r->nconns || r->lq_head || r->loading);
 }
 
 uint32_t room_members(const room *r)
@@ -273,16 +284,35 @@ static bool room_wake(room *r)
 	char err[256];
 	if (r->loading || r->st)
 		return true;
-	if (s->loader && loader_submit_reopen(s->loader, r->id, r->path) == RK_OK) {
+	store_meta meta;
+	if (r->fileless) {
+		memset(&meta, 0, sizeof(meta));
+		snprintf(meta.room, sizeof(meta.room), "%s", r->id);
+		snprintf(meta.epoch, sizeof(meta.epoch), "%s", r->epoch);
+		meta.created_ms = r->created_ms;
+	}
+	if (s->loader &&
+	    (r->fileless ? loader_submit_create(s->loader, r->id, r->path, &meta)
+			 : loader_submit_reopen(s->loader, r->id, r->path)) == RK_OK) {
 		r->loading = true;
 		return true;
 	}
 	ckpt_quiesce(s->ckpt, r->path);
-	if (store_open(r->path, r->id, 0, &r->st, err, sizeof(err)) == RK_OK) {
+	if (r->fileless) {
+		int fd = store_lock(r->path, true, err, sizeof(err));
+		if (fd >= 0 &&
+		    store_create(r->path, &meta, &r->st, err, sizeof(err)) == RK_OK) {
+			r->lock_fd = fd;
+			r->fileless = false;
+			return true;
+		}
+		store_unlock(fd);
+	} else if (store_open(r->path, r->id, 0, &r->st, err, sizeof(err)) == RK_OK) {
 		s->m.room_wakes++;
 		return true;
 	}
-	rk_error("room %s: cannot reopen its file: %s", r->id, err);
+	rk_error("room %s: cannot %s its file: %s", r->id,
+		 r->fileless ? "create" : "reopen", err);
 	return false;
 }
 
@@ -303,6 +333,26 @@ bool room_start_load(room *r)
 
 /* ---- load / hibernate ------------------------------------------------- */
 
+/* r's load found no file: it is new and empty (state and ids set by the
+ * caller). A room that was fileless before in this process keeps the
+ * epoch its clients were given. */
+static void room_set_fresh(room *r, const store_meta *meta)
+{
+	server *s = r->srv;
+	if (!r->fileless || !r->epoch[0]) {
+		snprintf(r->epoch, sizeof(r->epoch), "%s", meta->epoch);
+		r->created_ms = meta->created_ms;
+	}
+	r->fileless = true;
+	r->seq = r->committed_seq = r->snap_seq = 0;
+	r->loaded = true;
+	r->last_op_us = rk_mono_us();
+	if (!r->last_active_ms)
+		r->last_active_ms = r->created_ms;
+	s->m.room_loads++;
+	rk_info("room %s loaded: new (its file is created by its first op)", r->id);
+}
+
 rk_err room_load(room *r, char *err, size_t errlen)
 {
 	server *s = r->srv;
@@ -317,6 +367,20 @@ rk_err room_load(room *r, char *err, size_t errlen)
 		 * the load and answer 503 (server_admin_may_wait). */
 		snprintf(err, errlen, "cluster mode loads on the loader thread only");
 		return RK_EIO;
+	}
+	if (r->lock_fd < 0 && access(r->path, F_OK) != 0 && errno == ENOENT) {
+		/* A new room (as the loader's fresh load): no file until its
+		 * first commit. */
+		store_meta meta;
+		store_fresh_meta(r->id, &meta);
+		if (!(r->state = rk_state_new()) || !(r->ids = opids_new())) {
+			rk_state_free(r->state);
+			r->state = NULL;
+			snprintf(err, errlen, "out of memory");
+			return RK_ENOMEM;
+		}
+		room_set_fresh(r, &meta);
+		return RK_OK;
 	}
 	if (r->lock_fd < 0) {
 		r->lock_fd = store_lock(r->path, true, err, errlen);
@@ -346,6 +410,7 @@ rk_err room_load(room *r, char *err, size_t errlen)
 		return rc;
 	}
 	snprintf(r->epoch, sizeof(r->epoch), "%s", store_epoch(r->st));
+	r->fileless = false;
 	r->committed_seq = r->seq;
 	r->loaded = true;
 	r->last_op_us = rk_mono_us();
@@ -425,7 +490,7 @@ static void room_hibernate(room *r)
 	room_unload(r);
 	/* Nobody writes the file now (a reload first waits for this job,
 	 * ckpt_quiesce): copy the WAL into the database and truncate it. */
-	if (!cluster(r->srv))
+	if (!cluster(r->srv) && !r->fileless)
 		ckpt_request(r->srv->ckpt, r->path, true);
 	r->srv->m.room_hibernations++;
 	rk_info("room %s hibernated at seq %lld (%u connections stay)", r->id,
@@ -475,6 +540,14 @@ static void presence_leave(room *r, const char *session)
 
 #define WH_PRES_MAX 1024 /* presence webhooks waiting for a room's flush */
 
+/* A presence webhook's body, and where it goes among the batch's ops: the
+ * room had `at` pending entries when it happened, so its row is written
+ * after theirs and before the rest (the outbox keeps the room's order). */
+struct wh_pres {
+	char *body;
+	size_t at;
+};
+
 static void room_mark_dirty(room *r);
 
 /* A presence webhook: its body waits in r->wh_pres for the next flush,
@@ -496,7 +569,7 @@ static void wh_presence(room *r, bool join, const rk_peer *p)
 			     p->user);
 	if (r->wh_npres == r->wh_cappres) {
 		size_t ncap = r->wh_cappres ? r->wh_cappres * 2 : 4;
-		char **list = realloc(r->wh_pres, ncap * sizeof(*list));
+		struct wh_pres *list = realloc(r->wh_pres, ncap * sizeof(*list));
 		if (list) {
 			r->wh_pres = list;
 			r->wh_cappres = ncap;
@@ -509,7 +582,7 @@ static void wh_presence(room *r, bool join, const rk_peer *p)
 		rk_warn("room %s: out of memory recording a presence webhook", r->id);
 		return;
 	}
-	r->wh_pres[r->wh_npres++] = body;
+	r->wh_pres[r->wh_npres++] = (struct wh_pres){body, r->npend};
 	if (r->loaded)
 		room_mark_dirty(r);
 	else if (s->running && !room_start_load(r))
@@ -552,19 +625,32 @@ static rk_err wh_op_rows(room *r, pending *p, char *err, size_t errlen)
 	return rc;
 }
 
-/* The presence rows waiting, and the trim of what the worker delivered. */
-static rk_err wh_flush_rows(room *r, int64_t *trimmed, char *err, size_t errlen)
+/* The presence rows from *next on that happened before pending entry
+ * `before` (SIZE_MAX: all of them); *next moves past them. */
+static rk_err wh_pres_rows(room *r, size_t before, size_t *next, char *err, size_t errlen)
 {
-	for (size_t i = 0; i < r->wh_npres; i++) {
-		rk_err rc = store_outbox_add(r->st, rk_wall_ms(), r->wh_pres[i],
-					     strlen(r->wh_pres[i]), err, errlen);
+	for (; *next < r->wh_npres && r->wh_pres[*next].at <= before; (*next)++) {
+		const char *b = r->wh_pres[*next].body;
+		rk_err rc =
+		    store_outbox_add(r->st, rk_wall_ms(), b, strlen(b), err, errlen);
 		if (rc != RK_OK)
 			return rc;
 	}
+	return RK_OK;
+}
+
+/* The presence rows still waiting (from next on), and the trim of what the
+ * worker delivered. */
+static rk_err wh_flush_rows(room *r, size_t next, int64_t *trimmed, char *err,
+			    size_t errlen)
+{
+	rk_err rc = wh_pres_rows(r, SIZE_MAX, &next, err, errlen);
+	if (rc != RK_OK)
+		return rc;
 	int64_t upto = webhook_delivered(r->srv->wh, r->id, r->epoch);
 	*trimmed = r->wh_trimmed;
 	if (upto > r->wh_trimmed) {
-		rk_err rc = store_outbox_trim(r->st, upto, err, errlen);
+		rc = store_outbox_trim(r->st, upto, err, errlen);
 		if (rc != RK_OK)
 			return rc;
 		*trimmed = upto;
@@ -575,7 +661,7 @@ static rk_err wh_flush_rows(room *r, int64_t *trimmed, char *err, size_t errlen)
 static void wh_pres_clear(room *r)
 {
 	for (size_t i = 0; i < r->wh_npres; i++)
-		free(r->wh_pres[i]);
+		free(r->wh_pres[i].body);
 	r->wh_npres = 0;
 }
 
@@ -756,7 +842,7 @@ static void join_loaded(room *r, conn *c, const char *since_s, const char *epoch
 void room_join(room *r, conn *c, const char *since_s, const char *epoch)
 {
 	/* A resume reads the log: a dozing room reopens its file first. */
-	if (r->loaded && !r->st && since_s && !room_wake(r)) {
+	if (r->loaded && !r->st && !r->fileless && since_s && !room_wake(r)) {
 		conn_close(c, CLOSE_INTERNAL, "room unavailable");
 		return;
 	}
@@ -1054,11 +1140,13 @@ void room_reply(room *r, conn *c, rk_msg *m)
 		}
 		return;
 	}
-	if (!r || (!r->dirty && !nd_count(r))) {
+	/* npend without dirty: the batch waits for its handle (a dozing room's
+	 * reopen, a new room's file), and the reply waits behind it. */
+	if (!r || (!r->dirty && !r->npend && !nd_count(r))) {
 		conn_push(c, m);
 		return;
 	}
-	if (!r->dirty) {
+	if (!r->dirty && !r->npend) {
 		/* --fsync: behind the committed acks still waiting for their sync. */
 		pending *q = nd_push(r);
 		if (!q) {
@@ -1214,6 +1302,7 @@ int room_delete(room *r, char *epoch, uint32_t *closed)
 	r->seq = r->committed_seq = r->snap_seq = 0;
 	r->last_ts = r->last_active_ms = 0;
 	r->epoch[0] = '\0';
+	r->fileless = false;
 	r->colors_used = 0;
 	s->m.rooms_deleted++;
 	rk_info("room %s deleted (epoch %s): %u connections closed with 4404", r->id,
@@ -1248,11 +1337,18 @@ void room_loaded(room *r, load_result *res)
 	if (!r->loading)
 		return; /* cannot happen: one job per loading room */
 	r->loading = false;
-	if (res->kind == LOADER_REOPEN) {
+	if (res->kind == LOADER_REOPEN || res->kind == LOADER_CREATE) {
 		if (res->rc == RK_OK && r->loaded && !r->st) {
 			r->st = res->st;
 			res->st = NULL;
-			s->m.room_wakes++;
+			if (res->kind == LOADER_CREATE) {
+				r->lock_fd = res->lock_fd;
+				res->lock_fd = -1;
+				r->fileless = false;
+				s->m.room_files_created++;
+			} else {
+				s->m.room_wakes++;
+			}
 			if (r->npend || r->wh_npres)
 				room_mark_dirty(r); /* the batch waited for it */
 		} else if (res->rc != RK_OK && r->loaded) {
@@ -1264,7 +1360,13 @@ void room_loaded(room *r, load_result *res)
 		room_run_queue(r);
 		return;
 	}
-	if (res->rc == RK_OK) {
+	if (res->rc == RK_OK && res->fresh) {
+		r->state = res->state;
+		res->state = NULL;
+		r->ids = res->ids;
+		res->ids = NULL;
+		room_set_fresh(r, &res->meta);
+	} else if (res->rc == RK_OK) {
 		if (res->lock_fd >= 0) {
 			r->lock_fd = res->lock_fd;
 			res->lock_fd = -1;
@@ -1278,6 +1380,7 @@ void room_loaded(room *r, load_result *res)
 		r->seq = r->committed_seq = res->seq;
 		r->snap_seq = res->snap_seq;
 		snprintf(r->epoch, sizeof(r->epoch), "%s", store_epoch(r->st));
+		r->fileless = false;
 		r->loaded = true;
 		r->token = res->token;
 		for (size_t i = 0; i < res->nalarms; i++)
@@ -1496,9 +1599,12 @@ static bool room_flush(room *r, bool defer_ok)
 	bool wh_rows = s->wh && (have_events || r->wh_npres);
 	if (have_events || wh_rows) {
 		rk_err rc = store_begin(r->st, err, sizeof(err));
+		size_t wp = 0; /* presence rows go in between, in order */
 		for (size_t i = 0; rc == RK_OK && i < r->npend; i++) {
 			pending *p = &r->pend[i];
-			if (!p->event)
+			if (wh_rows)
+				rc = wh_pres_rows(r, i, &wp, err, sizeof(err));
+			if (rc != RK_OK || !p->event)
 				continue;
 			rc =
 			    store_append(r->st, p->seq, p->ts, p->session, p->user, p->id,
@@ -1515,7 +1621,7 @@ static bool room_flush(room *r, bool defer_ok)
 		}
 		int64_t trimmed = 0;
 		if (rc == RK_OK && wh_rows)
-			rc = wh_flush_rows(r, &trimmed, err, sizeof(err));
+			rc = wh_flush_rows(r, wp, &trimmed, err, sizeof(err));
 		if (rc == RK_OK && r->seq - r->snap_seq >= s->cfg.snapshot_every)
 			rc = write_snapshot(r, err, sizeof(err));
 		if (rc == RK_OK)
@@ -1833,7 +1939,7 @@ void room_free(room *r)
 	opids_free(r->ids);
 	/* Shutdown: the WAL of a room that was loaded goes into its database
 	 * (ckpt_stop runs the queued jobs after this). */
-	if ((r->st || r->loaded) && !cluster(s))
+	if ((r->st || r->loaded) && !cluster(s) && !r->fileless)
 		ckpt_request(s->ckpt, r->path, true);
 	store_close(r->st);
 	store_unlock(r->lock_fd);

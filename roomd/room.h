@@ -52,6 +52,11 @@ bool room_is_loaded(const room *r);
 bool room_is_loading(const room *r);
 /* Its files' removal is on the loader thread: it does not exist for GET. */
 bool room_is_deleting(const room *r);
+/* What the HTTP API shows (PROTOCOL.md 8: "every room with a file or a
+ * connection"): not being deleted, and it has a file, or members or joins
+ * (a new room nobody committed to has no file, and once its last member
+ * left it does not exist: 404, not listed). */
+bool room_exists(const room *r);
 /* Members plus joins waiting for the load (--max-room-conns counts both). */
 uint32_t room_members(const room *r);
 /* Last durable seq (welcome, pong, resume, /v1). */

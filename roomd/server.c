@@ -157,7 +157,7 @@ int server_room_delete(server *s, const char *id, char *epoch, uint32_t *closed)
 {
 	room *r = server_room_get(s, id, false);
 	*closed = 0;
-	if (!r || room_is_deleting(r))
+	if (!r || !room_exists(r))
 		return 404;
 	if (!s->loader || !server_admin_may_wait(s, r))
 		return 503;

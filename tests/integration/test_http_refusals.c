@@ -340,7 +340,10 @@ static void test_origin_default(void **state)
 	assert_int_equal(probe_status(rd, "/ws/o2?name=a", self), 101);
 	assert_int_equal(probe_status(rd, "/ws/o3?name=a", "http://evil.example"), 403);
 	assert_int_equal(probe_status(rd, "/ws/o3?name=a", "null"), 403);
-	assert_true(room_file_exists(rd, "o2"));
+	/* o2 was loaded (a new room: no file until its first op), o3 never
+	 * touched. */
+	assert_true(rd_log_wait(rd, "room o2 loaded", RT_TIMEOUT_MS));
+	assert_false(rd_log_contains(rd, "room o3"));
 	assert_false(room_file_exists(rd, "o3"));
 	rd_cleanup(rd);
 }

@@ -322,8 +322,10 @@ static void test_connect_drop_cycles(void **state)
 	 * translated as new paths run); its leak check speaks for roomd there. */
 	if (rss - rss0 > max_growth_kb && !rt_under_valgrind())
 		fail_msg("roomd RSS grew by %ld KiB", rss - rss0);
-	/* Only the two real rooms have files. */
-	assert_int_equal(count_room_files(rd), 2);
+	/* Only the room with ops has a file: the churn room was joined
+	 * and left thousands of times, never written to (a new room's file
+	 * is created by its first op), and refused input creates nothing. */
+	assert_int_equal(count_room_files(rd), 1);
 	/* Every dropped connection is gone: only the writer and bystander. */
 	int64_t conns = -1;
 	for (int k = 0; k < 100 && conns != 2; k++) {

@@ -227,8 +227,9 @@ static bool uid_can_exec(uid_t uid, const char *bin)
  * directory it owns (rd_opts.set_uid); otherwise as the test's own user.
  * Then rooms/ is made read-only under a running roomd: a loaded room keeps
  * committing (its files exist), a hibernated one reloads with its history,
- * a new room is refused with 1011 and a log line naming it and the reason,
- * nothing is created; once the directory is writable again the same room
+ * a new room is joined but its first op (which needs its file) is refused:
+ * not acked, 1011 and a log line naming it and the reason, nothing is
+ * created; once the directory is writable again the same room
  * works. */
 static void test_readonly_data_dir(void **state)
 {
@@ -276,11 +277,23 @@ static void test_readonly_data_dir(void **state)
 	snprintf(rooms, sizeof(rooms), "%s/rooms", rd->data_dir);
 	assert_int_equal(chmod(rooms, 0555), 0);
 
-	struct ws *c = ws_connect(rd->host, rd->port, "/ws/fresh?name=c", NULL, 3000);
-	assert_non_null(c);
-	rt_expect_close(c, 1011, "room unavailable");
+	/* A new room is joined (it needs no file yet); its first op needs
+	 * one, which cannot be created: the op is never acked, the client is
+	 * closed with 1011, the log names the room and the reason. */
+	struct ws *c = rt_join(rd, "fresh", "name=c", NULL);
+	rt_send_op(c, "c1", "{\"k\":\"chat.post\",\"text\":\"lost\"}");
+	for (;;) {
+		cJSON *m = ws_recv_json(c, RT_TIMEOUT_MS);
+		if (!m)
+			break;
+		assert_string_not_equal(rt_str(m, "t"), "ack");
+		cJSON_Delete(m);
+	}
+	assert_int_equal(ws_last_result(c), WS_CLOSED);
+	assert_int_equal(ws_close_code(c), 1011);
+	assert_string_equal(ws_close_reason(c), "storage error");
 	ws_free(c);
-	assert_true(rd_log_wait(rd, "room fresh refused: ", RT_TIMEOUT_MS));
+	assert_true(rd_log_wait(rd, "room fresh: ", RT_TIMEOUT_MS));
 	assert_true(rd_log_contains(rd, "Permission denied"));
 	assert_false(file_exists(rd_room_db(rd, "fresh", path, sizeof(path))));
 	/* The hibernated room reloads (its -wal and -shm files stay next to

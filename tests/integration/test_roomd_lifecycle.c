@@ -516,6 +516,74 @@ static void test_wake_keeps_order(void **state)
  * join waits for the file to be created on the loader thread): one load
  * per room, both welcomes carry its epoch. An op pipelined by a conn that
  * has no welcome yet is applied after its welcome. */
+/* A new room costs no file until its first op: joins, presence and a
+ * resume at seq 0 create nothing; the first op creates the file with the
+ * epoch the members were given, and is there after a kill -9 (a resume
+ * from it is a resume). A new room nobody wrote to, once empty and
+ * hibernated, does not exist for the HTTP API (PROTOCOL.md 8: "every room
+ * with a file or a connection"). */
+static void test_new_room_file_at_first_op(void **state)
+{
+	(void)state;
+	const char *args[] = {"--hibernate-after", "300", NULL};
+	rd_proc *rd = rt_start(args);
+	char db[PATH_MAX + 64], epoch[80];
+	rd_room_db(rd, "lazy", db, sizeof(db));
+	cJSON *wa = NULL;
+	struct ws *a = rt_join(rd, "lazy", "name=a", &wa);
+	struct ws *b = rt_join(rd, "lazy", "name=b", NULL);
+	char *body = NULL;
+	assert_int_equal(rt_http(rd, "/v1/rooms/lazy", NULL, &body), 200);
+	cJSON *j = cJSON_Parse(body);
+	free(body);
+	assert_int_equal(rt_int(j, "connections"), 2);
+	assert_string_equal(rt_str(j, "epoch"), rt_str(wa, "epoch"));
+	cJSON_Delete(j);
+	assert_int_equal(access(db, F_OK), -1);
+	assert_int_equal(rt_op(a, "first", "{\"k\":\"chat.post\",\"text\":\"x\"}", NULL),
+			 1);
+	cJSON *e = rt_expect(b, "event");
+	assert_int_equal(rt_int(e, "seq"), 1);
+	cJSON_Delete(e);
+	assert_int_equal(access(db, F_OK), 0);
+	rt_sql_text(db, "SELECT value FROM meta WHERE key='epoch'", epoch, sizeof(epoch));
+	assert_string_equal(epoch, rt_str(wa, "epoch"));
+	assert_int_equal(rt_sql_int(db, "SELECT count(*) FROM events"), 1);
+	assert_true(rd_log_contains(rd, "room lazy loaded: new"));
+
+	/* An empty room, joined and left: no file, and gone once hibernated. */
+	struct ws *c = rt_join(rd, "empty", "name=c", NULL);
+	rt_free(c);
+	assert_true(rd_log_wait(rd, "room empty hibernated", 10000));
+	assert_int_equal(rt_http(rd, "/v1/rooms/empty", NULL, NULL), 404);
+	assert_int_equal(rt_http(rd, "/v1/rooms", NULL, &body), 200);
+	assert_null(strstr(body, "\"empty\""));
+	assert_non_null(strstr(body, "\"lazy\""));
+	free(body);
+	rd_room_db(rd, "empty", db, sizeof(db));
+	assert_int_equal(access(db, F_OK), -1);
+	char *m = NULL;
+	assert_int_equal(rt_http(rd, "/metrics", NULL, &m), 200);
+	assert_non_null(strstr(m, "roomd_room_files_created_total 1\n"));
+	free(m);
+
+	/* kill -9: the acked op and the epoch survive; a resume resumes. */
+	rt_free(a);
+	rt_free(b);
+	assert_int_equal(rd_stop(rd, SIGKILL), 128 + SIGKILL);
+	assert_int_equal(rd_restart(rd, NULL), 0);
+	char q[160];
+	snprintf(q, sizeof(q), "name=a&since=1&epoch=%s", rt_str(wa, "epoch"));
+	cJSON *w2 = NULL;
+	a = rt_join(rd, "lazy", q, &w2);
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(w2, "resumed")));
+	assert_int_equal(rt_int(w2, "seq"), 1);
+	cJSON_Delete(w2);
+	cJSON_Delete(wa);
+	rt_free(a);
+	rd_cleanup(rd);
+}
+
 static void test_join_race_new_room(void **state)
 {
 	(void)state;
@@ -743,6 +811,7 @@ int main(void)
 	    cmocka_unit_test(test_compacted_room_seq),
 	    cmocka_unit_test(test_wake_keeps_order),
 	    cmocka_unit_test(test_join_race_new_room),
+	    cmocka_unit_test(test_new_room_file_at_first_op),
 	    cmocka_unit_test(test_fsync_pipelined_order),
 	    cmocka_unit_test(test_fsync_join_consistent),
 	};

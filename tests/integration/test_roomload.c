@@ -515,9 +515,11 @@ static void test_cleanup_without_secret(void **state)
 {
 	server *s = *state;
 	char *out;
-	const char *const keep[] = {"--rooms",	  "1", "--clients",	"1",
-				    "--duration", "0", "--room-prefix", "keep-",
-				    "-q",	  NULL};
+	/* A run that writes (a room's file is created by its first op) and
+	 * does not clean up leaves its room. */
+	const char *const keep[] = {"--rooms",	     "1",     "--clients",  "1",
+				    "--rate",	     "5",     "--duration", "0.5",
+				    "--room-prefix", "keep-", "-q",	    NULL};
 	assert_int_equal(run_roomload(s, &out, keep), 0);
 	free(out);
 	const char *const args[] = {

@@ -20,9 +20,13 @@ typedef struct stub_log {
 	bool fail_append; /* store_append fails (RK_EIO) */
 	int loads;	  /* loader_submit */
 	int reopens;	  /* loader_submit_reopen */
-	int store_closes; /* store_close of an open store */
-	int syncs;	  /* syncer_submit */
-	int64_t sync_seq; /* its seq */
+	int creates;	  /* loader_submit_create */
+	char created_epoch[RK_EPOCH_MAX +
+			   1]; /* the epoch it (or store_create) was given */
+	bool fileless;	       /* store_path names a missing file: rooms are new */
+	int store_closes;      /* store_close of an open store */
+	int syncs;	       /* syncer_submit */
+	int64_t sync_seq;      /* its seq */
 } stub_log;
 
 extern stub_log stubs;

@@ -7,7 +7,9 @@
  * queue (committed output leaves only once the syncer reports its seq
  * durable; a failed sync fails the room), and dozing (a quiet loaded room
  * closes its handle; its next op reopens it through the loader, the op's
- * output waiting for the commit after the reopen).
+ * output waiting for the commit after the reopen), and a new room's file
+ * waiting for its first op (the loader creates it with the epoch the
+ * members were given).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -415,6 +417,119 @@ static void test_doze_hibernation_reopens_for_snapshot(void **state)
 	assert_int_equal(stubs.store_closes, 2);
 }
 
+/* ---- a new room has no file until its first commit ---- */
+
+/* The loader's result for a room with no file: new and empty, epoch ep. */
+static void deliver_fresh(fixture *f, const char *ep)
+{
+	load_result res = {
+	    .kind = LOADER_LOAD, .rc = RK_OK, .lock_fd = -1, .fresh = true};
+	snprintf(res.room, sizeof(res.room), "r1");
+	snprintf(res.meta.room, sizeof(res.meta.room), "r1");
+	snprintf(res.meta.epoch, sizeof(res.meta.epoch), "%s", ep);
+	res.meta.created_ms = 7;
+	res.state = rk_state_new();
+	res.ids = opids_new();
+	room_loaded(f->r, &res);
+	assert_null(res.state);
+	assert_null(res.ids);
+}
+
+static void deliver_create(fixture *f, rk_err rc)
+{
+	load_result res = {.kind = LOADER_CREATE, .rc = rc, .lock_fd = -1};
+	snprintf(res.room, sizeof(res.room), "r1");
+	char err[64];
+	if (rc == RK_OK)
+		assert_int_equal(store_open("p", "r1", 0, &res.st, err, sizeof(err)),
+				 RK_OK);
+	else
+		snprintf(res.err, sizeof(res.err), "disk full");
+	room_loaded(f->r, &res);
+	assert_null(res.st);
+}
+
+/* Joins (and a resume at seq 0) of a new room open nothing; its first op
+ * asks the loader to create the file with the epoch the members were
+ * given, and nothing of the op leaves before the commit that follows. */
+static void test_new_room_file_waits_for_first_op(void **state)
+{
+	fixture *f = *state;
+	room_join(f->r, &f->a, NULL, NULL);
+	assert_int_equal(stubs.loads, 1);
+	deliver_fresh(f, "F1");
+	assert_true(f->a.joined);
+	int w = sent_to(&f->a, "\"t\":\"welcome\"", 0);
+	assert_true(w >= 0);
+	assert_non_null(strstr(stubs.sent[w].text, "\"epoch\":\"F1\""));
+	room_join(f->r, &f->b, "0", "F1");
+	assert_true(f->b.joined);
+	assert_non_null(strstr(stubs.sent[sent_to(&f->b, "\"t\":\"welcome\"", 0)].text,
+			       "\"resumed\":true"));
+	assert_int_equal(stubs.creates + stubs.reopens + stubs.begins, 0);
+	assert_true(room_exists(f->r));
+	size_t sent = stubs.nsent;
+	submit(f, &f->a, CHAT("op1"));
+	assert_int_equal(stubs.creates, 1);
+	assert_string_equal(stubs.created_epoch, "F1");
+	assert_false(room_flush_dirty(&f->s, false));
+	assert_int_equal(stubs.commits, 0);
+	/* Its resend (a duplicate) is answered behind the commit too. */
+	submit(f, &f->a, CHAT("op1"));
+	assert_int_equal(sent_to(&f->a, "\"t\":\"ack\"", sent), -1);
+	assert_int_equal(sent_to(&f->b, "\"t\":\"event\"", sent), -1);
+	deliver_create(f, RK_OK);
+	assert_false(room_flush_dirty(&f->s, false));
+	assert_int_equal(stubs.commits, 1);
+	assert_int_equal(stubs.appended, 1);
+	int ack = sent_to(&f->a, "\"t\":\"ack\"", sent);
+	assert_true(ack >= 0);
+	int dup = sent_to(&f->a, "\"dup\":true", (size_t)ack + 1);
+	assert_true(dup > ack);
+	assert_true(sent_to(&f->b, "\"t\":\"event\"", sent) >= 0);
+	assert_int_equal(stubs.creates, 1);
+}
+
+/* A file that cannot be created fails the batch: nothing acked, the
+ * members closed with 1011, the room unloaded. */
+static void test_new_room_failed_create_acks_nothing(void **state)
+{
+	fixture *f = *state;
+	room_join(f->r, &f->a, NULL, NULL);
+	deliver_fresh(f, "F1");
+	size_t sent = stubs.nsent;
+	submit(f, &f->a, CHAT("op1"));
+	deliver_create(f, RK_EIO);
+	assert_false(room_flush_dirty(&f->s, false));
+	assert_int_equal(stubs.commits, 0);
+	assert_int_equal(sent_to(&f->a, "\"t\":\"ack\"", sent), -1);
+	assert_int_equal(f->a.close_code, CLOSE_INTERNAL);
+	assert_false(room_is_loaded(f->r));
+}
+
+/* A new room that hibernates keeps its epoch (a reload finds no file
+ * again: the members' epoch stays valid), and once nobody is in it, it
+ * does not exist for the HTTP API. */
+static void test_new_room_hibernates_without_file(void **state)
+{
+	fixture *f = *state;
+	room_join(f->r, &f->a, NULL, NULL);
+	deliver_fresh(f, "F1");
+	assert_true(room_tick(f->r, rk_mono_us() + 2000, 1000));
+	assert_false(room_is_loaded(f->r));
+	assert_int_equal(stubs.creates + stubs.begins, 0);
+	room_join(f->r, &f->b, NULL, NULL);
+	assert_int_equal(stubs.loads, 2);
+	deliver_fresh(f, "F2");
+	int w = sent_to(&f->b, "\"t\":\"welcome\"", 0);
+	assert_true(w >= 0);
+	assert_non_null(strstr(stubs.sent[w].text, "\"epoch\":\"F1\""));
+	room_leave(f->r, &f->a);
+	room_leave(f->r, &f->b);
+	assert_true(room_tick(f->r, rk_mono_us() + 2000, 1000));
+	assert_false(room_exists(f->r));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -440,6 +555,12 @@ int main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_doze_hibernation_reopens_for_snapshot,
 					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_new_room_file_waits_for_first_op, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_new_room_failed_create_acks_nothing,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_new_room_hibernates_without_file, setup,
+					    teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
