@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include "clock.h"
 #include "log.h"
 #include "conn.h"
@@ -176,10 +177,31 @@ void conn_write_out(server *s)
 int conn_writable(conn *c)
 {
 	struct lws *wsi = c->wsi;
+	if (c->lingering)
+		return 0; /* lws reads and drops until EOF or its timeout */
+	if (c->state == CONN_CLOSING && !c->q.len && c->close_written) {
+		if (lws_partial_buffered(wsi)) {
+			lws_callback_on_writable(wsi);
+			return 0;
+		}
+		/* The close frame is in the kernel: linger. Closing the socket
+		 * now, with input unread (a client still flooding ops when it
+		 * is rate-limited), would make the kernel reset the connection
+		 * and drop what it has not sent yet, the close frame included:
+		 * the client would never learn why. Shut the write side (FIN
+		 * after the frame) and drop input until the peer closes, for at
+		 * most 1 s; the conn leaves its room and frees its slot now. */
+		int fd = lws_get_socket_fd(wsi);
+		if (fd < 0 || shutdown(fd, SHUT_WR) != 0)
+			return -1;
+		c->lingering = true;
+		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, 1);
+		return CONN_WRITABLE_GONE;
+	}
 	if (c->state == CONN_CLOSING && !c->q.len) {
 		/* Queue drained: send the close frame ourselves (on the libuv
 		 * loop lws 4.1 drops the lws_close_reason() payload when a
-		 * callback returns -1), then let lws close the socket. */
+		 * callback returns -1), then linger (above) once it is out. */
 		unsigned char frame[LWS_PRE + 4 + sizeof(c->close_reason)];
 		unsigned char *p = frame + LWS_PRE;
 		size_t rlen = strlen(c->close_reason); /* < 64: fits a short frame */
@@ -188,8 +210,10 @@ int conn_writable(conn *c)
 		p[2] = (unsigned char)(c->close_code >> 8);
 		p[3] = (unsigned char)c->close_code;
 		memcpy(p + 4, c->close_reason, rlen);
-		lws_write(wsi, p, 4 + rlen, LWS_WRITE_RAW);
-		return -1;
+		if (lws_write(wsi, p, 4 + rlen, LWS_WRITE_RAW) < 0)
+			return -1;
+		c->close_written = true;
+		return conn_writable(c);
 	}
 	if (c->need_ping) {
 		c->need_ping = false;

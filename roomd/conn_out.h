@@ -29,7 +29,11 @@ void conn_push(conn *c, rk_msg *m);
  * sink's close gets it. Cannot fail. */
 void conn_close(conn *c, roomd_close code, const char *reason);
 /* LWS_CALLBACK_SERVER_WRITEABLE: the close frame, a ping, or more of the
- * queue. 0, or -1: lws closes the connection. */
+ * queue. 0, or -1: lws closes the connection, or CONN_WRITABLE_GONE: the
+ * close frame is out and c lingers (its socket's write side shut, input
+ * dropped until the peer closes or for 1 s): the caller ends c's life in
+ * the server now (server_conn_gone), lws closes the socket later. */
+#define CONN_WRITABLE_GONE 1
 int conn_writable(conn *c);
 /* End of a loop turn: write what every conn got this turn, directly (one
  * send for several frames); POLLOUT only where the kernel did not take

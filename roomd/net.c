@@ -703,8 +703,13 @@ int net_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
 	case LWS_CALLBACK_RECEIVE_PONG:
 		c->last_rx_us = rk_mono_us();
 		return 0;
-	case LWS_CALLBACK_SERVER_WRITEABLE:
-		return conn_writable(c);
+	case LWS_CALLBACK_SERVER_WRITEABLE: {
+		int rc = conn_writable(c);
+		if (rc != CONN_WRITABLE_GONE)
+			return rc;
+		server_conn_gone(c); /* lingering: its slot and room are free */
+		return 0;
+	}
 	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
 		c->clean_close = true;
 		return 0;

@@ -100,9 +100,12 @@ struct conn {
 	int64_t cx, cy; /* latest cursor, pending coalesced relay */
 	bool cursor_dirty;
 	bool need_ping;
-	bool joined;	  /* in the room's conns and welcomed (room.c) */
-	bool clean_close; /* peer sent a close frame */
-	bool out_listed;  /* in server->out: has output to write this turn */
+	bool joined;	    /* in the room's conns and welcomed (room.c) */
+	bool clean_close;   /* peer sent a close frame */
+	bool out_listed;    /* in server->out: has output to write this turn */
+	bool close_written; /* CONN_CLOSING: our close frame went to lws */
+	bool lingering;	    /* ... and the kernel; write side shut, input
+			     * dropped until EOF or 1 s (conn_writable) */
 	conn *out_next;
 	/* HTTP response in progress */
 	char *http_body;
