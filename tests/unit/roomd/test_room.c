@@ -310,10 +310,11 @@ static void test_fsync_failed_sync_fails_room(void **state)
 
 /* ---- dozing ---- */
 
-/* The loader's result for r's reopen. */
-static void deliver_reopen(fixture *f, rk_err rc)
+/* The loader's result for r's reopen (or kind: a new room's file
+ * creation), which brings a handle (or fails). */
+static void deliver_handle(fixture *f, loader_kind kind, rk_err rc)
 {
-	load_result res = {.kind = LOADER_REOPEN, .rc = rc, .lock_fd = -1};
+	load_result res = {.kind = kind, .rc = rc, .lock_fd = -1};
 	snprintf(res.room, sizeof(res.room), "r1");
 	char err[64];
 	if (rc == RK_OK)
@@ -323,6 +324,11 @@ static void deliver_reopen(fixture *f, rk_err rc)
 		snprintf(res.err, sizeof(res.err), "disk gone");
 	room_loaded(f->r, &res);
 	assert_null(res.st); /* taken (or none) */
+}
+
+static void deliver_reopen(fixture *f, rk_err rc)
+{
+	deliver_handle(f, LOADER_REOPEN, rc);
 }
 
 /* Doze: 1.5 s after the last op (ROOM_DOZE_US in room.c). */
@@ -437,16 +443,7 @@ static void deliver_fresh(fixture *f, const char *ep)
 
 static void deliver_create(fixture *f, rk_err rc)
 {
-	load_result res = {.kind = LOADER_CREATE, .rc = rc, .lock_fd = -1};
-	snprintf(res.room, sizeof(res.room), "r1");
-	char err[64];
-	if (rc == RK_OK)
-		assert_int_equal(store_open("p", "r1", 0, &res.st, err, sizeof(err)),
-				 RK_OK);
-	else
-		snprintf(res.err, sizeof(res.err), "disk full");
-	room_loaded(f->r, &res);
-	assert_null(res.st);
+	deliver_handle(f, LOADER_CREATE, rc);
 }
 
 /* Joins (and a resume at seq 0) of a new room open nothing; its first op
