@@ -493,17 +493,8 @@ struct ws *hx_join(const hx_proc *hx, const char *room, const char *query, char 
 
 /* ---- roomd nodes ---- */
 
-static void free_args(char **a)
-{
-	if (!a)
-		return;
-	for (char **p = a; *p; p++)
-		free(*p);
-	free(a);
-}
-
 /* args with "{node}" replaced by name, then extra (NULL-terminated lists;
- * either may be NULL). Caller frees with free_args; NULL if out of memory. */
+ * either may be NULL). Caller frees with rd_free_args; NULL if out of memory. */
 static char **node_args(char *const *args, const char *name, const char *const *extra)
 {
 	size_t na = 0, ne = 0;
@@ -527,7 +518,7 @@ static char **node_args(char *const *args, const char *name, const char *const *
 			v[i] = strdup(a);
 		}
 		if (!v[i]) {
-			free_args(v);
+			rd_free_args(v);
 			return NULL;
 		}
 	}
@@ -550,7 +541,7 @@ cl_nodes *cl_nodes_start(int n, const char *const *args)
 	c->args = calloc(na + 1, sizeof(*c->args));
 	for (size_t i = 0; c->args && i < na; i++)
 		if (!(c->args[i] = strdup(args[i]))) {
-			free_args(c->args);
+			rd_free_args(c->args);
 			c->args = NULL;
 		}
 	if (!c->args) {
@@ -561,7 +552,7 @@ cl_nodes *cl_nodes_start(int n, const char *const *args)
 		snprintf(c->name[i], sizeof(c->name[i]), "n%d", i + 1);
 		char **a = node_args(c->args, c->name[i], NULL);
 		c->rd[i] = a ? rd_start((const char *const *)a, NULL) : NULL;
-		free_args(a);
+		rd_free_args(a);
 		if (!c->rd[i]) {
 			fprintf(stderr, "cl_nodes_start: node %s did not start\n",
 				c->name[i]);
@@ -584,7 +575,7 @@ void cl_nodes_stop(cl_nodes *c)
 			kill(c->rd[i]->pid, SIGCONT);
 	for (int i = 0; i < c->n; i++)
 		rd_cleanup(c->rd[i]);
-	free_args(c->args);
+	rd_free_args(c->args);
 	free(c);
 }
 
@@ -625,7 +616,7 @@ void cl_node_restart(cl_nodes *c, int i)
 			break;
 		sleep_ms(200);
 	}
-	free_args(a);
+	rd_free_args(a);
 	if (rc != 0)
 		fail_msg("cl_node_restart: node %s did not come back on port %d",
 			 c->name[i], c->port[i]);

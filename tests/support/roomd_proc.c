@@ -64,7 +64,7 @@ struct rd_priv {
 
 /* ---- small helpers ---- */
 
-static void free_args(char **args)
+void rd_free_args(char **args)
 {
 	if (!args)
 		return;
@@ -85,7 +85,7 @@ static char **copy_args(const char *const *args)
 	for (size_t i = 0; i < n; i++) {
 		c[i] = strdup(args[i]);
 		if (!c[i]) {
-			free_args(c);
+			rd_free_args(c);
 			return NULL;
 		}
 	}
@@ -482,7 +482,7 @@ void rd_cleanup(rd_proc *rd)
 	}
 	if (p) {
 		free(p->bin);
-		free_args(p->extra);
+		rd_free_args(p->extra);
 		rk_buf_free(&p->out);
 		pthread_mutex_destroy(&p->mu);
 		pthread_cond_destroy(&p->cv);
@@ -623,7 +623,7 @@ int rd_restart(rd_proc *rd, const char *const *extra_args_or_NULL)
 		char **c = copy_args(extra_args_or_NULL);
 		if (!c)
 			return -1;
-		free_args(p->extra);
+		rd_free_args(p->extra);
 		p->extra = c;
 	}
 	rd->port = 0;

@@ -104,6 +104,10 @@ int rd_restart_ex(rd_proc *rd, const char *const *extra_args_or_NULL,
  * is set, then its path is printed) and free rd. NULL is a no-op. */
 void rd_cleanup(rd_proc *rd);
 
+/* Free a NULL-terminated list of malloc'ed strings and the list; NULL is
+ * fine. */
+void rd_free_args(char **args);
+
 /* True if the output of the current run (since the last start or restart)
  * contains s, as far as the harness has read it. */
 bool rd_log_contains(rd_proc *rd, const char *s);
