@@ -144,6 +144,27 @@ static void handle_message(conn *c, const char *data, size_t len)
 	rk_cmsg_free(&m);
 }
 
+/* No message being reassembled. */
+static bool rx_idle(const conn *c)
+{
+	return !c->rx || c->rx->len == 0;
+}
+
+void conn_rx_free(conn *c)
+{
+	if (!c->rx)
+		return;
+	rk_buf_free(c->rx);
+	free(c->rx);
+	c->rx = NULL;
+}
+
+void conn_rx_trim(conn *c)
+{
+	if (rx_idle(c))
+		conn_rx_free(c);
+}
+
 void conn_rx(conn *c, const char *in, size_t len)
 {
 	server *s = c->srv;
@@ -154,12 +175,12 @@ void conn_rx(conn *c, const char *in, size_t len)
 		return;
 	bool first = lws_is_first_fragment(wsi);
 	bool final = lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0;
-	if (first && c->rx.len == 0 &&
+	if (first && rx_idle(c) &&
 	    len + lws_remaining_packet_payload(wsi) > s->cfg.max_frame) {
 		conn_close(c, CLOSE_TOO_BIG, "message too large");
 		return;
 	}
-	if (first && final && c->rx.len == 0) {
+	if (first && final && rx_idle(c)) {
 		/* The common case: a whole message in one callback, no copy. */
 		if (lws_frame_is_binary(wsi)) {
 			send_error(c, RK_ERRC_BAD_MESSAGE,
@@ -169,9 +190,17 @@ void conn_rx(conn *c, const char *in, size_t len)
 		handle_message(c, in, len);
 		return;
 	}
-	rk_buf_put(&c->rx, in, len);
-	if (rk_buf_ok(&c->rx) != RK_OK) {
-		rk_buf_free(&c->rx);
+	if (!c->rx) {
+		c->rx = malloc(sizeof(*c->rx));
+		if (!c->rx) {
+			conn_close(c, CLOSE_INTERNAL, "out of memory");
+			return;
+		}
+		rk_buf_init(c->rx, s->cfg.max_frame);
+	}
+	rk_buf_put(c->rx, in, len);
+	if (rk_buf_ok(c->rx) != RK_OK) {
+		conn_rx_free(c);
 		conn_close(c, CLOSE_TOO_BIG, "message too large");
 		return;
 	}
@@ -181,6 +210,14 @@ void conn_rx(conn *c, const char *in, size_t len)
 		send_error(c, RK_ERRC_BAD_MESSAGE,
 			   "binary frames are not supported; send JSON text");
 	else
-		handle_message(c, c->rx.data, c->rx.len);
-	rk_buf_free(&c->rx); /* idle conns keep no buffer */
+		handle_message(c, c->rx->data, c->rx->len);
+	/* A small buffer stays for the connection's next long message (no
+	 * allocation per message); server_tick frees it, so idle connections
+	 * keep none. A big one goes now. */
+	if (!c->rx) /* handle_message closed c and it is gone */
+		return;
+	if (c->rx->cap > RX_KEEP_MAX)
+		conn_rx_free(c);
+	else
+		rk_buf_reset(c->rx);
 }

@@ -38,16 +38,15 @@ void conn_close(conn *c, roomd_close code, const char *reason)
 	if (c->state != CONN_OPEN)
 		return; /* the first reason sticks */
 	conn_set_state(c, CONN_CLOSING);
-	c->close_code = (int)code;
+	c->close_code = (uint16_t)code;
 	metrics_count_close(&c->srv->m, code);
-	snprintf(c->close_reason, sizeof(c->close_reason), "%s", reason);
+	c->close_reason = reason;
 	/* Info only when the server ends it for a cause (a limit, a fault); a
 	 * normal close or shutdown is debug: one info line per connection. */
 	rk_log_limited(&c->srv->loglim,
 		       code >= 4000 || code == 1009 || code == 1011 ? RK_LOG_INFO
 								    : RK_LOG_DEBUG,
-		       rk_mono_us(), "conn %s closing: %d %s",
-		       c->peer.session[0] ? c->peer.session : "-", code, reason);
+		       rk_mono_us(), "conn %s closing: %d %s", conn_tag(c), code, reason);
 	/* Queued messages go out first; a peer that does not read them within
 	 * 5 s is cut off by lws. */
 	lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, 5);
@@ -76,7 +75,7 @@ void conn_push(conn *c, rk_msg *m)
 		s->m.cursors_dropped += msgq_drop_droppable(&c->q);
 		if (c->q.bytes + m->len > s->cfg.max_queue) {
 			rk_debug("conn %s: %u messages, %zu bytes unsent",
-				 c->peer.session, c->q.len, c->q.bytes);
+				 conn_session(c), c->q.len, c->q.bytes);
 			msg_unref(m);
 			msgq_clear(&c->q);
 			conn_close(c, CLOSE_SLOW, "slow consumer");
@@ -202,10 +201,11 @@ int conn_writable(conn *c)
 		/* Queue drained: send the close frame ourselves (on the libuv
 		 * loop lws 4.1 drops the lws_close_reason() payload when a
 		 * callback returns -1), then linger (above) once it is out. */
-		unsigned char frame[LWS_PRE + 4 + sizeof(c->close_reason)];
+		unsigned char frame[LWS_PRE + 4 + CLOSE_REASON_MAX];
 		unsigned char *p = frame + LWS_PRE;
-		size_t rlen = strlen(c->close_reason); /* < 64: fits a short frame */
-		p[0] = 0x88;			       /* FIN | close */
+		size_t rlen =
+		    strnlen(c->close_reason, CLOSE_REASON_MAX); /* a short frame */
+		p[0] = 0x88;					/* FIN | close */
 		p[1] = (unsigned char)(2 + rlen);
 		p[2] = (unsigned char)(c->close_code >> 8);
 		p[3] = (unsigned char)c->close_code;

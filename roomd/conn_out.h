@@ -23,10 +23,13 @@
  * consumer (4507), or out of memory (c closed with 1011)). With c->sink the
  * sink's push takes it. m must not be NULL. */
 void conn_push(conn *c, rk_msg *m);
+/* A close frame's reason is cut to this many bytes (a short frame). */
+#define CLOSE_REASON_MAX 63
 /* Close c with code: what is queued goes out first, then the close frame
  * (lws cuts c off if the peer does not read it within 5 s). Counted in the
- * metrics once; a second close keeps the first code. With c->sink the
- * sink's close gets it. Cannot fail. */
+ * metrics once; a second close keeps the first code. reason must be a
+ * static string (a literal): c keeps the pointer. With c->sink the sink's
+ * close gets it. Cannot fail. */
 void conn_close(conn *c, roomd_close code, const char *reason);
 /* LWS_CALLBACK_SERVER_WRITEABLE: the close frame, a ping, or more of the
  * queue. 0, or -1: lws closes the connection, or CONN_WRITABLE_GONE: the

@@ -4,6 +4,7 @@
 #include <string.h>
 #include "clock.h"
 #include "httpop.h"
+#include "conn.h"
 #include "json.h"
 #include "log.h"
 #include "roomd.h"
@@ -53,6 +54,7 @@ static void op_free(httpop *h)
 	unlink_op(h);
 	rk_buf_free(&h->body);
 	free(h->answer);
+	conn_free_ids(&h->sender);
 	free(h);
 }
 
@@ -216,8 +218,11 @@ unsigned httpop_request(server *s, struct lws *wsi, conn *c, const char *room_id
 	h->sender.hop = h;
 	h->sender.sink = &sender_sink;
 	h->sender.role = RK_ROLE_OWNER;
-	snprintf(h->sender.peer.session, sizeof(h->sender.peer.session), "http");
-	snprintf(h->sender.peer.user, sizeof(h->sender.peer.user), "%s", user);
+	if (!conn_set_ids(&h->sender, "http", user, NULL, NULL)) {
+		free(h);
+		*why = "out of memory";
+		return 500;
+	}
 	h->next = all_ops;
 	if (all_ops)
 		all_ops->prev = h;
@@ -314,7 +319,7 @@ int httpop_complete(conn *c)
 				  msg);
 		return 0;
 	}
-	if (!take_token(s, h->sender.peer.user)) {
+	if (!take_token(s, conn_user(&h->sender))) {
 		answer_reject(h, m.id, RK_REJ_RATE_LIMITED, "op rate limit exceeded");
 		rk_cmsg_free(&m);
 		return 0;

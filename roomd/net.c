@@ -286,21 +286,24 @@ static void ws_established(server *s, conn *c, struct lws *wsi)
 	ws_request q;
 	rk_ws_identity id;
 	const char *why = "";
-	new_session(s, c->peer.session);
+	char session[RK_SESSION_MAX + 1], ip[IPL_ADDR_MAX + 1];
+	new_session(s, session);
 	ws_request_read(wsi, &q);
 	if (!q.room[0] || ws_identity(s, &q, &id, &why)) {
 		/* Checked at the upgrade already; only a racing expiry lands here. */
+		if (!conn_set_ids(c, session, NULL, NULL, NULL))
+			rk_warn("conn: out of memory");
 		conn_close(c, CLOSE_BAD, "refused");
 		return;
 	}
 	const char *room_id = q.room;
-	memcpy(c->peer.user, id.user, sizeof(c->peer.user));
 	c->role = id.role;
-	if (q.args.client)
-		snprintf(c->client, sizeof(c->client), "%s", q.args.client);
-
-	lws_get_peer_simple(wsi, c->ip, sizeof(c->ip));
-	iplimit_opened(&s->ipl, c->ip);
+	lws_get_peer_simple(wsi, ip, sizeof(ip));
+	if (!conn_set_ids(c, session, id.user, q.args.client, ip)) {
+		conn_close(c, CLOSE_INTERNAL, "out of memory");
+		return;
+	}
+	iplimit_opened(&s->ipl, conn_ip(c)); /* server_conn_gone: closed if c->ids */
 	if (s->nconns > (uint64_t)s->cfg.max_conns) {
 		conn_close(c, CLOSE_OVERLOADED, "server overloaded");
 		return;
@@ -314,12 +317,36 @@ static void ws_established(server *s, conn *c, struct lws *wsi)
 		conn_close(c, CLOSE_FULL, "room full");
 		return;
 	}
-	rk_debug("conn %s open from %s to room %s as %s", c->peer.session, c->ip, room_id,
-		 c->peer.user);
+	rk_debug("conn %s open from %s to room %s as %s", conn_session(c), conn_ip(c),
+		 room_id, conn_user(c));
 	room_join(r, c, q.args.since, q.args.epoch);
 }
 
 /* ---- HTTP ------------------------------------------------------------- */
+
+/* Free c's response body, if any. */
+static void http_drop_body(conn *c)
+{
+	if (!c->http)
+		return;
+	free(c->http->body);
+	free(c->http);
+	c->http = NULL;
+}
+
+/* Make body (taken over, even on failure) c's response body, to go out
+ * from HTTP_WRITEABLE. -1 if out of memory. */
+static int http_set_body(conn *c, char *body, size_t len)
+{
+	http_drop_body(c);
+	c->http = malloc(sizeof(*c->http));
+	if (!c->http) {
+		free(body);
+		return -1;
+	}
+	*c->http = (http_out){.body = body, .len = len};
+	return 0;
+}
 
 /* Answer status with body (taken over: freed when sent or at close); the
  * body goes out from HTTP_WRITEABLE. x may be NULL. */
@@ -328,10 +355,8 @@ static int http_answer(struct lws *wsi, conn *c, unsigned status, const char *ct
 {
 	unsigned char hdr[LWS_PRE + 1024];
 	unsigned char *start = hdr + LWS_PRE, *p = start, *end = hdr + sizeof(hdr) - 1;
-	free(c->http_body);
-	c->http_body = body;
-	c->http_len = len;
-	c->http_off = 0;
+	if (http_set_body(c, body, len))
+		return -1;
 	if (lws_add_http_common_headers(wsi, status, ctype, (lws_filepos_t)len, &p,
 					end) ||
 	    lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
@@ -566,10 +591,8 @@ static int http_asset(struct lws *wsi, conn *c, const demo_asset *a)
 	if (!body)
 		return -1;
 	memcpy(body, a->data, a->len);
-	free(c->http_body);
-	c->http_body = body;
-	c->http_len = a->len;
-	c->http_off = 0;
+	if (http_set_body(c, body, a->len))
+		return -1;
 	if (lws_add_http_common_headers(wsi, 200, a->ctype, (lws_filepos_t)a->len, &p,
 					end) ||
 	    add_header(wsi, "content-security-policy:", DEMO_CSP, &p, end) ||
@@ -662,15 +685,16 @@ static int http_request(server *s, struct lws *wsi, conn *c, const char *uri)
 
 static int http_writable(struct lws *wsi, conn *c)
 {
-	if (!c->http_body)
+	http_out *h = c->http;
+	if (!h)
 		return 0;
 	unsigned char buf[LWS_PRE + HTTP_CHUNK];
-	size_t n = c->http_len - c->http_off;
+	size_t n = h->len - h->off;
 	if (n > HTTP_CHUNK)
 		n = HTTP_CHUNK;
-	memcpy(buf + LWS_PRE, c->http_body + c->http_off, n);
-	c->http_off += n;
-	bool last = c->http_off == c->http_len;
+	memcpy(buf + LWS_PRE, h->body + h->off, n);
+	h->off += n;
+	bool last = h->off == h->len;
 	if (lws_write(wsi, buf + LWS_PRE, n,
 		      last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) != (int)n)
 		return -1;
@@ -678,8 +702,7 @@ static int http_writable(struct lws *wsi, conn *c)
 		lws_callback_on_writable(wsi);
 		return 0;
 	}
-	free(c->http_body);
-	c->http_body = NULL;
+	http_drop_body(c);
 	return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
@@ -714,9 +737,14 @@ int net_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
 		c->clean_close = true;
 		return 0;
 	case LWS_CALLBACK_CLOSED:
-		if (c->peer.session[0])
-			rk_debug("conn %s closed", c->peer.session);
+		if (c->ids)
+			rk_debug("conn %s closed", conn_session(c));
 		server_conn_gone(c);
+		conn_free_ids(c);
+		return 0;
+	case LWS_CALLBACK_WSI_DESTROY:
+		if (c)
+			conn_free_ids(c); /* a conn lws never reported CLOSED for */
 		return 0;
 	case LWS_CALLBACK_HTTP:
 		return http_request(s, wsi, c, in ? in : "");
@@ -742,8 +770,7 @@ int net_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
 	case LWS_CALLBACK_CLOSED_HTTP:
 		if (c && !conn_is_ws(c)) {
 			httpop_closed(c);
-			free(c->http_body);
-			c->http_body = NULL;
+			http_drop_body(c);
 		}
 		return 0;
 	default:
@@ -755,11 +782,13 @@ int net_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
 static const struct lws_protocols protocols[] = {
     /* rx_buffer_size: how much of a frame one RECEIVE carries (conn_in.c
      * reassembles the rest). lws allocates it per connection for its whole
-     * life (its rx_ubuf), so it is most of what an idle connection costs:
-     * 256 holds a typical op (and any control frame, <= 125 bytes) in one
-     * callback, for 0.8 KiB less per connection than 1024 (docs/BENCHMARKS.md,
-     * issue 15). tx_packet_size: a whole coalesced batch per send. */
-    {RK_SUBPROTOCOL, net_callback, sizeof(conn), 256, 0, NULL, WBUF_SIZE},
+     * life (its rx_ubuf), so it is much of what an idle connection costs:
+     * 128 holds every control frame (<= 125 bytes) and a short op in one
+     * callback; a longer message is reassembled in a buffer the connection
+     * keeps while active (conn_in.c). 1024 -> 256 -> 128 saved 0.9 KiB per
+     * connection (docs/BENCHMARKS.md, issue 15). tx_packet_size: a whole
+     * coalesced batch per send. */
+    {RK_SUBPROTOCOL, net_callback, sizeof(conn), RX_CHUNK, 0, NULL, WBUF_SIZE},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 

@@ -17,6 +17,7 @@
 #include "clock.h"
 #include "json.h"
 #include "log.h"
+#include "conn.h"
 #include "conn_out.h"
 #include "room.h"
 
@@ -525,7 +526,9 @@ static void fanout(room *r, rk_msg *m, conn *skip, bool is_event)
 static void presence_join(room *r, conn *c)
 {
 	rk_buf_reset(&r->srv->scratch);
-	rk_enc_presence_join(&r->srv->scratch, &c->peer);
+	rk_peer p;
+	conn_peer(c, &p);
+	rk_enc_presence_join(&r->srv->scratch, &p);
 	fanout(r, scratch_msg(r->srv, false), c, false);
 }
 
@@ -553,7 +556,7 @@ static void room_mark_dirty(room *r);
 /* A presence webhook: its body waits in r->wh_pres for the next flush,
  * which writes it to the outbox with that turn's ops. A room that is not
  * loaded is loaded for it (its completion marks the room dirty). */
-static void wh_presence(room *r, bool join, const rk_peer *p)
+static void wh_presence(room *r, bool join, const char *session, const char *user)
 {
 	server *s = r->srv;
 	if (!s->wh || !(s->cfg.webhook_types & WH_TYPE_PRESENCE))
@@ -561,12 +564,11 @@ static void wh_presence(room *r, bool join, const rk_peer *p)
 	if (r->wh_npres >= WH_PRES_MAX) {
 		rk_warn(
 		    "room %s: %zu presence webhooks wait for a flush; %s of %s dropped",
-		    r->id, r->wh_npres, join ? "join" : "leave", p->session);
+		    r->id, r->wh_npres, join ? "join" : "leave", session);
 		return;
 	}
 	rk_buf_reset(&s->wh_scratch);
-	webhook_enc_presence(&s->wh_scratch, r->id, rk_wall_ms(), join, p->session,
-			     p->user);
+	webhook_enc_presence(&s->wh_scratch, r->id, rk_wall_ms(), join, session, user);
 	if (r->wh_npres == r->wh_cappres) {
 		size_t ncap = r->wh_cappres ? r->wh_cappres * 2 : 4;
 		struct wh_pres *list = realloc(r->wh_pres, ncap * sizeof(*list));
@@ -726,15 +728,15 @@ static void send_welcome(room *r, conn *c, bool resumed)
 	if (peers) {
 		for (conn *o = r->conns; o; o = o->rnext)
 			if (o != c && o->joined)
-				peers[npeers++] = o->peer;
+				conn_peer(o, &peers[npeers++]);
 		/* Peers in their grace period are still present for everyone. */
 		for (ghost *g = r->ghosts; g; g = g->next)
 			peers[npeers++] = g->peer;
 	}
 	rk_welcome w = {0};
 	snprintf(w.room, sizeof(w.room), "%s", r->id);
-	memcpy(w.session, c->peer.session, sizeof(w.session));
-	memcpy(w.user, c->peer.user, sizeof(w.user));
+	snprintf(w.session, sizeof(w.session), "%s", conn_session(c));
+	snprintf(w.user, sizeof(w.user), "%s", conn_user(c));
 	w.role = c->role;
 	w.seq = r->committed_seq;
 	snprintf(w.epoch, sizeof(w.epoch), "%s", r->epoch);
@@ -787,14 +789,16 @@ static void join_loaded(room *r, conn *c, const char *since_s, const char *epoch
 
 	/* A reconnect within the grace period keeps session and color. */
 	bool takeover = false;
-	if (c->client[0]) {
+	if (conn_client(c)[0]) {
 		for (ghost **gp = &r->ghosts; *gp; gp = &(*gp)->next) {
 			ghost *g = *gp;
-			if (strcmp(g->client, c->client) == 0 &&
-			    strcmp(g->peer.user, c->peer.user) == 0) {
-				memcpy(c->peer.session, g->peer.session,
-				       sizeof(c->peer.session));
-				c->peer.color = g->peer.color;
+			if (strcmp(g->client, conn_client(c)) == 0 &&
+			    strcmp(g->peer.user, conn_user(c)) == 0) {
+				if (!conn_set_session(c, g->peer.session)) {
+					conn_close(c, CLOSE_INTERNAL, "out of memory");
+					return;
+				}
+				c->color = (uint8_t)g->peer.color;
 				*gp = g->next;
 				r->nghosts--;
 				free(g);
@@ -804,8 +808,8 @@ static void join_loaded(room *r, conn *c, const char *since_s, const char *epoch
 		}
 	}
 	if (!takeover)
-		c->peer.color = pick_color(r);
-	r->colors_used |= (uint8_t)(1u << c->peer.color);
+		c->color = (uint8_t)pick_color(r);
+	r->colors_used |= (uint8_t)(1u << c->color);
 
 	int64_t since = 0;
 	bool resumed = can_resume(r, since_s, epoch, &since);
@@ -829,13 +833,13 @@ static void join_loaded(room *r, conn *c, const char *since_s, const char *epoch
 	c->room = r;
 	/* The connection's one info line (the others are debug). */
 	rk_log_limited(&r->srv->loglim, RK_LOG_INFO, rk_mono_us(),
-		       "conn %s from %s joined room %s as %s (%s)%s%s", c->peer.session,
-		       c->ip, r->id, c->peer.user, rk_role_name(c->role),
+		       "conn %s from %s joined room %s as %s (%s)%s%s", conn_session(c),
+		       conn_ip(c), r->id, conn_user(c), rk_role_name(c->role),
 		       resumed ? ", resumed" : "",
 		       takeover ? ", reconnected within grace" : "");
 	if (!takeover) {
 		presence_join(r, c);
-		wh_presence(r, true, &c->peer);
+		wh_presence(r, true, conn_session(c), conn_user(c));
 	}
 }
 
@@ -901,21 +905,21 @@ void room_leave(room *r, conn *c)
 		c->joined = false;
 		/* Ghosts are capped like members: past the cap a drop is a
 		 * leave at once. */
-		bool graced = c->client[0] && !c->clean_close && s->cfg.grace_ms > 0 &&
-			      !s->draining &&
+		bool graced = conn_client(c)[0] && !c->clean_close &&
+			      s->cfg.grace_ms > 0 && !s->draining &&
 			      r->nghosts < (uint32_t)s->cfg.max_room_conns;
 		ghost *g = graced ? calloc(1, sizeof(*g)) : NULL;
 		if (g) {
-			memcpy(g->client, c->client, sizeof(g->client));
-			g->peer = c->peer;
+			snprintf(g->client, sizeof(g->client), "%s", conn_client(c));
+			conn_peer(c, &g->peer);
 			g->expires_us = rk_mono_us() + (int64_t)s->cfg.grace_ms * 1000;
 			g->next = r->ghosts;
 			r->ghosts = g;
 			r->nghosts++;
 		} else {
-			r->colors_used &= (uint8_t) ~(1u << c->peer.color);
-			presence_leave(r, c->peer.session);
-			wh_presence(r, false, &c->peer);
+			r->colors_used &= (uint8_t) ~(1u << c->color);
+			presence_leave(r, conn_session(c));
+			wh_presence(r, false, conn_session(c), conn_user(c));
 		}
 	}
 	lq_drop_conn(r, c);
@@ -1061,7 +1065,7 @@ static rk_reject room_apply(room *r, conn *c, const char *id, rk_op *op,
 static void submit_loaded(room *r, conn *c, rk_cmsg *m)
 {
 	server *s = r->srv;
-	int64_t dup = opids_find(r->ids, c->peer.user, m->id);
+	int64_t dup = opids_find(r->ids, conn_user(c), m->id);
 	if (dup) {
 		s->m.ops_duplicate++;
 		rk_buf_reset(&s->scratch);
@@ -1070,7 +1074,7 @@ static void submit_loaded(room *r, conn *c, rk_cmsg *m)
 		return;
 	}
 	char msg[RK_MSG_MSG_MAX + 1];
-	rk_reject rej = room_apply(r, c, m->id, &m->op, c->peer.session, c->peer.user,
+	rk_reject rej = room_apply(r, c, m->id, &m->op, conn_session(c), conn_user(c),
 				   c->role, msg, sizeof(msg));
 	if (rej == RK_REJ_NONE)
 		return;
@@ -1788,7 +1792,7 @@ static void cursor_flush_cb(lws_sorted_usec_list_t *sul)
 			continue;
 		c->cursor_dirty = false;
 		rk_buf_reset(&s->scratch);
-		rk_enc_cursor(&s->scratch, c->peer.session, c->cx, c->cy);
+		rk_enc_cursor(&s->scratch, conn_session(c), c->cx, c->cy);
 		fanout(r, scratch_msg(s, true), c, false);
 	}
 }
@@ -1808,7 +1812,7 @@ void room_cursor(room *r, conn *c, int64_t x, int64_t y)
 void room_signal(room *r, conn *c, const char *data, size_t len)
 {
 	rk_buf_reset(&r->srv->scratch);
-	rk_enc_signal(&r->srv->scratch, c->peer.session, c->peer.user, data, len);
+	rk_enc_signal(&r->srv->scratch, conn_session(c), conn_user(c), data, len);
 	fanout(r, scratch_msg(r->srv, false), c, false);
 }
 
@@ -1849,7 +1853,7 @@ bool room_tick(room *r, int64_t now, int64_t hib_us)
 		r->nghosts--;
 		r->colors_used &= (uint8_t) ~(1u << g->peer.color);
 		presence_leave(r, g->peer.session);
-		wh_presence(r, false, &g->peer);
+		wh_presence(r, false, g->peer.session, g->peer.user);
 		free(g);
 	}
 	/* Not while output waits for a sync, nor while joins wait. */
@@ -1895,10 +1899,10 @@ void room_describe(room *r, rk_buf *b, bool detail)
 			if (!c->joined)
 				continue;
 			rk_buf_printf(b, "%s{\"session\":", first ? "" : ",");
-			rk_buf_put_jstrz(b, c->peer.session);
+			rk_buf_put_jstrz(b, conn_session(c));
 			rk_buf_puts(b, ",\"user\":");
-			rk_buf_put_jstrz(b, c->peer.user);
-			rk_buf_printf(b, ",\"color\":%d,\"role\":\"%s\"}", c->peer.color,
+			rk_buf_put_jstrz(b, conn_user(c));
+			rk_buf_printf(b, ",\"color\":%d,\"role\":\"%s\"}", c->color,
 				      rk_role_name(c->role));
 			first = false;
 		}

@@ -75,45 +75,59 @@ typedef struct conn_sink {
 	void (*close)(conn *c, int code, const char *reason);
 } conn_sink;
 
+/* An HTTP response body on its way out (net.c): taken over, freed when
+ * sent or at close. */
+typedef struct http_out {
+	char *body;
+	size_t len, off;
+} http_out;
+
+/* One connection: lws's per-session user space, for HTTP requests and
+ * WebSockets alike. Every idle WebSocket holds one, so its size counts
+ * (docs/BENCHMARKS.md, idle memory): what only some connections need
+ * (a response body, the strings) lives behind a pointer. */
 struct conn {
-	conn_state state; /* conn_set_state only */
 	struct lws *wsi;
 	server *srv;
 	room *room;
 	conn *rnext, *rprev; /* room's list */
 	conn *anext, *aprev; /* server's list of all WebSocket conns */
+	conn *out_next;	     /* server->out (out_listed) */
 	msgq q;		     /* outbound messages */
-	rk_buf rx;	     /* reassembly of fragmented messages (capped: --max-frame) */
-	rk_peer peer;	     /* session, user, color */
-	char client[RK_ID_MAX + 1];
-	char ip[IPL_ADDR_MAX + 1]; /* peer address (iplimit, logs) */
-	rk_role role;
+	rk_buf *rx;	     /* reassembly of long messages, or NULL (conn_in.h) */
+	/* Session, user, ?client= and peer address, NUL-separated in one
+	 * allocation sized to them (conn.h: conn_set_ids and the accessors);
+	 * NULL until set. */
+	char *ids;
 	int64_t last_rx_us;
 	int64_t last_ping_us;
 	int64_t bucket_us; /* token bucket: time the bucket was last full-adjusted */
 	double tokens;
-	int64_t abuse_window_us; /* start of the current 10 s abuse window */
-	uint32_t bad_msgs;	 /* malformed messages in the window */
-	uint32_t rate_hits;	 /* rate-limited ops in the window */
-	int close_code;		 /* CONN_CLOSING: close with it once the queue drained */
-	char close_reason[64];
-	int64_t cx, cy; /* latest cursor, pending coalesced relay */
-	bool cursor_dirty;
-	bool need_ping;
-	bool joined;	    /* in the room's conns and welcomed (room.c) */
-	bool clean_close;   /* peer sent a close frame */
-	bool out_listed;    /* in server->out: has output to write this turn */
-	bool close_written; /* CONN_CLOSING: our close frame went to lws */
-	bool lingering;	    /* ... and the kernel; write side shut, input
-			     * dropped until EOF or 1 s (conn_writable) */
-	conn *out_next;
-	/* HTTP response in progress */
-	char *http_body;
-	size_t http_len, http_off;
+	int64_t abuse_window_us;  /* start of the current 10 s abuse window */
+	const char *close_reason; /* CONN_CLOSING: a static string (conn_close) */
+	int64_t cx, cy;		  /* latest cursor, pending coalesced relay */
+	http_out *http;		  /* HTTP response in progress (net.c), or NULL */
 	/* POST /v1/rooms/<room>/ops (httpop.h): on an HTTP connection the
 	 * request in progress; on an httpop's sender conn its own httpop. */
 	struct httpop *hop;
 	const conn_sink *sink; /* an httpop's sender: no socket, output goes here */
+	conn_state state;      /* conn_set_state only */
+	rk_role role;
+	uint16_t close_code; /* CONN_CLOSING: close with it (1000-4999) once the queue
+				drained */
+	uint32_t bad_msgs;   /* malformed messages in the window */
+	uint32_t rate_hits;  /* rate-limited ops in the window */
+	uint16_t user_at, client_at, ip_at; /* offsets into ids */
+	uint8_t color;			    /* presence color */
+	/* Flags as bits: every idle connection holds them. */
+	bool cursor_dirty : 1;
+	bool need_ping : 1;
+	bool joined : 1;	/* in the room's conns and welcomed (room.c) */
+	bool clean_close : 1;	/* peer sent a close frame */
+	bool out_listed : 1;	/* in server->out: has output to write this turn */
+	bool close_written : 1; /* CONN_CLOSING: our close frame went to lws */
+	bool lingering : 1;	/* ... and the kernel; write side shut, input
+				 * dropped until EOF or 1 s (conn_writable) */
 };
 
 struct server {

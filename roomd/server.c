@@ -11,6 +11,7 @@
 #include <string.h>
 #include "clock.h"
 #include "conn.h"
+#include "conn_in.h"
 #include "conn_out.h"
 #include "log.h"
 #include "room.h"
@@ -26,7 +27,6 @@ void server_conn_open(server *s, conn *c, struct lws *wsi)
 	c->wsi = wsi;
 	c->srv = s;
 	conn_set_state(c, CONN_OPEN);
-	rk_buf_init(&c->rx, s->cfg.max_frame);
 	int64_t now = rk_mono_us();
 	c->last_rx_us = now;
 	c->last_ping_us = now;
@@ -48,8 +48,9 @@ void server_conn_gone(conn *c)
 	if (c->room)
 		room_leave(c->room, c);
 	conn_out_forget(c);
-	rk_buf_free(&c->rx);
-	iplimit_closed(&s->ipl, c->ip);
+	conn_rx_free(c);
+	if (c->ids) /* ws_established counted its address */
+		iplimit_closed(&s->ipl, conn_ip(c));
 	if (c->aprev)
 		c->aprev->anext = c->anext;
 	else if (s->conns == c)
@@ -364,6 +365,7 @@ void server_tick(server *s)
 	int64_t ping_us = (int64_t)s->cfg.ping_interval_ms * 1000;
 	for (conn *c = s->conns; c; c = c->anext) {
 		msgq_trim(&c->q); /* idle: its ring goes (~80 B a connection) */
+		conn_rx_trim(c);  /* ... and its reassembly buffer */
 		if (c->state != CONN_OPEN)
 			continue;
 		if (now - c->last_rx_us > idle_us) {

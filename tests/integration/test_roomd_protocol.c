@@ -31,6 +31,94 @@ static int count_room_files(rd_proc *rd)
 	return n;
 }
 
+/* A stroke op with npoints points: [[i,i],...] ([[0,0],[1,1]] is ~30
+ * bytes of JSON; each further point about 8). */
+static char *stroke_op(const char *id, int npoints)
+{
+	rk_buf b;
+	rk_buf_init(&b, 0);
+	rk_buf_printf(&b,
+		      "{\"k\":\"shape.add\",\"shape\":{\"id\":\"%s\","
+		      "\"type\":\"stroke\",\"color\":1,\"points\":[",
+		      id);
+	for (int i = 0; i < npoints; i++)
+		rk_buf_printf(&b, "%s[%d,%d]", i ? "," : "", i, i);
+	rk_buf_puts(&b, "]}}");
+	assert_int_equal(rk_buf_ok(&b), RK_OK);
+	return b.data;
+}
+
+/* The event for shape id from w: its point count, last point checked. */
+static int event_points(struct ws *w, const char *id)
+{
+	cJSON *ev = rt_expect(w, "event");
+	cJSON *shape = cJSON_GetObjectItem(cJSON_GetObjectItem(ev, "op"), "shape");
+	assert_string_equal(rt_str(shape, "id"), id);
+	cJSON *pts = cJSON_GetObjectItem(shape, "points");
+	int n = cJSON_GetArraySize(pts);
+	cJSON *last = cJSON_GetArrayItem(pts, n - 1);
+	assert_int_equal(cJSON_GetArrayItem(last, 0)->valueint, n - 1);
+	cJSON_Delete(ev);
+	return n;
+}
+
+/* Messages longer than what lws hands over per callback (128 bytes) are
+ * reassembled in a buffer the connection keeps between messages and drops
+ * when idle or when it was big: every size in a row, whole or in client
+ * fragments, two connections interleaving theirs, and again after the
+ * housekeeping tick freed the buffers, arrives intact. */
+static void test_long_messages(void **state)
+{
+	(void)state;
+	rd_proc *rd = rt_start(NULL);
+	struct ws *a = rt_join(rd, "long", "name=alice", NULL);
+	struct ws *b = rt_join(rd, "long", "name=bob", NULL);
+	cJSON_Delete(rt_expect(a, "presence"));
+	/* 2: one callback; 20: just over 128 bytes; 900: over the 4 KiB a
+	 * connection keeps; then short and long again. */
+	const int sizes[] = {2, 20, 900, 20, 300, 4096, 2};
+	int64_t seq = 0;
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		char id[16];
+		snprintf(id, sizeof(id), "w%zu", i);
+		char *op = stroke_op(id, sizes[i]);
+		assert_int_equal(rt_op(a, id, op, NULL), ++seq);
+		free(op);
+		assert_int_equal(event_points(b, id), sizes[i]);
+	}
+	/* Client-side fragments of two messages, interleaved across a and b. */
+	char *opa = stroke_op("fa", 200), *opb = stroke_op("fb", 150);
+	rk_buf bufa, bufb;
+	rk_buf_init(&bufa, 0);
+	rk_buf_init(&bufb, 0);
+	rk_buf_printf(&bufa, "{\"t\":\"op\",\"id\":\"fa\",\"op\":%s}", opa);
+	rk_buf_printf(&bufb, "{\"t\":\"op\",\"id\":\"fb\",\"op\":%s}", opb);
+	const char *ma = bufa.data, *mb = bufb.data;
+	size_t la = bufa.len, lb = bufb.len;
+	assert_true(la > 900 && lb > 600);
+	assert_int_equal(ws_send_frame(a, 1, false, ma, 100), 0);
+	assert_int_equal(ws_send_frame(b, 1, false, mb, 500), 0);
+	assert_int_equal(ws_send_frame(a, 0, false, ma + 100, 700), 0);
+	assert_int_equal(ws_send_frame(b, 0, true, mb + 500, lb - 500), 0);
+	assert_int_equal(ws_send_frame(a, 0, true, ma + 800, la - 800), 0);
+	assert_int_equal(event_points(a, "fb"), 150);
+	assert_int_equal(event_points(b, "fa"), 200);
+	rk_buf_free(&bufa);
+	rk_buf_free(&bufb);
+	free(opa);
+	free(opb);
+	/* After a few housekeeping ticks (250 ms) the buffers are gone; the
+	 * next long message gets a new one. */
+	usleep(600 * 1000);
+	char *op = stroke_op("after", 500);
+	assert_int_equal(rt_op(b, "after", op, NULL), seq + 3);
+	free(op);
+	assert_int_equal(event_points(a, "after"), 500);
+	rt_free(a);
+	rt_free(b);
+	rd_cleanup(rd);
+}
+
 /* Section 1: a bad room id is refused with 400 before the upgrade and never
  * reaches the disk; a 64-char id is fine; both subprotocol forms work. */
 static void test_room_ids(void **state)
@@ -523,6 +611,7 @@ int main(void)
 	    cmocka_unit_test(test_query_arguments),
 	    cmocka_unit_test(test_welcome_and_presence),
 	    cmocka_unit_test(test_ops),
+	    cmocka_unit_test(test_long_messages),
 	    cmocka_unit_test(test_errors),
 	    cmocka_unit_test(test_ephemeral),
 	    cmocka_unit_test(test_http),

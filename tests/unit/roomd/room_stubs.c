@@ -43,7 +43,7 @@ void conn_close(conn *c, roomd_close code, const char *reason)
 	if (c->state != CONN_OPEN)
 		return;
 	c->state = CONN_CLOSING;
-	c->close_code = (int)code;
+	c->close_code = (uint16_t)code;
 	stubs.closes++;
 }
 

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "clock.h"
+#include "conn.h"
 #include "room.h"
 #include "room_stubs.h"
 
@@ -50,9 +51,10 @@ static int setup(void **state)
 		cs[i]->srv = s;
 		cs[i]->state = CONN_OPEN;
 		cs[i]->role = RK_ROLE_EDITOR;
-		snprintf(cs[i]->peer.session, sizeof(cs[i]->peer.session), "s%s",
-			 names[i]);
-		snprintf(cs[i]->peer.user, sizeof(cs[i]->peer.user), "u%s", names[i]);
+		char session[8], user[8];
+		snprintf(session, sizeof(session), "s%s", names[i]);
+		snprintf(user, sizeof(user), "u%s", names[i]);
+		assert_true(conn_set_ids(cs[i], session, user, NULL, "127.0.0.1"));
 	}
 	f->r = room_new(s, "r1");
 	assert_non_null(f->r);
@@ -68,6 +70,8 @@ static int teardown(void **state)
 	if (f->b.room)
 		room_leave(f->r, &f->b);
 	room_free(f->r);
+	conn_free_ids(&f->a);
+	conn_free_ids(&f->b);
 	rk_buf_free(&f->s.scratch);
 	rk_buf_free(&f->s.op_scratch);
 	rk_buf_free(&f->s.wh_scratch);
@@ -361,8 +365,7 @@ static void test_doze_reopens_on_next_op(void **state)
 	/* A join meanwhile waits for the reopen too (its welcome carries the
 	 * committed state). */
 	conn c = {.srv = &f->s, .state = CONN_OPEN, .role = RK_ROLE_EDITOR};
-	snprintf(c.peer.session, sizeof(c.peer.session), "sC");
-	snprintf(c.peer.user, sizeof(c.peer.user), "uC");
+	assert_true(conn_set_ids(&c, "sC", "uC", NULL, NULL));
 	room_join(f->r, &c, NULL, NULL);
 	assert_false(c.joined);
 	assert_int_equal(stubs.reopens, 1);
@@ -380,6 +383,7 @@ static void test_doze_reopens_on_next_op(void **state)
 	assert_non_null(strstr(stubs.sent[welcome].text, "\"seq\":2"));
 	assert_int_equal(room_committed_seq(f->r), 2);
 	room_leave(f->r, &c);
+	conn_free_ids(&c);
 }
 
 static void test_doze_failed_reopen_acks_nothing(void **state)
