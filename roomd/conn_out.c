@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include "clock.h"
 #include "log.h"
 #include "conn.h"
@@ -140,6 +142,18 @@ static int write_batch(conn *c)
  * bytes (lws then holds the rest and we wait for POLLOUT). One message goes
  * out framed in place by lws; several are coalesced by write_batch.
  */
+/* The first frame to c is out: let the kernel send it with the 101 that
+ * waited corked for it (net.c confirm_upgrade). */
+static void uncork(conn *c)
+{
+	if (!c->corked)
+		return;
+	c->corked = false;
+	int fd = lws_get_socket_fd(c->wsi), off = 0;
+	if (fd >= 0)
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_CORK, &off, sizeof(off));
+}
+
 static int write_queue(conn *c)
 {
 	server *s = c->srv;
@@ -155,6 +169,7 @@ static int write_queue(conn *c)
 			return -1;
 		}
 	}
+	uncork(c);
 	return 0;
 }
 
@@ -212,6 +227,7 @@ int conn_writable(conn *c)
 		memcpy(p + 4, c->close_reason, rlen);
 		if (lws_write(wsi, p, 4 + rlen, LWS_WRITE_RAW) < 0)
 			return -1;
+		uncork(c);
 		c->close_written = true;
 		return conn_writable(c);
 	}

@@ -120,6 +120,7 @@ struct conn {
 	uint16_t user_at, client_at, ip_at; /* offsets into ids */
 	uint8_t color;			    /* presence color */
 	/* Flags as bits: every idle connection holds them. */
+	bool corked : 1; /* the 101 waits for the first frame (conn_out.c) */
 	bool cursor_dirty : 1;
 	bool need_ping : 1;
 	bool joined : 1;	/* in the room's conns and welcomed (room.c) */
