@@ -125,6 +125,13 @@ void chk_stream_seq(checker *c, chk_stream *s, uint32_t conn, int64_t seq)
 			  (long long)seq, (long long)s->last);
 }
 
+void chk_stream_dup_ack(checker *c, chk_stream *s, uint32_t conn, int64_t seq)
+{
+	if (s->last < 0 || seq > s->last)
+		violation(c, CHK_REORDER, "conn %u: dup ack seq %lld ahead of %lld", conn,
+			  (long long)seq, (long long)s->last);
+}
+
 /* ---- rings ------------------------------------------------------------- */
 
 static uint32_t pow2_at_least(uint32_t n)

@@ -92,6 +92,13 @@ void chk_stream_init(chk_stream *s);
 void chk_stream_welcome(checker *c, chk_stream *s, uint32_t conn, int64_t seq);
 /* An event or ack with this seq arrived on the connection. */
 void chk_stream_seq(checker *c, chk_stream *s, uint32_t conn, int64_t seq);
+/* An ack with dup: true arrived. It carries the seq of the op's earlier
+ * commit (PROTOCOL.md section 2), which the connection has already been
+ * shown (its ack or event, a replay, a full state): the seq must not be
+ * ahead of the stream (else CHK_REORDER), and the stream does not move. A
+ * resend racing its original's commit gets the event, then this ack with
+ * the same seq. Can't fail. */
+void chk_stream_dup_ack(checker *c, chk_stream *s, uint32_t conn, int64_t seq);
 /*
  * The welcome of a reconnection of the same client (--reconnect, churn): its
  * stream goes on. Every seq the stream saw was committed before the new

@@ -504,7 +504,10 @@ static void on_welcome(load *ld, client *cl, const rl_msg *m, int64_t now)
 
 static void on_ack(load *ld, client *cl, const rl_msg *m, int64_t now)
 {
-	chk_stream_seq(&ld->chk, &cl->stream, cl->idx, m->seq);
+	if (m->dup)
+		chk_stream_dup_ack(&ld->chk, &cl->stream, cl->idx, m->seq);
+	else
+		chk_stream_seq(&ld->chk, &cl->stream, cl->idx, m->seq);
 	uint32_t lseq = m->lseq;
 	client *s = sender_of(ld, cl, m);
 	/* An ack must be for one of this connection's own ops: anything else

@@ -61,6 +61,30 @@ static void test_streams(void **state)
 	}
 }
 
+/* A dup ack repeats the seq of its op's earlier commit, which the
+ * connection has seen: no violation, and the stream goes on from where it
+ * was. One ahead of the stream is a reorder. */
+static void test_dup_ack(void **state)
+{
+	(void)state;
+	checker c;
+	chk_init(&c);
+	chk_stream s;
+	chk_stream_init(&s);
+	chk_stream_welcome(&c, &s, 1, 5);
+	chk_stream_seq(&c, &s, 1, 6);
+	chk_stream_seq(&c, &s, 1, 7);
+	chk_stream_dup_ack(&c, &s, 1, 7); /* the event, then the dup ack */
+	chk_stream_dup_ack(&c, &s, 1, 6);
+	chk_stream_seq(&c, &s, 1, 8);
+	assert_int_equal(c.total, 0);
+	chk_stream_dup_ack(&c, &s, 1, 9);
+	assert_int_equal(c.total, 1);
+	assert_int_equal(c.counts[CHK_REORDER], 1);
+	chk_stream_seq(&c, &s, 1, 9); /* the stream did not move */
+	assert_int_equal(c.total, 1);
+}
+
 static void test_detail_kept(void **state)
 {
 	(void)state;
@@ -355,6 +379,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_streams),
+	    cmocka_unit_test(test_dup_ack),
 	    cmocka_unit_test(test_detail_kept),
 	    cmocka_unit_test_setup_teardown(test_clean_ops, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ack_event_mismatch, setup, teardown),
